@@ -1,0 +1,469 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-dfu-core-common.h"
+#include "fu-dfu-core-firmware.h"
+
+/*
+ * What runtime and DFU mode share: finding the DFU interface and its functional descriptor,
+ * the quirks that correct it, and executing the actions of a dfu-proto session over
+ * control transfers.
+ */
+
+typedef struct {
+	DfuProtoInterface intf;
+	guint16 transfer_size_quirk;  /* 0: the descriptor's */
+	guint16 detach_timeout_quirk; /* 0: the descriptor's */
+	guint32 busy_timeout_quirk;   /* 0: the core's bound */
+} FuDfuCoreBasePrivate;
+
+G_DEFINE_TYPE_WITH_PRIVATE(FuDfuCoreBase, fu_dfu_core_base, FU_TYPE_USB_DEVICE)
+#define GET_PRIVATE(o) (fu_dfu_core_base_get_instance_private(o))
+
+/* the configuration descriptors exactly as the device sent them; fwupd's own parse keeps the
+ * functional descriptor only after the alt it follows, the core searches the whole blob */
+static gboolean
+fu_dfu_core_base_read_descriptors(FuDfuCoreBase *self, DfuProtoDescriptors *descs, GError **error)
+{
+	const gchar *sysfs_path = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self));
+	gsize bufsz = 0;
+	DfuProtoError rc;
+	gchar msg[128] = {0};
+	g_autofree gchar *buf = NULL;
+	g_autofree gchar *fn = NULL;
+
+	if (sysfs_path == NULL) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "no sysfs path for the USB device");
+		return FALSE;
+	}
+	fn = g_build_filename(sysfs_path, "descriptors", NULL);
+	if (!g_file_get_contents(fn, &buf, &bufsz, error)) {
+		fwupd_error_convert(error);
+		return FALSE;
+	}
+	rc = dfu_proto_descriptors_parse((const guint8 *)buf, bufsz, descs, msg, sizeof(msg));
+	if (rc != DFU_PROTO_ERROR_NONE) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "invalid USB descriptors: %s",
+			    msg);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_dfu_core_base_probe(FuDevice *device, GError **error)
+{
+	FuDfuCoreBase *self = FU_DFU_CORE_BASE(device);
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	FuDfuCoreBaseClass *klass = FU_DFU_CORE_BASE_GET_CLASS(self);
+	const DfuProtoInterface *intf;
+	DfuProtoDescriptors descs = {0};
+
+	if (!fu_dfu_core_base_read_descriptors(self, &descs, error))
+		return FALSE;
+	intf = dfu_proto_descriptors_find(&descs, klass->interface_protocol);
+	if (intf == NULL) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "no DFU %s interface",
+			    klass->interface_protocol == DFU_PROTO_INTERFACE_PROTOCOL_DFU
+				? "mode"
+				: "runtime");
+		return FALSE;
+	}
+	priv->intf = *intf;
+	if (!priv->intf.has_functional) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "DFU interface has no functional descriptor");
+		return FALSE;
+	}
+	if (priv->transfer_size_quirk != 0)
+		priv->intf.functional.transfer_size = priv->transfer_size_quirk;
+	if (priv->detach_timeout_quirk != 0)
+		priv->intf.functional.detach_timeout_ms = priv->detach_timeout_quirk;
+	if (priv->intf.functional.transfer_size == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "functional descriptor gives wTransferSize 0: "
+				    "set DfuCoreTransferSize in a quirk");
+		return FALSE;
+	}
+
+	/* the attributes are facts of this device that quirks may also force */
+	if (priv->intf.functional.attributes & DFU_PROTO_ATTR_WILL_DETACH)
+		fu_device_add_private_flag(device, FU_DFU_CORE_FLAG_WILL_DETACH);
+	if (fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_WILL_DETACH))
+		priv->intf.functional.attributes |= DFU_PROTO_ATTR_WILL_DETACH;
+	if (priv->intf.functional.attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT)
+		fu_device_add_private_flag(device, FU_DFU_CORE_FLAG_MANIFEST_TOL);
+	if (fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_MANIFEST_TOL))
+		priv->intf.functional.attributes |= DFU_PROTO_ATTR_MANIFESTATION_TOLERANT;
+
+	fu_usb_device_add_interface(FU_USB_DEVICE(self), priv->intf.interface_number);
+	return TRUE;
+}
+
+/* a .dfu file names the device it is for; 0xFFFF means any. It may name the runtime or the
+ * DFU mode identity, and the device knows the other one as a counterpart GUID */
+static gboolean
+fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
+{
+	g_autofree gchar *instance_id = NULL;
+
+	if (vid == 0xFFFF && pid == 0xFFFF)
+		return TRUE;
+	if ((vid == 0xFFFF || vid == fu_device_get_vid(device)) &&
+	    (pid == 0xFFFF || pid == fu_device_get_pid(device)))
+		return TRUE;
+	if (vid == 0xFFFF || pid == 0xFFFF)
+		return FALSE;
+	instance_id = g_strdup_printf("USB\\VID_%04X&PID_%04X", vid, pid);
+	return fu_device_has_guid(device, instance_id);
+}
+
+static FuFirmware *
+fu_dfu_core_base_prepare_firmware(FuDevice *device,
+				  GInputStream *stream,
+				  FuProgress *progress,
+				  FuFirmwareParseFlags flags,
+				  GError **error)
+{
+	guint64 size_max = fu_device_get_firmware_size_max(device);
+	gsize size = 0;
+	g_autoptr(FuFirmware) firmware = NULL;
+
+	firmware = fu_dfu_core_firmware_load(
+	    stream,
+	    fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE),
+	    flags,
+	    error);
+	if (firmware == NULL)
+		return NULL;
+	if (FU_IS_DFU_FIRMWARE(firmware) && (flags & FU_FIRMWARE_PARSE_FLAG_IGNORE_VID_PID) == 0) {
+		guint16 vid = fu_dfu_firmware_get_vid(FU_DFU_FIRMWARE(firmware));
+		guint16 pid = fu_dfu_firmware_get_pid(FU_DFU_FIRMWARE(firmware));
+		if (!fu_dfu_core_base_matches_ids(device, vid, pid)) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "firmware is for USB device %04x:%04x, not this %04x:%04x: "
+				    "use the firmware built for this device",
+				    vid,
+				    pid,
+				    fu_device_get_vid(device),
+				    fu_device_get_pid(device));
+			return NULL;
+		}
+	}
+	if (!fu_dfu_core_firmware_get_image_size(firmware, &size, error))
+		return NULL;
+	if (size_max > 0 && size > size_max) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "firmware image is %" G_GSIZE_FORMAT " bytes but the device holds "
+			    "%" G_GUINT64_FORMAT ": this firmware is not for this device",
+			    size,
+			    size_max);
+		return NULL;
+	}
+	return g_steal_pointer(&firmware);
+}
+
+static gboolean
+fu_dfu_core_base_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *value, GError **error)
+{
+	FuDfuCoreBase *self = FU_DFU_CORE_BASE(device);
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	guint64 tmp = 0;
+
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_TRANSFER_SIZE) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		priv->transfer_size_quirk = tmp;
+		return TRUE;
+	}
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		priv->detach_timeout_quirk = tmp;
+		return TRUE;
+	}
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT32, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		priv->busy_timeout_quirk = tmp;
+		return TRUE;
+	}
+	g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, "quirk key not supported");
+	return FALSE;
+}
+
+static void
+fu_dfu_core_base_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuDfuCoreBase *self = FU_DFU_CORE_BASE(device);
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	const DfuProtoFunctional *functional = &priv->intf.functional;
+
+	fwupd_codec_string_append_hex(str, idt, "InterfaceNumber", priv->intf.interface_number);
+	fwupd_codec_string_append_hex(str, idt, "AltSettings", priv->intf.alt_count);
+	fwupd_codec_string_append_hex(str, idt, "Attributes", functional->attributes);
+	fwupd_codec_string_append_int(str, idt, "DetachTimeout", functional->detach_timeout_ms);
+	fwupd_codec_string_append_int(str, idt, "TransferSize", functional->transfer_size);
+	fwupd_codec_string_append_hex(str, idt, "DfuVersion", functional->dfu_version);
+	if (priv->busy_timeout_quirk != 0)
+		fwupd_codec_string_append_int(str, idt, "BusyTimeout", priv->busy_timeout_quirk);
+}
+
+guint8
+fu_dfu_core_base_get_interface_number(FuDfuCoreBase *self)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FU_IS_DFU_CORE_BASE(self), 0);
+	return priv->intf.interface_number;
+}
+
+const DfuProtoFunctional *
+fu_dfu_core_base_get_functional(FuDfuCoreBase *self)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FU_IS_DFU_CORE_BASE(self), NULL);
+	return &priv->intf.functional;
+}
+
+void
+fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	dfu_proto_session_init(session, &priv->intf.functional);
+	if (priv->busy_timeout_quirk != 0)
+		dfu_proto_session_set_busy_budget(session, priv->busy_timeout_quirk);
+}
+
+static guint64
+fu_dfu_core_base_now_ms(void)
+{
+	return (guint64)(g_get_monotonic_time() / 1000);
+}
+
+/* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
+ * with I/O errors; the core needs the difference, and only the message keeps it */
+static DfuProtoResult
+fu_dfu_core_base_error_to_result(const GError *error)
+{
+	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
+		return DFU_PROTO_RESULT_TIMEOUT;
+	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
+		return DFU_PROTO_RESULT_NO_DEVICE;
+	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED) ||
+	    (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_READ) &&
+	     g_strstr_len(error->message, -1, "Pipe error") != NULL))
+		return DFU_PROTO_RESULT_STALL;
+	return DFU_PROTO_RESULT_IO_ERROR;
+}
+
+static FwupdError
+fu_dfu_core_base_proto_error_to_fwupd(DfuProtoError error)
+{
+	switch (error) {
+	case DFU_PROTO_ERROR_NOT_SUPPORTED:
+		return FWUPD_ERROR_NOT_SUPPORTED;
+	case DFU_PROTO_ERROR_TIMEOUT:
+	case DFU_PROTO_ERROR_BUSY_TOO_LONG:
+		return FWUPD_ERROR_TIMED_OUT;
+	case DFU_PROTO_ERROR_NO_DEVICE:
+		return FWUPD_ERROR_NOT_FOUND;
+	case DFU_PROTO_ERROR_DEVICE_STATUS:
+	case DFU_PROTO_ERROR_WRONG_STATE:
+	case DFU_PROTO_ERROR_STALL:
+	case DFU_PROTO_ERROR_REPLY:
+		return FWUPD_ERROR_WRITE;
+	default:
+		return FWUPD_ERROR_INTERNAL;
+	}
+}
+
+static gboolean
+fu_dfu_core_base_control(FuDfuCoreBase *self,
+			 const DfuProtoAction *action,
+			 guint8 *buf,
+			 gsize *actual_length,
+			 GError **error)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	FuUsbDirection direction = action->kind == DFU_PROTO_ACTION_CONTROL_IN
+				       ? FU_USB_DIRECTION_DEVICE_TO_HOST
+				       : FU_USB_DIRECTION_HOST_TO_DEVICE;
+	return fu_usb_device_control_transfer(FU_USB_DEVICE(self),
+					      direction,
+					      FU_USB_REQUEST_TYPE_CLASS,
+					      FU_USB_RECIPIENT_INTERFACE,
+					      action->request,
+					      action->value,
+					      priv->intf.interface_number,
+					      buf,
+					      action->length,
+					      actual_length,
+					      FU_DFU_CORE_CONTROL_TIMEOUT_MS,
+					      NULL,
+					      error);
+}
+
+/**
+ * fu_dfu_core_base_run:
+ * @self: a device
+ * @session: a session with an operation started
+ * @image: (nullable): for a download, the image the session asks blocks of
+ * @upload: (nullable): for an upload, where the received bytes go
+ * @progress: progress, set to the session's bytes done
+ * @error: (nullable): optional return location for an error
+ *
+ * Executes the session's actions until it is done: control transfers, the waits the device
+ * asks for (and no others), USB resets.
+ *
+ * Returns: %TRUE when the session ended in DONE
+ **/
+gboolean
+fu_dfu_core_base_run(FuDfuCoreBase *self,
+		     DfuProtoSession *session,
+		     GInputStream *image,
+		     GByteArray *upload,
+		     FuProgress *progress,
+		     GError **error)
+{
+	g_autofree guint8 *buf = g_malloc0(G_MAXUINT16 + 1);
+
+	while (TRUE) {
+		DfuProtoAction action = {0};
+		gsize actual_length = 0;
+		size_t done = 0;
+		size_t total = 0;
+		g_autoptr(GError) error_local = NULL;
+
+		dfu_proto_session_next(session, fu_dfu_core_base_now_ms(), &action);
+		switch (action.kind) {
+		case DFU_PROTO_ACTION_DONE:
+			return TRUE;
+		case DFU_PROTO_ACTION_ERROR:
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    fu_dfu_core_base_proto_error_to_fwupd(action.error),
+					    action.message);
+			return FALSE;
+		case DFU_PROTO_ACTION_WAIT:
+			g_usleep((gulong)action.wait_ms * 1000);
+			dfu_proto_session_feed(session,
+					       DFU_PROTO_RESULT_OK,
+					       NULL,
+					       0,
+					       fu_dfu_core_base_now_ms());
+			continue;
+		case DFU_PROTO_ACTION_USB_RESET:
+			/* the device is expected to drop off the bus while resetting */
+			if (!fu_usb_device_reset(FU_USB_DEVICE(self), &error_local))
+				g_debug("reset: %s", error_local->message);
+			dfu_proto_session_feed(session,
+					       DFU_PROTO_RESULT_OK,
+					       NULL,
+					       0,
+					       fu_dfu_core_base_now_ms());
+			continue;
+		case DFU_PROTO_ACTION_CONTROL_OUT:
+			if (action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
+				if (image == NULL) {
+					g_set_error_literal(error,
+							    FWUPD_ERROR,
+							    FWUPD_ERROR_INTERNAL,
+							    "download without an image");
+					return FALSE;
+				}
+				if (!fu_input_stream_read_safe(image,
+							       buf,
+							       G_MAXUINT16 + 1,
+							       0x0,
+							       action.image_offset,
+							       action.length,
+							       error))
+					return FALSE;
+			} else if (action.payload == DFU_PROTO_PAYLOAD_BYTES &&
+				   action.length > 0) {
+				memcpy(buf, action.bytes, action.length); /* nocheck:blocked */
+			}
+			break;
+		case DFU_PROTO_ACTION_CONTROL_IN:
+			break;
+		default:
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "unknown action %u",
+				    (guint)action.kind);
+			return FALSE;
+		}
+
+		/* a control transfer */
+		if (!fu_dfu_core_base_control(self, &action, buf, &actual_length, &error_local)) {
+			g_debug("%s failed: %s",
+				dfu_proto_request_to_string(action.request),
+				error_local->message);
+			dfu_proto_session_feed(session,
+					       fu_dfu_core_base_error_to_result(error_local),
+					       NULL,
+					       0,
+					       fu_dfu_core_base_now_ms());
+			continue;
+		}
+		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload != NULL &&
+		    action.request == DFU_PROTO_REQUEST_UPLOAD && action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
+			g_byte_array_append(upload, buf, MIN(actual_length, action.length));
+		}
+		dfu_proto_session_feed(session,
+				       DFU_PROTO_RESULT_OK,
+				       buf,
+				       MIN(actual_length, action.length),
+				       fu_dfu_core_base_now_ms());
+		dfu_proto_session_get_progress(session, &done, &total);
+		if (progress != NULL && total > 0)
+			fu_progress_set_percentage_full(progress, done, total);
+	}
+}
+
+static void
+fu_dfu_core_base_init(FuDfuCoreBase *self)
+{
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_WILL_DETACH);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_MANIFEST_TOL);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_NO_VERIFY);
+	fu_device_add_protocol(FU_DEVICE(self), "org.usb.dfu");
+	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
+	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UNSIGNED_PAYLOAD);
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_INSTANCE_ID_REV);
+	fu_device_set_remove_delay(FU_DEVICE(self), FU_DEVICE_REMOVE_DELAY_RE_ENUMERATE);
+	/* above fwupd's own dfu plugin, which also matches every DFU interface */
+	fu_device_set_priority(FU_DEVICE(self), 1);
+}
+
+static void
+fu_dfu_core_base_class_init(FuDfuCoreBaseClass *klass)
+{
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	device_class->probe = fu_dfu_core_base_probe;
+	device_class->set_quirk_kv = fu_dfu_core_base_set_quirk_kv;
+	device_class->to_string = fu_dfu_core_base_to_string;
+	device_class->prepare_firmware = fu_dfu_core_base_prepare_firmware;
+}

@@ -1,0 +1,53 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+#include "dfu-proto.h"
+
+#define FU_DFU_CORE_INTERFACE_SUBCLASS	       DFU_PROTO_INTERFACE_SUBCLASS
+#define FU_DFU_CORE_INTERFACE_PROTOCOL_RUNTIME DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME
+#define FU_DFU_CORE_INTERFACE_PROTOCOL_DFU     DFU_PROTO_INTERFACE_PROTOCOL_DFU
+
+/* quirk keys, documented in README.md */
+#define FU_DFU_CORE_QUIRK_TRANSFER_SIZE	 "DfuCoreTransferSize"
+#define FU_DFU_CORE_QUIRK_DETACH_TIMEOUT "DfuCoreDetachTimeout"
+#define FU_DFU_CORE_QUIRK_BUSY_TIMEOUT	 "DfuCoreBusyTimeout"
+
+/* private flags, settable from quirks */
+#define FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE "allow-raw-image"
+#define FU_DFU_CORE_FLAG_NO_VERIFY	 "no-verify"
+#define FU_DFU_CORE_FLAG_WILL_DETACH	 "will-detach"
+#define FU_DFU_CORE_FLAG_MANIFEST_TOL	 "manifestation-tolerant"
+
+/*
+ * USB 2.0 section 9.2.6.4: a device completes a control request with a data stage within
+ * 5 s. A DFU device that is busy says so through bwPollTimeout instead of holding the bus.
+ */
+#define FU_DFU_CORE_CONTROL_TIMEOUT_MS 5000
+
+#define FU_TYPE_DFU_CORE_BASE (fu_dfu_core_base_get_type())
+G_DECLARE_DERIVABLE_TYPE(FuDfuCoreBase, fu_dfu_core_base, FU, DFU_CORE_BASE, FuUsbDevice)
+
+struct _FuDfuCoreBaseClass {
+	FuUsbDeviceClass parent_class;
+	/* DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME or _DFU: the interface this mode uses */
+	guint8 interface_protocol;
+};
+
+guint8
+fu_dfu_core_base_get_interface_number(FuDfuCoreBase *self);
+const DfuProtoFunctional *
+fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
+void
+fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session);
+gboolean
+fu_dfu_core_base_run(FuDfuCoreBase *self,
+		     DfuProtoSession *session,
+		     GInputStream *image,
+		     GByteArray *upload,
+		     FuProgress *progress,
+		     GError **error);

@@ -1,0 +1,244 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-dfu-core-device.h"
+
+/* A device in DFU mode (interface 0xFE/01/02): downloads, reads back, and returns to its
+ * application with a USB reset once the new image is manifested. */
+
+struct _FuDfuCoreDevice {
+	FuDfuCoreBase parent_instance;
+};
+
+G_DEFINE_TYPE(FuDfuCoreDevice, fu_dfu_core_device, FU_TYPE_DFU_CORE_BASE)
+
+/*
+ * The most a read-back of the whole device may return when no FirmwareSizeMax quirk says
+ * how big it is: a device that never ends an upload with a short block stops here.
+ */
+#define FU_DFU_CORE_DEVICE_UPLOAD_MAX (16 * 1024 * 1024)
+
+static gboolean
+fu_dfu_core_device_probe(FuDevice *device, GError **error)
+{
+	g_autofree gchar *version_bootloader = NULL;
+
+	if (!FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->probe(device, error))
+		return FALSE;
+
+	/* in DFU mode bcdDevice is the bootloader's own release */
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_IS_BOOTLOADER);
+	version_bootloader = fu_version_from_uint16(fu_usb_device_get_release(FU_USB_DEVICE(device)),
+						    FWUPD_VERSION_FORMAT_BCD);
+	fu_device_set_version_bootloader(device, version_bootloader);
+	if (fu_dfu_core_base_get_functional(FU_DFU_CORE_BASE(device))->attributes &
+	    DFU_PROTO_ATTR_CAN_UPLOAD)
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_CAN_VERIFY_IMAGE);
+	return TRUE;
+}
+
+static gboolean
+fu_dfu_core_device_upload(FuDfuCoreDevice *self,
+			  gsize max_bytes,
+			  GByteArray *buf,
+			  FuProgress *progress,
+			  GError **error)
+{
+	FuDfuCoreBase *base = FU_DFU_CORE_BASE(self);
+	DfuProtoSession session;
+
+	fu_dfu_core_base_session_init(base, &session);
+	if (dfu_proto_session_start_upload(&session, max_bytes, 0) != DFU_PROTO_ERROR_NONE) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    dfu_proto_session_get_message(&session));
+		return FALSE;
+	}
+	return fu_dfu_core_base_run(base, &session, NULL, buf, progress, error);
+}
+
+static gboolean
+fu_dfu_core_device_verify(FuDfuCoreDevice *self,
+			  GInputStream *stream,
+			  gsize size,
+			  FuProgress *progress,
+			  GError **error)
+{
+	g_autoptr(GByteArray) readback = g_byte_array_sized_new(size);
+	g_autoptr(GBytes) expected = NULL;
+	const guint8 *buf;
+
+	if (!fu_dfu_core_device_upload(self, size, readback, progress, error)) {
+		g_prefix_error(error, "failed to read back the firmware: ");
+		return FALSE;
+	}
+	if (readback->len < size) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_WRITE,
+			    "read back %u bytes of the %" G_GSIZE_FORMAT " written: "
+			    "the device did not keep the whole image; try the update again",
+			    readback->len,
+			    size);
+		return FALSE;
+	}
+	expected = fu_input_stream_read_bytes(stream, 0, size, NULL, error);
+	if (expected == NULL)
+		return FALSE;
+	buf = g_bytes_get_data(expected, NULL);
+	for (gsize i = 0; i < size; i++) {
+		if (readback->data[i] != buf[i]) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_WRITE,
+				    "verification failed at offset 0x%" G_GSIZE_MODIFIER
+				    "x: wrote 0x%02x, read back 0x%02x; try the update again",
+				    i,
+				    buf[i],
+				    readback->data[i]);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_dfu_core_device_write_firmware(FuDevice *device,
+				  FuFirmware *firmware,
+				  FuProgress *progress,
+				  FwupdInstallFlags flags,
+				  GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	FuDfuCoreBase *base = FU_DFU_CORE_BASE(device);
+	const DfuProtoFunctional *functional = fu_dfu_core_base_get_functional(base);
+	gboolean verify = (functional->attributes & DFU_PROTO_ATTR_CAN_UPLOAD) &&
+			  (functional->attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT) &&
+			  !fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_NO_VERIFY);
+	DfuProtoSession session;
+	gsize size = 0;
+	g_autoptr(GInputStream) stream = NULL;
+
+	stream = fu_firmware_get_stream(firmware, error);
+	if (stream == NULL)
+		return FALSE;
+	if (!fu_input_stream_size(stream, &size, error))
+		return FALSE;
+
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, verify ? 80 : 100, "write");
+	if (verify)
+		fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 20, "verify");
+
+	fu_dfu_core_base_session_init(base, &session);
+	if (dfu_proto_session_start_download(&session, size, 0) != DFU_PROTO_ERROR_NONE) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    dfu_proto_session_get_message(&session));
+		return FALSE;
+	}
+	if (!fu_dfu_core_base_run(base,
+				  &session,
+				  stream,
+				  NULL,
+				  fu_progress_get_child(progress),
+				  error)) {
+		g_prefix_error(error, "failed to write firmware: ");
+		return FALSE;
+	}
+	fu_progress_step_done(progress);
+
+	/* a device that is not manifestation tolerant has reset itself into the new image */
+	if ((functional->attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT) == 0) {
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		return TRUE;
+	}
+	if (verify) {
+		if (!fu_dfu_core_device_verify(self,
+					       stream,
+					       size,
+					       fu_progress_get_child(progress),
+					       error))
+			return FALSE;
+		fu_progress_step_done(progress);
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error)
+{
+	g_autoptr(GError) error_local = NULL;
+
+	/* already on its way back into the application */
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
+		return TRUE;
+
+	/* DFU 1.1 section 6.1.4: a USB reset in dfuIDLE starts the (new) application */
+	if (!fu_usb_device_reset(FU_USB_DEVICE(device), &error_local)) {
+		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND)) {
+			g_propagate_prefixed_error(error,
+						   g_steal_pointer(&error_local),
+						   "failed to restart the device: ");
+			return FALSE;
+		}
+		g_debug("device left during reset: %s", error_local->message);
+	}
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	return TRUE;
+}
+
+static GBytes *
+fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError **error)
+{
+	guint64 size_max = fu_device_get_firmware_size_max(device);
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+
+	if ((fu_dfu_core_base_get_functional(FU_DFU_CORE_BASE(device))->attributes &
+	     DFU_PROTO_ATTR_CAN_UPLOAD) == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "device cannot upload (bitCanUpload is not set)");
+		return NULL;
+	}
+	if (!fu_dfu_core_device_upload(FU_DFU_CORE_DEVICE(device),
+				       size_max > 0 ? size_max : FU_DFU_CORE_DEVICE_UPLOAD_MAX,
+				       buf,
+				       progress,
+				       error))
+		return NULL;
+	return g_bytes_new(buf->data, buf->len);
+}
+
+static void
+fu_dfu_core_device_set_progress(FuDevice *device, FuProgress *progress)
+{
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 92, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 4, "attach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 4, "reload");
+}
+
+static void
+fu_dfu_core_device_init(FuDfuCoreDevice *self)
+{
+}
+
+static void
+fu_dfu_core_device_class_init(FuDfuCoreDeviceClass *klass)
+{
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	FuDfuCoreBaseClass *base_class = FU_DFU_CORE_BASE_CLASS(klass);
+	base_class->interface_protocol = DFU_PROTO_INTERFACE_PROTOCOL_DFU;
+	device_class->probe = fu_dfu_core_device_probe;
+	device_class->write_firmware = fu_dfu_core_device_write_firmware;
+	device_class->attach = fu_dfu_core_device_attach;
+	device_class->dump_firmware = fu_dfu_core_device_dump_firmware;
+	device_class->set_progress = fu_dfu_core_device_set_progress;
+}

@@ -1,0 +1,148 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-dfu-core-firmware.h"
+#include "fu-dfu-firmware-struct.h"
+
+/* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */
+#define FU_DFU_CORE_FIRMWARE_PADDING 0xFF
+
+static gboolean
+fu_dfu_core_firmware_starts_with(GInputStream *stream, const gchar *magic, GError **error)
+{
+	gsize magicsz = strlen(magic);
+	gsize streamsz = 0;
+	g_autofree guint8 *buf = g_malloc0(magicsz);
+
+	if (!fu_input_stream_size(stream, &streamsz, error))
+		return FALSE;
+	if (streamsz < magicsz)
+		return FALSE;
+	if (!fu_input_stream_read_safe(stream, buf, magicsz, 0x0, 0x0, magicsz, error))
+		return FALSE;
+	return memcmp(buf, magic, magicsz) == 0;
+}
+
+/* the suffix's "UFD" signature, which fwupd's .dfu parser also looks for */
+static gboolean
+fu_dfu_core_firmware_has_suffix(GInputStream *stream, GError **error)
+{
+	gsize streamsz = 0;
+
+	if (!fu_input_stream_size(stream, &streamsz, error))
+		return FALSE;
+	if (streamsz < FU_STRUCT_DFU_FTR_SIZE) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "file of %" G_GSIZE_FORMAT " bytes is shorter than a DFU suffix",
+			    streamsz);
+		return FALSE;
+	}
+	return fu_struct_dfu_ftr_validate_stream(stream, streamsz - FU_STRUCT_DFU_FTR_SIZE, error);
+}
+
+static FuFirmware *
+fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags, GError **error)
+{
+	g_autoptr(FuFirmware) ihex = fu_ihex_firmware_new();
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GBytes) blob = NULL;
+
+	fu_ihex_firmware_set_padding_value(FU_IHEX_FIRMWARE(ihex), FU_DFU_CORE_FIRMWARE_PADDING);
+	if (!fu_firmware_parse_stream(ihex, stream, 0x0, flags, error)) {
+		g_prefix_error(error, "invalid Intel HEX file: ");
+		return NULL;
+	}
+	blob = fu_firmware_get_bytes(ihex, error);
+	if (blob == NULL)
+		return NULL;
+	if (g_bytes_get_size(blob) == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "Intel HEX file holds no data");
+		return NULL;
+	}
+	firmware = fu_firmware_new_from_bytes(blob);
+	fu_firmware_set_addr(firmware, fu_firmware_get_addr(ihex));
+	return g_steal_pointer(&firmware);
+}
+
+/**
+ * fu_dfu_core_firmware_load:
+ * @stream: the payload
+ * @allow_raw: accept an image with no DFU suffix
+ * @flags: parse flags
+ * @error: (nullable): optional return location for an error
+ *
+ * Loads a firmware image for a DFU 1.1 device: a `.dfu` file (DFU suffix, CRC checked),
+ * an Intel HEX file (every record checksummed, EOF record required) or, only when the device
+ * allows it, a raw binary. A raw image carries no integrity check of its own, and a `.dfu`
+ * file cut short looks exactly like one, hence the opt-in.
+ *
+ * Returns: (transfer full): a firmware, or %NULL on error
+ **/
+FuFirmware *
+fu_dfu_core_firmware_load(GInputStream *stream,
+			  gboolean allow_raw,
+			  FuFirmwareParseFlags flags,
+			  GError **error)
+{
+	g_autoptr(FuFirmware) dfu = fu_dfu_firmware_new();
+	gsize imagesz = 0;
+	g_autoptr(GError) error_suffix = NULL;
+
+	if (fu_dfu_core_firmware_starts_with(stream, "DfuSe", NULL)) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "this is a DfuSe file but the device speaks plain DFU 1.1: "
+				    "use the image built for this device");
+		return NULL;
+	}
+	if (fu_dfu_core_firmware_starts_with(stream, ":", NULL))
+		return fu_dfu_core_firmware_load_ihex(stream, flags, error);
+
+	/* a DFU suffix present: its CRC and length must be right */
+	if (fu_dfu_core_firmware_has_suffix(stream, &error_suffix)) {
+		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, error)) {
+			g_prefix_error(error, "invalid .dfu file (damaged or truncated): ");
+			return NULL;
+		}
+		if (!fu_dfu_core_firmware_get_image_size(dfu, &imagesz, error))
+			return NULL;
+		if (imagesz == 0) {
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    FWUPD_ERROR_INVALID_FILE,
+					    ".dfu file holds no firmware image");
+			return NULL;
+		}
+		return g_steal_pointer(&dfu);
+	}
+	if (allow_raw) {
+		g_autoptr(FuFirmware) firmware = fu_firmware_new();
+		if (!fu_firmware_set_stream(firmware, stream, error))
+			return NULL;
+		return g_steal_pointer(&firmware);
+	}
+	g_set_error(error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_INVALID_FILE,
+		    "no DFU suffix (%s): the file is truncated or not a .dfu file; "
+		    "add one with dfu-suffix, or get the .dfu file from the vendor",
+		    error_suffix->message);
+	return NULL;
+}
+
+/* the size of the image to download, whichever parser produced it */
+gboolean
+fu_dfu_core_firmware_get_image_size(FuFirmware *firmware, gsize *size, GError **error)
+{
+	g_autoptr(GInputStream) stream = fu_firmware_get_stream(firmware, error);
+	if (stream == NULL)
+		return FALSE;
+	return fu_input_stream_size(stream, size, error);
+}

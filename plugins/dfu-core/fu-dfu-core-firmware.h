@@ -1,0 +1,15 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+FuFirmware *
+fu_dfu_core_firmware_load(GInputStream *stream,
+			  gboolean allow_raw,
+			  FuFirmwareParseFlags flags,
+			  GError **error);
+gboolean
+fu_dfu_core_firmware_get_image_size(FuFirmware *firmware, gsize *size, GError **error);

@@ -1,0 +1,89 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-dfu-core-common.h"
+#include "fu-dfu-core-device.h"
+#include "fu-dfu-core-plugin.h"
+#include "fu-dfu-core-runtime.h"
+
+static void
+fu_dfu_core_plugin_constructed(GObject *obj)
+{
+	FuPlugin *plugin = FU_PLUGIN(obj);
+	FuContext *ctx = fu_plugin_get_context(plugin);
+
+	fu_plugin_add_flag(plugin, FWUPD_PLUGIN_FLAG_MUTABLE_ENUMERATION);
+	fu_plugin_add_udev_subsystem(plugin, "usb");
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_DFU_CORE_RUNTIME);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_DFU_CORE_DEVICE);
+	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_TRANSFER_SIZE);
+	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT);
+	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT);
+}
+
+/* a DFU function announces its mode in the interface protocol: 1 runtime, 2 DFU mode */
+static GType
+fu_dfu_core_plugin_guess_gtype(FuDevice *device, GError **error)
+{
+	g_autoptr(GPtrArray) intfs = NULL;
+
+	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(device), error);
+	if (intfs == NULL)
+		return G_TYPE_INVALID;
+	for (guint i = 0; i < intfs->len; i++) {
+		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
+		if (fu_usb_interface_get_class(intf) != FU_USB_CLASS_APPLICATION_SPECIFIC ||
+		    fu_usb_interface_get_subclass(intf) != FU_DFU_CORE_INTERFACE_SUBCLASS)
+			continue;
+		if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_RUNTIME)
+			return FU_TYPE_DFU_CORE_RUNTIME;
+		if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_DFU)
+			return FU_TYPE_DFU_CORE_DEVICE;
+	}
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "no DFU interface (class 0xFE, subclass 0x01, protocol 1 or 2)");
+	return G_TYPE_INVALID;
+}
+
+static gboolean
+fu_dfu_core_plugin_backend_device_added(FuPlugin *plugin,
+					FuDevice *device,
+					FuProgress *progress,
+					GError **error)
+{
+	GType gtype = fu_device_get_specialized_gtype(device);
+	g_autoptr(FuDevice) dev = NULL;
+	g_autoptr(FuDeviceLocker) locker = NULL;
+
+	if (!FU_IS_USB_DEVICE(device)) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "not a USB device");
+		return FALSE;
+	}
+
+	/* a GType quirk wins; otherwise the interface tells runtime from DFU mode */
+	if (gtype == G_TYPE_INVALID) {
+		gtype = fu_dfu_core_plugin_guess_gtype(device, error);
+		if (gtype == G_TYPE_INVALID)
+			return FALSE;
+	}
+	dev = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
+	fu_device_incorporate(dev, device, FU_DEVICE_INCORPORATE_FLAG_ALL);
+	locker = fu_device_locker_new(dev, error);
+	if (locker == NULL)
+		return FALSE;
+	fu_plugin_device_add(plugin, dev);
+	return TRUE;
+}
+
+void
+fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+{
+	vfuncs->constructed = fu_dfu_core_plugin_constructed;
+	vfuncs->backend_device_added = fu_dfu_core_plugin_backend_device_added;
+}

@@ -1,0 +1,172 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <fwupdplugin.h>
+
+#include "fu-dfu-core-firmware.h"
+
+static GBytes *
+fu_dfu_core_test_image(gsize size)
+{
+	g_autofree guint8 *buf = g_malloc(size);
+	for (gsize i = 0; i < size; i++)
+		buf[i] = (guint8)(i * 7 + 3);
+	return g_bytes_new(buf, size);
+}
+
+static GBytes *
+fu_dfu_core_test_dfu_file(GBytes *image, guint16 vid, guint16 pid)
+{
+	g_autoptr(FuFirmware) firmware = fu_dfu_firmware_new();
+	g_autoptr(GError) error = NULL;
+	GBytes *blob;
+
+	fu_firmware_set_bytes(firmware, image);
+	fu_dfu_firmware_set_vid(FU_DFU_FIRMWARE(firmware), vid);
+	fu_dfu_firmware_set_pid(FU_DFU_FIRMWARE(firmware), pid);
+	fu_dfu_firmware_set_release(FU_DFU_FIRMWARE(firmware), 0x0102);
+	blob = fu_firmware_write(firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(blob);
+	return blob;
+}
+
+static FuFirmware *
+fu_dfu_core_test_load(GBytes *blob, gboolean allow_raw, GError **error)
+{
+	g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes(blob);
+	return fu_dfu_core_firmware_load(stream, allow_raw, FU_FIRMWARE_PARSE_FLAG_NONE, error);
+}
+
+static void
+fu_dfu_core_firmware_dfu_func(void)
+{
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(5000);
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfu_file(image, 0x1209, 0x000A);
+	g_autoptr(GBytes) payload = NULL;
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load(blob, FALSE, &error);
+	g_assert_no_error(error);
+	g_assert_true(FU_IS_DFU_FIRMWARE(firmware));
+	g_assert_cmpint(fu_dfu_firmware_get_vid(FU_DFU_FIRMWARE(firmware)), ==, 0x1209);
+	g_assert_cmpint(fu_dfu_firmware_get_pid(FU_DFU_FIRMWARE(firmware)), ==, 0x000A);
+	payload = fu_firmware_get_bytes(firmware, &error);
+	g_assert_no_error(error);
+	g_assert_true(g_bytes_equal(payload, image));
+}
+
+static void
+fu_dfu_core_firmware_truncated_func(void)
+{
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(5000);
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfu_file(image, 0x1209, 0x000A);
+	g_autoptr(GBytes) truncated = g_bytes_new_from_bytes(blob, 0, 4096);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load(truncated, FALSE, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "truncated"));
+	g_assert_null(firmware);
+}
+
+static void
+fu_dfu_core_firmware_crc_func(void)
+{
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(5000);
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfu_file(image, 0x1209, 0x000A);
+	g_autoptr(GByteArray) damaged = g_byte_array_new();
+	g_autoptr(GBytes) damaged_blob = NULL;
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	fu_byte_array_append_bytes(damaged, blob);
+	damaged->data[100] ^= 0x01;
+	damaged_blob = g_bytes_new(damaged->data, damaged->len);
+	firmware = fu_dfu_core_test_load(damaged_blob, FALSE, &error);
+	g_assert_nonnull(error);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "CRC"));
+	g_assert_null(firmware);
+}
+
+static void
+fu_dfu_core_firmware_raw_func(void)
+{
+	gsize size = 0;
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(3000);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(FuFirmware) firmware_raw = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* no suffix: refused unless the device allows raw images */
+	firmware = fu_dfu_core_test_load(image, FALSE, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "no DFU suffix"));
+	g_assert_null(firmware);
+	g_clear_error(&error);
+	firmware_raw = fu_dfu_core_test_load(image, TRUE, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(firmware_raw);
+	g_assert_true(fu_dfu_core_firmware_get_image_size(firmware_raw, &size, &error));
+	g_assert_no_error(error);
+	g_assert_cmpint(size, ==, 3000);
+}
+
+static void
+fu_dfu_core_firmware_dfuse_func(void)
+{
+	const gchar *prefix = "DfuSe\x01\x00\x00\x00\x00\x01";
+	g_autoptr(GBytes) blob = g_bytes_new_static(prefix, 11);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load(blob, TRUE, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "DfuSe"));
+	g_assert_null(firmware);
+}
+
+static void
+fu_dfu_core_firmware_ihex_func(void)
+{
+	/* two records with a gap at 0x0004..0x0007, which must read back erased */
+	const gchar *hex = ":0400000001020304F2\n"
+			   ":0400080005060708DA\n"
+			   ":00000001FF\n";
+	const guint8 expected[] = {1, 2, 3, 4, 0xFF, 0xFF, 0xFF, 0xFF, 5, 6, 7, 8};
+	g_autoptr(GBytes) blob = g_bytes_new_static(hex, strlen(hex));
+	g_autoptr(GBytes) truncated = g_bytes_new_static(hex, 40);
+	g_autoptr(GBytes) payload = NULL;
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(FuFirmware) firmware_truncated = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load(blob, FALSE, &error);
+	g_assert_no_error(error);
+	payload = fu_firmware_get_bytes(firmware, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(g_bytes_get_size(payload), ==, sizeof(expected));
+	g_assert_cmpmem(g_bytes_get_data(payload, NULL), sizeof(expected), expected, sizeof(expected));
+	g_clear_error(&error);
+
+	firmware_truncated = fu_dfu_core_test_load(truncated, FALSE, &error);
+	g_assert_nonnull(error);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "Intel HEX"));
+	g_assert_null(firmware_truncated);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/dfu-core/firmware/dfu", fu_dfu_core_firmware_dfu_func);
+	g_test_add_func("/dfu-core/firmware/truncated", fu_dfu_core_firmware_truncated_func);
+	g_test_add_func("/dfu-core/firmware/crc", fu_dfu_core_firmware_crc_func);
+	g_test_add_func("/dfu-core/firmware/raw", fu_dfu_core_firmware_raw_func);
+	g_test_add_func("/dfu-core/firmware/dfuse", fu_dfu_core_firmware_dfuse_func);
+	g_test_add_func("/dfu-core/firmware/ihex", fu_dfu_core_firmware_ihex_func);
+	return g_test_run();
+}

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The client side of an end-to-end run, started by usbsim-run under the device simulation.
+
+Runs Debian's fwupdtool (through tests/run-fwupdtool, loading our modules) to list the
+devices, optionally install a file on the device our plugin created, and list them again.
+Writes what it saw as JSON, so the test outside can check it against the simulator's flash
+dump and trace. Its own exit status is fwupdtool's install status (0 when not installing).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def fwupdtool(build, args, timeout, stream=False):
+    cmd = [os.path.join(TOP, "tests", "run-fwupdtool"), build] + args
+    if stream:
+        # let a person watch fwupdtool's own progress output
+        proc = subprocess.run(cmd, timeout=timeout, stderr=subprocess.PIPE, text=True)
+        return proc.returncode, "", proc.stderr
+    proc = subprocess.run(cmd, timeout=timeout, capture_output=True, text=True)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def find_devices(build, plugin, timeout):
+    rc, out, err = fwupdtool(build, ["get-devices", "--json", "--plugins", plugin], timeout)
+    if rc != 0:
+        return [], err
+    try:
+        devices = json.loads(out).get("Devices", [])
+    except json.JSONDecodeError:
+        return [], out + err
+    return [d for d in devices if d.get("Plugin") == plugin], err
+
+
+def summary(dev):
+    return {
+        "DeviceId": dev.get("DeviceId"),
+        "Name": dev.get("Name"),
+        "Version": dev.get("Version"),
+        "VersionBootloader": dev.get("VersionBootloader"),
+        "Guid": dev.get("Guid", []),
+        "InstanceIds": dev.get("InstanceIds", []),
+        "Flags": dev.get("Flags", []),
+        "Protocols": dev.get("Protocols", []),
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--plugin", default="dfu-core")
+    parser.add_argument("--install")
+    parser.add_argument("--dump", help="read the firmware back into this file")
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--timeout", type=float, default=90)
+    parser.add_argument("--show-progress", action="store_true")
+    args = parser.parse_args()
+
+    result = {}
+    before, err = find_devices(args.build, args.plugin, args.timeout)
+    result["before"] = [summary(d) for d in before]
+    result["before_stderr"] = err[-4000:]
+    rc = 0
+    if args.install and before:
+        cmd = ["install-blob", args.install, before[0]["DeviceId"], "--force",
+               "--allow-reinstall", "--allow-older", "--plugins", args.plugin]
+        start = time.monotonic()
+        rc, out, err = fwupdtool(args.build, cmd, args.timeout, stream=args.show_progress)
+        result["install"] = {"rc": rc, "stdout": out[-4000:], "stderr": err[-8000:],
+                             "seconds": time.monotonic() - start}
+        after, err = find_devices(args.build, args.plugin, args.timeout)
+        result["after"] = [summary(d) for d in after]
+        result["after_stderr"] = err[-4000:]
+    elif args.install:
+        rc = 3
+    if args.dump and before:
+        cmd = ["firmware-dump", args.dump, before[0]["DeviceId"], "--plugins", args.plugin]
+        drc, out, err = fwupdtool(args.build, cmd, args.timeout)
+        result["dump"] = {"rc": drc, "stdout": out[-4000:], "stderr": err[-8000:]}
+    with open(args.result, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End-to-end tests of the dfu-core plugin: Debian's fwupdtool, loading our module from the
+build tree, updates a simulated DFU 1.1 device (tests/usbsim) through the umockdev harness.
+
+  test_dfu_core.py --build BUILD CASE
+
+Every case checks what the simulator recorded (flash dump, trace) and what fwupdtool
+reported; none asserts on elapsed time.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+SAMPLE = os.path.join(TOP, "data", "make-sample-firmware.py")
+
+# the simulated devices of tests/quirks/dfu-core-sim.quirk
+PROFILES = {
+    "stm32f1-dfu": {"vid": 0x1209, "runtime_pid": 0x0001, "dfu_pid": 0x0002, "flash": 0x10000},
+    "gd32vf103-dfu": {"vid": 0x1209, "runtime_pid": 0x0003, "dfu_pid": 0x0004, "flash": 0x20000},
+}
+TIME_SCALE = "0.05"
+VERSION_OLD = 0x0100
+VERSION_NEW = 0x0102
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class Run:
+    """One simulated device, one client session."""
+
+    def __init__(self, build, name, profile="stm32f1-dfu", mode="runtime", extra=None,
+                 image_size=0xC000, file_format="dfu", file_vid=None, file_pid=None):
+        self.build = os.path.abspath(build)
+        self.dir = os.path.join(self.build, "e2e", name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.profile = profile
+        self.ids = PROFILES[profile]
+        self.mode = mode
+        self.extra = extra or []
+        # the device starts with an old image, so the version shows the update happened
+        self.flash_in = os.path.join(self.dir, "flash-in.bin")
+        self.sample(self.ids["flash"], VERSION_OLD, "bin", self.flash_in, seed=7)
+        self.image = os.path.join(self.dir, "image.bin")
+        self.file = os.path.join(self.dir, "firmware." + file_format)
+        self.sample(image_size, VERSION_NEW, file_format, self.file, raw_out=self.image,
+                    vid=self.ids["vid"] if file_vid is None else file_vid,
+                    pid=self.ids["runtime_pid"] if file_pid is None else file_pid)
+        self.flash_out = os.path.join(self.dir, "flash-out.bin")
+        self.trace = os.path.join(self.dir, "trace.jsonl")
+        self.result_path = os.path.join(self.dir, "result.json")
+        self.result = {}
+        self.rc = None
+        self.summary = {}
+        self.records = []
+
+    @staticmethod
+    def sample(size, version, fmt, out, raw_out=None, vid=0xFFFF, pid=0xFFFF, seed=None):
+        cmd = ["/usr/bin/python3", SAMPLE, "--size", str(size), "--version", hex(version),
+               "--format", fmt, "--out", out, "--vid", hex(vid), "--pid", hex(pid)]
+        if raw_out:
+            cmd += ["--raw-out", raw_out]
+        if seed is not None:
+            cmd += ["--seed", str(seed)]
+        subprocess.run(cmd, check=True)
+
+    def usbsim_cmd(self):
+        return [
+            os.path.join(self.build, "tests", "usbsim", "usbsim-run"),
+            "--profile", self.profile, "--mode", self.mode,
+            "--vid", hex(self.ids["vid"]),
+            "--runtime-pid", hex(self.ids["runtime_pid"]),
+            "--dfu-pid", hex(self.ids["dfu_pid"]),
+            "--bcd-device", hex(VERSION_OLD),
+            "--flash-size", str(self.ids["flash"]),
+            "--flash-in", self.flash_in, "--flash-out", self.flash_out,
+            "--trace", self.trace, "--time-scale", TIME_SCALE, "--timeout", "150",
+        ] + self.extra
+
+    def run(self, install=True, dump=None):
+        cmd = self.usbsim_cmd() + ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
+                                   "--build", self.build, "--result", self.result_path]
+        if install:
+            cmd += ["--install", self.file]
+        if dump:
+            cmd += ["--dump", dump]
+        env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(self.dir, "fwupd"))
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        self.rc = proc.returncode
+        self.harness_stderr = proc.stderr
+        check(self.rc != 124, "the client hung and the harness killed it")
+        if os.path.exists(self.result_path):
+            with open(self.result_path, encoding="utf-8") as f:
+                self.result = json.load(f)
+        if os.path.exists(self.trace):
+            with open(self.trace, encoding="utf-8") as f:
+                for line in f:
+                    line = line.strip()
+                    if not line:
+                        continue
+                    rec = json.loads(line)
+                    if rec.get("summary"):
+                        self.summary = rec
+                    else:
+                        self.records.append(rec)
+        check(self.result.get("before"), "fwupdtool showed no dfu-core device:\n%s\n%s" %
+              (self.result.get("before_stderr", ""), proc.stderr[-3000:]))
+        return self
+
+    def install_stderr(self):
+        return self.result.get("install", {}).get("stderr", "")
+
+    def flash(self):
+        with open(self.flash_out, "rb") as f:
+            return f.read()
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def check_flashed(self):
+        inst = self.result.get("install", {})
+        check(inst.get("rc") == 0, "install failed (rc %s):\n%s" % (inst.get("rc"),
+                                                                    self.install_stderr()))
+        image = self.read(self.image)
+        flash = self.flash()
+        check(flash[: len(image)] == image, "flash does not hold the image byte-exact")
+        check(flash[len(image):] == b"\xff" * (len(flash) - len(image)) or
+              flash[len(image):] == self.read(self.flash_in)[len(image):],
+              "flash beyond the image was changed")
+
+    def check_failed(self, *needles):
+        inst = self.result.get("install", {})
+        check(inst.get("rc") not in (None, 0), "install succeeded but should have failed")
+        err = self.install_stderr()
+        for needle in needles:
+            check(needle.lower() in err.lower(),
+                  "error does not mention %r:\n%s" % (needle, err))
+
+    def check_untouched(self):
+        check(self.flash() == self.read(self.flash_in), "flash was written")
+
+    def requests(self, name):
+        return [r for r in self.records if r.get("request") == name]
+
+
+def bcd(v):
+    return "%x.%x" % (v >> 8, v & 0xFF)
+
+
+def case_update_runtime(build):
+    run = Run(build, "update-runtime").run()
+    before = run.result["before"][0]
+    check(before["Version"] == bcd(VERSION_OLD), "old version %r" % before["Version"])
+    check("USB\\VID_1209&PID_0001" in before["InstanceIds"], "instance IDs %r" %
+          before["InstanceIds"])
+    check(len(before["Guid"]) >= 2, "GUIDs %r" % before["Guid"])
+    run.check_flashed()
+    after = run.result["after"][0]
+    check(after["Version"] == bcd(VERSION_NEW), "new version read back as %r" % after["Version"])
+    # runtime -> DFU mode -> runtime
+    check(run.summary.get("reenumerations", 0) >= 2, "summary %r" % run.summary)
+    check(run.summary.get("early_polls", 0) == 0, "polled a busy device early: %r" % run.summary)
+
+
+def case_update_not_tolerant(build):
+    run = Run(build, "update-not-tolerant", profile="gd32vf103-dfu",
+              extra=["--manifest-tolerant", "no"], image_size=0x14000).run()
+    run.check_flashed()
+    check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back")
+
+
+def case_update_dfu_mode(build):
+    run = Run(build, "update-dfu-mode", mode="dfu").run()
+    run.check_flashed()
+
+
+def case_update_ihex(build):
+    run = Run(build, "update-ihex", file_format="hex").run()
+    run.check_flashed()
+
+
+def case_truncated(build):
+    run = Run(build, "truncated")
+    with open(run.file, "rb") as f:
+        data = f.read()
+    with open(run.file, "wb") as f:
+        f.write(data[: len(data) // 2])
+    run.run()
+    run.check_failed("truncated")
+    run.check_untouched()
+
+
+def case_bad_crc(build):
+    run = Run(build, "bad-crc")
+    with open(run.file, "r+b") as f:
+        f.seek(1000)
+        b = f.read(1)
+        f.seek(1000)
+        f.write(bytes([b[0] ^ 0x55]))
+    run.run()
+    run.check_failed("CRC")
+    run.check_untouched()
+
+
+def case_wrong_vid_pid(build):
+    run = Run(build, "wrong-vid-pid", file_vid=0x0483, file_pid=0xDF11).run()
+    run.check_failed("0483:df11")
+    run.check_untouched()
+
+
+def case_too_large(build):
+    run = Run(build, "too-large", image_size=0x14000).run()
+    run.check_failed("device holds")
+    run.check_untouched()
+
+
+def case_stall_mid_write(build):
+    run = Run(build, "stall-mid-write", extra=["--fault", "stall:dnload:20"]).run()
+    run.check_failed("stall")
+
+
+def case_unplug_mid_write(build):
+    run = Run(build, "unplug-mid-write", extra=["--fault", "unplug:dnload:20"]).run()
+    run.check_failed()
+
+
+def case_timeout_mid_write(build):
+    run = Run(build, "timeout-mid-write", extra=["--fault", "timeout:getstatus:20"]).run()
+    run.check_failed("time")
+
+
+def case_status_error(build):
+    run = Run(build, "status-error", extra=["--fault", "errWRITE:dnload:10"]).run()
+    run.check_failed("errWRITE")
+
+
+def case_dump(build):
+    run = Run(build, "dump", mode="dfu")
+    dump = os.path.join(run.dir, "dump.bin")
+    run.run(install=False, dump=dump)
+    check(run.result.get("dump", {}).get("rc") == 0, "dump failed:\n%s" %
+          run.result.get("dump", {}).get("stderr"))
+    check(run.read(dump) == run.read(run.flash_in), "dump differs from the flash")
+
+
+CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
+         if name.startswith("case_")}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("case", choices=sorted(CASES))
+    args = parser.parse_args()
+    try:
+        CASES[args.case](args.build)
+    except Failure as exc:
+        print("FAIL %s: %s" % (args.case, exc))
+        return 1
+    print("PASS %s" % args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

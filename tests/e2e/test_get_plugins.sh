@@ -1,0 +1,16 @@
+#!/bin/sh
+# fwupdtool, loading our modules from the build tree, lists dfu-core as loaded and not failed.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+out=$("$here/../run-fwupdtool" "$1" get-plugins --json)
+echo "$out" | /usr/bin/python3 -c '
+import json, sys
+plugins = {p["Name"]: p.get("Flags", []) for p in json.load(sys.stdin)["Plugins"]}
+flags = plugins.get("dfu-core")
+if flags is None:
+    sys.exit("dfu-core is not listed")
+bad = [f for f in flags if f in ("failed-open", "disabled", "user-warning")]
+if bad:
+    sys.exit("dfu-core flags: %s" % bad)
+print("dfu-core loaded:", ", ".join(flags))
+'
