@@ -280,10 +280,11 @@ typedef struct {
 	uint32_t busy_budget_ms;
 	DfuProtoOperation operation;
 	unsigned step;
+	unsigned resume_step; /* after a WAIT */
+	unsigned failed_step; /* the request being explained after a stall */
 	DfuProtoAction action;
 	DfuProtoStatusReply status;
 	bool status_valid;
-	uint64_t status_time_ms;
 	uint64_t wait_until_ms;
 	/* transfer */
 	size_t total;

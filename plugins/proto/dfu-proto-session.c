@@ -1,0 +1,901 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dfu-proto.h"
+
+/*
+ * The session is a state machine over steps. Each step owns exactly one pending action; feed()
+ * consumes the outcome of that action and enters the next step. Steps that read the status
+ * share dfu_proto_session_busy_poll() so every wait is the device's bwPollTimeout and every
+ * busy spell is bounded the same way.
+ */
+typedef enum {
+	STEP_IDLE,
+	STEP_DONE,
+	STEP_ERROR,
+	STEP_WAIT, /* then resume_step */
+	STEP_USB_RESET,
+	/* bring the device to dfuIDLE before a transfer */
+	STEP_PREPARE_GETSTATUS,
+	STEP_PREPARE_CLRSTATUS,
+	STEP_PREPARE_ABORT,
+	/* runtime to DFU mode */
+	STEP_DETACH,
+	/* download */
+	STEP_DNLOAD,
+	STEP_DNLOAD_GETSTATUS,
+	STEP_DNLOAD_END, /* the zero-length DNLOAD */
+	STEP_MANIFEST_GETSTATUS,
+	/* upload */
+	STEP_UPLOAD,
+	STEP_UPLOAD_ABORT,
+	/* failure paths */
+	STEP_STALL_GETSTATUS, /* a request stalled: read the status to say why */
+	STEP_FAIL_CLRSTATUS,  /* leave the device in dfuIDLE, then report the error */
+} DfuProtoStep;
+
+/* CLRSTATUS and ABORT rounds before giving up on reaching dfuIDLE */
+#define DFU_PROTO_RECOVER_ATTEMPTS_MAX 3u
+
+static bool
+dfu_proto_state_is_busy(DfuProtoState state)
+{
+	return state == DFU_PROTO_STATE_DFU_DNBUSY || state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC ||
+	       state == DFU_PROTO_STATE_DFU_MANIFEST || state == DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
+}
+
+static uint32_t
+dfu_proto_session_poll_timeout(const DfuProtoSession *s)
+{
+	if (!s->status_valid)
+		return 0;
+	if (s->status.poll_timeout_ms > DFU_PROTO_POLL_TIMEOUT_MAX_MS)
+		return DFU_PROTO_POLL_TIMEOUT_MAX_MS;
+	return s->status.poll_timeout_ms;
+}
+
+/* what the session was doing in @step, for messages */
+static void
+dfu_proto_session_describe(const DfuProtoSession *s, unsigned step, char *buf, size_t size)
+{
+	switch (step) {
+	case STEP_PREPARE_GETSTATUS:
+	case STEP_PREPARE_CLRSTATUS:
+	case STEP_PREPARE_ABORT:
+		snprintf(buf, size, "the status check before the transfer");
+		break;
+	case STEP_DETACH:
+		snprintf(buf, size, "the switch to DFU mode (DETACH)");
+		break;
+	case STEP_DNLOAD:
+	case STEP_DNLOAD_GETSTATUS:
+		snprintf(buf,
+			 size,
+			 "download block %u (offset %zu of %zu bytes)",
+			 (unsigned)s->block_number,
+			 s->block_offset,
+			 s->total);
+		break;
+	case STEP_DNLOAD_END:
+		snprintf(buf, size, "the end of the download (zero-length DNLOAD)");
+		break;
+	case STEP_MANIFEST_GETSTATUS:
+		snprintf(buf, size, "manifestation (the device installing the firmware)");
+		break;
+	case STEP_UPLOAD:
+	case STEP_UPLOAD_ABORT:
+		snprintf(buf,
+			 size,
+			 "upload block %u (offset %zu)",
+			 (unsigned)s->block_number,
+			 s->block_offset);
+		break;
+	default:
+		snprintf(buf, size, "the transfer");
+		break;
+	}
+}
+
+static void
+dfu_proto_session_enter(DfuProtoSession *s, DfuProtoStep step)
+{
+	DfuProtoAction *a = &s->action;
+
+	memset(a, 0, sizeof(*a));
+	s->step = step;
+	switch (step) {
+	case STEP_IDLE:
+	case STEP_DONE:
+		a->kind = DFU_PROTO_ACTION_DONE;
+		break;
+	case STEP_ERROR:
+		a->kind = DFU_PROTO_ACTION_ERROR;
+		a->error = s->error;
+		a->message = s->message;
+		break;
+	case STEP_WAIT:
+		a->kind = DFU_PROTO_ACTION_WAIT;
+		break;
+	case STEP_USB_RESET:
+		a->kind = DFU_PROTO_ACTION_USB_RESET;
+		break;
+	case STEP_PREPARE_GETSTATUS:
+	case STEP_DNLOAD_GETSTATUS:
+	case STEP_MANIFEST_GETSTATUS:
+	case STEP_STALL_GETSTATUS:
+		a->kind = DFU_PROTO_ACTION_CONTROL_IN;
+		a->request = DFU_PROTO_REQUEST_GETSTATUS;
+		a->length = DFU_PROTO_STATUS_REPLY_LENGTH;
+		break;
+	case STEP_PREPARE_CLRSTATUS:
+	case STEP_FAIL_CLRSTATUS:
+		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
+		a->request = DFU_PROTO_REQUEST_CLRSTATUS;
+		break;
+	case STEP_PREPARE_ABORT:
+	case STEP_UPLOAD_ABORT:
+		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
+		a->request = DFU_PROTO_REQUEST_ABORT;
+		break;
+	case STEP_DETACH:
+		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
+		a->request = DFU_PROTO_REQUEST_DETACH;
+		/* the device need not wait longer than we take to reset it */
+		a->value = s->functional.detach_timeout_ms;
+		if (a->value == 0 || a->value > DFU_PROTO_DETACH_TIMEOUT_MAX_MS)
+			a->value = DFU_PROTO_DETACH_TIMEOUT_MAX_MS;
+		break;
+	case STEP_DNLOAD:
+		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
+		a->request = DFU_PROTO_REQUEST_DNLOAD;
+		a->value = (uint16_t)(s->block_number & 0xFFFF);
+		a->length = s->block_length;
+		a->payload = DFU_PROTO_PAYLOAD_IMAGE;
+		a->image_offset = s->block_offset;
+		break;
+	case STEP_DNLOAD_END:
+		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
+		a->request = DFU_PROTO_REQUEST_DNLOAD;
+		a->value = (uint16_t)(s->block_number & 0xFFFF);
+		break;
+	case STEP_UPLOAD:
+		a->kind = DFU_PROTO_ACTION_CONTROL_IN;
+		a->request = DFU_PROTO_REQUEST_UPLOAD;
+		a->value = (uint16_t)(s->block_number & 0xFFFF);
+		a->length = s->block_length;
+		a->payload = DFU_PROTO_PAYLOAD_IMAGE;
+		a->image_offset = s->block_offset;
+		break;
+	}
+}
+
+static void __attribute__((format(printf, 3, 4)))
+dfu_proto_session_fail(DfuProtoSession *s, DfuProtoError error, const char *fmt, ...)
+{
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(s->message, sizeof(s->message), fmt, args);
+	va_end(args);
+	s->error = error;
+	dfu_proto_session_enter(s, STEP_ERROR);
+}
+
+/* the device is in dfuERROR: clear it so it is usable again, then report the error */
+static void
+dfu_proto_session_fail_device_status(DfuProtoSession *s, const char *what)
+{
+	snprintf(s->message,
+		 sizeof(s->message),
+		 "%s (%s, state %s) during %s; the device was returned to dfuIDLE: check the "
+		 "firmware is meant for this device and retry",
+		 dfu_proto_status_to_message(s->status.status),
+		 dfu_proto_status_to_string(s->status.status),
+		 dfu_proto_state_to_string(s->status.state),
+		 what);
+	s->error = DFU_PROTO_ERROR_DEVICE_STATUS;
+	dfu_proto_session_enter(s, STEP_FAIL_CLRSTATUS);
+}
+
+/* a transfer did not complete: name the request, the moment and what to do */
+static void
+dfu_proto_session_fail_transfer(DfuProtoSession *s, DfuProtoResult result)
+{
+	char what[96];
+	const char *request = dfu_proto_request_to_string(s->action.request);
+
+	dfu_proto_session_describe(s, s->step, what, sizeof(what));
+	switch (result) {
+	case DFU_PROTO_RESULT_STALL:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_STALL,
+				       "device refused %s during %s: it may not support this "
+				       "operation; replug it and retry",
+				       request,
+				       what);
+		break;
+	case DFU_PROTO_RESULT_TIMEOUT:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_TIMEOUT,
+				       "device did not answer %s during %s: replug it and retry",
+				       request,
+				       what);
+		break;
+	case DFU_PROTO_RESULT_NO_DEVICE:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_NO_DEVICE,
+				       "device disconnected during %s: replug it and retry",
+				       what);
+		break;
+	default:
+		dfu_proto_session_fail(
+		    s,
+		    DFU_PROTO_ERROR_IO,
+		    "USB transfer %s failed during %s: check the cable and retry",
+		    request,
+		    what);
+		break;
+	}
+}
+
+/* parses a GETSTATUS reply into s->status; on garbage enters ERROR and returns false */
+static bool
+dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t len)
+{
+	DfuProtoStatusReply reply;
+	char what[96];
+
+	if (dfu_proto_status_reply_parse(data, len, &reply) != DFU_PROTO_ERROR_NONE) {
+		dfu_proto_session_describe(s, s->step, what, sizeof(what));
+		if (len == DFU_PROTO_STATUS_REPLY_LENGTH && data != NULL) {
+			dfu_proto_session_fail(
+			    s,
+			    DFU_PROTO_ERROR_REPLY,
+			    "device sent an invalid status (bStatus %u, bState %u) "
+			    "during %s: its firmware does not speak DFU correctly",
+			    data[0],
+			    data[4],
+			    what);
+		} else {
+			dfu_proto_session_fail(
+			    s,
+			    DFU_PROTO_ERROR_REPLY,
+			    "device sent a %zu-byte status reply instead of %u "
+			    "during %s: its firmware does not speak DFU correctly",
+			    len,
+			    (unsigned)DFU_PROTO_STATUS_REPLY_LENGTH,
+			    what);
+		}
+		return false;
+	}
+	s->status = reply;
+	s->status_valid = true;
+	s->busy_stalls = 0;
+	return true;
+}
+
+static void
+dfu_proto_session_wait_then(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep resume_step)
+{
+	uint32_t wait_ms = dfu_proto_session_poll_timeout(s);
+
+	/* never sleep when the device asks for no delay */
+	if (wait_ms == 0) {
+		dfu_proto_session_enter(s, resume_step);
+		return;
+	}
+	s->wait_until_ms = now_ms + wait_ms;
+	s->resume_step = resume_step;
+	dfu_proto_session_enter(s, STEP_WAIT);
+}
+
+/*
+ * The device reported a busy state (or stalled a poll while busy): wait its poll timeout and
+ * read the status again with @poll_step, unless it has been busy beyond the budget.
+ */
+static void
+dfu_proto_session_busy_poll(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep poll_step)
+{
+	char what[96];
+	uint64_t elapsed_ms;
+
+	if (s->busy_since_ms == UINT64_MAX)
+		s->busy_since_ms = now_ms;
+	elapsed_ms = now_ms >= s->busy_since_ms ? now_ms - s->busy_since_ms : 0;
+	s->busy_polls++;
+	if (elapsed_ms > s->busy_budget_ms || s->busy_polls > DFU_PROTO_BUSY_POLLS_MAX) {
+		dfu_proto_session_describe(s, poll_step, what, sizeof(what));
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_BUSY_TOO_LONG,
+				       "device still reports %s after %llu ms and %u status reads "
+				       "during %s (limit %u ms): it has stopped making progress; "
+				       "unplug it, plug it back in and retry",
+				       dfu_proto_state_to_string(s->status.state),
+				       (unsigned long long)elapsed_ms,
+				       (unsigned)s->busy_polls,
+				       what,
+				       (unsigned)s->busy_budget_ms);
+		return;
+	}
+	dfu_proto_session_wait_then(s, now_ms, poll_step);
+}
+
+/* a fresh device operation (a block, the manifestation) starts its busy budget now */
+static void
+dfu_proto_session_busy_reset(DfuProtoSession *s, uint64_t now_ms)
+{
+	s->busy_since_ms = now_ms;
+	s->busy_polls = 0;
+	s->busy_stalls = 0;
+}
+
+/* a stalled status read while the device is busy: some parts do that when polled early */
+static bool
+dfu_proto_session_tolerate_busy_stall(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep step)
+{
+	if (!s->status_valid || !dfu_proto_state_is_busy(s->status.state))
+		return false;
+	if (s->busy_stalls >= DFU_PROTO_BUSY_STALLS_MAX)
+		return false;
+	s->busy_stalls++;
+	dfu_proto_session_busy_poll(s, now_ms, step);
+	return true;
+}
+
+static void
+dfu_proto_session_next_block(DfuProtoSession *s)
+{
+	size_t left = s->total - s->done;
+
+	s->block_offset = s->done;
+	if (left == 0) {
+		s->block_length = 0;
+		dfu_proto_session_enter(s, STEP_DNLOAD_END);
+		return;
+	}
+	s->block_length = left < s->block_size ? (uint16_t)left : s->block_size;
+	dfu_proto_session_enter(s, STEP_DNLOAD);
+}
+
+static void
+dfu_proto_session_next_upload(DfuProtoSession *s)
+{
+	size_t left = s->total - s->done;
+
+	s->block_offset = s->done;
+	s->block_length = left < s->block_size ? (uint16_t)left : s->block_size;
+	dfu_proto_session_enter(s, STEP_UPLOAD);
+}
+
+/* the device is in dfuIDLE: run the operation proper */
+static void
+dfu_proto_session_begin(DfuProtoSession *s)
+{
+	s->block_number = 0;
+	s->done = 0;
+	switch (s->operation) {
+	case DFU_PROTO_OPERATION_DOWNLOAD:
+		dfu_proto_session_next_block(s);
+		break;
+	case DFU_PROTO_OPERATION_UPLOAD:
+		dfu_proto_session_next_upload(s);
+		break;
+	default:
+		dfu_proto_session_enter(s, STEP_DONE);
+		break;
+	}
+}
+
+static bool
+dfu_proto_session_manifestation_tolerant(const DfuProtoSession *s)
+{
+	return (s->functional.attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT) != 0;
+}
+
+static void
+dfu_proto_session_feed_prepare_status(DfuProtoSession *s,
+				      const uint8_t *data,
+				      size_t len,
+				      uint64_t now_ms)
+{
+	const char *state;
+
+	if (!dfu_proto_session_take_status(s, data, len))
+		return;
+	state = dfu_proto_state_to_string(s->status.state);
+	switch (s->status.state) {
+	case DFU_PROTO_STATE_DFU_IDLE:
+		dfu_proto_session_begin(s);
+		return;
+	case DFU_PROTO_STATE_APP_IDLE:
+	case DFU_PROTO_STATE_APP_DETACH:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_WRONG_STATE,
+				       "device is in runtime mode (%s), not in DFU mode: it has to "
+				       "be switched to DFU mode (detached) first",
+				       state);
+		return;
+	case DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_WRONG_STATE,
+				       "device waits for a USB reset to finish an earlier update "
+				       "(%s): unplug it, plug it back in and retry",
+				       state);
+		return;
+	case DFU_PROTO_STATE_DFU_DNBUSY:
+	case DFU_PROTO_STATE_DFU_MANIFEST:
+		dfu_proto_session_busy_poll(s, now_ms, STEP_PREPARE_GETSTATUS);
+		return;
+	default:
+		break;
+	}
+
+	/* dfuERROR needs CLRSTATUS; the other DFU states leave with ABORT */
+	if (s->recover_attempts >= DFU_PROTO_RECOVER_ATTEMPTS_MAX) {
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_WRONG_STATE,
+				       "device stays in %s (status %s) after %u attempts to return "
+				       "it to dfuIDLE: unplug it, plug it back in and retry",
+				       state,
+				       dfu_proto_status_to_string(s->status.status),
+				       s->recover_attempts);
+		return;
+	}
+	s->recover_attempts++;
+	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR)
+		dfu_proto_session_enter(s, STEP_PREPARE_CLRSTATUS);
+	else
+		dfu_proto_session_enter(s, STEP_PREPARE_ABORT);
+}
+
+static void
+dfu_proto_session_feed_dnload_status(DfuProtoSession *s,
+				     const uint8_t *data,
+				     size_t len,
+				     uint64_t now_ms)
+{
+	char what[96];
+
+	if (!dfu_proto_session_take_status(s, data, len))
+		return;
+	dfu_proto_session_describe(s, s->step, what, sizeof(what));
+	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
+	    s->status.status != DFU_PROTO_STATUS_OK) {
+		dfu_proto_session_fail_device_status(s, what);
+		return;
+	}
+	switch (s->status.state) {
+	case DFU_PROTO_STATE_DFU_DNBUSY:
+	case DFU_PROTO_STATE_DFU_DNLOAD_SYNC:
+		dfu_proto_session_busy_poll(s, now_ms, STEP_DNLOAD_GETSTATUS);
+		return;
+	case DFU_PROTO_STATE_DFU_DNLOAD_IDLE:
+		s->done += s->block_length;
+		s->block_number++;
+		dfu_proto_session_next_block(s);
+		return;
+	default:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_WRONG_STATE,
+				       "device reports the unexpected state %s after %s: its "
+				       "firmware does not follow the DFU protocol",
+				       dfu_proto_state_to_string(s->status.state),
+				       what);
+		return;
+	}
+}
+
+static void
+dfu_proto_session_feed_manifest_status(DfuProtoSession *s,
+				       const uint8_t *data,
+				       size_t len,
+				       uint64_t now_ms)
+{
+	char what[96];
+
+	if (!dfu_proto_session_take_status(s, data, len))
+		return;
+	dfu_proto_session_describe(s, s->step, what, sizeof(what));
+	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
+	    s->status.status != DFU_PROTO_STATUS_OK) {
+		dfu_proto_session_fail_device_status(s, what);
+		return;
+	}
+	switch (s->status.state) {
+	case DFU_PROTO_STATE_DFU_MANIFEST_SYNC:
+	case DFU_PROTO_STATE_DFU_MANIFEST:
+	case DFU_PROTO_STATE_DFU_DNBUSY: /* some devices keep this state while manifesting */
+		dfu_proto_session_busy_poll(s, now_ms, STEP_MANIFEST_GETSTATUS);
+		return;
+	case DFU_PROTO_STATE_DFU_IDLE:
+		dfu_proto_session_enter(s, STEP_DONE);
+		return;
+	case DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET:
+		dfu_proto_session_enter(s, STEP_USB_RESET);
+		return;
+	default:
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_WRONG_STATE,
+				       "device reports the unexpected state %s during %s: its "
+				       "firmware does not follow the DFU protocol",
+				       dfu_proto_state_to_string(s->status.state),
+				       what);
+		return;
+	}
+}
+
+static void
+dfu_proto_session_feed_stall_status(DfuProtoSession *s,
+				    DfuProtoResult result,
+				    const uint8_t *data,
+				    size_t len)
+{
+	DfuProtoStatusReply reply;
+	char what[96];
+	const char *request = s->failed_step == STEP_UPLOAD ? "UPLOAD" : "DNLOAD";
+
+	dfu_proto_session_describe(s, s->failed_step, what, sizeof(what));
+	if (result == DFU_PROTO_RESULT_OK &&
+	    dfu_proto_status_reply_parse(data, len, &reply) == DFU_PROTO_ERROR_NONE) {
+		s->status = reply;
+		s->status_valid = true;
+		if (reply.state == DFU_PROTO_STATE_DFU_ERROR ||
+		    reply.status != DFU_PROTO_STATUS_OK) {
+			dfu_proto_session_fail_device_status(s, what);
+			return;
+		}
+	}
+	dfu_proto_session_fail(s,
+			       DFU_PROTO_ERROR_STALL,
+			       "device refused %s during %s without giving a reason: replug it "
+			       "and retry",
+			       request,
+			       what);
+}
+
+void
+dfu_proto_session_init(DfuProtoSession *s, const DfuProtoFunctional *functional)
+{
+	memset(s, 0, sizeof(*s));
+	if (functional != NULL)
+		s->functional = *functional;
+	s->busy_budget_ms = DFU_PROTO_BUSY_BUDGET_MS;
+	dfu_proto_session_enter(s, STEP_IDLE);
+}
+
+void
+dfu_proto_session_set_busy_budget(DfuProtoSession *s, uint32_t busy_budget_ms)
+{
+	s->busy_budget_ms = busy_budget_ms != 0 ? busy_budget_ms : DFU_PROTO_BUSY_BUDGET_MS;
+}
+
+/* common to every start: forget the previous operation */
+static void
+dfu_proto_session_reset(DfuProtoSession *s, DfuProtoOperation operation)
+{
+	s->operation = operation;
+	s->status_valid = false;
+	s->total = 0;
+	s->done = 0;
+	s->block_size = 0;
+	s->block_number = 0;
+	s->block_offset = 0;
+	s->block_length = 0;
+	s->busy_since_ms = UINT64_MAX;
+	s->busy_polls = 0;
+	s->busy_stalls = 0;
+	s->recover_attempts = 0;
+	s->error = DFU_PROTO_ERROR_NONE;
+	s->message[0] = '\0';
+}
+
+static DfuProtoError
+dfu_proto_session_start_transfer(DfuProtoSession *s,
+				 DfuProtoOperation operation,
+				 size_t total,
+				 uint16_t block_size)
+{
+	const bool download = operation == DFU_PROTO_OPERATION_DOWNLOAD;
+	const uint8_t needed = download ? DFU_PROTO_ATTR_CAN_DNLOAD : DFU_PROTO_ATTR_CAN_UPLOAD;
+
+	dfu_proto_session_reset(s, operation);
+	if ((s->functional.attributes & needed) == 0) {
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_NOT_SUPPORTED,
+				       "device does not support %s (bmAttributes 0x%02x)",
+				       download ? "writing firmware" : "reading firmware back",
+				       s->functional.attributes);
+		return s->error;
+	}
+	if (block_size == 0)
+		block_size = s->functional.transfer_size;
+	if (block_size == 0) {
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_INVALID_ARGUMENT,
+				       "device reports a transfer size of 0 bytes: a transfer size "
+				       "has to be set for it");
+		return s->error;
+	}
+	if (total == 0) {
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_INVALID_ARGUMENT,
+				       "nothing to %s: the size is 0 bytes",
+				       download ? "download" : "upload");
+		return s->error;
+	}
+	s->total = total;
+	s->block_size = block_size;
+	dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
+	return DFU_PROTO_ERROR_NONE;
+}
+
+DfuProtoError
+dfu_proto_session_start_detach(DfuProtoSession *s)
+{
+	dfu_proto_session_reset(s, DFU_PROTO_OPERATION_DETACH);
+	dfu_proto_session_enter(s, STEP_DETACH);
+	return DFU_PROTO_ERROR_NONE;
+}
+
+DfuProtoError
+dfu_proto_session_start_download(DfuProtoSession *s, size_t total, uint16_t block_size)
+{
+	return dfu_proto_session_start_transfer(s, DFU_PROTO_OPERATION_DOWNLOAD, total, block_size);
+}
+
+DfuProtoError
+dfu_proto_session_start_upload(DfuProtoSession *s, size_t max_bytes, uint16_t block_size)
+{
+	return dfu_proto_session_start_transfer(s,
+						DFU_PROTO_OPERATION_UPLOAD,
+						max_bytes,
+						block_size);
+}
+
+DfuProtoError
+dfu_proto_session_start_abort(DfuProtoSession *s)
+{
+	dfu_proto_session_reset(s, DFU_PROTO_OPERATION_ABORT);
+	dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
+	return DFU_PROTO_ERROR_NONE;
+}
+
+void
+dfu_proto_session_next(DfuProtoSession *s, uint64_t now_ms, DfuProtoAction *action)
+{
+	if (s->step == STEP_WAIT) {
+		/* the wait counts from the status that asked for it */
+		if (now_ms >= s->wait_until_ms)
+			dfu_proto_session_enter(s, s->resume_step);
+		else
+			s->action.wait_ms = (uint32_t)(s->wait_until_ms - now_ms);
+	}
+	*action = s->action;
+}
+
+static void
+dfu_proto_session_feed_detach(DfuProtoSession *s, DfuProtoResult result)
+{
+	const bool will_detach = (s->functional.attributes & DFU_PROTO_ATTR_WILL_DETACH) != 0;
+
+	switch (result) {
+	case DFU_PROTO_RESULT_OK:
+		dfu_proto_session_enter(s, will_detach ? STEP_DONE : STEP_USB_RESET);
+		return;
+	case DFU_PROTO_RESULT_NO_DEVICE:
+		/* it already left to re-enumerate in DFU mode */
+		dfu_proto_session_enter(s, STEP_DONE);
+		return;
+	case DFU_PROTO_RESULT_STALL:
+		/* devices that reboot at once often stall the request: the reset still applies */
+		dfu_proto_session_enter(s, will_detach ? STEP_DONE : STEP_USB_RESET);
+		return;
+	default:
+		/* a device detaching itself may vanish in the middle of the transfer */
+		if (will_detach) {
+			dfu_proto_session_enter(s, STEP_DONE);
+			return;
+		}
+		dfu_proto_session_fail_transfer(s, result);
+		return;
+	}
+}
+
+static void
+dfu_proto_session_feed_upload(DfuProtoSession *s,
+			      DfuProtoResult result,
+			      const uint8_t *data,
+			      size_t len)
+{
+	char what[96];
+
+	if (result == DFU_PROTO_RESULT_STALL) {
+		s->failed_step = STEP_UPLOAD;
+		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+		return;
+	}
+	if (result != DFU_PROTO_RESULT_OK) {
+		dfu_proto_session_fail_transfer(s, result);
+		return;
+	}
+	if (len > s->block_length || (len > 0 && data == NULL)) {
+		dfu_proto_session_describe(s, s->step, what, sizeof(what));
+		dfu_proto_session_fail(s,
+				       DFU_PROTO_ERROR_REPLY,
+				       "device sent %zu bytes for %s, more than the %u asked for",
+				       len,
+				       what,
+				       s->block_length);
+		return;
+	}
+	s->done += len;
+	s->block_number++;
+	/* a short block ends the upload and returns the device to dfuIDLE by itself */
+	if (len < s->block_length) {
+		dfu_proto_session_enter(s, STEP_DONE);
+		return;
+	}
+	/* the maximum reached: the device waits in dfuUPLOAD-IDLE for more */
+	if (s->done >= s->total) {
+		dfu_proto_session_enter(s, STEP_UPLOAD_ABORT);
+		return;
+	}
+	dfu_proto_session_next_upload(s);
+}
+
+void
+dfu_proto_session_feed(DfuProtoSession *s,
+		       DfuProtoResult result,
+		       const uint8_t *data,
+		       size_t len,
+		       uint64_t now_ms)
+{
+	switch ((DfuProtoStep)s->step) {
+	case STEP_IDLE:
+	case STEP_DONE:
+	case STEP_ERROR:
+		/* final: nothing was asked for */
+		return;
+	case STEP_WAIT:
+		dfu_proto_session_enter(s, s->resume_step);
+		return;
+	case STEP_USB_RESET:
+		/* the device usually vanishes to re-enumerate: every outcome is the expected one */
+		dfu_proto_session_enter(s, STEP_DONE);
+		return;
+	case STEP_DETACH:
+		dfu_proto_session_feed_detach(s, result);
+		return;
+	case STEP_PREPARE_GETSTATUS:
+		if (result != DFU_PROTO_RESULT_OK) {
+			if (result == DFU_PROTO_RESULT_STALL &&
+			    dfu_proto_session_tolerate_busy_stall(s,
+								  now_ms,
+								  STEP_PREPARE_GETSTATUS))
+				return;
+			dfu_proto_session_fail_transfer(s, result);
+			return;
+		}
+		dfu_proto_session_feed_prepare_status(s, data, len, now_ms);
+		return;
+	case STEP_PREPARE_CLRSTATUS:
+	case STEP_PREPARE_ABORT:
+		/* a stall here is answered by the status read that follows */
+		if (result != DFU_PROTO_RESULT_OK && result != DFU_PROTO_RESULT_STALL) {
+			dfu_proto_session_fail_transfer(s, result);
+			return;
+		}
+		dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
+		return;
+	case STEP_DNLOAD:
+		if (result == DFU_PROTO_RESULT_STALL) {
+			s->failed_step = STEP_DNLOAD;
+			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+			return;
+		}
+		if (result != DFU_PROTO_RESULT_OK) {
+			dfu_proto_session_fail_transfer(s, result);
+			return;
+		}
+		/* the device starts work now; read its status at once, no sleep */
+		dfu_proto_session_busy_reset(s, now_ms);
+		dfu_proto_session_enter(s, STEP_DNLOAD_GETSTATUS);
+		return;
+	case STEP_DNLOAD_GETSTATUS:
+		if (result != DFU_PROTO_RESULT_OK) {
+			if (result == DFU_PROTO_RESULT_STALL &&
+			    dfu_proto_session_tolerate_busy_stall(s, now_ms, STEP_DNLOAD_GETSTATUS))
+				return;
+			dfu_proto_session_fail_transfer(s, result);
+			return;
+		}
+		dfu_proto_session_feed_dnload_status(s, data, len, now_ms);
+		return;
+	case STEP_DNLOAD_END:
+		if (result == DFU_PROTO_RESULT_OK) {
+			dfu_proto_session_busy_reset(s, now_ms);
+			dfu_proto_session_enter(s, STEP_MANIFEST_GETSTATUS);
+			return;
+		}
+		/* a device that manifests by rebooting may be gone already */
+		if (result == DFU_PROTO_RESULT_NO_DEVICE &&
+		    !dfu_proto_session_manifestation_tolerant(s)) {
+			dfu_proto_session_enter(s, STEP_DONE);
+			return;
+		}
+		if (result == DFU_PROTO_RESULT_STALL) {
+			s->failed_step = STEP_DNLOAD_END;
+			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+			return;
+		}
+		dfu_proto_session_fail_transfer(s, result);
+		return;
+	case STEP_MANIFEST_GETSTATUS:
+		if (result != DFU_PROTO_RESULT_OK) {
+			if (result == DFU_PROTO_RESULT_STALL &&
+			    dfu_proto_session_tolerate_busy_stall(s,
+								  now_ms,
+								  STEP_MANIFEST_GETSTATUS))
+				return;
+			/* a device that is not manifestation tolerant may stop answering here */
+			if (!dfu_proto_session_manifestation_tolerant(s)) {
+				dfu_proto_session_enter(s,
+							result == DFU_PROTO_RESULT_NO_DEVICE
+							    ? STEP_DONE
+							    : STEP_USB_RESET);
+				return;
+			}
+			dfu_proto_session_fail_transfer(s, result);
+			return;
+		}
+		dfu_proto_session_feed_manifest_status(s, data, len, now_ms);
+		return;
+	case STEP_UPLOAD:
+		dfu_proto_session_feed_upload(s, result, data, len);
+		return;
+	case STEP_UPLOAD_ABORT:
+		/* the data is complete; a device left in dfuUPLOAD-IDLE is recovered next time */
+		dfu_proto_session_enter(s, STEP_DONE);
+		return;
+	case STEP_STALL_GETSTATUS:
+		dfu_proto_session_feed_stall_status(s, result, data, len);
+		return;
+	case STEP_FAIL_CLRSTATUS:
+		/* the error was decided before the clear: report it whatever the clear did */
+		dfu_proto_session_enter(s, STEP_ERROR);
+		return;
+	}
+}
+
+void
+dfu_proto_session_get_progress(const DfuProtoSession *s, size_t *done, size_t *total)
+{
+	if (done != NULL)
+		*done = s->done;
+	if (total != NULL)
+		*total = s->total;
+}
+
+DfuProtoError
+dfu_proto_session_get_error(const DfuProtoSession *s)
+{
+	return s->step == STEP_ERROR ? s->error : DFU_PROTO_ERROR_NONE;
+}
+
+const char *
+dfu_proto_session_get_message(const DfuProtoSession *s)
+{
+	return s->message;
+}
+
+const DfuProtoStatusReply *
+dfu_proto_session_get_last_status(const DfuProtoSession *s)
+{
+	return s->status_valid ? &s->status : NULL;
+}

@@ -1,0 +1,1244 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * Unit tests of the DFU core: descriptor and status parsing, and sessions driven against a
+ * small scripted device written here, independently of the core. Each session test checks
+ * the exact sequence of actions (as a trace string) or counts in it.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dfu-proto.h"
+
+static unsigned test_failures;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr,                                                            \
+				"%s:%d: %s: check failed: %s\n",                                   \
+				__FILE__,                                                          \
+				__LINE__,                                                          \
+				__func__,                                                          \
+				#cond);                                                            \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                                       \
+	do {                                                                                       \
+		const char *got_ = (got);                                                          \
+		const char *want_ = (want);                                                        \
+		if (strcmp(got_, want_) != 0) {                                                    \
+			fprintf(stderr,                                                            \
+				"%s:%d: %s:\n  got:  %s\n  want: %s\n",                            \
+				__FILE__,                                                          \
+				__LINE__,                                                          \
+				__func__,                                                          \
+				got_,                                                              \
+				want_);                                                            \
+			test_failures++;                                                           \
+		}                                                                                  \
+	} while (0)
+
+/* ---- descriptor blobs ---- */
+
+typedef struct {
+	uint8_t buf[2048];
+	size_t len;
+	size_t config_start;
+} Blob;
+
+static void
+blob_add(Blob *b, size_t n, ...)
+{
+	va_list args;
+	va_start(args, n);
+	for (size_t i = 0; i < n; i++)
+		b->buf[b->len++] = (uint8_t)va_arg(args, int);
+	va_end(args);
+}
+
+static void
+blob_device(Blob *b)
+{
+	blob_add(b,
+		 18,
+		 18,
+		 0x01,
+		 0x00,
+		 0x02,
+		 0,
+		 0,
+		 0,
+		 64,
+		 0x83,
+		 0x04,
+		 0x11,
+		 0xDF,
+		 0x00,
+		 0x22,
+		 1,
+		 2,
+		 3,
+		 1);
+}
+
+static void
+blob_config_begin(Blob *b, uint8_t value)
+{
+	b->config_start = b->len;
+	blob_add(b, 9, 9, 0x02, 0, 0, 1, value, 0, 0x80, 50);
+}
+
+static void
+blob_config_end(Blob *b)
+{
+	size_t total = b->len - b->config_start;
+	b->buf[b->config_start + 2] = (uint8_t)(total & 0xFF);
+	b->buf[b->config_start + 3] = (uint8_t)(total >> 8);
+}
+
+static void
+blob_interface(Blob *b,
+	       uint8_t num,
+	       uint8_t alt,
+	       uint8_t cls,
+	       uint8_t sub,
+	       uint8_t proto,
+	       uint8_t name)
+{
+	blob_add(b, 9, 9, 0x04, num, alt, 0, cls, sub, proto, name);
+}
+
+static void
+blob_functional(Blob *b, uint8_t attrs, uint16_t detach, uint16_t xfer, uint16_t version)
+{
+	blob_add(b,
+		 9,
+		 9,
+		 0x21,
+		 attrs,
+		 detach & 0xFF,
+		 detach >> 8,
+		 xfer & 0xFF,
+		 xfer >> 8,
+		 version & 0xFF,
+		 version >> 8);
+}
+
+/* an STM32-like DFU-mode device: four alts, one functional descriptor after the last */
+static void
+blob_spec_layout(Blob *b)
+{
+	memset(b, 0, sizeof(*b));
+	blob_device(b);
+	blob_config_begin(b, 1);
+	for (uint8_t alt = 0; alt < 4; alt++)
+		blob_interface(b, 0, alt, 0xFE, 0x01, 0x02, (uint8_t)(4 + alt));
+	blob_functional(b, 0x0B, 255, 2048, 0x011A);
+	blob_config_end(b);
+}
+
+static void
+test_descriptor_spec_layout(void)
+{
+	Blob b;
+	DfuProtoDescriptors descs;
+	const DfuProtoInterface *iface;
+	char msg[128];
+
+	blob_spec_layout(&b);
+	CHECK(dfu_proto_descriptors_parse(b.buf, b.len, &descs, msg, sizeof(msg)) ==
+	      DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interface_count == 1);
+	iface = dfu_proto_descriptors_find(&descs, DFU_PROTO_INTERFACE_PROTOCOL_DFU);
+	CHECK(iface != NULL);
+	if (iface == NULL)
+		return;
+	CHECK(dfu_proto_descriptors_find(&descs, DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME) == NULL);
+	CHECK(iface->configuration_value == 1);
+	CHECK(iface->alt_count == 4);
+	CHECK(iface->alts[3].alt_setting == 3 && iface->alts[3].name_index == 7);
+	CHECK(iface->has_functional);
+	CHECK(iface->functional.attributes == 0x0B);
+	CHECK(iface->functional.detach_timeout_ms == 255);
+	CHECK(iface->functional.transfer_size == 2048);
+	CHECK(iface->functional.dfu_version == 0x011A);
+
+	/* the same without the device descriptor in front */
+	CHECK(dfu_proto_descriptors_parse(b.buf + 18, b.len - 18, &descs, NULL, 0) ==
+	      DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interface_count == 1 && descs.interfaces[0].has_functional);
+}
+
+/* runtime interface beside a HID interface whose 0x21 descriptor must not be taken */
+static void
+test_descriptor_runtime_beside_hid(void)
+{
+	Blob b = {0};
+	DfuProtoDescriptors descs;
+	const DfuProtoInterface *iface;
+
+	blob_device(&b);
+	blob_config_begin(&b, 1);
+	blob_interface(&b, 0, 0, 0x03, 0x00, 0x00, 0);
+	blob_add(&b, 9, 9, 0x21, 0x11, 0x01, 0x00, 0x01, 0x22, 0x40, 0x00); /* HID */
+	blob_add(&b, 7, 7, 0x05, 0x81, 0x03, 0x40, 0x00, 0x01);		    /* endpoint */
+	blob_interface(&b, 1, 0, 0xFE, 0x01, 0x01, 0);
+	blob_functional(&b, 0x09, 1000, 1024, 0x0110);
+	blob_config_end(&b);
+
+	CHECK(dfu_proto_descriptors_parse(b.buf, b.len, &descs, NULL, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interface_count == 1);
+	iface = dfu_proto_descriptors_find(&descs, DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME);
+	CHECK(iface != NULL && iface->interface_number == 1);
+	CHECK(iface != NULL && iface->has_functional && iface->functional.transfer_size == 1024);
+	CHECK(iface != NULL && iface->functional.detach_timeout_ms == 1000);
+}
+
+/* functional descriptor after every alt (as Zephyr does), then a DFU 1.0 7-byte form */
+static void
+test_descriptor_repeated_and_dfu10(void)
+{
+	Blob b = {0};
+	DfuProtoDescriptors descs;
+
+	blob_config_begin(&b, 1);
+	blob_interface(&b, 0, 0, 0xFE, 0x01, 0x02, 0);
+	blob_functional(&b, 0x07, 100, 256, 0x0110);
+	blob_interface(&b, 0, 1, 0xFE, 0x01, 0x02, 0);
+	blob_functional(&b, 0x07, 100, 512, 0x0110);
+	blob_config_end(&b);
+	CHECK(dfu_proto_descriptors_parse(b.buf, b.len, &descs, NULL, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interfaces[0].alt_count == 2);
+	CHECK(descs.interfaces[0].functional.transfer_size == 256);
+
+	memset(&b, 0, sizeof(b));
+	blob_config_begin(&b, 1);
+	blob_interface(&b, 0, 0, 0xFE, 0x01, 0x02, 0);
+	blob_add(&b, 7, 7, 0x21, 0x03, 0xFF, 0x00, 0x00, 0x01);
+	blob_config_end(&b);
+	CHECK(dfu_proto_descriptors_parse(b.buf, b.len, &descs, NULL, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interfaces[0].has_functional);
+	CHECK(descs.interfaces[0].functional.transfer_size == 256);
+	CHECK(descs.interfaces[0].functional.dfu_version == DFU_PROTO_VERSION_DFU10);
+}
+
+/* two configurations, the DFU interface only in the second */
+static void
+test_descriptor_two_configurations(void)
+{
+	Blob b = {0};
+	DfuProtoDescriptors descs;
+
+	blob_device(&b);
+	blob_config_begin(&b, 1);
+	blob_interface(&b, 0, 0, 0x03, 0, 0, 0);
+	blob_config_end(&b);
+	blob_config_begin(&b, 2);
+	blob_interface(&b, 0, 0, 0x03, 0, 0, 0);
+	blob_interface(&b, 2, 0, 0xFE, 0x01, 0x01, 9);
+	blob_functional(&b, 0x0F, 50, 64, 0x0110);
+	blob_config_end(&b);
+	CHECK(dfu_proto_descriptors_parse(b.buf, b.len, &descs, NULL, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(descs.interface_count == 1);
+	CHECK(descs.interfaces[0].configuration_value == 2);
+	CHECK(descs.interfaces[0].interface_number == 2);
+	CHECK(descs.interfaces[0].alts[0].name_index == 9);
+	CHECK(descs.interfaces[0].functional.transfer_size == 64);
+}
+
+static DfuProtoError
+parse_blob(const Blob *b)
+{
+	DfuProtoDescriptors descs;
+	char msg[160];
+	DfuProtoError error = dfu_proto_descriptors_parse(b->buf, b->len, &descs, msg, sizeof(msg));
+	if (error != DFU_PROTO_ERROR_NONE)
+		CHECK(msg[0] != '\0');
+	return error;
+}
+
+static void
+test_descriptor_hostile(void)
+{
+	Blob good;
+	Blob b;
+	DfuProtoDescriptors descs;
+
+	blob_spec_layout(&good);
+
+	/* bLength 0 inside the configuration: an error, not an endless loop */
+	b = good;
+	b.buf[18 + 9] = 0;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* bLength 1 */
+	b = good;
+	b.buf[18 + 9] = 1;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* functional descriptor claiming to run past the end */
+	b = good;
+	b.buf[b.len - 9] = 200;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* functional descriptor too short to hold wTransferSize */
+	b = good;
+	b.buf[b.len - 9] = 3;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* interface descriptor too short */
+	b = good;
+	b.buf[18 + 9] = 5;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* wTotalLength past the end, and below the header */
+	b = good;
+	b.buf[18 + 2] = 0xFF;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	b = good;
+	b.buf[18 + 2] = 4;
+	b.buf[18 + 3] = 0;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* device descriptor with an impossible bLength */
+	b = good;
+	b.buf[0] = 0;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	b = good;
+	b.len = 10;
+	b.buf[0] = 40;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* something other than a configuration at the top level */
+	b = good;
+	b.buf[18 + 1] = 0x04;
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	/* nothing at all */
+	CHECK(dfu_proto_descriptors_parse(NULL, 0, &descs, NULL, 0) == DFU_PROTO_ERROR_DESCRIPTOR);
+
+	/* every truncation of the configuration is refused */
+	for (size_t len = 19; len < good.len; len++) {
+		b = good;
+		b.len = len;
+		CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	}
+
+	/* more alts than the table holds */
+	memset(&b, 0, sizeof(b));
+	blob_config_begin(&b, 1);
+	for (unsigned alt = 0; alt <= DFU_PROTO_ALTS_MAX; alt++)
+		blob_interface(&b, 0, (uint8_t)alt, 0xFE, 0x01, 0x02, 0);
+	blob_config_end(&b);
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR_LIMIT);
+
+	/* more interfaces than the table holds */
+	memset(&b, 0, sizeof(b));
+	blob_config_begin(&b, 1);
+	for (unsigned num = 0; num <= DFU_PROTO_INTERFACES_MAX; num++)
+		blob_interface(&b, (uint8_t)num, 0, 0xFE, 0x01, 0x02, 0);
+	blob_config_end(&b);
+	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR_LIMIT);
+
+	/* random corruption of a good blob must never crash (run under ASan in CI) */
+	srand(1);
+	for (unsigned i = 0; i < 20000; i++) {
+		b = good;
+		for (unsigned j = 0; j < 3; j++)
+			b.buf[(size_t)rand() % b.len] = (uint8_t)rand();
+		b.len = (size_t)rand() % (b.len + 1);
+		(void)parse_blob(&b);
+	}
+}
+
+/* ---- GETSTATUS and names ---- */
+
+static void
+test_status_reply(void)
+{
+	DfuProtoStatusReply reply;
+	const uint8_t good[] = {0x00, 0x68, 0x01, 0x02, 0x04, 0x07};
+	const uint8_t bad_state[] = {0x00, 0, 0, 0, 11, 0};
+	const uint8_t bad_status[] = {16, 0, 0, 0, 2, 0};
+
+	CHECK(dfu_proto_status_reply_parse(good, sizeof(good), &reply) == DFU_PROTO_ERROR_NONE);
+	CHECK(reply.status == DFU_PROTO_STATUS_OK);
+	CHECK(reply.poll_timeout_ms == 0x020168);
+	CHECK(reply.state == DFU_PROTO_STATE_DFU_DNBUSY);
+	CHECK(reply.string_index == 7);
+	CHECK(dfu_proto_status_reply_parse(good, 5, &reply) == DFU_PROTO_ERROR_REPLY);
+	CHECK(dfu_proto_status_reply_parse(good, 0, &reply) == DFU_PROTO_ERROR_REPLY);
+	CHECK(dfu_proto_status_reply_parse(NULL, 6, &reply) == DFU_PROTO_ERROR_REPLY);
+	CHECK(dfu_proto_status_reply_parse(bad_state, 6, &reply) == DFU_PROTO_ERROR_REPLY);
+	CHECK(dfu_proto_status_reply_parse(bad_status, 6, &reply) == DFU_PROTO_ERROR_REPLY);
+}
+
+static void
+test_names(void)
+{
+	CHECK_STR(dfu_proto_state_to_string(DFU_PROTO_STATE_DFU_DNBUSY), "dfuDNBUSY");
+	CHECK_STR(dfu_proto_state_to_string(DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET),
+		  "dfuMANIFEST-WAIT-RESET");
+	CHECK_STR(dfu_proto_state_to_string(99), "unknown");
+	CHECK_STR(dfu_proto_status_to_string(DFU_PROTO_STATUS_ERR_STALLEDPKT), "errSTALLEDPKT");
+	CHECK_STR(dfu_proto_status_to_message(DFU_PROTO_STATUS_ERR_VERIFY),
+		  "device reports verification failed");
+	CHECK_STR(dfu_proto_status_to_string(200), "unknown");
+	CHECK_STR(dfu_proto_request_to_string(DFU_PROTO_REQUEST_GETSTATUS), "GETSTATUS");
+	CHECK_STR(dfu_proto_request_to_string(7), "unknown");
+	for (unsigned i = 0; i <= DFU_PROTO_STATUS_LAST; i++)
+		CHECK(strlen(dfu_proto_status_to_message(i)) > 0);
+	CHECK_STR(dfu_proto_error_to_string(DFU_PROTO_ERROR_BUSY_TOO_LONG), "busy-too-long");
+	CHECK_STR(dfu_proto_result_to_string(DFU_PROTO_RESULT_NO_DEVICE), "no-device");
+}
+
+/* ---- the scripted device ---- */
+
+#define FAKE_MEMORY_SIZE (70 * 1024)
+
+typedef struct {
+	/* script */
+	DfuProtoState state;
+	uint32_t busy_poll_ms;	     /* bwPollTimeout reported while busy */
+	unsigned busy_reads;	     /* status reads answered dfuDNBUSY after each block */
+	bool busy_forever;	     /* never leaves dfuDNBUSY */
+	int error_after_block;	     /* -1, or the block after which it reports dfuERROR */
+	DfuProtoStatus error_status; /* what it reports then */
+	unsigned manifest_reads;     /* status reads answered dfuMANIFEST */
+	bool manifest_tolerant;
+	bool manifest_silent; /* not tolerant, and stops answering after the last block */
+	size_t upload_size;   /* bytes UPLOAD can return */
+	unsigned fail_at;     /* 1-based index of the control transfer to fail, 0 none */
+	DfuProtoResult fail_result;
+	bool frozen_clock; /* the caller's clock never advances */
+	/* recorded */
+	uint64_t now_ms;
+	unsigned transfers;
+	unsigned busy_left;
+	unsigned manifest_left;
+	uint32_t blocks_received;
+	size_t memory_len;
+	size_t upload_pos;
+	uint64_t waited_ms;
+	unsigned waits;
+	unsigned status_reads;
+	bool reset_seen;
+	bool wrong_block_number;
+	uint8_t memory[FAKE_MEMORY_SIZE];
+	char trace[4096];
+	size_t trace_len;
+	bool trace_full;
+} FakeDevice;
+
+static void
+fake_init(FakeDevice *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	dev->state = DFU_PROTO_STATE_DFU_IDLE;
+	dev->busy_poll_ms = 20;
+	dev->error_after_block = -1;
+	dev->error_status = DFU_PROTO_STATUS_ERR_PROG;
+	dev->manifest_tolerant = true;
+	dev->now_ms = 1000;
+}
+
+static void __attribute__((format(printf, 2, 3))) fake_trace(FakeDevice *dev, const char *fmt, ...)
+{
+	va_list args;
+	int n;
+	if (dev->trace_full)
+		return;
+	if (dev->trace_len > 0 && dev->trace_len < sizeof(dev->trace) - 1)
+		dev->trace[dev->trace_len++] = ' ';
+	va_start(args, fmt);
+	n = vsnprintf(dev->trace + dev->trace_len, sizeof(dev->trace) - dev->trace_len, fmt, args);
+	va_end(args);
+	if (n < 0 || (size_t)n >= sizeof(dev->trace) - dev->trace_len) {
+		dev->trace_full = true;
+		return;
+	}
+	dev->trace_len += (size_t)n;
+}
+
+static void
+fake_status(FakeDevice *dev, DfuProtoStatus status, uint32_t poll_ms, uint8_t *buf)
+{
+	buf[0] = (uint8_t)status;
+	buf[1] = (uint8_t)(poll_ms & 0xFF);
+	buf[2] = (uint8_t)((poll_ms >> 8) & 0xFF);
+	buf[3] = (uint8_t)((poll_ms >> 16) & 0xFF);
+	buf[4] = (uint8_t)dev->state;
+	buf[5] = 0;
+}
+
+static DfuProtoResult
+fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
+{
+	uint32_t poll_ms = 0;
+	DfuProtoStatus status = DFU_PROTO_STATUS_OK;
+
+	dev->status_reads++;
+	switch (dev->state) {
+	case DFU_PROTO_STATE_DFU_DNLOAD_SYNC:
+	case DFU_PROTO_STATE_DFU_DNBUSY:
+		if (dev->error_after_block >= 0 &&
+		    dev->blocks_received == (uint32_t)dev->error_after_block + 1) {
+			dev->state = DFU_PROTO_STATE_DFU_ERROR;
+			status = dev->error_status;
+		} else if (dev->busy_forever || dev->busy_left > 0) {
+			if (dev->busy_left > 0)
+				dev->busy_left--;
+			dev->state = DFU_PROTO_STATE_DFU_DNBUSY;
+			poll_ms = dev->busy_poll_ms;
+		} else {
+			dev->state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
+		}
+		break;
+	case DFU_PROTO_STATE_DFU_MANIFEST_SYNC:
+	case DFU_PROTO_STATE_DFU_MANIFEST:
+		if (dev->manifest_silent)
+			return DFU_PROTO_RESULT_TIMEOUT;
+		if (dev->manifest_left > 0) {
+			dev->manifest_left--;
+			dev->state = DFU_PROTO_STATE_DFU_MANIFEST;
+			poll_ms = dev->busy_poll_ms;
+		} else {
+			dev->state = dev->manifest_tolerant
+					 ? DFU_PROTO_STATE_DFU_IDLE
+					 : DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET;
+		}
+		break;
+	case DFU_PROTO_STATE_DFU_ERROR:
+		status = dev->error_status;
+		break;
+	default:
+		break;
+	}
+	fake_status(dev, status, poll_ms, buf);
+	*len = 6;
+	return DFU_PROTO_RESULT_OK;
+}
+
+/* executes one control transfer on the device model */
+static DfuProtoResult
+fake_control(FakeDevice *dev,
+	     const DfuProtoAction *a,
+	     const uint8_t *image,
+	     uint8_t *upload,
+	     uint8_t *reply,
+	     size_t *reply_len)
+{
+	*reply_len = 0;
+	dev->transfers++;
+	if (!dev->frozen_clock)
+		dev->now_ms += 1; /* a control transfer costs about a millisecond */
+	if (dev->fail_at == dev->transfers)
+		return dev->fail_result;
+
+	switch (a->request) {
+	case DFU_PROTO_REQUEST_GETSTATUS:
+		return fake_getstatus(dev, reply, reply_len);
+	case DFU_PROTO_REQUEST_CLRSTATUS:
+		if (dev->state == DFU_PROTO_STATE_DFU_ERROR)
+			dev->state = DFU_PROTO_STATE_DFU_IDLE;
+		return DFU_PROTO_RESULT_OK;
+	case DFU_PROTO_REQUEST_ABORT:
+		dev->state = DFU_PROTO_STATE_DFU_IDLE;
+		return DFU_PROTO_RESULT_OK;
+	case DFU_PROTO_REQUEST_DETACH:
+		if (dev->state != DFU_PROTO_STATE_APP_IDLE)
+			return DFU_PROTO_RESULT_STALL;
+		dev->state = DFU_PROTO_STATE_APP_DETACH;
+		return DFU_PROTO_RESULT_OK;
+	case DFU_PROTO_REQUEST_DNLOAD:
+		if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
+		    dev->state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
+			dev->state = DFU_PROTO_STATE_DFU_ERROR;
+			dev->error_status = DFU_PROTO_STATUS_ERR_STALLEDPKT;
+			return DFU_PROTO_RESULT_STALL;
+		}
+		if (a->value != (uint16_t)(dev->blocks_received & 0xFFFF))
+			dev->wrong_block_number = true;
+		if (a->length == 0) {
+			dev->state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
+			dev->manifest_left = dev->manifest_reads;
+			return DFU_PROTO_RESULT_OK;
+		}
+		if (a->payload == DFU_PROTO_PAYLOAD_IMAGE &&
+		    a->image_offset + a->length <= FAKE_MEMORY_SIZE) {
+			memcpy(dev->memory + a->image_offset, image + a->image_offset, a->length);
+			if (a->image_offset + a->length > dev->memory_len)
+				dev->memory_len = a->image_offset + a->length;
+		}
+		dev->blocks_received++;
+		dev->busy_left = dev->busy_reads;
+		dev->state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
+		return DFU_PROTO_RESULT_OK;
+	case DFU_PROTO_REQUEST_UPLOAD: {
+		size_t n = dev->upload_size - dev->upload_pos;
+		if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
+		    dev->state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE)
+			return DFU_PROTO_RESULT_STALL;
+		if (n > a->length)
+			n = a->length;
+		for (size_t i = 0; i < n; i++)
+			upload[a->image_offset + i] = (uint8_t)(dev->upload_pos + i);
+		dev->upload_pos += n;
+		*reply_len = n;
+		dev->state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
+					   : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
+		return DFU_PROTO_RESULT_OK;
+	}
+	default:
+		return DFU_PROTO_RESULT_STALL;
+	}
+}
+
+static const char *
+trace_request(uint8_t request)
+{
+	return dfu_proto_request_to_string(request);
+}
+
+/* runs the session to its end against the device; returns the final action kind */
+static DfuProtoActionKind
+fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upload)
+{
+	for (unsigned step = 0; step < 10000000; step++) {
+		DfuProtoAction a;
+		DfuProtoResult result = DFU_PROTO_RESULT_OK;
+		uint8_t reply[4096];
+		size_t reply_len = 0;
+
+		dfu_proto_session_next(s, dev->now_ms, &a);
+		switch (a.kind) {
+		case DFU_PROTO_ACTION_DONE:
+			fake_trace(dev, "DONE");
+			return a.kind;
+		case DFU_PROTO_ACTION_ERROR:
+			fake_trace(dev, "ERROR:%s", dfu_proto_error_to_string(a.error));
+			CHECK(a.message != NULL && a.message[0] != '\0');
+			return a.kind;
+		case DFU_PROTO_ACTION_WAIT:
+			fake_trace(dev, "WAIT:%u", (unsigned)a.wait_ms);
+			CHECK(a.wait_ms > 0);
+			dev->waits++;
+			dev->waited_ms += a.wait_ms;
+			if (!dev->frozen_clock)
+				dev->now_ms += a.wait_ms;
+			break;
+		case DFU_PROTO_ACTION_USB_RESET:
+			fake_trace(dev, "RESET");
+			dev->reset_seen = true;
+			if (dev->state == DFU_PROTO_STATE_APP_DETACH)
+				dev->state = DFU_PROTO_STATE_DFU_IDLE;
+			else if (dev->state == DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET)
+				dev->state = DFU_PROTO_STATE_APP_IDLE;
+			break;
+		case DFU_PROTO_ACTION_CONTROL_OUT:
+		case DFU_PROTO_ACTION_CONTROL_IN:
+			if (a.request == DFU_PROTO_REQUEST_DNLOAD ||
+			    a.request == DFU_PROTO_REQUEST_UPLOAD)
+				fake_trace(dev,
+					   "%s:%u:%u@%zu",
+					   trace_request(a.request),
+					   a.value,
+					   a.length,
+					   a.image_offset);
+			else if (a.request == DFU_PROTO_REQUEST_DETACH)
+				fake_trace(dev, "DETACH:%u", a.value);
+			else
+				fake_trace(dev, "%s", trace_request(a.request));
+			result = fake_control(dev, &a, image, upload, reply, &reply_len);
+			if (result != DFU_PROTO_RESULT_OK)
+				fake_trace(dev, "<%s>", dfu_proto_result_to_string(result));
+			break;
+		}
+		dfu_proto_session_feed(s, result, reply, reply_len, dev->now_ms);
+	}
+	CHECK(!"session did not end");
+	return DFU_PROTO_ACTION_ERROR;
+}
+
+static const DfuProtoFunctional functional_default = {
+    .attributes = DFU_PROTO_ATTR_CAN_DNLOAD | DFU_PROTO_ATTR_CAN_UPLOAD |
+		  DFU_PROTO_ATTR_MANIFESTATION_TOLERANT,
+    .detach_timeout_ms = 255,
+    .transfer_size = 64,
+    .dfu_version = DFU_PROTO_VERSION_DFU11,
+};
+
+static uint8_t test_image[FAKE_MEMORY_SIZE];
+static uint8_t upload_buffer[FAKE_MEMORY_SIZE];
+
+static void
+test_image_fill(void)
+{
+	for (size_t i = 0; i < sizeof(test_image); i++)
+		test_image[i] = (uint8_t)(i * 7 + 3);
+}
+
+/* busy for two polls per block: WAIT exactly bwPollTimeout, then poll again */
+static void
+test_download_busy(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	size_t done = 0;
+	size_t total = 0;
+
+	fake_init(&dev);
+	dev.busy_reads = 2;
+	dev.busy_poll_ms = 27;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 100, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS "
+		  "DNLOAD:0:64@0 GETSTATUS WAIT:27 GETSTATUS WAIT:27 GETSTATUS "
+		  "DNLOAD:1:36@64 GETSTATUS WAIT:27 GETSTATUS WAIT:27 GETSTATUS "
+		  "DNLOAD:2:0@0 GETSTATUS DONE");
+	CHECK(dev.memory_len == 100 && memcmp(dev.memory, test_image, 100) == 0);
+	dfu_proto_session_get_progress(&s, &done, &total);
+	CHECK(done == 100 && total == 100);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_NONE);
+}
+
+/* a device that is never busy gets no WAIT at all */
+static void
+test_download_fast(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	fake_init(&dev);
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 128, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:64@0 GETSTATUS DNLOAD:1:64@64 GETSTATUS "
+		  "DNLOAD:2:0@0 GETSTATUS DONE");
+	CHECK(dev.waits == 0);
+
+	/* a smaller caller-given block size */
+	fake_init(&dev);
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 50, 16) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(dev.blocks_received == 4 && dev.memory_len == 50);
+	CHECK(memcmp(dev.memory, test_image, 50) == 0);
+}
+
+/* busy with a 0 ms poll timeout forever: polls back to back, ends by the time budget */
+static void
+test_download_busy_forever(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	fake_init(&dev);
+	dev.busy_forever = true;
+	dev.busy_poll_ms = 0;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 64, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(dev.waits == 0);
+	CHECK(dev.status_reads > DFU_PROTO_BUSY_BUDGET_MS / 2);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "dfuDNBUSY") != NULL);
+
+	/* with a poll timeout, and a budget set by the caller */
+	fake_init(&dev);
+	dev.busy_forever = true;
+	dev.busy_poll_ms = 100;
+	dfu_proto_session_init(&s, &functional_default);
+	dfu_proto_session_set_busy_budget(&s, 1000);
+	CHECK(dfu_proto_session_start_download(&s, 64, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(dev.waits >= 9 && dev.waits <= 10);
+
+	/* a caller whose clock never moves is stopped by the poll count */
+	fake_init(&dev);
+	dev.busy_forever = true;
+	dev.busy_poll_ms = 0;
+	dev.frozen_clock = true;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 64, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(dev.status_reads ==
+	      1 + DFU_PROTO_BUSY_POLLS_MAX + 1); /* the first read, then the busy ones */
+}
+
+/* an absurd bwPollTimeout is waited as the named maximum */
+static void
+test_download_poll_clamp(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	fake_init(&dev);
+	dev.busy_reads = 1;
+	dev.busy_poll_ms = 0xFFFFFF;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:10@0 GETSTATUS WAIT:60000 GETSTATUS "
+		  "DNLOAD:1:0@0 GETSTATUS DONE");
+}
+
+/* the WAIT shrinks by the time the caller already spent, and is skipped once over */
+static void
+test_wait_counts_from_status(void)
+{
+	DfuProtoSession s;
+	DfuProtoAction a;
+	const uint8_t idle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_IDLE, 0};
+	const uint8_t busy[6] = {0, 100, 0, 0, DFU_PROTO_STATE_DFU_DNBUSY, 0};
+
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN && a.request == DFU_PROTO_REQUEST_GETSTATUS);
+	CHECK(a.length == 6);
+	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 1);
+	dfu_proto_session_next(&s, 1, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT && a.request == DFU_PROTO_REQUEST_DNLOAD);
+	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 2);
+	dfu_proto_session_next(&s, 2, &a);
+	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, busy, 6, 3);
+	dfu_proto_session_next(&s, 3, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_WAIT && a.wait_ms == 100);
+	dfu_proto_session_next(&s, 43, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_WAIT && a.wait_ms == 60);
+	dfu_proto_session_next(&s, 103, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN && a.request == DFU_PROTO_REQUEST_GETSTATUS);
+
+	/* feed with no pending transfer is ignored */
+	dfu_proto_session_init(&s, &functional_default);
+	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+	dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_DONE);
+}
+
+/* dfuERROR after a block: CLRSTATUS, then an error naming the status and the block */
+static void
+test_download_device_error(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	const char *msg;
+
+	fake_init(&dev);
+	dev.error_after_block = 1;
+	dev.error_status = DFU_PROTO_STATUS_ERR_VERIFY;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:64@0 GETSTATUS DNLOAD:1:64@64 GETSTATUS CLRSTATUS "
+		  "ERROR:device-status");
+	msg = dfu_proto_session_get_message(&s);
+	CHECK(strstr(msg, "device reports verification failed") != NULL);
+	CHECK(strstr(msg, "errVERIFY") != NULL);
+	CHECK(strstr(msg, "block 1") != NULL && strstr(msg, "offset 64") != NULL);
+	CHECK(dev.state == DFU_PROTO_STATE_DFU_IDLE);
+	CHECK(dfu_proto_session_get_last_status(&s) != NULL);
+	CHECK(dfu_proto_session_get_last_status(&s)->status == DFU_PROTO_STATUS_ERR_VERIFY);
+}
+
+/* a device left in dfuERROR / dfuDNLOAD-IDLE / runtime before the transfer */
+static void
+test_download_recovery(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_ERROR;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS CLRSTATUS GETSTATUS DNLOAD:0:10@0 GETSTATUS DNLOAD:1:0@0 "
+		  "GETSTATUS DONE");
+
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(strncmp(dev.trace, "GETSTATUS ABORT GETSTATUS DNLOAD:0:10@0", 39) == 0);
+
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace, "GETSTATUS ERROR:wrong-state");
+	CHECK(strstr(dfu_proto_session_get_message(&s), "runtime mode (appIDLE)") != NULL);
+
+	/* abort operation alone */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_abort(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "GETSTATUS ABORT GETSTATUS DONE");
+}
+
+/* transfer failures at a chosen point */
+static void
+test_download_transfer_faults(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	/* DNLOAD of block 1 stalled, status explains nothing */
+	fake_init(&dev);
+	dev.fail_at = 4;
+	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:64@0 GETSTATUS DNLOAD:1:64@64 <stall> GETSTATUS "
+		  "ERROR:stall");
+
+	/* a DNLOAD the device refuses (wrong state) leaves dfuERROR: explained and cleared */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_IDLE;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	{
+		DfuProtoAction a;
+		const uint8_t idle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_IDLE, 0};
+		const uint8_t err[6] = {15, 0, 0, 0, DFU_PROTO_STATE_DFU_ERROR, 0};
+		dfu_proto_session_next(&s, 0, &a);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_STALL, NULL, 0, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.request == DFU_PROTO_REQUEST_GETSTATUS);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, err, 6, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT);
+		CHECK(a.request == DFU_PROTO_REQUEST_CLRSTATUS);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_ERROR);
+		CHECK(a.error == DFU_PROTO_ERROR_DEVICE_STATUS);
+		CHECK(strstr(a.message, "errSTALLEDPKT") != NULL);
+	}
+
+	/* GETSTATUS timing out */
+	fake_init(&dev);
+	dev.fail_at = 3;
+	dev.fail_result = DFU_PROTO_RESULT_TIMEOUT;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace, "GETSTATUS DNLOAD:0:64@0 GETSTATUS <timeout> ERROR:timeout");
+
+	/* the device unplugged mid-download */
+	fake_init(&dev);
+	dev.fail_at = 4;
+	dev.fail_result = DFU_PROTO_RESULT_NO_DEVICE;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_NO_DEVICE);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "disconnected") != NULL);
+
+	/* a stalled poll while busy is retried after the poll timeout */
+	fake_init(&dev);
+	dev.busy_reads = 2;
+	dev.busy_poll_ms = 5;
+	dev.fail_at = 4; /* GETSTATUS after the first busy answer */
+	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(strncmp(dev.trace,
+		      "GETSTATUS DNLOAD:0:10@0 GETSTATUS WAIT:5 GETSTATUS <stall> WAIT:5 "
+		      "GETSTATUS WAIT:5 GETSTATUS DNLOAD:1:0@0",
+		      103) == 0);
+
+	/* garbage status */
+	{
+		DfuProtoAction a;
+		const uint8_t garbage[6] = {0, 0, 0, 0, 0x42, 0};
+		dfu_proto_session_init(&s, &functional_default);
+		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+		dfu_proto_session_next(&s, 0, &a);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, garbage, 6, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
+		dfu_proto_session_init(&s, &functional_default);
+		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+		dfu_proto_session_next(&s, 0, &a);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, garbage, 3, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
+		CHECK(strstr(a.message, "3-byte") != NULL);
+	}
+}
+
+/* manifestation: polled with the device's timeouts; non-tolerant devices get a reset */
+static void
+test_download_manifestation(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	DfuProtoFunctional functional = functional_default;
+
+	fake_init(&dev);
+	dev.manifest_reads = 2;
+	dev.busy_poll_ms = 300;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:8@0 GETSTATUS DNLOAD:1:0@0 GETSTATUS WAIT:300 GETSTATUS "
+		  "WAIT:300 GETSTATUS DONE");
+	CHECK(!dev.reset_seen);
+
+	/* not tolerant, ends in dfuMANIFEST-WAIT-RESET */
+	functional.attributes &= (uint8_t)~DFU_PROTO_ATTR_MANIFESTATION_TOLERANT;
+	fake_init(&dev);
+	dev.manifest_tolerant = false;
+	dev.manifest_reads = 1;
+	dev.busy_poll_ms = 50;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:8@0 GETSTATUS DNLOAD:1:0@0 GETSTATUS WAIT:50 GETSTATUS "
+		  "RESET DONE");
+	CHECK(dev.state == DFU_PROTO_STATE_APP_IDLE);
+
+	/* not tolerant, stops answering: expected, not an error */
+	fake_init(&dev);
+	dev.manifest_tolerant = false;
+	dev.manifest_silent = true;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:8@0 GETSTATUS DNLOAD:1:0@0 GETSTATUS <timeout> RESET DONE");
+
+	/* not tolerant, gone at once: nothing left to reset */
+	fake_init(&dev);
+	dev.manifest_tolerant = false;
+	dev.fail_at = 5;
+	dev.fail_result = DFU_PROTO_RESULT_NO_DEVICE;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:8@0 GETSTATUS DNLOAD:1:0@0 GETSTATUS <no-device> DONE");
+
+	/* tolerant and silent: that is an error */
+	fake_init(&dev);
+	dev.manifest_silent = true;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_TIMEOUT);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "manifestation") != NULL);
+}
+
+/* block numbers wrap at 65536 */
+static void
+test_download_wrap(void)
+{
+	static FakeDevice dev;
+	DfuProtoSession s;
+	const size_t total = 65536 + 3;
+
+	fake_init(&dev);
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, total, 1) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(dev.blocks_received == total);
+	CHECK(!dev.wrong_block_number);
+	CHECK(dev.memory_len == total && memcmp(dev.memory, test_image, total) == 0);
+}
+
+static void
+test_upload(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	size_t done = 0;
+
+	/* ends at the short block */
+	fake_init(&dev);
+	dev.upload_size = 150;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_upload(&s, 4096, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "GETSTATUS UPLOAD:0:64@0 UPLOAD:1:64@64 UPLOAD:2:64@128 DONE");
+	dfu_proto_session_get_progress(&s, &done, NULL);
+	CHECK(done == 150);
+	CHECK(upload_buffer[149] == 149);
+
+	/* an exact multiple ends with a zero-length block */
+	fake_init(&dev);
+	dev.upload_size = 128;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_upload(&s, 4096, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "GETSTATUS UPLOAD:0:64@0 UPLOAD:1:64@64 UPLOAD:2:64@128 DONE");
+
+	/* a device with more than the maximum: stops there, asks only for what fits */
+	fake_init(&dev);
+	dev.upload_size = 100000;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_upload(&s, 100, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "GETSTATUS UPLOAD:0:64@0 UPLOAD:1:36@64 ABORT DONE");
+	CHECK(dev.state == DFU_PROTO_STATE_DFU_IDLE);
+	dfu_proto_session_get_progress(&s, &done, NULL);
+	CHECK(done == 100);
+
+	/* a device sending more than asked */
+	{
+		DfuProtoAction a;
+		uint8_t big[128] = {0};
+		const uint8_t idle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_IDLE, 0};
+		dfu_proto_session_init(&s, &functional_default);
+		CHECK(dfu_proto_session_start_upload(&s, 1000, 0) == DFU_PROTO_ERROR_NONE);
+		dfu_proto_session_next(&s, 0, &a);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN &&
+		      a.request == DFU_PROTO_REQUEST_UPLOAD);
+		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, big, sizeof(big), 0);
+		dfu_proto_session_next(&s, 0, &a);
+		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
+	}
+
+	/* upload not declared */
+	{
+		DfuProtoFunctional functional = functional_default;
+		functional.attributes = DFU_PROTO_ATTR_CAN_DNLOAD;
+		dfu_proto_session_init(&s, &functional);
+		CHECK(dfu_proto_session_start_upload(&s, 100, 0) == DFU_PROTO_ERROR_NOT_SUPPORTED);
+	}
+}
+
+static void
+test_start_arguments(void)
+{
+	DfuProtoSession s;
+	DfuProtoFunctional functional = functional_default;
+	DfuProtoAction a;
+
+	functional.transfer_size = 0;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_ERROR && strstr(a.message, "transfer size") != NULL);
+	CHECK(dfu_proto_session_start_download(&s, 10, 32) == DFU_PROTO_ERROR_NONE);
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 0, 0) == DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	dfu_proto_session_init(&s, NULL);
+	CHECK(dfu_proto_session_start_download(&s, 10, 64) == DFU_PROTO_ERROR_NOT_SUPPORTED);
+}
+
+static void
+test_detach(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	DfuProtoFunctional functional = functional_default;
+
+	/* no willDetach: DETACH then reset */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "DETACH:255 RESET DONE");
+	CHECK(dev.state == DFU_PROTO_STATE_DFU_IDLE);
+
+	/* willDetach: no reset; a huge wDetachTimeOut is clamped */
+	functional.attributes |= DFU_PROTO_ATTR_WILL_DETACH;
+	functional.detach_timeout_ms = 60000;
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "DETACH:1000 DONE");
+
+	/* willDetach and the device vanishes mid-request (stall, I/O error or gone) */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dev.fail_at = 1;
+	dev.fail_result = DFU_PROTO_RESULT_IO_ERROR;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "DETACH:1000 <io-error> DONE");
+
+	/* no willDetach, stalled DETACH: tolerated, still reset */
+	functional = functional_default;
+	functional.detach_timeout_ms = 0;
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dev.fail_at = 1;
+	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.trace, "DETACH:1000 <stall> RESET DONE");
+
+	/* no willDetach, I/O error: reported */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_APP_IDLE;
+	dev.fail_at = 1;
+	dev.fail_result = DFU_PROTO_RESULT_TIMEOUT;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "DETACH") != NULL);
+}
+
+int
+main(void)
+{
+	test_image_fill();
+	test_descriptor_spec_layout();
+	test_descriptor_runtime_beside_hid();
+	test_descriptor_repeated_and_dfu10();
+	test_descriptor_two_configurations();
+	test_descriptor_hostile();
+	test_status_reply();
+	test_names();
+	test_download_busy();
+	test_download_fast();
+	test_download_busy_forever();
+	test_download_poll_clamp();
+	test_wait_counts_from_status();
+	test_download_device_error();
+	test_download_recovery();
+	test_download_transfer_faults();
+	test_download_manifestation();
+	test_download_wrap();
+	test_upload();
+	test_start_arguments();
+	test_detach();
+	if (test_failures > 0) {
+		fprintf(stderr, "%u checks failed\n", test_failures);
+		return 1;
+	}
+	printf("all checks passed\n");
+	return 0;
+}
