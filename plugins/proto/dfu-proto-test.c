@@ -412,7 +412,10 @@ typedef struct {
 	size_t upload_size;   /* bytes UPLOAD can return */
 	unsigned fail_at;     /* 1-based index of the control transfer to fail, 0 none */
 	DfuProtoResult fail_result;
-	bool frozen_clock; /* the caller's clock never advances */
+	bool frozen_clock;	/* the caller's clock never advances */
+	bool clrstatus_ignored; /* stays in dfuERROR whatever the host does */
+	bool manifest_fails;	/* reports errFIRMWARE at the end of manifestation */
+	bool forgets_download;	/* answers dfuIDLE instead of dfuDNLOAD-IDLE after a block */
 	/* recorded */
 	uint64_t now_ms;
 	unsigned transfers;
@@ -493,7 +496,8 @@ fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 			dev->state = DFU_PROTO_STATE_DFU_DNBUSY;
 			poll_ms = dev->busy_poll_ms;
 		} else {
-			dev->state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
+			dev->state = dev->forgets_download ? DFU_PROTO_STATE_DFU_IDLE
+							   : DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
 		}
 		break;
 	case DFU_PROTO_STATE_DFU_MANIFEST_SYNC:
@@ -504,6 +508,10 @@ fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 			dev->manifest_left--;
 			dev->state = DFU_PROTO_STATE_DFU_MANIFEST;
 			poll_ms = dev->busy_poll_ms;
+		} else if (dev->manifest_fails) {
+			dev->state = DFU_PROTO_STATE_DFU_ERROR;
+			dev->error_status = DFU_PROTO_STATUS_ERR_FIRMWARE;
+			status = dev->error_status;
 		} else {
 			dev->state = dev->manifest_tolerant
 					 ? DFU_PROTO_STATE_DFU_IDLE
@@ -541,7 +549,7 @@ fake_control(FakeDevice *dev,
 	case DFU_PROTO_REQUEST_GETSTATUS:
 		return fake_getstatus(dev, reply, reply_len);
 	case DFU_PROTO_REQUEST_CLRSTATUS:
-		if (dev->state == DFU_PROTO_STATE_DFU_ERROR)
+		if (dev->state == DFU_PROTO_STATE_DFU_ERROR && !dev->clrstatus_ignored)
 			dev->state = DFU_PROTO_STATE_DFU_IDLE;
 		return DFU_PROTO_RESULT_OK;
 	case DFU_PROTO_REQUEST_ABORT:
@@ -891,6 +899,68 @@ test_download_recovery(void)
 	CHECK_STR(dev.trace, "GETSTATUS ABORT GETSTATUS DONE");
 }
 
+/* devices that do not follow the state machine */
+static void
+test_download_misbehaving(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+
+	/* still busy from an earlier operation: polled with its timeout first */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_DNBUSY;
+	dev.busy_reads = 0;
+	dev.busy_left = 1;
+	dev.blocks_received = 0;
+	dev.busy_poll_ms = 40;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(strncmp(dev.trace, "GETSTATUS WAIT:40 GETSTATUS ABORT GETSTATUS DNLOAD:0:10@0", 57) ==
+	      0);
+
+	/* stuck in dfuERROR: bounded attempts, then a clear error */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_ERROR;
+	dev.clrstatus_ignored = true;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS CLRSTATUS GETSTATUS CLRSTATUS GETSTATUS CLRSTATUS GETSTATUS "
+		  "ERROR:wrong-state");
+	CHECK(strstr(dfu_proto_session_get_message(&s), "stays in dfuERROR") != NULL);
+
+	/* waiting for a reset from an earlier update */
+	fake_init(&dev);
+	dev.state = DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace, "GETSTATUS ERROR:wrong-state");
+
+	/* dfuIDLE where dfuDNLOAD-IDLE belongs */
+	fake_init(&dev);
+	dev.forgets_download = true;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace, "GETSTATUS DNLOAD:0:10@0 GETSTATUS ERROR:wrong-state");
+	CHECK(strstr(dfu_proto_session_get_message(&s), "unexpected state dfuIDLE") != NULL);
+
+	/* manifestation fails: cleared, reported */
+	fake_init(&dev);
+	dev.manifest_fails = true;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.trace,
+		  "GETSTATUS DNLOAD:0:10@0 GETSTATUS DNLOAD:1:0@0 GETSTATUS CLRSTATUS "
+		  "ERROR:device-status");
+	CHECK(strstr(dfu_proto_session_get_message(&s), "errFIRMWARE") != NULL);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "manifestation") != NULL);
+}
+
 /* transfer failures at a chosen point */
 static void
 test_download_transfer_faults(void)
@@ -1229,6 +1299,7 @@ main(void)
 	test_wait_counts_from_status();
 	test_download_device_error();
 	test_download_recovery();
+	test_download_misbehaving();
 	test_download_transfer_faults();
 	test_download_manifestation();
 	test_download_wrap();
