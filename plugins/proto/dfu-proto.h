@@ -121,6 +121,9 @@ typedef enum {
 	DFU_PROTO_ERROR_TIMEOUT,
 	DFU_PROTO_ERROR_NO_DEVICE,
 	DFU_PROTO_ERROR_IO,
+	DFU_PROTO_ERROR_LAYOUT,		/* DfuSe memory layout string malformed or too large */
+	DFU_PROTO_ERROR_ADDRESS,	/* firmware outside the writable memory, or errTARGET */
+	DFU_PROTO_ERROR_READ_PROTECTED, /* DfuSe errVENDOR: read protection is active */
 } DfuProtoError;
 
 const char *
@@ -190,6 +193,232 @@ typedef struct {
 /* exactly 6 bytes with a known status and state, else DFU_PROTO_ERROR_REPLY */
 DfuProtoError
 dfu_proto_status_reply_parse(const uint8_t *buf, size_t len, DfuProtoStatusReply *out);
+
+/* ---- DfuSe memory layout (ST UM0424, AN3156 section 4.3) ---- */
+
+/* access letter a..g of a sector group is 1..7 in these bits */
+#define DFU_PROTO_DFUSE_ACCESS_READ  (1u << 0)
+#define DFU_PROTO_DFUSE_ACCESS_ERASE (1u << 1)
+#define DFU_PROTO_DFUSE_ACCESS_WRITE (1u << 2)
+
+/*
+ * DFU_PROTO_LAYOUT_GROUPS_MAX: sector groups (`NN*SSSxy` entries) over all regions of one
+ * layout string. Real devices list at most a dozen; more is DFU_PROTO_ERROR_LAYOUT, not a
+ * truncation. DFU_PROTO_LAYOUT_NAME_MAX: bytes kept of the name, with the NUL.
+ */
+#define DFU_PROTO_LAYOUT_GROUPS_MAX 64
+#define DFU_PROTO_LAYOUT_NAME_MAX   64
+
+typedef struct {
+	uint32_t address; /* of the first sector */
+	uint32_t count;	  /* sectors, at least 1 */
+	uint32_t size;	  /* bytes a sector, at least 1 */
+	uint8_t access;	  /* DFU_PROTO_DFUSE_ACCESS_* */
+	uint8_t region;	  /* index of the `/0xADDR/` part it came from, in string order */
+} DfuProtoSectorGroup;
+
+typedef struct {
+	char name[DFU_PROTO_LAYOUT_NAME_MAX]; /* "Internal Flash", trailing spaces removed */
+	unsigned region_count;
+	unsigned group_count;
+	/* sorted by address; the parser refuses overlaps; the last one may end at 2^32 */
+	DfuProtoSectorGroup groups[DFU_PROTO_LAYOUT_GROUPS_MAX];
+} DfuProtoLayout;
+
+typedef struct {
+	uint32_t address;
+	uint32_t size;
+	uint8_t access;
+} DfuProtoSector;
+
+/*
+ * Parses `@Name/0xADDR/NN*SSSxy[,NN*SSSxy]...[/0xADDR/...]` (x: ' ', B, K or M; y: a..g).
+ * Reads at most @len bytes and stops at a NUL. Lenient where real devices break the grammar:
+ * leading zeros (`064*0002Kg`), a space or nothing for the multiplier (`01*016 e`), spaces
+ * around fields, lowercase hex, no `0x`, a missing or doubled trailing slash, and garbage after
+ * a complete group. Errors (DFU_PROTO_ERROR_LAYOUT, reason in @msg): no '@', a malformed
+ * address or group, numbers past 32 bits, a region wrapping past 2^32, overlapping groups,
+ * no group at all, more than DFU_PROTO_LAYOUT_GROUPS_MAX groups.
+ */
+DfuProtoError
+dfu_proto_layout_parse(const char *str,
+		       size_t len,
+		       DfuProtoLayout *out,
+		       char *msg,
+		       size_t msg_size);
+
+/* the sector holding @address; false if no group covers it */
+bool
+dfu_proto_layout_find_sector(const DfuProtoLayout *layout, uint32_t address, DfuProtoSector *out);
+
+/* the first sector ending after @address (the one holding it, or the next one above) */
+bool
+dfu_proto_layout_next_sector(const DfuProtoLayout *layout, uint64_t address, DfuProtoSector *out);
+
+/* every byte of [address, address + length) lies in sectors having all the @access bits;
+ * false for length 0 and for a range past 2^32 */
+bool
+dfu_proto_layout_range_has_access(const DfuProtoLayout *layout,
+				  uint32_t address,
+				  uint64_t length,
+				  uint8_t access);
+
+/* ---- DfuSe update plan ---- */
+
+/* one contiguous piece of firmware: @length bytes at @image_offset of the caller's image */
+typedef struct {
+	uint32_t address;
+	uint32_t length;
+	size_t image_offset;
+} DfuProtoElement;
+
+/* flags of a DfuSe download */
+#define DFU_PROTO_DFUSE_FLAG_LEAVE	(1u << 0) /* leave to the first element's address */
+#define DFU_PROTO_DFUSE_FLAG_MASS_ERASE (1u << 1) /* one mass erase instead of page erases */
+
+typedef enum {
+	DFU_PROTO_DFUSE_STEP_ERASE,	  /* erase the sector at address, length bytes */
+	DFU_PROTO_DFUSE_STEP_MASS_ERASE,  /* erase everything */
+	DFU_PROTO_DFUSE_STEP_SET_ADDRESS, /* the address pointer for the data blocks after it */
+	DFU_PROTO_DFUSE_STEP_WRITE, /* DNLOAD block_number: length bytes of image at address */
+	DFU_PROTO_DFUSE_STEP_LEAVE, /* set the address pointer, zero-length DNLOAD, GETSTATUS */
+	DFU_PROTO_DFUSE_STEP_END,
+} DfuProtoDfuseStepKind;
+
+typedef struct {
+	DfuProtoDfuseStepKind kind;
+	uint32_t address;
+	uint32_t length;
+	uint16_t block_number; /* WRITE: wValue, 2 and up */
+	size_t image_offset;   /* WRITE */
+} DfuProtoDfuseStep;
+
+typedef enum {
+	DFU_PROTO_DFUSE_PHASE_NONE,
+	DFU_PROTO_DFUSE_PHASE_ERASE,
+	DFU_PROTO_DFUSE_PHASE_WRITE,
+	DFU_PROTO_DFUSE_PHASE_LEAVE,
+	DFU_PROTO_DFUSE_PHASE_END,
+} DfuProtoDfusePhase;
+
+/* all fields are private: use the functions below */
+typedef struct {
+	const DfuProtoLayout *layout;
+	const DfuProtoElement *elements;
+	size_t element_count;
+	uint16_t block_size;
+	unsigned flags;
+	DfuProtoDfusePhase phase;
+	/* erase: sectors below the cursor are done */
+	uint64_t erase_cursor;
+	/* write */
+	size_t element_index;
+	uint32_t element_offset;
+	bool run_open;	       /* a set address is in force for run_next_address */
+	bool set_address_sent; /* for the block at element_index/element_offset */
+	uint64_t run_next_address;
+	uint32_t run_block;
+	/* totals, computed by init */
+	uint32_t erase_count;
+	uint64_t erase_bytes;
+	uint64_t write_bytes;
+	uint32_t leave_address;
+} DfuProtoDfusePlan;
+
+/*
+ * Checks every element before anything is erased: inside sectors with the W bit (all of its
+ * bytes), not past 2^32, not overlapping another element, @image_offset + length not
+ * wrapping; at least one byte to write. Returns DFU_PROTO_ERROR_ADDRESS (or _INVALID_ARGUMENT)
+ * with the element, its range and the layout named in @msg.
+ */
+DfuProtoError
+dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
+			 const DfuProtoElement *elements,
+			 size_t element_count,
+			 char *msg,
+			 size_t msg_size);
+
+/*
+ * Validates, then prepares the sequence: the erase phase (each sector touched by an element,
+ * once, in address order, only those with the E bit; or one mass erase), the write phase
+ * (elements in array order, blocks of @block_size from the start of each element; one set
+ * address per contiguous run, block numbers 2, 3, ... continuing across it; a new set address
+ * where the address jumps, before a block shorter than @block_size, and when the block number
+ * would pass 65535), then the leave if asked. @layout and @elements stay the caller's and
+ * must outlive the plan.
+ */
+DfuProtoError
+dfu_proto_dfuse_plan_init(DfuProtoDfusePlan *plan,
+			  const DfuProtoLayout *layout,
+			  const DfuProtoElement *elements,
+			  size_t element_count,
+			  uint16_t block_size,
+			  unsigned flags,
+			  char *msg,
+			  size_t msg_size);
+
+/* the next step; END repeats once reached */
+void
+dfu_proto_dfuse_plan_next(DfuProtoDfusePlan *plan, DfuProtoDfuseStep *step);
+
+/* sectors and bytes the erase phase will erase (mass erase: 1 and 0), bytes to write */
+void
+dfu_proto_dfuse_plan_get_totals(const DfuProtoDfusePlan *plan,
+				uint32_t *erase_count,
+				uint64_t *erase_bytes,
+				uint64_t *write_bytes);
+
+/* ---- busy bounds and statistics ---- */
+
+/*
+ * How long one DfuSe operation may keep reporting busy, derived from the device's own layout
+ * rather than one figure for everything. The worst datasheet erase rate among the profiles
+ * is the STM32F4 16 KiB sector: 500 ms max, 31.25 ms a KiB (its 128 KiB sector: 2 s max,
+ * 15.6 ms a KiB). Four times that is DFU_PROTO_DFUSE_ERASE_MS_PER_KIB, so a 128 KiB sector
+ * gets 16 s, not minutes. Small pages are dominated by fixed costs (GD32VF103: 400 ms max for
+ * 1 KiB), so no bound is below DFU_PROTO_DFUSE_BUSY_FLOOR_MS, four times the longest small
+ * erase (the 500 ms above). Programming: the slowest profile is the STM32F1 at 70 us per
+ * half-word, 35 us a byte; four times is DFU_PROTO_DFUSE_PROGRAM_US_PER_BYTE (2 KiB: 287 ms,
+ * so the floor decides, which also covers a bootloader erasing a page inside a write).
+ * A mass erase or read unprotect gets DFU_PROTO_BUSY_BUDGET_MS (STM32F405 mass erase: 32 s).
+ * dfu_proto_session_set_busy_budget() replaces all of these with the caller's figure.
+ */
+#define DFU_PROTO_DFUSE_BUSY_FLOOR_MS	    2000u
+#define DFU_PROTO_DFUSE_ERASE_MS_PER_KIB    125u
+#define DFU_PROTO_DFUSE_PROGRAM_US_PER_BYTE 140u
+
+uint32_t
+dfu_proto_dfuse_erase_bound_ms(uint32_t sector_size);
+uint32_t
+dfu_proto_dfuse_write_bound_ms(uint32_t block_length);
+
+/* device operations whose busy time the session records */
+typedef enum {
+	DFU_PROTO_BUSY_OP_BLOCK,	  /* a DFU 1.1 or DfuSe data block */
+	DFU_PROTO_BUSY_OP_MANIFEST,	  /* DFU 1.1 manifestation */
+	DFU_PROTO_BUSY_OP_SET_ADDRESS,	  /* DfuSe 0x21 */
+	DFU_PROTO_BUSY_OP_ERASE,	  /* DfuSe 0x41 + address */
+	DFU_PROTO_BUSY_OP_MASS_ERASE,	  /* DfuSe 0x41 */
+	DFU_PROTO_BUSY_OP_READ_UNPROTECT, /* DfuSe 0x92 */
+	DFU_PROTO_BUSY_OP_LEAVE,	  /* DfuSe zero-length DNLOAD */
+	DFU_PROTO_BUSY_OP_COUNT,
+} DfuProtoBusyOp;
+
+/* "set-address", "erase", ... */
+const char *
+dfu_proto_busy_op_to_string(DfuProtoBusyOp op);
+
+typedef struct {
+	uint32_t count;	      /* operations completed */
+	uint32_t polls;	      /* status reads that found the device busy, stalls included */
+	uint32_t busy_max_ms; /* longest from the request to the status that ended it */
+	uint64_t busy_total_ms;
+	uint32_t bound_ms; /* the bound that applied to the longest one */
+} DfuProtoBusyStat;
+
+typedef struct {
+	DfuProtoBusyStat ops[DFU_PROTO_BUSY_OP_COUNT];
+} DfuProtoBusyStats;
 
 /* ---- session ---- */
 
@@ -272,7 +501,27 @@ typedef enum {
 	DFU_PROTO_OPERATION_DOWNLOAD,
 	DFU_PROTO_OPERATION_UPLOAD,
 	DFU_PROTO_OPERATION_ABORT,
+	DFU_PROTO_OPERATION_DFUSE_DOWNLOAD,
+	DFU_PROTO_OPERATION_DFUSE_UPLOAD,
+	DFU_PROTO_OPERATION_DFUSE_MASS_ERASE,
+	DFU_PROTO_OPERATION_DFUSE_READ_UNPROTECT,
+	DFU_PROTO_OPERATION_DFUSE_GET_COMMANDS,
+	DFU_PROTO_OPERATION_DFUSE_LEAVE,
 } DfuProtoOperation;
+
+/*
+ * Device quirks of DfuSe sessions (dfu_proto_session_set_dfuse_quirks()):
+ * SET_ADDRESS_POLL_BOGUS: the poll timeout reported after a set address is not the time it
+ *   takes (STM32F4 system bootloader: 104 ms for a pointer update): poll again at once, and
+ *   only wait the device's figure if it is still busy then.
+ * SILENT_AFTER_LEAVE: the device does not answer the GETSTATUS after leave (GD32VF103), so
+ *   the session does not send it: the zero-length DNLOAD ends the session.
+ */
+#define DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS (1u << 0)
+#define DFU_PROTO_DFUSE_QUIRK_SILENT_AFTER_LEAVE     (1u << 1)
+
+/* bytes of the reply to the DfuSe get-commands request kept */
+#define DFU_PROTO_DFUSE_COMMANDS_MAX 16
 
 /* all fields are private: use the functions below */
 typedef struct {
@@ -298,6 +547,24 @@ typedef struct {
 	uint32_t busy_polls;
 	uint32_t busy_stalls;
 	unsigned recover_attempts;
+	bool busy_budget_set;	 /* the caller's budget replaces the derived bounds */
+	uint32_t op_budget_ms;	 /* bound of the device operation running now */
+	DfuProtoBusyOp busy_op;	 /* what it is, for the statistics */
+	uint32_t min_poll_ms;	 /* quirk: never poll a busy device sooner than this */
+	unsigned dfuse_quirks;	 /* DFU_PROTO_DFUSE_QUIRK_* */
+	DfuProtoBusyStats stats; /* since the start of the operation */
+	/* DfuSe */
+	DfuProtoDfusePlan plan;
+	DfuProtoDfuseStep plan_step; /* the step being executed */
+	uint8_t command[5];	     /* bytes of the command DNLOAD */
+	uint16_t command_length;
+	uint32_t dfuse_address;	 /* of the command or block running now, for messages */
+	uint32_t upload_address; /* DfuSe upload: where the next set address points */
+	bool leave_pending;	 /* the set address running now is the leave's */
+	uint32_t erases_done;
+	uint64_t erase_bytes_done;
+	uint8_t commands[DFU_PROTO_DFUSE_COMMANDS_MAX];
+	size_t commands_length;
 	/* result */
 	DfuProtoError error;
 	char message[256];
@@ -362,6 +629,82 @@ dfu_proto_session_get_message(const DfuProtoSession *s);
 /* the last GETSTATUS reply, or NULL if none was read; iString helps explain a failure */
 const DfuProtoStatusReply *
 dfu_proto_session_get_last_status(const DfuProtoSession *s);
+
+/* ---- DfuSe sessions ---- */
+
+/* DFU_PROTO_DFUSE_QUIRK_* from the device's quirks; kept across starts */
+void
+dfu_proto_session_set_dfuse_quirks(DfuProtoSession *s, unsigned quirks);
+
+/*
+ * For devices that stall GETSTATUS when polled before the work is done yet report a shorter
+ * poll timeout (STM32L4 erase): a busy device is never polled sooner than @min_poll_ms, and a
+ * stalled poll right after a command is retried after it (DFU_PROTO_BUSY_STALLS_MAX times).
+ * 0, the default, polls exactly as the device asks. Kept across starts.
+ */
+void
+dfu_proto_session_set_min_poll_interval(DfuProtoSession *s, uint32_t min_poll_ms);
+
+/*
+ * DfuSe operations; each first brings the device to dfuIDLE like the DFU 1.1 ones.
+ *
+ * dfuse_download: runs dfu_proto_dfuse_plan_init()'s plan (so validates everything before
+ *   the first erase; a failed validation is returned and nothing is sent). Every command is
+ *   DNLOAD wValue 0 with PAYLOAD_BYTES, then GETSTATUS (dfuDNBUSY: the device executes it),
+ *   polled until dfuDNLOAD-IDLE within the bound of that operation; data blocks are DNLOAD
+ *   wValue 2.. with PAYLOAD_IMAGE at the element's image offset. Progress: bytes written of
+ *   all elements; dfu_proto_session_get_dfuse_progress() adds the phase and the erases.
+ * dfuse_upload: set address @address, ABORT, then UPLOAD wValue 2.. of @block_size (0:
+ *   wTransferSize) up to @max_bytes, ending at a short block; PAYLOAD_IMAGE offsets count
+ *   from 0. With a @layout, the range must be readable (R) memory.
+ * dfuse_mass_erase, dfuse_read_unprotect: the command alone. Read unprotect erases the whole
+ *   flash and resets the device: a device that stops answering afterwards is the success.
+ * dfuse_get_commands: UPLOAD wValue 0, kept for dfu_proto_session_get_dfuse_commands().
+ * dfuse_leave: set address @address, zero-length DNLOAD, GETSTATUS; a device that does not
+ *   answer has left, which is the success.
+ */
+DfuProtoError
+dfu_proto_session_start_dfuse_download(DfuProtoSession *s,
+				       const DfuProtoLayout *layout,
+				       const DfuProtoElement *elements,
+				       size_t element_count,
+				       uint16_t block_size,
+				       unsigned flags);
+DfuProtoError
+dfu_proto_session_start_dfuse_upload(DfuProtoSession *s,
+				     const DfuProtoLayout *layout,
+				     uint32_t address,
+				     size_t max_bytes,
+				     uint16_t block_size);
+DfuProtoError
+dfu_proto_session_start_dfuse_mass_erase(DfuProtoSession *s);
+DfuProtoError
+dfu_proto_session_start_dfuse_read_unprotect(DfuProtoSession *s);
+DfuProtoError
+dfu_proto_session_start_dfuse_get_commands(DfuProtoSession *s);
+DfuProtoError
+dfu_proto_session_start_dfuse_leave(DfuProtoSession *s, uint32_t address);
+
+typedef struct {
+	DfuProtoDfusePhase phase;
+	uint32_t erases_done; /* sectors (a mass erase counts as one) */
+	uint32_t erases_total;
+	uint64_t erase_bytes_done; /* sizes of the sectors erased, for weighting the phases */
+	uint64_t erase_bytes_total;
+	size_t write_bytes_done;
+	size_t write_bytes_total;
+} DfuProtoDfuseProgress;
+
+void
+dfu_proto_session_get_dfuse_progress(const DfuProtoSession *s, DfuProtoDfuseProgress *out);
+
+/* the reply of dfuse_get_commands: command bytes (0x00 0x21 0x41 0x92 on STM32) */
+size_t
+dfu_proto_session_get_dfuse_commands(const DfuProtoSession *s, const uint8_t **commands);
+
+/* per operation kind: how many, how many busy polls, the longest busy time and its bound */
+const DfuProtoBusyStats *
+dfu_proto_session_get_busy_stats(const DfuProtoSession *s);
 
 #ifdef __cplusplus
 }
