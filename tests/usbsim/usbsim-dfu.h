@@ -1,0 +1,178 @@
+/*
+ * A USB DFU 1.1 device: runtime and DFU mode, the state machine of the DFU 1.1
+ * specification, a page-erased flash and the busy times of a timing profile.
+ *
+ * The model never sleeps and never reads a clock: every entry point takes the time now,
+ * so that the same code runs in real time under the harness and in unit tests.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "usbsim-model.h"
+
+typedef enum {
+	USBSIM_DFU_STATE_APP_IDLE = 0,
+	USBSIM_DFU_STATE_APP_DETACH = 1,
+	USBSIM_DFU_STATE_DFU_IDLE = 2,
+	USBSIM_DFU_STATE_DNLOAD_SYNC = 3,
+	USBSIM_DFU_STATE_DNBUSY = 4,
+	USBSIM_DFU_STATE_DNLOAD_IDLE = 5,
+	USBSIM_DFU_STATE_MANIFEST_SYNC = 6,
+	USBSIM_DFU_STATE_MANIFEST = 7,
+	USBSIM_DFU_STATE_MANIFEST_WAIT_RESET = 8,
+	USBSIM_DFU_STATE_UPLOAD_IDLE = 9,
+	USBSIM_DFU_STATE_ERROR = 10,
+} UsbsimDfuState;
+
+typedef enum {
+	USBSIM_DFU_STATUS_OK = 0,
+	USBSIM_DFU_STATUS_ERR_TARGET = 1,
+	USBSIM_DFU_STATUS_ERR_FILE = 2,
+	USBSIM_DFU_STATUS_ERR_WRITE = 3,
+	USBSIM_DFU_STATUS_ERR_ERASE = 4,
+	USBSIM_DFU_STATUS_ERR_CHECK_ERASED = 5,
+	USBSIM_DFU_STATUS_ERR_PROG = 6,
+	USBSIM_DFU_STATUS_ERR_VERIFY = 7,
+	USBSIM_DFU_STATUS_ERR_ADDRESS = 8,
+	USBSIM_DFU_STATUS_ERR_NOTDONE = 9,
+	USBSIM_DFU_STATUS_ERR_FIRMWARE = 10,
+	USBSIM_DFU_STATUS_ERR_VENDOR = 11,
+	USBSIM_DFU_STATUS_ERR_USBR = 12,
+	USBSIM_DFU_STATUS_ERR_POR = 13,
+	USBSIM_DFU_STATUS_ERR_UNKNOWN = 14,
+	USBSIM_DFU_STATUS_ERR_STALLEDPKT = 15,
+} UsbsimDfuStatus;
+
+typedef enum {
+	USBSIM_DFU_REQUEST_DETACH = 0,
+	USBSIM_DFU_REQUEST_DNLOAD = 1,
+	USBSIM_DFU_REQUEST_UPLOAD = 2,
+	USBSIM_DFU_REQUEST_GETSTATUS = 3,
+	USBSIM_DFU_REQUEST_CLRSTATUS = 4,
+	USBSIM_DFU_REQUEST_GETSTATE = 5,
+	USBSIM_DFU_REQUEST_ABORT = 6,
+	USBSIM_DFU_REQUEST_LAST,
+} UsbsimDfuRequest;
+
+#define USBSIM_DFU_REQUEST_ANY (-1)
+
+typedef enum {
+	USBSIM_FAULT_STALL,
+	USBSIM_FAULT_TIMEOUT,
+	USBSIM_FAULT_UNPLUG,
+	USBSIM_FAULT_CORRUPT,
+	USBSIM_FAULT_SHORT,
+	USBSIM_FAULT_STATUS, /* the operation fails with a DFU status code */
+} UsbsimFaultKind;
+
+typedef struct {
+	UsbsimFaultKind kind;
+	UsbsimDfuStatus status; /* for USBSIM_FAULT_STATUS */
+	gint request;		/* UsbsimDfuRequest or USBSIM_DFU_REQUEST_ANY */
+	guint count;		/* 1-based count of that request type */
+} UsbsimFault;
+
+typedef enum {
+	USBSIM_DFU_MODE_RUNTIME,
+	USBSIM_DFU_MODE_DFU,
+} UsbsimDfuMode;
+
+/* a timing profile, TIMING.md; times at scale 1.0 */
+typedef struct {
+	const gchar *name;
+	const gchar *description;
+	guint16 vid;
+	guint16 runtime_pid;
+	guint16 dfu_pid;
+	guint32 flash_size;
+	guint32 page_size;
+	guint16 transfer_size;
+	guint32 erase_typ_us; /* per page */
+	guint32 erase_max_us;
+	guint32 program_unit;	/* bytes programmed at once: 2 half-word, 4 word */
+	guint32 program_typ_ns; /* per unit */
+	guint32 program_max_ns;
+	guint32 report_erase_ms;   /* bwPollTimeout share for each page erased */
+	guint32 report_program_ms; /* bwPollTimeout share for each report_block bytes */
+	guint32 report_block;
+	guint32 manifest_ms; /* manifestation of a device that is not manifestation tolerant */
+	const gchar *product;
+} UsbsimDfuProfile;
+
+const UsbsimDfuProfile *
+usbsim_dfu_profile_find(const gchar *name);
+const UsbsimDfuProfile *const *
+usbsim_dfu_profiles(void);
+
+typedef struct {
+	UsbsimDfuProfile profile; /* with the command line overrides applied */
+	UsbsimDfuMode initial_mode;
+	guint16 bcd_device; /* bootloader version and runtime version without an image one */
+	gchar *serial;
+	gboolean manifest_tolerant;
+	gboolean will_detach;
+	gboolean can_upload;
+	gboolean can_download;
+	guint alts;
+	gboolean func_desc_every_alt;
+	guint32 version_offset;
+	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
+	guint16 detach_timeout_ms;
+	gdouble time_scale;
+	guint32 seed;
+	GBytes *flash_in; /* initial contents, or NULL for erased */
+	GArray *faults;	  /* of UsbsimFault */
+} UsbsimDfuConfig;
+
+void
+usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile);
+void
+usbsim_dfu_config_clear(UsbsimDfuConfig *config);
+gboolean
+usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error);
+
+typedef struct {
+	guint requests[USBSIM_DFU_REQUEST_LAST];
+	guint pages_erased;
+	guint64 bytes_programmed;
+	guint64 bytes_uploaded;
+	guint early_polls;
+	guint blocks_out_of_sequence;
+	gint64 busy_us; /* real device busy time spent, scaled */
+	guint reenumerations;
+	guint usb_resets;
+	guint faults_fired;
+	guint manifestations;
+} UsbsimDfuStats;
+
+typedef struct _UsbsimDfu UsbsimDfu;
+
+UsbsimDfu *
+usbsim_dfu_new(const UsbsimDfuConfig *config);
+void
+usbsim_dfu_free(UsbsimDfu *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbsimDfu, usbsim_dfu_free)
+
+const UsbsimModelOps *
+usbsim_dfu_ops(void);
+
+UsbsimDfuMode
+usbsim_dfu_get_mode(UsbsimDfu *self);
+UsbsimDfuState
+usbsim_dfu_get_state(UsbsimDfu *self);
+UsbsimDfuStatus
+usbsim_dfu_get_status(UsbsimDfu *self);
+guint16
+usbsim_dfu_get_runtime_version(UsbsimDfu *self);
+GBytes *
+usbsim_dfu_get_flash(UsbsimDfu *self);
+const UsbsimDfuStats *
+usbsim_dfu_get_stats(UsbsimDfu *self);
+const gchar *
+usbsim_dfu_state_to_string(gint state);
+const gchar *
+usbsim_dfu_status_to_string(gint status);
+const gchar *
+usbsim_dfu_request_to_string(gint request);

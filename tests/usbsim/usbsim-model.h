@@ -1,0 +1,58 @@
+/*
+ * The contract between the generic USB device (usbsim-device.c) and a device model:
+ * the device answers standard requests and usbdevfs ioctls itself and hands class and
+ * vendor requests to the model.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "usbsim-desc.h"
+
+typedef struct {
+	guint8 request_type;
+	guint8 request;
+	guint16 value;
+	guint16 index;
+	guint16 length;
+} UsbsimSetup;
+
+typedef enum {
+	USBSIM_OUTCOME_OK,
+	USBSIM_OUTCOME_STALL,
+	USBSIM_OUTCOME_TIMEOUT,	  /* never answered: the URB stays pending until discarded */
+	USBSIM_OUTCOME_UNPLUGGED, /* the device disappears for good */
+} UsbsimOutcome;
+
+typedef struct {
+	UsbsimOutcome outcome;
+	GByteArray *data;  /* IN data, at most setup->length bytes */
+	const gchar *name; /* request name for the trace and the counters */
+	gboolean is_status_poll;
+	gboolean early;	      /* a status poll that came while the device was busy */
+	gint status;	      /* reported status code, or -1 */
+	gint poll_timeout_ms; /* reported poll timeout, or -1 */
+} UsbsimReply;
+
+typedef struct {
+	/* class or vendor request addressed to an interface of the model */
+	void (*control)(gpointer model,
+			const UsbsimSetup *setup,
+			const guint8 *data_out,
+			gint64 now_us,
+			UsbsimReply *reply);
+	/* USB port reset; TRUE when the device comes back with other descriptors */
+	gboolean (*usb_reset)(gpointer model, gint64 now_us);
+	/* the device wants to re-enumerate by itself; delay in microseconds */
+	gboolean (*pending_reenumeration)(gpointer model, gint64 *delay_us);
+	void (*reenumerate)(gpointer model, gint64 now_us);
+	UsbsimDescription *(*describe)(gpointer model);
+	/* until when the device is busy with its own work (monotonic microseconds) */
+	gint64 (*busy_until)(gpointer model);
+	const gchar *(*mode_name)(gpointer model);
+	gint (*state)(gpointer model);
+	/* optional: bulk and interrupt endpoints; IN returns -1 while the model has no data */
+	gssize (*endpoint_in)(gpointer model, guint8 endpoint, guint8 *buf, gsize bufsz);
+	void (*endpoint_out)(gpointer model, guint8 endpoint, const guint8 *buf, gsize bufsz);
+} UsbsimModelOps;

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Helpers of the usbsim tool tests: make images, compare flash dumps, read traces."""
+
+import json
+import random
+import struct
+import sys
+
+
+def cmd_image(path, size, seed, version=None):
+    rng = random.Random(int(seed))
+    data = bytearray(rng.getrandbits(8) for _ in range(int(size)))
+    if version is not None:
+        struct.pack_into("<H", data, 0x100, int(version, 0))
+    with open(path, "wb") as f:
+        f.write(data)
+    return 0
+
+
+def cmd_compare(image_path, flash_path):
+    image = open(image_path, "rb").read()
+    flash = open(flash_path, "rb").read()
+    if len(flash) < len(image):
+        print(f"{flash_path}: {len(flash)} bytes, shorter than the image", file=sys.stderr)
+        return 1
+    if flash[: len(image)] != image:
+        first = next(i for i in range(len(image)) if flash[i] != image[i])
+        print(f"{flash_path}: differs from the image at offset {first:#x}", file=sys.stderr)
+        return 1
+    rest = flash[len(image):]
+    if rest.count(0xFF) != len(rest):
+        print(f"{flash_path}: not erased after the image", file=sys.stderr)
+        return 1
+    return 0
+
+
+def records(trace_path):
+    with open(trace_path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def cmd_summary(trace_path, key):
+    summary = [r for r in records(trace_path) if r.get("summary")]
+    if len(summary) != 1:
+        print(f"{trace_path}: {len(summary)} summary records", file=sys.stderr)
+        return 1
+    value = summary[0]
+    for part in key.split("."):
+        value = value.get(part, 0) if isinstance(value, dict) else 0
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    print(value)
+    return 0
+
+
+def cmd_count(trace_path, request, outcome):
+    """requests of that name with that outcome ('any' for all)"""
+    n = sum(
+        1
+        for r in records(trace_path)
+        if r.get("request") == request and outcome in ("any", r.get("outcome"))
+    )
+    print(n)
+    return 0
+
+
+def cmd_device_id(json_path, vid, pid):
+    """the fwupd device ID of a device from `fwupdtool get-devices --json`"""
+    want = f"USB\\VID_{int(vid, 0):04X}&PID_{int(pid, 0):04X}"
+    doc = json.load(open(json_path))
+    for dev in doc.get("Devices", []):
+        if any(want == g or g.startswith(want + "&") for g in dev.get("InstanceIds", [])):
+            print(dev["DeviceId"])
+            return 0
+    print(f"no device with {want} in {json_path}", file=sys.stderr)
+    return 1
+
+
+def main():
+    commands = {
+        "image": cmd_image,
+        "compare": cmd_compare,
+        "summary": cmd_summary,
+        "count": cmd_count,
+        "device-id": cmd_device_id,
+    }
+    return commands[sys.argv[1]](*sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
