@@ -15,15 +15,17 @@
 #define USBDEVFS_GET_SPEED _IO('U', 31)
 #endif
 
-#define USBSIM_BUSNUM		1
-#define USBSIM_SYSFS_PATH	"/devices/pci0000:00/0000:00:14.0/usb1/1-1"
-#define USBSIM_USB_SPEED_FULL	2
-#define USBSIM_REAP_PARK_US	2000   /* an empty non-blocking reap waits this long */
-#define USBSIM_BUS_FIXED_US	1000.0 /* a full-speed control transfer, TIMING.md */
-#define USBSIM_BUS_BYTES_PER_MS 832.0
-#define USBSIM_REPLUG_GAP_US	100000 /* off the bus during a re-enumeration, scale 1.0 */
-#define USBSIM_SYNC_TIMEOUT_MAX 5000 /* ms a synchronous transfer waits when told to wait forever  \
-				      */
+#define USBSIM_BUSNUM		 1
+#define USBSIM_SYSFS_PATH	 "/devices/pci0000:00/0000:00:14.0/usb1/1-1"
+#define USBSIM_USB_SPEED_FULL	 2
+#define USBSIM_REAP_PARK_US	 2000	/* an empty non-blocking reap waits this long */
+#define USBSIM_BUS_FIXED_US	 1000.0 /* a full-speed control transfer, TIMING.md */
+#define USBSIM_BUS_BYTES_PER_MS	 832.0
+#define USBSIM_REPLUG_GAP_US	 100000 /* off the bus during a re-enumeration, scale 1.0 */
+#define USBSIM_REPLUG_GAP_MIN_US 30000	/* hosts see the remove before the add at any scale */
+#define USBSIM_SYNC_TIMEOUT_MAX                                                                    \
+	5000 /* ms a synchronous transfer waits when told to wait forever                          \
+	      */
 #define USBSIM_NEVER G_MAXINT64
 
 typedef struct {
@@ -253,9 +255,10 @@ usbsim_device_build_umockdev_description(UsbsimDescription *desc,
 	if (desc->serial != NULL)
 		g_string_append_printf(str, "E: ID_SERIAL_SHORT=%s\n", desc->serial);
 	g_string_append_printf(str, "A: dev=189:%u\n", minor);
-	g_string_append_printf(str, "A: busnum=%u\nA: devnum=%u\n", busnum, devnum);
-	g_string_append(str, "A: speed=12\nA: version= 2.00\nA: maxchild=0\n");
-	g_string_append_printf(str, "A: bConfigurationValue=%u\n", desc->configuration_value);
+	/* libusb wants sysfs values to end with a newline, as the kernel's do */
+	g_string_append_printf(str, "A: busnum=%u\\n\nA: devnum=%u\\n\n", busnum, devnum);
+	g_string_append(str, "A: speed=12\\n\nA: version= 2.00\\n\nA: maxchild=0\\n\n");
+	g_string_append_printf(str, "A: bConfigurationValue=%u\\n\n", desc->configuration_value);
 	g_string_append(str, "A: bNumConfigurations=1\n");
 	g_string_append_printf(str, "A: bNumInterfaces=%2u\n", desc->interfaces->len);
 	g_string_append_printf(str, "A: bMaxPacketSize0=%u\n", desc->max_packet_size0);
@@ -422,7 +425,7 @@ usbsim_device_unplug_cb(gpointer user_data)
 	usbsim_device_remove(self);
 	g_mutex_lock(&self->mutex);
 	replug = !self->stats.gone;
-	gap_us = MAX(2000, (gint64)(USBSIM_REPLUG_GAP_US * self->time_scale));
+	gap_us = MAX(USBSIM_REPLUG_GAP_MIN_US, (gint64)(USBSIM_REPLUG_GAP_US * self->time_scale));
 	g_mutex_unlock(&self->mutex);
 	if (replug) {
 		g_timeout_add_full(G_PRIORITY_DEFAULT,
@@ -1178,6 +1181,7 @@ usbsim_device_handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client)
 		}
 		break;
 	default:
+		g_debug("unsupported ioctl 0x%lx on %s", request, devnode);
 		usbsim_device_complete(client, -1, ENOTTY);
 		break;
 	}
