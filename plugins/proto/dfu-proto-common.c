@@ -132,6 +132,36 @@ dfu_proto_error_to_string(DfuProtoError error)
 		return "no-device";
 	case DFU_PROTO_ERROR_IO:
 		return "io";
+	case DFU_PROTO_ERROR_LAYOUT:
+		return "layout";
+	case DFU_PROTO_ERROR_ADDRESS:
+		return "address";
+	case DFU_PROTO_ERROR_READ_PROTECTED:
+		return "read-protected";
+	}
+	return "unknown";
+}
+
+const char *
+dfu_proto_busy_op_to_string(DfuProtoBusyOp op)
+{
+	switch (op) {
+	case DFU_PROTO_BUSY_OP_BLOCK:
+		return "block";
+	case DFU_PROTO_BUSY_OP_MANIFEST:
+		return "manifest";
+	case DFU_PROTO_BUSY_OP_SET_ADDRESS:
+		return "set-address";
+	case DFU_PROTO_BUSY_OP_ERASE:
+		return "erase";
+	case DFU_PROTO_BUSY_OP_MASS_ERASE:
+		return "mass-erase";
+	case DFU_PROTO_BUSY_OP_READ_UNPROTECT:
+		return "read-unprotect";
+	case DFU_PROTO_BUSY_OP_LEAVE:
+		return "leave";
+	case DFU_PROTO_BUSY_OP_COUNT:
+		break;
 	}
 	return "unknown";
 }

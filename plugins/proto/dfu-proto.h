@@ -196,6 +196,14 @@ dfu_proto_status_reply_parse(const uint8_t *buf, size_t len, DfuProtoStatusReply
 
 /* ---- DfuSe memory layout (ST UM0424, AN3156 section 4.3) ---- */
 
+/* DNLOAD wValue 0 command bytes; UPLOAD wValue 0 lists them */
+#define DFU_PROTO_DFUSE_CMD_GET_COMMANDS   0x00
+#define DFU_PROTO_DFUSE_CMD_SET_ADDRESS	   0x21
+#define DFU_PROTO_DFUSE_CMD_ERASE	   0x41
+#define DFU_PROTO_DFUSE_CMD_READ_UNPROTECT 0x92
+/* wValue of the first data block after a set address: it lands on the address pointer */
+#define DFU_PROTO_DFUSE_BLOCK_FIRST 2
+
 /* access letter a..g of a sector group is 1..7 in these bits */
 #define DFU_PROTO_DFUSE_ACCESS_READ  (1u << 0)
 #define DFU_PROTO_DFUSE_ACCESS_ERASE (1u << 1)
@@ -563,6 +571,7 @@ typedef struct {
 	bool leave_pending;	 /* the set address running now is the leave's */
 	uint32_t erases_done;
 	uint64_t erase_bytes_done;
+	DfuProtoDfusePhase dfuse_phase;
 	uint8_t commands[DFU_PROTO_DFUSE_COMMANDS_MAX];
 	size_t commands_length;
 	/* result */
