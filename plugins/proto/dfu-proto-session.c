@@ -1291,8 +1291,12 @@ dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
 		return;
 	}
 	s->block_number++;
-	/* wValue would pass 65535: point the device at the next byte and count from 2 */
-	if (s->block_number > 0xFFFF) {
+	/*
+	 * Point the device at the next byte and count from 2 again when wValue would pass
+	 * 65535, and before a last block shortened to the maximum: the device multiplies by
+	 * wLength (AN2662), so a shorter block numbered above 2 would come from elsewhere.
+	 */
+	if (s->block_number > 0xFFFF || s->total - s->done < s->block_size) {
 		dfu_proto_session_enter(s, STEP_DFUSE_UPLOAD_REWIND);
 		return;
 	}
