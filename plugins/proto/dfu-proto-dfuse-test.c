@@ -901,6 +901,8 @@ test_session_download(void)
 	DfuProtoDfuseProgress progress;
 	const DfuProtoBusyStats *stats;
 	const DfuProtoElement e[] = {{0x08000000, 40000, 0}, {0x08020000, 3000, 50000}};
+	/* the session reads the elements until it ends: they live as long as it */
+	const DfuProtoElement one[] = {{0x08000000, 16, 0}};
 
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
 	fake_init(&dev);
@@ -963,16 +965,13 @@ test_session_download(void)
 	dev.mass_work_ms = 50;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_dfuse_quirks(&s, DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS);
-	{
-		const DfuProtoElement one[] = {{0x08000000, 16, 0}};
-		CHECK(dfu_proto_session_start_dfuse_download(&s,
-							     &l,
-							     one,
-							     1,
-							     0,
-							     DFU_PROTO_DFUSE_FLAG_MASS_ERASE) ==
-		      DFU_PROTO_ERROR_NONE);
-	}
+	CHECK(dfu_proto_session_start_dfuse_download(&s,
+						     &l,
+						     one,
+						     1,
+						     0,
+						     DFU_PROTO_DFUSE_FLAG_MASS_ERASE) ==
+	      DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.mass_erases == 1 && dev.erases == 0 && !dev.write_unerased);
 	CHECK(strstr(dev.trace, "SET:8000000 S S WAIT:30 S WAIT:30 S W2:16@8000000") != NULL);
