@@ -14,8 +14,8 @@ BUILD = os.path.join(TOP, "build")
 
 PROFILES = {
     # profile: (vid, runtime pid, dfu pid, flash size), as tests/quirks/dfu-core-sim.quirk
-    "stm32f1-dfu": (0x1209, 0x0001, 0x0002, 0x10000),
-    "gd32vf103-dfu": (0x1209, 0x0003, 0x0004, 0x20000),
+    "stm32f1-dfu": (0x1209, 0x0010, 0x0011, 0x10000),
+    "gd32vf103-dfu": (0x1209, 0x0012, 0x0013, 0x20000),
 }
 
 

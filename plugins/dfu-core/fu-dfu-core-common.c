@@ -115,7 +115,7 @@ fu_dfu_core_base_probe(FuDevice *device, GError **error)
 }
 
 /* a .dfu file names the device it is for; 0xFFFF means any. It may name the runtime or the
- * DFU mode identity, and the device knows the other one as a counterpart GUID */
+ * DFU mode identity; in DFU mode the runtime identity is a visible counterpart GUID */
 static gboolean
 fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
 {

@@ -9,6 +9,8 @@
 
 struct _FuDfuCoreDevice {
 	FuDfuCoreBase parent_instance;
+	/* the last download did not finish: the application in flash is incomplete */
+	gboolean download_incomplete;
 };
 
 G_DEFINE_TYPE(FuDfuCoreDevice, fu_dfu_core_device, FU_TYPE_DFU_CORE_BASE)
@@ -132,6 +134,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	if (verify)
 		fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 20, "verify");
 
+	self->download_incomplete = TRUE;
 	fu_dfu_core_base_session_init(base, &session);
 	if (dfu_proto_session_start_download(&session, size, 0) != DFU_PROTO_ERROR_NONE) {
 		g_set_error_literal(error,
@@ -149,6 +152,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 		g_prefix_error(error, "failed to write firmware: ");
 		return FALSE;
 	}
+	self->download_incomplete = FALSE;
 	fu_progress_step_done(progress);
 
 	/* a device that is not manifestation tolerant has reset itself into the new image */
@@ -171,11 +175,19 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 static gboolean
 fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error)
 {
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
 	g_autoptr(GError) error_local = NULL;
 
 	/* already on its way back into the application */
 	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
 		return TRUE;
+
+	/* stay in DFU mode, where the same update can be run again: the bootloader would not
+	 * leave it for an incomplete image anyway, so there would be no re-enumeration */
+	if (self->download_incomplete) {
+		g_info("not leaving DFU mode: the last download did not complete");
+		return TRUE;
+	}
 
 	/* DFU 1.1 section 6.1.4: a USB reset in dfuIDLE starts the (new) application */
 	if (!fu_usb_device_reset(FU_USB_DEVICE(device), &error_local)) {
@@ -228,6 +240,9 @@ fu_dfu_core_device_set_progress(FuDevice *device, FuProgress *progress)
 static void
 fu_dfu_core_device_init(FuDfuCoreDevice *self)
 {
+	/* a device left in DFU mode (an update cut short) is still the runtime device for the
+	 * firmware published for it, so that the same update can complete it */
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_COUNTERPART_VISIBLE);
 }
 
 static void

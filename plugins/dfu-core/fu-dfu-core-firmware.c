@@ -102,9 +102,6 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 				    "use the image built for this device");
 		return NULL;
 	}
-	if (fu_dfu_core_firmware_starts_with(stream, ":", NULL))
-		return fu_dfu_core_firmware_load_ihex(stream, flags, error);
-
 	/* a DFU suffix present: its CRC and length must be right */
 	if (fu_dfu_core_firmware_has_suffix(stream, &error_suffix)) {
 		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, error)) {
@@ -122,6 +119,8 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 		}
 		return g_steal_pointer(&dfu);
 	}
+	if (fu_dfu_core_firmware_starts_with(stream, ":", NULL))
+		return fu_dfu_core_firmware_load_ihex(stream, flags, error);
 	if (allow_raw) {
 		g_autoptr(FuFirmware) firmware = fu_firmware_new();
 		if (!fu_firmware_set_stream(firmware, stream, error))

@@ -55,12 +55,14 @@ def summary(dev):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
-    parser.add_argument("--plugin", default="dfu-core")
+    parser.add_argument("--plugin", default="dfu_core")
     parser.add_argument("--install")
     parser.add_argument("--dump", help="read the firmware back into this file")
     parser.add_argument("--result", required=True)
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--show-progress", action="store_true")
+    parser.add_argument("--retry", action="store_true",
+                        help="after a failed install, install again on the device as it is now")
     args = parser.parse_args()
 
     result = {}
@@ -78,6 +80,12 @@ def main():
         after, err = find_devices(args.build, args.plugin, args.timeout)
         result["after"] = [summary(d) for d in after]
         result["after_stderr"] = err[-4000:]
+        if args.retry and rc != 0 and after:
+            cmd[2] = after[0]["DeviceId"]
+            rc, out, err = fwupdtool(args.build, cmd, args.timeout)
+            result["retry"] = {"rc": rc, "stdout": out[-4000:], "stderr": err[-8000:]}
+            final, err = find_devices(args.build, args.plugin, args.timeout)
+            result["final"] = [summary(d) for d in final]
     elif args.install:
         rc = 3
     if args.dump and before:

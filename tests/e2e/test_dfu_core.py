@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -22,8 +23,8 @@ SAMPLE = os.path.join(TOP, "data", "make-sample-firmware.py")
 
 # the simulated devices of tests/quirks/dfu-core-sim.quirk
 PROFILES = {
-    "stm32f1-dfu": {"vid": 0x1209, "runtime_pid": 0x0001, "dfu_pid": 0x0002, "flash": 0x10000},
-    "gd32vf103-dfu": {"vid": 0x1209, "runtime_pid": 0x0003, "dfu_pid": 0x0004, "flash": 0x20000},
+    "stm32f1-dfu": {"vid": 0x1209, "runtime_pid": 0x0010, "dfu_pid": 0x0011, "flash": 0x10000},
+    "gd32vf103-dfu": {"vid": 0x1209, "runtime_pid": 0x0012, "dfu_pid": 0x0013, "flash": 0x20000},
 }
 TIME_SCALE = "0.05"
 VERSION_OLD = 0x0100
@@ -91,13 +92,15 @@ class Run:
             "--trace", self.trace, "--time-scale", TIME_SCALE, "--timeout", "150",
         ] + self.extra
 
-    def run(self, install=True, dump=None):
+    def run(self, install=True, dump=None, retry=False):
         cmd = self.usbsim_cmd() + ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
                                    "--build", self.build, "--result", self.result_path]
         if install:
             cmd += ["--install", self.file]
         if dump:
             cmd += ["--dump", dump]
+        if retry:
+            cmd += ["--retry"]
         env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(self.dir, "fwupd"))
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         self.rc = proc.returncode
@@ -166,9 +169,11 @@ def case_update_runtime(build):
     run = Run(build, "update-runtime").run()
     before = run.result["before"][0]
     check(before["Version"] == bcd(VERSION_OLD), "old version %r" % before["Version"])
-    check("USB\\VID_1209&PID_0001" in before["InstanceIds"], "instance IDs %r" %
+    check("USB\\VID_1209&PID_0010" in before["InstanceIds"], "instance IDs %r" %
           before["InstanceIds"])
-    check(len(before["Guid"]) >= 2, "GUIDs %r" % before["Guid"])
+    # fwupd's GUID of an instance ID: SHA-1 name-based UUID in the DNS namespace
+    guid = str(uuid.uuid5(uuid.NAMESPACE_DNS, "USB\\VID_1209&PID_0010"))
+    check(guid in before["Guid"], "GUIDs %r lack %s" % (before["Guid"], guid))
     run.check_flashed()
     after = run.result["after"][0]
     check(after["Version"] == bcd(VERSION_NEW), "new version read back as %r" % after["Version"])
@@ -231,7 +236,7 @@ def case_too_large(build):
 
 def case_stall_mid_write(build):
     run = Run(build, "stall-mid-write", extra=["--fault", "stall:dnload:20"]).run()
-    run.check_failed("stall")
+    run.check_failed("refused DNLOAD", "block 19")
 
 
 def case_unplug_mid_write(build):
@@ -241,12 +246,24 @@ def case_unplug_mid_write(build):
 
 def case_timeout_mid_write(build):
     run = Run(build, "timeout-mid-write", extra=["--fault", "timeout:getstatus:20"]).run()
-    run.check_failed("time")
+    run.check_failed("did not answer GETSTATUS")
 
 
 def case_status_error(build):
     run = Run(build, "status-error", extra=["--fault", "errWRITE:dnload:10"]).run()
-    run.check_failed("errWRITE")
+    run.check_failed("errWRITE", "block 9")
+
+
+def case_retry_after_stall(build):
+    # the update fails mid-write and leaves the device in DFU mode with half an image: the
+    # same update, run again on the device as fwupd now sees it, completes it
+    run = Run(build, "retry-after-stall", extra=["--fault", "stall:dnload:20"]).run(retry=True)
+    run.check_failed("refused DNLOAD")
+    retry = run.result.get("retry", {})
+    check(retry.get("rc") == 0, "second install failed:\n%s" % retry.get("stderr"))
+    image = run.read(run.image)
+    check(run.flash()[: len(image)] == image, "flash does not hold the image after the retry")
+    check(run.result["final"][0]["Version"] == bcd(VERSION_NEW), "new version not read back")
 
 
 def case_dump(build):

@@ -6,11 +6,11 @@ out=$("$here/../run-fwupdtool" "$1" get-plugins --json)
 echo "$out" | /usr/bin/python3 -c '
 import json, sys
 plugins = {p["Name"]: p.get("Flags", []) for p in json.load(sys.stdin)["Plugins"]}
-flags = plugins.get("dfu-core")
+flags = plugins.get("dfu_core")
 if flags is None:
-    sys.exit("dfu-core is not listed")
+    sys.exit("dfu_core is not listed")
 bad = [f for f in flags if f in ("failed-open", "disabled", "user-warning")]
 if bad:
-    sys.exit("dfu-core flags: %s" % bad)
-print("dfu-core loaded:", ", ".join(flags))
+    sys.exit("dfu_core flags: %s" % bad)
+print("dfu_core loaded:", ", ".join(flags))
 '
