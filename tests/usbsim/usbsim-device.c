@@ -361,12 +361,14 @@ usbsim_device_plug(UsbsimDevice *self, GError **error)
 	usbsim_device_trace_event(self, "plug");
 	g_mutex_unlock(&self->mutex);
 
-	if (!umockdev_testbed_add_from_string(self->testbed, record, error))
-		return FALSE;
+	/* the node answers ioctls before the device is announced: adding it sends an "add"
+	 * uevent, and a client that opens it at once must not see ENOTTY */
 	if (!umockdev_testbed_attach_ioctl(self->testbed,
 					   devnode,
 					   UMOCKDEV_IOCTL_BASE(self),
 					   error))
+		return FALSE;
+	if (!umockdev_testbed_add_from_string(self->testbed, record, error))
 		return FALSE;
 
 	/* the device first, then its interfaces, as the kernel announces them */
