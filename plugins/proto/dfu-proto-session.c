@@ -1692,7 +1692,7 @@ dfu_proto_session_get_dfuse_progress(const DfuProtoSession *s, DfuProtoDfuseProg
 	dfu_proto_dfuse_plan_get_totals(&s->plan, &erase_count, &erase_bytes, NULL);
 	out->phase = s->dfuse_phase;
 	out->erases_done = s->erases_done;
-	out->erases_total = erase_count;
+	out->erases_total = s->operation == DFU_PROTO_OPERATION_DFUSE_MASS_ERASE ? 1 : erase_count;
 	out->erase_bytes_done = s->erase_bytes_done;
 	out->erase_bytes_total = erase_bytes;
 	out->write_bytes_done = s->done;

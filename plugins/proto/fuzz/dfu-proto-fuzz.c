@@ -5,13 +5,18 @@
  */
 
 /*
- * libFuzzer target for the DFU core. The first byte picks what to drive:
- *   even: the descriptor parser with the rest of the input;
- *   odd:  a session with functional attributes, transfer size, operation and size from the
- *         next bytes, then one record per action: a control byte (result and time step),
- *         for CONTROL_IN a length byte and that many reply bytes.
+ * libFuzzer target for the DFU core. The low two bits of the first byte pick what to drive:
+ *   0: the descriptor parser with the rest of the input;
+ *   1: a DFU 1.1 session with functional attributes, transfer size, operation and size from
+ *      the next bytes, then one record per action: a control byte (result and time step),
+ *      for CONTROL_IN a length byte and that many reply bytes;
+ *   2: the DfuSe layout parser and its queries with the rest of the input;
+ *   3: a DfuSe session: a layout (a real one or fuzzer bytes), up to four elements, the
+ *      operation, flags and quirks from the next bytes, then records as for 1.
  * The harness checks what the core promises its caller: DNLOAD/UPLOAD ranges inside the
- * image, waits within the named bound, progress never past the total, and an end.
+ * image, waits within the named bound, progress never past the total, and an end; for
+ * DfuSe also that nothing is erased or written when validation fails, that every erase is a
+ * touched erasable sector, and that every data block lands where its image bytes belong.
  */
 
 #include <stddef.h>
@@ -170,6 +175,291 @@ fuzz_session(FuzzInput *in)
 	__builtin_trap();
 }
 
+static void
+fuzz_layout(const uint8_t *data, size_t len)
+{
+	DfuProtoLayout layout;
+	DfuProtoSector sector;
+	char msg[128];
+
+	if (dfu_proto_layout_parse((const char *)data, len, &layout, msg, sizeof(msg)) !=
+	    DFU_PROTO_ERROR_NONE) {
+		if (msg[0] == '\0')
+			__builtin_trap();
+		return;
+	}
+	if (layout.group_count == 0 || layout.group_count > DFU_PROTO_LAYOUT_GROUPS_MAX)
+		__builtin_trap();
+	if (memchr(layout.name, '\0', sizeof(layout.name)) == NULL)
+		__builtin_trap();
+	for (unsigned i = 0; i < layout.group_count; i++) {
+		const DfuProtoSectorGroup *g = &layout.groups[i];
+		const uint64_t end = (uint64_t)g->address + (uint64_t)g->count * g->size;
+		if (g->count == 0 || g->size == 0 || end > (uint64_t)UINT32_MAX + 1)
+			__builtin_trap();
+		if (i > 0 &&
+		    (uint64_t)layout.groups[i - 1].address +
+			    (uint64_t)layout.groups[i - 1].count * layout.groups[i - 1].size >
+			g->address)
+			__builtin_trap();
+		if (!dfu_proto_layout_find_sector(&layout, g->address, &sector) ||
+		    sector.address != g->address || sector.size != g->size)
+			__builtin_trap();
+		if (!dfu_proto_layout_find_sector(&layout, (uint32_t)(end - 1), &sector) ||
+		    (uint64_t)sector.address + sector.size != end)
+			__builtin_trap();
+		(void)dfu_proto_layout_range_has_access(&layout, g->address, end - g->address, 4);
+	}
+}
+
+/* real layouts, small enough for plans to run to their end within an input */
+static const char *const fuzz_layouts[] = {
+    "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg",
+    "@Internal Flash  /0x08000000/064*0002Kg",
+    "@OTP Memory /0x1FFF7800/01*512 e,01*016 e",
+    "@X/0x08000000/2*1Ka,2*1Kg,1*1Ke,2*2Kg/0x08010000/2*1Kf",
+    "@Device Feature/0xFFFF0000/01*004 e",
+};
+
+/* where the device puts data blocks: its address pointer, as the harness tracks it */
+typedef struct {
+	uint32_t pointer;
+	bool pointer_set;
+} FuzzDfuseDevice;
+
+static void
+fuzz_check_dfuse_action(const DfuProtoAction *a,
+			const DfuProtoLayout *layout,
+			const DfuProtoElement *elements,
+			size_t element_count,
+			size_t image_size,
+			bool download,
+			FuzzDfuseDevice *dev)
+{
+	if (a->kind != DFU_PROTO_ACTION_CONTROL_OUT || a->request != DFU_PROTO_REQUEST_DNLOAD) {
+		if (a->payload == DFU_PROTO_PAYLOAD_IMAGE &&
+		    (a->image_offset > image_size || a->length > image_size - a->image_offset))
+			__builtin_trap();
+		return;
+	}
+	if (a->value == 0) {
+		uint32_t address;
+		DfuProtoSector sector;
+		bool touched = false;
+
+		if (a->payload != DFU_PROTO_PAYLOAD_BYTES || a->bytes == NULL ||
+		    (a->length != 1 && a->length != 5))
+			__builtin_trap();
+		if (a->length != 5)
+			return;
+		address = (uint32_t)a->bytes[1] | ((uint32_t)a->bytes[2] << 8) |
+			  ((uint32_t)a->bytes[3] << 16) | ((uint32_t)a->bytes[4] << 24);
+		if (a->bytes[0] == DFU_PROTO_DFUSE_CMD_SET_ADDRESS) {
+			dev->pointer = address;
+			dev->pointer_set = true;
+			return;
+		}
+		if (a->bytes[0] != DFU_PROTO_DFUSE_CMD_ERASE || !download)
+			__builtin_trap();
+		/* an erase: the start of an erasable sector some element touches */
+		if (!dfu_proto_layout_find_sector(layout, address, &sector) ||
+		    sector.address != address ||
+		    (sector.access & DFU_PROTO_DFUSE_ACCESS_ERASE) == 0)
+			__builtin_trap();
+		for (size_t i = 0; i < element_count; i++) {
+			const DfuProtoElement *e = &elements[i];
+			if (e->length > 0 && e->address < (uint64_t)address + sector.size &&
+			    address < (uint64_t)e->address + e->length)
+				touched = true;
+		}
+		if (!touched)
+			__builtin_trap();
+		return;
+	}
+	if (a->length == 0)
+		return; /* the leave */
+	if (!download || a->payload != DFU_PROTO_PAYLOAD_IMAGE || a->value < 2 || !dev->pointer_set)
+		__builtin_trap();
+	{
+		/* AN2662: the block lands at (wValue - 2) * wLength + pointer */
+		uint64_t address = (uint64_t)(a->value - 2) * a->length + dev->pointer;
+		for (size_t i = 0; i < element_count; i++) {
+			const DfuProtoElement *e = &elements[i];
+			if (a->image_offset < e->image_offset ||
+			    a->image_offset >= e->image_offset + e->length)
+				continue;
+			if (a->image_offset + a->length > e->image_offset + e->length ||
+			    address != e->address + (a->image_offset - e->image_offset))
+				__builtin_trap();
+			if (!dfu_proto_layout_range_has_access(layout,
+							       (uint32_t)address,
+							       a->length,
+							       DFU_PROTO_DFUSE_ACCESS_WRITE))
+				__builtin_trap();
+			return;
+		}
+		__builtin_trap();
+	}
+}
+
+static void
+fuzz_dfuse_session(FuzzInput *in)
+{
+	DfuProtoFunctional functional = {0};
+	DfuProtoLayout layout;
+	DfuProtoElement elements[4];
+	DfuProtoSession s;
+	FuzzDfuseDevice dev = {0};
+	uint64_t now_ms = (uint64_t)fuzz_byte(in) << 20;
+	size_t element_count;
+	size_t image_size = 0;
+	uint8_t sel;
+	uint8_t op;
+	bool download = false;
+	bool valid = true;
+	DfuProtoError start_error = DFU_PROTO_ERROR_NONE;
+
+	functional.attributes = fuzz_byte(in);
+	functional.transfer_size = (uint16_t)(fuzz_byte(in) * 8);
+	functional.dfu_version = DFU_PROTO_VERSION_DFUSE;
+
+	sel = fuzz_byte(in);
+	if (sel >= 0xF0) {
+		char str[96];
+		size_t n = fuzz_byte(in) % sizeof(str);
+		for (size_t i = 0; i < n; i++)
+			str[i] = (char)fuzz_byte(in);
+		if (dfu_proto_layout_parse(str, n, &layout, NULL, 0) != DFU_PROTO_ERROR_NONE)
+			sel = 0;
+	}
+	if (sel < 0xF0) {
+		const char *str =
+		    fuzz_layouts[sel % (sizeof(fuzz_layouts) / sizeof(fuzz_layouts[0]))];
+		if (dfu_proto_layout_parse(str, strlen(str), &layout, NULL, 0) !=
+		    DFU_PROTO_ERROR_NONE)
+			__builtin_trap();
+	}
+
+	/* elements near the layout's groups, image ranges back to back so they never overlap */
+	element_count = fuzz_byte(in) % 5;
+	for (size_t i = 0; i < element_count; i++) {
+		const DfuProtoSectorGroup *g = &layout.groups[fuzz_byte(in) % layout.group_count];
+		uint32_t delta = ((uint32_t)fuzz_byte(in) << 8 | fuzz_byte(in)) * 4;
+		uint8_t mode = fuzz_byte(in);
+		elements[i].address = (mode & 0x80) ? g->address - delta : g->address + delta;
+		elements[i].length = ((uint32_t)fuzz_byte(in) << 8 | fuzz_byte(in));
+		if (mode & 0x40)
+			elements[i].length &= 0xFF;
+		elements[i].image_offset = image_size;
+		image_size += elements[i].length;
+	}
+
+	dfu_proto_session_init(&s, &functional);
+	op = fuzz_byte(in);
+	if (op & 0x08)
+		dfu_proto_session_set_busy_budget(&s, 3000);
+	dfu_proto_session_set_dfuse_quirks(&s, (op >> 4) & 0x03);
+	if (op & 0x40)
+		dfu_proto_session_set_min_poll_interval(&s, fuzz_byte(in));
+	switch (op % 6) {
+	case 0: {
+		unsigned flags = fuzz_byte(in) & 0x03;
+		uint16_t block_size = (uint16_t)(fuzz_byte(in) & 0x7F);
+		download = true;
+		valid = dfu_proto_dfuse_validate(&layout, elements, element_count, NULL, 0) ==
+			DFU_PROTO_ERROR_NONE;
+		start_error = dfu_proto_session_start_dfuse_download(&s,
+								     &layout,
+								     elements,
+								     element_count,
+								     block_size,
+								     flags);
+		if (!valid && start_error == DFU_PROTO_ERROR_NONE)
+			__builtin_trap();
+		break;
+	}
+	case 1: {
+		uint32_t address = layout.groups[0].address + fuzz_byte(in);
+		size_t max_bytes = (size_t)fuzz_byte(in) << 4 | fuzz_byte(in);
+		image_size = max_bytes;
+		(void)dfu_proto_session_start_dfuse_upload(&s,
+							   (op & 0x80) ? NULL : &layout,
+							   address,
+							   max_bytes,
+							   (uint16_t)(fuzz_byte(in) & 0x3F));
+		break;
+	}
+	case 2:
+		(void)dfu_proto_session_start_dfuse_mass_erase(&s);
+		break;
+	case 3:
+		(void)dfu_proto_session_start_dfuse_read_unprotect(&s);
+		break;
+	case 4:
+		(void)dfu_proto_session_start_dfuse_get_commands(&s);
+		break;
+	default:
+		(void)dfu_proto_session_start_dfuse_leave(&s, layout.groups[0].address);
+		break;
+	}
+
+	for (unsigned step = 0; step < FUZZ_STEPS_MAX; step++) {
+		DfuProtoAction a;
+		DfuProtoDfuseProgress progress;
+		uint8_t reply[512];
+		size_t reply_len = 0;
+		uint8_t control;
+		DfuProtoResult result;
+
+		dfu_proto_session_next(&s, now_ms, &a);
+		dfu_proto_session_get_dfuse_progress(&s, &progress);
+		if (progress.write_bytes_done > progress.write_bytes_total ||
+		    progress.erases_done > progress.erases_total ||
+		    progress.erase_bytes_done > progress.erase_bytes_total)
+			__builtin_trap();
+		if (a.kind == DFU_PROTO_ACTION_DONE)
+			return;
+		if (a.kind == DFU_PROTO_ACTION_ERROR) {
+			if (a.message == NULL || a.message[0] == '\0' ||
+			    a.error == DFU_PROTO_ERROR_NONE)
+				__builtin_trap();
+			return;
+		}
+		if (start_error != DFU_PROTO_ERROR_NONE)
+			__builtin_trap(); /* a refused start sends nothing */
+		if (a.kind == DFU_PROTO_ACTION_WAIT &&
+		    (a.wait_ms == 0 || a.wait_ms > DFU_PROTO_POLL_TIMEOUT_MAX_MS))
+			__builtin_trap();
+		fuzz_check_dfuse_action(&a,
+					&layout,
+					elements,
+					element_count,
+					image_size,
+					download,
+					&dev);
+
+		control = fuzz_empty(in) ? 6 : fuzz_byte(in);
+		result = fuzz_result(control);
+		now_ms += (uint64_t)(control >> 3) * 8;
+		if (a.kind == DFU_PROTO_ACTION_WAIT)
+			now_ms += a.wait_ms;
+		if (a.kind == DFU_PROTO_ACTION_CONTROL_IN && result == DFU_PROTO_RESULT_OK) {
+			size_t want = fuzz_byte(in);
+			if (want >= 0xF0)
+				want = a.length + (want & 0x03);
+			else if (want >= 0x80)
+				want = a.length;
+			if (want > sizeof(reply))
+				want = sizeof(reply);
+			for (size_t i = 0; i < want; i++)
+				reply[i] = fuzz_byte(in);
+			reply_len = want;
+		}
+		dfu_proto_session_feed(&s, result, reply, reply_len, now_ms);
+	}
+	__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -180,10 +470,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	if ((data[0] & 0x01) == 0) {
+	switch (data[0] & 0x03) {
+	case 0:
 		fuzz_descriptors(data + 1, size - 1);
-		return 0;
+		break;
+	case 1:
+		fuzz_session(&in);
+		break;
+	case 2:
+		fuzz_layout(data + 1, size - 1);
+		break;
+	default:
+		fuzz_dfuse_session(&in);
+		break;
 	}
-	fuzz_session(&in);
 	return 0;
 }
