@@ -21,21 +21,37 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 def fwupdtool(build, args, timeout, stream=False):
     cmd = [os.path.join(TOP, "tests", "run-fwupdtool"), build] + args
     if stream:
-        # let a person watch fwupdtool's own progress output
-        proc = subprocess.run(cmd, timeout=timeout, stderr=subprocess.PIPE, text=True)
-        return proc.returncode, "", proc.stderr
+        # let a person watch fwupdtool's own progress, and keep it for the result
+        lines = []
+        with subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True) as proc:
+            for line in proc.stderr:
+                if not line.startswith("Loading"):
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+                lines.append(line)
+            rc = proc.wait(timeout=timeout)
+        return rc, "", "".join(lines)
     proc = subprocess.run(cmd, timeout=timeout, capture_output=True, text=True)
     return proc.returncode, proc.stdout, proc.stderr
 
 
-def find_devices(build, plugin, timeout):
-    rc, out, err = fwupdtool(build, ["get-devices", "--json", "--plugins", plugin], timeout)
+# every plugin fwupd has, or only ours (faster, and what a user's --plugins would do)
+PLUGIN_FILTER = True
+
+
+def find_devices(build, plugin, timeout, all_devices=None):
+    args = ["get-devices", "--json"]
+    if PLUGIN_FILTER:
+        args += ["--plugins", plugin]
+    rc, out, err = fwupdtool(build, args, timeout)
     if rc != 0:
         return [], err
     try:
         devices = json.loads(out).get("Devices", [])
     except json.JSONDecodeError:
         return [], out + err
+    if all_devices is not None:
+        all_devices.extend(devices)
     return [d for d in devices if d.get("Plugin") == plugin], err
 
 
@@ -61,18 +77,26 @@ def main():
     parser.add_argument("--result", required=True)
     parser.add_argument("--timeout", type=float, default=90)
     parser.add_argument("--show-progress", action="store_true")
+    parser.add_argument("--all-plugins", action="store_true",
+                        help="load every plugin fwupd has, not only ours")
     parser.add_argument("--retry", action="store_true",
                         help="after a failed install, install again on the device as it is now")
     args = parser.parse_args()
 
+    global PLUGIN_FILTER
+    PLUGIN_FILTER = not args.all_plugins
     result = {}
-    before, err = find_devices(args.build, args.plugin, args.timeout)
+    all_devices = []
+    before, err = find_devices(args.build, args.plugin, args.timeout, all_devices)
     result["before"] = [summary(d) for d in before]
+    result["all_before"] = [dict(summary(d), Plugin=d.get("Plugin")) for d in all_devices]
     result["before_stderr"] = err[-4000:]
     rc = 0
     if args.install and before:
         cmd = ["install-blob", args.install, before[0]["DeviceId"], "--force",
-               "--allow-reinstall", "--allow-older", "--plugins", args.plugin]
+               "--allow-reinstall", "--allow-older"]
+        if PLUGIN_FILTER:
+            cmd += ["--plugins", args.plugin]
         start = time.monotonic()
         rc, out, err = fwupdtool(args.build, cmd, args.timeout, stream=args.show_progress)
         result["install"] = {"rc": rc, "stdout": out[-4000:], "stderr": err[-8000:],
@@ -89,7 +113,9 @@ def main():
     elif args.install:
         rc = 3
     if args.dump and before:
-        cmd = ["firmware-dump", args.dump, before[0]["DeviceId"], "--plugins", args.plugin]
+        cmd = ["firmware-dump", args.dump, before[0]["DeviceId"]]
+        if PLUGIN_FILTER:
+            cmd += ["--plugins", args.plugin]
         drc, out, err = fwupdtool(args.build, cmd, args.timeout)
         result["dump"] = {"rc": drc, "stdout": out[-4000:], "stderr": err[-8000:]}
     with open(args.result, "w", encoding="utf-8") as f:

@@ -92,7 +92,7 @@ class Run:
             "--trace", self.trace, "--time-scale", TIME_SCALE, "--timeout", "150",
         ] + self.extra
 
-    def run(self, install=True, dump=None, retry=False):
+    def run(self, install=True, dump=None, retry=False, all_plugins=False):
         cmd = self.usbsim_cmd() + ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
                                    "--build", self.build, "--result", self.result_path]
         if install:
@@ -101,6 +101,8 @@ class Run:
             cmd += ["--dump", dump]
         if retry:
             cmd += ["--retry"]
+        if all_plugins:
+            cmd += ["--all-plugins"]
         env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(self.dir, "fwupd"))
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         self.rc = proc.returncode
@@ -180,6 +182,28 @@ def case_update_runtime(build):
     # runtime -> DFU mode -> runtime
     check(run.summary.get("reenumerations", 0) >= 2, "summary %r" % run.summary)
     check(run.summary.get("early_polls", 0) == 0, "polled a busy device early: %r" % run.summary)
+    # one GETSTATUS straight after each block (dfuDNBUSY), one after its poll timeout
+    reqs = run.summary["requests"]
+    check(reqs["getstatus"] <= 2 * reqs["dnload"] + 2, "status read too often: %r" % reqs)
+
+
+def case_descriptor_after_last_alt(build):
+    # DFU 1.1 section 4.2: one functional descriptor after the last of three alt settings;
+    # the device's wTransferSize must be used, not a fallback
+    run = Run(build, "descriptor-after-last-alt", extra=["--alts", "3"]).run()
+    run.check_flashed()
+    sizes = {r["wLength"] for r in run.requests("dnload") if r["wLength"] > 0}
+    check(sizes == {1024}, "DNLOAD block sizes %r, expected the descriptor's 1024" % sizes)
+
+
+def case_wins_over_builtin_dfu(build):
+    # with every fwupd plugin loaded, fwupd's own dfu plugin also matches the DFU interface
+    # class: the device named by our quirk must be ours alone, and update through us
+    run = Run(build, "wins-over-builtin-dfu").run(all_plugins=True)
+    owners = [d["Plugin"] for d in run.result["all_before"] if d["Name"] and "Simulated" in d["Name"]]
+    check(owners == ["dfu_core"], "device owned by %r" % owners)
+    run.check_flashed()
+    check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back")
 
 
 def case_update_not_tolerant(build):
