@@ -3,6 +3,7 @@
  */
 
 #include "fu-dfu-core-common.h"
+
 #include "fu-dfu-core-firmware.h"
 
 /*
@@ -182,7 +183,10 @@ fu_dfu_core_base_prepare_firmware(FuDevice *device,
 }
 
 static gboolean
-fu_dfu_core_base_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *value, GError **error)
+fu_dfu_core_base_set_quirk_kv(FuDevice *device,
+			      const gchar *key,
+			      const gchar *value,
+			      GError **error)
 {
 	FuDfuCoreBase *self = FU_DFU_CORE_BASE(device);
 	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
@@ -206,7 +210,10 @@ fu_dfu_core_base_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *v
 		priv->busy_timeout_quirk = tmp;
 		return TRUE;
 	}
-	g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, "quirk key not supported");
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "quirk key not supported");
 	return FALSE;
 }
 
@@ -397,8 +404,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 							       action.length,
 							       error))
 					return FALSE;
-			} else if (action.payload == DFU_PROTO_PAYLOAD_BYTES &&
-				   action.length > 0) {
+			} else if (action.payload == DFU_PROTO_PAYLOAD_BYTES && action.length > 0) {
 				memcpy(buf, action.bytes, action.length); /* nocheck:blocked */
 			}
 			break;
@@ -426,7 +432,8 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 			continue;
 		}
 		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload != NULL &&
-		    action.request == DFU_PROTO_REQUEST_UPLOAD && action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
+		    action.request == DFU_PROTO_REQUEST_UPLOAD &&
+		    action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
 			g_byte_array_append(upload, buf, MIN(actual_length, action.length));
 		}
 		dfu_proto_session_feed(session,

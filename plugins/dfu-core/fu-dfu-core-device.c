@@ -31,8 +31,9 @@ fu_dfu_core_device_probe(FuDevice *device, GError **error)
 
 	/* in DFU mode bcdDevice is the bootloader's own release */
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_IS_BOOTLOADER);
-	version_bootloader = fu_version_from_uint16(fu_usb_device_get_release(FU_USB_DEVICE(device)),
-						    FWUPD_VERSION_FORMAT_BCD);
+	version_bootloader =
+	    fu_version_from_uint16(fu_usb_device_get_release(FU_USB_DEVICE(device)),
+				   FWUPD_VERSION_FORMAT_BCD);
 	fu_device_set_version_bootloader(device, version_bootloader);
 	if (fu_dfu_core_base_get_functional(FU_DFU_CORE_BASE(device))->attributes &
 	    DFU_PROTO_ATTR_CAN_UPLOAD)

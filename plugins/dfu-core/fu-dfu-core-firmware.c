@@ -3,6 +3,7 @@
  */
 
 #include "fu-dfu-core-firmware.h"
+
 #include "fu-dfu-firmware-struct.h"
 
 /* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */

@@ -2,9 +2,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "fu-dfu-core-plugin.h"
+
 #include "fu-dfu-core-common.h"
 #include "fu-dfu-core-device.h"
-#include "fu-dfu-core-plugin.h"
 #include "fu-dfu-core-runtime.h"
 
 static void

@@ -149,7 +149,10 @@ fu_dfu_core_firmware_ihex_func(void)
 	payload = fu_firmware_get_bytes(firmware, &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(g_bytes_get_size(payload), ==, sizeof(expected));
-	g_assert_cmpmem(g_bytes_get_data(payload, NULL), sizeof(expected), expected, sizeof(expected));
+	g_assert_cmpmem(g_bytes_get_data(payload, NULL),
+			sizeof(expected),
+			expected,
+			sizeof(expected));
 	g_clear_error(&error);
 
 	firmware_truncated = fu_dfu_core_test_load(truncated, FALSE, &error);
