@@ -265,7 +265,7 @@ def case_stall_mid_write(build):
 
 def case_unplug_mid_write(build):
     run = Run(build, "unplug-mid-write", extra=["--fault", "unplug:dnload:20"]).run()
-    run.check_failed()
+    run.check_failed("disconnected", "block 19")
 
 
 def case_timeout_mid_write(build):
