@@ -17,6 +17,7 @@ typedef struct {
 	guint16 transfer_size_quirk;  /* 0: the descriptor's */
 	guint16 detach_timeout_quirk; /* 0: the descriptor's */
 	guint32 busy_timeout_quirk;   /* 0: the core's bound */
+	guint32 min_poll_interval;    /* 0: poll as the device asks */
 } FuDfuCoreBasePrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE(FuDfuCoreBase, fu_dfu_core_base, FU_TYPE_USB_DEVICE)
@@ -111,6 +112,10 @@ fu_dfu_core_base_probe(FuDevice *device, GError **error)
 	if (fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_MANIFEST_TOL))
 		priv->intf.functional.attributes |= DFU_PROTO_ATTR_MANIFESTATION_TOLERANT;
 
+	fu_device_add_protocol(device,
+			       priv->intf.functional.dfu_version == DFU_PROTO_VERSION_DFUSE
+				   ? "com.st.dfuse"
+				   : "org.usb.dfu");
 	fu_usb_device_add_interface(FU_USB_DEVICE(self), priv->intf.interface_number);
 	return TRUE;
 }
@@ -147,6 +152,7 @@ fu_dfu_core_base_prepare_firmware(FuDevice *device,
 	firmware = fu_dfu_core_firmware_load(
 	    stream,
 	    fu_device_has_private_flag(device, FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE),
+	    fu_dfu_core_base_is_dfuse(FU_DFU_CORE_BASE(device)),
 	    flags,
 	    error);
 	if (firmware == NULL)
@@ -232,6 +238,8 @@ fu_dfu_core_base_to_string(FuDevice *device, guint idt, GString *str)
 	fwupd_codec_string_append_hex(str, idt, "DfuVersion", functional->dfu_version);
 	if (priv->busy_timeout_quirk != 0)
 		fwupd_codec_string_append_int(str, idt, "BusyTimeout", priv->busy_timeout_quirk);
+	if (priv->min_poll_interval != 0)
+		fwupd_codec_string_append_int(str, idt, "MinPollInterval", priv->min_poll_interval);
 }
 
 guint8
@@ -240,6 +248,22 @@ fu_dfu_core_base_get_interface_number(FuDfuCoreBase *self)
 	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
 	g_return_val_if_fail(FU_IS_DFU_CORE_BASE(self), 0);
 	return priv->intf.interface_number;
+}
+
+const DfuProtoInterface *
+fu_dfu_core_base_get_interface(FuDfuCoreBase *self)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FU_IS_DFU_CORE_BASE(self), NULL);
+	return &priv->intf;
+}
+
+gboolean
+fu_dfu_core_base_is_dfuse(FuDfuCoreBase *self)
+{
+	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	g_return_val_if_fail(FU_IS_DFU_CORE_BASE(self), FALSE);
+	return priv->intf.functional.dfu_version == DFU_PROTO_VERSION_DFUSE;
 }
 
 const DfuProtoFunctional *
@@ -254,9 +278,18 @@ void
 fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
 {
 	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
+	guint dfuse_quirks = 0;
+
 	dfu_proto_session_init(session, &priv->intf.functional);
 	if (priv->busy_timeout_quirk != 0)
 		dfu_proto_session_set_busy_budget(session, priv->busy_timeout_quirk);
+	if (priv->min_poll_interval != 0)
+		dfu_proto_session_set_min_poll_interval(session, priv->min_poll_interval);
+	if (fu_device_has_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_DFUSE_BOGUS_SET_ADDRESS))
+		dfuse_quirks |= DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS;
+	if (fu_device_has_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_DFUSE_SILENT_AFTER_LEAVE))
+		dfuse_quirks |= DFU_PROTO_DFUSE_QUIRK_SILENT_AFTER_LEAVE;
+	dfu_proto_session_set_dfuse_quirks(session, dfuse_quirks);
 }
 
 static guint64
@@ -292,6 +325,11 @@ fu_dfu_core_base_proto_error_to_fwupd(DfuProtoError error)
 		return FWUPD_ERROR_TIMED_OUT;
 	case DFU_PROTO_ERROR_NO_DEVICE:
 		return FWUPD_ERROR_NOT_FOUND;
+	case DFU_PROTO_ERROR_ADDRESS:
+	case DFU_PROTO_ERROR_LAYOUT:
+		return FWUPD_ERROR_INVALID_FILE;
+	case DFU_PROTO_ERROR_READ_PROTECTED:
+		return FWUPD_ERROR_NOT_SUPPORTED;
 	case DFU_PROTO_ERROR_DEVICE_STATUS:
 	case DFU_PROTO_ERROR_WRONG_STATE:
 	case DFU_PROTO_ERROR_STALL:
@@ -326,6 +364,21 @@ fu_dfu_core_base_control(FuDfuCoreBase *self,
 					      FU_DFU_CORE_CONTROL_TIMEOUT_MS,
 					      NULL,
 					      error);
+}
+
+/* a DfuSe download erases, then writes: a byte erased counts as much as a byte written */
+static void
+fu_dfu_core_base_session_progress(const DfuProtoSession *session, size_t *done, size_t *total)
+{
+	DfuProtoDfuseProgress dfuse = {0};
+
+	dfu_proto_session_get_dfuse_progress(session, &dfuse);
+	if (dfuse.phase == DFU_PROTO_DFUSE_PHASE_NONE) {
+		dfu_proto_session_get_progress(session, done, total);
+		return;
+	}
+	*done = dfuse.erase_bytes_done + dfuse.write_bytes_done;
+	*total = dfuse.erase_bytes_total + dfuse.write_bytes_total;
 }
 
 /**
@@ -441,7 +494,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 				       buf,
 				       MIN(actual_length, action.length),
 				       fu_dfu_core_base_now_ms());
-		dfu_proto_session_get_progress(session, &done, &total);
+		fu_dfu_core_base_session_progress(session, &done, &total);
 		if (progress != NULL && total > 0)
 			fu_progress_set_percentage_full(progress, done, total);
 	}
@@ -454,7 +507,10 @@ fu_dfu_core_base_init(FuDfuCoreBase *self)
 	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_MANIFEST_TOL);
 	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE);
 	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_NO_VERIFY);
-	fu_device_add_protocol(FU_DEVICE(self), "org.usb.dfu");
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_DFUSE_BOGUS_SET_ADDRESS);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_DFUSE_SILENT_AFTER_LEAVE);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_DFUSE_MASS_ERASE);
+	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_GD32);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UNSIGNED_PAYLOAD);
 	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);

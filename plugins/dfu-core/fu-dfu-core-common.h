@@ -13,15 +13,20 @@
 #define FU_DFU_CORE_INTERFACE_PROTOCOL_DFU     DFU_PROTO_INTERFACE_PROTOCOL_DFU
 
 /* quirk keys, documented in README.md */
-#define FU_DFU_CORE_QUIRK_TRANSFER_SIZE	 "DfuCoreTransferSize"
-#define FU_DFU_CORE_QUIRK_DETACH_TIMEOUT "DfuCoreDetachTimeout"
-#define FU_DFU_CORE_QUIRK_BUSY_TIMEOUT	 "DfuCoreBusyTimeout"
+#define FU_DFU_CORE_QUIRK_TRANSFER_SIZE	    "DfuCoreTransferSize"
+#define FU_DFU_CORE_QUIRK_DETACH_TIMEOUT    "DfuCoreDetachTimeout"
+#define FU_DFU_CORE_QUIRK_BUSY_TIMEOUT	    "DfuCoreBusyTimeout"
+#define FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL "DfuCoreMinPollInterval"
 
 /* private flags, settable from quirks */
-#define FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE "allow-raw-image"
-#define FU_DFU_CORE_FLAG_NO_VERIFY	 "no-verify"
-#define FU_DFU_CORE_FLAG_WILL_DETACH	 "will-detach"
-#define FU_DFU_CORE_FLAG_MANIFEST_TOL	 "manifestation-tolerant"
+#define FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE	  "allow-raw-image"
+#define FU_DFU_CORE_FLAG_NO_VERIFY		  "no-verify"
+#define FU_DFU_CORE_FLAG_WILL_DETACH		  "will-detach"
+#define FU_DFU_CORE_FLAG_MANIFEST_TOL		  "manifestation-tolerant"
+#define FU_DFU_CORE_FLAG_DFUSE_BOGUS_SET_ADDRESS  "dfuse-bogus-set-address-timeout"
+#define FU_DFU_CORE_FLAG_DFUSE_SILENT_AFTER_LEAVE "dfuse-silent-after-leave"
+#define FU_DFU_CORE_FLAG_DFUSE_MASS_ERASE	  "dfuse-mass-erase"
+#define FU_DFU_CORE_FLAG_GD32			  "gd32"
 
 /*
  * USB 2.0 section 9.2.6.4: a device completes a control request with a data stage within
@@ -40,6 +45,10 @@ struct _FuDfuCoreBaseClass {
 
 guint8
 fu_dfu_core_base_get_interface_number(FuDfuCoreBase *self);
+const DfuProtoInterface *
+fu_dfu_core_base_get_interface(FuDfuCoreBase *self);
+gboolean
+fu_dfu_core_base_is_dfuse(FuDfuCoreBase *self);
 const DfuProtoFunctional *
 fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
 void

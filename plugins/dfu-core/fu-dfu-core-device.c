@@ -4,6 +4,8 @@
 
 #include "fu-dfu-core-device.h"
 
+#include "fu-dfu-core-dfuse.h"
+
 /* A device in DFU mode (interface 0xFE/01/02): downloads, reads back, and returns to its
  * application with a USB reset once the new image is manifested. */
 
@@ -11,6 +13,10 @@ struct _FuDfuCoreDevice {
 	FuDfuCoreBase parent_instance;
 	/* the last download did not finish: the application in flash is incomplete */
 	gboolean download_incomplete;
+	/* DfuSe: one memory per alt setting */
+	GPtrArray *dfuse_targets;
+	/* DfuSe: where the application starts, for leave */
+	guint32 dfuse_leave_address;
 };
 
 G_DEFINE_TYPE(FuDfuCoreDevice, fu_dfu_core_device, FU_TYPE_DFU_CORE_BASE)
@@ -38,6 +44,107 @@ fu_dfu_core_device_probe(FuDevice *device, GError **error)
 	if (fu_dfu_core_base_get_functional(FU_DFU_CORE_BASE(device))->attributes &
 	    DFU_PROTO_ATTR_CAN_UPLOAD)
 		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_CAN_VERIFY_IMAGE);
+	return TRUE;
+}
+
+static gboolean
+fu_dfu_core_device_setup(FuDevice *device, GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+
+	if (!fu_dfu_core_base_is_dfuse(FU_DFU_CORE_BASE(device)))
+		return TRUE;
+	g_clear_pointer(&self->dfuse_targets, g_ptr_array_unref);
+	self->dfuse_targets = fu_dfu_core_dfuse_read_targets(FU_DFU_CORE_BASE(device), error);
+	return self->dfuse_targets != NULL;
+}
+
+static void
+fu_dfu_core_device_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+
+	FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->to_string(device, idt, str);
+	for (guint i = 0; self->dfuse_targets != NULL && i < self->dfuse_targets->len; i++) {
+		const FuDfuCoreDfuseTarget *target = g_ptr_array_index(self->dfuse_targets, i);
+		g_autofree gchar *key = g_strdup_printf("DfuseAlt%u", target->alt_setting);
+		g_autofree gchar *value = NULL;
+		guint64 size = 0;
+		for (guint j = 0; j < target->layout.group_count; j++)
+			size +=
+			    (guint64)target->layout.groups[j].count * target->layout.groups[j].size;
+		value = g_strdup_printf("%s, %u sector groups, %" G_GUINT64_FORMAT " bytes",
+					target->layout.name,
+					target->layout.group_count,
+					size);
+		fwupd_codec_string_append(str, idt, key, value);
+	}
+}
+
+static FuFirmware *
+fu_dfu_core_device_prepare_firmware(FuDevice *device,
+				    GInputStream *stream,
+				    FuProgress *progress,
+				    FuFirmwareParseFlags flags,
+				    GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GPtrArray) jobs = NULL;
+
+	firmware = FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)
+		       ->prepare_firmware(device, stream, progress, flags, error);
+	if (firmware == NULL)
+		return NULL;
+
+	/* a DfuSe image must fit writable memory before the device is touched */
+	if (self->dfuse_targets != NULL) {
+		jobs = fu_dfu_core_dfuse_jobs_new(self->dfuse_targets, firmware, error);
+		if (jobs == NULL)
+			return NULL;
+	}
+	return g_steal_pointer(&firmware);
+}
+
+static gboolean
+fu_dfu_core_device_write_dfuse(FuDfuCoreDevice *self,
+			       FuFirmware *firmware,
+			       FuProgress *progress,
+			       GError **error)
+{
+	FuDfuCoreBase *base = FU_DFU_CORE_BASE(self);
+	gboolean verify =
+	    (fu_dfu_core_base_get_functional(base)->attributes & DFU_PROTO_ATTR_CAN_UPLOAD) &&
+	    !fu_device_has_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_NO_VERIFY);
+	FuDfuCoreDfuseJob *job0;
+	g_autoptr(GPtrArray) jobs = NULL;
+
+	jobs = fu_dfu_core_dfuse_jobs_new(self->dfuse_targets, firmware, error);
+	if (jobs == NULL)
+		return FALSE;
+	if (jobs->len == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "firmware holds no data");
+		return FALSE;
+	}
+
+	/* the application starts where the image for the first memory does */
+	job0 = g_ptr_array_index(jobs, 0);
+	self->dfuse_leave_address = g_array_index(job0->elements, DfuProtoElement, 0).address;
+	for (guint i = 0; i < jobs->len; i++) {
+		FuDfuCoreDfuseJob *job = g_ptr_array_index(jobs, i);
+		if (job->target->alt_setting == 0 && job->elements->len > 0) {
+			self->dfuse_leave_address =
+			    g_array_index(job->elements, DfuProtoElement, 0).address;
+		}
+	}
+
+	self->download_incomplete = TRUE;
+	if (!fu_dfu_core_dfuse_write(base, jobs, verify, progress, error))
+		return FALSE;
+	self->download_incomplete = FALSE;
 	return TRUE;
 }
 
@@ -124,6 +231,9 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	gsize size = 0;
 	g_autoptr(GInputStream) stream = NULL;
 
+	if (self->dfuse_targets != NULL)
+		return fu_dfu_core_device_write_dfuse(self, firmware, progress, error);
+
 	stream = fu_firmware_get_stream(firmware, error);
 	if (stream == NULL)
 		return FALSE;
@@ -190,6 +300,21 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 		return TRUE;
 	}
 
+	/* DfuSe: the device starts the application when told to leave */
+	if (self->dfuse_targets != NULL) {
+		guint32 address = self->dfuse_leave_address;
+		const FuDfuCoreDfuseTarget *target = g_ptr_array_index(self->dfuse_targets, 0);
+		if (address == 0 && target->layout.group_count > 0)
+			address = target->layout.groups[0].address;
+		if (!fu_dfu_core_dfuse_leave(FU_DFU_CORE_BASE(self), address, error)) {
+			g_prefix_error(error, "failed to leave DFU mode: ");
+			return FALSE;
+		}
+		if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR))
+			fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		return TRUE;
+	}
+
 	/* DFU 1.1 section 6.1.4: a USB reset in dfuIDLE starts the (new) application */
 	if (!fu_usb_device_reset(FU_USB_DEVICE(device), &error_local)) {
 		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND)) {
@@ -207,6 +332,7 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 static GBytes *
 fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError **error)
 {
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
 	guint64 size_max = fu_device_get_firmware_size_max(device);
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 
@@ -217,6 +343,12 @@ fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError 
 				    FWUPD_ERROR_NOT_SUPPORTED,
 				    "device cannot upload (bitCanUpload is not set)");
 		return NULL;
+	}
+	if (self->dfuse_targets != NULL) {
+		return fu_dfu_core_dfuse_dump(FU_DFU_CORE_BASE(device),
+					      g_ptr_array_index(self->dfuse_targets, 0),
+					      progress,
+					      error);
 	}
 	if (!fu_dfu_core_device_upload(FU_DFU_CORE_DEVICE(device),
 				       size_max > 0 ? size_max : FU_DFU_CORE_DEVICE_UPLOAD_MAX,
@@ -247,12 +379,26 @@ fu_dfu_core_device_init(FuDfuCoreDevice *self)
 }
 
 static void
+fu_dfu_core_device_finalize(GObject *object)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(object);
+	if (self->dfuse_targets != NULL)
+		g_ptr_array_unref(self->dfuse_targets);
+	G_OBJECT_CLASS(fu_dfu_core_device_parent_class)->finalize(object);
+}
+
+static void
 fu_dfu_core_device_class_init(FuDfuCoreDeviceClass *klass)
 {
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
 	FuDfuCoreBaseClass *base_class = FU_DFU_CORE_BASE_CLASS(klass);
 	base_class->interface_protocol = DFU_PROTO_INTERFACE_PROTOCOL_DFU;
+	object_class->finalize = fu_dfu_core_device_finalize;
 	device_class->probe = fu_dfu_core_device_probe;
+	device_class->setup = fu_dfu_core_device_setup;
+	device_class->to_string = fu_dfu_core_device_to_string;
+	device_class->prepare_firmware = fu_dfu_core_device_prepare_firmware;
 	device_class->write_firmware = fu_dfu_core_device_write_firmware;
 	device_class->attach = fu_dfu_core_device_attach;
 	device_class->dump_firmware = fu_dfu_core_device_dump_firmware;

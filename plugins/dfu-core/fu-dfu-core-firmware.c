@@ -6,6 +6,10 @@
 
 #include "fu-dfu-firmware-struct.h"
 
+/* the DfuSe prefix: "DfuSe", bVersion, DFUImageSize (u32 LE), bTargets */
+#define FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE	     11
+#define FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET 6
+
 /* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */
 #define FU_DFU_CORE_FIRMWARE_PADDING 0xFF
 
@@ -71,16 +75,125 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 	return g_steal_pointer(&firmware);
 }
 
+/*
+ * UM0391 defines DFUImageSize as the file without its suffix, and fwupd's parser insists on
+ * it; dfu-util's dfuse-pack counts the suffix too, and such files exist in the field. Both
+ * readings are accepted when the size matches exactly one of them: the suffix CRC is checked
+ * here on the file as it is, then fwupd's parser reads it with the prefix size corrected.
+ */
+static FuFirmware *
+fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags, GError **error)
+{
+	gsize streamsz = 0;
+	guint32 image_size = 0;
+	guint32 crc = 0xFFFFFFFF; /* fu_input_stream_compute_crc32() passes it to fu_crc32_step() */
+	guint8 prefix[FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE] = {0};
+	g_autoptr(FuFirmware) firmware = fu_dfuse_firmware_new();
+	g_autoptr(FuStructDfuFtr) st_ftr = NULL;
+	g_autoptr(GInputStream) body = NULL;
+	g_autoptr(GInputStream) crc_stream = NULL;
+	g_autoptr(FuCompositeInputStream) fixed = NULL;
+	g_autoptr(GBytes) prefix_blob = NULL;
+
+	if (!fu_input_stream_size(stream, &streamsz, error))
+		return NULL;
+	if (streamsz < FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE + FU_STRUCT_DFU_FTR_SIZE) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "DfuSe file is truncated: get the whole file again");
+		return NULL;
+	}
+	if (!fu_input_stream_read_safe(stream,
+				       prefix,
+				       sizeof(prefix),
+				       0x0,
+				       0x0,
+				       sizeof(prefix),
+				       error))
+		return NULL;
+	if (!fu_memread_uint32_safe(prefix,
+				    sizeof(prefix),
+				    FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET,
+				    &image_size,
+				    G_LITTLE_ENDIAN,
+				    error))
+		return NULL;
+	if (image_size == streamsz - FU_STRUCT_DFU_FTR_SIZE) {
+		if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error)) {
+			g_prefix_error(error, "invalid DfuSe file: ");
+			return NULL;
+		}
+		return g_steal_pointer(&firmware);
+	}
+	if (image_size != streamsz) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "DfuSe file is %" G_GSIZE_FORMAT " bytes but its prefix says %u: "
+			    "it is truncated or damaged; get the whole file again",
+			    streamsz,
+			    image_size);
+		return NULL;
+	}
+
+	/* the file as written by dfuse-pack: its own CRC first */
+	st_ftr = fu_struct_dfu_ftr_parse_stream(stream, streamsz - FU_STRUCT_DFU_FTR_SIZE, error);
+	if (st_ftr == NULL) {
+		g_prefix_error(error, "invalid DfuSe file: ");
+		return NULL;
+	}
+	crc_stream = fu_partial_input_stream_new(stream, 0, streamsz - sizeof(guint32), error);
+	if (crc_stream == NULL)
+		return NULL;
+	if (!fu_input_stream_compute_crc32(crc_stream, FU_CRC_KIND_B32_JAMCRC, &crc, error))
+		return NULL;
+	if (crc != fu_struct_dfu_ftr_get_crc(st_ftr) &&
+	    (flags & FU_FIRMWARE_PARSE_FLAG_IGNORE_CHECKSUM) == 0) {
+		g_set_error(
+		    error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_INVALID_FILE,
+		    "DfuSe file CRC is 0x%08x but its suffix says 0x%08x: the file is damaged; "
+		    "get it again",
+		    crc,
+		    fu_struct_dfu_ftr_get_crc(st_ftr));
+		return NULL;
+	}
+	fu_memwrite_uint32(prefix + FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET,
+			   (guint32)(streamsz - FU_STRUCT_DFU_FTR_SIZE),
+			   G_LITTLE_ENDIAN);
+	prefix_blob = g_bytes_new(prefix, sizeof(prefix));
+	body =
+	    fu_partial_input_stream_new(stream, sizeof(prefix), streamsz - sizeof(prefix), error);
+	if (body == NULL)
+		return NULL;
+	fixed = FU_COMPOSITE_INPUT_STREAM(fu_composite_input_stream_new());
+	fu_composite_input_stream_add_bytes(fixed, prefix_blob);
+	if (!fu_composite_input_stream_add_stream(fixed, body, error))
+		return NULL;
+	if (!fu_firmware_parse_stream(firmware,
+				      G_INPUT_STREAM(fixed),
+				      0x0,
+				      flags | FU_FIRMWARE_PARSE_FLAG_IGNORE_CHECKSUM,
+				      error)) {
+		g_prefix_error(error, "invalid DfuSe file: ");
+		return NULL;
+	}
+	return g_steal_pointer(&firmware);
+}
+
 /**
  * fu_dfu_core_firmware_load:
  * @stream: the payload
  * @allow_raw: accept an image with no DFU suffix
+ * @allow_dfuse: the device speaks DfuSe: accept DfuSe files
  * @flags: parse flags
  * @error: (nullable): optional return location for an error
  *
- * Loads a firmware image for a DFU 1.1 device: a `.dfu` file (DFU suffix, CRC checked),
- * an Intel HEX file (every record checksummed, EOF record required) or, only when the device
- * allows it, a raw binary. A raw image carries no integrity check of its own, and a `.dfu`
+ * Loads a firmware image: a DfuSe file (DfuSe devices only), a `.dfu` file (DFU suffix, CRC
+ *checked), an Intel HEX file (every record checksummed, EOF record required) or, only when the
+ *device allows it, a raw binary. A raw image carries no integrity check of its own, and a `.dfu`
  * file cut short looks exactly like one, hence the opt-in.
  *
  * Returns: (transfer full): a firmware, or %NULL on error
@@ -88,6 +201,7 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 FuFirmware *
 fu_dfu_core_firmware_load(GInputStream *stream,
 			  gboolean allow_raw,
+			  gboolean allow_dfuse,
 			  FuFirmwareParseFlags flags,
 			  GError **error)
 {
@@ -96,6 +210,8 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 	g_autoptr(GError) error_suffix = NULL;
 
 	if (fu_dfu_core_firmware_starts_with(stream, "DfuSe", NULL)) {
+		if (allow_dfuse)
+			return fu_dfu_core_firmware_load_dfuse(stream, flags, error);
 		g_set_error_literal(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_INVALID_FILE,

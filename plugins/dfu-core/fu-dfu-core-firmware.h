@@ -9,6 +9,7 @@
 FuFirmware *
 fu_dfu_core_firmware_load(GInputStream *stream,
 			  gboolean allow_raw,
+			  gboolean allow_dfuse,
 			  FuFirmwareParseFlags flags,
 			  GError **error);
 gboolean

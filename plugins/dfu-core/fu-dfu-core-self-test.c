@@ -33,10 +33,136 @@ fu_dfu_core_test_dfu_file(GBytes *image, guint16 vid, guint16 pid)
 }
 
 static FuFirmware *
-fu_dfu_core_test_load(GBytes *blob, gboolean allow_raw, GError **error)
+fu_dfu_core_test_load_full(GBytes *blob, gboolean allow_raw, gboolean allow_dfuse, GError **error)
 {
 	g_autoptr(GInputStream) stream = g_memory_input_stream_new_from_bytes(blob);
-	return fu_dfu_core_firmware_load(stream, allow_raw, FU_FIRMWARE_PARSE_FLAG_NONE, error);
+	return fu_dfu_core_firmware_load(stream,
+					 allow_raw,
+					 allow_dfuse,
+					 FU_FIRMWARE_PARSE_FLAG_NONE,
+					 error);
+}
+
+static FuFirmware *
+fu_dfu_core_test_load(GBytes *blob, gboolean allow_raw, GError **error)
+{
+	return fu_dfu_core_test_load_full(blob, allow_raw, FALSE, error);
+}
+
+/* a DfuSe file with two targets, as fwupd writes it (UM0391: the size excludes the suffix) */
+static GBytes *
+fu_dfu_core_test_dfuse_file(void)
+{
+	g_autoptr(FuFirmware) firmware = fu_dfuse_firmware_new();
+	g_autoptr(FuFirmware) image0 = fu_firmware_new();
+	g_autoptr(FuFirmware) image1 = fu_firmware_new();
+	g_autoptr(GBytes) data0 = fu_dfu_core_test_image(3000);
+	g_autoptr(GBytes) data1 = fu_dfu_core_test_image(16);
+	g_autoptr(FuChunk) chk0 = fu_chunk_bytes_new(data0);
+	g_autoptr(FuChunk) chk1 = fu_chunk_bytes_new(data1);
+	g_autoptr(GError) error = NULL;
+	GBytes *blob;
+
+	fu_chunk_set_address(chk0, 0x08004000);
+	fu_firmware_add_chunk(image0, chk0);
+	fu_firmware_set_idx(image0, 0);
+	fu_firmware_set_id(image0, "Internal Flash");
+	fu_chunk_set_address(chk1, 0x1FFFC000);
+	fu_firmware_add_chunk(image1, chk1);
+	fu_firmware_set_idx(image1, 1);
+	fu_firmware_set_id(image1, "Option Bytes");
+	g_assert_true(fu_firmware_add_image(firmware, image0, &error));
+	g_assert_true(fu_firmware_add_image(firmware, image1, &error));
+	fu_dfu_firmware_set_vid(FU_DFU_FIRMWARE(firmware), 0x0483);
+	fu_dfu_firmware_set_pid(FU_DFU_FIRMWARE(firmware), 0xDF11);
+	blob = fu_firmware_write(firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(blob);
+	return blob;
+}
+
+static void
+fu_dfu_core_test_check_dfuse(FuFirmware *firmware)
+{
+	g_autoptr(GPtrArray) images = fu_firmware_get_images(firmware);
+	g_autoptr(GPtrArray) chunks = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true(FU_IS_DFUSE_FIRMWARE(firmware));
+	g_assert_cmpint(images->len, ==, 2);
+	chunks = fu_firmware_get_chunks(g_ptr_array_index(images, 0), &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(chunks->len, ==, 1);
+	g_assert_cmpint(fu_chunk_get_address(g_ptr_array_index(chunks, 0)), ==, 0x08004000);
+	g_assert_cmpint(fu_chunk_get_data_sz(g_ptr_array_index(chunks, 0)), ==, 3000);
+}
+
+static void
+fu_dfu_core_firmware_dfuse_um0391_func(void)
+{
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_file();
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
+	g_assert_no_error(error);
+	fu_dfu_core_test_check_dfuse(firmware);
+}
+
+/* the same file as dfu-util's dfuse-pack writes it: the prefix size counts the suffix */
+static GBytes *
+fu_dfu_core_test_dfuse_pack_file(void)
+{
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_file();
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	guint32 crc;
+
+	fu_byte_array_append_bytes(buf, blob);
+	fu_memwrite_uint32(buf->data + 6, buf->len, G_LITTLE_ENDIAN);
+	crc = fu_crc32(FU_CRC_KIND_B32_JAMCRC, buf->data, buf->len - 4);
+	fu_memwrite_uint32(buf->data + buf->len - 4, crc, G_LITTLE_ENDIAN);
+	return g_bytes_new(buf->data, buf->len);
+}
+
+static void
+fu_dfu_core_firmware_dfuse_pack_func(void)
+{
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_pack_file();
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
+	g_assert_no_error(error);
+	fu_dfu_core_test_check_dfuse(firmware);
+}
+
+static void
+fu_dfu_core_firmware_dfuse_damaged_func(void)
+{
+	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_pack_file();
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GBytes) damaged = NULL;
+	g_autoptr(GBytes) truncated = NULL;
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(FuFirmware) firmware_truncated = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* a flipped bit fails the CRC of a dfuse-pack file too */
+	fu_byte_array_append_bytes(buf, blob);
+	buf->data[500] ^= 0x10;
+	damaged = g_bytes_new(buf->data, buf->len);
+	firmware = fu_dfu_core_test_load_full(damaged, FALSE, TRUE, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "CRC"));
+	g_assert_null(firmware);
+	g_clear_error(&error);
+
+	/* a size matching neither reading */
+	truncated = g_bytes_new_from_bytes(blob, 0, g_bytes_get_size(blob) - 100);
+	firmware_truncated = fu_dfu_core_test_load_full(truncated, FALSE, TRUE, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, "truncated"));
+	g_assert_null(firmware_truncated);
 }
 
 static void
@@ -171,5 +297,9 @@ main(int argc, char **argv)
 	g_test_add_func("/dfu-core/firmware/raw", fu_dfu_core_firmware_raw_func);
 	g_test_add_func("/dfu-core/firmware/dfuse", fu_dfu_core_firmware_dfuse_func);
 	g_test_add_func("/dfu-core/firmware/ihex", fu_dfu_core_firmware_ihex_func);
+	g_test_add_func("/dfu-core/firmware/dfuse-um0391", fu_dfu_core_firmware_dfuse_um0391_func);
+	g_test_add_func("/dfu-core/firmware/dfuse-pack", fu_dfu_core_firmware_dfuse_pack_func);
+	g_test_add_func("/dfu-core/firmware/dfuse-damaged",
+			fu_dfu_core_firmware_dfuse_damaged_func);
 	return g_test_run();
 }
