@@ -224,6 +224,13 @@ usbsim_description_get_string_descriptor(UsbsimDescription *self, guint8 index)
 		return NULL;
 	}
 	str = g_ptr_array_index(self->strings, index);
+	if (self->serial_8bit && index == self->serial_index) {
+		gsize len = MIN(strlen(str), 253);
+		usbsim_append_u8(buf, 2 + len);
+		usbsim_append_u8(buf, USBSIM_DT_STRING);
+		g_byte_array_append(buf, (const guint8 *)str, len);
+		return buf;
+	}
 	utf16 = g_utf8_to_utf16(str, -1, NULL, &items, NULL);
 	items = MIN(items, 126);
 	usbsim_append_u8(buf, 2 + items * 2);
@@ -279,4 +286,23 @@ usbsim_description_interfaces_string(UsbsimDescription *self)
 			g_string_append(str, entry);
 	}
 	return g_string_free(str, FALSE);
+}
+
+/* the serial as a host that decodes the descriptor as UTF-16 reads it, as the kernel does for
+ * sysfs: an 8-bit serial pairs its bytes into UTF-16 code units */
+gchar *
+usbsim_description_serial_as_read(UsbsimDescription *self)
+{
+	g_autofree gunichar2 *units = NULL;
+	gsize len;
+
+	if (self->serial == NULL)
+		return NULL;
+	if (!self->serial_8bit)
+		return g_strdup(self->serial);
+	len = strlen(self->serial) / 2;
+	units = g_new0(gunichar2, len + 1);
+	for (gsize i = 0; i < len; i++)
+		units[i] = (guint8)self->serial[2 * i] | ((guint8)self->serial[2 * i + 1] << 8);
+	return g_utf16_to_utf8(units, len, NULL, NULL, NULL);
 }

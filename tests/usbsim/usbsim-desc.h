@@ -53,6 +53,7 @@ typedef struct {
 	gchar *manufacturer;
 	gchar *product;
 	gchar *serial;
+	gboolean serial_8bit; /* the serial string descriptor holds 8-bit characters, not UTF-16 */
 	guint8 configuration_value;
 	guint8 config_attributes;
 	guint8 max_power;      /* in units of 2 mA */
@@ -103,3 +104,5 @@ gboolean
 usbsim_alt_has_endpoint(UsbsimAltSetting *alt, guint8 address);
 gchar *
 usbsim_description_interfaces_string(UsbsimDescription *self);
+gchar *
+usbsim_description_serial_as_read(UsbsimDescription *self);

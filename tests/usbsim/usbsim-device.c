@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "usbsim-flashlog.h"
+
 #ifndef USBDEVFS_GET_SPEED
 #define USBDEVFS_GET_SPEED _IO('U', 31)
 #endif
@@ -19,8 +21,6 @@
 #define USBSIM_SYSFS_PATH	 "/devices/pci0000:00/0000:00:14.0/usb1/1-1"
 #define USBSIM_USB_SPEED_FULL	 2
 #define USBSIM_REAP_PARK_US	 2000	/* an empty non-blocking reap waits this long */
-#define USBSIM_BUS_FIXED_US	 1000.0 /* a full-speed control transfer, TIMING.md */
-#define USBSIM_BUS_BYTES_PER_MS	 832.0
 #define USBSIM_REPLUG_GAP_US	 100000 /* off the bus during a re-enumeration, scale 1.0 */
 #define USBSIM_REPLUG_GAP_MIN_US 30000	/* hosts see the remove before the add at any scale */
 #define USBSIM_SYNC_TIMEOUT_MAX                                                                    \
@@ -64,7 +64,8 @@ struct _UsbsimDevice {
 	gint64 start_us;
 	gint64 last_activity_end_us;
 	FILE *trace;
-	GHashTable *request_counts; /* name -> count */
+	GHashTable *request_counts;  /* name -> count */
+	GHashTable *host_idle_by_us; /* name of the request that ended the wait -> gint64* us */
 	UsbsimDeviceStats stats;
 };
 
@@ -128,6 +129,25 @@ usbsim_device_trace_line(UsbsimDevice *self, const gchar *json)
 	fflush(self->trace);
 }
 
+/* what the model recorded since the last request: erases, writes, set-address, ... */
+static void
+usbsim_device_trace_model_events(UsbsimDevice *self)
+{
+	g_autoptr(GPtrArray) events = NULL;
+	if (self->ops->take_events == NULL)
+		return;
+	events = self->ops->take_events(self->model);
+	for (guint i = 0; self->trace != NULL && i < events->len; i++) {
+		g_autofree gchar *line =
+		    g_strdup_printf("{\"t_ms\":%.3f,%s,\"mode\":\"%s\",\"state\":%d}",
+				    usbsim_device_elapsed_ms(self),
+				    (const gchar *)g_ptr_array_index(events, i),
+				    self->ops->mode_name(self->model),
+				    self->ops->state(self->model));
+		usbsim_device_trace_line(self, line);
+	}
+}
+
 static void
 usbsim_device_trace_event(UsbsimDevice *self, const gchar *event)
 {
@@ -175,6 +195,23 @@ usbsim_device_get_request_counts(UsbsimDevice *self)
 	return self->request_counts;
 }
 
+GHashTable *
+usbsim_device_get_host_idle_by_request(UsbsimDevice *self)
+{
+	return self->host_idle_by_us;
+}
+
+static void
+usbsim_device_add_host_idle(UsbsimDevice *self, const gchar *name, gint64 idle_us)
+{
+	gint64 *total = g_hash_table_lookup(self->host_idle_by_us, name);
+	if (total == NULL) {
+		total = g_new0(gint64, 1);
+		g_hash_table_insert(self->host_idle_by_us, g_strdup(name), total);
+	}
+	*total += idle_us;
+}
+
 static void
 usbsim_device_count_request(UsbsimDevice *self, const gchar *name)
 {
@@ -185,8 +222,7 @@ usbsim_device_count_request(UsbsimDevice *self, const gchar *name)
 static gint64
 usbsim_device_bus_cost_us(UsbsimDevice *self, gsize bytes)
 {
-	return (gint64)((USBSIM_BUS_FIXED_US + bytes * 1000.0 / USBSIM_BUS_BYTES_PER_MS) *
-			self->time_scale);
+	return (gint64)(usbsim_bus_cost_us(bytes) * self->time_scale);
 }
 
 static gboolean
@@ -226,6 +262,7 @@ usbsim_device_build_umockdev_description(UsbsimDescription *desc,
 	const guint8 *blobdata = g_bytes_get_data(blob, &blobsz);
 	guint minor = (busnum - 1) * 128 + (devnum - 1);
 	const gchar *sysname = strrchr(sysfs_path, '/') + 1;
+	g_autofree gchar *serial = usbsim_description_serial_as_read(desc);
 
 	for (gsize i = 0; i < blobsz; i++)
 		g_string_append_printf(hex, "%02X", blobdata[i]);
@@ -252,8 +289,8 @@ usbsim_device_build_umockdev_description(UsbsimDescription *desc,
 			       desc->pid);
 	g_string_append_printf(str, "E: ID_REVISION=%04x\nE: ID_BUS=usb\n", desc->bcd_device);
 	g_string_append_printf(str, "E: ID_USB_INTERFACES=%s\n", interfaces);
-	if (desc->serial != NULL)
-		g_string_append_printf(str, "E: ID_SERIAL_SHORT=%s\n", desc->serial);
+	if (serial != NULL)
+		g_string_append_printf(str, "E: ID_SERIAL_SHORT=%s\n", serial);
 	g_string_append_printf(str, "A: dev=189:%u\n", minor);
 	/* libusb wants sysfs values to end with a newline, as the kernel's do */
 	g_string_append_printf(str, "A: busnum=%u\\n\nA: devnum=%u\\n\n", busnum, devnum);
@@ -271,8 +308,8 @@ usbsim_device_build_umockdev_description(UsbsimDescription *desc,
 		g_string_append_printf(str, "A: manufacturer=%s\n", desc->manufacturer);
 	if (desc->product != NULL)
 		g_string_append_printf(str, "A: product=%s\n", desc->product);
-	if (desc->serial != NULL)
-		g_string_append_printf(str, "A: serial=%s\n", desc->serial);
+	if (serial != NULL)
+		g_string_append_printf(str, "A: serial=%s\n", serial);
 	g_string_append_printf(str, "H: descriptors=%s\n\n", hex->str);
 
 	for (guint i = 0; i < desc->interfaces->len; i++) {
@@ -466,6 +503,7 @@ usbsim_device_self_reenumerate_cb(gpointer user_data)
 	g_mutex_lock(&self->mutex);
 	if (self->devnode_online != NULL) {
 		self->ops->reenumerate(self->model, g_get_monotonic_time());
+		usbsim_device_trace_model_events(self);
 		usbsim_device_go_offline_locked(self, FALSE);
 	}
 	g_mutex_unlock(&self->mutex);
@@ -599,6 +637,8 @@ usbsim_device_standard_request(UsbsimDevice *self, const UsbsimSetup *setup, Usb
 			return;
 		}
 		self->current_alt[iface->number % 32] = setup->value;
+		if (self->ops->set_alt != NULL)
+			self->ops->set_alt(self->model, iface->number, setup->value);
 		return;
 	}
 	default:
@@ -621,13 +661,13 @@ usbsim_device_control_locked(UsbsimDevice *self,
 	const gchar *mode = self->ops->mode_name(self->model);
 	gint state_before = self->ops->state(self->model);
 	gint64 bus_us;
+	gint64 idle_us = MAX(now_us - idle_from_us, 0);
 	gsize bytes;
 
 	reply->outcome = USBSIM_OUTCOME_OK;
 	reply->status = -1;
 	reply->poll_timeout_ms = -1;
-	if (now_us > idle_from_us)
-		self->stats.host_idle_us += now_us - idle_from_us;
+	self->stats.host_idle_us += idle_us;
 
 	if ((setup->request_type & 0x60) == 0x00)
 		usbsim_device_standard_request(self, setup, reply);
@@ -639,6 +679,7 @@ usbsim_device_control_locked(UsbsimDevice *self,
 	self->stats.bus_us += bus_us;
 	self->last_activity_end_us = now_us + bus_us;
 	usbsim_device_count_request(self, reply->name != NULL ? reply->name : "other");
+	usbsim_device_add_host_idle(self, reply->name != NULL ? reply->name : "other", idle_us);
 
 	if (self->trace != NULL) {
 		GString *line = g_string_new(NULL);
@@ -673,6 +714,7 @@ usbsim_device_control_locked(UsbsimDevice *self,
 		usbsim_device_trace_line(self, line->str);
 		g_string_free(line, TRUE);
 	}
+	usbsim_device_trace_model_events(self);
 
 	if (reply->outcome == USBSIM_OUTCOME_UNPLUGGED)
 		usbsim_device_go_offline_locked(self, TRUE);
@@ -1200,6 +1242,7 @@ usbsim_device_finalize(GObject *object)
 	g_free(self->devnode_sysfs);
 	g_ptr_array_unref(self->sysfs_paths);
 	g_hash_table_unref(self->request_counts);
+	g_hash_table_unref(self->host_idle_by_us);
 	if (self->trace != NULL)
 		fclose(self->trace);
 	g_clear_object(&self->testbed);
@@ -1213,6 +1256,7 @@ usbsim_device_init(UsbsimDevice *self)
 	g_mutex_init(&self->mutex);
 	self->sysfs_paths = g_ptr_array_new_with_free_func(g_free);
 	self->request_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	self->host_idle_by_us = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	self->start_us = g_get_monotonic_time();
 	self->devnum = 1; /* the root hub has address 1 */
 }

@@ -45,6 +45,8 @@ UsbsimDeviceStats
 usbsim_device_get_stats(UsbsimDevice *self);
 GHashTable *
 usbsim_device_get_request_counts(UsbsimDevice *self);
+GHashTable *
+usbsim_device_get_host_idle_by_request(UsbsimDevice *self);
 gdouble
 usbsim_device_elapsed_ms(UsbsimDevice *self);
 void

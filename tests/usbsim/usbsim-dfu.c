@@ -259,6 +259,9 @@ struct _UsbsimDfu {
 	GRand *rand;
 	guint requests_any;
 	UsbsimDfuStats stats;
+	UsbsimFlashLog log;
+	gdouble *page_erase_us; /* real erase time of each page when last erased, scale 1.0 */
+	gdouble program_us;	/* real program time of the run, scale 1.0 */
 };
 
 static guint
@@ -286,6 +289,8 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 		memcpy(self->flash, data, MIN(len, profile->flash_size));
 	}
 	self->page_erased = g_new0(gboolean, usbsim_dfu_page_count(self));
+	self->page_erase_us = g_new0(gdouble, usbsim_dfu_page_count(self));
+	usbsim_flash_log_init(&self->log);
 	self->pending_block = g_byte_array_new();
 	self->rand = g_rand_new_with_seed(config->seed);
 
@@ -307,6 +312,8 @@ usbsim_dfu_free(UsbsimDfu *self)
 	g_array_unref(self->config.faults);
 	g_free(self->flash);
 	g_free(self->page_erased);
+	g_free(self->page_erase_us);
+	usbsim_flash_log_clear(&self->log);
 	g_byte_array_unref(self->pending_block);
 	g_rand_free(self->rand);
 	g_free(self);
@@ -476,6 +483,7 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 	guint32 offset = self->dnload_offset;
 	gdouble busy = 0;
 	gdouble report = 0;
+	gdouble program;
 	guint units;
 
 	*busy_us = 0;
@@ -490,22 +498,49 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 		memset(self->flash + (gsize)page * profile->page_size, 0xff, profile->page_size);
 		self->page_erased[page] = TRUE;
 		self->stats.pages_erased++;
-		busy +=
+		self->page_erase_us[page] =
 		    g_rand_double_range(self->rand, profile->erase_typ_us, profile->erase_max_us);
+		busy += self->page_erase_us[page];
 		report += profile->report_erase_ms;
+		usbsim_ranges_add(self->log.erased,
+				  0,
+				  page * profile->page_size,
+				  profile->page_size);
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"erase\",\"alt\":0,\"address\":%u,\"size\":%u,"
+				       "\"mass\":false,\"status\":0",
+				       page * profile->page_size,
+				       profile->page_size);
 	}
 
 	/* flash only clears bits: writing over programmed cells is an error */
 	for (guint32 i = 0; i < len; i++) {
-		if (self->flash[offset + i] != 0xff)
+		if (self->flash[offset + i] != 0xff) {
+			self->log.writes_not_erased++;
+			usbsim_flash_log_event(&self->log,
+					       "\"event\":\"write\",\"alt\":0,\"address\":%u,"
+					       "\"length\":%u,\"erased\":false,\"status\":%d",
+					       offset,
+					       len,
+					       USBSIM_DFU_STATUS_ERR_CHECK_ERASED);
 			return USBSIM_DFU_STATUS_ERR_CHECK_ERASED;
+		}
 	}
 	memcpy(self->flash + offset, self->pending_block->data, len);
 	units = (len + profile->program_unit - 1) / profile->program_unit;
-	busy += units *
-		g_rand_double_range(self->rand, profile->program_typ_ns, profile->program_max_ns) /
-		1000.0;
+	program =
+	    units *
+	    g_rand_double_range(self->rand, profile->program_typ_ns, profile->program_max_ns) /
+	    1000.0;
+	busy += program;
+	self->program_us += program;
 	report += (gdouble)profile->report_program_ms * len / profile->report_block;
+	usbsim_ranges_add(self->log.written, 0, offset, len);
+	usbsim_flash_log_event(&self->log,
+			       "\"event\":\"write\",\"alt\":0,\"address\":%u,\"length\":%u,"
+			       "\"erased\":true,\"status\":0",
+			       offset,
+			       len);
 
 	self->dnload_offset += len;
 	self->stats.bytes_programmed += len;
@@ -1028,6 +1063,13 @@ usbsim_dfu_state(gpointer model)
 	return self->state;
 }
 
+static GPtrArray *
+usbsim_dfu_take_events(gpointer model)
+{
+	UsbsimDfu *self = model;
+	return usbsim_flash_log_take_events(&self->log);
+}
+
 static const UsbsimModelOps usbsim_dfu_model_ops = {
     .control = usbsim_dfu_control,
     .usb_reset = usbsim_dfu_usb_reset,
@@ -1037,10 +1079,66 @@ static const UsbsimModelOps usbsim_dfu_model_ops = {
     .busy_until = usbsim_dfu_busy_until,
     .mode_name = usbsim_dfu_mode_name,
     .state = usbsim_dfu_state,
+    .take_events = usbsim_dfu_take_events,
 };
 
 const UsbsimModelOps *
 usbsim_dfu_ops(void)
 {
 	return &usbsim_dfu_model_ops;
+}
+
+const UsbsimFlashLog *
+usbsim_dfu_get_flash_log(UsbsimDfu *self)
+{
+	return &self->log;
+}
+
+/*
+ * TIMING.md, the physical limit of the data this run wrote: per block of wTransferSize its bus
+ * time, one status read, the real erase time of the pages it is first to touch and its real
+ * program time; the manifestation's request and status read. The spec-compliant limit takes
+ * max(real, reported) for each block, reported by the model's own rule.
+ */
+void
+usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms)
+{
+	const UsbsimDfuProfile *profile = &self->config.profile;
+	g_autofree gboolean *counted = g_new0(gboolean, usbsim_dfu_page_count(self));
+	gdouble status_us = usbsim_bus_cost_us(6);
+	gdouble per_byte_us = 0;
+	gdouble physical = 0;
+	gdouble spec = 0;
+
+	if (self->stats.bytes_programmed > 0)
+		per_byte_us = self->program_us / self->stats.bytes_programmed;
+	for (guint i = 0; i < self->log.written->len; i++) {
+		UsbsimRange *range = &g_array_index(self->log.written, UsbsimRange, i);
+		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {
+			guint32 address = range->address + off;
+			guint32 len = MIN(profile->transfer_size, range->size - off);
+			gdouble real_us = per_byte_us * len;
+			gdouble report_us =
+			    1000.0 * profile->report_program_ms * len / profile->report_block;
+			for (guint32 page = address / profile->page_size;
+			     page <= (address + len - 1) / profile->page_size;
+			     page++) {
+				if (counted[page])
+					continue;
+				counted[page] = TRUE;
+				real_us += self->page_erase_us[page];
+				report_us += 1000.0 * profile->report_erase_ms;
+			}
+			physical += usbsim_bus_cost_us(len) + status_us + real_us;
+			spec += usbsim_bus_cost_us(len) + status_us + MAX(real_us, report_us);
+		}
+	}
+	if (self->stats.manifestations > 0) {
+		gdouble manifest_us =
+		    self->config.manifest_tolerant ? 0 : profile->manifest_ms * 1000.0;
+		physical += usbsim_bus_cost_us(0) + status_us + manifest_us;
+		spec += usbsim_bus_cost_us(0) + status_us + manifest_us;
+	}
+	*physical_ms = physical * self->config.time_scale / 1000.0;
+	*spec_ms = spec * self->config.time_scale / 1000.0;
 }

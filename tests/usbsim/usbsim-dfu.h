@@ -10,6 +10,7 @@
 
 #pragma once
 
+#include "usbsim-flashlog.h"
 #include "usbsim-model.h"
 
 typedef enum {
@@ -176,3 +177,7 @@ const gchar *
 usbsim_dfu_status_to_string(gint status);
 const gchar *
 usbsim_dfu_request_to_string(gint request);
+const UsbsimFlashLog *
+usbsim_dfu_get_flash_log(UsbsimDfu *self);
+void
+usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms);

@@ -55,4 +55,8 @@ typedef struct {
 	/* optional: bulk and interrupt endpoints; IN returns -1 while the model has no data */
 	gssize (*endpoint_in)(gpointer model, guint8 endpoint, guint8 *buf, gsize bufsz);
 	void (*endpoint_out)(gpointer model, guint8 endpoint, const guint8 *buf, gsize bufsz);
+	/* optional: the host selected an alternate setting (SET_INTERFACE) */
+	void (*set_alt)(gpointer model, guint8 interface, guint8 alt);
+	/* optional: trace events since the last call, each the JSON members after "t_ms" */
+	GPtrArray *(*take_events)(gpointer model);
 } UsbsimModelOps;

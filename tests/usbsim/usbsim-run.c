@@ -19,6 +19,7 @@
 
 #include "usbsim-device.h"
 #include "usbsim-dfu.h"
+#include "usbsim-dfuse.h"
 
 #define USBSIM_EXIT_TIMEOUT 124
 #define USBSIM_EXIT_SETUP   125
@@ -30,6 +31,14 @@ typedef struct {
 	gboolean child_exited;
 	gboolean timed_out;
 } UsbsimRun;
+
+/* the device model a run serves: DFU 1.1 or DfuSe */
+typedef struct {
+	const UsbsimModelOps *ops;
+	UsbsimDfu *dfu;
+	UsbsimDfuse *dfuse;
+	gdouble time_scale;
+} UsbsimModel;
 
 static gboolean usbsim_verbose = FALSE;
 static UMockdevTestbed *usbsim_testbed_kept = NULL;
@@ -143,16 +152,14 @@ usbsim_remove_tree(const gchar *path)
 		g_warning("cannot remove %s: %s", path, error->message);
 }
 
-static gchar *
-usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
+static void
+usbsim_summary_append_requests(GString *str, UsbsimDevice *device)
 {
-	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
-	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GHashTable *counts = usbsim_device_get_request_counts(device);
 	g_autoptr(GList) names =
 	    g_list_sort(g_hash_table_get_keys(counts), (GCompareFunc)g_strcmp0);
-	GString *str = g_string_new("{\"summary\":true,\"requests\":{");
 
+	g_string_append(str, "{\"summary\":true,\"requests\":{");
 	for (GList *l = names; l != NULL; l = l->next) {
 		g_string_append_printf(str,
 				       "%s\"%s\":%u",
@@ -160,14 +167,111 @@ usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
 				       (const gchar *)l->data,
 				       GPOINTER_TO_UINT(g_hash_table_lookup(counts, l->data)));
 	}
+	g_string_append_c(str, '}');
+}
+
+/* what both models add: memory ranges, set-address and write counts, the limits, idle time */
+static void
+usbsim_summary_append_flash(GString *str,
+			    UsbsimDevice *device,
+			    const UsbsimFlashLog *log,
+			    gdouble limit_physical_ms,
+			    gdouble limit_spec_ms)
+{
+	GHashTable *idle = usbsim_device_get_host_idle_by_request(device);
+	g_autoptr(GList) names = g_list_sort(g_hash_table_get_keys(idle), (GCompareFunc)g_strcmp0);
+
+	g_string_append(str, ",\"erased_ranges\":");
+	usbsim_ranges_append_json(log->erased, str);
+	g_string_append(str, ",\"written_ranges\":");
+	usbsim_ranges_append_json(log->written, str);
 	g_string_append_printf(str,
-			       "},\"erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
+			       ",\"set_address_commands\":%u,\"writes_not_erased\":%u"
+			       ",\"limit_physical_ms\":%.3f,\"limit_spec_ms\":%.3f"
+			       ",\"host_idle_ms_by_request\":{",
+			       log->set_address_commands,
+			       log->writes_not_erased,
+			       limit_physical_ms,
+			       limit_spec_ms);
+	for (GList *l = names; l != NULL; l = l->next) {
+		const gint64 *idle_us = g_hash_table_lookup(idle, l->data);
+		g_string_append_printf(str,
+				       "%s\"%s\":%.3f",
+				       l == names ? "" : ",",
+				       (const gchar *)l->data,
+				       *idle_us / 1000.0);
+	}
+	g_string_append_c(str, '}');
+}
+
+static gchar *
+usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
+{
+	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
+	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
+	GString *str = g_string_new(NULL);
+	gdouble physical_ms = 0;
+	gdouble spec_ms = 0;
+
+	usbsim_summary_append_requests(str, device);
+	g_string_append_printf(
+	    str,
+	    ",\"erases\":%u,\"mass_erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
+	    ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
+	    ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
+	    ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
+	    ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
+	    ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
+	    ",\"final_status\":%d,\"runtime_version\":%u,\"read_protected\":%s"
+	    ",\"elapsed_ms\":%.3f",
+	    stats->sectors_erased,
+	    stats->mass_erases,
+	    stats->bytes_programmed,
+	    stats->bytes_uploaded,
+	    stats->early_polls,
+	    stats->blocks_out_of_sequence,
+	    stats->leaves,
+	    stats->busy_us / 1000.0,
+	    dev_stats.bus_us / 1000.0,
+	    dev_stats.host_idle_us / 1000.0,
+	    stats->reenumerations,
+	    dev_stats.usb_resets,
+	    stats->faults_fired,
+	    dev_stats.gone ? "true" : "false",
+	    usbsim_dfuse_get_mode(dfuse) == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
+	    usbsim_dfuse_get_state(dfuse),
+	    usbsim_dfuse_get_status(dfuse),
+	    usbsim_dfuse_get_runtime_version(dfuse),
+	    usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false",
+	    usbsim_device_elapsed_ms(device));
+	usbsim_dfuse_get_limits(dfuse, &physical_ms, &spec_ms);
+	usbsim_summary_append_flash(str,
+				    device,
+				    usbsim_dfuse_get_flash_log(dfuse),
+				    physical_ms,
+				    spec_ms);
+	g_string_append(str, ",\"protocol\":\"dfuse\"}");
+	return g_string_free(str, FALSE);
+}
+
+static gchar *
+usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
+{
+	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
+	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
+	GString *str = g_string_new(NULL);
+	gdouble physical_ms = 0;
+	gdouble spec_ms = 0;
+
+	usbsim_summary_append_requests(str, device);
+	g_string_append_printf(str,
+			       ",\"erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
 			       ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
 			       ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
 			       ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
 			       ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
 			       ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
-			       ",\"final_status\":%d,\"runtime_version\":%u,\"elapsed_ms\":%.3f}",
+			       ",\"final_status\":%d,\"runtime_version\":%u,\"elapsed_ms\":%.3f",
 			       stats->pages_erased,
 			       stats->bytes_programmed,
 			       stats->bytes_uploaded,
@@ -187,6 +291,13 @@ usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
 			       usbsim_dfu_get_status(dfu),
 			       usbsim_dfu_get_runtime_version(dfu),
 			       usbsim_device_elapsed_ms(device));
+	usbsim_dfu_get_limits(dfu, &physical_ms, &spec_ms);
+	usbsim_summary_append_flash(str,
+				    device,
+				    usbsim_dfu_get_flash_log(dfu),
+				    physical_ms,
+				    spec_ms);
+	g_string_append(str, ",\"protocol\":\"dfu\"}");
 	return g_string_free(str, FALSE);
 }
 
@@ -208,17 +319,37 @@ usbsim_list_profiles(void)
 			p->transfer_size,
 			p->description);
 	}
+	for (guint i = 0; usbsim_dfuse_profiles()[i] != NULL; i++) {
+		const UsbsimDfuseProfile *p = usbsim_dfuse_profiles()[i];
+		g_autoptr(UsbsimDfuse) dfuse = NULL;
+		UsbsimDfuseConfig config;
+		usbsim_dfuse_config_init(&config, p);
+		dfuse = usbsim_dfuse_new(&config);
+		usbsim_dfuse_config_clear(&config);
+		g_print("%s\t%04x:%04x application, %04x:%04x DfuSe, %u KiB flash, "
+			"wTransferSize %u, %s by default: %s\n",
+			p->name,
+			p->vid,
+			p->runtime_pid,
+			p->vid,
+			p->dfu_pid,
+			p->flash_size / 1024,
+			p->transfer_size,
+			p->default_mode == USBSIM_DFU_MODE_DFU ? "DFU mode" : "runtime",
+			p->description);
+		for (guint alt = 0; usbsim_dfuse_get_layout(dfuse, alt) != NULL; alt++)
+			g_print("\talt %u: %s\n", alt, usbsim_dfuse_get_layout(dfuse, alt));
+	}
 }
 
 static gint
-usbsim_run(UsbsimDfuConfig *config,
+usbsim_run(UsbsimModel *model,
 	   gchar **client_argv,
 	   const gchar *flash_out,
 	   const gchar *trace,
 	   guint timeout_s)
 {
 	g_autoptr(UMockdevTestbed) testbed = NULL;
-	g_autoptr(UsbsimDfu) dfu = NULL;
 	g_autoptr(UsbsimDevice) device = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
@@ -231,8 +362,11 @@ usbsim_run(UsbsimDfuConfig *config,
 	testbed = umockdev_testbed_new();
 	root_dir = umockdev_testbed_get_root_dir(testbed);
 	g_debug("testbed in %s", root_dir);
-	dfu = usbsim_dfu_new(config);
-	device = usbsim_device_new(testbed, usbsim_dfu_ops(), dfu, config->time_scale);
+	device =
+	    usbsim_device_new(testbed,
+			      model->ops,
+			      model->dfu != NULL ? (gpointer)model->dfu : (gpointer)model->dfuse,
+			      model->time_scale);
 	if (trace != NULL && !usbsim_device_set_trace(device, trace, &error)) {
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
@@ -263,10 +397,12 @@ usbsim_run(UsbsimDfuConfig *config,
 
 	/* the flash dump and the summary, then the testbed goes */
 	usbsim_device_lock(device);
-	summary = usbsim_summary_json(device, dfu);
+	summary = model->dfu != NULL ? usbsim_summary_json(device, model->dfu)
+				     : usbsim_summary_json_dfuse(device, model->dfuse);
 	usbsim_device_trace_line(device, summary);
 	if (flash_out != NULL) {
-		g_autoptr(GBytes) flash = usbsim_dfu_get_flash(dfu);
+		g_autoptr(GBytes) flash = model->dfu != NULL ? usbsim_dfu_get_flash(model->dfu)
+							     : usbsim_dfuse_get_flash(model->dfuse);
 		if (!g_file_set_contents(flash_out,
 					 g_bytes_get_data(flash, NULL),
 					 g_bytes_get_size(flash),
@@ -297,6 +433,263 @@ usbsim_run(UsbsimDfuConfig *config,
 	return exit_status;
 }
 
+/* the command line, as given; NULL for an option not given */
+typedef struct {
+	const gchar *mode;
+	const gchar *vid;
+	const gchar *runtime_pid;
+	const gchar *dfu_pid;
+	const gchar *bcd_device;
+	const gchar *serial;
+	const gchar *flash_size;
+	const gchar *transfer_size;
+	const gchar *manifest_tolerant;
+	const gchar *will_detach;
+	const gchar *can_upload;
+	const gchar *can_download;
+	const gchar *can_accelerate;
+	const gchar *alts;
+	const gchar *version_offset;
+	const gchar *early_poll;
+	const gchar *seed;
+	const gchar *stuck_busy;
+	gchar **faults;
+	gboolean func_desc_every_alt;
+	gboolean bogus_set_address_timeout;
+	gboolean zero_poll_timeout;
+	gboolean short_mass_erase_timeout;
+	gboolean stall_early_poll_during_erase;
+	gboolean read_protected;
+	gdouble time_scale;
+} UsbsimOptions;
+
+static gboolean
+usbsim_parse_attribute(const gchar *str,
+		       guint8 *attributes,
+		       guint8 bit,
+		       const gchar *what,
+		       GError **error)
+{
+	gboolean value = FALSE;
+	if (str == NULL)
+		return TRUE;
+	if (!usbsim_parse_bool(str, &value, what, error))
+		return FALSE;
+	if (value)
+		*attributes |= bit;
+	else
+		*attributes &= ~bit;
+	return TRUE;
+}
+
+/* the DfuSe options, and the DFU 1.1 ones that apply to a DfuSe device */
+static gboolean
+usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
+{
+	UsbsimDfuseProfile *profile = &config->profile;
+	guint64 value = 0;
+
+	config->time_scale = o->time_scale;
+	config->func_desc_every_alt = o->func_desc_every_alt;
+	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
+	config->zero_poll_timeout = o->zero_poll_timeout;
+	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
+	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
+	config->read_protected = o->read_protected;
+	if (o->mode != NULL) {
+		if (g_strcmp0(o->mode, "runtime") == 0) {
+			config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
+		} else if (g_strcmp0(o->mode, "dfu") == 0) {
+			config->initial_mode = USBSIM_DFU_MODE_DFU;
+		} else {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--mode must be runtime or dfu");
+			return FALSE;
+		}
+	}
+	if (o->vid != NULL) {
+		if (!usbsim_parse_u32(o->vid, 0xffff, &value, "vid", error))
+			return FALSE;
+		profile->vid = value;
+	}
+	if (o->runtime_pid != NULL) {
+		if (!usbsim_parse_u32(o->runtime_pid, 0xffff, &value, "runtime-pid", error))
+			return FALSE;
+		profile->runtime_pid = value;
+	}
+	if (o->dfu_pid != NULL) {
+		if (!usbsim_parse_u32(o->dfu_pid, 0xffff, &value, "dfu-pid", error))
+			return FALSE;
+		profile->dfu_pid = value;
+	}
+	if (o->bcd_device != NULL) {
+		if (!usbsim_parse_u32(o->bcd_device, 0xffff, &value, "bcd-device", error))
+			return FALSE;
+		config->bcd_device = value;
+	}
+	if (o->flash_size != NULL) {
+		if (!usbsim_parse_u32(o->flash_size, 64 * 1024 * 1024, &value, "flash-size", error))
+			return FALSE;
+		if (!usbsim_dfuse_check_flash_size(profile, value, error))
+			return FALSE;
+		profile->flash_size = value;
+	}
+	if (o->transfer_size != NULL) {
+		if (!usbsim_parse_u32(o->transfer_size, 0xffff, &value, "transfer-size", error))
+			return FALSE;
+		if (value == 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "transfer size must not be zero");
+			return FALSE;
+		}
+		profile->transfer_size = value;
+	}
+	if (o->alts != NULL) {
+		if (!usbsim_parse_u32(o->alts, 255, &value, "alts", error))
+			return FALSE;
+		if (value == 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "alts must be at least 1");
+			return FALSE;
+		}
+		config->alts = value;
+	}
+	if (o->version_offset != NULL) {
+		if (!usbsim_parse_u32(o->version_offset,
+				      G_MAXUINT32,
+				      &value,
+				      "version-offset",
+				      error))
+			return FALSE;
+		config->version_offset = value;
+	}
+	if (o->seed != NULL) {
+		if (!usbsim_parse_u32(o->seed, G_MAXUINT32, &value, "seed", error))
+			return FALSE;
+		config->seed = value;
+	}
+	if (o->stuck_busy != NULL) {
+		if (g_strcmp0(o->stuck_busy, "always") == 0) {
+			config->stuck_busy_from = 1;
+		} else {
+			if (!usbsim_parse_u32(o->stuck_busy,
+					      G_MAXUINT32,
+					      &value,
+					      "stuck-busy",
+					      error))
+				return FALSE;
+			if (value == 0) {
+				g_set_error_literal(error,
+						    G_IO_ERROR,
+						    G_IO_ERROR_INVALID_ARGUMENT,
+						    "--stuck-busy counts from 1, or is 'always'");
+				return FALSE;
+			}
+			config->stuck_busy_from = value;
+		}
+	}
+	if (!usbsim_parse_attribute(o->can_download,
+				    &profile->attributes,
+				    0x01,
+				    "--can-download",
+				    error) ||
+	    !usbsim_parse_attribute(o->can_upload,
+				    &profile->attributes,
+				    0x02,
+				    "--can-upload",
+				    error) ||
+	    !usbsim_parse_attribute(o->manifest_tolerant,
+				    &profile->attributes,
+				    0x04,
+				    "--manifest-tolerant",
+				    error) ||
+	    !usbsim_parse_attribute(o->will_detach,
+				    &profile->attributes,
+				    0x08,
+				    "--will-detach",
+				    error) ||
+	    !usbsim_parse_attribute(o->can_accelerate,
+				    &profile->attributes,
+				    0x80,
+				    "--can-accelerate",
+				    error))
+		return FALSE;
+	if (o->early_poll != NULL) {
+		if (g_strcmp0(o->early_poll, "stall") == 0) {
+			config->early_poll_stalls = TRUE;
+		} else if (g_strcmp0(o->early_poll, "answer") != 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--early-poll must be answer or stall");
+			return FALSE;
+		}
+	}
+	if (o->serial != NULL)
+		config->serial = g_strdup(o->serial);
+	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
+		UsbsimFault fault;
+		if (!usbsim_fault_parse(o->faults[i], &fault, error))
+			return FALSE;
+		g_array_append_val(config->faults, fault);
+	}
+	return TRUE;
+}
+
+/* the testbed and the client's temporary files stay in the build tree */
+static gboolean
+usbsim_setup_tmpdir(void)
+{
+	g_autofree gchar *tmpdir = g_strdup(
+	    g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR") : USBSIM_DEFAULT_TMPDIR);
+	if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
+		g_printerr("usbsim-run: cannot create %s: %s\n", tmpdir, g_strerror(errno));
+		return FALSE;
+	}
+	g_setenv("TMPDIR", tmpdir, TRUE);
+	return TRUE;
+}
+
+static gint
+usbsim_main_dfuse(const UsbsimDfuseProfile *dfuse_profile,
+		  const UsbsimOptions *options,
+		  const gchar *flash_in,
+		  gchar **client_argv,
+		  const gchar *flash_out,
+		  const gchar *trace,
+		  guint timeout_s)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
+	UsbsimModel model = {.ops = usbsim_dfuse_ops(), .time_scale = options->time_scale};
+
+	usbsim_dfuse_config_init(&config, dfuse_profile);
+	if (usbsim_configure_dfuse(&config, options, &error) && flash_in != NULL) {
+		gchar *contents = NULL;
+		gsize len = 0;
+		if (g_file_get_contents(flash_in, &contents, &len, &error))
+			config.flash_in = g_bytes_new_take(contents, len);
+	}
+	if (error != NULL) {
+		g_printerr("usbsim-run: %s\n", error->message);
+		usbsim_dfuse_config_clear(&config);
+		return USBSIM_EXIT_SETUP;
+	}
+	dfuse = usbsim_dfuse_new(&config);
+	usbsim_dfuse_config_clear(&config);
+	if (!usbsim_setup_tmpdir())
+		return USBSIM_EXIT_SETUP;
+	model.dfuse = dfuse;
+	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,19 +713,27 @@ main(int argc, char **argv)
 	g_autofree gchar *early_poll = NULL;
 	g_autofree gchar *seed = NULL;
 	g_autofree gchar *trace = NULL;
+	g_autofree gchar *can_accelerate = NULL;
+	g_autofree gchar *stuck_busy = NULL;
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
+	gboolean bogus_set_address_timeout = FALSE;
+	gboolean zero_poll_timeout = FALSE;
+	gboolean short_mass_erase_timeout = FALSE;
+	gboolean stall_early_poll_during_erase = FALSE;
+	gboolean read_protected = FALSE;
 	gboolean list_profiles = FALSE;
+	const UsbsimDfuseProfile *dfuse_profile;
 	gdouble time_scale = 1.0;
 	gint timeout_s = 120;
 	const UsbsimDfuProfile *profile;
 	UsbsimDfuConfig config;
 	guint64 value = 0;
-	gint rc;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
-	g_autofree gchar *tmpdir = NULL;
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimModel model = {.ops = usbsim_dfu_ops()};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
@@ -366,6 +767,55 @@ main(int argc, char **argv)
 	     NULL},
 	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &version_offset, "Version offset", "N"},
 	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &early_poll, "answer or stall", "HOW"},
+	    {"can-accelerate",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &can_accelerate,
+	     "DfuSe: functional descriptor bit 7, yes or no",
+	     "B"},
+	    {"bogus-set-address-timeout",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &bogus_set_address_timeout,
+	     "DfuSe: SET_ADDRESS reports 104 ms while it takes none",
+	     NULL},
+	    {"zero-poll-timeout",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &zero_poll_timeout,
+	     "DfuSe: report a 0 ms poll timeout while really busy",
+	     NULL},
+	    {"short-mass-erase-timeout",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &short_mass_erase_timeout,
+	     "DfuSe: a mass erase reports 100 ms",
+	     NULL},
+	    {"stall-early-poll-during-erase",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &stall_early_poll_during_erase,
+	     "DfuSe: GETSTATUS before an erase is done stalls",
+	     NULL},
+	    {"stuck-busy",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &stuck_busy,
+	     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
+	     "N|always"},
+	    {"read-protected",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &read_protected,
+	     "DfuSe: flash read protection until a read unprotect",
+	     NULL},
 	    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed, "Seed of the busy time draws", "N"},
 	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Time scale", "F"},
 	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &faults, "Fault", "KIND:REQUEST:N"},
@@ -393,6 +843,54 @@ main(int argc, char **argv)
 	if (client_argv == NULL || client_argv[0] == NULL) {
 		g_printerr(
 		    "usbsim-run: no client given; usage: usbsim-run [OPTIONS] -- CLIENT...\n");
+		return USBSIM_EXIT_SETUP;
+	}
+	if (time_scale < 0 || timeout_s <= 0) {
+		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
+		return USBSIM_EXIT_SETUP;
+	}
+	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
+	if (dfuse_profile != NULL) {
+		UsbsimOptions options = {
+		    .mode = mode,
+		    .vid = vid,
+		    .runtime_pid = runtime_pid,
+		    .dfu_pid = dfu_pid,
+		    .bcd_device = bcd_device,
+		    .serial = serial,
+		    .flash_size = flash_size,
+		    .transfer_size = transfer_size,
+		    .manifest_tolerant = manifest_tolerant,
+		    .will_detach = will_detach,
+		    .can_upload = can_upload,
+		    .can_download = can_download,
+		    .can_accelerate = can_accelerate,
+		    .alts = alts,
+		    .version_offset = version_offset,
+		    .early_poll = early_poll,
+		    .seed = seed,
+		    .stuck_busy = stuck_busy,
+		    .faults = faults,
+		    .func_desc_every_alt = func_desc_every_alt,
+		    .bogus_set_address_timeout = bogus_set_address_timeout,
+		    .zero_poll_timeout = zero_poll_timeout,
+		    .short_mass_erase_timeout = short_mass_erase_timeout,
+		    .stall_early_poll_during_erase = stall_early_poll_during_erase,
+		    .read_protected = read_protected,
+		    .time_scale = time_scale,
+		};
+		return usbsim_main_dfuse(dfuse_profile,
+					 &options,
+					 flash_in,
+					 client_argv,
+					 flash_out,
+					 trace,
+					 timeout_s);
+	}
+	if (can_accelerate != NULL || stuck_busy != NULL || bogus_set_address_timeout ||
+	    zero_poll_timeout || short_mass_erase_timeout || stall_early_poll_during_erase ||
+	    read_protected) {
+		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
 	profile = usbsim_dfu_profile_find(profile_name);
@@ -503,17 +1001,11 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 
-	/* the testbed and the client's temporary files stay in the build tree */
-	tmpdir = g_strdup(g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR")
-							    : USBSIM_DEFAULT_TMPDIR);
-	if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
-		g_printerr("usbsim-run: cannot create %s: %s\n", tmpdir, g_strerror(errno));
-		usbsim_dfu_config_clear(&config);
-		return USBSIM_EXIT_SETUP;
-	}
-	g_setenv("TMPDIR", tmpdir, TRUE);
-
-	rc = usbsim_run(&config, client_argv, flash_out, trace, timeout_s);
+	dfu = usbsim_dfu_new(&config);
+	model.dfu = dfu;
+	model.time_scale = config.time_scale;
 	usbsim_dfu_config_clear(&config);
-	return rc;
+	if (!usbsim_setup_tmpdir())
+		return USBSIM_EXIT_SETUP;
+	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
 }

@@ -52,8 +52,10 @@ sim() {
 	trace=$1
 	shift
 	set +e
+	started=$(date +%s.%N)
 	"$USBSIM_RUN" --time-scale "$SCALE" --trace "$trace" "$@"
 	RC=$?
+	WALL=$(echo "$started $(date +%s.%N)" | awk '{printf "%.3f", $2 - $1}')
 	set -e
-	echo "(exit status $RC)"
+	echo "(exit status $RC, client wall time ${WALL} s at time scale $SCALE)"
 }

@@ -64,6 +64,23 @@ def cmd_count(trace_path, request, outcome):
     return 0
 
 
+def cmd_limits(trace_path):
+    """the summary carries both limits, the spec-compliant one no lower than the physical"""
+    summary = [r for r in records(trace_path) if r.get("summary")][0]
+    physical = summary.get("limit_physical_ms")
+    spec = summary.get("limit_spec_ms")
+    if physical is None or spec is None or not 0 < physical <= spec:
+        print(f"{trace_path}: limits {physical} / {spec}", file=sys.stderr)
+        return 1
+    print(f"limit_physical_ms {physical} limit_spec_ms {spec}")
+    return 0
+
+
+def cmd_erased(flash_path):
+    flash = open(flash_path, "rb").read()
+    return 0 if flash.count(0xFF) == len(flash) else 1
+
+
 def cmd_device_id(json_path, vid, pid):
     """the fwupd device ID of a device from `fwupdtool get-devices --json`"""
     want = f"USB\\VID_{int(vid, 0):04X}&PID_{int(pid, 0):04X}"
@@ -83,6 +100,8 @@ def main():
         "summary": cmd_summary,
         "count": cmd_count,
         "device-id": cmd_device_id,
+        "limits": cmd_limits,
+        "erased": cmd_erased,
     }
     return commands[sys.argv[1]](*sys.argv[2:])
 
