@@ -1038,6 +1038,15 @@ usbsim_dfuse_getstatus_busy(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply
 	usbsim_dfuse_answer_status(self, poll_ms, reply);
 }
 
+/* the step between the addresses of consecutive blocks */
+static guint32
+usbsim_dfuse_stride(UsbsimDfuse *self, const UsbsimSetup *setup)
+{
+	if (self->config.stride_transfer_size)
+		return self->config.profile.transfer_size;
+	return setup->length;
+}
+
 /* a DNLOAD: a command in block 0, data in blocks 2 and up, a leave when empty */
 static void
 usbsim_dfuse_dnload(UsbsimDfuse *self,
@@ -1096,7 +1105,8 @@ usbsim_dfuse_dnload(UsbsimDfuse *self,
 		self->dnload_next_block = setup->value + 1;
 		self->op = USBSIM_DFUSE_OP_WRITE;
 		self->op_address =
-		    (guint32)((setup->value - 2) * (guint64)setup->length + self->address_pointer);
+		    (guint32)((setup->value - 2) * (guint64)usbsim_dfuse_stride(self, setup) +
+			      self->address_pointer);
 		g_byte_array_append(self->op_data, data, len);
 	}
 	self->op_executed = FALSE;
@@ -1130,7 +1140,8 @@ usbsim_dfuse_upload(UsbsimDfuse *self, const UsbsimSetup *setup, UsbsimReply *re
 		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_VENDOR, reply);
 		return;
 	}
-	address = (guint32)((setup->value - 2) * (guint64)setup->length + self->address_pointer);
+	address = (guint32)((setup->value - 2) * (guint64)usbsim_dfuse_stride(self, setup) +
+			    self->address_pointer);
 	if (!usbsim_dfuse_range_inside(region, address, 1)) {
 		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_ADDRESS, reply);
 		return;

@@ -104,6 +104,9 @@ typedef struct {
 	gboolean func_desc_every_alt;
 	guint32 version_offset; /* from the start of the application */
 	gboolean early_poll_stalls;
+	/* a block's address steps by wTransferSize, as ST's USB device library does, instead of
+	 * by the request's own length, as AN2662 words it */
+	gboolean stride_transfer_size;
 	/* misbehaviours */
 	gboolean bogus_set_address_timeout;
 	gboolean zero_poll_timeout;

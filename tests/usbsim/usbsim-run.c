@@ -453,6 +453,7 @@ typedef struct {
 	const gchar *early_poll;
 	const gchar *seed;
 	const gchar *stuck_busy;
+	const gchar *block_stride;
 	gchar **faults;
 	gboolean func_desc_every_alt;
 	gboolean bogus_set_address_timeout;
@@ -631,6 +632,17 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			return FALSE;
 		}
 	}
+	if (o->block_stride != NULL) {
+		if (g_strcmp0(o->block_stride, "transfer-size") == 0) {
+			config->stride_transfer_size = TRUE;
+		} else if (g_strcmp0(o->block_stride, "wlength") != 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--block-stride must be wlength or transfer-size");
+			return FALSE;
+		}
+	}
 	if (o->serial != NULL)
 		config->serial = g_strdup(o->serial);
 	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
@@ -715,6 +727,7 @@ main(int argc, char **argv)
 	g_autofree gchar *trace = NULL;
 	g_autofree gchar *can_accelerate = NULL;
 	g_autofree gchar *stuck_busy = NULL;
+	g_autofree gchar *block_stride = NULL;
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
@@ -809,6 +822,13 @@ main(int argc, char **argv)
 	     &stuck_busy,
 	     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
 	     "N|always"},
+	    {"block-stride",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &block_stride,
+	     "DfuSe: block address step, wlength (AN2662) or transfer-size",
+	     "HOW"},
 	    {"read-protected",
 	     0,
 	     0,
@@ -870,6 +890,7 @@ main(int argc, char **argv)
 		    .early_poll = early_poll,
 		    .seed = seed,
 		    .stuck_busy = stuck_busy,
+		    .block_stride = block_stride,
 		    .faults = faults,
 		    .func_desc_every_alt = func_desc_every_alt,
 		    .bogus_set_address_timeout = bogus_set_address_timeout,
@@ -887,9 +908,9 @@ main(int argc, char **argv)
 					 trace,
 					 timeout_s);
 	}
-	if (can_accelerate != NULL || stuck_busy != NULL || bogus_set_address_timeout ||
-	    zero_poll_timeout || short_mass_erase_timeout || stall_early_poll_during_erase ||
-	    read_protected) {
+	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
+	    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
+	    stall_early_poll_during_erase || read_protected) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}

@@ -5,6 +5,7 @@ import json
 import random
 import struct
 import sys
+import zlib
 
 
 def cmd_image(path, size, seed, version=None):
@@ -14,6 +15,21 @@ def cmd_image(path, size, seed, version=None):
         struct.pack_into("<H", data, 0x100, int(version, 0))
     with open(path, "wb") as f:
         f.write(data)
+    return 0
+
+
+def cmd_dfuse_file(image_path, address, vid, pid, out_path, alt="0"):
+    """a DfuSe file as UM0391 defines it: the prefix's image size excludes the suffix"""
+    data = open(image_path, "rb").read()
+    element = struct.pack("<II", int(address, 0), len(data)) + data
+    name = b"usbsim".ljust(255, b"\0")
+    target = b"Target" + struct.pack("<BI", int(alt), 1) + name
+    target += struct.pack("<II", len(element), 1) + element
+    body = b"DfuSe" + struct.pack("<BIB", 1, 11 + len(target), 1) + target
+    body += struct.pack("<HHHH", 0xFFFF, int(pid, 0), int(vid, 0), 0x011A) + b"UFD" + bytes([16])
+    crc = ~zlib.crc32(body) & 0xFFFFFFFF
+    with open(out_path, "wb") as f:
+        f.write(body + struct.pack("<I", crc))
     return 0
 
 
@@ -76,6 +92,15 @@ def cmd_limits(trace_path):
     return 0
 
 
+def cmd_block_sizes(trace_path):
+    """the data block sizes a host sent (DNLOAD above block 1), for the test log"""
+    sizes = sorted({r["wLength"] for r in records(trace_path)
+                    if r.get("request") == "dnload" and r.get("wValue", 0) >= 2
+                    and r.get("wLength", 0) > 0})
+    print("data block sizes:", sizes)
+    return 0
+
+
 def cmd_erased(flash_path):
     flash = open(flash_path, "rb").read()
     return 0 if flash.count(0xFF) == len(flash) else 1
@@ -97,11 +122,13 @@ def main():
     commands = {
         "image": cmd_image,
         "compare": cmd_compare,
+        "dfuse-file": cmd_dfuse_file,
         "summary": cmd_summary,
         "count": cmd_count,
         "device-id": cmd_device_id,
         "limits": cmd_limits,
         "erased": cmd_erased,
+        "block-sizes": cmd_block_sizes,
     }
     return commands[sys.argv[1]](*sys.argv[2:])
 
