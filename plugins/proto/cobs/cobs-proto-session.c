@@ -1,0 +1,576 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * The update session: erase, the image in chunks, verify when the device announced it, bye.
+ *
+ * Messages are numbered: 0 is the erase, 1..chunk_count the chunks, then the verify request
+ * (only when used) and the bye. `sent` counts the messages the device has taken, `answered`
+ * those it has replied to; the device works on message `answered` from `work_since_ms`,
+ * which is when its previous reply came or when it took the message, whichever is later.
+ *
+ * Only a chunk is ever sent ahead of a reply, and only behind other chunks: erase, verify
+ * and bye go out with nothing outstanding. A bye queued behind a chunk that then failed
+ * would start a half-written image, and the verify request must follow the last chunk's
+ * ACK so the CRC covers everything.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cobs-proto-private.h"
+
+const char *
+cobs_proto_step_to_string(CobsProtoStep step)
+{
+	switch (step) {
+	case COBS_PROTO_STEP_ERASE:
+		return "erase";
+	case COBS_PROTO_STEP_WRITE:
+		return "write";
+	case COBS_PROTO_STEP_VERIFY:
+		return "verify";
+	case COBS_PROTO_STEP_BYE:
+		return "bye";
+	case COBS_PROTO_STEP_DONE:
+		return "done";
+	}
+	return "unknown";
+}
+
+static bool
+cobs_proto_session_uses_verify(const CobsProtoSession *session)
+{
+	return session->config.use_verify && session->device_caps_known &&
+	       (session->device_caps & COBS_PROTO_CAP_VERIFY_CRC32) != 0;
+}
+
+static CobsProtoStep
+cobs_proto_session_step_of(const CobsProtoSession *session, uint32_t index)
+{
+	if (index == 0)
+		return COBS_PROTO_STEP_ERASE;
+	if (index <= session->chunk_count)
+		return COBS_PROTO_STEP_WRITE;
+	if (index == session->chunk_count + 1 && cobs_proto_session_uses_verify(session))
+		return COBS_PROTO_STEP_VERIFY;
+	if (index < session->message_count)
+		return COBS_PROTO_STEP_BYE;
+	return COBS_PROTO_STEP_DONE;
+}
+
+static void
+cobs_proto_session_chunk_range(const CobsProtoSession *session,
+			       uint32_t index,
+			       uint32_t *offset,
+			       uint32_t *len)
+{
+	uint32_t chunk = index - 1;
+	*offset = chunk * COBS_PROTO_CHUNK_MAX;
+	*len = session->image_size - *offset;
+	if (*len > COBS_PROTO_CHUNK_MAX)
+		*len = COBS_PROTO_CHUNK_MAX;
+}
+
+static uint32_t
+cobs_proto_session_work_timeout(const CobsProtoSession *session, uint32_t index)
+{
+	uint32_t offset = 0;
+	uint32_t len = 0;
+
+	switch (cobs_proto_session_step_of(session, index)) {
+	case COBS_PROTO_STEP_ERASE:
+		return cobs_proto_erase_timeout_ms(&session->config, session->erase_size);
+	case COBS_PROTO_STEP_WRITE:
+		cobs_proto_session_chunk_range(session, index, &offset, &len);
+		return cobs_proto_chunk_timeout_ms(&session->config, offset, len);
+	case COBS_PROTO_STEP_VERIFY:
+		return cobs_proto_verify_timeout_ms(&session->config, session->image_size);
+	default:
+		return session->config.reply_slack_ms;
+	}
+}
+
+/* "chunk 17 of 17190 (image bytes 976-1036)" or "erase" */
+static void
+cobs_proto_session_describe(const CobsProtoSession *session,
+			    uint32_t index,
+			    char *out,
+			    size_t out_size)
+{
+	uint32_t offset = 0;
+	uint32_t len = 0;
+	CobsProtoStep step = cobs_proto_session_step_of(session, index);
+
+	if (step != COBS_PROTO_STEP_WRITE) {
+		cobs_proto_format(out, out_size, "%s", cobs_proto_step_to_string(step));
+		return;
+	}
+	cobs_proto_session_chunk_range(session, index, &offset, &len);
+	cobs_proto_format(out,
+			  out_size,
+			  "write chunk %u of %u (image bytes %u-%u)",
+			  (unsigned)index,
+			  (unsigned)session->chunk_count,
+			  (unsigned)offset,
+			  (unsigned)(offset + len - 1));
+}
+
+static void
+cobs_proto_session_fail(CobsProtoSession *session, CobsProtoError error, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+cobs_proto_session_fail(CobsProtoSession *session, CobsProtoError error, const char *fmt, ...)
+{
+	va_list args;
+
+	if (session->error != COBS_PROTO_ERROR_NONE)
+		return;
+	session->error = error;
+	va_start(args, fmt);
+	vsnprintf(session->message, sizeof(session->message), fmt, args);
+	va_end(args);
+}
+
+CobsProtoError
+cobs_proto_session_start(CobsProtoSession *session,
+			 const CobsProtoConfig *config,
+			 const uint8_t *image,
+			 uint32_t image_size,
+			 uint32_t erase_size)
+{
+	if (session == NULL)
+		return COBS_PROTO_ERROR_INVALID_ARGUMENT;
+	memset(session, 0, sizeof(*session));
+	if (config != NULL)
+		session->config = *config;
+	else
+		cobs_proto_config_init(&session->config);
+	session->image = image;
+	session->image_size = image_size;
+	session->erase_size = erase_size;
+
+	if (image == NULL || image_size == 0) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_INVALID_ARGUMENT,
+					"the image is empty");
+		return session->error;
+	}
+	if (image_size > erase_size) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_INVALID_ARGUMENT,
+					"the image is %u bytes but the device erases only %u",
+					(unsigned)image_size,
+					(unsigned)erase_size);
+		return session->error;
+	}
+	if (session->config.sector_size == 0 || session->config.word_size == 0 ||
+	    session->config.verify_bytes_per_ms == 0) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_INVALID_ARGUMENT,
+					"sector size, flash word size and CRC rate must not be 0");
+		return session->error;
+	}
+	if (session->config.queue_depth > COBS_PROTO_QUEUE_DEPTH_MAX) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_INVALID_ARGUMENT,
+					"queue depth %u is more than %u",
+					(unsigned)session->config.queue_depth,
+					(unsigned)COBS_PROTO_QUEUE_DEPTH_MAX);
+		return session->error;
+	}
+	session->chunk_count = (image_size + COBS_PROTO_CHUNK_MAX - 1) / COBS_PROTO_CHUNK_MAX;
+	/* erase, chunks, bye; verify is added if the erase reply announces it */
+	session->message_count = session->chunk_count + 2;
+	return COBS_PROTO_ERROR_NONE;
+}
+
+/* may message `sent` go out now? */
+static bool
+cobs_proto_session_can_send(const CobsProtoSession *session)
+{
+	uint32_t outstanding = session->sent - session->answered;
+
+	if (session->sent >= session->message_count)
+		return false;
+	if (outstanding == 0)
+		return true;
+	/* the one in progress is a chunk (so are those behind it) and so is the next */
+	return outstanding <= session->config.queue_depth &&
+	       cobs_proto_session_step_of(session, session->answered) == COBS_PROTO_STEP_WRITE &&
+	       cobs_proto_session_step_of(session, session->sent) == COBS_PROTO_STEP_WRITE;
+}
+
+static void
+cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
+{
+	uint32_t index = session->sent;
+	uint8_t control;
+	const uint8_t *payload = NULL;
+	size_t payload_len = 0;
+	CobsProtoError rc;
+
+	action->kind = COBS_PROTO_ACTION_SEND;
+	action->step = cobs_proto_session_step_of(session, index);
+	switch (action->step) {
+	case COBS_PROTO_STEP_ERASE:
+		control = COBS_PROTO_CONTROL_ERASE;
+		break;
+	case COBS_PROTO_STEP_WRITE:
+		cobs_proto_session_chunk_range(session,
+					       index,
+					       &action->image_offset,
+					       &action->image_length);
+		action->chunk = index - 1;
+		control = index == session->chunk_count ? COBS_PROTO_CONTROL_WRITE_LAST
+							: COBS_PROTO_CONTROL_WRITE_MORE;
+		payload = session->image + action->image_offset;
+		payload_len = action->image_length;
+		break;
+	case COBS_PROTO_STEP_VERIFY:
+		control = COBS_PROTO_CONTROL_VERIFY;
+		break;
+	default:
+		control = COBS_PROTO_CONTROL_BYE;
+		break;
+	}
+	rc = cobs_proto_message_build(control,
+				      payload,
+				      payload_len,
+				      action->bytes,
+				      sizeof(action->bytes),
+				      &action->length);
+	if (rc != COBS_PROTO_ERROR_NONE) {
+		cobs_proto_session_fail(session, rc, "cannot build message %u", (unsigned)index);
+		return;
+	}
+
+	/* the device holds the OUT transfer off while it is still busy with what it took */
+	action->timeout_ms = session->config.reply_slack_ms;
+	for (uint32_t i = session->answered; i < session->sent; i++) {
+		uint64_t ms =
+		    (uint64_t)action->timeout_ms + cobs_proto_session_work_timeout(session, i);
+		action->timeout_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	}
+}
+
+void
+cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAction *action)
+{
+	uint64_t deadline;
+	char what[96];
+
+	bool sending = false;
+
+	memset(action, 0, sizeof(*action));
+	if (session->error == COBS_PROTO_ERROR_NONE && !session->done &&
+	    cobs_proto_session_can_send(session)) {
+		cobs_proto_session_build(session, action);
+		sending = true;
+	}
+	if (session->error != COBS_PROTO_ERROR_NONE) {
+		memset(action, 0, sizeof(*action));
+		action->kind = COBS_PROTO_ACTION_ERROR;
+		action->error = session->error;
+		action->message = session->message;
+		session->action_given = false;
+		return;
+	}
+	if (session->done) {
+		action->kind = COBS_PROTO_ACTION_DONE;
+		action->step = COBS_PROTO_STEP_DONE;
+		session->action_given = false;
+		return;
+	}
+	if (sending) {
+		session->action_given = true;
+		session->action_is_receive = false;
+		return;
+	}
+
+	/* wait for the reply to the message the device works on */
+	action->kind = COBS_PROTO_ACTION_RECEIVE;
+	action->step = cobs_proto_session_step_of(session, session->answered);
+	if (action->step == COBS_PROTO_STEP_WRITE) {
+		action->chunk = session->answered - 1;
+		cobs_proto_session_chunk_range(session,
+					       session->answered,
+					       &action->image_offset,
+					       &action->image_length);
+	}
+	deadline =
+	    session->work_since_ms + cobs_proto_session_work_timeout(session, session->answered);
+	if (now_ms >= deadline) {
+		cobs_proto_session_describe(session, session->answered, what, sizeof(what));
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_TIMEOUT,
+		    "%s to %s within %u ms",
+		    session->rx_len > 0 ? "incomplete reply" : "no reply",
+		    what,
+		    (unsigned)cobs_proto_session_work_timeout(session, session->answered));
+		cobs_proto_session_next(session, now_ms, action);
+		return;
+	}
+	action->timeout_ms = deadline - now_ms > UINT32_MAX ? UINT32_MAX
+							    : (uint32_t)(deadline - now_ms);
+	session->action_given = true;
+	session->action_is_receive = true;
+}
+
+static void
+cobs_proto_session_check_verify(CobsProtoSession *session, const CobsProtoFrame *frame)
+{
+	uint32_t crc = cobs_proto_crc32_update(0, session->image, session->image_size);
+	const uint8_t *p = frame->payload;
+
+	session->device_count =
+	    (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+	session->device_crc =
+	    (uint32_t)p[5] | (uint32_t)p[6] << 8 | (uint32_t)p[7] << 16 | (uint32_t)p[8] << 24;
+	if (session->device_count != session->image_size) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_VERIFY,
+					"verification failed: the device stored %u bytes, the "
+					"image is %u bytes",
+					(unsigned)session->device_count,
+					(unsigned)session->image_size);
+		return;
+	}
+	if (session->device_crc != crc) {
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_VERIFY,
+		    "verification failed: the device computed CRC-32 0x%08x over "
+		    "the %u bytes it stored, the image has 0x%08x",
+		    (unsigned)session->device_crc,
+		    (unsigned)session->device_count,
+		    (unsigned)crc);
+		return;
+	}
+	session->verified = true;
+}
+
+/* one complete frame, the reply to message `answered` */
+static void
+cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t len, uint64_t now_ms)
+{
+	CobsProtoStep step = cobs_proto_session_step_of(session, session->answered);
+	CobsProtoFrame frame;
+	CobsProtoError rc = COBS_PROTO_ERROR_NONE;
+	char detail[160] = {0};
+	char what[96];
+	char hex[80];
+	uint32_t next;
+
+	cobs_proto_session_describe(session, session->answered, what, sizeof(what));
+	if (session->answered >= session->sent) {
+		cobs_proto_hex(buf, len, hex, sizeof(hex));
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_GARBAGE,
+					"device sent [%s] with no message waiting for a reply, "
+					"before %s",
+					hex,
+					what);
+		return;
+	}
+	switch (step) {
+	case COBS_PROTO_STEP_ERASE:
+		rc = cobs_proto_erase_ack_parse(buf,
+						len,
+						&session->device_caps,
+						detail,
+						sizeof(detail));
+		if (rc == COBS_PROTO_ERROR_NONE) {
+			session->device_caps_known = true;
+			if (cobs_proto_session_uses_verify(session))
+				session->message_count = session->chunk_count + 3;
+		}
+		break;
+	case COBS_PROTO_STEP_VERIFY:
+		rc = cobs_proto_frame_parse(buf, len, &frame, detail, sizeof(detail));
+		if (rc != COBS_PROTO_ERROR_NONE)
+			break;
+		if (frame.control != COBS_PROTO_CONTROL_ACK ||
+		    frame.payload_len != COBS_PROTO_VERIFY_REPLY_PAYLOAD ||
+		    frame.payload[0] != COBS_PROTO_CONTROL_VERIFY) {
+			cobs_proto_hex(buf, len, hex, sizeof(hex));
+			cobs_proto_format(detail,
+					  sizeof(detail),
+					  "[%s] instead of the CRC reply [06 COBS(05 count[4] "
+					  "crc[4]) 00] the device announced",
+					  hex);
+			rc = COBS_PROTO_ERROR_NOT_ACK;
+			break;
+		}
+		cobs_proto_session_check_verify(session, &frame);
+		if (session->error != COBS_PROTO_ERROR_NONE)
+			return;
+		break;
+	default:
+		rc = cobs_proto_ack_parse(buf, len, detail, sizeof(detail));
+		break;
+	}
+	if (rc == COBS_PROTO_ERROR_GARBAGE) {
+		cobs_proto_session_fail(session,
+					rc,
+					"device sent garbage in reply to %s: %s",
+					what,
+					detail);
+		return;
+	}
+	if (rc != COBS_PROTO_ERROR_NONE) {
+		cobs_proto_session_fail(session, rc, "device answered %s with %s", what, detail);
+		return;
+	}
+
+	/* the device starts on the next message once it has taken it and replied to this */
+	session->answered++;
+	next = session->answered;
+	if (next < session->sent) {
+		uint64_t taken = session->send_done_ms[next % COBS_PROTO_SEND_TIMES];
+		session->work_since_ms = taken > now_ms ? taken : now_ms;
+	}
+	if (session->answered >= session->message_count)
+		session->done = true;
+}
+
+void
+cobs_proto_session_feed(CobsProtoSession *session,
+			CobsProtoResult result,
+			const uint8_t *buf,
+			size_t len,
+			uint64_t now_ms)
+{
+	char what[96];
+	char hex[80];
+	uint32_t index;
+
+	if (!session->action_given || session->error != COBS_PROTO_ERROR_NONE || session->done)
+		return;
+	session->action_given = false;
+	index = session->action_is_receive ? session->answered : session->sent;
+	cobs_proto_session_describe(session, index, what, sizeof(what));
+
+	/* a device that resets into its new image on bye may leave before it answers */
+	if (result == COBS_PROTO_RESULT_NO_DEVICE && session->action_is_receive &&
+	    cobs_proto_session_step_of(session, index) == COBS_PROTO_STEP_BYE) {
+		session->bye_unanswered = true;
+		session->answered++;
+		session->done = true;
+		return;
+	}
+	switch (result) {
+	case COBS_PROTO_RESULT_OK:
+		break;
+	case COBS_PROTO_RESULT_TIMEOUT:
+		if (session->action_is_receive) {
+			cobs_proto_session_fail(
+			    session,
+			    COBS_PROTO_ERROR_TIMEOUT,
+			    "no reply to %s within %u ms",
+			    what,
+			    (unsigned)cobs_proto_session_work_timeout(session, index));
+		} else {
+			cobs_proto_session_fail(session,
+						COBS_PROTO_ERROR_TIMEOUT,
+						"device did not take %s in time",
+						what);
+		}
+		return;
+	case COBS_PROTO_RESULT_NO_DEVICE:
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_NO_DEVICE,
+					"device disconnected during %s",
+					what);
+		return;
+	default:
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_IO,
+					"USB transfer failed during %s",
+					what);
+		return;
+	}
+
+	if (!session->action_is_receive) {
+		if (session->answered == session->sent)
+			session->work_since_ms = now_ms;
+		session->send_done_ms[session->sent % COBS_PROTO_SEND_TIMES] = now_ms;
+		session->sent++;
+		return;
+	}
+
+	/* reassemble frames: a read may hold part of one, or several */
+	for (size_t i = 0; i < len && session->error == COBS_PROTO_ERROR_NONE; i++) {
+		/* whatever follows the reply to bye cannot change what was stored */
+		if (session->done)
+			return;
+		if (session->rx_len >= sizeof(session->rx)) {
+			cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
+			cobs_proto_session_describe(session, session->answered, what, sizeof(what));
+			cobs_proto_session_fail(session,
+						COBS_PROTO_ERROR_GARBAGE,
+						"device sent garbage in reply to %s: [%s] with no "
+						"end marker within %u bytes",
+						what,
+						hex,
+						(unsigned)COBS_PROTO_MESSAGE_MAX);
+			return;
+		}
+		session->rx[session->rx_len++] = buf[i];
+		if (buf[i] != COBS_PROTO_FRAME_END)
+			continue;
+		cobs_proto_session_reply(session, session->rx, session->rx_len, now_ms);
+		session->rx_len = 0;
+	}
+}
+
+void
+cobs_proto_session_get_progress(const CobsProtoSession *session,
+				CobsProtoStep *step,
+				uint32_t *bytes_done,
+				uint32_t *bytes_total)
+{
+	uint32_t chunks_done = 0;
+	uint64_t done;
+
+	if (session->answered > 1)
+		chunks_done = session->answered - 1;
+	if (chunks_done > session->chunk_count)
+		chunks_done = session->chunk_count;
+	done = (uint64_t)chunks_done * COBS_PROTO_CHUNK_MAX;
+	if (done > session->image_size)
+		done = session->image_size;
+	if (step != NULL)
+		*step = session->done ? COBS_PROTO_STEP_DONE
+				      : cobs_proto_session_step_of(session, session->answered);
+	if (bytes_done != NULL)
+		*bytes_done = (uint32_t)done;
+	if (bytes_total != NULL)
+		*bytes_total = session->image_size;
+}
+
+bool
+cobs_proto_session_get_device_caps(const CobsProtoSession *session, uint8_t *caps)
+{
+	if (caps != NULL)
+		*caps = session->device_caps;
+	return session->device_caps_known;
+}
+
+bool
+cobs_proto_session_get_verified(const CobsProtoSession *session)
+{
+	return session->verified;
+}
+
+bool
+cobs_proto_session_get_bye_unanswered(const CobsProtoSession *session)
+{
+	return session->bye_unanswered;
+}

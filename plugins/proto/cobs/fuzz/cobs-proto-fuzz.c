@@ -1,0 +1,265 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * libFuzzer target for the COBS core. The low two bits of the first byte pick what to drive:
+ *   0: the COBS decoder with the rest of the input, into outputs of several sizes; whatever
+ *      decodes must encode back to something that decodes the same;
+ *   1: the frame, ACK and erase-ACK parsers with the rest of the input;
+ *   2: an update session: image size, queue depth and verify use from the next bytes, then
+ *      one record per action: a control byte (result, time step) and for RECEIVE a length
+ *      byte and that many reply bytes;
+ *   3: the encoder with the rest of the input, checked by decoding.
+ * The harness checks what the core promises its caller: every message at most 64 bytes with
+ * its only zero at the end, chunks that carry the image in order, no more chunks outstanding
+ * than the queue allows, progress never past the total, and an end.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "cobs-proto.h"
+
+#define FUZZ_STEPS_MAX 100000u
+
+typedef struct {
+	const uint8_t *data;
+	size_t len;
+	size_t pos;
+} FuzzInput;
+
+static uint8_t
+fuzz_byte(FuzzInput *in)
+{
+	if (in->pos >= in->len)
+		return 0;
+	return in->data[in->pos++];
+}
+
+static void
+fuzz_decode(const uint8_t *data, size_t len)
+{
+	static const size_t sizes[] = {0, 1, 61, 64, 255, 4096};
+	static uint8_t out[4096];
+	static uint8_t again[8192];
+	static uint8_t back[4096];
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t out_len = 0;
+		size_t enc_len = 0;
+		size_t back_len = 0;
+		if (cobs_proto_decode(data, len, out, sizes[i], &out_len) != COBS_PROTO_ERROR_NONE)
+			continue;
+		if (out_len > sizes[i] || out_len > len)
+			__builtin_trap();
+		if (cobs_proto_encode(out, out_len, again, sizeof(again), &enc_len) !=
+		    COBS_PROTO_ERROR_NONE)
+			__builtin_trap();
+		for (size_t j = 0; j < enc_len; j++) {
+			if (again[j] == 0x00)
+				__builtin_trap();
+		}
+		if (cobs_proto_decode(again, enc_len, back, sizeof(back), &back_len) !=
+			COBS_PROTO_ERROR_NONE ||
+		    back_len != out_len || memcmp(back, out, out_len) != 0)
+			__builtin_trap();
+	}
+}
+
+static void
+fuzz_encode(const uint8_t *data, size_t len)
+{
+	static uint8_t enc[8192];
+	static uint8_t back[4096];
+	size_t enc_len = 0;
+	size_t back_len = 0;
+
+	if (len > sizeof(back))
+		len = sizeof(back);
+	if (cobs_proto_encode(data, len, enc, sizeof(enc), &enc_len) != COBS_PROTO_ERROR_NONE)
+		__builtin_trap();
+	if (enc_len > cobs_proto_encoded_size_max(len) || memchr(enc, 0, enc_len) != NULL)
+		__builtin_trap();
+	if (cobs_proto_decode(enc, enc_len, back, sizeof(back), &back_len) !=
+		COBS_PROTO_ERROR_NONE ||
+	    back_len != len || memcmp(back, data, len) != 0)
+		__builtin_trap();
+}
+
+static void
+fuzz_parsers(const uint8_t *data, size_t len)
+{
+	CobsProtoFrame frame;
+	char msg[160];
+	uint8_t caps = 0;
+	CobsProtoError rc;
+
+	rc = cobs_proto_frame_parse(data, len, &frame, msg, sizeof(msg));
+	if (rc == COBS_PROTO_ERROR_NONE && frame.payload_len > COBS_PROTO_MESSAGE_MAX)
+		__builtin_trap();
+	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
+		__builtin_trap();
+	rc = cobs_proto_ack_parse(data, len, msg, sizeof(msg));
+	if (rc == COBS_PROTO_ERROR_NONE && !(len == 2 && data[0] == 0x06 && data[1] == 0x00))
+		__builtin_trap();
+	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
+		__builtin_trap();
+	rc = cobs_proto_erase_ack_parse(data, len, &caps, msg, sizeof(msg));
+	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
+		__builtin_trap();
+}
+
+static CobsProtoResult
+fuzz_result(uint8_t control)
+{
+	switch (control & 0x0F) {
+	case 1:
+		return COBS_PROTO_RESULT_TIMEOUT;
+	case 2:
+		return COBS_PROTO_RESULT_NO_DEVICE;
+	case 3:
+		return COBS_PROTO_RESULT_IO_ERROR;
+	default:
+		return COBS_PROTO_RESULT_OK;
+	}
+}
+
+/* a message the core sent: its only zero is the last byte; a chunk carries its image bytes */
+static void
+fuzz_check_message(const CobsProtoAction *action, const uint8_t *image, uint32_t *next_offset)
+{
+	uint8_t payload[COBS_PROTO_MESSAGE_MAX];
+	size_t payload_len = 0;
+
+	if (action->length < 2 || action->length > COBS_PROTO_MESSAGE_MAX ||
+	    action->bytes[action->length - 1] != 0x00 ||
+	    memchr(action->bytes, 0, action->length - 1) != NULL)
+		__builtin_trap();
+	if (action->step != COBS_PROTO_STEP_WRITE)
+		return;
+	if (cobs_proto_decode(action->bytes + 1,
+			      action->length - 2,
+			      payload,
+			      sizeof(payload),
+			      &payload_len) != COBS_PROTO_ERROR_NONE)
+		__builtin_trap();
+	if (action->image_offset != *next_offset || payload_len != action->image_length ||
+	    payload_len == 0 || payload_len > COBS_PROTO_CHUNK_MAX ||
+	    memcmp(payload, image + action->image_offset, payload_len) != 0)
+		__builtin_trap();
+	*next_offset += (uint32_t)payload_len;
+}
+
+static void
+fuzz_session(FuzzInput *in)
+{
+	static uint8_t image[4096];
+	CobsProtoConfig config;
+	CobsProtoSession session;
+	uint32_t image_size;
+	uint32_t next_offset = 0;
+	uint64_t now = 0;
+
+	cobs_proto_config_init(&config);
+	image_size = ((uint32_t)fuzz_byte(in) << 4 | fuzz_byte(in)) % sizeof(image);
+	config.queue_depth = fuzz_byte(in) % (COBS_PROTO_QUEUE_DEPTH_MAX + 2);
+	config.use_verify = (fuzz_byte(in) & 1) != 0;
+	config.sector_erase_ms = fuzz_byte(in);
+	config.reply_slack_ms = fuzz_byte(in);
+	for (uint32_t i = 0; i < image_size; i++)
+		image[i] = (uint8_t)(i * 7 + (i >> 8));
+	if (cobs_proto_session_start(&session, &config, image, image_size, 1024 * 1024) !=
+	    COBS_PROTO_ERROR_NONE) {
+		CobsProtoAction action;
+		cobs_proto_session_next(&session, now, &action);
+		if (action.kind != COBS_PROTO_ACTION_ERROR || action.message == NULL)
+			__builtin_trap();
+		return;
+	}
+
+	for (unsigned step = 0; step < FUZZ_STEPS_MAX; step++) {
+		CobsProtoAction action;
+		uint8_t control;
+		uint8_t reply[256];
+		size_t reply_len = 0;
+		uint32_t done = 0;
+		uint32_t total = 0;
+
+		cobs_proto_session_next(&session, now, &action);
+		if (action.kind == COBS_PROTO_ACTION_DONE) {
+			/* done means every chunk went out, in order */
+			if (next_offset != image_size)
+				__builtin_trap();
+			return;
+		}
+		if (action.kind == COBS_PROTO_ACTION_ERROR) {
+			if (action.message == NULL || action.message[0] == '\0')
+				__builtin_trap();
+			return;
+		}
+		if (session.sent - session.answered > (uint32_t)config.queue_depth + 1)
+			__builtin_trap();
+		control = fuzz_byte(in);
+		now += control >> 4;
+		if (action.kind == COBS_PROTO_ACTION_SEND) {
+			CobsProtoResult result = fuzz_result(control);
+			if (result == COBS_PROTO_RESULT_OK)
+				fuzz_check_message(&action, image, &next_offset);
+			cobs_proto_session_feed(&session, result, NULL, 0, now);
+		} else {
+			reply_len = fuzz_byte(in);
+			for (size_t i = 0; i < reply_len; i++)
+				reply[i] = fuzz_byte(in);
+			/* an exhausted input is a silent device: the session must time out */
+			if (in->pos >= in->len) {
+				now += action.timeout_ms;
+				cobs_proto_session_feed(&session,
+							COBS_PROTO_RESULT_TIMEOUT,
+							NULL,
+							0,
+							now);
+				continue;
+			}
+			cobs_proto_session_feed(&session,
+						fuzz_result(control),
+						reply,
+						reply_len,
+						now);
+		}
+		cobs_proto_session_get_progress(&session, NULL, &done, &total);
+		if (done > total || total != image_size)
+			__builtin_trap();
+	}
+	__builtin_trap();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	FuzzInput in = {.data = data, .len = size, .pos = 1};
+
+	if (size == 0)
+		return 0;
+	switch (data[0] & 0x03) {
+	case 0:
+		fuzz_decode(data + 1, size - 1);
+		break;
+	case 1:
+		fuzz_parsers(data + 1, size - 1);
+		break;
+	case 2:
+		fuzz_session(&in);
+		break;
+	default:
+		fuzz_encode(data + 1, size - 1);
+		break;
+	}
+	return 0;
+}
