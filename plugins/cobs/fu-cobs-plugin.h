@@ -1,0 +1,11 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+/* fwupd loads the module and calls this; it is the only symbol the module exports */
+G_MODULE_EXPORT void
+fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
