@@ -1,0 +1,784 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/* unit tests of the Secure DFU core against the scripted bootloader */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nrf-dfu-fake-bootloader.h"
+#include "nrf-dfu-proto.h"
+
+static unsigned failures;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr,                                                            \
+				"%s:%d: %s: check failed: %s\n",                                   \
+				__FILE__,                                                          \
+				__LINE__,                                                          \
+				__func__,                                                          \
+				#cond);                                                            \
+			failures++;                                                                \
+		}                                                                                  \
+	} while (0)
+
+static uint8_t init_packet[141];
+static uint8_t image[10000];
+
+static void
+make_image(uint8_t *buf, size_t len, uint32_t seed, bool specials)
+{
+	for (size_t i = 0; i < len; i++) {
+		seed = seed * 1103515245u + 12345u;
+		buf[i] = (uint8_t)(seed >> 16);
+		/* every fourth byte a SLIP special, to exercise escaping */
+		if (specials && i % 4 == 0)
+			buf[i] = (i / 4) % 2 ? 0xC0 : 0xDB;
+	}
+}
+
+typedef struct {
+	unsigned chunk; /* feed replies this many bytes at a time, 0: all at once */
+	unsigned stop_after_data_writes; /* end the run early, as a host that died */
+	bool reset_at_stop;
+} RunOpts;
+
+/* executes the session's actions against the fake; returns the final action kind */
+static NrfDfuProtoActionKind
+run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *last)
+{
+	uint64_t now = 1000;
+	for (unsigned i = 0; i < 200000; i++) {
+		NrfDfuProtoAction a;
+		nrf_dfu_proto_session_next(s, now, &a);
+		*last = a;
+		switch (a.kind) {
+		case NRF_DFU_PROTO_ACTION_DONE:
+		case NRF_DFU_PROTO_ACTION_ERROR:
+			return a.kind;
+		case NRF_DFU_PROTO_ACTION_SEND:
+			fake_bl_receive(bl, a.bytes, a.length);
+			now += 1;
+			nrf_dfu_proto_session_feed_sent(s, NRF_DFU_PROTO_IO_OK, now);
+			if (opts != NULL && opts->stop_after_data_writes != 0 &&
+			    bl->data_writes >= opts->stop_after_data_writes) {
+				if (opts->reset_at_stop)
+					fake_bl_reset(bl);
+				bl->out_len = 0;
+				return NRF_DFU_PROTO_ACTION_SEND;
+			}
+			break;
+		case NRF_DFU_PROTO_ACTION_RECEIVE:
+			if (bl->out_len == 0) {
+				now += a.timeout_ms;
+				nrf_dfu_proto_session_feed_received(s,
+								    NRF_DFU_PROTO_IO_TIMEOUT,
+								    NULL,
+								    0,
+								    now);
+				break;
+			}
+			if (opts != NULL && opts->chunk > 0) {
+				for (size_t off = 0; off < bl->out_len; off += opts->chunk) {
+					size_t n = bl->out_len - off < opts->chunk
+						       ? bl->out_len - off
+						       : opts->chunk;
+					nrf_dfu_proto_session_feed_received(s,
+									    NRF_DFU_PROTO_IO_OK,
+									    bl->out + off,
+									    n,
+									    now);
+				}
+			} else {
+				nrf_dfu_proto_session_feed_received(s,
+								    NRF_DFU_PROTO_IO_OK,
+								    bl->out,
+								    bl->out_len,
+								    now);
+			}
+			bl->out_len = 0;
+			break;
+		}
+	}
+	fprintf(stderr, "run did not end\n");
+	failures++;
+	return NRF_DFU_PROTO_ACTION_ERROR;
+}
+
+static NrfDfuProtoActionKind
+transfer(NrfDfuProtoSession *s,
+	 FakeBl *bl,
+	 uint16_t prn,
+	 const RunOpts *opts,
+	 NrfDfuProtoAction *last)
+{
+	nrf_dfu_proto_session_init(s);
+	nrf_dfu_proto_session_start_transfer(s,
+					     init_packet,
+					     sizeof(init_packet),
+					     image,
+					     sizeof(image),
+					     prn,
+					     true);
+	return run(s, bl, opts, last);
+}
+
+static bool
+flash_matches(const FakeBl *bl)
+{
+	return memcmp(bl->flash, image, sizeof(image)) == 0;
+}
+
+/* ---- SLIP ---- */
+
+static void
+test_slip(void)
+{
+	const uint8_t raw[] = {0x60, 0xC0, 0x01, 0xDB, 0xC0, 0xDB, 0x02};
+	uint8_t enc[32];
+	size_t n = nrf_dfu_proto_slip_encode(raw, sizeof(raw), enc, sizeof(enc));
+	const uint8_t expected[] =
+	    {0x60, 0xDB, 0xDC, 0x01, 0xDB, 0xDD, 0xDB, 0xDC, 0xDB, 0xDD, 0x02, 0xC0};
+	NrfDfuProtoSlipDecoder dec;
+	size_t consumed = 0;
+
+	CHECK(n == sizeof(expected));
+	CHECK(memcmp(enc, expected, n) == 0);
+	CHECK(nrf_dfu_proto_slip_encoded_size(raw, sizeof(raw)) == n);
+	CHECK(nrf_dfu_proto_slip_encode(raw, sizeof(raw), enc, n - 1) == 0);
+
+	/* round trip, byte by byte */
+	nrf_dfu_proto_slip_decoder_init(&dec);
+	for (size_t i = 0; i < n; i++) {
+		bool done = nrf_dfu_proto_slip_decoder_feed(&dec, enc + i, 1, &consumed);
+		CHECK(consumed == 1);
+		CHECK(done == (i == n - 1));
+	}
+	CHECK(dec.len == sizeof(raw));
+	CHECK(memcmp(dec.buf, raw, sizeof(raw)) == 0);
+
+	/* empty frames are skipped; two frames in one buffer come out one at a time */
+	{
+		const uint8_t two[] = {0xC0, 0xC0, 0x01, 0x02, 0xC0, 0x03, 0xC0};
+		nrf_dfu_proto_slip_decoder_init(&dec);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec, two, sizeof(two), &consumed));
+		CHECK(consumed == 5 && dec.len == 2 && dec.buf[1] == 0x02);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec,
+						      two + consumed,
+						      sizeof(two) - 5,
+						      &consumed));
+		CHECK(consumed == 2 && dec.len == 1 && dec.buf[0] == 0x03);
+	}
+
+	/* a bad escape discards to the next END, then decoding resumes */
+	{
+		const uint8_t bad[] = {0x01, 0xDB, 0x05, 0x02, 0xC0, 0x07, 0xC0};
+		nrf_dfu_proto_slip_decoder_init(&dec);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec, bad, sizeof(bad), &consumed));
+		CHECK(dec.len == 1 && dec.buf[0] == 0x07);
+		CHECK(dec.frames_discarded == 1);
+	}
+
+	/* ESC then END: the frame is dropped and END resynchronises */
+	{
+		const uint8_t esc_end[] = {0x01, 0xDB, 0xC0, 0x09, 0xC0};
+		nrf_dfu_proto_slip_decoder_init(&dec);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec, esc_end, sizeof(esc_end), &consumed));
+		CHECK(dec.len == 1 && dec.buf[0] == 0x09);
+	}
+
+	/* an oversized frame is discarded, the next one decoded */
+	{
+		uint8_t big[NRF_DFU_PROTO_SLIP_RX_MAX + 10];
+		memset(big, 0x11, sizeof(big));
+		big[sizeof(big) - 1] = 0xC0;
+		nrf_dfu_proto_slip_decoder_init(&dec);
+		CHECK(!nrf_dfu_proto_slip_decoder_feed(&dec, big, sizeof(big), &consumed));
+		CHECK(dec.frames_discarded == 1);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec,
+						      (const uint8_t[]){0x42, 0xC0},
+						      2,
+						      &consumed));
+		CHECK(dec.len == 1 && dec.buf[0] == 0x42);
+	}
+
+	/* a frame of exactly the buffer size fits */
+	{
+		uint8_t full[NRF_DFU_PROTO_SLIP_RX_MAX + 1];
+		memset(full, 0x22, sizeof(full));
+		full[NRF_DFU_PROTO_SLIP_RX_MAX] = 0xC0;
+		nrf_dfu_proto_slip_decoder_init(&dec);
+		CHECK(nrf_dfu_proto_slip_decoder_feed(&dec, full, sizeof(full), &consumed));
+		CHECK(dec.len == NRF_DFU_PROTO_SLIP_RX_MAX);
+	}
+}
+
+static void
+test_crc32(void)
+{
+	const char *check = "123456789";
+	CHECK(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 9) == 0xCBF43926);
+	CHECK(nrf_dfu_proto_crc32(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 4),
+				  (const uint8_t *)check + 4,
+				  5) == 0xCBF43926);
+	CHECK(nrf_dfu_proto_crc32(0, image, sizeof(image)) ==
+	      fake_bl_crc32(0, image, sizeof(image)));
+}
+
+/* ---- requests and responses ---- */
+
+static void
+test_encode(void)
+{
+	uint8_t out[16];
+	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_CREATE,
+				  .object_type = 2,
+				  .size = 0x00001000};
+	const uint8_t data[3] = {1, 2, 3};
+
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 6);
+	CHECK(memcmp(out, (const uint8_t[]){0x01, 0x02, 0x00, 0x10, 0x00, 0x00}, 6) == 0);
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PRN_SET, .prn = 0x0102};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 3);
+	CHECK(out[1] == 0x02 && out[2] == 0x01);
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_SELECT, .object_type = 1};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 2 && out[1] == 1);
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = 2};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 2 && out[1] == 2);
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PING, .ping_id = 7};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 2 && out[1] == 7);
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_WRITE, .data = data, .data_len = 3};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 4 && out[3] == 3);
+	CHECK(nrf_dfu_proto_request_encode(&req, out, 3) == 0);
+	for (unsigned op = 0; op <= 0x0C; op++) {
+		req = (NrfDfuProtoRequest){.op = op};
+		if (op == 0x05 || op == 0x08)
+			continue;
+		CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) >= 1);
+		CHECK(out[0] == op);
+	}
+	req = (NrfDfuProtoRequest){.op = 0x05};
+	CHECK(nrf_dfu_proto_request_encode(&req, out, sizeof(out)) == 0);
+}
+
+static void
+test_decode(void)
+{
+	NrfDfuProtoResponse r;
+	const uint8_t select[] =
+	    {0x60, 0x06, 0x01, 0x00, 0x10, 0, 0, 0x40, 0, 0, 0, 0x78, 0x56, 0x34, 0x12};
+	const uint8_t hw[] = {0x60, 0x0A, 0x01, 0x40, 0x28, 0x05, 0, 1, 2,    3, 4, 0,
+			      0,    0x10, 0,	0,    0,    4,	  0, 0, 0x10, 0, 0};
+	const uint8_t fw[] = {0x60, 0x0B, 0x01, 0x00, 0xB6, 0, 0, 0, 0, 0x10, 0, 0, 0, 0x20, 0, 0};
+
+	CHECK(nrf_dfu_proto_response_decode(select, sizeof(select), &r) ==
+	      NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.select.max_size == 4096 && r.select.offset == 0x40 && r.select.crc == 0x12345678);
+	CHECK(nrf_dfu_proto_response_decode(select, sizeof(select) - 1, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(nrf_dfu_proto_response_decode(hw, sizeof(hw), &r) == NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.hw.part == 0x52840 && r.hw.rom_size == 0x100000 && r.hw.ram_size == 0x40000 &&
+	      r.hw.rom_page_size == 4096);
+	CHECK(nrf_dfu_proto_response_decode(fw, sizeof(fw), &r) == NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.fw.type == NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE && r.fw.version == 0xB6 &&
+	      r.fw.addr == 0x1000 && r.fw.len == 0x2000);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x07, 0x01, 0x03, 0x08},
+					    5,
+					    &r) == NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.mtu == 0x0803);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x04, 0x0B, 0x06}, 4, &r) ==
+	      NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.result == NRF_DFU_PROTO_RESULT_EXT_ERROR &&
+	      r.ext_error == NRF_DFU_PROTO_EXT_HW_VERSION_FAILURE);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x04, 0x0B}, 3, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x0B, 0x02}, 3, &r) ==
+	      NRF_DFU_PROTO_ERROR_NONE);
+	CHECK(r.result == NRF_DFU_PROTO_RESULT_OP_NOT_SUPPORTED);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x61, 0x04, 0x01}, 3, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x04}, 2, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x04, 0x01, 0x00}, 4, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(nrf_dfu_proto_response_decode((const uint8_t[]){0x60, 0x55, 0x01}, 3, &r) ==
+	      NRF_DFU_PROTO_ERROR_REPLY);
+}
+
+static void
+test_messages(void)
+{
+	const unsigned results[] = {0x00, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x0A};
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++) {
+		CHECK(strstr(nrf_dfu_proto_result_to_string(results[i]), "unknown") == NULL);
+		CHECK(strstr(nrf_dfu_proto_result_to_message(results[i], 0), "unknown") == NULL);
+	}
+	for (unsigned ext = 0x01; ext <= 0x0D; ext++)
+		CHECK(strcmp(nrf_dfu_proto_ext_error_to_string(ext), "unknown extended error") !=
+		      0);
+	for (unsigned ext = 0x02; ext <= 0x0D; ext++)
+		CHECK(strstr(nrf_dfu_proto_result_to_message(0x0B, ext), "unknown") == NULL);
+	CHECK(strstr(nrf_dfu_proto_result_to_message(0x0B, 0x06), "hw_version") != NULL);
+}
+
+static void
+test_write_size(void)
+{
+	CHECK(nrf_dfu_proto_write_size(131) == 64);
+	CHECK(nrf_dfu_proto_write_size(2051) == 1024);
+	CHECK(nrf_dfu_proto_write_size(64) == 30);
+	CHECK(nrf_dfu_proto_write_size(4) == 0);
+	/* every payload of that size fits after worst-case escaping */
+	for (unsigned mtu = 5; mtu < 300; mtu++) {
+		size_t n = nrf_dfu_proto_write_size(mtu);
+		CHECK(1 + 2 * n + 1 <= mtu);
+	}
+}
+
+/* ---- the transfer ---- */
+
+static void
+test_full_transfer(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	size_t done = 0, total = 0;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated);
+	CHECK(flash_matches(&bl));
+	CHECK(memcmp(bl.cmd, init_packet, sizeof(init_packet)) == 0);
+	CHECK(bl.creates_command == 1 && bl.creates_data == 3 && bl.executes_data == 3);
+	CHECK(bl.double_executes == 0);
+	/* 4096 / 64 + 4096 / 64 + ceil(1808 / 64) */
+	CHECK(bl.data_writes == 64 + 64 + 29);
+	CHECK(bl.largest_frame <= 131);
+	CHECK(s.stats.resumed_data_offset == 0 && s.stats.restarts == 0);
+	/* the order of requests: ping, PRN, MTU, select(1), create(1), writes, CRC, execute,
+	 * select(2), create(2) */
+	CHECK(bl.ops[0] == 0x09 && bl.ops[1] == 0x02 && bl.ops[2] == 0x07 && bl.ops[3] == 0x06 &&
+	      bl.ops[4] == 0x01 && bl.ops[5] == 0x08 && bl.ops[8] == 0x03 && bl.ops[9] == 0x04 &&
+	      bl.ops[10] == 0x06 && bl.ops[11] == 0x01);
+	nrf_dfu_proto_session_get_progress(&s, &done, &total);
+	CHECK(done == total && total == sizeof(image));
+}
+
+static void
+test_usb_mtu_worst_case(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts opts = {.chunk = 1};
+
+	make_image(image, sizeof(image), 7, true);
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.mtu = 2051;
+	CHECK(transfer(&s, &bl, 0, &opts, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(bl.largest_frame <= 2051);
+	/* 1024 data bytes a write */
+	CHECK(bl.data_writes == 4 + 4 + 2);
+	make_image(image, sizeof(image), 1, false);
+}
+
+static void
+test_mtu_not_supported(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.mtu = 0;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(s.mtu == NRF_DFU_PROTO_MTU_UART && bl.activated);
+}
+
+static void
+test_prn(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 4, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	/* 3 init packet writes: none; per object 16, 16 and 7 notifications */
+	CHECK(bl.notifications == 16 + 16 + 7);
+	CHECK(s.stats.prn_checks == bl.notifications);
+	CHECK(s.stats.stale_skipped == 0);
+
+	/* PRN that does not divide the writes: the count runs on across objects' creates */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 5, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && s.stats.prn_checks == bl.notifications);
+}
+
+static void
+test_prn_corrupt_write(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.corrupt_data_write = 70; /* in the second object */
+	CHECK(transfer(&s, &bl, 4, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(s.stats.restarts == 1);
+	CHECK(bl.creates_data == 4 && bl.double_executes == 0);
+}
+
+static void
+test_crc_mismatch_restarts_object(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.corrupt_data_write = 100; /* in the second object */
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(s.stats.restarts == 1);
+	/* only the second object is sent again */
+	CHECK(bl.creates_data == 4 && bl.executes_data == 3);
+	CHECK(bl.data_writes == 64 + 64 + 64 + 29);
+}
+
+static void
+test_resume_mid_object(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts stop = {.stop_after_data_writes = 64 + 10};
+	unsigned writes_before;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(bl.data_offset == 4096 + 640 && !bl.activated);
+	writes_before = bl.data_writes;
+
+	/* the same bootloader, still powered: the object in progress is finished */
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(s.stats.resumed_command_offset == sizeof(init_packet));
+	CHECK(s.stats.resumed_data_offset == 4096 + 640);
+	CHECK(bl.creates_command == 1);
+	CHECK(bl.data_writes - writes_before == 54 + 29);
+	CHECK(bl.double_executes == 0);
+}
+
+static void
+test_resume_at_boundary(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts stop = {.stop_after_data_writes = 64 + 5, .reset_at_stop = true};
+	unsigned creates_before;
+
+	/* reset mid-object: the device is back at the last executed object */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.strict_double_execute = true;
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(bl.data_offset == 4096);
+	creates_before = bl.creates_data;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(s.stats.resumed_data_offset == 4096);
+	/* the next object is created, the executed one is not executed again */
+	CHECK(bl.double_executes == 0);
+	CHECK(bl.creates_data - creates_before == 2);
+	CHECK(bl.creates_command == 1);
+}
+
+static void
+test_resume_command_mismatch(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts stop = {.stop_after_data_writes = 64 + 5};
+
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	/* another init packet: everything starts again */
+	init_packet[10] ^= 0xFF;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(bl.creates_command == 2 && s.stats.resumed_data_offset == 0);
+	CHECK(memcmp(bl.cmd, init_packet, sizeof(init_packet)) == 0);
+	init_packet[10] ^= 0xFF;
+}
+
+static void
+test_resume_mid_object_crc_mismatch(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts stop = {.stop_after_data_writes = 64 + 10};
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.corrupt_data_write = 64 + 3;
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	/* the object in progress was started again, the first one kept */
+	CHECK(s.stats.resumed_data_offset == 0 && s.stats.restarts == 1);
+	CHECK(bl.creates_command == 1 && bl.double_executes == 0);
+}
+
+static void
+test_written_not_executed_at_boundary(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts stop = {.stop_after_data_writes = 128};
+
+	/* the second object fully written, its CRC and execute never sent: the create of the
+	 * "next" object lands on the old one, the CRC check catches it and it converges */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(bl.double_executes == 0);
+
+	/* the same with a full-size next object: the device puts it where the unexecuted one
+	 * started, the CRC reply's offset shows that, and that object is sent again */
+	fake_bl_init(&bl, image, sizeof(image));
+	stop.stop_after_data_writes = 64;
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(bl.double_executes == 0 && bl.creates_command == 1);
+}
+
+static void
+test_stale_notification(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.stale_notification = true;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && s.stats.stale_skipped == 1);
+}
+
+static void
+test_dropped_replies(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	/* a lost select reply: asked again */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.drop_reply_op = 0x06;
+	bl.drop_reply_count = 1;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && s.stats.timeouts == 1);
+
+	/* a lost reply to a data execute: select says where the device is, no second execute;
+	 * the first execute is the init packet's, the second the first data object's */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.strict_double_execute = true;
+	bl.drop_reply_op = 0x04;
+	bl.drop_reply_count = 2;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl) && bl.double_executes == 0);
+
+	/* lost replies to the final execute: an error that says what may have happened */
+	fake_bl_init(&bl, image, sizeof(image));
+	{
+		RunOpts stop = {.stop_after_data_writes = 128 + 29};
+		CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	}
+	bl.drop_data_execute_replies = true;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
+	CHECK(strstr(a.message, "final EXECUTE") != NULL);
+
+	/* silent device: three pings, then a message */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.drop_reply_op = 0x09;
+	bl.drop_reply_count = 100;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT && bl.pings == NRF_DFU_PROTO_PING_TRIES);
+	CHECK(strstr(a.message, "ping") != NULL);
+}
+
+static void
+test_error_codes(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	const uint8_t results[] = {0x00, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x0A};
+
+	/* every result on the init packet's execute */
+	for (size_t i = 0; i < sizeof(results); i++) {
+		fake_bl_init(&bl, image, sizeof(image));
+		bl.error_op = 0x04;
+		bl.error_result = results[i];
+		CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(a.error == (results[i] == 0x02 ? NRF_DFU_PROTO_ERROR_NOT_SUPPORTED
+						     : NRF_DFU_PROTO_ERROR_DEVICE));
+		CHECK(strstr(a.message, nrf_dfu_proto_result_to_string(results[i])) != NULL);
+		CHECK(bl.creates_data == 0 && !bl.activated);
+	}
+	/* every extended error */
+	for (uint8_t ext = 0x01; ext <= 0x0D; ext++) {
+		fake_bl_init(&bl, image, sizeof(image));
+		bl.error_op = 0x04;
+		bl.error_result = 0x0B;
+		bl.error_ext = ext;
+		CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+		CHECK(strstr(a.message, nrf_dfu_proto_ext_error_to_string(ext)) != NULL);
+		CHECK(s.response.ext_error == ext);
+	}
+	/* a refused create */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.error_op = 0x01;
+	bl.error_result = 0x04;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(strstr(a.message, "CREATE") != NULL);
+
+	/* post-validation finds the image's hash wrong */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.image_crc ^= 1;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(strstr(a.message, "hash failed") != NULL);
+
+	/* an init packet larger than the bootloader takes */
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.cmd_max = 128;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_TOO_LARGE && bl.creates_command == 0);
+}
+
+static void
+test_requests(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_HW_VERSION};
+
+	fake_bl_init(&bl, image, sizeof(image));
+	nrf_dfu_proto_session_init(&s);
+	nrf_dfu_proto_session_start_request(&s, &req);
+	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(s.response.hw.part == 0x52840 && s.response.hw.rom_page_size == 4096);
+
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = 1};
+	nrf_dfu_proto_session_start_request(&s, &req);
+	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(s.response.fw.type == NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE &&
+	      s.response.fw.version == 0xB6);
+
+	/* an older SDK: not supported */
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PROTOCOL_VERSION};
+	nrf_dfu_proto_session_start_request(&s, &req);
+	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_NOT_SUPPORTED);
+
+	/* a stale notification before the reply */
+	bl.stale_notification = true;
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PING};
+	nrf_dfu_proto_session_start_request(&s, &req);
+	CHECK(run(&s, &bl, &(RunOpts){.chunk = 3}, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(s.stats.stale_skipped >= 1);
+
+	/* misuse */
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_WRITE};
+	nrf_dfu_proto_session_start_request(&s, &req);
+	nrf_dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR &&
+	      a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	nrf_dfu_proto_session_init(&s);
+	nrf_dfu_proto_session_start_transfer(&s, init_packet, 0, image, 10, 0, false);
+	nrf_dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR);
+}
+
+static void
+test_io_errors(void)
+{
+	static NrfDfuProtoSession s;
+	NrfDfuProtoAction a;
+
+	nrf_dfu_proto_session_init(&s);
+	nrf_dfu_proto_session_start_transfer(&s,
+					     init_packet,
+					     sizeof(init_packet),
+					     image,
+					     sizeof(image),
+					     0,
+					     true);
+	nrf_dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_SEND && a.op == NRF_DFU_PROTO_OP_PING);
+	/* asking again without a feed gives the same action */
+	nrf_dfu_proto_session_next(&s, 5, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_SEND && a.op == NRF_DFU_PROTO_OP_PING);
+	nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, 10);
+	nrf_dfu_proto_session_next(&s, 10, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_RECEIVE &&
+	      a.timeout_ms == NRF_DFU_PROTO_TIMEOUT_REPLY_MS);
+	nrf_dfu_proto_session_next(&s, 510, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_RECEIVE && a.timeout_ms == 500);
+	nrf_dfu_proto_session_feed_received(&s, NRF_DFU_PROTO_IO_NO_DEVICE, NULL, 0, 20);
+	nrf_dfu_proto_session_next(&s, 20, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_NO_DEVICE);
+}
+
+int
+main(void)
+{
+	make_image(init_packet, sizeof(init_packet), 3, false);
+	make_image(image, sizeof(image), 1, false);
+	test_slip();
+	test_crc32();
+	test_encode();
+	test_decode();
+	test_messages();
+	test_write_size();
+	test_full_transfer();
+	test_usb_mtu_worst_case();
+	test_mtu_not_supported();
+	test_prn();
+	test_prn_corrupt_write();
+	test_crc_mismatch_restarts_object();
+	test_resume_mid_object();
+	test_resume_at_boundary();
+	test_resume_command_mismatch();
+	test_resume_mid_object_crc_mismatch();
+	test_written_not_executed_at_boundary();
+	test_stale_notification();
+	test_dropped_replies();
+	test_error_codes();
+	test_requests();
+	test_io_errors();
+	if (failures > 0) {
+		fprintf(stderr, "%u checks failed\n", failures);
+		return EXIT_FAILURE;
+	}
+	printf("all nrf-dfu-proto tests passed\n");
+	return EXIT_SUCCESS;
+}
