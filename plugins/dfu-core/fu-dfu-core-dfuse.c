@@ -234,7 +234,7 @@ fu_dfu_core_dfuse_job_add(FuDfuCoreDfuseJob *job, guint32 address, GBytes *blob,
  * fu_dfu_core_dfuse_jobs_new:
  * @targets: the device's memories
  * @firmware: a DfuSe file, or an image for the first memory (its address from Intel HEX,
- *   else the start of that memory)
+ *   else the first writable sector of that memory)
  * @error: (nullable): optional return location for an error
  *
  * Matches the firmware to the memories and checks every element against their layouts:
@@ -288,9 +288,12 @@ fu_dfu_core_dfuse_jobs_new(GPtrArray *targets, FuFirmware *firmware, GError **er
 
 		if (blob == NULL)
 			return NULL;
-		/* a raw image has no address: it goes to the start of the first memory */
-		if (address == 0 && target->layout.group_count > 0)
-			address = target->layout.groups[0].address;
+		/* an image without an address goes where the first memory becomes writable:
+		 * sectors before it hold the bootloader */
+		for (guint i = 0; address == 0 && i < target->layout.group_count; i++) {
+			if (target->layout.groups[i].access & DFU_PROTO_DFUSE_ACCESS_WRITE)
+				address = target->layout.groups[i].address;
+		}
 		if (address > G_MAXUINT32) {
 			g_set_error_literal(error,
 					    FWUPD_ERROR,

@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End-to-end tests of the dfu-core plugin on STM32 DfuSe devices: Debian's fwupdtool, loading
+our module from the build tree, updates the simulated STM32F4 system bootloader, GD32VF103
+and an STM32F1-class custom DfuSe bootloader (tests/usbsim).
+
+  test_dfuse.py --build BUILD CASE
+
+Every case checks the simulator's record of erases and writes: nothing outside the image's
+own writable sectors is ever erased or written.
+"""
+
+import argparse
+import os
+import struct
+import subprocess
+import sys
+
+from e2e_common import SAMPLE, VERSION_NEW, Failure, Run, bcd, check, dfuse_file, filler
+
+FLASH = 0x08000000
+# STM32F4 sectors: 4 x 16 KiB, 1 x 64 KiB, 7 x 128 KiB
+F4_SECTORS = [(FLASH + off, size) for off, size in
+              [(0x0, 0x4000), (0x4000, 0x4000), (0x8000, 0x4000), (0xC000, 0x4000),
+               (0x10000, 0x10000)] + [(0x20000 * i, 0x20000) for i in range(1, 8)]]
+
+
+def app_image(size, seed):
+    """An application image with its version where the simulated application reads it."""
+    img = bytearray(filler(size, seed))
+    img[0x100:0x102] = struct.pack("<H", VERSION_NEW)
+    return bytes(img)
+
+
+def sectors_touched(sectors, elements):
+    out = set()
+    for addr, data in elements:
+        for start, size in sectors:
+            if start < addr + len(data) and addr < start + size:
+                out.add((start, size))
+    return out
+
+
+def check_flash_holds(run, elements, base=FLASH):
+    flash = run.flash()
+    for addr, data in elements:
+        off = addr - base
+        check(flash[off:off + len(data)] == data,
+              "flash at 0x%08x does not hold the element byte-exact" % addr)
+
+
+def check_only_touched_erased(run, sectors, elements, alt=0):
+    erases = [(e["address"], e["size"]) for e in run.events("erase")
+              if e.get("alt", 0) == alt and e.get("status", 0) == 0]
+    touched = sectors_touched(sectors, elements)
+    check(set(erases) == touched,
+          "erased %s, the image touches %s" % (sorted(map(hex_pair, erases)),
+                                               sorted(map(hex_pair, touched))))
+    check(len(erases) == len(set(erases)), "a sector was erased twice: %r" % erases)
+
+
+def check_writes_inside(run, elements, alt=0):
+    for w in run.events("write"):
+        if w.get("alt", 0) != alt:
+            continue
+        inside = any(addr <= w["address"] and w["address"] + w["length"] <= addr + len(data)
+                     for addr, data in elements)
+        check(inside, "write at 0x%08x+%d is outside the image" % (w["address"], w["length"]))
+        check(w.get("erased", True), "write at 0x%08x over unerased flash" % w["address"])
+
+
+def hex_pair(p):
+    return "0x%08x+0x%x" % p
+
+
+def check_nothing_written(run):
+    check(not run.events("erase"), "erased %r" % run.events("erase"))
+    check(not run.events("write"), "wrote %r" % run.events("write"))
+
+
+def case_stm32f4_multi_target(build):
+    # two discontiguous elements in the internal flash and the option bytes, as dfu-util's
+    # own dfuse-pack writes them (its prefix size counts the suffix)
+    run = Run(build, "stm32f4-multi-target", profile="stm32f4-dfuse", mode="dfu")
+    e0 = (FLASH, app_image(0x5000, 3))
+    e1 = (FLASH + 0x20000 + 0x100, filler(3000, 5))
+    opt = (0x1FFFC000, bytes([0xAA, 0x55, 0xFF, 0x00] * 4))
+    files = []
+    for i, (addr, data) in enumerate([e0, e1, opt]):
+        path = os.path.join(run.dir, "e%d.bin" % i)
+        with open(path, "wb") as f:
+            f.write(data)
+        files.append(path)
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    subprocess.run(["dfuse-pack", "-b", "0x%08x:%s" % (e0[0], files[0]),
+                    "-b", "0x%08x:%s" % (e1[0], files[1]),
+                    "-b", "0x%08x@1:%s" % (opt[0], files[2]),
+                    "-D", "0x0483:0xdf11", run.file], check=True, capture_output=True)
+    run.run()
+    inst = run.result.get("install", {})
+    check(inst.get("rc") == 0, "install failed:\n%s" % run.install_stderr())
+    check_flash_holds(run, [e0, e1])
+    check_only_touched_erased(run, F4_SECTORS, [e0, e1])
+    check_writes_inside(run, [e0, e1])
+    opt_writes = [w for w in run.events("write") if w.get("alt") == 1]
+    check(opt_writes and opt_writes[0]["address"] == opt[0], "option bytes not written: %r"
+          % opt_writes)
+    # while writing: one set-address per contiguous run, and one more before a short last
+    # block (devices disagree on how they place it); not one per block as dfu-util does
+    first_upload = min((r["t_ms"] for r in run.requests("upload") if r["wValue"] >= 2),
+                       default=float("inf"))
+    set_addresses = [e for e in run.events("set-address") if e["t_ms"] < first_upload]
+    check(len(set_addresses) <= 2 * 3, "set-address sent %d times while writing 3 runs" %
+          len(set_addresses))
+    check(run.summary.get("writes_not_erased", 0) <= len(opt_writes),
+          "writes over unerased flash: %r" % run.summary)
+
+
+def case_stm32f4_um0391_file(build):
+    run = Run(build, "stm32f4-um0391", profile="stm32f4-dfuse", mode="dfu")
+    e0 = (FLASH + 0x4000, app_image(0x2345, 9))
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", [e0])], 0x0483, 0xDF11, run.file)
+    run.run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    check_flash_holds(run, [e0])
+    check_only_touched_erased(run, F4_SECTORS, [e0])
+    check_writes_inside(run, [e0])
+
+
+def case_stm32f4_raw_dfu(build):
+    # a plain .dfu image goes to the first writable sector of the internal flash
+    run = Run(build, "stm32f4-raw-dfu", profile="stm32f4-dfuse", mode="dfu",
+              image_size=0x6000, file_vid=0x0483, file_pid=0xDF11).run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    image = run.read(run.image)
+    check_flash_holds(run, [(FLASH, image)])
+    check_only_touched_erased(run, F4_SECTORS, [(FLASH, image)])
+
+
+def case_stm32f4_ihex(build):
+    # Intel HEX carries its own address: 0x08008000, the third 16 KiB sector
+    run = Run(build, "stm32f4-ihex", profile="stm32f4-dfuse", mode="dfu")
+    run.file = os.path.join(run.dir, "firmware.hex")
+    subprocess.run(["/usr/bin/python3", SAMPLE, "--size", "0x3000", "--format", "hex",
+                    "--base", "0x08008000", "--out", run.file, "--raw-out", run.image],
+                   check=True)
+    run.run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    image = run.read(run.image)
+    check_flash_holds(run, [(FLASH + 0x8000, image)])
+    check_only_touched_erased(run, F4_SECTORS, [(FLASH + 0x8000, image)])
+
+
+def case_stm32f4_outside_writable(build):
+    # an element in the system memory (not in any layout) and one overlapping the end of
+    # the flash: refused before anything is erased
+    run = Run(build, "stm32f4-outside", profile="stm32f4-dfuse", mode="dfu")
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", [(FLASH, filler(1024, 1)),
+                                       (FLASH + 0x100000 - 512, filler(1024, 2))])],
+               0x0483, 0xDF11, run.file)
+    run.run()
+    run.check_failed("writable")
+    check_nothing_written(run)
+
+
+def case_stm32f4_wrong_target(build):
+    run = Run(build, "stm32f4-wrong-target", profile="stm32f4-dfuse", mode="dfu")
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(7, "Nonexistent", [(FLASH, filler(1024, 1))])], 0x0483, 0xDF11, run.file)
+    run.run()
+    run.check_failed("target 7", "matches no memory")
+    check_nothing_written(run)
+
+
+def case_stm32f4_dump(build):
+    run = Run(build, "stm32f4-dump", profile="stm32f4-dfuse", mode="dfu")
+    dump = os.path.join(run.dir, "dump.bin")
+    run.run(install=False, dump=dump)
+    check(run.result.get("dump", {}).get("rc") == 0, "dump failed:\n%s" %
+          run.result.get("dump", {}).get("stderr"))
+    check(run.read(dump) == run.read(run.flash_in), "dump differs from the flash")
+
+
+def misbehaving_f4(build, name, option, quirks=None, expect_ok=True, needles=(), mass=False):
+    run = Run(build, name, profile="stm32f4-dfuse", mode="dfu", image_size=0x5000,
+              file_vid=0x0483, file_pid=0xDF11, extra=option, quirks=quirks).run()
+    image = run.read(run.image)
+    if expect_ok:
+        check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+        check_flash_holds(run, [(FLASH, image)])
+        if mass:
+            check([e["mass"] for e in run.events("erase")] == [True],
+                  "expected one mass erase: %r" % run.events("erase"))
+        else:
+            check_only_touched_erased(run, F4_SECTORS, [(FLASH, image)])
+    else:
+        run.check_failed(*needles)
+    return run
+
+
+def case_stm32f4_bogus_set_address(build):
+    misbehaving_f4(build, "stm32f4-bogus-set-address", ["--bogus-set-address-timeout"])
+
+
+def case_stm32f4_zero_poll_timeout(build):
+    misbehaving_f4(build, "stm32f4-zero-poll", ["--zero-poll-timeout"])
+
+
+def case_stm32f4_short_mass_erase_timeout(build):
+    # the device says 100 ms for a mass erase that takes seconds: polled until done
+    misbehaving_f4(build, "stm32f4-short-mass-erase", ["--short-mass-erase-timeout"],
+                   quirks="[USB\\VID_0483&PID_DF11]\nFlags = dfuse-mass-erase\n", mass=True)
+
+
+def case_stm32f4_stall_early_poll(build):
+    misbehaving_f4(build, "stm32f4-stall-early-poll", ["--stall-early-poll-during-erase"],
+                   quirks="[USB\\VID_0483&PID_DF11]\nDfuCoreMinPollInterval = 50\n")
+
+
+def case_stm32f4_stuck_busy(build):
+    run = misbehaving_f4(build, "stm32f4-stuck-busy", ["--stuck-busy", "3"], expect_ok=False,
+                         needles=("busy",))
+    check(not [w for w in run.events("write") if not w.get("erased", True)],
+          "wrote over unerased flash")
+
+
+def case_stm32f4_read_protected(build):
+    run = misbehaving_f4(build, "stm32f4-read-protected", ["--read-protected"],
+                         expect_ok=False, needles=("read-protected",))
+    check(not run.events("read-unprotect"), "read protection removed without being asked")
+
+
+def case_gd32vf103(build):
+    # the bootloader reports 2 KiB pages; its real 1 KiB pages come from the serial number,
+    # and it does not answer after leave
+    run = Run(build, "gd32vf103", profile="gd32vf103-dfuse", mode="dfu", image_size=0x2C00,
+              file_vid=0x28E9, file_pid=0x0189).run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    image = run.read(run.image)
+    check_flash_holds(run, [(FLASH, image)])
+    pages = [(FLASH + i * 0x400, 0x400) for i in range(128)]
+    check_only_touched_erased(run, pages, [(FLASH, image)])
+    check(run.events("leave"), "the device was not told to leave DFU mode")
+
+
+def case_stm32f1_runtime(build):
+    # runtime -> DfuSe DFU mode -> application, its new version read back; the first 16 KiB
+    # hold the bootloader (read-only) and are never touched
+    run = Run(build, "stm32f1-dfuse-runtime", profile="stm32f1-dfuse", mode="runtime",
+              image_size=0x3000, file_vid=0x1209, file_pid=0x0015).run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    image = run.read(run.image)
+    check_flash_holds(run, [(FLASH + 0x4000, image)])
+    pages = [(FLASH + i * 0x400, 0x400) for i in range(128)]
+    check_only_touched_erased(run, pages, [(FLASH + 0x4000, image)])
+    check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back: %r"
+          % run.result["after"])
+
+
+CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
+         if name.startswith("case_")}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("case", choices=sorted(CASES))
+    args = parser.parse_args()
+    try:
+        CASES[args.case](args.build)
+    except Failure as exc:
+        print("FAIL %s: %s" % (args.case, exc))
+        return 1
+    print("PASS %s" % args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
