@@ -1,0 +1,455 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-common.h"
+
+/*
+ * What the USB CDC and the UART bootloader share: executing the core's actions over a
+ * transport, the identity queries, the package checks and the order of images.
+ */
+
+/* the read buffer: a multiple of the full-speed bulk packet size */
+#define FU_NORDIC_DFU_READ_SIZE 512
+
+static guint64
+fu_nordic_dfu_now_ms(void)
+{
+	return (guint64)(g_get_monotonic_time() / 1000);
+}
+
+static NrfDfuProtoIo
+fu_nordic_dfu_error_to_io(const GError *error)
+{
+	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
+		return NRF_DFU_PROTO_IO_TIMEOUT;
+	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
+		return NRF_DFU_PROTO_IO_NO_DEVICE;
+	return NRF_DFU_PROTO_IO_ERROR;
+}
+
+static FwupdError
+fu_nordic_dfu_proto_error_to_fwupd(NrfDfuProtoError error)
+{
+	switch (error) {
+	case NRF_DFU_PROTO_ERROR_NOT_SUPPORTED:
+		return FWUPD_ERROR_NOT_SUPPORTED;
+	case NRF_DFU_PROTO_ERROR_TIMEOUT:
+		return FWUPD_ERROR_TIMED_OUT;
+	case NRF_DFU_PROTO_ERROR_NO_DEVICE:
+		return FWUPD_ERROR_NOT_FOUND;
+	case NRF_DFU_PROTO_ERROR_TOO_LARGE:
+		return FWUPD_ERROR_INVALID_FILE;
+	case NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT:
+		return FWUPD_ERROR_INTERNAL;
+	case NRF_DFU_PROTO_ERROR_IO:
+		return FWUPD_ERROR_WRITE;
+	default:
+		return FWUPD_ERROR_WRITE;
+	}
+}
+
+gboolean
+fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
+			  NrfDfuProtoSession *session,
+			  FuProgress *progress,
+			  GError **error)
+{
+	guint8 buf[FU_NORDIC_DFU_READ_SIZE];
+
+	while (TRUE) {
+		NrfDfuProtoAction action = {0};
+		gsize actual = 0;
+		size_t done = 0;
+		size_t total = 0;
+		g_autoptr(GError) error_local = NULL;
+
+		nrf_dfu_proto_session_next(session, fu_nordic_dfu_now_ms(), &action);
+		switch (action.kind) {
+		case NRF_DFU_PROTO_ACTION_DONE:
+			return TRUE;
+		case NRF_DFU_PROTO_ACTION_ERROR:
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    fu_nordic_dfu_proto_error_to_fwupd(action.error),
+					    action.message);
+			return FALSE;
+		case NRF_DFU_PROTO_ACTION_SEND:
+			if (!transport->write(transport->device,
+					      action.bytes,
+					      action.length,
+					      MAX(action.timeout_ms, 1),
+					      &error_local)) {
+				g_debug("sending %s: %s",
+					nrf_dfu_proto_op_to_string(action.op),
+					error_local->message);
+				nrf_dfu_proto_session_feed_sent(
+				    session,
+				    fu_nordic_dfu_error_to_io(error_local),
+				    fu_nordic_dfu_now_ms());
+				break;
+			}
+			nrf_dfu_proto_session_feed_sent(session,
+							NRF_DFU_PROTO_IO_OK,
+							fu_nordic_dfu_now_ms());
+			break;
+		case NRF_DFU_PROTO_ACTION_RECEIVE:
+			if (!transport->read(transport->device,
+					     buf,
+					     sizeof(buf),
+					     &actual,
+					     MAX(action.timeout_ms, 1),
+					     &error_local)) {
+				nrf_dfu_proto_session_feed_received(
+				    session,
+				    fu_nordic_dfu_error_to_io(error_local),
+				    NULL,
+				    0,
+				    fu_nordic_dfu_now_ms());
+				break;
+			}
+			nrf_dfu_proto_session_feed_received(session,
+							    NRF_DFU_PROTO_IO_OK,
+							    buf,
+							    actual,
+							    fu_nordic_dfu_now_ms());
+			break;
+		default:
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "unknown action %u",
+				    (guint)action.kind);
+			return FALSE;
+		}
+		nrf_dfu_proto_session_get_progress(session, &done, &total);
+		if (progress != NULL && total > 0)
+			fu_progress_set_percentage_full(progress, done, total);
+	}
+}
+
+gboolean
+fu_nordic_dfu_request(FuNordicDfuTransport *transport,
+		      const NrfDfuProtoRequest *req,
+		      NrfDfuProtoResponse *response,
+		      GError **error)
+{
+	g_autofree NrfDfuProtoSession *session = g_new0(NrfDfuProtoSession, 1);
+
+	nrf_dfu_proto_session_init(session);
+	nrf_dfu_proto_session_start_request(session, req);
+	if (!fu_nordic_dfu_run_session(transport, session, NULL, error))
+		return FALSE;
+	if (response != NULL)
+		*response = session->response;
+	return TRUE;
+}
+
+/* the nRF52 family's FICR part is 0x52xxx; the bootloader's default NRF_DFU_HW_VERSION is
+ * the family number, 52 (pc-nrfutil --hw-version) */
+static guint32
+fu_nordic_dfu_family_from_part(guint32 part)
+{
+	return ((part >> 16) & 0xF) * 10 + ((part >> 12) & 0xF);
+}
+
+/* the variant is four ASCII characters in FICR INFO.VARIANT, e.g. 0x41414430 "AAD0" */
+static gchar *
+fu_nordic_dfu_variant_to_string(guint32 variant)
+{
+	gchar str[5] = {0};
+	for (guint i = 0; i < 4; i++) {
+		gchar c = (gchar)((variant >> (24 - 8 * i)) & 0xFF);
+		if (!g_ascii_isalnum(c))
+			return g_strdup_printf("%08X", variant);
+		str[i] = c;
+	}
+	return g_strdup(str);
+}
+
+static void
+fu_nordic_dfu_add_identity(FuDevice *device, FuNordicDfuState *state)
+{
+	FuNordicDfuIdentity *id = &state->identity;
+	g_autofree gchar *part = NULL;
+	g_autofree gchar *variant = NULL;
+
+	if (!id->has_hw)
+		return;
+	part = g_strdup_printf("%X", id->part);
+	variant = fu_nordic_dfu_variant_to_string(id->variant);
+	fu_device_add_instance_str(device, "PART", part);
+	fu_device_add_instance_str(device, "VARIANT", variant);
+	fu_device_build_instance_id(device, NULL, "NRFDFU", "PART", NULL);
+	fu_device_build_instance_id(device, NULL, "NRFDFU", "PART", "VARIANT", NULL);
+	if (id->hw_version == 0)
+		id->hw_version = fu_nordic_dfu_family_from_part(id->part);
+	if (fu_device_get_firmware_size_max(device) == 0 && id->rom_size != 0)
+		fu_device_set_firmware_size_max(device, id->rom_size);
+}
+
+gboolean
+fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error)
+{
+	FuDevice *device = transport->device;
+	NrfDfuProtoResponse resp = {0};
+	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_PING};
+	g_autoptr(GError) error_local = NULL;
+
+	/* is anybody there: any answer will do, an error result included */
+	if (!fu_device_has_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING) &&
+	    !fu_nordic_dfu_request(transport, &req, &resp, &error_local)) {
+		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED)) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		g_clear_error(&error_local);
+	}
+
+	/* SDK 15+ answer HW and FW version; older ones say "opcode not supported" */
+	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_HW_VERSION};
+	if (fu_nordic_dfu_request(transport, &req, &resp, &error_local)) {
+		state->identity.has_hw = TRUE;
+		state->identity.part = resp.hw.part;
+		state->identity.variant = resp.hw.variant;
+		state->identity.rom_size = resp.hw.rom_size;
+		state->identity.ram_size = resp.hw.ram_size;
+		state->identity.rom_page_size = resp.hw.rom_page_size;
+	} else if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED)) {
+		g_debug("no HW version: %s", error_local->message);
+		g_clear_error(&error_local);
+	} else {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return FALSE;
+	}
+	for (guint8 image = NRF_DFU_PROTO_IMAGE_BOOTLOADER;
+	     image <= NRF_DFU_PROTO_IMAGE_APPLICATION;
+	     image++) {
+		req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = image};
+		if (!fu_nordic_dfu_request(transport, &req, &resp, &error_local)) {
+			if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED)) {
+				g_propagate_error(error, g_steal_pointer(&error_local));
+				return FALSE;
+			}
+			g_debug("no FW version: %s", error_local->message);
+			g_clear_error(&error_local);
+			break;
+		}
+		/* without a SoftDevice the application is image 1 (on_fw_version_request) */
+		switch (resp.fw.type) {
+		case NRF_DFU_PROTO_FW_TYPE_BOOTLOADER:
+			state->bl_version = resp.fw.version;
+			break;
+		case NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE:
+			state->sd_version = resp.fw.version;
+			break;
+		case NRF_DFU_PROTO_FW_TYPE_APPLICATION:
+			state->app_version = resp.fw.version;
+			state->has_app_version = TRUE;
+			break;
+		default:
+			break;
+		}
+	}
+	fu_nordic_dfu_add_identity(device, state);
+	if (state->bl_version != 0)
+		fu_device_set_version_bootloader_raw(device, state->bl_version);
+	if (state->has_app_version)
+		fu_device_set_version_raw(device, state->app_version);
+	return TRUE;
+}
+
+gboolean
+fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
+			   const gchar *key,
+			   const gchar *value,
+			   GError **error)
+{
+	guint64 tmp = 0;
+
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_PRN) == 0) {
+		if (!fu_strtoull(value, &tmp, 0, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		state->prn = (guint16)tmp;
+		return TRUE;
+	}
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_HW_VERSION) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT32, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		state->identity.hw_version = (guint32)tmp;
+		return TRUE;
+	}
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_SD_ID) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		state->identity.sd_id = (guint32)tmp;
+		return TRUE;
+	}
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "quirk key not supported");
+	return FALSE;
+}
+
+FuFirmware *
+fu_nordic_dfu_prepare_firmware(FuDevice *device,
+			       FuNordicDfuState *state,
+			       GInputStream *stream,
+			       FuFirmwareParseFlags flags,
+			       GError **error)
+{
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();
+	g_autoptr(GPtrArray) images = NULL;
+
+	if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error))
+		return NULL;
+	state->identity.size_max = fu_device_get_firmware_size_max(device);
+
+	/* every image is checked against the device before anything is sent */
+	images = fu_nordic_dfu_firmware_get_images_ordered(FU_NORDIC_DFU_FIRMWARE(firmware));
+	for (guint i = 0; i < images->len; i++) {
+		FuNordicDfuImage *image = g_ptr_array_index(images, i);
+		if (!fu_nordic_dfu_image_check_device(image, &state->identity, error))
+			return NULL;
+	}
+	return g_steal_pointer(&firmware);
+}
+
+/* after an image the bootloader resets; on a UART the port stays, so ask until it answers */
+static gboolean
+fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **error)
+{
+	guint64 deadline = fu_nordic_dfu_now_ms() + FU_NORDIC_DFU_REENUMERATE_MS;
+	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_PING};
+
+	while (TRUE) {
+		g_autoptr(GError) error_local = NULL;
+		if (fu_nordic_dfu_request(transport, &req, NULL, &error_local) ||
+		    g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED))
+			return TRUE;
+		if (fu_nordic_dfu_now_ms() >= deadline) {
+			g_propagate_prefixed_error(
+			    error,
+			    g_steal_pointer(&error_local),
+			    "the bootloader did not come back within %u ms: ",
+			    (guint)FU_NORDIC_DFU_REENUMERATE_MS);
+			return FALSE;
+		}
+	}
+}
+
+gboolean
+fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
+			     FuNordicDfuState *state,
+			     FuFirmware *firmware,
+			     gboolean wait_in_place,
+			     FuProgress *progress,
+			     GError **error)
+{
+	FuDevice *device = transport->device;
+	g_autoptr(GPtrArray) images =
+	    fu_nordic_dfu_firmware_get_images_ordered(FU_NORDIC_DFU_FIRMWARE(firmware));
+	g_autofree NrfDfuProtoSession *session = g_new0(NrfDfuProtoSession, 1);
+
+	if (state->images_done >= images->len)
+		state->images_done = 0;
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_set_steps(progress, images->len - state->images_done);
+	while (state->images_done < images->len) {
+		FuNordicDfuImage *image = g_ptr_array_index(images, state->images_done);
+		GBytes *dat = fu_nordic_dfu_image_get_init_packet(image);
+		g_autoptr(GBytes) bin = NULL;
+
+		bin = fu_firmware_get_bytes(FU_FIRMWARE(image), error);
+		if (bin == NULL)
+			return FALSE;
+		g_info("writing %s image %u of %u (%" G_GSIZE_FORMAT " bytes)",
+		       fu_nordic_dfu_image_get_manifest_key(image),
+		       state->images_done + 1,
+		       images->len,
+		       g_bytes_get_size(bin));
+		nrf_dfu_proto_session_init(session);
+		nrf_dfu_proto_session_start_transfer(
+		    session,
+		    g_bytes_get_data(dat, NULL),
+		    g_bytes_get_size(dat),
+		    g_bytes_get_data(bin, NULL),
+		    g_bytes_get_size(bin),
+		    state->prn,
+		    !fu_device_has_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING));
+		if (!fu_nordic_dfu_run_session(transport,
+					       session,
+					       fu_progress_get_child(progress),
+					       error)) {
+			g_prefix_error(error,
+				       "%s image: ",
+				       fu_nordic_dfu_image_get_manifest_key(image));
+			return FALSE;
+		}
+		g_debug("%s: %u objects, %u writes, %u PRN checks, %u restarts, resumed at %u",
+			fu_nordic_dfu_image_get_manifest_key(image),
+			session->stats.objects_executed,
+			session->stats.writes,
+			session->stats.prn_checks,
+			session->stats.restarts,
+			(guint)session->stats.resumed_data_offset);
+		state->images_done++;
+		fu_progress_step_done(progress);
+		if (state->images_done == images->len)
+			break;
+
+		/* the bootloader resets after activating the image and comes back */
+		if (wait_in_place) {
+			if (!fu_nordic_dfu_wait_for_bootloader(transport, error))
+				return FALSE;
+			continue;
+		}
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_ANOTHER_WRITE_REQUIRED);
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		return TRUE;
+	}
+	state->images_done = 0;
+	return TRUE;
+}
+
+void
+fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str)
+{
+	FuNordicDfuIdentity *id = &state->identity;
+	if (id->has_hw) {
+		fwupd_codec_string_append_hex(str, idt, "Part", id->part);
+		fwupd_codec_string_append_hex(str, idt, "Variant", id->variant);
+		fwupd_codec_string_append_hex(str, idt, "RomSize", id->rom_size);
+		fwupd_codec_string_append_hex(str, idt, "RamSize", id->ram_size);
+		fwupd_codec_string_append_hex(str, idt, "RomPageSize", id->rom_page_size);
+	}
+	fwupd_codec_string_append_int(str, idt, "HwVersion", id->hw_version);
+	fwupd_codec_string_append_hex(str, idt, "SdId", id->sd_id);
+	fwupd_codec_string_append_hex(str, idt, "SdVersion", state->sd_version);
+	fwupd_codec_string_append_int(str, idt, "Prn", state->prn);
+	fwupd_codec_string_append_int(str, idt, "ImagesDone", state->images_done);
+}
+
+gchar *
+fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw)
+{
+	return g_strdup_printf("%u", (guint)version_raw);
+}
+
+void
+fu_nordic_dfu_init_device(FuDevice *device)
+{
+	fu_device_add_protocol(device, "com.nordic.securedfu");
+	fu_device_set_version_format(device, FWUPD_VERSION_FORMAT_NUMBER);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_UPDATABLE);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_IS_BOOTLOADER);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
+	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
+	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_register_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
+	fu_device_set_remove_delay(device, FU_NORDIC_DFU_REENUMERATE_MS);
+	fu_device_set_firmware_gtype(device, FU_TYPE_NORDIC_DFU_FIRMWARE);
+}

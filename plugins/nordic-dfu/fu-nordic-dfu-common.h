@@ -1,0 +1,96 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+#include "fu-nordic-dfu-firmware.h"
+#include "nrf-dfu-proto.h"
+
+/* quirk keys, documented in README.md */
+#define FU_NORDIC_DFU_QUIRK_BAUD_RATE	 "NordicDfuBaudRate"
+#define FU_NORDIC_DFU_QUIRK_FLOW_CONTROL "NordicDfuFlowControl"
+#define FU_NORDIC_DFU_QUIRK_PRN		 "NordicDfuPrn"
+#define FU_NORDIC_DFU_QUIRK_HW_VERSION	 "NordicDfuHwVersion"
+#define FU_NORDIC_DFU_QUIRK_SD_ID	 "NordicDfuSdId"
+
+/* private flags */
+#define FU_NORDIC_DFU_FLAG_NO_PING "no-ping"
+
+/* the re-enumeration after an image that resets the bootloader: up to 13 s seen after a
+ * SoftDevice+bootloader update (the SoftDevice is copied into place before the bootloader
+ * runs again), plus margin */
+#define FU_NORDIC_DFU_REENUMERATE_MS 15000
+
+/* the bytes the executor moves; one implementation per transport */
+typedef struct {
+	FuDevice *device;
+	gboolean (*write)(FuDevice *device,
+			  const guint8 *buf,
+			  gsize bufsz,
+			  guint timeout_ms,
+			  GError **error);
+	/* reads what has arrived, waiting at most timeout_ms for the first byte; a timeout
+	 * with nothing read is FWUPD_ERROR_TIMED_OUT */
+	gboolean (*read)(FuDevice *device,
+			 guint8 *buf,
+			 gsize bufsz,
+			 gsize *actual,
+			 guint timeout_ms,
+			 GError **error);
+} FuNordicDfuTransport;
+
+/* what every bootloader device (USB CDC, UART) keeps */
+typedef struct {
+	FuNordicDfuIdentity identity;
+	guint16 prn;
+	guint images_done; /* images of the package written before the last re-enumeration */
+	guint32 app_version;
+	gboolean has_app_version;
+	guint32 bl_version;
+	guint32 sd_version;
+} FuNordicDfuState;
+
+gboolean
+fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
+			  NrfDfuProtoSession *session,
+			  FuProgress *progress,
+			  GError **error);
+gboolean
+fu_nordic_dfu_request(FuNordicDfuTransport *transport,
+		      const NrfDfuProtoRequest *req,
+		      NrfDfuProtoResponse *response,
+		      GError **error);
+gboolean
+fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error);
+gboolean
+fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
+			   const gchar *key,
+			   const gchar *value,
+			   GError **error);
+FuFirmware *
+fu_nordic_dfu_prepare_firmware(FuDevice *device,
+			       FuNordicDfuState *state,
+			       GInputStream *stream,
+			       FuFirmwareParseFlags flags,
+			       GError **error);
+/* writes the package's next image; returns with ANOTHER_WRITE_REQUIRED set when more follow
+ * and the device re-enumerates in between (@wait_in_place FALSE), or waits for the same
+ * bootloader to answer again (@wait_in_place TRUE, a UART) and goes on */
+gboolean
+fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
+			     FuNordicDfuState *state,
+			     FuFirmware *firmware,
+			     gboolean wait_in_place,
+			     FuProgress *progress,
+			     GError **error);
+void
+fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
+void
+fu_nordic_dfu_init_device(FuDevice *device);
+gchar *
+fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw);

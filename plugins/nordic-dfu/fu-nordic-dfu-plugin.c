@@ -1,0 +1,107 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-plugin.h"
+
+#include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-firmware.h"
+#include "fu-nordic-dfu-runtime.h"
+#include "fu-nordic-dfu-uart-device.h"
+#include "fu-nordic-dfu-usb-device.h"
+
+static void
+fu_nordic_dfu_plugin_constructed(GObject *obj)
+{
+	FuPlugin *plugin = FU_PLUGIN(obj);
+	FuContext *ctx = fu_plugin_get_context(plugin);
+
+	fu_plugin_add_flag(plugin, FWUPD_PLUGIN_FLAG_MUTABLE_ENUMERATION);
+	fu_plugin_add_udev_subsystem(plugin, "usb");
+	/* no plugin of fwupd watches serial ports: offer to handle every tty, and take only
+	 * those a quirk names */
+	fu_plugin_add_device_udev_subsystem(plugin, "tty");
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_USB_DEVICE);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_UART_DEVICE);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_RUNTIME);
+	fu_plugin_add_firmware_gtype(plugin, "nordic-dfu", FU_TYPE_NORDIC_DFU_FIRMWARE);
+	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_BAUD_RATE);
+	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_FLOW_CONTROL);
+	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_PRN);
+	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_HW_VERSION);
+	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_SD_ID);
+}
+
+/* a USB device is the bootloader when it has a CDC ACM interface, the application when it
+ * has the DFU trigger interface */
+static GType
+fu_nordic_dfu_plugin_guess_usb_gtype(FuDevice *device, GError **error)
+{
+	g_autoptr(GPtrArray) intfs = NULL;
+
+	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(device), error);
+	if (intfs == NULL)
+		return G_TYPE_INVALID;
+	for (guint i = 0; i < intfs->len; i++) {
+		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
+		if (fu_usb_interface_get_class(intf) == FU_NORDIC_DFU_TRIGGER_CLASS &&
+		    fu_usb_interface_get_subclass(intf) == FU_NORDIC_DFU_TRIGGER_SUBCLASS &&
+		    fu_usb_interface_get_protocol(intf) == FU_NORDIC_DFU_TRIGGER_PROTOCOL)
+			return FU_TYPE_NORDIC_DFU_RUNTIME;
+	}
+	for (guint i = 0; i < intfs->len; i++) {
+		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
+		if (fu_usb_interface_get_class(intf) == 0x02 &&
+		    fu_usb_interface_get_subclass(intf) == 0x02)
+			return FU_TYPE_NORDIC_DFU_USB_DEVICE;
+	}
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "neither a CDC ACM bootloader nor a DFU trigger interface");
+	return G_TYPE_INVALID;
+}
+
+static gboolean
+fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
+					  FuDevice *device,
+					  FuProgress *progress,
+					  GError **error)
+{
+	GType gtype = fu_device_get_specialized_gtype(device);
+	g_autoptr(FuDevice) dev = NULL;
+	g_autoptr(FuDeviceLocker) locker = NULL;
+
+	if (FU_IS_USB_DEVICE(device)) {
+		if (gtype == G_TYPE_INVALID) {
+			gtype = fu_nordic_dfu_plugin_guess_usb_gtype(device, error);
+			if (gtype == G_TYPE_INVALID)
+				return FALSE;
+		}
+	} else if (FU_IS_UDEV_DEVICE(device) &&
+		   g_strcmp0(fu_udev_device_get_subsystem(FU_UDEV_DEVICE(device)), "tty") == 0) {
+		gtype = FU_TYPE_NORDIC_DFU_UART_DEVICE;
+	} else {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "neither a USB device nor a tty");
+		return FALSE;
+	}
+	dev = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
+	fu_device_incorporate(dev, device, FU_DEVICE_INCORPORATE_FLAG_ALL);
+	locker = fu_device_locker_new(dev, error);
+	if (locker == NULL)
+		return FALSE;
+	fu_plugin_device_add(plugin, dev);
+	return TRUE;
+}
+
+void
+fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+{
+	vfuncs->constructed = fu_nordic_dfu_plugin_constructed;
+	vfuncs->backend_device_added = fu_nordic_dfu_plugin_backend_device_added;
+}

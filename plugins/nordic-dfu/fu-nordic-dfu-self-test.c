@@ -1,0 +1,206 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <fwupdplugin.h>
+
+#include "fu-nordic-dfu-firmware.h"
+
+static FuFirmware *
+fu_nordic_dfu_test_parse(const gchar *name, GError **error)
+{
+	g_autofree gchar *fn = g_build_filename(PACKAGEDIR, name, NULL);
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();
+	g_autoptr(GFile) file = g_file_new_for_path(fn);
+
+	if (!fu_firmware_parse_file(firmware, file, FU_FIRMWARE_PARSE_FLAG_NONE, error))
+		return NULL;
+	return g_steal_pointer(&firmware);
+}
+
+static FuNordicDfuImage *
+fu_nordic_dfu_test_image(FuFirmware *firmware, guint idx)
+{
+	g_autoptr(GPtrArray) images =
+	    fu_nordic_dfu_firmware_get_images_ordered(FU_NORDIC_DFU_FIRMWARE(firmware));
+	g_assert_cmpuint(idx, <, images->len);
+	return g_ptr_array_index(images, idx);
+}
+
+static void
+fu_nordic_dfu_application_func(void)
+{
+	FuNordicDfuImage *image;
+	GArray *sd_req;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse("app.zip", &error);
+	g_autoptr(GPtrArray) images = NULL;
+	g_autoptr(GBytes) blob = NULL;
+
+	g_assert_no_error(error);
+	g_assert_nonnull(firmware);
+	images = fu_firmware_get_images(firmware);
+	g_assert_cmpuint(images->len, ==, 1);
+	image = fu_nordic_dfu_test_image(firmware, 0);
+	g_assert_cmpstr(fu_nordic_dfu_image_get_manifest_key(image), ==, "application");
+	g_assert_cmpint(fu_nordic_dfu_image_get_fw_type(image),
+			==,
+			FU_NORDIC_DFU_FW_TYPE_APPLICATION);
+	g_assert_cmpuint(fu_nordic_dfu_image_get_fw_version(image), ==, 7);
+	g_assert_cmpuint(fu_nordic_dfu_image_get_hw_version(image), ==, 52);
+	g_assert_false(fu_nordic_dfu_image_is_signed(image));
+	sd_req = fu_nordic_dfu_image_get_sd_req(image);
+	g_assert_cmpuint(sd_req->len, ==, 1);
+	g_assert_cmpuint(g_array_index(sd_req, guint32, 0), ==, 0x100);
+	blob = fu_firmware_get_bytes(FU_FIRMWARE(image), &error);
+	g_assert_no_error(error);
+	g_assert_cmpuint(g_bytes_get_size(blob), ==, 10000);
+	g_assert_nonnull(fu_nordic_dfu_image_get_init_packet(image));
+	g_assert_cmpuint(fu_firmware_get_version_raw(firmware), ==, 7);
+}
+
+static void
+fu_nordic_dfu_signed_func(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse("app-signed.zip", &error);
+
+	g_assert_no_error(error);
+	g_assert_true(fu_nordic_dfu_image_is_signed(fu_nordic_dfu_test_image(firmware, 0)));
+	g_assert_cmpuint(fu_nordic_dfu_image_get_fw_version(fu_nordic_dfu_test_image(firmware, 0)),
+			 ==,
+			 7);
+}
+
+/* SoftDevice+bootloader first, then the application, whatever the manifest's order */
+static void
+fu_nordic_dfu_order_func(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse("sd-bl-app.zip", &error);
+	FuNordicDfuImage *first;
+	FuNordicDfuImage *second;
+
+	g_assert_no_error(error);
+	first = fu_nordic_dfu_test_image(firmware, 0);
+	second = fu_nordic_dfu_test_image(firmware, 1);
+	g_assert_cmpstr(fu_nordic_dfu_image_get_manifest_key(first), ==, "softdevice_bootloader");
+	g_assert_cmpint(fu_nordic_dfu_image_get_fw_type(first),
+			==,
+			FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE_BOOTLOADER);
+	g_assert_cmpstr(fu_nordic_dfu_image_get_manifest_key(second), ==, "application");
+	g_assert_cmpuint(fu_nordic_dfu_image_get_sd_req(second)->len, ==, 2);
+}
+
+static void
+fu_nordic_dfu_refused_func(void)
+{
+	struct {
+		const gchar *name;
+		const gchar *field;
+	} cases[] = {
+	    {"bad-hash.zip", "field hash"},
+	    {"bad-size.zip", "field app_size"},
+	    {"bad-type.zip", "field type"},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse(cases[i].name, &error);
+		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+		g_assert_null(firmware);
+		g_assert_nonnull(strstr(error->message, cases[i].field));
+	}
+}
+
+static void
+fu_nordic_dfu_not_a_package_func(void)
+{
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();
+	g_autoptr(GBytes) blob = g_bytes_new_static("not a zip at all", 16);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FuNordicDfuImage) image = g_object_new(FU_TYPE_NORDIC_DFU_IMAGE, NULL);
+	g_autoptr(GBytes) junk = g_bytes_new_static("\x0a\x05\x08", 3);
+
+	g_assert_false(
+	    fu_firmware_parse_bytes(firmware, blob, 0x0, FU_FIRMWARE_PARSE_FLAG_NONE, &error));
+	g_assert_nonnull(error);
+	g_clear_error(&error);
+
+	/* a truncated protobuf */
+	g_assert_false(fu_nordic_dfu_image_parse_init_packet(image, junk, &error));
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+}
+
+static void
+fu_nordic_dfu_device_checks_func(void)
+{
+	FuNordicDfuImage *image;
+	FuNordicDfuIdentity id = {
+	    .has_hw = TRUE,
+	    .part = 0x52840,
+	    .rom_size = 0x100000,
+	    .rom_page_size = 4096,
+	    .hw_version = 52,
+	};
+	g_autoptr(GError) error = NULL;
+	g_autoptr(FuFirmware) app = fu_nordic_dfu_test_parse("app.zip", &error);
+	g_autoptr(FuFirmware) hw53 = NULL;
+	g_autoptr(FuFirmware) sd = NULL;
+
+	g_assert_no_error(error);
+	image = fu_nordic_dfu_test_image(app, 0);
+	g_assert_true(fu_nordic_dfu_image_check_device(image, &id, &error));
+	g_assert_no_error(error);
+
+	/* hw_version */
+	hw53 = fu_nordic_dfu_test_parse("hw-53.zip", &error);
+	g_assert_no_error(error);
+	g_assert_false(
+	    fu_nordic_dfu_image_check_device(fu_nordic_dfu_test_image(hw53, 0), &id, &error));
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(strstr(error->message, "field hw_version"));
+	g_clear_error(&error);
+
+	/* the device's memory */
+	id.rom_size = 8192;
+	g_assert_false(fu_nordic_dfu_image_check_device(image, &id, &error));
+	g_assert_nonnull(strstr(error->message, "field app_size"));
+	g_clear_error(&error);
+	id.rom_size = 0x100000;
+	id.size_max = 4096;
+	g_assert_false(fu_nordic_dfu_image_check_device(image, &id, &error));
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_clear_error(&error);
+	id.size_max = 0;
+
+	/* sd_req against a known SoftDevice */
+	id.sd_id = 0x0100;
+	g_assert_true(fu_nordic_dfu_image_check_device(image, &id, &error));
+	g_assert_no_error(error);
+	id.sd_id = 0x00B6;
+	g_assert_false(fu_nordic_dfu_image_check_device(image, &id, &error));
+	g_assert_nonnull(strstr(error->message, "field sd_req"));
+	g_clear_error(&error);
+
+	/* sd_req 0x00: needs no SoftDevice */
+	sd = fu_nordic_dfu_test_parse("sd.zip", &error);
+	g_assert_no_error(error);
+	g_assert_true(
+	    fu_nordic_dfu_image_check_device(fu_nordic_dfu_test_image(sd, 0), &id, &error));
+	g_assert_no_error(error);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/nordic-dfu/application", fu_nordic_dfu_application_func);
+	g_test_add_func("/nordic-dfu/signed", fu_nordic_dfu_signed_func);
+	g_test_add_func("/nordic-dfu/order", fu_nordic_dfu_order_func);
+	g_test_add_func("/nordic-dfu/refused", fu_nordic_dfu_refused_func);
+	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
+	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
+	return g_test_run();
+}

@@ -1,0 +1,346 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-uart-device.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "fu-nordic-dfu-common.h"
+
+/*
+ * The Secure DFU bootloader on a UART, reached through a tty (a board's USB-UART bridge such
+ * as a J-Link's CDC port, or a native serial port). A tty is only taken when a quirk names it
+ * (the private flag `uart`): any serial port could be anything.
+ */
+
+#define FU_NORDIC_DFU_FLAG_UART "uart"
+
+/* nrf_dfu_serial_uart.c defaults: 115200 baud, hardware flow control on (pc-nrfutil
+ * DEFAULT_FLOW_CONTROL True) */
+#define FU_NORDIC_DFU_UART_BAUD_RATE_DEFAULT 115200
+
+struct _FuNordicDfuUartDevice {
+	FuUdevDevice parent_instance;
+	FuNordicDfuState state;
+	FuNordicDfuTransport transport;
+	guint baud_rate;
+	gboolean flow_control;
+};
+
+G_DEFINE_TYPE(FuNordicDfuUartDevice, fu_nordic_dfu_uart_device, FU_TYPE_UDEV_DEVICE)
+
+static gint
+fu_nordic_dfu_uart_device_get_fd(FuNordicDfuUartDevice *self)
+{
+	FuIOChannel *io = fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self));
+	return io != NULL ? fu_io_channel_unix_get_fd(io) : -1;
+}
+
+static gboolean
+fu_nordic_dfu_uart_device_write(FuDevice *device,
+				const guint8 *buf,
+				gsize bufsz,
+				guint timeout_ms,
+				GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	FuIOChannel *io = fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self));
+	return fu_io_channel_write_raw(io, buf, bufsz, timeout_ms, FU_IO_CHANNEL_FLAG_NONE, error);
+}
+
+/* what has arrived, waiting at most timeout_ms for the first byte */
+static gboolean
+fu_nordic_dfu_uart_device_read(FuDevice *device,
+			       guint8 *buf,
+			       gsize bufsz,
+			       gsize *actual,
+			       guint timeout_ms,
+			       GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	struct pollfd fds = {.fd = fu_nordic_dfu_uart_device_get_fd(self), .events = POLLIN};
+	gssize n;
+	gint rc;
+
+	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
+	if (rc < 0) {
+		g_set_error(error, FWUPD_ERROR, FWUPD_ERROR_READ, "poll: %s", g_strerror(errno));
+		return FALSE;
+	}
+	if (rc == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no reply");
+		return FALSE;
+	}
+	if (fds.revents & (POLLHUP | POLLERR | POLLNVAL)) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "port closed");
+		return FALSE;
+	}
+	n = read(fds.fd, buf, bufsz);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR) {
+			*actual = 0;
+			return TRUE;
+		}
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    errno == ENODEV || errno == EIO ? FWUPD_ERROR_NOT_FOUND
+							    : FWUPD_ERROR_READ,
+			    "read: %s",
+			    g_strerror(errno));
+		return FALSE;
+	}
+	*actual = (gsize)n;
+	return TRUE;
+}
+
+static speed_t
+fu_nordic_dfu_uart_device_speed(guint baud_rate)
+{
+	switch (baud_rate) {
+	case 9600:
+		return B9600;
+	case 19200:
+		return B19200;
+	case 38400:
+		return B38400;
+	case 57600:
+		return B57600;
+	case 115200:
+		return B115200;
+	case 230400:
+		return B230400;
+	case 460800:
+		return B460800;
+	case 921600:
+		return B921600;
+	case 1000000:
+		return B1000000;
+	default:
+		return B0;
+	}
+}
+
+static gboolean
+fu_nordic_dfu_uart_device_probe(FuDevice *device, GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	const gchar *device_file;
+	g_autofree gchar *name = NULL;
+	g_autoptr(FuDevice) usb = NULL;
+
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_uart_device_parent_class)->probe(device, error))
+		return FALSE;
+	if (g_strcmp0(fu_udev_device_get_subsystem(FU_UDEV_DEVICE(self)), "tty") != 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, "not a tty");
+		return FALSE;
+	}
+	device_file = fu_udev_device_get_device_file(FU_UDEV_DEVICE(self));
+	if (device_file == NULL) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, "no /dev node");
+		return FALSE;
+	}
+
+	/* the identity a quirk can name: the port's USB bridge, or its name; the node's
+	 * stat() is used, never the open fd, which may be a pty under test */
+	usb = fu_device_get_backend_parent_with_subsystem(device, "usb:usb_device", NULL);
+	if (usb != NULL && fu_device_probe(usb, NULL)) {
+		fu_device_add_instance_u16(device, "VID", fu_device_get_vid(usb));
+		fu_device_add_instance_u16(device, "PID", fu_device_get_pid(usb));
+		fu_device_build_instance_id_full(device,
+						 FU_DEVICE_INSTANCE_FLAG_QUIRKS,
+						 NULL,
+						 "NRFDFU_UART",
+						 "VID",
+						 "PID",
+						 NULL);
+		fu_device_set_vid(device, fu_device_get_vid(usb));
+		fu_device_set_pid(device, fu_device_get_pid(usb));
+		fu_device_build_vendor_id_u16(device, "USB", fu_device_get_vid(usb));
+	}
+	name = g_path_get_basename(device_file);
+	fu_device_add_instance_str(device, "DEV", name);
+	fu_device_build_instance_id_full(device,
+					 FU_DEVICE_INSTANCE_FLAG_QUIRKS,
+					 NULL,
+					 "NRFDFU_UART",
+					 "DEV",
+					 NULL);
+	if (!fu_device_has_private_flag(device, FU_NORDIC_DFU_FLAG_UART)) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "%s is not named as a Secure DFU UART by a quirk",
+			    device_file);
+		return FALSE;
+	}
+	fu_device_set_physical_id(device, device_file);
+	fu_device_set_logical_id(device, name);
+	return TRUE;
+}
+
+/* raw 8N1 at the quirk's rate; a port that refuses modem control lines is still usable */
+static gboolean
+fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	struct termios tio = {0};
+	speed_t speed = fu_nordic_dfu_uart_device_speed(self->baud_rate);
+	gint fd;
+	gint bits = TIOCM_DTR | TIOCM_RTS;
+
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_uart_device_parent_class)->open(device, error))
+		return FALSE;
+	fd = fu_nordic_dfu_uart_device_get_fd(self);
+	if (tcgetattr(fd, &tio) != 0) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "tcgetattr: %s",
+			    g_strerror(errno));
+		return FALSE;
+	}
+	cfmakeraw(&tio);
+	tio.c_cflag |= CLOCAL | CREAD;
+	if (self->flow_control)
+		tio.c_cflag |= CRTSCTS;
+	else
+		tio.c_cflag &= ~CRTSCTS;
+	tio.c_cc[VMIN] = 0;
+	tio.c_cc[VTIME] = 0;
+	cfsetispeed(&tio, speed);
+	cfsetospeed(&tio, speed);
+	if (tcsetattr(fd, TCSANOW, &tio) != 0) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "tcsetattr: %s",
+			    g_strerror(errno));
+		return FALSE;
+	}
+	if (ioctl(fd, TIOCMBIS, &bits) != 0)
+		g_debug("setting DTR and RTS: %s", g_strerror(errno));
+	if (tcflush(fd, TCIOFLUSH) != 0)
+		g_debug("tcflush: %s", g_strerror(errno));
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_uart_device_setup(FuDevice *device, GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
+}
+
+static FuFirmware *
+fu_nordic_dfu_uart_device_prepare_firmware(FuDevice *device,
+					   GInputStream *stream,
+					   FuProgress *progress,
+					   FuFirmwareParseFlags flags,
+					   GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
+}
+
+/* the tty stays while the bootloader resets between images: all of them are written here */
+static gboolean
+fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
+					 FuFirmware *firmware,
+					 FuProgress *progress,
+					 FwupdInstallFlags flags,
+					 GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	return fu_nordic_dfu_write_firmware(&self->transport,
+					    &self->state,
+					    firmware,
+					    TRUE,
+					    progress,
+					    error);
+}
+
+static gboolean
+fu_nordic_dfu_uart_device_set_quirk_kv(FuDevice *device,
+				       const gchar *key,
+				       const gchar *value,
+				       GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	guint64 tmp = 0;
+
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_BAUD_RATE) == 0) {
+		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT32, FU_INTEGER_BASE_AUTO, error))
+			return FALSE;
+		if (fu_nordic_dfu_uart_device_speed((guint)tmp) == B0) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "baud rate %u is not a standard rate",
+				    (guint)tmp);
+			return FALSE;
+		}
+		self->baud_rate = (guint)tmp;
+		return TRUE;
+	}
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_FLOW_CONTROL) == 0)
+		return fu_strtobool(value, &self->flow_control, error);
+	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
+}
+
+static void
+fu_nordic_dfu_uart_device_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	fwupd_codec_string_append_int(str, idt, "BaudRate", self->baud_rate);
+	fwupd_codec_string_append_bool(str, idt, "FlowControl", self->flow_control);
+	fu_nordic_dfu_to_string(&self->state, idt, str);
+}
+
+static void
+fu_nordic_dfu_uart_device_set_progress(FuDevice *self, FuProgress *progress)
+{
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 98, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "attach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
+}
+
+static void
+fu_nordic_dfu_uart_device_init(FuNordicDfuUartDevice *self)
+{
+	self->baud_rate = FU_NORDIC_DFU_UART_BAUD_RATE_DEFAULT;
+	self->flow_control = TRUE;
+	self->transport.device = FU_DEVICE(self);
+	self->transport.write = fu_nordic_dfu_uart_device_write;
+	self->transport.read = fu_nordic_dfu_uart_device_read;
+	fu_nordic_dfu_init_device(FU_DEVICE(self));
+	fu_device_register_private_flag(FU_DEVICE(self), FU_NORDIC_DFU_FLAG_UART);
+	fu_udev_device_add_open_flag(FU_UDEV_DEVICE(self), FU_IO_CHANNEL_OPEN_FLAG_READ);
+	fu_udev_device_add_open_flag(FU_UDEV_DEVICE(self), FU_IO_CHANNEL_OPEN_FLAG_WRITE);
+	fu_udev_device_add_open_flag(FU_UDEV_DEVICE(self), FU_IO_CHANNEL_OPEN_FLAG_NONBLOCK);
+	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (UART)");
+}
+
+static void
+fu_nordic_dfu_uart_device_class_init(FuNordicDfuUartDeviceClass *klass)
+{
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	device_class->probe = fu_nordic_dfu_uart_device_probe;
+	device_class->open = fu_nordic_dfu_uart_device_open;
+	device_class->setup = fu_nordic_dfu_uart_device_setup;
+	device_class->prepare_firmware = fu_nordic_dfu_uart_device_prepare_firmware;
+	device_class->write_firmware = fu_nordic_dfu_uart_device_write_firmware;
+	device_class->set_quirk_kv = fu_nordic_dfu_uart_device_set_quirk_kv;
+	device_class->to_string = fu_nordic_dfu_uart_device_to_string;
+	device_class->set_progress = fu_nordic_dfu_uart_device_set_progress;
+	device_class->convert_version = fu_nordic_dfu_convert_version;
+}

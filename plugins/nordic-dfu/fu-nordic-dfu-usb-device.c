@@ -1,0 +1,292 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-usb-device.h"
+
+#include "fu-nordic-dfu-common.h"
+
+/*
+ * The Secure DFU bootloader over USB CDC ACM (the nRF52840 Dongle's open bootloader,
+ * 1915:521F): SLIP frames in bulk transfers on the data interface. The kernel's cdc_acm
+ * driver is detached while the interfaces are claimed.
+ */
+
+/* USB CDC 1.2 PSTN section 6.3: class requests of the communication interface */
+#define FU_NORDIC_DFU_CDC_SET_LINE_CODING	 0x20
+#define FU_NORDIC_DFU_CDC_SET_CONTROL_LINE_STATE 0x22
+#define FU_NORDIC_DFU_CDC_LINE_STATE_DTR	 0x0001
+#define FU_NORDIC_DFU_CDC_CLASS_COMM		 0x02
+#define FU_NORDIC_DFU_CDC_SUBCLASS_ACM		 0x02
+#define FU_NORDIC_DFU_CDC_CLASS_DATA		 0x0A
+/* the line coding a host sets by default; the USB bootloader ignores the rate */
+#define FU_NORDIC_DFU_CDC_BAUD_RATE 115200
+
+struct _FuNordicDfuUsbDevice {
+	FuUsbDevice parent_instance;
+	FuNordicDfuState state;
+	FuNordicDfuTransport transport;
+	guint8 comm_intf;
+	guint8 data_intf;
+	guint8 ep_in;
+	guint8 ep_out;
+};
+
+G_DEFINE_TYPE(FuNordicDfuUsbDevice, fu_nordic_dfu_usb_device, FU_TYPE_USB_DEVICE)
+
+static gboolean
+fu_nordic_dfu_usb_device_write(FuDevice *device,
+			       const guint8 *buf,
+			       gsize bufsz,
+			       guint timeout_ms,
+			       GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	gsize actual = 0;
+	g_autofree guint8 *copy = g_memdup2(buf, bufsz);
+
+	if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
+					 self->ep_out,
+					 copy,
+					 bufsz,
+					 &actual,
+					 timeout_ms,
+					 NULL,
+					 error))
+		return FALSE;
+	if (actual != bufsz) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_WRITE,
+			    "only %" G_GSIZE_FORMAT " of %" G_GSIZE_FORMAT " bytes sent",
+			    actual,
+			    bufsz);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_usb_device_read(FuDevice *device,
+			      guint8 *buf,
+			      gsize bufsz,
+			      gsize *actual,
+			      guint timeout_ms,
+			      GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	return fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
+					   self->ep_in,
+					   buf,
+					   bufsz,
+					   actual,
+					   timeout_ms,
+					   NULL,
+					   error);
+}
+
+static gboolean
+fu_nordic_dfu_usb_device_probe(FuDevice *device, GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	gboolean has_comm = FALSE;
+	g_autoptr(GPtrArray) intfs = NULL;
+
+	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(self), error);
+	if (intfs == NULL)
+		return FALSE;
+	for (guint i = 0; i < intfs->len; i++) {
+		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
+		g_autoptr(GPtrArray) eps = NULL;
+
+		if (fu_usb_interface_get_class(intf) == FU_NORDIC_DFU_CDC_CLASS_COMM &&
+		    fu_usb_interface_get_subclass(intf) == FU_NORDIC_DFU_CDC_SUBCLASS_ACM) {
+			self->comm_intf = fu_usb_interface_get_number(intf);
+			has_comm = TRUE;
+			continue;
+		}
+		if (fu_usb_interface_get_class(intf) != FU_NORDIC_DFU_CDC_CLASS_DATA)
+			continue;
+		eps = fu_usb_interface_get_endpoints(intf);
+		if (eps == NULL)
+			continue;
+		for (guint j = 0; j < eps->len; j++) {
+			FuUsbEndpoint *ep = g_ptr_array_index(eps, j);
+			if (fu_usb_endpoint_get_direction(ep) == FU_USB_DIRECTION_DEVICE_TO_HOST)
+				self->ep_in = fu_usb_endpoint_get_address(ep);
+			else
+				self->ep_out = fu_usb_endpoint_get_address(ep);
+		}
+		self->data_intf = fu_usb_interface_get_number(intf);
+	}
+	if (!has_comm || self->ep_in == 0 || self->ep_out == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "no CDC ACM interface with bulk IN and OUT endpoints");
+		return FALSE;
+	}
+	fu_usb_device_add_interface(FU_USB_DEVICE(self), self->comm_intf);
+	fu_usb_device_add_interface(FU_USB_DEVICE(self), self->data_intf);
+	return TRUE;
+}
+
+/* what a CDC driver sends when a port is opened: the SDK's USB transport is reported to
+ * wait for DTR before it sends anything */
+static gboolean
+fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	guint8 line_coding[7] = {0};
+
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->open(device, error))
+		return FALSE;
+	fu_memwrite_uint32(line_coding, FU_NORDIC_DFU_CDC_BAUD_RATE, G_LITTLE_ENDIAN);
+	line_coding[4] = 0; /* 1 stop bit */
+	line_coding[5] = 0; /* no parity */
+	line_coding[6] = 8; /* data bits */
+	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
+					    FU_USB_DIRECTION_HOST_TO_DEVICE,
+					    FU_USB_REQUEST_TYPE_CLASS,
+					    FU_USB_RECIPIENT_INTERFACE,
+					    FU_NORDIC_DFU_CDC_SET_LINE_CODING,
+					    0x0,
+					    self->comm_intf,
+					    line_coding,
+					    sizeof(line_coding),
+					    NULL,
+					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
+					    NULL,
+					    error)) {
+		g_prefix_error_literal(error, "SET_LINE_CODING: ");
+		return FALSE;
+	}
+	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
+					    FU_USB_DIRECTION_HOST_TO_DEVICE,
+					    FU_USB_REQUEST_TYPE_CLASS,
+					    FU_USB_RECIPIENT_INTERFACE,
+					    FU_NORDIC_DFU_CDC_SET_CONTROL_LINE_STATE,
+					    FU_NORDIC_DFU_CDC_LINE_STATE_DTR,
+					    self->comm_intf,
+					    NULL,
+					    0,
+					    NULL,
+					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
+					    NULL,
+					    error)) {
+		g_prefix_error_literal(error, "SET_CONTROL_LINE_STATE: ");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_usb_device_setup(FuDevice *device, GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->setup(device, error))
+		return FALSE;
+	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
+}
+
+static FuFirmware *
+fu_nordic_dfu_usb_device_prepare_firmware(FuDevice *device,
+					  GInputStream *stream,
+					  FuProgress *progress,
+					  FuFirmwareParseFlags flags,
+					  GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
+}
+
+static gboolean
+fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
+					FuFirmware *firmware,
+					FuProgress *progress,
+					FwupdInstallFlags flags,
+					GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	if (!fu_nordic_dfu_write_firmware(&self->transport,
+					  &self->state,
+					  firmware,
+					  FALSE,
+					  progress,
+					  error))
+		return FALSE;
+
+	/* after the last image the application starts: it may have no USB interface at all,
+	 * or come back as the runtime device, matched by its counterpart GUID */
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_ANOTHER_WRITE_REQUIRED))
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR);
+	return TRUE;
+}
+
+/* the next image of a package is written by the device that re-enumerates */
+static void
+fu_nordic_dfu_usb_device_replace(FuDevice *device, FuDevice *donor)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	if (FU_IS_NORDIC_DFU_USB_DEVICE(donor))
+		self->state.images_done = FU_NORDIC_DFU_USB_DEVICE(donor)->state.images_done;
+}
+
+static gboolean
+fu_nordic_dfu_usb_device_set_quirk_kv(FuDevice *device,
+				      const gchar *key,
+				      const gchar *value,
+				      GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
+}
+
+static void
+fu_nordic_dfu_usb_device_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	fwupd_codec_string_append_hex(str, idt, "CommInterface", self->comm_intf);
+	fwupd_codec_string_append_hex(str, idt, "DataInterface", self->data_intf);
+	fwupd_codec_string_append_hex(str, idt, "EpIn", self->ep_in);
+	fwupd_codec_string_append_hex(str, idt, "EpOut", self->ep_out);
+	fu_nordic_dfu_to_string(&self->state, idt, str);
+}
+
+static void
+fu_nordic_dfu_usb_device_set_progress(FuDevice *self, FuProgress *progress)
+{
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 96, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 2, "attach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
+}
+
+static void
+fu_nordic_dfu_usb_device_init(FuNordicDfuUsbDevice *self)
+{
+	self->transport.device = FU_DEVICE(self);
+	self->transport.write = fu_nordic_dfu_usb_device_write;
+	self->transport.read = fu_nordic_dfu_usb_device_read;
+	fu_nordic_dfu_init_device(FU_DEVICE(self));
+}
+
+static void
+fu_nordic_dfu_usb_device_class_init(FuNordicDfuUsbDeviceClass *klass)
+{
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	device_class->probe = fu_nordic_dfu_usb_device_probe;
+	device_class->open = fu_nordic_dfu_usb_device_open;
+	device_class->setup = fu_nordic_dfu_usb_device_setup;
+	device_class->prepare_firmware = fu_nordic_dfu_usb_device_prepare_firmware;
+	device_class->write_firmware = fu_nordic_dfu_usb_device_write_firmware;
+	device_class->replace = fu_nordic_dfu_usb_device_replace;
+	device_class->set_quirk_kv = fu_nordic_dfu_usb_device_set_quirk_kv;
+	device_class->to_string = fu_nordic_dfu_usb_device_to_string;
+	device_class->set_progress = fu_nordic_dfu_usb_device_set_progress;
+	device_class->convert_version = fu_nordic_dfu_convert_version;
+}
