@@ -11,6 +11,7 @@ dump and trace. Its own exit status is fwupdtool's install status (0 when not in
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -118,6 +119,8 @@ def main():
             cmd += ["--plugins", args.plugin]
         drc, out, err = fwupdtool(args.build, cmd, args.timeout)
         result["dump"] = {"rc": drc, "stdout": out[-4000:], "stderr": err[-8000:]}
+    # the largest resident set of any fwupdtool this session ran
+    result["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     with open(args.result, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     return rc

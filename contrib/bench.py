@@ -1,0 +1,251 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Flashes the same image into the same simulated device with our plugin (through Debian's
+real fwupdtool) and with each peer that can drive it, in interleaved rounds, at the device's
+real speed (time scale 1.0), and reports the median time of each against the limits the
+simulator computed for the exact run it served (TIMING.md): physical, and spec-compliant
+(every reported poll timeout obeyed).
+
+The time of a run is the span the device saw: from the first request of the update to the
+last before the image is read back (dfu-util does not read back; our plugin and fwupd's do,
+and that time is reported apart), so that tool start-up and enumeration do not blur the
+protocol's own cost.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+from e2e_common import dfuse_file, filler  # noqa: E402
+
+BUILD = os.path.join(TOP, "build")
+USBSIM = os.path.join(BUILD, "tests", "usbsim", "usbsim-run")
+CLIENT = os.path.join(TOP, "tests", "e2e", "fwupd_client.py")
+KIB = 1024
+
+# profile: how the device is served and addressed; all start in DFU mode so that every tool
+# does the same work
+DFU_PROFILES = {
+    # TIMING.md's STM32F4 reports a bogus 104 ms after SET_ADDRESS
+    "stm32f4-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x0483, "pid": 0xDF11,
+                      "sizes": [64 * KIB, 256 * KIB], "sim": ["--bogus-set-address-timeout"]},
+    # images fill the flash: fwupd's dfu plugin reads back the whole flash and refuses a
+    # read-back longer than the image
+    "stm32f1-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0011, "sizes": [64 * KIB]},
+    "gd32vf103-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0013, "sizes": [128 * KIB]},
+    "stm32f1-dfuse": {"dfuse": True, "address": 0x08004000, "vid": 0x1209, "pid": 0x0014,
+                      "sizes": [64 * KIB]},
+    "gd32vf103-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x28E9, "pid": 0x0189,
+                        "sizes": [64 * KIB]},
+}
+# fwupd's dfu plugin misses the functional descriptor where DFU 1.1 puts it and falls back
+# to 64-byte blocks on the STM32F4 model: over 100 s for 64 KiB, so one round and only there
+SLOW_PEERS = {("fwupd-dfu", "stm32f4-dfuse"): [64 * KIB]}
+
+
+def run_one(work, profile, tool, size, time_scale, seed):
+    spec = DFU_PROFILES[profile]
+    name = "%s-%s-%d" % (profile, tool, size)
+    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
+    image = filler(size, 0x1234 + size)
+    bin_path = os.path.join(d, "image.bin")
+    with open(bin_path, "wb") as f:
+        f.write(image)
+    trace = os.path.join(d, "trace.jsonl")
+    flash_out = os.path.join(d, "flash-out.bin")
+    result = os.path.join(d, "result.json")
+    sim = [USBSIM, "--profile", profile, "--mode", "dfu", "--time-scale", str(time_scale),
+           "--seed", str(seed), "--trace", trace, "--flash-out", flash_out,
+           "--timeout", "900"] + spec.get("sim", [])
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))
+    if spec["dfuse"]:
+        fw = os.path.join(d, "firmware.dfu")
+        dfuse_file([(0, "Internal Flash", [(spec["address"], image)])], spec["vid"],
+                   spec["pid"], fw)
+    else:
+        fw = os.path.join(d, "firmware.dfu")
+        subprocess.run(["/usr/bin/python3", os.path.join(TOP, "data", "make-sample-firmware.py"),
+                        "--size", str(size), "--vid", hex(spec["vid"]), "--pid", hex(spec["pid"]),
+                        "--out", fw, "--raw-out", bin_path], check=True)
+        with open(bin_path, "rb") as f:
+            image = f.read()
+    if tool == "dfu-util":
+        if spec["dfuse"]:
+            client = ["dfu-util", "-a", "0", "-s", "0x%08x" % spec["address"], "-D", bin_path]
+        else:
+            client = ["dfu-util", "-a", "0", "-D", fw]
+    else:
+        plugin = "dfu_core" if tool == "dfu-core" else "dfu"
+        if tool == "fwupd-dfu":
+            env["FWUPD_TEST_STOCK"] = "1"
+        client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", plugin,
+                  "--install", fw, "--result", result, "--timeout", "800"]
+    proc = subprocess.run(sim + ["--"] + client, env=env, capture_output=True, text=True)
+    records, summary = [], {}
+    with open(trace, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("summary"):
+                summary = rec
+            elif "request" in rec and rec.get("bmRequestType") in (0x21, 0xA1):
+                records.append(rec)
+    res = {}
+    if os.path.exists(result):
+        with open(result, encoding="utf-8") as f:
+            res = json.load(f)
+    with open(flash_out, "rb") as f:
+        flash = f.read()
+    offset = spec["address"] - 0x08000000 if spec["dfuse"] else 0
+    ok = proc.returncode == 0 and flash[offset:offset + len(image)] == image
+    if res.get("install") and res["install"].get("rc") != 0:
+        ok = False
+    # the write ends where the read-back starts (our plugin and fwupd's verify, dfu-util not)
+    write = records
+    for i, rec in enumerate(records):
+        if rec.get("request") == "upload" and rec.get("wValue", 0) >= (2 if spec["dfuse"] else 0):
+            write = records[:i]
+            break
+    span_ms = (write[-1]["t_ms"] - write[0]["t_ms"]) if write else 0.0
+    verify_ms = (records[-1]["t_ms"] - write[-1]["t_ms"]) if write else 0.0
+    return {
+        "profile": profile, "tool": tool, "bytes": size, "seconds": span_ms / 1000.0,
+        "verify_seconds": verify_ms / 1000.0,
+        "limit_seconds": summary.get("limit_physical_ms", 0) / 1000.0,
+        "spec_limit_seconds": summary.get("limit_spec_ms", 0) / 1000.0,
+        "host_idle_seconds": summary.get("host_idle_ms", 0) / 1000.0,
+        "peak_rss_kib": res.get("peak_rss_kib"), "ok": ok,
+        "stderr": proc.stderr[-2000:] if not ok else "",
+    }
+
+
+def median_record(runs):
+    rec = dict(runs[0])
+    for key in ("seconds", "verify_seconds", "limit_seconds", "spec_limit_seconds",
+                "host_idle_seconds"):
+        rec[key] = statistics.median(r[key] for r in runs)
+    rss = [r["peak_rss_kib"] for r in runs if r["peak_rss_kib"]]
+    rec["peak_rss_kib"] = max(rss) if rss else None
+    rec["ok"] = all(r["ok"] for r in runs)
+    rec["rounds"] = len(runs)
+    rec.pop("stderr", None)
+    return rec
+
+
+def plan(args):
+    jobs = []
+    for profile, spec in DFU_PROFILES.items():
+        if args.profile and profile not in args.profile:
+            continue
+        sizes = spec["sizes"][:1] if args.quick else spec["sizes"]
+        for size in sizes:
+            for tool in ("dfu-core", "dfu-util", "fwupd-dfu"):
+                if args.tool and tool not in args.tool:
+                    continue
+                slow = SLOW_PEERS.get((tool, profile))
+                rounds = args.rounds
+                if slow is not None:
+                    if size not in slow or args.quick:
+                        continue
+                    rounds = 1
+                jobs.append((profile, size, tool, rounds))
+    return jobs
+
+
+def svg_plot(records, path):
+    """Throughput of each tool as bars, per profile and size, the limits as marks."""
+    rows = [r for r in records if r["seconds"] > 0]
+    width, bar_h, gap, left = 900, 14, 10, 260
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["profile"], r["bytes"]), []).append(r)
+    height = 40 + sum(len(v) * bar_h + gap for v in groups.values())
+    top = max(r["bytes"] / 1024 / r["seconds"] for r in rows) if rows else 1
+    for r in rows:
+        if r["limit_seconds"]:
+            top = max(top, r["bytes"] / 1024 / r["limit_seconds"])
+    scale = (width - left - 120) / top
+    colours = {"dfu-core": "#2a7", "dfu-util": "#27a", "fwupd-dfu": "#a72"}
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="11">' % (width, height),
+           '<text x="10" y="18" font-size="13">Throughput, KiB/s (marks: spec-compliant '
+           'limit | and physical limit ||)</text>']
+    y = 34
+    for (profile, size), runs in groups.items():
+        for r in runs:
+            kibs = r["bytes"] / 1024 / r["seconds"]
+            out.append('<text x="10" y="%d">%s %d KiB %s</text>' %
+                       (y + 11, profile, size // 1024, r["tool"]))
+            out.append('<rect x="%d" y="%d" width="%.1f" height="%d" fill="%s"/>' %
+                       (left, y, kibs * scale, bar_h - 2, colours.get(r["tool"], "#777")))
+            out.append('<text x="%.1f" y="%d">%.1f</text>' % (left + kibs * scale + 4, y + 11,
+                                                              kibs))
+            for key, w in (("spec_limit_seconds", 1), ("limit_seconds", 3)):
+                if r[key]:
+                    x = left + r["bytes"] / 1024 / r[key] * scale
+                    out.append('<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#000" '
+                               'stroke-width="%d"/>' % (x, x, y - 1, y + bar_h - 1, w))
+            y += bar_h
+        y += gap
+    out.append("</svg>")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("\n".join(out))
+
+
+def markdown(records):
+    lines = ["| profile | KiB | tool | seconds (median) | spec limit s | physical limit s | "
+             "of spec limit | of physical limit | host idle s | peak RSS KiB | rounds | ok |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        spec_ratio = r["spec_limit_seconds"] / r["seconds"] if r["seconds"] else 0
+        phys_ratio = r["limit_seconds"] / r["seconds"] if r["seconds"] else 0
+        lines.append("| %s | %d | %s | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %d | %s |" % (
+            r["profile"], r["bytes"] // 1024, r["tool"], r["seconds"], r["spec_limit_seconds"],
+            r["limit_seconds"], spec_ratio, phys_ratio, r["host_idle_seconds"],
+            r["peak_rss_kib"] or "-", r["rounds"], "yes" if r["ok"] else "NO"))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--time-scale", type=float, default=1.0)
+    parser.add_argument("--profile", action="append", help="only this profile (repeatable)")
+    parser.add_argument("--tool", action="append", help="only this tool (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="the smallest image of each profile, no slow peers")
+    parser.add_argument("--json", help="write the records here")
+    parser.add_argument("--plot", help="write an SVG plot here")
+    args = parser.parse_args()
+
+    work = tempfile.mkdtemp(prefix="bench-", dir=BUILD)
+    jobs = plan(args)
+    runs = {}
+    # interleaved: round 1 of every tool, then round 2, so that drift hits all alike
+    for rnd in range(max(j[3] for j in jobs)):
+        for profile, size, tool, rounds in jobs:
+            if rnd >= rounds:
+                continue
+            rec = run_one(work, profile, tool, size, args.time_scale, seed=1 + rnd)
+            runs.setdefault((profile, size, tool), []).append(rec)
+            print("round %d %-16s %4d KiB %-10s %7.2f s  %s" % (
+                rnd + 1, profile, size // 1024, tool, rec["seconds"],
+                "ok" if rec["ok"] else "FAILED " + rec["stderr"][-300:]), file=sys.stderr)
+    records = [median_record(v) for v in runs.values()]
+    print(markdown(records))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(records, f, indent=2)
+    if args.plot:
+        svg_plot(records, args.plot)
+    return 0 if all(r["ok"] for r in records) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
