@@ -17,12 +17,16 @@
 #define USBDEVFS_GET_SPEED _IO('U', 31)
 #endif
 
-#define USBSIM_BUSNUM		 1
-#define USBSIM_SYSFS_PATH	 "/devices/pci0000:00/0000:00:14.0/usb1/1-1"
-#define USBSIM_USB_SPEED_FULL	 2
-#define USBSIM_REAP_PARK_US	 2000	/* an empty non-blocking reap waits this long */
-#define USBSIM_REPLUG_GAP_US	 100000 /* off the bus during a re-enumeration, scale 1.0 */
-#define USBSIM_REPLUG_GAP_MIN_US 30000	/* hosts see the remove before the add at any scale */
+#define USBSIM_BUSNUM	      1
+#define USBSIM_SYSFS_PATH     "/devices/pci0000:00/0000:00:14.0/usb1/1-1"
+#define USBSIM_USB_SPEED_FULL 2
+#define USBSIM_REAP_PARK_US   2000 /* an empty non-blocking reap waits this long */
+/* the same for a model with bulk flow control while the client has nothing queued: the
+ * worker thread answers one ioctl at a time, and a long park there holds back the host's
+ * next submit (fwupd reaps from its event thread while another thread submits) */
+#define USBSIM_REAP_PARK_IDLE_BULK_US 50
+#define USBSIM_REPLUG_GAP_US	      100000 /* off the bus during a re-enumeration, scale 1.0 */
+#define USBSIM_REPLUG_GAP_MIN_US      30000  /* hosts see the remove before the add at any scale */
 #define USBSIM_SYNC_TIMEOUT_MAX                                                                    \
 	5000 /* ms a synchronous transfer waits when told to wait forever                          \
 	      */
@@ -35,6 +39,7 @@ typedef struct {
 	guint8 type;
 	guint8 endpoint;
 	gint64 ready_at_us; /* USBSIM_NEVER while pending */
+	gint64 submit_us;
 	gint status;
 	gint actual_length;
 } UsbsimUrb;
@@ -740,6 +745,64 @@ usbsim_device_resolve(UMockdevIoctlClient *client,
 	return *data != NULL;
 }
 
+/*
+ * Offers the pending bulk URBs of a client to a model with flow control (ops->bulk_out):
+ * OUT URBs in submission order, an endpoint that NAKs holds back the URBs queued behind on
+ * it. *next_us receives when the model said to ask again. Called with the lock held.
+ */
+static void
+usbsim_device_offer_bulk_locked(UsbsimDevice *self,
+				UsbsimClient *state,
+				gint64 now_us,
+				gint64 *next_us)
+{
+	guint64 naking = 0; /* bit per OUT endpoint number */
+
+	*next_us = USBSIM_NEVER;
+	if (self->ops->bulk_out == NULL || self->devnode_online == NULL)
+		return;
+	for (GList *l = state->urbs.head; l != NULL; l = l->next) {
+		UsbsimUrb *item = l->data;
+		guint8 *buf = item->buf_data != NULL ? item->buf_data->data : NULL;
+		gsize bufsz = item->buf_data != NULL ? item->buf_data->data_len : 0;
+		gint64 retry_us = USBSIM_NEVER;
+
+		if (item->ready_at_us != USBSIM_NEVER || item->type == USBDEVFS_URB_TYPE_CONTROL)
+			continue;
+		if (item->endpoint & 0x80) {
+			gssize len = self->ops->bulk_in(self->model,
+							item->endpoint,
+							buf,
+							bufsz,
+							item->submit_us,
+							now_us,
+							&retry_us);
+			if (len >= 0) {
+				item->actual_length = len;
+				item->ready_at_us = now_us;
+			}
+		} else if ((naking & (1ull << (item->endpoint & 0x3f))) == 0) {
+			gint64 done_us = self->ops->bulk_out(self->model,
+							     item->endpoint,
+							     buf,
+							     bufsz,
+							     item->submit_us,
+							     now_us,
+							     &retry_us);
+			if (done_us >= 0) {
+				item->actual_length = bufsz;
+				item->ready_at_us = done_us;
+			} else {
+				naking |= 1ull << (item->endpoint & 0x3f);
+			}
+		}
+		*next_us = MIN(*next_us, retry_us);
+	}
+	usbsim_device_trace_model_events(self);
+	if (self->ops->unplugged != NULL && self->ops->unplugged(self->model))
+		usbsim_device_go_offline_locked(self, TRUE);
+}
+
 static void
 usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, UsbsimClient *state)
 {
@@ -760,6 +823,7 @@ usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, 
 	item->endpoint = urb->endpoint;
 	item->client_addr = urb_data->client_addr;
 	item->ready_at_us = USBSIM_NEVER;
+	item->submit_us = now_us;
 	if (urb->buffer_length > 0) {
 		item->buf_data = umockdev_ioctl_data_resolve(urb_data,
 							     offsetof(struct usbdevfs_urb, buffer),
@@ -829,7 +893,7 @@ usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, 
 			usbsim_device_complete(client, -1, ENOENT);
 			return;
 		}
-		if ((urb->endpoint & 0x80) == 0) {
+		if ((urb->endpoint & 0x80) == 0 && self->ops->bulk_out == NULL) {
 			if (self->ops->endpoint_out != NULL)
 				self->ops->endpoint_out(self->model,
 							urb->endpoint,
@@ -846,6 +910,10 @@ usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, 
 		return;
 	}
 	g_queue_push_tail(&state->urbs, item);
+	if (self->ops->bulk_out != NULL && urb->type != USBDEVFS_URB_TYPE_CONTROL) {
+		gint64 next_us;
+		usbsim_device_offer_bulk_locked(self, state, now_us, &next_us);
+	}
 	g_mutex_unlock(&self->mutex);
 	usbsim_device_complete(client, 0, 0);
 }
@@ -855,8 +923,10 @@ static UsbsimUrb *
 usbsim_device_pop_ready_locked(UsbsimDevice *self, UsbsimClient *state, gint64 *next_ready_us)
 {
 	gint64 now_us = g_get_monotonic_time();
+	gint64 model_retry_us = USBSIM_NEVER;
 
-	*next_ready_us = USBSIM_NEVER;
+	usbsim_device_offer_bulk_locked(self, state, now_us, &model_retry_us);
+	*next_ready_us = model_retry_us;
 	for (GList *l = state->urbs.head; l != NULL; l = l->next) {
 		UsbsimUrb *item = l->data;
 		if (item->ready_at_us == USBSIM_NEVER && item->type != USBDEVFS_URB_TYPE_CONTROL &&
@@ -923,7 +993,10 @@ usbsim_device_ioctl_reap_urb(UsbsimDevice *self,
 			usbsim_device_complete(client, -1, EAGAIN);
 			return;
 		}
-		wait_us = MIN(USBSIM_REAP_PARK_US, next_ready_us - g_get_monotonic_time());
+		wait_us = MIN(self->ops->bulk_out != NULL && g_queue_is_empty(&state->urbs)
+				  ? USBSIM_REAP_PARK_IDLE_BULK_US
+				  : USBSIM_REAP_PARK_US,
+			      next_ready_us - g_get_monotonic_time());
 		if (wait_us > 0)
 			g_usleep(wait_us);
 		parked = TRUE;
@@ -951,8 +1024,11 @@ usbsim_device_ioctl_discard_urb(UsbsimDevice *self,
 	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client);
 	gulong addr = *(gulong *)arg->data;
 	gint64 now_us = g_get_monotonic_time();
+	gint64 next_us;
 
 	g_mutex_lock(&self->mutex);
+	/* what the device took before the host gave up stays taken */
+	usbsim_device_offer_bulk_locked(self, state, now_us, &next_us);
 	for (GList *l = state->urbs.head; l != NULL; l = l->next) {
 		UsbsimUrb *item = l->data;
 		if (item->client_addr != addr)

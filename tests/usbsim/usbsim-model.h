@@ -59,4 +59,27 @@ typedef struct {
 	void (*set_alt)(gpointer model, guint8 interface, guint8 alt);
 	/* optional: trace events since the last call, each the JSON members after "t_ms" */
 	GPtrArray *(*take_events)(gpointer model);
+	/*
+	 * optional, and used instead of endpoint_in/endpoint_out when set: bulk endpoints with
+	 * USB flow control on the device's own timeline. OUT returns when the transfer ends
+	 * (possibly later than now_us), or -1 while the endpoint NAKs; IN returns the length of
+	 * a transfer that ended by now_us, or -1. On -1 *retry_us says when to ask again
+	 * (G_MAXINT64: only after the host does something).
+	 */
+	gint64 (*bulk_out)(gpointer model,
+			   guint8 endpoint,
+			   const guint8 *buf,
+			   gsize bufsz,
+			   gint64 submit_us,
+			   gint64 now_us,
+			   gint64 *retry_us);
+	gssize (*bulk_in)(gpointer model,
+			  guint8 endpoint,
+			  guint8 *buf,
+			  gsize bufsz,
+			  gint64 submit_us,
+			  gint64 now_us,
+			  gint64 *retry_us);
+	/* optional: the device left the bus for good by itself */
+	gboolean (*unplugged)(gpointer model);
 } UsbsimModelOps;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "usbsim-cobs.h"
 #include "usbsim-device.h"
 #include "usbsim-dfu.h"
 #include "usbsim-dfuse.h"
@@ -32,11 +33,12 @@ typedef struct {
 	gboolean timed_out;
 } UsbsimRun;
 
-/* the device model a run serves: DFU 1.1 or DfuSe */
+/* the device model a run serves: DFU 1.1, DfuSe or the COBS bootloader */
 typedef struct {
 	const UsbsimModelOps *ops;
 	UsbsimDfu *dfu;
 	UsbsimDfuse *dfuse;
+	UsbsimCobs *cobs;
 	gdouble time_scale;
 } UsbsimModel;
 
@@ -301,6 +303,45 @@ usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
 	return g_string_free(str, FALSE);
 }
 
+static gchar *
+usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
+{
+	const UsbsimCobsStats *stats = usbsim_cobs_get_stats(cobs);
+	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
+	GString *str = g_string_new(NULL);
+	gdouble physical_ms = 0;
+	gdouble stop_and_wait_ms = 0;
+
+	usbsim_summary_append_requests(str, device);
+	g_string_append_printf(str,
+			       ",\"erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
+			       ",\"bytes_uploaded\":0,\"device_busy_ms\":%.3f,\"bus_ms\":%.3f"
+			       ",\"host_idle_ms\":%.3f,\"reenumerations\":0,\"usb_resets\":%u"
+			       ",\"faults_fired\":%u,\"unplugged\":%s,\"final_mode\":\"%s\""
+			       ",\"final_state\":%d,\"elapsed_ms\":%.3f",
+			       stats->sectors_erased,
+			       stats->bytes_stored,
+			       stats->busy_us / 1000.0,
+			       (dev_stats.bus_us + stats->bus_us) / 1000.0,
+			       stats->host_idle_us / 1000.0,
+			       dev_stats.usb_resets,
+			       stats->faults_fired,
+			       dev_stats.gone ? "true" : "false",
+			       usbsim_cobs_get_state_name(cobs),
+			       usbsim_cobs_ops()->state(cobs),
+			       usbsim_device_elapsed_ms(device));
+	usbsim_cobs_append_summary(cobs, str);
+	/* the device reports no busy times a host must obey: both limits are the same */
+	usbsim_cobs_get_limits(cobs, &physical_ms, &stop_and_wait_ms);
+	usbsim_summary_append_flash(str,
+				    device,
+				    usbsim_cobs_get_flash_log(cobs),
+				    physical_ms,
+				    physical_ms);
+	g_string_append(str, ",\"protocol\":\"cobs\"}");
+	return g_string_free(str, FALSE);
+}
+
 static void
 usbsim_list_profiles(void)
 {
@@ -340,6 +381,9 @@ usbsim_list_profiles(void)
 		for (guint alt = 0; usbsim_dfuse_get_layout(dfuse, alt) != NULL; alt++)
 			g_print("\talt %u: %s\n", alt, usbsim_dfuse_get_layout(dfuse, alt));
 	}
+	g_print("%s\t1209:0020 CDC ACM, 1 MiB flash (or 2 MiB), 128 KiB sectors: STM32H7 "
+		"bootloader speaking the COBS-framed bulk protocol\n",
+		USBSIM_COBS_PROFILE_NAME);
 }
 
 static gint
@@ -362,11 +406,14 @@ usbsim_run(UsbsimModel *model,
 	testbed = umockdev_testbed_new();
 	root_dir = umockdev_testbed_get_root_dir(testbed);
 	g_debug("testbed in %s", root_dir);
-	device =
-	    usbsim_device_new(testbed,
-			      model->ops,
-			      model->dfu != NULL ? (gpointer)model->dfu : (gpointer)model->dfuse,
-			      model->time_scale);
+	device = usbsim_device_new(testbed,
+				   model->ops,
+				   model->dfu != NULL	  ? (gpointer)model->dfu
+				   : model->dfuse != NULL ? (gpointer)model->dfuse
+							  : (gpointer)model->cobs,
+				   model->time_scale);
+	if (model->cobs != NULL)
+		usbsim_cobs_set_epoch(model->cobs, g_get_monotonic_time());
 	if (trace != NULL && !usbsim_device_set_trace(device, trace, &error)) {
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
@@ -397,12 +444,17 @@ usbsim_run(UsbsimModel *model,
 
 	/* the flash dump and the summary, then the testbed goes */
 	usbsim_device_lock(device);
-	summary = model->dfu != NULL ? usbsim_summary_json(device, model->dfu)
-				     : usbsim_summary_json_dfuse(device, model->dfuse);
+	if (model->cobs != NULL)
+		summary = usbsim_summary_json_cobs(device, model->cobs);
+	else
+		summary = model->dfu != NULL ? usbsim_summary_json(device, model->dfu)
+					     : usbsim_summary_json_dfuse(device, model->dfuse);
 	usbsim_device_trace_line(device, summary);
 	if (flash_out != NULL) {
-		g_autoptr(GBytes) flash = model->dfu != NULL ? usbsim_dfu_get_flash(model->dfu)
-							     : usbsim_dfuse_get_flash(model->dfuse);
+		g_autoptr(GBytes) flash = model->cobs != NULL ? usbsim_cobs_get_flash(model->cobs)
+					  : model->dfu != NULL
+					      ? usbsim_dfu_get_flash(model->dfu)
+					      : usbsim_dfuse_get_flash(model->dfuse);
 		if (!g_file_set_contents(flash_out,
 					 g_bytes_get_data(flash, NULL),
 					 g_bytes_get_size(flash),
@@ -702,6 +754,80 @@ usbsim_main_dfuse(const UsbsimDfuseProfile *dfuse_profile,
 	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
 }
 
+/* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
+static gint
+usbsim_main_cobs(const UsbsimOptions *options,
+		 const UsbsimCobsOptions *cobs_options,
+		 const gchar *flash_in,
+		 gchar **client_argv,
+		 const gchar *flash_out,
+		 const gchar *trace,
+		 guint timeout_s)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(UsbsimCobs) cobs = NULL;
+	UsbsimCobsConfig config;
+	UsbsimModel model = {.ops = usbsim_cobs_ops(), .time_scale = options->time_scale};
+	guint64 value = 0;
+
+	usbsim_cobs_config_init(&config);
+	config.time_scale = options->time_scale;
+	if (options->mode != NULL || options->runtime_pid != NULL || options->dfu_pid != NULL ||
+	    options->transfer_size != NULL || options->manifest_tolerant != NULL ||
+	    options->will_detach != NULL || options->can_upload != NULL ||
+	    options->can_download != NULL || options->alts != NULL ||
+	    options->version_offset != NULL || options->early_poll != NULL ||
+	    options->faults != NULL || options->func_desc_every_alt) {
+		g_set_error_literal(&error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "the DFU options do not apply to the " USBSIM_COBS_PROFILE_NAME
+				    " profile (its faults are the --cobs-* options)");
+	}
+	if (error == NULL && options->vid != NULL &&
+	    usbsim_parse_u32(options->vid, 0xffff, &value, "vid", &error))
+		config.vid = value;
+	if (error == NULL && options->bcd_device != NULL &&
+	    usbsim_parse_u32(options->bcd_device, 0xffff, &value, "bcd-device", &error))
+		config.bcd_device = value;
+	if (error == NULL && options->seed != NULL &&
+	    usbsim_parse_u32(options->seed, G_MAXUINT32, &value, "seed", &error))
+		config.seed = value;
+	if (error == NULL && options->flash_size != NULL &&
+	    usbsim_parse_u32(options->flash_size, 64 * 1024 * 1024, &value, "flash-size", &error)) {
+		if (value == 0 || value % config.sector_size != 0)
+			g_set_error(&error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "flash size must be a non-zero multiple of the %u byte sector",
+				    config.sector_size);
+		config.flash_size = value;
+	}
+	if (error == NULL && options->serial != NULL) {
+		g_free(config.serial);
+		config.serial = g_strdup(options->serial);
+	}
+	if (error == NULL)
+		usbsim_cobs_options_apply(cobs_options, &config, &error);
+	if (error == NULL && flash_in != NULL) {
+		gchar *contents = NULL;
+		gsize len = 0;
+		if (g_file_get_contents(flash_in, &contents, &len, &error))
+			config.flash_in = g_bytes_new_take(contents, len);
+	}
+	if (error != NULL) {
+		g_printerr("usbsim-run: %s\n", error->message);
+		usbsim_cobs_config_clear(&config);
+		return USBSIM_EXIT_SETUP;
+	}
+	cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	if (!usbsim_setup_tmpdir())
+		return USBSIM_EXIT_SETUP;
+	model.cobs = cobs;
+	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -747,6 +873,7 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(UsbsimDfu) dfu = NULL;
 	UsbsimModel model = {.ops = usbsim_dfu_ops()};
+	UsbsimCobsOptions cobs_options = {NULL};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
@@ -851,6 +978,7 @@ main(int argc, char **argv)
 	context = g_option_context_new("-- CLIENT [ARGS...]");
 	g_option_context_set_summary(context, "Run a client against a simulated USB DFU device");
 	g_option_context_add_main_entries(context, entries, NULL);
+	g_option_context_add_group(context, usbsim_cobs_option_group(&cobs_options));
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
@@ -867,6 +995,53 @@ main(int argc, char **argv)
 	}
 	if (time_scale < 0 || timeout_s <= 0) {
 		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
+		return USBSIM_EXIT_SETUP;
+	}
+	if (g_strcmp0(profile_name, USBSIM_COBS_PROFILE_NAME) == 0) {
+		UsbsimOptions options = {
+		    .mode = mode,
+		    .vid = vid,
+		    .runtime_pid = runtime_pid,
+		    .dfu_pid = dfu_pid,
+		    .bcd_device = bcd_device,
+		    .serial = serial,
+		    .flash_size = flash_size,
+		    .transfer_size = transfer_size,
+		    .manifest_tolerant = manifest_tolerant,
+		    .will_detach = will_detach,
+		    .can_upload = can_upload,
+		    .can_download = can_download,
+		    .alts = alts,
+		    .version_offset = version_offset,
+		    .early_poll = early_poll,
+		    .seed = seed,
+		    .faults = faults,
+		    .func_desc_every_alt = func_desc_every_alt,
+		    .time_scale = time_scale,
+		};
+		gint rc;
+		if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
+		    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
+		    stall_early_poll_during_erase || read_protected) {
+			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
+			usbsim_cobs_options_clear(&cobs_options);
+			return USBSIM_EXIT_SETUP;
+		}
+		rc = usbsim_main_cobs(&options,
+				      &cobs_options,
+				      flash_in,
+				      client_argv,
+				      flash_out,
+				      trace,
+				      timeout_s);
+		usbsim_cobs_options_clear(&cobs_options);
+		return rc;
+	}
+	if (usbsim_cobs_options_given(&cobs_options)) {
+		g_printerr(
+		    "usbsim-run: the --cobs-* and --pid options need the " USBSIM_COBS_PROFILE_NAME
+		    " profile\n");
+		usbsim_cobs_options_clear(&cobs_options);
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);

@@ -1,0 +1,1193 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "usbsim-cobs.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#define USBSIM_COBS_NEVER G_MAXINT64
+
+/* USB CDC (PSTN subclass) class requests the host's serial driver sends */
+#define USBSIM_CDC_SET_LINE_CODING	  0x20
+#define USBSIM_CDC_GET_LINE_CODING	  0x21
+#define USBSIM_CDC_SET_CONTROL_LINE_STATE 0x22
+
+/* the verification extension, as the cobs plugin's README defines it */
+#define USBSIM_COBS_EXTENSION_VERSION 0x01
+#define USBSIM_COBS_CAP_VERIFY	      0x01
+/* the CRC unit of an STM32H7 reads a word a cycle; 64 bytes a us is a slow floor */
+#define USBSIM_COBS_CRC_BYTES_PER_US 64
+
+typedef enum {
+	USBSIM_COBS_STATE_READY,
+	USBSIM_COBS_STATE_PANICKED, /* stopped on a malformed message: answers nothing more */
+	USBSIM_COBS_STATE_LEFT,	    /* answered bye: runs the image, ignores messages */
+	USBSIM_COBS_STATE_GONE,	    /* off the bus for good */
+} UsbsimCobsState;
+
+typedef struct {
+	guint8 bytes[USBSIM_COBS_PACKET_MAX];
+	gsize len;
+	guint index; /* 1-based, every message counts */
+	gint64 accept_us;
+	gint64 arrival_us;
+} UsbsimCobsMessage;
+
+typedef struct {
+	guint8 bytes[32];
+	gsize len;
+	gint64 ready_us;
+} UsbsimCobsReply;
+
+/* what the limits need of each message the firmware finished */
+typedef struct {
+	gsize wire_len;
+	gint64 work_us; /* scaled, without injected lateness */
+	gsize reply_len;
+} UsbsimCobsServed;
+
+struct _UsbsimCobs {
+	UsbsimCobsConfig config;
+	guint8 *flash;
+	gint64 *sector_erase_us; /* real erase time of each sector, drawn once, scale 1.0 */
+	GRand *rand;
+	UsbsimFlashLog log;
+	UsbsimCobsStats stats;
+	UsbsimCobsState state;
+	gint64 epoch_us;
+	guint8 line_coding[7];
+
+	/* the one receive buffer */
+	gboolean rx_full;
+	UsbsimCobsMessage rx;
+	gint64 rx_free_since_us;
+	gint64 out_pipe_free_us;
+	gint64 in_pipe_free_us;
+	guint messages_received;
+
+	/* the firmware: one message at a time */
+	gboolean fw_busy;
+	gint64 fw_done_us;
+	gint64 fw_idle_since_us; /* -1 before the first message */
+	UsbsimCobsReply fw_reply;
+	gboolean fw_has_reply;
+
+	GQueue replies; /* of UsbsimCobsReply, in the order the firmware wrote them */
+	GArray *served; /* of UsbsimCobsServed */
+	guint32 stored; /* payload bytes stored since the erase: the next chunk's offset */
+	guint chunks_seen;
+	GHashTable *counts; /* message name -> count */
+};
+
+void
+usbsim_cobs_config_init(UsbsimCobsConfig *config)
+{
+	memset(config, 0, sizeof(*config));
+	config->vid = 0x1209;
+	config->pid = 0x0020;
+	config->bcd_device = 0x0200;
+	config->serial = g_strdup("USBSIM0001");
+	config->flash_size = 1024 * 1024;
+	config->sector_size = 128 * 1024;
+	config->word_size = 32;
+	config->erase_typ_us = 1000000;
+	config->erase_max_us = 2000000;
+	config->program_typ_us = 100;
+	config->program_max_us = 200;
+	config->time_scale = 1.0;
+	config->seed = 1;
+	config->wrong_ack_byte = 0x15; /* NAK */
+}
+
+void
+usbsim_cobs_config_clear(UsbsimCobsConfig *config)
+{
+	g_clear_pointer(&config->serial, g_free);
+	g_clear_pointer(&config->flash_in, g_bytes_unref);
+}
+
+gdouble
+usbsim_bulk_cost_us(gsize bytes)
+{
+	return USBSIM_BULK_FIXED_US + bytes * 1000.0 / USBSIM_BULK_BYTES_PER_MS;
+}
+
+static gint64
+usbsim_cobs_bus_us(UsbsimCobs *self, gsize bytes)
+{
+	return (gint64)(usbsim_bulk_cost_us(bytes) * self->config.time_scale);
+}
+
+static gdouble
+usbsim_cobs_ms(UsbsimCobs *self, gint64 t_us)
+{
+	if (t_us == USBSIM_COBS_NEVER)
+		return -1;
+	return (t_us - self->epoch_us) / 1000.0;
+}
+
+UsbsimCobs *
+usbsim_cobs_new(const UsbsimCobsConfig *config)
+{
+	UsbsimCobs *self = g_new0(UsbsimCobs, 1);
+	guint sectors = config->flash_size / config->sector_size;
+	const guint8 line_coding[] = {0x00, 0xc2, 0x01, 0x00, 0x00, 0x00, 0x08}; /* 115200 8N1 */
+
+	self->config = *config;
+	self->config.serial = g_strdup(config->serial);
+	self->config.flash_in = config->flash_in != NULL ? g_bytes_ref(config->flash_in) : NULL;
+	self->flash = g_malloc(config->flash_size);
+	memset(self->flash, 0xff, config->flash_size);
+	if (config->flash_in != NULL) {
+		gsize len = 0;
+		const guint8 *data = g_bytes_get_data(config->flash_in, &len);
+		memcpy(self->flash, data, MIN(len, config->flash_size));
+	}
+	self->rand = g_rand_new_with_seed(config->seed);
+	self->sector_erase_us = g_new0(gint64, MAX(sectors, 1u));
+	for (guint i = 0; i < sectors; i++)
+		self->sector_erase_us[i] = (gint64)g_rand_double_range(self->rand,
+								       config->erase_typ_us,
+								       config->erase_max_us);
+	usbsim_flash_log_init(&self->log);
+	memcpy(self->line_coding, line_coding, sizeof(line_coding));
+	self->fw_idle_since_us = -1;
+	g_queue_init(&self->replies);
+	self->served = g_array_new(FALSE, TRUE, sizeof(UsbsimCobsServed));
+	self->counts = g_hash_table_new(g_str_hash, g_str_equal);
+	return self;
+}
+
+void
+usbsim_cobs_free(UsbsimCobs *self)
+{
+	g_free(self->flash);
+	g_free(self->sector_erase_us);
+	g_rand_free(self->rand);
+	usbsim_flash_log_clear(&self->log);
+	g_queue_clear_full(&self->replies, g_free);
+	g_array_unref(self->served);
+	g_hash_table_unref(self->counts);
+	usbsim_cobs_config_clear(&self->config);
+	g_free(self);
+}
+
+void
+usbsim_cobs_set_epoch(UsbsimCobs *self, gint64 epoch_us)
+{
+	self->epoch_us = epoch_us;
+}
+
+static void
+usbsim_cobs_count(UsbsimCobs *self, const gchar *name)
+{
+	guint count = GPOINTER_TO_UINT(g_hash_table_lookup(self->counts, name));
+	g_hash_table_insert(self->counts, (gpointer)name, GUINT_TO_POINTER(count + 1));
+}
+
+/* ---- COBS, written from the algorithm's description ---- */
+
+/* one COBS block without its end marker; FALSE when malformed or larger than dst */
+static gboolean
+usbsim_cobs_decode(const guint8 *src, gsize len, guint8 *dst, gsize dst_size, gsize *dst_len)
+{
+	gsize i = 0;
+	gsize out = 0;
+
+	if (len == 0)
+		return FALSE;
+	while (i < len) {
+		guint8 code = src[i];
+		if (code == 0 || i + code > len)
+			return FALSE;
+		for (guint j = 1; j < code; j++) {
+			if (src[i + j] == 0 || out >= dst_size)
+				return FALSE;
+			dst[out++] = src[i + j];
+		}
+		i += code;
+		if (code != 0xff && i < len) {
+			if (out >= dst_size)
+				return FALSE;
+			dst[out++] = 0x00;
+		}
+	}
+	*dst_len = out;
+	return TRUE;
+}
+
+static gsize
+usbsim_cobs_encode(const guint8 *src, gsize len, guint8 *dst)
+{
+	gsize code_at = 0;
+	gsize out = 1;
+	guint8 code = 1;
+
+	for (gsize i = 0; i < len; i++) {
+		if (src[i] == 0) {
+			dst[code_at] = code;
+			code_at = out++;
+			code = 1;
+			continue;
+		}
+		dst[out++] = src[i];
+		if (++code == 0xff) {
+			dst[code_at] = code;
+			code_at = out++;
+			code = 1;
+		}
+	}
+	dst[code_at] = code;
+	return out;
+}
+
+/* CRC-32 of IEEE 802.3 (reflected, 0xEDB88320, as zlib's crc32()) */
+static guint32
+usbsim_cobs_crc32(const guint8 *buf, gsize len)
+{
+	guint32 crc = 0xffffffff;
+	for (gsize i = 0; i < len; i++) {
+		crc ^= buf[i];
+		for (guint b = 0; b < 8; b++)
+			crc = (crc >> 1) ^ (0xedb88320 & (0u - (crc & 1)));
+	}
+	return crc ^ 0xffffffff;
+}
+
+/* ---- the firmware ---- */
+
+static void
+usbsim_cobs_set_reply(UsbsimCobs *self, const guint8 *payload, gsize payload_len)
+{
+	UsbsimCobsReply *reply = &self->fw_reply;
+	reply->bytes[0] = USBSIM_COBS_CONTROL_ACK;
+	reply->len = 1;
+	if (payload_len > 0)
+		reply->len += usbsim_cobs_encode(payload, payload_len, reply->bytes + 1);
+	reply->bytes[reply->len++] = 0x00;
+	self->fw_has_reply = TRUE;
+}
+
+static gint64
+usbsim_cobs_erase(UsbsimCobs *self, gint64 start_us)
+{
+	gint64 t_us = start_us;
+	guint sectors = self->config.flash_size / self->config.sector_size;
+
+	/* the erase command carries no address: it clears the whole application flash */
+	for (guint i = 0; i < sectors; i++) {
+		gint64 erase_us = (gint64)(self->sector_erase_us[i] * self->config.time_scale);
+		guint32 address = i * self->config.sector_size;
+		memset(self->flash + address, 0xff, self->config.sector_size);
+		t_us += erase_us;
+		self->stats.sectors_erased++;
+		usbsim_ranges_add(self->log.erased, 0, address, self->config.sector_size);
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"erase\",\"address\":%u,\"size\":%u,"
+				       "\"erase_ms\":%.3f,\"done_ms\":%.3f",
+				       address,
+				       self->config.sector_size,
+				       erase_us / 1000.0,
+				       usbsim_cobs_ms(self, t_us));
+	}
+	self->stats.erases++;
+	self->stored = 0;
+	return t_us - start_us;
+}
+
+/* the flash words a chunk completes are programmed; the last chunk also pads the final one */
+static gint64
+usbsim_cobs_program_time(UsbsimCobs *self, guint32 offset, guint32 len, gboolean last)
+{
+	guint32 word = self->config.word_size;
+	guint words = (offset + len) / word - offset / word;
+	gdouble total_us = 0;
+
+	if (last && (offset + len) % word != 0)
+		words++;
+	for (guint i = 0; i < words; i++)
+		total_us += g_rand_double_range(self->rand,
+						self->config.program_typ_us,
+						self->config.program_max_us);
+	self->stats.words_programmed += words;
+	self->stats.bytes_programmed += (guint64)words * word;
+	return (gint64)(total_us * self->config.time_scale);
+}
+
+static gint64
+usbsim_cobs_store_chunk(UsbsimCobs *self, const guint8 *data, gsize len, gboolean last)
+{
+	guint32 offset = self->stored;
+	gboolean erased = TRUE;
+	gboolean corrupted = FALSE;
+	gint64 work_us;
+
+	self->chunks_seen++;
+	for (gsize i = 0; i < len; i++) {
+		guint8 value = data[i];
+		if (self->flash[offset + i] != 0xff)
+			erased = FALSE;
+		if (i == 0 && self->chunks_seen == self->config.corrupt_chunk) {
+			value ^= 0x01;
+			corrupted = TRUE;
+			self->stats.faults_fired++;
+		}
+		/* NOR flash: programming only clears bits */
+		self->flash[offset + i] &= value;
+	}
+	if (!erased)
+		self->stats.writes_not_erased++;
+	work_us = usbsim_cobs_program_time(self, offset, len, last);
+	self->stored += len;
+	self->stats.chunks++;
+	if (last)
+		self->stats.last_chunks++;
+	self->stats.bytes_stored += len;
+	usbsim_ranges_add(self->log.written, 0, offset, len);
+	usbsim_flash_log_event(&self->log,
+			       "\"event\":\"write\",\"address\":%u,\"length\":%" G_GSIZE_FORMAT
+			       ",\"erased\":%s,\"corrupted\":%s",
+			       offset,
+			       len,
+			       erased ? "true" : "false",
+			       corrupted ? "true" : "false");
+	return work_us;
+}
+
+static const gchar *
+usbsim_cobs_control_name(guint8 control)
+{
+	switch (control) {
+	case USBSIM_COBS_CONTROL_WRITE_MORE:
+		return "write";
+	case USBSIM_COBS_CONTROL_WRITE_LAST:
+		return "write_last";
+	case USBSIM_COBS_CONTROL_ERASE:
+		return "erase";
+	case USBSIM_COBS_CONTROL_BYE:
+		return "bye";
+	case USBSIM_COBS_CONTROL_VERIFY:
+		return "verify";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * What the firmware does with a message: *why is set when it is malformed (the seed's
+ * firmware panics then). Returns the real work time, scaled.
+ */
+static gint64
+usbsim_cobs_execute(UsbsimCobs *self,
+		    const UsbsimCobsMessage *msg,
+		    gint64 start_us,
+		    gsize *payload_len,
+		    const gchar **why)
+{
+	guint8 control = msg->bytes[0];
+	guint8 payload[USBSIM_COBS_PACKET_MAX];
+
+	*payload_len = 0;
+	*why = NULL;
+	if (msg->len < 2 || msg->bytes[msg->len - 1] != 0x00) {
+		*why = "no end marker";
+		return 0;
+	}
+	if (memchr(msg->bytes, 0x00, msg->len - 1) != NULL) {
+		*why = "a zero byte before the end marker";
+		return 0;
+	}
+	switch (control) {
+	case USBSIM_COBS_CONTROL_ERASE:
+	case USBSIM_COBS_CONTROL_BYE:
+	case USBSIM_COBS_CONTROL_VERIFY: {
+		gint64 work_us = 0;
+		if (control == USBSIM_COBS_CONTROL_VERIFY && !self->config.verify) {
+			*why = "unknown control byte";
+			return 0;
+		}
+		if (msg->len != 2) {
+			*why = "a payload on a command that takes none";
+			return 0;
+		}
+		if (control == USBSIM_COBS_CONTROL_ERASE) {
+			const guint8 announce[] = {USBSIM_COBS_EXTENSION_VERSION,
+						   USBSIM_COBS_CAP_VERIFY};
+			work_us = usbsim_cobs_erase(self, start_us);
+			usbsim_cobs_set_reply(self, announce, self->config.verify ? 2 : 0);
+		} else if (control == USBSIM_COBS_CONTROL_VERIFY) {
+			/* over the flash as read back, not over the messages received */
+			guint32 crc = usbsim_cobs_crc32(self->flash, self->stored);
+			guint8 answer[9] = {USBSIM_COBS_CONTROL_VERIFY};
+			for (guint i = 0; i < 4; i++) {
+				answer[1 + i] = (self->stored >> (8 * i)) & 0xff;
+				answer[5 + i] = (crc >> (8 * i)) & 0xff;
+			}
+			work_us = (gint64)(self->stored / USBSIM_COBS_CRC_BYTES_PER_US *
+					   self->config.time_scale);
+			self->stats.verifies++;
+			usbsim_cobs_set_reply(self, answer, sizeof(answer));
+		} else {
+			self->stats.byes++;
+			usbsim_cobs_set_reply(self, NULL, 0);
+		}
+		return work_us;
+	}
+	case USBSIM_COBS_CONTROL_WRITE_MORE:
+	case USBSIM_COBS_CONTROL_WRITE_LAST: {
+		gint64 work_us;
+		if (!usbsim_cobs_decode(msg->bytes + 1,
+					msg->len - 2,
+					payload,
+					sizeof(payload),
+					payload_len)) {
+			*why = "broken COBS";
+			return 0;
+		}
+		if (*payload_len == 0 || *payload_len > USBSIM_COBS_PAYLOAD_MAX) {
+			*why = "a chunk of 0 or more than 61 bytes";
+			return 0;
+		}
+		if ((guint64)self->stored + *payload_len > self->config.flash_size) {
+			*why = "a chunk past the end of the flash";
+			return 0;
+		}
+		work_us = usbsim_cobs_store_chunk(self,
+						  payload,
+						  *payload_len,
+						  control == USBSIM_COBS_CONTROL_WRITE_LAST);
+		usbsim_cobs_set_reply(self, NULL, 0);
+		return work_us;
+	}
+	default:
+		*why = "unknown control byte";
+		return 0;
+	}
+}
+
+/* the misbehaviour switched on for this message, if any, applied to its reply */
+static const gchar *
+usbsim_cobs_misbehave(UsbsimCobs *self, guint index, gint64 *late_us)
+{
+	UsbsimCobsReply *reply = &self->fw_reply;
+
+	*late_us = 0;
+	if (self->config.no_ack_always || index == self->config.no_ack_message) {
+		self->fw_has_reply = FALSE;
+		self->stats.faults_fired++;
+		return "no-ack";
+	}
+	if (index == self->config.wrong_ack_message) {
+		reply->bytes[0] = self->config.wrong_ack_byte;
+		reply->bytes[1] = 0x00;
+		reply->len = 2;
+		self->stats.faults_fired++;
+		return "wrong-ack";
+	}
+	if (index == self->config.garbage_message) {
+		/* a code byte that runs past the end marker */
+		const guint8 garbage[] = {USBSIM_COBS_CONTROL_ACK, 0x07, 0xde, 0xad, 0x00};
+		memcpy(reply->bytes, garbage, sizeof(garbage));
+		reply->len = sizeof(garbage);
+		self->stats.faults_fired++;
+		return "garbage";
+	}
+	if (index == self->config.late_ack_message) {
+		*late_us = (gint64)self->config.late_ack_ms * 1000;
+		self->stats.faults_fired++;
+		return "late-ack";
+	}
+	return "ack";
+}
+
+/* the firmware takes the message in the receive buffer, which frees at once */
+static void
+usbsim_cobs_start(UsbsimCobs *self, gint64 start_us)
+{
+	UsbsimCobsMessage msg = self->rx;
+	UsbsimCobsServed served = {.wire_len = msg.len};
+	const gchar *why = NULL;
+	const gchar *outcome;
+	const gchar *name = usbsim_cobs_control_name(msg.bytes[0]);
+	gsize payload_len = 0;
+	gint64 late_us = 0;
+	gint64 work_us;
+
+	self->rx_full = FALSE;
+	self->rx_free_since_us = start_us;
+	/* idle: the firmware was done and the buffer empty until the host's transfer began */
+	if (self->fw_idle_since_us >= 0 && msg.accept_us > self->fw_idle_since_us)
+		self->stats.host_idle_us += msg.accept_us - self->fw_idle_since_us;
+	self->fw_has_reply = FALSE;
+
+	if (self->state == USBSIM_COBS_STATE_LEFT) {
+		usbsim_cobs_count(self, "after_bye");
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"message\",\"index\":%u,\"control\":%u,"
+				       "\"name\":\"%s\",\"wire_length\":%" G_GSIZE_FORMAT
+				       ",\"outcome\":\"ignored-after-bye\",\"arrival_ms\":%.3f",
+				       msg.index,
+				       msg.bytes[0],
+				       name,
+				       msg.len,
+				       usbsim_cobs_ms(self, msg.arrival_us));
+		self->fw_idle_since_us = start_us;
+		return;
+	}
+
+	self->stats.messages++;
+	work_us = usbsim_cobs_execute(self, &msg, start_us, &payload_len, &why);
+	if (why != NULL) {
+		/* the seed's firmware stops: it answers nothing and takes nothing more */
+		self->state = USBSIM_COBS_STATE_PANICKED;
+		self->stats.panicked = TRUE;
+		self->fw_busy = TRUE;
+		self->fw_done_us = USBSIM_COBS_NEVER;
+		usbsim_cobs_count(self, "malformed");
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"message\",\"index\":%u,\"control\":%u,"
+				       "\"name\":\"%s\",\"wire_length\":%" G_GSIZE_FORMAT
+				       ",\"outcome\":\"panic\",\"why\":\"%s\",\"arrival_ms\":%.3f,"
+				       "\"start_ms\":%.3f",
+				       msg.index,
+				       msg.bytes[0],
+				       name,
+				       msg.len,
+				       why,
+				       usbsim_cobs_ms(self, msg.arrival_us),
+				       usbsim_cobs_ms(self, start_us));
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"panic\",\"index\":%u,\"why\":\"%s\"",
+				       msg.index,
+				       why);
+		return;
+	}
+	usbsim_cobs_count(self, name);
+	outcome = usbsim_cobs_misbehave(self, msg.index, &late_us);
+	if (msg.bytes[0] == USBSIM_COBS_CONTROL_BYE)
+		self->state = USBSIM_COBS_STATE_LEFT;
+	served.work_us = work_us;
+	served.reply_len = self->fw_has_reply ? self->fw_reply.len : 0;
+	g_array_append_val(self->served, served);
+	self->stats.busy_us += work_us;
+	self->fw_busy = TRUE;
+	self->fw_done_us = start_us + work_us + late_us;
+	usbsim_flash_log_event(&self->log,
+			       "\"event\":\"message\",\"index\":%u,\"control\":%u,\"name\":\"%s\","
+			       "\"wire_length\":%" G_GSIZE_FORMAT
+			       ",\"payload_length\":%" G_GSIZE_FORMAT
+			       ",\"outcome\":\"%s\",\"arrival_ms\":%.3f,\"start_ms\":%.3f,"
+			       "\"done_ms\":%.3f",
+			       msg.index,
+			       msg.bytes[0],
+			       name,
+			       msg.len,
+			       payload_len,
+			       outcome,
+			       usbsim_cobs_ms(self, msg.arrival_us),
+			       usbsim_cobs_ms(self, start_us),
+			       usbsim_cobs_ms(self, self->fw_done_us));
+}
+
+/* runs the device's timeline up to now */
+static void
+usbsim_cobs_advance(UsbsimCobs *self, gint64 now_us)
+{
+	for (;;) {
+		if (self->fw_busy) {
+			if (self->fw_done_us > now_us)
+				return;
+			self->fw_busy = FALSE;
+			self->fw_idle_since_us = self->fw_done_us;
+			if (self->fw_has_reply) {
+				UsbsimCobsReply *reply = g_memdup2(&self->fw_reply, sizeof(*reply));
+				reply->ready_us = self->fw_done_us;
+				g_queue_push_tail(&self->replies, reply);
+				self->stats.acks++;
+				self->fw_has_reply = FALSE;
+			}
+		}
+		if (!self->rx_full || self->rx.arrival_us > now_us)
+			return;
+		usbsim_cobs_start(self, MAX(self->rx.arrival_us, self->fw_idle_since_us));
+	}
+}
+
+static gint64
+usbsim_cobs_bulk_out(gpointer model,
+		     guint8 endpoint,
+		     const guint8 *buf,
+		     gsize bufsz,
+		     gint64 submit_us,
+		     gint64 now_us,
+		     gint64 *retry_us)
+{
+	UsbsimCobs *self = model;
+	UsbsimCobsMessage *msg = &self->rx;
+	gint64 bus_us;
+
+	usbsim_cobs_advance(self, now_us);
+	*retry_us = USBSIM_COBS_NEVER;
+	if (self->state == USBSIM_COBS_STATE_GONE)
+		return -1;
+	if (self->rx_full) {
+		/* NAK until the firmware starts on the message in the buffer */
+		if (self->fw_busy)
+			*retry_us = self->fw_done_us;
+		else
+			*retry_us = self->rx.arrival_us;
+		return -1;
+	}
+	if (self->config.disconnect_after > 0 &&
+	    self->messages_received == self->config.disconnect_after) {
+		self->state = USBSIM_COBS_STATE_GONE;
+		self->stats.unplugged = TRUE;
+		self->stats.faults_fired++;
+		usbsim_flash_log_event(&self->log,
+				       "\"event\":\"disconnect\",\"after_messages\":%u",
+				       self->messages_received);
+		return -1;
+	}
+	memset(msg, 0, sizeof(*msg));
+	msg->len = MIN(bufsz, sizeof(msg->bytes));
+	if (buf != NULL)
+		memcpy(msg->bytes, buf, msg->len);
+	if (bufsz > sizeof(msg->bytes))
+		msg->len = sizeof(msg->bytes) + 1; /* longer than a packet: malformed */
+	msg->index = ++self->messages_received;
+	msg->accept_us = MAX(submit_us, MAX(self->rx_free_since_us, self->out_pipe_free_us));
+	bus_us = usbsim_cobs_bus_us(self, bufsz);
+	msg->arrival_us = msg->accept_us + bus_us;
+	self->out_pipe_free_us = msg->arrival_us;
+	self->stats.bus_us += bus_us;
+	self->rx_full = TRUE;
+	usbsim_cobs_advance(self, now_us);
+	return msg->arrival_us;
+}
+
+static gssize
+usbsim_cobs_bulk_in(gpointer model,
+		    guint8 endpoint,
+		    guint8 *buf,
+		    gsize bufsz,
+		    gint64 submit_us,
+		    gint64 now_us,
+		    gint64 *retry_us)
+{
+	UsbsimCobs *self = model;
+	UsbsimCobsReply *reply;
+	gint64 done_us;
+	gint64 bus_us;
+	gsize len;
+
+	usbsim_cobs_advance(self, now_us);
+	*retry_us = USBSIM_COBS_NEVER;
+	/* the notification endpoint never has anything to say */
+	if (endpoint != USBSIM_COBS_EP_IN || self->state == USBSIM_COBS_STATE_GONE)
+		return -1;
+	reply = g_queue_peek_head(&self->replies);
+	if (reply == NULL) {
+		if (self->fw_busy && self->fw_done_us != USBSIM_COBS_NEVER)
+			*retry_us = self->fw_done_us + usbsim_cobs_bus_us(self, 2);
+		else if (self->rx_full)
+			*retry_us = self->rx.arrival_us;
+		return -1;
+	}
+	bus_us = usbsim_cobs_bus_us(self, reply->len);
+	done_us = MAX(submit_us, MAX(reply->ready_us, self->in_pipe_free_us)) + bus_us;
+	if (done_us > now_us) {
+		*retry_us = done_us;
+		return -1;
+	}
+	g_queue_pop_head(&self->replies);
+	self->in_pipe_free_us = done_us;
+	self->stats.bus_us += bus_us;
+	self->stats.replies_taken++;
+	len = MIN(reply->len, bufsz);
+	if (buf != NULL)
+		memcpy(buf, reply->bytes, len);
+	g_free(reply);
+	return len;
+}
+
+static gboolean
+usbsim_cobs_unplugged(gpointer model)
+{
+	UsbsimCobs *self = model;
+	return self->state == USBSIM_COBS_STATE_GONE;
+}
+
+/* the communication interface's CDC requests: line coding and control lines, nothing more */
+static void
+usbsim_cobs_control(gpointer model,
+		    const UsbsimSetup *setup,
+		    const guint8 *data_out,
+		    gint64 now_us,
+		    UsbsimReply *reply)
+{
+	UsbsimCobs *self = model;
+
+	usbsim_cobs_advance(self, now_us);
+	reply->outcome = USBSIM_OUTCOME_OK;
+	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	}
+	switch (setup->request) {
+	case USBSIM_CDC_SET_LINE_CODING:
+		reply->name = "set_line_coding";
+		if (setup->length != sizeof(self->line_coding) || data_out == NULL) {
+			reply->outcome = USBSIM_OUTCOME_STALL;
+			return;
+		}
+		memcpy(self->line_coding, data_out, sizeof(self->line_coding));
+		return;
+	case USBSIM_CDC_GET_LINE_CODING:
+		reply->name = "get_line_coding";
+		g_byte_array_append(reply->data,
+				    self->line_coding,
+				    MIN(sizeof(self->line_coding), setup->length));
+		return;
+	case USBSIM_CDC_SET_CONTROL_LINE_STATE:
+		reply->name = "set_control_line_state";
+		return;
+	default:
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	}
+}
+
+/* a port reset does not restart the bootloader's protocol state */
+static gboolean
+usbsim_cobs_usb_reset(gpointer model, gint64 now_us)
+{
+	usbsim_cobs_advance(model, now_us);
+	return FALSE;
+}
+
+static void
+usbsim_cobs_reenumerate(gpointer model, gint64 now_us)
+{
+}
+
+static UsbsimDescription *
+usbsim_cobs_describe(gpointer model)
+{
+	UsbsimCobs *self = model;
+	UsbsimDescription *desc;
+	UsbsimInterface *iface;
+	UsbsimAltSetting *alt;
+	/* CDC 1.2 functional descriptors: header 1.10, call management (no call handling
+	 * over the data interface), ACM (line coding and serial state), union 0 -> 1 */
+	const guint8 functional[] = {0x05,
+				     0x24,
+				     0x00,
+				     0x10,
+				     0x01,
+				     0x05,
+				     0x24,
+				     0x01,
+				     0x00,
+				     0x01,
+				     0x04,
+				     0x24,
+				     0x02,
+				     0x02,
+				     0x05,
+				     0x24,
+				     0x06,
+				     0x00,
+				     0x01};
+
+	desc = usbsim_description_new(self->config.vid, self->config.pid, self->config.bcd_device);
+	desc->device_class = 0x02; /* CDC */
+	iface = usbsim_description_add_interface(desc);
+	alt = usbsim_interface_add_alt(iface, 0x02, 0x02, 0x01, NULL);
+	g_byte_array_append(alt->extra, functional, sizeof(functional));
+	usbsim_alt_add_endpoint(alt, USBSIM_COBS_EP_NOTIFY, 0x03, 8);
+	g_array_index(alt->endpoints, UsbsimEndpoint, 0).interval = 16;
+	iface = usbsim_description_add_interface(desc);
+	alt = usbsim_interface_add_alt(iface, 0x0a, 0x00, 0x00, NULL);
+	usbsim_alt_add_endpoint(alt, USBSIM_COBS_EP_OUT, 0x02, USBSIM_COBS_PACKET_MAX);
+	usbsim_alt_add_endpoint(alt, USBSIM_COBS_EP_IN, 0x02, USBSIM_COBS_PACKET_MAX);
+	desc->manufacturer = g_strdup("usbsim");
+	desc->product = g_strdup("usbsim STM32H7 COBS bootloader");
+	desc->serial = g_strdup(self->config.serial);
+	usbsim_description_build(desc);
+	return desc;
+}
+
+static gint64
+usbsim_cobs_busy_until(gpointer model)
+{
+	UsbsimCobs *self = model;
+	return self->fw_busy ? self->fw_done_us : 0;
+}
+
+const gchar *
+usbsim_cobs_get_state_name(UsbsimCobs *self)
+{
+	switch (self->state) {
+	case USBSIM_COBS_STATE_READY:
+		return "bootloader";
+	case USBSIM_COBS_STATE_PANICKED:
+		return "panicked";
+	case USBSIM_COBS_STATE_LEFT:
+		return "left";
+	default:
+		return "gone";
+	}
+}
+
+static const gchar *
+usbsim_cobs_mode_name(gpointer model)
+{
+	return usbsim_cobs_get_state_name(model);
+}
+
+static gint
+usbsim_cobs_state(gpointer model)
+{
+	UsbsimCobs *self = model;
+	return self->state;
+}
+
+static GPtrArray *
+usbsim_cobs_take_events(gpointer model)
+{
+	UsbsimCobs *self = model;
+	return usbsim_flash_log_take_events(&self->log);
+}
+
+static const UsbsimModelOps usbsim_cobs_model_ops = {
+    .control = usbsim_cobs_control,
+    .usb_reset = usbsim_cobs_usb_reset,
+    .reenumerate = usbsim_cobs_reenumerate,
+    .describe = usbsim_cobs_describe,
+    .busy_until = usbsim_cobs_busy_until,
+    .mode_name = usbsim_cobs_mode_name,
+    .state = usbsim_cobs_state,
+    .take_events = usbsim_cobs_take_events,
+    .bulk_out = usbsim_cobs_bulk_out,
+    .bulk_in = usbsim_cobs_bulk_in,
+    .unplugged = usbsim_cobs_unplugged,
+};
+
+const UsbsimModelOps *
+usbsim_cobs_ops(void)
+{
+	return &usbsim_cobs_model_ops;
+}
+
+GBytes *
+usbsim_cobs_get_flash(UsbsimCobs *self)
+{
+	return g_bytes_new(self->flash, self->config.flash_size);
+}
+
+const UsbsimCobsStats *
+usbsim_cobs_get_stats(UsbsimCobs *self)
+{
+	return &self->stats;
+}
+
+const UsbsimFlashLog *
+usbsim_cobs_get_flash_log(UsbsimCobs *self)
+{
+	return &self->log;
+}
+
+void
+usbsim_cobs_get_limits(UsbsimCobs *self, gdouble *physical_ms, gdouble *stop_and_wait_ms)
+{
+	gdouble out_free = 0;
+	gdouble rx_free = 0;
+	gdouble fw_done = 0;
+	gdouble end = 0;
+	gdouble serial = 0;
+
+	/* a host that has every message queued: each message crosses the bus once the buffer
+	 * is free, the firmware starts on it when it is there and done with the one before */
+	for (guint i = 0; i < self->served->len; i++) {
+		UsbsimCobsServed *m = &g_array_index(self->served, UsbsimCobsServed, i);
+		gdouble bus = usbsim_bulk_cost_us(m->wire_len) * self->config.time_scale;
+		gdouble reply = m->reply_len > 0
+				    ? usbsim_bulk_cost_us(m->reply_len) * self->config.time_scale
+				    : 0;
+		gdouble arrival = MAX(out_free, rx_free) + bus;
+		gdouble start = MAX(arrival, fw_done);
+		out_free = arrival;
+		rx_free = start;
+		fw_done = start + m->work_us;
+		end = MAX(end, fw_done + reply);
+		serial += bus + m->work_us + reply;
+	}
+	*physical_ms = end / 1000.0;
+	*stop_and_wait_ms = serial / 1000.0;
+}
+
+void
+usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
+{
+	g_autoptr(GList) names =
+	    g_list_sort(g_hash_table_get_keys(self->counts), (GCompareFunc)g_strcmp0);
+	gdouble physical_ms = 0;
+	gdouble stop_and_wait_ms = 0;
+
+	usbsim_cobs_get_limits(self, &physical_ms, &stop_and_wait_ms);
+	g_string_append(str, ",\"messages_by_name\":{");
+	for (GList *l = names; l != NULL; l = l->next) {
+		g_string_append_printf(
+		    str,
+		    "%s\"%s\":%u",
+		    l == names ? "" : ",",
+		    (const gchar *)l->data,
+		    GPOINTER_TO_UINT(g_hash_table_lookup(self->counts, l->data)));
+	}
+	g_string_append_printf(
+	    str,
+	    "},\"messages_received\":%u,\"messages\":%u,\"erase_commands\":%u"
+	    ",\"chunks\":%u,\"last_chunks\":%u,\"verifies\":%u,\"byes\":%u"
+	    ",\"replies\":%u,\"replies_taken\":%u,\"bytes_stored\":%" G_GUINT64_FORMAT
+	    ",\"words_programmed\":%u,\"panicked\":%s,\"verify_extension\":%s"
+	    ",\"flash_size\":%u,\"limit_stop_and_wait_ms\":%.3f",
+	    self->messages_received,
+	    self->stats.messages,
+	    self->stats.erases,
+	    self->stats.chunks,
+	    self->stats.last_chunks,
+	    self->stats.verifies,
+	    self->stats.byes,
+	    self->stats.acks,
+	    self->stats.replies_taken,
+	    self->stats.bytes_stored,
+	    self->stats.words_programmed,
+	    self->stats.panicked ? "true" : "false",
+	    self->config.verify ? "true" : "false",
+	    self->config.flash_size,
+	    stop_and_wait_ms);
+}
+
+/* ---- command line ---- */
+
+GOptionGroup *
+usbsim_cobs_option_group(UsbsimCobsOptions *options)
+{
+	const GOptionEntry entries[] = {
+	    {"pid", 0, 0, G_OPTION_ARG_STRING, &options->pid, "USB product ID", "0xNNNN"},
+	    {"cobs-verify",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->verify,
+	     "The verification extension, yes or no (default no)",
+	     "B"},
+	    {"cobs-no-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->no_ack,
+	     "Never answer the Nth message, or any",
+	     "N|always"},
+	    {"cobs-wrong-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->wrong_ack,
+	     "Answer the Nth message with another byte (default 0x15)",
+	     "N[:0xBB]"},
+	    {"cobs-late-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->late_ack,
+	     "Answer the Nth message MS ms late (real time)",
+	     "N:MS"},
+	    {"cobs-garbage",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->garbage,
+	     "Answer the Nth message with a broken frame",
+	     "N"},
+	    {"cobs-disconnect-after",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->disconnect_after,
+	     "Leave the bus for good after N messages",
+	     "N"},
+	    {"cobs-corrupt-write",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->corrupt_write,
+	     "Store one byte of the Nth write chunk wrong",
+	     "N"},
+	    {NULL}};
+	GOptionGroup *group = g_option_group_new("cobs",
+						 "stm32h7-cobs profile options:",
+						 "Show the stm32h7-cobs options",
+						 NULL,
+						 NULL);
+	g_option_group_add_entries(group, entries);
+	return group;
+}
+
+gboolean
+usbsim_cobs_options_given(const UsbsimCobsOptions *options)
+{
+	return options->pid != NULL || options->verify != NULL || options->no_ack != NULL ||
+	       options->wrong_ack != NULL || options->late_ack != NULL ||
+	       options->garbage != NULL || options->disconnect_after != NULL ||
+	       options->corrupt_write != NULL;
+}
+
+static gboolean
+usbsim_cobs_parse_uint(const gchar *str, guint64 min, guint64 max, guint64 *value)
+{
+	gboolean hex = g_str_has_prefix(str, "0x") || g_str_has_prefix(str, "0X");
+	return g_ascii_string_to_unsigned(hex ? str + 2 : str,
+					  hex ? 16 : 10,
+					  min,
+					  max,
+					  value,
+					  NULL);
+}
+
+/* a message index, optionally followed by :VALUE */
+static gboolean
+usbsim_cobs_parse_index(const gchar *str,
+			const gchar *what,
+			guint *index,
+			guint64 value_max,
+			guint64 *value,
+			gboolean value_required,
+			GError **error)
+{
+	g_auto(GStrv) parts = g_strsplit(str, ":", 2);
+	guint64 tmp = 0;
+
+	if (!usbsim_cobs_parse_uint(parts[0], 1, G_MAXUINT32, &tmp) ||
+	    (parts[1] == NULL && value_required) || (parts[1] != NULL && value == NULL) ||
+	    (parts[1] != NULL && !usbsim_cobs_parse_uint(parts[1], 0, value_max, value))) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "invalid %s '%s'",
+			    what,
+			    str);
+		return FALSE;
+	}
+	*index = tmp;
+	return TRUE;
+}
+
+gboolean
+usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
+			  UsbsimCobsConfig *config,
+			  GError **error)
+{
+	guint64 value = 0;
+
+	if (options->pid != NULL) {
+		if (!usbsim_cobs_parse_uint(options->pid, 0, 0xffff, &value)) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "invalid pid '%s'",
+				    options->pid);
+			return FALSE;
+		}
+		config->pid = value;
+	}
+	if (options->verify != NULL) {
+		if (g_strcmp0(options->verify, "yes") == 0) {
+			config->verify = TRUE;
+		} else if (g_strcmp0(options->verify, "no") == 0) {
+			config->verify = FALSE;
+		} else {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--cobs-verify must be yes or no");
+			return FALSE;
+		}
+	}
+	if (g_strcmp0(options->no_ack, "always") == 0) {
+		config->no_ack_always = TRUE;
+	} else if (options->no_ack != NULL && !usbsim_cobs_parse_index(options->no_ack,
+								       "--cobs-no-ack",
+								       &config->no_ack_message,
+								       0,
+								       NULL,
+								       FALSE,
+								       error)) {
+		return FALSE;
+	}
+	if (options->wrong_ack != NULL) {
+		value = config->wrong_ack_byte;
+		if (!usbsim_cobs_parse_index(options->wrong_ack,
+					     "--cobs-wrong-ack",
+					     &config->wrong_ack_message,
+					     0xff,
+					     &value,
+					     FALSE,
+					     error))
+			return FALSE;
+		config->wrong_ack_byte = value;
+	}
+	if (options->late_ack != NULL) {
+		if (!usbsim_cobs_parse_index(options->late_ack,
+					     "--cobs-late-ack",
+					     &config->late_ack_message,
+					     600000,
+					     &value,
+					     TRUE,
+					     error))
+			return FALSE;
+		config->late_ack_ms = value;
+	}
+	if (options->garbage != NULL && !usbsim_cobs_parse_index(options->garbage,
+								 "--cobs-garbage",
+								 &config->garbage_message,
+								 0,
+								 NULL,
+								 FALSE,
+								 error))
+		return FALSE;
+	if (options->disconnect_after != NULL && !usbsim_cobs_parse_index(options->disconnect_after,
+									  "--cobs-disconnect-after",
+									  &config->disconnect_after,
+									  0,
+									  NULL,
+									  FALSE,
+									  error))
+		return FALSE;
+	if (options->corrupt_write != NULL && !usbsim_cobs_parse_index(options->corrupt_write,
+								       "--cobs-corrupt-write",
+								       &config->corrupt_chunk,
+								       0,
+								       NULL,
+								       FALSE,
+								       error))
+		return FALSE;
+	return TRUE;
+}
+
+void
+usbsim_cobs_options_clear(UsbsimCobsOptions *options)
+{
+	g_clear_pointer(&options->pid, g_free);
+	g_clear_pointer(&options->verify, g_free);
+	g_clear_pointer(&options->no_ack, g_free);
+	g_clear_pointer(&options->wrong_ack, g_free);
+	g_clear_pointer(&options->late_ack, g_free);
+	g_clear_pointer(&options->garbage, g_free);
+	g_clear_pointer(&options->disconnect_after, g_free);
+	g_clear_pointer(&options->corrupt_write, g_free);
+}
