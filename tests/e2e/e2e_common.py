@@ -22,6 +22,9 @@ PROFILES = {
                         "flash": 0x20000, "ids": False},
     "stm32f1-dfuse": {"vid": 0x1209, "runtime_pid": 0x0015, "dfu_pid": 0x0014, "flash": 0x20000,
                       "ids": False},
+    # the COBS bootloader of tests/quirks/cobs-sim.quirk: one identity, no DFU mode
+    "stm32h7-cobs": {"vid": 0x1209, "runtime_pid": 0x0020, "dfu_pid": 0x0020, "flash": 0x100000,
+                     "ids": False, "mode": False},
 }
 TIME_SCALE = "0.05"
 VERSION_OLD = 0x0100
@@ -42,7 +45,7 @@ class Run:
 
     def __init__(self, build, name, profile="stm32f1-dfu", mode="runtime", extra=None,
                  image_size=0xC000, file_format="dfu", file_vid=None, file_pid=None,
-                 quirks=None):
+                 quirks=None, plugin="dfu_core", time_scale=None):
         self.build = os.path.abspath(build)
         self.dir = os.path.join(self.build, "e2e", name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -50,6 +53,8 @@ class Run:
         self.profile = profile
         self.ids = PROFILES[profile]
         self.mode = mode
+        self.plugin = plugin
+        self.time_scale = time_scale or TIME_SCALE
         self.extra = extra or []
         # quirk text only this run loads, beside tests/quirks
         self.quirk_file = None
@@ -85,7 +90,9 @@ class Run:
 
     def usbsim_cmd(self):
         cmd = [os.path.join(self.build, "tests", "usbsim", "usbsim-run"),
-               "--profile", self.profile, "--mode", self.mode]
+               "--profile", self.profile]
+        if self.ids.get("mode", True):
+            cmd += ["--mode", self.mode]
         if self.ids.get("ids", True):
             cmd += ["--vid", hex(self.ids["vid"]),
                     "--runtime-pid", hex(self.ids["runtime_pid"]),
@@ -94,12 +101,13 @@ class Run:
                     "--flash-size", str(self.ids["flash"])]
         return cmd + [
             "--flash-in", self.flash_in, "--flash-out", self.flash_out,
-            "--trace", self.trace, "--time-scale", TIME_SCALE, "--timeout", "150",
+            "--trace", self.trace, "--time-scale", self.time_scale, "--timeout", "150",
         ] + self.extra
 
     def run(self, install=True, dump=None, retry=False, all_plugins=False):
         cmd = self.usbsim_cmd() + ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
-                                   "--build", self.build, "--result", self.result_path]
+                                   "--build", self.build, "--result", self.result_path,
+                                   "--plugin", self.plugin]
         if install:
             cmd += ["--install", self.file]
         if dump:
@@ -129,8 +137,8 @@ class Run:
                         self.summary = rec
                     else:
                         self.records.append(rec)
-        check(self.result.get("before"), "fwupdtool showed no dfu-core device:\n%s\n%s" %
-              (self.result.get("before_stderr", ""), proc.stderr[-3000:]))
+        check(self.result.get("before"), "fwupdtool showed no %s device:\n%s\n%s" %
+              (self.plugin, self.result.get("before_stderr", ""), proc.stderr[-3000:]))
         return self
 
     def install_stderr(self):
