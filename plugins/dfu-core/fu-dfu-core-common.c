@@ -386,7 +386,8 @@ fu_dfu_core_base_session_progress(const DfuProtoSession *session, size_t *done, 
  * @self: a device
  * @session: a session with an operation started
  * @image: (nullable): for a download, the image the session asks blocks of
- * @upload: (nullable): for an upload, where the received bytes go
+ * @upload_func: (nullable): for an upload, receives the bytes
+ * @upload_data: data for @upload_func
  * @progress: progress, set to the session's bytes done
  * @error: (nullable): optional return location for an error
  *
@@ -399,7 +400,8 @@ gboolean
 fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     DfuProtoSession *session,
 		     GInputStream *image,
-		     GByteArray *upload,
+		     FuDfuCoreUploadFunc upload_func,
+		     gpointer upload_data,
 		     FuProgress *progress,
 		     GError **error)
 {
@@ -484,10 +486,15 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       fu_dfu_core_base_now_ms());
 			continue;
 		}
-		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload != NULL &&
+		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload_func != NULL &&
 		    action.request == DFU_PROTO_REQUEST_UPLOAD &&
 		    action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
-			g_byte_array_append(upload, buf, MIN(actual_length, action.length));
+			if (!upload_func(buf,
+					 MIN(actual_length, action.length),
+					 action.image_offset,
+					 upload_data,
+					 error))
+				return FALSE;
 		}
 		dfu_proto_session_feed(session,
 				       DFU_PROTO_RESULT_OK,
@@ -498,6 +505,68 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		if (progress != NULL && total > 0)
 			fu_progress_set_percentage_full(progress, done, total);
 	}
+}
+
+gboolean
+fu_dfu_core_upload_append_cb(const guint8 *buf,
+			     gsize bufsz,
+			     gsize offset,
+			     gpointer user_data,
+			     GError **error)
+{
+	GByteArray *array = (GByteArray *)user_data;
+	g_byte_array_append(array, buf, bufsz);
+	return TRUE;
+}
+
+gboolean
+fu_dfu_core_verify_cb(const guint8 *buf,
+		      gsize bufsz,
+		      gsize offset,
+		      gpointer user_data,
+		      GError **error)
+{
+	FuDfuCoreVerify *helper = (FuDfuCoreVerify *)user_data;
+	gsize streamsz = 0;
+	g_autofree guint8 *expected = NULL;
+
+	if (!fu_input_stream_size(helper->expected, &streamsz, error))
+		return FALSE;
+	if (offset + bufsz > streamsz) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_WRITE,
+			    "device sent %" G_GSIZE_FORMAT " bytes beyond the %" G_GSIZE_FORMAT
+			    " written",
+			    offset + bufsz - streamsz,
+			    streamsz);
+		return FALSE;
+	}
+	expected = g_malloc(bufsz);
+	if (!fu_input_stream_read_safe(helper->expected,
+				       expected,
+				       bufsz,
+				       0x0,
+				       offset,
+				       bufsz,
+				       error))
+		return FALSE;
+	for (gsize i = 0; i < bufsz; i++) {
+		if (buf[i] != expected[i]) {
+			g_set_error(
+			    error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_WRITE,
+			    "verification failed at 0x%08x: wrote 0x%02x, read back 0x%02x; "
+			    "try the update again",
+			    (guint)(helper->address + offset + i),
+			    expected[i],
+			    buf[i]);
+			return FALSE;
+		}
+	}
+	helper->received = offset + bufsz;
+	return TRUE;
 }
 
 static void

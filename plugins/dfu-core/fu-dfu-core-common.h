@@ -53,10 +53,40 @@ const DfuProtoFunctional *
 fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
 void
 fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session);
+/* receives uploaded bytes in order, @offset counting from the start of the upload */
+typedef gboolean (*FuDfuCoreUploadFunc)(const guint8 *buf,
+					gsize bufsz,
+					gsize offset,
+					gpointer user_data,
+					GError **error);
+
 gboolean
 fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     DfuProtoSession *session,
 		     GInputStream *image,
-		     GByteArray *upload,
+		     FuDfuCoreUploadFunc upload_func,
+		     gpointer upload_data,
 		     FuProgress *progress,
 		     GError **error);
+
+/* an FuDfuCoreUploadFunc that appends to a GByteArray */
+gboolean
+fu_dfu_core_upload_append_cb(const guint8 *buf,
+			     gsize bufsz,
+			     gsize offset,
+			     gpointer user_data,
+			     GError **error);
+
+/* compares the upload with what was written, a block at a time, without a copy of either */
+typedef struct {
+	GInputStream *expected;
+	guint32 address; /* of the first byte, for messages */
+	gsize received;
+} FuDfuCoreVerify;
+
+gboolean
+fu_dfu_core_verify_cb(const guint8 *buf,
+		      gsize bufsz,
+		      gsize offset,
+		      gpointer user_data,
+		      GError **error);

@@ -151,7 +151,8 @@ fu_dfu_core_device_write_dfuse(FuDfuCoreDevice *self,
 static gboolean
 fu_dfu_core_device_upload(FuDfuCoreDevice *self,
 			  gsize max_bytes,
-			  GByteArray *buf,
+			  FuDfuCoreUploadFunc upload_func,
+			  gpointer upload_data,
 			  FuProgress *progress,
 			  GError **error)
 {
@@ -166,7 +167,13 @@ fu_dfu_core_device_upload(FuDfuCoreDevice *self,
 				    dfu_proto_session_get_message(&session));
 		return FALSE;
 	}
-	return fu_dfu_core_base_run(base, &session, NULL, buf, progress, error);
+	return fu_dfu_core_base_run(base,
+				    &session,
+				    NULL,
+				    upload_func,
+				    upload_data,
+				    progress,
+				    error);
 }
 
 static gboolean
@@ -176,40 +183,27 @@ fu_dfu_core_device_verify(FuDfuCoreDevice *self,
 			  FuProgress *progress,
 			  GError **error)
 {
-	g_autoptr(GByteArray) readback = g_byte_array_sized_new(size);
-	g_autoptr(GBytes) expected = NULL;
-	const guint8 *buf;
+	FuDfuCoreVerify helper = {.expected = stream};
 
-	if (!fu_dfu_core_device_upload(self, size, readback, progress, error)) {
+	if (!fu_dfu_core_device_upload(self,
+				       size,
+				       fu_dfu_core_verify_cb,
+				       &helper,
+				       progress,
+				       error)) {
 		g_prefix_error(error, "failed to read back the firmware: ");
 		return FALSE;
 	}
-	if (readback->len < size) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_WRITE,
-			    "read back %u bytes of the %" G_GSIZE_FORMAT " written: "
-			    "the device did not keep the whole image; try the update again",
-			    readback->len,
-			    size);
+	if (helper.received < size) {
+		g_set_error(
+		    error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_WRITE,
+		    "read back %" G_GSIZE_FORMAT " bytes of the %" G_GSIZE_FORMAT
+		    " written: the device did not keep the whole image; try the update again",
+		    helper.received,
+		    size);
 		return FALSE;
-	}
-	expected = fu_input_stream_read_bytes(stream, 0, size, NULL, error);
-	if (expected == NULL)
-		return FALSE;
-	buf = g_bytes_get_data(expected, NULL);
-	for (gsize i = 0; i < size; i++) {
-		if (readback->data[i] != buf[i]) {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_WRITE,
-				    "verification failed at offset 0x%" G_GSIZE_MODIFIER
-				    "x: wrote 0x%02x, read back 0x%02x; try the update again",
-				    i,
-				    buf[i],
-				    readback->data[i]);
-			return FALSE;
-		}
 	}
 	return TRUE;
 }
@@ -257,6 +251,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	if (!fu_dfu_core_base_run(base,
 				  &session,
 				  stream,
+				  NULL,
 				  NULL,
 				  fu_progress_get_child(progress),
 				  error)) {
@@ -352,6 +347,7 @@ fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError 
 	}
 	if (!fu_dfu_core_device_upload(FU_DFU_CORE_DEVICE(device),
 				       size_max > 0 ? size_max : FU_DFU_CORE_DEVICE_UPLOAD_MAX,
+				       fu_dfu_core_upload_append_cb,
 				       buf,
 				       progress,
 				       error))

@@ -365,7 +365,8 @@ fu_dfu_core_dfuse_upload(FuDfuCoreBase *self,
 			 const DfuProtoLayout *layout,
 			 guint32 address,
 			 gsize length,
-			 GByteArray *buf,
+			 FuDfuCoreUploadFunc upload_func,
+			 gpointer upload_data,
 			 FuProgress *progress,
 			 GError **error)
 {
@@ -380,7 +381,13 @@ fu_dfu_core_dfuse_upload(FuDfuCoreBase *self,
 				    dfu_proto_session_get_message(&session));
 		return FALSE;
 	}
-	return fu_dfu_core_base_run(self, &session, NULL, buf, progress, error);
+	return fu_dfu_core_base_run(self,
+				    &session,
+				    NULL,
+				    upload_func,
+				    upload_data,
+				    progress,
+				    error);
 }
 
 static gboolean
@@ -393,10 +400,11 @@ fu_dfu_core_dfuse_verify_job(FuDfuCoreBase *self,
 	fu_progress_set_steps(progress, job->chunks->len);
 	for (guint i = 0; i < job->chunks->len; i++) {
 		FuChunk *chk = g_ptr_array_index(job->chunks, i);
-		const guint8 *expected = fu_chunk_get_data(chk);
 		gsize size = fu_chunk_get_data_sz(chk);
 		guint32 address = fu_chunk_get_address(chk);
-		g_autoptr(GByteArray) readback = g_byte_array_sized_new(size);
+		g_autoptr(GBytes) blob = fu_chunk_get_bytes(chk);
+		g_autoptr(GInputStream) expected = g_memory_input_stream_new_from_bytes(blob);
+		FuDfuCoreVerify helper = {.expected = expected, .address = address};
 
 		if (!dfu_proto_layout_range_has_access(&job->target->layout,
 						       address,
@@ -413,36 +421,23 @@ fu_dfu_core_dfuse_verify_job(FuDfuCoreBase *self,
 					      &job->target->layout,
 					      address,
 					      size,
-					      readback,
+					      fu_dfu_core_verify_cb,
+					      &helper,
 					      fu_progress_get_child(progress),
 					      error)) {
 			g_prefix_error(error, "failed to read back 0x%08x: ", address);
 			return FALSE;
 		}
-		if (readback->len != size) {
+		if (helper.received != size) {
 			g_set_error(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_WRITE,
-				    "read back %u bytes of the %" G_GSIZE_FORMAT
+				    "read back %" G_GSIZE_FORMAT " bytes of the %" G_GSIZE_FORMAT
 				    " written at 0x%08x; try the update again",
-				    readback->len,
+				    helper.received,
 				    size,
 				    address);
 			return FALSE;
-		}
-		for (gsize j = 0; j < size; j++) {
-			if (readback->data[j] != expected[j]) {
-				g_set_error(
-				    error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_WRITE,
-				    "verification failed at 0x%08x: wrote 0x%02x, read back "
-				    "0x%02x; try the update again",
-				    (guint)(address + j),
-				    expected[j],
-				    readback->data[j]);
-				return FALSE;
-			}
 		}
 		fu_progress_step_done(progress);
 	}
@@ -505,6 +500,7 @@ fu_dfu_core_dfuse_write(FuDfuCoreBase *self,
 					  &session,
 					  job->stream,
 					  NULL,
+					  NULL,
 					  fu_progress_get_child(progress),
 					  error)) {
 			fu_dfu_core_dfuse_report_busy(&session);
@@ -553,7 +549,7 @@ fu_dfu_core_dfuse_leave(FuDfuCoreBase *self, guint32 address, GError **error)
 				    dfu_proto_session_get_message(&session));
 		return FALSE;
 	}
-	return fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, error);
+	return fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, NULL, error);
 }
 
 /**
@@ -604,7 +600,14 @@ fu_dfu_core_dfuse_dump(FuDfuCoreBase *self,
 	}
 	if (!fu_dfu_core_dfuse_set_alt(self, target->alt_setting, error))
 		return NULL;
-	if (!fu_dfu_core_dfuse_upload(self, layout, address, length, buf, progress, error))
+	if (!fu_dfu_core_dfuse_upload(self,
+				      layout,
+				      address,
+				      length,
+				      fu_dfu_core_upload_append_cb,
+				      buf,
+				      progress,
+				      error))
 		return NULL;
 	return g_bytes_new(buf->data, buf->len);
 }

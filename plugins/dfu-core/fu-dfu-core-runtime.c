@@ -27,7 +27,7 @@ fu_dfu_core_runtime_detach(FuDevice *device, FuProgress *progress, GError **erro
 				    dfu_proto_session_get_message(&session));
 		return FALSE;
 	}
-	if (!fu_dfu_core_base_run(self, &session, NULL, NULL, progress, error)) {
+	if (!fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, progress, error)) {
 		g_prefix_error(error, "failed to switch to DFU mode: ");
 		return FALSE;
 	}
