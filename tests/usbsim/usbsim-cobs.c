@@ -566,8 +566,10 @@ usbsim_cobs_start(UsbsimCobs *self, gint64 start_us)
 	}
 	usbsim_cobs_count(self, name);
 	outcome = usbsim_cobs_misbehave(self, msg.index, &late_us);
-	if (msg.bytes[0] == USBSIM_COBS_CONTROL_BYE)
+	if (msg.bytes[0] == USBSIM_COBS_CONTROL_BYE) {
 		self->state = USBSIM_COBS_STATE_LEFT;
+		self->stats.left = TRUE;
+	}
 	served.work_us = work_us;
 	served.reply_len = self->fw_has_reply ? self->fw_reply.len : 0;
 	g_array_append_val(self->served, served);

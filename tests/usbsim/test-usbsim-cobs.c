@@ -1,0 +1,269 @@
+/*
+ * The COBS bootloader model driven directly, with a made-up clock: no umockdev, no sleeping.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <string.h>
+
+#include "usbsim-cobs.h"
+
+#define S_US 1000000
+
+static UsbsimCobs *
+make_cobs(gboolean verify)
+{
+	UsbsimCobsConfig config;
+	UsbsimCobs *cobs;
+	usbsim_cobs_config_init(&config);
+	config.verify = verify;
+	cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	return cobs;
+}
+
+static gint64
+out(UsbsimCobs *cobs, const guint8 *buf, gsize len, gint64 submit_us, gint64 now_us)
+{
+	gint64 retry_us = 0;
+	return usbsim_cobs_ops()
+	    ->bulk_out(cobs, USBSIM_COBS_EP_OUT, buf, len, submit_us, now_us, &retry_us);
+}
+
+/* the reply as hex, or NULL when none has come by now */
+static gchar *
+in(UsbsimCobs *cobs, gint64 submit_us, gint64 now_us)
+{
+	guint8 buf[64];
+	gint64 retry_us = 0;
+	GString *str;
+	gssize len =
+	    usbsim_cobs_ops()
+		->bulk_in(cobs, USBSIM_COBS_EP_IN, buf, sizeof(buf), submit_us, now_us, &retry_us);
+	if (len < 0)
+		return NULL;
+	str = g_string_new(NULL);
+	for (gssize i = 0; i < len; i++)
+		g_string_append_printf(str, "%s%02x", i == 0 ? "" : " ", buf[i]);
+	return g_string_free(str, FALSE);
+}
+
+/* control, COBS(payload), 0x00 */
+static gsize
+message(guint8 control, const guint8 *payload, gsize len, guint8 *buf)
+{
+	gsize code_at = 1;
+	gsize pos = 2;
+	buf[0] = control;
+	buf[1] = 1;
+	for (gsize i = 0; i < len; i++) {
+		if (payload[i] == 0) {
+			code_at = pos++;
+			buf[code_at] = 1;
+			continue;
+		}
+		buf[pos++] = payload[i];
+		buf[code_at]++;
+	}
+	if (len == 0)
+		pos = 1;
+	buf[pos++] = 0x00;
+	return pos;
+}
+
+static void
+test_descriptors(void)
+{
+	g_autoptr(UsbsimCobs) cobs = make_cobs(FALSE);
+	g_autoptr(UsbsimDescription) desc = usbsim_cobs_ops()->describe(cobs);
+	UsbsimInterface *comm = usbsim_description_find_interface(desc, 0);
+	UsbsimInterface *data = usbsim_description_find_interface(desc, 1);
+	UsbsimAltSetting *alt;
+
+	g_assert_cmpuint(desc->vid, ==, 0x1209);
+	g_assert_cmpuint(desc->pid, ==, 0x0020);
+	g_assert_nonnull(comm);
+	alt = usbsim_interface_find_alt(comm, 0);
+	g_assert_cmpuint(alt->class_code, ==, 0x02);
+	g_assert_cmpuint(alt->subclass, ==, 0x02);
+	g_assert_true(usbsim_alt_has_endpoint(alt, USBSIM_COBS_EP_NOTIFY));
+	g_assert_cmpuint(alt->extra->len, ==, 19);
+	g_assert_nonnull(data);
+	alt = usbsim_interface_find_alt(data, 0);
+	g_assert_cmpuint(alt->class_code, ==, 0x0a);
+	g_assert_cmpuint(alt->endpoints->len, ==, 2);
+	g_assert_cmpuint(g_array_index(alt->endpoints, UsbsimEndpoint, 0).address, ==, 0x01);
+	g_assert_cmpuint(g_array_index(alt->endpoints, UsbsimEndpoint, 0).max_packet_size, ==, 64);
+	g_assert_cmpuint(g_array_index(alt->endpoints, UsbsimEndpoint, 1).address, ==, 0x81);
+}
+
+/* erase takes every sector's time, a chunk is answered once stored; the buffer frees when
+ * the firmware starts on a message, so a third message waits for the first to be done */
+static void
+test_seed_protocol_and_flow_control(void)
+{
+	g_autoptr(UsbsimCobs) cobs = make_cobs(FALSE);
+	const guint8 erase[] = {0x03, 0x00};
+	guint8 payload[61];
+	guint8 msg[64];
+	gsize len;
+	gint64 done_us;
+	gint64 t_us;
+	g_autofree gchar *reply = NULL;
+	g_autoptr(GBytes) flash = NULL;
+
+	memset(payload, 0xa5, sizeof(payload));
+	payload[5] = 0x00;
+	done_us = out(cobs, erase, sizeof(erase), 0, 0);
+	g_assert_cmpint(done_us, >, 0);
+	/* 8 sectors of 1..2 s: no reply before 8 s, one by 16 s */
+	g_assert_null(in(cobs, 0, 8 * S_US));
+	reply = in(cobs, 0, 17 * S_US);
+	g_assert_cmpstr(reply, ==, "06 00");
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->sectors_erased, ==, 8);
+
+	/* two chunks go in at once: one being stored, one in the buffer; the third NAKs */
+	t_us = 20 * S_US;
+	len = message(0x01, payload, sizeof(payload), msg);
+	g_assert_cmpuint(len, ==, 64);
+	done_us = out(cobs, msg, len, t_us, t_us);
+	g_assert_cmpint(done_us, >=, t_us + 1000);
+	t_us = done_us;
+	g_assert_cmpint(out(cobs, msg, len, t_us, t_us), >, 0);
+	g_assert_cmpint(out(cobs, msg, len, t_us, t_us + 10), ==, -1);
+	/* once the first is stored the third is taken, from when the buffer freed */
+	t_us += 5000;
+	g_assert_cmpint(out(cobs, msg, len, t_us - 5000, t_us), >, 0);
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us, t_us + 2000);
+	g_assert_cmpstr(reply, ==, "06 00");
+
+	len = message(0x02, payload, 10, msg);
+	g_assert_cmpint(out(cobs, msg, len, t_us + 2000, t_us + 50000), >, 0);
+	len = message(0x04, NULL, 0, msg);
+	g_assert_cmpuint(len, ==, 2);
+	g_assert_cmpint(out(cobs, msg, len, t_us + 50000, t_us + 100000), >, 0);
+	for (guint i = 0; i < 4; i++) {
+		g_autofree gchar *ack = in(cobs, t_us + 100000, t_us + 200000);
+		g_assert_cmpstr(ack, ==, "06 00");
+	}
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->bytes_stored, ==, 3 * 61 + 10);
+	g_assert_true(usbsim_cobs_get_stats(cobs)->left);
+	flash = usbsim_cobs_get_flash(cobs);
+	g_assert_cmpuint(((const guint8 *)g_bytes_get_data(flash, NULL))[5], ==, 0x00);
+	g_assert_cmpuint(((const guint8 *)g_bytes_get_data(flash, NULL))[61 + 4], ==, 0xa5);
+	g_assert_cmpuint(((const guint8 *)g_bytes_get_data(flash, NULL))[3 * 61 + 10], ==, 0xff);
+}
+
+static void
+test_verify_extension(void)
+{
+	g_autoptr(UsbsimCobs) cobs = make_cobs(TRUE);
+	const guint8 erase[] = {0x03, 0x00};
+	const guint8 verify[] = {0x05, 0x00};
+	guint8 msg[64];
+	gsize len;
+	g_autofree gchar *announce = NULL;
+	g_autofree gchar *ack = NULL;
+	g_autofree gchar *crc = NULL;
+
+	out(cobs, erase, sizeof(erase), 0, 0);
+	announce = in(cobs, 0, 20 * S_US);
+	g_assert_cmpstr(announce, ==, "06 03 01 01 00");
+	len = message(0x02, (const guint8 *)"123456789", 9, msg);
+	out(cobs, msg, len, 20 * S_US, 20 * S_US);
+	ack = in(cobs, 20 * S_US, 21 * S_US);
+	g_assert_cmpstr(ack, ==, "06 00");
+	out(cobs, verify, sizeof(verify), 21 * S_US, 21 * S_US);
+	/* 05, count 9, CRC-32 0xcbf43926 of "123456789" */
+	crc = in(cobs, 21 * S_US, 22 * S_US);
+	g_assert_cmpstr(crc, ==, "06 03 05 09 01 01 05 26 39 f4 cb 00");
+}
+
+/* a malformed message stops the seed's firmware: no answer, and nothing more is taken */
+static void
+test_panic(gconstpointer user_data)
+{
+	const guint8 *bad = user_data;
+	g_autoptr(UsbsimCobs) cobs = make_cobs(FALSE);
+	const guint8 erase[] = {0x03, 0x00};
+	gint64 retry_us = 0;
+	guint8 buf[64];
+
+	out(cobs, bad + 1, bad[0], 0, 0);
+	g_assert_null(in(cobs, 0, 60 * S_US));
+	g_assert_true(usbsim_cobs_get_stats(cobs)->panicked);
+	g_assert_cmpint(out(cobs, erase, sizeof(erase), 0, 60 * S_US), >, 0);
+	g_assert_cmpint(usbsim_cobs_ops()->bulk_out(cobs,
+						    USBSIM_COBS_EP_OUT,
+						    erase,
+						    sizeof(erase),
+						    60 * S_US,
+						    61 * S_US,
+						    &retry_us),
+			==,
+			-1);
+	g_assert_cmpint(retry_us, ==, G_MAXINT64);
+	g_assert_cmpint(
+	    usbsim_cobs_ops()
+		->bulk_in(cobs, USBSIM_COBS_EP_IN, buf, sizeof(buf), 0, 120 * S_US, &retry_us),
+	    ==,
+	    -1);
+}
+
+/* the physical limit: the erase, then per message the larger of its bus time and its work */
+static void
+test_limits(void)
+{
+	g_autoptr(UsbsimCobs) cobs = make_cobs(FALSE);
+	const guint8 erase[] = {0x03, 0x00};
+	guint8 payload[61];
+	guint8 msg[64];
+	gsize len;
+	gint64 t_us = 0;
+	gdouble physical_ms = 0;
+	gdouble stop_and_wait_ms = 0;
+	const UsbsimCobsStats *stats = usbsim_cobs_get_stats(cobs);
+
+	memset(payload, 0x11, sizeof(payload));
+	out(cobs, erase, sizeof(erase), 0, 0);
+	g_free(in(cobs, 0, 20 * S_US));
+	t_us = 20 * S_US;
+	len = message(0x01, payload, sizeof(payload), msg);
+	for (guint i = 0; i < 100; i++) {
+		t_us += 10000; /* a slow host: the device idles */
+		out(cobs, msg, len, t_us, t_us);
+		g_free(in(cobs, t_us, t_us + 5000));
+	}
+	usbsim_cobs_get_limits(cobs, &physical_ms, &stop_and_wait_ms);
+	/* bus 1.053 ms a chunk beats 2 words of at most 200 us */
+	g_assert_cmpfloat(physical_ms, >=, stats->busy_us / 1000.0);
+	g_assert_cmpfloat(physical_ms, <, 16000 + 100 * 1.06 + 3);
+	g_assert_cmpfloat(stop_and_wait_ms, >, physical_ms + 100 * 1.0);
+	g_assert_cmpfloat(stats->host_idle_us / 1000.0, >, 100 * 8.0);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const guint8 empty_chunk[] = {2, 0x01, 0x00};
+	static const guint8 unknown_control[] = {2, 0x05, 0x00};
+	static const guint8 broken_cobs[] = {5, 0x01, 0x09, 0x41, 0x42, 0x00};
+	static const guint8 no_end_marker[] = {3, 0x01, 0x02, 0x41};
+	static const guint8 erase_with_payload[] = {4, 0x03, 0x02, 0x41, 0x00};
+
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/usbsim-cobs/descriptors", test_descriptors);
+	g_test_add_func("/usbsim-cobs/seed-protocol-and-flow-control",
+			test_seed_protocol_and_flow_control);
+	g_test_add_func("/usbsim-cobs/verify-extension", test_verify_extension);
+	g_test_add_data_func("/usbsim-cobs/panic/empty-chunk", empty_chunk, test_panic);
+	g_test_add_data_func("/usbsim-cobs/panic/unknown-control", unknown_control, test_panic);
+	g_test_add_data_func("/usbsim-cobs/panic/broken-cobs", broken_cobs, test_panic);
+	g_test_add_data_func("/usbsim-cobs/panic/no-end-marker", no_end_marker, test_panic);
+	g_test_add_data_func("/usbsim-cobs/panic/erase-with-payload",
+			     erase_with_payload,
+			     test_panic);
+	g_test_add_func("/usbsim-cobs/limits", test_limits);
+	return g_test_run();
+}
