@@ -124,6 +124,28 @@ def run_one(work, profile, tool, size, time_scale, seed):
     }
 
 
+def run_memory(work, time_scale):
+    """Peak resident memory of fwupdtool flashing 1 MiB with our plugin and with its built-in
+    dfu plugin, on the STM32F4 model with the functional descriptor repeated after every alt
+    setting (fwupd's dfu plugin needs it there to use 2 KiB blocks instead of 64 bytes)."""
+    saved = DFU_PROFILES["stm32f4-dfuse"]["sim"]
+    DFU_PROFILES["stm32f4-dfuse"]["sim"] = saved + ["--func-desc-every-alt"]
+    out = []
+    try:
+        for tool in ("dfu-core", "fwupd-dfu"):
+            rec = run_one(work, "stm32f4-dfuse", tool, 1024 * KIB, time_scale, seed=1)
+            rec["profile"] = "stm32f4-dfuse-every-alt"
+            rec["rounds"] = 1
+            rec.pop("stderr", None)
+            out.append(rec)
+            print("memory %-10s peak RSS %s KiB, %.2f s, %s" % (
+                tool, rec["peak_rss_kib"], rec["seconds"], "ok" if rec["ok"] else "FAILED"),
+                file=sys.stderr)
+    finally:
+        DFU_PROFILES["stm32f4-dfuse"]["sim"] = saved
+    return out
+
+
 def median_record(runs):
     rec = dict(runs[0])
     for key in ("seconds", "verify_seconds", "limit_seconds", "spec_limit_seconds",
@@ -220,6 +242,9 @@ def main():
     parser.add_argument("--tool", action="append", help="only this tool (repeatable)")
     parser.add_argument("--quick", action="store_true",
                         help="the smallest image of each profile, no slow peers")
+    parser.add_argument("--memory", action="store_true",
+                        help="also compare fwupdtool's peak memory flashing 1 MiB with our "
+                             "plugin and with its built-in dfu plugin")
     parser.add_argument("--json", help="write the records here")
     parser.add_argument("--plot", help="write an SVG plot here")
     args = parser.parse_args()
@@ -228,7 +253,7 @@ def main():
     jobs = plan(args)
     runs = {}
     # interleaved: round 1 of every tool, then round 2, so that drift hits all alike
-    for rnd in range(max(j[3] for j in jobs)):
+    for rnd in range(max((j[3] for j in jobs), default=0)):
         for profile, size, tool, rounds in jobs:
             if rnd >= rounds:
                 continue
@@ -238,6 +263,8 @@ def main():
                 rnd + 1, profile, size // 1024, tool, rec["seconds"],
                 "ok" if rec["ok"] else "FAILED " + rec["stderr"][-300:]), file=sys.stderr)
     records = [median_record(v) for v in runs.values()]
+    if args.memory:
+        records += run_memory(work, args.time_scale)
     print(markdown(records))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
