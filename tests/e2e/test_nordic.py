@@ -1,0 +1,272 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""End-to-end tests of the nordic-dfu plugin: Debian's fwupdtool loading our module flashes
+nrfutil packages (data/make-nrfutil-package.py) into the simulated nRF5 SDK Secure DFU
+bootloader (tests/usbsim/usbsim-nrf-run) over its USB CDC ACM front (the nRF52840 Dongle)
+or its UART front (a tty behind a J-Link's CDC port). Checks the flash the model dumps and
+what it recorded, never elapsed time.
+
+  test_nordic.py --build BUILD CASE [--front usb|uart]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+MAKE_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
+TIME_SCALE = "0.05"
+APP_START = 0x27000
+SD_START = 0x1000
+BL_START = 0xE0000
+PROFILES = {"usb": "nrf52840-dongle", "uart": "nrf52-uart"}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class NrfRun:
+    """One package, one simulated bootloader, one fwupdtool session."""
+
+    def __init__(self, build, name, front, images, package_args=(), sim_args=()):
+        self.build = os.path.abspath(build)
+        self.front = front
+        self.dir = os.path.join(self.build, "e2e", "nordic-%s-%s" % (name, front))
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.package = os.path.join(self.dir, "package.zip")
+        subprocess.run(["/usr/bin/python3", MAKE_PACKAGE, self.package] + list(images) +
+                       list(package_args), check=True)
+        with zipfile.ZipFile(self.package) as zf:
+            self.manifest = json.loads(zf.read("manifest.json"))["manifest"]
+            self.bins = {kind: zf.read(entry["bin_file"])
+                         for kind, entry in self.manifest.items() if isinstance(entry, dict)}
+        self.sim_args = list(sim_args)
+        self.flash_out = os.path.join(self.dir, "flash-out.bin")
+        self.trace = os.path.join(self.dir, "trace.jsonl")
+        self.result_path = os.path.join(self.dir, "result.json")
+        self.result = {}
+        self.summary = {}
+        self.records = []
+
+    def run(self, retry=False):
+        cmd = [os.path.join(self.build, "tests", "usbsim", "usbsim-nrf-run"),
+               "--profile", PROFILES[self.front], "--time-scale", TIME_SCALE,
+               "--flash-out", self.flash_out, "--trace", self.trace, "--timeout", "150"]
+        cmd += self.sim_args
+        cmd += ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
+                "--build", self.build, "--plugin", "nordic_dfu", "--result", self.result_path,
+                "--install", self.package, "--timeout", "60"]
+        if retry:
+            cmd += ["--retry"]
+        env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(self.dir, "fwupd"))
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        self.harness_stderr = proc.stderr
+        check(proc.returncode != 124, "the client hung and the harness killed it")
+        check(proc.returncode != 125, "the harness could not start:\n" + proc.stderr)
+        if os.path.exists(self.result_path):
+            with open(self.result_path, encoding="utf-8") as f:
+                self.result = json.load(f)
+        with open(self.trace, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("summary"):
+                    self.summary = rec
+                else:
+                    self.records.append(rec)
+        check(self.result.get("before"), "fwupdtool showed no nordic_dfu device:\n%s\n%s" %
+              (self.result.get("before_stderr", ""), proc.stderr[-3000:]))
+        return self
+
+    def stderr(self, key="install"):
+        return self.result.get(key, {}).get("stderr", "")
+
+    def flash(self):
+        with open(self.flash_out, "rb") as f:
+            return f.read()
+
+    def events(self, name):
+        return [r for r in self.records if r.get("event") == name]
+
+    def requests(self, name):
+        return [r for r in self.records if r.get("request") == name]
+
+    def check_installed(self, key="install"):
+        inst = self.result.get(key, {})
+        check(inst.get("rc") == 0, "install failed (rc %s):\n%s" % (inst.get("rc"),
+                                                                    self.stderr(key)))
+
+    def check_app(self):
+        app = self.bins["application"]
+        check(self.flash()[APP_START:APP_START + len(app)] == app,
+              "bank 0 does not hold the application byte-exact")
+        check(self.summary.get("app_valid"), "the bootloader holds no valid application")
+
+    def check_sd_bl(self, sd_size, bl_size):
+        image = self.bins["softdevice_bootloader"]
+        flash = self.flash()
+        check(flash[SD_START:SD_START + sd_size] == image[:sd_size],
+              "the SoftDevice region does not hold the new SoftDevice")
+        check(flash[BL_START:BL_START + bl_size] == image[sd_size:],
+              "the bootloader region does not hold the new bootloader")
+
+    def check_refused(self, *needles):
+        inst = self.result.get("install", {})
+        check(inst.get("rc") not in (None, 0), "install succeeded but should have failed")
+        err = self.stderr()
+        for needle in needles:
+            check(needle.lower() in err.lower(), "error does not name %r:\n%s" % (needle, err))
+        check(not self.events("write"), "the device was written before the refusal")
+        check(not self.events("erase"), "the device was erased before the refusal")
+
+
+def case_app(build, front):
+    r = NrfRun(build, "app", front, ["application=10000"], ["--fw-version", "7"]).run()
+    r.check_installed()
+    r.check_app()
+    check(r.summary["objects_data"] == 3, "expected 3 data objects: %s" % r.summary)
+    check(r.summary["images_activated"] == 1, "the image was not activated")
+    check(r.summary["limit_physical_ms"] > 0, "no physical limit in the summary")
+    after = r.result.get("after") or r.result.get("final") or []
+    if front == "usb":
+        check(after and after[0]["Version"] == "7",
+              "fwupd reads back %s" % (after[0]["Version"] if after else None))
+
+
+def case_sd(build, front):
+    r = NrfRun(build, "sd", front, ["softdevice=8192"], ["--sd-req", "0x100"]).run()
+    r.check_installed()
+    sd = r.bins["softdevice"]
+    check(r.flash()[SD_START:SD_START + len(sd)] == sd, "the SoftDevice was not activated")
+    check(not r.summary["app_valid"], "a new SoftDevice must invalidate the application")
+
+
+def case_sd_bl(build, front):
+    r = NrfRun(build, "sd-bl", front, ["softdevice_bootloader=8192+4096"],
+               ["--sd-req", "0x100", "--fw-version", "2"]).run()
+    r.check_installed()
+    r.check_sd_bl(8192, 4096)
+    check(r.summary["bootloader_version"] == 2, "the bootloader version is not the new one")
+
+
+def case_combined(build, front):
+    # the longest reset the SDK takes after a SoftDevice+bootloader image
+    r = NrfRun(build, "combined", front,
+               ["softdevice_bootloader=8192+4096", "application=6000"],
+               ["--sd-req", "0x100", "--fw-version", "3"],
+               ["--reenumerate-ms", "13000"]).run()
+    r.check_installed()
+    r.check_sd_bl(8192, 4096)
+    r.check_app()
+    types = [img["type"] for img in r.summary["images"]]
+    check(types == [3, 0], "images activated in order %s, not SD+BL then application" % types)
+    check(r.summary["resets"] >= 2, "the device did not reset after each image")
+
+
+def case_resume(build, front):
+    # 20000 bytes: 5 objects; the device resets in the middle of the third
+    writes_per_object = 4 if front == "usb" else 64
+    nth = 2 * writes_per_object + 2
+    r = NrfRun(build, "resume", front, ["application=20000"], ["--fw-version", "7"],
+               ["--reset-after-writes", str(nth)]).run(retry=True)
+    check(r.summary["resets"] >= 1, "the device never reset")
+    if r.result.get("install", {}).get("rc") != 0:
+        r.check_installed("retry")
+    r.check_app()
+    reset_t = [e["t_ms"] for e in r.events("reset") if e.get("reason") == "reset-after-writes"][0]
+    later = [e for e in r.events("write") if e["t_ms"] > reset_t]
+    check(later, "nothing was written after the reset")
+    first = min(e["address"] for e in later)
+    check(first == APP_START + 2 * 4096,
+          "after the reset writing restarted at 0x%x, not at the third object" % first)
+    check(r.summary["bytes_stored"] < 20000 + 3 * 4096,
+          "more than the unsent objects was sent again: %d bytes" % r.summary["bytes_stored"])
+
+
+def refusal(name, images, package_args, needles):
+    def run(build, front):
+        r = NrfRun(build, name, front, images, package_args).run()
+        r.check_refused(*needles)
+    return run
+
+
+def case_drop_response(build, front):
+    r = NrfRun(build, "drop-response", front, ["application=10000"], ["--fw-version", "7"],
+               ["--drop-response", "16"]).run(retry=True)
+    check(r.summary["faults_fired"] == 1, "the response was not dropped")
+    inst = r.result["install"]
+    if inst["rc"] != 0:
+        check("reply" in inst["stderr"].lower() or "timed out" in inst["stderr"].lower(),
+              "no clear error for a lost reply:\n" + inst["stderr"])
+        r.check_installed("retry")
+    r.check_app()
+
+
+def case_corrupt_write(build, front):
+    r = NrfRun(build, "corrupt-write", front, ["application=10000"], ["--fw-version", "7"],
+               ["--corrupt-write", "3"]).run(retry=True)
+    check(r.summary["faults_fired"] == 1, "no write was corrupted")
+    inst = r.result["install"]
+    if inst["rc"] != 0:
+        check("crc" in inst["stderr"].lower(), "no CRC error:\n" + inst["stderr"])
+        r.check_installed("retry")
+    r.check_app()
+
+
+def case_ext_error(build, front):
+    r = NrfRun(build, "ext-error", front, ["application=10000"], ["--fw-version", "7"],
+               ["--ext-error", "execute:1:0x0D"]).run()
+    inst = r.result["install"]
+    check(inst["rc"] != 0, "an extended error on the init packet was ignored")
+    check("space" in inst["stderr"].lower() or "0x0d" in inst["stderr"].lower(),
+          "the error does not say insufficient space:\n" + inst["stderr"])
+
+
+CASES = {
+    "app": case_app,
+    "sd": case_sd,
+    "sd-bl": case_sd_bl,
+    "combined": case_combined,
+    "resume": case_resume,
+    "refuse-hw-version": refusal("hw", ["application=4096"], ["--hw-version", "53"],
+                                 ["hw_version"]),
+    "refuse-sd-req": refusal("sd-req", ["application=4096"], ["--sd-req", "0x200"], ["sd_req"]),
+    "refuse-hash": refusal("hash", ["application=4096"], ["--bad-hash"], ["hash"]),
+    "refuse-size": refusal("size", ["application=4096"], ["--bad-size"], ["size"]),
+    "drop-response": case_drop_response,
+    "corrupt-write": case_corrupt_write,
+    "ext-error": case_ext_error,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--front", choices=["usb", "uart"], default="usb")
+    parser.add_argument("case", choices=sorted(CASES))
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("SKIP: fwupdtool needs root")
+        return 77
+    try:
+        CASES[args.case](args.build, args.front)
+    except Failure as e:
+        print("FAIL: %s" % e)
+        return 1
+    print("PASS")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

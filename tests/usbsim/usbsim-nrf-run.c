@@ -1,0 +1,842 @@
+/*
+ * usbsim-nrf-run: runs a client against the simulated nRF5 SDK Secure DFU bootloader
+ * (usbsim-nrf.c), on one of two fronts:
+ *
+ *  - nrf52840-dongle: the Dongle's USB CDC ACM interface (1915:521F) on a umockdev testbed,
+ *    served by the generic USB device (usbsim-device.c) from bulk transfers;
+ *  - nrf52-uart: a UART behind a J-Link's CDC port (1366:1015): a USB parent with cdc_acm
+ *    interfaces and a tty child ttyACM0 (166:0), which umockdev backs with a pty whose
+ *    master end this harness drives, at the baud rate's byte time.
+ *
+ * Like usbsim-run it runs under umockdev's preload itself, spawns the client with the same
+ * environment, and returns its exit status; the trace and the flash dump are written when
+ * the client exits.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "usbsim-device.h"
+#include "usbsim-nrf.h"
+
+#define USBSIM_EXIT_TIMEOUT 124
+#define USBSIM_EXIT_SETUP   125
+
+/* where the J-Link of the UART front sits; the Dongle takes usbsim-device's own path */
+#define USBSIM_NRF_BRIDGE_SYSFS "/devices/pci0000:00/0000:00:14.0/usb1/1-2"
+#define USBSIM_NRF_TTY		"/dev/ttyACM0"
+/* the CDC class requests of the communication interface (USB CDC 1.2 PSTN 6.3) */
+#define CDC_SET_LINE_CODING	   0x20
+#define CDC_GET_LINE_CODING	   0x21
+#define CDC_SET_CONTROL_LINE_STATE 0x22
+
+typedef struct {
+	gint64 due_us;
+	GByteArray *bytes;
+} UsbsimNrfChunk;
+
+typedef struct {
+	GMainLoop *loop;
+	UMockdevTestbed *testbed;
+	UsbsimNrf *model;
+	UsbsimNrfFront front;
+	gdouble time_scale;
+	guint baud_rate;
+	/* USB front */
+	UsbsimDevice *device;
+	guint8 line_coding[7];
+	/* UART front */
+	gint master_fd;
+	GQueue rx; /* bytes on their way to the device, due when their last bit arrived */
+	GQueue tx; /* response bytes on their way to the host */
+	gint64 rx_line_free_us;
+	gint64 tx_line_free_us;
+	FILE *trace;
+	/* the client */
+	GPid child_pid;
+	gint child_status;
+	gboolean child_exited;
+	gboolean timed_out;
+	guint reenumerations;
+} UsbsimNrfRun;
+
+static gboolean usbsim_verbose = FALSE;
+static UMockdevTestbed *usbsim_testbed_kept = NULL;
+
+static void
+usbsim_log_handler(const gchar *log_domain,
+		   GLogLevelFlags log_level,
+		   const gchar *message,
+		   gpointer user_data)
+{
+	if (!usbsim_verbose &&
+	    (log_level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_MESSAGE)) != 0)
+		return;
+	g_printerr("usbsim-nrf-run: %s\n", message);
+}
+
+/* umockdev only answers the ioctls of processes that run under its preload */
+static void
+usbsim_reexec_under_preload(gchar **argv)
+{
+	const gchar *preload = g_getenv("LD_PRELOAD");
+	g_autofree gchar *value = NULL;
+
+	if (preload != NULL && strstr(preload, "libumockdev-preload") != NULL)
+		return;
+	if (preload != NULL && preload[0] != '\0')
+		value = g_strdup_printf("%s:%s", USBSIM_UMOCKDEV_PRELOAD, preload);
+	else
+		value = g_strdup(USBSIM_UMOCKDEV_PRELOAD);
+	g_setenv("LD_PRELOAD", value, TRUE);
+	execv("/proc/self/exe", argv);
+	g_printerr("usbsim-nrf-run: cannot re-execute under the umockdev preload: %s\n",
+		   g_strerror(errno));
+	exit(USBSIM_EXIT_SETUP);
+}
+
+static void
+usbsim_remove_tree(const gchar *path)
+{
+	const gchar *argv[] = {"rm", "-rf", path, NULL};
+	g_auto(GStrv) envp = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	if (!g_spawn_sync(NULL,
+			  (gchar **)argv,
+			  envp,
+			  G_SPAWN_SEARCH_PATH,
+			  NULL,
+			  NULL,
+			  NULL,
+			  NULL,
+			  &status,
+			  &error) ||
+	    !g_spawn_check_wait_status(status, &error))
+		g_warning("cannot remove %s: %s", path, error->message);
+}
+
+static void
+usbsim_nrf_chunk_free(UsbsimNrfChunk *chunk)
+{
+	g_byte_array_unref(chunk->bytes);
+	g_free(chunk);
+}
+
+static gdouble
+usbsim_nrf_run_uart_wire_us(UsbsimNrfRun *run, gsize bytes, guint baud_rate)
+{
+	return bytes * 10.0 * 1e6 / baud_rate * run->time_scale;
+}
+
+/* --- the USB front: the model behind the generic device --- */
+
+static void
+usbsim_nrf_usb_control(gpointer model,
+		       const UsbsimSetup *setup,
+		       const guint8 *data_out,
+		       gint64 now_us,
+		       UsbsimReply *reply)
+{
+	UsbsimNrfRun *run = model;
+
+	/* only the communication interface's class requests exist */
+	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	}
+	switch (setup->request) {
+	case CDC_SET_LINE_CODING:
+		reply->name = "set_line_coding";
+		if (setup->length != 7) {
+			reply->outcome = USBSIM_OUTCOME_STALL;
+			return;
+		}
+		memcpy(run->line_coding, data_out, 7);
+		return;
+	case CDC_GET_LINE_CODING:
+		reply->name = "get_line_coding";
+		g_byte_array_append(reply->data, run->line_coding, MIN(7, setup->length));
+		return;
+	case CDC_SET_CONTROL_LINE_STATE:
+		reply->name = "set_control_line_state";
+		/* the SDK's USB transport starts reading when the port opens (DTR) */
+		usbsim_nrf_set_port_open(run->model, (setup->value & 0x1) != 0, now_us);
+		return;
+	default:
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	}
+}
+
+static gboolean
+usbsim_nrf_usb_reset(gpointer model, gint64 now_us)
+{
+	return FALSE;
+}
+
+static gboolean
+usbsim_nrf_usb_pending_reenumeration(gpointer model, gint64 *delay_us)
+{
+	/* resets are driven from the main loop by usbsim_nrf_run_tick_cb() */
+	return FALSE;
+}
+
+static void
+usbsim_nrf_usb_reenumerate(gpointer model, gint64 now_us)
+{
+}
+
+static UsbsimDescription *
+usbsim_nrf_usb_describe(gpointer model)
+{
+	return usbsim_nrf_describe_dongle();
+}
+
+static gint64
+usbsim_nrf_usb_busy_until(gpointer model)
+{
+	return 0;
+}
+
+static const gchar *
+usbsim_nrf_usb_mode_name(gpointer model)
+{
+	return "bootloader";
+}
+
+static gint
+usbsim_nrf_usb_state(gpointer model)
+{
+	return 0;
+}
+
+static gssize
+usbsim_nrf_usb_endpoint_in(gpointer model, guint8 endpoint, guint8 *buf, gsize bufsz)
+{
+	UsbsimNrfRun *run = model;
+	g_autoptr(GByteArray) frame = NULL;
+	gint64 next_us = 0;
+
+	/* the notification endpoint never has anything to say */
+	if (endpoint != 0x81)
+		return -1;
+	frame = usbsim_nrf_take_response(run->model, g_get_monotonic_time(), &next_us);
+	if (frame == NULL)
+		return -1;
+	/* one response a transfer, as the SDK writes them */
+	if (frame->len > bufsz)
+		g_warning("a %u byte response does not fit a %" G_GSIZE_FORMAT " byte read",
+			  frame->len,
+			  bufsz);
+	memcpy(buf, frame->data, MIN(frame->len, bufsz));
+	return MIN(frame->len, bufsz);
+}
+
+static void
+usbsim_nrf_usb_endpoint_out(gpointer model, guint8 endpoint, const guint8 *buf, gsize bufsz)
+{
+	UsbsimNrfRun *run = model;
+	if (endpoint == 0x01)
+		usbsim_nrf_receive(run->model, buf, bufsz, g_get_monotonic_time());
+}
+
+static const UsbsimModelOps usbsim_nrf_usb_ops = {
+    .control = usbsim_nrf_usb_control,
+    .usb_reset = usbsim_nrf_usb_reset,
+    .pending_reenumeration = usbsim_nrf_usb_pending_reenumeration,
+    .reenumerate = usbsim_nrf_usb_reenumerate,
+    .describe = usbsim_nrf_usb_describe,
+    .busy_until = usbsim_nrf_usb_busy_until,
+    .mode_name = usbsim_nrf_usb_mode_name,
+    .state = usbsim_nrf_usb_state,
+    .endpoint_in = usbsim_nrf_usb_endpoint_in,
+    .endpoint_out = usbsim_nrf_usb_endpoint_out,
+};
+
+/* --- the trace, the ticks that move time on --- */
+
+static void
+usbsim_nrf_run_trace_line(UsbsimNrfRun *run, const gchar *line)
+{
+	if (run->device != NULL) {
+		usbsim_device_trace_line(run->device, line);
+		return;
+	}
+	if (run->trace != NULL) {
+		fputs(line, run->trace);
+		fputc('\n', run->trace);
+		fflush(run->trace);
+	}
+}
+
+static void
+usbsim_nrf_run_flush_trace(UsbsimNrfRun *run)
+{
+	g_autoptr(GPtrArray) lines = usbsim_nrf_take_trace(run->model);
+	for (guint i = 0; i < lines->len; i++)
+		usbsim_nrf_run_trace_line(run, g_ptr_array_index(lines, i));
+}
+
+static gboolean
+usbsim_nrf_run_boot_cb(gpointer user_data)
+{
+	UsbsimNrfRun *run = user_data;
+	g_autoptr(GError) error = NULL;
+
+	if (run->device != NULL)
+		usbsim_device_lock(run->device);
+	usbsim_nrf_boot(run->model, g_get_monotonic_time());
+	usbsim_nrf_run_flush_trace(run);
+	if (run->device != NULL) {
+		usbsim_device_unlock(run->device);
+		run->reenumerations++;
+		if (!usbsim_device_plug(run->device, &error))
+			g_warning("cannot plug the device again: %s", error->message);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/* the UART's line: bytes the host wrote reach the device one byte time after another */
+static gboolean
+usbsim_nrf_run_master_cb(gint fd, GIOCondition condition, gpointer user_data)
+{
+	UsbsimNrfRun *run = user_data;
+	guint8 buf[4096];
+	gssize n = read(fd, buf, sizeof(buf));
+	gint64 now_us = g_get_monotonic_time();
+	UsbsimNrfChunk *chunk;
+
+	if (n <= 0) {
+		/* nobody holds the slave end open: wait for the next client */
+		if (n < 0 && errno != EAGAIN && errno != EIO)
+			g_debug("pty read: %s", g_strerror(errno));
+		g_usleep(1000);
+		return G_SOURCE_CONTINUE;
+	}
+	chunk = g_new0(UsbsimNrfChunk, 1);
+	chunk->bytes = g_byte_array_new();
+	g_byte_array_append(chunk->bytes, buf, n);
+	run->rx_line_free_us = MAX(run->rx_line_free_us, now_us) +
+			       (gint64)usbsim_nrf_run_uart_wire_us(run, n, run->baud_rate);
+	chunk->due_us = run->rx_line_free_us;
+	g_queue_push_tail(&run->rx, chunk);
+	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+usbsim_nrf_run_tick_cb(gpointer user_data)
+{
+	UsbsimNrfRun *run = user_data;
+	gint64 now_us = g_get_monotonic_time();
+	gint64 back_us = 0;
+	gboolean reset;
+
+	if (run->device != NULL)
+		usbsim_device_lock(run->device);
+
+	if (run->front == USBSIM_NRF_FRONT_UART) {
+		gint64 next_us = 0;
+		/* bytes that have arrived at the device */
+		while (!g_queue_is_empty(&run->rx)) {
+			UsbsimNrfChunk *chunk = g_queue_peek_head(&run->rx);
+			if (chunk->due_us > now_us)
+				break;
+			g_queue_pop_head(&run->rx);
+			usbsim_nrf_receive(run->model,
+					   chunk->bytes->data,
+					   chunk->bytes->len,
+					   chunk->due_us);
+			usbsim_nrf_chunk_free(chunk);
+		}
+		/* responses leave when ready and take their byte time on the line */
+		for (;;) {
+			GByteArray *frame = usbsim_nrf_take_response(run->model, now_us, &next_us);
+			UsbsimNrfChunk *chunk;
+			if (frame == NULL)
+				break;
+			chunk = g_new0(UsbsimNrfChunk, 1);
+			chunk->bytes = frame;
+			run->tx_line_free_us =
+			    MAX(run->tx_line_free_us, now_us) +
+			    (gint64)usbsim_nrf_run_uart_wire_us(run, frame->len, run->baud_rate);
+			chunk->due_us = run->tx_line_free_us;
+			g_queue_push_tail(&run->tx, chunk);
+		}
+		while (!g_queue_is_empty(&run->tx)) {
+			UsbsimNrfChunk *chunk = g_queue_peek_head(&run->tx);
+			if (chunk->due_us > now_us)
+				break;
+			g_queue_pop_head(&run->tx);
+			if (write(run->master_fd, chunk->bytes->data, chunk->bytes->len) < 0)
+				g_debug("pty write: %s", g_strerror(errno));
+			usbsim_nrf_chunk_free(chunk);
+		}
+	}
+
+	reset = usbsim_nrf_take_reset(run->model, now_us, &back_us);
+	if (reset && run->front == USBSIM_NRF_FRONT_UART) {
+		/* what was on its way is lost with the device's RAM */
+		g_queue_clear_full(&run->rx, (GDestroyNotify)usbsim_nrf_chunk_free);
+		g_queue_clear_full(&run->tx, (GDestroyNotify)usbsim_nrf_chunk_free);
+	}
+	usbsim_nrf_run_flush_trace(run);
+	if (run->device != NULL)
+		usbsim_device_unlock(run->device);
+
+	if (reset) {
+		if (run->device != NULL)
+			usbsim_device_remove(run->device);
+		g_timeout_add_full(G_PRIORITY_DEFAULT,
+				   MAX(1, (back_us - g_get_monotonic_time()) / 1000),
+				   usbsim_nrf_run_boot_cb,
+				   run,
+				   NULL);
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* --- the UART front's devices on the testbed --- */
+
+static gboolean
+usbsim_nrf_run_add_uart(UsbsimNrfRun *run, GError **error)
+{
+	g_autoptr(UsbsimDescription) desc = usbsim_nrf_describe_uart_bridge();
+	g_autofree gchar *record = NULL;
+	g_autofree gchar *tty = NULL;
+	g_autofree gchar *usb_path = g_strdup_printf("/sys%s", USBSIM_NRF_BRIDGE_SYSFS);
+	g_autofree gchar *intf_path = g_strdup_printf("%s/1-2:1.0", usb_path);
+	g_autofree gchar *tty_path = g_strdup_printf("%s/tty/ttyACM0", intf_path);
+	struct termios tio;
+	gint flags;
+
+	record = usbsim_device_build_umockdev_description(desc, USBSIM_NRF_BRIDGE_SYSFS, 1, 2);
+	/* the kernel's cdc_acm driver binds the interfaces and makes the tty */
+	tty = g_strdup_printf("P: %s/tty/ttyACM0\n"
+			      "N: ttyACM0\n"
+			      "E: DEVNAME=" USBSIM_NRF_TTY "\n"
+			      "E: SUBSYSTEM=tty\n"
+			      "E: MAJOR=166\nE: MINOR=0\n"
+			      "E: ID_BUS=usb\nE: ID_VENDOR_ID=1366\nE: ID_MODEL_ID=1015\n"
+			      "E: ID_USB_DRIVER=cdc_acm\nE: ID_USB_INTERFACE_NUM=00\n"
+			      "A: dev=166:0\n\n",
+			      USBSIM_NRF_BRIDGE_SYSFS "/1-2:1.0");
+	if (!umockdev_testbed_add_from_string(run->testbed, record, error))
+		return FALSE;
+	if (!umockdev_testbed_add_from_string(run->testbed, tty, error))
+		return FALSE;
+	umockdev_testbed_set_property(run->testbed, intf_path, "DRIVER", "cdc_acm");
+	run->master_fd = umockdev_testbed_get_dev_fd(run->testbed, USBSIM_NRF_TTY);
+	if (run->master_fd < 0) {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_FAILED,
+				    "umockdev backs " USBSIM_NRF_TTY " with no pty");
+		return FALSE;
+	}
+	/* the master passes bytes through untouched */
+	if (tcgetattr(run->master_fd, &tio) == 0) {
+		cfmakeraw(&tio);
+		tcsetattr(run->master_fd, TCSANOW, &tio);
+	}
+	flags = fcntl(run->master_fd, F_GETFL);
+	fcntl(run->master_fd, F_SETFL, flags | O_NONBLOCK);
+	g_unix_fd_add(run->master_fd, G_IO_IN, usbsim_nrf_run_master_cb, run);
+	umockdev_testbed_uevent(run->testbed, usb_path, "add");
+	umockdev_testbed_uevent(run->testbed, tty_path, "add");
+	return TRUE;
+}
+
+static void
+usbsim_child_watch_cb(GPid pid, gint status, gpointer user_data)
+{
+	UsbsimNrfRun *run = user_data;
+	run->child_status = status;
+	run->child_exited = TRUE;
+	g_spawn_close_pid(pid);
+	g_main_loop_quit(run->loop);
+}
+
+static gboolean
+usbsim_timeout_cb(gpointer user_data)
+{
+	UsbsimNrfRun *run = user_data;
+	g_warning("client timed out, killing process %d", (gint)run->child_pid);
+	run->timed_out = TRUE;
+	kill(run->child_pid, SIGKILL);
+	return G_SOURCE_REMOVE;
+}
+
+static gboolean
+usbsim_parse_uint(const gchar *str, guint64 max, guint64 *value, const gchar *what)
+{
+	gboolean hex = g_str_has_prefix(str, "0x") || g_str_has_prefix(str, "0X");
+	if (!g_ascii_string_to_unsigned(hex ? str + 2 : str, hex ? 16 : 10, 0, max, value, NULL)) {
+		g_printerr("usbsim-nrf-run: invalid %s '%s'\n", what, str);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
+{
+	const struct {
+		const gchar *name;
+		guint8 op;
+	} ops[] = {{"create", 0x01},
+		   {"execute", 0x04},
+		   {"select", 0x06},
+		   {"crc", 0x03},
+		   {"prn", 0x02},
+		   {"mtu", 0x07},
+		   {"ping", 0x09}};
+	g_auto(GStrv) parts = g_strsplit(str, ":", -1);
+	guint64 nth = 0, code = 0;
+
+	if (g_strv_length(parts) != 3) {
+		g_printerr("usbsim-nrf-run: --ext-error wants OP:N:CODE\n");
+		return FALSE;
+	}
+	config->ext_error_op = 0xFF;
+	for (guint i = 0; i < G_N_ELEMENTS(ops); i++) {
+		if (g_strcmp0(parts[0], ops[i].name) == 0)
+			config->ext_error_op = ops[i].op;
+	}
+	if (config->ext_error_op == 0xFF) {
+		g_printerr("usbsim-nrf-run: unknown request '%s' in --ext-error\n", parts[0]);
+		return FALSE;
+	}
+	if (!usbsim_parse_uint(parts[1], G_MAXUINT, &nth, "--ext-error count") ||
+	    !usbsim_parse_uint(parts[2], 0xFF, &code, "--ext-error code"))
+		return FALSE;
+	config->ext_error_nth = nth;
+	config->ext_error_code = code;
+	return TRUE;
+}
+
+static void
+usbsim_nrf_list_profiles(void)
+{
+	g_print("nrf52840-dongle\t1915:521F USB CDC ACM, full speed, 64-byte packets, MTU %u "
+		"(1024 B a write): the nRF52840 Dongle's open Secure DFU bootloader\n",
+		USBSIM_NRF_MTU_USB);
+	g_print("nrf52-uart\tUART on " USBSIM_NRF_TTY " behind a J-Link CDC port (1366:1015), "
+		"10 bits a byte at --baud, MTU %u (64 B a write): an nRF52 Secure DFU UART "
+		"bootloader\n",
+		USBSIM_NRF_MTU_UART);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree gchar *profile = NULL;
+	g_autofree gchar *flash_in = NULL;
+	g_autofree gchar *flash_out = NULL;
+	g_autofree gchar *trace = NULL;
+	g_autofree gchar *sd_fwid = NULL;
+	g_autofree gchar *ext_error = NULL;
+	g_autofree gchar *root_dir = NULL;
+	g_autofree gchar *summary = NULL;
+	g_autofree gchar *extra = NULL;
+	g_auto(GStrv) client_argv = NULL;
+	g_autoptr(GOptionContext) context = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	g_autoptr(UsbsimNrf) model = NULL;
+	g_autoptr(UsbsimDevice) device = NULL;
+	g_autoptr(UMockdevTestbed) testbed = NULL;
+	gboolean list_profiles = FALSE;
+	gboolean require_signature = FALSE;
+	gboolean app_valid = FALSE;
+	gdouble time_scale = 1.0;
+	gdouble reenumerate_ms = -1;
+	gint baud_rate = 115200;
+	gint hw_version = 52;
+	gint app_version = 0;
+	gint reset_after_writes = 0;
+	gint drop_response = 0;
+	gint corrupt_write = 0;
+	gint timeout_s = 120;
+	UsbsimNrfConfig config;
+	UsbsimNrfRun run = {.master_fd = -1};
+	guint tick_id, timeout_id;
+	gint exit_status;
+	gint arg_split = -1;
+	const GOptionEntry entries[] = {
+	    {"profile",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &profile,
+	     "nrf52840-dongle or nrf52-uart",
+	     "NAME"},
+	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
+	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Device and bus times", "F"},
+	    {"baud", 0, 0, G_OPTION_ARG_INT, &baud_rate, "UART baud rate (115200)", "N"},
+	    {"hw-version", 0, 0, G_OPTION_ARG_INT, &hw_version, "NRF_DFU_HW_VERSION (52)", "N"},
+	    {"sd-fwid", 0, 0, G_OPTION_ARG_STRING, &sd_fwid, "Installed SoftDevice (0x0100)", "ID"},
+	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
+	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
+	    {"require-signature",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &require_signature,
+	     "A public key is provisioned",
+	     NULL},
+	    {"reset-after-writes",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &reset_after_writes,
+	     "Reset right after the Nth data write",
+	     "N"},
+	    {"drop-response",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &drop_response,
+	     "Never send the Nth response",
+	     "N"},
+	    {"corrupt-write",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &corrupt_write,
+	     "Store the Nth data write with a byte flipped",
+	     "N"},
+	    {"ext-error",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &ext_error,
+	     "Answer the Nth OP request with extended error CODE",
+	     "OP:N:CODE"},
+	    {"reenumerate-ms",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &reenumerate_ms,
+	     "Reset time after an image (default: its copy work, at most 13 s)",
+	     "MS"},
+	    {"flash-in", 0, 0, G_OPTION_ARG_FILENAME, &flash_in, "Initial flash (1 MiB)", "FILE"},
+	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at the end", "FILE"},
+	    {"trace", 0, 0, G_OPTION_ARG_FILENAME, &trace, "JSON lines", "FILE"},
+	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Kill the client after", "SECONDS"},
+	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &usbsim_verbose, "Log more", NULL},
+	    {NULL}};
+
+	usbsim_reexec_under_preload(argv);
+	g_log_set_default_handler(usbsim_log_handler, NULL);
+
+	/* everything after -- is the client */
+	for (gint i = 1; i < argc; i++) {
+		if (g_strcmp0(argv[i], "--") == 0) {
+			arg_split = i;
+			break;
+		}
+	}
+	if (arg_split > 0) {
+		client_argv = g_new0(gchar *, argc - arg_split);
+		for (gint i = arg_split + 1; i < argc; i++)
+			client_argv[i - arg_split - 1] = g_strdup(argv[i]);
+		argc = arg_split;
+	}
+	context = g_option_context_new("-- CLIENT [ARGS...]");
+	g_option_context_set_summary(
+	    context,
+	    "Run a client against a simulated nRF5 SDK Secure DFU bootloader");
+	g_option_context_add_main_entries(context, entries, NULL);
+	if (!g_option_context_parse(context, &argc, &argv, &error)) {
+		g_printerr("usbsim-nrf-run: %s\n", error->message);
+		return USBSIM_EXIT_SETUP;
+	}
+	if (list_profiles) {
+		usbsim_nrf_list_profiles();
+		return 0;
+	}
+	if (client_argv == NULL || client_argv[0] == NULL) {
+		g_printerr("usbsim-nrf-run: no client given after --\n");
+		return USBSIM_EXIT_SETUP;
+	}
+	if (g_strcmp0(profile, "nrf52-uart") == 0)
+		run.front = USBSIM_NRF_FRONT_UART;
+	else if (profile == NULL || g_strcmp0(profile, "nrf52840-dongle") == 0)
+		run.front = USBSIM_NRF_FRONT_USB;
+	else {
+		g_printerr("usbsim-nrf-run: unknown profile '%s'\n", profile);
+		return USBSIM_EXIT_SETUP;
+	}
+	if (time_scale <= 0 || timeout_s <= 0 || baud_rate <= 0) {
+		g_printerr("usbsim-nrf-run: --time-scale, --timeout and --baud must be positive\n");
+		return USBSIM_EXIT_SETUP;
+	}
+	usbsim_nrf_config_init(&config, run.front);
+	config.time_scale = time_scale;
+	config.baud_rate = baud_rate;
+	config.hw_version = hw_version;
+	config.app_valid = app_valid;
+	config.app_version = app_version;
+	config.require_signature = require_signature;
+	config.reset_after_writes = reset_after_writes;
+	config.drop_response = drop_response;
+	config.corrupt_write = corrupt_write;
+	if (reenumerate_ms >= 0)
+		config.reenumerate_us = (gint64)(reenumerate_ms * 1000);
+	if (sd_fwid != NULL) {
+		guint64 v = 0;
+		if (!usbsim_parse_uint(sd_fwid, 0xFFFF, &v, "--sd-fwid"))
+			return USBSIM_EXIT_SETUP;
+		config.sd_fwid = v;
+	}
+	if (ext_error != NULL && !usbsim_nrf_parse_ext_error(ext_error, &config))
+		return USBSIM_EXIT_SETUP;
+	if (flash_in != NULL) {
+		gchar *contents = NULL;
+		gsize len = 0;
+		if (!g_file_get_contents(flash_in, &contents, &len, &error)) {
+			g_printerr("usbsim-nrf-run: %s\n", error->message);
+			return USBSIM_EXIT_SETUP;
+		}
+		config.flash_in = g_bytes_new_take(contents, len);
+	}
+
+	/* the testbed and the client's temporary files stay in the build tree */
+	{
+		const gchar *tmpdir = g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR")
+									: USBSIM_DEFAULT_TMPDIR;
+		if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
+			g_printerr("usbsim-nrf-run: cannot create %s: %s\n",
+				   tmpdir,
+				   g_strerror(errno));
+			return USBSIM_EXIT_SETUP;
+		}
+		g_setenv("TMPDIR", tmpdir, TRUE);
+	}
+
+	loop = g_main_loop_new(NULL, FALSE);
+	run.loop = loop;
+	run.time_scale = time_scale;
+	run.baud_rate = baud_rate;
+	model = usbsim_nrf_new(&config, g_get_monotonic_time());
+	if (config.flash_in != NULL)
+		g_bytes_unref(config.flash_in);
+	run.model = model;
+	testbed = umockdev_testbed_new();
+	run.testbed = testbed;
+	root_dir = umockdev_testbed_get_root_dir(testbed);
+	g_queue_init(&run.rx);
+	g_queue_init(&run.tx);
+
+	if (run.front == USBSIM_NRF_FRONT_USB) {
+		device = usbsim_device_new(testbed, &usbsim_nrf_usb_ops, &run, time_scale);
+		run.device = device;
+		if (trace != NULL && !usbsim_device_set_trace(device, trace, &error)) {
+			g_printerr("usbsim-nrf-run: %s\n", error->message);
+			return USBSIM_EXIT_SETUP;
+		}
+		if (!usbsim_device_plug(device, &error)) {
+			g_printerr("usbsim-nrf-run: cannot add the device: %s\n", error->message);
+			return USBSIM_EXIT_SETUP;
+		}
+	} else {
+		if (trace != NULL) {
+			run.trace = fopen(trace, "w");
+			if (run.trace == NULL) {
+				g_printerr("usbsim-nrf-run: cannot write %s: %s\n",
+					   trace,
+					   g_strerror(errno));
+				return USBSIM_EXIT_SETUP;
+			}
+		}
+		if (!usbsim_nrf_run_add_uart(&run, &error)) {
+			g_printerr("usbsim-nrf-run: cannot add the UART: %s\n", error->message);
+			return USBSIM_EXIT_SETUP;
+		}
+		g_setenv("USBSIM_NRF_TTY", USBSIM_NRF_TTY, TRUE);
+	}
+
+	if (!g_spawn_async(NULL,
+			   client_argv,
+			   NULL,
+			   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+			       G_SPAWN_CHILD_INHERITS_STDIN,
+			   NULL,
+			   NULL,
+			   &run.child_pid,
+			   &error)) {
+		g_printerr("usbsim-nrf-run: cannot run %s: %s\n", client_argv[0], error->message);
+		return USBSIM_EXIT_SETUP;
+	}
+	g_child_watch_add(run.child_pid, usbsim_child_watch_cb, &run);
+	timeout_id = g_timeout_add_seconds(timeout_s, usbsim_timeout_cb, &run);
+	tick_id = g_timeout_add(1, usbsim_nrf_run_tick_cb, &run);
+	g_main_loop_run(loop);
+	g_source_remove(tick_id);
+	if (!run.timed_out)
+		g_source_remove(timeout_id);
+
+	/* the summary and the flash dump, then the testbed goes */
+	if (device != NULL) {
+		UsbsimDeviceStats stats = usbsim_device_get_stats(device);
+		usbsim_device_lock(device);
+		extra = g_strdup_printf("\"front\":\"usb\",\"bus_ms\":%.3f,\"enumerations\":%u,"
+					"\"usb_requests_idle_ms\":%.3f",
+					stats.bus_us / 1000.0,
+					stats.enumerations,
+					stats.host_idle_us / 1000.0);
+	} else {
+		extra = g_strdup("\"front\":\"uart\"");
+	}
+	usbsim_nrf_run_flush_trace(&run);
+	summary = usbsim_nrf_summary_json(model, g_get_monotonic_time(), extra);
+	usbsim_nrf_run_trace_line(&run, summary);
+	if (flash_out != NULL) {
+		g_autoptr(GBytes) flash = usbsim_nrf_get_flash(model);
+		if (!g_file_set_contents(flash_out,
+					 g_bytes_get_data(flash, NULL),
+					 g_bytes_get_size(flash),
+					 &error))
+			g_warning("cannot write the flash dump: %s", error->message);
+	}
+	if (device != NULL) {
+		usbsim_device_unlock(device);
+		usbsim_device_remove(device);
+	}
+	g_debug("%s", summary);
+	if (run.trace != NULL)
+		fclose(run.trace);
+	g_queue_clear_full(&run.rx, (GDestroyNotify)usbsim_nrf_chunk_free);
+	g_queue_clear_full(&run.tx, (GDestroyNotify)usbsim_nrf_chunk_free);
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+
+	/* the testbed's own removal runs under the preload and aborts on the trapped paths */
+	usbsim_testbed_kept = g_steal_pointer(&testbed);
+	usbsim_remove_tree(root_dir);
+
+	if (run.timed_out)
+		exit_status = USBSIM_EXIT_TIMEOUT;
+	else if (WIFEXITED(run.child_status))
+		exit_status = WEXITSTATUS(run.child_status);
+	else if (WIFSIGNALED(run.child_status))
+		exit_status = 128 + WTERMSIG(run.child_status);
+	else
+		exit_status = USBSIM_EXIT_SETUP;
+	return exit_status;
+}

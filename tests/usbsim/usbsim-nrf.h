@@ -1,0 +1,107 @@
+/*
+ * An nRF5 SDK Secure DFU bootloader (nRF52840, SDK 15-17 behaviour) behind a serial
+ * transport: SLIP frames in, SLIP frames out, the request handler's object rules, the
+ * init packet checks of its validation, a flash that erases at create and programs in the
+ * background, and resets. Written from the SDK's documented behaviour, not from the plugin.
+ *
+ * The model never sleeps and never reads a clock: every entry point takes the time now.
+ * One model serves two fronts: the nRF52840 Dongle's USB CDC ACM interface
+ * (usbsim-nrf-run.c drives it from bulk transfers) and a UART (from a pty's bytes).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <glib.h>
+
+#include "usbsim-desc.h"
+
+typedef enum {
+	USBSIM_NRF_FRONT_USB,
+	USBSIM_NRF_FRONT_UART,
+} UsbsimNrfFront;
+
+/* nRF52840 memory as the SDK's defaults place it with S140 7.x and the Dongle's bootloader */
+#define USBSIM_NRF_FLASH_SIZE	    0x100000
+#define USBSIM_NRF_PAGE_SIZE	    0x1000
+#define USBSIM_NRF_MBR_SIZE	    0x1000
+#define USBSIM_NRF_SD_START	    USBSIM_NRF_MBR_SIZE
+#define USBSIM_NRF_APP_START	    0x27000 /* bank 0: the end of S140 7.x */
+#define USBSIM_NRF_BL_START	    0xE0000
+#define USBSIM_NRF_BL_SIZE	    0x1C000 /* up to the MBR parameters and settings pages */
+#define USBSIM_NRF_SETTINGS_ADDR    0xFF000
+#define USBSIM_NRF_CMD_MAX_SIZE	    512
+#define USBSIM_NRF_MTU_USB	    2051
+#define USBSIM_NRF_MTU_UART	    131
+#define USBSIM_NRF_REENUMERATE_MAX  13000000 /* us at scale 1.0 */
+#define USBSIM_NRF_BOOT_US	    100000   /* from reset to answering again, scale 1.0 */
+#define USBSIM_NRF_ERASE_PAGE_US    85000
+#define USBSIM_NRF_PROGRAM_WORD_NS  41000
+#define USBSIM_NRF_USB_BYTES_PER_MS 1216.0
+
+typedef struct {
+	const gchar *profile; /* "nrf52840-dongle" or "nrf52-uart" */
+	UsbsimNrfFront front;
+	gdouble time_scale;
+	guint baud_rate;    /* UART only */
+	guint32 hw_version; /* NRF_DFU_HW_VERSION, 52 */
+	guint32 sd_fwid;    /* the installed SoftDevice's FWID, 0 for none */
+	guint32 sd_version; /* what FW version reports for it */
+	guint32 bootloader_version;
+	guint32 app_version; /* of a valid application, when flash_in holds one */
+	gboolean app_valid;
+	gboolean require_signature; /* a key is provisioned: only signed packets, none verifies */
+	guint reset_after_writes;   /* the device resets right after its Nth data write */
+	guint drop_response;	    /* the Nth response is never sent */
+	guint corrupt_write;	    /* the Nth data write is stored with one byte flipped */
+	guint8 ext_error_op;	    /* answer the ext_error_nth request of this opcode ... */
+	guint ext_error_nth;
+	guint8 ext_error_code; /* ... with result 0x0B and this extended error */
+	gint64 reenumerate_us; /* after an image, at scale 1.0; -1: from the copy work */
+	GBytes *flash_in;
+} UsbsimNrfConfig;
+
+typedef struct _UsbsimNrf UsbsimNrf;
+
+void
+usbsim_nrf_config_init(UsbsimNrfConfig *config, UsbsimNrfFront front);
+UsbsimNrf *
+usbsim_nrf_new(const UsbsimNrfConfig *config, gint64 epoch_us);
+void
+usbsim_nrf_free(UsbsimNrf *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(UsbsimNrf, usbsim_nrf_free)
+
+/* bytes from the host that finished arriving at now_us (a bulk OUT, or UART bytes) */
+void
+usbsim_nrf_receive(UsbsimNrf *self, const guint8 *buf, gsize bufsz, gint64 now_us);
+/* the next SLIP-encoded response ready by now_us, or NULL; *next_us: when one will be */
+GByteArray *
+usbsim_nrf_take_response(UsbsimNrf *self, gint64 now_us, gint64 *next_us);
+/* the CDC host opened the port (DTR): before it the USB transport reads nothing */
+void
+usbsim_nrf_set_port_open(UsbsimNrf *self, gboolean open, gint64 now_us);
+/* TRUE once when the device resets at or before now_us; *back_us: when it runs again */
+gboolean
+usbsim_nrf_take_reset(UsbsimNrf *self, gint64 now_us, gint64 *back_us);
+/* the bootloader runs again after a reset (USB: it enumerates) */
+void
+usbsim_nrf_boot(UsbsimNrf *self, gint64 now_us);
+gboolean
+usbsim_nrf_is_running(UsbsimNrf *self);
+/* trace lines (complete JSON objects) since the last call */
+GPtrArray *
+usbsim_nrf_take_trace(UsbsimNrf *self);
+gchar *
+usbsim_nrf_summary_json(UsbsimNrf *self, gint64 now_us, const gchar *extra_members);
+GBytes *
+usbsim_nrf_get_flash(UsbsimNrf *self);
+/* the Dongle's bootloader descriptors */
+UsbsimDescription *
+usbsim_nrf_describe_dongle(void);
+/* the USB-UART bridge in front of the UART bootloader (a J-Link's CDC port) */
+UsbsimDescription *
+usbsim_nrf_describe_uart_bridge(void);
+/* the CRC-32 (IEEE) the SDK's crc32_compute() gives, continuing from crc */
+guint32
+usbsim_nrf_crc32(guint32 crc, const guint8 *buf, gsize bufsz);
