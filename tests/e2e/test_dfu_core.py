@@ -33,7 +33,14 @@ def case_update_runtime(build):
     check(after["Version"] == bcd(VERSION_NEW), "new version read back as %r" % after["Version"])
     # runtime -> DFU mode -> runtime
     check(run.summary.get("reenumerations", 0) >= 2, "summary %r" % run.summary)
-    check(run.summary.get("early_polls", 0) == 0, "polled a busy device early: %r" % run.summary)
+    # the model reports 47 ms for up to 76 ms of work (TIMING.md): a host that obeys the
+    # reported poll timeout may find the device still busy, but must never poll sooner
+    statuses = [r for r in run.records if r.get("request") == "getstatus"]
+    for prev, cur in zip(statuses, statuses[1:]):
+        waited_ms = cur["t_ms"] - prev["t_ms"]
+        check(prev["state_after"] != 4 or waited_ms >= prev["poll_timeout_ms"],
+              "polled %.3f ms after a reported %d ms poll timeout: %r" % (
+                  waited_ms, prev["poll_timeout_ms"], cur))
     # one GETSTATUS straight after each block (dfuDNBUSY), one after its poll timeout
     reqs = run.summary["requests"]
     check(reqs["getstatus"] <= 2 * reqs["dnload"] + 2, "status read too often: %r" % reqs)

@@ -20,13 +20,17 @@
 #define USBSIM_BUSNUM	      1
 #define USBSIM_SYSFS_PATH     "/devices/pci0000:00/0000:00:14.0/usb1/1-1"
 #define USBSIM_USB_SPEED_FULL 2
-#define USBSIM_REAP_PARK_US   2000 /* an empty non-blocking reap waits this long */
-/* the same for a model with bulk flow control while the client has nothing queued: the
- * worker thread answers one ioctl at a time, and a long park there holds back the host's
- * next submit (fwupd reaps from its event thread while another thread submits) */
-#define USBSIM_REAP_PARK_IDLE_BULK_US 50
-#define USBSIM_REPLUG_GAP_US	      100000 /* off the bus during a re-enumeration, scale 1.0 */
-#define USBSIM_REPLUG_GAP_MIN_US      30000  /* hosts see the remove before the add at any scale */
+/* libusb polls the node, which is always ready, and drains completed URBs with non-blocking
+ * reaps until EAGAIN; an empty reap parks for at most this long so that an idle host does
+ * not spin a core. umockdev's preload answers one ioctl of a process at a time, so a parked
+ * reap also holds back the submits of the host's other threads. */
+#define USBSIM_REAP_PARK_US 2000
+/* an empty reap parks for this share of the time the client has been quiet (no submit, no
+ * completed URB): the drain right after a completion returns at once, a host that keeps
+ * transferring is held back by a few microseconds, an idle one soon parks the full time */
+#define USBSIM_REAP_PARK_QUIET_DIVISOR 4
+#define USBSIM_REPLUG_GAP_US	       100000 /* off the bus during a re-enumeration, scale 1.0 */
+#define USBSIM_REPLUG_GAP_MIN_US       30000  /* hosts see the remove before the add at any scale */
 #define USBSIM_SYNC_TIMEOUT_MAX                                                                    \
 	5000 /* ms a synchronous transfer waits when told to wait forever                          \
 	      */
@@ -45,8 +49,9 @@ typedef struct {
 } UsbsimUrb;
 
 typedef struct {
-	GQueue urbs;	 /* of UsbsimUrb, in submission order */
-	guint64 claimed; /* bit per interface number */
+	GQueue urbs;		     /* of UsbsimUrb, in submission order */
+	guint64 claimed;	     /* bit per interface number */
+	gint64 last_urb_activity_us; /* last submit or completed reap */
 } UsbsimClient;
 
 struct _UsbsimDevice {
@@ -910,6 +915,7 @@ usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, 
 		return;
 	}
 	g_queue_push_tail(&state->urbs, item);
+	state->last_urb_activity_us = now_us;
 	if (self->ops->bulk_out != NULL && urb->type != USBDEVFS_URB_TYPE_CONTROL) {
 		gint64 next_us;
 		usbsim_device_offer_bulk_locked(self, state, now_us, &next_us);
@@ -950,6 +956,43 @@ usbsim_device_pop_ready_locked(UsbsimDevice *self, UsbsimClient *state, gint64 *
 	return NULL;
 }
 
+static gboolean
+usbsim_client_only_control_pending(UsbsimClient *state)
+{
+	if (g_queue_is_empty(&state->urbs))
+		return FALSE;
+	for (GList *l = state->urbs.head; l != NULL; l = l->next) {
+		UsbsimUrb *item = l->data;
+		if (item->type != USBDEVFS_URB_TYPE_CONTROL)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * How long a non-blocking reap that found nothing completed waits before it looks again.
+ * While only control transfers are pending the host waits for them (a control transfer is
+ * synchronous in every client here): the reap parks until one completes. Otherwise a host
+ * thread may be about to submit, and the park grows with the time the client has been quiet.
+ * Called with the lock held.
+ */
+static gint64
+usbsim_device_reap_park_us_locked(UsbsimClient *state, gint64 next_ready_us)
+{
+	gint64 now_us = g_get_monotonic_time();
+	gint64 park_us;
+
+	if (usbsim_client_only_control_pending(state))
+		park_us = USBSIM_REAP_PARK_US;
+	else
+		park_us =
+		    MIN((now_us - state->last_urb_activity_us) / USBSIM_REAP_PARK_QUIET_DIVISOR,
+			USBSIM_REAP_PARK_US);
+	if (next_ready_us != USBSIM_NEVER)
+		park_us = MIN(park_us, next_ready_us - now_us);
+	return park_us;
+}
+
 static void
 usbsim_device_ioctl_reap_urb(UsbsimDevice *self,
 			     UMockdevIoctlClient *client,
@@ -984,19 +1027,21 @@ usbsim_device_ioctl_reap_urb(UsbsimDevice *self,
 			break;
 		}
 		item = usbsim_device_pop_ready_locked(self, state, &next_ready_us);
+		if (item != NULL)
+			state->last_urb_activity_us = g_get_monotonic_time();
+		/* a blocking reap is a host thread that only waits */
+		wait_us = nonblocking
+			      ? usbsim_device_reap_park_us_locked(state, next_ready_us)
+			      : MIN(USBSIM_REAP_PARK_US, next_ready_us - g_get_monotonic_time());
 		g_mutex_unlock(&self->mutex);
 		if (item != NULL)
 			break;
 
-		/* libusb polls without end: park briefly so an idle host does not spin */
-		if ((nonblocking && parked) || (!nonblocking && next_ready_us == USBSIM_NEVER)) {
+		if ((nonblocking && (parked || wait_us <= 0)) ||
+		    (!nonblocking && next_ready_us == USBSIM_NEVER)) {
 			usbsim_device_complete(client, -1, EAGAIN);
 			return;
 		}
-		wait_us = MIN(self->ops->bulk_out != NULL && g_queue_is_empty(&state->urbs)
-				  ? USBSIM_REAP_PARK_IDLE_BULK_US
-				  : USBSIM_REAP_PARK_US,
-			      next_ready_us - g_get_monotonic_time());
 		if (wait_us > 0)
 			g_usleep(wait_us);
 		parked = TRUE;
