@@ -14,23 +14,29 @@ fwupdmgr's progress is printed as it showed it.
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from e2e_common import VERSION_NEW, VERSION_OLD, Failure, Run, bcd, check  # noqa: E402
+from e2e_common import VERSION_NEW, Failure, Run, bcd, check  # noqa: E402
 
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
+MAKE_NRF_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
 CLIENT = os.path.join(HERE, "daemon_client.py")
 UPDATE_STATE_SUCCESS = 2
 COBS_SCALE = 0.02
+NRF_APP_START = 0x27000
 
-# One device of each plugin, each a line: the usbsim profile and how the run is set up, the
-# vendor's artifact and the make-cabinet arguments for it, and the version the device
-# reports after the update (None: it leaves for an application fwupd cannot see).
+# One device of each plugin, each a line: the simulated device and how the run is set up
+# ("run": tests/e2e's Run on usbsim-run; "nrf": usbsim-nrf-run), the make-cabinet arguments
+# for the vendor's artifact, and the version the device reports after the update (None: it
+# leaves for an application fwupd cannot see).
 DEVICES = {
     # DFU 1.1, runtime -> DFU mode -> runtime; the vendor ships a .dfu file
     "dfu-stm32f1": {
@@ -47,7 +53,6 @@ DEVICES = {
         "run": dict(profile="stm32f4-dfuse", mode="dfu", image_size=0x6000, file_format="bin"),
         "cabinet": ["--instance-id", "USB\\VID_0483&PID_DF11", "--protocol", "dfuse",
                     "--address", "0x08000000", "--version", bcd(VERSION_NEW)],
-        "flash_offset": 0,
         "version_after": None,
     },
     # the COBS bootloader; the vendor ships a raw .bin. The protocol reads no version back:
@@ -62,18 +67,65 @@ DEVICES = {
                     "--version", "1.0.0"],
         "version_after": "1.0.0",
     },
+    # the nRF52840 Dongle's Secure DFU bootloader; the vendor ships an nrfutil package, whose
+    # application fw_version is the release version the bootloader then reports
+    "nordic-nrf52840": {
+        "nrf": dict(profile="nrf52840-dongle", images=["application=10000"],
+                    package_args=["--fw-version", "7", "--sd-req", "0x100"]),
+        "cabinet": ["--instance-id", "USB\\VID_1915&PID_521F"],
+        "version_after": "7",
+    },
 }
 
 
-def make_cabinet(run, spec):
-    cab = os.path.join(run.dir, "firmware.cab")
-    notes = os.path.join(run.dir, "notes.txt")
+class Setup:
+    """The artifact, the image it must leave in the flash, and the harness command."""
+
+    def __init__(self, build, name, spec):
+        if "run" in spec:
+            run = Run(build, "daemon-" + name, **spec["run"])
+            self.dir, self.artifact, self.plugin = run.dir, run.file, run.plugin
+            self.harness = run.usbsim_cmd()
+            self.quirk_file = run.quirk_file
+            self.image = run.read(run.image)
+            self.flash_offset = 0
+            self.flash_out = run.flash_out
+            self.id = run.profile
+            return
+        nrf = spec["nrf"]
+        self.dir = os.path.join(os.path.abspath(build), "e2e", "daemon-" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.artifact = os.path.join(self.dir, "app_dfu_package.zip")
+        subprocess.run(["/usr/bin/python3", MAKE_NRF_PACKAGE, self.artifact] + nrf["images"] +
+                       nrf["package_args"], check=True, stdout=subprocess.DEVNULL)
+        with zipfile.ZipFile(self.artifact) as zf:
+            manifest = json.loads(zf.read("manifest.json"))["manifest"]
+            self.image = zf.read(manifest["application"]["bin_file"])
+        self.plugin = "nordic_dfu"
+        self.quirk_file = None
+        self.flash_offset = NRF_APP_START
+        self.flash_out = os.path.join(self.dir, "flash-out.bin")
+        self.harness = [os.path.join(os.path.abspath(build), "tests", "usbsim", "usbsim-nrf-run"),
+                        "--profile", nrf["profile"], "--time-scale", "0.05",
+                        "--flash-out", self.flash_out,
+                        "--trace", os.path.join(self.dir, "trace.jsonl"), "--timeout", "150"]
+        self.id = nrf["profile"]
+
+    def flash(self):
+        with open(self.flash_out, "rb") as f:
+            return f.read()
+
+
+def make_cabinet(setup, spec):
+    cab = os.path.join(setup.dir, "firmware.cab")
+    notes = os.path.join(setup.dir, "notes.txt")
     with open(notes, "w", encoding="utf-8") as f:
         f.write("Starts faster.\n\n- fixes the status LED\n- adds a low-power mode\n")
-    cmd = [MAKE_CABINET, run.file, "--out", cab, "--id", "org.usbsim.%s.firmware" %
-           run.profile.replace("-", "_"), "--name", "Simulated %s" % run.profile,
+    cmd = [MAKE_CABINET, setup.artifact, "--out", cab, "--id", "org.usbsim.%s.firmware" %
+           setup.id.replace("-", "_"), "--name", "Simulated %s" % setup.id,
            "--developer-name", "usbsim", "--release-notes", "@" + notes,
-           "--keep-metainfo", os.path.join(run.dir, "firmware.metainfo.xml")]
+           "--keep-metainfo", os.path.join(setup.dir, "firmware.metainfo.xml")]
     proc = subprocess.run(cmd + spec["cabinet"], capture_output=True, text=True)
     check(proc.returncode == 0, "make-cabinet failed:\n%s%s" % (proc.stdout, proc.stderr))
     print(proc.stdout, end="")
@@ -91,14 +143,14 @@ def pid_alive(pid):
 
 def run_case(build, name):
     spec = DEVICES[name]
-    run = Run(build, "daemon-" + name, **spec["run"])
-    cab = make_cabinet(run, spec)
-    result_path = os.path.join(run.dir, "daemon-result.json")
-    cmd = run.usbsim_cmd() + ["--", "/usr/bin/python3", CLIENT, "--build", run.build,
-                              "--state", os.path.join(run.dir, "daemon"), "--plugin", run.plugin,
-                              "--cabinet", cab, "--result", result_path]
-    if run.quirk_file:
-        cmd += ["--quirk", run.quirk_file]
+    setup = Setup(build, name, spec)
+    cab = make_cabinet(setup, spec)
+    result_path = os.path.join(setup.dir, "daemon-result.json")
+    cmd = setup.harness + ["--", "/usr/bin/python3", CLIENT, "--build", os.path.abspath(build),
+                           "--state", os.path.join(setup.dir, "daemon"),
+                           "--plugin", setup.plugin, "--cabinet", cab, "--result", result_path]
+    if setup.quirk_file:
+        cmd += ["--quirk", setup.quirk_file]
     if spec["version_after"] is None:
         cmd += ["--wait-back", "0"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
@@ -113,21 +165,20 @@ def run_case(build, name):
     left = [p for p in result.get("stopped", []) if pid_alive(p["pid"])]
     check(not left, "processes left running: %r" % left)
     daemon = [p for p in result.get("stopped", []) if p["cmd"].endswith("/fwupd")]
-    log = os.path.join(run.dir, "daemon", "fwupd.log")
+    log = os.path.join(setup.dir, "daemon", "fwupd.log")
     check(not result.get("error"), "%s\n%s" % (result.get("error"), tail(log)))
     check(daemon and daemon[0]["rc"] == 0, "the daemon did not stop cleanly: %r\n%s" %
           (daemon, tail(log)))
 
     before = result.get("before", [])
-    check(before, "fwupdmgr get-devices showed no %s device\n%s" % (run.plugin, tail(log)))
+    check(before, "fwupdmgr get-devices showed no %s device\n%s" % (setup.plugin, tail(log)))
     install = [s for s in result["steps"] if s["name"] == "install"][0]
     check(install["rc"] == 0, "fwupdmgr install failed (%d):\n%s\n%s" %
           (install["rc"], install["stdout"][-3000:], tail(log)))
 
-    image = run.read(run.image)
-    offset = spec.get("flash_offset", 0)
-    flash = run.flash()
-    check(flash[offset:offset + len(image)] == image, "flash does not hold the image byte-exact")
+    offset = setup.flash_offset
+    check(setup.flash()[offset:offset + len(setup.image)] == setup.image,
+          "flash does not hold the image byte-exact")
 
     if spec["version_after"] is not None:
         after = result.get("after", [])
@@ -136,17 +187,19 @@ def run_case(build, name):
               ([d["Version"] for d in after], spec["version_after"]))
 
     # the history names the device, the old version, the release and success
-    history = [d for d in result.get("history", []) if d.get("Plugin") == run.plugin]
-    check(history, "no history entry for a %s device: %r" % (run.plugin, result.get("history")))
+    history = [d for d in result.get("history", []) if d.get("Plugin") == setup.plugin]
+    check(history, "no history entry for a %s device: %r" % (setup.plugin,
+                                                             result.get("history")))
     entry = history[-1]
     check(entry.get("UpdateState") == UPDATE_STATE_SUCCESS,
           "history records update state %r" % entry.get("UpdateState"))
     check(entry.get("Version") == before[0]["Version"], "history's old version %r, device had %r"
           % (entry.get("Version"), before[0]["Version"]))
     release = (entry.get("Releases") or [{}])[0]
-    version_new = spec["cabinet"][spec["cabinet"].index("--version") + 1]
-    check(release.get("Version") == version_new, "history's release version %r" %
-          release.get("Version"))
+    with open(os.path.join(setup.dir, "firmware.metainfo.xml"), encoding="utf-8") as f:
+        version_new = re.search(r'<release version="([^"]+)"', f.read()).group(1)
+    check(release.get("Version") == version_new, "history's release version %r, the cabinet's %s"
+          % (release.get("Version"), version_new))
     check(release.get("AppstreamId", "").startswith("org.usbsim."),
           "history's release %r is not the cabinet's" % release.get("AppstreamId"))
 
