@@ -7,7 +7,7 @@
 #include "fu-nordic-dfu-common.h"
 
 /*
- * What the USB CDC and the UART bootloader share: executing the core's actions over a
+ * What the USB CDC, UART and BLE bootloaders share: executing the core's actions over a
  * transport, the identity queries, the package checks and the order of images.
  */
 
@@ -372,6 +372,7 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 		       images->len,
 		       g_bytes_get_size(bin));
 		nrf_dfu_proto_session_init(session);
+		session->mtu_max = state->mtu_max;
 		nrf_dfu_proto_session_start_transfer(
 		    session,
 		    g_bytes_get_data(dat, NULL),

@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
 	FuNordicDfuIdentity identity;
 	guint16 prn;
+	guint16 mtu_max; /* cap on the frame size, 0 for the device's: BLE sizes it from the link */
 	guint images_done; /* images of the package written before the last re-enumeration */
 	guint32 app_version;
 	gboolean has_app_version;

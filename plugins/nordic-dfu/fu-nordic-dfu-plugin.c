@@ -6,6 +6,9 @@
 
 #include "fu-nordic-dfu-plugin.h"
 
+#include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-ble-device.h"
+#include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
 #include "fu-nordic-dfu-runtime.h"
@@ -26,6 +29,8 @@ fu_nordic_dfu_plugin_constructed(GObject *obj)
 	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_USB_DEVICE);
 	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_UART_DEVICE);
 	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_RUNTIME);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_BLE_DEVICE);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_NORDIC_DFU_BLE_RUNTIME);
 	fu_plugin_add_firmware_gtype(plugin, "nordic-dfu", FU_TYPE_NORDIC_DFU_FIRMWARE);
 	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_BAUD_RATE);
 	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_FLOW_CONTROL);
@@ -64,6 +69,39 @@ fu_nordic_dfu_plugin_guess_usb_gtype(FuDevice *device, GError **error)
 	return G_TYPE_INVALID;
 }
 
+/* a BlueZ device with the Secure DFU service is the bootloader when it has the control point,
+ * the application when it has a buttonless characteristic */
+static GType
+fu_nordic_dfu_plugin_guess_bluez_gtype(FuDevice *device, GError **error)
+{
+	const gchar *path = fu_nordic_dfu_ble_device_path(device);
+	g_autofree gchar *cp = NULL;
+	g_autofree gchar *buttonless = NULL;
+	g_autofree gchar *buttonless_bonds = NULL;
+
+	if (path == NULL) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, "no D-Bus path");
+		return G_TYPE_INVALID;
+	}
+	cp =
+	    fu_nordic_dfu_ble_find_characteristic(path, FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT, NULL);
+	if (cp != NULL)
+		return FU_TYPE_NORDIC_DFU_BLE_DEVICE;
+	buttonless =
+	    fu_nordic_dfu_ble_find_characteristic(path, FU_NORDIC_DFU_BLE_UUID_BUTTONLESS, NULL);
+	buttonless_bonds =
+	    fu_nordic_dfu_ble_find_characteristic(path,
+						  FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS,
+						  NULL);
+	if (buttonless != NULL || buttonless_bonds != NULL)
+		return FU_TYPE_NORDIC_DFU_BLE_RUNTIME;
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "neither a Secure DFU control point nor a buttonless characteristic");
+	return G_TYPE_INVALID;
+}
+
 static gboolean
 fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 					  FuDevice *device,
@@ -74,7 +112,11 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 	g_autoptr(FuDevice) dev = NULL;
 	g_autoptr(FuDeviceLocker) locker = NULL;
 
-	if (FU_IS_USB_DEVICE(device)) {
+	if (FU_IS_BLUEZ_DEVICE(device)) {
+		gtype = fu_nordic_dfu_plugin_guess_bluez_gtype(device, error);
+		if (gtype == G_TYPE_INVALID)
+			return FALSE;
+	} else if (FU_IS_USB_DEVICE(device)) {
 		if (gtype == G_TYPE_INVALID) {
 			gtype = fu_nordic_dfu_plugin_guess_usb_gtype(device, error);
 			if (gtype == G_TYPE_INVALID)
@@ -87,11 +129,13 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 		g_set_error_literal(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_NOT_SUPPORTED,
-				    "neither a USB device nor a tty");
+				    "neither a USB device, a tty nor a BlueZ device");
 		return FALSE;
 	}
 	dev = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
 	fu_device_incorporate(dev, device, FU_DEVICE_INCORPORATE_FLAG_ALL);
+	if (FU_IS_NORDIC_DFU_BLE_RUNTIME(dev))
+		fu_nordic_dfu_ble_runtime_set_plugin(FU_NORDIC_DFU_BLE_RUNTIME(dev), plugin);
 	locker = fu_device_locker_new(dev, error);
 	if (locker == NULL)
 		return FALSE;

@@ -1,0 +1,56 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+/* the Secure DFU service and its characteristics (nrf_dfu_ble.c, ble_dfu.h) */
+#define FU_NORDIC_DFU_BLE_UUID_SERVICE		"0000fe59-0000-1000-8000-00805f9b34fb"
+#define FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT	"8ec90001-f315-4f60-9fb8-838830daea50"
+#define FU_NORDIC_DFU_BLE_UUID_PACKET		"8ec90002-f315-4f60-9fb8-838830daea50"
+#define FU_NORDIC_DFU_BLE_UUID_BUTTONLESS	"8ec90003-f315-4f60-9fb8-838830daea50"
+#define FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS "8ec90004-f315-4f60-9fb8-838830daea50"
+
+/* the ATT MTU every link starts with (Core 5.3 Vol 3 Part F 3.2.8) */
+#define FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT 23
+/* opcode and handle of an ATT write command or notification */
+#define FU_NORDIC_DFU_BLE_ATT_HEADER 3
+
+/* from a lost link or a reset to the device connected again: an SDK bootloader advertises
+ * within a second of its reset; a SoftDevice+bootloader image takes up to 13 s */
+#define FU_NORDIC_DFU_BLE_RECONNECT_MS 15000
+
+/* the object path of the device's characteristic with this UUID, asked of BlueZ now: the
+ * paths change when an unbonded device reconnects */
+gchar *
+fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uuid, GError **error);
+/* a property of a BlueZ object, read now rather than from a proxy's cache */
+GVariant *
+fu_nordic_dfu_ble_get_property(const gchar *path,
+			       const gchar *iface,
+			       const gchar *name,
+			       GError **error);
+/* Device1.Connect, then wait for ServicesResolved */
+gboolean
+fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error);
+/* the object path of the device with this address, or NULL */
+gchar *
+fu_nordic_dfu_ble_find_device(const gchar *address);
+/* a method of a BlueZ object with no arguments and no reply */
+gboolean
+fu_nordic_dfu_ble_call(const gchar *path, const gchar *iface, const gchar *method, GError **error);
+/* the device's object path from the FuBluezDevice's proxy */
+const gchar *
+fu_nordic_dfu_ble_device_path(FuDevice *device);
+/* the address the SDK's bootloader advertises under after a buttonless entry from an
+ * unbonded application: the least significant byte plus one (nrf_dfu_ble.c) */
+gchar *
+fu_nordic_dfu_ble_address_next(const gchar *address, GError **error);
+/* the visible instance ID that links an application and its bootloader across the address
+ * change: NRFDFU_BLE\ADDR_<the application's address> */
+void
+fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_address);

@@ -1,0 +1,533 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-ble-device.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-common.h"
+
+/*
+ * The Secure DFU bootloader over Bluetooth LE (nrf_dfu_ble.c): requests are written to the
+ * control point (8EC90001) with write requests and answered by its notifications; object data
+ * goes to the packet characteristic (8EC90002) as writes without response of at most
+ * ATT MTU - 3 bytes. There is no SLIP: the core's frames are unwrapped on the way out and
+ * the notifications wrapped on the way in, so the same session drives every transport.
+ *
+ * BlueZ hands out the packet characteristic and the control point's notifications as
+ * sockets (AcquireWrite, AcquireNotify), one datagram a write or notification, with the
+ * link's ATT MTU; a full socket is the link's only flow control.
+ */
+
+/* packet receipt notifications over BLE, see README.md */
+#define FU_NORDIC_DFU_BLE_PRN_DEFAULT 8
+/* attempts to carry on after the link was lost in the middle of an image */
+#define FU_NORDIC_DFU_BLE_RESUME_TRIES 3
+
+struct _FuNordicDfuBleDevice {
+	FuBluezDevice parent_instance;
+	FuNordicDfuState state;
+	FuNordicDfuTransport transport;
+	gchar *app_address;
+	gchar *control_point_path;
+	FuIOChannel *notify_io;
+	FuIOChannel *packet_io;
+	guint att_mtu;
+	gsize chunk_size;
+	gboolean packet_via_write_value; /* AcquireWrite refused: WriteValue a packet */
+	gchar *packet_path;
+	GByteArray *pending_reply; /* a reply made here, SLIP-encoded, for the next read */
+	guint reconnects;
+};
+
+G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
+
+static void
+fu_nordic_dfu_ble_device_release(FuNordicDfuBleDevice *self)
+{
+	g_clear_object(&self->notify_io);
+	g_clear_object(&self->packet_io);
+	g_clear_pointer(&self->control_point_path, g_free);
+	g_clear_pointer(&self->packet_path, g_free);
+}
+
+static FuIOChannel *
+fu_nordic_dfu_ble_device_acquire(const gchar *path, const gchar *method, guint *mtu, GError **error)
+{
+	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	g_autoptr(GUnixFDList) fds = NULL;
+	g_autoptr(GVariant) reply = NULL;
+	gint32 idx = 0;
+	guint16 mtu_tmp = 0;
+	gint fd;
+
+	if (bus == NULL)
+		return NULL;
+	reply = g_dbus_connection_call_with_unix_fd_list_sync(
+	    bus,
+	    "org.bluez",
+	    path,
+	    "org.bluez.GattCharacteristic1",
+	    method,
+	    g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+	    G_VARIANT_TYPE("(hq)"),
+	    G_DBUS_CALL_FLAGS_NONE,
+	    5000,
+	    NULL,
+	    &fds,
+	    NULL,
+	    error);
+	if (reply == NULL) {
+		g_dbus_error_strip_remote_error(*error);
+		g_prefix_error(error, "%s: ", method);
+		return NULL;
+	}
+	g_variant_get(reply, "(hq)", &idx, &mtu_tmp);
+	fd = g_unix_fd_list_get(fds, idx, error);
+	if (fd < 0)
+		return NULL;
+	*mtu = mtu_tmp;
+	return fu_io_channel_unix_new(fd);
+}
+
+/* the characteristics of the link as it is now: after a reconnection they are new objects */
+static gboolean
+fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
+{
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_DEVICE(self));
+	g_autofree gchar *cp = NULL;
+	g_autofree gchar *packet = NULL;
+	g_autoptr(GError) error_write = NULL;
+	guint mtu_notify = 0;
+	guint mtu_write = 0;
+
+	fu_nordic_dfu_ble_device_release(self);
+	cp = fu_nordic_dfu_ble_find_characteristic(device_path,
+						   FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT,
+						   error);
+	if (cp == NULL)
+		return FALSE;
+	packet = fu_nordic_dfu_ble_find_characteristic(device_path,
+						       FU_NORDIC_DFU_BLE_UUID_PACKET,
+						       error);
+	if (packet == NULL)
+		return FALSE;
+	self->notify_io = fu_nordic_dfu_ble_device_acquire(cp, "AcquireNotify", &mtu_notify, error);
+	if (self->notify_io == NULL)
+		return FALSE;
+	self->packet_io =
+	    fu_nordic_dfu_ble_device_acquire(packet, "AcquireWrite", &mtu_write, &error_write);
+	if (self->packet_io != NULL) {
+		self->att_mtu = mtu_write;
+		self->packet_via_write_value = FALSE;
+	} else {
+		g_autoptr(GVariant) mtu = NULL;
+		/* older BlueZ: the MTU property (5.62+), else the MTU every link starts with */
+		g_debug("%s, writing packets with WriteValue", error_write->message);
+		mtu = fu_nordic_dfu_ble_get_property(packet,
+						     "org.bluez.GattCharacteristic1",
+						     "MTU",
+						     NULL);
+		self->att_mtu = mtu != NULL ? g_variant_get_uint16(mtu)
+					    : FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
+		self->packet_via_write_value = TRUE;
+	}
+	if (self->att_mtu < FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT)
+		self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
+	self->chunk_size = self->att_mtu - FU_NORDIC_DFU_BLE_ATT_HEADER;
+	self->control_point_path = g_steal_pointer(&cp);
+	self->packet_path = g_steal_pointer(&packet);
+	/* the core's writes carry exactly one packet: an MTU whose SLIP rule gives the chunk */
+	self->state.mtu_max = (guint16)(2 * (self->chunk_size + 1) + 1);
+	g_debug("ATT MTU %u: %" G_GSIZE_FORMAT " bytes a packet", self->att_mtu, self->chunk_size);
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_reconnect(FuNordicDfuBleDevice *self, guint timeout_ms, GError **error)
+{
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_DEVICE(self));
+	fu_nordic_dfu_ble_device_release(self);
+	if (!fu_nordic_dfu_ble_connect(device_path, timeout_ms, error))
+		return FALSE;
+	self->reconnects++;
+	return fu_nordic_dfu_ble_device_acquire_all(self, error);
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_write_value(const gchar *path,
+				     const guint8 *buf,
+				     gsize bufsz,
+				     guint timeout_ms,
+				     GError **error)
+{
+	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	g_autoptr(GVariant) reply = NULL;
+	GVariantBuilder opts;
+
+	if (bus == NULL)
+		return FALSE;
+	g_variant_builder_init(&opts, G_VARIANT_TYPE("a{sv}"));
+	g_variant_builder_add(&opts, "{sv}", "offset", g_variant_new_uint16(0));
+	reply = g_dbus_connection_call_sync(
+	    bus,
+	    "org.bluez",
+	    path,
+	    "org.bluez.GattCharacteristic1",
+	    "WriteValue",
+	    g_variant_new("(@ay@a{sv})",
+			  g_variant_new_fixed_array(G_VARIANT_TYPE_BYTE, buf, bufsz, 1),
+			  g_variant_builder_end(&opts)),
+	    NULL,
+	    G_DBUS_CALL_FLAGS_NONE,
+	    (gint)timeout_ms,
+	    NULL,
+	    error);
+	if (reply == NULL) {
+		/* BlueZ fails a write on a link that went away: the device is gone for now */
+		if (!g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+			g_dbus_error_strip_remote_error(*error);
+			(*error)->domain = FWUPD_ERROR;
+			(*error)->code = FWUPD_ERROR_NOT_FOUND;
+		} else {
+			(*error)->domain = FWUPD_ERROR;
+			(*error)->code = FWUPD_ERROR_TIMED_OUT;
+		}
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the core's frame, unwrapped from its SLIP encoding */
+static GByteArray *
+fu_nordic_dfu_ble_device_slip_decode(const guint8 *buf, gsize bufsz)
+{
+	GByteArray *out = g_byte_array_sized_new(bufsz);
+	for (gsize i = 0; i < bufsz; i++) {
+		guint8 b = buf[i];
+		if (b == NRF_DFU_PROTO_SLIP_END)
+			break;
+		if (b == NRF_DFU_PROTO_SLIP_ESC && i + 1 < bufsz) {
+			i++;
+			b = buf[i] == NRF_DFU_PROTO_SLIP_ESC_END ? NRF_DFU_PROTO_SLIP_END
+								 : NRF_DFU_PROTO_SLIP_ESC;
+		}
+		fu_byte_array_append_uint8(out, b);
+	}
+	return out;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_ensure_link(FuNordicDfuBleDevice *self, guint timeout_ms, GError **error)
+{
+	if (self->notify_io != NULL)
+		return TRUE;
+	return fu_nordic_dfu_ble_device_reconnect(self, timeout_ms, error);
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_write(FuDevice *device,
+			       const guint8 *buf,
+			       gsize bufsz,
+			       guint timeout_ms,
+			       GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	g_autoptr(GByteArray) req = fu_nordic_dfu_ble_device_slip_decode(buf, bufsz);
+
+	if (req->len == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
+		return FALSE;
+	}
+	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
+		return FALSE;
+
+	/* the BLE bootloader is not asked for an MTU, as pc-nrfutil's BLE transport does not:
+	 * the packet size is the link's, so the reply is made here */
+	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
+		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
+				  NRF_DFU_PROTO_OP_MTU_GET,
+				  NRF_DFU_PROTO_RESULT_SUCCESS,
+				  self->state.mtu_max & 0xFF,
+				  self->state.mtu_max >> 8};
+		guint8 frame[2 * sizeof(reply) + 1];
+		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
+		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
+		self->pending_reply = g_byte_array_new();
+		g_byte_array_append(self->pending_reply, frame, len);
+		return TRUE;
+	}
+
+	/* object data: the opcode is the characteristic */
+	if (req->data[0] == NRF_DFU_PROTO_OP_WRITE) {
+		if (req->len - 1 > self->chunk_size) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "%u bytes do not fit a packet of %" G_GSIZE_FORMAT,
+				    req->len - 1,
+				    self->chunk_size);
+			return FALSE;
+		}
+		if (self->packet_via_write_value)
+			return fu_nordic_dfu_ble_device_write_value(self->packet_path,
+								    req->data + 1,
+								    req->len - 1,
+								    timeout_ms,
+								    error);
+		if (!fu_io_channel_write_raw(self->packet_io,
+					     req->data + 1,
+					     req->len - 1,
+					     timeout_ms,
+					     FU_IO_CHANNEL_FLAG_NONE,
+					     error)) {
+			/* the socket closes with the link */
+			fu_nordic_dfu_ble_device_release(self);
+			(*error)->code = FWUPD_ERROR_NOT_FOUND;
+			return FALSE;
+		}
+		return TRUE;
+	}
+	if (!fu_nordic_dfu_ble_device_write_value(self->control_point_path,
+						  req->data,
+						  req->len,
+						  timeout_ms,
+						  error)) {
+		if (g_error_matches(*error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
+			fu_nordic_dfu_ble_device_release(self);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* one notification of the control point, SLIP-encoded for the core */
+static gboolean
+fu_nordic_dfu_ble_device_read(FuDevice *device,
+			      guint8 *buf,
+			      gsize bufsz,
+			      gsize *actual,
+			      guint timeout_ms,
+			      GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	guint8 notification[FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX];
+	struct pollfd fds = {.events = POLLIN};
+	gssize n;
+	gint rc;
+
+	if (self->pending_reply != NULL) {
+		gsize len = MIN(bufsz, self->pending_reply->len);
+		memcpy(buf, self->pending_reply->data, len);
+		*actual = len;
+		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
+		return TRUE;
+	}
+	if (self->notify_io == NULL) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
+		return FALSE;
+	}
+	fds.fd = fu_io_channel_unix_get_fd(self->notify_io);
+	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
+	if (rc < 0) {
+		g_set_error(error, FWUPD_ERROR, FWUPD_ERROR_READ, "poll: %s", g_strerror(errno));
+		return FALSE;
+	}
+	if (rc == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no notification");
+		return FALSE;
+	}
+	n = recv(fds.fd, notification, sizeof(notification), MSG_DONTWAIT);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			*actual = 0;
+			return TRUE;
+		}
+		fu_nordic_dfu_ble_device_release(self);
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
+		return FALSE;
+	}
+	*actual = nrf_dfu_proto_slip_encode(notification, (gsize)n, buf, bufsz);
+	if (*actual == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar *app_address)
+{
+	g_free(self->app_address);
+	self->app_address = g_strdup(app_address);
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_probe(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_ble_device_parent_class)->probe(device, error))
+		return FALSE;
+	/* a bonded bootloader keeps the application's address */
+	fu_nordic_dfu_ble_add_link_instance_id(
+	    device,
+	    self->app_address != NULL ? self->app_address : fu_device_get_logical_id(device));
+	fu_device_build_vendor_id(device, "BLUETOOTH", "Nordic");
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_open(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	return fu_nordic_dfu_ble_device_acquire_all(self, error);
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_close(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	fu_nordic_dfu_ble_device_release(self);
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_setup(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
+}
+
+static FuFirmware *
+fu_nordic_dfu_ble_device_prepare_firmware(FuDevice *device,
+					  GInputStream *stream,
+					  FuProgress *progress,
+					  FuFirmwareParseFlags flags,
+					  GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
+}
+
+/*
+ * All images are written here: the device object stays while the bootloader resets between
+ * images or the link drops, and the next write connects again. A lost link is not a failed
+ * update: a new session selects the object and resumes from the offset and CRC the bootloader
+ * reports.
+ */
+static gboolean
+fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
+					FuFirmware *firmware,
+					FuProgress *progress,
+					FwupdInstallFlags flags,
+					GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+
+	for (guint attempt = 0;; attempt++) {
+		g_autoptr(GError) error_local = NULL;
+		if (fu_nordic_dfu_write_firmware(&self->transport,
+						 &self->state,
+						 firmware,
+						 TRUE,
+						 progress,
+						 &error_local))
+			return TRUE;
+		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND) ||
+		    attempt + 1 >= FU_NORDIC_DFU_BLE_RESUME_TRIES) {
+			g_propagate_error(error, g_steal_pointer(&error_local));
+			return FALSE;
+		}
+		g_info("link lost (%s), connecting again to resume", error_local->message);
+		if (!fu_nordic_dfu_ble_device_reconnect(self,
+							FU_NORDIC_DFU_BLE_RECONNECT_MS,
+							error))
+			return FALSE;
+		fu_progress_reset(progress);
+	}
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_set_quirk_kv(FuDevice *device,
+				      const gchar *key,
+				      const gchar *value,
+				      GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
+}
+
+static void
+fu_nordic_dfu_ble_device_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	FU_DEVICE_CLASS(fu_nordic_dfu_ble_device_parent_class)->to_string(device, idt, str);
+	fwupd_codec_string_append_int(str, idt, "AttMtu", self->att_mtu);
+	fwupd_codec_string_append_int(str, idt, "ChunkSize", self->chunk_size);
+	fwupd_codec_string_append_bool(str,
+				       idt,
+				       "PacketViaWriteValue",
+				       self->packet_via_write_value);
+	fwupd_codec_string_append_int(str, idt, "Reconnects", self->reconnects);
+	fwupd_codec_string_append(str, idt, "AppAddress", self->app_address);
+	fu_nordic_dfu_to_string(&self->state, idt, str);
+}
+
+static void
+fu_nordic_dfu_ble_device_set_progress(FuDevice *self, FuProgress *progress)
+{
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 98, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "attach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
+}
+
+static void
+fu_nordic_dfu_ble_device_init(FuNordicDfuBleDevice *self)
+{
+	self->state.prn = FU_NORDIC_DFU_BLE_PRN_DEFAULT;
+	self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
+	self->chunk_size = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT - FU_NORDIC_DFU_BLE_ATT_HEADER;
+	self->transport.device = FU_DEVICE(self);
+	self->transport.write = fu_nordic_dfu_ble_device_write;
+	self->transport.read = fu_nordic_dfu_ble_device_read;
+	fu_nordic_dfu_init_device(FU_DEVICE(self));
+	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (Bluetooth LE)");
+}
+
+static void
+fu_nordic_dfu_ble_device_finalize(GObject *object)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(object);
+	fu_nordic_dfu_ble_device_release(self);
+	if (self->pending_reply != NULL)
+		g_byte_array_unref(self->pending_reply);
+	g_free(self->app_address);
+	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
+}
+
+static void
+fu_nordic_dfu_ble_device_class_init(FuNordicDfuBleDeviceClass *klass)
+{
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	object_class->finalize = fu_nordic_dfu_ble_device_finalize;
+	device_class->probe = fu_nordic_dfu_ble_device_probe;
+	device_class->open = fu_nordic_dfu_ble_device_open;
+	device_class->close = fu_nordic_dfu_ble_device_close;
+	device_class->setup = fu_nordic_dfu_ble_device_setup;
+	device_class->prepare_firmware = fu_nordic_dfu_ble_device_prepare_firmware;
+	device_class->write_firmware = fu_nordic_dfu_ble_device_write_firmware;
+	device_class->set_quirk_kv = fu_nordic_dfu_ble_device_set_quirk_kv;
+	device_class->to_string = fu_nordic_dfu_ble_device_to_string;
+	device_class->set_progress = fu_nordic_dfu_ble_device_set_progress;
+	device_class->convert_version = fu_nordic_dfu_convert_version;
+}

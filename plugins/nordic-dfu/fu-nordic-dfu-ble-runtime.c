@@ -1,0 +1,431 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "fu-nordic-dfu-ble-runtime.h"
+
+#include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-ble-device.h"
+#include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-firmware.h"
+
+/*
+ * An application with the SDK's buttonless DFU service (ble_dfu.c): 8EC90003 when the
+ * bootloader does not share the application's bond, 8EC90004 when it does. With indications
+ * enabled, the enter-bootloader command (0x01) is answered by an indication 0x20 0x01 result,
+ * then the application disconnects and resets into the bootloader.
+ *
+ * An unbonded bootloader advertises under the application's address plus one, so BlueZ sees
+ * a new device; it is not paired, and fwupd's BlueZ backend only takes paired devices. After
+ * the command the plugin therefore finds the bootloader itself: it discovers, connects, and
+ * adds the bootloader device it made, which replaces this one because both carry the
+ * instance ID NRFDFU_BLE\ADDR_<application address>. A bonded bootloader keeps the address
+ * and the bond: once connected, the backend adds it as it does any paired device.
+ */
+
+#define FU_NORDIC_DFU_BUTTONLESS_OP_ENTER    0x01
+#define FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE 0x20
+/* ble_dfu.h ble_dfu_buttonless_rsp_code_t */
+#define FU_NORDIC_DFU_BUTTONLESS_SUCCESS	  0x01
+#define FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED 0x02
+#define FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED 0x04
+#define FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME 0x05
+#define FU_NORDIC_DFU_BUTTONLESS_BUSY		  0x06
+#define FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED	  0x07
+/* the application indicates at once; allow for a slow connection interval and the ATT
+ * write response before it */
+#define FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS 5000
+/* how often the bootloader is looked for while fwupd waits for it */
+#define FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS 20
+
+struct _FuNordicDfuBleRuntime {
+	FuBluezDevice parent_instance;
+	FuPlugin *plugin; /* weak */
+	gboolean bonds;
+};
+
+G_DEFINE_TYPE(FuNordicDfuBleRuntime, fu_nordic_dfu_ble_runtime, FU_TYPE_BLUEZ_DEVICE)
+
+/* finds the bootloader after the application reset and hands it to fwupd */
+typedef struct {
+	FuPlugin *plugin; /* weak */
+	FuContext *ctx;
+	GDBusObjectManager *object_manager;
+	gchar *adapter_path;
+	gchar *app_address;
+	gchar *bl_address;
+	gboolean bonds;
+	gboolean discovering;
+	gint64 deadline_us;
+} FuNordicDfuBleFollower;
+
+static void
+fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
+{
+	if (helper->plugin != NULL)
+		g_object_remove_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
+	if (helper->discovering) {
+		g_autoptr(GError) error_local = NULL;
+		if (!fu_nordic_dfu_ble_call(helper->adapter_path,
+					    "org.bluez.Adapter1",
+					    "StopDiscovery",
+					    &error_local))
+			g_debug("%s", error_local->message);
+	}
+	g_object_unref(helper->ctx);
+	g_object_unref(helper->object_manager);
+	g_free(helper->adapter_path);
+	g_free(helper->app_address);
+	g_free(helper->bl_address);
+	g_free(helper);
+}
+
+static gboolean
+fu_nordic_dfu_ble_follower_add(FuNordicDfuBleFollower *helper, const gchar *path, GError **error)
+{
+	g_autoptr(GDBusProxy) proxy = NULL;
+	g_autoptr(FuNordicDfuBleDevice) dev = NULL;
+	g_autoptr(FuDeviceLocker) locker = NULL;
+
+	proxy = g_dbus_proxy_new_for_bus_sync(G_BUS_TYPE_SYSTEM,
+					      G_DBUS_PROXY_FLAGS_NONE,
+					      NULL,
+					      "org.bluez",
+					      path,
+					      "org.bluez.Device1",
+					      NULL,
+					      error);
+	if (proxy == NULL)
+		return FALSE;
+	dev = g_object_new(FU_TYPE_NORDIC_DFU_BLE_DEVICE,
+			   "context",
+			   helper->ctx,
+			   "backend-id",
+			   path,
+			   "object-manager",
+			   helper->object_manager,
+			   "proxy",
+			   proxy,
+			   NULL);
+	fu_nordic_dfu_ble_device_set_app_address(dev, helper->app_address);
+	locker = fu_device_locker_new(FU_DEVICE(dev), error);
+	if (locker == NULL)
+		return FALSE;
+	fu_plugin_device_add(helper->plugin, FU_DEVICE(dev));
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_follower_cb(gpointer user_data)
+{
+	FuNordicDfuBleFollower *helper = user_data;
+	g_autofree gchar *path = NULL;
+	g_autoptr(GVariant) resolved = NULL;
+	g_autoptr(GVariant) paired = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	if (helper->plugin == NULL)
+		return G_SOURCE_REMOVE;
+	if (g_get_monotonic_time() > helper->deadline_us) {
+		g_warning("the bootloader did not advertise as %s within %u ms",
+			  helper->bl_address,
+			  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS);
+		return G_SOURCE_REMOVE;
+	}
+
+	/* BlueZ only shows an advertiser it has not met before while it discovers */
+	path = fu_nordic_dfu_ble_find_device(helper->bl_address);
+	if (path == NULL) {
+		if (!helper->discovering) {
+			if (!fu_nordic_dfu_ble_call(helper->adapter_path,
+						    "org.bluez.Adapter1",
+						    "StartDiscovery",
+						    &error_local)) {
+				g_debug("%s", error_local->message);
+				return G_SOURCE_CONTINUE;
+			}
+			helper->discovering = TRUE;
+		}
+		return G_SOURCE_CONTINUE;
+	}
+	/* a short attempt: the loop comes back while the bootloader still boots */
+	if (!fu_nordic_dfu_ble_connect(path, FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS, &error_local)) {
+		g_debug("%s", error_local->message);
+		return G_SOURCE_CONTINUE;
+	}
+	resolved =
+	    fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "ServicesResolved", NULL);
+	if (resolved == NULL || !g_variant_get_boolean(resolved))
+		return G_SOURCE_CONTINUE;
+
+	/* paired: fwupd's BlueZ backend adds it */
+	paired = fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "Paired", NULL);
+	if (paired != NULL && g_variant_get_boolean(paired)) {
+		g_info("bootloader %s connected; the BlueZ backend adds it", path);
+		return G_SOURCE_REMOVE;
+	}
+	/* the object manager has not seen the GATT objects yet: try again */
+	if (!fu_nordic_dfu_ble_follower_add(helper, path, &error_local)) {
+		g_debug("adding bootloader %s: %s", path, error_local->message);
+		return G_SOURCE_CONTINUE;
+	}
+	g_info("added the unbonded bootloader %s", path);
+	return G_SOURCE_REMOVE;
+}
+
+void
+fu_nordic_dfu_ble_runtime_set_plugin(FuNordicDfuBleRuntime *self, FuPlugin *plugin)
+{
+	if (self->plugin != NULL)
+		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	self->plugin = plugin;
+	g_object_add_weak_pointer(G_OBJECT(plugin), (gpointer *)&self->plugin);
+}
+
+static gboolean
+fu_nordic_dfu_ble_runtime_probe(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(device);
+	g_autofree gchar *path = NULL;
+
+	if (!FU_DEVICE_CLASS(fu_nordic_dfu_ble_runtime_parent_class)->probe(device, error))
+		return FALSE;
+	path = fu_nordic_dfu_ble_find_characteristic(device_path,
+						     FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS,
+						     NULL);
+	self->bonds = path != NULL;
+	fu_nordic_dfu_ble_add_link_instance_id(device, fu_device_get_logical_id(device));
+	fu_device_build_vendor_id(device, "BLUETOOTH", "Nordic");
+	return TRUE;
+}
+
+static const gchar *
+fu_nordic_dfu_ble_runtime_result_to_string(guint8 result)
+{
+	switch (result) {
+	case FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED:
+		return "the command is not supported";
+	case FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED:
+		return "the application could not enter the bootloader";
+	case FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME:
+		return "invalid advertisement name";
+	case FU_NORDIC_DFU_BUTTONLESS_BUSY:
+		return "the application is busy";
+	case FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED:
+		return "the host is not bonded with the device";
+	default:
+		return "unknown result";
+	}
+}
+
+typedef struct {
+	GMainLoop *loop;
+	GByteArray *value;
+} FuNordicDfuBleIndication;
+
+static void
+fu_nordic_dfu_ble_runtime_changed_cb(GDBusConnection *conn,
+				     const gchar *sender,
+				     const gchar *path,
+				     const gchar *iface,
+				     const gchar *signal,
+				     GVariant *params,
+				     gpointer user_data)
+{
+	FuNordicDfuBleIndication *helper = user_data;
+	g_autoptr(GVariant) changed = NULL;
+	g_autoptr(GVariant) value = NULL;
+	const guint8 *data;
+	gsize len = 0;
+
+	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
+	value = g_variant_lookup_value(changed, "Value", G_VARIANT_TYPE_BYTESTRING);
+	if (value == NULL)
+		return;
+	data = g_variant_get_fixed_array(value, &len, 1);
+	g_byte_array_set_size(helper->value, 0);
+	g_byte_array_append(helper->value, data, len);
+	g_main_loop_quit(helper->loop);
+}
+
+static gboolean
+fu_nordic_dfu_ble_runtime_timeout_cb(gpointer user_data)
+{
+	FuNordicDfuBleIndication *helper = user_data;
+	g_main_loop_quit(helper->loop);
+	return G_SOURCE_REMOVE;
+}
+
+/* the indication is awaited on a context of its own, so fwupd sees no other signal meanwhile */
+static gboolean
+fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, GError **error)
+{
+	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+	g_autoptr(GMainContext) context = g_main_context_new();
+	g_autoptr(GMainLoop) loop = g_main_loop_new(context, FALSE);
+	g_autoptr(GByteArray) value = g_byte_array_new();
+	g_autoptr(GByteArray) cmd = g_byte_array_new();
+	g_autoptr(GSource) timeout = NULL;
+	FuNordicDfuBleIndication helper = {.loop = loop, .value = value};
+	guint sub_id;
+	gboolean ok;
+
+	if (bus == NULL)
+		return FALSE;
+	g_main_context_push_thread_default(context);
+	sub_id = g_dbus_connection_signal_subscribe(bus,
+						    "org.bluez",
+						    "org.freedesktop.DBus.Properties",
+						    "PropertiesChanged",
+						    path,
+						    "org.bluez.GattCharacteristic1",
+						    G_DBUS_SIGNAL_FLAGS_NONE,
+						    fu_nordic_dfu_ble_runtime_changed_cb,
+						    &helper,
+						    NULL);
+	ok = fu_nordic_dfu_ble_call(path, "org.bluez.GattCharacteristic1", "StartNotify", error);
+	if (ok) {
+		fu_byte_array_append_uint8(cmd, FU_NORDIC_DFU_BUTTONLESS_OP_ENTER);
+		ok = fu_bluez_device_write(FU_BLUEZ_DEVICE(self),
+					   self->bonds ? FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS
+						       : FU_NORDIC_DFU_BLE_UUID_BUTTONLESS,
+					   cmd,
+					   error);
+	}
+	if (ok) {
+		timeout = g_timeout_source_new(FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
+		g_source_set_callback(timeout, fu_nordic_dfu_ble_runtime_timeout_cb, &helper, NULL);
+		g_source_attach(timeout, context);
+		g_main_loop_run(loop);
+		g_source_destroy(timeout);
+	}
+	g_dbus_connection_signal_unsubscribe(bus, sub_id);
+	g_main_context_pop_thread_default(context);
+	if (!ok)
+		return FALSE;
+	if (value->len == 0) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_TIMED_OUT,
+			    "the application did not indicate a response to enter-bootloader "
+			    "within %u ms",
+			    (guint)FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
+		return FALSE;
+	}
+	if (value->len < 3 || value->data[0] != FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE ||
+	    value->data[1] != FU_NORDIC_DFU_BUTTONLESS_OP_ENTER) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_DATA,
+			    "the application indicated %u bytes that are not a response to "
+			    "enter-bootloader",
+			    value->len);
+		return FALSE;
+	}
+	if (value->data[2] != FU_NORDIC_DFU_BUTTONLESS_SUCCESS) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "the application refused to enter the bootloader: %s (0x%02x)",
+			    fu_nordic_dfu_ble_runtime_result_to_string(value->data[2]),
+			    value->data[2]);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError **error)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(device);
+	const gchar *address = fu_device_get_logical_id(device);
+	FuNordicDfuBleFollower *helper;
+	g_autofree gchar *path = NULL;
+	g_autofree gchar *bl_address = NULL;
+
+	if (self->plugin == NULL) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "no plugin");
+		return FALSE;
+	}
+	bl_address = self->bonds ? g_strdup(address)
+				 : fu_nordic_dfu_ble_address_next(address, error);
+	if (bl_address == NULL)
+		return FALSE;
+	path = fu_nordic_dfu_ble_find_characteristic(device_path,
+						     self->bonds
+							 ? FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS
+							 : FU_NORDIC_DFU_BLE_UUID_BUTTONLESS,
+						     error);
+	if (path == NULL)
+		return FALSE;
+	if (!fu_nordic_dfu_ble_runtime_enter(self, path, error)) {
+		g_prefix_error_literal(error, "buttonless DFU: ");
+		return FALSE;
+	}
+	g_info("entering the bootloader, expected as %s", bl_address);
+
+	/* fwupd runs its main loop while it waits for the replug: find the bootloader there */
+	helper = g_new0(FuNordicDfuBleFollower, 1);
+	helper->plugin = self->plugin;
+	g_object_add_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
+	helper->ctx = g_object_ref(fu_device_get_context(device));
+	g_object_get(device, "object-manager", &helper->object_manager, NULL);
+	helper->adapter_path = g_strdup(fu_device_get_physical_id(device));
+	helper->app_address = g_strdup(address);
+	helper->bl_address = g_steal_pointer(&bl_address);
+	helper->bonds = self->bonds;
+	helper->deadline_us =
+	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
+	g_timeout_add_full(G_PRIORITY_DEFAULT,
+			   FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
+			   fu_nordic_dfu_ble_follower_cb,
+			   helper,
+			   (GDestroyNotify)fu_nordic_dfu_ble_follower_free);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	return TRUE;
+}
+
+static void
+fu_nordic_dfu_ble_runtime_to_string(FuDevice *device, guint idt, GString *str)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
+	FU_DEVICE_CLASS(fu_nordic_dfu_ble_runtime_parent_class)->to_string(device, idt, str);
+	fwupd_codec_string_append_bool(str, idt, "Bonds", self->bonds);
+}
+
+static void
+fu_nordic_dfu_ble_runtime_init(FuNordicDfuBleRuntime *self)
+{
+	fu_device_add_protocol(FU_DEVICE(self), "com.nordic.securedfu");
+	fu_device_set_version_format(FU_DEVICE(self), FWUPD_VERSION_FORMAT_NUMBER);
+	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
+	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
+	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_set_remove_delay(FU_DEVICE(self), FU_NORDIC_DFU_BLE_RECONNECT_MS);
+	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
+}
+
+static void
+fu_nordic_dfu_ble_runtime_finalize(GObject *object)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(object);
+	if (self->plugin != NULL)
+		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	G_OBJECT_CLASS(fu_nordic_dfu_ble_runtime_parent_class)->finalize(object);
+}
+
+static void
+fu_nordic_dfu_ble_runtime_class_init(FuNordicDfuBleRuntimeClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS(klass);
+	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	object_class->finalize = fu_nordic_dfu_ble_runtime_finalize;
+	device_class->probe = fu_nordic_dfu_ble_runtime_probe;
+	device_class->detach = fu_nordic_dfu_ble_runtime_detach;
+	device_class->to_string = fu_nordic_dfu_ble_runtime_to_string;
+}
