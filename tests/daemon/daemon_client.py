@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The client side of a daemon run, started by usbsim-run under the device simulation.
 
-Starts what a user's system has: a system bus (a private dbus-daemon), polkit (python3-dbusmock's
-polkitd template, allowing fwupd's actions as an administrator's polkit rules would) and
-Debian's fwupd daemon loading our modules and quirks; then runs the real fwupdmgr the way a
-user does: get-devices, install a cabinet, get-devices, get-history. Writes what it saw as JSON
+Starts what a user's system has: a system bus (a private dbus-daemon), polkit
+(python3-dbusmock's polkitd template) and Debian's fwupd daemon loading our modules and
+quirks; then runs the real fwupdmgr the way a user does: get-devices, install a cabinet,
+get-devices, get-history; and, asked to, records fwupd's emulation data of the update. Writes what it saw as JSON
 for the test outside. Every process it starts is stopped before it exits, and dies with it if
 the harness kills it (PR_SET_PDEATHSIG).
 """
@@ -15,6 +15,7 @@ import ctypes
 import glob
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,25 +26,14 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 FWUPD_DAEMON = "/usr/libexec/fwupd/fwupd"
 PR_SET_PDEATHSIG = 1
 
-# the actions fwupd asks polkit about when a user updates firmware (fwupd's own daemon
-# tests allow the same list)
-POLKIT_ACTIONS = [
-    "org.freedesktop.fwupd.update-internal",
-    "org.freedesktop.fwupd.update-internal-trusted",
-    "org.freedesktop.fwupd.downgrade-internal",
-    "org.freedesktop.fwupd.downgrade-internal-trusted",
-    "org.freedesktop.fwupd.update-hotplug",
-    "org.freedesktop.fwupd.update-hotplug-trusted",
-    "org.freedesktop.fwupd.downgrade-hotplug",
-    "org.freedesktop.fwupd.downgrade-hotplug-trusted",
-    "org.freedesktop.fwupd.device-unlock",
-    "org.freedesktop.fwupd.modify-config",
-    "org.freedesktop.fwupd.device-activate",
-    "org.freedesktop.fwupd.verify-update",
-    "org.freedesktop.fwupd.modify-remote",
-    "org.freedesktop.fwupd.emulation-load",
-    "org.freedesktop.fwupd.emulation-save",
-]
+# every action Debian's fwupd defines is allowed, as an administrator's polkit rule would
+FWUPD_POLKIT_POLICY = "/usr/share/polkit-1/actions/org.freedesktop.fwupd.policy"
+
+
+def polkit_actions():
+    with open(FWUPD_POLKIT_POLICY, encoding="utf-8") as f:
+        return re.findall(r'<action id="([^"]+)"', f.read())
+
 
 SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -118,7 +108,7 @@ class Session:
         subprocess.run(["gdbus", "call", "--system", "--dest", "org.freedesktop.PolicyKit1",
                         "--object-path", "/org/freedesktop/PolicyKit1/Authority",
                         "--method", "org.freedesktop.DBus.Mock.SetAllowed",
-                        str(POLKIT_ACTIONS)], env=without_preload(self.env), check=True,
+                        str(polkit_actions())], env=without_preload(self.env), check=True,
                        stdout=subprocess.DEVNULL)
 
     def wait_for_name(self, name, timeout):
@@ -161,10 +151,21 @@ class Session:
                    LOCALCONF_DIRECTORY=dirs["localconf"],
                    FWUPD_LOCALSTATEDIR_METADATA=dirs["metadata"],
                    FWUPD_LOCALSTATEDIR_REMOTES=dirs["remotes"])
-        self.daemon_log = open(self.log, "w", encoding="utf-8")  # noqa: SIM115
-        self.daemon = self.spawn([FWUPD_DAEMON, "--verbose", "--no-timestamp"], env,
+        self.daemon_env = env
+        self.run_daemon()
+
+    def run_daemon(self):
+        self.daemon_log = open(self.log, "a", encoding="utf-8")  # noqa: SIM115
+        self.daemon = self.spawn([FWUPD_DAEMON, "--verbose", "--no-timestamp"], self.daemon_env,
                                  stdout=self.daemon_log, stderr=subprocess.STDOUT)
         self.wait_for_name("org.freedesktop.fwupd", 60)
+
+    def restart_daemon(self):
+        self.daemon.terminate()
+        self.daemon.wait(timeout=10)
+        self.procs.remove(self.daemon)
+        self.daemon_log.close()
+        self.run_daemon()
 
     def fwupdmgr(self, args, timeout, stream=False):
         cmd = ["fwupdmgr"] + args
@@ -202,6 +203,27 @@ class Session:
         return stopped
 
 
+def default_modules(build):
+    """fwupd's own plugin directory and each of the build's plugin directories."""
+    libdir_pkg = subprocess.run(["pkg-config", "--variable=libdir", "fwupd"], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    version = subprocess.run(["pkg-config", "--modversion", "fwupd"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+    modules = [os.path.join(libdir_pkg, "fwupd-" + version)]
+    plugins_dir = os.path.join(build, "plugins")
+    for sub in sorted(os.listdir(plugins_dir)):
+        path = os.path.join(plugins_dir, sub)
+        if any(f.startswith("libfu_plugin_") and f.endswith(".so") for f in os.listdir(path)):
+            modules.append(path)
+    return modules
+
+
+def default_quirks():
+    # the same quirk files as tests/run-fwupdtool
+    return sorted(glob.glob(os.path.join(TOP, "plugins", "*", "*.quirk")) +
+                  glob.glob(os.path.join(TOP, "tests", "quirks", "*.quirk")))
+
+
 def devices_of(out, plugin):
     try:
         devices = json.loads(out).get("Devices", [])
@@ -222,24 +244,16 @@ def main():
                         help="a quirk file to load beside the project's (repeatable)")
     parser.add_argument("--result", required=True)
     parser.add_argument("--timeout", type=float, default=120)
+    parser.add_argument("--record-emulation", metavar="ZIP",
+                        help="tag the device for emulation, restart the daemon so it records "
+                             "from enumeration on, and save what the install did here")
     parser.add_argument("--wait-back", type=float, default=15,
                         help="how long to wait for the device to come back after the "
                              "install (0: it leaves for good)")
     args = parser.parse_args()
 
-    libdir_pkg = subprocess.run(["pkg-config", "--variable=libdir", "fwupd"], check=True,
-                                capture_output=True, text=True).stdout.strip()
-    version = subprocess.run(["pkg-config", "--modversion", "fwupd"], check=True,
-                             capture_output=True, text=True).stdout.strip()
-    modules = [os.path.join(libdir_pkg, "fwupd-" + version)]
-    plugins_dir = os.path.join(args.build, "plugins")
-    for sub in sorted(os.listdir(plugins_dir)):
-        path = os.path.join(plugins_dir, sub)
-        if any(f.startswith("libfu_plugin_") and f.endswith(".so") for f in os.listdir(path)):
-            modules.append(path)
-    # the same quirk files as tests/run-fwupdtool
-    quirks = sorted(glob.glob(os.path.join(TOP, "plugins", "*", "*.quirk")) +
-                    glob.glob(os.path.join(TOP, "tests", "quirks", "*.quirk"))) + args.quirk
+    modules = default_modules(args.build)
+    quirks = default_quirks() + args.quirk
 
     os.makedirs(args.state, exist_ok=True)
     session = Session(args.state, args.build, os.path.join(args.state, "fwupd.log"))
@@ -259,6 +273,13 @@ def main():
 
         code, out = step("get-devices", ["get-devices", "--json"])
         result["before"] = devices_of(out, args.plugin)
+        if args.record_emulation and result["before"]:
+            # fwupd records a tagged device's events from its next enumeration: for a device
+            # that stays plugged in, that is the daemon's next start
+            step("emulation-tag", ["emulation-tag", result["before"][0]["DeviceId"]])
+            session.restart_daemon()
+            code, out = step("get-devices-tagged", ["get-devices", "--json"])
+            result["before"] = devices_of(out, args.plugin)
         if result["before"]:
             sys.stderr.write("$ fwupdmgr install %s\n" % os.path.basename(args.cabinet))
             # the flags of a non-interactive install: a re-install or older version is fine,
@@ -281,6 +302,8 @@ def main():
                 result["history"] = json.loads(out).get("Devices", [])
             except json.JSONDecodeError:
                 result["history"] = []
+            if args.record_emulation:
+                step("emulation-save", ["emulation-save", args.record_emulation])
             _, out = step("get-history-text", ["get-history"])
             sys.stderr.write("$ fwupdmgr get-history\n" + out)
         else:

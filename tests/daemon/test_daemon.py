@@ -141,7 +141,7 @@ def pid_alive(pid):
         return False
 
 
-def run_case(build, name):
+def run_case(build, name, record_emulation=None):
     spec = DEVICES[name]
     setup = Setup(build, name, spec)
     cab = make_cabinet(setup, spec)
@@ -153,6 +153,8 @@ def run_case(build, name):
         cmd += ["--quirk", setup.quirk_file]
     if spec["version_after"] is None:
         cmd += ["--wait-back", "0"]
+    if record_emulation:
+        cmd += ["--record-emulation", os.path.abspath(record_emulation)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     # fwupdmgr's progress and history, as a user saw them
     print(proc.stderr, end="")
@@ -216,9 +218,11 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
     parser.add_argument("case", choices=sorted(DEVICES))
+    parser.add_argument("--record-emulation", metavar="ZIP",
+                        help="also record fwupd emulation data of the update into ZIP")
     args = parser.parse_args()
     try:
-        run_case(args.build, args.case)
+        run_case(args.build, args.case, args.record_emulation)
     except Failure as exc:
         print("FAIL %s: %s" % (args.case, exc))
         return 1
