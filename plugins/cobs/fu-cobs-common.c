@@ -248,3 +248,205 @@ fu_cobs_session_run(CobsProtoSession *session,
 		fu_cobs_session_progress(session, progress, &shown);
 	}
 }
+
+/*
+ * Overlapped run: the caller's thread sends, a reader thread receives. fwupd 2.0.20's bulk
+ * transfers are synchronous, and the device holds a queued chunk off the bus until it has a
+ * free buffer; with the reply read on the same thread, the IN transfer of ACK N could only
+ * start once chunk N+1 was taken. The reader keeps one read going for every reply the session
+ * says the device owes, so ACK N comes in while chunk N+1 goes out.
+ */
+
+/* what the reader is asked to do: a read, or (timeout_ms G_MAXUINT) to stop */
+typedef struct {
+	guint timeout_ms;
+} FuCobsReadRequest;
+
+/* what a read brought: bytes, or the transfer's error */
+typedef struct {
+	guint8 buf[COBS_PROTO_MESSAGE_MAX];
+	gsize actual_length;
+	GError *error;
+} FuCobsReadResult;
+
+typedef struct {
+	const FuCobsTransport *transport;
+	gpointer user_data;
+	GAsyncQueue *requests; /* of FuCobsReadRequest */
+	GAsyncQueue *results;  /* of FuCobsReadResult */
+} FuCobsReader;
+
+#define FU_COBS_READ_STOP G_MAXUINT
+
+static void
+fu_cobs_read_result_free(FuCobsReadResult *result)
+{
+	if (result->error != NULL)
+		g_error_free(result->error);
+	g_free(result);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FuCobsReadResult, fu_cobs_read_result_free)
+
+static gpointer
+fu_cobs_reader_thread_cb(gpointer data)
+{
+	FuCobsReader *reader = data;
+
+	while (TRUE) {
+		g_autofree FuCobsReadRequest *request = g_async_queue_pop(reader->requests);
+		FuCobsReadResult *result;
+
+		if (request->timeout_ms == FU_COBS_READ_STOP)
+			return NULL;
+		result = g_new0(FuCobsReadResult, 1);
+		if (!reader->transport->receive(reader->user_data,
+						result->buf,
+						sizeof(result->buf),
+						&result->actual_length,
+						request->timeout_ms,
+						&result->error))
+			result->actual_length = 0;
+		g_async_queue_push(reader->results, result);
+	}
+}
+
+static void
+fu_cobs_reader_request(FuCobsReader *reader, guint timeout_ms)
+{
+	FuCobsReadRequest *request = g_new0(FuCobsReadRequest, 1);
+	request->timeout_ms = timeout_ms;
+	g_async_queue_push(reader->requests, request);
+}
+
+/**
+ * fu_cobs_session_run_overlapped:
+ * @session: a started session
+ * @transport: how to reach the device; its receive is called from another thread, at the
+ *   same time as send
+ * @user_data: for @transport
+ * @progress: (nullable): with three steps: erase, write, verify and bye
+ * @error: (nullable): optional return location for an error
+ *
+ * Executes the session's actions as fu_cobs_session_run() does, with the replies read on a
+ * thread of their own. Each read waits at most what the session says the replies owed may
+ * take, so the reader ends within that bound when the session fails, and is joined before
+ * this returns.
+ *
+ * Returns: %TRUE when the device acknowledged everything (and verified it, if it can)
+ **/
+gboolean
+fu_cobs_session_run_overlapped(CobsProtoSession *session,
+			       const FuCobsTransport *transport,
+			       gpointer user_data,
+			       FuProgress *progress,
+			       GError **error)
+{
+	CobsProtoStep shown = COBS_PROTO_STEP_ERASE;
+	FuCobsReader reader = {
+	    .transport = transport,
+	    .user_data = user_data,
+	    .requests = g_async_queue_new_full(g_free),
+	    .results = g_async_queue_new_full((GDestroyNotify)fu_cobs_read_result_free),
+	};
+	GThread *thread;
+	guint reads_requested = 0; /* requested and not yet taken by a RECEIVE */
+	FuCobsReadRequest *stop;
+	gboolean ok = FALSE;
+
+	thread = g_thread_new("fu-cobs-reader", fu_cobs_reader_thread_cb, &reader);
+	while (TRUE) {
+		CobsProtoAction action = {0};
+		g_autoptr(GError) error_local = NULL;
+
+		cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
+		if (action.kind == COBS_PROTO_ACTION_DONE) {
+			fu_cobs_session_progress(session, progress, &shown);
+			if (progress != NULL)
+				fu_progress_step_done(progress);
+			ok = TRUE;
+			break;
+		}
+		if (action.kind == COBS_PROTO_ACTION_ERROR) {
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    fu_cobs_proto_error_to_fwupd(action.error),
+					    action.message);
+			break;
+		}
+		if (action.kind == COBS_PROTO_ACTION_SEND) {
+			CobsProtoResult result = COBS_PROTO_RESULT_OK;
+			if (!transport->send(user_data,
+					     action.bytes,
+					     action.length,
+					     action.timeout_ms,
+					     &error_local)) {
+				g_debug("sending %s failed: %s",
+					cobs_proto_step_to_string(action.step),
+					error_local->message);
+				result = fu_cobs_error_to_result(error_local);
+			}
+			cobs_proto_session_feed(session, result, NULL, 0, fu_cobs_now_ms());
+			/* a read for every reply owed, so the next one is on its way in */
+			while (reads_requested < cobs_proto_session_get_replies_owed(session)) {
+				fu_cobs_reader_request(
+				    &reader,
+				    cobs_proto_session_get_reply_wait_ms(session));
+				reads_requested++;
+			}
+		} else if (action.kind == COBS_PROTO_ACTION_RECEIVE) {
+			g_autoptr(FuCobsReadResult) result = NULL;
+
+			/* a reply split across reads needs another */
+			if (reads_requested == 0) {
+				fu_cobs_reader_request(&reader, action.timeout_ms);
+				reads_requested++;
+			}
+			result = g_async_queue_timeout_pop(reader.results,
+							   (guint64)action.timeout_ms * 1000);
+			if (result == NULL) {
+				cobs_proto_session_feed(session,
+							COBS_PROTO_RESULT_TIMEOUT,
+							NULL,
+							0,
+							fu_cobs_now_ms());
+				continue;
+			}
+			reads_requested--;
+			if (result->error != NULL) {
+				g_debug("waiting for the reply to %s failed: %s",
+					cobs_proto_step_to_string(action.step),
+					result->error->message);
+				cobs_proto_session_feed(session,
+							fu_cobs_error_to_result(result->error),
+							NULL,
+							0,
+							fu_cobs_now_ms());
+				continue;
+			}
+			cobs_proto_session_feed(session,
+						COBS_PROTO_RESULT_OK,
+						result->buf,
+						MIN(result->actual_length, sizeof(result->buf)),
+						fu_cobs_now_ms());
+		} else {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "unknown action %u",
+				    (guint)action.kind);
+			break;
+		}
+		fu_cobs_session_progress(session, progress, &shown);
+	}
+
+	/* ahead of reads not started yet; the one going ends within its own timeout, or at once
+	 * on a gone device */
+	stop = g_new0(FuCobsReadRequest, 1);
+	stop->timeout_ms = FU_COBS_READ_STOP;
+	g_async_queue_push_front(reader.requests, stop);
+	g_thread_join(thread);
+	g_async_queue_unref(reader.requests);
+	g_async_queue_unref(reader.results);
+	return ok;
+}

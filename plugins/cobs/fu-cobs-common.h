@@ -58,3 +58,9 @@ fu_cobs_session_run(CobsProtoSession *session,
 		    gpointer user_data,
 		    FuProgress *progress,
 		    GError **error);
+gboolean
+fu_cobs_session_run_overlapped(CobsProtoSession *session,
+			       const FuCobsTransport *transport,
+			       gpointer user_data,
+			       FuProgress *progress,
+			       GError **error);

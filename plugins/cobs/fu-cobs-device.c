@@ -216,6 +216,7 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	CobsProtoConfig config = self->config;
 	CobsProtoSession session;
 	guint64 flash_size = fu_device_get_firmware_size_max(device);
+	gboolean ok;
 	g_autoptr(GBytes) blob = NULL;
 
 	blob = fu_firmware_get_bytes(firmware, error);
@@ -239,7 +240,18 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_DATA, session.message);
 		return FALSE;
 	}
-	if (!fu_cobs_session_run(&session, &fu_cobs_device_transport, self, progress, error)) {
+	/* fwupd records and replays transfers in the order one thread makes them */
+	if (config.queue_depth > 0 && !fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
+	    !fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS))
+		ok = fu_cobs_session_run_overlapped(&session,
+						    &fu_cobs_device_transport,
+						    self,
+						    progress,
+						    error);
+	else
+		ok =
+		    fu_cobs_session_run(&session, &fu_cobs_device_transport, self, progress, error);
+	if (!ok) {
 		g_prefix_error_literal(error, "update failed: ");
 		return FALSE;
 	}

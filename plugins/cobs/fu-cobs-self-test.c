@@ -188,6 +188,53 @@ static const FuCobsTransport fake_transport = {
     .receive = fake_device_receive_cb,
 };
 
+/*
+ * The fake behind a lock for the overlapped run, whose reads come from another thread: a read
+ * waits until a reply is there, the device is gone, or it stays silent for good (no wait:
+ * the tests would otherwise take the protocol's timeouts in real time).
+ */
+static GMutex fake_lock;
+static GCond fake_cond;
+static gboolean fake_overlapped;
+
+static gboolean
+fake_locked_send_cb(gpointer user_data,
+		    const guint8 *buf,
+		    gsize bufsz,
+		    guint timeout_ms,
+		    GError **error)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fake_lock);
+	gboolean ok = fake_device_send_cb(user_data, buf, bufsz, timeout_ms, error);
+	g_cond_broadcast(&fake_cond);
+	return ok;
+}
+
+static gboolean
+fake_locked_receive_cb(gpointer user_data,
+		       guint8 *buf,
+		       gsize bufsz,
+		       gsize *actual_length,
+		       guint timeout_ms,
+		       GError **error)
+{
+	FakeDevice *fake = user_data;
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&fake_lock);
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	while (fake->replies->len == 0 && !fake->gone &&
+	       !(fake->mode == FAKE_SILENT && fake->messages > fake->at)) {
+		if (!g_cond_wait_until(&fake_cond, &fake_lock, deadline))
+			break;
+	}
+	return fake_device_receive_cb(user_data, buf, bufsz, actual_length, timeout_ms, error);
+}
+
+static const FuCobsTransport fake_locked_transport = {
+    .send = fake_locked_send_cb,
+    .receive = fake_locked_receive_cb,
+};
+
 static GBytes *
 test_image(gsize size)
 {
@@ -216,8 +263,16 @@ run_fake(FakeDevice *fake, GBytes *image, gboolean use_verify, GError **error)
 						 1024 * 1024),
 			==,
 			0);
-	if (!fu_cobs_session_run(&session, &fake_transport, fake, progress, error))
+	if (fake_overlapped) {
+		if (!fu_cobs_session_run_overlapped(&session,
+						    &fake_locked_transport,
+						    fake,
+						    progress,
+						    error))
+			return FALSE;
+	} else if (!fu_cobs_session_run(&session, &fake_transport, fake, progress, error)) {
 		return FALSE;
+	}
 	g_assert_cmpint(fu_progress_get_percentage(progress), ==, 100);
 	return TRUE;
 }
@@ -418,6 +473,31 @@ fu_cobs_device_prepare_func(void)
 	g_assert_error(error_big, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
 }
 
+/* the same flows with the replies read on a thread of their own */
+static void
+fu_cobs_flow_overlapped_ok_func(void)
+{
+	fake_overlapped = TRUE;
+	fu_cobs_flow_ok_func();
+	fake_overlapped = FALSE;
+}
+
+static void
+fu_cobs_flow_overlapped_verify_func(void)
+{
+	fake_overlapped = TRUE;
+	fu_cobs_flow_verify_func();
+	fake_overlapped = FALSE;
+}
+
+static void
+fu_cobs_flow_overlapped_errors_func(void)
+{
+	fake_overlapped = TRUE;
+	fu_cobs_flow_errors_func();
+	fake_overlapped = FALSE;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -429,5 +509,8 @@ main(int argc, char **argv)
 	g_test_add_func("/cobs/flow/ok", fu_cobs_flow_ok_func);
 	g_test_add_func("/cobs/flow/verify", fu_cobs_flow_verify_func);
 	g_test_add_func("/cobs/flow/errors", fu_cobs_flow_errors_func);
+	g_test_add_func("/cobs/flow-overlapped/ok", fu_cobs_flow_overlapped_ok_func);
+	g_test_add_func("/cobs/flow-overlapped/verify", fu_cobs_flow_overlapped_verify_func);
+	g_test_add_func("/cobs/flow-overlapped/errors", fu_cobs_flow_overlapped_errors_func);
 	return g_test_run();
 }

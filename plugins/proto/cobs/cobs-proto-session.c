@@ -251,12 +251,24 @@ cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
 	}
 
 	/* the device holds the OUT transfer off while it is still busy with what it took */
-	action->timeout_ms = session->config.reply_slack_ms;
-	for (uint32_t i = session->answered; i < session->sent; i++) {
-		uint64_t ms =
-		    (uint64_t)action->timeout_ms + cobs_proto_session_work_timeout(session, i);
-		action->timeout_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
-	}
+	action->timeout_ms = cobs_proto_session_get_reply_wait_ms(session);
+}
+
+uint32_t
+cobs_proto_session_get_replies_owed(const CobsProtoSession *session)
+{
+	if (session->error != COBS_PROTO_ERROR_NONE || session->done)
+		return 0;
+	return session->sent - session->answered;
+}
+
+uint32_t
+cobs_proto_session_get_reply_wait_ms(const CobsProtoSession *session)
+{
+	uint64_t ms = session->config.reply_slack_ms;
+	for (uint32_t i = session->answered; i < session->sent; i++)
+		ms += cobs_proto_session_work_timeout(session, i);
+	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
 void

@@ -994,6 +994,50 @@ test_session_next_idempotent(void)
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
 }
 
+/* what a caller reading on another thread is told: replies owed, and how long they may take */
+static void
+test_session_replies_owed(void)
+{
+	static const uint8_t ack[] = {0x06, 0x00};
+	CobsProtoConfig config;
+	CobsProtoSession session;
+	CobsProtoAction a;
+
+	cobs_proto_config_init(&config);
+	cobs_proto_session_start(&session, &config, test_image, 200, 1024 * 1024);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
+	CHECK(cobs_proto_session_get_reply_wait_ms(&session) == config.reply_slack_ms);
+	cobs_proto_session_next(&session, 0, &a);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 0);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 1);
+	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
+	      config.reply_slack_ms + cobs_proto_erase_timeout_ms(&config, 1024 * 1024));
+	cobs_proto_session_next(&session, 0, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 5);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
+
+	/* the first chunk, and the second queued behind it */
+	for (unsigned i = 0; i < 2; i++) {
+		cobs_proto_session_next(&session, 5, &a);
+		CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.step == COBS_PROTO_STEP_WRITE);
+		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 6);
+	}
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 2);
+	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
+	      config.reply_slack_ms + cobs_proto_chunk_timeout_ms(&config, 0, 61) +
+		  cobs_proto_chunk_timeout_ms(&config, 61, 61));
+	cobs_proto_session_next(&session, 6, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 7);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 1);
+
+	/* a failed session owes nothing: a reader stops */
+	cobs_proto_session_next(&session, 7, &a);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_NO_DEVICE, NULL, 0, 8);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
+}
+
 int
 main(void)
 {
@@ -1015,6 +1059,7 @@ main(void)
 	test_session_replies_split();
 	test_session_bye_disconnect();
 	test_session_next_idempotent();
+	test_session_replies_owed();
 	free(test_image);
 	if (test_failures > 0) {
 		fprintf(stderr, "%u checks failed\n", test_failures);

@@ -306,6 +306,21 @@ cobs_proto_session_feed(CobsProtoSession *session,
 			size_t len,
 			uint64_t now_ms);
 
+/*
+ * Replies the device owes: messages it has taken and not answered yet. A caller that reads
+ * on another thread keeps this many reads going, so that a reply is on its way in while the
+ * next chunk goes out.
+ */
+uint32_t
+cobs_proto_session_get_replies_owed(const CobsProtoSession *session);
+
+/*
+ * How long a read started now may have to wait for the last reply the device owes: the
+ * worst-case work of every message it has taken and not answered, plus the slack.
+ */
+uint32_t
+cobs_proto_session_get_reply_wait_ms(const CobsProtoSession *session);
+
 /* bytes of the image the device has acknowledged, of image_size */
 void
 cobs_proto_session_get_progress(const CobsProtoSession *session,
