@@ -25,29 +25,31 @@ G_DEFINE_TYPE_WITH_PRIVATE(FuDfuCoreBase, fu_dfu_core_base, FU_TYPE_USB_DEVICE)
 
 /* the configuration descriptors exactly as the device sent them; fwupd's own parse keeps the
  * functional descriptor only after the alt it follows, the core searches the whole blob */
+/* a USB device's descriptors fit in 64 KiB: wTotalLength is 16 bits a configuration */
+#define FU_DFU_CORE_DESCRIPTORS_MAX 0x40000
+
 static gboolean
 fu_dfu_core_base_read_descriptors(FuDfuCoreBase *self, DfuProtoDescriptors *descs, GError **error)
 {
-	const gchar *sysfs_path = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self));
-	gsize bufsz = 0;
 	DfuProtoError rc;
 	gchar msg[128] = {0};
-	g_autofree gchar *buf = NULL;
-	g_autofree gchar *fn = NULL;
+	g_autoptr(GBytes) blob = NULL;
 
-	if (sysfs_path == NULL) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    "no sysfs path for the USB device");
+	/* through fwupd, so that emulation records and replays it */
+	blob = fu_udev_device_read_sysfs_bytes(FU_UDEV_DEVICE(self),
+					       "descriptors",
+					       FU_DFU_CORE_DESCRIPTORS_MAX,
+					       FU_UDEV_DEVICE_ATTR_READ_TIMEOUT_DEFAULT,
+					       error);
+	if (blob == NULL) {
+		g_prefix_error(error, "failed to read the USB descriptors: ");
 		return FALSE;
 	}
-	fn = g_build_filename(sysfs_path, "descriptors", NULL);
-	if (!g_file_get_contents(fn, &buf, &bufsz, error)) {
-		fwupd_error_convert(error);
-		return FALSE;
-	}
-	rc = dfu_proto_descriptors_parse((const guint8 *)buf, bufsz, descs, msg, sizeof(msg));
+	rc = dfu_proto_descriptors_parse(g_bytes_get_data(blob, NULL),
+					 g_bytes_get_size(blob),
+					 descs,
+					 msg,
+					 sizeof(msg));
 	if (rc != DFU_PROTO_ERROR_NONE) {
 		g_set_error(error,
 			    FWUPD_ERROR,
@@ -292,10 +294,21 @@ fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
 	dfu_proto_session_set_dfuse_quirks(session, dfuse_quirks);
 }
 
+/*
+ * The core counts whole milliseconds: it asks for the clock rounded down and is told when a
+ * reply arrived rounded up, so a wait it derives from a reply never ends before the poll
+ * timeout the device reported (truncating both could cut up to 1 ms off it).
+ */
 static guint64
 fu_dfu_core_base_now_ms(void)
 {
 	return (guint64)(g_get_monotonic_time() / 1000);
+}
+
+static guint64
+fu_dfu_core_base_reply_ms(void)
+{
+	return (guint64)((g_get_monotonic_time() + 999) / 1000);
 }
 
 /* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
@@ -430,7 +443,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,
 					       0,
-					       fu_dfu_core_base_now_ms());
+					       fu_dfu_core_base_reply_ms());
 			continue;
 		case DFU_PROTO_ACTION_USB_RESET:
 			/* the device is expected to drop off the bus while resetting */
@@ -440,7 +453,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,
 					       0,
-					       fu_dfu_core_base_now_ms());
+					       fu_dfu_core_base_reply_ms());
 			continue;
 		case DFU_PROTO_ACTION_CONTROL_OUT:
 			if (action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
@@ -483,7 +496,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       fu_dfu_core_base_error_to_result(error_local),
 					       NULL,
 					       0,
-					       fu_dfu_core_base_now_ms());
+					       fu_dfu_core_base_reply_ms());
 			continue;
 		}
 		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload_func != NULL &&
@@ -500,7 +513,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 				       DFU_PROTO_RESULT_OK,
 				       buf,
 				       MIN(actual_length, action.length),
-				       fu_dfu_core_base_now_ms());
+				       fu_dfu_core_base_reply_ms());
 		fu_dfu_core_base_session_progress(session, &done, &total);
 		if (progress != NULL && total > 0)
 			fu_progress_set_percentage_full(progress, done, total);

@@ -956,41 +956,21 @@ usbsim_device_pop_ready_locked(UsbsimDevice *self, UsbsimClient *state, gint64 *
 	return NULL;
 }
 
-static gboolean
-usbsim_client_only_control_pending(UsbsimClient *state)
-{
-	if (g_queue_is_empty(&state->urbs))
-		return FALSE;
-	for (GList *l = state->urbs.head; l != NULL; l = l->next) {
-		UsbsimUrb *item = l->data;
-		if (item->type != USBDEVFS_URB_TYPE_CONTROL)
-			return FALSE;
-	}
-	return TRUE;
-}
-
 /*
- * How long a non-blocking reap that found nothing completed waits before it looks again.
- * While only control transfers are pending the host waits for them (a control transfer is
- * synchronous in every client here): the reap parks until one completes. Otherwise a host
- * thread may be about to submit, and the park grows with the time the client has been quiet.
- * Called with the lock held.
+ * How long a non-blocking reap that found nothing completed waits before it looks again:
+ * until the earliest time the model named for a pending URB (nothing can change before it but
+ * a submit, and while its URBs are pending a host thread waits for them), or, when it named
+ * none, a share of the time the client has been quiet. Called with the lock held.
  */
 static gint64
 usbsim_device_reap_park_us_locked(UsbsimClient *state, gint64 next_ready_us)
 {
 	gint64 now_us = g_get_monotonic_time();
-	gint64 park_us;
 
-	if (usbsim_client_only_control_pending(state))
-		park_us = USBSIM_REAP_PARK_US;
-	else
-		park_us =
-		    MIN((now_us - state->last_urb_activity_us) / USBSIM_REAP_PARK_QUIET_DIVISOR,
-			USBSIM_REAP_PARK_US);
 	if (next_ready_us != USBSIM_NEVER)
-		park_us = MIN(park_us, next_ready_us - now_us);
-	return park_us;
+		return MIN(next_ready_us - now_us, USBSIM_REAP_PARK_US);
+	return MIN((now_us - state->last_urb_activity_us) / USBSIM_REAP_PARK_QUIET_DIVISOR,
+		   USBSIM_REAP_PARK_US);
 }
 
 static void
