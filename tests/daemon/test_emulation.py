@@ -21,7 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 DATA = os.path.join(TOP, "data")
 # the plugin and make-cabinet protocol of each recording
-PLUGINS = {"cobs-stm32h7": ("cobs", "cobs")}
+# (and, for a raw image of a DfuSe device, where it goes)
+PLUGINS = {"cobs-stm32h7": ("cobs", "cobs", []),
+           "dfuse-stm32f4": ("dfu_core", "dfuse", ["--address", "0x08000000"])}
 
 
 class Failure(Exception):
@@ -39,7 +41,7 @@ def main():
     parser.add_argument("name", choices=sorted(PLUGINS))
     args = parser.parse_args()
     build = os.path.abspath(args.build)
-    plugin, protocol = PLUGINS[args.name]
+    plugin, protocol, cabinet_args = PLUGINS[args.name]
     with open(os.path.join(DATA, "device-tests", args.name + ".json"), encoding="utf-8") as f:
         device_test = json.load(f)
     step = device_test["steps"][0]
@@ -69,7 +71,7 @@ def main():
             [os.path.join(TOP, "contrib", "make-cabinet"), os.path.join(work, "other.bin"),
              "--out", other, "--id", "org.usbsim.other.firmware", "--name", "other",
              "--protocol", protocol, "--version", step["components"][0]["version"],
-             "--release-notes", "another image", "-q"] +
+             "--release-notes", "another image", "-q"] + cabinet_args +
             sum((["--guid", g] for g in guids), []), capture_output=True, text=True)
         check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
         proc = subprocess.run(
