@@ -379,6 +379,15 @@ nrf_dfu_proto_session_restart_data(NrfDfuProtoSession *s, uint32_t device_offset
 
 	if (!nrf_dfu_proto_session_count_retry(s, "firmware image's CRC"))
 		return;
+	/* the device holds the image's prefix up to an object boundary and nothing of this
+	 * object: it reset and lost what was written since the create, and its next create
+	 * starts where it stands */
+	if (device_offset <= s->obj_start && s->max_size != 0 && device_offset % s->max_size == 0 &&
+	    nrf_dfu_proto_crc32(0, nrf_dfu_proto_session_buf(s), device_offset) ==
+		s->response.crc.crc) {
+		nrf_dfu_proto_session_next_object(s, device_offset);
+		return;
+	}
 	if (device_start <= s->obj_start && s->max_size != 0 && device_start % s->max_size == 0) {
 		nrf_dfu_proto_session_next_object(s, device_start);
 		return;

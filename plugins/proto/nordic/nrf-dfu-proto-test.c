@@ -47,6 +47,7 @@ typedef struct {
 	unsigned chunk; /* feed replies this many bytes at a time, 0: all at once */
 	unsigned stop_after_data_writes; /* end the run early, as a host that died */
 	bool reset_at_stop;
+	unsigned reset_after_data_writes; /* a device reset the session lives through */
 } RunOpts;
 
 /* executes the session's actions against the fake; returns the final action kind */
@@ -54,6 +55,7 @@ static NrfDfuProtoActionKind
 run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *last)
 {
 	uint64_t now = 1000;
+	bool reset_done = false;
 	for (unsigned i = 0; i < 200000; i++) {
 		NrfDfuProtoAction a;
 		nrf_dfu_proto_session_next(s, now, &a);
@@ -66,6 +68,12 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 			fake_bl_receive(bl, a.bytes, a.length);
 			now += 1;
 			nrf_dfu_proto_session_feed_sent(s, NRF_DFU_PROTO_IO_OK, now);
+			if (opts != NULL && opts->reset_after_data_writes != 0 &&
+			    bl->data_writes == opts->reset_after_data_writes && !reset_done) {
+				reset_done = true;
+				fake_bl_reset(bl);
+				bl->out_len = 0;
+			}
 			if (opts != NULL && opts->stop_after_data_writes != 0 &&
 			    bl->data_writes >= opts->stop_after_data_writes) {
 				if (opts->reset_at_stop)
@@ -505,6 +513,23 @@ test_resume_at_boundary(void)
 }
 
 static void
+test_reset_mid_object_same_session(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts opts = {.reset_after_data_writes = 64 + 64 + 10};
+
+	/* a UART bootloader resets in the third object and the session goes on: the CRC reply
+	 * says the device is back at the second object's end, the third is created there */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &opts, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(bl.creates_command == 1 && bl.double_executes == 0);
+	CHECK(s.stats.restarts == 1);
+}
+
+static void
 test_resume_command_mismatch(void)
 {
 	static NrfDfuProtoSession s;
@@ -767,6 +792,7 @@ main(void)
 	test_crc_mismatch_restarts_object();
 	test_resume_mid_object();
 	test_resume_at_boundary();
+	test_reset_mid_object_same_session();
 	test_resume_command_mismatch();
 	test_resume_mid_object_crc_mismatch();
 	test_written_not_executed_at_boundary();
