@@ -58,6 +58,7 @@ typedef struct {
 	guint8 line_coding[7];
 	/* UART front */
 	gint master_fd;
+	guint master_watch_id;
 	GQueue rx; /* bytes on their way to the device, due when their last bit arrived */
 	GQueue tx; /* response bytes on their way to the host */
 	gint64 rx_line_free_us;
@@ -390,9 +391,9 @@ usbsim_nrf_run_tick_cb(gpointer user_data)
 
 	reset = usbsim_nrf_take_reset(run->model, now_us, &back_us);
 	if (reset && run->front == USBSIM_NRF_FRONT_UART) {
-		/* what was on its way is lost with the device's RAM */
+		/* what was on its way in is lost with the device's RAM; what it already sent
+		 * is on the line */
 		g_queue_clear_full(&run->rx, (GDestroyNotify)usbsim_nrf_chunk_free);
-		g_queue_clear_full(&run->tx, (GDestroyNotify)usbsim_nrf_chunk_free);
 	}
 	usbsim_nrf_run_flush_trace(run);
 	if (run->device != NULL)
@@ -455,7 +456,8 @@ usbsim_nrf_run_add_uart(UsbsimNrfRun *run, GError **error)
 	}
 	flags = fcntl(run->master_fd, F_GETFL);
 	fcntl(run->master_fd, F_SETFL, flags | O_NONBLOCK);
-	g_unix_fd_add(run->master_fd, G_IO_IN, usbsim_nrf_run_master_cb, run);
+	run->master_watch_id =
+	    g_unix_fd_add(run->master_fd, G_IO_IN, usbsim_nrf_run_master_cb, run);
 	umockdev_testbed_uevent(run->testbed, usb_path, "add");
 	umockdev_testbed_uevent(run->testbed, tty_path, "add");
 	return TRUE;
@@ -788,6 +790,9 @@ main(int argc, char **argv)
 	tick_id = g_timeout_add(1, usbsim_nrf_run_tick_cb, &run);
 	g_main_loop_run(loop);
 	g_source_remove(tick_id);
+	/* a pty master without a slave polls readable for ever */
+	if (run.master_watch_id != 0)
+		g_source_remove(run.master_watch_id);
 	if (!run.timed_out)
 		g_source_remove(timeout_id);
 

@@ -288,12 +288,21 @@ usbsim_nrf_settings_from_config(UsbsimNrf *self)
 	}
 }
 
+static gboolean
+nrf_pb_packet(const guint8 *buf, gsize len, NrfInit *init);
+static guint32
+usbsim_nrf_image_size(const NrfInit *init);
+
 /* what a reset leaves: the settings page, the flash; RAM state is gone */
 static void
 usbsim_nrf_restore(UsbsimNrf *self)
 {
 	self->live = self->settings;
 	memset(&self->init, 0, sizeof(self->init));
+	/* the SDK decodes the stored init command again when it starts */
+	if (self->live.init_valid &&
+	    nrf_pb_packet(self->live.command, self->live.command_offset, &self->init))
+		self->firmware_size = usbsim_nrf_image_size(&self->init);
 	self->current = NRF_OBJ_NONE;
 	self->data_object_size = 0;
 	self->image_offset = self->live.image_offset_last;
