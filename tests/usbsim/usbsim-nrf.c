@@ -1000,6 +1000,8 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 		}
 		size = usbsim_nrf_get_u32(req + 2);
 		self->current = req[1];
+		/* the serial transport counts notifications from each create, as hosts do */
+		self->prn_count = self->prn;
 		if (req[1] == NRF_OBJ_COMMAND) {
 			if (size == 0) {
 				result = NRF_RES_INVALID_PARAMETER;
