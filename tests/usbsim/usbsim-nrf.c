@@ -1308,8 +1308,10 @@ usbsim_nrf_receive(UsbsimNrf *self, const guint8 *buf, gsize bufsz, gint64 now_u
 	if (self->first_request_us >= 0) {
 		gint64 idle_from = MAX(MAX(self->last_arrival_us, self->flash_free_us),
 				       MAX(self->cpu_free_us, self->last_ready_us));
-		if (now_us > idle_from)
-			self->host_idle_us += now_us - idle_from;
+		/* the bytes' own time on the wire is not the host's idleness */
+		gint64 sent_us = now_us - (gint64)usbsim_nrf_wire_us(self, bufsz);
+		if (sent_us > idle_from)
+			self->host_idle_us += sent_us - idle_from;
 	}
 	self->last_arrival_us = MAX(self->last_arrival_us, now_us);
 	for (gsize i = 0; i < bufsz; i++) {
