@@ -871,7 +871,9 @@ usbsim_device_ioctl_submit_urb(UsbsimDevice *self, UMockdevIoctlClient *client, 
 		switch (reply.outcome) {
 		case USBSIM_OUTCOME_OK:
 			if (setup.request_type & 0x80) {
-				memcpy(buf + 8, reply.data->data, reply.data->len);
+				/* an empty reply's data may be NULL */
+				if (reply.data->len > 0)
+					memcpy(buf + 8, reply.data->data, reply.data->len);
 				item->actual_length = reply.data->len;
 			} else {
 				item->actual_length = setup.length;

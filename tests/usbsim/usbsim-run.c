@@ -831,7 +831,8 @@ usbsim_main_cobs(const UsbsimOptions *options,
 int
 main(int argc, char **argv)
 {
-	g_autofree gchar *profile_name = g_strdup("stm32f1-dfu");
+	/* GOption replaces a string without freeing what was there: no allocated default */
+	g_autofree gchar *profile_name = NULL;
 	g_autofree gchar *mode = NULL;
 	g_autofree gchar *vid = NULL;
 	g_autofree gchar *runtime_pid = NULL;
@@ -983,6 +984,8 @@ main(int argc, char **argv)
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
 	}
+	if (profile_name == NULL)
+		profile_name = g_strdup("stm32f1-dfu");
 	if (list_profiles) {
 		usbsim_list_profiles();
 		return EXIT_SUCCESS;
