@@ -13,6 +13,9 @@
 /* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */
 #define FU_DFU_CORE_FIRMWARE_PADDING 0xFF
 
+/* the largest Intel HEX span expanded into an image: 16 MiB, above any DFU device's flash */
+#define FU_DFU_CORE_FIRMWARE_IHEX_SPAN_MAX 0x1000000
+
 static gboolean
 fu_dfu_core_firmware_starts_with(GInputStream *stream, const gchar *magic, GError **error)
 {
@@ -48,6 +51,63 @@ fu_dfu_core_firmware_has_suffix(GInputStream *stream, GError **error)
 	return fu_struct_dfu_ftr_validate_stream(stream, streamsz - FU_STRUCT_DFU_FTR_SIZE, error);
 }
 
+/*
+ * fwupd's Intel HEX parser fills every hole between records with padding, up to 1 MiB per
+ * record: a few kilobytes of records would make it allocate gigabytes. The records' span is
+ * computed first and refused above what any DFU device's memory holds; the image is checked
+ * against the device's own size afterwards.
+ */
+static gboolean
+fu_dfu_core_firmware_check_ihex_span(GInputStream *stream,
+				     FuFirmwareParseFlags flags,
+				     GError **error)
+{
+	guint64 base = 0;
+	guint64 start = G_MAXUINT64;
+	guint64 end = 0;
+	GPtrArray *records;
+	g_autoptr(FuFirmware) scan = fu_ihex_firmware_new();
+
+	if (!fu_firmware_tokenize(scan, stream, flags, error)) {
+		g_prefix_error(error, "invalid Intel HEX file: ");
+		return FALSE;
+	}
+	records = fu_ihex_firmware_get_records(FU_IHEX_FIRMWARE(scan));
+	for (guint i = 0; i < records->len; i++) {
+		FuIhexFirmwareRecord *rcd = g_ptr_array_index(records, i);
+		guint16 value = 0;
+
+		if (rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_DATA) {
+			start = MIN(start, base + rcd->addr);
+			end = MAX(end, base + rcd->addr + rcd->data->len);
+		} else if (rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_EXTENDED_SEGMENT ||
+			   rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_EXTENDED_LINEAR) {
+			if (!fu_memread_uint16_safe(rcd->data->data,
+						    rcd->data->len,
+						    0x0,
+						    &value,
+						    G_BIG_ENDIAN,
+						    error))
+				return FALSE;
+			base = rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_EXTENDED_SEGMENT
+				   ? (guint64)value << 4
+				   : (guint64)value << 16;
+		}
+	}
+	if (start != G_MAXUINT64 && end - start > FU_DFU_CORE_FIRMWARE_IHEX_SPAN_MAX) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "Intel HEX file spans 0x%" G_GINT64_MODIFIER
+			    "x bytes from 0x%" G_GINT64_MODIFIER
+			    "x, more than any DFU device holds",
+			    end - start,
+			    start);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static FuFirmware *
 fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags, GError **error)
 {
@@ -55,6 +115,8 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 	g_autoptr(FuFirmware) firmware = NULL;
 	g_autoptr(GBytes) blob = NULL;
 
+	if (!fu_dfu_core_firmware_check_ihex_span(stream, flags, error))
+		return NULL;
 	fu_ihex_firmware_set_padding_value(FU_IHEX_FIRMWARE(ihex), FU_DFU_CORE_FIRMWARE_PADDING);
 	if (!fu_firmware_parse_stream(ihex, stream, 0x0, flags, error)) {
 		g_prefix_error(error, "invalid Intel HEX file: ");

@@ -141,12 +141,14 @@ fu_nordic_dfu_image_parse_init_packet(FuNordicDfuImage *self, GBytes *dat, GErro
 		return FALSE;
 	}
 	if (command->has_op_code && command->op_code != DFU__OP_CODE__INIT) {
+		/* command lives in packet: keep what the message needs before freeing it */
+		guint op_code = (guint)command->op_code;
 		dfu__packet__free_unpacked(packet, NULL);
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_INVALID_FILE,
 			    "init packet has op_code %u, not INIT",
-			    (guint)command->op_code);
+			    op_code);
 		return FALSE;
 	}
 	fu_nordic_dfu_image_set_init_command(self, command->init);
