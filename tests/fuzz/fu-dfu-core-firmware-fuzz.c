@@ -95,8 +95,11 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	dfuse = (data[0] & 0x02) != 0;
 	blob = g_bytes_new(data + 1, size - 1);
 	stream = g_memory_input_stream_new_from_bytes(blob);
-	firmware =
-	    fu_dfu_core_firmware_load(stream, allow_raw, dfuse, FU_FIRMWARE_PARSE_FLAG_NONE, &error);
+	firmware = fu_dfu_core_firmware_load(stream,
+					     allow_raw,
+					     dfuse,
+					     FU_FIRMWARE_PARSE_FLAG_NONE,
+					     &error);
 	if (firmware == NULL)
 		return 0;
 	if (!FU_IS_DFUSE_FIRMWARE(firmware)) {
