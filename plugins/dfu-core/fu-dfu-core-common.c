@@ -103,6 +103,12 @@ fu_dfu_core_base_probe(FuDevice *device, GError **error)
 				    "set DfuCoreTransferSize in a quirk");
 		return FALSE;
 	}
+	if (priv->intf.functional.transfer_size > FU_DFU_CORE_TRANSFER_SIZE_MAX) {
+		g_info("wTransferSize %u is more than a control transfer carries, using %u",
+		       priv->intf.functional.transfer_size,
+		       (guint)FU_DFU_CORE_TRANSFER_SIZE_MAX);
+		priv->intf.functional.transfer_size = FU_DFU_CORE_TRANSFER_SIZE_MAX;
+	}
 
 	/* the attributes are facts of this device that quirks may also force */
 	if (priv->intf.functional.attributes & DFU_PROTO_ATTR_WILL_DETACH)

@@ -34,6 +34,13 @@
  */
 #define FU_DFU_CORE_CONTROL_TIMEOUT_MS 5000
 
+/*
+ * Linux usbfs refuses a control transfer with more than 4096 bytes of data, so a larger
+ * wTransferSize (up to 65535 in the descriptor) could never be sent: blocks are capped here.
+ * Real DfuSe parts use 2048; fwupd's dfu plugin also uses 4096 at most.
+ */
+#define FU_DFU_CORE_TRANSFER_SIZE_MAX 4096
+
 #define FU_TYPE_DFU_CORE_BASE (fu_dfu_core_base_get_type())
 G_DECLARE_DERIVABLE_TYPE(FuDfuCoreBase, fu_dfu_core_base, FU, DFU_CORE_BASE, FuUsbDevice)
 

@@ -34,15 +34,14 @@ def check_bounded(run):
 
 
 def case_transfer_size_max(build):
-    # wTransferSize 65535: the block is the whole image, far beyond what a real device
-    # buffers; whatever the USB stack does with it, the update ends
+    # wTransferSize 65535, more than a Linux control transfer carries: the plugin caps its
+    # blocks at 4096 bytes and the update completes
     run = Run(build, "hostile-transfer-size-max", mode="dfu",
               extra=["--transfer-size", "65535"]).run()
     check_bounded(run)
-    if run.result["install"]["rc"] == 0:
-        run.check_flashed()
-    else:
-        run.check_failed("DNLOAD")
+    run.check_flashed()
+    sizes = {r["wLength"] for r in run.requests("dnload") if r["wLength"] > 0}
+    check(max(sizes) <= 4096, "DNLOAD blocks of %r bytes" % sorted(sizes))
     check_writes_inside_image(run)
 
 
@@ -51,10 +50,8 @@ def case_dfuse_transfer_size_max(build):
               extra=["--transfer-size", "65535"], file_pid=0xDF11).run()
     check_bounded(run)
     image = run.read(run.image)
-    if run.result["install"]["rc"] == 0:
-        check(run.flash()[: len(image)] == image, "flash does not hold the image")
-    else:
-        run.check_failed("DNLOAD")
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    check(run.flash()[: len(image)] == image, "flash does not hold the image")
     for w in run.events("write"):
         check(DFUSE_FLASH <= w["address"] and
               w["address"] + w["length"] <= DFUSE_FLASH + len(image),
