@@ -205,6 +205,34 @@ static const FuCobsTransport fu_cobs_device_transport = {
     .receive = fu_cobs_device_receive_cb,
 };
 
+/* at most this many stale replies are read, each waited for this long */
+#define FU_COBS_DEVICE_STALE_REPLIES_MAX 16
+#define FU_COBS_DEVICE_STALE_REPLY_MS	 20
+
+/* a device keeps the replies to messages an earlier update sent before it stopped (the
+ * chunks in flight, a reply that came too late); this update would take them for the
+ * answers to its own erase and chunks, so they are read and dropped first */
+static void
+fu_cobs_device_drop_stale_replies(FuCobsDevice *self)
+{
+	for (guint i = 0; i < FU_COBS_DEVICE_STALE_REPLIES_MAX; i++) {
+		guint8 buf[COBS_PROTO_MESSAGE_MAX] = {0};
+		gsize actual_length = 0;
+		g_autoptr(GError) error_local = NULL;
+
+		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
+						 self->ep_in,
+						 buf,
+						 sizeof(buf),
+						 &actual_length,
+						 FU_COBS_DEVICE_STALE_REPLY_MS,
+						 NULL,
+						 &error_local))
+			return;
+		g_info("dropped a stale reply of %" G_GSIZE_FORMAT " bytes", actual_length);
+	}
+}
+
 static gboolean
 fu_cobs_device_write_firmware(FuDevice *device,
 			      FuFirmware *firmware,
@@ -240,6 +268,10 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_DATA, session.message);
 		return FALSE;
 	}
+	/* a recorded update replays only the transfers of the protocol itself */
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
+	    !fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS))
+		fu_cobs_device_drop_stale_replies(self);
 	/* fwupd records and replays transfers in the order one thread makes them */
 	if (config.queue_depth > 0 && !fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
 	    !fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS))

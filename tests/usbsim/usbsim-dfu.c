@@ -191,6 +191,8 @@ usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error)
 		fault->kind = USBSIM_FAULT_CORRUPT;
 	} else if (g_strcmp0(parts[0], "short") == 0) {
 		fault->kind = USBSIM_FAULT_SHORT;
+	} else if (g_strcmp0(parts[0], "powerloss") == 0) {
+		fault->kind = USBSIM_FAULT_POWER_LOSS;
 	} else {
 		gboolean found = FALSE;
 		for (guint i = 1; i < G_N_ELEMENTS(usbsim_dfu_status_names); i++) {
@@ -255,6 +257,7 @@ struct _UsbsimDfu {
 
 	gint64 detach_deadline_us;
 	gboolean self_detach_pending;
+	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
 	guint requests_any;
@@ -862,6 +865,10 @@ usbsim_dfu_control(gpointer model,
 	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
 	self->stats.requests[setup->request]++;
 	self->requests_any++;
+	if (self->power_lost) {
+		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
+		return;
+	}
 	usbsim_dfu_advance(self, now_us);
 
 	expect_in = setup->request == USBSIM_DFU_REQUEST_UPLOAD ||
@@ -885,6 +892,10 @@ usbsim_dfu_control(gpointer model,
 			return;
 		case USBSIM_FAULT_UNPLUG:
 			reply->outcome = USBSIM_OUTCOME_UNPLUGGED;
+			return;
+		case USBSIM_FAULT_POWER_LOSS:
+			self->power_lost = TRUE;
+			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
 			return;
 		case USBSIM_FAULT_STATUS:
 			if (setup->request == USBSIM_DFU_REQUEST_DNLOAD &&
@@ -959,6 +970,10 @@ static gboolean
 usbsim_dfu_pending_reenumeration(gpointer model, gint64 *delay_us)
 {
 	UsbsimDfu *self = model;
+	if (self->power_lost) {
+		*delay_us = 1000;
+		return TRUE;
+	}
 	if (!self->self_detach_pending)
 		return FALSE;
 	*delay_us = MAX(1000, usbsim_dfu_scale_us(self, USBSIM_DFU_SELF_DETACH_US));
@@ -969,6 +984,13 @@ static void
 usbsim_dfu_reenumerate(gpointer model, gint64 now_us)
 {
 	UsbsimDfu *self = model;
+	if (self->power_lost) {
+		/* a block not yet programmed is lost with the power */
+		self->power_lost = FALSE;
+		self->pending_error = USBSIM_DFU_STATUS_OK;
+		usbsim_dfu_enter_dfu_mode(self);
+		return;
+	}
 	if (self->self_detach_pending)
 		usbsim_dfu_enter_dfu_mode(self);
 }

@@ -66,6 +66,7 @@ typedef enum {
 	USBSIM_FAULT_CORRUPT,
 	USBSIM_FAULT_SHORT,
 	USBSIM_FAULT_STATUS, /* the operation fails with a DFU status code */
+	USBSIM_FAULT_POWER_LOSS, /* unanswered; the part restarts in its bootloader */
 } UsbsimFaultKind;
 
 typedef struct {

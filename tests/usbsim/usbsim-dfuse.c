@@ -342,6 +342,7 @@ struct _UsbsimDfuse {
 
 	gint64 detach_deadline_us;
 	gboolean self_detach_pending;
+	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
 	gdouble mass_erase_us;
@@ -1321,8 +1322,8 @@ usbsim_dfuse_control(gpointer model,
 	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
 	self->stats.requests[setup->request]++;
 	self->requests_any++;
-	if (self->leaving) {
-		/* gone to the application: nothing answers any more */
+	if (self->leaving || self->power_lost) {
+		/* gone to the application, or without power: nothing answers any more */
 		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
 		return;
 	}
@@ -1349,6 +1350,10 @@ usbsim_dfuse_control(gpointer model,
 			return;
 		case USBSIM_FAULT_UNPLUG:
 			reply->outcome = USBSIM_OUTCOME_UNPLUGGED;
+			return;
+		case USBSIM_FAULT_POWER_LOSS:
+			self->power_lost = TRUE;
+			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
 			return;
 		case USBSIM_FAULT_STATUS:
 			if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
@@ -1433,6 +1438,10 @@ static gboolean
 usbsim_dfuse_pending_reenumeration(gpointer model, gint64 *delay_us)
 {
 	UsbsimDfuse *self = model;
+	if (self->power_lost) {
+		*delay_us = 1000;
+		return TRUE;
+	}
 	if (self->leaving) {
 		*delay_us = self->leave_delay_us;
 		return TRUE;
@@ -1448,6 +1457,14 @@ static void
 usbsim_dfuse_reenumerate(gpointer model, gint64 now_us)
 {
 	UsbsimDfuse *self = model;
+	if (self->power_lost) {
+		/* a command or block not yet executed is lost with the power */
+		self->power_lost = FALSE;
+		self->leaving = FALSE;
+		self->pending_fault = USBSIM_DFU_STATUS_OK;
+		usbsim_dfuse_enter_mode(self, USBSIM_DFU_MODE_DFU);
+		return;
+	}
 	if (self->leaving) {
 		self->leaving = FALSE;
 		usbsim_dfuse_enter_mode(self, self->mode_after_leave);
