@@ -24,6 +24,7 @@
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1090,6 +1091,13 @@ sim_pump_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+static gboolean
+sim_fd_hung_up(gint fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	return poll(&pfd, 1, 0) > 0 && (pfd.revents & (POLLHUP | POLLERR)) != 0;
+}
+
 /* the host's socket to a characteristic, as BlueZ's AcquireWrite and AcquireNotify give */
 static void
 sim_acquire(Sim *sim, SimObject *chr, GDBusMethodInvocation *invocation, gboolean write)
@@ -1103,6 +1111,23 @@ sim_acquire(Sim *sim, SimObject *chr, GDBusMethodInvocation *invocation, gboolea
 							   "org.bluez.Error.NotConnected",
 							   "Not connected");
 		return;
+	}
+	/* the host closing its end releases what it acquired */
+	if (!write && sim->notify_fd >= 0 && sim_fd_hung_up(sim->notify_fd)) {
+		close(sim->notify_fd);
+		sim->notify_fd = -1;
+	}
+	if (write && sim->write_fd >= 0 && sim_fd_hung_up(sim->write_fd)) {
+		while (sim_read_packet(sim))
+			;
+		if (sim->write_watch != 0) {
+			g_source_remove(sim->write_watch);
+			sim->write_watch = 0;
+		}
+		if (sim->write_fd >= 0) {
+			close(sim->write_fd);
+			sim->write_fd = -1;
+		}
 	}
 	if ((write && sim->write_fd >= 0) || (!write && sim->notify_fd >= 0)) {
 		g_dbus_method_invocation_return_dbus_error(invocation,
@@ -1429,6 +1454,7 @@ sim_name_acquired_cb(GDBusConnection *conn, const gchar *name, gpointer user_dat
 {
 	/* the harness waits for this line before it starts fwupd */
 	g_print("bluez-sim: ready\n");
+	fflush(stdout);
 }
 
 static gchar *

@@ -1,0 +1,256 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The nordic-dfu plugin over Bluetooth LE, end to end: a private system bus (dbus-daemon),
+the fake org.bluez of tests/bluez-sim backed by tests/usbsim's nRF bootloader model, and
+Debian's fwupdtool (tests/run-fwupdtool) loading our module, which reaches the device
+through fwupd's BlueZ backend on that bus.
+
+  test_nordic_ble.py --build BUILD CASE [--time-scale F] [--keep]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+ADDRESS = "C0:DE:00:11:22:F0"
+TIME_SCALE = "0.1"
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class BleRun:
+    """One private system bus, one simulated device, one fwupdtool session."""
+
+    def __init__(self, build, name, sim_args, time_scale):
+        self.build = os.path.abspath(build)
+        self.dir = os.path.join(self.build, "e2e", "ble-" + name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        self.bus_path = os.path.join(self.dir, "bus")
+        self.summary_path = os.path.join(self.dir, "sim.jsonl")
+        self.env = dict(os.environ)
+        self.env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=" + self.bus_path
+        self.env["FWUPD_TEST_STATE_DIR"] = os.path.join(self.dir, "fwupd-state")
+        self.bus = subprocess.Popen(
+            ["dbus-daemon", "--config-file",
+             os.path.join(TOP, "tests", "bluez-sim", "system-bus.conf"),
+             "--address", "unix:path=" + self.bus_path, "--nofork", "--print-address"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.bus.stdout.readline()
+        self.sim = subprocess.Popen(
+            [os.path.join(self.build, "tests", "bluez-sim", "bluez-sim"),
+             "--address", ADDRESS, "--time-scale", time_scale,
+             "--summary", self.summary_path] + sim_args,
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.sim.stdout.readline()
+        if "ready" not in line:
+            raise Failure("bluez-sim did not start: " + line + self.sim.stderr.read())
+        self.records = []
+        self.summary = {}
+
+    def fwupdtool(self, args, timeout=120):
+        cmd = [os.path.join(TOP, "tests", "run-fwupdtool"), self.build] + args
+        proc = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        with open(os.path.join(self.dir, "fwupdtool.log"), "a", encoding="utf-8") as f:
+            f.write("$ " + " ".join(args) + "\n" + proc.stdout + proc.stderr)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def devices(self):
+        rc, out, err = self.fwupdtool(["get-devices", "--json"])
+        check(rc == 0, "get-devices failed: " + err[-2000:])
+        start = out.find("{")
+        devices = json.loads(out[start:]).get("Devices", [])
+        return [d for d in devices if d.get("Plugin") == "nordic_dfu"]
+
+    def install(self, package):
+        devices = self.devices()
+        check(len(devices) == 1, "expected one nordic_dfu device, got %d" % len(devices))
+        started = time.monotonic()
+        rc, out, err = self.fwupdtool(["install-blob", package, devices[0]["DeviceId"],
+                                       "--force", "--allow-reinstall", "--allow-older",
+                                       "--verbose"])
+        self.elapsed = time.monotonic() - started
+        return rc, out + err, devices[0]
+
+    def finish(self):
+        self.sim.send_signal(signal.SIGTERM)
+        try:
+            self.sim.wait(timeout=10)
+        finally:
+            self.bus.terminate()
+            self.bus.wait(timeout=10)
+        with open(self.summary_path, encoding="utf-8") as f:
+            for line in f:
+                self.records.append(json.loads(line))
+        self.summary = self.records[-1]
+        return self.summary
+
+    def events(self, name):
+        return [r for r in self.records if r.get("event") == name]
+
+
+def package(build, name):
+    return os.path.join(build, "plugins", "nordic-dfu", name + ".zip")
+
+
+def expect_success(run, rc, log):
+    s = run.finish()
+    check(rc == 0, "install failed:\n" + log[-3000:])
+    check(s["images_activated"] == 1, "image not activated: %s" % s["images"])
+    check(s["app_valid"] and s["app_version"] == 7, "application not valid at version 7")
+    check(s["bytes_stored"] == 10000, "stored %d bytes" % s["bytes_stored"])
+    return s
+
+
+def case_update(build, ts):
+    run = BleRun(build, "update", ["--mode", "bootloader"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    ble = s["ble"]
+    check(ble["packets"] == 43, "packets: %d (41 of 244 bytes for the image, one for "
+          "the init packet)" % ble["packets"])
+    # the only disconnection is the reset after the activation
+    check(ble["packets_lost"] == 0 and ble["connects"] == 0, "link trouble")
+    # PRN 8 paces the packets: a CRC notification every 8 writes
+    check(s["requests"].get("prn_set") == 1, "PRN not set")
+    check(ble["limit_ble_ms"] > 0, "no BLE limit")
+    print("update: %d packets, transfer %.1f ms against a BLE limit of %.1f ms" %
+          (ble["packets"], ble["transfer_ms"], ble["limit_ble_ms"]))
+
+
+def case_small_mtu(build, ts):
+    """A link that kept the default ATT MTU of 23: 20 bytes a packet."""
+    run = BleRun(build, "small-mtu", ["--mode", "bootloader", "--mtu", "23"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    # 10000 bytes in 20-byte packets and the 69-byte init packet in 4; the fake refuses a
+    # longer packet, which would fail the update
+    check(s["requests"]["write"] >= 504, "writes: %d" % s["requests"]["write"])
+
+
+def case_buttonless(build, ts, bonded):
+    mode = "buttonless-bonded" if bonded else "buttonless-unbonded"
+    run = BleRun(build, mode, ["--mode", mode, "--app-version", "6"], ts)
+    devices = run.devices()
+    check(len(devices) == 1 and devices[0].get("Version") == "6",
+          "runtime not found at version 6: %s" % devices)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    ble = s["ble"]
+    check(ble["enter_bootloader"] == 1, "enter-bootloader not written once")
+    want = ADDRESS if bonded else ADDRESS[:-2] + "F1"
+    check(ble["addresses"] == [want], "bootloader advertised as %s, not %s" %
+          (ble["addresses"], want))
+    if not bonded:
+        check(run.events("discovery"), "no discovery for the new address")
+    connects = [e["device"] for e in run.events("connect")]
+    check(connects and connects[0].endswith(want.replace(":", "_")),
+          "the plugin did not connect the bootloader: %s" % connects)
+
+
+def case_drop_link(build, ts):
+    """The link is lost at the 20th packet, in the middle of the second data object: the plugin
+    connects again and the core resumes from select's offset and CRC."""
+    run = BleRun(build, "drop-link", ["--mode", "bootloader", "--drop-link-after", "20"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    ble = s["ble"]
+    check(ble["link_drops"] >= 1 and ble["connects"] >= 1, "no drop and reconnection")
+    # a second session after the reconnection: set PRN again, select, resume
+    check(s["requests"].get("prn_set") == 2, "no new session: %s" % s["requests"])
+    # a resume sends again only what select did not confirm: at most one object
+    check(ble["packets"] <= 43 + 17 + ble["packets_lost"], "too many packets: %d" %
+          ble["packets"])
+    check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
+
+
+def expect_failure(run, rc, log, text):
+    run.finish()
+    check(rc != 0, "install succeeded")
+    check(text in log, "expected %r in:\n%s" % (text, log[-3000:]))
+
+
+def case_buttonless_refused(build, ts):
+    run = BleRun(build, "buttonless-refused",
+                 ["--mode", "buttonless-unbonded", "--buttonless-result", "4"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_failure(run, rc, log, "the application refused to enter the bootloader: "
+                   "the application could not enter the bootloader (0x04)")
+
+
+def case_buttonless_silent(build, ts):
+    run = BleRun(build, "buttonless-silent",
+                 ["--mode", "buttonless-unbonded", "--buttonless-silent"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_failure(run, rc, log, "did not indicate a response to enter-bootloader")
+
+
+def case_bootloader_absent(build, ts):
+    run = BleRun(build, "bootloader-absent",
+                 ["--mode", "buttonless-unbonded", "--bootloader-absent"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    # fwupd gives up waiting for the replug after the runtime's remove delay, 15 s
+    expect_failure(run, rc, log, "did not come back")
+    check(run.events("discovery"), "the plugin did not look for the bootloader")
+
+
+def case_bad_hash(build, ts):
+    run = BleRun(build, "bad-hash", ["--mode", "bootloader"], ts)
+    rc, log, dev = run.install(package(build, "bad-hash"))
+    expect_failure(run, rc, log, "hash")
+    check(run.summary["ble"]["packets"] == 0, "packets were sent for a refused package")
+
+
+def case_wrong_hw(build, ts):
+    run = BleRun(build, "hw-53", ["--mode", "bootloader"], ts)
+    rc, log, dev = run.install(package(build, "hw-53"))
+    expect_failure(run, rc, log, "hw_version")
+    check(run.summary["ble"]["packets"] == 0, "packets were sent for a refused package")
+
+
+CASES = {
+    "update": case_update,
+    "small-mtu": case_small_mtu,
+    "buttonless-unbonded": lambda b, t: case_buttonless(b, t, False),
+    "buttonless-bonded": lambda b, t: case_buttonless(b, t, True),
+    "drop-link-resume": case_drop_link,
+    "buttonless-refused": case_buttonless_refused,
+    "buttonless-silent": case_buttonless_silent,
+    "bootloader-absent": case_bootloader_absent,
+    "bad-hash": case_bad_hash,
+    "wrong-hw-version": case_wrong_hw,
+}
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    parser.add_argument("--time-scale", default=TIME_SCALE)
+    parser.add_argument("case", choices=sorted(CASES))
+    args = parser.parse_args()
+    try:
+        CASES[args.case](os.path.abspath(args.build), args.time_scale)
+    except Failure as e:
+        print("FAIL %s: %s" % (args.case, e))
+        return 1
+    print("PASS %s" % args.case)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
