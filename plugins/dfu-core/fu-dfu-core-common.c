@@ -301,20 +301,46 @@ fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
 }
 
 /*
- * The core counts whole milliseconds: it asks for the clock rounded down and is told when a
- * reply arrived rounded up, so a wait it derives from a reply never ends before the poll
- * timeout the device reported (truncating both could cut up to 1 ms off it).
+ * The core counts whole milliseconds: it is given the clock rounded down and the time a reply
+ * arrived rounded up, so a wait it derives from a reply never ends before the poll timeout
+ * the device reported (truncating both could cut up to 1 ms off it). The clock keeps the
+ * microseconds behind those figures, so that a wait following a status reply ends exactly a
+ * poll timeout after that reply instead of up to 2 ms later, twice a block.
  */
+typedef struct {
+	gint64 now_us;
+	guint64 now_ms;
+	gint64 status_us; /* 0 unless the last action was a status read */
+	guint64 status_ms;
+} FuDfuCoreClock;
+
 static guint64
-fu_dfu_core_base_now_ms(void)
+fu_dfu_core_clock_now(FuDfuCoreClock *clock)
 {
-	return (guint64)(g_get_monotonic_time() / 1000);
+	clock->now_us = g_get_monotonic_time();
+	clock->now_ms = (guint64)(clock->now_us / 1000);
+	return clock->now_ms;
 }
 
 static guint64
-fu_dfu_core_base_reply_ms(void)
+fu_dfu_core_clock_reply(FuDfuCoreClock *clock, gboolean is_status)
 {
-	return (guint64)((g_get_monotonic_time() + 999) / 1000);
+	gint64 now_us = g_get_monotonic_time();
+	guint64 reply_ms = (guint64)((now_us + 999) / 1000);
+	clock->status_us = is_status ? now_us : 0;
+	clock->status_ms = reply_ms;
+	return reply_ms;
+}
+
+static gulong
+fu_dfu_core_clock_wait_us(const FuDfuCoreClock *clock, guint32 wait_ms)
+{
+	gint64 wait_us = (gint64)wait_ms * 1000;
+	if (clock->status_us == 0)
+		return (gulong)wait_us;
+	wait_us -= clock->now_us - (gint64)clock->now_ms * 1000;
+	wait_us -= (gint64)clock->status_ms * 1000 - clock->status_us;
+	return wait_us > 0 ? (gulong)wait_us : 0;
 }
 
 /* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
@@ -424,6 +450,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     FuProgress *progress,
 		     GError **error)
 {
+	FuDfuCoreClock clock = {0};
 	g_autofree guint8 *buf = g_malloc0(G_MAXUINT16 + 1);
 
 	while (TRUE) {
@@ -433,7 +460,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		size_t total = 0;
 		g_autoptr(GError) error_local = NULL;
 
-		dfu_proto_session_next(session, fu_dfu_core_base_now_ms(), &action);
+		dfu_proto_session_next(session, fu_dfu_core_clock_now(&clock), &action);
 		switch (action.kind) {
 		case DFU_PROTO_ACTION_DONE:
 			return TRUE;
@@ -444,12 +471,12 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					    action.message);
 			return FALSE;
 		case DFU_PROTO_ACTION_WAIT:
-			g_usleep((gulong)action.wait_ms * 1000);
+			g_usleep(fu_dfu_core_clock_wait_us(&clock, action.wait_ms));
 			dfu_proto_session_feed(session,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,
 					       0,
-					       fu_dfu_core_base_reply_ms());
+					       fu_dfu_core_clock_reply(&clock, FALSE));
 			continue;
 		case DFU_PROTO_ACTION_USB_RESET:
 			/* the device is expected to drop off the bus while resetting */
@@ -459,7 +486,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,
 					       0,
-					       fu_dfu_core_base_reply_ms());
+					       fu_dfu_core_clock_reply(&clock, FALSE));
 			continue;
 		case DFU_PROTO_ACTION_CONTROL_OUT:
 			if (action.payload == DFU_PROTO_PAYLOAD_IMAGE) {
@@ -502,7 +529,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					       fu_dfu_core_base_error_to_result(error_local),
 					       NULL,
 					       0,
-					       fu_dfu_core_base_reply_ms());
+					       fu_dfu_core_clock_reply(&clock, FALSE));
 			continue;
 		}
 		if (action.kind == DFU_PROTO_ACTION_CONTROL_IN && upload_func != NULL &&
@@ -515,11 +542,12 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					 error))
 				return FALSE;
 		}
-		dfu_proto_session_feed(session,
-				       DFU_PROTO_RESULT_OK,
-				       buf,
-				       MIN(actual_length, action.length),
-				       fu_dfu_core_base_reply_ms());
+		dfu_proto_session_feed(
+		    session,
+		    DFU_PROTO_RESULT_OK,
+		    buf,
+		    MIN(actual_length, action.length),
+		    fu_dfu_core_clock_reply(&clock, action.request == DFU_PROTO_REQUEST_GETSTATUS));
 		fu_dfu_core_base_session_progress(session, &done, &total);
 		if (progress != NULL && total > 0)
 			fu_progress_set_percentage_full(progress, done, total);
