@@ -65,7 +65,7 @@ typedef enum {
 	USBSIM_FAULT_UNPLUG,
 	USBSIM_FAULT_CORRUPT,
 	USBSIM_FAULT_SHORT,
-	USBSIM_FAULT_STATUS, /* the operation fails with a DFU status code */
+	USBSIM_FAULT_STATUS,	 /* the operation fails with a DFU status code */
 	USBSIM_FAULT_POWER_LOSS, /* unanswered; the part restarts in its bootloader */
 } UsbsimFaultKind;
 
