@@ -96,6 +96,9 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 							fu_nordic_dfu_now_ms());
 			break;
 		case NRF_DFU_PROTO_ACTION_RECEIVE:
+			/* fwupd names a recorded IN transfer by the buffer it was given: the same
+			 * buffer every time, so that emulation replays what it recorded */
+			memset(buf, 0, sizeof(buf));
 			if (!transport->read(transport->device,
 					     buf,
 					     sizeof(buf),
