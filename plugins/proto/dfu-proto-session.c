@@ -1078,22 +1078,28 @@ dfu_proto_session_feed_detach(DfuProtoSession *s, DfuProtoResult result)
 	}
 }
 
-static void
-dfu_proto_session_feed_upload(DfuProtoSession *s,
-			      DfuProtoResult result,
-			      const uint8_t *data,
-			      size_t len)
+/*
+ * One UPLOAD block of a DFU 1.1 or DfuSe upload: a stall is explained by the status, more bytes
+ * than asked for is an error, a short block ends the upload, the maximum reached aborts it.
+ * Returns true when the upload goes on with another block.
+ */
+static bool
+dfu_proto_session_accept_upload_block(DfuProtoSession *s,
+				      unsigned step,
+				      DfuProtoResult result,
+				      const uint8_t *data,
+				      size_t len)
 {
 	char what[96];
 
 	if (result == DFU_PROTO_RESULT_STALL) {
-		s->failed_step = STEP_UPLOAD;
+		s->failed_step = step;
 		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
-		return;
+		return false;
 	}
 	if (result != DFU_PROTO_RESULT_OK) {
 		dfu_proto_session_fail_transfer(s, result);
-		return;
+		return false;
 	}
 	if (len > s->block_length || (len > 0 && data == NULL)) {
 		dfu_proto_session_describe(s, s->step, what, sizeof(what));
@@ -1103,21 +1109,31 @@ dfu_proto_session_feed_upload(DfuProtoSession *s,
 				       len,
 				       what,
 				       s->block_length);
-		return;
+		return false;
 	}
 	s->done += len;
-	s->block_number++;
 	/* a short block ends the upload and returns the device to dfuIDLE by itself */
 	if (len < s->block_length) {
 		dfu_proto_session_enter(s, STEP_DONE);
-		return;
+		return false;
 	}
 	/* the maximum reached: the device waits in dfuUPLOAD-IDLE for more */
 	if (s->done >= s->total) {
 		dfu_proto_session_enter(s, STEP_UPLOAD_ABORT);
-		return;
+		return false;
 	}
-	dfu_proto_session_next_upload(s);
+	s->block_number++;
+	return true;
+}
+
+static void
+dfu_proto_session_feed_upload(DfuProtoSession *s,
+			      DfuProtoResult result,
+			      const uint8_t *data,
+			      size_t len)
+{
+	if (dfu_proto_session_accept_upload_block(s, STEP_UPLOAD, result, data, len))
+		dfu_proto_session_next_upload(s);
 }
 
 /* a stalled poll of a DfuSe operation: busy devices, and early-poll stallers by quirk */
@@ -1260,37 +1276,8 @@ dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
 				    const uint8_t *data,
 				    size_t len)
 {
-	char what[96];
-
-	if (result == DFU_PROTO_RESULT_STALL) {
-		s->failed_step = STEP_DFUSE_UPLOAD;
-		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+	if (!dfu_proto_session_accept_upload_block(s, STEP_DFUSE_UPLOAD, result, data, len))
 		return;
-	}
-	if (result != DFU_PROTO_RESULT_OK) {
-		dfu_proto_session_fail_transfer(s, result);
-		return;
-	}
-	if (len > s->block_length || (len > 0 && data == NULL)) {
-		dfu_proto_session_describe(s, s->step, what, sizeof(what));
-		dfu_proto_session_fail(s,
-				       DFU_PROTO_ERROR_REPLY,
-				       "device sent %zu bytes for %s, more than the %u asked for",
-				       len,
-				       what,
-				       s->block_length);
-		return;
-	}
-	s->done += len;
-	if (len < s->block_length) {
-		dfu_proto_session_enter(s, STEP_DONE);
-		return;
-	}
-	if (s->done >= s->total) {
-		dfu_proto_session_enter(s, STEP_UPLOAD_ABORT);
-		return;
-	}
-	s->block_number++;
 	/*
 	 * Point the device at the next byte and count from 2 again when wValue would pass
 	 * 65535, and before a last block shortened to the maximum: the device multiplies by
