@@ -471,7 +471,9 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					    action.message);
 			return FALSE;
 		case DFU_PROTO_ACTION_WAIT:
-			g_usleep(fu_dfu_core_clock_wait_us(&clock, action.wait_ms));
+			/* a replayed device answers at once, as fu_device_sleep() knows */
+			if (!fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_EMULATED))
+				g_usleep(fu_dfu_core_clock_wait_us(&clock, action.wait_ms));
 			dfu_proto_session_feed(session,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,

@@ -216,9 +216,10 @@ fu_dfu_core_dfuse_job_add(FuDfuCoreDfuseJob *job, guint32 address, GBytes *blob,
 				    "firmware element larger than 4 GiB");
 		return FALSE;
 	}
-	for (guint i = 0; i < job->elements->len; i++) {
-		const DfuProtoElement *tmp = &g_array_index(job->elements, DfuProtoElement, i);
-		offset += tmp->length;
+	if (job->elements->len > 0) {
+		const DfuProtoElement *last =
+		    &g_array_index(job->elements, DfuProtoElement, job->elements->len - 1);
+		offset = last->image_offset + last->length;
 	}
 	element.address = address;
 	element.length = g_bytes_get_size(blob);
