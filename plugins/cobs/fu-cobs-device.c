@@ -205,9 +205,13 @@ static const FuCobsTransport fu_cobs_device_transport = {
     .receive = fu_cobs_device_receive_cb,
 };
 
-/* at most this many stale replies are read, each waited for this long */
-#define FU_COBS_DEVICE_STALE_REPLIES_MAX 16
-#define FU_COBS_DEVICE_STALE_REPLY_MS	 20
+/* the session never resends, so an update that stopped left unanswered at most the chunks
+ * it had queued plus the message the device was working on */
+#define FU_COBS_DEVICE_STALE_REPLIES_MAX (COBS_PROTO_QUEUE_DEPTH_MAX + 1u)
+/* a reply the device already holds goes out in the next 1 ms full-speed frame (see
+ * COBS_PROTO_DEFAULT_REPLY_SLACK_MS); the rest is room for host scheduling, kept short as
+ * every update pays it once */
+#define FU_COBS_DEVICE_STALE_REPLY_MS 20
 
 /* a device keeps the replies to messages an earlier update sent before it stopped (the
  * chunks in flight, a reply that came too late); this update would take them for the
