@@ -480,17 +480,6 @@ fu_nordic_dfu_ble_device_to_string(FuDevice *device, guint idt, GString *str)
 }
 
 static void
-fu_nordic_dfu_ble_device_set_progress(FuDevice *self, FuProgress *progress)
-{
-	fu_progress_set_id(progress, G_STRLOC);
-	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 98, "write");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "attach");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
-}
-
-static void
 fu_nordic_dfu_ble_device_init(FuNordicDfuBleDevice *self)
 {
 	self->state.prn = FU_NORDIC_DFU_BLE_PRN_DEFAULT;
@@ -528,6 +517,6 @@ fu_nordic_dfu_ble_device_class_init(FuNordicDfuBleDeviceClass *klass)
 	device_class->write_firmware = fu_nordic_dfu_ble_device_write_firmware;
 	device_class->set_quirk_kv = fu_nordic_dfu_ble_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_ble_device_to_string;
-	device_class->set_progress = fu_nordic_dfu_ble_device_set_progress;
+	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
 	device_class->convert_version = fu_nordic_dfu_convert_version;
 }

@@ -443,6 +443,18 @@ fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw)
 	return g_strdup_printf("%u", (guint)version_raw);
 }
 
+/* BLE and UART: every image is written in the one write_firmware, nothing re-enumerates */
+void
+fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress)
+{
+	fu_progress_set_id(progress, G_STRLOC);
+	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "detach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 98, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_RESTART, 0, "attach");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
+}
+
 void
 fu_nordic_dfu_init_device(FuDevice *device)
 {

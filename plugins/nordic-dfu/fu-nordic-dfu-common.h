@@ -92,6 +92,8 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 void
 fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
 void
+fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress);
+void
 fu_nordic_dfu_init_device(FuDevice *device);
 gchar *
 fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw);
