@@ -248,6 +248,9 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	CobsProtoConfig config = self->config;
 	CobsProtoSession session;
 	guint64 flash_size = fu_device_get_firmware_size_max(device);
+	gboolean recorded =
+	    fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) ||
+	    fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS);
 	gboolean ok;
 	g_autoptr(GBytes) blob = NULL;
 
@@ -273,12 +276,10 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		return FALSE;
 	}
 	/* a recorded update replays only the transfers of the protocol itself */
-	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
-	    !fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS))
+	if (!recorded)
 		fu_cobs_device_drop_stale_replies(self);
 	/* fwupd records and replays transfers in the order one thread makes them */
-	if (config.queue_depth > 0 && !fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
-	    !fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS))
+	if (config.queue_depth > 0 && !recorded)
 		ok = fu_cobs_session_run_overlapped(&session,
 						    &fu_cobs_device_transport,
 						    self,
