@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "usbsim-device.h"
+#include "usbsim-harness.h"
 #include "usbsim-nrf.h"
 
 #define USBSIM_EXIT_TIMEOUT 124
-#define USBSIM_EXIT_SETUP   125
 
 /* where the J-Link of the UART front sits; the Dongle takes usbsim-device's own path */
 #define USBSIM_NRF_BRIDGE_SYSFS "/devices/pci0000:00/0000:00:14.0/usb1/1-2"
@@ -74,60 +74,6 @@ typedef struct {
 
 static gboolean usbsim_verbose = FALSE;
 static UMockdevTestbed *usbsim_testbed_kept = NULL;
-
-static void
-usbsim_log_handler(const gchar *log_domain,
-		   GLogLevelFlags log_level,
-		   const gchar *message,
-		   gpointer user_data)
-{
-	if (!usbsim_verbose &&
-	    (log_level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_MESSAGE)) != 0)
-		return;
-	g_printerr("usbsim-nrf-run: %s\n", message);
-}
-
-/* umockdev only answers the ioctls of processes that run under its preload */
-static void
-usbsim_reexec_under_preload(gchar **argv)
-{
-	const gchar *preload = g_getenv("LD_PRELOAD");
-	g_autofree gchar *value = NULL;
-
-	if (preload != NULL && strstr(preload, "libumockdev-preload") != NULL)
-		return;
-	if (preload != NULL && preload[0] != '\0')
-		value = g_strdup_printf("%s:%s", USBSIM_UMOCKDEV_PRELOAD, preload);
-	else
-		value = g_strdup(USBSIM_UMOCKDEV_PRELOAD);
-	g_setenv("LD_PRELOAD", value, TRUE);
-	execv("/proc/self/exe", argv);
-	g_printerr("usbsim-nrf-run: cannot re-execute under the umockdev preload: %s\n",
-		   g_strerror(errno));
-	exit(USBSIM_EXIT_SETUP);
-}
-
-static void
-usbsim_remove_tree(const gchar *path)
-{
-	const gchar *argv[] = {"rm", "-rf", path, NULL};
-	g_auto(GStrv) envp = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
-	g_autoptr(GError) error = NULL;
-	gint status = 0;
-
-	if (!g_spawn_sync(NULL,
-			  (gchar **)argv,
-			  envp,
-			  G_SPAWN_SEARCH_PATH,
-			  NULL,
-			  NULL,
-			  NULL,
-			  NULL,
-			  &status,
-			  &error) ||
-	    !g_spawn_check_wait_status(status, &error))
-		g_warning("cannot remove %s: %s", path, error->message);
-}
 
 static void
 usbsim_nrf_chunk_free(UsbsimNrfChunk *chunk)
@@ -484,17 +430,6 @@ usbsim_timeout_cb(gpointer user_data)
 }
 
 static gboolean
-usbsim_parse_uint(const gchar *str, guint64 max, guint64 *value, const gchar *what)
-{
-	gboolean hex = g_str_has_prefix(str, "0x") || g_str_has_prefix(str, "0X");
-	if (!g_ascii_string_to_unsigned(hex ? str + 2 : str, hex ? 16 : 10, 0, max, value, NULL)) {
-		g_printerr("usbsim-nrf-run: invalid %s '%s'\n", what, str);
-		return FALSE;
-	}
-	return TRUE;
-}
-
-static gboolean
 usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 {
 	const struct {
@@ -509,6 +444,7 @@ usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 		   {"ping", 0x09}};
 	g_auto(GStrv) parts = g_strsplit(str, ":", -1);
 	guint64 nth = 0, code = 0;
+	g_autoptr(GError) error = NULL;
 
 	if (g_strv_length(parts) != 3) {
 		g_printerr("usbsim-nrf-run: --ext-error wants OP:N:CODE\n");
@@ -523,9 +459,11 @@ usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 		g_printerr("usbsim-nrf-run: unknown request '%s' in --ext-error\n", parts[0]);
 		return FALSE;
 	}
-	if (!usbsim_parse_uint(parts[1], G_MAXUINT, &nth, "--ext-error count") ||
-	    !usbsim_parse_uint(parts[2], 0xFF, &code, "--ext-error code"))
+	if (!usbsim_harness_parse_uint(parts[1], G_MAXUINT, &nth, "--ext-error count", &error) ||
+	    !usbsim_harness_parse_uint(parts[2], 0xFF, &code, "--ext-error code", &error)) {
+		g_printerr("usbsim-nrf-run: %s\n", error->message);
 		return FALSE;
+	}
 	config->ext_error_nth = nth;
 	config->ext_error_code = code;
 	return TRUE;
@@ -643,8 +581,8 @@ main(int argc, char **argv)
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &usbsim_verbose, "Log more", NULL},
 	    {NULL}};
 
-	usbsim_reexec_under_preload(argv);
-	g_log_set_default_handler(usbsim_log_handler, NULL);
+	usbsim_harness_reexec_under_preload(argv);
+	usbsim_harness_set_log("usbsim-nrf-run", &usbsim_verbose);
 
 	/* everything after -- is the client */
 	for (gint i = 1; i < argc; i++) {
@@ -702,8 +640,11 @@ main(int argc, char **argv)
 		config.reenumerate_us = (gint64)(reenumerate_ms * 1000);
 	if (sd_fwid != NULL) {
 		guint64 v = 0;
-		if (!usbsim_parse_uint(sd_fwid, 0xFFFF, &v, "--sd-fwid"))
+		g_autoptr(GError) error_fwid = NULL;
+		if (!usbsim_harness_parse_uint(sd_fwid, 0xFFFF, &v, "--sd-fwid", &error_fwid)) {
+			g_printerr("usbsim-nrf-run: %s\n", error_fwid->message);
 			return USBSIM_EXIT_SETUP;
+		}
 		config.sd_fwid = v;
 	}
 	if (ext_error != NULL && !usbsim_nrf_parse_ext_error(ext_error, &config))
@@ -833,7 +774,7 @@ main(int argc, char **argv)
 
 	/* the testbed's own removal runs under the preload and aborts on the trapped paths */
 	usbsim_testbed_kept = g_steal_pointer(&testbed);
-	usbsim_remove_tree(root_dir);
+	usbsim_harness_remove_tree(root_dir);
 
 	if (run.timed_out)
 		exit_status = USBSIM_EXIT_TIMEOUT;

@@ -21,9 +21,9 @@
 #include "usbsim-device.h"
 #include "usbsim-dfu.h"
 #include "usbsim-dfuse.h"
+#include "usbsim-harness.h"
 
 #define USBSIM_EXIT_TIMEOUT 124
-#define USBSIM_EXIT_SETUP   125
 
 typedef struct {
 	GMainLoop *loop;
@@ -44,57 +44,6 @@ typedef struct {
 
 static gboolean usbsim_verbose = FALSE;
 static UMockdevTestbed *usbsim_testbed_kept = NULL;
-
-static void
-usbsim_log_handler(const gchar *log_domain,
-		   GLogLevelFlags log_level,
-		   const gchar *message,
-		   gpointer user_data)
-{
-	if (!usbsim_verbose &&
-	    (log_level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_MESSAGE)) != 0)
-		return;
-	g_printerr("usbsim-run: %s%s%s\n",
-		   log_domain != NULL ? log_domain : "",
-		   log_domain != NULL ? ": " : "",
-		   message);
-}
-
-/* umockdev only answers the ioctls of processes that run under its preload */
-static void
-usbsim_reexec_under_preload(gchar **argv)
-{
-	const gchar *preload = g_getenv("LD_PRELOAD");
-	g_autofree gchar *value = NULL;
-
-	if (preload != NULL && strstr(preload, "libumockdev-preload") != NULL)
-		return;
-	if (preload != NULL && preload[0] != '\0')
-		value = g_strdup_printf("%s:%s", USBSIM_UMOCKDEV_PRELOAD, preload);
-	else
-		value = g_strdup(USBSIM_UMOCKDEV_PRELOAD);
-	g_setenv("LD_PRELOAD", value, TRUE);
-	execv("/proc/self/exe", argv);
-	g_printerr("usbsim-run: cannot re-execute under the umockdev preload: %s\n",
-		   g_strerror(errno));
-	exit(USBSIM_EXIT_SETUP);
-}
-
-static gboolean
-usbsim_parse_u32(const gchar *str, guint64 max, guint64 *value, const gchar *what, GError **error)
-{
-	gboolean hex = g_str_has_prefix(str, "0x") || g_str_has_prefix(str, "0X");
-	if (!g_ascii_string_to_unsigned(hex ? str + 2 : str, hex ? 16 : 10, 0, max, value, NULL)) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "invalid %s '%s'",
-			    what,
-			    str);
-		return FALSE;
-	}
-	return TRUE;
-}
 
 static gboolean
 usbsim_parse_bool(const gchar *str, gboolean *value, const gchar *what, GError **error)
@@ -129,29 +78,6 @@ usbsim_timeout_cb(gpointer user_data)
 	run->timed_out = TRUE;
 	kill(run->child_pid, SIGKILL);
 	return G_SOURCE_REMOVE;
-}
-
-/* removes a directory tree from outside the preload, which traps paths under the testbed */
-static void
-usbsim_remove_tree(const gchar *path)
-{
-	const gchar *argv[] = {"rm", "-rf", path, NULL};
-	g_auto(GStrv) envp = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
-	g_autoptr(GError) error = NULL;
-	gint status = 0;
-
-	if (!g_spawn_sync(NULL,
-			  (gchar **)argv,
-			  envp,
-			  G_SPAWN_SEARCH_PATH,
-			  NULL,
-			  NULL,
-			  NULL,
-			  NULL,
-			  &status,
-			  &error) ||
-	    !g_spawn_check_wait_status(status, &error))
-		g_warning("cannot remove %s: %s", path, error->message);
 }
 
 static void
@@ -472,7 +398,7 @@ usbsim_run(UsbsimModel *model,
 	/* the testbed's own removal runs under the preload and aborts on the trapped paths:
 	 * it is kept until the process exits and its directory removed from outside */
 	usbsim_testbed_kept = g_steal_pointer(&testbed);
-	usbsim_remove_tree(root_dir);
+	usbsim_harness_remove_tree(root_dir);
 
 	if (run.timed_out)
 		exit_status = USBSIM_EXIT_TIMEOUT;
@@ -563,34 +489,46 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 		}
 	}
 	if (o->vid != NULL) {
-		if (!usbsim_parse_u32(o->vid, 0xffff, &value, "vid", error))
+		if (!usbsim_harness_parse_uint(o->vid, 0xffff, &value, "vid", error))
 			return FALSE;
 		profile->vid = value;
 	}
 	if (o->runtime_pid != NULL) {
-		if (!usbsim_parse_u32(o->runtime_pid, 0xffff, &value, "runtime-pid", error))
+		if (!usbsim_harness_parse_uint(o->runtime_pid,
+					       0xffff,
+					       &value,
+					       "runtime-pid",
+					       error))
 			return FALSE;
 		profile->runtime_pid = value;
 	}
 	if (o->dfu_pid != NULL) {
-		if (!usbsim_parse_u32(o->dfu_pid, 0xffff, &value, "dfu-pid", error))
+		if (!usbsim_harness_parse_uint(o->dfu_pid, 0xffff, &value, "dfu-pid", error))
 			return FALSE;
 		profile->dfu_pid = value;
 	}
 	if (o->bcd_device != NULL) {
-		if (!usbsim_parse_u32(o->bcd_device, 0xffff, &value, "bcd-device", error))
+		if (!usbsim_harness_parse_uint(o->bcd_device, 0xffff, &value, "bcd-device", error))
 			return FALSE;
 		config->bcd_device = value;
 	}
 	if (o->flash_size != NULL) {
-		if (!usbsim_parse_u32(o->flash_size, 64 * 1024 * 1024, &value, "flash-size", error))
+		if (!usbsim_harness_parse_uint(o->flash_size,
+					       64 * 1024 * 1024,
+					       &value,
+					       "flash-size",
+					       error))
 			return FALSE;
 		if (!usbsim_dfuse_check_flash_size(profile, value, error))
 			return FALSE;
 		profile->flash_size = value;
 	}
 	if (o->transfer_size != NULL) {
-		if (!usbsim_parse_u32(o->transfer_size, 0xffff, &value, "transfer-size", error))
+		if (!usbsim_harness_parse_uint(o->transfer_size,
+					       0xffff,
+					       &value,
+					       "transfer-size",
+					       error))
 			return FALSE;
 		if (value == 0) {
 			g_set_error_literal(error,
@@ -602,7 +540,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 		profile->transfer_size = value;
 	}
 	if (o->alts != NULL) {
-		if (!usbsim_parse_u32(o->alts, 255, &value, "alts", error))
+		if (!usbsim_harness_parse_uint(o->alts, 255, &value, "alts", error))
 			return FALSE;
 		if (value == 0) {
 			g_set_error_literal(error,
@@ -614,16 +552,16 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 		config->alts = value;
 	}
 	if (o->version_offset != NULL) {
-		if (!usbsim_parse_u32(o->version_offset,
-				      G_MAXUINT32,
-				      &value,
-				      "version-offset",
-				      error))
+		if (!usbsim_harness_parse_uint(o->version_offset,
+					       G_MAXUINT32,
+					       &value,
+					       "version-offset",
+					       error))
 			return FALSE;
 		config->version_offset = value;
 	}
 	if (o->seed != NULL) {
-		if (!usbsim_parse_u32(o->seed, G_MAXUINT32, &value, "seed", error))
+		if (!usbsim_harness_parse_uint(o->seed, G_MAXUINT32, &value, "seed", error))
 			return FALSE;
 		config->seed = value;
 	}
@@ -631,11 +569,11 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 		if (g_strcmp0(o->stuck_busy, "always") == 0) {
 			config->stuck_busy_from = 1;
 		} else {
-			if (!usbsim_parse_u32(o->stuck_busy,
-					      G_MAXUINT32,
-					      &value,
-					      "stuck-busy",
-					      error))
+			if (!usbsim_harness_parse_uint(o->stuck_busy,
+						       G_MAXUINT32,
+						       &value,
+						       "stuck-busy",
+						       error))
 				return FALSE;
 			if (value == 0) {
 				g_set_error_literal(error,
@@ -785,16 +723,20 @@ usbsim_main_cobs(const UsbsimOptions *options,
 				    " profile (its faults are the --cobs-* options)");
 	}
 	if (error == NULL && options->vid != NULL &&
-	    usbsim_parse_u32(options->vid, 0xffff, &value, "vid", &error))
+	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", &error))
 		config.vid = value;
 	if (error == NULL && options->bcd_device != NULL &&
-	    usbsim_parse_u32(options->bcd_device, 0xffff, &value, "bcd-device", &error))
+	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", &error))
 		config.bcd_device = value;
 	if (error == NULL && options->seed != NULL &&
-	    usbsim_parse_u32(options->seed, G_MAXUINT32, &value, "seed", &error))
+	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", &error))
 		config.seed = value;
 	if (error == NULL && options->flash_size != NULL &&
-	    usbsim_parse_u32(options->flash_size, 64 * 1024 * 1024, &value, "flash-size", &error)) {
+	    usbsim_harness_parse_uint(options->flash_size,
+				      64 * 1024 * 1024,
+				      &value,
+				      "flash-size",
+				      &error)) {
 		if (value == 0 || value % config.sector_size != 0)
 			g_set_error(&error,
 				    G_IO_ERROR,
@@ -973,7 +915,7 @@ main(int argc, char **argv)
 	    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &client_argv, NULL, NULL},
 	    {NULL}};
 
-	usbsim_reexec_under_preload(argv);
+	usbsim_harness_reexec_under_preload(argv);
 
 	/* a client's '-x' style arguments after "--" belong to the client */
 	context = g_option_context_new("-- CLIENT [ARGS...]");
@@ -990,7 +932,7 @@ main(int argc, char **argv)
 		usbsim_list_profiles();
 		return EXIT_SUCCESS;
 	}
-	g_log_set_default_handler(usbsim_log_handler, NULL);
+	usbsim_harness_set_log("usbsim-run", &usbsim_verbose);
 	if (client_argv == NULL || client_argv[0] == NULL) {
 		g_printerr(
 		    "usbsim-run: no client given; usage: usbsim-run [OPTIONS] -- CLIENT...\n");
@@ -1114,19 +1056,19 @@ main(int argc, char **argv)
 			return USBSIM_EXIT_SETUP;
 		}
 	}
-	if (vid != NULL && usbsim_parse_u32(vid, 0xffff, &value, "vid", &error))
+	if (vid != NULL && usbsim_harness_parse_uint(vid, 0xffff, &value, "vid", &error))
 		config.profile.vid = value;
 	if (error == NULL && runtime_pid != NULL &&
-	    usbsim_parse_u32(runtime_pid, 0xffff, &value, "runtime-pid", &error))
+	    usbsim_harness_parse_uint(runtime_pid, 0xffff, &value, "runtime-pid", &error))
 		config.profile.runtime_pid = value;
 	if (error == NULL && dfu_pid != NULL &&
-	    usbsim_parse_u32(dfu_pid, 0xffff, &value, "dfu-pid", &error))
+	    usbsim_harness_parse_uint(dfu_pid, 0xffff, &value, "dfu-pid", &error))
 		config.profile.dfu_pid = value;
 	if (error == NULL && bcd_device != NULL &&
-	    usbsim_parse_u32(bcd_device, 0xffff, &value, "bcd-device", &error))
+	    usbsim_harness_parse_uint(bcd_device, 0xffff, &value, "bcd-device", &error))
 		config.bcd_device = value;
 	if (error == NULL && flash_size != NULL &&
-	    usbsim_parse_u32(flash_size, 64 * 1024 * 1024, &value, "flash-size", &error)) {
+	    usbsim_harness_parse_uint(flash_size, 64 * 1024 * 1024, &value, "flash-size", &error)) {
 		if (value == 0 || value % config.profile.page_size != 0) {
 			g_set_error(&error,
 				    G_IO_ERROR,
@@ -1137,7 +1079,7 @@ main(int argc, char **argv)
 		config.profile.flash_size = value;
 	}
 	if (error == NULL && transfer_size != NULL &&
-	    usbsim_parse_u32(transfer_size, 0xffff, &value, "transfer-size", &error)) {
+	    usbsim_harness_parse_uint(transfer_size, 0xffff, &value, "transfer-size", &error)) {
 		if (value == 0)
 			g_set_error_literal(&error,
 					    G_IO_ERROR,
@@ -1145,7 +1087,8 @@ main(int argc, char **argv)
 					    "transfer size must not be zero");
 		config.profile.transfer_size = value;
 	}
-	if (error == NULL && alts != NULL && usbsim_parse_u32(alts, 255, &value, "alts", &error)) {
+	if (error == NULL && alts != NULL &&
+	    usbsim_harness_parse_uint(alts, 255, &value, "alts", &error)) {
 		if (value == 0)
 			g_set_error_literal(&error,
 					    G_IO_ERROR,
@@ -1154,10 +1097,14 @@ main(int argc, char **argv)
 		config.alts = value;
 	}
 	if (error == NULL && version_offset != NULL &&
-	    usbsim_parse_u32(version_offset, G_MAXUINT32, &value, "version-offset", &error))
+	    usbsim_harness_parse_uint(version_offset,
+				      G_MAXUINT32,
+				      &value,
+				      "version-offset",
+				      &error))
 		config.version_offset = value;
 	if (error == NULL && seed != NULL &&
-	    usbsim_parse_u32(seed, G_MAXUINT32, &value, "seed", &error))
+	    usbsim_harness_parse_uint(seed, G_MAXUINT32, &value, "seed", &error))
 		config.seed = value;
 	if (error == NULL && manifest_tolerant != NULL)
 		usbsim_parse_bool(manifest_tolerant,

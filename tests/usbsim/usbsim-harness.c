@@ -1,0 +1,103 @@
+/*
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "usbsim-harness.h"
+
+#include <errno.h>
+#include <gio/gio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const gchar *usbsim_harness_program = "usbsim";
+static const gboolean *usbsim_harness_verbose = NULL;
+
+static void
+usbsim_harness_log_handler(const gchar *log_domain,
+			   GLogLevelFlags log_level,
+			   const gchar *message,
+			   gpointer user_data)
+{
+	gboolean verbose = usbsim_harness_verbose != NULL && *usbsim_harness_verbose;
+	if (!verbose &&
+	    (log_level & (G_LOG_LEVEL_INFO | G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_MESSAGE)) != 0)
+		return;
+	g_printerr("%s: %s%s%s\n",
+		   usbsim_harness_program,
+		   log_domain != NULL ? log_domain : "",
+		   log_domain != NULL ? ": " : "",
+		   message);
+}
+
+void
+usbsim_harness_set_log(const gchar *program, const gboolean *verbose)
+{
+	usbsim_harness_program = program;
+	usbsim_harness_verbose = verbose;
+	g_log_set_default_handler(usbsim_harness_log_handler, NULL);
+}
+
+/* umockdev only answers the ioctls of processes that run under its preload */
+void
+usbsim_harness_reexec_under_preload(gchar **argv)
+{
+	const gchar *preload = g_getenv("LD_PRELOAD");
+	g_autofree gchar *value = NULL;
+
+	if (preload != NULL && strstr(preload, "libumockdev-preload") != NULL)
+		return;
+	if (preload != NULL && preload[0] != '\0')
+		value = g_strdup_printf("%s:%s", USBSIM_UMOCKDEV_PRELOAD, preload);
+	else
+		value = g_strdup(USBSIM_UMOCKDEV_PRELOAD);
+	g_setenv("LD_PRELOAD", value, TRUE);
+	execv("/proc/self/exe", argv);
+	g_printerr("%s: cannot re-execute under the umockdev preload: %s\n",
+		   usbsim_harness_program,
+		   g_strerror(errno));
+	exit(USBSIM_EXIT_SETUP);
+}
+
+/* removes a directory tree from outside the preload, which traps paths under the testbed */
+void
+usbsim_harness_remove_tree(const gchar *path)
+{
+	const gchar *argv[] = {"rm", "-rf", path, NULL};
+	g_auto(GStrv) envp = g_environ_unsetenv(g_get_environ(), "LD_PRELOAD");
+	g_autoptr(GError) error = NULL;
+	gint status = 0;
+
+	if (!g_spawn_sync(NULL,
+			  (gchar **)argv,
+			  envp,
+			  G_SPAWN_SEARCH_PATH,
+			  NULL,
+			  NULL,
+			  NULL,
+			  NULL,
+			  &status,
+			  &error) ||
+	    !g_spawn_check_wait_status(status, &error))
+		g_warning("cannot remove %s: %s", path, error->message);
+}
+
+gboolean
+usbsim_harness_parse_uint(const gchar *str,
+			  guint64 max,
+			  guint64 *value,
+			  const gchar *what,
+			  GError **error)
+{
+	gboolean hex = g_str_has_prefix(str, "0x") || g_str_has_prefix(str, "0X");
+	if (!g_ascii_string_to_unsigned(hex ? str + 2 : str, hex ? 16 : 10, 0, max, value, NULL)) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "invalid %s '%s'",
+			    what,
+			    str);
+		return FALSE;
+	}
+	return TRUE;
+}
