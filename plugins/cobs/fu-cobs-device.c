@@ -114,7 +114,9 @@ fu_cobs_device_probe(FuDevice *device, GError **error)
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "endpoints 0x%02x (OUT) and 0x%02x (IN) have the wrong directions",
+			    "endpoints 0x%02x (OUT) and 0x%02x (IN) have the wrong directions: "
+			    "fix the quirk: " FU_COBS_QUIRK_ENDPOINT_OUT " needs bit 7 clear "
+			    "(e.g. 0x01), " FU_COBS_QUIRK_ENDPOINT_IN " bit 7 set (e.g. 0x81)",
 			    self->ep_out,
 			    self->ep_in);
 		return FALSE;
