@@ -303,11 +303,12 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	return TRUE;
 }
 
+/* an interface number or endpoint address: a byte */
 static gboolean
-fu_cobs_device_parse_endpoint(const gchar *value, gint *out, GError **error)
+fu_cobs_device_parse_u8(const gchar *value, guint64 min, gint *out, GError **error)
 {
 	guint64 tmp = 0;
-	if (!fu_strtoull(value, &tmp, 0x01, 0xFF, FU_INTEGER_BASE_AUTO, error))
+	if (!fu_strtoull(value, &tmp, min, G_MAXUINT8, FU_INTEGER_BASE_AUTO, error))
 		return FALSE;
 	*out = (gint)tmp;
 	return TRUE;
@@ -318,18 +319,14 @@ fu_cobs_device_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *val
 {
 	FuCobsDevice *self = FU_COBS_DEVICE(device);
 	gboolean handled = FALSE;
-	guint64 tmp = 0;
 
-	if (g_strcmp0(key, FU_COBS_QUIRK_INTERFACE) == 0) {
-		if (!fu_strtoull(value, &tmp, 0, 0xFF, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		self->interface_quirk = (gint)tmp;
-		return TRUE;
-	}
+	if (g_strcmp0(key, FU_COBS_QUIRK_INTERFACE) == 0)
+		return fu_cobs_device_parse_u8(value, 0x00, &self->interface_quirk, error);
+	/* endpoint 0 is the control endpoint */
 	if (g_strcmp0(key, FU_COBS_QUIRK_ENDPOINT_OUT) == 0)
-		return fu_cobs_device_parse_endpoint(value, &self->ep_out_quirk, error);
+		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_out_quirk, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_ENDPOINT_IN) == 0)
-		return fu_cobs_device_parse_endpoint(value, &self->ep_in_quirk, error);
+		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_in_quirk, error);
 	if (!fu_cobs_config_set_quirk(&self->config, key, value, &handled, error))
 		return FALSE;
 	if (handled)
