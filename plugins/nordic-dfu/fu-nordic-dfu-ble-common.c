@@ -15,9 +15,10 @@
  * properties as they are now, so these are synchronous calls on the system bus.
  */
 
-#define FU_NORDIC_DFU_BLE_CALL_TIMEOUT_MS 5000
 /* how often the link's state is asked while waiting for it */
 #define FU_NORDIC_DFU_BLE_POLL_MS 10
+/* between Connect attempts: a Connect that fails at once means nothing advertises yet */
+#define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS (5 * FU_NORDIC_DFU_BLE_POLL_MS)
 
 static GDBusConnection *
 fu_nordic_dfu_ble_bus(GError **error)
@@ -206,7 +207,7 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 			return FALSE;
 		}
 		/* not advertising yet, e.g. still booting */
-		g_usleep(FU_NORDIC_DFU_BLE_POLL_MS * 1000 * 5);
+		g_usleep(FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS * 1000);
 	}
 }
 

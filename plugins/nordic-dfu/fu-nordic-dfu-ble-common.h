@@ -20,6 +20,10 @@
 /* opcode and handle of an ATT write command or notification */
 #define FU_NORDIC_DFU_BLE_ATT_HEADER 3
 
+/* our own bound on one synchronous BlueZ call (a choice, not a device figure): a Connect
+ * that times out is asked again until FU_NORDIC_DFU_BLE_RECONNECT_MS */
+#define FU_NORDIC_DFU_BLE_CALL_TIMEOUT_MS 5000
+
 /* from a lost link or a reset to the device connected again: an SDK bootloader advertises
  * within a second of its reset; a SoftDevice+bootloader image takes up to 13 s */
 #define FU_NORDIC_DFU_BLE_RECONNECT_MS 15000

@@ -78,7 +78,7 @@ fu_nordic_dfu_ble_device_acquire(const gchar *path, const gchar *method, guint *
 	    g_variant_new("(@a{sv})", g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
 	    G_VARIANT_TYPE("(hq)"),
 	    G_DBUS_CALL_FLAGS_NONE,
-	    5000,
+	    FU_NORDIC_DFU_BLE_CALL_TIMEOUT_MS,
 	    NULL,
 	    &fds,
 	    NULL,
