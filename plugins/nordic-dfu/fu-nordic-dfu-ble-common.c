@@ -183,13 +183,15 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 			/* the GATT database is read after the connection */
 			while (!fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved")) {
 				if (g_get_monotonic_time() > deadline) {
-					g_set_error(error,
-						    FWUPD_ERROR,
-						    FWUPD_ERROR_TIMED_OUT,
-						    "%s connected but its services were not "
-						    "resolved within %u ms",
-						    device_path,
-						    timeout_ms);
+					g_set_error(
+					    error,
+					    FWUPD_ERROR,
+					    FWUPD_ERROR_TIMED_OUT,
+					    "%s connected but its services were not "
+					    "resolved within %u ms: power-cycle the device and "
+					    "try again",
+					    device_path,
+					    timeout_ms);
 					return FALSE;
 				}
 				g_usleep(FU_NORDIC_DFU_BLE_POLL_MS * 1000);
@@ -200,7 +202,8 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 			g_set_error(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_NOT_FOUND,
-				    "could not connect %s within %u ms: %s",
+				    "could not connect %s within %u ms, check that it is powered "
+				    "and in range: %s",
 				    device_path,
 				    timeout_ms,
 				    error_local->message);

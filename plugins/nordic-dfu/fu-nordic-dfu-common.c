@@ -337,7 +337,8 @@ fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **erro
 			g_propagate_prefixed_error(
 			    error,
 			    g_steal_pointer(&error_local),
-			    "the bootloader did not come back within %u ms: ",
+			    "the bootloader did not come back within %u ms; reset the device and "
+			    "run the update again to write the remaining images: ",
 			    (guint)FU_NORDIC_DFU_REENUMERATE_MS);
 			return FALSE;
 		}
