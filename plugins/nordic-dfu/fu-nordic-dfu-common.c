@@ -322,7 +322,13 @@ fu_nordic_dfu_prepare_firmware(FuDevice *device,
 }
 
 /* after an image the bootloader resets; on a UART the port stays, so ask until it answers */
-static gboolean
+static /*
+ * Between two pings of a bootloader that is starting: far below the 13 s a SoftDevice and
+ * bootloader update may take to come back, and long enough not to spin a core.
+ */
+#define FU_NORDIC_DFU_PING_RETRY_MS 100
+
+gboolean
 fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **error)
 {
 	guint64 deadline = fu_nordic_dfu_now_ms() + FU_NORDIC_DFU_REENUMERATE_MS;
@@ -342,6 +348,9 @@ fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **erro
 			    (guint)FU_NORDIC_DFU_REENUMERATE_MS);
 			return FALSE;
 		}
+		/* a port that fails at once (still closed while the board resets) is not
+		 * asked again in a tight loop */
+		fu_device_sleep(transport->device, FU_NORDIC_DFU_PING_RETRY_MS);
 	}
 }
 
