@@ -9,7 +9,8 @@ simulator computed for the exact run it served (TIMING.md): physical, and spec-c
 The time of a run is the span the device saw: from the first request of the update to the
 last before the image is read back (dfu-util does not read back; our plugin and fwupd's do,
 and that time is reported apart), so that tool start-up and enumeration do not blur the
-protocol's own cost.
+protocol's own cost. On the nRF Secure DFU models it ends at the reply to the last execute
+(run_one_nrf).
 """
 
 import argparse
@@ -19,14 +20,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from e2e_common import dfuse_file, filler  # noqa: E402
+from test_nordic import APP_START as NRF_APP_START, MAKE_PACKAGE  # noqa: E402
 
 BUILD = os.path.join(TOP, "build")
 USBSIM = os.path.join(BUILD, "tests", "usbsim", "usbsim-run")
+USBSIM_NRF = os.path.join(BUILD, "tests", "usbsim", "usbsim-nrf-run")
 CLIENT = os.path.join(TOP, "tests", "e2e", "fwupd_client.py")
+NRF_DFU_JS = os.path.join(TOP, "tests", "usbsim", "nrf-dfu-js-client.js")
+NRF_DFU_JS_MODULES = os.path.join(TOP, ".cache", "npm", "pc-nrf-dfu-js", "node_modules")
 KIB = 1024
 
 # profile: how the device is served and addressed; all start in DFU mode so that every tool
@@ -48,6 +54,29 @@ DFU_PROFILES = {
 # runs alone against the model's physical limit (the protocol has no poll timeouts: the
 # spec-compliant limit is the same)
 COBS_PROFILES = {"stm32h7-cobs": {"sizes": [1024 * KIB]}}
+# nRF5 SDK Secure DFU (usbsim-nrf-run): our nordic_dfu plugin, and Nordic's pc-nrf-dfu-js
+# 0.2.12 (installed by contrib/setup) where it can drive the model. The protocol has no poll
+# timeouts: the spec-compliant limit is the physical one. The application bank holds 740 KiB
+# (0x27000 to the bootloader at 0xE0000), so 1 MiB does not fit either profile; the UART at
+# 115200 baud moves about 9 KiB/s (7.8 s for 64 KiB), so it takes only the smallest image
+# to keep the whole default run near 15 minutes.
+NRF_PROFILES = {
+    # pc-nrf-dfu-js cannot drive the simulated Dongle: its USB transport
+    # (DfuTransportUsbSerial) finds the Dongle's tty by serial number through serialport, and
+    # the simulator serves the Dongle as a raw USB device (bulk transfers on usbfs, as fwupd
+    # talks to it) with no cdc_acm tty, so serialport lists no port at all. On real hardware
+    # that transport also sleeps 2 s after each image (TIMING.md).
+    "nrf52840-dongle": {"sizes": [64 * KIB, 256 * KIB], "peers": []},
+    # the UART behind a J-Link CDC port: a tty backed by a pty, which both tools open
+    "nrf52-uart": {"sizes": [64 * KIB], "peers": ["pc-nrf-dfu-js"]},
+}
+# where no peer takes part, the printed output says why
+NO_PEER = {
+    "stm32h7-cobs": "no peer tool drives this bootloader; our plugin runs alone.",
+    "nrf52840-dongle": "pc-nrf-dfu-js finds no serial port: the simulated Dongle is a raw USB "
+                       "device without a cdc_acm tty (its USB transport would also sleep 2 s "
+                       "an image); our plugin runs alone, pc-nrf-dfu-js runs on nrf52-uart.",
+}
 # fwupd's dfu plugin misses the functional descriptor where DFU 1.1 puts it and falls back
 # to 64-byte blocks on the STM32F4 model: over 100 s for 64 KiB, so one round and only there
 SLOW_PEERS = {("fwupd-dfu", "stm32f4-dfuse"): [64 * KIB]}
@@ -97,9 +126,124 @@ def run_one_cobs(work, profile, size, time_scale, seed):
     }
 
 
+def nrf_span(records, summary):
+    """The update on an nRF model's timeline, from its trace (see run_one_nrf): the start and
+    end in ms, or None; the post-activation reset wait in ms; and the host idle the model
+    counted outside the span, in ms."""
+    requests = sorted((r for r in records if "op" in r), key=lambda r: r["t_ms"])
+    init = [r for r in requests if r["request"] in ("select", "create") and r["object"] == 1]
+    executes = [r for r in requests if r["request"] == "execute" and r["object"] == 2]
+    resets = [r for r in records if r.get("event") == "reset" and r["reason"] == "activated"]
+    reset_ms = resets[0]["back_ms"] - resets[0]["t_ms"] if resets else 0.0
+    if not init or not executes:
+        return None, None, reset_ms, 0.0
+    start, end = init[0]["t_ms"], executes[-1]["ready_ms"]
+    # the model's rule (usbsim_nrf_receive): idle from when the device last had something to
+    # do (an arrival, a reply, or its boot) to when the next bytes started on the wire; the
+    # requests outside the span are single frames, each sent after the previous reply
+    if "baud_rate" in summary:
+        byte_ms = 10.0 * 1000 / summary["baud_rate"] * summary.get("time_scale", 1.0)
+    else:
+        byte_ms = 1.0 / 1216 * summary.get("time_scale", 1.0)
+    outside, busy = 0.0, None
+    for rec in sorted((r for r in records if "op" in r or r.get("event") == "boot"),
+                      key=lambda r: r["t_ms"]):
+        t = rec["t_ms"]
+        if "op" in rec:
+            if busy is not None and (t <= start or t > end):
+                # a frame on the wire: the request, SLIP escapes aside, and its END
+                outside += max(0.0, t - (rec["length"] + 1) * byte_ms - busy)
+            t = max(t, rec["ready_ms"])
+        busy = t if busy is None else max(busy, t)
+    return start, end, reset_ms, outside
+
+
+def run_one_nrf(work, profile, tool, size, time_scale):
+    """One update of an application image on the nRF5 SDK Secure DFU model (usbsim-nrf-run),
+    by our nordic_dfu plugin in fwupdtool, or by Nordic's pc-nrf-dfu-js over the UART.
+
+    The time is the span the device saw, measured alike for both tools: from the first
+    request of the update proper (the select, or else the create, of the init packet's
+    command object) to the reply of the last data object's execute, which the device sends
+    once the flash holds the whole image and it is validated. So fwupdtool's start-up, its
+    probing of the device (ping, HW and FW version, before the update and after it) and
+    pc-nrf-dfu-js's PRN and MTU requests (about 5 ms) are left out. Neither tool reads back.
+    The simulator's limit adds the reset after the image is activated (the SDK's boot time,
+    100 ms at scale 1.0 for an application) to the TIMING.md limit for the objects; the span
+    ends before that reset, which no host can shorten, so it is taken off the limit here.
+    Host idle is the model's own count for the session less what it counted at requests
+    outside the span (fwupdtool's probing and the gaps between its invocations)."""
+    name = "%s-%s-%d" % (profile, tool, size)
+    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
+    image = filler(size, 0x1234 + size)
+    bin_path = os.path.join(d, "image.bin")
+    with open(bin_path, "wb") as f:
+        f.write(image)
+    # an nrfutil package as pc-nrfutil lays it out; the peer takes its unpacked members
+    package = os.path.join(d, "app.zip")
+    subprocess.run(["/usr/bin/python3", MAKE_PACKAGE, package, "application=" + bin_path,
+                    "--fw-version", "7"], check=True)
+    with zipfile.ZipFile(package) as zf:
+        zf.extractall(d)
+    trace = os.path.join(d, "trace.jsonl")
+    flash_out = os.path.join(d, "flash-out.bin")
+    result = os.path.join(d, "result.json")
+    sim = [USBSIM_NRF, "--profile", profile, "--time-scale", str(time_scale),
+           "--trace", trace, "--flash-out", flash_out, "--timeout", "900"]
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))
+    if tool == "pc-nrf-dfu-js":
+        # PRN 0, as our plugin uses it: no CRC notification between the writes of an object
+        client = ["node", NRF_DFU_JS, NRF_DFU_JS_MODULES, "0", os.path.join(d, "app.dat"),
+                  os.path.join(d, "app.bin")]
+    else:
+        client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", "nordic_dfu",
+                  "--install", package, "--result", result, "--timeout", "800"]
+    proc = subprocess.run(sim + ["--"] + client, env=env, capture_output=True, text=True)
+    records, summary = [], {}
+    if os.path.exists(trace):
+        with open(trace, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("summary"):
+                    summary = rec
+                else:
+                    records.append(rec)
+    res = {}
+    if os.path.exists(result):
+        with open(result, encoding="utf-8") as f:
+            res = json.load(f)
+    flash = b""
+    if os.path.exists(flash_out):
+        with open(flash_out, "rb") as f:
+            flash = f.read()
+    start, end, reset_ms, idle_outside_ms = nrf_span(records, summary)
+    ok = (proc.returncode == 0 and start is not None and
+          flash[NRF_APP_START:NRF_APP_START + len(image)] == image and
+          summary.get("images_activated") == 1)
+    if res.get("install") and res["install"].get("rc") != 0:
+        ok = False
+    limit_s = max(0.0, summary.get("limit_physical_ms", 0) - reset_ms) / 1000.0
+    stderr = proc.stderr
+    if not ok and res.get("install"):
+        stderr += res["install"].get("stderr", "")
+    return {
+        "profile": profile, "tool": tool, "bytes": size,
+        "seconds": (end - start) / 1000.0 if start is not None else 0.0,
+        "verify_seconds": 0.0,
+        "limit_seconds": limit_s, "spec_limit_seconds": limit_s,
+        "reset_seconds": reset_ms / 1000.0,
+        "host_idle_seconds": max(0.0, summary.get("host_idle_ms", 0) - idle_outside_ms) / 1000.0,
+        "host_idle_seconds_by_request": {},
+        "peak_rss_kib": res.get("peak_rss_kib"), "ok": ok,
+        "stderr": stderr[-2000:] if not ok else "",
+    }
+
+
 def run_one(work, profile, tool, size, time_scale, seed):
     if profile in COBS_PROFILES:
         return run_one_cobs(work, profile, size, time_scale, seed)
+    if profile in NRF_PROFILES:
+        return run_one_nrf(work, profile, tool, size, time_scale)
     spec = DFU_PROFILES[profile]
     name = "%s-%s-%d" % (profile, tool, size)
     d = tempfile.mkdtemp(prefix=name + "-", dir=work)
@@ -242,6 +386,15 @@ def plan(args):
             continue
         for size in spec["sizes"]:
             jobs.append((profile, size, "cobs", args.rounds))
+    for profile, spec in NRF_PROFILES.items():
+        if args.profile and profile not in args.profile:
+            continue
+        sizes = spec["sizes"][:1] if args.quick else spec["sizes"]
+        for size in sizes:
+            for tool in ["nordic-dfu"] + spec["peers"]:
+                if args.tool and tool not in args.tool:
+                    continue
+                jobs.append((profile, size, tool, args.rounds))
     return jobs
 
 
@@ -333,7 +486,9 @@ def main():
     if args.memory:
         records += run_memory(work, args.time_scale)
     print(markdown(records))
-    print("\nstm32h7-cobs: no peer tool drives this bootloader; our plugin runs alone.")
+    for profile, note in NO_PEER.items():
+        if any(job[0] == profile for job in jobs):
+            print("\n%s: %s" % (profile, note))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(records, f, indent=2)
