@@ -265,11 +265,18 @@ usbsim_interface_find_alt(UsbsimInterface *iface, guint8 alt_setting)
 gboolean
 usbsim_alt_has_endpoint(UsbsimAltSetting *alt, guint8 address)
 {
+	return usbsim_alt_find_endpoint(alt, address) != NULL;
+}
+
+const UsbsimEndpoint *
+usbsim_alt_find_endpoint(UsbsimAltSetting *alt, guint8 address)
+{
 	for (guint i = 0; i < alt->endpoints->len; i++) {
-		if (g_array_index(alt->endpoints, UsbsimEndpoint, i).address == address)
-			return TRUE;
+		const UsbsimEndpoint *ep = &g_array_index(alt->endpoints, UsbsimEndpoint, i);
+		if (ep->address == address)
+			return ep;
 	}
-	return FALSE;
+	return NULL;
 }
 
 /* the udev ID_USB_INTERFACES form, e.g. ":ff0000:fe0101:" */

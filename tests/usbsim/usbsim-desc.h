@@ -102,6 +102,8 @@ UsbsimAltSetting *
 usbsim_interface_find_alt(UsbsimInterface *iface, guint8 alt_setting);
 gboolean
 usbsim_alt_has_endpoint(UsbsimAltSetting *alt, guint8 address);
+const UsbsimEndpoint *
+usbsim_alt_find_endpoint(UsbsimAltSetting *alt, guint8 address);
 gchar *
 usbsim_description_interfaces_string(UsbsimDescription *self);
 gchar *

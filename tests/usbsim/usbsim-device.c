@@ -46,6 +46,7 @@ typedef struct {
 	gint64 submit_us;
 	gint status;
 	gint actual_length;
+	gsize out_taken; /* bytes of a flow-controlled OUT URB the device has taken */
 } UsbsimUrb;
 
 typedef struct {
@@ -241,20 +242,34 @@ usbsim_device_is_online(UsbsimDevice *self, const gchar *devnode)
 	return self->devnode_online != NULL && g_strcmp0(self->devnode_online, devnode) == 0;
 }
 
-/* an endpoint the current alt setting of some interface has */
-static gboolean
-usbsim_device_has_endpoint(UsbsimDevice *self, guint8 endpoint)
+/* an endpoint the current alt setting of some interface has, other than endpoint 0 */
+static const UsbsimEndpoint *
+usbsim_device_find_endpoint(UsbsimDevice *self, guint8 endpoint)
 {
-	if ((endpoint & 0x7f) == 0)
-		return TRUE;
 	for (guint i = 0; i < self->desc->interfaces->len; i++) {
 		UsbsimInterface *iface = g_ptr_array_index(self->desc->interfaces, i);
 		UsbsimAltSetting *alt =
 		    usbsim_interface_find_alt(iface, self->current_alt[iface->number % 32]);
-		if (alt != NULL && usbsim_alt_has_endpoint(alt, endpoint))
-			return TRUE;
+		const UsbsimEndpoint *ep = alt != NULL ? usbsim_alt_find_endpoint(alt, endpoint)
+						       : NULL;
+		if (ep != NULL)
+			return ep;
 	}
-	return FALSE;
+	return NULL;
+}
+
+static gboolean
+usbsim_device_has_endpoint(UsbsimDevice *self, guint8 endpoint)
+{
+	return (endpoint & 0x7f) == 0 || usbsim_device_find_endpoint(self, endpoint) != NULL;
+}
+
+/* what the bus splits an OUT transfer into: packets of the endpoint's wMaxPacketSize */
+static gsize
+usbsim_device_max_packet(UsbsimDevice *self, guint8 endpoint)
+{
+	const UsbsimEndpoint *ep = usbsim_device_find_endpoint(self, endpoint);
+	return ep != NULL && ep->max_packet_size > 0 ? ep->max_packet_size : 64;
 }
 
 /* the sysfs paths and the umockdev record of a device and its interfaces */
@@ -752,8 +767,11 @@ usbsim_device_resolve(UMockdevIoctlClient *client,
 
 /*
  * Offers the pending bulk URBs of a client to a model with flow control (ops->bulk_out):
- * OUT URBs in submission order, an endpoint that NAKs holds back the URBs queued behind on
- * it. *next_us receives when the model said to ask again. Called with the lock held.
+ * OUT URBs in submission order, each in packets of the endpoint's wMaxPacketSize as the bus
+ * carries them (a transfer of several packets is several messages to a device that takes one
+ * packet at a time); an endpoint that NAKs a packet holds back the rest of that URB and the
+ * URBs queued behind on it. *next_us receives when the model said to ask again. Called with
+ * the lock held.
  */
 static void
 usbsim_device_offer_bulk_locked(UsbsimDevice *self,
@@ -787,19 +805,27 @@ usbsim_device_offer_bulk_locked(UsbsimDevice *self,
 				item->ready_at_us = now_us;
 			}
 		} else if ((naking & (1ull << (item->endpoint & 0x3f))) == 0) {
-			gint64 done_us = self->ops->bulk_out(self->model,
-							     item->endpoint,
-							     buf,
-							     bufsz,
-							     item->submit_us,
-							     now_us,
-							     &retry_us);
-			if (done_us >= 0) {
-				item->actual_length = bufsz;
-				item->ready_at_us = done_us;
-			} else {
-				naking |= 1ull << (item->endpoint & 0x3f);
-			}
+			gsize packet_max = usbsim_device_max_packet(self, item->endpoint);
+			/* a zero-length transfer is one zero-length packet */
+			do {
+				gsize len = MIN(packet_max, bufsz - item->out_taken);
+				gint64 done_us =
+				    self->ops->bulk_out(self->model,
+							item->endpoint,
+							buf != NULL ? buf + item->out_taken : NULL,
+							len,
+							item->submit_us,
+							now_us,
+							&retry_us);
+				if (done_us < 0) {
+					naking |= 1ull << (item->endpoint & 0x3f);
+					break;
+				}
+				item->out_taken += len;
+				item->actual_length = item->out_taken;
+				if (item->out_taken >= bufsz)
+					item->ready_at_us = done_us;
+			} while (item->out_taken < bufsz);
 		}
 		*next_us = MIN(*next_us, retry_us);
 	}
@@ -1062,8 +1088,9 @@ usbsim_device_ioctl_discard_urb(UsbsimDevice *self,
 			continue;
 		if (item->ready_at_us <= now_us)
 			break;
+		/* the packets an OUT transfer got through before it was cancelled count */
 		item->status = -ENOENT;
-		item->actual_length = 0;
+		item->actual_length = (item->endpoint & 0x80) ? 0 : (gint)item->out_taken;
 		item->ready_at_us = now_us;
 		g_mutex_unlock(&self->mutex);
 		usbsim_device_complete(client, 0, 0);
