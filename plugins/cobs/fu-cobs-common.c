@@ -159,8 +159,10 @@ fu_cobs_session_progress(CobsProtoSession *session, FuProgress *progress, CobsPr
  * @progress: (nullable): with three steps: erase, write, verify and bye
  * @error: (nullable): optional return location for an error
  *
- * Executes the session's actions until it is done. Each transfer gets the timeout the
- * session gives for it and no sleep is added anywhere.
+ * Executes the session's actions until it is done, sending and reading on this thread. Each
+ * transfer gets the timeout the session gives for it and no sleep is added anywhere. Chunks
+ * go one a transfer: a device that cannot send its reply until the host reads it would not
+ * take the next chunk of a longer transfer while this thread is still sending it.
  *
  * Returns: %TRUE when the device acknowledged everything (and verified it, if it can)
  **/
@@ -173,6 +175,7 @@ fu_cobs_session_run(CobsProtoSession *session,
 {
 	CobsProtoStep shown = COBS_PROTO_STEP_ERASE;
 
+	session->config.batch_max = 1;
 	while (TRUE) {
 		CobsProtoAction action = {0};
 		guint8 buf[COBS_PROTO_MESSAGE_MAX] = {0};
@@ -250,20 +253,30 @@ fu_cobs_session_run(CobsProtoSession *session,
 }
 
 /*
- * Overlapped run: the caller's thread sends, a reader thread receives. fwupd 2.0.20's bulk
+ * Overlapped run: the caller's thread sends, reader threads receive. fwupd 2.0.20's bulk
  * transfers are synchronous, and the device holds a queued chunk off the bus until it has a
  * free buffer; with the reply read on the same thread, the IN transfer of ACK N could only
- * start once chunk N+1 was taken. The reader keeps one read going for every reply the session
- * says the device owes, so ACK N comes in while chunk N+1 goes out.
+ * start once chunk N+1 was taken. The readers keep a read going for every reply the session
+ * says the device owes, so ACK N comes in while chunk N+1 goes out. One reader is not enough
+ * once chunks go several to a transfer: an ACK comes every frame, and a synchronous read
+ * takes a frame on the bus plus the time to submit the next, so several are pending at once
+ * (each ACK is a short packet that ends the read it lands in). Reads are numbered as they
+ * are handed out, and their results taken in that order whichever thread finished first, so
+ * that a reply that is not an ACK is taken for the chunk it answers. Reads handed out
+ * together may still reach the bus in another order; ACKs are all alike, so only the chunk
+ * named in an error about a reply can be off, and the error says by how much.
  */
+#define FU_COBS_READERS 4
 
 /* what the reader is asked to do: a read, or (timeout_ms G_MAXUINT) to stop */
 typedef struct {
+	guint64 ticket;
 	guint timeout_ms;
 } FuCobsReadRequest;
 
 /* what a read brought: bytes, or the transfer's error */
 typedef struct {
+	guint64 ticket;
 	guint8 buf[COBS_PROTO_MESSAGE_MAX];
 	gsize actual_length;
 	GError *error;
@@ -274,6 +287,9 @@ typedef struct {
 	gpointer user_data;
 	GAsyncQueue *requests; /* of FuCobsReadRequest */
 	GAsyncQueue *results;  /* of FuCobsReadResult */
+	GPtrArray *early;      /* of FuCobsReadResult, in before a read handed out earlier */
+	guint64 tickets_issued;
+	guint64 tickets_taken;
 } FuCobsReader;
 
 #define FU_COBS_READ_STOP G_MAXUINT
@@ -300,6 +316,7 @@ fu_cobs_reader_thread_cb(gpointer data)
 		if (request->timeout_ms == FU_COBS_READ_STOP)
 			return NULL;
 		result = g_new0(FuCobsReadResult, 1);
+		result->ticket = request->ticket;
 		if (!reader->transport->receive(reader->user_data,
 						result->buf,
 						sizeof(result->buf),
@@ -315,8 +332,46 @@ static void
 fu_cobs_reader_request(FuCobsReader *reader, guint timeout_ms)
 {
 	FuCobsReadRequest *request = g_new0(FuCobsReadRequest, 1);
+	request->ticket = reader->tickets_issued++;
 	request->timeout_ms = timeout_ms;
 	g_async_queue_push(reader->requests, request);
+}
+
+/* reads handed out and not taken yet */
+static guint64
+fu_cobs_reader_pending(const FuCobsReader *reader)
+{
+	return reader->tickets_issued - reader->tickets_taken;
+}
+
+/* the result of the oldest read not taken yet, or NULL when it is not in within timeout_ms */
+static FuCobsReadResult *
+fu_cobs_reader_take(FuCobsReader *reader, guint timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+
+	for (guint i = 0; i < reader->early->len; i++) {
+		FuCobsReadResult *result = g_ptr_array_index(reader->early, i);
+		if (result->ticket == reader->tickets_taken) {
+			reader->tickets_taken++;
+			return g_ptr_array_steal_index(reader->early, i);
+		}
+	}
+	while (TRUE) {
+		gint64 now = g_get_monotonic_time();
+		FuCobsReadResult *result;
+
+		if (now >= deadline)
+			return NULL;
+		result = g_async_queue_timeout_pop(reader->results, (guint64)(deadline - now));
+		if (result == NULL)
+			return NULL;
+		if (result->ticket == reader->tickets_taken) {
+			reader->tickets_taken++;
+			return result;
+		}
+		g_ptr_array_add(reader->early, result);
+	}
 }
 
 /**
@@ -348,13 +403,14 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	    .user_data = user_data,
 	    .requests = g_async_queue_new_full(g_free),
 	    .results = g_async_queue_new_full((GDestroyNotify)fu_cobs_read_result_free),
+	    .early = g_ptr_array_new_with_free_func((GDestroyNotify)fu_cobs_read_result_free),
 	};
-	GThread *thread;
-	guint reads_requested = 0; /* requested and not yet taken by a RECEIVE */
-	FuCobsReadRequest *stop;
+	GThread *threads[FU_COBS_READERS] = {NULL};
 	gboolean ok = FALSE;
+	gboolean reply_read_alongside = FALSE; /* the last reply taken had other reads going */
 
-	thread = g_thread_new("fu-cobs-reader", fu_cobs_reader_thread_cb, &reader);
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		threads[i] = g_thread_new("fu-cobs-reader", fu_cobs_reader_thread_cb, &reader);
 	while (TRUE) {
 		CobsProtoAction action = {0};
 		g_autoptr(GError) error_local = NULL;
@@ -368,6 +424,19 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			break;
 		}
 		if (action.kind == COBS_PROTO_ACTION_ERROR) {
+			if (reply_read_alongside && (action.error == COBS_PROTO_ERROR_NOT_ACK ||
+						     action.error == COBS_PROTO_ERROR_GARBAGE ||
+						     action.error == COBS_PROTO_ERROR_TIMEOUT)) {
+				g_set_error(error,
+					    FWUPD_ERROR,
+					    fu_cobs_proto_error_to_fwupd(action.error),
+					    "%s (replies carry no sequence number and up to %u are "
+					    "read at once: the chunk named may be up to %u off)",
+					    action.message,
+					    (guint)FU_COBS_READERS,
+					    (guint)FU_COBS_READERS - 1);
+				break;
+			}
 			g_set_error_literal(error,
 					    FWUPD_ERROR,
 					    fu_cobs_proto_error_to_fwupd(action.error),
@@ -376,6 +445,13 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
 			CobsProtoResult result = COBS_PROTO_RESULT_OK;
+			reply_read_alongside = FALSE;
+			/* the reads for what this sends go out first: the device answers the first
+			 * chunks of a transfer while the rest are still going out */
+			while (fu_cobs_reader_pending(&reader) <
+			       cobs_proto_session_get_replies_owed(session) + action.count) {
+				fu_cobs_reader_request(&reader, action.reply_timeout_ms);
+			}
 			if (!transport->send(user_data,
 					     action.bytes,
 					     action.length,
@@ -387,23 +463,14 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 				result = fu_cobs_error_to_result(error_local);
 			}
 			cobs_proto_session_feed(session, result, NULL, 0, fu_cobs_now_ms());
-			/* a read for every reply owed, so the next one is on its way in */
-			while (reads_requested < cobs_proto_session_get_replies_owed(session)) {
-				fu_cobs_reader_request(
-				    &reader,
-				    cobs_proto_session_get_reply_wait_ms(session));
-				reads_requested++;
-			}
 		} else if (action.kind == COBS_PROTO_ACTION_RECEIVE) {
 			g_autoptr(FuCobsReadResult) result = NULL;
 
 			/* a reply split across reads needs another */
-			if (reads_requested == 0) {
+			if (fu_cobs_reader_pending(&reader) == 0)
 				fu_cobs_reader_request(&reader, action.timeout_ms);
-				reads_requested++;
-			}
-			result = g_async_queue_timeout_pop(reader.results,
-							   (guint64)action.timeout_ms * 1000);
+			reply_read_alongside = fu_cobs_reader_pending(&reader) > 1;
+			result = fu_cobs_reader_take(&reader, action.timeout_ms);
 			if (result == NULL) {
 				cobs_proto_session_feed(session,
 							COBS_PROTO_RESULT_TIMEOUT,
@@ -412,7 +479,6 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 							fu_cobs_now_ms());
 				continue;
 			}
-			reads_requested--;
 			if (result->error != NULL) {
 				g_debug("waiting for the reply to %s failed: %s",
 					cobs_proto_step_to_string(action.step),
@@ -440,13 +506,17 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		fu_cobs_session_progress(session, progress, &shown);
 	}
 
-	/* ahead of reads not started yet; the one going ends within its own timeout, or at once
+	/* ahead of reads not started yet; those going end within their own timeout, or at once
 	 * on a gone device */
-	stop = g_new0(FuCobsReadRequest, 1);
-	stop->timeout_ms = FU_COBS_READ_STOP;
-	g_async_queue_push_front(reader.requests, stop);
-	g_thread_join(thread);
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
+		FuCobsReadRequest *stop = g_new0(FuCobsReadRequest, 1);
+		stop->timeout_ms = FU_COBS_READ_STOP;
+		g_async_queue_push_front(reader.requests, stop);
+	}
+	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
+		g_thread_join(threads[i]);
 	g_async_queue_unref(reader.requests);
 	g_async_queue_unref(reader.results);
+	g_ptr_array_unref(reader.early);
 	return ok;
 }

@@ -158,7 +158,7 @@ fu_cobs_device_send_cb(gpointer user_data,
 {
 	FuCobsDevice *self = FU_COBS_DEVICE(user_data);
 	gsize actual_length = 0;
-	guint8 msg[COBS_PROTO_MESSAGE_MAX] = {0};
+	guint8 msg[COBS_PROTO_MESSAGE_MAX * COBS_PROTO_BATCH_MAX] = {0};
 
 	if (!fu_memcpy_safe(msg, sizeof(msg), 0x0, buf, bufsz, 0x0, bufsz, error))
 		return FALSE;
@@ -208,8 +208,8 @@ static const FuCobsTransport fu_cobs_device_transport = {
 };
 
 /* the session never resends, so an update that stopped left unanswered at most the chunks
- * it had queued plus the message the device was working on */
-#define FU_COBS_DEVICE_STALE_REPLIES_MAX (COBS_PROTO_QUEUE_DEPTH_MAX + 1u)
+ * it had sent ahead (two transfers of them) plus the message the device was working on */
+#define FU_COBS_DEVICE_STALE_REPLIES_MAX (COBS_PROTO_SEND_TIMES + 1u)
 /* a reply the device already holds goes out in the next 1 ms full-speed frame (see
  * COBS_PROTO_DEFAULT_REPLY_SLACK_MS); the rest is room for host scheduling, kept short as
  * every update pays it once */
@@ -280,7 +280,6 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	/* a recorded update replays only the transfers of the protocol itself */
 	if (!recorded)
 		fu_cobs_device_drop_stale_replies(self);
-	/* fwupd records and replays transfers in the order one thread makes them */
 	if (config.queue_depth > 0 && !recorded)
 		ok = fu_cobs_session_run_overlapped(&session,
 						    &fu_cobs_device_transport,

@@ -81,14 +81,10 @@ fake_device_reply(FakeDevice *fake, guint index, const guint8 *reply, gsize repl
 	g_byte_array_append(fake->replies, reply, replysz);
 }
 
+/* one packet: this device takes one message a packet */
 static gboolean
-fake_device_send_cb(gpointer user_data,
-		    const guint8 *buf,
-		    gsize bufsz,
-		    guint timeout_ms,
-		    GError **error)
+fake_device_send_packet(FakeDevice *fake, const guint8 *buf, gsize bufsz, GError **error)
 {
-	FakeDevice *fake = user_data;
 	guint index = fake->messages++;
 	CobsProtoFrame frame = {0};
 	static const guint8 ack[] = {0x06, 0x00};
@@ -148,6 +144,26 @@ fake_device_send_cb(gpointer user_data,
 	default:
 		g_assert_not_reached();
 	}
+	return TRUE;
+}
+
+/* a bulk OUT transfer reaches the device as 64-byte packets */
+static gboolean
+fake_device_send_cb(gpointer user_data,
+		    const guint8 *buf,
+		    gsize bufsz,
+		    guint timeout_ms,
+		    GError **error)
+{
+	FakeDevice *fake = user_data;
+	gsize offset = 0;
+
+	do {
+		gsize n = MIN(bufsz - offset, COBS_PROTO_MESSAGE_MAX);
+		if (!fake_device_send_packet(fake, buf + offset, n, error))
+			return FALSE;
+		offset += n;
+	} while (offset < bufsz);
 	return TRUE;
 }
 
@@ -292,8 +308,15 @@ fu_cobs_flow_ok_func(void)
 	g_assert_cmpmem(fake->flash->data, fake->flash->len, g_bytes_get_data(image, NULL), 100000);
 	/* erase, ceil(100000 / 61) chunks, bye */
 	g_assert_cmpint(fake->messages, ==, 1 + 1640 + 1);
-	/* one chunk queued behind the one the device works on */
-	g_assert_cmpint(fake->max_unanswered, ==, 2);
+	/* one chunk queued behind the one the device works on; with the replies read alongside,
+	 * a transfer of chunks goes while the one before it is answered (this fake takes
+	 * everything at once, without the flow control of a real device) */
+	if (fake_overlapped) {
+		g_assert_cmpint(fake->max_unanswered, >, COBS_PROTO_DEFAULT_BATCH_MAX);
+		g_assert_cmpint(fake->max_unanswered, <=, 2 * COBS_PROTO_DEFAULT_BATCH_MAX);
+	} else {
+		g_assert_cmpint(fake->max_unanswered, ==, 2);
+	}
 }
 
 static void
@@ -323,7 +346,7 @@ fu_cobs_flow_verify_func(void)
 }
 
 static void
-check_flow_error(FakeMode mode, guint at, gint code, const gchar *needle)
+check_flow_error(FakeMode mode, guint at, gint code, guint chunk, const gchar *needle)
 {
 	g_autoptr(GBytes) image = test_image(1000);
 	g_autoptr(FakeDevice) fake = fake_device_new(mode, at, FALSE);
@@ -331,9 +354,21 @@ check_flow_error(FakeMode mode, guint at, gint code, const gchar *needle)
 
 	g_assert_false(run_fake(fake, image, TRUE, &error));
 	g_assert_error(error, FWUPD_ERROR, code);
-	if (strstr(error->message, needle) == NULL)
-		g_error("\"%s\" does not contain \"%s\"", error->message, needle);
-	g_assert_false(fake->got_bye);
+	if (strstr(error->message, needle) != NULL) {
+		g_assert_false(fake->got_bye);
+		return;
+	}
+	/* several reads at once: the error names a chunk within the margin it states */
+	if (fake_overlapped && chunk > 0) {
+		const gchar *named = strstr(error->message, "chunk ");
+		guint64 got = named != NULL ? g_ascii_strtoull(named + 6, NULL, 10) : 0;
+		if (got + 3 >= chunk && got <= chunk + 3 &&
+		    strstr(error->message, "may be up to 3 off") != NULL) {
+			g_assert_false(fake->got_bye);
+			return;
+		}
+	}
+	g_error("\"%s\" does not contain \"%s\"", error->message, needle);
 }
 
 static void
@@ -342,18 +377,25 @@ fu_cobs_flow_errors_func(void)
 	check_flow_error(FAKE_SILENT,
 			 0,
 			 FWUPD_ERROR_TIMED_OUT,
+			 0,
 			 "no reply to erase within 17000 ms");
 	check_flow_error(FAKE_SILENT,
 			 5,
 			 FWUPD_ERROR_TIMED_OUT,
+			 5,
 			 "no reply to write chunk 5 of 17 (image bytes 244-304)");
 	check_flow_error(FAKE_WRONG_BYTE,
 			 2,
 			 FWUPD_ERROR_WRITE,
+			 2,
 			 "device answered write chunk 2 of 17 (image bytes 61-121) with [15 00] "
 			 "instead of ACK [06 00]");
-	check_flow_error(FAKE_GARBAGE, 3, FWUPD_ERROR_WRITE, "garbage in reply to write chunk 3");
-	check_flow_error(FAKE_GONE, 4, FWUPD_ERROR_NOT_FOUND, "device disconnected during");
+	check_flow_error(FAKE_GARBAGE,
+			 3,
+			 FWUPD_ERROR_WRITE,
+			 3,
+			 "garbage in reply to write chunk 3");
+	check_flow_error(FAKE_GONE, 4, FWUPD_ERROR_NOT_FOUND, 0, "device disconnected during");
 }
 
 static void

@@ -333,6 +333,7 @@ cobs_proto_config_init(CobsProtoConfig *config)
 	config->reply_slack_ms = COBS_PROTO_DEFAULT_REPLY_SLACK_MS;
 	config->verify_bytes_per_ms = COBS_PROTO_DEFAULT_VERIFY_BYTES_PER_MS;
 	config->queue_depth = COBS_PROTO_DEFAULT_QUEUE_DEPTH;
+	config->batch_max = COBS_PROTO_DEFAULT_BATCH_MAX;
 	config->use_verify = true;
 }
 

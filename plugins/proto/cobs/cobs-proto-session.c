@@ -13,7 +13,9 @@
  * which is when its previous reply came or when it took the message, whichever is later.
  *
  * Only a chunk is ever sent ahead of a reply, and only behind other chunks: erase, verify
- * and bye go out with nothing outstanding. A bye queued behind a chunk that then failed
+ * and bye go out with nothing outstanding. With flow control (queue_depth > 0) chunks go out
+ * up to batch_max in one transfer, and the next transfer may follow while the chunks of the
+ * one before are still being answered. A bye queued behind a chunk that then failed
  * would start a half-written image, and the verify request must follow the last chunk's
  * ACK so the CRC covers everything.
  */
@@ -95,15 +97,36 @@ cobs_proto_session_work_timeout(const CobsProtoSession *session, uint32_t index)
 	}
 }
 
-/* "chunk 17 of 17190 (image bytes 976-1036)" or "erase" */
+/* the worst-case work of a message alone, without the slack each timeout adds once */
+static uint32_t
+cobs_proto_session_work_ms(const CobsProtoSession *session, uint32_t index)
+{
+	uint32_t timeout = cobs_proto_session_work_timeout(session, index);
+	return timeout > session->config.reply_slack_ms ? timeout - session->config.reply_slack_ms
+							: 0;
+}
+
+/* chunks one transfer may carry: several only where the device's flow control paces them */
+static uint32_t
+cobs_proto_session_batch_max(const CobsProtoSession *session)
+{
+	if (session->config.queue_depth == 0 || session->config.batch_max == 0)
+		return 1;
+	return session->config.batch_max;
+}
+
+/* "chunk 17 of 17190 (image bytes 976-1036)", "chunks 17-48 of 17190 (...)" or "erase" */
 static void
-cobs_proto_session_describe(const CobsProtoSession *session,
-			    uint32_t index,
-			    char *out,
-			    size_t out_size)
+cobs_proto_session_describe_count(const CobsProtoSession *session,
+				  uint32_t index,
+				  uint32_t count,
+				  char *out,
+				  size_t out_size)
 {
 	uint32_t offset = 0;
 	uint32_t len = 0;
+	uint32_t last_offset = 0;
+	uint32_t last_len = 0;
 	CobsProtoStep step = cobs_proto_session_step_of(session, index);
 
 	if (step != COBS_PROTO_STEP_WRITE) {
@@ -111,13 +134,34 @@ cobs_proto_session_describe(const CobsProtoSession *session,
 		return;
 	}
 	cobs_proto_session_chunk_range(session, index, &offset, &len);
+	if (count <= 1) {
+		cobs_proto_format(out,
+				  out_size,
+				  "write chunk %u of %u (image bytes %u-%u)",
+				  (unsigned)index,
+				  (unsigned)session->chunk_count,
+				  (unsigned)offset,
+				  (unsigned)(offset + len - 1));
+		return;
+	}
+	cobs_proto_session_chunk_range(session, index + count - 1, &last_offset, &last_len);
 	cobs_proto_format(out,
 			  out_size,
-			  "write chunk %u of %u (image bytes %u-%u)",
+			  "write chunks %u-%u of %u (image bytes %u-%u)",
 			  (unsigned)index,
+			  (unsigned)(index + count - 1),
 			  (unsigned)session->chunk_count,
 			  (unsigned)offset,
-			  (unsigned)(offset + len - 1));
+			  (unsigned)(last_offset + last_len - 1));
+}
+
+static void
+cobs_proto_session_describe(const CobsProtoSession *session,
+			    uint32_t index,
+			    char *out,
+			    size_t out_size)
+{
+	cobs_proto_session_describe_count(session, index, 1, out, out_size);
 }
 
 static void
@@ -184,6 +228,14 @@ cobs_proto_session_start(CobsProtoSession *session,
 					(unsigned)COBS_PROTO_QUEUE_DEPTH_MAX);
 		return session->error;
 	}
+	if (session->config.batch_max > COBS_PROTO_BATCH_MAX) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_INVALID_ARGUMENT,
+					"%u chunks a transfer is more than %u",
+					(unsigned)session->config.batch_max,
+					(unsigned)COBS_PROTO_BATCH_MAX);
+		return session->error;
+	}
 	session->chunk_count = (image_size + COBS_PROTO_CHUNK_MAX - 1) / COBS_PROTO_CHUNK_MAX;
 	/* erase, chunks, bye; verify is added if the erase reply announces it */
 	session->message_count = session->chunk_count + 2;
@@ -196,41 +248,40 @@ cobs_proto_session_can_send(const CobsProtoSession *session)
 {
 	uint32_t outstanding = session->sent - session->answered;
 
-	if (session->sent >= session->message_count)
+	if (session->sent >= session->message_count || session->send_timed_out)
 		return false;
 	if (outstanding == 0)
 		return true;
-	/* the one in progress is a chunk (so are those behind it) and so is the next */
-	return outstanding <= session->config.queue_depth &&
+	/* the one in progress is a chunk (so are those behind it) and so is the next; a transfer
+	 * of chunks may go while the one before it is being answered */
+	return outstanding <=
+		   session->config.queue_depth + cobs_proto_session_batch_max(session) - 1 &&
 	       cobs_proto_session_step_of(session, session->answered) == COBS_PROTO_STEP_WRITE &&
 	       cobs_proto_session_step_of(session, session->sent) == COBS_PROTO_STEP_WRITE;
 }
 
-static void
-cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
+/* appends message index to action->bytes */
+static bool
+cobs_proto_session_build_one(CobsProtoSession *session, uint32_t index, CobsProtoAction *action)
 {
-	uint32_t index = session->sent;
 	uint8_t control;
 	const uint8_t *payload = NULL;
 	size_t payload_len = 0;
+	uint32_t offset = 0;
+	uint32_t len = 0;
+	size_t msg_len = 0;
 	CobsProtoError rc;
 
-	action->kind = COBS_PROTO_ACTION_SEND;
-	action->step = cobs_proto_session_step_of(session, index);
-	switch (action->step) {
+	switch (cobs_proto_session_step_of(session, index)) {
 	case COBS_PROTO_STEP_ERASE:
 		control = COBS_PROTO_CONTROL_ERASE;
 		break;
 	case COBS_PROTO_STEP_WRITE:
-		cobs_proto_session_chunk_range(session,
-					       index,
-					       &action->image_offset,
-					       &action->image_length);
-		action->chunk = index - 1;
+		cobs_proto_session_chunk_range(session, index, &offset, &len);
 		control = index == session->chunk_count ? COBS_PROTO_CONTROL_WRITE_LAST
 							: COBS_PROTO_CONTROL_WRITE_MORE;
-		payload = session->image + action->image_offset;
-		payload_len = action->image_length;
+		payload = session->image + offset;
+		payload_len = len;
 		break;
 	case COBS_PROTO_STEP_VERIFY:
 		control = COBS_PROTO_CONTROL_VERIFY;
@@ -242,16 +293,54 @@ cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
 	rc = cobs_proto_message_build(control,
 				      payload,
 				      payload_len,
-				      action->bytes,
-				      sizeof(action->bytes),
-				      &action->length);
+				      action->bytes + action->length,
+				      sizeof(action->bytes) - action->length,
+				      &msg_len);
 	if (rc != COBS_PROTO_ERROR_NONE) {
 		cobs_proto_session_fail(session, rc, "cannot build message %u", (unsigned)index);
+		return false;
+	}
+	action->length += msg_len;
+	action->count++;
+	action->image_length += len;
+	return true;
+}
+
+static void
+cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
+{
+	uint32_t index = session->sent;
+	uint64_t wait_ms;
+
+	action->kind = COBS_PROTO_ACTION_SEND;
+	action->step = cobs_proto_session_step_of(session, index);
+	if (action->step == COBS_PROTO_STEP_WRITE) {
+		uint32_t len = 0;
+		action->chunk = index - 1;
+		cobs_proto_session_chunk_range(session, index, &action->image_offset, &len);
+	}
+	if (!cobs_proto_session_build_one(session, index, action))
 		return;
+	/* more chunks behind it, as long as each message before is a whole packet */
+	while (action->step == COBS_PROTO_STEP_WRITE &&
+	       action->count < cobs_proto_session_batch_max(session) &&
+	       index + action->count <= session->chunk_count &&
+	       action->length == (size_t)action->count * COBS_PROTO_MESSAGE_MAX) {
+		if (!cobs_proto_session_build_one(session, index + action->count, action))
+			return;
 	}
 
-	/* the device holds the OUT transfer off while it is still busy with what it took */
-	action->timeout_ms = cobs_proto_session_get_reply_wait_ms(session);
+	/* the device holds the OUT transfer off while it is still busy with what it took, and
+	 * takes each chunk of the transfer once it is done with the one before */
+	wait_ms = cobs_proto_session_get_reply_wait_ms(session);
+	for (uint32_t i = 0; i + 1 < action->count; i++)
+		wait_ms +=
+		    cobs_proto_session_work_ms(session, index + i) + COBS_PROTO_MESSAGE_BUS_MS;
+	action->timeout_ms = wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms;
+	/* and the last of them answered */
+	wait_ms += cobs_proto_session_work_ms(session, index + action->count - 1) +
+		   COBS_PROTO_MESSAGE_BUS_MS;
+	action->reply_timeout_ms = wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms;
 }
 
 uint32_t
@@ -267,7 +356,7 @@ cobs_proto_session_get_reply_wait_ms(const CobsProtoSession *session)
 {
 	uint64_t ms = session->config.reply_slack_ms;
 	for (uint32_t i = session->answered; i < session->sent; i++)
-		ms += cobs_proto_session_work_timeout(session, i);
+		ms += cobs_proto_session_work_ms(session, i) + COBS_PROTO_MESSAGE_BUS_MS;
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
 }
 
@@ -275,7 +364,6 @@ void
 cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAction *action)
 {
 	uint64_t deadline;
-	char what[96];
 
 	bool sending = false;
 
@@ -302,6 +390,17 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 	if (sending) {
 		session->action_given = true;
 		session->action_is_receive = false;
+		session->send_count = action->count;
+		return;
+	}
+
+	/* a device that did not take a transfer and answered everything before it */
+	if (session->send_timed_out && session->answered >= session->sent) {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_TIMEOUT,
+					"device did not take %s in time",
+					session->send_timed_out_what);
+		cobs_proto_session_next(session, now_ms, action);
 		return;
 	}
 
@@ -317,20 +416,14 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 	}
 	deadline =
 	    session->work_since_ms + cobs_proto_session_work_timeout(session, session->answered);
-	if (now_ms >= deadline) {
-		cobs_proto_session_describe(session, session->answered, what, sizeof(what));
-		cobs_proto_session_fail(
-		    session,
-		    COBS_PROTO_ERROR_TIMEOUT,
-		    "%s to %s within %u ms",
-		    session->rx_len > 0 ? "incomplete reply" : "no reply",
-		    what,
-		    (unsigned)cobs_proto_session_work_timeout(session, session->answered));
-		cobs_proto_session_next(session, now_ms, action);
-		return;
-	}
-	action->timeout_ms = deadline - now_ms > UINT32_MAX ? UINT32_MAX
-							    : (uint32_t)(deadline - now_ms);
+	/* past the deadline a reply that already came in is still taken: a caller that reads on
+	 * another thread may not have looked while it was sending */
+	if (now_ms >= deadline)
+		action->timeout_ms = COBS_PROTO_LAST_LOOK_MS;
+	else if (deadline - now_ms > UINT32_MAX)
+		action->timeout_ms = UINT32_MAX;
+	else
+		action->timeout_ms = (uint32_t)(deadline - now_ms);
 	session->action_given = true;
 	session->action_is_receive = true;
 }
@@ -452,6 +545,19 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 		session->done = true;
 }
 
+/* the messages of the SEND last given were taken by now_ms, maybe earlier: their timeouts run
+ * from the later time */
+static void
+cobs_proto_session_mark_sent(CobsProtoSession *session, uint64_t now_ms)
+{
+	if (session->answered == session->sent)
+		session->work_since_ms = now_ms;
+	for (uint32_t i = 0; i < session->send_count; i++) {
+		session->send_done_ms[session->sent % COBS_PROTO_SEND_TIMES] = now_ms;
+		session->sent++;
+	}
+}
+
 void
 cobs_proto_session_feed(CobsProtoSession *session,
 			CobsProtoResult result,
@@ -467,7 +573,11 @@ cobs_proto_session_feed(CobsProtoSession *session,
 		return;
 	session->action_given = false;
 	index = session->action_is_receive ? session->answered : session->sent;
-	cobs_proto_session_describe(session, index, what, sizeof(what));
+	cobs_proto_session_describe_count(session,
+					  index,
+					  session->action_is_receive ? 1 : session->send_count,
+					  what,
+					  sizeof(what));
 
 	/* a device that resets into its new image on bye may leave before it answers */
 	if (result == COBS_PROTO_RESULT_NO_DEVICE && session->action_is_receive &&
@@ -488,6 +598,16 @@ cobs_proto_session_feed(CobsProtoSession *session,
 			    "no reply to %s within %u ms",
 			    what,
 			    (unsigned)cobs_proto_session_work_timeout(session, index));
+		} else if (session->answered < session->sent || session->send_count > 1) {
+			/* the device stopped somewhere before the end of this transfer: the replies
+			 * to what it took come first, and the first one missing names the message
+			 * it stopped at; the chunks of the transfer count as sent for that */
+			session->send_timed_out = true;
+			cobs_proto_format(session->send_timed_out_what,
+					  sizeof(session->send_timed_out_what),
+					  "%s",
+					  what);
+			cobs_proto_session_mark_sent(session, now_ms);
 		} else {
 			cobs_proto_session_fail(session,
 						COBS_PROTO_ERROR_TIMEOUT,
@@ -510,10 +630,7 @@ cobs_proto_session_feed(CobsProtoSession *session,
 	}
 
 	if (!session->action_is_receive) {
-		if (session->answered == session->sent)
-			session->work_since_ms = now_ms;
-		session->send_done_ms[session->sent % COBS_PROTO_SEND_TIMES] = now_ms;
-		session->sent++;
+		cobs_proto_session_mark_sent(session, now_ms);
 		return;
 	}
 

@@ -531,12 +531,10 @@ dev_run_until(Dev *dev, uint64_t t)
 		dev->now = t;
 }
 
+/* one 64-byte packet (or the shorter last one of a transfer) */
 static CobsProtoResult
-dev_send(Dev *dev, const uint8_t *buf, size_t len, uint32_t timeout_ms)
+dev_send_packet(Dev *dev, const uint8_t *buf, size_t len, uint64_t deadline)
 {
-	uint64_t deadline = dev->now + timeout_ms;
-
-	dev->sends++;
 	if (dev->gone)
 		return COBS_PROTO_RESULT_NO_DEVICE;
 	CHECK(len <= 64);
@@ -561,6 +559,24 @@ dev_send(Dev *dev, const uint8_t *buf, size_t len, uint32_t timeout_ms)
 		dev->max_working = dev->working;
 	if (dev->misbehave == MISBEHAVE_DISCONNECT && dev->messages > dev->at)
 		dev->gone = true;
+	return COBS_PROTO_RESULT_OK;
+}
+
+/* a bulk OUT transfer: the bus splits it into packets, the device takes one at a time */
+static CobsProtoResult
+dev_send(Dev *dev, const uint8_t *buf, size_t len, uint32_t timeout_ms)
+{
+	uint64_t deadline = dev->now + timeout_ms;
+	size_t off = 0;
+
+	dev->sends++;
+	do {
+		size_t n = len - off > 64 ? 64 : len - off;
+		CobsProtoResult result = dev_send_packet(dev, buf + off, n, deadline);
+		if (result != COBS_PROTO_RESULT_OK)
+			return result;
+		off += n;
+	} while (off < len);
 	return COBS_PROTO_RESULT_OK;
 }
 
@@ -624,7 +640,9 @@ run(Dev *dev, CobsProtoSession *session, RunResult *res)
 			return;
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
-			CHECK(action.length <= COBS_PROTO_MESSAGE_MAX);
+			CHECK(action.count >= 1 && action.count <= COBS_PROTO_BATCH_MAX);
+			CHECK(action.length <= (size_t)action.count * COBS_PROTO_MESSAGE_MAX);
+			CHECK(action.length > (size_t)(action.count - 1) * COBS_PROTO_MESSAGE_MAX);
 			res->sends++;
 			result = dev_send(dev, action.bytes, action.length, action.timeout_ms);
 			cobs_proto_session_feed(session, result, NULL, 0, dev->now);
@@ -723,10 +741,152 @@ test_session_queue_depth(void)
 	       (unsigned long long)t_queued);
 	free(dev);
 
+	/* the same with one chunk a transfer: as many transfers as messages */
+	dev = dev_new();
+	dev->erase_ms = 1500;
+	config.batch_max = 1;
+	cobs_proto_session_start(&session, &config, test_image, size, size);
+	run(dev, &session, &res);
+	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
+	CHECK(memcmp(dev->flash, test_image, size) == 0);
+	CHECK(dev->sends == dev->messages);
+	CHECK(dev->max_working == 2);
+	free(dev);
+
 	/* more than the maximum is refused */
+	config.batch_max = COBS_PROTO_BATCH_MAX + 1;
+	CHECK(cobs_proto_session_start(&session, &config, test_image, size, size) ==
+	      COBS_PROTO_ERROR_INVALID_ARGUMENT);
+	config.batch_max = COBS_PROTO_DEFAULT_BATCH_MAX;
 	config.queue_depth = COBS_PROTO_QUEUE_DEPTH_MAX + 1;
 	CHECK(cobs_proto_session_start(&session, &config, test_image, size, size) ==
 	      COBS_PROTO_ERROR_INVALID_ARGUMENT);
+}
+
+/*
+ * Chunks in one transfer: whole 64-byte messages with only the image's last chunk (maybe
+ * short) at the end, never erase, verify or bye; the next transfer while the one before is
+ * being answered; nothing but single messages without flow control.
+ */
+static void
+test_session_batches(void)
+{
+	static const uint8_t ack[] = {0x06, 0x00};
+	CobsProtoConfig config;
+	CobsProtoSession session;
+	CobsProtoAction a;
+	RunResult res;
+	Dev *dev;
+	uint8_t msg[COBS_PROTO_MESSAGE_MAX];
+	size_t msg_len = 0;
+	/* 40 chunks: 39 whole, the last of 10 bytes */
+	uint32_t size = 39 * COBS_PROTO_CHUNK_MAX + 10;
+	uint64_t now = 0;
+
+	cobs_proto_config_init(&config);
+	config.batch_max = 16;
+	cobs_proto_session_start(&session, &config, test_image, size, 1024 * 1024);
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.step == COBS_PROTO_STEP_ERASE);
+	CHECK(a.count == 1 && a.length == 2);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, now);
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+
+	/* chunks 1-16, each message as it would go alone */
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.step == COBS_PROTO_STEP_WRITE);
+	CHECK(a.count == 16 && a.length == 16 * COBS_PROTO_MESSAGE_MAX);
+	CHECK(a.chunk == 0 && a.image_offset == 0 && a.image_length == 16 * COBS_PROTO_CHUNK_MAX);
+	for (uint32_t i = 0; i < 16; i++) {
+		CHECK(cobs_proto_message_build(COBS_PROTO_CONTROL_WRITE_MORE,
+					       test_image + i * COBS_PROTO_CHUNK_MAX,
+					       COBS_PROTO_CHUNK_MAX,
+					       msg,
+					       sizeof(msg),
+					       &msg_len) == COBS_PROTO_ERROR_NONE);
+		CHECK(msg_len == COBS_PROTO_MESSAGE_MAX);
+		CHECK(memcmp(a.bytes + i * COBS_PROTO_MESSAGE_MAX, msg, msg_len) == 0);
+	}
+	/* the device takes the last chunk once it is done with the 14 before the one in its
+	 * buffer: their work and bus time on top of what a reply may take */
+	CHECK(a.timeout_ms ==
+	      config.reply_slack_ms + 15 * (cobs_proto_chunk_timeout_ms(&config, 0, 61) -
+					    config.reply_slack_ms + COBS_PROTO_MESSAGE_BUS_MS));
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 16);
+
+	/* chunks 17-32 go while 1-16 are still being answered */
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.count == 16 && a.chunk == 16);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+	CHECK(cobs_proto_session_get_replies_owed(&session) == 32);
+
+	/* more than 16 unanswered: replies first */
+	for (uint32_t i = 0; i < 16; i++) {
+		cobs_proto_session_next(&session, now, &a);
+		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
+		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+	}
+
+	/* the rest: 7 whole chunks and the short last one, at the end of the transfer */
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.count == 8 && a.chunk == 32);
+	CHECK(a.image_offset == 32 * COBS_PROTO_CHUNK_MAX && a.image_length == 7 * 61 + 10);
+	CHECK(a.length == 7 * COBS_PROTO_MESSAGE_MAX + 1 + 11 + 1);
+	CHECK(a.bytes[7 * COBS_PROTO_MESSAGE_MAX] == COBS_PROTO_CONTROL_WRITE_LAST);
+	CHECK(a.bytes[6 * COBS_PROTO_MESSAGE_MAX] == COBS_PROTO_CONTROL_WRITE_MORE);
+
+	/* a transfer that is not taken: the replies to everything up to it first (the one
+	 * missing would name where the device stopped), then it fails naming its chunks */
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_TIMEOUT, NULL, 0, ++now);
+	for (uint32_t i = 0; i < 24; i++) {
+		cobs_proto_session_next(&session, now, &a);
+		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.chunk == 16 + i);
+		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+	}
+	cobs_proto_session_next(&session, now, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
+	CHECK_CONTAINS(
+	    a.message,
+	    "device did not take write chunks 33-40 of 40 (image bytes 1952-2388) in time");
+
+	/* the whole update against the scripted device: bye alone after the last ACK */
+	dev = dev_new();
+	dev->erase_ms = 1500;
+	cobs_proto_session_start(&session, &config, test_image, size, size);
+	run(dev, &session, &res);
+	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
+	CHECK(dev->stored == size && memcmp(dev->flash, test_image, size) == 0);
+	CHECK(dev->got_bye && dev->max_working == 2);
+	/* erase, 16 + 16 + 8 chunks, bye */
+	CHECK(dev->sends == 5);
+	free(dev);
+
+	/* a device that stops answering holds the rest of a transfer off the bus */
+	dev = dev_new();
+	dev->erase_ms = 1500;
+	dev->misbehave = MISBEHAVE_SILENT;
+	dev->at = 4;
+	cobs_proto_session_start(&session, &config, test_image, size, size);
+	run(dev, &session, &res);
+	CHECK(res.last.kind == COBS_PROTO_ACTION_ERROR &&
+	      res.last.error == COBS_PROTO_ERROR_TIMEOUT);
+	CHECK_CONTAINS(res.last.message,
+		       "no reply to write chunk 4 of 40 (image bytes 183-243) within 1001 ms");
+	CHECK(!dev->got_bye);
+	free(dev);
+
+	/* without flow control every message goes alone */
+	dev = dev_new();
+	dev->erase_ms = 1500;
+	config.queue_depth = 0;
+	cobs_proto_session_start(&session, &config, test_image, size, size);
+	run(dev, &session, &res);
+	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
+	CHECK(dev->sends == 42 && dev->max_working == 1);
+	free(dev);
 }
 
 static void
@@ -775,6 +935,7 @@ check_misbehaviour(Misbehave misbehave,
 		   CobsProtoError want_error,
 		   const char *want_message)
 {
+	CobsProtoConfig config;
 	CobsProtoSession session;
 	RunResult res;
 	Dev *dev = dev_new();
@@ -784,7 +945,12 @@ check_misbehaviour(Misbehave misbehave,
 	dev->at = at;
 	dev->announce_crc = announce_crc;
 	dev->erase_ms = 300;
-	cobs_proto_session_start(&session, NULL, test_image, size, 1024 * 1024);
+	/* one chunk a transfer: this scripted host sends and reads on one thread, so a device
+	 * that stops answering would hold up a transfer of several chunks first (that case is
+	 * in test_session_batches) */
+	cobs_proto_config_init(&config);
+	config.batch_max = 1;
+	cobs_proto_session_start(&session, &config, test_image, size, 1024 * 1024);
 	run(dev, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_ERROR);
 	CHECK(res.last.error == want_error);
@@ -990,8 +1156,13 @@ test_session_next_idempotent(void)
 	CHECK(a.timeout_ms == 16000);
 	/* a feed of nothing (a zero-length read) changes nothing */
 	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1010);
+	/* past the deadline: one last look for a reply already in, then the timeout */
 	cobs_proto_session_next(&session, 17010, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.timeout_ms == COBS_PROTO_LAST_LOOK_MS);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_TIMEOUT, NULL, 0, 17011);
+	cobs_proto_session_next(&session, 17011, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
+	CHECK_CONTAINS(a.message, "no reply to erase within 17000 ms");
 }
 
 /* what a caller reading on another thread is told: replies owed, and how long they may take */
@@ -1004,14 +1175,16 @@ test_session_replies_owed(void)
 	CobsProtoAction a;
 
 	cobs_proto_config_init(&config);
+	config.batch_max = 1;
 	cobs_proto_session_start(&session, &config, test_image, 200, 1024 * 1024);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) == config.reply_slack_ms);
 	cobs_proto_session_next(&session, 0, &a);
 	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 0);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 1);
+	/* the slack once, not once per message */
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
-	      config.reply_slack_ms + cobs_proto_erase_timeout_ms(&config, 1024 * 1024));
+	      cobs_proto_erase_timeout_ms(&config, 1024 * 1024) + COBS_PROTO_MESSAGE_BUS_MS);
 	cobs_proto_session_next(&session, 0, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
 	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 5);
@@ -1025,8 +1198,9 @@ test_session_replies_owed(void)
 	}
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 2);
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
-	      config.reply_slack_ms + cobs_proto_chunk_timeout_ms(&config, 0, 61) +
-		  cobs_proto_chunk_timeout_ms(&config, 61, 61));
+	      cobs_proto_chunk_timeout_ms(&config, 0, 61) +
+		  cobs_proto_chunk_timeout_ms(&config, 61, 61) - config.reply_slack_ms +
+		  2 * COBS_PROTO_MESSAGE_BUS_MS);
 	cobs_proto_session_next(&session, 6, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
 	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 7);
@@ -1051,6 +1225,7 @@ main(void)
 	test_crc32_and_timeouts();
 	test_session_flash();
 	test_session_queue_depth();
+	test_session_batches();
 	test_session_small_images();
 	test_session_bad_start();
 	test_session_misbehaving();

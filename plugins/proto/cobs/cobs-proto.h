@@ -168,6 +168,7 @@ typedef struct {
 	uint32_t reply_slack_ms;      /* added to every step's work: bus, scheduling */
 	uint32_t verify_bytes_per_ms; /* slowest CRC-32 rate a device may compute at */
 	uint8_t queue_depth;	      /* chunks sent ahead of the one the device works on */
+	uint8_t batch_max;	      /* chunks one bulk OUT transfer carries (queue_depth > 0) */
 	bool use_verify;	      /* verify when the device announces the extension */
 } CobsProtoConfig;
 
@@ -189,6 +190,21 @@ typedef struct {
  */
 #define COBS_PROTO_DEFAULT_QUEUE_DEPTH 1u
 #define COBS_PROTO_QUEUE_DEPTH_MAX     4u
+/*
+ * Chunks in one bulk OUT transfer. A full chunk is exactly one 64-byte packet, so a transfer
+ * of several full chunks (the image's last chunk, maybe short, only at its end) puts the same
+ * packets on the wire as one transfer each; the device's flow control holds each packet off
+ * the bus until it has a free buffer, exactly as it holds off a transfer. What changes is the
+ * host: it has the next packets waiting at the bus instead of submitting each after the
+ * previous completed, which on full speed costs a frame per chunk. Only for devices with
+ * flow control (queue_depth > 0); 32 chunks is 2 KiB, about 34 ms of bus time.
+ */
+#define COBS_PROTO_DEFAULT_BATCH_MAX 32u
+#define COBS_PROTO_BATCH_MAX	     32u
+/* the wait for a reply whose deadline has passed: one that already came in is taken */
+#define COBS_PROTO_LAST_LOOK_MS 1u
+/* bus time and host scheduling allowed to each message a reply waits behind */
+#define COBS_PROTO_MESSAGE_BUS_MS 2u
 
 void
 cobs_proto_config_init(CobsProtoConfig *config);
@@ -206,7 +222,8 @@ cobs_proto_verify_timeout_ms(const CobsProtoConfig *config, uint32_t image_size)
 /* ---- the update session ---- */
 
 typedef enum {
-	COBS_PROTO_ACTION_SEND,	   /* bulk OUT action.bytes, allowing action.timeout_ms */
+	COBS_PROTO_ACTION_SEND,	   /* bulk OUT action.bytes (action.count messages), allowing
+				      action.timeout_ms */
 	COBS_PROTO_ACTION_RECEIVE, /* bulk IN up to 64 bytes, waiting action.timeout_ms */
 	COBS_PROTO_ACTION_DONE,
 	COBS_PROTO_ACTION_ERROR, /* action.error, action.message */
@@ -225,14 +242,17 @@ cobs_proto_step_to_string(CobsProtoStep step);
 
 typedef struct {
 	CobsProtoActionKind kind;
-	/* SEND: the message; for a chunk also its place in the image */
-	uint8_t bytes[COBS_PROTO_MESSAGE_MAX];
+	/* SEND: the messages, one after the other; for chunks also their place in the image */
+	uint8_t bytes[COBS_PROTO_MESSAGE_MAX * COBS_PROTO_BATCH_MAX];
 	size_t length;
+	uint32_t count;	    /* SEND: messages in bytes; every one but the last is 64 bytes */
 	CobsProtoStep step; /* SEND, RECEIVE: the step of the message sent or answered */
-	uint32_t chunk;	    /* WRITE: 0-based chunk index */
+	uint32_t chunk;	    /* WRITE: 0-based index of the (first) chunk */
 	uint32_t image_offset;
 	uint32_t image_length;
 	uint32_t timeout_ms;
+	/* SEND: how long a read started now may wait for the last reply once this is taken */
+	uint32_t reply_timeout_ms;
 	/* ERROR */
 	CobsProtoError error;
 	const char *message; /* points into the session */
@@ -245,8 +265,9 @@ typedef enum {
 	COBS_PROTO_RESULT_IO_ERROR,
 } CobsProtoResult;
 
-/* message indexes: 0 erase, 1..chunk_count the chunks, then verify (if used), then bye */
-#define COBS_PROTO_SEND_TIMES (COBS_PROTO_QUEUE_DEPTH_MAX + 1u)
+/* message indexes: 0 erase, 1..chunk_count the chunks, then verify (if used), then bye;
+ * at most queue_depth + 2 * batch_max - 1 of them are unanswered at once */
+#define COBS_PROTO_SEND_TIMES (COBS_PROTO_QUEUE_DEPTH_MAX + 2u * COBS_PROTO_BATCH_MAX)
 
 typedef struct {
 	CobsProtoConfig config;
@@ -261,6 +282,11 @@ typedef struct {
 	uint64_t work_since_ms; /* when the device started on message `answered` */
 	bool action_is_receive; /* what the last next() asked the caller to do */
 	bool action_given;
+	uint32_t send_count; /* messages in the SEND last given */
+	/* a SEND that timed out while replies were owed: reported once those came, unless one
+	 * of them did not (which says better where the device stopped) */
+	bool send_timed_out;
+	char send_timed_out_what[96];
 	bool device_caps_known;
 	uint8_t device_caps;
 	bool verified;
@@ -316,7 +342,8 @@ cobs_proto_session_get_replies_owed(const CobsProtoSession *session);
 
 /*
  * How long a read started now may have to wait for the last reply the device owes: the
- * worst-case work of every message it has taken and not answered, plus the slack.
+ * worst-case work and bus time of every message it has taken and not answered, plus the
+ * slack.
  */
 uint32_t
 cobs_proto_session_get_reply_wait_ms(const CobsProtoSession *session);

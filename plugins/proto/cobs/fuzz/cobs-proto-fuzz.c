@@ -128,30 +128,41 @@ fuzz_result(uint8_t control)
 	}
 }
 
-/* a message the core sent: its only zero is the last byte; a chunk carries its image bytes */
+/* what the core sent: whole 64-byte messages but the last, each with its only zero at its
+ * end; chunks carry the image bytes in order, and only chunks go several to a transfer */
 static void
 fuzz_check_message(const CobsProtoAction *action, const uint8_t *image, uint32_t *next_offset)
 {
-	uint8_t payload[COBS_PROTO_MESSAGE_MAX];
-	size_t payload_len = 0;
+	uint32_t batch_offset = *next_offset;
+	size_t pos = 0;
 
-	if (action->length < 2 || action->length > COBS_PROTO_MESSAGE_MAX ||
-	    action->bytes[action->length - 1] != 0x00 ||
-	    memchr(action->bytes, 0, action->length - 1) != NULL)
+	if (action->count == 0 || action->count > COBS_PROTO_BATCH_MAX ||
+	    (action->count > 1 && action->step != COBS_PROTO_STEP_WRITE))
 		__builtin_trap();
-	if (action->step != COBS_PROTO_STEP_WRITE)
-		return;
-	if (cobs_proto_decode(action->bytes + 1,
-			      action->length - 2,
-			      payload,
-			      sizeof(payload),
-			      &payload_len) != COBS_PROTO_ERROR_NONE)
+	for (uint32_t i = 0; i < action->count; i++) {
+		uint8_t payload[COBS_PROTO_MESSAGE_MAX];
+		size_t payload_len = 0;
+		size_t len = i + 1 < action->count ? COBS_PROTO_MESSAGE_MAX : action->length - pos;
+		const uint8_t *msg = action->bytes + pos;
+
+		if (pos + len > action->length || len < 2 || len > COBS_PROTO_MESSAGE_MAX ||
+		    msg[len - 1] != 0x00 || memchr(msg, 0, len - 1) != NULL)
+			__builtin_trap();
+		pos += len;
+		if (action->step != COBS_PROTO_STEP_WRITE)
+			continue;
+		if (cobs_proto_decode(msg + 1, len - 2, payload, sizeof(payload), &payload_len) !=
+		    COBS_PROTO_ERROR_NONE)
+			__builtin_trap();
+		if (payload_len == 0 || payload_len > COBS_PROTO_CHUNK_MAX ||
+		    memcmp(payload, image + *next_offset, payload_len) != 0)
+			__builtin_trap();
+		*next_offset += (uint32_t)payload_len;
+	}
+	if (action->step == COBS_PROTO_STEP_WRITE &&
+	    (action->image_offset != batch_offset ||
+	     action->image_length != *next_offset - batch_offset))
 		__builtin_trap();
-	if (action->image_offset != *next_offset || payload_len != action->image_length ||
-	    payload_len == 0 || payload_len > COBS_PROTO_CHUNK_MAX ||
-	    memcmp(payload, image + action->image_offset, payload_len) != 0)
-		__builtin_trap();
-	*next_offset += (uint32_t)payload_len;
 }
 
 static void
@@ -162,11 +173,14 @@ fuzz_session(FuzzInput *in)
 	CobsProtoSession session;
 	uint32_t image_size;
 	uint32_t next_offset = 0;
+	uint32_t batch;
 	uint64_t now = 0;
 
 	cobs_proto_config_init(&config);
 	image_size = ((uint32_t)fuzz_byte(in) << 4 | fuzz_byte(in)) % sizeof(image);
 	config.queue_depth = fuzz_byte(in) % (COBS_PROTO_QUEUE_DEPTH_MAX + 2);
+	config.batch_max = fuzz_byte(in) % (COBS_PROTO_BATCH_MAX + 2);
+	batch = config.queue_depth > 0 && config.batch_max > 0 ? config.batch_max : 1;
 	config.use_verify = (fuzz_byte(in) & 1) != 0;
 	config.sector_erase_ms = fuzz_byte(in);
 	config.reply_slack_ms = fuzz_byte(in);
@@ -201,7 +215,9 @@ fuzz_session(FuzzInput *in)
 				__builtin_trap();
 			return;
 		}
-		if (session.sent - session.answered > (uint32_t)config.queue_depth + 1)
+		/* unanswered: what the device may hold, one transfer of chunks, and the one
+		 * before it being answered */
+		if (session.sent - session.answered > (uint32_t)config.queue_depth + 2 * batch - 1)
 			__builtin_trap();
 		control = fuzz_byte(in);
 		now += control >> 4;
