@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 
 #include "usbsim-flashlog.h"
 
@@ -1208,6 +1209,14 @@ usbsim_device_handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client)
 	g_autoptr(UMockdevIoctlData) data = NULL;
 	gboolean ok = FALSE;
 	guint32 value;
+	static __thread gboolean precise_sleeps = FALSE;
+
+	/* the device's busy and bus times are slept on the thread that answers the host: the
+	 * default 50 us of timer slack would add to every one of them */
+	if (!precise_sleeps) {
+		(void)prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+		precise_sleeps = TRUE;
+	}
 
 	switch (request) {
 	case USBDEVFS_SUBMITURB:
