@@ -4,6 +4,8 @@
 
 #include "fu-dfu-core-common.h"
 
+#include <sys/prctl.h>
+
 #include "fu-dfu-core-firmware.h"
 
 /*
@@ -426,43 +428,72 @@ fu_dfu_core_base_session_progress(const DfuProtoSession *session, size_t *done, 
 	*total = dfuse.erase_bytes_total + dfuse.write_bytes_total;
 }
 
-/**
- * fu_dfu_core_base_run:
- * @self: a device
- * @session: a session with an operation started
- * @image: (nullable): for a download, the image the session asks blocks of
- * @upload_func: (nullable): for an upload, receives the bytes
- * @upload_data: data for @upload_func
- * @progress: progress, set to the session's bytes done
- * @error: (nullable): optional return location for an error
- *
- * Executes the session's actions until it is done: control transfers, the waits the device
- * asks for (and no others), USB resets.
- *
- * Returns: %TRUE when the session ended in DONE
- **/
-gboolean
-fu_dfu_core_base_run(FuDfuCoreBase *self,
-		     DfuProtoSession *session,
-		     GInputStream *image,
-		     FuDfuCoreUploadFunc upload_func,
-		     gpointer upload_data,
-		     FuProgress *progress,
-		     GError **error)
+/*
+ * A poll timeout is the device's figure to the millisecond and the wait is on the critical
+ * path of every block: the thread sleeps without the default 50 us of timer slack while it
+ * runs a session, and gets its own slack back after.
+ */
+typedef struct {
+	gulong saved;
+	gboolean changed;
+} FuDfuCoreTimerSlack;
+
+static void
+fu_dfu_core_timer_slack_tighten(FuDfuCoreTimerSlack *slack)
+{
+	gint rc = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
+	if (rc <= 1)
+		return;
+	slack->saved = (gulong)rc;
+	slack->changed = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
+}
+
+static void
+fu_dfu_core_timer_slack_restore(FuDfuCoreTimerSlack *slack)
+{
+	if (slack->changed)
+		(void)prctl(PR_SET_TIMERSLACK, slack->saved, 0UL, 0UL, 0UL);
+}
+
+/* progress is shown while the device is busy, when the host has nothing else to do, or at
+ * least every this many transfers for a device that never asks for a wait */
+#define FU_DFU_CORE_PROGRESS_TRANSFERS_MAX 16
+
+static void
+fu_dfu_core_base_show_progress(DfuProtoSession *session, FuProgress *progress)
+{
+	size_t done = 0;
+	size_t total = 0;
+
+	if (progress == NULL)
+		return;
+	fu_dfu_core_base_session_progress(session, &done, &total);
+	if (total > 0)
+		fu_progress_set_percentage_full(progress, done, total);
+}
+
+static gboolean
+fu_dfu_core_base_run_session(FuDfuCoreBase *self,
+			     DfuProtoSession *session,
+			     GInputStream *image,
+			     FuDfuCoreUploadFunc upload_func,
+			     gpointer upload_data,
+			     FuProgress *progress,
+			     GError **error)
 {
 	FuDfuCoreClock clock = {0};
 	g_autofree guint8 *buf = g_malloc0(G_MAXUINT16 + 1);
+	guint transfers_unshown = 0;
 
 	while (TRUE) {
 		DfuProtoAction action = {0};
 		gsize actual_length = 0;
-		size_t done = 0;
-		size_t total = 0;
 		g_autoptr(GError) error_local = NULL;
 
 		dfu_proto_session_next(session, fu_dfu_core_clock_now(&clock), &action);
 		switch (action.kind) {
 		case DFU_PROTO_ACTION_DONE:
+			fu_dfu_core_base_show_progress(session, progress);
 			return TRUE;
 		case DFU_PROTO_ACTION_ERROR:
 			g_set_error_literal(error,
@@ -471,6 +502,8 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 					    action.message);
 			return FALSE;
 		case DFU_PROTO_ACTION_WAIT:
+			fu_dfu_core_base_show_progress(session, progress);
+			transfers_unshown = 0;
 			/* a replayed device answers at once, as fu_device_sleep() knows */
 			if (!fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_EMULATED))
 				g_usleep(fu_dfu_core_clock_wait_us(&clock, action.wait_ms));
@@ -550,10 +583,50 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		    buf,
 		    MIN(actual_length, action.length),
 		    fu_dfu_core_clock_reply(&clock, action.request == DFU_PROTO_REQUEST_GETSTATUS));
-		fu_dfu_core_base_session_progress(session, &done, &total);
-		if (progress != NULL && total > 0)
-			fu_progress_set_percentage_full(progress, done, total);
+		if (++transfers_unshown >= FU_DFU_CORE_PROGRESS_TRANSFERS_MAX) {
+			fu_dfu_core_base_show_progress(session, progress);
+			transfers_unshown = 0;
+		}
 	}
+}
+
+/**
+ * fu_dfu_core_base_run:
+ * @self: a device
+ * @session: a session with an operation started
+ * @image: (nullable): for a download, the image the session asks blocks of
+ * @upload_func: (nullable): for an upload, receives the bytes
+ * @upload_data: data for @upload_func
+ * @progress: progress, set to the session's bytes done
+ * @error: (nullable): optional return location for an error
+ *
+ * Executes the session's actions until it is done: control transfers, the waits the device
+ * asks for (and no others), USB resets.
+ *
+ * Returns: %TRUE when the session ended in DONE
+ **/
+gboolean
+fu_dfu_core_base_run(FuDfuCoreBase *self,
+		     DfuProtoSession *session,
+		     GInputStream *image,
+		     FuDfuCoreUploadFunc upload_func,
+		     gpointer upload_data,
+		     FuProgress *progress,
+		     GError **error)
+{
+	FuDfuCoreTimerSlack slack = {0};
+	gboolean ok;
+
+	fu_dfu_core_timer_slack_tighten(&slack);
+	ok = fu_dfu_core_base_run_session(self,
+					  session,
+					  image,
+					  upload_func,
+					  upload_data,
+					  progress,
+					  error);
+	fu_dfu_core_timer_slack_restore(&slack);
+	return ok;
 }
 
 gboolean
