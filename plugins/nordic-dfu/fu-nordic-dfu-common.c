@@ -321,14 +321,14 @@ fu_nordic_dfu_prepare_firmware(FuDevice *device,
 	return g_steal_pointer(&firmware);
 }
 
-/* after an image the bootloader resets; on a UART the port stays, so ask until it answers */
-static /*
+/*
  * Between two pings of a bootloader that is starting: far below the 13 s a SoftDevice and
  * bootloader update may take to come back, and long enough not to spin a core.
  */
 #define FU_NORDIC_DFU_PING_RETRY_MS 100
 
-gboolean
+/* after an image the bootloader resets; on a UART the port stays, so ask until it answers */
+static gboolean
 fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **error)
 {
 	guint64 deadline = fu_nordic_dfu_now_ms() + FU_NORDIC_DFU_REENUMERATE_MS;
