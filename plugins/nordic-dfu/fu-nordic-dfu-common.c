@@ -193,6 +193,62 @@ fu_nordic_dfu_add_identity(FuDevice *device, FuNordicDfuState *state)
 		fu_device_set_firmware_size_max(device, id->rom_size);
 }
 
+/* the FW version of each image (SDK 15+; older bootloaders say "opcode not supported") */
+static gboolean
+fu_nordic_dfu_read_versions(FuNordicDfuTransport *transport,
+			    FuNordicDfuState *state,
+			    GError **error)
+{
+	NrfDfuProtoResponse resp = {0};
+	NrfDfuProtoRequest req = {0};
+	g_autoptr(GError) error_local = NULL;
+
+	state->bl_version = 0;
+	state->sd_version = 0;
+	state->app_version = 0;
+	state->has_app_version = FALSE;
+	for (guint8 image = NRF_DFU_PROTO_IMAGE_BOOTLOADER;
+	     image <= NRF_DFU_PROTO_IMAGE_APPLICATION;
+	     image++) {
+		req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = image};
+		if (!fu_nordic_dfu_request(transport, &req, &resp, &error_local)) {
+			if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED)) {
+				g_propagate_error(error, g_steal_pointer(&error_local));
+				return FALSE;
+			}
+			g_debug("no FW version: %s", error_local->message);
+			g_clear_error(&error_local);
+			break;
+		}
+		/* without a SoftDevice the application is image 1 (on_fw_version_request) */
+		switch (resp.fw.type) {
+		case NRF_DFU_PROTO_FW_TYPE_BOOTLOADER:
+			state->bl_version = resp.fw.version;
+			break;
+		case NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE:
+			state->sd_version = resp.fw.version;
+			break;
+		case NRF_DFU_PROTO_FW_TYPE_APPLICATION:
+			state->app_version = resp.fw.version;
+			state->has_app_version = TRUE;
+			break;
+		default:
+			break;
+		}
+	}
+	return TRUE;
+}
+
+/* the application's version is the device's, as fwupd compares it with the release */
+static void
+fu_nordic_dfu_apply_versions(FuDevice *device, FuNordicDfuState *state)
+{
+	if (state->bl_version != 0)
+		fu_device_set_version_bootloader_raw(device, state->bl_version);
+	if (state->has_app_version)
+		fu_device_set_version_raw(device, state->app_version);
+}
+
 gboolean
 fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error)
 {
@@ -227,40 +283,21 @@ fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GE
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
 	}
-	for (guint8 image = NRF_DFU_PROTO_IMAGE_BOOTLOADER;
-	     image <= NRF_DFU_PROTO_IMAGE_APPLICATION;
-	     image++) {
-		req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = image};
-		if (!fu_nordic_dfu_request(transport, &req, &resp, &error_local)) {
-			if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED)) {
-				g_propagate_error(error, g_steal_pointer(&error_local));
-				return FALSE;
-			}
-			g_debug("no FW version: %s", error_local->message);
-			g_clear_error(&error_local);
-			break;
-		}
-		/* without a SoftDevice the application is image 1 (on_fw_version_request) */
-		switch (resp.fw.type) {
-		case NRF_DFU_PROTO_FW_TYPE_BOOTLOADER:
-			state->bl_version = resp.fw.version;
-			break;
-		case NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE:
-			state->sd_version = resp.fw.version;
-			break;
-		case NRF_DFU_PROTO_FW_TYPE_APPLICATION:
-			state->app_version = resp.fw.version;
-			state->has_app_version = TRUE;
-			break;
-		default:
-			break;
-		}
-	}
+	if (!fu_nordic_dfu_read_versions(transport, state, error))
+		return FALSE;
 	fu_nordic_dfu_add_identity(device, state);
-	if (state->bl_version != 0)
-		fu_device_set_version_bootloader_raw(device, state->bl_version);
-	if (state->has_app_version)
-		fu_device_set_version_raw(device, state->app_version);
+	fu_nordic_dfu_apply_versions(device, state);
+	return TRUE;
+}
+
+gboolean
+fu_nordic_dfu_reload(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error)
+{
+	if (!fu_nordic_dfu_read_versions(transport, state, error)) {
+		g_prefix_error_literal(error, "reading the versions after the update: ");
+		return FALSE;
+	}
+	fu_nordic_dfu_apply_versions(transport->device, state);
 	return TRUE;
 }
 

@@ -68,6 +68,9 @@ fu_nordic_dfu_request(FuNordicDfuTransport *transport,
 		      GError **error);
 gboolean
 fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error);
+/* reads the versions again, from the device that came back after the update's last reset */
+gboolean
+fu_nordic_dfu_reload(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error);
 gboolean
 fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
 			   const gchar *key,

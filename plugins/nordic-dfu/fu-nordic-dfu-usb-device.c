@@ -218,11 +218,31 @@ fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
 					  error))
 		return FALSE;
 
-	/* after the last image the application starts: it may have no USB interface at all,
-	 * or come back as the runtime device, matched by its counterpart GUID */
-	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_ANOTHER_WRITE_REQUIRED))
-		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR);
+	/* more images follow: fwupd already waits for the re-enumeration to write the next */
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_ANOTHER_WRITE_REQUIRED))
+		return TRUE;
+
+	/* the last image: the bootloader has answered the final execute and now writes its
+	 * settings and resets into the new image, off the bus until it has enumerated again (up
+	 * to 13 s after a SoftDevice+bootloader image). It comes back as the bootloader, or as the
+	 * application with the DFU trigger interface, the runtime device that its counterpart
+	 * GUID matches: fwupd waits for either (the remove delay) and reads the new version from
+	 * it. A quirk sets will-disappear for an application with no such interface, which
+	 * cannot be waited for */
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
+		g_info("will-disappear: not waiting for the device to come back");
+		return TRUE;
+	}
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 	return TRUE;
+}
+
+/* the device that came back: its versions (and, in a replayed emulation, the recorded ones) */
+static gboolean
+fu_nordic_dfu_usb_device_reload(FuDevice *device, GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 
 /* the next image of a package is written by the device that re-enumerates */
@@ -284,6 +304,7 @@ fu_nordic_dfu_usb_device_class_init(FuNordicDfuUsbDeviceClass *klass)
 	device_class->setup = fu_nordic_dfu_usb_device_setup;
 	device_class->prepare_firmware = fu_nordic_dfu_usb_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_usb_device_write_firmware;
+	device_class->reload = fu_nordic_dfu_usb_device_reload;
 	device_class->replace = fu_nordic_dfu_usb_device_replace;
 	device_class->set_quirk_kv = fu_nordic_dfu_usb_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_usb_device_to_string;
