@@ -39,9 +39,11 @@ def check(cond, msg):
 class NrfRun:
     """One package, one simulated bootloader, one fwupdtool session."""
 
-    def __init__(self, build, name, front, images, package_args=(), sim_args=()):
+    def __init__(self, build, name, front, images, package_args=(), sim_args=(),
+                 time_scale=TIME_SCALE):
         self.build = os.path.abspath(build)
         self.front = front
+        self.time_scale = time_scale
         self.dir = os.path.join(self.build, "e2e", "nordic-%s-%s" % (name, front))
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
@@ -62,7 +64,7 @@ class NrfRun:
 
     def run(self, retry=False):
         cmd = [os.path.join(self.build, "tests", "usbsim", "usbsim-nrf-run"),
-               "--profile", PROFILES[self.front], "--time-scale", TIME_SCALE,
+               "--profile", PROFILES[self.front], "--time-scale", self.time_scale,
                "--flash-out", self.flash_out, "--trace", self.trace, "--timeout", "150"]
         cmd += self.sim_args
         cmd += ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
@@ -194,6 +196,37 @@ def case_resume(build, front):
           "more than the unsent objects was sent again: %d bytes" % r.summary["bytes_stored"])
 
 
+def case_back_after_activation(build, front):
+    """At real time, after its reply to the last execute the Dongle writes its settings
+    (about 90 ms), resets and is off the bus until it has enumerated again: here 1.5 s, as a
+    slow hub chain or a bootloader that copies the image first takes (up to 13 s after a
+    SoftDevice+bootloader image). fwupd must wait for it and report the version it reads from
+    it: a session that ends while the device is away leaves the next listing without it."""
+    r = NrfRun(build, "back-after-activation", front, ["application=10000"],
+               ["--fw-version", "7"],
+               ["--app-valid", "--app-version", "6", "--reenumerate-ms", "1500"],
+               time_scale="1.0").run()
+    before = r.result["before"][0]
+    check(before["Version"] == "6", "the device starts at version %s, not 6" % before["Version"])
+    r.check_installed()
+    r.check_app()
+    resets = [e for e in r.events("reset") if e.get("reason") == "activated"]
+    check(resets, "the device did not reset after activating the image")
+    after = r.result.get("after") or []
+    check(after, "no nordic_dfu device listed right after the install: fwupdtool ended "
+          "%.2f s after it started, before the device was back on the bus (reset at %.2f s, "
+          "back at %.2f s of the simulation)" %
+          (r.result["install"]["seconds"], resets[-1]["t_ms"] / 1000,
+           resets[-1]["back_ms"] / 1000))
+    check([e for e in r.events("plug") if e["t_ms"] > resets[-1]["t_ms"]],
+          "the device did not come back after its reset")
+    check(after[0]["DeviceId"] == before["DeviceId"],
+          "listed after the install as %s, not as %s" %
+          (after[0]["DeviceId"], before["DeviceId"]))
+    check(after[0]["Version"] == "7", "listed after the install at version %s, not 7" %
+          after[0]["Version"])
+
+
 def refusal(name, images, package_args, needles):
     def run(build, front):
         r = NrfRun(build, name, front, images, package_args).run()
@@ -247,6 +280,7 @@ CASES = {
     "drop-response": case_drop_response,
     "corrupt-write": case_corrupt_write,
     "ext-error": case_ext_error,
+    "back-after-activation": case_back_after_activation,
 }
 
 
