@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -40,11 +41,19 @@
 #define CDC_SET_LINE_CODING	   0x20
 #define CDC_GET_LINE_CODING	   0x21
 #define CDC_SET_CONTROL_LINE_STATE 0x22
+/* the byte that ends a SLIP frame (RFC 1055) */
+#define USBSIM_NRF_SLIP_END 0xC0
 
 typedef struct {
 	gint64 due_us;
 	GByteArray *bytes;
 } UsbsimNrfChunk;
+
+/* one direction of the UART: bytes leave back to back from when it last went busy */
+typedef struct {
+	gint64 start_us;
+	guint64 bytes;
+} UsbsimNrfLine;
 
 typedef struct {
 	GMainLoop *loop;
@@ -59,10 +68,13 @@ typedef struct {
 	/* UART front */
 	gint master_fd;
 	guint master_watch_id;
-	GQueue rx; /* bytes on their way to the device, due when their last bit arrived */
+	GQueue rx; /* SLIP frames on their way to the device, due when their END arrived */
 	GQueue tx; /* response bytes on their way to the host */
-	gint64 rx_line_free_us;
-	gint64 tx_line_free_us;
+	UsbsimNrfLine rx_line;
+	UsbsimNrfLine tx_line;
+	gint64 next_response_us; /* when the model's next queued response is ready */
+	gint wake_fd;		 /* a timer for the next of these, to the microsecond */
+	guint wake_watch_id;
 	FILE *trace;
 	/* the client */
 	GPid child_pid;
@@ -70,6 +82,7 @@ typedef struct {
 	gboolean child_exited;
 	gboolean timed_out;
 	guint reenumerations;
+	guint boot_id; /* the device comes back after a reset */
 } UsbsimNrfRun;
 
 static gboolean usbsim_verbose = FALSE;
@@ -86,6 +99,29 @@ static gdouble
 usbsim_nrf_run_uart_wire_us(UsbsimNrfRun *run, gsize bytes, guint baud_rate)
 {
 	return bytes * 10.0 * 1e6 / baud_rate * run->time_scale;
+}
+
+/* when the last bit of what the line carries has arrived: rounded up, never early */
+static gint64
+usbsim_nrf_run_line_end_us(UsbsimNrfRun *run, const UsbsimNrfLine *line)
+{
+	gdouble wire_us = usbsim_nrf_run_uart_wire_us(run, line->bytes, run->baud_rate);
+	gint64 whole_us = (gint64)wire_us;
+	return line->start_us + whole_us + ((gdouble)whole_us < wire_us ? 1 : 0);
+}
+
+/* n more bytes start on the line at now_us, or after what it still carries: when the last of
+ * them has arrived. The time is counted from the start of the line's busy spell, so that
+ * frames sent back to back gain nothing from rounding */
+static gint64
+usbsim_nrf_run_line_send(UsbsimNrfRun *run, UsbsimNrfLine *line, gint64 now_us, gsize n)
+{
+	if (now_us >= usbsim_nrf_run_line_end_us(run, line)) {
+		line->start_us = now_us;
+		line->bytes = 0;
+	}
+	line->bytes += n;
+	return usbsim_nrf_run_line_end_us(run, line);
 }
 
 /* --- the USB front: the model behind the generic device --- */
@@ -245,6 +281,7 @@ usbsim_nrf_run_boot_cb(gpointer user_data)
 	UsbsimNrfRun *run = user_data;
 	g_autoptr(GError) error = NULL;
 
+	run->boot_id = 0;
 	if (run->device != NULL)
 		usbsim_device_lock(run->device);
 	usbsim_nrf_boot(run->model, g_get_monotonic_time());
@@ -258,7 +295,36 @@ usbsim_nrf_run_boot_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* the UART's line: bytes the host wrote reach the device one byte time after another */
+/* the main loop's ticks are a millisecond apart: the UART front also wakes when the next frame
+ * has arrived at the device, a response is ready or a response has crossed the line */
+static void
+usbsim_nrf_run_arm_wake(UsbsimNrfRun *run)
+{
+	gint64 next_us = run->next_response_us;
+	UsbsimNrfChunk *rx = g_queue_peek_head(&run->rx);
+	UsbsimNrfChunk *tx = g_queue_peek_head(&run->tx);
+	struct itimerspec its = {0};
+
+	if (run->wake_fd < 0)
+		return;
+	if (rx != NULL)
+		next_us = MIN(next_us, rx->due_us);
+	if (tx != NULL)
+		next_us = MIN(next_us, tx->due_us);
+	/* an absolute time in the past fires at once; zero would disarm */
+	if (next_us != G_MAXINT64) {
+		next_us = MAX(next_us, 1);
+		its.it_value.tv_sec = next_us / G_USEC_PER_SEC;
+		its.it_value.tv_nsec = (next_us % G_USEC_PER_SEC) * 1000;
+	}
+	if (timerfd_settime(run->wake_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		g_debug("timerfd_settime: %s", g_strerror(errno));
+}
+
+/* the UART's line: bytes the host wrote reach the device one byte time after another; the
+ * SDK's SLIP decoder acts on a frame once its END is in, so each frame goes to the model at
+ * the time its END has crossed the wire (escapes counted as they are on the wire), and the
+ * flash programs one frame while the next streams in */
 static gboolean
 usbsim_nrf_run_master_cb(gint fd, GIOCondition condition, gpointer user_data)
 {
@@ -266,7 +332,7 @@ usbsim_nrf_run_master_cb(gint fd, GIOCondition condition, gpointer user_data)
 	guint8 buf[4096];
 	gssize n = read(fd, buf, sizeof(buf));
 	gint64 now_us = g_get_monotonic_time();
-	UsbsimNrfChunk *chunk;
+	gsize start = 0;
 
 	if (n <= 0) {
 		/* nobody holds the slave end open: wait for the next client */
@@ -275,13 +341,20 @@ usbsim_nrf_run_master_cb(gint fd, GIOCondition condition, gpointer user_data)
 		g_usleep(1000);
 		return G_SOURCE_CONTINUE;
 	}
-	chunk = g_new0(UsbsimNrfChunk, 1);
-	chunk->bytes = g_byte_array_new();
-	g_byte_array_append(chunk->bytes, buf, n);
-	run->rx_line_free_us = MAX(run->rx_line_free_us, now_us) +
-			       (gint64)usbsim_nrf_run_uart_wire_us(run, n, run->baud_rate);
-	chunk->due_us = run->rx_line_free_us;
-	g_queue_push_tail(&run->rx, chunk);
+	/* a frame's tail after the last END waits for its last byte too; the rest of the frame
+	 * comes with a later read */
+	for (gsize i = 0; i < (gsize)n; i++) {
+		UsbsimNrfChunk *chunk;
+		if (buf[i] != USBSIM_NRF_SLIP_END && i + 1 < (gsize)n)
+			continue;
+		chunk = g_new0(UsbsimNrfChunk, 1);
+		chunk->bytes = g_byte_array_new();
+		g_byte_array_append(chunk->bytes, buf + start, i + 1 - start);
+		chunk->due_us = usbsim_nrf_run_line_send(run, &run->rx_line, now_us, i + 1 - start);
+		g_queue_push_tail(&run->rx, chunk);
+		start = i + 1;
+	}
+	usbsim_nrf_run_arm_wake(run);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -314,14 +387,13 @@ usbsim_nrf_run_tick_cb(gpointer user_data)
 		for (;;) {
 			GByteArray *frame = usbsim_nrf_take_response(run->model, now_us, &next_us);
 			UsbsimNrfChunk *chunk;
+			run->next_response_us = next_us;
 			if (frame == NULL)
 				break;
 			chunk = g_new0(UsbsimNrfChunk, 1);
 			chunk->bytes = frame;
-			run->tx_line_free_us =
-			    MAX(run->tx_line_free_us, now_us) +
-			    (gint64)usbsim_nrf_run_uart_wire_us(run, frame->len, run->baud_rate);
-			chunk->due_us = run->tx_line_free_us;
+			chunk->due_us =
+			    usbsim_nrf_run_line_send(run, &run->tx_line, now_us, frame->len);
 			g_queue_push_tail(&run->tx, chunk);
 		}
 		while (!g_queue_is_empty(&run->tx)) {
@@ -340,7 +412,10 @@ usbsim_nrf_run_tick_cb(gpointer user_data)
 		/* what was on its way in is lost with the device's RAM; what it already sent
 		 * is on the line */
 		g_queue_clear_full(&run->rx, (GDestroyNotify)usbsim_nrf_chunk_free);
+		run->next_response_us = G_MAXINT64;
 	}
+	if (run->front == USBSIM_NRF_FRONT_UART)
+		usbsim_nrf_run_arm_wake(run);
 	usbsim_nrf_run_flush_trace(run);
 	if (run->device != NULL)
 		usbsim_device_unlock(run->device);
@@ -348,13 +423,22 @@ usbsim_nrf_run_tick_cb(gpointer user_data)
 	if (reset) {
 		if (run->device != NULL)
 			usbsim_device_remove(run->device);
-		g_timeout_add_full(G_PRIORITY_DEFAULT,
-				   MAX(1, (back_us - g_get_monotonic_time()) / 1000),
-				   usbsim_nrf_run_boot_cb,
-				   run,
-				   NULL);
+		run->boot_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
+						  MAX(1, (back_us - g_get_monotonic_time()) / 1000),
+						  usbsim_nrf_run_boot_cb,
+						  run,
+						  NULL);
 	}
 	return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+usbsim_nrf_run_wake_cb(gint fd, GIOCondition condition, gpointer user_data)
+{
+	guint64 expirations = 0;
+	if (read(fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		g_debug("timerfd read: %s", g_strerror(errno));
+	return usbsim_nrf_run_tick_cb(user_data);
 }
 
 /* --- the UART front's devices on the testbed --- */
@@ -404,6 +488,16 @@ usbsim_nrf_run_add_uart(UsbsimNrfRun *run, GError **error)
 	fcntl(run->master_fd, F_SETFL, flags | O_NONBLOCK);
 	run->master_watch_id =
 	    g_unix_fd_add(run->master_fd, G_IO_IN, usbsim_nrf_run_master_cb, run);
+	run->wake_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (run->wake_fd < 0) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    g_io_error_from_errno(errno),
+			    "timerfd_create: %s",
+			    g_strerror(errno));
+		return FALSE;
+	}
+	run->wake_watch_id = g_unix_fd_add(run->wake_fd, G_IO_IN, usbsim_nrf_run_wake_cb, run);
 	umockdev_testbed_uevent(run->testbed, usb_path, "add");
 	umockdev_testbed_uevent(run->testbed, tty_path, "add");
 	return TRUE;
@@ -513,7 +607,7 @@ main(int argc, char **argv)
 	gint corrupt_write = 0;
 	gint timeout_s = 120;
 	UsbsimNrfConfig config;
-	UsbsimNrfRun run = {.master_fd = -1};
+	UsbsimNrfRun run = {.master_fd = -1, .wake_fd = -1, .next_response_us = G_MAXINT64};
 	guint tick_id, timeout_id;
 	gint exit_status;
 	gint arg_split = -1;
@@ -731,9 +825,17 @@ main(int argc, char **argv)
 	tick_id = g_timeout_add(1, usbsim_nrf_run_tick_cb, &run);
 	g_main_loop_run(loop);
 	g_source_remove(tick_id);
+	/* a client that exits right after the last execute leaves the device's boot pending: it
+	 * must not run once the trace is closed and the device removed */
+	if (run.boot_id != 0)
+		g_source_remove(run.boot_id);
 	/* a pty master without a slave polls readable for ever */
 	if (run.master_watch_id != 0)
 		g_source_remove(run.master_watch_id);
+	if (run.wake_watch_id != 0)
+		g_source_remove(run.wake_watch_id);
+	if (run.wake_fd >= 0)
+		close(run.wake_fd);
 	if (!run.timed_out)
 		g_source_remove(timeout_id);
 
