@@ -262,9 +262,11 @@ fu_cobs_session_run(CobsProtoSession *session,
  * takes a frame on the bus plus the time to submit the next, so several are pending at once
  * (each ACK is a short packet that ends the read it lands in). Reads are numbered as they
  * are handed out, and their results taken in that order whichever thread finished first, so
- * that a reply that is not an ACK is taken for the chunk it answers. Reads handed out
- * together may still reach the bus in another order; ACKs are all alike, so only the chunk
- * named in an error about a reply can be off, and the error says by how much.
+ * that a reply that is not an ACK is taken for the chunk it answers. A read starts only once
+ * the one FU_COBS_READERS before it has ended, so that a thread held up before its transfer
+ * reached the bus cannot be overtaken by more than the others; reads going at the same time
+ * may still reach the bus in another order. ACKs are all alike, so only the chunk named in
+ * an error about a reply can be off, by less than FU_COBS_READERS, and the error says so.
  */
 #define FU_COBS_READERS 4
 
@@ -290,6 +292,11 @@ typedef struct {
 	GPtrArray *early;      /* of FuCobsReadResult, in before a read handed out earlier */
 	guint64 tickets_issued;
 	guint64 tickets_taken;
+	/* reads ended, as the first not ended and a bit per read after it */
+	GMutex ended_lock;
+	GCond ended_cond;
+	guint64 ended_below;
+	guint64 ended_bits; /* bit i: read ended_below + i has ended */
 } FuCobsReader;
 
 #define FU_COBS_READ_STOP G_MAXUINT
@@ -304,6 +311,28 @@ fu_cobs_read_result_free(FuCobsReadResult *result)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FuCobsReadResult, fu_cobs_read_result_free)
 
+/* a read starts once the one FU_COBS_READERS before it has ended */
+static void
+fu_cobs_reader_wait_turn(FuCobsReader *reader, guint64 ticket)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&reader->ended_lock);
+	while (ticket >= reader->ended_below + FU_COBS_READERS)
+		g_cond_wait(&reader->ended_cond, &reader->ended_lock);
+}
+
+static void
+fu_cobs_reader_ended(FuCobsReader *reader, guint64 ticket)
+{
+	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&reader->ended_lock);
+	/* the reads going are within FU_COBS_READERS of the first not ended */
+	reader->ended_bits |= 1ull << (ticket - reader->ended_below);
+	while (reader->ended_bits & 1) {
+		reader->ended_bits >>= 1;
+		reader->ended_below++;
+	}
+	g_cond_broadcast(&reader->ended_cond);
+}
+
 static gpointer
 fu_cobs_reader_thread_cb(gpointer data)
 {
@@ -315,6 +344,7 @@ fu_cobs_reader_thread_cb(gpointer data)
 
 		if (request->timeout_ms == FU_COBS_READ_STOP)
 			return NULL;
+		fu_cobs_reader_wait_turn(reader, request->ticket);
 		result = g_new0(FuCobsReadResult, 1);
 		result->ticket = request->ticket;
 		if (!reader->transport->receive(reader->user_data,
@@ -324,6 +354,7 @@ fu_cobs_reader_thread_cb(gpointer data)
 						request->timeout_ms,
 						&result->error))
 			result->actual_length = 0;
+		fu_cobs_reader_ended(reader, request->ticket);
 		g_async_queue_push(reader->results, result);
 	}
 }
@@ -409,6 +440,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	gboolean ok = FALSE;
 	gboolean reply_read_alongside = FALSE; /* the last reply taken had other reads going */
 
+	g_mutex_init(&reader.ended_lock);
+	g_cond_init(&reader.ended_cond);
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
 		threads[i] = g_thread_new("fu-cobs-reader", fu_cobs_reader_thread_cb, &reader);
 	while (TRUE) {
@@ -518,5 +551,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	g_async_queue_unref(reader.requests);
 	g_async_queue_unref(reader.results);
 	g_ptr_array_unref(reader.early);
+	g_mutex_clear(&reader.ended_lock);
+	g_cond_clear(&reader.ended_cond);
 	return ok;
 }
