@@ -494,7 +494,9 @@ def main():
             json.dump(records, f, indent=2)
     if args.plot:
         svg_plot(records, args.plot)
-    return 0 if all(r["ok"] for r in records) else 1
+    # a peer that fails on a model is a finding of the benchmark, ours failing is an error
+    ours = ("dfu-core", "cobs", "nordic-dfu")
+    return 0 if all(r["ok"] for r in records if r["tool"] in ours) else 1
 
 
 if __name__ == "__main__":
