@@ -364,9 +364,12 @@ fu_nordic_dfu_prepare_firmware(FuDevice *device,
  */
 #define FU_NORDIC_DFU_PING_RETRY_MS 100
 
-/* after an image the bootloader resets; on a UART the port stays, so ask until it answers */
+/* after an image the bootloader resets; on a UART the port stays, so ask until it answers;
+ * @advice: what the user can do when it does not */
 static gboolean
-fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **error)
+fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport,
+				  const gchar *advice,
+				  GError **error)
 {
 	guint64 deadline = fu_nordic_dfu_now_ms() + FU_NORDIC_DFU_REENUMERATE_MS;
 	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_PING};
@@ -380,15 +383,26 @@ fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport, GError **erro
 			g_propagate_prefixed_error(
 			    error,
 			    g_steal_pointer(&error_local),
-			    "the bootloader did not come back within %u ms; reset the device and "
-			    "run the update again to write the remaining images: ",
-			    (guint)FU_NORDIC_DFU_REENUMERATE_MS);
+			    "the bootloader did not come back within %u ms; %s: ",
+			    (guint)FU_NORDIC_DFU_REENUMERATE_MS,
+			    advice);
 			return FALSE;
 		}
 		/* a port that fails at once (still closed while the board resets) is not
 		 * asked again in a tight loop */
 		fu_device_sleep(transport->device, FU_NORDIC_DFU_PING_RETRY_MS);
 	}
+}
+
+gboolean
+fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error)
+{
+	return fu_nordic_dfu_wait_for_bootloader(
+	    transport,
+	    "the image was written and activated: if the application it started uses this port, "
+	    "the update is done (the flag will-disappear in the port's quirk skips this wait); "
+	    "else reset the device and check its version with fwupdmgr get-devices",
+	    error);
 }
 
 gboolean
@@ -454,7 +468,11 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 
 		/* the bootloader resets after activating the image and comes back */
 		if (wait_in_place) {
-			if (!fu_nordic_dfu_wait_for_bootloader(transport, error))
+			if (!fu_nordic_dfu_wait_for_bootloader(
+				transport,
+				"reset the device and run the update again to write the remaining "
+				"images",
+				error))
 				return FALSE;
 			continue;
 		}

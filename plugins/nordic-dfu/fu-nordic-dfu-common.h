@@ -92,6 +92,10 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 			     gboolean wait_in_place,
 			     FuProgress *progress,
 			     GError **error);
+/* after the last image on a port that stays (a UART): waits for the bootloader to answer
+ * again once it has reset into the new image */
+gboolean
+fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error);
 void
 fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
 void

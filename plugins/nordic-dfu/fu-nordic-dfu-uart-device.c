@@ -32,6 +32,7 @@ struct _FuNordicDfuUartDevice {
 	FuNordicDfuTransport transport;
 	guint baud_rate;
 	gboolean flow_control;
+	gboolean restarting; /* the last image was activated: the bootloader resets */
 };
 
 G_DEFINE_TYPE(FuNordicDfuUartDevice, fu_nordic_dfu_uart_device, FU_TYPE_UDEV_DEVICE)
@@ -258,12 +259,40 @@ fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
 					 GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	return fu_nordic_dfu_write_firmware(&self->transport,
-					    &self->state,
-					    firmware,
-					    TRUE,
-					    progress,
-					    error);
+	if (!fu_nordic_dfu_write_firmware(&self->transport,
+					  &self->state,
+					  firmware,
+					  TRUE,
+					  progress,
+					  error))
+		return FALSE;
+	self->restarting = TRUE;
+	return TRUE;
+}
+
+/* the tty stays while the bootloader resets into the new image, so there is no replug for
+ * fwupd to wait for: the device is back when the bootloader answers again */
+static gboolean
+fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+
+	if (!self->restarting)
+		return TRUE;
+	self->restarting = FALSE;
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
+		g_info("will-disappear: not waiting for the bootloader to answer again");
+		return TRUE;
+	}
+	return fu_nordic_dfu_wait_after_update(&self->transport, error);
+}
+
+/* the versions of the bootloader that came back, for fwupd's check against the release */
+static gboolean
+fu_nordic_dfu_uart_device_reload(FuDevice *device, GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 
 static gboolean
@@ -328,6 +357,8 @@ fu_nordic_dfu_uart_device_class_init(FuNordicDfuUartDeviceClass *klass)
 	device_class->setup = fu_nordic_dfu_uart_device_setup;
 	device_class->prepare_firmware = fu_nordic_dfu_uart_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_uart_device_write_firmware;
+	device_class->attach = fu_nordic_dfu_uart_device_attach;
+	device_class->reload = fu_nordic_dfu_uart_device_reload;
 	device_class->set_quirk_kv = fu_nordic_dfu_uart_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_uart_device_to_string;
 	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
