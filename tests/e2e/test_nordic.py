@@ -4,7 +4,9 @@
 nrfutil packages (data/make-nrfutil-package.py) into the simulated nRF5 SDK Secure DFU
 bootloader (tests/usbsim/usbsim-nrf-run) over its USB CDC ACM front (the nRF52840 Dongle)
 or its UART front (a tty behind a J-Link's CDC port). Checks the flash the model dumps and
-what it recorded, never elapsed time.
+what it recorded, never elapsed time; back-after-activation runs at real time, so that the
+device is away for a while after its last reset, and cabinet installs as fwupdmgr does, so
+that fwupd checks the version the device reports afterwards.
 
   test_nordic.py --build BUILD CASE [--front usb|uart]
 """
@@ -20,6 +22,8 @@ import zipfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 MAKE_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
+MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
+RUN_FWUPDTOOL = os.path.join(TOP, "tests", "run-fwupdtool")
 TIME_SCALE = "0.05"
 APP_START = 0x27000
 SD_START = 0x1000
@@ -197,11 +201,12 @@ def case_resume(build, front):
 
 
 def case_back_after_activation(build, front):
-    """At real time, after its reply to the last execute the Dongle writes its settings
-    (about 90 ms), resets and is off the bus until it has enumerated again: here 1.5 s, as a
-    slow hub chain or a bootloader that copies the image first takes (up to 13 s after a
-    SoftDevice+bootloader image). fwupd must wait for it and report the version it reads from
-    it: a session that ends while the device is away leaves the next listing without it."""
+    """At real time, after its reply to the last execute the bootloader writes its settings
+    (about 90 ms) and resets; it is back 1.5 s later, as after a slow hub chain or a
+    bootloader that copies the image first (up to 13 s after a SoftDevice+bootloader image).
+    On USB the Dongle is off the bus meanwhile; on a UART the tty stays but nothing answers.
+    fwupd must wait for it and report the version it reads from it: a session that ends while
+    the device is away leaves the next listing without it."""
     r = NrfRun(build, "back-after-activation", front, ["application=10000"],
                ["--fw-version", "7"],
                ["--app-valid", "--app-version", "6", "--reenumerate-ms", "1500"],
@@ -214,17 +219,57 @@ def case_back_after_activation(build, front):
     check(resets, "the device did not reset after activating the image")
     after = r.result.get("after") or []
     check(after, "no nordic_dfu device listed right after the install: fwupdtool ended "
-          "%.2f s after it started, before the device was back on the bus (reset at %.2f s, "
-          "back at %.2f s of the simulation)" %
+          "%.2f s after it started, before the device was back (reset at %.2f s, back at "
+          "%.2f s of the simulation)" %
           (r.result["install"]["seconds"], resets[-1]["t_ms"] / 1000,
            resets[-1]["back_ms"] / 1000))
-    check([e for e in r.events("plug") if e["t_ms"] > resets[-1]["t_ms"]],
+    check([e for e in r.events("boot") if e["t_ms"] > resets[-1]["t_ms"]],
           "the device did not come back after its reset")
     check(after[0]["DeviceId"] == before["DeviceId"],
           "listed after the install as %s, not as %s" %
           (after[0]["DeviceId"], before["DeviceId"]))
     check(after[0]["Version"] == "7", "listed after the install at version %s, not 7" %
           after[0]["Version"])
+
+
+def case_cabinet(build, front):
+    """A cabinet installed as fwupdmgr installs it (fwupdtool install, not install-blob): after
+    the update fwupd compares the version the device reports with the release's and fails an
+    install that left the old one, so the plugin must read the version of the bootloader that
+    came back from its activation reset."""
+    r = NrfRun(build, "cabinet", front, ["application=10000"], ["--fw-version", "7"],
+               ["--app-valid", "--app-version", "6"])
+    cab = os.path.join(r.dir, "firmware.cab")
+    proc = subprocess.run([MAKE_CABINET, r.package, "--out", cab, "--id",
+                           "org.usbsim.nrf52.firmware", "--name", "Simulated nRF52",
+                           "--instance-id", "NRFDFU\\PART_52840", "--release-notes", "test",
+                           "-q"], capture_output=True, text=True)
+    check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
+    log = os.path.join(r.dir, "install.log")
+    listing = os.path.join(r.dir, "after.json")
+    # the client: install, then list the devices as the user would next
+    script = ('"$0" "$1" install "$2" --force --plugins nordic_dfu >"$3" 2>&1; rc=$?; '
+              '"$0" "$1" get-devices --json --plugins nordic_dfu >"$4" 2>/dev/null; exit $rc')
+    cmd = [os.path.join(r.build, "tests", "usbsim", "usbsim-nrf-run"),
+           "--profile", PROFILES[front], "--time-scale", r.time_scale,
+           "--flash-out", r.flash_out, "--trace", r.trace, "--timeout", "150"] + r.sim_args
+    cmd += ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log, listing]
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    check(proc.returncode != 124, "the client hung and the harness killed it")
+    with open(log, encoding="utf-8") as f:
+        # without the progress lines
+        out = "".join(line for line in f if "\u2026: " not in line)
+    check(proc.returncode == 0, "fwupdtool install failed (%d):\n%s" %
+          (proc.returncode, out[-3000:]))
+    with open(r.trace, encoding="utf-8") as f:
+        r.summary = [json.loads(line) for line in f if '"summary"' in line][-1]
+    r.check_app()
+    with open(listing, encoding="utf-8") as f:
+        text = f.read()
+    devices = json.loads(text[text.find("{"):]).get("Devices", []) if "{" in text else []
+    versions = [d.get("Version") for d in devices if d.get("Plugin") == "nordic_dfu"]
+    check(versions == ["7"], "listed after the install at versions %s, not 7" % versions)
 
 
 def refusal(name, images, package_args, needles):
@@ -281,6 +326,7 @@ CASES = {
     "corrupt-write": case_corrupt_write,
     "ext-error": case_ext_error,
     "back-after-activation": case_back_after_activation,
+    "cabinet": case_cabinet,
 }
 
 
