@@ -82,15 +82,20 @@ NO_PEER = {
 SLOW_PEERS = {("fwupd-dfu", "stm32f4-dfuse"): [64 * KIB]}
 
 
-def run_one_cobs(work, profile, size, time_scale, seed):
-    d = tempfile.mkdtemp(prefix="%s-cobs-%d-" % (profile, size), dir=work)
+def run_dir(work, name, size):
+    """A fresh directory for one run, with the image it flashes; the paths the run writes."""
+    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
     image = filler(size, 0x1234 + size)
     bin_path = os.path.join(d, "image.bin")
     with open(bin_path, "wb") as f:
         f.write(image)
-    trace = os.path.join(d, "trace.jsonl")
-    flash_out = os.path.join(d, "flash-out.bin")
-    result = os.path.join(d, "result.json")
+    return (d, image, bin_path, os.path.join(d, "trace.jsonl"),
+            os.path.join(d, "flash-out.bin"), os.path.join(d, "result.json"))
+
+
+def run_one_cobs(work, profile, size, time_scale, seed):
+    d, image, bin_path, trace, flash_out, result = run_dir(
+        work, "%s-cobs-%d" % (profile, size), size)
     sim = [USBSIM, "--profile", profile, "--time-scale", str(time_scale), "--seed", str(seed),
            "--trace", trace, "--flash-out", flash_out, "--timeout", "900"]
     client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", "cobs", "--install",
@@ -173,21 +178,14 @@ def run_one_nrf(work, profile, tool, size, time_scale):
     ends before that reset, which no host can shorten, so it is taken off the limit here.
     Host idle is the model's own count for the session less what it counted at requests
     outside the span (fwupdtool's probing and the gaps between its invocations)."""
-    name = "%s-%s-%d" % (profile, tool, size)
-    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
-    image = filler(size, 0x1234 + size)
-    bin_path = os.path.join(d, "image.bin")
-    with open(bin_path, "wb") as f:
-        f.write(image)
+    d, image, bin_path, trace, flash_out, result = run_dir(
+        work, "%s-%s-%d" % (profile, tool, size), size)
     # an nrfutil package as pc-nrfutil lays it out; the peer takes its unpacked members
     package = os.path.join(d, "app.zip")
     subprocess.run(["/usr/bin/python3", MAKE_PACKAGE, package, "application=" + bin_path,
                     "--fw-version", "7"], check=True)
     with zipfile.ZipFile(package) as zf:
         zf.extractall(d)
-    trace = os.path.join(d, "trace.jsonl")
-    flash_out = os.path.join(d, "flash-out.bin")
-    result = os.path.join(d, "result.json")
     sim = [USBSIM_NRF, "--profile", profile, "--time-scale", str(time_scale),
            "--trace", trace, "--flash-out", flash_out, "--timeout", "900"]
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))
@@ -245,15 +243,8 @@ def run_one(work, profile, tool, size, time_scale, seed):
     if profile in NRF_PROFILES:
         return run_one_nrf(work, profile, tool, size, time_scale)
     spec = DFU_PROFILES[profile]
-    name = "%s-%s-%d" % (profile, tool, size)
-    d = tempfile.mkdtemp(prefix=name + "-", dir=work)
-    image = filler(size, 0x1234 + size)
-    bin_path = os.path.join(d, "image.bin")
-    with open(bin_path, "wb") as f:
-        f.write(image)
-    trace = os.path.join(d, "trace.jsonl")
-    flash_out = os.path.join(d, "flash-out.bin")
-    result = os.path.join(d, "result.json")
+    d, image, bin_path, trace, flash_out, result = run_dir(
+        work, "%s-%s-%d" % (profile, tool, size), size)
     sim = [USBSIM, "--profile", profile, "--mode", "dfu", "--time-scale", str(time_scale),
            "--seed", str(seed), "--trace", trace, "--flash-out", flash_out,
            "--timeout", "900"] + spec.get("sim", [])
