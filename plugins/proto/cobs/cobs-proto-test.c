@@ -673,6 +673,25 @@ dev_new(void)
 	return dev;
 }
 
+/* an update of the first size bytes of the test image on a scripted device with a one-sector
+ * erase, misbehaving as asked */
+static Dev *
+run_scripted(const CobsProtoConfig *config,
+	     uint32_t size,
+	     Misbehave misbehave,
+	     unsigned at,
+	     CobsProtoSession *session,
+	     RunResult *res)
+{
+	Dev *dev = dev_new();
+	dev->erase_ms = 1500;
+	dev->misbehave = misbehave;
+	dev->at = at;
+	cobs_proto_session_start(session, config, test_image, size, size);
+	run(dev, session, res);
+	return dev;
+}
+
 static void
 test_session_flash(void)
 {
@@ -712,26 +731,19 @@ test_session_queue_depth(void)
 	RunResult res;
 	uint64_t t_stop_and_wait;
 	uint64_t t_queued;
-	Dev *dev = dev_new();
+	Dev *dev;
 	uint32_t size = 64 * 1024;
-
-	/* one sector to erase */
-	dev->erase_ms = 1500;
 
 	cobs_proto_config_init(&config);
 	config.queue_depth = 0;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
 	CHECK(dev->max_working == 1);
 	t_stop_and_wait = dev->now;
 	free(dev);
 
-	dev = dev_new();
-	dev->erase_ms = 1500;
 	config.queue_depth = 1;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
 	CHECK(memcmp(dev->flash, test_image, size) == 0);
 	t_queued = dev->now;
@@ -742,11 +754,8 @@ test_session_queue_depth(void)
 	free(dev);
 
 	/* the same with one chunk a transfer: as many transfers as messages */
-	dev = dev_new();
-	dev->erase_ms = 1500;
 	config.batch_max = 1;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
 	CHECK(memcmp(dev->flash, test_image, size) == 0);
 	CHECK(dev->sends == dev->messages);
@@ -853,10 +862,7 @@ test_session_batches(void)
 	    "device did not take write chunks 33-40 of 40 (image bytes 1952-2388) in time");
 
 	/* the whole update against the scripted device: bye alone after the last ACK */
-	dev = dev_new();
-	dev->erase_ms = 1500;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
 	CHECK(dev->stored == size && memcmp(dev->flash, test_image, size) == 0);
 	CHECK(dev->got_bye && dev->max_working == 2);
@@ -865,12 +871,7 @@ test_session_batches(void)
 	free(dev);
 
 	/* a device that stops answering holds the rest of a transfer off the bus */
-	dev = dev_new();
-	dev->erase_ms = 1500;
-	dev->misbehave = MISBEHAVE_SILENT;
-	dev->at = 4;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_SILENT, 4, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_ERROR &&
 	      res.last.error == COBS_PROTO_ERROR_TIMEOUT);
 	CHECK_CONTAINS(res.last.message,
@@ -879,11 +880,8 @@ test_session_batches(void)
 	free(dev);
 
 	/* without flow control every message goes alone */
-	dev = dev_new();
-	dev->erase_ms = 1500;
 	config.queue_depth = 0;
-	cobs_proto_session_start(&session, &config, test_image, size, size);
-	run(dev, &session, &res);
+	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
 	CHECK(res.last.kind == COBS_PROTO_ACTION_DONE);
 	CHECK(dev->sends == 42 && dev->max_working == 1);
 	free(dev);
