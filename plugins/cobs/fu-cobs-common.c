@@ -297,6 +297,7 @@ typedef struct {
 	GCond ended_cond;
 	guint64 ended_below;
 	guint64 ended_bits; /* bit i: read ended_below + i has ended */
+	gint stopping;	    /* the session is over: reads not started are not made */
 } FuCobsReader;
 
 #define FU_COBS_READ_STOP G_MAXUINT
@@ -345,6 +346,10 @@ fu_cobs_reader_thread_cb(gpointer data)
 		if (request->timeout_ms == FU_COBS_READ_STOP)
 			return NULL;
 		fu_cobs_reader_wait_turn(reader, request->ticket);
+		if (g_atomic_int_get(&reader->stopping)) {
+			fu_cobs_reader_ended(reader, request->ticket);
+			continue;
+		}
 		result = g_new0(FuCobsReadResult, 1);
 		result->ticket = request->ticket;
 		if (!reader->transport->receive(reader->user_data,
@@ -541,6 +546,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 
 	/* ahead of reads not started yet; those going end within their own timeout, or at once
 	 * on a gone device */
+	g_atomic_int_set(&reader.stopping, TRUE);
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
 		FuCobsReadRequest *stop = g_new0(FuCobsReadRequest, 1);
 		stop->timeout_ms = FU_COBS_READ_STOP;
