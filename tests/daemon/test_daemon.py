@@ -68,10 +68,14 @@ DEVICES = {
         "version_after": "1.0.0",
     },
     # the nRF52840 Dongle's Secure DFU bootloader; the vendor ships an nrfutil package, whose
-    # application fw_version is the release version the bootloader then reports
+    # application fw_version is the release version the bootloader then reports.
+    # A recording runs at the device's own times, and the bootloader comes back 1.2 s after the
+    # last image: fwupd's emulation data date each device to the second, and a replay takes the
+    # device that comes back for a new one (re-plugged) only if it is dated a later second
     "nordic-nrf52840": {
         "nrf": dict(profile="nrf52840-dongle", images=["application=10000"],
-                    package_args=["--fw-version", "7", "--sd-req", "0x100"]),
+                    package_args=["--fw-version", "7", "--sd-req", "0x100"],
+                    record_args=["--time-scale", "1", "--reenumerate-ms", "1200"]),
         "cabinet": ["--instance-id", "USB\\VID_1915&PID_521F"],
         "version_after": "7",
     },
@@ -81,7 +85,7 @@ DEVICES = {
 class Setup:
     """The artifact, the image it must leave in the flash, and the harness command."""
 
-    def __init__(self, build, name, spec):
+    def __init__(self, build, name, spec, recording=False):
         if "run" in spec:
             run = Run(build, "daemon-" + name, **spec["run"])
             self.dir, self.artifact, self.plugin = run.dir, run.file, run.plugin
@@ -110,6 +114,9 @@ class Setup:
                         "--profile", nrf["profile"], "--time-scale", "0.05",
                         "--flash-out", self.flash_out,
                         "--trace", os.path.join(self.dir, "trace.jsonl"), "--timeout", "150"]
+        if recording:
+            # the last --time-scale given is the one the harness takes
+            self.harness += nrf.get("record_args", [])
         self.id = nrf["profile"]
 
     def flash(self):
@@ -143,7 +150,7 @@ def pid_alive(pid):
 
 def run_case(build, name, record_emulation=None):
     spec = DEVICES[name]
-    setup = Setup(build, name, spec)
+    setup = Setup(build, name, spec, recording=bool(record_emulation))
     cab = make_cabinet(setup, spec)
     result_path = os.path.join(setup.dir, "daemon-result.json")
     cmd = setup.harness + ["--", "/usr/bin/python3", CLIENT, "--build", os.path.abspath(build),
@@ -204,6 +211,13 @@ def run_case(build, name, record_emulation=None):
           % (release.get("Version"), version_new))
     check(release.get("AppstreamId", "").startswith("org.usbsim."),
           "history's release %r is not the cabinet's" % release.get("AppstreamId"))
+
+    if record_emulation:
+        save = [s for s in result["steps"] if s["name"] == "emulation-save"]
+        error = (save[0]["stdout"] + save[0]["stderr"])[-2000:] if save else "not run"
+        check(save and save[0]["rc"] == 0 and os.path.exists(record_emulation),
+              "fwupdmgr emulation-save failed: %s" % error)
+        print("emulation data of the update: %s" % record_emulation)
 
 
 def tail(path, size=6000):

@@ -7,12 +7,14 @@ device tests in data/ (recorded from the simulated devices by
   test_emulation.py --build BUILD NAME      (data/device-tests/NAME.json)
 
 fwupdtool emulation-load ZIP CAB: the recorded device appears and the cabinet installs on it,
-every request matching the recording; a cabinet with another image fails the replay.
+every request matching the recording, and a device that comes back after the update reports the
+device test's version; a cabinet with another image fails the replay.
 """
 
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,14 +22,32 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 DATA = os.path.join(TOP, "data")
-# the plugin and make-cabinet protocol of each recording
-# (and, for a raw image of a DfuSe device, where it goes)
-PLUGINS = {"cobs-stm32h7": ("cobs", "cobs", []),
-           "dfuse-stm32f4": ("dfu_core", "dfuse", ["--address", "0x08000000"])}
+MAKE_NRF_PACKAGE = os.path.join(DATA, "make-nrfutil-package.py")
+# each recording: its plugin and make-cabinet protocol; for a raw image of a DfuSe device,
+# where it goes; for an nRF device, the make-nrfutil-package.py arguments of the package the
+# image is shipped in (as test_daemon.py made it); and whether the device comes back after
+# the update (the DfuSe bootloader leaves for an application fwupd cannot see)
+RECORDINGS = {
+    "cobs-stm32h7": dict(plugin="cobs", protocol="cobs", back=True),
+    "dfuse-stm32f4": dict(plugin="dfu_core", protocol="dfuse",
+                          cabinet=["--address", "0x08000000"], back=False),
+    "nordic-nrf52840": dict(plugin="nordic_dfu", protocol="nordic",
+                            package=["--fw-version", "7", "--sd-req", "0x100"], back=True),
+}
+# fwupd's debug line (-vv) each time a device's version is set
+VERSION_SET = re.compile(r"changing version for [0-9a-f]+: (\S*)->(\S*)$", re.MULTILINE)
+# fwupd's log lines (-vv) and its dumps of devices, between its messages and errors
+LOG_LINE = re.compile(r"^([0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} |\s|$)")
 
 
 class Failure(Exception):
     pass
+
+
+def messages(stderr, count=20):
+    """What fwupdtool -vv said besides its log: progress, messages, the error."""
+    lines = [line for line in stderr.splitlines() if not LOG_LINE.match(line)]
+    return "\n".join(lines[-count:])
 
 
 def check(cond, msg):
@@ -38,16 +58,18 @@ def check(cond, msg):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
-    parser.add_argument("name", choices=sorted(PLUGINS))
+    parser.add_argument("name", choices=sorted(RECORDINGS))
     args = parser.parse_args()
     build = os.path.abspath(args.build)
-    plugin, protocol, cabinet_args = PLUGINS[args.name]
+    recording = RECORDINGS[args.name]
+    plugin = recording["plugin"]
     with open(os.path.join(DATA, "device-tests", args.name + ".json"), encoding="utf-8") as f:
         device_test = json.load(f)
     step = device_test["steps"][0]
     emulation = os.path.join(DATA, "emulation", step["emulation-file"])
     cabinet = os.path.join(DATA, "emulation", step["url"])
     guids = step["components"][0]["guids"]
+    version = step["components"][0]["version"]
     work = os.path.join(build, "e2e", "emulation-" + args.name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
@@ -55,23 +77,42 @@ def main():
         # 1. fwupdtool, in one process: load the recording, install the cabinet on it
         proc = subprocess.run(
             [os.path.join(TOP, "tests", "run-fwupdtool"), build, "emulation-load", emulation,
-             cabinet, "--plugins", plugin, "--allow-reinstall", "--allow-older"],
+             cabinet, "--plugins", plugin, "--allow-reinstall", "--allow-older", "-vv"],
             env=dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(work, "fwupdtool")),
             capture_output=True, text=True, timeout=120)
-        check(proc.returncode == 0, "fwupdtool emulation-load failed (%d):\n%s" %
-              (proc.returncode, proc.stderr[-3000:]))
+        log = os.path.join(work, "fwupdtool.log")
+        with open(log, "w", encoding="utf-8") as f:
+            f.write(proc.stderr)
+        check(proc.returncode == 0, "fwupdtool emulation-load failed (%d):\n%s\n(its log: %s)" %
+              (proc.returncode, messages(proc.stderr), log))
         print("fwupdtool emulation-load %s %s: installed on the emulated device" %
               (os.path.basename(emulation), os.path.basename(cabinet)))
+        # fwupd itself only checks that the version changed from the old one: the version
+        # the device reports after the update must be the device test's
+        if recording["back"]:
+            versions = VERSION_SET.findall(proc.stderr)
+            check(versions and versions[-1][1] == version,
+                  "the replayed device reports version %r after the update, the device test "
+                  "expects %s" % (versions[-1][1] if versions else None, version))
+            print("the device came back at version %s" % version)
 
         # the replay is checked: the same recording refuses an image it did not record
         other = os.path.join(work, "other.cab")
-        with open(os.path.join(work, "other.bin"), "wb") as f:
+        artifact = os.path.join(work, "other.bin")
+        with open(artifact, "wb") as f:
             f.write(bytes((i * 7 + 3) & 0xFF for i in range(4096)))
+        if "package" in recording:
+            package = os.path.join(work, "other.zip")
+            proc = subprocess.run(["/usr/bin/python3", MAKE_NRF_PACKAGE, package,
+                                   "application=" + artifact] + recording["package"],
+                                  capture_output=True, text=True)
+            check(proc.returncode == 0, "make-nrfutil-package.py failed:\n" + proc.stderr)
+            artifact = package
         proc = subprocess.run(
-            [os.path.join(TOP, "contrib", "make-cabinet"), os.path.join(work, "other.bin"),
+            [os.path.join(TOP, "contrib", "make-cabinet"), artifact,
              "--out", other, "--id", "org.usbsim.other.firmware", "--name", "other",
-             "--protocol", protocol, "--version", step["components"][0]["version"],
-             "--release-notes", "another image", "-q"] + cabinet_args +
+             "--protocol", recording["protocol"], "--version", version,
+             "--release-notes", "another image", "-q"] + recording.get("cabinet", []) +
             sum((["--guid", g] for g in guids), []), capture_output=True, text=True)
         check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
         proc = subprocess.run(
