@@ -5,9 +5,9 @@
 Starts what a user's system has: a system bus (a private dbus-daemon), polkit
 (python3-dbusmock's polkitd template) and Debian's fwupd daemon loading our modules and
 quirks; then runs the real fwupdmgr the way a user does: get-devices, install a cabinet,
-get-devices, get-history; and, asked to, records fwupd's emulation data of the update. Writes what it saw as JSON
-for the test outside. Every process it starts is stopped before it exits, and dies with it if
-the harness kills it (PR_SET_PDEATHSIG).
+get-devices, get-history; and, asked to, records fwupd's emulation data of the update.
+Writes what it saw as JSON for the test outside. Every process it starts is stopped before
+it exits, and dies with it if the harness kills it (PR_SET_PDEATHSIG).
 """
 
 import argparse
@@ -35,7 +35,8 @@ def polkit_actions():
         return re.findall(r'<action id="([^"]+)"', f.read())
 
 
-SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
+ "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
@@ -229,9 +230,9 @@ def devices_of(out, plugin):
         devices = json.loads(out).get("Devices", [])
     except json.JSONDecodeError:
         return []
-    return [{k: d.get(k) for k in ("DeviceId", "Name", "Plugin", "Version", "VersionFormat",
-                                     "Protocols", "Guid", "InstanceIds", "Flags")}
-            for d in devices if d.get("Plugin") == plugin]
+    keys = ("DeviceId", "Name", "Plugin", "Version", "VersionFormat", "Protocols", "Guid",
+            "InstanceIds", "Flags")
+    return [{k: d.get(k) for k in keys} for d in devices if d.get("Plugin") == plugin]
 
 
 def main():

@@ -185,8 +185,6 @@ def bcd(v):
     return "%x.%x" % (v >> 8, v & 0xFF)
 
 
-
-
 def dfuse_file(targets, vid, pid, out):
     """A DfuSe file as UM0391 defines it (the prefix size excludes the suffix).
     targets: [(alt, name, [(address, bytes), ...]), ...]"""

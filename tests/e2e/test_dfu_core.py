@@ -10,14 +10,12 @@ reported; none asserts on elapsed time.
 """
 
 import argparse
-import json
 import os
-import shutil
-import subprocess
 import sys
 import uuid
 
-from e2e_common import (PROFILES, VERSION_NEW, VERSION_OLD, Failure, Run, bcd, check)
+from e2e_common import (VERSION_NEW, VERSION_OLD, Failure, Run, bcd, check)
+
 
 def case_update_runtime(build):
     run = Run(build, "update-runtime").run()
@@ -62,7 +60,8 @@ def case_wins_over_builtin_dfu(build):
     # with every fwupd plugin loaded, fwupd's own dfu plugin also matches the DFU interface
     # class: the device named by our quirk must be ours alone, and update through us
     run = Run(build, "wins-over-builtin-dfu").run(all_plugins=True)
-    owners = [d["Plugin"] for d in run.result["all_before"] if d["Name"] and "Simulated" in d["Name"]]
+    owners = [d["Plugin"] for d in run.result["all_before"]
+              if d["Name"] and "Simulated" in d["Name"]]
     check(owners == ["dfu_core"], "device owned by %r" % owners)
     run.check_flashed()
     check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back")

@@ -317,7 +317,8 @@ def run_case(build, device_name, fault, where, base, scale):
     label, option, spec = fault
     device = DEVICES[device_name]
     extra = spec(base.run, WHERE[where])
-    name = "fault-%s-%s-%s-%s" % (RUN_TAG, device_name, re.sub(r"[^a-z0-9]+", "-", option.lower()), where)
+    name = "fault-%s-%s-%s-%s" % (RUN_TAG, device_name,
+                                  re.sub(r"[^a-z0-9]+", "-", option.lower()), where)
     try:
         outcome = device.run(build, name.strip("-"), extra, scale)
         passed, how, message = judge(outcome)
@@ -328,7 +329,8 @@ def run_case(build, device_name, fault, where, base, scale):
 
 
 def baseline(build, device_name, scale):
-    outcome = DEVICES[device_name].run(build, "fault-%s-%s-baseline" % (RUN_TAG, device_name), [], scale)
+    outcome = DEVICES[device_name].run(build, "fault-%s-%s-baseline" % (RUN_TAG, device_name),
+                                       [], scale)
     passed, how, _ = judge(outcome, expect_fault=False)
     if not passed or how != "updated":
         raise SystemExit("%s: the update without a fault did not succeed: %s" %
@@ -348,7 +350,7 @@ def table(rows):
     passed = sum(1 for r in rows if r["passed"])
     out.append("")
     out.append("Cases tried: %d, passed: %d, failed: %d." % (len(rows), passed,
-                                                            len(rows) - passed))
+                                                             len(rows) - passed))
     return "\n".join(out)
 
 
