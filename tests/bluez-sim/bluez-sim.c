@@ -978,6 +978,25 @@ sim_write_readable_cb(gint fd, GIOCondition cond, gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* the write responses and notifications due by @until reach the host */
+static void
+sim_deliver(Sim *sim, gint64 until)
+{
+	PendingReply *reply;
+	DownItem *down;
+
+	while ((reply = g_queue_peek_head(&sim->replies)) != NULL && reply->due_us <= until) {
+		g_queue_pop_head(&sim->replies);
+		g_dbus_method_invocation_return_value(reply->invocation, NULL);
+		g_free(reply);
+	}
+	while ((down = g_queue_peek_head(&sim->downlink)) != NULL && down->due_us <= until) {
+		g_queue_pop_head(&sim->downlink);
+		sim_deliver_notification(sim, down->chr, down->bytes);
+		sim_down_item_free(down);
+	}
+}
+
 static gboolean
 sim_pump_cb(gpointer user_data);
 
@@ -1004,13 +1023,6 @@ sim_pump_cb(gpointer user_data)
 
 	sim->pump_id = 0;
 
-	/* the application restarts into the bootloader */
-	if (sim->reboot_at_us != 0 && now >= sim->reboot_at_us) {
-		sim->reboot_at_us = 0;
-		sim_switch_persona(sim, PERSONA_BOOTLOADER);
-		if (!sim->bootloader_absent)
-			sim->boot_at_us = now + (gint64)(BLUEZ_SIM_REBOOT_US * sim->time_scale);
-	}
 	if (sim->boot_at_us != 0 && now >= sim->boot_at_us) {
 		sim->boot_at_us = 0;
 		sim_advertise_bootloader(sim);
@@ -1033,11 +1045,6 @@ sim_pump_cb(gpointer user_data)
 		}
 		sim_up_item_free(up);
 	}
-	while ((reply = g_queue_peek_head(&sim->replies)) != NULL && reply->due_us <= now) {
-		g_queue_pop_head(&sim->replies);
-		g_dbus_method_invocation_return_value(reply->invocation, NULL);
-		g_free(reply);
-	}
 
 	/* the bootloader's replies go out as notifications of the control point */
 	if (sim->persona == PERSONA_BOOTLOADER) {
@@ -1051,6 +1058,9 @@ sim_pump_cb(gpointer user_data)
 		}
 		if (usbsim_nrf_take_reset(sim->model, now, &back_us)) {
 			sim_trace(sim, "\"event\":\"bootloader-reset\"");
+			/* the response that ended the update went out before the reset, however
+			 * late this runs */
+			sim_deliver(sim, G_MAXINT64);
 			sim_switch_persona(sim, PERSONA_BOOTLOADER);
 			usbsim_nrf_boot(sim->model, MAX(back_us, now));
 			/* an image was activated: the application runs if it is valid; a
@@ -1058,10 +1068,15 @@ sim_pump_cb(gpointer user_data)
 			sim->boot_at_us = MAX(back_us, now);
 		}
 	}
-	while ((down = g_queue_peek_head(&sim->downlink)) != NULL && down->due_us <= now) {
-		g_queue_pop_head(&sim->downlink);
-		sim_deliver_notification(sim, down->chr, down->bytes);
-		sim_down_item_free(down);
+	sim_deliver(sim, now);
+
+	/* the application restarts into the bootloader, after the indication and the write
+	 * response due before it went out above */
+	if (sim->reboot_at_us != 0 && now >= sim->reboot_at_us) {
+		sim->reboot_at_us = 0;
+		sim_switch_persona(sim, PERSONA_BOOTLOADER);
+		if (!sim->bootloader_absent)
+			sim->boot_at_us = now + (gint64)(BLUEZ_SIM_REBOOT_US * sim->time_scale);
 	}
 
 	/* room on the link again: read the host's socket */
@@ -1077,6 +1092,14 @@ sim_pump_cb(gpointer user_data)
 		next = MIN(next, down->due_us);
 	if (sim->persona == PERSONA_BOOTLOADER)
 		next = MIN(next, model_next);
+	/* the bootloader resets on its own once it has activated an image: the link notices
+	 * it at the next connection event */
+	if (sim->persona == PERSONA_BOOTLOADER && sim->connected) {
+		gdouble ci = sim_ci_us(sim);
+		next =
+		    MIN(next,
+			sim->link_t0_us + (gint64)((floor((now - sim->link_t0_us) / ci) + 1) * ci));
+	}
 	if (sim->reboot_at_us != 0)
 		next = MIN(next, sim->reboot_at_us);
 	if (sim->boot_at_us != 0)
