@@ -9,7 +9,10 @@
  *
  * Behind it is one nRF52840 running either an application with the Secure DFU buttonless
  * service (8EC90003 unbonded, 8EC90004 bonded) or the Secure DFU bootloader (8EC90001 control
- * point, 8EC90002 packet), the bootloader being tests/usbsim's model (usbsim-nrf.c): the
+ * point, 8EC90002 packet), the bootloader being tests/usbsim's model (usbsim-nrf.c). After a
+ * reset of the bootloader (an image activated) the application runs when the model's bank 0
+ * holds a valid one, at its own address and with the version the model's settings give it,
+ * as the SDK's bootloader starts a valid application; else the bootloader runs again. The
  * control point's requests and the packets reach it as the serial frames it takes, and its
  * replies leave as notifications. The link is a BLE connection with a connection interval, a
  * number of packets a connection event, and the controller's buffers: a write without
@@ -118,10 +121,12 @@ struct _Sim {
 	gint64 epoch_us;
 
 	/* configuration */
-	gchar *address;	   /* the application's */
-	gchar *bl_address; /* the bootloader's: address + 1 unless bonded */
-	guint app_version;
-	gchar *mode; /* bootloader, buttonless-unbonded, buttonless-bonded */
+	gchar *address;	     /* the application's */
+	gchar *bl_address;   /* the bootloader's: address + 1 unless bonded */
+	guint app_version;   /* the application's, from the model's settings after a reset */
+	gboolean app_bonds;  /* its buttonless characteristic is 8EC90004 (bonded bootloader) */
+	gboolean app_no_dfu; /* it has no buttonless DFU service at all */
+	gchar *mode;	     /* bootloader, buttonless-unbonded, buttonless-bonded */
 	gdouble time_scale;
 	gdouble ci_ms;
 	guint ppi; /* packets a connection event, each direction */
@@ -171,6 +176,7 @@ struct _Sim {
 	guint link_drops;
 	guint connects;
 	guint enter_bootloader;
+	guint app_adverts; /* the application advertised after a reset */
 	guint32 create_size;
 	guint8 create_type;
 	gdouble limit_us;
@@ -555,7 +561,6 @@ sim_device_add_gatt(Sim *sim, SimObject *dev)
 	SimObject *svc;
 
 	if (sim->persona == PERSONA_APP) {
-		gboolean bonds = g_strcmp0(sim->mode, "buttonless-bonded") == 0;
 		SimObject *chr;
 		svc = sim_add_service(sim, dev, UUID_DIS_SERVICE);
 		chr = sim_add_char(sim, svc, UUID_DIS_MODEL, CHAR_DIS, read_flags);
@@ -564,12 +569,15 @@ sim_device_add_gatt(Sim *sim, SimObject *dev)
 		chr->dis_value = g_strdup("Nordic Semiconductor");
 		chr = sim_add_char(sim, svc, UUID_DIS_FW_REVISION, CHAR_DIS, read_flags);
 		chr->dis_value = g_strdup_printf("%u", sim->app_version);
-		svc = sim_add_service(sim, dev, UUID_DFU_SERVICE);
-		sim->buttonless = sim_add_char(sim,
-					       svc,
-					       bonds ? UUID_BUTTONLESS_BONDS : UUID_BUTTONLESS,
-					       CHAR_BUTTONLESS,
-					       buttonless_flags);
+		if (!sim->app_no_dfu) {
+			svc = sim_add_service(sim, dev, UUID_DFU_SERVICE);
+			sim->buttonless =
+			    sim_add_char(sim,
+					 svc,
+					 sim->app_bonds ? UUID_BUTTONLESS_BONDS : UUID_BUTTONLESS,
+					 CHAR_BUTTONLESS,
+					 buttonless_flags);
+		}
 	} else {
 		svc = sim_add_service(sim, dev, UUID_DFU_SERVICE);
 		sim->cp = sim_add_char(sim, svc, UUID_CONTROL_POINT, CHAR_CONTROL_POINT, cp_flags);
@@ -584,6 +592,19 @@ sim_address_to_path(const gchar *address)
 	g_autofree gchar *tmp = g_strdup(address);
 	g_strdelimit(tmp, ":", '_');
 	return g_strdup_printf("%s/dev_%s", BLUEZ_SIM_ADAPTER_PATH, tmp);
+}
+
+/* BlueZ holds GATT objects under the device: resolved on this link or cached from the last */
+static gboolean
+sim_device_has_gatt(Sim *sim, SimObject *dev)
+{
+	g_autofree gchar *prefix = g_strdup_printf("%s/", dev->path);
+	for (guint i = 0; i < sim->objects->len; i++) {
+		SimObject *obj = g_ptr_array_index(sim->objects, i);
+		if (g_str_has_prefix(obj->path, prefix))
+			return TRUE;
+	}
+	return FALSE;
 }
 
 static SimObject *
@@ -847,10 +868,19 @@ sim_reply_later(Sim *sim, GDBusMethodInvocation *invocation, gint64 due_us)
 	g_queue_push_tail(&sim->replies, reply);
 }
 
+/* what runs now advertises: the application at its address, or the bootloader */
 static void
-sim_advertise_bootloader(Sim *sim)
+sim_advertise(Sim *sim)
 {
 	sim->advertising = TRUE;
+	if (sim->persona == PERSONA_APP) {
+		/* a device BlueZ knows (and has paired): its object stays */
+		sim->app_adverts++;
+		sim_trace(sim,
+			  "\"event\":\"advertising\",\"address\":\"%s\",\"runs\":\"application\"",
+			  sim->address);
+		return;
+	}
 	sim_trace(sim, "\"event\":\"advertising\",\"address\":\"%s\"", sim->bl_address);
 	g_string_append_printf(sim->addresses,
 			       "%s\"%s\"",
@@ -901,6 +931,19 @@ sim_switch_persona(Sim *sim, Persona persona)
 	sim_trace(sim,
 		  "\"event\":\"persona\",\"runs\":\"%s\"",
 		  persona == PERSONA_BOOTLOADER ? "bootloader" : "application");
+}
+
+/* whether the model's settings hold a valid application, and its version, after a reset: what
+ * the SDK's bootloader checks before it starts the application */
+static gboolean
+sim_model_app(Sim *sim, gint64 now_us, guint *version)
+{
+	g_autofree gchar *json = usbsim_nrf_summary_json(sim->model, now_us, NULL);
+	const gchar *ver = strstr(json, "\"app_version\":");
+	if (strstr(json, "\"app_valid\":true") == NULL || ver == NULL)
+		return FALSE;
+	*version = (guint)g_ascii_strtoull(ver + strlen("\"app_version\":"), NULL, 10);
+	return TRUE;
 }
 
 static gboolean
@@ -1025,7 +1068,7 @@ sim_pump_cb(gpointer user_data)
 
 	if (sim->boot_at_us != 0 && now >= sim->boot_at_us) {
 		sim->boot_at_us = 0;
-		sim_advertise_bootloader(sim);
+		sim_advertise(sim);
 	}
 
 	/* what arrived at the device, in the order it arrived */
@@ -1057,14 +1100,21 @@ sim_pump_cb(gpointer user_data)
 			sim_queue_notification(sim, sim->cp, rsp->data, rsp->len, now);
 		}
 		if (usbsim_nrf_take_reset(sim->model, now, &back_us)) {
-			sim_trace(sim, "\"event\":\"bootloader-reset\"");
+			guint app_version = 0;
+			gboolean app_valid = sim_model_app(sim, now, &app_version);
+			sim_trace(sim,
+				  "\"event\":\"bootloader-reset\",\"app_valid\":%s",
+				  app_valid ? "true" : "false");
 			/* the response that ended the update went out before the reset, however
 			 * late this runs */
 			sim_deliver(sim, G_MAXINT64);
-			sim_switch_persona(sim, PERSONA_BOOTLOADER);
+			/* an image was activated and the chip boots through the bootloader: it
+			 * starts the application if that is valid; a SoftDevice or bootloader
+			 * update leaves none, and the bootloader stays */
 			usbsim_nrf_boot(sim->model, MAX(back_us, now));
-			/* an image was activated: the application runs if it is valid; a
-			 * SoftDevice or bootloader update comes back as the bootloader */
+			if (app_valid)
+				sim->app_version = app_version;
+			sim_switch_persona(sim, app_valid ? PERSONA_APP : PERSONA_BOOTLOADER);
 			sim->boot_at_us = MAX(back_us, now);
 		}
 	}
@@ -1281,7 +1331,7 @@ sim_device_connect(Sim *sim, SimObject *dev, GDBusMethodInvocation *invocation)
 	sim->advertising = FALSE;
 	sim_link_up(sim);
 	sim_trace(sim, "\"event\":\"connect\",\"device\":\"%s\"", dev->path);
-	if (sim->cp == NULL && sim->buttonless == NULL)
+	if (!sim_device_has_gatt(sim, dev))
 		sim_device_add_gatt(sim, dev);
 	sim_object_update(dev,
 			  "org.bluez.Device1",
@@ -1427,6 +1477,7 @@ sim_write_summary(Sim *sim)
 	    "\"ble\":{\"mode\":\"%s\",\"ci_ms\":%g,\"ppi\":%u,\"att_mtu\":%u,\"time_scale\":%g,"
 	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_lost\":%u,\"notifications\":%u,"
 	    "\"link_drops\":%u,\"connects\":%u,\"enter_bootloader\":%u,\"addresses\":[%s],"
+	    "\"app_adverts\":%u,"
 	    "\"data_bytes_executed\":%" G_GUINT64_FORMAT ",\"limit_ble_ms\":%.3f,"
 	    "\"link_bytes_per_s\":%.1f,\"transfer_ms\":%.3f}",
 	    sim->mode,
@@ -1442,6 +1493,7 @@ sim_write_summary(Sim *sim)
 	    sim->connects,
 	    sim->enter_bootloader,
 	    sim->addresses->str,
+	    sim->app_adverts,
 	    sim->data_bytes_executed,
 	    sim->limit_us / 1000.0,
 	    (sim->att_mtu - ATT_HEADER) * sim->ppi / (ci / 1e6),
@@ -1531,6 +1583,7 @@ main(int argc, char **argv)
 	gint app_version = 0;
 	gboolean buttonless_silent = FALSE;
 	gboolean bootloader_absent = FALSE;
+	gboolean app_no_dfu = FALSE;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
 	const GOptionEntry entries[] = {
@@ -1600,6 +1653,13 @@ main(int argc, char **argv)
 	     &bootloader_absent,
 	     "The bootloader never advertises",
 	     NULL},
+	    {"app-no-dfu",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &app_no_dfu,
+	     "The application has no buttonless DFU service",
+	     NULL},
 	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
 	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
 	    {"require-signature",
@@ -1630,6 +1690,9 @@ main(int argc, char **argv)
 	sim->buttonless_result = buttonless_result;
 	sim->buttonless_silent = buttonless_silent;
 	sim->bootloader_absent = bootloader_absent;
+	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
+	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
+	sim->app_no_dfu = app_no_dfu;
 	sim->summary_path = summary;
 	sim->write_fd = -1;
 	sim->notify_fd = -1;
