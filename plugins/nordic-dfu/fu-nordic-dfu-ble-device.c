@@ -23,12 +23,24 @@
  * BlueZ hands out the packet characteristic and the control point's notifications as
  * sockets (AcquireWrite, AcquireNotify), one datagram a write or notification, with the
  * link's ATT MTU; a full socket is the link's only flow control.
+ *
+ * After the last image the bootloader disconnects and resets into what it activated: the
+ * application when it is valid, at the application's own address, else the bootloader again.
+ * Nothing connects a custom GATT device again by itself, so while fwupd waits for the replug
+ * the plugin connects whichever advertises; fwupd's BlueZ backend then offers it when it is
+ * paired (the plugin adds an unpaired bootloader itself), and it replaces this device through
+ * its device ID (same address) or NRFDFU_BLE\ADDR_<the application's address>.
  */
 
 /* packet receipt notifications over BLE, see README.md */
 #define FU_NORDIC_DFU_BLE_PRN_DEFAULT 8
 /* attempts to carry on after the link was lost in the middle of an image */
 #define FU_NORDIC_DFU_BLE_RESUME_TRIES 3
+/* how often what comes back after the last image is looked for while fwupd waits */
+#define FU_NORDIC_DFU_BLE_RESTART_POLL_MS 20
+/* fwupd waits this much longer than the plugin looks, so that the plugin's error, which says
+ * what it found, ends the wait rather than fwupd's "did not come back" */
+#define FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS 5000
 
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
@@ -44,6 +56,10 @@ struct _FuNordicDfuBleDevice {
 	gchar *packet_path;
 	GByteArray *pending_reply; /* a reply made here, SLIP-encoded, for the next read */
 	guint reconnects;
+	FuPlugin *plugin;      /* weak; set when the plugin added this bootloader itself */
+	gboolean restarting;   /* the last image was activated: the bootloader resets */
+	guint restart_id;      /* following what comes back after the last image */
+	GError *restart_error; /* what came back cannot replace this device */
 };
 
 G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
@@ -361,6 +377,284 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 }
 
 void
+fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin)
+{
+	if (self->plugin != NULL)
+		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	self->plugin = plugin;
+	if (plugin != NULL)
+		g_object_add_weak_pointer(G_OBJECT(plugin), (gpointer *)&self->plugin);
+}
+
+gboolean
+fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
+				      FuContext *ctx,
+				      GDBusObjectManager *object_manager,
+				      const gchar *path,
+				      const gchar *app_address,
+				      GError **error)
+{
+	g_autoptr(GDBusProxy) proxy = NULL;
+	g_autoptr(FuNordicDfuBleDevice) dev = NULL;
+	g_autoptr(FuDeviceLocker) locker = NULL;
+
+	proxy = g_dbus_proxy_new_for_bus_sync(G_BUS_TYPE_SYSTEM,
+					      G_DBUS_PROXY_FLAGS_NONE,
+					      NULL,
+					      "org.bluez",
+					      path,
+					      "org.bluez.Device1",
+					      NULL,
+					      error);
+	if (proxy == NULL)
+		return FALSE;
+	dev = g_object_new(FU_TYPE_NORDIC_DFU_BLE_DEVICE,
+			   "context",
+			   ctx,
+			   "backend-id",
+			   path,
+			   "object-manager",
+			   object_manager,
+			   "proxy",
+			   proxy,
+			   NULL);
+	fu_nordic_dfu_ble_device_set_app_address(dev, app_address);
+	fu_nordic_dfu_ble_device_set_plugin(dev, plugin);
+	locker = fu_device_locker_new(FU_DEVICE(dev), error);
+	if (locker == NULL)
+		return FALSE;
+	fu_plugin_device_add(plugin, FU_DEVICE(dev));
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_get_bool(const gchar *path, const gchar *name)
+{
+	g_autoptr(GVariant) value =
+	    fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", name, NULL);
+	return value != NULL && g_variant_get_boolean(value);
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_has_characteristic(const gchar *path, const gchar *uuid)
+{
+	g_autofree gchar *chr = fu_nordic_dfu_ble_find_characteristic(path, uuid, NULL);
+	return chr != NULL;
+}
+
+/* what came back after the last image, followed on fwupd's main loop while it waits */
+typedef struct {
+	FuNordicDfuBleDevice *self; /* ref */
+	gchar *bl_path;
+	gchar *bl_address;
+	gchar *app_address;
+	gboolean reset; /* the bootloader's link dropped: it reset into the new image */
+	gint64 deadline_us;
+} FuNordicDfuBleRestart;
+
+static void
+fu_nordic_dfu_ble_restart_free(FuNordicDfuBleRestart *helper)
+{
+	helper->self->restart_id = 0;
+	g_object_unref(helper->self);
+	g_free(helper->bl_path);
+	g_free(helper->bl_address);
+	g_free(helper->app_address);
+	g_free(helper);
+}
+
+/* nothing that can replace this device came back: end fwupd's wait, and say why in attach */
+static void
+fu_nordic_dfu_ble_restart_failed(FuNordicDfuBleRestart *helper, GError *error)
+{
+	FuNordicDfuBleDevice *self = helper->self;
+	g_warning("%s", error->message);
+	g_clear_error(&self->restart_error);
+	self->restart_error = error;
+	fu_device_remove_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+}
+
+/* connected to @path after the update: TRUE when the follow is over */
+static gboolean
+fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path)
+{
+	FuNordicDfuBleDevice *self = helper->self;
+	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GVariant) address = NULL;
+	const gchar *addr;
+	gboolean cp =
+	    fu_nordic_dfu_ble_device_has_characteristic(path, FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT);
+	gboolean buttonless =
+	    fu_nordic_dfu_ble_device_has_characteristic(path, FU_NORDIC_DFU_BLE_UUID_BUTTONLESS) ||
+	    fu_nordic_dfu_ble_device_has_characteristic(path,
+							FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS);
+
+	address = fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "Address", NULL);
+	addr = address != NULL ? g_variant_get_string(address, NULL) : path;
+
+	/* an application without the buttonless service is no device of this plugin */
+	if (!cp && !buttonless) {
+		if (!fu_nordic_dfu_ble_call(path, "org.bluez.Device1", "Disconnect", &error_local))
+			g_debug("%s", error_local->message);
+		fu_nordic_dfu_ble_restart_failed(
+		    helper,
+		    g_error_new(
+			FWUPD_ERROR,
+			FWUPD_ERROR_NOT_SUPPORTED,
+			"the image was written and activated, and the application it "
+			"started (%s) has no Secure DFU service, so it is not seen as this "
+			"device again and its version cannot be read: check the version the "
+			"application reports; the quirk flag will-disappear on the "
+			"bootloader reports such an update done without this check",
+			addr));
+		return TRUE;
+	}
+
+	/* paired: fwupd's BlueZ backend offers it, and the plugin makes the device */
+	if (fu_nordic_dfu_ble_device_get_bool(path, "Paired")) {
+		g_info("%s is back as the %s; the BlueZ backend adds it",
+		       addr,
+		       cp ? "bootloader" : "application");
+		return TRUE;
+	}
+
+	/* an unbonded bootloader (no valid application): the plugin adds it */
+	if (cp && self->plugin != NULL) {
+		g_autoptr(GDBusObjectManager) object_manager = NULL;
+		g_object_get(self, "object-manager", &object_manager, NULL);
+		/* the object manager may not have seen the GATT objects yet: try again */
+		if (!fu_nordic_dfu_ble_device_add_unpaired(self->plugin,
+							   fu_device_get_context(FU_DEVICE(self)),
+							   object_manager,
+							   path,
+							   helper->app_address,
+							   &error_local)) {
+			g_debug("adding bootloader %s: %s", path, error_local->message);
+			return FALSE;
+		}
+		g_info("%s is back as the unbonded bootloader", addr);
+		return TRUE;
+	}
+	fu_nordic_dfu_ble_restart_failed(
+	    helper,
+	    g_error_new(FWUPD_ERROR,
+			FWUPD_ERROR_NOT_SUPPORTED,
+			"the image was written and activated, and %s came back as the %s but is "
+			"not paired, so fwupd does not offer it: pair it, then check its version "
+			"with fwupdmgr get-devices",
+			addr,
+			cp ? "bootloader" : "application"));
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_restart_cb(gpointer user_data)
+{
+	FuNordicDfuBleRestart *helper = user_data;
+	FuNordicDfuBleDevice *self = helper->self;
+	const gchar *addresses[] = {helper->app_address, helper->bl_address};
+
+	/* fwupd has what it waited for (or gave up) */
+	if (!fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
+		return G_SOURCE_REMOVE;
+	if (g_get_monotonic_time() > helper->deadline_us) {
+		GError *error;
+		if (!helper->reset) {
+			error = g_error_new(FWUPD_ERROR,
+					    FWUPD_ERROR_NOT_FOUND,
+					    "the image was written, but the bootloader %s did not "
+					    "disconnect to reset into it within %u ms: power-cycle "
+					    "the device, then check its version with fwupdmgr "
+					    "get-devices",
+					    helper->bl_address,
+					    (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS);
+		} else {
+			/* the same address when the bootloader shares the application's bond */
+			g_autofree gchar *where =
+			    g_ascii_strcasecmp(helper->app_address, helper->bl_address) == 0
+				? g_strdup_printf("at %s", helper->app_address)
+				: g_strdup_printf("at %s and %s",
+						  helper->app_address,
+						  helper->bl_address);
+			error =
+			    g_error_new(FWUPD_ERROR,
+					FWUPD_ERROR_NOT_FOUND,
+					"the image was written and activated, but neither the "
+					"application nor the bootloader (%s) could be connected "
+					"within %u ms after the reset: check that the device is "
+					"powered and in range, connect it (bluetoothctl connect "
+					"%s), then fwupdmgr get-devices shows the version it runs",
+					where,
+					(guint)FU_NORDIC_DFU_BLE_RECONNECT_MS,
+					helper->app_address);
+		}
+		fu_nordic_dfu_ble_restart_failed(helper, error);
+		return G_SOURCE_REMOVE;
+	}
+
+	/* the bootloader disconnects, writes its settings and resets */
+	if (!helper->reset) {
+		if (fu_nordic_dfu_ble_device_get_bool(helper->bl_path, "Connected"))
+			return G_SOURCE_CONTINUE;
+		helper->reset = TRUE;
+		g_info("the bootloader %s reset into the new image", helper->bl_address);
+		/* fwupd's BlueZ backend removes a paired device when its link drops; an unpaired
+		 * one the plugin added is removed here, so fwupd waits for what replaces it */
+		if (self->plugin != NULL &&
+		    !fu_nordic_dfu_ble_device_get_bool(helper->bl_path, "Paired"))
+			fu_plugin_device_remove(self->plugin, FU_DEVICE(self));
+	}
+
+	/* the application at its address, else the bootloader at its own (the same when they
+	 * share the bond); a short attempt each, the loop comes back while the device boots */
+	for (guint i = 0; i < G_N_ELEMENTS(addresses); i++) {
+		g_autofree gchar *path = NULL;
+		g_autoptr(GError) error_local = NULL;
+		if (i > 0 && g_ascii_strcasecmp(addresses[i], addresses[0]) == 0)
+			break;
+		path = fu_nordic_dfu_ble_find_device(addresses[i]);
+		if (path == NULL)
+			continue;
+		if (!fu_nordic_dfu_ble_connect(path,
+					       FU_NORDIC_DFU_BLE_RESTART_POLL_MS,
+					       &error_local)) {
+			g_debug("%s", error_local->message);
+			continue;
+		}
+		return fu_nordic_dfu_ble_restart_found(helper, path) ? G_SOURCE_REMOVE
+								     : G_SOURCE_CONTINUE;
+	}
+	return G_SOURCE_CONTINUE;
+}
+
+/* after the last image: fwupd waits for what comes back, the plugin connects it */
+static void
+fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
+{
+	FuNordicDfuBleRestart *helper = g_new0(FuNordicDfuBleRestart, 1);
+	const gchar *address = fu_device_get_logical_id(FU_DEVICE(self));
+
+	g_clear_error(&self->restart_error);
+	if (self->restart_id != 0)
+		g_source_remove(self->restart_id);
+	helper->self = g_object_ref(self);
+	helper->bl_path = g_strdup(fu_nordic_dfu_ble_device_path(FU_DEVICE(self)));
+	helper->bl_address = g_strdup(address);
+	helper->app_address = g_strdup(self->app_address != NULL ? self->app_address : address);
+	helper->deadline_us =
+	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
+	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
+					      FU_NORDIC_DFU_BLE_RESTART_POLL_MS,
+					      fu_nordic_dfu_ble_restart_cb,
+					      helper,
+					      (GDestroyNotify)fu_nordic_dfu_ble_restart_free);
+	fu_device_set_remove_delay(FU_DEVICE(self),
+				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
+				       FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS);
+	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+}
+
+void
 fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar *app_address)
 {
 	g_free(self->app_address);
@@ -386,6 +680,9 @@ static gboolean
 fu_nordic_dfu_ble_device_open(FuDevice *device, GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	/* gone after the last image: attach has nothing to open */
+	if (self->restarting)
+		return TRUE;
 	return fu_nordic_dfu_ble_device_acquire_all(self, error);
 }
 
@@ -438,7 +735,7 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 						 TRUE,
 						 progress,
 						 &error_local))
-			return TRUE;
+			break;
 		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND) ||
 		    attempt + 1 >= FU_NORDIC_DFU_BLE_RESUME_TRIES) {
 			g_propagate_error(error, g_steal_pointer(&error_local));
@@ -451,6 +748,40 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 			return FALSE;
 		fu_progress_reset(progress);
 	}
+
+	/* the bootloader has answered the last execute and now resets into the new image; a
+	 * quirk sets will-disappear when nothing that comes back can be waited for */
+	self->restarting = TRUE;
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
+		/* fwupd would compare the version of this device, which may still be listed for
+		 * a moment, with the release's: the update is done, unverified */
+		g_info("will-disappear: not waiting for the device to come back");
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+		return TRUE;
+	}
+	fu_nordic_dfu_ble_device_follow_restart(self);
+	return TRUE;
+}
+
+/* the plugin's follow found nothing that can replace this device after the update */
+static gboolean
+fu_nordic_dfu_ble_device_attach(FuDevice *device, FuProgress *progress, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	self->restarting = FALSE;
+	if (self->restart_error != NULL) {
+		g_propagate_error(error, g_steal_pointer(&self->restart_error));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* the versions of a bootloader that came back (and, replayed, of the recorded one) */
+static gboolean
+fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 
 static gboolean
@@ -499,6 +830,9 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 	fu_nordic_dfu_ble_device_release(self);
 	if (self->pending_reply != NULL)
 		g_byte_array_unref(self->pending_reply);
+	if (self->plugin != NULL)
+		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	g_clear_error(&self->restart_error);
 	g_free(self->app_address);
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
 }
@@ -515,6 +849,8 @@ fu_nordic_dfu_ble_device_class_init(FuNordicDfuBleDeviceClass *klass)
 	device_class->setup = fu_nordic_dfu_ble_device_setup;
 	device_class->prepare_firmware = fu_nordic_dfu_ble_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_ble_device_write_firmware;
+	device_class->attach = fu_nordic_dfu_ble_device_attach;
+	device_class->reload = fu_nordic_dfu_ble_device_reload;
 	device_class->set_quirk_kv = fu_nordic_dfu_ble_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_ble_device_to_string;
 	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;

@@ -83,41 +83,6 @@ fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
 }
 
 static gboolean
-fu_nordic_dfu_ble_follower_add(FuNordicDfuBleFollower *helper, const gchar *path, GError **error)
-{
-	g_autoptr(GDBusProxy) proxy = NULL;
-	g_autoptr(FuNordicDfuBleDevice) dev = NULL;
-	g_autoptr(FuDeviceLocker) locker = NULL;
-
-	proxy = g_dbus_proxy_new_for_bus_sync(G_BUS_TYPE_SYSTEM,
-					      G_DBUS_PROXY_FLAGS_NONE,
-					      NULL,
-					      "org.bluez",
-					      path,
-					      "org.bluez.Device1",
-					      NULL,
-					      error);
-	if (proxy == NULL)
-		return FALSE;
-	dev = g_object_new(FU_TYPE_NORDIC_DFU_BLE_DEVICE,
-			   "context",
-			   helper->ctx,
-			   "backend-id",
-			   path,
-			   "object-manager",
-			   helper->object_manager,
-			   "proxy",
-			   proxy,
-			   NULL);
-	fu_nordic_dfu_ble_device_set_app_address(dev, helper->app_address);
-	locker = fu_device_locker_new(FU_DEVICE(dev), error);
-	if (locker == NULL)
-		return FALSE;
-	fu_plugin_device_add(helper->plugin, FU_DEVICE(dev));
-	return TRUE;
-}
-
-static gboolean
 fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 {
 	FuNordicDfuBleFollower *helper = user_data;
@@ -167,7 +132,12 @@ fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 		return G_SOURCE_REMOVE;
 	}
 	/* the object manager has not seen the GATT objects yet: try again */
-	if (!fu_nordic_dfu_ble_follower_add(helper, path, &error_local)) {
+	if (!fu_nordic_dfu_ble_device_add_unpaired(helper->plugin,
+						   helper->ctx,
+						   helper->object_manager,
+						   path,
+						   helper->app_address,
+						   &error_local)) {
 		g_debug("adding bootloader %s: %s", path, error_local->message);
 		return G_SOURCE_CONTINUE;
 	}

@@ -124,8 +124,10 @@ def case_update(build, ts):
     ble = s["ble"]
     check(ble["packets"] == 43, "packets: %d (41 of 244 bytes for the image, one for "
           "the init packet)" % ble["packets"])
-    # the only disconnection is the reset after the activation
-    check(ble["packets_lost"] == 0 and ble["connects"] == 0, "link trouble")
+    # the only disconnection is the reset after the activation, the only connection the
+    # plugin's to the application that then advertises
+    check(ble["packets_lost"] == 0 and ble["link_drops"] == 1 and ble["connects"] == 1 and
+          ble["app_adverts"] == 1, "link trouble: %s" % ble)
     # PRN 8 paces the packets: a CRC notification every 8 writes
     check(s["requests"].get("prn_set") == 1, "PRN not set")
     check(ble["limit_ble_ms"] > 0, "no BLE limit")
