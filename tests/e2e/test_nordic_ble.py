@@ -19,7 +19,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
 ADDRESS = "C0:DE:00:11:22:F0"
+# the instance ID the application and its bootloader share (README, GUIDs)
+LINK_INSTANCE_ID = "NRFDFU_BLE\\ADDR_" + ADDRESS.replace(":", "_")
 TIME_SCALE = "0.1"
 
 
@@ -228,6 +231,76 @@ def case_wrong_hw(build, ts):
     check(run.summary["ble"]["packets"] == 0, "packets were sent for a refused package")
 
 
+def make_cabinet(run, build):
+    """app.zip (version 7) in a cabinet for the instance ID the application and its bootloader
+    share, as contrib/make-cabinet makes it for LVFS"""
+    cab = os.path.join(run.dir, "firmware.cab")
+    proc = subprocess.run([MAKE_CABINET, package(build, "app"), "--out", cab, "--id",
+                           "org.usbsim.nrf52.ble.firmware", "--name", "Simulated nRF52 (BLE)",
+                           "--instance-id", LINK_INSTANCE_ID, "--release-notes", "test", "-q"],
+                          capture_output=True, text=True, check=False)
+    check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
+    return cab
+
+
+def case_cabinet(build, ts, mode):
+    """A cabinet installed as fwupdmgr installs it (fwupdtool install, not install-blob): after
+    the update fwupd compares the version the device reports with the release's, so the plugin
+    must wait for what the last image's activation started (the application, advertising with
+    its buttonless service at its own address) and read the new version from it; the device is
+    then listed at that version by the next fwupdtool."""
+    run = BleRun(build, "cabinet-" + mode,
+                 ["--mode", mode, "--app-valid", "--app-version", "6"], ts)
+    cab = make_cabinet(run, build)
+    before = run.devices()
+    check([d.get("Version") for d in before] == ["6"],
+          "expected one device at version 6 before: %s" % before)
+    rc, out, err = run.fwupdtool(["install", cab, "--force", "--verbose"], timeout=150)
+    # the client: list the devices as the user would next
+    after = run.devices()
+    s = run.finish()
+    log = "".join(line + "\n" for line in (out + err).splitlines() if "\u2026: " not in line)
+    check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, log[-3000:]))
+    # fwupd skips its version check for a device it no longer has
+    check("failed to find new device" not in log,
+          "fwupd could not check the version, the device was gone after the update:\n" +
+          log[-3000:])
+    check(s["images_activated"] == 1, "image not activated: %s" % s["images"])
+    check(s["app_valid"] and s["app_version"] == 7, "application not valid at version 7")
+    check(s["ble"]["app_adverts"] >= 1, "the application did not advertise after the update")
+    versions = [d.get("Version") for d in after]
+    check(versions == ["7"], "listed after the install at versions %s, not 7" % versions)
+
+
+def case_cabinet_app_no_dfu(build, ts, will_disappear):
+    """The application the update starts has no buttonless service: nothing comes back that
+    fwupd could wait for, and the install fails at once saying what happened and what to do
+    (not after fwupd's wait with "did not come back"); with the quirk flag will-disappear the
+    error advises, the install is reported done without the wait and the version check."""
+    name = "cabinet-app-no-dfu" + ("-will-disappear" if will_disappear else "")
+    run = BleRun(build, name,
+                 ["--mode", "bootloader", "--app-valid", "--app-version", "6", "--app-no-dfu"],
+                 ts)
+    if will_disappear:
+        quirk = os.path.join(run.dir, "will-disappear.quirk")
+        with open(quirk, "w", encoding="utf-8") as f:
+            f.write("[%s]\nFlags = will-disappear\n" % LINK_INSTANCE_ID)
+        run.env["FWUPD_TEST_EXTRA_QUIRKS"] = quirk
+    cab = make_cabinet(run, build)
+    started = time.monotonic()
+    rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
+    elapsed = time.monotonic() - started
+    s = run.finish()
+    check(s["images_activated"] == 1 and s["app_version"] == 7, "image not activated")
+    check(elapsed < 10, "the install waited %.1f s for a device that cannot come back" % elapsed)
+    if will_disappear:
+        check(rc == 0, "install failed:\n" + (out + err)[-3000:])
+        return
+    check(rc != 0, "install succeeded")
+    check("has no Secure DFU service" in out + err and "will-disappear" in out + err,
+          "the error does not say what happened:\n" + (out + err)[-3000:])
+
+
 CASES = {
     "update": case_update,
     "small-mtu": case_small_mtu,
@@ -239,6 +312,11 @@ CASES = {
     "bootloader-absent": case_bootloader_absent,
     "bad-hash": case_bad_hash,
     "wrong-hw-version": case_wrong_hw,
+    "cabinet": lambda b, t: case_cabinet(b, t, "bootloader"),
+    "cabinet-buttonless-unbonded": lambda b, t: case_cabinet(b, t, "buttonless-unbonded"),
+    "cabinet-buttonless-bonded": lambda b, t: case_cabinet(b, t, "buttonless-bonded"),
+    "cabinet-app-no-dfu": lambda b, t: case_cabinet_app_no_dfu(b, t, False),
+    "cabinet-app-no-dfu-will-disappear": lambda b, t: case_cabinet_app_no_dfu(b, t, True),
 }
 
 
