@@ -270,10 +270,11 @@ fu_cobs_session_run(CobsProtoSession *session,
  */
 #define FU_COBS_READERS 4
 
-/* what the reader is asked to do: a read, or (timeout_ms G_MAXUINT) to stop */
+/* what the reader is asked to do: a read, or to stop */
 typedef struct {
 	guint64 ticket;
 	guint timeout_ms;
+	gboolean stop;
 } FuCobsReadRequest;
 
 /* what a read brought: bytes, or the transfer's error */
@@ -300,8 +301,6 @@ typedef struct {
 	gint stopping;	    /* the session is over: reads not started are not made */
 } FuCobsReader;
 
-#define FU_COBS_READ_STOP G_MAXUINT
-
 static void
 fu_cobs_read_result_free(FuCobsReadResult *result)
 {
@@ -316,15 +315,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FuCobsReadResult, fu_cobs_read_result_free)
 static void
 fu_cobs_reader_wait_turn(FuCobsReader *reader, guint64 ticket)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&reader->ended_lock);
+	g_mutex_lock(&reader->ended_lock);
 	while (ticket >= reader->ended_below + FU_COBS_READERS)
 		g_cond_wait(&reader->ended_cond, &reader->ended_lock);
+	g_mutex_unlock(&reader->ended_lock);
 }
 
 static void
 fu_cobs_reader_ended(FuCobsReader *reader, guint64 ticket)
 {
-	g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&reader->ended_lock);
+	g_mutex_lock(&reader->ended_lock);
 	/* the reads going are within FU_COBS_READERS of the first not ended */
 	reader->ended_bits |= 1ull << (ticket - reader->ended_below);
 	while (reader->ended_bits & 1) {
@@ -332,6 +332,7 @@ fu_cobs_reader_ended(FuCobsReader *reader, guint64 ticket)
 		reader->ended_below++;
 	}
 	g_cond_broadcast(&reader->ended_cond);
+	g_mutex_unlock(&reader->ended_lock);
 }
 
 static gpointer
@@ -343,7 +344,7 @@ fu_cobs_reader_thread_cb(gpointer data)
 		g_autofree FuCobsReadRequest *request = g_async_queue_pop(reader->requests);
 		FuCobsReadResult *result;
 
-		if (request->timeout_ms == FU_COBS_READ_STOP)
+		if (request->stop)
 			return NULL;
 		fu_cobs_reader_wait_turn(reader, request->ticket);
 		if (g_atomic_int_get(&reader->stopping)) {
@@ -371,6 +372,24 @@ fu_cobs_reader_request(FuCobsReader *reader, guint timeout_ms)
 	request->ticket = reader->tickets_issued++;
 	request->timeout_ms = timeout_ms;
 	g_async_queue_push(reader->requests, request);
+}
+
+/*
+ * How long a read asked for before a send may wait. It starts once the read FU_COBS_READERS
+ * before it has ended, so its reply is at most that many messages (and those the device
+ * holds) behind; a read asked for when nothing was owed may also start before the send
+ * has even taken its message.
+ */
+static guint
+fu_cobs_read_timeout_ms(const CobsProtoSession *session, const CobsProtoAction *action)
+{
+	guint64 ms = session->config.reply_slack_ms +
+		     (guint64)(FU_COBS_READERS + session->config.queue_depth + 1) *
+			 action->reply_work_max_ms;
+	ms = MIN(ms, action->reply_timeout_ms);
+	if (cobs_proto_session_get_replies_owed(session) == 0)
+		ms += action->timeout_ms;
+	return (guint)MIN(ms, G_MAXUINT);
 }
 
 /* reads handed out and not taken yet */
@@ -462,9 +481,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			break;
 		}
 		if (action.kind == COBS_PROTO_ACTION_ERROR) {
-			if (reply_read_alongside && (action.error == COBS_PROTO_ERROR_NOT_ACK ||
-						     action.error == COBS_PROTO_ERROR_GARBAGE ||
-						     action.error == COBS_PROTO_ERROR_TIMEOUT)) {
+			if (reply_read_alongside &&
+			    cobs_proto_session_get_error_about_reply(session)) {
 				g_set_error(error,
 					    FWUPD_ERROR,
 					    fu_cobs_proto_error_to_fwupd(action.error),
@@ -483,12 +501,14 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
 			CobsProtoResult result = COBS_PROTO_RESULT_OK;
+			guint read_timeout_ms;
 			reply_read_alongside = FALSE;
 			/* the reads for what this sends go out first: the device answers the first
 			 * chunks of a transfer while the rest are still going out */
+			read_timeout_ms = fu_cobs_read_timeout_ms(session, &action);
 			while (fu_cobs_reader_pending(&reader) <
 			       cobs_proto_session_get_replies_owed(session) + action.count) {
-				fu_cobs_reader_request(&reader, action.reply_timeout_ms);
+				fu_cobs_reader_request(&reader, read_timeout_ms);
 			}
 			if (!transport->send(user_data,
 					     action.bytes,
@@ -549,7 +569,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	g_atomic_int_set(&reader.stopping, TRUE);
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++) {
 		FuCobsReadRequest *stop = g_new0(FuCobsReadRequest, 1);
-		stop->timeout_ms = FU_COBS_READ_STOP;
+		stop->stop = TRUE;
 		g_async_queue_push_front(reader.requests, stop);
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)

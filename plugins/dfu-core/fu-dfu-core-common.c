@@ -4,7 +4,9 @@
 
 #include "fu-dfu-core-common.h"
 
+#ifdef __linux__
 #include <sys/prctl.h>
+#endif
 
 #include "fu-dfu-core-firmware.h"
 
@@ -441,18 +443,22 @@ typedef struct {
 static void
 fu_dfu_core_timer_slack_tighten(FuDfuCoreTimerSlack *slack)
 {
+#ifdef __linux__
 	gint rc = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
 	if (rc <= 1)
 		return;
 	slack->saved = (gulong)rc;
 	slack->changed = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
+#endif
 }
 
 static void
 fu_dfu_core_timer_slack_restore(FuDfuCoreTimerSlack *slack)
 {
+#ifdef __linux__
 	if (slack->changed)
 		(void)prctl(PR_SET_TIMERSLACK, slack->saved, 0UL, 0UL, 0UL);
+#endif
 }
 
 /* progress is shown while the device is busy, when the host has nothing else to do, or at

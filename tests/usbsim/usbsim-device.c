@@ -1030,8 +1030,10 @@ usbsim_device_ioctl_reap_urb(UsbsimDevice *self,
 				return;
 			}
 			if (item->ready_at_us > g_get_monotonic_time()) {
+				/* the packets an OUT transfer got through before stay counted */
 				item->status = -ESHUTDOWN;
-				item->actual_length = 0;
+				item->actual_length =
+				    (item->endpoint & 0x80) ? 0 : (gint)item->out_taken;
 			}
 			break;
 		}

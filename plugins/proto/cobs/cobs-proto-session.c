@@ -213,11 +213,14 @@ cobs_proto_session_start(CobsProtoSession *session,
 					(unsigned)erase_size);
 		return session->error;
 	}
+	/* a transfer's timeout of 0 is no timeout at all to libusb: the slack is never 0 */
 	if (session->config.sector_size == 0 || session->config.word_size == 0 ||
-	    session->config.verify_bytes_per_ms == 0) {
-		cobs_proto_session_fail(session,
-					COBS_PROTO_ERROR_INVALID_ARGUMENT,
-					"sector size, flash word size and CRC rate must not be 0");
+	    session->config.verify_bytes_per_ms == 0 || session->config.reply_slack_ms == 0) {
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_INVALID_ARGUMENT,
+		    "sector size, flash word size, CRC rate and reply slack must "
+		    "not be 0");
 		return session->error;
 	}
 	if (session->config.queue_depth > COBS_PROTO_QUEUE_DEPTH_MAX) {
@@ -341,6 +344,12 @@ cobs_proto_session_build(CobsProtoSession *session, CobsProtoAction *action)
 	wait_ms += cobs_proto_session_work_ms(session, index + action->count - 1) +
 		   COBS_PROTO_MESSAGE_BUS_MS;
 	action->reply_timeout_ms = wait_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)wait_ms;
+	for (uint32_t i = session->answered; i < index + action->count; i++) {
+		uint64_t ms =
+		    (uint64_t)cobs_proto_session_work_ms(session, i) + COBS_PROTO_MESSAGE_BUS_MS;
+		if (ms > action->reply_work_max_ms)
+			action->reply_work_max_ms = ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+	}
 }
 
 uint32_t
@@ -358,6 +367,43 @@ cobs_proto_session_get_reply_wait_ms(const CobsProtoSession *session)
 	for (uint32_t i = session->answered; i < session->sent; i++)
 		ms += cobs_proto_session_work_ms(session, i) + COBS_PROTO_MESSAGE_BUS_MS;
 	return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
+/* the reply to message index did not come in time, or only part of it */
+static void
+cobs_proto_session_fail_no_reply(CobsProtoSession *session, uint32_t index)
+{
+	char what[96];
+	char hex[80];
+	char stopped[160] = {0};
+	unsigned timeout = cobs_proto_session_work_timeout(session, index);
+
+	cobs_proto_session_describe(session, index, what, sizeof(what));
+	/* a transfer the device did not take names where it stopped */
+	if (session->send_timed_out && index >= session->send_timed_out_first) {
+		cobs_proto_format(stopped,
+				  sizeof(stopped),
+				  ": the device had stopped taking %s",
+				  session->send_timed_out_what);
+	}
+	if (session->rx_len > 0) {
+		cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_TIMEOUT,
+					"incomplete reply [%s] to %s within %u ms%s",
+					hex,
+					what,
+					timeout,
+					stopped);
+	} else {
+		cobs_proto_session_fail(session,
+					COBS_PROTO_ERROR_TIMEOUT,
+					"no reply to %s within %u ms%s",
+					what,
+					timeout,
+					stopped);
+	}
+	session->error_about_reply = true;
 }
 
 void
@@ -416,11 +462,17 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 	}
 	deadline =
 	    session->work_since_ms + cobs_proto_session_work_timeout(session, session->answered);
-	/* past the deadline a reply that already came in is still taken: a caller that reads on
-	 * another thread may not have looked while it was sending */
-	if (now_ms >= deadline)
+	/* past the deadline a reply that already came in is still taken, once: a caller that
+	 * reads on another thread may not have looked while it was sending */
+	if (now_ms >= deadline && session->last_look_given) {
+		cobs_proto_session_fail_no_reply(session, session->answered);
+		cobs_proto_session_next(session, now_ms, action);
+		return;
+	}
+	if (now_ms >= deadline) {
+		session->last_look_given = true;
 		action->timeout_ms = COBS_PROTO_LAST_LOOK_MS;
-	else if (deadline - now_ms > UINT32_MAX)
+	} else if (deadline - now_ms > UINT32_MAX)
 		action->timeout_ms = UINT32_MAX;
 	else
 		action->timeout_ms = (uint32_t)(deadline - now_ms);
@@ -482,6 +534,7 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 					"before %s",
 					hex,
 					what);
+		session->error_about_reply = true;
 		return;
 	}
 	switch (step) {
@@ -527,15 +580,18 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 					"device sent garbage in reply to %s: %s",
 					what,
 					detail);
+		session->error_about_reply = true;
 		return;
 	}
 	if (rc != COBS_PROTO_ERROR_NONE) {
 		cobs_proto_session_fail(session, rc, "device answered %s with %s", what, detail);
+		session->error_about_reply = true;
 		return;
 	}
 
 	/* the device starts on the next message once it has taken it and replied to this */
 	session->answered++;
+	session->last_look_given = false;
 	next = session->answered;
 	if (next < session->sent) {
 		uint64_t taken = session->send_done_ms[next % COBS_PROTO_SEND_TIMES];
@@ -592,17 +648,13 @@ cobs_proto_session_feed(CobsProtoSession *session,
 		break;
 	case COBS_PROTO_RESULT_TIMEOUT:
 		if (session->action_is_receive) {
-			cobs_proto_session_fail(
-			    session,
-			    COBS_PROTO_ERROR_TIMEOUT,
-			    "no reply to %s within %u ms",
-			    what,
-			    (unsigned)cobs_proto_session_work_timeout(session, index));
+			cobs_proto_session_fail_no_reply(session, index);
 		} else if (session->answered < session->sent || session->send_count > 1) {
 			/* the device stopped somewhere before the end of this transfer: the replies
 			 * to what it took come first, and the first one missing names the message
 			 * it stopped at; the chunks of the transfer count as sent for that */
 			session->send_timed_out = true;
+			session->send_timed_out_first = session->sent;
 			cobs_proto_format(session->send_timed_out_what,
 					  sizeof(session->send_timed_out_what),
 					  "%s",
@@ -649,6 +701,7 @@ cobs_proto_session_feed(CobsProtoSession *session,
 						what,
 						hex,
 						(unsigned)COBS_PROTO_MESSAGE_MAX);
+			session->error_about_reply = true;
 			return;
 		}
 		session->rx[session->rx_len++] = buf[i];
@@ -702,4 +755,10 @@ bool
 cobs_proto_session_get_bye_unanswered(const CobsProtoSession *session)
 {
 	return session->bye_unanswered;
+}
+
+bool
+cobs_proto_session_get_error_about_reply(const CobsProtoSession *session)
+{
+	return session->error != COBS_PROTO_ERROR_NONE && session->error_about_reply;
 }

@@ -860,6 +860,7 @@ test_session_batches(void)
 	CHECK_CONTAINS(
 	    a.message,
 	    "device did not take write chunks 33-40 of 40 (image bytes 1952-2388) in time");
+	CHECK(!cobs_proto_session_get_error_about_reply(&session));
 
 	/* the whole update against the scripted device: bye alone after the last ACK */
 	dev = run_scripted(&config, size, MISBEHAVE_NONE, (unsigned)-1, &session, &res);
@@ -875,7 +876,9 @@ test_session_batches(void)
 	CHECK(res.last.kind == COBS_PROTO_ACTION_ERROR &&
 	      res.last.error == COBS_PROTO_ERROR_TIMEOUT);
 	CHECK_CONTAINS(res.last.message,
-		       "no reply to write chunk 4 of 40 (image bytes 183-243) within 1001 ms");
+		       "no reply to write chunk 4 of 40 (image bytes 183-243) within 1001 ms: the "
+		       "device had stopped taking write chunks 1-16 of 40 (image bytes 0-975)");
+	CHECK(cobs_proto_session_get_error_about_reply(&session));
 	CHECK(!dev->got_bye);
 	free(dev);
 
@@ -920,6 +923,10 @@ test_session_bad_start(void)
 	      COBS_PROTO_ERROR_INVALID_ARGUMENT);
 	cobs_proto_session_next(&session, 0, &action);
 	CHECK_CONTAINS(action.message, "the image is 200 bytes but the device erases only 100");
+	cobs_proto_config_init(&config);
+	config.reply_slack_ms = 0;
+	CHECK(cobs_proto_session_start(&session, &config, test_image, 10, 100) ==
+	      COBS_PROTO_ERROR_INVALID_ARGUMENT);
 	cobs_proto_config_init(&config);
 	config.sector_size = 0;
 	CHECK(cobs_proto_session_start(&session, &config, test_image, 10, 100) ==
@@ -1161,6 +1168,28 @@ test_session_next_idempotent(void)
 	cobs_proto_session_next(&session, 17011, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
 	CHECK_CONTAINS(a.message, "no reply to erase within 17000 ms");
+
+	/* a device that answers a last look with nothing, or with part of a frame, gets only
+	 * the one: the session does not ask again and again */
+	for (unsigned partial = 0; partial < 2; partial++) {
+		static const uint8_t half[] = {0x06};
+		cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
+		cobs_proto_session_next(&session, 0, &a);
+		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 10);
+		cobs_proto_session_next(&session, 17010, &a);
+		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE &&
+		      a.timeout_ms == COBS_PROTO_LAST_LOOK_MS);
+		cobs_proto_session_feed(&session,
+					COBS_PROTO_RESULT_OK,
+					partial ? half : NULL,
+					partial ? sizeof(half) : 0,
+					17011);
+		cobs_proto_session_next(&session, 17011, &a);
+		CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
+		CHECK_CONTAINS(a.message,
+			       partial ? "incomplete reply [06] to erase within 17000 ms"
+				       : "no reply to erase within 17000 ms");
+	}
 }
 
 /* what a caller reading on another thread is told: replies owed, and how long they may take */

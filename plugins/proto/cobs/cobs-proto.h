@@ -253,6 +253,8 @@ typedef struct {
 	uint32_t timeout_ms;
 	/* SEND: how long a read started now may wait for the last reply once this is taken */
 	uint32_t reply_timeout_ms;
+	/* SEND: the longest work of one message owed once this is taken, bus time included */
+	uint32_t reply_work_max_ms;
 	/* ERROR */
 	CobsProtoError error;
 	const char *message; /* points into the session */
@@ -286,7 +288,10 @@ typedef struct {
 	/* a SEND that timed out while replies were owed: reported once those came, unless one
 	 * of them did not (which says better where the device stopped) */
 	bool send_timed_out;
+	uint32_t send_timed_out_first; /* index of its first message */
 	char send_timed_out_what[96];
+	bool last_look_given;	/* the reply to `answered` was looked for past its deadline */
+	bool error_about_reply; /* the error is about a reply (or its absence), not a send */
 	bool device_caps_known;
 	uint8_t device_caps;
 	bool verified;
@@ -366,6 +371,13 @@ cobs_proto_session_get_verified(const CobsProtoSession *session);
 /* TRUE when the device went away after bye without answering it (it started the image) */
 bool
 cobs_proto_session_get_bye_unanswered(const CobsProtoSession *session);
+
+/*
+ * TRUE when the session failed on a reply: a wrong or broken one, or none. A caller whose
+ * replies can arrive out of order says so with such an error.
+ */
+bool
+cobs_proto_session_get_error_about_reply(const CobsProtoSession *session);
 
 #ifdef __cplusplus
 }

@@ -9,13 +9,16 @@
  *   0: the COBS decoder with the rest of the input, into outputs of several sizes; whatever
  *      decodes must encode back to something that decodes the same;
  *   1: the frame, ACK and erase-ACK parsers with the rest of the input;
- *   2: an update session: image size, queue depth and verify use from the next bytes, then
- *      one record per action: a control byte (result, time step) and for RECEIVE a length
- *      byte and that many reply bytes;
+ *   2: an update session: image size, queue depth, chunks a transfer, verify use, erase time
+ *      and reply slack from the next bytes, then one record per action: a control byte
+ *      (result, time step) and for RECEIVE a length byte and that many reply bytes;
  *   3: the encoder with the rest of the input, checked by decoding.
  * The harness checks what the core promises its caller: every message at most 64 bytes with
- * its only zero at the end, chunks that carry the image in order, no more chunks outstanding
- * than the queue allows, progress never past the total, and an end.
+ * its only zero at the end and all but the last of a transfer exactly 64, chunks that carry
+ * the image in order and go several to a transfer only where allowed, nothing but chunks
+ * sent with replies owed and no chunk before the erase's reply, no more outstanding than the
+ * queue and the transfers allow, a timeout on every transfer (0 would wait for ever), one
+ * last look at most for a late reply, progress never past the total, and an end.
  */
 
 #include <stddef.h>
@@ -131,12 +134,15 @@ fuzz_result(uint8_t control)
 /* what the core sent: whole 64-byte messages but the last, each with its only zero at its
  * end; chunks carry the image bytes in order, and only chunks go several to a transfer */
 static void
-fuzz_check_message(const CobsProtoAction *action, const uint8_t *image, uint32_t *next_offset)
+fuzz_check_message(const CobsProtoAction *action,
+		   const uint8_t *image,
+		   uint32_t batch,
+		   uint32_t *next_offset)
 {
 	uint32_t batch_offset = *next_offset;
 	size_t pos = 0;
 
-	if (action->count == 0 || action->count > COBS_PROTO_BATCH_MAX ||
+	if (action->count == 0 || action->count > batch ||
 	    (action->count > 1 && action->step != COBS_PROTO_STEP_WRITE))
 		__builtin_trap();
 	for (uint32_t i = 0; i < action->count; i++) {
@@ -203,6 +209,9 @@ fuzz_session(FuzzInput *in)
 		uint32_t done = 0;
 		uint32_t total = 0;
 
+		bool last_look_before = session.last_look_given;
+		uint32_t answered_before = session.answered;
+
 		cobs_proto_session_next(&session, now, &action);
 		if (action.kind == COBS_PROTO_ACTION_DONE) {
 			/* done means every chunk went out, in order */
@@ -219,14 +228,28 @@ fuzz_session(FuzzInput *in)
 		 * before it being answered */
 		if (session.sent - session.answered > (uint32_t)config.queue_depth + 2 * batch - 1)
 			__builtin_trap();
+		if (action.timeout_ms == 0)
+			__builtin_trap();
 		control = fuzz_byte(in);
 		now += control >> 4;
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
 			CobsProtoResult result = fuzz_result(control);
-			if (result == COBS_PROTO_RESULT_OK)
-				fuzz_check_message(&action, image, &next_offset);
+			uint32_t offset_if_failed = next_offset;
+			/* erase, verify and bye alone; chunks only once the erase was answered */
+			if ((action.step != COBS_PROTO_STEP_WRITE &&
+			     session.sent != session.answered) ||
+			    (action.step == COBS_PROTO_STEP_WRITE && session.answered < 1))
+				__builtin_trap();
+			fuzz_check_message(&action,
+					   image,
+					   batch,
+					   result == COBS_PROTO_RESULT_OK ? &next_offset
+									  : &offset_if_failed);
 			cobs_proto_session_feed(&session, result, NULL, 0, now);
 		} else {
+			/* a late reply gets one last look, then the session fails */
+			if (last_look_before && session.answered == answered_before)
+				__builtin_trap();
 			reply_len = fuzz_byte(in);
 			for (size_t i = 0; i < reply_len; i++)
 				reply[i] = fuzz_byte(in);
