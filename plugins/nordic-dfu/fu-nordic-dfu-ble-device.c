@@ -752,13 +752,8 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 	/* the bootloader has answered the last execute and now resets into the new image; a
 	 * quirk sets will-disappear when nothing that comes back can be waited for */
 	self->restarting = TRUE;
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
-		/* fwupd would compare the version of this device, which may still be listed for
-		 * a moment, with the release's: the update is done, unverified */
-		g_info("will-disappear: not waiting for the device to come back");
-		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	}
 	fu_nordic_dfu_ble_device_follow_restart(self);
 	return TRUE;
 }

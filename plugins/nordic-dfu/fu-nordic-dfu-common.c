@@ -405,6 +405,19 @@ fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error)
 	    error);
 }
 
+/* fwupd 2.0 skips reload and cleanup for a device with will-disappear, but still compares
+ * the version of the device it holds (the old one, or one that is still listed for a moment)
+ * with the release's: the update is done, unverified */
+gboolean
+fu_nordic_dfu_skip_wait_after_update(FuDevice *device)
+{
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR))
+		return FALSE;
+	g_info("will-disappear: not waiting for the device to come back, version unchecked");
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+	return TRUE;
+}
+
 gboolean
 fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 			     FuNordicDfuState *state,

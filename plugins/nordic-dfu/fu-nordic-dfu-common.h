@@ -96,6 +96,10 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
  * again once it has reset into the new image */
 gboolean
 fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error);
+/* after the last image: TRUE when a quirk set will-disappear on the device, which is then not
+ * waited for; fwupd's version check is skipped too, as nothing reads the new version */
+gboolean
+fu_nordic_dfu_skip_wait_after_update(FuDevice *device);
 void
 fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
 void

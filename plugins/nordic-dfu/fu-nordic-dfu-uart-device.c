@@ -280,10 +280,8 @@ fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError 
 	if (!self->restarting)
 		return TRUE;
 	self->restarting = FALSE;
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
-		g_info("will-disappear: not waiting for the bootloader to answer again");
+	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	}
 	return fu_nordic_dfu_wait_after_update(&self->transport, error);
 }
 

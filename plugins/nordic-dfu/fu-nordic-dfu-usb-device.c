@@ -228,11 +228,9 @@ fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
 	 * application with the DFU trigger interface, the runtime device that its counterpart
 	 * GUID matches: fwupd waits for either (the remove delay) and reads the new version from
 	 * it. A quirk sets will-disappear for an application with no such interface, which
-	 * cannot be waited for */
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
-		g_info("will-disappear: not waiting for the device to come back");
+	 * cannot be waited for, nor its version read */
+	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	}
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 	return TRUE;
 }

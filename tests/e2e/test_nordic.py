@@ -232,13 +232,27 @@ def case_back_after_activation(build, front):
           after[0]["Version"])
 
 
-def case_cabinet(build, front):
+# the quirk groups of the simulated bootloaders (tests/quirks/nordic-dfu-sim.quirk); a UART is
+# only taken with its flag uart
+QUIRK_GROUPS = {"usb": ("USB\\VID_1915&PID_521F", "will-disappear"),
+                "uart": ("NRFDFU_UART\\VID_1366&PID_1015", "uart,will-disappear")}
+
+
+def case_cabinet(build, front, will_disappear=False):
     """A cabinet installed as fwupdmgr installs it (fwupdtool install, not install-blob): after
     the update fwupd compares the version the device reports with the release's and fails an
     install that left the old one, so the plugin must read the version of the bootloader that
-    came back from its activation reset."""
-    r = NrfRun(build, "cabinet", front, ["application=10000"], ["--fw-version", "7"],
-               ["--app-valid", "--app-version", "6"])
+    came back from its activation reset. With the quirk flag will-disappear (an application
+    that never comes back as a device of this plugin) nothing is waited for or read, and the
+    install is reported done, unverified, not failed with "device version not updated"."""
+    name = "cabinet-will-disappear" if will_disappear else "cabinet"
+    # with will-disappear at real time, the device is away for a while after its last reset
+    # (1.5 s, as in back-after-activation) while fwupd still lists it at the old version
+    sim_args = ["--app-valid", "--app-version", "6"]
+    if will_disappear:
+        sim_args += ["--reenumerate-ms", "1500"]
+    r = NrfRun(build, name, front, ["application=10000"], ["--fw-version", "7"], sim_args,
+               time_scale="1.0" if will_disappear else TIME_SCALE)
     cab = os.path.join(r.dir, "firmware.cab")
     proc = subprocess.run([MAKE_CABINET, r.package, "--out", cab, "--id",
                            "org.usbsim.nrf52.firmware", "--name", "Simulated nRF52",
@@ -255,6 +269,12 @@ def case_cabinet(build, front):
            "--flash-out", r.flash_out, "--trace", r.trace, "--timeout", "150"] + r.sim_args
     cmd += ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log, listing]
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
+    if will_disappear:
+        quirk = os.path.join(r.dir, "will-disappear.quirk")
+        group, flags = QUIRK_GROUPS[front]
+        with open(quirk, "w", encoding="utf-8") as f:
+            f.write("[%s]\nFlags = %s\n" % (group, flags))
+        env["FWUPD_TEST_EXTRA_QUIRKS"] = quirk
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     check(proc.returncode != 124, "the client hung and the harness killed it")
     with open(log, encoding="utf-8") as f:
@@ -265,6 +285,8 @@ def case_cabinet(build, front):
     with open(r.trace, encoding="utf-8") as f:
         r.summary = [json.loads(line) for line in f if '"summary"' in line][-1]
     r.check_app()
+    if will_disappear:
+        return
     with open(listing, encoding="utf-8") as f:
         text = f.read()
     devices = json.loads(text[text.find("{"):]).get("Devices", []) if "{" in text else []
@@ -327,6 +349,7 @@ CASES = {
     "ext-error": case_ext_error,
     "back-after-activation": case_back_after_activation,
     "cabinet": case_cabinet,
+    "cabinet-will-disappear": lambda build, front: case_cabinet(build, front, True),
 }
 
 
