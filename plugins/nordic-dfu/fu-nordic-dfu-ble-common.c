@@ -84,6 +84,12 @@ fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uui
 gchar *
 fu_nordic_dfu_ble_find_device(const gchar *address)
 {
+	return fu_nordic_dfu_ble_find_device_seen(address, NULL);
+}
+
+gchar *
+fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen)
+{
 	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(NULL);
 	g_autoptr(GVariantIter) iter = NULL;
 	const gchar *path;
@@ -98,8 +104,15 @@ fu_nordic_dfu_ble_find_device(const gchar *address)
 		    g_variant_lookup_value(ifaces, "org.bluez.Device1", G_VARIANT_TYPE("a{sv}"));
 		const gchar *obj_address = NULL;
 		if (props != NULL && g_variant_lookup(props, "Address", "&s", &obj_address) &&
-		    g_ascii_strcasecmp(obj_address, address) == 0)
+		    g_ascii_strcasecmp(obj_address, address) == 0) {
+			/* BlueZ has an RSSI for a device it saw advertise while it discovers */
+			if (seen != NULL) {
+				g_autoptr(GVariant) rssi =
+				    g_variant_lookup_value(props, "RSSI", G_VARIANT_TYPE_INT16);
+				*seen = rssi != NULL;
+			}
 			return g_strdup(path);
+		}
 	}
 	return NULL;
 }

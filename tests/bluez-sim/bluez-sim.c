@@ -136,6 +136,7 @@ struct _Sim {
 	gint buttonless_result; /* -1: success */
 	gboolean buttonless_silent;
 	gboolean bootloader_absent;
+	gboolean connect_hangs; /* a Connect to what does not advertise waits, as BlueZ's does */
 	gchar *summary_path;
 	gchar *trace_path;
 
@@ -153,6 +154,8 @@ struct _Sim {
 	gint64 reboot_at_us;
 	gint64 boot_at_us;
 	gint64 disconnect_at_us;
+	GDBusMethodInvocation *pending_connect; /* --connect-hangs: waits for pending_dev */
+	SimObject *pending_dev;
 
 	/* the link */
 	gint64 link_t0_us;
@@ -176,7 +179,8 @@ struct _Sim {
 	guint link_drops;
 	guint connects;
 	guint enter_bootloader;
-	guint app_adverts; /* the application advertised after a reset */
+	guint app_adverts;   /* the application advertised after a reset */
+	guint connects_hung; /* Connects to a device that did not advertise (--connect-hangs) */
 	guint32 create_size;
 	guint8 create_type;
 	gdouble limit_us;
@@ -218,6 +222,7 @@ static const gchar introspection_xml[] =
     "  <property name='Paired' type='b' access='read'/>"
     "  <property name='Bonded' type='b' access='read'/>"
     "  <property name='ServicesResolved' type='b' access='read'/>"
+    "  <property name='RSSI' type='n' access='read'/>"
     "  <property name='UUIDs' type='as' access='read'/>"
     " </interface>"
     " <interface name='org.bluez.GattService1'>"
@@ -342,6 +347,26 @@ sim_object_update(SimObject *obj, const gchar *iface, ...)
 				      "PropertiesChanged",
 				      g_variant_new("(sa{sv}as)", iface, &changed, NULL),
 				      NULL);
+}
+
+/* BlueZ drops a property it no longer knows, e.g. RSSI when discovery stops */
+static void
+sim_object_invalidate(SimObject *obj, const gchar *iface, const gchar *name)
+{
+	const gchar *names[] = {name, NULL};
+	if (!g_hash_table_remove(sim_object_props(obj, iface), name) || obj->reg_ids->len == 0)
+		return;
+	g_dbus_connection_emit_signal(
+	    obj->sim->conn,
+	    NULL,
+	    obj->path,
+	    "org.freedesktop.DBus.Properties",
+	    "PropertiesChanged",
+	    g_variant_new("(s@a{sv}^as)",
+			  iface,
+			  g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0),
+			  names),
+	    NULL);
 }
 
 static GVariant *
@@ -868,9 +893,39 @@ sim_reply_later(Sim *sim, GDBusMethodInvocation *invocation, gint64 due_us)
 	g_queue_push_tail(&sim->replies, reply);
 }
 
-/* what runs now advertises: the application at its address, or the bootloader */
+static void
+sim_device_connect(Sim *sim, SimObject *dev, GDBusMethodInvocation *invocation);
+
+/* while BlueZ discovers, an advertiser it sees has an RSSI */
+static void
+sim_seen(Sim *sim)
+{
+	if (sim->discovering && sim->advertising && sim->cur_dev->reg_ids->len > 0)
+		sim_object_update(sim->cur_dev,
+				  "org.bluez.Device1",
+				  "RSSI",
+				  g_variant_new_int16(-60),
+				  NULL);
+}
+
+static void
+sim_advertise_start(Sim *sim);
+
+/* what runs now advertises: the application at its address, or the bootloader; a Connect that
+ * waited for it completes, as BlueZ's does */
 static void
 sim_advertise(Sim *sim)
+{
+	sim_advertise_start(sim);
+	if (sim->pending_connect != NULL && sim->pending_dev == sim->cur_dev) {
+		GDBusMethodInvocation *invocation = g_steal_pointer(&sim->pending_connect);
+		sim->pending_dev = NULL;
+		sim_device_connect(sim, sim->cur_dev, invocation);
+	}
+}
+
+static void
+sim_advertise_start(Sim *sim)
 {
 	sim->advertising = TRUE;
 	if (sim->persona == PERSONA_APP) {
@@ -879,6 +934,7 @@ sim_advertise(Sim *sim)
 		sim_trace(sim,
 			  "\"event\":\"advertising\",\"address\":\"%s\",\"runs\":\"application\"",
 			  sim->address);
+		sim_seen(sim);
 		return;
 	}
 	sim_trace(sim, "\"event\":\"advertising\",\"address\":\"%s\"", sim->bl_address);
@@ -889,6 +945,7 @@ sim_advertise(Sim *sim)
 	/* BlueZ shows a device it has not seen before once discovery finds it */
 	if (sim->bl_dev->reg_ids->len == 0 && sim->discovering)
 		sim_object_export(sim->bl_dev);
+	sim_seen(sim);
 }
 
 static void
@@ -1322,6 +1379,21 @@ sim_device_connect(Sim *sim, SimObject *dev, GDBusMethodInvocation *invocation)
 		return;
 	}
 	reachable = sim->cur_dev == dev && sim->advertising;
+	/* BlueZ's LE Connect to a device that does not advertise waits for it to (until the
+	 * connection timeout, or a Disconnect): one at a time */
+	if (!reachable && sim->connect_hangs) {
+		if (sim->pending_connect != NULL) {
+			g_dbus_method_invocation_return_dbus_error(invocation,
+								   "org.bluez.Error.InProgress",
+								   "In Progress");
+			return;
+		}
+		sim->connects_hung++;
+		sim->pending_connect = invocation;
+		sim->pending_dev = dev;
+		sim_trace(sim, "\"event\":\"connect-pending\",\"device\":\"%s\"", dev->path);
+		return;
+	}
 	if (!reachable) {
 		g_dbus_method_invocation_return_dbus_error(invocation,
 							   "org.bluez.Error.Failed",
@@ -1382,6 +1454,7 @@ sim_method_call(GDBusConnection *conn,
 					  NULL);
 			if (sim->advertising && sim->cur_dev->reg_ids->len == 0)
 				sim_object_export(sim->cur_dev);
+			sim_seen(sim);
 			sim_trace(sim, "\"event\":\"discovery\",\"on\":true");
 		} else if (g_strcmp0(method, "StopDiscovery") == 0) {
 			sim->discovering = FALSE;
@@ -1390,6 +1463,8 @@ sim_method_call(GDBusConnection *conn,
 					  "Discovering",
 					  g_variant_new_boolean(FALSE),
 					  NULL);
+			sim_object_invalidate(sim->app_dev, "org.bluez.Device1", "RSSI");
+			sim_object_invalidate(sim->bl_dev, "org.bluez.Device1", "RSSI");
 		}
 		g_dbus_method_invocation_return_value(invocation, NULL);
 		return;
@@ -1400,6 +1475,15 @@ sim_method_call(GDBusConnection *conn,
 			return;
 		}
 		if (g_strcmp0(method, "Disconnect") == 0) {
+			/* cancels a Connect that waits */
+			if (sim->pending_connect != NULL && sim->pending_dev == obj) {
+				g_dbus_method_invocation_return_dbus_error(
+				    g_steal_pointer(&sim->pending_connect),
+				    "org.bluez.Error.Failed",
+				    "le-connection-abort-by-local");
+				sim->pending_dev = NULL;
+				sim_trace(sim, "\"event\":\"connect-cancelled\"");
+			}
 			if (sim->cur_dev == obj && sim->connected) {
 				sim_link_down(sim, "host");
 				sim->advertising = TRUE;
@@ -1477,7 +1561,7 @@ sim_write_summary(Sim *sim)
 	    "\"ble\":{\"mode\":\"%s\",\"ci_ms\":%g,\"ppi\":%u,\"att_mtu\":%u,\"time_scale\":%g,"
 	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_lost\":%u,\"notifications\":%u,"
 	    "\"link_drops\":%u,\"connects\":%u,\"enter_bootloader\":%u,\"addresses\":[%s],"
-	    "\"app_adverts\":%u,"
+	    "\"app_adverts\":%u,\"connects_hung\":%u,"
 	    "\"data_bytes_executed\":%" G_GUINT64_FORMAT ",\"limit_ble_ms\":%.3f,"
 	    "\"link_bytes_per_s\":%.1f,\"transfer_ms\":%.3f}",
 	    sim->mode,
@@ -1494,6 +1578,7 @@ sim_write_summary(Sim *sim)
 	    sim->enter_bootloader,
 	    sim->addresses->str,
 	    sim->app_adverts,
+	    sim->connects_hung,
 	    sim->data_bytes_executed,
 	    sim->limit_us / 1000.0,
 	    (sim->att_mtu - ATT_HEADER) * sim->ppi / (ci / 1e6),
@@ -1583,6 +1668,7 @@ main(int argc, char **argv)
 	gint app_version = 0;
 	gboolean buttonless_silent = FALSE;
 	gboolean bootloader_absent = FALSE;
+	gboolean connect_hangs = FALSE;
 	gboolean app_no_dfu = FALSE;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
@@ -1653,6 +1739,13 @@ main(int argc, char **argv)
 	     &bootloader_absent,
 	     "The bootloader never advertises",
 	     NULL},
+	    {"connect-hangs",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &connect_hangs,
+	     "A Connect to a device that does not advertise waits for it, as BlueZ's",
+	     NULL},
 	    {"app-no-dfu",
 	     0,
 	     0,
@@ -1690,6 +1783,7 @@ main(int argc, char **argv)
 	sim->buttonless_result = buttonless_result;
 	sim->buttonless_silent = buttonless_silent;
 	sim->bootloader_absent = bootloader_absent;
+	sim->connect_hangs = connect_hangs;
 	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
 	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
 	sim->app_no_dfu = app_no_dfu;

@@ -243,14 +243,15 @@ def make_cabinet(run, build):
     return cab
 
 
-def case_cabinet(build, ts, mode):
+def case_cabinet(build, ts, mode, sim_args=()):
     """A cabinet installed as fwupdmgr installs it (fwupdtool install, not install-blob): after
     the update fwupd compares the version the device reports with the release's, so the plugin
     must wait for what the last image's activation started (the application, advertising with
     its buttonless service at its own address) and read the new version from it; the device is
     then listed at that version by the next fwupdtool."""
-    run = BleRun(build, "cabinet-" + mode,
-                 ["--mode", mode, "--app-valid", "--app-version", "6"], ts)
+    name = "cabinet-" + mode + ("-connect-hangs" if "--connect-hangs" in sim_args else "")
+    run = BleRun(build, name,
+                 ["--mode", mode, "--app-valid", "--app-version", "6"] + list(sim_args), ts)
     cab = make_cabinet(run, build)
     before = run.devices()
     check([d.get("Version") for d in before] == ["6"],
@@ -270,6 +271,22 @@ def case_cabinet(build, ts, mode):
     check(s["ble"]["app_adverts"] >= 1, "the application did not advertise after the update")
     versions = [d.get("Version") for d in after]
     check(versions == ["7"], "listed after the install at versions %s, not 7" % versions)
+    return run, s
+
+
+def case_cabinet_connect_hangs(build, ts):
+    """As BlueZ does, a Connect to an address that does not advertise waits (here until the
+    device advertises or the Connect is cancelled): after the update the plugin discovers and
+    connects only what BlueZ saw advertise, so no Connect waits and fwupd's main loop is
+    never held by one, and the follow ends well within its 15 s."""
+    started = time.monotonic()
+    # at real time, so that the application boots for a while after the reset
+    run, s = case_cabinet(build, "1.0", "buttonless-unbonded", ["--connect-hangs"])
+    elapsed = time.monotonic() - started
+    check(s["ble"]["connects_hung"] == 0,
+          "%d Connects to a device that did not advertise" % s["ble"]["connects_hung"])
+    check(run.events("discovery"), "the plugin did not discover what advertises")
+    check(elapsed < 30, "the install took %.1f s" % elapsed)
 
 
 def case_cabinet_app_no_dfu(build, ts, will_disappear):
@@ -315,6 +332,7 @@ CASES = {
     "cabinet": lambda b, t: case_cabinet(b, t, "bootloader"),
     "cabinet-buttonless-unbonded": lambda b, t: case_cabinet(b, t, "buttonless-unbonded"),
     "cabinet-buttonless-bonded": lambda b, t: case_cabinet(b, t, "buttonless-bonded"),
+    "cabinet-connect-hangs": case_cabinet_connect_hangs,
     "cabinet-app-no-dfu": lambda b, t: case_cabinet_app_no_dfu(b, t, False),
     "cabinet-app-no-dfu-will-disappear": lambda b, t: case_cabinet_app_no_dfu(b, t, True),
 }
