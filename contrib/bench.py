@@ -44,7 +44,9 @@ DFU_PROFILES = {
     # images fill the flash: fwupd's dfu plugin reads back the whole flash and refuses a
     # read-back longer than the image
     "stm32f1-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0011, "sizes": [64 * KIB]},
-    "gd32vf103-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0013, "sizes": [64 * KIB]},
+    # the 64 KiB GD32VF103C8 (the images fill the flash, see above)
+    "gd32vf103-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0013, "sizes": [64 * KIB],
+                      "sim": ["--flash-size", str(64 * KIB)]},
     "stm32f1-dfuse": {"dfuse": True, "address": 0x08004000, "vid": 0x1209, "pid": 0x0014,
                       "sizes": [64 * KIB]},
     "gd32vf103-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x28E9, "pid": 0x0189,
