@@ -615,7 +615,7 @@ static void
 fu_nordic_dfu_ble_restart_failed(FuNordicDfuBleRestart *helper, GError *error)
 {
 	FuNordicDfuBleDevice *self = helper->self;
-	g_warning("%s", error->message);
+	g_info("%s", error->message);
 	g_clear_error(&self->restart_error);
 	self->restart_error = error;
 	fu_device_remove_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
@@ -928,6 +928,10 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 					GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+
+	/* what an earlier update left, if fwupd gave up waiting before attach */
+	self->restarting = FALSE;
+	g_clear_error(&self->restart_error);
 
 	for (guint attempt = 0;; attempt++) {
 		g_autoptr(GError) error_local = NULL;

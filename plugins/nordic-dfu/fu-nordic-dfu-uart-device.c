@@ -259,6 +259,9 @@ fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
 					 GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+
+	/* what an earlier update left, if it failed before attach */
+	self->restarting = FALSE;
 	if (!fu_nordic_dfu_write_firmware(&self->transport,
 					  &self->state,
 					  firmware,
