@@ -173,7 +173,8 @@ fu_nordic_dfu_ble_call(const gchar *path, const gchar *iface, const gchar *metho
 	return TRUE;
 }
 
-static gboolean
+/* a boolean property of a BlueZ device, FALSE when it cannot be read */
+gboolean
 fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name)
 {
 	g_autoptr(GVariant) value =

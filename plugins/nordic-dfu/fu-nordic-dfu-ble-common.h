@@ -38,6 +38,8 @@ fu_nordic_dfu_ble_get_property(const gchar *path,
 			       const gchar *iface,
 			       const gchar *name,
 			       GError **error);
+gboolean
+fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name);
 /* Device1.Connect, then wait for ServicesResolved */
 gboolean
 fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error);

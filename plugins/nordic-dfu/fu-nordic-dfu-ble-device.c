@@ -433,14 +433,6 @@ fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
 }
 
 static gboolean
-fu_nordic_dfu_ble_device_get_bool(const gchar *path, const gchar *name)
-{
-	g_autoptr(GVariant) value =
-	    fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", name, NULL);
-	return value != NULL && g_variant_get_boolean(value);
-}
-
-static gboolean
 fu_nordic_dfu_ble_device_has_characteristic(const gchar *path, const gchar *uuid)
 {
 	g_autofree gchar *chr = fu_nordic_dfu_ble_find_characteristic(path, uuid, NULL);
@@ -658,7 +650,7 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 	}
 
 	/* paired: fwupd's BlueZ backend offers it, and the plugin makes the device */
-	if (fu_nordic_dfu_ble_device_get_bool(path, "Paired")) {
+	if (fu_nordic_dfu_ble_get_bool(path, "Paired")) {
 		g_info("%s is back as the %s; the BlueZ backend adds it",
 		       addr,
 		       cp ? "bootloader" : "application");
@@ -743,14 +735,13 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 
 	/* the bootloader disconnects, writes its settings and resets */
 	if (!helper->reset) {
-		if (fu_nordic_dfu_ble_device_get_bool(helper->bl_path, "Connected"))
+		if (fu_nordic_dfu_ble_get_bool(helper->bl_path, "Connected"))
 			return G_SOURCE_CONTINUE;
 		helper->reset = TRUE;
 		g_info("the bootloader %s reset into the new image", helper->bl_address);
 		/* fwupd's BlueZ backend removes a paired device when its link drops; an unpaired
 		 * one the plugin added is removed here, so fwupd waits for what replaces it */
-		if (self->plugin != NULL &&
-		    !fu_nordic_dfu_ble_device_get_bool(helper->bl_path, "Paired"))
+		if (self->plugin != NULL && !fu_nordic_dfu_ble_get_bool(helper->bl_path, "Paired"))
 			fu_plugin_device_remove(self->plugin, FU_DEVICE(self));
 	}
 
@@ -772,7 +763,7 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 	/* connected: BlueZ reads the GATT database, within its own budget */
 	if (helper->connected) {
 		g_autoptr(GError) error_local = NULL;
-		if (fu_nordic_dfu_ble_device_get_bool(helper->connect_path, "ServicesResolved")) {
+		if (fu_nordic_dfu_ble_get_bool(helper->connect_path, "ServicesResolved")) {
 			g_autofree gchar *path = g_strdup(helper->connect_path);
 			return fu_nordic_dfu_ble_restart_found(helper, path) ? G_SOURCE_REMOVE
 									     : G_SOURCE_CONTINUE;
@@ -805,7 +796,7 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 		 * the budget */
 		path = fu_nordic_dfu_ble_restart_choose(helper, &seen);
 		if ((seen && g_strcmp0(path, helper->connect_path) == 0) ||
-		    fu_nordic_dfu_ble_device_get_bool(helper->connect_path, "Connected"))
+		    fu_nordic_dfu_ble_get_bool(helper->connect_path, "Connected"))
 			return G_SOURCE_CONTINUE;
 		fu_nordic_dfu_ble_restart_set_error(
 		    helper,
