@@ -6,8 +6,10 @@
 
 #include <errno.h>
 #include <gio/gio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const gchar *usbsim_harness_program = "usbsim";
@@ -100,4 +102,58 @@ usbsim_harness_parse_uint(const gchar *str,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+static void
+usbsim_harness_child_watch_cb(GPid pid, gint status, gpointer user_data)
+{
+	UsbsimHarnessChild *child = user_data;
+	child->status = status;
+	child->exited = TRUE;
+	g_spawn_close_pid(pid);
+	g_main_loop_quit(child->loop);
+}
+
+static gboolean
+usbsim_harness_child_timeout_cb(gpointer user_data)
+{
+	UsbsimHarnessChild *child = user_data;
+	g_warning("client timed out, killing process %d", (gint)child->pid);
+	child->timed_out = TRUE;
+	kill(child->pid, SIGKILL);
+	return G_SOURCE_REMOVE;
+}
+
+gboolean
+usbsim_harness_child_spawn(UsbsimHarnessChild *child, gchar **argv, guint timeout_s, GError **error)
+{
+	if (!g_spawn_async(NULL,
+			   argv,
+			   NULL,
+			   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
+			       G_SPAWN_CHILD_INHERITS_STDIN,
+			   NULL,
+			   NULL,
+			   &child->pid,
+			   error))
+		return FALSE;
+	g_child_watch_add(child->pid, usbsim_harness_child_watch_cb, child);
+	child->timeout_id =
+	    g_timeout_add_seconds(timeout_s, usbsim_harness_child_timeout_cb, child);
+	return TRUE;
+}
+
+gint
+usbsim_harness_child_wait(UsbsimHarnessChild *child, gint otherwise)
+{
+	g_main_loop_run(child->loop);
+	if (!child->timed_out)
+		g_source_remove(child->timeout_id);
+	if (child->timed_out)
+		return USBSIM_EXIT_TIMEOUT;
+	if (WIFEXITED(child->status))
+		return WEXITSTATUS(child->status);
+	if (WIFSIGNALED(child->status))
+		return 128 + WTERMSIG(child->status);
+	return otherwise;
 }

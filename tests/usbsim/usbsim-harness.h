@@ -11,6 +11,18 @@
 
 /* exit status when the harness itself cannot start */
 #define USBSIM_EXIT_SETUP 125
+/* exit status when the client was killed for taking too long */
+#define USBSIM_EXIT_TIMEOUT 124
+
+/* the client under test, run from @loop */
+typedef struct {
+	GMainLoop *loop;
+	GPid pid;
+	gint status;
+	gboolean exited;
+	gboolean timed_out;
+	guint timeout_id;
+} UsbsimHarnessChild;
 
 /* logs to stderr as @program, warnings only unless @verbose points at TRUE */
 void
@@ -27,3 +39,13 @@ usbsim_harness_parse_uint(const gchar *str,
 			  guint64 *value,
 			  const gchar *what,
 			  GError **error);
+/* spawns @argv, quits @child->loop when it exits and kills it after @timeout_s seconds */
+gboolean
+usbsim_harness_child_spawn(UsbsimHarnessChild *child,
+			   gchar **argv,
+			   guint timeout_s,
+			   GError **error);
+/* runs the loop until the client exits or times out and returns the exit status to pass on,
+ * @otherwise if it neither exited nor was killed by a signal */
+gint
+usbsim_harness_child_wait(UsbsimHarnessChild *child, gint otherwise);

@@ -19,20 +19,16 @@
 #include <fcntl.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/timerfd.h>
-#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "usbsim-device.h"
 #include "usbsim-harness.h"
 #include "usbsim-nrf.h"
-
-#define USBSIM_EXIT_TIMEOUT 124
 
 /* where the J-Link of the UART front sits; the Dongle takes usbsim-device's own path */
 #define USBSIM_NRF_BRIDGE_SYSFS "/devices/pci0000:00/0000:00:14.0/usb1/1-2"
@@ -77,10 +73,7 @@ typedef struct {
 	guint wake_watch_id;
 	FILE *trace;
 	/* the client */
-	GPid child_pid;
-	gint child_status;
-	gboolean child_exited;
-	gboolean timed_out;
+	UsbsimHarnessChild child;
 	guint reenumerations;
 	guint boot_id; /* the device comes back after a reset */
 } UsbsimNrfRun;
@@ -503,26 +496,6 @@ usbsim_nrf_run_add_uart(UsbsimNrfRun *run, GError **error)
 	return TRUE;
 }
 
-static void
-usbsim_child_watch_cb(GPid pid, gint status, gpointer user_data)
-{
-	UsbsimNrfRun *run = user_data;
-	run->child_status = status;
-	run->child_exited = TRUE;
-	g_spawn_close_pid(pid);
-	g_main_loop_quit(run->loop);
-}
-
-static gboolean
-usbsim_timeout_cb(gpointer user_data)
-{
-	UsbsimNrfRun *run = user_data;
-	g_warning("client timed out, killing process %d", (gint)run->child_pid);
-	run->timed_out = TRUE;
-	kill(run->child_pid, SIGKILL);
-	return G_SOURCE_REMOVE;
-}
-
 static gboolean
 usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 {
@@ -608,7 +581,7 @@ main(int argc, char **argv)
 	gint timeout_s = 120;
 	UsbsimNrfConfig config;
 	UsbsimNrfRun run = {.master_fd = -1, .wake_fd = -1, .next_response_us = G_MAXINT64};
-	guint tick_id, timeout_id;
+	guint tick_id;
 	gint exit_status;
 	gint arg_split = -1;
 	const GOptionEntry entries[] = {
@@ -768,6 +741,7 @@ main(int argc, char **argv)
 
 	loop = g_main_loop_new(NULL, FALSE);
 	run.loop = loop;
+	run.child.loop = loop;
 	run.time_scale = time_scale;
 	run.baud_rate = baud_rate;
 	model = usbsim_nrf_new(&config, g_get_monotonic_time());
@@ -808,22 +782,12 @@ main(int argc, char **argv)
 		g_setenv("USBSIM_NRF_TTY", USBSIM_NRF_TTY, TRUE);
 	}
 
-	if (!g_spawn_async(NULL,
-			   client_argv,
-			   NULL,
-			   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-			       G_SPAWN_CHILD_INHERITS_STDIN,
-			   NULL,
-			   NULL,
-			   &run.child_pid,
-			   &error)) {
+	if (!usbsim_harness_child_spawn(&run.child, client_argv, timeout_s, &error)) {
 		g_printerr("usbsim-nrf-run: cannot run %s: %s\n", client_argv[0], error->message);
 		return USBSIM_EXIT_SETUP;
 	}
-	g_child_watch_add(run.child_pid, usbsim_child_watch_cb, &run);
-	timeout_id = g_timeout_add_seconds(timeout_s, usbsim_timeout_cb, &run);
 	tick_id = g_timeout_add(1, usbsim_nrf_run_tick_cb, &run);
-	g_main_loop_run(loop);
+	exit_status = usbsim_harness_child_wait(&run.child, USBSIM_EXIT_SETUP);
 	g_source_remove(tick_id);
 	/* a client that exits right after the last execute leaves the device's boot pending: it
 	 * must not run once the trace is closed and the device removed */
@@ -836,8 +800,6 @@ main(int argc, char **argv)
 		g_source_remove(run.wake_watch_id);
 	if (run.wake_fd >= 0)
 		close(run.wake_fd);
-	if (!run.timed_out)
-		g_source_remove(timeout_id);
 
 	/* the summary and the flash dump, then the testbed goes */
 	if (device != NULL) {
@@ -877,14 +839,5 @@ main(int argc, char **argv)
 	/* the testbed's own removal runs under the preload and aborts on the trapped paths */
 	usbsim_testbed_kept = g_steal_pointer(&testbed);
 	usbsim_harness_remove_tree(root_dir);
-
-	if (run.timed_out)
-		exit_status = USBSIM_EXIT_TIMEOUT;
-	else if (WIFEXITED(run.child_status))
-		exit_status = WEXITSTATUS(run.child_status);
-	else if (WIFSIGNALED(run.child_status))
-		exit_status = 128 + WTERMSIG(run.child_status);
-	else
-		exit_status = USBSIM_EXIT_SETUP;
 	return exit_status;
 }

@@ -10,11 +10,9 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "usbsim-cobs.h"
@@ -22,16 +20,6 @@
 #include "usbsim-dfu.h"
 #include "usbsim-dfuse.h"
 #include "usbsim-harness.h"
-
-#define USBSIM_EXIT_TIMEOUT 124
-
-typedef struct {
-	GMainLoop *loop;
-	GPid child_pid;
-	gint child_status;
-	gboolean child_exited;
-	gboolean timed_out;
-} UsbsimRun;
 
 /* the device model a run serves: DFU 1.1, DfuSe or the COBS bootloader */
 typedef struct {
@@ -58,26 +46,6 @@ usbsim_parse_bool(const gchar *str, gboolean *value, const gchar *what, GError *
 	}
 	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "%s must be yes or no", what);
 	return FALSE;
-}
-
-static void
-usbsim_child_watch_cb(GPid pid, gint status, gpointer user_data)
-{
-	UsbsimRun *run = user_data;
-	run->child_status = status;
-	run->child_exited = TRUE;
-	g_spawn_close_pid(pid);
-	g_main_loop_quit(run->loop);
-}
-
-static gboolean
-usbsim_timeout_cb(gpointer user_data)
-{
-	UsbsimRun *run = user_data;
-	g_warning("client timed out, killing process %d", (gint)run->child_pid);
-	run->timed_out = TRUE;
-	kill(run->child_pid, SIGKILL);
-	return G_SOURCE_REMOVE;
 }
 
 static void
@@ -325,8 +293,7 @@ usbsim_run(UsbsimModel *model,
 	g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
 	g_autofree gchar *root_dir = NULL;
 	g_autofree gchar *summary = NULL;
-	UsbsimRun run = {.loop = loop};
-	guint timeout_id;
+	UsbsimHarnessChild child = {.loop = loop};
 	gint exit_status;
 
 	testbed = umockdev_testbed_new();
@@ -349,24 +316,12 @@ usbsim_run(UsbsimModel *model,
 		return USBSIM_EXIT_SETUP;
 	}
 
-	if (!g_spawn_async(NULL,
-			   client_argv,
-			   NULL,
-			   G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD |
-			       G_SPAWN_CHILD_INHERITS_STDIN,
-			   NULL,
-			   NULL,
-			   &run.child_pid,
-			   &error)) {
+	if (!usbsim_harness_child_spawn(&child, client_argv, timeout_s, &error)) {
 		g_printerr("usbsim-run: cannot run %s: %s\n", client_argv[0], error->message);
 		usbsim_device_remove(device);
 		return USBSIM_EXIT_SETUP;
 	}
-	g_child_watch_add(run.child_pid, usbsim_child_watch_cb, &run);
-	timeout_id = g_timeout_add_seconds(timeout_s, usbsim_timeout_cb, &run);
-	g_main_loop_run(loop);
-	if (!run.timed_out)
-		g_source_remove(timeout_id);
+	exit_status = usbsim_harness_child_wait(&child, 1);
 
 	/* the flash dump and the summary, then the testbed goes */
 	usbsim_device_lock(device);
@@ -399,15 +354,6 @@ usbsim_run(UsbsimModel *model,
 	 * it is kept until the process exits and its directory removed from outside */
 	usbsim_testbed_kept = g_steal_pointer(&testbed);
 	usbsim_harness_remove_tree(root_dir);
-
-	if (run.timed_out)
-		exit_status = USBSIM_EXIT_TIMEOUT;
-	else if (WIFEXITED(run.child_status))
-		exit_status = WEXITSTATUS(run.child_status);
-	else if (WIFSIGNALED(run.child_status))
-		exit_status = 128 + WTERMSIG(run.child_status);
-	else
-		exit_status = 1;
 	return exit_status;
 }
 
