@@ -27,6 +27,9 @@
 /* from a lost link or a reset to the device connected again: an SDK bootloader advertises
  * within a second of its reset; a SoftDevice+bootloader image takes up to 13 s */
 #define FU_NORDIC_DFU_BLE_RECONNECT_MS 15000
+/* how often a device that resets (into its bootloader, or into the new image) is looked for
+ * while fwupd waits for it: a few BLE connection events, short against its 15 s */
+#define FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS 20
 
 /* the object path of the device's characteristic with this UUID, asked of BlueZ now: the
  * paths change when an unbonded device reconnects */

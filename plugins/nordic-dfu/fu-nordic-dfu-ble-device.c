@@ -36,8 +36,6 @@
 #define FU_NORDIC_DFU_BLE_PRN_DEFAULT 8
 /* attempts to carry on after the link was lost in the middle of an image */
 #define FU_NORDIC_DFU_BLE_RESUME_TRIES 3
-/* how often what comes back after the last image is looked for while fwupd waits */
-#define FU_NORDIC_DFU_BLE_RESTART_POLL_MS 20
 /* fwupd waits this much longer than the plugin looks, so that the plugin's error, which says
  * what it found, ends the wait rather than fwupd's "did not come back" */
 #define FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS 5000
@@ -837,7 +835,7 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	helper->deadline_us =
 	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
 	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
-					      FU_NORDIC_DFU_BLE_RESTART_POLL_MS,
+					      FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
 					      fu_nordic_dfu_ble_restart_cb,
 					      helper,
 					      (GDestroyNotify)fu_nordic_dfu_ble_restart_free);

@@ -37,8 +37,6 @@
 /* the application indicates at once; allow for a slow connection interval and the ATT
  * write response before it */
 #define FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS 5000
-/* how often the bootloader is looked for while fwupd waits for it */
-#define FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS 20
 
 struct _FuNordicDfuBleRuntime {
 	FuBluezDevice parent_instance;
