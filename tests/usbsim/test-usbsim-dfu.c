@@ -288,6 +288,67 @@ test_reported_and_real_busy_times(void)
 	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, <=, 2 * 400000 + 512 * 105);
 }
 
+/* usbsim_poll_sequence_us(): the status reads and waits of a host that obeys exactly */
+static void
+test_poll_sequence(void)
+{
+	gdouble status_us = usbsim_bus_cost_us(6);
+
+	/* done at once: the read that starts it and the one that sees it done */
+	g_assert_cmpfloat_with_epsilon(usbsim_poll_sequence_us(0, 0, TRUE), 2 * status_us, 0.001);
+	/* over-reported: one wait of the reported time */
+	g_assert_cmpfloat_with_epsilon(usbsim_poll_sequence_us(10000, 104, TRUE),
+				       2 * status_us + 104000,
+				       0.001);
+	/* under-reported: a second read says 9 ms are left (8.99 rounded up) */
+	g_assert_cmpfloat_with_epsilon(usbsim_poll_sequence_us(30000, 20, TRUE),
+				       3 * status_us + 20000 + 9000,
+				       0.001);
+	/* a device that always reports 0 is read back to back: three more reads pass 2.5 ms */
+	g_assert_cmpfloat_with_epsilon(usbsim_poll_sequence_us(2500, 0, FALSE),
+				       4 * status_us,
+				       0.001);
+}
+
+/* the obeying host's figure is what such a host takes against the model, read by read */
+static void
+test_obeying_host_limit(void)
+{
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
+	g_autoptr(GByteArray) image = make_image(1024);
+	gdouble status_us = usbsim_bus_cost_us(6);
+	gdouble now_us = 0;
+	guint reads = 0;
+	UsbsimLimits limits = {0};
+	guint32 poll;
+
+	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	now_us += usbsim_bus_cost_us(1024);
+	poll = getstatus(dfu, (gint64)now_us, USBSIM_DFU_STATE_DNBUSY, 0);
+	for (;;) {
+		UsbsimReply reply;
+		now_us += status_us + poll * 1000.0;
+		reads++;
+		reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
+		g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_OK);
+		poll = reply.data->data[1] | (reply.data->data[2] << 8);
+		if (reply.data->data[4] == USBSIM_DFU_STATE_DNLOAD_IDLE) {
+			g_byte_array_unref(reply.data);
+			break;
+		}
+		g_assert_cmpint(reply.data->data[4], ==, USBSIM_DFU_STATE_DNBUSY);
+		g_byte_array_unref(reply.data);
+	}
+	now_us += status_us;
+
+	/* the profile reports 47 ms for the erase and the block, the real time is longer */
+	g_assert_cmpint(reads, >=, 2);
+	usbsim_dfu_get_limits(dfu, &limits);
+	g_assert_cmpfloat_with_epsilon(limits.obeying_ms, now_us / 1000.0, 0.002);
+	g_assert_cmpfloat(limits.obeying_ms, >, limits.spec_ms);
+	g_assert_cmpfloat(limits.spec_ms, >=, limits.physical_ms);
+}
+
 static void
 tweak_scale(UsbsimDfuConfig *config)
 {
@@ -600,6 +661,8 @@ main(int argc, char **argv)
 	g_test_add_func("/usbsim/download/manifest-wait-reset", test_download_manifest_wait_reset);
 	g_test_add_func("/usbsim/timing/reported-and-real", test_reported_and_real_busy_times);
 	g_test_add_func("/usbsim/timing/early-poll-scaled", test_early_poll_time_scale);
+	g_test_add_func("/usbsim/timing/poll-sequence", test_poll_sequence);
+	g_test_add_func("/usbsim/timing/obeying-host", test_obeying_host_limit);
 	g_test_add_func("/usbsim/timing/early-poll-stalls", test_early_poll_stalls);
 	g_test_add_func("/usbsim/state/invalid-requests", test_invalid_requests);
 	g_test_add_func("/usbsim/upload", test_upload);

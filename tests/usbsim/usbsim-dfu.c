@@ -1120,10 +1120,12 @@ usbsim_dfu_get_flash_log(UsbsimDfu *self)
  * TIMING.md, the physical limit of the data this run wrote: per block of wTransferSize its bus
  * time, one status read, the real erase time of the pages it is first to touch and its real
  * program time; the manifestation's request and status read. The spec-compliant limit takes
- * max(real, reported) for each block, reported by the model's own rule.
+ * max(real, reported) for each block, reported by the model's own rule. The obeying host
+ * waits each block as the model answers it: the reported time, then the rest rounded up to a
+ * millisecond, a status read each (usbsim_poll_sequence_us()).
  */
 void
-usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms)
+usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 {
 	const UsbsimDfuProfile *profile = &self->config.profile;
 	g_autofree gboolean *counted = g_new0(gboolean, usbsim_dfu_page_count(self));
@@ -1131,6 +1133,7 @@ usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms)
 	gdouble per_byte_us = 0;
 	gdouble physical = 0;
 	gdouble spec = 0;
+	gdouble obeying = 0;
 
 	if (self->stats.bytes_programmed > 0)
 		per_byte_us = self->program_us / self->stats.bytes_programmed;
@@ -1153,6 +1156,10 @@ usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms)
 			}
 			physical += usbsim_bus_cost_us(len) + status_us + real_us;
 			spec += usbsim_bus_cost_us(len) + status_us + MAX(real_us, report_us);
+			obeying += usbsim_bus_cost_us(len) +
+				   usbsim_poll_sequence_us(real_us,
+							   (guint32)ceil(report_us / 1000.0),
+							   TRUE);
 		}
 	}
 	if (self->stats.manifestations > 0) {
@@ -1160,7 +1167,9 @@ usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms)
 		    self->config.manifest_tolerant ? 0 : profile->manifest_ms * 1000.0;
 		physical += usbsim_bus_cost_us(0) + status_us + manifest_us;
 		spec += usbsim_bus_cost_us(0) + status_us + manifest_us;
+		obeying += usbsim_bus_cost_us(0) + status_us + manifest_us;
 	}
-	*physical_ms = physical * self->config.time_scale / 1000.0;
-	*spec_ms = spec * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
 }

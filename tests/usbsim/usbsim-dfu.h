@@ -181,4 +181,4 @@ usbsim_dfu_request_to_string(gint request);
 const UsbsimFlashLog *
 usbsim_dfu_get_flash_log(UsbsimDfu *self);
 void
-usbsim_dfu_get_limits(UsbsimDfu *self, gdouble *physical_ms, gdouble *spec_ms);
+usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits);

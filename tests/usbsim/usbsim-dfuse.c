@@ -1603,10 +1603,12 @@ usbsim_dfuse_ops(void)
  * TIMING.md, the physical limit of the data this run wrote: per contiguous written range one
  * set-address; per block of wTransferSize its bus time and the real program time; per erasable
  * sector the range touches its real erase time; per operation the command and one status read;
- * one leave. The spec-compliant limit takes max(real, reported) for each operation.
+ * one leave. The spec-compliant limit takes max(real, reported) for each operation. The obeying
+ * host waits each operation as the model answers it: the reported time, then the rest rounded
+ * up to a millisecond, a status read each (usbsim_poll_sequence_us()).
  */
 void
-usbsim_dfuse_get_limits(UsbsimDfuse *self, gdouble *physical_ms, gdouble *spec_ms)
+usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 {
 	const UsbsimDfuseProfile *profile = &self->config.profile;
 	g_autoptr(GHashTable) counted = g_hash_table_new(g_direct_hash, g_direct_equal);
@@ -1617,6 +1619,8 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, gdouble *physical_ms, gdouble *spec_m
 	gdouble set_address_report_us;
 	gdouble physical = 0;
 	gdouble spec = 0;
+	gdouble obeying = 0;
+	gboolean rest_reported = !self->config.zero_poll_timeout;
 
 	block_report_us = self->config.zero_poll_timeout ? 0 : profile->report_block_ms * 1000.0;
 	set_address_report_us =
@@ -1631,11 +1635,16 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, gdouble *physical_ms, gdouble *spec_m
 
 		physical += command_us + status_us;
 		spec += command_us + status_us + set_address_report_us;
+		obeying += command_us +
+			   usbsim_poll_sequence_us(0, set_address_report_us / 1000, rest_reported);
 		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {
 			guint32 len = MIN(profile->transfer_size, range->size - off);
 			gdouble real_us = per_byte_us * len;
 			physical += usbsim_bus_cost_us(len) + status_us + real_us;
 			spec += usbsim_bus_cost_us(len) + status_us + MAX(real_us, block_report_us);
+			obeying +=
+			    usbsim_bus_cost_us(len) +
+			    usbsim_poll_sequence_us(real_us, block_report_us / 1000, rest_reported);
 		}
 		for (guint j = 0; region != NULL && j < region->sectors->len; j++) {
 			UsbsimDfuseSector *s =
@@ -1650,12 +1659,17 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, gdouble *physical_ms, gdouble *spec_m
 								   : s->report_erase_ms * 1000.0;
 			physical += command_us + status_us + s->erase_us;
 			spec += command_us + status_us + MAX(s->erase_us, report_us);
+			obeying +=
+			    command_us +
+			    usbsim_poll_sequence_us(s->erase_us, report_us / 1000, rest_reported);
 		}
 	}
 	if (self->stats.leaves > 0) {
 		physical += usbsim_bus_cost_us(0) + status_us;
 		spec += usbsim_bus_cost_us(0) + status_us;
+		obeying += usbsim_bus_cost_us(0) + status_us;
 	}
-	*physical_ms = physical * self->config.time_scale / 1000.0;
-	*spec_ms = spec * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
 }

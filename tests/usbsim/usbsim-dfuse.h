@@ -191,4 +191,4 @@ usbsim_dfuse_get_stats(UsbsimDfuse *self);
 const UsbsimFlashLog *
 usbsim_dfuse_get_flash_log(UsbsimDfuse *self);
 void
-usbsim_dfuse_get_limits(UsbsimDfuse *self, gdouble *physical_ms, gdouble *spec_ms);
+usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits);

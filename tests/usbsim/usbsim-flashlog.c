@@ -4,10 +4,34 @@
 
 #include "usbsim-flashlog.h"
 
+#include <math.h>
+
 gdouble
 usbsim_bus_cost_us(gsize bytes)
 {
 	return USBSIM_BUS_FIXED_US + bytes * 1000.0 / USBSIM_BUS_BYTES_PER_MS;
+}
+
+/*
+ * From the start of the status read that starts an operation of @busy_us, reported as
+ * @report_ms, to the end of the status read that sees it done, for a host with no latency
+ * that waits each poll timeout exactly: while the device is busy, each read answers with the
+ * time left rounded up to a whole millisecond (the models' rule), or 0 for a device that
+ * always reports 0 (@rest_reported FALSE), then read after read. Scale 1.0.
+ */
+gdouble
+usbsim_poll_sequence_us(gdouble busy_us, guint32 report_ms, gboolean rest_reported)
+{
+	gdouble status_us = usbsim_bus_cost_us(6);
+	gdouble wait_us = report_ms * 1000.0;
+	gdouble at_us = 0; /* the arrival of the latest status read */
+
+	for (;;) {
+		at_us += status_us + wait_us;
+		if (at_us >= busy_us)
+			return at_us + status_us;
+		wait_us = rest_reported ? MAX(1.0, ceil((busy_us - at_us) / 1000.0)) * 1000.0 : 0;
+	}
 }
 
 void

@@ -29,9 +29,19 @@ typedef struct {
 	GPtrArray *events; /* JSON members of trace events not yet taken */
 } UsbsimFlashLog;
 
+/* TIMING.md's limits for the data a run wrote, in milliseconds of the run's own time */
+typedef struct {
+	gdouble physical_ms; /* real busy time, no sleep beyond it */
+	gdouble spec_ms;     /* every reported poll timeout obeyed, one status read an operation */
+	gdouble obeying_ms;  /* a host with no latency that waits each reported poll timeout
+				exactly and reads the status until it sees the operation done */
+} UsbsimLimits;
+
 /* the bus time of one control transfer carrying that many data bytes, at scale 1.0 */
 gdouble
 usbsim_bus_cost_us(gsize bytes);
+gdouble
+usbsim_poll_sequence_us(gdouble busy_us, guint32 report_ms, gboolean rest_reported);
 
 void
 usbsim_flash_log_init(UsbsimFlashLog *self);

@@ -71,8 +71,7 @@ static void
 usbsim_summary_append_flash(GString *str,
 			    UsbsimDevice *device,
 			    const UsbsimFlashLog *log,
-			    gdouble limit_physical_ms,
-			    gdouble limit_spec_ms)
+			    const UsbsimLimits *limits)
 {
 	GHashTable *idle = usbsim_device_get_host_idle_by_request(device);
 	g_autoptr(GList) names = g_list_sort(g_hash_table_get_keys(idle), (GCompareFunc)g_strcmp0);
@@ -81,14 +80,16 @@ usbsim_summary_append_flash(GString *str,
 	usbsim_ranges_append_json(log->erased, str);
 	g_string_append(str, ",\"written_ranges\":");
 	usbsim_ranges_append_json(log->written, str);
-	g_string_append_printf(str,
-			       ",\"set_address_commands\":%u,\"writes_not_erased\":%u"
-			       ",\"limit_physical_ms\":%.3f,\"limit_spec_ms\":%.3f"
-			       ",\"host_idle_ms_by_request\":{",
-			       log->set_address_commands,
-			       log->writes_not_erased,
-			       limit_physical_ms,
-			       limit_spec_ms);
+	g_string_append_printf(
+	    str,
+	    ",\"set_address_commands\":%u,\"writes_not_erased\":%u"
+	    ",\"limit_physical_ms\":%.3f,\"limit_spec_ms\":%.3f,\"obeying_host_ms\":%.3f"
+	    ",\"host_idle_ms_by_request\":{",
+	    log->set_address_commands,
+	    log->writes_not_erased,
+	    limits->physical_ms,
+	    limits->spec_ms,
+	    limits->obeying_ms);
 	for (GList *l = names; l != NULL; l = l->next) {
 		const gint64 *idle_us = g_hash_table_lookup(idle, l->data);
 		g_string_append_printf(str,
@@ -106,8 +107,7 @@ usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
 	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
-	gdouble physical_ms = 0;
-	gdouble spec_ms = 0;
+	UsbsimLimits limits = {0};
 
 	usbsim_summary_append_requests(str, device);
 	g_string_append_printf(
@@ -140,12 +140,8 @@ usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
 	    usbsim_dfuse_get_runtime_version(dfuse),
 	    usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false",
 	    usbsim_device_elapsed_ms(device));
-	usbsim_dfuse_get_limits(dfuse, &physical_ms, &spec_ms);
-	usbsim_summary_append_flash(str,
-				    device,
-				    usbsim_dfuse_get_flash_log(dfuse),
-				    physical_ms,
-				    spec_ms);
+	usbsim_dfuse_get_limits(dfuse, &limits);
+	usbsim_summary_append_flash(str, device, usbsim_dfuse_get_flash_log(dfuse), &limits);
 	g_string_append(str, ",\"protocol\":\"dfuse\"}");
 	return g_string_free(str, FALSE);
 }
@@ -156,8 +152,7 @@ usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
 	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
-	gdouble physical_ms = 0;
-	gdouble spec_ms = 0;
+	UsbsimLimits limits = {0};
 
 	usbsim_summary_append_requests(str, device);
 	g_string_append_printf(str,
@@ -187,12 +182,8 @@ usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
 			       usbsim_dfu_get_status(dfu),
 			       usbsim_dfu_get_runtime_version(dfu),
 			       usbsim_device_elapsed_ms(device));
-	usbsim_dfu_get_limits(dfu, &physical_ms, &spec_ms);
-	usbsim_summary_append_flash(str,
-				    device,
-				    usbsim_dfu_get_flash_log(dfu),
-				    physical_ms,
-				    spec_ms);
+	usbsim_dfu_get_limits(dfu, &limits);
+	usbsim_summary_append_flash(str, device, usbsim_dfu_get_flash_log(dfu), &limits);
 	g_string_append(str, ",\"protocol\":\"dfu\"}");
 	return g_string_free(str, FALSE);
 }
@@ -203,6 +194,7 @@ usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
 	const UsbsimCobsStats *stats = usbsim_cobs_get_stats(cobs);
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
+	UsbsimLimits limits = {0};
 	gdouble physical_ms = 0;
 	gdouble stop_and_wait_ms = 0;
 
@@ -225,13 +217,12 @@ usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
 			       usbsim_cobs_ops()->state(cobs),
 			       usbsim_device_elapsed_ms(device));
 	usbsim_cobs_append_summary(cobs, str);
-	/* the device reports no busy times a host must obey: both limits are the same */
+	/* the device reports no busy times a host must obey: the three limits are the same */
 	usbsim_cobs_get_limits(cobs, &physical_ms, &stop_and_wait_ms);
-	usbsim_summary_append_flash(str,
-				    device,
-				    usbsim_cobs_get_flash_log(cobs),
-				    physical_ms,
-				    physical_ms);
+	limits.physical_ms = physical_ms;
+	limits.spec_ms = physical_ms;
+	limits.obeying_ms = physical_ms;
+	usbsim_summary_append_flash(str, device, usbsim_cobs_get_flash_log(cobs), &limits);
 	g_string_append(str, ",\"protocol\":\"cobs\"}");
 	return g_string_free(str, FALSE);
 }

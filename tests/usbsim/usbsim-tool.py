@@ -81,14 +81,20 @@ def cmd_count(trace_path, request, outcome):
 
 
 def cmd_limits(trace_path):
-    """the summary carries both limits, the spec-compliant one no lower than the physical"""
+    """the summary carries both limits, the spec-compliant one no lower than the physical,
+    and the obeying host's time, which needs more status reads than either counts"""
     summary = [r for r in records(trace_path) if r.get("summary")][0]
     physical = summary.get("limit_physical_ms")
     spec = summary.get("limit_spec_ms")
-    if physical is None or spec is None or not 0 < physical <= spec:
-        print(f"{trace_path}: limits {physical} / {spec}", file=sys.stderr)
+    obeying = summary.get("obeying_host_ms")
+    if physical is None or spec is None or obeying is None or not 0 < physical <= spec:
+        print(f"{trace_path}: limits {physical} / {spec} / {obeying}", file=sys.stderr)
         return 1
-    print(f"limit_physical_ms {physical} limit_spec_ms {spec}")
+    if summary.get("protocol") in ("dfu", "dfuse") and not obeying > spec:
+        print(f"{trace_path}: obeying host {obeying} not above the spec limit {spec}",
+              file=sys.stderr)
+        return 1
+    print(f"limit_physical_ms {physical} limit_spec_ms {spec} obeying_host_ms {obeying}")
     return 0
 
 
