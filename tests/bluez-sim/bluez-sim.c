@@ -1169,6 +1169,9 @@ sim_pump_cb(gpointer user_data)
 			 * starts the application if that is valid; a SoftDevice or bootloader
 			 * update leaves none, and the bootloader stays */
 			usbsim_nrf_boot(sim->model, MAX(back_us, now));
+			/* the model's USB front closed its port at the reset; over BLE the
+			 * bootloader takes requests as soon as a host is connected */
+			usbsim_nrf_set_port_open(sim->model, TRUE, MAX(back_us, now));
 			if (app_valid)
 				sim->app_version = app_version;
 			sim_switch_persona(sim, app_valid ? PERSONA_APP : PERSONA_BOOTLOADER);
