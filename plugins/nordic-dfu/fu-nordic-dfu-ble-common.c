@@ -7,6 +7,7 @@
 #include "fu-nordic-dfu-ble-common.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /*
  * What the BLE bootloader and the buttonless application ask BlueZ directly. FuBluezDevice
@@ -19,6 +20,12 @@
 #define FU_NORDIC_DFU_BLE_POLL_MS 10
 /* between Connect attempts: a Connect that fails at once means nothing advertises yet */
 #define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS (5 * FU_NORDIC_DFU_BLE_POLL_MS)
+/* one Connect while seeking a device that resets: BlueZ keeps an LE Connect to a device that
+ * does not advertise pending until its connection timeout, so it is cancelled and the other
+ * address tried */
+#define FU_NORDIC_DFU_BLE_SEEK_CONNECT_MS 3000
+/* from connected to the GATT database read (ServicesResolved) */
+#define FU_NORDIC_DFU_BLE_SEEK_RESOLVE_MS 5000
 
 static GDBusConnection *
 fu_nordic_dfu_ble_bus(GError **error)
@@ -275,4 +282,217 @@ fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_addres
 	g_strdelimit(address, ":", '_');
 	fu_device_add_instance_str(device, "ADDR", address);
 	fu_device_build_instance_id(device, NULL, "NRFDFU_BLE", "ADDR", NULL);
+}
+
+static void
+fu_nordic_dfu_ble_seek_set_error(FuNordicDfuBleSeek *seek, GError *error)
+{
+	g_debug("%s", error->message);
+	g_clear_error(&seek->last_error);
+	seek->last_error = error;
+}
+
+/* forgets the Connect under way; @disconnect: stop it too, as BlueZ cancels a pending LE
+ * connection on Disconnect */
+static void
+fu_nordic_dfu_ble_seek_abort_connect(FuNordicDfuBleSeek *seek, gboolean disconnect)
+{
+	if (seek->cancellable != NULL) {
+		g_cancellable_cancel(seek->cancellable);
+		g_clear_object(&seek->cancellable);
+		if (disconnect && !seek->connected) {
+			g_autoptr(GError) error_local = NULL;
+			if (!fu_nordic_dfu_ble_call(seek->connect_path,
+						    "org.bluez.Device1",
+						    "Disconnect",
+						    &error_local))
+				g_debug("%s", error_local->message);
+		}
+	}
+	seek->connected = FALSE;
+	g_clear_pointer(&seek->connect_path, g_free);
+}
+
+void
+fu_nordic_dfu_ble_seek_init(FuNordicDfuBleSeek *seek, const gchar *adapter_path)
+{
+	memset(seek, 0, sizeof(*seek));
+	seek->adapter_path = g_strdup(adapter_path);
+}
+
+void
+fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek)
+{
+	fu_nordic_dfu_ble_seek_abort_connect(seek, FALSE);
+	if (seek->discovering) {
+		g_autoptr(GError) error_local = NULL;
+		if (!fu_nordic_dfu_ble_call(seek->adapter_path,
+					    "org.bluez.Adapter1",
+					    "StopDiscovery",
+					    &error_local))
+			g_debug("%s", error_local->message);
+		seek->discovering = FALSE;
+	}
+	g_clear_error(&seek->last_error);
+	g_clear_pointer(&seek->adapter_path, g_free);
+}
+
+/* the asynchronous Connect returned; a cancelled one returns before touching @user_data,
+ * which may be gone */
+static void
+fu_nordic_dfu_ble_seek_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data)
+{
+	FuNordicDfuBleSeek *seek = user_data;
+	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error_local = NULL;
+
+	reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error_local);
+	if (reply == NULL && g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+		return;
+	g_clear_object(&seek->cancellable);
+	if (reply == NULL) {
+		g_dbus_error_strip_remote_error(error_local);
+		fu_nordic_dfu_ble_seek_set_error(seek,
+						 g_error_new(FWUPD_ERROR,
+							     FWUPD_ERROR_NOT_FOUND,
+							     "connecting %s: %s",
+							     seek->connect_path,
+							     error_local->message));
+		g_clear_pointer(&seek->connect_path, g_free);
+		return;
+	}
+	seek->connected = TRUE;
+	seek->resolve_deadline_us =
+	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_SEEK_RESOLVE_MS * 1000;
+}
+
+/* what to connect: an address BlueZ saw advertise, the preferred first; when BlueZ cannot
+ * discover, each address it knows in turn */
+static gchar *
+fu_nordic_dfu_ble_seek_choose(FuNordicDfuBleSeek *seek,
+			      const gchar *const *addresses,
+			      gboolean *seen_out)
+{
+	g_autoptr(GPtrArray) known = g_ptr_array_new_with_free_func(g_free);
+
+	for (guint i = 0; addresses[i] != NULL; i++) {
+		gboolean seen = FALSE;
+		g_autofree gchar *path = fu_nordic_dfu_ble_find_device_seen(addresses[i], &seen);
+		if (path == NULL)
+			continue;
+		if (seen) {
+			*seen_out = TRUE;
+			return g_steal_pointer(&path);
+		}
+		g_ptr_array_add(known, g_steal_pointer(&path));
+	}
+	*seen_out = FALSE;
+	/* discovering, BlueZ reports what advertises: nothing does yet */
+	if (known->len == 0 || seek->discovering)
+		return NULL;
+	return g_strdup(g_ptr_array_index(known, seek->attempts % known->len));
+}
+
+static void
+fu_nordic_dfu_ble_seek_connect(FuNordicDfuBleSeek *seek, const gchar *path, gint64 deadline_us)
+{
+	g_autoptr(GDBusConnection) bus = NULL;
+	g_autoptr(GError) error_local = NULL;
+	gint64 now = g_get_monotonic_time();
+	gint64 remaining_ms = (deadline_us - now) / 1000;
+
+	bus = fu_nordic_dfu_ble_bus(&error_local);
+	if (bus == NULL) {
+		fu_nordic_dfu_ble_seek_set_error(seek, g_steal_pointer(&error_local));
+		return;
+	}
+	seek->attempts++;
+	seek->connect_path = g_strdup(path);
+	seek->connect_deadline_us =
+	    now + (gint64)MIN(remaining_ms, FU_NORDIC_DFU_BLE_SEEK_CONNECT_MS) * 1000;
+	seek->cancellable = g_cancellable_new();
+	g_debug("connecting %s", path);
+	g_dbus_connection_call(bus,
+			       "org.bluez",
+			       path,
+			       "org.bluez.Device1",
+			       "Connect",
+			       NULL,
+			       NULL,
+			       G_DBUS_CALL_FLAGS_NONE,
+			       (gint)MAX(remaining_ms, 1),
+			       seek->cancellable,
+			       fu_nordic_dfu_ble_seek_connect_cb,
+			       seek);
+}
+
+gchar *
+fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
+			    const gchar *const *addresses,
+			    gint64 deadline_us)
+{
+	g_autofree gchar *path = NULL;
+	gboolean seen = FALSE;
+
+	if (!seek->discovery_asked && seek->adapter_path != NULL) {
+		g_autoptr(GError) error_local = NULL;
+		if (fu_nordic_dfu_ble_call(seek->adapter_path,
+					   "org.bluez.Adapter1",
+					   "StartDiscovery",
+					   &error_local))
+			seek->discovering = TRUE;
+		else
+			g_debug("%s", error_local->message);
+		/* asked once: an adapter that refuses is not asked at every step */
+		seek->discovery_asked = TRUE;
+	}
+
+	/* connected: BlueZ reads the GATT database, within its own budget */
+	if (seek->connected) {
+		g_autoptr(GError) error_local = NULL;
+		if (fu_nordic_dfu_ble_get_bool(seek->connect_path, "ServicesResolved"))
+			return g_strdup(seek->connect_path);
+		if (g_get_monotonic_time() < seek->resolve_deadline_us)
+			return NULL;
+		fu_nordic_dfu_ble_seek_set_error(
+		    seek,
+		    g_error_new(FWUPD_ERROR,
+				FWUPD_ERROR_TIMED_OUT,
+				"%s connected but its services were not resolved within %u ms",
+				seek->connect_path,
+				(guint)FU_NORDIC_DFU_BLE_SEEK_RESOLVE_MS));
+		if (!fu_nordic_dfu_ble_call(seek->connect_path,
+					    "org.bluez.Device1",
+					    "Disconnect",
+					    &error_local))
+			g_debug("%s", error_local->message);
+		fu_nordic_dfu_ble_seek_abort_connect(seek, FALSE);
+		return NULL;
+	}
+
+	/* a Connect under way: BlueZ keeps it while the device does not advertise */
+	if (seek->cancellable != NULL) {
+		g_autofree gchar *chosen = NULL;
+		if (g_get_monotonic_time() < seek->connect_deadline_us)
+			return NULL;
+		/* the device it is for advertises, or has just connected: BlueZ finishes, within
+		 * the caller's deadline */
+		chosen = fu_nordic_dfu_ble_seek_choose(seek, addresses, &seen);
+		if ((seen && g_strcmp0(chosen, seek->connect_path) == 0) ||
+		    fu_nordic_dfu_ble_get_bool(seek->connect_path, "Connected"))
+			return NULL;
+		fu_nordic_dfu_ble_seek_set_error(
+		    seek,
+		    g_error_new(FWUPD_ERROR,
+				FWUPD_ERROR_TIMED_OUT,
+				"%s did not connect within %u ms",
+				seek->connect_path,
+				(guint)FU_NORDIC_DFU_BLE_SEEK_CONNECT_MS));
+		fu_nordic_dfu_ble_seek_abort_connect(seek, TRUE);
+	}
+
+	path = fu_nordic_dfu_ble_seek_choose(seek, addresses, &seen);
+	if (path != NULL)
+		fu_nordic_dfu_ble_seek_connect(seek, path, deadline_us);
+	return NULL;
 }

@@ -66,3 +66,36 @@ fu_nordic_dfu_ble_address_next(const gchar *address, GError **error);
  * change: NRFDFU_BLE\ADDR_<the application's address> */
 void
 fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_address);
+
+/*
+ * Connects the first of some addresses that advertises, a step at a time on fwupd's main
+ * loop, so that no call waits for a device that is not there: BlueZ keeps an LE Connect to a
+ * device that does not advertise pending until its own connection timeout. It discovers, as
+ * BlueZ only shows an advertiser it has not met while it discovers, and the RSSI of one it
+ * knows says that it advertises; the Connect is asynchronous and cancelled after a while.
+ */
+typedef struct {
+	gchar *adapter_path;
+	gboolean discovery_asked;
+	gboolean discovering;
+	guint attempts;		    /* Connects asked, to alternate when nothing is seen */
+	GCancellable *cancellable;  /* the Connect under way */
+	gchar *connect_path;	    /* the device it is for */
+	gint64 connect_deadline_us; /* then it is cancelled */
+	gboolean connected;	    /* it succeeded: the services are being resolved */
+	gint64 resolve_deadline_us;
+	GError *last_error; /* why the last attempt failed, for the caller's final error */
+} FuNordicDfuBleSeek;
+
+void
+fu_nordic_dfu_ble_seek_init(FuNordicDfuBleSeek *seek, const gchar *adapter_path);
+/* stops discovering and forgets a Connect under way (what fwupd got may just have connected) */
+void
+fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek);
+/* one step towards a connection to one of @addresses (NULL-terminated, the preferred first),
+ * no later than @deadline_us: the object path of the device once connected with its services
+ * resolved (again at each step until the caller stops), else NULL */
+gchar *
+fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
+			    const gchar *const *addresses,
+			    gint64 deadline_us);

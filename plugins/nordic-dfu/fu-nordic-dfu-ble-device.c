@@ -39,11 +39,6 @@
 /* fwupd waits this much longer than the plugin looks, so that the plugin's error, which says
  * what it found, ends the wait rather than fwupd's "did not come back" */
 #define FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS 5000
-/* one Connect after the update: BlueZ keeps an LE Connect to a device that does not advertise
- * pending until its connection timeout, so it is cancelled and the other address tried */
-#define FU_NORDIC_DFU_BLE_RESTART_CONNECT_MS 3000
-/* from connected to the GATT database read (ServicesResolved) */
-#define FU_NORDIC_DFU_BLE_RESTART_RESOLVE_MS 5000
 
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
@@ -443,161 +438,21 @@ typedef struct {
 	gchar *bl_path;
 	gchar *bl_address;
 	gchar *app_address;
-	gchar *adapter_path;
-	gboolean discovery_asked;
-	gboolean discovering;
 	gboolean reset; /* the bootloader's link dropped: it reset into the new image */
 	gint64 deadline_us;
-	guint attempts;		    /* Connects asked, to alternate when nothing is seen */
-	GCancellable *cancellable;  /* the Connect under way, asynchronous */
-	gchar *connect_path;	    /* the device it is for */
-	gint64 connect_deadline_us; /* then it is cancelled */
-	gboolean connected;	    /* it succeeded: the services are being resolved */
-	gint64 resolve_deadline_us;
-	GError *last_error; /* why the last attempt failed, for the final error */
+	FuNordicDfuBleSeek seek;
 } FuNordicDfuBleRestart;
-
-static void
-fu_nordic_dfu_ble_restart_set_error(FuNordicDfuBleRestart *helper, GError *error)
-{
-	g_debug("%s", error->message);
-	g_clear_error(&helper->last_error);
-	helper->last_error = error;
-}
-
-/* forgets the Connect under way; @disconnect: stop it too, as BlueZ cancels a pending LE
- * connection on Disconnect (not when the follow ends: what fwupd has got may just have
- * connected, before its reply was seen here) */
-static void
-fu_nordic_dfu_ble_restart_abort_connect(FuNordicDfuBleRestart *helper, gboolean disconnect)
-{
-	if (helper->cancellable != NULL) {
-		g_cancellable_cancel(helper->cancellable);
-		g_clear_object(&helper->cancellable);
-		if (disconnect && !helper->connected) {
-			g_autoptr(GError) error_local = NULL;
-			if (!fu_nordic_dfu_ble_call(helper->connect_path,
-						    "org.bluez.Device1",
-						    "Disconnect",
-						    &error_local))
-				g_debug("%s", error_local->message);
-		}
-	}
-	helper->connected = FALSE;
-	g_clear_pointer(&helper->connect_path, g_free);
-}
 
 static void
 fu_nordic_dfu_ble_restart_free(FuNordicDfuBleRestart *helper)
 {
-	fu_nordic_dfu_ble_restart_abort_connect(helper, FALSE);
-	if (helper->discovering) {
-		g_autoptr(GError) error_local = NULL;
-		if (!fu_nordic_dfu_ble_call(helper->adapter_path,
-					    "org.bluez.Adapter1",
-					    "StopDiscovery",
-					    &error_local))
-			g_debug("%s", error_local->message);
-	}
+	fu_nordic_dfu_ble_seek_clear(&helper->seek);
 	helper->self->restart_id = 0;
 	g_object_unref(helper->self);
-	g_clear_error(&helper->last_error);
 	g_free(helper->bl_path);
 	g_free(helper->bl_address);
 	g_free(helper->app_address);
-	g_free(helper->adapter_path);
 	g_free(helper);
-}
-
-/* the asynchronous Connect returned; not called for a cancelled one, whose helper may be
- * gone */
-static void
-fu_nordic_dfu_ble_restart_connect_cb(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-	FuNordicDfuBleRestart *helper = user_data;
-	g_autoptr(GVariant) reply = NULL;
-	g_autoptr(GError) error_local = NULL;
-
-	reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error_local);
-	if (reply == NULL && g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-		return;
-	g_clear_object(&helper->cancellable);
-	if (reply == NULL) {
-		g_dbus_error_strip_remote_error(error_local);
-		fu_nordic_dfu_ble_restart_set_error(helper,
-						    g_error_new(FWUPD_ERROR,
-								FWUPD_ERROR_NOT_FOUND,
-								"connecting %s: %s",
-								helper->connect_path,
-								error_local->message));
-		g_clear_pointer(&helper->connect_path, g_free);
-		return;
-	}
-	helper->connected = TRUE;
-	helper->resolve_deadline_us =
-	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RESTART_RESOLVE_MS * 1000;
-}
-
-/* what to connect: an address BlueZ saw advertise, the application's first; when BlueZ
- * cannot discover, each address it knows in turn */
-static gchar *
-fu_nordic_dfu_ble_restart_choose(FuNordicDfuBleRestart *helper, gboolean *seen_out)
-{
-	const gchar *addresses[] = {helper->app_address, helper->bl_address};
-	g_autoptr(GPtrArray) known = g_ptr_array_new_with_free_func(g_free);
-
-	for (guint i = 0; i < G_N_ELEMENTS(addresses); i++) {
-		gboolean seen = FALSE;
-		g_autofree gchar *path = NULL;
-		if (i > 0 && g_ascii_strcasecmp(addresses[i], addresses[0]) == 0)
-			break;
-		path = fu_nordic_dfu_ble_find_device_seen(addresses[i], &seen);
-		if (path == NULL)
-			continue;
-		if (seen) {
-			*seen_out = TRUE;
-			return g_steal_pointer(&path);
-		}
-		g_ptr_array_add(known, g_steal_pointer(&path));
-	}
-	*seen_out = FALSE;
-	/* discovering, BlueZ reports what advertises: nothing does yet */
-	if (known->len == 0 || helper->discovering)
-		return NULL;
-	return g_strdup(g_ptr_array_index(known, helper->attempts % known->len));
-}
-
-static void
-fu_nordic_dfu_ble_restart_connect(FuNordicDfuBleRestart *helper, const gchar *path)
-{
-	g_autoptr(GDBusConnection) bus = NULL;
-	g_autoptr(GError) error_local = NULL;
-	gint64 now = g_get_monotonic_time();
-	gint64 remaining_ms = (helper->deadline_us - now) / 1000;
-
-	bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error_local);
-	if (bus == NULL) {
-		fu_nordic_dfu_ble_restart_set_error(helper, g_steal_pointer(&error_local));
-		return;
-	}
-	helper->attempts++;
-	helper->connect_path = g_strdup(path);
-	helper->connect_deadline_us =
-	    now + (gint64)MIN(remaining_ms, FU_NORDIC_DFU_BLE_RESTART_CONNECT_MS) * 1000;
-	helper->cancellable = g_cancellable_new();
-	g_debug("connecting %s", path);
-	g_dbus_connection_call(bus,
-			       "org.bluez",
-			       path,
-			       "org.bluez.Device1",
-			       "Connect",
-			       NULL,
-			       NULL,
-			       G_DBUS_CALL_FLAGS_NONE,
-			       (gint)MAX(remaining_ms, 1),
-			       helper->cancellable,
-			       fu_nordic_dfu_ble_restart_connect_cb,
-			       helper);
 }
 
 /* nothing that can replace this device came back: end fwupd's wait, and say why in attach */
@@ -725,8 +580,8 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 					helper->app_address);
 		}
 		/* what was tried last, e.g. a device that connected but never resolved */
-		if (helper->last_error != NULL)
-			g_prefix_error(&error, "%s; ", helper->last_error->message);
+		if (helper->seek.last_error != NULL)
+			g_prefix_error(&error, "%s; ", helper->seek.last_error->message);
 		fu_nordic_dfu_ble_restart_failed(helper, error);
 		return G_SOURCE_REMOVE;
 	}
@@ -743,76 +598,19 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 			fu_plugin_device_remove(self->plugin, FU_DEVICE(self));
 	}
 
-	/* an advertiser BlueZ has not met (an unbonded bootloader's new address) only shows
-	 * while it discovers, and the RSSI of one it knows says that it advertises */
-	if (!helper->discovery_asked && helper->adapter_path != NULL) {
-		g_autoptr(GError) error_local = NULL;
-		if (fu_nordic_dfu_ble_call(helper->adapter_path,
-					   "org.bluez.Adapter1",
-					   "StartDiscovery",
-					   &error_local))
-			helper->discovering = TRUE;
-		else
-			g_debug("%s", error_local->message);
-		/* asked once: an adapter that refuses is not asked on every tick */
-		helper->discovery_asked = TRUE;
-	}
-
-	/* connected: BlueZ reads the GATT database, within its own budget */
-	if (helper->connected) {
-		g_autoptr(GError) error_local = NULL;
-		if (fu_nordic_dfu_ble_get_bool(helper->connect_path, "ServicesResolved")) {
-			g_autofree gchar *path = g_strdup(helper->connect_path);
-			return fu_nordic_dfu_ble_restart_found(helper, path) ? G_SOURCE_REMOVE
-									     : G_SOURCE_CONTINUE;
-		}
-		if (g_get_monotonic_time() < helper->resolve_deadline_us)
-			return G_SOURCE_CONTINUE;
-		fu_nordic_dfu_ble_restart_set_error(
-		    helper,
-		    g_error_new(FWUPD_ERROR,
-				FWUPD_ERROR_TIMED_OUT,
-				"%s connected but its services were not resolved within %u ms",
-				helper->connect_path,
-				(guint)FU_NORDIC_DFU_BLE_RESTART_RESOLVE_MS));
-		if (!fu_nordic_dfu_ble_call(helper->connect_path,
-					    "org.bluez.Device1",
-					    "Disconnect",
-					    &error_local))
-			g_debug("%s", error_local->message);
-		fu_nordic_dfu_ble_restart_abort_connect(helper, FALSE);
-		return G_SOURCE_CONTINUE;
-	}
-
-	/* a Connect under way: BlueZ keeps it while the device does not advertise */
-	if (helper->cancellable != NULL) {
-		g_autofree gchar *path = NULL;
-		gboolean seen = FALSE;
-		if (g_get_monotonic_time() < helper->connect_deadline_us)
-			return G_SOURCE_CONTINUE;
-		/* the device it is for advertises, or has just connected: BlueZ finishes, within
-		 * the budget */
-		path = fu_nordic_dfu_ble_restart_choose(helper, &seen);
-		if ((seen && g_strcmp0(path, helper->connect_path) == 0) ||
-		    fu_nordic_dfu_ble_get_bool(helper->connect_path, "Connected"))
-			return G_SOURCE_CONTINUE;
-		fu_nordic_dfu_ble_restart_set_error(
-		    helper,
-		    g_error_new(FWUPD_ERROR,
-				FWUPD_ERROR_TIMED_OUT,
-				"%s did not connect within %u ms",
-				helper->connect_path,
-				(guint)FU_NORDIC_DFU_BLE_RESTART_CONNECT_MS));
-		fu_nordic_dfu_ble_restart_abort_connect(helper, TRUE);
-	}
-
 	/* the application at its address, else the bootloader at its own (the same when they
 	 * share the bond), as they advertise */
 	{
-		gboolean seen = FALSE;
-		g_autofree gchar *path = fu_nordic_dfu_ble_restart_choose(helper, &seen);
-		if (path != NULL)
-			fu_nordic_dfu_ble_restart_connect(helper, path);
+		const gchar *addresses[] = {
+		    helper->app_address,
+		    g_ascii_strcasecmp(helper->app_address, helper->bl_address) != 0
+			? helper->bl_address
+			: NULL,
+		    NULL};
+		g_autofree gchar *path =
+		    fu_nordic_dfu_ble_seek_step(&helper->seek, addresses, helper->deadline_us);
+		if (path != NULL && fu_nordic_dfu_ble_restart_found(helper, path))
+			return G_SOURCE_REMOVE;
 	}
 	return G_SOURCE_CONTINUE;
 }
@@ -831,7 +629,7 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	helper->bl_path = g_strdup(fu_nordic_dfu_ble_device_path(FU_DEVICE(self)));
 	helper->bl_address = g_strdup(address);
 	helper->app_address = g_strdup(self->app_address != NULL ? self->app_address : address);
-	helper->adapter_path = g_strdup(fu_device_get_physical_id(FU_DEVICE(self)));
+	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(FU_DEVICE(self)));
 	helper->deadline_us =
 	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
 	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,

@@ -51,12 +51,10 @@ typedef struct {
 	FuPlugin *plugin; /* weak */
 	FuContext *ctx;
 	GDBusObjectManager *object_manager;
-	gchar *adapter_path;
 	gchar *app_address;
 	gchar *bl_address;
-	gboolean bonds;
-	gboolean discovering;
 	gint64 deadline_us;
+	FuNordicDfuBleSeek seek;
 } FuNordicDfuBleFollower;
 
 static void
@@ -64,17 +62,9 @@ fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
 {
 	if (helper->plugin != NULL)
 		g_object_remove_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
-	if (helper->discovering) {
-		g_autoptr(GError) error_local = NULL;
-		if (!fu_nordic_dfu_ble_call(helper->adapter_path,
-					    "org.bluez.Adapter1",
-					    "StopDiscovery",
-					    &error_local))
-			g_debug("%s", error_local->message);
-	}
+	fu_nordic_dfu_ble_seek_clear(&helper->seek);
 	g_object_unref(helper->ctx);
 	g_object_unref(helper->object_manager);
-	g_free(helper->adapter_path);
 	g_free(helper->app_address);
 	g_free(helper->bl_address);
 	g_free(helper);
@@ -84,48 +74,27 @@ static gboolean
 fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 {
 	FuNordicDfuBleFollower *helper = user_data;
+	const gchar *addresses[] = {helper->bl_address, NULL};
 	g_autofree gchar *path = NULL;
-	g_autoptr(GVariant) resolved = NULL;
-	g_autoptr(GVariant) paired = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	if (helper->plugin == NULL)
 		return G_SOURCE_REMOVE;
 	if (g_get_monotonic_time() > helper->deadline_us) {
-		g_warning("the bootloader did not advertise as %s within %u ms",
+		/* fwupd's own wait for the replug ends with the error the user sees */
+		g_warning("the bootloader did not advertise as %s and connect within %u ms%s%s",
 			  helper->bl_address,
-			  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS);
+			  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS,
+			  helper->seek.last_error != NULL ? ": " : "",
+			  helper->seek.last_error != NULL ? helper->seek.last_error->message : "");
 		return G_SOURCE_REMOVE;
 	}
-
-	/* BlueZ only shows an advertiser it has not met before while it discovers */
-	path = fu_nordic_dfu_ble_find_device(helper->bl_address);
-	if (path == NULL) {
-		if (!helper->discovering) {
-			if (!fu_nordic_dfu_ble_call(helper->adapter_path,
-						    "org.bluez.Adapter1",
-						    "StartDiscovery",
-						    &error_local)) {
-				g_debug("%s", error_local->message);
-				return G_SOURCE_CONTINUE;
-			}
-			helper->discovering = TRUE;
-		}
-		return G_SOURCE_CONTINUE;
-	}
-	/* a short attempt: the loop comes back while the bootloader still boots */
-	if (!fu_nordic_dfu_ble_connect(path, FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS, &error_local)) {
-		g_debug("%s", error_local->message);
-		return G_SOURCE_CONTINUE;
-	}
-	resolved =
-	    fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "ServicesResolved", NULL);
-	if (resolved == NULL || !g_variant_get_boolean(resolved))
+	path = fu_nordic_dfu_ble_seek_step(&helper->seek, addresses, helper->deadline_us);
+	if (path == NULL)
 		return G_SOURCE_CONTINUE;
 
 	/* paired: fwupd's BlueZ backend adds it */
-	paired = fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "Paired", NULL);
-	if (paired != NULL && g_variant_get_boolean(paired)) {
+	if (fu_nordic_dfu_ble_get_bool(path, "Paired")) {
 		g_info("bootloader %s connected; the BlueZ backend adds it", path);
 		return G_SOURCE_REMOVE;
 	}
@@ -342,10 +311,9 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 	g_object_add_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
 	helper->ctx = g_object_ref(fu_device_get_context(device));
 	g_object_get(device, "object-manager", &helper->object_manager, NULL);
-	helper->adapter_path = g_strdup(fu_device_get_physical_id(device));
+	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(device));
 	helper->app_address = g_strdup(address);
 	helper->bl_address = g_steal_pointer(&bl_address);
-	helper->bonds = self->bonds;
 	helper->deadline_us =
 	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
 	g_timeout_add_full(G_PRIORITY_DEFAULT,

@@ -35,10 +35,17 @@ def check(cond, msg):
         raise Failure(msg)
 
 
+# every run started, stopped at exit even when a case failed before its finish()
+RUNS = []
+
+
 class BleRun:
     """One private system bus, one simulated device, one fwupdtool session."""
 
     def __init__(self, build, name, sim_args, time_scale):
+        self.sim = None
+        self.bus = None
+        RUNS.append(self)
         self.build = os.path.abspath(build)
         self.dir = os.path.join(self.build, "e2e", "ble-" + name)
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -105,6 +112,13 @@ class BleRun:
 
     def events(self, name):
         return [r for r in self.records if r.get("event") == name]
+
+    def stop(self):
+        """what finish() did not end: the simulator and the bus of a failed case"""
+        for proc in (self.sim, self.bus):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def package(build, name):
@@ -289,6 +303,24 @@ def case_cabinet_connect_hangs(build, ts):
     check(elapsed < 30, "the install took %.1f s" % elapsed)
 
 
+def case_buttonless_again_connect_hangs(build, ts):
+    """A second update through the buttonless service: BlueZ now knows the bootloader's
+    address from the first, so it is listed before it advertises; as BlueZ does, a Connect to
+    it would wait until it advertises, holding fwupd's main loop if it were synchronous. The
+    plugin connects the bootloader only once BlueZ saw it advertise, so no Connect waits."""
+    run = BleRun(build, "buttonless-again-connect-hangs",
+                 ["--mode", "buttonless-unbonded", "--app-valid", "--app-version", "6",
+                  "--connect-hangs"], "1.0")
+    results = [run.install(package(build, "app"))[:2] for _ in range(2)]
+    s = run.finish()
+    for attempt, (rc, log) in enumerate(results, 1):
+        check(rc == 0, "install %d failed:\n%s" % (attempt, log[-3000:]))
+    check(s["images_activated"] == 2, "images activated: %d" % s["images_activated"])
+    check(s["ble"]["enter_bootloader"] == 2, "enter-bootloader not written twice")
+    check(s["ble"]["connects_hung"] == 0,
+          "%d Connects to a device that did not advertise" % s["ble"]["connects_hung"])
+
+
 def case_cabinet_app_no_dfu(build, ts, will_disappear):
     """The application the update starts has no buttonless service: nothing comes back that
     fwupd could wait for, and the install fails at once saying what happened and what to do
@@ -333,6 +365,7 @@ CASES = {
     "cabinet-buttonless-unbonded": lambda b, t: case_cabinet(b, t, "buttonless-unbonded"),
     "cabinet-buttonless-bonded": lambda b, t: case_cabinet(b, t, "buttonless-bonded"),
     "cabinet-connect-hangs": case_cabinet_connect_hangs,
+    "buttonless-again-connect-hangs": case_buttonless_again_connect_hangs,
     "cabinet-app-no-dfu": lambda b, t: case_cabinet_app_no_dfu(b, t, False),
     "cabinet-app-no-dfu-will-disappear": lambda b, t: case_cabinet_app_no_dfu(b, t, True),
 }
@@ -349,6 +382,9 @@ def main():
     except Failure as e:
         print("FAIL %s: %s" % (args.case, e))
         return 1
+    finally:
+        for run in RUNS:
+            run.stop()
     print("PASS %s" % args.case)
     return 0
 
