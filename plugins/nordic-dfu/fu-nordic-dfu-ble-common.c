@@ -334,7 +334,20 @@ fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek)
 		seek->discovering = FALSE;
 	}
 	g_clear_error(&seek->last_error);
+	g_clear_pointer(&seek->discovery_error, g_free);
 	g_clear_pointer(&seek->adapter_path, g_free);
+}
+
+gchar *
+fu_nordic_dfu_ble_seek_why(const FuNordicDfuBleSeek *seek)
+{
+	if (seek->discovery_error != NULL && seek->last_error != NULL)
+		return g_strdup_printf("%s; %s", seek->discovery_error, seek->last_error->message);
+	if (seek->discovery_error != NULL)
+		return g_strdup(seek->discovery_error);
+	if (seek->last_error != NULL)
+		return g_strdup(seek->last_error->message);
+	return NULL;
 }
 
 /* the asynchronous Connect returned; a cancelled one returns before touching @user_data,
@@ -439,10 +452,17 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 		if (fu_nordic_dfu_ble_call(seek->adapter_path,
 					   "org.bluez.Adapter1",
 					   "StartDiscovery",
-					   &error_local))
+					   &error_local)) {
 			seek->discovering = TRUE;
-		else
-			g_debug("%s", error_local->message);
+		} else {
+			/* a device BlueZ has not met (an unbonded bootloader) stays unseen */
+			seek->discovery_error = g_strdup_printf(
+			    "the Bluetooth adapter did not start discovery, so a "
+			    "device it has not met cannot be found (%s): check that "
+			    "it is powered (bluetoothctl power on)",
+			    error_local->message);
+			g_warning("%s", seek->discovery_error);
+		}
 		/* asked once: an adapter that refuses is not asked at every step */
 		seek->discovery_asked = TRUE;
 	}

@@ -27,6 +27,9 @@
 /* from a lost link or a reset to the device connected again: an SDK bootloader advertises
  * within a second of its reset; a SoftDevice+bootloader image takes up to 13 s */
 #define FU_NORDIC_DFU_BLE_RECONNECT_MS 15000
+/* fwupd waits this much longer than the plugin looks for a device that resets, so that what
+ * the plugin found is said (in its error, or its warning) before fwupd's "did not come back" */
+#define FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS 5000
 /* how often a device that resets (into its bootloader, or into the new image) is looked for
  * while fwupd waits for it: a few BLE connection events, short against its 15 s */
 #define FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS 20
@@ -84,7 +87,8 @@ typedef struct {
 	gint64 connect_deadline_us; /* then it is cancelled */
 	gboolean connected;	    /* it succeeded: the services are being resolved */
 	gint64 resolve_deadline_us;
-	GError *last_error; /* why the last attempt failed, for the caller's final error */
+	GError *last_error;	/* why the last attempt failed */
+	gchar *discovery_error; /* why the adapter did not discover */
 } FuNordicDfuBleSeek;
 
 void
@@ -95,6 +99,9 @@ fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek);
 /* one step towards a connection to one of @addresses (NULL-terminated, the preferred first),
  * no later than @deadline_us: the object path of the device once connected with its services
  * resolved (again at each step until the caller stops), else NULL */
+/* why nothing has connected so far, for the caller's final error, or NULL */
+gchar *
+fu_nordic_dfu_ble_seek_why(const FuNordicDfuBleSeek *seek);
 gchar *
 fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 			    const gchar *const *addresses,

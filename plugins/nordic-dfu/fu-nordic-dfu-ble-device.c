@@ -36,9 +36,6 @@
 #define FU_NORDIC_DFU_BLE_PRN_DEFAULT 8
 /* attempts to carry on after the link was lost in the middle of an image */
 #define FU_NORDIC_DFU_BLE_RESUME_TRIES 3
-/* fwupd waits this much longer than the plugin looks, so that the plugin's error, which says
- * what it found, ends the wait rather than fwupd's "did not come back" */
-#define FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS 5000
 
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
@@ -550,6 +547,7 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 		return G_SOURCE_REMOVE;
 	if (g_get_monotonic_time() > helper->deadline_us) {
 		GError *error;
+		g_autofree gchar *why = NULL;
 		if (!helper->reset) {
 			error = g_error_new(FWUPD_ERROR,
 					    FWUPD_ERROR_NOT_FOUND,
@@ -580,8 +578,9 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 					helper->app_address);
 		}
 		/* what was tried last, e.g. a device that connected but never resolved */
-		if (helper->seek.last_error != NULL)
-			g_prefix_error(&error, "%s; ", helper->seek.last_error->message);
+		why = fu_nordic_dfu_ble_seek_why(&helper->seek);
+		if (why != NULL)
+			g_prefix_error(&error, "%s; ", why);
 		fu_nordic_dfu_ble_restart_failed(helper, error);
 		return G_SOURCE_REMOVE;
 	}
@@ -639,7 +638,7 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 					      (GDestroyNotify)fu_nordic_dfu_ble_restart_free);
 	fu_device_set_remove_delay(FU_DEVICE(self),
 				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
-				       FU_NORDIC_DFU_BLE_RESTART_MARGIN_MS);
+				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 }
 

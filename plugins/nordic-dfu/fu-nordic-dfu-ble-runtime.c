@@ -82,11 +82,12 @@ fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 		return G_SOURCE_REMOVE;
 	if (g_get_monotonic_time() > helper->deadline_us) {
 		/* fwupd's own wait for the replug ends with the error the user sees */
+		g_autofree gchar *why = fu_nordic_dfu_ble_seek_why(&helper->seek);
 		g_warning("the bootloader did not advertise as %s and connect within %u ms%s%s",
 			  helper->bl_address,
 			  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS,
-			  helper->seek.last_error != NULL ? ": " : "",
-			  helper->seek.last_error != NULL ? helper->seek.last_error->message : "");
+			  why != NULL ? ": " : "",
+			  why != NULL ? why : "");
 		return G_SOURCE_REMOVE;
 	}
 	path = fu_nordic_dfu_ble_seek_step(&helper->seek, addresses, helper->deadline_us);
@@ -342,7 +343,9 @@ fu_nordic_dfu_ble_runtime_init(FuNordicDfuBleRuntime *self)
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
 	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
 	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
-	fu_device_set_remove_delay(FU_DEVICE(self), FU_NORDIC_DFU_BLE_RECONNECT_MS);
+	fu_device_set_remove_delay(FU_DEVICE(self),
+				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
+				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
 	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
 }
 

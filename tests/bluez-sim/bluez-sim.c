@@ -137,6 +137,7 @@ struct _Sim {
 	gboolean buttonless_silent;
 	gboolean bootloader_absent;
 	gboolean connect_hangs; /* a Connect to what does not advertise waits, as BlueZ's does */
+	gboolean discovery_refused; /* StartDiscovery fails, as with the adapter powered off */
 	gchar *summary_path;
 	gchar *trace_path;
 
@@ -1448,6 +1449,14 @@ sim_method_call(GDBusConnection *conn,
 		return;
 	}
 	if (g_strcmp0(iface, "org.bluez.Adapter1") == 0) {
+		if (g_strcmp0(method, "StartDiscovery") == 0 && sim->discovery_refused) {
+			/* as BlueZ with the adapter powered off */
+			sim_trace(sim, "\"event\":\"discovery-refused\"");
+			g_dbus_method_invocation_return_dbus_error(invocation,
+								   "org.bluez.Error.NotReady",
+								   "Resource Not Ready");
+			return;
+		}
 		if (g_strcmp0(method, "StartDiscovery") == 0) {
 			sim->discovering = TRUE;
 			sim_object_update(obj,
@@ -1672,6 +1681,7 @@ main(int argc, char **argv)
 	gboolean buttonless_silent = FALSE;
 	gboolean bootloader_absent = FALSE;
 	gboolean connect_hangs = FALSE;
+	gboolean discovery_refused = FALSE;
 	gboolean app_no_dfu = FALSE;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
@@ -1749,6 +1759,13 @@ main(int argc, char **argv)
 	     &connect_hangs,
 	     "A Connect to a device that does not advertise waits for it, as BlueZ's",
 	     NULL},
+	    {"discovery-refused",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &discovery_refused,
+	     "StartDiscovery fails, as with the adapter powered off",
+	     NULL},
 	    {"app-no-dfu",
 	     0,
 	     0,
@@ -1787,6 +1804,7 @@ main(int argc, char **argv)
 	sim->buttonless_silent = buttonless_silent;
 	sim->bootloader_absent = bootloader_absent;
 	sim->connect_hangs = connect_hangs;
+	sim->discovery_refused = discovery_refused;
 	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
 	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
 	sim->app_no_dfu = app_no_dfu;

@@ -226,9 +226,25 @@ def case_bootloader_absent(build, ts):
     run = BleRun(build, "bootloader-absent",
                  ["--mode", "buttonless-unbonded", "--bootloader-absent"], ts)
     rc, log, dev = run.install(package(build, "app"))
-    # fwupd gives up waiting for the replug after the runtime's remove delay, 15 s
+    # fwupd gives up waiting for the replug after the runtime's remove delay, 20 s, after the
+    # plugin's own 15 s
     expect_failure(run, rc, log, "did not come back")
     check(run.events("discovery"), "the plugin did not look for the bootloader")
+
+
+def case_discovery_refused(build, ts):
+    """The adapter refuses to discover (BlueZ with it powered off): the unbonded bootloader's new
+    address can never show, and the log says why rather than only that nothing came back."""
+    run = BleRun(build, "discovery-refused",
+                 ["--mode", "buttonless-unbonded", "--discovery-refused"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_failure(run, rc, log, "did not come back")
+    check("the Bluetooth adapter did not start discovery" in log and "Not Ready" in log,
+          "the refused discovery is not named:\n" + log[-3000:])
+    check(run.events("discovery-refused"), "the plugin did not ask for discovery")
+    # the plugin's warning comes before fwupd gives up
+    check(log.index("did not start discovery") < log.index("did not come back"),
+          "the warning came after fwupd's error")
 
 
 def case_bad_hash(build, ts):
@@ -359,6 +375,7 @@ CASES = {
     "buttonless-refused": case_buttonless_refused,
     "buttonless-silent": case_buttonless_silent,
     "bootloader-absent": case_bootloader_absent,
+    "discovery-refused": case_discovery_refused,
     "bad-hash": case_bad_hash,
     "wrong-hw-version": case_wrong_hw,
     "cabinet": lambda b, t: case_cabinet(b, t, "bootloader"),
