@@ -456,12 +456,13 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 			seek->discovering = TRUE;
 		} else {
 			/* a device BlueZ has not met (an unbonded bootloader) stays unseen */
-			seek->discovery_error = g_strdup_printf(
-			    "the Bluetooth adapter did not start discovery, so a "
-			    "device it has not met cannot be found (%s): check that "
-			    "it is powered (bluetoothctl power on)",
-			    error_local->message);
-			g_warning("%s", seek->discovery_error);
+			seek->discovery_error =
+			    g_strdup_printf("the Bluetooth adapter did not start discovery, so a "
+					    "device it has not met cannot be found (%s); if the "
+					    "adapter is off: bluetoothctl power on",
+					    error_local->message);
+			/* the caller's final error or warning says it if nothing is found */
+			g_info("%s", seek->discovery_error);
 		}
 		/* asked once: an adapter that refuses is not asked at every step */
 		seek->discovery_asked = TRUE;

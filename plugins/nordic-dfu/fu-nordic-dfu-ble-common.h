@@ -96,12 +96,12 @@ fu_nordic_dfu_ble_seek_init(FuNordicDfuBleSeek *seek, const gchar *adapter_path)
 /* stops discovering and forgets a Connect under way (what fwupd got may just have connected) */
 void
 fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek);
-/* one step towards a connection to one of @addresses (NULL-terminated, the preferred first),
- * no later than @deadline_us: the object path of the device once connected with its services
- * resolved (again at each step until the caller stops), else NULL */
 /* why nothing has connected so far, for the caller's final error, or NULL */
 gchar *
 fu_nordic_dfu_ble_seek_why(const FuNordicDfuBleSeek *seek);
+/* one step towards a connection to one of @addresses (NULL-terminated, the preferred first),
+ * no later than @deadline_us: the object path of the device once connected with its services
+ * resolved (again at each step until the caller stops), else NULL */
 gchar *
 fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 			    const gchar *const *addresses,

@@ -51,6 +51,8 @@ typedef struct {
 	FuPlugin *plugin; /* weak */
 	FuContext *ctx;
 	GDBusObjectManager *object_manager;
+	gchar *app_path;
+	gboolean app_gone; /* the application's link dropped: it reset into the bootloader */
 	gchar *app_address;
 	gchar *bl_address;
 	gint64 deadline_us;
@@ -65,6 +67,7 @@ fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
 	fu_nordic_dfu_ble_seek_clear(&helper->seek);
 	g_object_unref(helper->ctx);
 	g_object_unref(helper->object_manager);
+	g_free(helper->app_path);
 	g_free(helper->app_address);
 	g_free(helper->bl_address);
 	g_free(helper);
@@ -89,6 +92,12 @@ fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 			  why != NULL ? ": " : "",
 			  why != NULL ? why : "");
 		return G_SOURCE_REMOVE;
+	}
+	/* a bonded bootloader has the application's address and object: not before it reset */
+	if (!helper->app_gone) {
+		if (fu_nordic_dfu_ble_get_bool(helper->app_path, "Connected"))
+			return G_SOURCE_CONTINUE;
+		helper->app_gone = TRUE;
 	}
 	path = fu_nordic_dfu_ble_seek_step(&helper->seek, addresses, helper->deadline_us);
 	if (path == NULL)
@@ -313,6 +322,7 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 	helper->ctx = g_object_ref(fu_device_get_context(device));
 	g_object_get(device, "object-manager", &helper->object_manager, NULL);
 	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(device));
+	helper->app_path = g_strdup(device_path);
 	helper->app_address = g_strdup(address);
 	helper->bl_address = g_steal_pointer(&bl_address);
 	helper->deadline_us =

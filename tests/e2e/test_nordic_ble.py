@@ -324,6 +324,7 @@ def case_buttonless_again_connect_hangs(build, ts):
     address from the first, so it is listed before it advertises; as BlueZ does, a Connect to
     it would wait until it advertises, holding fwupd's main loop if it were synchronous. The
     plugin connects the bootloader only once BlueZ saw it advertise, so no Connect waits."""
+    # at real time, so that the bootloader boots for a while after the enter command
     run = BleRun(build, "buttonless-again-connect-hangs",
                  ["--mode", "buttonless-unbonded", "--app-valid", "--app-version", "6",
                   "--connect-hangs"], "1.0")

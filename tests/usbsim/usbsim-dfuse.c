@@ -1635,16 +1635,19 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 
 		physical += command_us + status_us;
 		spec += command_us + status_us + set_address_report_us;
-		obeying += command_us +
-			   usbsim_poll_sequence_us(0, set_address_report_us / 1000, rest_reported);
+		obeying +=
+		    command_us + usbsim_poll_sequence_us(0,
+							 (guint32)(set_address_report_us / 1000),
+							 rest_reported);
 		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {
 			guint32 len = MIN(profile->transfer_size, range->size - off);
 			gdouble real_us = per_byte_us * len;
 			physical += usbsim_bus_cost_us(len) + status_us + real_us;
 			spec += usbsim_bus_cost_us(len) + status_us + MAX(real_us, block_report_us);
-			obeying +=
-			    usbsim_bus_cost_us(len) +
-			    usbsim_poll_sequence_us(real_us, block_report_us / 1000, rest_reported);
+			obeying += usbsim_bus_cost_us(len) +
+				   usbsim_poll_sequence_us(real_us,
+							   (guint32)(block_report_us / 1000),
+							   rest_reported);
 		}
 		for (guint j = 0; region != NULL && j < region->sectors->len; j++) {
 			UsbsimDfuseSector *s =
@@ -1659,9 +1662,9 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 								   : s->report_erase_ms * 1000.0;
 			physical += command_us + status_us + s->erase_us;
 			spec += command_us + status_us + MAX(s->erase_us, report_us);
-			obeying +=
-			    command_us +
-			    usbsim_poll_sequence_us(s->erase_us, report_us / 1000, rest_reported);
+			obeying += command_us + usbsim_poll_sequence_us(s->erase_us,
+									(guint32)(report_us / 1000),
+									rest_reported);
 		}
 	}
 	if (self->stats.leaves > 0) {
