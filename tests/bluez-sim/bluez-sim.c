@@ -1170,9 +1170,6 @@ sim_pump_cb(gpointer user_data)
 			 * starts the application if that is valid; a SoftDevice or bootloader
 			 * update leaves none, and the bootloader stays */
 			usbsim_nrf_boot(sim->model, MAX(back_us, now));
-			/* the model's USB front closed its port at the reset; over BLE the
-			 * bootloader takes requests as soon as a host is connected */
-			usbsim_nrf_set_port_open(sim->model, TRUE, MAX(back_us, now));
 			if (app_valid)
 				sim->app_version = app_version;
 			sim_switch_persona(sim, app_valid ? PERSONA_APP : PERSONA_BOOTLOADER);
@@ -1836,8 +1833,9 @@ main(int argc, char **argv)
 	config.app_valid = app_valid;
 	config.app_version = app_version;
 	config.require_signature = require_signature;
+	/* over BLE the bootloader takes requests as soon as a host is connected */
+	config.port_always_open = TRUE;
 	sim->model = usbsim_nrf_new(&config, sim->epoch_us);
-	usbsim_nrf_set_port_open(sim->model, TRUE, sim->epoch_us);
 
 	sim->introspection = g_dbus_node_info_new_for_xml(introspection_xml, &error);
 	g_assert_no_error(error);

@@ -261,6 +261,7 @@ usbsim_nrf_config_init(UsbsimNrfConfig *config, UsbsimNrfFront front)
 {
 	memset(config, 0, sizeof(*config));
 	config->front = front;
+	config->port_always_open = front == USBSIM_NRF_FRONT_UART;
 	config->profile = front == USBSIM_NRF_FRONT_USB ? "nrf52840-dongle" : "nrf52-uart";
 	config->time_scale = 1.0;
 	config->baud_rate = 115200;
@@ -340,7 +341,7 @@ usbsim_nrf_new(const UsbsimNrfConfig *config, gint64 epoch_us)
 	self->requests = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, NULL);
 	self->images = g_string_new(NULL);
 	self->running = TRUE;
-	self->port_open = config->front == USBSIM_NRF_FRONT_UART;
+	self->port_open = config->port_always_open;
 	self->reset_at_us = G_MAXINT64;
 	self->cpu_free_us = epoch_us;
 	self->flash_free_us = epoch_us;
@@ -1392,7 +1393,7 @@ usbsim_nrf_take_reset(UsbsimNrf *self, gint64 now_us, gint64 *back_us)
 	self->reset_at_us = G_MAXINT64;
 	usbsim_nrf_restore(self);
 	/* the USB transport waits for a host to open the port again */
-	self->port_open = self->config.front == USBSIM_NRF_FRONT_UART;
+	self->port_open = self->config.port_always_open;
 	return TRUE;
 }
 

@@ -43,6 +43,9 @@ typedef enum {
 typedef struct {
 	const gchar *profile; /* "nrf52840-dongle" or "nrf52-uart" */
 	UsbsimNrfFront front;
+	/* no port a host opens (UART, or a BLE link): requests are taken from the start and
+	 * after each reset; else the USB CDC port waits for a host to open it each time */
+	gboolean port_always_open;
 	gdouble time_scale;
 	guint baud_rate;    /* UART only */
 	guint32 hw_version; /* NRF_DFU_HW_VERSION, 52 */
