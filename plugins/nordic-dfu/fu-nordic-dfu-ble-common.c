@@ -180,6 +180,14 @@ fu_nordic_dfu_ble_call(const gchar *path, const gchar *iface, const gchar *metho
 	return TRUE;
 }
 
+void
+fu_nordic_dfu_ble_call_best_effort(const gchar *path, const gchar *iface, const gchar *method)
+{
+	g_autoptr(GError) error_local = NULL;
+	if (!fu_nordic_dfu_ble_call(path, iface, method, &error_local))
+		g_debug("%s", error_local->message);
+}
+
 /* a boolean property of a BlueZ device, FALSE when it cannot be read */
 gboolean
 fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name)
@@ -300,14 +308,10 @@ fu_nordic_dfu_ble_seek_abort_connect(FuNordicDfuBleSeek *seek, gboolean disconne
 	if (seek->cancellable != NULL) {
 		g_cancellable_cancel(seek->cancellable);
 		g_clear_object(&seek->cancellable);
-		if (disconnect && !seek->connected) {
-			g_autoptr(GError) error_local = NULL;
-			if (!fu_nordic_dfu_ble_call(seek->connect_path,
-						    "org.bluez.Device1",
-						    "Disconnect",
-						    &error_local))
-				g_debug("%s", error_local->message);
-		}
+		if (disconnect && !seek->connected)
+			fu_nordic_dfu_ble_call_best_effort(seek->connect_path,
+							   "org.bluez.Device1",
+							   "Disconnect");
 	}
 	seek->connected = FALSE;
 	g_clear_pointer(&seek->connect_path, g_free);
@@ -325,12 +329,9 @@ fu_nordic_dfu_ble_seek_clear(FuNordicDfuBleSeek *seek)
 {
 	fu_nordic_dfu_ble_seek_abort_connect(seek, FALSE);
 	if (seek->discovering) {
-		g_autoptr(GError) error_local = NULL;
-		if (!fu_nordic_dfu_ble_call(seek->adapter_path,
-					    "org.bluez.Adapter1",
-					    "StopDiscovery",
-					    &error_local))
-			g_debug("%s", error_local->message);
+		fu_nordic_dfu_ble_call_best_effort(seek->adapter_path,
+						   "org.bluez.Adapter1",
+						   "StopDiscovery");
 		seek->discovering = FALSE;
 	}
 	g_clear_error(&seek->last_error);
@@ -447,7 +448,8 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 	g_autofree gchar *path = NULL;
 	gboolean seen = FALSE;
 
-	if (!seek->discovery_asked && seek->adapter_path != NULL) {
+	/* asked once: an adapter that refuses is not asked at every step */
+	if (!seek->discovering && seek->discovery_error == NULL && seek->adapter_path != NULL) {
 		g_autoptr(GError) error_local = NULL;
 		if (fu_nordic_dfu_ble_call(seek->adapter_path,
 					   "org.bluez.Adapter1",
@@ -464,13 +466,10 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 			/* the caller's final error or warning says it if nothing is found */
 			g_info("%s", seek->discovery_error);
 		}
-		/* asked once: an adapter that refuses is not asked at every step */
-		seek->discovery_asked = TRUE;
 	}
 
 	/* connected: BlueZ reads the GATT database, within its own budget */
 	if (seek->connected) {
-		g_autoptr(GError) error_local = NULL;
 		if (fu_nordic_dfu_ble_get_bool(seek->connect_path, "ServicesResolved"))
 			return g_strdup(seek->connect_path);
 		if (g_get_monotonic_time() < seek->resolve_deadline_us)
@@ -482,11 +481,9 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 				"%s connected but its services were not resolved within %u ms",
 				seek->connect_path,
 				(guint)FU_NORDIC_DFU_BLE_SEEK_RESOLVE_MS));
-		if (!fu_nordic_dfu_ble_call(seek->connect_path,
-					    "org.bluez.Device1",
-					    "Disconnect",
-					    &error_local))
-			g_debug("%s", error_local->message);
+		fu_nordic_dfu_ble_call_best_effort(seek->connect_path,
+						   "org.bluez.Device1",
+						   "Disconnect");
 		fu_nordic_dfu_ble_seek_abort_connect(seek, FALSE);
 		return NULL;
 	}

@@ -58,6 +58,10 @@ fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen);
 /* a method of a BlueZ object with no arguments and no reply */
 gboolean
 fu_nordic_dfu_ble_call(const gchar *path, const gchar *iface, const gchar *method, GError **error);
+/* a call whose failure changes nothing for the caller (a Disconnect of what may be gone, a
+ * StopDiscovery): its error is only logged */
+void
+fu_nordic_dfu_ble_call_best_effort(const gchar *path, const gchar *iface, const gchar *method);
 /* the device's object path from the FuBluezDevice's proxy */
 const gchar *
 fu_nordic_dfu_ble_device_path(FuDevice *device);
@@ -79,7 +83,6 @@ fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_addres
  */
 typedef struct {
 	gchar *adapter_path;
-	gboolean discovery_asked;
 	gboolean discovering;
 	guint attempts;		    /* Connects asked, to alternate when nothing is seen */
 	GCancellable *cancellable;  /* the Connect under way */

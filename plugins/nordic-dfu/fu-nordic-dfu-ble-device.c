@@ -483,8 +483,7 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 
 	/* an application without the buttonless service is no device of this plugin */
 	if (!cp && !buttonless) {
-		if (!fu_nordic_dfu_ble_call(path, "org.bluez.Device1", "Disconnect", &error_local))
-			g_debug("%s", error_local->message);
+		fu_nordic_dfu_ble_call_best_effort(path, "org.bluez.Device1", "Disconnect");
 		fu_nordic_dfu_ble_restart_failed(
 		    helper,
 		    g_error_new(
