@@ -86,7 +86,15 @@ fu_nordic_dfu_ble_follower_cb(gpointer user_data)
 	if (g_get_monotonic_time() > helper->deadline_us) {
 		/* fwupd's own wait for the replug ends with the error the user sees */
 		g_autofree gchar *why = fu_nordic_dfu_ble_seek_why(&helper->seek);
-		g_warning("the bootloader did not advertise as %s and connect within %u ms%s%s",
+		if (!helper->app_gone) {
+			g_warning("the application accepted enter-bootloader but did not "
+				  "disconnect to reset within %u ms: power-cycle the device, "
+				  "then update it again",
+				  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS);
+			return G_SOURCE_REMOVE;
+		}
+		g_warning("the bootloader did not advertise as %s and connect within %u ms%s%s: "
+			  "check that the device is powered and in range, then update it again",
 			  helper->bl_address,
 			  (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS,
 			  why != NULL ? ": " : "",

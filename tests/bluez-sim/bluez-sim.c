@@ -135,6 +135,7 @@ struct _Sim {
 	guint drop_link_after;	/* packets, 0: never */
 	gint buttonless_result; /* -1: success */
 	gboolean buttonless_silent;
+	gboolean buttonless_stays; /* answers success to enter-bootloader but never resets */
 	gboolean bootloader_absent;
 	gboolean connect_hangs; /* a Connect to what does not advertise waits, as BlueZ's does */
 	gboolean discovery_refused; /* StartDiscovery fails, as with the adapter powered off */
@@ -965,7 +966,7 @@ sim_buttonless_write(Sim *sim, const guint8 *buf, gsize len, gint64 t_us)
 		rsp[2] = sim->buttonless_result >= 0 ? (guint8)sim->buttonless_result
 						     : BUTTONLESS_RES_SUCCESS;
 		sim_trace(sim, "\"event\":\"buttonless\",\"result\":%u", rsp[2]);
-		if (rsp[2] == BUTTONLESS_RES_SUCCESS)
+		if (rsp[2] == BUTTONLESS_RES_SUCCESS && !sim->buttonless_stays)
 			sim->reboot_at_us = t_us + (gint64)(3 * sim_ci_us(sim));
 	}
 	sim_queue_notification(sim,
@@ -1676,6 +1677,7 @@ main(int argc, char **argv)
 	gint buttonless_result = -1;
 	gint app_version = 0;
 	gboolean buttonless_silent = FALSE;
+	gboolean buttonless_stays = FALSE;
 	gboolean bootloader_absent = FALSE;
 	gboolean connect_hangs = FALSE;
 	gboolean discovery_refused = FALSE;
@@ -1742,6 +1744,13 @@ main(int argc, char **argv)
 	     &buttonless_silent,
 	     "Never indicate the enter-bootloader response",
 	     NULL},
+	    {"buttonless-stays",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &buttonless_stays,
+	     "Answer enter-bootloader with success but never reset",
+	     NULL},
 	    {"bootloader-absent",
 	     0,
 	     0,
@@ -1799,6 +1808,7 @@ main(int argc, char **argv)
 	sim->drop_link_after = drop_after;
 	sim->buttonless_result = buttonless_result;
 	sim->buttonless_silent = buttonless_silent;
+	sim->buttonless_stays = buttonless_stays;
 	sim->bootloader_absent = bootloader_absent;
 	sim->connect_hangs = connect_hangs;
 	sim->discovery_refused = discovery_refused;

@@ -232,6 +232,18 @@ def case_bootloader_absent(build, ts):
     check(run.events("discovery"), "the plugin did not look for the bootloader")
 
 
+def case_buttonless_stays(build, ts):
+    """The application accepts enter-bootloader but never resets: the warning says so and what
+    to do, before fwupd gives up waiting."""
+    run = BleRun(build, "buttonless-stays", ["--mode", "buttonless-unbonded",
+                                             "--buttonless-stays"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_failure(run, rc, log, "did not come back")
+    check("did not disconnect to reset" in log and "power-cycle the device" in log,
+          "the warning does not say the application stayed:\n" + log[-3000:])
+    check(not run.events("discovery"), "the plugin looked for a bootloader before the reset")
+
+
 def case_discovery_refused(build, ts):
     """The adapter refuses to discover (BlueZ with it powered off): the unbonded bootloader's new
     address can never show, and the log says why rather than only that nothing came back."""
@@ -377,6 +389,7 @@ CASES = {
     "buttonless-silent": case_buttonless_silent,
     "bootloader-absent": case_bootloader_absent,
     "discovery-refused": case_discovery_refused,
+    "buttonless-stays": case_buttonless_stays,
     "bad-hash": case_bad_hash,
     "wrong-hw-version": case_wrong_hw,
     "cabinet": lambda b, t: case_cabinet(b, t, "bootloader"),
