@@ -228,6 +228,17 @@ fu_dfu_core_base_set_quirk_kv(FuDevice *device,
 		priv->busy_timeout_quirk = tmp;
 		return TRUE;
 	}
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL) == 0) {
+		if (!fu_strtoull(value,
+				 &tmp,
+				 0,
+				 DFU_PROTO_POLL_TIMEOUT_MAX_MS,
+				 FU_INTEGER_BASE_AUTO,
+				 error))
+			return FALSE;
+		priv->min_poll_interval = tmp;
+		return TRUE;
+	}
 	g_set_error_literal(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,

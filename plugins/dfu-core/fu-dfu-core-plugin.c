@@ -21,6 +21,7 @@ fu_dfu_core_plugin_constructed(GObject *obj)
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_TRANSFER_SIZE);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT);
+	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL);
 }
 
 /* a DFU function announces its mode in the interface protocol: 1 runtime, 2 DFU mode */

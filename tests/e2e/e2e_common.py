@@ -22,6 +22,8 @@ PROFILES = {
                         "flash": 0x20000, "ids": False},
     "stm32f1-dfuse": {"vid": 0x1209, "runtime_pid": 0x0015, "dfu_pid": 0x0014, "flash": 0x20000,
                       "ids": False},
+    "stm32l4-dfuse": {"vid": 0x0483, "runtime_pid": 0x5740, "dfu_pid": 0xDF11, "flash": 0x100000,
+                      "ids": False},
     # the COBS bootloader of tests/quirks/cobs-sim.quirk: one identity, no DFU mode
     "stm32h7-cobs": {"vid": 0x1209, "runtime_pid": 0x0020, "dfu_pid": 0x0020, "flash": 0x100000,
                      "ids": False, "mode": False},

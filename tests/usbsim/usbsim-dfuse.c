@@ -129,10 +129,53 @@ static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32f1 = {
     .report_mass_erase_short_ms = 100,
 };
 
+/*
+ * The STM32L476 system bootloader: 2 KiB pages erased in 22.02 ms typical, 24.47 ms at most,
+ * 64-bit double words programmed in 81.69/90.76 us (STM32L476 datasheet, flash memory
+ * characteristics). dfu-util 0.11 (src/dfuse.c) works around "STM32L4 bootloaders that report
+ * a too short poll timeout and may stall the pipe when we poll", and dfu-util ticket 40 shows
+ * an STM32L43x stalling GETSTATUS during ERASE_PAGE: no source gives the figure an erase
+ * reports, so the model reports 10 ms, less than half the erase, and an early poll is made
+ * every time by a host that obeys it. --stall-early-poll-during-erase switches the stall on.
+ */
+static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32l4 = {
+    .name = "stm32l4-dfuse",
+    .description = "STM32L476 system bootloader (DfuSe), 512x2K pages, short erase timeout",
+    .vid = 0x0483,
+    .runtime_pid = 0x5740,
+    .dfu_pid = 0xdf11,
+    .bcd_bootloader = 0x2200,
+    .bcd_usb = 0x0200,
+    .manufacturer = "STMicroelectronics",
+    .product = "STM32  BOOTLOADER",
+    .app_product = "usbsim STM32L4 application",
+    .serial = "205F36A04E4D",
+    .default_mode = USBSIM_DFU_MODE_DFU,
+    .attributes = 0x0b,
+    .detach_timeout_ms = 255,
+    .transfer_size = 2048,
+    .flash_base = 0x08000000,
+    .flash_name = "Internal Flash  ",
+    .flash_run_digits = 3,
+    .flash_runs = {{512, 2 * 1024, 'g'}},
+    .flash_size = 1024 * 1024,
+    .erase_times = {{2 * 1024, 22020, 24470}},
+    .report_erase_ms = 10,
+    .mass_erase_typ_ms = 22,
+    .mass_erase_max_ms = 25,
+    .program_unit = 8,
+    .program_typ_ns = 81690,
+    .program_max_ns = 90760,
+    .report_block_ms = 24,
+    .report_set_address_bogus_ms = 104,
+    .report_mass_erase_short_ms = 100,
+};
+
 static const UsbsimDfuseProfile *const usbsim_dfuse_profile_list[] = {
     &usbsim_dfuse_profile_stm32f4,
     &usbsim_dfuse_profile_gd32vf103,
     &usbsim_dfuse_profile_stm32f1,
+    &usbsim_dfuse_profile_stm32l4,
     NULL,
 };
 
