@@ -4,6 +4,8 @@
 
 #include "fu-dfu-core-common.h"
 
+#include <stdio.h>
+
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -132,22 +134,101 @@ fu_dfu_core_base_probe(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-/* a .dfu file names the device it is for; 0xFFFF means any. It may name the runtime or the
- * DFU mode identity; in DFU mode the runtime identity is a visible counterpart GUID */
+/*
+ * The identity the quirk links this one to (`CounterpartGuid = USB\VID_1234&PID_5679`): the
+ * runtime device's DFU mode, or the DFU mode device's runtime. FALSE when there is none, or
+ * when the quirk gives it as a bare GUID.
+ */
+static gboolean
+fu_dfu_core_base_get_linked_ids(FuDevice *device, guint16 *vid, guint16 *pid)
+{
+	FuContext *ctx = fu_device_get_context(device);
+	const gchar *value;
+	g_autofree gchar *instance_id = NULL;
+	g_autofree gchar *guid = NULL;
+	g_auto(GStrv) sections = NULL;
+
+	instance_id = g_strdup_printf("USB\\VID_%04X&PID_%04X",
+				      fu_device_get_vid(device),
+				      fu_device_get_pid(device));
+	guid = fwupd_guid_hash_string(instance_id);
+	value = fu_context_lookup_quirk_by_id(ctx, guid, FU_QUIRKS_COUNTERPART_GUID);
+	if (value == NULL)
+		return FALSE;
+	sections = g_strsplit(value, ",", -1);
+	for (guint i = 0; sections[i] != NULL; i++) {
+		guint tmp_vid = 0;
+		guint tmp_pid = 0;
+		if (sscanf(sections[i], "USB\\VID_%4X&PID_%4X", &tmp_vid, &tmp_pid) == 2) {
+			*vid = tmp_vid;
+			*pid = tmp_pid;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+/*
+ * A .dfu file names the device it is for, 0xFFFF meaning any: either identity of a device
+ * whose runtime and DFU mode are linked by CounterpartGuid, in either mode, as dfu-util
+ * accepts it (DFU 1.1 appendix B says only "the device").
+ */
 static gboolean
 fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
 {
+	guint16 linked_vid = 0;
+	guint16 linked_pid = 0;
 	g_autofree gchar *instance_id = NULL;
+	g_autofree gchar *guid = NULL;
 
-	if (vid == 0xFFFF && pid == 0xFFFF)
-		return TRUE;
 	if ((vid == 0xFFFF || vid == fu_device_get_vid(device)) &&
 	    (pid == 0xFFFF || pid == fu_device_get_pid(device)))
 		return TRUE;
+	if (fu_dfu_core_base_get_linked_ids(device, &linked_vid, &linked_pid) &&
+	    (vid == 0xFFFF || vid == linked_vid) && (pid == 0xFFFF || pid == linked_pid))
+		return TRUE;
 	if (vid == 0xFFFF || pid == 0xFFFF)
 		return FALSE;
+
+	/* a counterpart given as a GUID */
 	instance_id = g_strdup_printf("USB\\VID_%04X&PID_%04X", vid, pid);
-	return fu_device_has_guid(device, instance_id);
+	guid = fwupd_guid_hash_string(instance_id);
+	return fu_device_has_guid(device, instance_id) ||
+	       fu_device_has_instance_id(device, guid, FU_DEVICE_INSTANCE_FLAG_COUNTERPART);
+}
+
+static void
+fu_dfu_core_base_set_error_ids(FuDevice *device, guint16 vid, guint16 pid, GError **error)
+{
+	FuDfuCoreBaseClass *klass = FU_DFU_CORE_BASE_GET_CLASS(device);
+	gboolean runtime = klass->interface_protocol == DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME;
+	guint16 linked_vid = 0;
+	guint16 linked_pid = 0;
+
+	if (!fu_dfu_core_base_get_linked_ids(device, &linked_vid, &linked_pid)) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "firmware is for USB device %04x:%04x, not this %04x:%04x (%s): "
+			    "use the firmware built for this device",
+			    vid,
+			    pid,
+			    fu_device_get_vid(device),
+			    fu_device_get_pid(device),
+			    runtime ? "runtime" : "DFU mode");
+		return;
+	}
+	g_set_error(error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_INVALID_FILE,
+		    "firmware is for USB device %04x:%04x, not this device (runtime %04x:%04x, "
+		    "DFU mode %04x:%04x): use the firmware built for this device",
+		    vid,
+		    pid,
+		    runtime ? fu_device_get_vid(device) : linked_vid,
+		    runtime ? fu_device_get_pid(device) : linked_pid,
+		    runtime ? linked_vid : fu_device_get_vid(device),
+		    runtime ? linked_pid : fu_device_get_pid(device));
 }
 
 static FuFirmware *
@@ -173,15 +254,7 @@ fu_dfu_core_base_prepare_firmware(FuDevice *device,
 		guint16 vid = fu_dfu_firmware_get_vid(FU_DFU_FIRMWARE(firmware));
 		guint16 pid = fu_dfu_firmware_get_pid(FU_DFU_FIRMWARE(firmware));
 		if (!fu_dfu_core_base_matches_ids(device, vid, pid)) {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INVALID_FILE,
-				    "firmware is for USB device %04x:%04x, not this %04x:%04x: "
-				    "use the firmware built for this device",
-				    vid,
-				    pid,
-				    fu_device_get_vid(device),
-				    fu_device_get_pid(device));
+			fu_dfu_core_base_set_error_ids(device, vid, pid, error);
 			return NULL;
 		}
 	}

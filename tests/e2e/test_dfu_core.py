@@ -113,6 +113,36 @@ def case_wrong_vid_pid(build):
     run.check_untouched()
 
 
+# A .dfu suffix may name either identity of a device whose runtime (1209:0010) and DFU mode
+# (1209:0011) are linked by CounterpartGuid, or 0xFFFF, in either mode
+def suffix_case(build, name, mode, vid, pid):
+    run = Run(build, name, mode=mode, file_vid=vid, file_pid=pid).run()
+    run.check_flashed()
+    check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back: %r"
+          % run.result["after"])
+
+
+def case_suffix_dfu_ids_in_runtime(build):
+    suffix_case(build, "suffix-dfu-ids-in-runtime", "runtime", 0x1209, 0x0011)
+
+
+def case_suffix_runtime_ids_in_dfu_mode(build):
+    suffix_case(build, "suffix-runtime-ids-in-dfu-mode", "dfu", 0x1209, 0x0010)
+
+
+def case_suffix_any(build):
+    suffix_case(build, "suffix-any", "runtime", 0xFFFF, 0xFFFF)
+
+
+def case_suffix_foreign(build):
+    # another product of the same vendor: refused before anything is written, naming both
+    # identities of the device
+    run = Run(build, "suffix-foreign", file_vid=0x1209, file_pid=0x0099).run()
+    run.check_failed("1209:0099", "runtime 1209:0010", "DFU mode 1209:0011")
+    run.check_untouched()
+    check(not run.requests("dnload"), "DNLOAD sent: %r" % run.requests("dnload")[:1])
+
+
 def case_too_large(build):
     run = Run(build, "too-large", image_size=0x14000).run()
     run.check_failed("device holds")
