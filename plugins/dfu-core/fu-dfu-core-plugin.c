@@ -4,6 +4,7 @@
 
 #include "fu-dfu-core-plugin.h"
 
+#include "fu-dfu-core-application.h"
 #include "fu-dfu-core-common.h"
 #include "fu-dfu-core-device.h"
 #include "fu-dfu-core-runtime.h"
@@ -18,13 +19,18 @@ fu_dfu_core_plugin_constructed(GObject *obj)
 	fu_plugin_add_udev_subsystem(plugin, "usb");
 	fu_plugin_add_device_gtype(plugin, FU_TYPE_DFU_CORE_RUNTIME);
 	fu_plugin_add_device_gtype(plugin, FU_TYPE_DFU_CORE_DEVICE);
+	fu_plugin_add_device_gtype(plugin, FU_TYPE_DFU_CORE_APPLICATION);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_TRANSFER_SIZE);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT);
 	fu_context_add_quirk_key(ctx, FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL);
 }
 
-/* a DFU function announces its mode in the interface protocol: 1 runtime, 2 DFU mode */
+/*
+ * A DFU function announces its mode in the interface protocol: 1 runtime, 2 DFU mode. A device
+ * the quirk names with no DFU interface at all is the application of a device whose
+ * application has none, as it starts after an update.
+ */
 static GType
 fu_dfu_core_plugin_guess_gtype(FuDevice *device, GError **error)
 {
@@ -43,11 +49,7 @@ fu_dfu_core_plugin_guess_gtype(FuDevice *device, GError **error)
 		if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_DFU)
 			return FU_TYPE_DFU_CORE_DEVICE;
 	}
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "no DFU interface (class 0xFE, subclass 0x01, protocol 1 or 2)");
-	return G_TYPE_INVALID;
+	return FU_TYPE_DFU_CORE_APPLICATION;
 }
 
 static gboolean

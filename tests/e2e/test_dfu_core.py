@@ -74,6 +74,62 @@ def case_update_not_tolerant(build):
     check(run.result["after"][0]["Version"] == bcd(VERSION_NEW), "new version not read back")
 
 
+# How a DFU 1.1 device ends the update (the model's --manifest-ending, --app-dfu): each is a
+# correct update, so each ends done, with the version the device now runs where it can tell
+def ending(build, name, options, mode="runtime"):
+    run = Run(build, name, mode=mode, extra=["--manifest-tolerant", "no"] + options).run()
+    run.check_flashed()
+    check(run.summary.get("manifestations") == 1, "summary %r" % run.summary)
+    check(run.summary.get("final_mode") == "runtime", "device ended in %r" %
+          run.summary.get("final_mode"))
+    return run
+
+
+def check_new_version(run):
+    check(run.result["after"] and run.result["after"][0]["Version"] == bcd(VERSION_NEW),
+          "new version not read back: %r" % run.result["after"])
+
+
+def case_ending_wait_reset(build):
+    # waits in dfuMANIFEST-WAIT-RESET: the plugin resets it
+    run = ending(build, "ending-wait-reset", ["--manifest-ending", "wait-reset"])
+    check(run.events("usb-reset"), "the device was never reset")
+    check_new_version(run)
+
+
+def case_ending_reset_other_ids(build):
+    # resets by itself and comes back in runtime mode with its runtime product ID
+    run = ending(build, "ending-reset-other-ids", ["--manifest-ending", "reset"])
+    check_new_version(run)
+
+
+def case_ending_reset_same_ids(build):
+    # resets by itself and comes back in runtime mode with the IDs of its DFU mode
+    run = ending(build, "ending-reset-same-ids", ["--manifest-ending", "reset",
+                                                  "--runtime-pid", "0x0011"])
+    check_new_version(run)
+
+
+def case_ending_silent(build):
+    # does not answer the GETSTATUS after the last DNLOAD (GD32VF103), then resets
+    run = ending(build, "ending-silent", ["--manifest-ending", "silent"])
+    check_new_version(run)
+
+
+def case_ending_app_no_dfu(build):
+    # resets into an application with no DFU interface: nothing can read its version back
+    run = ending(build, "ending-app-no-dfu", ["--manifest-ending", "reset", "--app-dfu", "no"],
+                 mode="dfu")
+    err = run.install_stderr()
+    check("not read back" in err and "bcdDevice" in err,
+          "no word that the version was not read back:\n%s" % err)
+    # what fwupd can show: the application's bcdDevice, which the model sets from its image;
+    # it cannot be updated without its bootloader
+    after = run.result["after"]
+    check(after and after[0]["Version"] == bcd(VERSION_NEW), "version shown %r" % after)
+    check("updatable" not in after[0]["Flags"], "the application is updatable: %r" % after)
+
+
 def case_update_dfu_mode(build):
     run = Run(build, "update-dfu-mode", mode="dfu").run()
     run.check_flashed()

@@ -264,6 +264,70 @@ test_download_manifest_wait_reset(void)
 }
 
 static void
+tweak_reset_into_app_without_dfu(UsbsimDfuConfig *config)
+{
+	config->manifest_tolerant = FALSE;
+	config->ending = USBSIM_DFU_ENDING_RESET;
+	config->app_has_dfu = FALSE;
+}
+
+static void
+test_download_manifest_reset(void)
+{
+	g_autoptr(UsbsimDfu) dfu =
+	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_reset_into_app_without_dfu);
+	g_autoptr(GByteArray) image = make_image(2048);
+	g_autoptr(UsbsimDescription) desc = NULL;
+	gint64 now_us = 1000000;
+	gint64 delay_us = 0;
+
+	now_us = download(dfu, image, 2048, now_us);
+	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
+	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, NULL, 0, now_us);
+	getstatus(dfu, now_us, USBSIM_DFU_STATE_MANIFEST, 0);
+	/* it resets by itself once manifested, never waiting for a reset */
+	getstatus(dfu, now_us + 20000, USBSIM_DFU_STATE_MANIFEST, 0);
+	g_assert_true(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
+	g_assert_cmpint(delay_us, ==, 10000);
+	usbsim_dfu_ops()->reenumerate(dfu, now_us + 30000);
+	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
+	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
+	/* the application has only its own interface, and no DFU request reaches the model */
+	desc = usbsim_dfu_ops()->describe(dfu);
+	g_assert_cmpint(desc->interfaces->len, ==, 1);
+	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, now_us),
+			==,
+			USBSIM_OUTCOME_STALL);
+}
+
+static void
+tweak_silent(UsbsimDfuConfig *config)
+{
+	config->manifest_tolerant = FALSE;
+	config->ending = USBSIM_DFU_ENDING_SILENT;
+}
+
+static void
+test_download_manifest_silent(void)
+{
+	g_autoptr(UsbsimDfu) dfu = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_silent);
+	g_autoptr(GByteArray) image = make_image(2048);
+	UsbsimReply reply;
+	gint64 now_us = 1000000;
+	gint64 delay_us = 0;
+
+	now_us = download(dfu, image, 2048, now_us);
+	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, NULL, 0, now_us);
+	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
+	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_TIMEOUT);
+	g_byte_array_unref(reply.data);
+	g_assert_true(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
+	usbsim_dfu_ops()->reenumerate(dfu, now_us + delay_us);
+	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
+	g_assert_cmpint(usbsim_dfu_get_runtime_version(dfu), ==, 0x1234);
+}
+
+static void
 test_reported_and_real_busy_times(void)
 {
 	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
@@ -659,6 +723,8 @@ main(int argc, char **argv)
 			test_functional_descriptor_placement);
 	g_test_add_func("/usbsim/download/manifest-tolerant", test_download_manifest_tolerant);
 	g_test_add_func("/usbsim/download/manifest-wait-reset", test_download_manifest_wait_reset);
+	g_test_add_func("/usbsim/download/manifest-reset", test_download_manifest_reset);
+	g_test_add_func("/usbsim/download/manifest-silent", test_download_manifest_silent);
 	g_test_add_func("/usbsim/timing/reported-and-real", test_reported_and_real_busy_times);
 	g_test_add_func("/usbsim/timing/early-poll-scaled", test_early_poll_time_scale);
 	g_test_add_func("/usbsim/timing/poll-sequence", test_poll_sequence);

@@ -90,6 +90,8 @@ usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile)
 	config->bcd_device = 0x0100;
 	config->serial = g_strdup("USBSIM0001");
 	config->manifest_tolerant = TRUE;
+	config->ending = USBSIM_DFU_ENDING_WAIT_RESET;
+	config->app_has_dfu = TRUE;
 	config->will_detach = FALSE;
 	config->can_upload = TRUE;
 	config->can_download = TRUE;
@@ -257,6 +259,8 @@ struct _UsbsimDfu {
 
 	gint64 detach_deadline_us;
 	gboolean self_detach_pending;
+	gboolean manifest_reset_pending; /* resets itself into the application */
+	gint64 manifest_reset_delay_us;
 	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
@@ -423,7 +427,8 @@ usbsim_dfu_advance(UsbsimDfu *self, gint64 now_us)
 		self->block_done = TRUE;
 		return;
 	}
-	if (self->state == USBSIM_DFU_STATE_MANIFEST && now_us >= self->busy_until_us) {
+	if (self->state == USBSIM_DFU_STATE_MANIFEST && now_us >= self->busy_until_us &&
+	    !self->manifest_reset_pending) {
 		self->state = USBSIM_DFU_STATE_MANIFEST_WAIT_RESET;
 		return;
 	}
@@ -615,6 +620,14 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *
 	self->busy_until_us = now_us + busy_us;
 	self->stats.busy_us += busy_us;
 	self->state = USBSIM_DFU_STATE_MANIFEST;
+	if (self->config.ending != USBSIM_DFU_ENDING_WAIT_RESET) {
+		self->manifest_reset_pending = TRUE;
+		self->manifest_reset_delay_us = MAX(1000, busy_us);
+	}
+	if (self->config.ending == USBSIM_DFU_ENDING_SILENT) {
+		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
+		return;
+	}
 	usbsim_dfu_answer_status(self,
 				 usbsim_dfu_scale_report_ms(self, profile->manifest_ms),
 				 reply);
@@ -855,6 +868,7 @@ usbsim_dfu_control(gpointer model,
 	gsize data_len = direction_in ? 0 : setup->length;
 
 	if ((setup->request_type & 0x60) != 0x20 || (setup->request_type & 0x1f) != 0x01 ||
+	    (self->mode == USBSIM_DFU_MODE_RUNTIME && !self->config.app_has_dfu) ||
 	    (setup->index & 0xff) != usbsim_dfu_interface_number(self) ||
 	    setup->request >= USBSIM_DFU_REQUEST_LAST) {
 		reply->name = "other";
@@ -974,6 +988,10 @@ usbsim_dfu_pending_reenumeration(gpointer model, gint64 *delay_us)
 		*delay_us = 1000;
 		return TRUE;
 	}
+	if (self->manifest_reset_pending) {
+		*delay_us = self->manifest_reset_delay_us;
+		return TRUE;
+	}
 	if (!self->self_detach_pending)
 		return FALSE;
 	*delay_us = MAX(1000, usbsim_dfu_scale_us(self, USBSIM_DFU_SELF_DETACH_US));
@@ -989,6 +1007,11 @@ usbsim_dfu_reenumerate(gpointer model, gint64 now_us)
 		self->power_lost = FALSE;
 		self->pending_error = USBSIM_DFU_STATUS_OK;
 		usbsim_dfu_enter_dfu_mode(self);
+		return;
+	}
+	if (self->manifest_reset_pending) {
+		self->manifest_reset_pending = FALSE;
+		usbsim_dfu_enter_runtime_mode(self);
 		return;
 	}
 	if (self->self_detach_pending)
@@ -1037,9 +1060,12 @@ usbsim_dfu_describe(gpointer model)
 					      usbsim_dfu_get_runtime_version(self));
 		iface = usbsim_description_add_interface(desc);
 		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, "usbsim application");
-		iface = usbsim_description_add_interface(desc);
-		alt = usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x01, "usbsim DFU runtime");
-		usbsim_dfu_append_functional(self, alt->extra);
+		if (self->config.app_has_dfu) {
+			iface = usbsim_description_add_interface(desc);
+			alt =
+			    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x01, "usbsim DFU runtime");
+			usbsim_dfu_append_functional(self, alt->extra);
+		}
 	} else {
 		desc =
 		    usbsim_description_new(profile->vid, profile->dfu_pid, self->config.bcd_device);

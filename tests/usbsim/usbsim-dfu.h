@@ -81,6 +81,14 @@ typedef enum {
 	USBSIM_DFU_MODE_DFU,
 } UsbsimDfuMode;
 
+/* how a device that is not manifestation tolerant ends its manifestation (DFU 1.1 section
+ * 7.2 allows the first two; the third is the GD32VF103's) */
+typedef enum {
+	USBSIM_DFU_ENDING_WAIT_RESET, /* waits in dfuMANIFEST-WAIT-RESET for a bus reset */
+	USBSIM_DFU_ENDING_RESET,      /* resets itself once manifested and runs the application */
+	USBSIM_DFU_ENDING_SILENT,     /* answers no GETSTATUS after the last DNLOAD, then resets */
+} UsbsimDfuEnding;
+
 /* a timing profile, TIMING.md; times at scale 1.0 */
 typedef struct {
 	const gchar *name;
@@ -114,6 +122,8 @@ typedef struct {
 	guint16 bcd_device; /* bootloader version and runtime version without an image one */
 	gchar *serial;
 	gboolean manifest_tolerant;
+	UsbsimDfuEnding ending; /* when not manifestation tolerant */
+	gboolean app_has_dfu;	/* the application has a DFU runtime interface */
 	gboolean will_detach;
 	gboolean can_upload;
 	gboolean can_download;

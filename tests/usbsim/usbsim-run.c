@@ -734,6 +734,8 @@ main(int argc, char **argv)
 	g_autofree gchar *can_accelerate = NULL;
 	g_autofree gchar *stuck_busy = NULL;
 	g_autofree gchar *block_stride = NULL;
+	g_autofree gchar *manifest_ending = NULL;
+	g_autofree gchar *app_dfu = NULL;
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
@@ -787,6 +789,20 @@ main(int argc, char **argv)
 	     NULL},
 	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &version_offset, "Version offset", "N"},
 	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &early_poll, "answer or stall", "HOW"},
+	    {"manifest-ending",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &manifest_ending,
+	     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
+	     "HOW"},
+	    {"app-dfu",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &app_dfu,
+	     "DFU 1.1: the application has a DFU runtime interface, yes or no",
+	     "B"},
 	    {"can-accelerate",
 	     0,
 	     0,
@@ -927,6 +943,10 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
+	if (dfuse_profile != NULL && (manifest_ending != NULL || app_dfu != NULL)) {
+		g_printerr("usbsim-run: --manifest-ending and --app-dfu need a DFU 1.1 profile\n");
+		return USBSIM_EXIT_SETUP;
+	}
 	if (dfuse_profile != NULL) {
 		UsbsimOptions options = {
 		    .mode = mode,
@@ -1048,6 +1068,22 @@ main(int argc, char **argv)
 				  &config.manifest_tolerant,
 				  "--manifest-tolerant",
 				  &error);
+	if (error == NULL && manifest_ending != NULL) {
+		if (g_strcmp0(manifest_ending, "wait-reset") == 0)
+			config.ending = USBSIM_DFU_ENDING_WAIT_RESET;
+		else if (g_strcmp0(manifest_ending, "reset") == 0)
+			config.ending = USBSIM_DFU_ENDING_RESET;
+		else if (g_strcmp0(manifest_ending, "silent") == 0)
+			config.ending = USBSIM_DFU_ENDING_SILENT;
+		else
+			g_set_error_literal(
+			    &error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--manifest-ending must be wait-reset, reset or silent");
+	}
+	if (error == NULL && app_dfu != NULL)
+		usbsim_parse_bool(app_dfu, &config.app_has_dfu, "--app-dfu", &error);
 	if (error == NULL && will_detach != NULL)
 		usbsim_parse_bool(will_detach, &config.will_detach, "--will-detach", &error);
 	if (error == NULL && can_upload != NULL)
