@@ -305,8 +305,15 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 			g_prefix_error(error, "failed to leave DFU mode: ");
 			return FALSE;
 		}
-		if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR))
-			fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
+			g_warning("%s left DFU mode for an application that is no DFU device: the "
+				  "firmware version was not read back, and fwupd shows no device "
+				  "until the bootloader is started again",
+				  fu_device_get_name(device) != NULL ? fu_device_get_name(device)
+								     : "the device");
+			return TRUE;
+		}
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 		return TRUE;
 	}
 

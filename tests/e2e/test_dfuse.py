@@ -16,7 +16,10 @@ import struct
 import subprocess
 import sys
 
-from e2e_common import SAMPLE, VERSION_NEW, Failure, Run, bcd, check, dfuse_file, filler
+from e2e_common import (HERE, SAMPLE, VERSION_NEW, Failure, Run, bcd, check, dfuse_file,
+                        filler)
+
+LIBUSB_ERROR_PIPE = -9
 
 FLASH = 0x08000000
 # STM32F4 sectors: 4 x 16 KiB, 1 x 64 KiB, 7 x 128 KiB
@@ -174,6 +177,18 @@ def case_stm32f4_wrong_target(build):
     check_nothing_written(run)
 
 
+def case_stm32f4_leave_to_application(build):
+    # the system bootloader leaves into an application that is no DFU device: the shipped
+    # quirk's will-disappear ends the update done, saying the version was not read back
+    run = misbehaving_f4(build, "stm32f4-leave-to-application", [])
+    check(run.events("leave"), "the device was not told to leave DFU mode")
+    check(run.summary.get("final_mode") == "runtime", "the application did not start: %r"
+          % run.summary.get("final_mode"))
+    err = run.install_stderr()
+    check("not read back" in err, "no word that the version was not read back:\n%s" % err)
+    check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
+
+
 def case_stm32f4_dump(build):
     run = Run(build, "stm32f4-dump", profile="stm32f4-dfuse", mode="dfu")
     dump = os.path.join(run.dir, "dump.bin")
@@ -259,6 +274,26 @@ def case_stm32f4_read_protected(build):
     run = misbehaving_f4(build, "stm32f4-read-protected", ["--read-protected"],
                          expect_ok=False, needles=("read-protected",))
     check(not run.events("read-unprotect"), "read protection removed without being asked")
+
+
+def case_stm32c5_functional_request_stalls(build):
+    # a ROM that never answers a standalone GET_DESCRIPTOR for the functional descriptor
+    # (STM32C5, betaflight-configurator PR 5300): the model stalls it, as a libusb client
+    # that asks sees; the plugin reads the descriptor from the configuration and never asks
+    option = ["--stall-functional-descriptor-request"]
+    for extra, expect in (([], "9 09210b"), (option, "%d " % LIBUSB_ERROR_PIPE)):
+        run = Run(build, "stm32c5-get-descriptor", profile="stm32f4-dfuse", mode="dfu",
+                  extra=extra)
+        proc = subprocess.run(run.usbsim_cmd() + [
+            "--", "/usr/bin/python3", os.path.join(HERE, "usb_get_descriptor.py"),
+            "0x0483", "0xdf11", "0x21", "9"], capture_output=True, text=True, timeout=60)
+        check(proc.stdout.startswith(expect), "GET_DESCRIPTOR 0x21 with %r: %r, expected %r"
+              % (extra, proc.stdout, expect))
+    run = misbehaving_f4(build, "stm32c5-functional-request-stalls", option)
+    asked = [r for r in run.requests("get_descriptor") if r["wValue"] >> 8 == 0x21]
+    check(not asked, "the functional descriptor was asked for: %r" % asked)
+    sizes = {r["wLength"] for r in run.requests("dnload") if r["wValue"] >= 2 and r["wLength"]}
+    check(sizes == {2048}, "DNLOAD block sizes %r, expected the descriptor's 2048" % sizes)
 
 
 def case_gd32vf103(build):

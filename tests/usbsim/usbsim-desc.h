@@ -58,6 +58,10 @@ typedef struct {
 	guint8 config_attributes;
 	guint8 max_power;      /* in units of 2 mA */
 	GPtrArray *interfaces; /* of UsbsimInterface */
+	/* a standalone GET_DESCRIPTOR for a class descriptor (the DFU functional one, 0x21) is
+	 * answered with the first of that type in the configuration, unless this is set: some
+	 * ROMs stall it (STM32C5), and a host has to read it from the configuration */
+	gboolean class_descriptor_request_stalls;
 
 	/* filled by usbsim_description_build() */
 	GPtrArray *strings; /* index -> gchar*, index 0 unused (language IDs) */

@@ -625,6 +625,20 @@ usbsim_device_standard_request(UsbsimDevice *self, const UsbsimSetup *setup, Usb
 				return;
 			}
 		}
+		if (desc_type == 0x21 && !self->desc->class_descriptor_request_stalls) {
+			const GByteArray *cfg = self->desc->config_descriptor;
+			for (guint off = 0; off + 2 <= cfg->len && cfg->data[off] >= 2;
+			     off += cfg->data[off]) {
+				if (cfg->data[off + 1] != desc_type ||
+				    off + cfg->data[off] > cfg->len)
+					continue;
+				usbsim_device_reply_append(reply,
+							   cfg->data + off,
+							   cfg->data[off],
+							   setup->length);
+				return;
+			}
+		}
 		/* BOS, device qualifier (a full-speed device) and anything unknown */
 		reply->outcome = USBSIM_OUTCOME_STALL;
 		return;

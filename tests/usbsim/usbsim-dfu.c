@@ -1086,6 +1086,7 @@ usbsim_dfu_describe(gpointer model)
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
 	desc->serial = g_strdup(self->config.serial);
+	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }

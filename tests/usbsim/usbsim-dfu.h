@@ -129,6 +129,7 @@ typedef struct {
 	gboolean can_download;
 	guint alts;
 	gboolean func_desc_every_alt;
+	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
 	guint32 version_offset;
 	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
 	guint16 detach_timeout_ms;

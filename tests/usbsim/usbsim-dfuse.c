@@ -1598,6 +1598,7 @@ usbsim_dfuse_describe(gpointer model)
 	}
 	desc->manufacturer = g_strdup(profile->manufacturer);
 	desc->serial = g_strdup(self->config.serial);
+	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }

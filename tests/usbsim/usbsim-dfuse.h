@@ -102,7 +102,8 @@ typedef struct {
 	gchar *serial;
 	guint alts; /* 0: all the profile has */
 	gboolean func_desc_every_alt;
-	guint32 version_offset; /* from the start of the application */
+	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
+	guint32 version_offset;		   /* from the start of the application */
 	gboolean early_poll_stalls;
 	/* a block's address steps by wTransferSize, as ST's USB device library does, instead of
 	 * by the request's own length, as AN2662 words it */

@@ -371,6 +371,7 @@ typedef struct {
 	const gchar *block_stride;
 	gchar **faults;
 	gboolean func_desc_every_alt;
+	gboolean stall_functional_request;
 	gboolean bogus_set_address_timeout;
 	gboolean zero_poll_timeout;
 	gboolean short_mass_erase_timeout;
@@ -407,6 +408,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 
 	config->time_scale = o->time_scale;
 	config->func_desc_every_alt = o->func_desc_every_alt;
+	config->stall_functional_request = o->stall_functional_request;
 	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
 	config->zero_poll_timeout = o->zero_poll_timeout;
 	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
@@ -739,6 +741,7 @@ main(int argc, char **argv)
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
+	gboolean stall_functional_request = FALSE;
 	gboolean bogus_set_address_timeout = FALSE;
 	gboolean zero_poll_timeout = FALSE;
 	gboolean short_mass_erase_timeout = FALSE;
@@ -786,6 +789,13 @@ main(int argc, char **argv)
 	     G_OPTION_ARG_NONE,
 	     &func_desc_every_alt,
 	     "Repeat the functional descriptor after every alt setting",
+	     NULL},
+	    {"stall-functional-descriptor-request",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &stall_functional_request,
+	     "A standalone GET_DESCRIPTOR for the functional descriptor stalls (STM32C5)",
 	     NULL},
 	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &version_offset, "Version offset", "N"},
 	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &early_poll, "answer or stall", "HOW"},
@@ -974,6 +984,7 @@ main(int argc, char **argv)
 		    .zero_poll_timeout = zero_poll_timeout,
 		    .short_mass_erase_timeout = short_mass_erase_timeout,
 		    .stall_early_poll_during_erase = stall_early_poll_during_erase,
+		    .stall_functional_request = stall_functional_request,
 		    .read_protected = read_protected,
 		    .time_scale = time_scale,
 		};
@@ -999,6 +1010,7 @@ main(int argc, char **argv)
 	usbsim_dfu_config_init(&config, profile);
 	config.time_scale = time_scale;
 	config.func_desc_every_alt = func_desc_every_alt;
+	config.stall_functional_request = stall_functional_request;
 	if (time_scale < 0 || timeout_s <= 0) {
 		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
 		return USBSIM_EXIT_SETUP;
