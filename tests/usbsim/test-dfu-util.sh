@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks the simulated DFU device with Debian's dfu-util, a client written elsewhere:
 # byte-exact download and upload, runtime to DFU mode, and faults.
-# Usage: test-dfu-util.sh download|upload|runtime|faults
+# Usage: test-dfu-util.sh download|upload|runtime|endings|faults
 # shellcheck disable=SC1091
 . "$(dirname "$0")/usbsim-test-lib.sh"
 
@@ -97,6 +97,27 @@ case_detach_only() {
 	expect_eq "final mode" "$(summary "$WORK/trace.json" final_mode)" dfu
 }
 
+# ending EXPECTED_RC OPTIONS...: dfu-util -R against one way a DFU 1.1 device ends the update
+# (--manifest-tolerant, --manifest-ending, --app-dfu). Every one leaves the new image running;
+# dfu-util 0.11 still reports the device it can no longer reach as an error: 74 when the
+# status read after the download finds it gone (or its reset of a device in
+# dfuMANIFEST-WAIT-RESET does, see above), 251 (LIBUSB_ERROR_NOT_FOUND) when its -R reset of a
+# device that stayed in dfuIDLE does.
+case_ending() {
+	expected_rc=$1
+	shift
+	step "dfu-util -R against the ending: $*"
+	make_image "$WORK/img.bin" 10000 3 0x0234
+	dfu_file "$WORK/img.bin" 0x1209 0x0011 "$WORK/img.dfu"
+	sim "$WORK/trace.json" --profile stm32f1-dfu --mode dfu "$@" \
+		--flash-out "$WORK/flash.bin" -- dfu-util -d 1209:0011 -R -D "$WORK/img.dfu"
+	expect_eq "dfu-util exit status" "$RC" "$expected_rc"
+	same_prefix "$WORK/img.bin" "$WORK/flash.bin"
+	expect_eq "manifestations" "$(summary "$WORK/trace.json" manifestations)" 1
+	expect_eq "final mode" "$(summary "$WORK/trace.json" final_mode)" runtime
+	expect_eq "runtime version" "$(summary "$WORK/trace.json" runtime_version)" 564
+}
+
 # fault SPEC: dfu-util must fail, and the trace must show the fault
 case_fault() {
 	spec=$1 outcome=$2
@@ -130,6 +151,14 @@ runtime)
 	case_runtime_download gd32vf103-dfu 0x0012 0x0013 no no
 	case_runtime_download stm32f1-dfu 0x0010 0x0011 yes yes
 	;;
+endings)
+	case_ending 251 --manifest-tolerant yes
+	case_ending 74 --manifest-tolerant no --manifest-ending wait-reset
+	case_ending 74 --manifest-tolerant no --manifest-ending reset
+	case_ending 74 --manifest-tolerant no --manifest-ending reset --runtime-pid 0x0011
+	case_ending 74 --manifest-tolerant no --manifest-ending silent
+	case_ending 74 --manifest-tolerant no --manifest-ending reset --app-dfu no
+	;;
 faults)
 	case_fault stall:dnload:3 stall
 	case_fault errWRITE:dnload:2 ok
@@ -138,7 +167,7 @@ faults)
 	case_fault timeout:getstatus:3 timeout
 	;;
 *)
-	echo "usage: $0 download|upload|runtime|faults" >&2
+	echo "usage: $0 download|upload|runtime|endings|faults" >&2
 	exit 2
 	;;
 esac
