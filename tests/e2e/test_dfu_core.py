@@ -90,6 +90,25 @@ def check_new_version(run):
           "new version not read back: %r" % run.result["after"])
 
 
+def case_ending_idle(build):
+    # manifestation tolerant, stays in dfuIDLE: read back, then reset into the application
+    run = Run(build, "ending-idle", mode="dfu").run()
+    run.check_flashed()
+    check(run.summary.get("bytes_uploaded", 0) >= len(run.read(run.image)),
+          "the image was not read back: %r" % run.summary)
+    check(run.events("usb-reset"), "the device was never reset")
+    check_new_version(run)
+
+
+def case_ending_idle_app_no_dfu(build):
+    # the same, into an application with no DFU interface
+    run = Run(build, "ending-idle-app-no-dfu", mode="dfu", extra=["--app-dfu", "no"]).run()
+    run.check_flashed()
+    check("not read back" in run.install_stderr(), "no word that the version was not read "
+          "back:\n%s" % run.install_stderr())
+    check_new_version(run)
+
+
 def case_ending_wait_reset(build):
     # waits in dfuMANIFEST-WAIT-RESET: the plugin resets it
     run = ending(build, "ending-wait-reset", ["--manifest-ending", "wait-reset"])
