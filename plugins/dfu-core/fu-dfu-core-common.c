@@ -148,6 +148,8 @@ fu_dfu_core_base_get_linked_ids(FuDevice *device, guint16 *vid, guint16 *pid)
 	g_autofree gchar *guid = NULL;
 	g_auto(GStrv) sections = NULL;
 
+	if (ctx == NULL)
+		return FALSE;
 	instance_id = g_strdup_printf("USB\\VID_%04X&PID_%04X",
 				      fu_device_get_vid(device),
 				      fu_device_get_pid(device));
