@@ -368,7 +368,9 @@ fu_cobs_device_ensure_version(FuCobsDevice *self, GError **error)
 				g_set_error_literal(error,
 						    FWUPD_ERROR,
 						    FWUPD_ERROR_NOT_FOUND,
-						    "the device holds no image it would start");
+						    "the device holds no image it would start: "
+						    "check that the firmware is for this device, "
+						    "and install it again");
 				return FALSE;
 			}
 			str = fu_version_from_uint32(version, fu_device_get_version_format(device));
@@ -412,7 +414,9 @@ fu_cobs_device_reload(FuDevice *device, GError **error)
 {
 	FuCobsDevice *self = FU_COBS_DEVICE(device);
 	if (!fu_cobs_device_ensure_version(self, error)) {
-		g_prefix_error_literal(error, "the device came back in its bootloader: ");
+		g_prefix_error_literal(error,
+				       "the device came back in its bootloader and refused "
+				       "the image: ");
 		return FALSE;
 	}
 	return TRUE;

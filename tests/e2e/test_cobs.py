@@ -330,6 +330,17 @@ def case_version_query(build):
           "device holds" % run.replug_versions)
 
 
+def case_refused_image(build):
+    # the bootloader came back and says it holds no image it would start (all ones): the
+    # update failed, whatever every ACK said
+    run = ending_run(build, "refused-image",
+                     ["--cobs-after-bye", "bootloader", "--cobs-version-query", "yes"],
+                     version_word=0xFFFFFFFF)
+    check(run.rc != 0, "the install succeeded on a device that refused the image")
+    check("holds no image it would start" in run.install_log, run.install_log[-3000:])
+    check(run.summary["version_queries"] >= 1, "the device was never asked its version")
+
+
 def case_nak_bye(build):
     # a bootloader that refuses to start the image answers bye with NAK and stays
     chunks = (20000 + CHUNK - 1) // CHUNK
@@ -371,6 +382,7 @@ CASES = {
     "after-bye-app": case_after_bye_app,
     "after-bye-gone": case_after_bye_gone,
     "version-query": case_version_query,
+    "refused-image": case_refused_image,
     "nak-bye": case_nak_bye,
     "ack-each": case_ack_each,
     "ack-pack": case_ack_pack,
