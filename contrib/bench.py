@@ -58,8 +58,13 @@ DFU_PROFILES = {
 }
 # COBS bulk bootloader (PROTOCOLS.md section 4): no other host tool drives it, so our plugin
 # runs alone against the model's physical limit (the protocol has no poll timeouts: the
-# spec-compliant limit is the same)
-COBS_PROFILES = {"stm32h7-cobs": {"sizes": [1024 * KIB]}}
+# spec-compliant limit is the same). CDC is a byte stream: the model sends each reply in an IN
+# transfer of its own by default (stm32h7-cobs), or packs the replies waiting into one
+# (stm32h7-cobs-ack-pack); a host must reach the device's speed with either.
+COBS_PROFILES = {
+    "stm32h7-cobs": {"sizes": [1024 * KIB], "sim": ["--cobs-ack", "each"]},
+    "stm32h7-cobs-ack-pack": {"sizes": [1024 * KIB], "sim": ["--cobs-ack", "pack"]},
+}
 # nRF5 SDK Secure DFU (usbsim-nrf-run): our nordic_dfu plugin, and Nordic's pc-nrf-dfu-js
 # 0.2.12 (installed by contrib/setup) where it can drive the model. The protocol has no poll
 # timeouts: the spec-compliant limit is the physical one. The application bank holds 740 KiB
@@ -79,6 +84,7 @@ NRF_PROFILES = {
 # where no peer takes part, the printed output says why
 NO_PEER = {
     "stm32h7-cobs": "no peer tool drives this bootloader; our plugin runs alone.",
+    "stm32h7-cobs-ack-pack": "no peer tool drives this bootloader; our plugin runs alone.",
     "nrf52840-dongle": "pc-nrf-dfu-js finds no serial port: the simulated Dongle is a raw USB "
                        "device without a cdc_acm tty (its USB transport would also sleep 2 s "
                        "an image); our plugin runs alone, pc-nrf-dfu-js runs on nrf52-uart.",
@@ -107,8 +113,9 @@ def run_dir(work, name, size):
 def run_one_cobs(work, profile, size, time_scale, seed):
     d, image, bin_path, trace, flash_out, result = run_dir(
         work, "%s-cobs-%d" % (profile, size), size)
-    sim = [USBSIM, "--profile", profile, "--time-scale", str(time_scale), "--seed", str(seed),
-           "--trace", trace, "--flash-out", flash_out, "--timeout", "900"]
+    sim = [USBSIM, "--profile", "stm32h7-cobs", "--time-scale", str(time_scale), "--seed",
+           str(seed), "--trace", trace, "--flash-out", flash_out,
+           "--timeout", "900"] + COBS_PROFILES[profile]["sim"]
     client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", "cobs", "--install",
               bin_path, "--result", result, "--timeout", "800"]
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))

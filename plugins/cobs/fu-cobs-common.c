@@ -260,13 +260,13 @@ fu_cobs_session_run(CobsProtoSession *session,
  * says the device owes, so ACK N comes in while chunk N+1 goes out. One reader is not enough
  * once chunks go several to a transfer: an ACK comes every frame, and a synchronous read
  * takes a frame on the bus plus the time to submit the next, so several are pending at once
- * (each ACK is a short packet that ends the read it lands in). Reads are numbered as they
- * are handed out, and their results taken in that order whichever thread finished first, so
- * that a reply that is not an ACK is taken for the chunk it answers. A read starts only once
- * the one FU_COBS_READERS before it has ended, so that a thread held up before its transfer
- * reached the bus cannot be overtaken by more than the others; reads going at the same time
- * may still reach the bus in another order. ACKs are all alike, so only the chunk named in
- * an error about a reply can be off, by less than FU_COBS_READERS, and the error says so.
+ * (each ACK is a short packet that ends the read it lands in, and a device that packs the
+ * replies waiting puts several in one). Results are taken in the order the reads ended, the
+ * order of the byte stream. A read starts only once the one FU_COBS_READERS before it has
+ * ended, so that no more than that many are on the bus at once; reads going at the same time
+ * may end nearly together and be taken in either order. ACKs are all alike, so only the
+ * chunk named in an error about a reply can be off, by less than FU_COBS_READERS, and the
+ * error says so.
  */
 #define FU_COBS_READERS 4
 
@@ -289,8 +289,7 @@ typedef struct {
 	const FuCobsTransport *transport;
 	gpointer user_data;
 	GAsyncQueue *requests; /* of FuCobsReadRequest */
-	GAsyncQueue *results;  /* of FuCobsReadResult */
-	GPtrArray *early;      /* of FuCobsReadResult, in before a read handed out earlier */
+	GAsyncQueue *results;  /* of FuCobsReadResult, in the order the reads ended */
 	guint64 tickets_issued;
 	guint64 tickets_taken;
 	/* reads ended, as the first not ended and a bit per read after it */
@@ -399,34 +398,22 @@ fu_cobs_reader_pending(const FuCobsReader *reader)
 	return reader->tickets_issued - reader->tickets_taken;
 }
 
-/* the result of the oldest read not taken yet, or NULL when it is not in within timeout_ms */
+/*
+ * The result of the read that ended first among those not taken yet, or NULL when none is in
+ * within timeout_ms. Replies are a byte stream and reads of one endpoint end in the order the
+ * bus served them: taken in that order, the bytes stay in order. A device that packs replies
+ * fills a later read while an earlier one still waits for the next packet, so waiting for
+ * the results in the order the reads were asked for would stall on a read the device owes
+ * nothing.
+ */
 static FuCobsReadResult *
 fu_cobs_reader_take(FuCobsReader *reader, guint timeout_ms)
 {
-	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
-
-	for (guint i = 0; i < reader->early->len; i++) {
-		FuCobsReadResult *result = g_ptr_array_index(reader->early, i);
-		if (result->ticket == reader->tickets_taken) {
-			reader->tickets_taken++;
-			return g_ptr_array_steal_index(reader->early, i);
-		}
-	}
-	while (TRUE) {
-		gint64 now = g_get_monotonic_time();
-		FuCobsReadResult *result;
-
-		if (now >= deadline)
-			return NULL;
-		result = g_async_queue_timeout_pop(reader->results, (guint64)(deadline - now));
-		if (result == NULL)
-			return NULL;
-		if (result->ticket == reader->tickets_taken) {
-			reader->tickets_taken++;
-			return result;
-		}
-		g_ptr_array_add(reader->early, result);
-	}
+	FuCobsReadResult *result =
+	    g_async_queue_timeout_pop(reader->results, (guint64)timeout_ms * 1000);
+	if (result != NULL)
+		reader->tickets_taken++;
+	return result;
 }
 
 /**
@@ -458,7 +445,6 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	    .user_data = user_data,
 	    .requests = g_async_queue_new_full(g_free),
 	    .results = g_async_queue_new_full((GDestroyNotify)fu_cobs_read_result_free),
-	    .early = g_ptr_array_new_with_free_func((GDestroyNotify)fu_cobs_read_result_free),
 	};
 	GThread *threads[FU_COBS_READERS] = {NULL};
 	gboolean ok = FALSE;
@@ -523,12 +509,20 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			cobs_proto_session_feed(session, result, NULL, 0, fu_cobs_now_ms());
 		} else if (action.kind == COBS_PROTO_ACTION_RECEIVE) {
 			g_autoptr(FuCobsReadResult) result = NULL;
+			guint64 deadline_ms = fu_cobs_now_ms() + action.timeout_ms;
 
 			/* a reply split across reads needs another */
 			if (fu_cobs_reader_pending(&reader) == 0)
 				fu_cobs_reader_request(&reader, action.timeout_ms);
 			reply_read_alongside = fu_cobs_reader_pending(&reader) > 1;
 			result = fu_cobs_reader_take(&reader, action.timeout_ms);
+			/* a device that packs replies sends several in one read, so a read asked
+			 * for one of them can end empty while the session still waits: only the
+			 * session's own deadline means the reply is missing */
+			if (result != NULL && result->error != NULL &&
+			    g_error_matches(result->error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT) &&
+			    fu_cobs_now_ms() < deadline_ms)
+				continue;
 			if (result == NULL) {
 				cobs_proto_session_feed(session,
 							COBS_PROTO_RESULT_TIMEOUT,
@@ -576,7 +570,6 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		g_thread_join(threads[i]);
 	g_async_queue_unref(reader.requests);
 	g_async_queue_unref(reader.results);
-	g_ptr_array_unref(reader.early);
 	g_mutex_clear(&reader.ended_lock);
 	g_cond_clear(&reader.ended_cond);
 	return ok;

@@ -18,6 +18,8 @@
 #define FU_COBS_QUIRK_WORD_PROGRAM_TIME "CobsWordProgramTime"
 #define FU_COBS_QUIRK_REPLY_TIMEOUT	"CobsReplyTimeout"
 #define FU_COBS_QUIRK_QUEUE_DEPTH	"CobsQueueDepth"
+#define FU_COBS_QUIRK_RESET_TIMEOUT	"CobsResetTimeout"
+#define FU_COBS_QUIRK_RETURN_TIMEOUT	"CobsReturnTimeout"
 
 /* private flags, settable from quirks */
 #define FU_COBS_FLAG_NO_VERIFY "no-verify"

@@ -25,6 +25,8 @@ fu_cobs_plugin_constructed(GObject *obj)
 	fu_context_add_quirk_key(ctx, FU_COBS_QUIRK_WORD_PROGRAM_TIME);
 	fu_context_add_quirk_key(ctx, FU_COBS_QUIRK_REPLY_TIMEOUT);
 	fu_context_add_quirk_key(ctx, FU_COBS_QUIRK_QUEUE_DEPTH);
+	fu_context_add_quirk_key(ctx, FU_COBS_QUIRK_RESET_TIMEOUT);
+	fu_context_add_quirk_key(ctx, FU_COBS_QUIRK_RETURN_TIMEOUT);
 }
 
 void

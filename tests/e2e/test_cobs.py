@@ -6,16 +6,21 @@ tree, updates the simulated STM32H7 COBS bootloader (tests/usbsim, profile stm32
   test_cobs.py --build BUILD CASE
 
 The model runs at a small time scale, and the plugin gets the same scale through a per-run
-quirk (the flash figures shrink alike). The reply slack is not scaled: it covers the
-emulation's own latency, which no time scale shrinks. Each misbehaviour must end in a clear
+quirk (the flash figures shrink alike). The reply slack and the waits for the device to leave
+and come back after bye are not scaled: they cover the emulation's own latency, which no time
+scale shrinks. Each misbehaviour must end in a clear
 error, without the harness having to kill anything, and without bye being sent.
 """
 
 import argparse
+import json
+import os
 import re
+import struct
+import subprocess
 import sys
 
-from e2e_common import Failure, Run, check
+from e2e_common import TOP, Failure, Run, check
 
 SCALE = 0.02
 FLASH = 0x100000
@@ -27,6 +32,8 @@ SCALED_QUIRK = """[USB\\VID_1209&PID_0020]
 CobsSectorEraseTime = %d
 CobsWordProgramTime = %d
 CobsReplyTimeout = 250
+CobsResetTimeout = 300
+CobsReturnTimeout = 1500
 """ % (round(2000 * SCALE), round(200 * SCALE))
 
 
@@ -183,7 +190,202 @@ def case_too_large(build):
     check(run.summary["messages"] == 0, "something was sent to the device")
 
 
+# the endings: one 128 KiB sector of flash keeps each run short
+SMALL_FLASH = 0x20000
+ENDING_QUIRK = SCALED_QUIRK + """FirmwareSizeMax = 0x20000
+"""
+RUN_FWUPDTOOL = os.path.join(TOP, "tests", "run-fwupdtool")
+MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
+VERSION_OFFSET = 0x20
+
+
+def fwupdtool_session(run, cab, sim_extra, flash_in, listing, log=None):
+    """One usbsim-run session: with a cabinet, fwupdtool install as fwupdmgr installs it (the
+    version check included), then the devices as the user lists them next; without, the
+    listing alone. Returns the harness's exit status (fwupdtool install's)."""
+    if log:
+        script = ('"$0" "$1" install "$2" --force --plugins cobs >"$3" 2>&1; rc=$?; '
+                  '"$0" "$1" get-devices --json --plugins cobs >"$4" 2>/dev/null; exit $rc')
+        args = [RUN_FWUPDTOOL, run.build, cab, log, listing]
+    else:
+        script = '"$0" "$1" get-devices --json --plugins cobs >"$2" 2>/dev/null'
+        args = [RUN_FWUPDTOOL, run.build, listing]
+    cmd = [os.path.join(run.build, "tests", "usbsim", "usbsim-run"), "--profile", "stm32h7-cobs",
+           "--flash-size", str(SMALL_FLASH), "--flash-in", flash_in,
+           "--flash-out", run.flash_out, "--trace", run.trace, "--time-scale", str(SCALE),
+           "--timeout", "150"] + sim_extra + ["--", "/bin/sh", "-c", script] + args
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(run.dir, "fwupd"),
+               FWUPD_TEST_EXTRA_QUIRKS=run.quirk_file)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    check(proc.returncode != 124, "the client hung and the harness killed it")
+    with open(run.trace, encoding="utf-8") as f:
+        run.summary = [json.loads(line) for line in f if '"summary"' in line][-1]
+    return proc.returncode
+
+
+def listed_versions(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    devices = json.loads(text[text.find("{"):]).get("Devices", []) if "{" in text else []
+    return [d.get("Version") for d in devices if d.get("Plugin") == "cobs"]
+
+
+def ending_run(build, name, sim_extra, version_word=None, replug_word=None):
+    """A 1.0.0 -> 1.2.0 cabinet update of the simulated bootloader with the given ending, the
+    listing right after, and a replug: a fresh device (the bootloader, holding what the
+    update left) listed by a fresh fwupdtool on the same state directory."""
+    run = Run(build, name, profile="stm32h7-cobs", image_size=20000, file_format="bin",
+              quirks=ENDING_QUIRK, plugin="cobs", time_scale=str(SCALE))
+    if version_word is not None:
+        with open(run.image, "r+b") as f:
+            f.seek(VERSION_OFFSET)
+            f.write(struct.pack("<I", version_word))
+    cab = os.path.join(run.dir, "firmware.cab")
+    proc = subprocess.run(["/usr/bin/python3", MAKE_CABINET, run.image, "--out", cab, "--id",
+                           "org.usbsim.cobs.firmware", "--name", "Simulated STM32H7",
+                           "--instance-id", "USB\\VID_1209&PID_0020", "--protocol", "cobs",
+                           "--version", "1.2.0", "--release-notes", "test", "-q"],
+                          capture_output=True, text=True)
+    check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
+    log = os.path.join(run.dir, "install.log")
+    after = os.path.join(run.dir, "after.json")
+    run.rc = fwupdtool_session(run, cab, sim_extra, run.flash_in, after, log)
+    with open(log, encoding="utf-8") as f:
+        # without the progress lines
+        run.install_log = "".join(line for line in f if "\u2026: " not in line)
+    run.after_versions = listed_versions(after)
+    run.install_summary = run.summary
+    # the replug: the bootloader again with what the update left in its flash
+    replug_in = os.path.join(run.dir, "flash-replug.bin")
+    with open(run.flash_out, "rb") as f:
+        flash = bytearray(f.read())
+    if replug_word is not None:
+        flash[VERSION_OFFSET:VERSION_OFFSET + 4] = struct.pack("<I", replug_word)
+    with open(replug_in, "wb") as f:
+        f.write(flash)
+    replug_extra = ["--cobs-version-query", "yes"] if "--cobs-version-query" in sim_extra else []
+    replug_json = os.path.join(run.dir, "replug.json")
+    saved_out = run.flash_out
+    run.flash_out = os.path.join(run.dir, "flash-replug-out.bin")
+    fwupdtool_session(run, None, replug_extra, replug_in, replug_json)
+    run.flash_out = saved_out
+    run.replug_versions = listed_versions(replug_json)
+    run.summary = run.install_summary
+    return run
+
+
+def check_ending_done(run, after_versions, read_back=True):
+    check(run.rc == 0, "fwupdtool install failed (%d):\n%s" % (run.rc, run.install_log[-3000:]))
+    image = run.read(run.image)
+    check(run.flash()[:len(image)] == image, "flash does not hold the image byte-exact")
+    check(run.summary["byes"] == 1, "bye %d" % run.summary["byes"])
+    not_read = "its version was not read back" in run.install_log
+    check(not_read != read_back, "the install %s say the version was not read back:\n%s" %
+          ("did not" if not read_back else "should not", run.install_log[-3000:]))
+    check(run.after_versions == after_versions, "listed after the install at %s, not %s" %
+          (run.after_versions, after_versions))
+    check(run.replug_versions == ["1.2.0"], "listed after a replug at %s, not 1.2.0" %
+          run.replug_versions)
+
+
+def case_after_bye_stay(build):
+    run = ending_run(build, "after-bye-stay", ["--cobs-after-bye", "stay"])
+    check_ending_done(run, ["1.2.0"])
+    check(run.summary["resets"] == 0, "the device reset")
+
+
+def case_after_bye_bootloader(build):
+    run = ending_run(build, "after-bye-bootloader", ["--cobs-after-bye", "bootloader"])
+    check_ending_done(run, ["1.2.0"])
+    check(run.summary["resets"] == 1, "the device did not reset")
+    check("failed to reload" not in run.install_log, run.install_log[-3000:])
+
+
+def case_after_bye_app(build):
+    # the application has other IDs: no device of this plugin is listed after the install
+    run = ending_run(build, "after-bye-app", ["--cobs-after-bye", "app"])
+    check_ending_done(run, [], read_back=False)
+    check(run.summary["final_mode"] == "application", "final mode %s" %
+          run.summary["final_mode"])
+    check("restarted as USB 1209:0021" in run.install_log, run.install_log[-3000:])
+
+
+def case_after_bye_gone(build):
+    run = ending_run(build, "after-bye-gone", ["--cobs-after-bye", "gone"])
+    check_ending_done(run, [], read_back=False)
+    check(run.summary["unplugged"], "the device did not leave the bus")
+    check("nothing came back" in run.install_log, run.install_log[-3000:])
+
+
+def case_version_query(build):
+    # the device reads the version word of the image it holds; at the replug its flash says
+    # 1.3.0 (put there by some other tool): the query, not what the plugin wrote, is shown
+    run = ending_run(build, "version-query",
+                     ["--cobs-after-bye", "bootloader", "--cobs-version-query", "yes"],
+                     version_word=0x01020000, replug_word=0x01030000)
+    check(run.rc == 0, "fwupdtool install failed (%d):\n%s" % (run.rc, run.install_log[-3000:]))
+    check(run.summary["version_queries"] >= 1, "the device was never asked its version")
+    check(run.after_versions == ["1.2.0"], "listed after at %s" % run.after_versions)
+    check(run.replug_versions == ["1.3.0"], "listed after a replug at %s, not the 1.3.0 the "
+          "device holds" % run.replug_versions)
+
+
+def case_refused_image(build):
+    # the bootloader came back and says it holds no image it would start (all ones): the
+    # update failed, whatever every ACK said
+    run = ending_run(build, "refused-image",
+                     ["--cobs-after-bye", "bootloader", "--cobs-version-query", "yes"],
+                     version_word=0xFFFFFFFF)
+    check(run.rc != 0, "the install succeeded on a device that refused the image")
+    check("holds no image it would start" in run.install_log, run.install_log[-3000:])
+    check(run.summary["version_queries"] >= 1, "the device was never asked its version")
+
+
+def case_nak_bye(build):
+    # a bootloader that refuses to start the image answers bye with NAK and stays
+    chunks = (20000 + CHUNK - 1) // CHUNK
+    run = ending_run(build, "nak-bye", ["--cobs-after-bye", "bootloader",
+                                        "--cobs-wrong-ack", str(chunks + 2)])
+    check(run.rc != 0, "the install succeeded on a refused bye")
+    check("answered bye with [15 00]" in run.install_log, run.install_log[-3000:])
+    check(run.summary["resets"] == 0, "the device reset")
+
+
+def ack_run(build, mode):
+    run = cobs_run(build, "ack-" + mode, image_size=0x8000,
+                   extra=["--cobs-ack", mode])
+    run.check_flashed()
+    s = run.summary
+    check(s["ack_mode"] == mode, "the device's ACK mode is %s" % s["ack_mode"])
+    # every reply read; each alone, or packed: fewer IN transfers than replies, as the
+    # plugin keeps chunks queued while replies wait
+    check(s["replies_taken"] == s["messages"], "%d replies read of %d messages" %
+          (s["replies_taken"], s["messages"]))
+    if mode == "each":
+        check(s["reply_transfers"] == s["replies_taken"], "replies went together")
+    else:
+        check(s["reply_transfers"] < s["replies_taken"], "no replies went together")
+    return run
+
+
+def case_ack_each(build):
+    ack_run(build, "each")
+
+
+def case_ack_pack(build):
+    ack_run(build, "pack")
+
+
 CASES = {
+    "after-bye-stay": case_after_bye_stay,
+    "after-bye-bootloader": case_after_bye_bootloader,
+    "after-bye-app": case_after_bye_app,
+    "after-bye-gone": case_after_bye_gone,
+    "version-query": case_version_query,
+    "refused-image": case_refused_image,
+    "nak-bye": case_nak_bye,
+    "ack-each": case_ack_each,
+    "ack-pack": case_ack_pack,
     "update-1mib": case_update_1mib,
     "verify": case_verify,
     "verify-corrupt": case_verify_corrupt,

@@ -22,6 +22,20 @@ make_cobs(gboolean verify)
 	return cobs;
 }
 
+static UsbsimCobs *
+make_cobs_full(UsbsimCobsAckMode ack_mode, UsbsimCobsAfterBye after_bye, guint wrong_ack)
+{
+	UsbsimCobsConfig config;
+	UsbsimCobs *cobs;
+	usbsim_cobs_config_init(&config);
+	config.ack_mode = ack_mode;
+	config.after_bye = after_bye;
+	config.wrong_ack_message = wrong_ack;
+	cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	return cobs;
+}
+
 static gint64
 out(UsbsimCobs *cobs, const guint8 *buf, gsize len, gint64 submit_us, gint64 now_us)
 {
@@ -102,7 +116,9 @@ test_descriptors(void)
 static void
 test_seed_protocol_and_flow_control(void)
 {
-	g_autoptr(UsbsimCobs) cobs = make_cobs(FALSE);
+	/* replies packed: the unread ACKs do not hold the firmware up (test_ack_modes) */
+	g_autoptr(UsbsimCobs) cobs =
+	    make_cobs_full(USBSIM_COBS_ACK_PACK, USBSIM_COBS_AFTER_BYE_STAY, 0);
 	const guint8 erase[] = {0x03, 0x00};
 	guint8 payload[61];
 	guint8 msg[64];
@@ -136,17 +152,16 @@ test_seed_protocol_and_flow_control(void)
 	g_assert_cmpint(out(cobs, msg, len, t_us - 5000, t_us), >, 0);
 	g_clear_pointer(&reply, g_free);
 	reply = in(cobs, t_us, t_us + 2000);
-	g_assert_cmpstr(reply, ==, "06 00");
+	g_assert_cmpstr(reply, ==, "06 00 06 00 06 00");
 
 	len = message(0x02, payload, 10, msg);
 	g_assert_cmpint(out(cobs, msg, len, t_us + 2000, t_us + 50000), >, 0);
 	len = message(0x04, NULL, 0, msg);
 	g_assert_cmpuint(len, ==, 2);
 	g_assert_cmpint(out(cobs, msg, len, t_us + 50000, t_us + 100000), >, 0);
-	for (guint i = 0; i < 4; i++) {
-		g_autofree gchar *ack = in(cobs, t_us + 100000, t_us + 200000);
-		g_assert_cmpstr(ack, ==, "06 00");
-	}
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us + 100000, t_us + 200000);
+	g_assert_cmpstr(reply, ==, "06 00 06 00");
 	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->bytes_stored, ==, 3 * 61 + 10);
 	g_assert_true(usbsim_cobs_get_stats(cobs)->left);
 	flash = usbsim_cobs_get_flash(cobs);
@@ -243,6 +258,122 @@ test_limits(void)
 	g_assert_cmpfloat(stats->host_idle_us / 1000.0, >, 100 * 8.0);
 }
 
+/* three chunks done, no reply read: one IN transfer takes one reply, or all three packed;
+ * a firmware sending each alone waits for the IN buffer, so the third is not stored yet */
+static void
+test_ack_modes(gconstpointer user_data)
+{
+	UsbsimCobsAckMode mode = GPOINTER_TO_UINT(user_data);
+	g_autoptr(UsbsimCobs) cobs = make_cobs_full(mode, USBSIM_COBS_AFTER_BYE_STAY, 0);
+	const guint8 erase[] = {0x03, 0x00};
+	guint8 payload[61];
+	guint8 msg[64];
+	gsize len;
+	gint64 t_us = 20 * S_US;
+	g_autofree gchar *first = NULL;
+	g_autofree gchar *second = NULL;
+
+	memset(payload, 0x22, sizeof(payload));
+	out(cobs, erase, sizeof(erase), 0, 0);
+	g_free(in(cobs, 0, t_us));
+	len = message(0x01, payload, sizeof(payload), msg);
+	for (guint i = 0; i < 3; i++) {
+		t_us += 5000;
+		g_assert_cmpint(out(cobs, msg, len, t_us, t_us), >, 0);
+	}
+	if (mode == USBSIM_COBS_ACK_EACH)
+		g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->chunks, ==, 2);
+	t_us += 5000;
+	first = in(cobs, t_us, t_us + 2000);
+	if (mode == USBSIM_COBS_ACK_PACK) {
+		g_assert_cmpstr(first, ==, "06 00 06 00 06 00");
+		return;
+	}
+	/* the second reply waited for the buffer, and the firmware with it: the third chunk
+	 * was started only now */
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->chunks, ==, 3);
+	g_assert_cmpint(usbsim_cobs_ops()->busy_until(cobs), >, t_us);
+	g_assert_cmpstr(first, ==, "06 00");
+	second = in(cobs, t_us + 2000, t_us + 4000);
+	g_assert_cmpstr(second, ==, "06 00");
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->chunks, ==, 3);
+}
+
+/* the version word of the image held, all ones once erased; announced in the erase reply */
+static void
+test_version_query(void)
+{
+	UsbsimCobsConfig config;
+	g_autoptr(UsbsimCobs) cobs = NULL;
+	guint8 flash[64] = {0};
+	const guint8 query[] = {0x07, 0x00};
+	const guint8 erase[] = {0x03, 0x00};
+	g_autofree gchar *held = NULL;
+	g_autofree gchar *announce = NULL;
+	g_autofree gchar *erased = NULL;
+
+	usbsim_cobs_config_init(&config);
+	config.version_query = TRUE;
+	flash[0x20] = 0x00;
+	flash[0x21] = 0x00;
+	flash[0x22] = 0x02;
+	flash[0x23] = 0x01; /* 1.2.0 as a triplet */
+	config.flash_in = g_bytes_new(flash, sizeof(flash));
+	cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	out(cobs, query, sizeof(query), 0, 0);
+	held = in(cobs, 0, 5000);
+	g_assert_cmpstr(held, ==, "06 02 07 01 03 02 01 00");
+	out(cobs, erase, sizeof(erase), 5000, 5000);
+	announce = in(cobs, 5000, 20 * S_US);
+	g_assert_cmpstr(announce, ==, "06 03 01 02 00");
+	out(cobs, query, sizeof(query), 20 * S_US, 20 * S_US);
+	erased = in(cobs, 20 * S_US, 21 * S_US);
+	g_assert_cmpstr(erased, ==, "06 06 07 ff ff ff ff 00");
+}
+
+/* after an answered bye the device resets as configured; a refused bye changes nothing */
+static void
+test_after_bye(void)
+{
+	const guint8 bye[] = {0x04, 0x00};
+	const guint8 bye_encoded[] = {0x04, 0x01, 0x00};
+	gint64 delay_us = 0;
+
+	for (guint i = USBSIM_COBS_AFTER_BYE_STAY; i <= USBSIM_COBS_AFTER_BYE_GONE; i++) {
+		g_autoptr(UsbsimCobs) cobs = make_cobs_full(USBSIM_COBS_ACK_EACH, i, 0);
+		g_autoptr(UsbsimDescription) desc = NULL;
+		g_autofree gchar *ack = NULL;
+
+		/* a host that COBS-encodes the empty payload too (01) */
+		out(cobs, i % 2 == 0 ? bye : bye_encoded, i % 2 == 0 ? 2 : 3, 0, 0);
+		ack = in(cobs, 0, 5000);
+		g_assert_cmpstr(ack, ==, "06 00");
+		if (i == USBSIM_COBS_AFTER_BYE_STAY) {
+			g_assert_false(usbsim_cobs_ops()->pending_reenumeration(cobs, &delay_us));
+			continue;
+		}
+		g_assert_true(usbsim_cobs_ops()->pending_reenumeration(cobs, &delay_us));
+		usbsim_cobs_ops()->reenumerate(cobs, 20000);
+		g_assert_false(usbsim_cobs_ops()->pending_reenumeration(cobs, &delay_us));
+		g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->resets, ==, 1);
+		desc = usbsim_cobs_ops()->describe(cobs);
+		g_assert_cmpuint(desc->pid, ==, i == USBSIM_COBS_AFTER_BYE_APP ? 0x0021 : 0x0020);
+		g_assert_cmpint(usbsim_cobs_ops()->unplugged(cobs),
+				==,
+				i == USBSIM_COBS_AFTER_BYE_GONE);
+	}
+	{
+		g_autoptr(UsbsimCobs) cobs =
+		    make_cobs_full(USBSIM_COBS_ACK_EACH, USBSIM_COBS_AFTER_BYE_BOOTLOADER, 1);
+		g_autofree gchar *nak = NULL;
+		out(cobs, bye, sizeof(bye), 0, 0);
+		nak = in(cobs, 0, 5000);
+		g_assert_cmpstr(nak, ==, "15 00");
+		g_assert_false(usbsim_cobs_ops()->pending_reenumeration(cobs, &delay_us));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -265,5 +396,13 @@ main(int argc, char **argv)
 			     erase_with_payload,
 			     test_panic);
 	g_test_add_func("/usbsim-cobs/limits", test_limits);
+	g_test_add_data_func("/usbsim-cobs/ack-each",
+			     GUINT_TO_POINTER(USBSIM_COBS_ACK_EACH),
+			     test_ack_modes);
+	g_test_add_data_func("/usbsim-cobs/ack-pack",
+			     GUINT_TO_POINTER(USBSIM_COBS_ACK_PACK),
+			     test_ack_modes);
+	g_test_add_func("/usbsim-cobs/version-query", test_version_query);
+	g_test_add_func("/usbsim-cobs/after-bye", test_after_bye);
 	return g_test_run();
 }

@@ -17,6 +17,7 @@
 /* the verification extension, as the cobs plugin's README defines it */
 #define USBSIM_COBS_EXTENSION_VERSION 0x01
 #define USBSIM_COBS_CAP_VERIFY	      0x01
+#define USBSIM_COBS_CAP_VERSION	      0x02
 /* the CRC unit of an STM32H7 reads a word a cycle; 64 bytes a us is a slow floor */
 #define USBSIM_COBS_CRC_BYTES_PER_US 64
 
@@ -25,6 +26,7 @@ typedef enum {
 	USBSIM_COBS_STATE_PANICKED, /* stopped on a malformed message: answers nothing more */
 	USBSIM_COBS_STATE_LEFT,	    /* answered bye: runs the image, ignores messages */
 	USBSIM_COBS_STATE_GONE,	    /* off the bus for good */
+	USBSIM_COBS_STATE_APP,	    /* reset into an application with other IDs */
 } UsbsimCobsState;
 
 typedef struct {
@@ -73,6 +75,9 @@ struct _UsbsimCobs {
 	gint64 fw_idle_since_us; /* -1 before the first message */
 	UsbsimCobsReply fw_reply;
 	gboolean fw_has_reply;
+	gboolean fw_blocked; /* done, its reply waiting for the IN buffer (ACKs each alone) */
+	gint64 now_us;	     /* the latest time an entry point was given */
+	gint64 reset_at_us;  /* the reset after bye, or USBSIM_COBS_NEVER */
 
 	GQueue replies; /* of UsbsimCobsReply, in the order the firmware wrote them */
 	GArray *served; /* of UsbsimCobsServed */
@@ -99,6 +104,10 @@ usbsim_cobs_config_init(UsbsimCobsConfig *config)
 	config->time_scale = 1.0;
 	config->seed = 1;
 	config->wrong_ack_byte = 0x15; /* NAK */
+	config->version_offset = USBSIM_COBS_VERSION_OFFSET;
+	config->after_bye = USBSIM_COBS_AFTER_BYE_STAY;
+	config->app_pid = USBSIM_COBS_APP_PID;
+	config->ack_mode = USBSIM_COBS_ACK_EACH;
 }
 
 void
@@ -119,6 +128,9 @@ usbsim_cobs_bus_us(UsbsimCobs *self, gsize bytes)
 {
 	return (gint64)(usbsim_bulk_cost_us(bytes) * self->config.time_scale);
 }
+
+/* the values of --cobs-after-bye, in the order of UsbsimCobsAfterBye */
+static const gchar *const usbsim_cobs_after_bye_names[] = {"stay", "bootloader", "app", "gone"};
 
 static gdouble
 usbsim_cobs_ms(UsbsimCobs *self, gint64 t_us)
@@ -154,6 +166,7 @@ usbsim_cobs_new(const UsbsimCobsConfig *config)
 	usbsim_flash_log_init(&self->log);
 	memcpy(self->line_coding, line_coding, sizeof(line_coding));
 	self->fw_idle_since_us = -1;
+	self->reset_at_us = USBSIM_COBS_NEVER;
 	g_queue_init(&self->replies);
 	self->served = g_array_new(FALSE, TRUE, sizeof(UsbsimCobsServed));
 	self->counts = g_hash_table_new(g_str_hash, g_str_equal);
@@ -370,6 +383,8 @@ usbsim_cobs_control_name(guint8 control)
 		return "bye";
 	case USBSIM_COBS_CONTROL_VERIFY:
 		return "verify";
+	case USBSIM_COBS_CONTROL_VERSION:
+		return "version";
 	default:
 		return "unknown";
 	}
@@ -402,21 +417,37 @@ usbsim_cobs_execute(UsbsimCobs *self,
 	switch (control) {
 	case USBSIM_COBS_CONTROL_ERASE:
 	case USBSIM_COBS_CONTROL_BYE:
-	case USBSIM_COBS_CONTROL_VERIFY: {
+	case USBSIM_COBS_CONTROL_VERIFY:
+	case USBSIM_COBS_CONTROL_VERSION: {
 		gint64 work_us = 0;
-		if (control == USBSIM_COBS_CONTROL_VERIFY && !self->config.verify) {
+		if ((control == USBSIM_COBS_CONTROL_VERIFY && !self->config.verify) ||
+		    (control == USBSIM_COBS_CONTROL_VERSION && !self->config.version_query)) {
 			*why = "unknown control byte";
 			return 0;
 		}
-		if (msg->len != 2) {
+		/* no payload: nothing between the control byte and the end marker, or the COBS
+		 * encoding of nothing (01), as a host that encodes every payload sends it */
+		if (msg->len != 2 && (msg->len != 3 || msg->bytes[1] != 0x01)) {
 			*why = "a payload on a command that takes none";
 			return 0;
 		}
 		if (control == USBSIM_COBS_CONTROL_ERASE) {
-			const guint8 announce[] = {USBSIM_COBS_EXTENSION_VERSION,
-						   USBSIM_COBS_CAP_VERIFY};
+			guint8 announce[] = {USBSIM_COBS_EXTENSION_VERSION, 0x00};
+			if (self->config.verify)
+				announce[1] |= USBSIM_COBS_CAP_VERIFY;
+			if (self->config.version_query)
+				announce[1] |= USBSIM_COBS_CAP_VERSION;
 			work_us = usbsim_cobs_erase(self, start_us);
-			usbsim_cobs_set_reply(self, announce, self->config.verify ? 2 : 0);
+			usbsim_cobs_set_reply(self, announce, announce[1] != 0 ? 2 : 0);
+		} else if (control == USBSIM_COBS_CONTROL_VERSION) {
+			/* the version word of the image it holds, as the flash reads back:
+			 * all ones when erased */
+			guint8 answer[5] = {USBSIM_COBS_CONTROL_VERSION, 0xff, 0xff, 0xff, 0xff};
+			guint32 offset = self->config.version_offset;
+			if ((guint64)offset + 4 <= self->config.flash_size)
+				memcpy(answer + 1, self->flash + offset, 4);
+			self->stats.version_queries++;
+			usbsim_cobs_set_reply(self, answer, sizeof(answer));
 		} else if (control == USBSIM_COBS_CONTROL_VERIFY) {
 			/* over the flash as read back, not over the messages received */
 			guint32 crc = usbsim_cobs_crc32(self->flash, self->stored);
@@ -566,9 +597,17 @@ usbsim_cobs_start(UsbsimCobs *self, gint64 start_us)
 	}
 	usbsim_cobs_count(self, name);
 	outcome = usbsim_cobs_misbehave(self, msg.index, &late_us);
-	if (msg.bytes[0] == USBSIM_COBS_CONTROL_BYE) {
+	/* a bootloader that answers bye with anything but ACK refuses to start the image */
+	if (msg.bytes[0] == USBSIM_COBS_CONTROL_BYE && g_strcmp0(outcome, "wrong-ack") != 0 &&
+	    g_strcmp0(outcome, "garbage") != 0) {
 		self->state = USBSIM_COBS_STATE_LEFT;
 		self->stats.left = TRUE;
+		if (self->config.after_bye != USBSIM_COBS_AFTER_BYE_STAY) {
+			self->reset_at_us =
+			    start_us + work_us + late_us +
+			    MAX(1000,
+				(gint64)(USBSIM_COBS_RESET_DELAY_US * self->config.time_scale));
+		}
 	}
 	served.work_us = work_us;
 	served.reply_len = self->fw_has_reply ? self->fw_reply.len : 0;
@@ -593,28 +632,59 @@ usbsim_cobs_start(UsbsimCobs *self, gint64 start_us)
 			       usbsim_cobs_ms(self, self->fw_done_us));
 }
 
+/* the firmware's reply goes into the IN path at t_us */
+static void
+usbsim_cobs_queue_reply(UsbsimCobs *self, gint64 t_us)
+{
+	UsbsimCobsReply *reply = g_memdup2(&self->fw_reply, sizeof(*reply));
+	reply->ready_us = t_us;
+	g_queue_push_tail(&self->replies, reply);
+	self->stats.acks++;
+	self->fw_has_reply = FALSE;
+	self->fw_blocked = FALSE;
+	self->fw_busy = FALSE;
+	self->fw_idle_since_us = t_us;
+}
+
 /* runs the device's timeline up to now */
 static void
 usbsim_cobs_advance(UsbsimCobs *self, gint64 now_us)
 {
+	self->now_us = MAX(self->now_us, now_us);
 	for (;;) {
 		if (self->fw_busy) {
-			if (self->fw_done_us > now_us)
+			if (self->fw_blocked || self->fw_done_us > now_us)
 				return;
-			self->fw_busy = FALSE;
-			self->fw_idle_since_us = self->fw_done_us;
+			/* one reply at a time in the IN buffer: the firmware waits until the host
+			 * has taken the one before (usbsim_cobs_bulk_in releases it) */
+			if (self->fw_has_reply && self->config.ack_mode == USBSIM_COBS_ACK_EACH &&
+			    !g_queue_is_empty(&self->replies)) {
+				self->fw_blocked = TRUE;
+				return;
+			}
 			if (self->fw_has_reply) {
-				UsbsimCobsReply *reply = g_memdup2(&self->fw_reply, sizeof(*reply));
-				reply->ready_us = self->fw_done_us;
-				g_queue_push_tail(&self->replies, reply);
-				self->stats.acks++;
-				self->fw_has_reply = FALSE;
+				usbsim_cobs_queue_reply(self, self->fw_done_us);
+			} else {
+				self->fw_busy = FALSE;
+				self->fw_idle_since_us = self->fw_done_us;
 			}
 		}
 		if (!self->rx_full || self->rx.arrival_us > now_us)
 			return;
 		usbsim_cobs_start(self, MAX(self->rx.arrival_us, self->fw_idle_since_us));
 	}
+}
+
+/* when a transfer that waits on the firmware may go: for a firmware waiting on the IN
+ * buffer, when the reply in it could be taken at the earliest */
+static gint64
+usbsim_cobs_fw_free_us(UsbsimCobs *self)
+{
+	UsbsimCobsReply *head = g_queue_peek_head(&self->replies);
+	if (self->fw_blocked && head != NULL)
+		return MAX(head->ready_us, self->in_pipe_free_us) +
+		       usbsim_cobs_bus_us(self, head->len);
+	return self->fw_done_us;
 }
 
 static gint64
@@ -632,12 +702,13 @@ usbsim_cobs_bulk_out(gpointer model,
 
 	usbsim_cobs_advance(self, now_us);
 	*retry_us = USBSIM_COBS_NEVER;
-	if (self->state == USBSIM_COBS_STATE_GONE)
+	/* an application has no bootloader on these endpoints */
+	if (self->state == USBSIM_COBS_STATE_GONE || self->state == USBSIM_COBS_STATE_APP)
 		return -1;
 	if (self->rx_full) {
 		/* NAK until the firmware starts on the message in the buffer */
 		if (self->fw_busy)
-			*retry_us = self->fw_done_us;
+			*retry_us = usbsim_cobs_fw_free_us(self);
 		else
 			*retry_us = self->rx.arrival_us;
 		return -1;
@@ -680,14 +751,17 @@ usbsim_cobs_bulk_in(gpointer model,
 {
 	UsbsimCobs *self = model;
 	UsbsimCobsReply *reply;
+	gint64 start_us;
 	gint64 done_us;
 	gint64 bus_us;
-	gsize len;
+	gsize len = 0;
+	guint count = 0;
 
 	usbsim_cobs_advance(self, now_us);
 	*retry_us = USBSIM_COBS_NEVER;
 	/* the notification endpoint never has anything to say */
-	if (endpoint != USBSIM_COBS_EP_IN || self->state == USBSIM_COBS_STATE_GONE)
+	if (endpoint != USBSIM_COBS_EP_IN || self->state == USBSIM_COBS_STATE_GONE ||
+	    self->state == USBSIM_COBS_STATE_APP)
 		return -1;
 	reply = g_queue_peek_head(&self->replies);
 	if (reply == NULL) {
@@ -697,20 +771,41 @@ usbsim_cobs_bulk_in(gpointer model,
 			*retry_us = self->rx.arrival_us;
 		return -1;
 	}
-	bus_us = usbsim_cobs_bus_us(self, reply->len);
-	done_us = MAX(submit_us, MAX(reply->ready_us, self->in_pipe_free_us)) + bus_us;
+	/* the packet holds what is waiting when the transfer starts: one reply, or with
+	 * packing every reply written by then that fits */
+	start_us = MAX(submit_us, MAX(reply->ready_us, self->in_pipe_free_us));
+	for (GList *l = self->replies.head; l != NULL; l = l->next) {
+		UsbsimCobsReply *r = l->data;
+		if (count > 0 &&
+		    (self->config.ack_mode == USBSIM_COBS_ACK_EACH || r->ready_us > start_us ||
+		     len + r->len > USBSIM_COBS_PACKET_MAX || len + r->len > bufsz))
+			break;
+		len += r->len;
+		count++;
+	}
+	bus_us = usbsim_cobs_bus_us(self, len);
+	done_us = start_us + bus_us;
 	if (done_us > now_us) {
 		*retry_us = done_us;
 		return -1;
 	}
-	g_queue_pop_head(&self->replies);
+	len = 0;
+	for (guint i = 0; i < count; i++) {
+		g_autofree UsbsimCobsReply *r = g_queue_pop_head(&self->replies);
+		gsize n = MIN(r->len, bufsz - len);
+		if (buf != NULL)
+			memcpy(buf + len, r->bytes, n);
+		len += n;
+		self->stats.replies_taken++;
+	}
 	self->in_pipe_free_us = done_us;
 	self->stats.bus_us += bus_us;
-	self->stats.replies_taken++;
-	len = MIN(reply->len, bufsz);
-	if (buf != NULL)
-		memcpy(buf, reply->bytes, len);
-	g_free(reply);
+	self->stats.reply_transfers++;
+	/* the IN buffer is free: a firmware waiting on it writes its reply and goes on */
+	if (self->fw_blocked) {
+		usbsim_cobs_queue_reply(self, MAX(done_us, self->fw_done_us));
+		usbsim_cobs_advance(self, now_us);
+	}
 	return len;
 }
 
@@ -771,9 +866,50 @@ usbsim_cobs_usb_reset(gpointer model, gint64 now_us)
 	return FALSE;
 }
 
+/* the reset after bye: the device leaves the bus when it is due */
+static gboolean
+usbsim_cobs_pending_reenumeration(gpointer model, gint64 *delay_us)
+{
+	UsbsimCobs *self = model;
+	if (self->reset_at_us == USBSIM_COBS_NEVER)
+		return FALSE;
+	*delay_us = MAX(0, self->reset_at_us - self->now_us);
+	return TRUE;
+}
+
 static void
 usbsim_cobs_reenumerate(gpointer model, gint64 now_us)
 {
+	UsbsimCobs *self = model;
+	const gchar *into = "bootloader";
+
+	if (self->reset_at_us == USBSIM_COBS_NEVER)
+		return;
+	usbsim_cobs_advance(self, now_us);
+	self->reset_at_us = USBSIM_COBS_NEVER;
+	self->stats.resets++;
+	/* a reset loses whatever the USB stack and the firmware held */
+	g_queue_clear_full(&self->replies, g_free);
+	self->rx_full = FALSE;
+	self->fw_busy = FALSE;
+	self->fw_blocked = FALSE;
+	self->fw_has_reply = FALSE;
+	switch (self->config.after_bye) {
+	case USBSIM_COBS_AFTER_BYE_BOOTLOADER:
+		self->state = USBSIM_COBS_STATE_READY;
+		self->stored = 0;
+		break;
+	case USBSIM_COBS_AFTER_BYE_APP:
+		self->state = USBSIM_COBS_STATE_APP;
+		into = "application";
+		break;
+	default:
+		self->state = USBSIM_COBS_STATE_GONE;
+		self->stats.unplugged = TRUE;
+		into = "application without USB";
+		break;
+	}
+	usbsim_flash_log_event(&self->log, "\"event\":\"reset\",\"into\":\"%s\"", into);
 }
 
 static UsbsimDescription *
@@ -805,6 +941,21 @@ usbsim_cobs_describe(gpointer model)
 				     0x00,
 				     0x01};
 
+	/* the application: a vendor-specific function, no CDC and no bootloader */
+	if (self->state == USBSIM_COBS_STATE_APP) {
+		desc = usbsim_description_new(self->config.vid,
+					      self->config.app_pid,
+					      self->config.bcd_device);
+		iface = usbsim_description_add_interface(desc);
+		alt = usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, NULL);
+		usbsim_alt_add_endpoint(alt, USBSIM_COBS_EP_OUT, 0x02, USBSIM_COBS_PACKET_MAX);
+		usbsim_alt_add_endpoint(alt, USBSIM_COBS_EP_IN, 0x02, USBSIM_COBS_PACKET_MAX);
+		desc->manufacturer = g_strdup("usbsim");
+		desc->product = g_strdup("usbsim STM32H7 application");
+		desc->serial = g_strdup(self->config.serial);
+		usbsim_description_build(desc);
+		return desc;
+	}
 	desc = usbsim_description_new(self->config.vid, self->config.pid, self->config.bcd_device);
 	desc->device_class = 0x02; /* CDC */
 	iface = usbsim_description_add_interface(desc);
@@ -840,6 +991,8 @@ usbsim_cobs_get_state_name(UsbsimCobs *self)
 		return "panicked";
 	case USBSIM_COBS_STATE_LEFT:
 		return "left";
+	case USBSIM_COBS_STATE_APP:
+		return "application";
 	default:
 		return "gone";
 	}
@@ -868,6 +1021,7 @@ usbsim_cobs_take_events(gpointer model)
 static const UsbsimModelOps usbsim_cobs_model_ops = {
     .control = usbsim_cobs_control,
     .usb_reset = usbsim_cobs_usb_reset,
+    .pending_reenumeration = usbsim_cobs_pending_reenumeration,
     .reenumerate = usbsim_cobs_reenumerate,
     .describe = usbsim_cobs_describe,
     .busy_until = usbsim_cobs_busy_until,
@@ -906,27 +1060,57 @@ usbsim_cobs_get_flash_log(UsbsimCobs *self)
 void
 usbsim_cobs_get_limits(UsbsimCobs *self, gdouble *physical_ms, gdouble *stop_and_wait_ms)
 {
+	gdouble scale = self->config.time_scale;
 	gdouble out_free = 0;
 	gdouble rx_free = 0;
-	gdouble fw_done = 0;
+	gdouble fw_free = 0;
+	gdouble in_free = 0;
 	gdouble end = 0;
 	gdouble serial = 0;
+	g_autoptr(GArray) ready = g_array_new(FALSE, FALSE, sizeof(gdouble));
+	g_autoptr(GArray) lens = g_array_new(FALSE, FALSE, sizeof(gsize));
 
-	/* a host that has every message queued: each message crosses the bus once the buffer
-	 * is free, the firmware starts on it when it is there and done with the one before */
+	/* a host that has every message queued and an IN transfer always waiting: each message
+	 * crosses the bus once the buffer is free, the firmware starts on it when it is there
+	 * and done with the one before; a reply leaves as the device's IN rules allow */
 	for (guint i = 0; i < self->served->len; i++) {
 		UsbsimCobsServed *m = &g_array_index(self->served, UsbsimCobsServed, i);
-		gdouble bus = usbsim_bulk_cost_us(m->wire_len) * self->config.time_scale;
-		gdouble reply = m->reply_len > 0
-				    ? usbsim_bulk_cost_us(m->reply_len) * self->config.time_scale
-				    : 0;
+		gdouble bus = usbsim_bulk_cost_us(m->wire_len) * scale;
+		gdouble reply = m->reply_len > 0 ? usbsim_bulk_cost_us(m->reply_len) * scale : 0;
 		gdouble arrival = MAX(out_free, rx_free) + bus;
-		gdouble start = MAX(arrival, fw_done);
+		gdouble start = MAX(arrival, fw_free);
+		gdouble done = start + m->work_us;
+
 		out_free = arrival;
 		rx_free = start;
-		fw_done = start + m->work_us;
-		end = MAX(end, fw_done + reply);
+		fw_free = done;
+		end = MAX(end, done);
 		serial += bus + m->work_us + reply;
+		if (m->reply_len == 0)
+			continue;
+		if (self->config.ack_mode == USBSIM_COBS_ACK_EACH) {
+			/* the reply waits for the one before to leave the IN buffer, and so does
+			 * the firmware */
+			gdouble written = MAX(done, in_free);
+			fw_free = written;
+			in_free = written + reply;
+			end = MAX(end, in_free);
+		} else {
+			g_array_append_val(ready, done);
+			g_array_append_val(lens, m->reply_len);
+		}
+	}
+	/* packed: a transfer takes every reply written by the time it starts, up to a packet */
+	for (guint i = 0; i < ready->len;) {
+		gdouble start = MAX(in_free, g_array_index(ready, gdouble, i));
+		gsize len = 0;
+		while (i < ready->len && g_array_index(ready, gdouble, i) <= start &&
+		       len + g_array_index(lens, gsize, i) <= USBSIM_COBS_PACKET_MAX) {
+			len += g_array_index(lens, gsize, i);
+			i++;
+		}
+		in_free = start + usbsim_bulk_cost_us(len) * scale;
+		end = MAX(end, in_free);
 	}
 	*physical_ms = end / 1000.0;
 	*stop_and_wait_ms = serial / 1000.0;
@@ -956,7 +1140,9 @@ usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
 	    ",\"chunks\":%u,\"last_chunks\":%u,\"verifies\":%u,\"byes\":%u"
 	    ",\"replies\":%u,\"replies_taken\":%u,\"bytes_stored\":%" G_GUINT64_FORMAT
 	    ",\"words_programmed\":%u,\"panicked\":%s,\"verify_extension\":%s"
-	    ",\"flash_size\":%u,\"limit_stop_and_wait_ms\":%.3f",
+	    ",\"flash_size\":%u,\"limit_stop_and_wait_ms\":%.3f,\"version_queries\":%u"
+	    ",\"version_extension\":%s,\"resets\":%u,\"reply_transfers\":%u,\"after_bye\":\"%s\","
+	    "\"ack_mode\":\"%s\"",
 	    self->messages_received,
 	    self->stats.messages,
 	    self->stats.erases,
@@ -971,7 +1157,13 @@ usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
 	    self->stats.panicked ? "true" : "false",
 	    self->config.verify ? "true" : "false",
 	    self->config.flash_size,
-	    stop_and_wait_ms);
+	    stop_and_wait_ms,
+	    self->stats.version_queries,
+	    self->config.version_query ? "true" : "false",
+	    self->stats.resets,
+	    self->stats.reply_transfers,
+	    usbsim_cobs_after_bye_names[self->config.after_bye],
+	    self->config.ack_mode == USBSIM_COBS_ACK_PACK ? "pack" : "each");
 }
 
 /* ---- command line ---- */
@@ -988,6 +1180,35 @@ usbsim_cobs_option_group(UsbsimCobsOptions *options)
 	     &options->verify,
 	     "The verification extension, yes or no (default no)",
 	     "B"},
+	    {"cobs-version-query",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->version_query,
+	     "The version query extension, yes or no (default no)",
+	     "B"},
+	    {"cobs-version-offset",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->version_offset,
+	     "Where the version query reads the image's u32 LE version (default 0x20)",
+	     "N"},
+	    {"cobs-after-bye",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->after_bye,
+	     "After answering bye: stay (default), reset into the bootloader again, into an "
+	     "application with other IDs (app), or into one without USB (gone)",
+	     "stay|bootloader|app|gone"},
+	    {"cobs-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->ack,
+	     "Replies each in an IN transfer of its own (default), or packed when several wait",
+	     "each|pack"},
 	    {"cobs-no-ack",
 	     0,
 	     0,
@@ -1044,9 +1265,10 @@ gboolean
 usbsim_cobs_options_given(const UsbsimCobsOptions *options)
 {
 	return options->pid != NULL || options->verify != NULL || options->no_ack != NULL ||
-	       options->wrong_ack != NULL || options->late_ack != NULL ||
-	       options->garbage != NULL || options->disconnect_after != NULL ||
-	       options->corrupt_write != NULL;
+	       options->version_query != NULL || options->version_offset != NULL ||
+	       options->after_bye != NULL || options->ack != NULL || options->wrong_ack != NULL ||
+	       options->late_ack != NULL || options->garbage != NULL ||
+	       options->disconnect_after != NULL || options->corrupt_write != NULL;
 }
 
 static gboolean
@@ -1120,6 +1342,60 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			return FALSE;
 		}
 	}
+	if (options->version_query != NULL) {
+		if (g_strcmp0(options->version_query, "yes") == 0) {
+			config->version_query = TRUE;
+		} else if (g_strcmp0(options->version_query, "no") == 0) {
+			config->version_query = FALSE;
+		} else {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--cobs-version-query must be yes or no");
+			return FALSE;
+		}
+	}
+	if (options->version_offset != NULL) {
+		if (!usbsim_cobs_parse_uint(options->version_offset, 0, G_MAXUINT32, &value)) {
+			g_set_error(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "invalid --cobs-version-offset '%s'",
+				    options->version_offset);
+			return FALSE;
+		}
+		config->version_offset = value;
+	}
+	if (options->after_bye != NULL) {
+		gboolean found = FALSE;
+		for (guint i = 0; i < G_N_ELEMENTS(usbsim_cobs_after_bye_names); i++) {
+			if (g_strcmp0(options->after_bye, usbsim_cobs_after_bye_names[i]) == 0) {
+				config->after_bye = i;
+				found = TRUE;
+			}
+		}
+		if (!found) {
+			g_set_error_literal(
+			    error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--cobs-after-bye must be stay, bootloader, app or gone");
+			return FALSE;
+		}
+	}
+	if (options->ack != NULL) {
+		if (g_strcmp0(options->ack, "each") == 0) {
+			config->ack_mode = USBSIM_COBS_ACK_EACH;
+		} else if (g_strcmp0(options->ack, "pack") == 0) {
+			config->ack_mode = USBSIM_COBS_ACK_PACK;
+		} else {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--cobs-ack must be each or pack");
+			return FALSE;
+		}
+	}
 	if (g_strcmp0(options->no_ack, "always") == 0) {
 		config->no_ack_always = TRUE;
 	} else if (options->no_ack != NULL && !usbsim_cobs_parse_index(options->no_ack,
@@ -1186,6 +1462,10 @@ usbsim_cobs_options_clear(UsbsimCobsOptions *options)
 {
 	g_clear_pointer(&options->pid, g_free);
 	g_clear_pointer(&options->verify, g_free);
+	g_clear_pointer(&options->version_query, g_free);
+	g_clear_pointer(&options->version_offset, g_free);
+	g_clear_pointer(&options->after_bye, g_free);
+	g_clear_pointer(&options->ack, g_free);
 	g_clear_pointer(&options->no_ack, g_free);
 	g_clear_pointer(&options->wrong_ack, g_free);
 	g_clear_pointer(&options->late_ack, g_free);

@@ -32,6 +32,29 @@
 #define USBSIM_COBS_CONTROL_BYE	       0x04
 #define USBSIM_COBS_CONTROL_VERIFY     0x05
 #define USBSIM_COBS_CONTROL_ACK	       0x06
+#define USBSIM_COBS_CONTROL_VERSION    0x07
+
+/* where the version query reads the image's version by default: a word of the Cortex-M
+ * vector table the core never reads (0x1C-0x2B are reserved) */
+#define USBSIM_COBS_VERSION_OFFSET 0x20
+/* the application a reset starts, when it has USB: another product ID, no bootloader */
+#define USBSIM_COBS_APP_PID 0x0021
+/* from bye's reply written to the USB reset: the firmware flushes its log and resets */
+#define USBSIM_COBS_RESET_DELAY_US 10000
+
+/* what the device does once it has answered bye (PROTOCOLS.md section 6) */
+typedef enum {
+	USBSIM_COBS_AFTER_BYE_STAY,	  /* the seed: logs "done." and ignores what follows */
+	USBSIM_COBS_AFTER_BYE_BOOTLOADER, /* resets, the bootloader again at a new address */
+	USBSIM_COBS_AFTER_BYE_APP,	  /* resets into an application with other IDs */
+	USBSIM_COBS_AFTER_BYE_GONE,	  /* resets into an application without USB */
+} UsbsimCobsAfterBye;
+
+/* how replies leave the device on its bulk IN endpoint */
+typedef enum {
+	USBSIM_COBS_ACK_EACH, /* one reply an IN transfer; the firmware waits for a busy buffer */
+	USBSIM_COBS_ACK_PACK, /* the replies waiting go together, up to a packet */
+} UsbsimCobsAckMode;
 
 /* a full-speed bulk transfer: about 1 ms fixed, plus 1216 bytes of data a ms (TIMING.md) */
 #define USBSIM_BULK_FIXED_US	 1000.0
@@ -61,7 +84,12 @@ typedef struct {
 	guint32 program_max_us; /* per flash word */
 	gdouble time_scale;
 	guint32 seed;
-	gboolean verify;  /* the verification extension: extended ACK to erase, verify answered */
+	gboolean verify; /* the verification extension: extended ACK to erase, verify answered */
+	gboolean version_query; /* the version extension: announced, 07 answered */
+	guint32 version_offset; /* where in the image the version query reads a u32 LE */
+	UsbsimCobsAfterBye after_bye;
+	guint16 app_pid;
+	UsbsimCobsAckMode ack_mode;
 	GBytes *flash_in; /* initial contents, or NULL for erased */
 
 	/* misbehaviours: a message index (1-based, every message counts), 0 for none */
@@ -88,9 +116,12 @@ typedef struct {
 	guint chunks; /* write chunks stored (0x01 and 0x02) */
 	guint last_chunks;
 	guint verifies;
+	guint version_queries;
 	guint byes;
-	guint acks;	     /* replies sent, extended ACK and verify replies included */
-	guint replies_taken; /* replies the host read */
+	guint resets;	       /* left the bus after bye (and came back, unless it is gone) */
+	guint acks;	       /* replies sent, extended ACK and verify replies included */
+	guint replies_taken;   /* replies the host read */
+	guint reply_transfers; /* IN transfers that carried them */
 	guint faults_fired;
 	guint64 bytes_stored;
 	guint64 bytes_programmed; /* flash words programmed, in bytes */
@@ -148,6 +179,10 @@ usbsim_bulk_cost_us(gsize bytes);
 typedef struct {
 	gchar *pid;
 	gchar *verify;
+	gchar *version_query;
+	gchar *version_offset;
+	gchar *after_bye;
+	gchar *ack;
 	gchar *no_ack;
 	gchar *wrong_ack;
 	gchar *late_ack;

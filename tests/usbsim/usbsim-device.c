@@ -530,7 +530,10 @@ usbsim_device_self_reenumerate_cb(gpointer user_data)
 	if (self->devnode_online != NULL) {
 		self->ops->reenumerate(self->model, g_get_monotonic_time());
 		usbsim_device_trace_model_events(self);
-		usbsim_device_go_offline_locked(self, FALSE);
+		/* a device may reset into something that has no USB at all */
+		usbsim_device_go_offline_locked(self,
+						self->ops->unplugged != NULL &&
+						    self->ops->unplugged(self->model));
 	}
 	g_mutex_unlock(&self->mutex);
 	return G_SOURCE_REMOVE;
@@ -847,6 +850,8 @@ usbsim_device_offer_bulk_locked(UsbsimDevice *self,
 	usbsim_device_trace_model_events(self);
 	if (self->ops->unplugged != NULL && self->ops->unplugged(self->model))
 		usbsim_device_go_offline_locked(self, TRUE);
+	else
+		usbsim_device_check_self_reenumeration_locked(self);
 }
 
 static void

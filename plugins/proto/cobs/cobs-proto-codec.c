@@ -288,6 +288,38 @@ cobs_proto_erase_ack_parse(const uint8_t *buf,
 	return COBS_PROTO_ERROR_NOT_ACK;
 }
 
+CobsProtoError
+cobs_proto_version_reply_parse(const uint8_t *buf,
+			       size_t len,
+			       uint32_t *version,
+			       char *msg,
+			       size_t msg_size)
+{
+	CobsProtoFrame frame;
+	char hex[80];
+	CobsProtoError rc;
+
+	if (version == NULL)
+		return COBS_PROTO_ERROR_INVALID_ARGUMENT;
+	*version = 0;
+	rc = cobs_proto_frame_parse(buf, len, &frame, msg, msg_size);
+	if (rc != COBS_PROTO_ERROR_NONE)
+		return rc;
+	if (frame.control == COBS_PROTO_CONTROL_ACK &&
+	    frame.payload_len == COBS_PROTO_VERSION_REPLY_PAYLOAD &&
+	    frame.payload[0] == COBS_PROTO_CONTROL_VERSION) {
+		*version = (uint32_t)frame.payload[1] | (uint32_t)frame.payload[2] << 8 |
+			   (uint32_t)frame.payload[3] << 16 | (uint32_t)frame.payload[4] << 24;
+		return COBS_PROTO_ERROR_NONE;
+	}
+	cobs_proto_hex(buf, len, hex, sizeof(hex));
+	cobs_proto_format(msg,
+			  msg_size,
+			  "[%s] instead of the version reply [06 COBS(07 version[4]) 00]",
+			  hex);
+	return COBS_PROTO_ERROR_NOT_ACK;
+}
+
 /* the reflected polynomial 0xEDB88320, four bits at a time */
 static const uint32_t cobs_proto_crc32_nibble[16] = {
     0x00000000,

@@ -279,6 +279,31 @@ test_messages(void)
 	CHECK(
 	    cobs_proto_erase_ack_parse((const uint8_t[]){0x15, 0x00}, 2, &caps, msg, sizeof(msg)) ==
 	    COBS_PROTO_ERROR_NOT_ACK);
+
+	/* the version reply: 1.2.0 as a triplet word, all ones, and a plain ACK instead */
+	{
+		uint32_t version = 0;
+		CHECK(cobs_proto_version_reply_parse(
+			  (const uint8_t[]){0x06, 0x02, 0x07, 0x01, 0x03, 0x02, 0x01, 0x00},
+			  8,
+			  &version,
+			  msg,
+			  sizeof(msg)) == COBS_PROTO_ERROR_NONE);
+		CHECK(version == 0x01020000);
+		CHECK(cobs_proto_version_reply_parse(
+			  (const uint8_t[]){0x06, 0x06, 0x07, 0xff, 0xff, 0xff, 0xff, 0x00},
+			  8,
+			  &version,
+			  msg,
+			  sizeof(msg)) == COBS_PROTO_ERROR_NONE);
+		CHECK(version == COBS_PROTO_VERSION_NONE);
+		CHECK(cobs_proto_version_reply_parse((const uint8_t[]){0x06, 0x00},
+						     2,
+						     &version,
+						     msg,
+						     sizeof(msg)) == COBS_PROTO_ERROR_NOT_ACK);
+		CHECK_CONTAINS(msg, "instead of the version reply");
+	}
 }
 
 static void

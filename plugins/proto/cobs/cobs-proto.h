@@ -35,6 +35,7 @@ extern "C" {
 #define COBS_PROTO_CONTROL_BYE	      0x04 /* no payload */
 #define COBS_PROTO_CONTROL_VERIFY     0x05 /* extension: only to a device that announced it */
 #define COBS_PROTO_CONTROL_ACK	      0x06
+#define COBS_PROTO_CONTROL_VERSION    0x07 /* extension: only to a device that announced it */
 
 /*
  * The verification extension (README.md of the cobs plugin). A device announces it in its
@@ -50,6 +51,16 @@ extern "C" {
 #define COBS_PROTO_EXTENSION_VERSION	1
 #define COBS_PROTO_CAP_VERIFY_CRC32	(1u << 0)
 #define COBS_PROTO_VERIFY_REPLY_PAYLOAD 9
+
+/*
+ * caps bit 1 says the device answers the VERSION query (07 00) at any time in its bootloader
+ * with the version word of the image it holds, little endian, all ones for none it would
+ * start:
+ *   06 COBS(07 version[4]) 00
+ */
+#define COBS_PROTO_CAP_VERSION		 (1u << 1)
+#define COBS_PROTO_VERSION_REPLY_PAYLOAD 5
+#define COBS_PROTO_VERSION_NONE		 0xFFFFFFFFu
 
 /* ---- errors ---- */
 
@@ -148,6 +159,14 @@ cobs_proto_erase_ack_parse(const uint8_t *buf,
 			   uint8_t *caps,
 			   char *msg,
 			   size_t msg_size);
+
+/* the reply to the version query: the version word of the image the device holds */
+CobsProtoError
+cobs_proto_version_reply_parse(const uint8_t *buf,
+			       size_t len,
+			       uint32_t *version,
+			       char *msg,
+			       size_t msg_size);
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib): start with crc 0, feed pieces in order */
 uint32_t
