@@ -276,7 +276,7 @@ def devices_of(out, plugin):
     except json.JSONDecodeError:
         return []
     keys = ("DeviceId", "Name", "Plugin", "Version", "VersionFormat", "Protocols", "Guid",
-            "InstanceIds", "Flags")
+            "InstanceIds", "Flags", "RequestFlags")
     return [{k: d.get(k) for k in keys} for d in devices if d.get("Plugin") == plugin]
 
 
