@@ -58,12 +58,13 @@ SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
 # /etc/pki/fwupd, which LVFS adds when it signs an upload; a cabinet straight from
 # make-cabinet is unsigned, and fwupd's documented way to install one is this setting in
 # the daemon's own configuration (a private one here: the system's is never touched).
+# A --remote run keeps fwupd's default (only trusted payloads): its cabinets are signed.
 # No remotes but the one a --remote run adds: nothing else is downloaded.
 FWUPD_CONF = """[fwupd]
-OnlyTrusted=false
 IdleTimeout=0
 UpdateMotd=false
 """
+FWUPD_CONF_UNSIGNED = "OnlyTrusted=false\n"
 
 
 # A download remote as LVFS's own configuration has it, on the local server. The ID is the
@@ -168,7 +169,7 @@ class Session:
             dirs[name] = os.path.join(self.state, name)
             os.makedirs(dirs[name], exist_ok=True)
         with open(os.path.join(dirs["config"], "fwupd.conf"), "w", encoding="utf-8") as f:
-            f.write(FWUPD_CONF)
+            f.write(FWUPD_CONF + (FWUPD_CONF_UNSIGNED if remote_port is None else ""))
         # the daemon refuses a world-readable configuration
         os.chmod(os.path.join(dirs["config"], "fwupd.conf"), 0o640)
         for quirk in quirks:
@@ -179,10 +180,12 @@ class Session:
                       encoding="utf-8") as f:
                 f.write(REMOTE_CONF % remote_port)
             # the daemon verifies metadata against the certificates in
-            # FWUPD_SYSCONFDIR/pki/fwupd-metadata: the run's own, so only this one is trusted
-            pki = os.path.join(self.state, "sysconf", "pki", "fwupd-metadata")
-            os.makedirs(pki, exist_ok=True)
-            shutil.copy(trust, os.path.join(pki, "usbsim-metadata.pem"))
+            # FWUPD_SYSCONFDIR/pki/fwupd-metadata and cabinets against pki/fwupd, where
+            # Debian puts LVFS's CA: the run's own directory, so only this one is trusted
+            for kind in ("fwupd-metadata", "fwupd"):
+                pki = os.path.join(self.state, "sysconf", "pki", kind)
+                os.makedirs(pki, exist_ok=True)
+                shutil.copy(trust, os.path.join(pki, "usbsim.pem"))
             extra["FWUPD_SYSCONFDIR"] = os.path.join(self.state, "sysconf")
         env = dict(self.env, **extra,
                    # the same as tests/run-fwupdtool: our modules beside fwupd's own, our

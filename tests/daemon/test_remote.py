@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The path LVFS and GNOME Software take: Debian's fwupd daemon, loading our modules from the
-build tree, gets its firmware from a download remote. The remote's metadata is built from the
-cabinet contrib/make-cabinet made of the vendor's artifact, signed with a throw-away
-certificate the daemon trusts, and served by an HTTP server on 127.0.0.1; then the real
-fwupdmgr runs refresh, get-updates, update, get-devices, get-updates and get-history.
+build tree, gets its firmware from a download remote. The cabinet contrib/make-cabinet made of
+the vendor's artifact is signed and listed in the remote's metadata as LVFS does it, with a
+throw-away certificate the daemon trusts (and fwupd's default OnlyTrusted), and served by an
+HTTP server on 127.0.0.1; then the real fwupdmgr runs refresh, get-updates, update,
+get-devices, get-updates and get-history.
 
   test_remote.py --build BUILD CASE
 
@@ -95,8 +96,9 @@ def run_case(build, name):
 
     # what LVFS would publish for this one cabinet
     served = os.path.join(setup.dir, "remote")
-    metadata = build_metadata([cab], served, origin=REMOTE_ID)
-    cert = sign(metadata, os.path.join(setup.dir, "keyring"))
+    keyring = os.path.join(setup.dir, "keyring")
+    metadata = build_metadata([cab], served, keyring, origin=REMOTE_ID)
+    cert = sign(metadata, keyring)
     print("remote: %s, signed with the throw-away certificate %s" % (metadata, cert))
 
     result_path = os.path.join(setup.dir, "daemon-result.json")
@@ -201,6 +203,11 @@ def run_case(build, name):
           % (release.get("Version"), version_new))
     check(release.get("RemoteId") == REMOTE_ID, "history's release came from remote %r, not %s"
           % (release.get("RemoteId"), REMOTE_ID))
+    # trusted as an LVFS release is, with fwupd's default OnlyTrusted: the metadata by its
+    # signed catalogue, the payload by the signature in the cabinet
+    for flag in ("trusted-metadata", "trusted-payload"):
+        check(flag in (release.get("Flags") or []), "history's release is not %s: %r" %
+              (flag, release.get("Flags")))
 
 
 def main():
