@@ -53,6 +53,14 @@ CASES = {
     # the nRF52840 Dongle's bootloader, which comes back after the application image and
     # reports the package's application version (7)
     "nordic-nrf52840": DEVICES["nordic-nrf52840"],
+    # an nRF52 Secure DFU bootloader on a UART behind a USB-UART bridge, holding application
+    # version 6: the port stays, and the bootloader answers on it again with version 7. A
+    # UART device is known by its part, not by the bridge's IDs
+    "nordic-nrf52-uart": dict(
+        DEVICES["nordic-nrf52840"],
+        nrf=dict(DEVICES["nordic-nrf52840"]["nrf"], profile="nrf52-uart",
+                 sim_args=["--app-valid", "--app-version", "6"]),
+        cabinet=["--instance-id", "NRFDFU\\PART_52840&VARIANT_AAD0"]),
     # the Dongle, whose new application has no USB: after the last image the device is gone
     # for good, with the shipped quirk and no extra flag; the update is done all the same
     "nordic-nrf52840-app-no-usb": dict(
