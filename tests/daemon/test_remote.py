@@ -182,14 +182,20 @@ def run_case(build, name):
               ([d["Version"] for d in after], version_new))
     else:
         check(not after, "the device should have left for its application: %r" % after)
+        # done, and fwupdmgr says the version was not read back
+        check(re.search(r"version\b[^.]*\bnot\b[^.]*\bread back", update["stdout"]),
+              "fwupdmgr update did not say the version was not read back:\n%s" %
+              update["stdout"][-2000:])
 
     # nothing more to offer: fwupdmgr says there are no updates (exit 2, nothing to do) and,
-    # for a device that came back, that it has the latest firmware the remote has
+    # for a device that came back, that it has the latest firmware the remote has; with the
+    # device gone, that nothing is updatable
     check(not result.get("offered_after"), "get-updates still offers %r after the update" %
           result.get("offered_after"))
     again = step_of(result, "get-updates-after-text")
-    check(again and again["rc"] == 2 and "No updates available" in again["stdout"],
-          "get-updates after the update did not say there are no updates: %r" % again)
+    nothing = "No updates available" if after else "No updatable devices"
+    check(again and again["rc"] == 2 and nothing in again["stdout"],
+          "get-updates after the update did not say %r: %r" % (nothing, again))
     if after:
         latest = again["stdout"].split("latest available firmware version:")[-1]
         check(after[0]["Name"] in latest.split("No updates available")[0],
