@@ -9,7 +9,8 @@ get-devices, get-history; and, asked to, records fwupd's emulation data of the u
 With --remote, the firmware comes the way LVFS delivers it instead: an HTTP server on
 127.0.0.1 serves a directory made by remote_metadata.py, the daemon has it as a download
 remote and trusts its signing certificate, and fwupdmgr runs refresh, get-updates, update,
-get-devices, get-updates (nothing more to offer) and get-history.
+get-devices, get-updates (nothing more to offer), the same two again after the daemon
+restarts, and get-history.
 Writes what it saw as JSON for the test outside. Every process it starts is stopped before
 it exits, and dies with it if the harness kills it (PR_SET_PDEATHSIG).
 """
@@ -339,7 +340,7 @@ def updates_of(out, plugin):
             for d in devices if d.get("Plugin") == plugin}
 
 
-def update_from_remote(args, step, result):
+def update_from_remote(args, session, step, result):
     """What a user does with a remote: refresh, see what is offered, update, look again."""
     if not result["before"]:
         return 3
@@ -364,6 +365,13 @@ def update_from_remote(args, step, result):
     # that have the latest firmware the remotes offer
     sys.stderr.write("$ fwupdmgr get-updates\n")
     step("get-updates-after-text", ["get-updates"], stream=True)
+    # what the daemon shows once it starts again (as after a reboot): the same version, from
+    # the device or from what the plugin kept, and still nothing to offer
+    session.restart_daemon()
+    _, out = step("get-devices-restarted", ["get-devices", "--json"])
+    result["after_restart"] = devices_of(out, args.plugin)
+    _, out = step("get-updates-restarted", ["get-updates", "--json"])
+    result["offered_after_restart"] = updates_of(out, args.plugin)
     result["history"] = history(step)
     _, out = step("get-history-text", ["get-history"])
     sys.stderr.write("$ fwupdmgr get-history\n" + out)
@@ -419,7 +427,7 @@ def main():
         _, out = step("get-devices", ["get-devices", "--json"])
         result["before"] = devices_of(out, args.plugin)
         if args.remote:
-            rc = update_from_remote(args, step, result)
+            rc = update_from_remote(args, session, step, result)
         else:
             rc = install_cabinet(args, session, step, result)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:

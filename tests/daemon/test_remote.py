@@ -11,8 +11,9 @@ get-devices, get-updates and get-history.
 
 Each case checks that the release is offered with its version, that the update downloaded
 the cabinet from the server and left the image in the flash byte for byte, the version the
-device shows after, that nothing more is offered, the history the daemon recorded, and that
-no process of the run (daemon, HTTP server, polkit, bus) is left.
+device shows after, that nothing more is offered, both again once the daemon has restarted,
+the history the daemon recorded, and that no process of the run (daemon, HTTP server, polkit,
+bus) is left.
 """
 
 import argparse
@@ -43,10 +44,13 @@ CASES = {
     # DFU 1.1 in runtime mode, 1.0 -> 1.2: the device comes back in runtime mode with the
     # new image's bcdDevice
     "dfu-stm32f1": DEVICES["dfu-stm32f1"],
-    # the COBS bootloader, 1.0.0 -> 1.2.0: the protocol reads no version back, so the device
-    # must show the version of the release it was updated with, or fwupd's version check
-    # fails and the same release stays on offer
+    # the COBS bootloader, 1.0.0 -> 1.2.0, resetting after bye into the bootloader again (same
+    # IDs, a new address) without the version query: the protocol reads no version back, so
+    # the device must show the version of the release it was updated with, also after the
+    # daemon restarts, or fwupd's version check fails and the same release stays on offer
     "cobs-stm32h7": dict(DEVICES["cobs-stm32h7"],
+                         run=dict(DEVICES["cobs-stm32h7"]["run"],
+                                  extra=["--cobs-after-bye", "bootloader"]),
                          cabinet=["--instance-id", "USB\\VID_1209&PID_0020", "--protocol",
                                   "cobs", "--version", "1.2.0"],
                          version_after="1.2.0"),
@@ -201,6 +205,16 @@ def run_case(build, name):
         check(after[0]["Name"] in latest.split("No updates available")[0],
               "get-updates does not list %r among the devices with the latest firmware:\n%s"
               % (after[0]["Name"], again["stdout"]))
+
+    # the same once the daemon has started again: the version is not lost, nothing is offered
+    restarted = result.get("after_restart", [])
+    if spec["version_after"] is not None:
+        check(restarted and restarted[0]["Version"] == version_new,
+              "version after the daemon restarted %r, expected the release's %s" %
+              ([d["Version"] for d in restarted], version_new))
+    check(not result.get("offered_after_restart"),
+          "get-updates offers %r again once the daemon has restarted" %
+          result.get("offered_after_restart"))
 
     # the history names the device, the old version, the remote's release and success
     history = [d for d in result.get("history", []) if d.get("Plugin") == setup.plugin]
