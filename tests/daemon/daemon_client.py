@@ -6,6 +6,11 @@ Starts what a user's system has: a system bus (a private dbus-daemon), polkit
 (python3-dbusmock's polkitd template) and Debian's fwupd daemon loading our modules and
 quirks; then runs the real fwupdmgr the way a user does: get-devices, install a cabinet,
 get-devices, get-history; and, asked to, records fwupd's emulation data of the update.
+With --remote, the firmware comes the way LVFS delivers it instead: an HTTP server on
+127.0.0.1 serves a directory made by remote_metadata.py, the daemon has it as a download
+remote and trusts its signing certificate, and fwupdmgr runs refresh, get-updates, update,
+get-devices, get-updates (nothing more to offer), the same two again after the daemon
+restarts, and get-history.
 Writes what it saw as JSON for the test outside. Every process it starts is stopped before
 it exits, and dies with it if the harness kills it (PR_SET_PDEATHSIG).
 """
@@ -54,11 +59,24 @@ SYSTEM_BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC
 # /etc/pki/fwupd, which LVFS adds when it signs an upload; a cabinet straight from
 # make-cabinet is unsigned, and fwupd's documented way to install one is this setting in
 # the daemon's own configuration (a private one here: the system's is never touched).
-# No remotes: nothing is downloaded, the cabinet is the only source of firmware.
+# A --remote run keeps fwupd's default (only trusted payloads): its cabinets are signed.
+# No remotes but the one a --remote run adds: nothing else is downloaded.
 FWUPD_CONF = """[fwupd]
-OnlyTrusted=false
 IdleTimeout=0
 UpdateMotd=false
+"""
+FWUPD_CONF_UNSIGNED = "OnlyTrusted=false\n"
+
+
+# A download remote as LVFS's own configuration has it, on the local server. The ID is the
+# file name up to its first dot (fwupd rewrites the URIs of a remote whose ID names LVFS).
+REMOTE_ID = "usbsim"
+REMOTE_CONF = """[fwupd Remote]
+Enabled=true
+Title=Simulated devices' firmware
+MetadataURI=http://127.0.0.1:%d/firmware.xml.gz
+ApprovalRequired=false
+AutomaticReports=false
 """
 
 
@@ -112,6 +130,23 @@ class Session:
                         str(polkit_actions())], env=without_preload(self.env), check=True,
                        stdout=subprocess.DEVNULL)
 
+    def start_http(self, directory):
+        """Serves directory on 127.0.0.1, on a port the kernel picks; returns the port.
+        Each request the server answers is logged in http.log."""
+        self.http_log = open(os.path.join(self.state, "http.log"), "w",  # noqa: SIM115
+                             encoding="utf-8")
+        server = self.spawn(["/usr/bin/python3", "-u", "-m", "http.server", "--bind",
+                             "127.0.0.1", "--directory", directory, "0"],
+                            without_preload(self.env), stdout=subprocess.PIPE,
+                            stderr=self.http_log, text=True)
+        line = server.stdout.readline()
+        match = re.search(r"port (\d+)", line)
+        if not match:
+            raise RuntimeError("the HTTP server gave no port: %r" % line)
+        # fwupdmgr downloads with libcurl, which a proxy in the environment would divert
+        self.env["no_proxy"] = self.env["NO_PROXY"] = "127.0.0.1"
+        return int(match.group(1))
+
     def wait_for_name(self, name, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -128,19 +163,32 @@ class Session:
             time.sleep(0.05)
         raise RuntimeError("%s did not appear on the bus within %d s" % (name, timeout))
 
-    def start_daemon(self, modules, quirks):
+    def start_daemon(self, modules, quirks, remote_port=None, trust=None):
         dirs = {}
         for name in ("config", "config/remotes.d", "localconf", "state", "cache", "lock",
                      "metadata", "remotes", "quirks"):
             dirs[name] = os.path.join(self.state, name)
             os.makedirs(dirs[name], exist_ok=True)
         with open(os.path.join(dirs["config"], "fwupd.conf"), "w", encoding="utf-8") as f:
-            f.write(FWUPD_CONF)
+            f.write(FWUPD_CONF + (FWUPD_CONF_UNSIGNED if remote_port is None else ""))
         # the daemon refuses a world-readable configuration
         os.chmod(os.path.join(dirs["config"], "fwupd.conf"), 0o640)
         for quirk in quirks:
             shutil.copy(quirk, dirs["quirks"])
-        env = dict(self.env,
+        extra = {}
+        if remote_port is not None:
+            with open(os.path.join(dirs["config"], "remotes.d", REMOTE_ID + ".conf"), "w",
+                      encoding="utf-8") as f:
+                f.write(REMOTE_CONF % remote_port)
+            # the daemon verifies metadata against the certificates in
+            # FWUPD_SYSCONFDIR/pki/fwupd-metadata and cabinets against pki/fwupd, where
+            # Debian puts LVFS's CA: the run's own directory, so only this one is trusted
+            for kind in ("fwupd-metadata", "fwupd"):
+                pki = os.path.join(self.state, "sysconf", "pki", kind)
+                os.makedirs(pki, exist_ok=True)
+                shutil.copy(trust, os.path.join(pki, "usbsim.pem"))
+            extra["FWUPD_SYSCONFDIR"] = os.path.join(self.state, "sysconf")
+        env = dict(self.env, **extra,
                    # the same as tests/run-fwupdtool: our modules beside fwupd's own, our
                    # quirks, and every state and cache directory in the run's directory
                    FWUPD_LIBDIR_PKG=",".join(modules),
@@ -187,7 +235,7 @@ class Session:
 
     def stop(self):
         """Stops everything, newest first: fwupd as a service manager would (SIGTERM, then
-        SIGKILL), then polkit and the bus."""
+        SIGKILL), then the HTTP server, polkit and the bus."""
         stopped = []
         for proc in reversed(self.procs):
             if proc.poll() is None:
@@ -198,7 +246,8 @@ class Session:
                     proc.kill()
                     proc.wait()
             stopped.append({"cmd": proc.args[0], "pid": proc.pid, "rc": proc.returncode})
-        for log in (getattr(self, "daemon_log", None), getattr(self, "bus_log", None)):
+        for log in (getattr(self, "daemon_log", None), getattr(self, "bus_log", None),
+                    getattr(self, "http_log", None)):
             if log:
                 log.close()
         return stopped
@@ -231,8 +280,102 @@ def devices_of(out, plugin):
     except json.JSONDecodeError:
         return []
     keys = ("DeviceId", "Name", "Plugin", "Version", "VersionFormat", "Protocols", "Guid",
-            "InstanceIds", "Flags")
+            "InstanceIds", "Flags", "RequestFlags")
     return [{k: d.get(k) for k in keys} for d in devices if d.get("Plugin") == plugin]
+
+
+def wait_back(step, plugin, wait, code):
+    """get-devices until the plugin's device is back (a device that re-enumerates comes back a
+    moment after the update returns), at most wait seconds; its devices then."""
+    deadline = time.monotonic() + wait
+    while True:
+        _, out = step("get-devices-after", ["get-devices", "--json"])
+        after = devices_of(out, plugin)
+        if after or time.monotonic() > deadline or code != 0:
+            return after
+        time.sleep(0.5)
+
+
+def history(step):
+    _, out = step("get-history", ["get-history", "--json"])
+    try:
+        return json.loads(out).get("Devices", [])
+    except json.JSONDecodeError:
+        return []
+
+
+def install_cabinet(args, session, step, result):
+    if args.record_emulation and result["before"]:
+        # fwupd records a tagged device's events from its next enumeration: for a device
+        # that stays plugged in, that is the daemon's next start
+        step("emulation-tag", ["emulation-tag", result["before"][0]["DeviceId"]])
+        session.restart_daemon()
+        _, out = step("get-devices-tagged", ["get-devices", "--json"])
+        result["before"] = devices_of(out, args.plugin)
+    if not result["before"]:
+        return 3
+    sys.stderr.write("$ fwupdmgr install %s\n" % os.path.basename(args.cabinet))
+    # the flags of a non-interactive install: a re-install or older version is fine,
+    # no questions, no reboot prompt, and no checks of remotes this session has none of
+    code, _ = step("install", [
+        "install", args.cabinet, "--allow-reinstall", "--allow-older", "--assume-yes",
+        "--no-reboot-check", "--no-unreported-check", "--no-metadata-check",
+        "--no-remote-check", "--no-security-fix"], stream=True)
+    result["after"] = wait_back(step, args.plugin, args.wait_back, code)
+    result["history"] = history(step)
+    if args.record_emulation:
+        step("emulation-save", ["emulation-save", args.record_emulation])
+    _, out = step("get-history-text", ["get-history"])
+    sys.stderr.write("$ fwupdmgr get-history\n" + out)
+    return code
+
+
+def updates_of(out, plugin):
+    """{device ID: [release versions]} of get-updates --json, for the plugin's devices."""
+    try:
+        devices = json.loads(out).get("Devices", [])
+    except json.JSONDecodeError:
+        return {}
+    return {d.get("DeviceId"): [r.get("Version") for r in d.get("Releases", [])]
+            for d in devices if d.get("Plugin") == plugin}
+
+
+def update_from_remote(args, session, step, result):
+    """What a user does with a remote: refresh, see what is offered, update, look again."""
+    if not result["before"]:
+        return 3
+    sys.stderr.write("$ fwupdmgr refresh\n")
+    code, _ = step("refresh", ["refresh"], stream=True)
+    if code != 0:
+        return code
+    code, out = step("get-updates", ["get-updates", "--json"])
+    if code != 0:
+        return code
+    result["offered"] = updates_of(out, args.plugin)
+    sys.stderr.write("$ fwupdmgr get-updates\n")
+    step("get-updates-text", ["get-updates"], stream=True)
+    sys.stderr.write("$ fwupdmgr update\n")
+    # non-interactive: no questions, no reboot prompt, no offer to upload the report
+    code, _ = step("update", ["update", "--assume-yes", "--no-reboot-check",
+                              "--no-unreported-check"], stream=True)
+    result["after"] = wait_back(step, args.plugin, args.wait_back, code)
+    _, out = step("get-updates-after", ["get-updates", "--json"])
+    result["offered_after"] = updates_of(out, args.plugin)
+    # as a person reads it: "No updates available" (exit 2, nothing to do), and the devices
+    # that have the latest firmware the remotes offer
+    sys.stderr.write("$ fwupdmgr get-updates\n")
+    step("get-updates-after-text", ["get-updates"], stream=True)
+    # what the daemon shows once it starts again (as after a reboot): the same version, from
+    # the device or from what the plugin kept, and still nothing to offer
+    session.restart_daemon()
+    _, out = step("get-devices-restarted", ["get-devices", "--json"])
+    result["after_restart"] = devices_of(out, args.plugin)
+    _, out = step("get-updates-restarted", ["get-updates", "--json"])
+    result["offered_after_restart"] = updates_of(out, args.plugin)
+    result["history"] = history(step)
+    _, out = step("get-history-text", ["get-history"])
+    sys.stderr.write("$ fwupdmgr get-history\n" + out)
+    return code
 
 
 def main():
@@ -240,7 +383,13 @@ def main():
     parser.add_argument("--build", required=True)
     parser.add_argument("--state", required=True, help="the run's scratch directory")
     parser.add_argument("--plugin", required=True)
-    parser.add_argument("--cabinet", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cabinet", help="install this cabinet with fwupdmgr install")
+    source.add_argument("--remote", metavar="DIR",
+                        help="serve DIR (remote_metadata.py's output) as a download remote "
+                             "and update from it with fwupdmgr refresh, get-updates, update")
+    parser.add_argument("--trust", metavar="PEM",
+                        help="the certificate the remote's metadata is signed with")
     parser.add_argument("--quirk", action="append", default=[],
                         help="a quirk file to load beside the project's (repeatable)")
     parser.add_argument("--result", required=True)
@@ -250,8 +399,10 @@ def main():
                              "from enumeration on, and save what the install did here")
     parser.add_argument("--wait-back", type=float, default=15,
                         help="how long to wait for the device to come back after the "
-                             "install (0: it leaves for good)")
+                             "update (0: it leaves for good)")
     args = parser.parse_args()
+    if args.remote and not args.trust:
+        parser.error("--remote needs --trust")
 
     modules = default_modules(args.build)
     quirks = default_quirks() + args.quirk
@@ -263,7 +414,8 @@ def main():
     try:
         session.start_bus()
         session.start_polkit()
-        session.start_daemon(modules, quirks)
+        port = session.start_http(args.remote) if args.remote else None
+        session.start_daemon(modules, quirks, remote_port=port, trust=args.trust)
         result["daemon_pid"] = session.daemon.pid
 
         def step(name, fwupdmgr_args, stream=False):
@@ -272,43 +424,12 @@ def main():
                                     "stdout": out[-12000:], "stderr": err[-4000:]})
             return code, out
 
-        code, out = step("get-devices", ["get-devices", "--json"])
+        _, out = step("get-devices", ["get-devices", "--json"])
         result["before"] = devices_of(out, args.plugin)
-        if args.record_emulation and result["before"]:
-            # fwupd records a tagged device's events from its next enumeration: for a device
-            # that stays plugged in, that is the daemon's next start
-            step("emulation-tag", ["emulation-tag", result["before"][0]["DeviceId"]])
-            session.restart_daemon()
-            code, out = step("get-devices-tagged", ["get-devices", "--json"])
-            result["before"] = devices_of(out, args.plugin)
-        if result["before"]:
-            sys.stderr.write("$ fwupdmgr install %s\n" % os.path.basename(args.cabinet))
-            # the flags of a non-interactive install: a re-install or older version is fine,
-            # no questions, no reboot prompt, and no checks of remotes this session has none of
-            code, _ = step("install", [
-                "install", args.cabinet, "--allow-reinstall", "--allow-older", "--assume-yes",
-                "--no-reboot-check", "--no-unreported-check", "--no-metadata-check",
-                "--no-remote-check", "--no-security-fix"], stream=True)
-            rc = code
-            # a device that re-enumerates comes back a moment after the install returns
-            deadline = time.monotonic() + args.wait_back
-            while True:
-                _, out = step("get-devices-after", ["get-devices", "--json"])
-                result["after"] = devices_of(out, args.plugin)
-                if result["after"] or time.monotonic() > deadline or code != 0:
-                    break
-                time.sleep(0.5)
-            _, out = step("get-history", ["get-history", "--json"])
-            try:
-                result["history"] = json.loads(out).get("Devices", [])
-            except json.JSONDecodeError:
-                result["history"] = []
-            if args.record_emulation:
-                step("emulation-save", ["emulation-save", args.record_emulation])
-            _, out = step("get-history-text", ["get-history"])
-            sys.stderr.write("$ fwupdmgr get-history\n" + out)
+        if args.remote:
+            rc = update_from_remote(args, session, step, result)
         else:
-            rc = 3
+            rc = install_cabinet(args, session, step, result)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         result["error"] = str(exc)
     finally:

@@ -114,6 +114,8 @@ class Setup:
                         "--profile", nrf["profile"], "--time-scale", "0.05",
                         "--flash-out", self.flash_out,
                         "--trace", os.path.join(self.dir, "trace.jsonl"), "--timeout", "150"]
+        # how the device ends the update, when it is not the bootloader coming back
+        self.harness += nrf.get("sim_args", [])
         if recording:
             # the last --time-scale given is the one the harness takes
             self.harness += nrf.get("record_args", [])
