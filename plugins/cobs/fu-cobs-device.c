@@ -551,6 +551,7 @@ fu_cobs_device_not_read_back(FuCobsDevice *self, FuProgress *progress, const gch
 		fu_device_set_version(device, self->version_written);
 	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
 	fwupd_request_set_id(request, "com.github.cobs-bootloader.version-not-read-back");
+	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 	fwupd_request_set_message(request, msg);
 	if (!fu_device_emit_request(device, request, progress, &error_local))
 		g_info("not shown to the user: %s", error_local->message);
@@ -755,7 +756,9 @@ fu_cobs_device_init(FuCobsDevice *self)
 	self->reset_timeout_ms = FU_COBS_DEVICE_RESET_TIMEOUT_MS;
 	self->return_timeout_ms = FU_COBS_DEVICE_RETURN_TIMEOUT_MS;
 	fu_device_register_private_flag(FU_DEVICE(self), FU_COBS_FLAG_NO_VERIFY);
-	fu_device_add_request_flag(FU_DEVICE(self), FWUPD_REQUEST_FLAG_NON_GENERIC_MESSAGE);
+	/* its only request is a message after the update: generic, so that a client that shows
+	 * only generic messages (fwupdmgr without a terminal) is still offered updates */
+	fu_device_add_request_flag(FU_DEVICE(self), FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UNSIGNED_PAYLOAD);
 	fu_device_add_protocol(FU_DEVICE(self), FU_COBS_PROTOCOL_ID);
