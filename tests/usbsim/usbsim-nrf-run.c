@@ -173,7 +173,14 @@ usbsim_nrf_usb_control(gpointer model,
 	UsbsimNrfRun *run = model;
 
 	if (usbsim_nrf_app_running(run->model)) {
-		usbsim_nrf_usb_app_control(run, setup, now_us, reply);
+		if (run->app_runs == USBSIM_NRF_APP_RUNS_DFU_TRIGGER) {
+			usbsim_nrf_usb_app_control(run, setup, now_us, reply);
+			return;
+		}
+		/* the application's own serial port: whatever a CDC driver sends is taken */
+		reply->name = "application";
+		if ((setup->request_type & 0x80) != 0)
+			reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
 	}
 
@@ -230,9 +237,11 @@ static UsbsimDescription *
 usbsim_nrf_usb_describe(gpointer model)
 {
 	UsbsimNrfRun *run = model;
-	if (usbsim_nrf_app_running(run->model))
-		return usbsim_nrf_describe_app_dfu_trigger();
-	return usbsim_nrf_describe_dongle();
+	if (!usbsim_nrf_app_running(run->model))
+		return usbsim_nrf_describe_dongle();
+	if (run->app_runs == USBSIM_NRF_APP_RUNS_OTHER_USB)
+		return usbsim_nrf_describe_app_other_usb();
+	return usbsim_nrf_describe_app_dfu_trigger();
 }
 
 static gint64
@@ -609,6 +618,8 @@ usbsim_nrf_parse_app_runs(const gchar *str, UsbsimNrfFront front, UsbsimNrfAppRu
 		*app_runs = USBSIM_NRF_APP_RUNS_DFU_TRIGGER;
 	else if (g_strcmp0(str, "uart-log") == 0 && front == USBSIM_NRF_FRONT_UART)
 		*app_runs = USBSIM_NRF_APP_RUNS_UART_LOG;
+	else if (g_strcmp0(str, "other-usb") == 0 && front == USBSIM_NRF_FRONT_USB)
+		*app_runs = USBSIM_NRF_APP_RUNS_OTHER_USB;
 	else {
 		g_printerr("usbsim-nrf-run: --app-runs %s does not exist on this profile\n", str);
 		return FALSE;
@@ -654,6 +665,7 @@ main(int argc, char **argv)
 	gboolean dfu_mode = FALSE;
 	gdouble time_scale = 1.0;
 	gdouble reenumerate_ms = -1;
+	gdouble sd_bl_back_ms = -1;
 	gint baud_rate = 115200;
 	gint hw_version = 52;
 	gint app_version = 0;
@@ -687,7 +699,7 @@ main(int argc, char **argv)
 	     G_OPTION_ARG_STRING,
 	     &app_runs,
 	     "What runs after a reset with a valid application: bootloader (default), silent, "
-	     "dfu-trigger (USB), uart-log (UART)",
+	     "dfu-trigger (USB), other-usb (USB), uart-log (UART)",
 	     "MODE"},
 	    {"dfu-mode",
 	     0,
@@ -737,6 +749,13 @@ main(int argc, char **argv)
 	     G_OPTION_ARG_DOUBLE,
 	     &reenumerate_ms,
 	     "Reset time after an image (default: its copy work, at most 13 s)",
+	     "MS"},
+	    {"sd-bl-back-ms",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &sd_bl_back_ms,
+	     "Reset time after a SoftDevice or bootloader image (up to 13 s), instead",
 	     "MS"},
 	    {"flash-in", 0, 0, G_OPTION_ARG_FILENAME, &flash_in, "Initial flash (1 MiB)", "FILE"},
 	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at the end", "FILE"},
@@ -806,6 +825,8 @@ main(int argc, char **argv)
 	config.corrupt_write = corrupt_write;
 	if (reenumerate_ms >= 0)
 		config.reenumerate_us = (gint64)(reenumerate_ms * 1000);
+	if (sd_bl_back_ms >= 0)
+		config.sd_bl_back_us = (gint64)(sd_bl_back_ms * 1000);
 	if (sd_fwid != NULL) {
 		guint64 v = 0;
 		g_autoptr(GError) error_fwid = NULL;

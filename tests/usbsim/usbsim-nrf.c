@@ -274,6 +274,7 @@ usbsim_nrf_config_init(UsbsimNrfConfig *config, UsbsimNrfFront front)
 	config->sd_version = 7002000; /* its version as SD_VERSION_GET reports it */
 	config->bootloader_version = 1;
 	config->reenumerate_us = -1;
+	config->sd_bl_back_us = -1;
 }
 
 static void
@@ -1199,10 +1200,16 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			gint64 settings_us;
 			result = usbsim_nrf_post_validate(self, ready_us, &activate_us);
 			if (result == NRF_RES_SUCCESS) {
-				gint64 delay_us =
-				    self->config.reenumerate_us >= 0
-					? (gint64)usbsim_nrf_scaled(self,
-								    self->config.reenumerate_us)
+				gint64 back_us = self->config.reenumerate_us;
+				gint64 delay_us;
+				/* a SoftDevice or bootloader is copied into place after the reset
+				 */
+				if (self->init.type != NRF_FW_TYPE_APPLICATION &&
+				    self->config.sd_bl_back_us >= 0)
+					back_us = self->config.sd_bl_back_us;
+				delay_us =
+				    back_us >= 0
+					? (gint64)usbsim_nrf_scaled(self, back_us)
 					: activate_us +
 					      (gint64)usbsim_nrf_scaled(self, USBSIM_NRF_BOOT_US);
 				delay_us = MIN(
@@ -1681,6 +1688,23 @@ usbsim_nrf_describe_app_dfu_trigger(void)
 	iface = usbsim_description_add_interface(desc);
 	alt = usbsim_interface_add_alt(iface, 0xFF, 0x01, 0x01, NULL);
 	g_byte_array_append(alt->extra, functional, sizeof(functional));
+	usbsim_description_build(desc);
+	return desc;
+}
+
+/* an application with a serial port of its own (the SDK's usbd_cdc_acm example): nothing of the
+ * nordic-dfu plugin's, on IDs no quirk names */
+UsbsimDescription *
+usbsim_nrf_describe_app_other_usb(void)
+{
+	UsbsimDescription *desc =
+	    usbsim_description_new(USBSIM_NRF_APP_VID, USBSIM_NRF_APP_OTHER_PID, 0x0100);
+	desc->bcd_usb = 0x0200;
+	desc->device_class = 0x02;
+	desc->manufacturer = g_strdup("Nordic Semiconductor");
+	desc->product = g_strdup("Simulated nRF52840 serial application");
+	desc->serial = g_strdup("D7A1C9E3F501");
+	usbsim_nrf_add_cdc_acm(desc, 0x82, 0x81, 0x01);
 	usbsim_description_build(desc);
 	return desc;
 }

@@ -52,11 +52,16 @@ typedef enum {
 	/* UART: the application owns the port, writes log lines and frames of its own to it and
 	 * ignores what it reads */
 	USBSIM_NRF_APP_RUNS_UART_LOG,
+	/* USB: the application with a USB function of its own (a CDC ACM port) and no DFU
+	 * trigger interface, on its own IDs */
+	USBSIM_NRF_APP_RUNS_OTHER_USB,
 } UsbsimNrfAppRuns;
 
-/* the application's own USB IDs (a pid.codes test ID) */
-#define USBSIM_NRF_APP_VID 0x1209
-#define USBSIM_NRF_APP_PID 0x0030
+/* the application's own USB IDs (pid.codes test IDs): with the DFU trigger interface, and
+ * with a CDC ACM port only */
+#define USBSIM_NRF_APP_VID	 0x1209
+#define USBSIM_NRF_APP_PID	 0x0030
+#define USBSIM_NRF_APP_OTHER_PID 0x0031
 /* app_usbd_nrf_dfu_trigger_nordic_info_t, packed */
 #define USBSIM_NRF_NORDIC_INFO_SIZE 24
 /* how often the UART_LOG application writes to its port, scale 1.0 */
@@ -84,6 +89,7 @@ typedef struct {
 	guint ext_error_nth;
 	guint8 ext_error_code; /* ... with result 0x0B and this extended error */
 	gint64 reenumerate_us; /* after an image, at scale 1.0; -1: from the copy work */
+	gint64 sd_bl_back_us;  /* after a SoftDevice or bootloader image, instead; -1: as above */
 	UsbsimNrfAppRuns app_runs;
 	gboolean dfu_mode_at_start; /* started by a pin reset (the Dongle's reset button) */
 	GBytes *flash_in;
@@ -141,6 +147,9 @@ usbsim_nrf_describe_dongle(void);
 /* the application with the DFU trigger interface */
 UsbsimDescription *
 usbsim_nrf_describe_app_dfu_trigger(void);
+/* the application with a CDC ACM port of its own */
+UsbsimDescription *
+usbsim_nrf_describe_app_other_usb(void);
 /* the USB-UART bridge in front of the UART bootloader (a J-Link's CDC port) */
 UsbsimDescription *
 usbsim_nrf_describe_uart_bridge(void);
