@@ -346,8 +346,9 @@ def run_cabinet(r, front, cab_args, quirk=None):
 def case_app_gone(build, front, app_runs):
     """The Dongle, or a UART board, with its shipped quirks only, updated from its bootloader
     (entered with the reset button) to an application that is no device of this plugin: on
-    USB one without USB at all, which leaves the bus for good; on a UART one that owns the port
-    and says nothing, or writes its own log lines and frames. The final execute was answered,
+    USB one without USB at all, which leaves the bus for good, or one with a serial port of its
+    own on other IDs; on a UART one that owns the port and says nothing, or writes its own log
+    lines and frames. The final execute was answered,
     so the update is done, and fwupd says the version was not read back instead of failing
     with "did not come back" or waiting for ever."""
     r = NrfRun(build, "app-" + app_runs, front, ["application=10000"], ["--fw-version", "7"],
@@ -397,6 +398,25 @@ def case_app_dfu_trigger(build, front):
     check(after and after[0]["Version"] == "1.3.0" and
           "USB\\VID_1209&PID_0030" in after[0].get("InstanceIds", []),
           "the runtime device is not listed at version 1.3.0 after: %s" % after)
+
+
+def case_combined_slow(build, front):
+    """At real time, a package of a SoftDevice+bootloader and an application: after the first
+    image the bootloader copies the new SoftDevice and bootloader into place and is back only
+    13 s later (the longest TIMING.md gives); the plugin (UART) or fwupd's replug wait (USB)
+    must last as long, then the application is written to the new bootloader."""
+    r = NrfRun(build, "combined-slow", front,
+               ["softdevice_bootloader=8192+4096", "application=6000"],
+               ["--sd-req", "0x100", "--fw-version", "3"], ["--sd-bl-back-ms", "13000"],
+               time_scale="1.0").run()
+    r.check_installed()
+    r.check_sd_bl(8192, 4096)
+    r.check_app()
+    resets = [e for e in r.events("reset") if e.get("reason") == "activated"]
+    check(len(resets) >= 2 and resets[0]["back_ms"] - resets[0]["t_ms"] >= 13000,
+          "the bootloader was not away for 13 s after the first image: %s" % resets)
+    types = [img["type"] for img in r.summary["images"]]
+    check(types == [3, 0], "images activated in order %s, not SD+BL then application" % types)
 
 
 def case_sd_bl_slow(build, front):
@@ -483,6 +503,8 @@ CASES = {
     "app-silent": lambda build, front: case_app_gone(build, front, "silent"),
     "app-uart-log": lambda build, front: case_app_gone(build, front, "uart-log"),
     "app-dfu-trigger": case_app_dfu_trigger,
+    "app-other-usb": lambda build, front: case_app_gone(build, front, "other-usb"),
+    "combined-slow": case_combined_slow,
     "sd-bl-slow": case_sd_bl_slow,
 }
 
