@@ -284,6 +284,7 @@ static gboolean
 fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	g_autofree gchar *why = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	if (!self->restarting)
@@ -294,16 +295,15 @@ fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError 
 		return TRUE;
 	if (fu_nordic_dfu_wait_after_update(&self->transport, &self->state, &error_local))
 		return TRUE;
-	{
-		g_autofree gchar *why = g_strdup_printf(
-		    "the %s image was validated and activated by the bootloader, which did not "
-		    "answer again within %u ms of its reset (%s): the application it started owns "
-		    "the port, so the update is done, but the version it runs was not read back",
-		    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
-		    fu_nordic_dfu_back_within_ms(&self->state),
-		    error_local->message);
-		fu_nordic_dfu_set_unverified(device, &self->state, why);
-	}
+	why =
+	    g_strdup_printf("the %s image was validated and activated by the bootloader, which "
+			    "did not answer again within %u ms of its reset (%s): the application "
+			    "it started owns the port, so the update is done, but the version it "
+			    "runs was not read back",
+			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    fu_nordic_dfu_back_within_ms(&self->state),
+			    error_local->message);
+	fu_nordic_dfu_set_unverified(device, &self->state, why);
 	self->app_owns_port = TRUE;
 	if (self->state.last_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION)
 		fu_device_set_version_raw(device, self->state.last_fw_version);

@@ -214,7 +214,8 @@ fu_nordic_dfu_usb_device_prepare_firmware(FuDevice *device,
  * it is followed for, and long enough not to spin a core */
 #define FU_NORDIC_DFU_USB_FOLLOW_POLL_MS 100
 /* from the final execute's reply to leaving the bus: the settings page written (an erase,
- * 85 ms, and a few words), at most the reply timeout of a request */
+ * 85 ms, and a few words), well within the reply timeout of a request; what fwupd's wait
+ * allows for it beside the plugin's own follow */
 #define FU_NORDIC_DFU_USB_LEAVE_MS NRF_DFU_PROTO_TIMEOUT_REPLY_MS
 
 static gboolean
@@ -241,11 +242,11 @@ fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
 			       within_ms);
 			return G_SOURCE_CONTINUE;
 		}
-		if (now_us - self->follow_start_us < (gint64)FU_NORDIC_DFU_USB_LEAVE_MS * 1000)
+		if (now_us - self->follow_start_us < (gint64)within_ms * 1000)
 			return G_SOURCE_CONTINUE;
 		/* it did not reset: still here, so the versions are read from it */
 		g_info("the bootloader did not leave the bus within %u ms of the last execute",
-		       (guint)FU_NORDIC_DFU_USB_LEAVE_MS);
+		       within_ms);
 		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 		self->follow_id = 0;
 		return G_SOURCE_REMOVE;
