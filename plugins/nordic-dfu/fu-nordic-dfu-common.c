@@ -455,9 +455,8 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 	return fu_device_emit_request(device, request, progress, error);
 }
 
-/* a new update starts without what the last one decided about its ending */
-static void
-fu_nordic_dfu_update_start(FuDevice *device, FuNordicDfuState *state)
+void
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state)
 {
 	state->unverified = FALSE;
 	if (state->skip_version_check_set) {
@@ -494,8 +493,9 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 
 	if (state->images_done >= images->len)
 		state->images_done = 0;
+	/* a new update starts without what the last one decided about its ending */
 	if (state->images_done == 0)
-		fu_nordic_dfu_update_start(device, state);
+		fu_nordic_dfu_clear_unverified(device, state);
 	fu_progress_set_id(progress, G_STRLOC);
 	fu_progress_set_steps(progress, images->len - state->images_done);
 	while (state->images_done < images->len) {

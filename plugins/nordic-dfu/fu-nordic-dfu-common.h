@@ -127,6 +127,9 @@ fu_nordic_dfu_back_within_ms(FuNordicDfuState *state);
  * check is skipped and @why is logged, then said to the user after the update */
 void
 fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gchar *why);
+/* once fwupd has skipped its version check: the device is checked again next time */
+void
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state);
 /* in attach: the message of fu_nordic_dfu_set_unverified() for the client, as a request
  * fwupdmgr and fwupdtool show once the update is over */
 gboolean

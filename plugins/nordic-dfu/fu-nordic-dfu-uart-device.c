@@ -321,6 +321,18 @@ fu_nordic_dfu_uart_device_reload(FuDevice *device, GError **error)
 	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 
+/* the port stays listed: its next update is checked again */
+static gboolean
+fu_nordic_dfu_uart_device_cleanup(FuDevice *device,
+				  FuProgress *progress,
+				  FwupdInstallFlags flags,
+				  GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	fu_nordic_dfu_clear_unverified(device, &self->state);
+	return TRUE;
+}
+
 static gboolean
 fu_nordic_dfu_uart_device_set_quirk_kv(FuDevice *device,
 				       const gchar *key,
@@ -385,6 +397,7 @@ fu_nordic_dfu_uart_device_class_init(FuNordicDfuUartDeviceClass *klass)
 	device_class->write_firmware = fu_nordic_dfu_uart_device_write_firmware;
 	device_class->attach = fu_nordic_dfu_uart_device_attach;
 	device_class->reload = fu_nordic_dfu_uart_device_reload;
+	device_class->cleanup = fu_nordic_dfu_uart_device_cleanup;
 	device_class->set_quirk_kv = fu_nordic_dfu_uart_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_uart_device_to_string;
 	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
