@@ -130,7 +130,8 @@ fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gc
 /* once fwupd has skipped its version check: the device is checked again next time */
 void
 fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state);
-/* in attach: the message of fu_nordic_dfu_set_unverified() for the client, as a request
+/* after the wait (attach on a UART, reload on USB): the message of
+ * fu_nordic_dfu_set_unverified() for the client, as a request
  * fwupdmgr and fwupdtool show once the update is over */
 gboolean
 fu_nordic_dfu_emit_unverified(FuDevice *device,
