@@ -364,14 +364,16 @@ fu_nordic_dfu_prepare_firmware(FuDevice *device,
  */
 #define FU_NORDIC_DFU_PING_RETRY_MS 100
 
-/* after an image the bootloader resets; on a UART the port stays, so ask until it answers;
- * @advice: what the user can do when it does not */
+/* after an image the bootloader resets; on a UART the port stays, so ask until it answers,
+ * for @within_ms at most; @advice: what the user can do when it does not, or NULL for the last
+ * answer's error alone */
 static gboolean
 fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport,
+				  guint within_ms,
 				  const gchar *advice,
 				  GError **error)
 {
-	guint64 deadline = fu_nordic_dfu_now_ms() + FU_NORDIC_DFU_REENUMERATE_MS;
+	guint64 deadline = fu_nordic_dfu_now_ms() + within_ms;
 	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_PING};
 
 	while (TRUE) {
@@ -380,11 +382,15 @@ fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport,
 		    g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED))
 			return TRUE;
 		if (fu_nordic_dfu_now_ms() >= deadline) {
+			if (advice == NULL) {
+				g_propagate_error(error, g_steal_pointer(&error_local));
+				return FALSE;
+			}
 			g_propagate_prefixed_error(
 			    error,
 			    g_steal_pointer(&error_local),
 			    "the bootloader did not come back within %u ms; %s: ",
-			    (guint)FU_NORDIC_DFU_REENUMERATE_MS,
+			    within_ms,
 			    advice);
 			return FALSE;
 		}
@@ -394,15 +400,69 @@ fu_nordic_dfu_wait_for_bootloader(FuNordicDfuTransport *transport,
 	}
 }
 
-gboolean
-fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error)
+guint
+fu_nordic_dfu_back_within_ms(FuNordicDfuState *state)
 {
-	return fu_nordic_dfu_wait_for_bootloader(
-	    transport,
-	    "the image was written and activated: if the application it started uses this port, "
-	    "the update is done (the flag will-disappear in the port's quirk skips this wait); "
-	    "else reset the device and check its version with fwupdmgr get-devices",
-	    error);
+	if (state->last_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION ||
+	    state->last_type == FU_NORDIC_DFU_FW_TYPE_EXTERNAL_APPLICATION)
+		return FU_NORDIC_DFU_APP_START_MS;
+	return FU_NORDIC_DFU_REENUMERATE_MS;
+}
+
+gboolean
+fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport,
+				FuNordicDfuState *state,
+				GError **error)
+{
+	return fu_nordic_dfu_wait_for_bootloader(transport,
+						 fu_nordic_dfu_back_within_ms(state),
+						 NULL,
+						 error);
+}
+
+void
+fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gchar *why)
+{
+	g_warning("%s", why);
+	state->unverified = TRUE;
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK)) {
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+		state->skip_version_check_set = TRUE;
+	}
+}
+
+gboolean
+fu_nordic_dfu_emit_unverified(FuDevice *device,
+			      FuNordicDfuState *state,
+			      FuProgress *progress,
+			      GError **error)
+{
+	g_autoptr(FwupdRequest) request = NULL;
+	g_autofree gchar *msg = NULL;
+
+	if (!state->unverified)
+		return TRUE;
+	state->unverified = FALSE;
+	msg = g_strdup_printf("The update of %s is done: the bootloader validated and started the "
+			      "new firmware, but its version could not be read back, as neither "
+			      "the bootloader nor an application this plugin can talk to answered "
+			      "after the reset. Check the version the firmware reports itself.",
+			      fu_device_get_name(device));
+	request = fwupd_request_new();
+	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
+	fwupd_request_set_id(request, FU_NORDIC_DFU_REQUEST_ID_VERSION_UNVERIFIED);
+	fwupd_request_set_message(request, msg);
+	return fu_device_emit_request(device, request, progress, error);
+}
+
+void
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state)
+{
+	state->unverified = FALSE;
+	if (state->skip_version_check_set) {
+		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+		state->skip_version_check_set = FALSE;
+	}
 }
 
 /* fwupd 2.0 skips reload and cleanup for a device with will-disappear, but still compares
@@ -433,6 +493,9 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 
 	if (state->images_done >= images->len)
 		state->images_done = 0;
+	/* a new update starts without what the last one decided about its ending */
+	if (state->images_done == 0)
+		fu_nordic_dfu_clear_unverified(device, state);
 	fu_progress_set_id(progress, G_STRLOC);
 	fu_progress_set_steps(progress, images->len - state->images_done);
 	while (state->images_done < images->len) {
@@ -476,13 +539,17 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 			(guint)session->stats.resumed_data_offset);
 		state->images_done++;
 		fu_progress_step_done(progress);
-		if (state->images_done == images->len)
+		if (state->images_done == images->len) {
+			state->last_type = fu_nordic_dfu_image_get_fw_type(image);
+			state->last_fw_version = fu_nordic_dfu_image_get_fw_version(image);
 			break;
+		}
 
 		/* the bootloader resets after activating the image and comes back */
 		if (wait_in_place) {
 			if (!fu_nordic_dfu_wait_for_bootloader(
 				transport,
+				FU_NORDIC_DFU_REENUMERATE_MS,
 				"reset the device and run the update again to write the remaining "
 				"images",
 				error))
@@ -543,6 +610,7 @@ fu_nordic_dfu_init_device(FuDevice *device)
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_add_request_flag(device, FWUPD_REQUEST_FLAG_NON_GENERIC_MESSAGE);
 	fu_device_register_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
 	fu_device_set_remove_delay(device, FU_NORDIC_DFU_REENUMERATE_MS);
 	fu_device_set_firmware_gtype(device, FU_TYPE_NORDIC_DFU_FIRMWARE);

@@ -18,6 +18,10 @@
 #define FU_NORDIC_DFU_QUIRK_HW_VERSION	 "NordicDfuHwVersion"
 #define FU_NORDIC_DFU_QUIRK_SD_ID	 "NordicDfuSdId"
 
+/* the request after an update whose version was not read back */
+#define FU_NORDIC_DFU_REQUEST_ID_VERSION_UNVERIFIED                                                \
+	"org.freedesktop.fwupd.nordic-dfu.version-unverified"
+
 /* private flags */
 #define FU_NORDIC_DFU_FLAG_NO_PING "no-ping"
 
@@ -25,6 +29,15 @@
  * SoftDevice+bootloader update (the SoftDevice is copied into place before the bootloader
  * runs again), plus margin */
 #define FU_NORDIC_DFU_REENUMERATE_MS 15000
+
+/* after an application image the bootloader copies nothing: it writes its settings, resets and
+ * starts the application, which comes back (on USB, once enumerated) within fwupd's own
+ * allowance for a device to re-enumerate; so does the bootloader if it does not start it */
+#define FU_NORDIC_DFU_APP_START_MS FU_DEVICE_REMOVE_DELAY_RE_ENUMERATE
+
+/* what fwupd's wait for the replug adds to the plugin's own follow of the reset, so that the
+ * plugin, which knows what it saw, ends the wait first */
+#define FU_NORDIC_DFU_FOLLOW_MARGIN_MS 5000
 
 /* the bytes the executor moves; one implementation per transport */
 typedef struct {
@@ -54,6 +67,13 @@ typedef struct {
 	gboolean has_app_version;
 	guint32 bl_version;
 	guint32 sd_version;
+	/* the last image of the last update: what the device does after its reset */
+	FuNordicDfuFwType last_type;
+	guint32 last_fw_version;
+	/* done, but the version the device runs now was not read back: said after attach */
+	gboolean unverified;
+	/* the plugin, not a quirk, set install-skip-version-check for that update */
+	gboolean skip_version_check_set;
 } FuNordicDfuState;
 
 gboolean
@@ -93,9 +113,31 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 			     FuProgress *progress,
 			     GError **error);
 /* after the last image on a port that stays (a UART): waits for the bootloader to answer
- * again once it has reset into the new image */
+ * again once it has reset into the new image, at most fu_nordic_dfu_back_within_ms() */
 gboolean
-fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport, GError **error);
+fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport,
+				FuNordicDfuState *state,
+				GError **error);
+/* how long after the activation reset of the last image the bootloader or the application
+ * comes back, if it does */
+guint
+fu_nordic_dfu_back_within_ms(FuNordicDfuState *state);
+/* the final execute was answered success: the bootloader validated and activated the image,
+ * so the update is done, but nothing that came back can tell the version: fwupd's version
+ * check is skipped and @why is logged, then said to the user after the update */
+void
+fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gchar *why);
+/* once fwupd has skipped its version check: the device is checked again next time */
+void
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state);
+/* after the wait (attach on a UART, reload on USB): the message of
+ * fu_nordic_dfu_set_unverified() for the client, as a request
+ * fwupdmgr and fwupdtool show once the update is over */
+gboolean
+fu_nordic_dfu_emit_unverified(FuDevice *device,
+			      FuNordicDfuState *state,
+			      FuProgress *progress,
+			      GError **error);
 /* after the last image: TRUE when a quirk set will-disappear on the device, which is then not
  * waited for; fwupd's version check is skipped too, as nothing reads the new version */
 gboolean

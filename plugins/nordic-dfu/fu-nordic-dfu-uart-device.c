@@ -32,7 +32,8 @@ struct _FuNordicDfuUartDevice {
 	FuNordicDfuTransport transport;
 	guint baud_rate;
 	gboolean flow_control;
-	gboolean restarting; /* the last image was activated: the bootloader resets */
+	gboolean restarting;	/* the last image was activated: the bootloader resets */
+	gboolean app_owns_port; /* the bootloader did not answer after it: the application runs */
 };
 
 G_DEFINE_TYPE(FuNordicDfuUartDevice, fu_nordic_dfu_uart_device, FU_TYPE_UDEV_DEVICE)
@@ -262,6 +263,7 @@ fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
 
 	/* what an earlier update left, if it failed before attach */
 	self->restarting = FALSE;
+	self->app_owns_port = FALSE;
 	if (!fu_nordic_dfu_write_firmware(&self->transport,
 					  &self->state,
 					  firmware,
@@ -274,26 +276,61 @@ fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
 }
 
 /* the tty stays while the bootloader resets into the new image, so there is no replug for
- * fwupd to wait for: the device is back when the bootloader answers again */
+ * fwupd to wait for: the device is back when the bootloader answers again. It does not when
+ * the application it started owns the port (silent, or writing what it writes, which is no
+ * reply of the bootloader's): the final execute was answered, so the update is done, and the
+ * version is the one the bootloader accepted in the init packet, not read back */
 static gboolean
 fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	g_autofree gchar *why = NULL;
+	g_autoptr(GError) error_local = NULL;
 
 	if (!self->restarting)
 		return TRUE;
 	self->restarting = FALSE;
+	self->app_owns_port = FALSE;
 	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	return fu_nordic_dfu_wait_after_update(&self->transport, error);
+	if (fu_nordic_dfu_wait_after_update(&self->transport, &self->state, &error_local))
+		return TRUE;
+	why =
+	    g_strdup_printf("the %s image was validated and activated by the bootloader, which "
+			    "did not answer again within %u ms of its reset (%s): the application "
+			    "it started owns the port, so the update is done, but the version it "
+			    "runs was not read back",
+			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    fu_nordic_dfu_back_within_ms(&self->state),
+			    error_local->message);
+	fu_nordic_dfu_set_unverified(device, &self->state, why);
+	self->app_owns_port = TRUE;
+	if (self->state.last_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION)
+		fu_device_set_version_raw(device, self->state.last_fw_version);
+	return fu_nordic_dfu_emit_unverified(device, &self->state, progress, error);
 }
 
-/* the versions of the bootloader that came back, for fwupd's check against the release */
+/* the versions of the bootloader that came back, for fwupd's check against the release; an
+ * application that owns the port has none to give */
 static gboolean
 fu_nordic_dfu_uart_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	if (self->app_owns_port)
+		return TRUE;
 	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
+}
+
+/* the port stays listed: its next update is checked again */
+static gboolean
+fu_nordic_dfu_uart_device_cleanup(FuDevice *device,
+				  FuProgress *progress,
+				  FwupdInstallFlags flags,
+				  GError **error)
+{
+	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
+	fu_nordic_dfu_clear_unverified(device, &self->state);
+	return TRUE;
 }
 
 static gboolean
@@ -360,6 +397,7 @@ fu_nordic_dfu_uart_device_class_init(FuNordicDfuUartDeviceClass *klass)
 	device_class->write_firmware = fu_nordic_dfu_uart_device_write_firmware;
 	device_class->attach = fu_nordic_dfu_uart_device_attach;
 	device_class->reload = fu_nordic_dfu_uart_device_reload;
+	device_class->cleanup = fu_nordic_dfu_uart_device_cleanup;
 	device_class->set_quirk_kv = fu_nordic_dfu_uart_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_uart_device_to_string;
 	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;

@@ -32,6 +32,11 @@ struct _FuNordicDfuUsbDevice {
 	guint8 data_intf;
 	guint8 ep_in;
 	guint8 ep_out;
+	/* following the reset after the last image while fwupd waits for the replug */
+	guint follow_id;
+	gint64 follow_start_us;
+	gint64 left_us; /* when the bootloader left the bus, 0 while it has not */
+	gboolean gone;	/* nothing came back: the update is done, the device is not here */
 };
 
 G_DEFINE_TYPE(FuNordicDfuUsbDevice, fu_nordic_dfu_usb_device, FU_TYPE_USB_DEVICE)
@@ -141,6 +146,9 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	guint8 line_coding[7] = {0};
 
+	/* off the bus for good after the update: attach and reload have nothing to open */
+	if (self->gone)
+		return TRUE;
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->open(device, error))
 		return FALSE;
 	fu_memwrite_uint32(line_coding, FU_NORDIC_DFU_CDC_BAUD_RATE, G_LITTLE_ENDIAN);
@@ -202,6 +210,91 @@ fu_nordic_dfu_usb_device_prepare_firmware(FuDevice *device,
 	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
 }
 
+/* between two looks at what fwupd's device list says of the bootloader: well below the times
+ * it is followed for, and long enough not to spin a core */
+#define FU_NORDIC_DFU_USB_FOLLOW_POLL_MS 100
+/* from the final execute's reply to leaving the bus: the settings page written (an erase,
+ * 85 ms, and a few words), well within the reply timeout of a request; what fwupd's wait
+ * allows for it beside the plugin's own follow */
+#define FU_NORDIC_DFU_USB_LEAVE_MS NRF_DFU_PROTO_TIMEOUT_REPLY_MS
+
+static gboolean
+fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(user_data);
+	FuDevice *device = FU_DEVICE(self);
+	gint64 now_us = g_get_monotonic_time();
+	guint within_ms = fu_nordic_dfu_back_within_ms(&self->state);
+	g_autofree gchar *why = NULL;
+
+	/* fwupd has what it waited for: the bootloader or the runtime device replaced this one */
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG)) {
+		self->follow_id = 0;
+		return G_SOURCE_REMOVE;
+	}
+
+	/* fwupd's device list marks the device it holds unconnected when it leaves the bus */
+	if (self->left_us == 0) {
+		if (fu_device_has_private_flag(device, FU_DEVICE_PRIVATE_FLAG_UNCONNECTED)) {
+			self->left_us = now_us;
+			g_info("the bootloader reset into the new image; waiting %u ms for what it "
+			       "starts",
+			       within_ms);
+			return G_SOURCE_CONTINUE;
+		}
+		if (now_us - self->follow_start_us < (gint64)within_ms * 1000)
+			return G_SOURCE_CONTINUE;
+		/* it did not reset: still here, so the versions are read from it */
+		g_info("the bootloader did not leave the bus within %u ms of the last execute",
+		       within_ms);
+		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		self->follow_id = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (now_us - self->left_us < (gint64)within_ms * 1000)
+		return G_SOURCE_CONTINUE;
+
+	/* nothing of this plugin's came back: an application without USB, or with USB of its
+	 * own, runs the image the bootloader validated and activated */
+	why =
+	    g_strdup_printf("the %s image was validated and activated by the bootloader, which "
+			    "then left the bus, and neither it nor an application with the DFU "
+			    "trigger interface came back within %u ms: the application it started "
+			    "has no USB, or none of this plugin's, so the update is done, but its "
+			    "version was not read back",
+			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    within_ms);
+	fu_nordic_dfu_set_unverified(device, &self->state, why);
+	self->gone = TRUE;
+	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	self->follow_id = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* after the last image: fwupd waits for the replug (the remove delay), and the plugin, which
+ * knows what the bootloader does after that image, ends the wait when nothing will come */
+static void
+fu_nordic_dfu_usb_device_follow_reset(FuNordicDfuUsbDevice *self)
+{
+	FuDevice *device = FU_DEVICE(self);
+
+	if (self->follow_id != 0)
+		g_source_remove(self->follow_id);
+	self->follow_start_us = g_get_monotonic_time();
+	self->left_us = 0;
+	self->gone = FALSE;
+	fu_device_set_remove_delay(device,
+				   FU_NORDIC_DFU_USB_LEAVE_MS +
+				       fu_nordic_dfu_back_within_ms(&self->state) +
+				       FU_NORDIC_DFU_FOLLOW_MARGIN_MS);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	self->follow_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
+					     FU_NORDIC_DFU_USB_FOLLOW_POLL_MS,
+					     fu_nordic_dfu_usb_device_follow_cb,
+					     g_object_ref(self),
+					     g_object_unref);
+}
+
 static gboolean
 fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
 					FuFirmware *firmware,
@@ -226,20 +319,33 @@ fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
 	 * settings and resets into the new image, off the bus until it has enumerated again (up
 	 * to 13 s after a SoftDevice+bootloader image). It comes back as the bootloader, or as the
 	 * application with the DFU trigger interface, the runtime device that its counterpart
-	 * GUID matches: fwupd waits for either (the remove delay) and reads the new version from
-	 * it. A quirk sets will-disappear for an application with no such interface, which
-	 * cannot be waited for, nor its version read */
+	 * GUID matches: fwupd waits for either and reads the new version from it. An application
+	 * without USB, or with USB of its own, never comes back as a device of this plugin: the
+	 * plugin follows the reset and ends the wait itself */
 	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	fu_nordic_dfu_usb_device_follow_reset(self);
 	return TRUE;
 }
 
-/* the device that came back: its versions (and, in a replayed emulation, the recorded ones) */
+static gboolean
+fu_nordic_dfu_usb_device_close(FuDevice *device, GError **error)
+{
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	if (self->gone)
+		return TRUE;
+	return FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->close(device, error);
+}
+
+/* the device that came back: its versions (and, in a replayed emulation, the recorded ones);
+ * when nothing did, what fwupd's clients are told instead (fwupd hands the request the
+ * progress of the write) */
 static gboolean
 fu_nordic_dfu_usb_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
+	if (self->gone)
+		return fu_nordic_dfu_emit_unverified(device, &self->state, NULL, error);
 	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 
@@ -299,6 +405,7 @@ fu_nordic_dfu_usb_device_class_init(FuNordicDfuUsbDeviceClass *klass)
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
 	device_class->probe = fu_nordic_dfu_usb_device_probe;
 	device_class->open = fu_nordic_dfu_usb_device_open;
+	device_class->close = fu_nordic_dfu_usb_device_close;
 	device_class->setup = fu_nordic_dfu_usb_device_setup;
 	device_class->prepare_firmware = fu_nordic_dfu_usb_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_usb_device_write_firmware;

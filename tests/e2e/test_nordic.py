@@ -294,6 +294,156 @@ def case_cabinet(build, front, will_disappear=False):
     check(versions == ["7"], "listed after the install at versions %s, not 7" % versions)
 
 
+# what fwupdtool and fwupdmgr print after an update whose version was not read back
+NOT_READ_BACK = "its version could not be read back"
+
+
+def run_cabinet(r, front, cab_args, quirk=None):
+    """Installs r's package as a cabinet, as fwupdmgr does, between two device listings with
+    the shipped and simulated quirks (plus @quirk); returns (rc, output without the progress
+    lines, devices before, devices after)."""
+    cab = os.path.join(r.dir, "firmware.cab")
+    proc = subprocess.run([MAKE_CABINET, r.package, "--out", cab, "--id",
+                           "org.usbsim.nrf52.firmware", "--name", "Simulated nRF52",
+                           "--release-notes", "test", "-q"] + cab_args,
+                          capture_output=True, text=True)
+    check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
+    log = os.path.join(r.dir, "install.log")
+    listings = [os.path.join(r.dir, "before.json"), os.path.join(r.dir, "after.json")]
+    script = ('"$0" "$1" get-devices --json --plugins nordic_dfu >"$4" 2>/dev/null; '
+              '"$0" "$1" install "$2" --force --plugins nordic_dfu >"$3" 2>&1; rc=$?; '
+              '"$0" "$1" get-devices --json --plugins nordic_dfu >"$5" 2>/dev/null; exit $rc')
+    cmd = [os.path.join(r.build, "tests", "usbsim", "usbsim-nrf-run"),
+           "--profile", PROFILES[front], "--time-scale", r.time_scale,
+           "--flash-out", r.flash_out, "--trace", r.trace, "--timeout", "150"] + r.sim_args
+    cmd += ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log] + listings
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
+    if quirk is not None:
+        path = os.path.join(r.dir, "extra.quirk")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(quirk)
+        env["FWUPD_TEST_EXTRA_QUIRKS"] = path
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    check(proc.returncode != 124, "the client hung and the harness killed it")
+    with open(log, encoding="utf-8") as f:
+        out = "".join(line for line in f if "\u2026: " not in line)
+    with open(r.trace, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("summary"):
+                r.summary = rec
+            else:
+                r.records.append(rec)
+    devices = []
+    for path in listings:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        found = json.loads(text[text.find("{"):]).get("Devices", []) if "{" in text else []
+        devices.append([d for d in found if d.get("Plugin") == "nordic_dfu"])
+    return proc.returncode, out, devices[0], devices[1]
+
+
+def case_app_gone(build, front, app_runs):
+    """The Dongle, or a UART board, with its shipped quirks only, updated from its bootloader
+    (entered with the reset button) to an application that is no device of this plugin: on
+    USB one without USB at all, which leaves the bus for good, or one with a serial port of its
+    own on other IDs; on a UART one that owns the port and says nothing, or writes its own log
+    lines and frames. The final execute was answered,
+    so the update is done, and fwupd says the version was not read back instead of failing
+    with "did not come back" or waiting for ever."""
+    r = NrfRun(build, "app-" + app_runs, front, ["application=10000"], ["--fw-version", "7"],
+               ["--app-valid", "--app-version", "6", "--app-runs", app_runs, "--dfu-mode"])
+    rc, out, before, after = run_cabinet(r, front, ["--instance-id", "NRFDFU\\PART_52840"])
+    check(before and before[0]["Version"] == "6",
+          "the bootloader is not listed at version 6 before: %s" % before)
+    check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, out[-3000:]))
+    check(NOT_READ_BACK in out, "fwupdtool does not say the version was not read back:\n" +
+          out[-3000:])
+    r.check_app()
+    check(r.summary["app_running"], "the device does not run the application at the end")
+    booted = [e for e in r.events("boot") if e.get("runs") == "application"]
+    check(booted, "the application never started after the update")
+    check(not after, "listed after the update although nothing of the plugin's is there: %s"
+          % after)
+    if app_runs == "uart-log":
+        check(r.summary["app_log_lines"] > 0, "the application wrote nothing to its port")
+        check([e for e in r.events("dropped") if e.get("reason") == "application"],
+              "the plugin did not ask the port again after the reset")
+
+
+def case_app_dfu_trigger(build, front):
+    """An application with the SDK's DFU trigger interface (its own IDs, linked to the Dongle's
+    bootloader by CounterpartGuid): listed at the version of its SEMVER, detached into the
+    bootloader, updated, and back as the runtime device at the new version, which fwupd checks
+    against the release's. The package's fw_version is nrfutil's for
+    --application-version-string 1.3.0."""
+    r = NrfRun(build, "app-dfu-trigger", front, ["application=10000"],
+               ["--fw-version", "10300"],
+               ["--app-valid", "--app-version", "10203", "--app-runs", "dfu-trigger"])
+    rc, out, before, after = run_cabinet(r, front, ["--instance-id", "USB\\VID_1209&PID_0030",
+                                                    "--version", "1.3.0",
+                                                    "--version-format", "triplet"])
+    check(before and before[0]["Version"] == "1.2.3" and
+          "USB\\VID_1209&PID_0030" in before[0].get("InstanceIds", []),
+          "the runtime device is not listed at version 1.2.3 before: %s" % before)
+    check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, out[-3000:]))
+    check(NOT_READ_BACK not in out, "the version was read back, but fwupdtool says not:\n" +
+          out[-3000:])
+    r.check_app()
+    detach = [rec for rec in r.records if rec.get("request") == "detach"]
+    check(len(detach) == 1, "%d DETACH requests, not one" % len(detach))
+    runs = [e.get("runs") for e in r.events("boot")]
+    check(runs == ["bootloader", "application"],
+          "booted %s, not the bootloader after DETACH then the new application" % runs)
+    check(after and after[0]["Version"] == "1.3.0" and
+          "USB\\VID_1209&PID_0030" in after[0].get("InstanceIds", []),
+          "the runtime device is not listed at version 1.3.0 after: %s" % after)
+
+
+def case_combined_slow(build, front):
+    """At real time, a package of a SoftDevice+bootloader and an application: after the first
+    image the bootloader copies the new SoftDevice and bootloader into place and is back only
+    13 s later (the longest TIMING.md gives); the plugin (UART) or fwupd's replug wait (USB)
+    must last as long, then the application is written to the new bootloader."""
+    r = NrfRun(build, "combined-slow", front,
+               ["softdevice_bootloader=8192+4096", "application=6000"],
+               ["--sd-req", "0x100", "--fw-version", "3"], ["--sd-bl-back-ms", "13000"],
+               time_scale="1.0").run()
+    r.check_installed()
+    r.check_sd_bl(8192, 4096)
+    r.check_app()
+    resets = [e for e in r.events("reset") if e.get("reason") == "activated"]
+    check(len(resets) >= 2 and resets[0]["back_ms"] - resets[0]["t_ms"] >= 13000,
+          "the bootloader was not away for 13 s after the first image: %s" % resets)
+    types = [img["type"] for img in r.summary["images"]]
+    check(types == [3, 0], "images activated in order %s, not SD+BL then application" % types)
+
+
+def case_sd_bl_slow(build, front):
+    """At real time, the bootloader copies a SoftDevice+bootloader image into place after its
+    reset and is back only 13 s later (the longest TIMING.md gives): the plugin must wait for
+    it as long, and read the new bootloader's version from it, not give up and report the
+    update unverified."""
+    r = NrfRun(build, "sd-bl-slow", front, ["softdevice_bootloader=8192+4096"],
+               ["--sd-req", "0x100", "--fw-version", "2"], ["--reenumerate-ms", "13000"],
+               time_scale="1.0").run()
+    r.check_installed()
+    r.check_sd_bl(8192, 4096)
+    check(NOT_READ_BACK not in r.stderr() + r.result["install"]["stdout"],
+          "the plugin gave up on the bootloader before it was back")
+    resets = [e for e in r.events("reset") if e.get("reason") == "activated"]
+    check(resets and resets[-1]["back_ms"] - resets[-1]["t_ms"] >= 13000,
+          "the bootloader was not away for 13 s: %s" % resets)
+    boots = [e for e in r.events("boot") if e["t_ms"] > resets[-1]["t_ms"]]
+    check(boots, "the bootloader did not come back")
+    # three FW version requests (bootloader, SoftDevice, application) by the install's reload,
+    # three by the listing after it
+    read = [q for q in r.requests("fw_version") if q["t_ms"] > boots[0]["t_ms"]]
+    check(len(read) >= 6, "the install did not read the versions of the bootloader that came "
+          "back (%d FW version requests after its return)" % len(read))
+    check(r.summary["bootloader_version"] == 2, "the bootloader version is not the new one")
+
+
 def refusal(name, images, package_args, needles):
     def run(build, front):
         r = NrfRun(build, name, front, images, package_args).run()
@@ -350,6 +500,12 @@ CASES = {
     "back-after-activation": case_back_after_activation,
     "cabinet": case_cabinet,
     "cabinet-will-disappear": lambda build, front: case_cabinet(build, front, True),
+    "app-silent": lambda build, front: case_app_gone(build, front, "silent"),
+    "app-uart-log": lambda build, front: case_app_gone(build, front, "uart-log"),
+    "app-dfu-trigger": case_app_dfu_trigger,
+    "app-other-usb": lambda build, front: case_app_gone(build, front, "other-usb"),
+    "combined-slow": case_combined_slow,
+    "sd-bl-slow": case_sd_bl_slow,
 }
 
 

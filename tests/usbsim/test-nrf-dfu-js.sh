@@ -14,8 +14,13 @@ trap 'rm -rf "$dir"' EXIT
 /usr/bin/python3 "$top/data/make-nrfutil-package.py" "$dir/app.zip" application=20000 --fw-version 7
 /usr/bin/python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
 	"$dir/app.zip" "$dir"
-for prn in 0 16; do
-	"$USBSIM_NRF_RUN" --profile nrf52-uart --time-scale "${USBSIM_TIME_SCALE:-0.05}" \
+# PRN 0 and 16 on a bootloader without an application, then PRN 0 on one entered by its reset
+# button with an application that owns the UART once it runs again
+for run in "0" "16" "0 --app-valid --app-version 6 --app-runs uart-log --dfu-mode"; do
+	set -- $run
+	prn=$1
+	shift
+	"$USBSIM_NRF_RUN" --profile nrf52-uart --time-scale "${USBSIM_TIME_SCALE:-0.05}" "$@" \
 		--flash-out "$dir/flash.bin" --trace "$dir/trace.jsonl" --timeout 120 -- \
 		node "$top/tests/usbsim/nrf-dfu-js-client.js" "$modules" "$prn" \
 		"$dir/app.dat" "$dir/app.bin"

@@ -37,6 +37,10 @@
 #define CDC_SET_LINE_CODING	   0x20
 #define CDC_GET_LINE_CODING	   0x21
 #define CDC_SET_CONTROL_LINE_STATE 0x22
+/* the DFU trigger's class requests (app_usbd_nrf_dfu_trigger_types.h) */
+#define USBSIM_NRF_TRIGGER_DETACH      0x00
+#define USBSIM_NRF_TRIGGER_NORDIC_INFO 0x07
+#define USBSIM_NRF_TRIGGER_SEMVER      0x08
 /* the byte that ends a SLIP frame (RFC 1055) */
 #define USBSIM_NRF_SLIP_END 0xC0
 
@@ -75,6 +79,7 @@ typedef struct {
 	/* the client */
 	UsbsimHarnessChild child;
 	guint reenumerations;
+	UsbsimNrfAppRuns app_runs;
 	guint boot_id; /* the device comes back after a reset */
 } UsbsimNrfRun;
 
@@ -119,6 +124,45 @@ usbsim_nrf_run_line_send(UsbsimNrfRun *run, UsbsimNrfLine *line, gint64 now_us, 
 
 /* --- the USB front: the model behind the generic device --- */
 
+/* the application's DFU trigger interface (app_usbd_nrf_dfu_trigger.c): class requests to
+ * interface 0; anything else is not supported, which the SDK answers with a STALL */
+static void
+usbsim_nrf_usb_app_control(UsbsimNrfRun *run,
+			   const UsbsimSetup *setup,
+			   gint64 now_us,
+			   UsbsimReply *reply)
+{
+	reply->name = "other";
+	reply->outcome = USBSIM_OUTCOME_STALL;
+	if ((setup->request_type & 0x7f) != 0x21 || (setup->index & 0xff) != 0)
+		return;
+	if (setup->request_type & 0x80) {
+		if (setup->request == USBSIM_NRF_TRIGGER_NORDIC_INFO) {
+			guint8 info[USBSIM_NRF_NORDIC_INFO_SIZE] = {0};
+			reply->name = "nordic_info";
+			/* the library answers only a request for exactly its structure */
+			if (setup->length != sizeof(info))
+				return;
+			usbsim_nrf_app_nordic_info(run->model, info);
+			g_byte_array_append(reply->data, info, sizeof(info));
+			reply->outcome = USBSIM_OUTCOME_OK;
+		} else if (setup->request == USBSIM_NRF_TRIGGER_SEMVER) {
+			g_autoptr(GByteArray) semver = usbsim_nrf_app_semver(run->model);
+			reply->name = "semver";
+			g_byte_array_append(reply->data,
+					    semver->data,
+					    MIN(semver->len, setup->length));
+			reply->outcome = USBSIM_OUTCOME_OK;
+		}
+		return;
+	}
+	if (setup->request == USBSIM_NRF_TRIGGER_DETACH) {
+		reply->name = "detach";
+		reply->outcome = USBSIM_OUTCOME_OK;
+		usbsim_nrf_app_detach(run->model, now_us);
+	}
+}
+
 static void
 usbsim_nrf_usb_control(gpointer model,
 		       const UsbsimSetup *setup,
@@ -127,6 +171,18 @@ usbsim_nrf_usb_control(gpointer model,
 		       UsbsimReply *reply)
 {
 	UsbsimNrfRun *run = model;
+
+	if (usbsim_nrf_app_running(run->model)) {
+		if (run->app_runs == USBSIM_NRF_APP_RUNS_DFU_TRIGGER) {
+			usbsim_nrf_usb_app_control(run, setup, now_us, reply);
+			return;
+		}
+		/* the application's own serial port: whatever a CDC driver sends is taken */
+		reply->name = "application";
+		if ((setup->request_type & 0x80) != 0)
+			reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	}
 
 	/* only the communication interface's class requests exist */
 	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
@@ -180,7 +236,12 @@ usbsim_nrf_usb_reenumerate(gpointer model, gint64 now_us)
 static UsbsimDescription *
 usbsim_nrf_usb_describe(gpointer model)
 {
-	return usbsim_nrf_describe_dongle();
+	UsbsimNrfRun *run = model;
+	if (!usbsim_nrf_app_running(run->model))
+		return usbsim_nrf_describe_dongle();
+	if (run->app_runs == USBSIM_NRF_APP_RUNS_OTHER_USB)
+		return usbsim_nrf_describe_app_other_usb();
+	return usbsim_nrf_describe_app_dfu_trigger();
 }
 
 static gint64
@@ -192,7 +253,8 @@ usbsim_nrf_usb_busy_until(gpointer model)
 static const gchar *
 usbsim_nrf_usb_mode_name(gpointer model)
 {
-	return "bootloader";
+	UsbsimNrfRun *run = model;
+	return usbsim_nrf_app_running(run->model) ? "application" : "bootloader";
 }
 
 static gint
@@ -209,7 +271,7 @@ usbsim_nrf_usb_endpoint_in(gpointer model, guint8 endpoint, guint8 *buf, gsize b
 	gint64 next_us = 0;
 
 	/* the notification endpoint never has anything to say */
-	if (endpoint != 0x81)
+	if (endpoint != 0x81 || usbsim_nrf_app_running(run->model))
 		return -1;
 	frame = usbsim_nrf_take_response(run->model, g_get_monotonic_time(), &next_us);
 	if (frame == NULL)
@@ -227,7 +289,7 @@ static void
 usbsim_nrf_usb_endpoint_out(gpointer model, guint8 endpoint, const guint8 *buf, gsize bufsz)
 {
 	UsbsimNrfRun *run = model;
-	if (endpoint == 0x01)
+	if (endpoint == 0x01 && !usbsim_nrf_app_running(run->model))
 		usbsim_nrf_receive(run->model, buf, bufsz, g_get_monotonic_time());
 }
 
@@ -268,6 +330,13 @@ usbsim_nrf_run_flush_trace(UsbsimNrfRun *run)
 		usbsim_nrf_run_trace_line(run, g_ptr_array_index(lines, i));
 }
 
+/* whether what runs now is on the bus: not an application without USB */
+static gboolean
+usbsim_nrf_run_on_usb(UsbsimNrfRun *run)
+{
+	return !usbsim_nrf_app_running(run->model) || run->app_runs != USBSIM_NRF_APP_RUNS_NO_USB;
+}
+
 static gboolean
 usbsim_nrf_run_boot_cb(gpointer user_data)
 {
@@ -281,6 +350,8 @@ usbsim_nrf_run_boot_cb(gpointer user_data)
 	usbsim_nrf_run_flush_trace(run);
 	if (run->device != NULL) {
 		usbsim_device_unlock(run->device);
+		if (!usbsim_nrf_run_on_usb(run))
+			return G_SOURCE_REMOVE;
 		run->reenumerations++;
 		if (!usbsim_device_plug(run->device, &error))
 			g_warning("cannot plug the device again: %s", error->message);
@@ -536,6 +607,26 @@ usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 	return TRUE;
 }
 
+static gboolean
+usbsim_nrf_parse_app_runs(const gchar *str, UsbsimNrfFront front, UsbsimNrfAppRuns *app_runs)
+{
+	if (str == NULL || g_strcmp0(str, "bootloader") == 0)
+		*app_runs = USBSIM_NRF_APP_RUNS_BOOTLOADER;
+	else if (g_strcmp0(str, "silent") == 0)
+		*app_runs = USBSIM_NRF_APP_RUNS_NO_USB;
+	else if (g_strcmp0(str, "dfu-trigger") == 0 && front == USBSIM_NRF_FRONT_USB)
+		*app_runs = USBSIM_NRF_APP_RUNS_DFU_TRIGGER;
+	else if (g_strcmp0(str, "uart-log") == 0 && front == USBSIM_NRF_FRONT_UART)
+		*app_runs = USBSIM_NRF_APP_RUNS_UART_LOG;
+	else if (g_strcmp0(str, "other-usb") == 0 && front == USBSIM_NRF_FRONT_USB)
+		*app_runs = USBSIM_NRF_APP_RUNS_OTHER_USB;
+	else {
+		g_printerr("usbsim-nrf-run: --app-runs %s does not exist on this profile\n", str);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static void
 usbsim_nrf_list_profiles(void)
 {
@@ -559,6 +650,7 @@ main(int argc, char **argv)
 	g_autofree gchar *ext_error = NULL;
 	g_autofree gchar *root_dir = NULL;
 	g_autofree gchar *summary = NULL;
+	g_autofree gchar *app_runs = NULL;
 	g_autofree gchar *extra = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	g_autoptr(GOptionContext) context = NULL;
@@ -570,8 +662,10 @@ main(int argc, char **argv)
 	gboolean list_profiles = FALSE;
 	gboolean require_signature = FALSE;
 	gboolean app_valid = FALSE;
+	gboolean dfu_mode = FALSE;
 	gdouble time_scale = 1.0;
 	gdouble reenumerate_ms = -1;
+	gdouble sd_bl_back_ms = -1;
 	gint baud_rate = 115200;
 	gint hw_version = 52;
 	gint app_version = 0;
@@ -599,6 +693,21 @@ main(int argc, char **argv)
 	    {"sd-fwid", 0, 0, G_OPTION_ARG_STRING, &sd_fwid, "Installed SoftDevice (0x0100)", "ID"},
 	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
 	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
+	    {"app-runs",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &app_runs,
+	     "What runs after a reset with a valid application: bootloader (default), silent, "
+	     "dfu-trigger (USB), other-usb (USB), uart-log (UART)",
+	     "MODE"},
+	    {"dfu-mode",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &dfu_mode,
+	     "Start in the bootloader, as after the reset button, whatever --app-runs says",
+	     NULL},
 	    {"require-signature",
 	     0,
 	     0,
@@ -640,6 +749,13 @@ main(int argc, char **argv)
 	     G_OPTION_ARG_DOUBLE,
 	     &reenumerate_ms,
 	     "Reset time after an image (default: its copy work, at most 13 s)",
+	     "MS"},
+	    {"sd-bl-back-ms",
+	     0,
+	     0,
+	     G_OPTION_ARG_DOUBLE,
+	     &sd_bl_back_ms,
+	     "Reset time after a SoftDevice or bootloader image (up to 13 s), instead",
 	     "MS"},
 	    {"flash-in", 0, 0, G_OPTION_ARG_FILENAME, &flash_in, "Initial flash (1 MiB)", "FILE"},
 	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at the end", "FILE"},
@@ -694,6 +810,10 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 	usbsim_nrf_config_init(&config, run.front);
+	if (!usbsim_nrf_parse_app_runs(app_runs, run.front, &config.app_runs))
+		return USBSIM_EXIT_SETUP;
+	run.app_runs = config.app_runs;
+	config.dfu_mode_at_start = dfu_mode;
 	config.time_scale = time_scale;
 	config.baud_rate = baud_rate;
 	config.hw_version = hw_version;
@@ -705,6 +825,8 @@ main(int argc, char **argv)
 	config.corrupt_write = corrupt_write;
 	if (reenumerate_ms >= 0)
 		config.reenumerate_us = (gint64)(reenumerate_ms * 1000);
+	if (sd_bl_back_ms >= 0)
+		config.sd_bl_back_us = (gint64)(sd_bl_back_ms * 1000);
 	if (sd_fwid != NULL) {
 		guint64 v = 0;
 		g_autoptr(GError) error_fwid = NULL;
@@ -761,7 +883,7 @@ main(int argc, char **argv)
 			g_printerr("usbsim-nrf-run: %s\n", error->message);
 			return USBSIM_EXIT_SETUP;
 		}
-		if (!usbsim_device_plug(device, &error)) {
+		if (usbsim_nrf_run_on_usb(&run) && !usbsim_device_plug(device, &error)) {
 			g_printerr("usbsim-nrf-run: cannot add the device: %s\n", error->message);
 			return USBSIM_EXIT_SETUP;
 		}

@@ -123,6 +123,10 @@ struct _UsbsimNrf {
 	guint8 *flash;
 	gboolean running;
 	gboolean port_open;
+	gboolean app_running; /* the application runs instead of the bootloader */
+	gboolean enter_dfu;   /* the next reset is a pin reset: the bootloader stays */
+	gint64 app_log_next_us;
+	guint app_log_lines;
 
 	/* SLIP receive */
 	GByteArray *rx;
@@ -270,6 +274,7 @@ usbsim_nrf_config_init(UsbsimNrfConfig *config, UsbsimNrfFront front)
 	config->sd_version = 7002000; /* its version as SD_VERSION_GET reports it */
 	config->bootloader_version = 1;
 	config->reenumerate_us = -1;
+	config->sd_bl_back_us = -1;
 }
 
 static void
@@ -342,6 +347,9 @@ usbsim_nrf_new(const UsbsimNrfConfig *config, gint64 epoch_us)
 	self->images = g_string_new(NULL);
 	self->running = TRUE;
 	self->port_open = config->port_always_open;
+	self->app_running = config->app_valid && !config->dfu_mode_at_start &&
+			    config->app_runs != USBSIM_NRF_APP_RUNS_BOOTLOADER;
+	self->app_log_next_us = epoch_us;
 	self->reset_at_us = G_MAXINT64;
 	self->cpu_free_us = epoch_us;
 	self->flash_free_us = epoch_us;
@@ -1192,10 +1200,16 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			gint64 settings_us;
 			result = usbsim_nrf_post_validate(self, ready_us, &activate_us);
 			if (result == NRF_RES_SUCCESS) {
-				gint64 delay_us =
-				    self->config.reenumerate_us >= 0
-					? (gint64)usbsim_nrf_scaled(self,
-								    self->config.reenumerate_us)
+				gint64 back_us = self->config.reenumerate_us;
+				gint64 delay_us;
+				/* a SoftDevice or bootloader is copied into place after the reset
+				 */
+				if (self->init.type != NRF_FW_TYPE_APPLICATION &&
+				    self->config.sd_bl_back_us >= 0)
+					back_us = self->config.sd_bl_back_us;
+				delay_us =
+				    back_us >= 0
+					? (gint64)usbsim_nrf_scaled(self, back_us)
 					: activate_us +
 					      (gint64)usbsim_nrf_scaled(self, USBSIM_NRF_BOOT_US);
 				delay_us = MIN(
@@ -1297,6 +1311,15 @@ usbsim_nrf_receive(UsbsimNrf *self, const guint8 *buf, gsize bufsz, gint64 now_u
 {
 	if (!self->running || now_us >= self->reset_at_us)
 		return;
+	/* the application reads its port for its own purposes: nothing is a request */
+	if (self->app_running) {
+		usbsim_nrf_trace(self,
+				 now_us,
+				 "\"event\":\"dropped\",\"reason\":\"application\",\"length\":"
+				 "%" G_GSIZE_FORMAT,
+				 bufsz);
+		return;
+	}
 	if (!self->port_open) {
 		usbsim_nrf_trace(self,
 				 now_us,
@@ -1348,6 +1371,35 @@ usbsim_nrf_receive(UsbsimNrf *self, const guint8 *buf, gsize bufsz, gint64 now_u
 	}
 }
 
+/* what an application that owns the UART writes: a log line and a frame of its own protocol
+ * (SLIP-framed, as a host that speaks it would read it) every USBSIM_NRF_APP_LOG_US; nothing
+ * from one that does not use the port */
+static GByteArray *
+usbsim_nrf_app_take_output(UsbsimNrf *self, gint64 now_us, gint64 *next_us)
+{
+	const guint8 frame[] = {SLIP_END, 'T', 0x01, 0x02, NRF_OP_RESPONSE, SLIP_END};
+	GByteArray *out;
+	g_autofree gchar *line = NULL;
+
+	*next_us = G_MAXINT64;
+	if (self->config.app_runs != USBSIM_NRF_APP_RUNS_UART_LOG)
+		return NULL;
+	if (now_us < self->app_log_next_us) {
+		*next_us = self->app_log_next_us;
+		return NULL;
+	}
+	self->app_log_lines++;
+	self->app_log_next_us = now_us + (gint64)usbsim_nrf_scaled(self, USBSIM_NRF_APP_LOG_US);
+	*next_us = self->app_log_next_us;
+	line = g_strdup_printf("<info> app: running, version %u, tick %u\r\n",
+			       self->live.app_version,
+			       self->app_log_lines);
+	out = g_byte_array_new();
+	g_byte_array_append(out, (const guint8 *)line, strlen(line));
+	g_byte_array_append(out, frame, sizeof(frame));
+	return out;
+}
+
 GByteArray *
 usbsim_nrf_take_response(UsbsimNrf *self, gint64 now_us, gint64 *next_us)
 {
@@ -1355,6 +1407,8 @@ usbsim_nrf_take_response(UsbsimNrf *self, gint64 now_us, gint64 *next_us)
 	GByteArray *frame;
 
 	*next_us = G_MAXINT64;
+	if (self->running && self->app_running)
+		return usbsim_nrf_app_take_output(self, now_us, next_us);
 	if (rsp == NULL || !self->running)
 		return NULL;
 	if (rsp->ready_us > now_us) {
@@ -1389,6 +1443,7 @@ usbsim_nrf_take_reset(UsbsimNrf *self, gint64 now_us, gint64 *back_us)
 	self->reset_waits_response = FALSE;
 	*back_us = self->back_us;
 	self->running = FALSE;
+	self->app_running = FALSE;
 	self->resets++;
 	self->reset_at_us = G_MAXINT64;
 	usbsim_nrf_restore(self);
@@ -1401,12 +1456,18 @@ void
 usbsim_nrf_boot(UsbsimNrf *self, gint64 now_us)
 {
 	self->running = TRUE;
+	self->app_running = !self->enter_dfu && self->live.app_valid &&
+			    self->config.app_runs != USBSIM_NRF_APP_RUNS_BOOTLOADER;
+	self->enter_dfu = FALSE;
+	self->app_log_next_us = now_us;
 	self->cpu_free_us = MAX(self->cpu_free_us, now_us);
 	self->last_arrival_us = MAX(self->last_arrival_us, now_us);
 	self->last_ready_us = now_us;
 	usbsim_nrf_trace(self,
 			 now_us,
-			 "\"event\":\"boot\",\"app_valid\":%s,\"offset\":%u,\"command_offset\":%u",
+			 "\"event\":\"boot\",\"runs\":\"%s\",\"app_valid\":%s,\"offset\":%u,"
+			 "\"command_offset\":%u",
+			 self->app_running ? "application" : "bootloader",
 			 self->live.app_valid ? "true" : "false",
 			 self->image_offset,
 			 self->live.command_offset);
@@ -1416,6 +1477,68 @@ gboolean
 usbsim_nrf_is_running(UsbsimNrf *self)
 {
 	return self->running;
+}
+
+gboolean
+usbsim_nrf_app_running(UsbsimNrf *self)
+{
+	return self->running && self->app_running;
+}
+
+/* the application's version string: nrfutil's --application-version-string "M.m.p" puts
+ * M * 10000 + m * 100 + p in the init packet's fw_version (pc-nrfutil __main__.py,
+ * convert_version_string_to_int), and the application is built with the same M.m.p in
+ * APP_VERSION_MAJOR/MINOR/PATCH, which the SDK's nrf_dfu_trigger_usb.c sends as SEMVER
+ * after APP_NAME and a space */
+static void
+usbsim_nrf_app_version_triplet(UsbsimNrf *self, guint *major, guint *minor, guint *patch)
+{
+	guint32 v = self->live.app_version;
+	*major = v / 10000;
+	*minor = (v / 100) % 100;
+	*patch = v % 100;
+}
+
+GByteArray *
+usbsim_nrf_app_semver(UsbsimNrf *self)
+{
+	GByteArray *buf = g_byte_array_new();
+	guint major, minor, patch;
+	g_autofree gchar *str = NULL;
+
+	usbsim_nrf_app_version_triplet(self, &major, &minor, &patch);
+	str = g_strdup_printf("Simulated nRF52840 application %u.%u.%u", major, minor, patch);
+	g_byte_array_append(buf, (const guint8 *)str, strlen(str) + 1);
+	return buf;
+}
+
+void
+usbsim_nrf_app_nordic_info(UsbsimNrf *self, guint8 *buf)
+{
+	guint major, minor, patch;
+
+	usbsim_nrf_app_version_triplet(self, &major, &minor, &patch);
+	usbsim_nrf_put_u32(buf, USBSIM_NRF_APP_START);
+	usbsim_nrf_put_u32(buf + 4, self->live.app_size);
+	buf[8] = major & 0xFF;
+	buf[9] = major >> 8;
+	buf[10] = minor & 0xFF;
+	buf[11] = minor >> 8;
+	usbsim_nrf_put_u32(buf + 12, 0); /* APP_ID */
+	usbsim_nrf_put_u32(buf + 16, USBSIM_NRF_FLASH_SIZE);
+	usbsim_nrf_put_u32(buf + 20, USBSIM_NRF_PAGE_SIZE);
+}
+
+void
+usbsim_nrf_app_detach(UsbsimNrf *self, gint64 now_us)
+{
+	/* dfu_trigger_evt_handler() pulls the reset pin low at once; the Dongle's bootloader
+	 * stays in DFU mode after a pin reset */
+	self->enter_dfu = TRUE;
+	usbsim_nrf_schedule_reset(self,
+				  now_us,
+				  now_us + (gint64)usbsim_nrf_scaled(self, USBSIM_NRF_BOOT_US),
+				  "detach");
 }
 
 GPtrArray *
@@ -1451,7 +1574,8 @@ usbsim_nrf_summary_json(UsbsimNrf *self, gint64 now_us, const gchar *extra_membe
 	    "\"frames_oversize\":%u,\"faults_fired\":%u,\"device_busy_ms\":%.3f,"
 	    "\"host_idle_ms\":%.3f,\"limit_physical_ms\":%.3f,\"transfer_ms\":%.3f,"
 	    "\"elapsed_ms\":%.3f,\"time_scale\":%g,\"app_valid\":%s,\"app_version\":%u,"
-	    "\"bootloader_version\":%u,\"offset\":%u,\"crc\":%u",
+	    "\"bootloader_version\":%u,\"offset\":%u,\"crc\":%u,\"app_running\":%s,"
+	    "\"app_log_lines\":%u",
 	    self->config.profile,
 	    self->erases,
 	    self->bytes_stored,
@@ -1475,7 +1599,9 @@ usbsim_nrf_summary_json(UsbsimNrf *self, gint64 now_us, const gchar *extra_membe
 	    self->live.app_version,
 	    self->live.bootloader_version,
 	    self->image_offset,
-	    self->image_crc);
+	    self->image_crc,
+	    usbsim_nrf_app_running(self) ? "true" : "false",
+	    self->app_log_lines);
 	if (self->config.front == USBSIM_NRF_FRONT_UART)
 		g_string_append_printf(str, ",\"baud_rate\":%u", self->config.baud_rate);
 	if (extra_members != NULL)
@@ -1535,6 +1661,48 @@ usbsim_nrf_describe_dongle(void)
 	desc->device_class = 0x02; /* the SDK's CDC ACM class example sets it on the device */
 	desc->manufacturer = g_strdup("Nordic Semiconductor");
 	desc->product = g_strdup("Open DFU Bootloader");
+	desc->serial = g_strdup("D7A1C9E3F501");
+	usbsim_nrf_add_cdc_acm(desc, 0x82, 0x81, 0x01);
+	usbsim_description_build(desc);
+	return desc;
+}
+
+/* an application built with nrf_dfu_trigger_usb.c alone (NRF_DFU_TRIGGER_USB_USB_SHARED 0):
+ * one vendor interface without endpoints and the DFU-style functional descriptor of
+ * app_usbd_nrf_dfu_trigger.c (can download, will detach, detach timeout and transfer size 0,
+ * DFU 1.1) */
+UsbsimDescription *
+usbsim_nrf_describe_app_dfu_trigger(void)
+{
+	const guint8 functional[] = {0x09, 0x21, 0x09, 0x00, 0x00, 0x00, 0x00, 0x10, 0x01};
+	UsbsimDescription *desc =
+	    usbsim_description_new(USBSIM_NRF_APP_VID, USBSIM_NRF_APP_PID, 0x0100);
+	UsbsimInterface *iface;
+	UsbsimAltSetting *alt;
+
+	desc->bcd_usb = 0x0200;
+	desc->manufacturer = g_strdup("Nordic Semiconductor");
+	desc->product = g_strdup("Simulated nRF52840 application");
+	/* the SDK derives the serial number from FICR, as the bootloader does */
+	desc->serial = g_strdup("D7A1C9E3F501");
+	iface = usbsim_description_add_interface(desc);
+	alt = usbsim_interface_add_alt(iface, 0xFF, 0x01, 0x01, NULL);
+	g_byte_array_append(alt->extra, functional, sizeof(functional));
+	usbsim_description_build(desc);
+	return desc;
+}
+
+/* an application with a serial port of its own (the SDK's usbd_cdc_acm example): nothing of the
+ * nordic-dfu plugin's, on IDs no quirk names */
+UsbsimDescription *
+usbsim_nrf_describe_app_other_usb(void)
+{
+	UsbsimDescription *desc =
+	    usbsim_description_new(USBSIM_NRF_APP_VID, USBSIM_NRF_APP_OTHER_PID, 0x0100);
+	desc->bcd_usb = 0x0200;
+	desc->device_class = 0x02;
+	desc->manufacturer = g_strdup("Nordic Semiconductor");
+	desc->product = g_strdup("Simulated nRF52840 serial application");
 	desc->serial = g_strdup("D7A1C9E3F501");
 	usbsim_nrf_add_cdc_acm(desc, 0x82, 0x81, 0x01);
 	usbsim_description_build(desc);

@@ -40,6 +40,33 @@ typedef enum {
 #define USBSIM_NRF_PROGRAM_WORD_NS  41000
 #define USBSIM_NRF_USB_BYTES_PER_MS 1216.0
 
+/* what runs after a reset when bank 0 holds a valid application (the SDK's bootloader starts
+ * it unless DFU mode was asked for, by a pin reset such as the DFU trigger's DETACH) */
+typedef enum {
+	/* the bootloader stays in DFU mode, as if it were always asked to */
+	USBSIM_NRF_APP_RUNS_BOOTLOADER,
+	/* the application, with no USB at all and nothing on the UART */
+	USBSIM_NRF_APP_RUNS_NO_USB,
+	/* USB: the application with the SDK's DFU trigger interface (nrf_dfu_trigger_usb.c) */
+	USBSIM_NRF_APP_RUNS_DFU_TRIGGER,
+	/* UART: the application owns the port, writes log lines and frames of its own to it and
+	 * ignores what it reads */
+	USBSIM_NRF_APP_RUNS_UART_LOG,
+	/* USB: the application with a USB function of its own (a CDC ACM port) and no DFU
+	 * trigger interface, on its own IDs */
+	USBSIM_NRF_APP_RUNS_OTHER_USB,
+} UsbsimNrfAppRuns;
+
+/* the application's own USB IDs (pid.codes test IDs): with the DFU trigger interface, and
+ * with a CDC ACM port only */
+#define USBSIM_NRF_APP_VID	 0x1209
+#define USBSIM_NRF_APP_PID	 0x0030
+#define USBSIM_NRF_APP_OTHER_PID 0x0031
+/* app_usbd_nrf_dfu_trigger_nordic_info_t, packed */
+#define USBSIM_NRF_NORDIC_INFO_SIZE 24
+/* how often the UART_LOG application writes to its port, scale 1.0 */
+#define USBSIM_NRF_APP_LOG_US 200000
+
 typedef struct {
 	const gchar *profile; /* "nrf52840-dongle" or "nrf52-uart" */
 	UsbsimNrfFront front;
@@ -62,6 +89,9 @@ typedef struct {
 	guint ext_error_nth;
 	guint8 ext_error_code; /* ... with result 0x0B and this extended error */
 	gint64 reenumerate_us; /* after an image, at scale 1.0; -1: from the copy work */
+	gint64 sd_bl_back_us;  /* after a SoftDevice or bootloader image, instead; -1: as above */
+	UsbsimNrfAppRuns app_runs;
+	gboolean dfu_mode_at_start; /* started by a pin reset (the Dongle's reset button) */
 	GBytes *flash_in;
 } UsbsimNrfConfig;
 
@@ -92,6 +122,18 @@ void
 usbsim_nrf_boot(UsbsimNrf *self, gint64 now_us);
 gboolean
 usbsim_nrf_is_running(UsbsimNrf *self);
+/* the application runs (not the bootloader): what app_runs says it does */
+gboolean
+usbsim_nrf_app_running(UsbsimNrf *self);
+/* the DFU trigger's SEMVER answer, its terminating NUL included as the SDK sends it */
+GByteArray *
+usbsim_nrf_app_semver(UsbsimNrf *self);
+/* the DFU trigger's NORDIC_INFO answer, USBSIM_NRF_NORDIC_INFO_SIZE bytes */
+void
+usbsim_nrf_app_nordic_info(UsbsimNrf *self, guint8 *buf);
+/* the DFU trigger's DETACH: a pin reset, after which the bootloader stays in DFU mode */
+void
+usbsim_nrf_app_detach(UsbsimNrf *self, gint64 now_us);
 /* trace lines (complete JSON objects) since the last call */
 GPtrArray *
 usbsim_nrf_take_trace(UsbsimNrf *self);
@@ -102,6 +144,12 @@ usbsim_nrf_get_flash(UsbsimNrf *self);
 /* the Dongle's bootloader descriptors */
 UsbsimDescription *
 usbsim_nrf_describe_dongle(void);
+/* the application with the DFU trigger interface */
+UsbsimDescription *
+usbsim_nrf_describe_app_dfu_trigger(void);
+/* the application with a CDC ACM port of its own */
+UsbsimDescription *
+usbsim_nrf_describe_app_other_usb(void);
 /* the USB-UART bridge in front of the UART bootloader (a J-Link's CDC port) */
 UsbsimDescription *
 usbsim_nrf_describe_uart_bridge(void);
