@@ -451,6 +451,7 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 	request = fwupd_request_new();
 	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
 	fwupd_request_set_id(request, FU_NORDIC_DFU_REQUEST_ID_VERSION_UNVERIFIED);
+	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 	fwupd_request_set_message(request, msg);
 	return fu_device_emit_request(device, request, progress, error);
 }
@@ -610,7 +611,9 @@ fu_nordic_dfu_init_device(FuDevice *device)
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
-	fu_device_add_request_flag(device, FWUPD_REQUEST_FLAG_NON_GENERIC_MESSAGE);
+	/* its only request is a message after the update: generic, so that a client that shows
+	 * only generic messages (fwupdmgr without a terminal) is still offered updates */
+	fu_device_add_request_flag(device, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 	fu_device_register_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
 	fu_device_set_remove_delay(device, FU_NORDIC_DFU_REENUMERATE_MS);
 	fu_device_set_firmware_gtype(device, FU_TYPE_NORDIC_DFU_FIRMWARE);
