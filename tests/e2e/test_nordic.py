@@ -66,11 +66,24 @@ class NrfRun:
         self.summary = {}
         self.records = []
 
+    def harness(self):
+        """The simulator's command line, up to the client's."""
+        return [os.path.join(self.build, "tests", "usbsim", "usbsim-nrf-run"),
+                "--profile", PROFILES[self.front], "--time-scale", self.time_scale,
+                "--flash-out", self.flash_out, "--trace", self.trace,
+                "--timeout", "150"] + self.sim_args
+
+    def read_trace(self):
+        with open(self.trace, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("summary"):
+                    self.summary = rec
+                else:
+                    self.records.append(rec)
+
     def run(self, retry=False):
-        cmd = [os.path.join(self.build, "tests", "usbsim", "usbsim-nrf-run"),
-               "--profile", PROFILES[self.front], "--time-scale", self.time_scale,
-               "--flash-out", self.flash_out, "--trace", self.trace, "--timeout", "150"]
-        cmd += self.sim_args
+        cmd = self.harness()
         cmd += ["--", "/usr/bin/python3", os.path.join(HERE, "fwupd_client.py"),
                 "--build", self.build, "--plugin", "nordic_dfu", "--result", self.result_path,
                 "--install", self.package, "--timeout", "60"]
@@ -84,13 +97,7 @@ class NrfRun:
         if os.path.exists(self.result_path):
             with open(self.result_path, encoding="utf-8") as f:
                 self.result = json.load(f)
-        with open(self.trace, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("summary"):
-                    self.summary = rec
-                else:
-                    self.records.append(rec)
+        self.read_trace()
         check(self.result.get("before"), "fwupdtool showed no nordic_dfu device:\n%s\n%s" %
               (self.result.get("before_stderr", ""), proc.stderr[-3000:]))
         return self
@@ -264,10 +271,7 @@ def case_cabinet(build, front, will_disappear=False):
     # the client: install, then list the devices as the user would next
     script = ('"$0" "$1" install "$2" --force --plugins nordic_dfu >"$3" 2>&1; rc=$?; '
               '"$0" "$1" get-devices --json --plugins nordic_dfu >"$4" 2>/dev/null; exit $rc')
-    cmd = [os.path.join(r.build, "tests", "usbsim", "usbsim-nrf-run"),
-           "--profile", PROFILES[front], "--time-scale", r.time_scale,
-           "--flash-out", r.flash_out, "--trace", r.trace, "--timeout", "150"] + r.sim_args
-    cmd += ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log, listing]
+    cmd = r.harness() + ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log, listing]
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
     if will_disappear:
         quirk = os.path.join(r.dir, "will-disappear.quirk")
@@ -298,7 +302,7 @@ def case_cabinet(build, front, will_disappear=False):
 NOT_READ_BACK = "its version could not be read back"
 
 
-def run_cabinet(r, front, cab_args, quirk=None):
+def run_cabinet(r, cab_args, quirk=None):
     """Installs r's package as a cabinet, as fwupdmgr does, between two device listings with
     the shipped and simulated quirks (plus @quirk); returns (rc, output without the progress
     lines, devices before, devices after)."""
@@ -313,10 +317,7 @@ def run_cabinet(r, front, cab_args, quirk=None):
     script = ('"$0" "$1" get-devices --json --plugins nordic_dfu >"$4" 2>/dev/null; '
               '"$0" "$1" install "$2" --force --plugins nordic_dfu >"$3" 2>&1; rc=$?; '
               '"$0" "$1" get-devices --json --plugins nordic_dfu >"$5" 2>/dev/null; exit $rc')
-    cmd = [os.path.join(r.build, "tests", "usbsim", "usbsim-nrf-run"),
-           "--profile", PROFILES[front], "--time-scale", r.time_scale,
-           "--flash-out", r.flash_out, "--trace", r.trace, "--timeout", "150"] + r.sim_args
-    cmd += ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log] + listings
+    cmd = r.harness() + ["--", "/bin/sh", "-c", script, RUN_FWUPDTOOL, r.build, cab, log] + listings
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
     if quirk is not None:
         path = os.path.join(r.dir, "extra.quirk")
@@ -327,13 +328,7 @@ def run_cabinet(r, front, cab_args, quirk=None):
     check(proc.returncode != 124, "the client hung and the harness killed it")
     with open(log, encoding="utf-8") as f:
         out = "".join(line for line in f if "\u2026: " not in line)
-    with open(r.trace, encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec.get("summary"):
-                r.summary = rec
-            else:
-                r.records.append(rec)
+    r.read_trace()
     devices = []
     for path in listings:
         with open(path, encoding="utf-8") as f:
@@ -353,7 +348,7 @@ def case_app_gone(build, front, app_runs):
     with "did not come back" or waiting for ever."""
     r = NrfRun(build, "app-" + app_runs, front, ["application=10000"], ["--fw-version", "7"],
                ["--app-valid", "--app-version", "6", "--app-runs", app_runs, "--dfu-mode"])
-    rc, out, before, after = run_cabinet(r, front, ["--instance-id", "NRFDFU\\PART_52840"])
+    rc, out, before, after = run_cabinet(r, ["--instance-id", "NRFDFU\\PART_52840"])
     check(before and before[0]["Version"] == "6",
           "the bootloader is not listed at version 6 before: %s" % before)
     check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, out[-3000:]))
@@ -380,9 +375,9 @@ def case_app_dfu_trigger(build, front):
     r = NrfRun(build, "app-dfu-trigger", front, ["application=10000"],
                ["--fw-version", "10300"],
                ["--app-valid", "--app-version", "10203", "--app-runs", "dfu-trigger"])
-    rc, out, before, after = run_cabinet(r, front, ["--instance-id", "USB\\VID_1209&PID_0030",
-                                                    "--version", "1.3.0",
-                                                    "--version-format", "triplet"])
+    rc, out, before, after = run_cabinet(r, ["--instance-id", "USB\\VID_1209&PID_0030",
+                                             "--version", "1.3.0",
+                                             "--version-format", "triplet"])
     check(before and before[0]["Version"] == "1.2.3" and
           "USB\\VID_1209&PID_0030" in before[0].get("InstanceIds", []),
           "the runtime device is not listed at version 1.2.3 before: %s" % before)
