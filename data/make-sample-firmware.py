@@ -23,7 +23,7 @@ def make_image(size: int, version: int, version_offset: int, seed: int) -> bytes
         state ^= (state << 5) & 0xFFFFFFFF
         buf[i] = state & 0xFF
     if version_offset + 2 <= size:
-        buf[version_offset : version_offset + 2] = struct.pack("<H", version)
+        buf[version_offset:version_offset + 2] = struct.pack("<H", version)
     return bytes(buf)
 
 
@@ -43,7 +43,7 @@ def ihex(payload: bytes, base: int) -> bytes:
             upper = addr >> 16
             rec = struct.pack(">BHBH", 2, 0, 4, upper)
             lines.append(rec)
-        chunk = payload[off : off + 16]
+        chunk = payload[off:off + 16]
         lines.append(struct.pack(">BHB", len(chunk), addr & 0xFFFF, 0) + chunk)
     lines.append(struct.pack(">BHB", 0, 0, 1))
     out = []
