@@ -11,7 +11,6 @@ after the update, the history the daemon recorded, and that no process of the ru
 fwupdmgr's progress is printed as it showed it.
 """
 
-import argparse
 import json
 import os
 import re
@@ -24,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from e2e_common import VERSION_NEW, Failure, Run, bcd, check  # noqa: E402
+from e2e_common import VERSION_NEW, Run, bcd, case_main, check  # noqa: E402
 
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
 MAKE_NRF_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
@@ -230,20 +229,15 @@ def tail(path, size=6000):
         return "(no daemon log)"
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(DEVICES))
+def record_option(parser):
     parser.add_argument("--record-emulation", metavar="ZIP",
                         help="also record fwupd emulation data of the update into ZIP")
-    args = parser.parse_args()
-    try:
-        run_case(args.build, args.case, args.record_emulation)
-    except Failure as exc:
-        print("FAIL %s: %s" % (args.case, exc))
-        return 1
-    print("PASS %s" % args.case)
-    return 0
+
+
+def main():
+    return case_main(DEVICES, lambda spec, args: run_case(args.build, args.case,
+                                                          args.record_emulation),
+                     record_option)
 
 
 if __name__ == "__main__":

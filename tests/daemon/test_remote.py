@@ -16,7 +16,6 @@ the history the daemon recorded, and that no process of the run (daemon, HTTP se
 bus) is left.
 """
 
-import argparse
 import json
 import os
 import re
@@ -28,7 +27,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 sys.path.insert(0, HERE)
 
-from e2e_common import Failure, check  # noqa: E402
+from e2e_common import case_main, check  # noqa: E402
 from remote_metadata import build_metadata, sign  # noqa: E402
 from test_daemon import (DEVICES, UPDATE_STATE_SUCCESS, Setup, make_cabinet,  # noqa: E402
                          pid_alive, tail)
@@ -239,17 +238,7 @@ def run_case(build, name):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    try:
-        run_case(args.build, args.case)
-    except Failure as exc:
-        print("FAIL %s: %s" % (args.case, exc))
-        return 1
-    print("PASS %s" % args.case)
-    return 0
+    return case_main(CASES, lambda case, args: run_case(args.build, args.case))
 
 
 if __name__ == "__main__":

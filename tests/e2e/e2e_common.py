@@ -3,6 +3,7 @@
 session (fwupd_client.py: Debian's fwupdtool loading our modules), and checks of what the
 simulator recorded."""
 
+import argparse
 import json
 import os
 import shutil
@@ -40,6 +41,25 @@ class Failure(Exception):
 def check(cond, msg):
     if not cond:
         raise Failure(msg)
+
+
+def case_main(cases, call=lambda case, args: case(args.build), add_arguments=None):
+    """The command line of every test script, `--build BUILD [OPTIONS] CASE`: runs one case
+    (call(cases[CASE], args)) and prints PASS CASE, or FAIL CASE: why; returns the exit
+    status."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--build", required=True)
+    if add_arguments is not None:
+        add_arguments(parser)
+    parser.add_argument("case", choices=sorted(cases))
+    args = parser.parse_args()
+    try:
+        call(cases[args.case], args)
+    except Failure as exc:
+        print("FAIL %s: %s" % (args.case, exc))
+        return 1
+    print("PASS %s" % args.case)
+    return 0
 
 
 class Run:

@@ -12,7 +12,6 @@ scale shrinks. Each misbehaviour must end in a clear
 error, without the harness having to kill anything, and without bye being sent.
 """
 
-import argparse
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import struct
 import subprocess
 import sys
 
-from e2e_common import TOP, Failure, Run, check
+from e2e_common import TOP, Run, case_main, check
 
 SCALE = 0.02
 FLASH = 0x100000
@@ -404,17 +403,7 @@ CASES = {
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    try:
-        CASES[args.case](args.build)
-    except Failure as e:
-        print("FAIL %s: %s" % (args.case, e), file=sys.stderr)
-        return 1
-    print("ok %s" % args.case)
-    return 0
+    return case_main(CASES)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,9 @@ covered by test_dfuse.py (stm32f4-stuck-busy). A control transfer cannot return 
 than its wLength (the host's buffer is that long), so "more than asked" is not simulated.
 """
 
-import argparse
 import sys
 
-from e2e_common import Failure, Run, check
+from e2e_common import Run, case_main, check
 
 DFUSE_FLASH = 0x08000000
 
@@ -93,17 +92,7 @@ CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().ite
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    try:
-        CASES[args.case](args.build)
-    except Failure as exc:
-        print("FAIL %s: %s" % (args.case, exc))
-        return 1
-    print("PASS %s" % args.case)
-    return 0
+    return case_main(CASES)
 
 
 if __name__ == "__main__":
