@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 
-from e2e_common import VERSION_NEW, Run, bcd, case_main, check  # noqa: E402
+from e2e_common import VERSION_NEW, Run, bcd, run_case_cli, check  # noqa: E402
 
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
 MAKE_NRF_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
@@ -235,9 +235,9 @@ def record_option(parser):
 
 
 def main():
-    return case_main(DEVICES, lambda spec, args: run_case(args.build, args.case,
-                                                          args.record_emulation),
-                     record_option)
+    return run_case_cli(
+        DEVICES, lambda spec, args: run_case(args.build, args.case, args.record_emulation),
+        record_option)
 
 
 if __name__ == "__main__":

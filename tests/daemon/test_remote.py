@@ -27,7 +27,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 sys.path.insert(0, HERE)
 
-from e2e_common import case_main, check  # noqa: E402
+from e2e_common import run_case_cli, check  # noqa: E402
 from remote_metadata import build_metadata, sign  # noqa: E402
 from test_daemon import (DEVICES, UPDATE_STATE_SUCCESS, Setup, make_cabinet,  # noqa: E402
                          pid_alive, tail)
@@ -238,7 +238,7 @@ def run_case(build, name):
 
 
 def main():
-    return case_main(CASES, lambda case, args: run_case(args.build, args.case))
+    return run_case_cli(CASES, lambda case, args: run_case(args.build, args.case))
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ def check(cond, msg):
         raise Failure(msg)
 
 
-def case_main(cases, call=lambda case, args: case(args.build), add_arguments=None):
+def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None):
     """The command line of every test script, `--build BUILD [OPTIONS] CASE`: runs one case
     (call(cases[CASE], args)) and prints PASS CASE, or FAIL CASE: why; returns the exit
     status."""

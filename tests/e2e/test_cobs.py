@@ -19,7 +19,7 @@ import struct
 import subprocess
 import sys
 
-from e2e_common import TOP, Run, case_main, check
+from e2e_common import TOP, Run, run_case_cli, check
 
 SCALE = 0.02
 FLASH = 0x100000
@@ -403,7 +403,7 @@ CASES = {
 
 
 def main():
-    return case_main(CASES)
+    return run_case_cli(CASES)
 
 
 if __name__ == "__main__":

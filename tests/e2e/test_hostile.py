@@ -14,7 +14,7 @@ than its wLength (the host's buffer is that long), so "more than asked" is not s
 
 import sys
 
-from e2e_common import Run, case_main, check
+from e2e_common import Run, run_case_cli, check
 
 DFUSE_FLASH = 0x08000000
 
@@ -92,7 +92,7 @@ CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().ite
 
 
 def main():
-    return case_main(CASES)
+    return run_case_cli(CASES)
 
 
 if __name__ == "__main__":
