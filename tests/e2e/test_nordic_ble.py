@@ -468,6 +468,25 @@ def case_cabinet_bootloader_stays(build, ts):
           "listed after the install at %s, not 7" % [d.get("Version") for d in after])
 
 
+def case_signature_refused(build, ts):
+    """A bootloader with a key refuses the unsigned init packet on its execute: the update fails
+    with the bootloader's error named, and nothing is activated."""
+    run = BleRun(build, "signature-refused",
+                 ["--mode", "bootloader", "--app-valid", "--app-version", "6",
+                  "--require-signature"], ts)
+    cab = make_cabinet(run, build)
+    rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
+    after = run.devices()
+    s = run.finish()
+    log = out + err
+    check(rc != 0, "install succeeded although the bootloader refused the image")
+    check("signature" in log, "the bootloader's error is not named:\n" + log[-3000:])
+    check(NOT_READ_BACK not in log, "reported done")
+    check(s["images_activated"] == 0 and s["app_version"] == 6, "an image was activated")
+    check([d.get("Version") for d in after] == ["6"],
+          "listed after at %s, not 6" % [d.get("Version") for d in after])
+
+
 def case_final_answer_lost(build, ts):
     """The link drops with the answer to the final execute (the bootloader activated the image
     and reset before its answer went out): nothing the protocol says tells that from a refusal,
@@ -517,6 +536,7 @@ CASES = {
     "cabinet-app-no-fw-revision": case_cabinet_app_no_fw_revision,
     "cabinet-bootloader-stays": case_cabinet_bootloader_stays,
     "final-answer-lost": case_final_answer_lost,
+    "signature-refused": case_signature_refused,
 }
 
 
