@@ -129,7 +129,8 @@ struct _Sim {
 	gboolean app_no_fw_revision; /* its Device Information has no firmware revision */
 	gboolean app_silent;	     /* after the activation reset it never advertises (or is out of
 				      * range) */
-	gboolean bootloader_stays;   /* after the activation it stays connected in DFU mode */
+	gboolean app_unpaired;	    /* BlueZ holds no pairing for the application that comes back */
+	gboolean bootloader_stays;  /* after the activation it stays connected in DFU mode */
 	gboolean lose_final_answer; /* the link drops with the answer to an image's final execute */
 	guint images_activated_seen;
 	gchar *flash_out;
@@ -1216,6 +1217,16 @@ sim_pump_cb(gpointer user_data)
 			if (app_valid)
 				sim->app_version = app_version;
 			sim_switch_persona(sim, app_valid ? PERSONA_APP : PERSONA_BOOTLOADER);
+			/* the application's pairing is gone (removed on the host, or the keys
+			 * changed), so fwupd's BlueZ backend does not offer it */
+			if (app_valid && sim->app_unpaired)
+				sim_object_update(sim->app_dev,
+						  "org.bluez.Device1",
+						  "Paired",
+						  g_variant_new_boolean(FALSE),
+						  "Bonded",
+						  g_variant_new_boolean(FALSE),
+						  NULL);
 			/* an application that does not advertise, or is out of range */
 			if (app_valid && sim->app_silent)
 				sim_trace(sim, "\"event\":\"app-silent\"");
@@ -1732,6 +1743,7 @@ main(int argc, char **argv)
 	gboolean app_no_fw_revision = FALSE;
 	gboolean app_silent = FALSE;
 	gboolean bootloader_stays = FALSE;
+	gboolean app_unpaired = FALSE;
 	gboolean lose_final_answer = FALSE;
 	gchar *flash_out = NULL;
 	gboolean app_valid = FALSE;
@@ -1845,6 +1857,13 @@ main(int argc, char **argv)
 	     &app_silent,
 	     "After the activation reset the application never advertises",
 	     NULL},
+	    {"app-unpaired",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &app_unpaired,
+	     "After the activation reset BlueZ holds no pairing for the application",
+	     NULL},
 	    {"bootloader-stays",
 	     0,
 	     0,
@@ -1899,6 +1918,7 @@ main(int argc, char **argv)
 	sim->app_no_fw_revision = app_no_fw_revision;
 	sim->app_silent = app_silent;
 	sim->bootloader_stays = bootloader_stays;
+	sim->app_unpaired = app_unpaired;
 	sim->lose_final_answer = lose_final_answer;
 	sim->flash_out = flash_out;
 	sim->summary_path = summary;

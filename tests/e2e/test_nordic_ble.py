@@ -447,6 +447,14 @@ def case_cabinet_app_no_fw_revision(build, ts):
           "expected the application listed without a version: %s" % after)
 
 
+def case_cabinet_app_unpaired(build, ts):
+    """BlueZ holds no pairing for the application that comes back: fwupd's BlueZ backend does
+    not offer it, so nothing replaces the bootloader; the warning says to pair it."""
+    run, after = case_ending_unverified(build, ts, "cabinet-app-unpaired", ["--app-unpaired"],
+                                        "is not paired")
+    check(after == [], "listed after the update: %s" % after)
+
+
 def case_cabinet_bootloader_stays(build, ts):
     """The bootloader answers the last execute and stays connected in DFU mode: after its
     bound the plugin reads its versions where it is (fwupd's check of the old version 6
@@ -535,6 +543,7 @@ CASES = {
     "cabinet-app-silent": case_cabinet_app_silent,
     "cabinet-app-no-fw-revision": case_cabinet_app_no_fw_revision,
     "cabinet-bootloader-stays": case_cabinet_bootloader_stays,
+    "cabinet-app-unpaired": case_cabinet_app_unpaired,
     "final-answer-lost": case_final_answer_lost,
     "signature-refused": case_signature_refused,
 }
