@@ -634,8 +634,8 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(FU_DEVICE(self)));
 	/* as on USB: 10 s after an application image, 15 s after a SoftDevice or bootloader
 	 * image, first for the bootloader to disconnect (it writes its settings and resets at
-	 * once; a link whose end is not announced drops within its supervision timeout, 6 s at
-	 * most for the SDK's connection parameters), then from the reset for what it starts */
+	 * once; a link whose end is not announced drops within its supervision timeout, 6 s by
+	 * the SDK's NRF_DFU_BLE_CONN_SUP_TIMEOUT_MS), then from the reset for what it starts */
 	helper->within_ms = fu_nordic_dfu_back_within_ms(&self->state);
 	helper->deadline_us = g_get_monotonic_time() + (gint64)helper->within_ms * 1000;
 	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
@@ -689,7 +689,16 @@ fu_nordic_dfu_ble_device_open(FuDevice *device, GError **error)
 	/* gone after the last image: attach and reload have nothing to open */
 	if (self->restarting || self->gone)
 		return TRUE;
-	return fu_nordic_dfu_ble_device_acquire_all(self, error);
+	if (!fu_nordic_dfu_ble_device_acquire_all(self, error)) {
+		if (self->stayed)
+			g_prefix_error(error,
+				       "the bootloader %s did not disconnect to reset into the new "
+				       "image and cannot be reached: power-cycle the device, then "
+				       "check its version with fwupdmgr get-devices: ",
+				       fu_device_get_logical_id(device));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -777,8 +786,8 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 		fu_progress_reset(progress);
 	}
 
-	/* the bootloader has answered the last execute and now resets into the new image; a
-	 * quirk sets will-disappear when nothing that comes back can be waited for */
+	/* the bootloader has answered the last execute and now resets into the new image, which
+	 * is followed; a quirk's will-disappear skips the wait */
 	self->restarting = TRUE;
 	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
@@ -802,10 +811,14 @@ static gboolean
 fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	gboolean stayed = self->stayed;
+
+	/* said once, for this update */
+	self->stayed = FALSE;
 	if (self->gone)
 		return TRUE;
 	if (!fu_nordic_dfu_reload(&self->transport, &self->state, error)) {
-		if (self->stayed)
+		if (stayed)
 			g_prefix_error(error,
 				       "the bootloader %s did not disconnect to reset into the new "
 				       "image and does not answer: power-cycle the device, then "

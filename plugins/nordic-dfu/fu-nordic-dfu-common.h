@@ -140,8 +140,8 @@ fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuUnverified *unverified
 /* once fwupd has skipped its version check: the device is checked again next time */
 void
 fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuUnverified *unverified);
-/* after the wait (attach on a UART and on BLE, reload on USB and on a BLE application): the
- * message of fu_nordic_dfu_set_unverified() for the client, as a request fwupdmgr and
+/* after the wait (attach on a UART, on BLE and on the BLE application that came back, reload on
+ * USB): the message of fu_nordic_dfu_set_unverified() for the client, as a request fwupdmgr and
  * fwupdtool show once the update is over */
 gboolean
 fu_nordic_dfu_emit_unverified(FuDevice *device,
