@@ -51,10 +51,11 @@ struct _FuNordicDfuBleDevice {
 	gchar *packet_path;
 	GByteArray *pending_reply; /* a reply made here, SLIP-encoded, for the next read */
 	guint reconnects;
-	FuPlugin *plugin;      /* weak; set when the plugin added this bootloader itself */
-	gboolean restarting;   /* the last image was activated: the bootloader resets */
-	guint restart_id;      /* following what comes back after the last image */
-	GError *restart_error; /* what came back cannot replace this device */
+	FuPlugin *plugin;    /* weak; set when the plugin added this bootloader itself */
+	gboolean restarting; /* the last image was activated: the bootloader resets */
+	guint restart_id;    /* following what comes back after the last image */
+	gboolean gone;	     /* nothing that came back replaces it: done, version not read */
+	gboolean stayed;     /* it did not reset: its versions are read where it is */
 };
 
 G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
@@ -435,7 +436,8 @@ typedef struct {
 	gchar *bl_path;
 	gchar *bl_address;
 	gchar *app_address;
-	gboolean reset; /* the bootloader's link dropped: it reset into the new image */
+	gboolean reset;	 /* the bootloader's link dropped: it reset into the new image */
+	guint within_ms; /* for the disconnection, then from it for what comes back */
 	gint64 deadline_us;
 	FuNordicDfuBleSeek seek;
 } FuNordicDfuBleRestart;
@@ -452,14 +454,22 @@ fu_nordic_dfu_ble_restart_free(FuNordicDfuBleRestart *helper)
 	g_free(helper);
 }
 
-/* nothing that can replace this device came back: end fwupd's wait, and say why in attach */
+/* the final execute was answered success, so the bootloader validated and activated the
+ * image, and nothing that came back can replace this device or tell its version: the update is
+ * done, unverified; end fwupd's wait, and say it after the update (attach) */
 static void
-fu_nordic_dfu_ble_restart_failed(FuNordicDfuBleRestart *helper, GError *error)
+fu_nordic_dfu_ble_restart_unverified(FuNordicDfuBleRestart *helper, const gchar *what)
 {
 	FuNordicDfuBleDevice *self = helper->self;
-	g_info("%s", error->message);
-	g_clear_error(&self->restart_error);
-	self->restart_error = error;
+	g_autofree gchar *why =
+	    g_strdup_printf("the %s image was validated and activated by the bootloader %s, "
+			    "which then reset, and %s: the update is done, but the version the "
+			    "device runs was not read back",
+			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    helper->bl_address,
+			    what);
+	fu_nordic_dfu_set_unverified(FU_DEVICE(self), &self->state.unverified, why);
+	self->gone = TRUE;
 	fu_device_remove_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 }
 
@@ -481,20 +491,16 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 	address = fu_nordic_dfu_ble_get_property(path, "org.bluez.Device1", "Address", NULL);
 	addr = address != NULL ? g_variant_get_string(address, NULL) : path;
 
-	/* an application without the buttonless service is no device of this plugin */
+	/* an application without the buttonless service is no device of this plugin: it is
+	 * left as the plugin found it, free for the central it serves */
 	if (!cp && !buttonless) {
+		g_autofree gchar *what =
+		    g_strdup_printf("the application it started (%s) has no Secure DFU service, so "
+				    "it is no device of this plugin; check the version it reports "
+				    "itself",
+				    addr);
 		fu_nordic_dfu_ble_call_best_effort(path, "org.bluez.Device1", "Disconnect");
-		fu_nordic_dfu_ble_restart_failed(
-		    helper,
-		    g_error_new(
-			FWUPD_ERROR,
-			FWUPD_ERROR_NOT_SUPPORTED,
-			"the image was written and activated, and the application it "
-			"started (%s) has no Secure DFU service, so it is not seen as this "
-			"device again and its version cannot be read: check the version the "
-			"application reports; the quirk flag will-disappear on the "
-			"bootloader reports such an update done without this check",
-			addr));
+		fu_nordic_dfu_ble_restart_unverified(helper, what);
 		return TRUE;
 	}
 
@@ -523,15 +529,14 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 		g_info("%s is back as the unbonded bootloader", addr);
 		return TRUE;
 	}
-	fu_nordic_dfu_ble_restart_failed(
-	    helper,
-	    g_error_new(FWUPD_ERROR,
-			FWUPD_ERROR_NOT_SUPPORTED,
-			"the image was written and activated, and %s came back as the %s but is "
-			"not paired, so fwupd does not offer it: pair it, then check its version "
-			"with fwupdmgr get-devices",
-			addr,
-			cp ? "bootloader" : "application"));
+	{
+		g_autofree gchar *what = g_strdup_printf(
+		    "%s came back as the %s but is not paired, so fwupd does not "
+		    "offer it; pair it, then fwupdmgr get-devices shows its version",
+		    addr,
+		    cp ? "bootloader" : "application");
+		fu_nordic_dfu_ble_restart_unverified(helper, what);
+	}
 	return TRUE;
 }
 
@@ -544,52 +549,31 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 	/* fwupd has what it waited for (or gave up) */
 	if (!fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
 		return G_SOURCE_REMOVE;
-	if (g_get_monotonic_time() > helper->deadline_us) {
-		GError *error;
-		g_autofree gchar *why = NULL;
-		if (!helper->reset) {
-			error = g_error_new(FWUPD_ERROR,
-					    FWUPD_ERROR_NOT_FOUND,
-					    "the image was written, but the bootloader %s did not "
-					    "disconnect to reset into it within %u ms: power-cycle "
-					    "the device, then check its version with fwupdmgr "
-					    "get-devices",
-					    helper->bl_address,
-					    (guint)FU_NORDIC_DFU_BLE_RECONNECT_MS);
-		} else {
-			/* the same address when the bootloader shares the application's bond */
-			g_autofree gchar *where =
-			    g_ascii_strcasecmp(helper->app_address, helper->bl_address) == 0
-				? g_strdup_printf("at %s", helper->app_address)
-				: g_strdup_printf("at %s and %s",
-						  helper->app_address,
-						  helper->bl_address);
-			error =
-			    g_error_new(FWUPD_ERROR,
-					FWUPD_ERROR_NOT_FOUND,
-					"the image was written and activated, but neither the "
-					"application nor the bootloader (%s) could be connected "
-					"within %u ms after the reset: check that the device is "
-					"powered and in range, connect it (bluetoothctl connect "
-					"%s), then fwupdmgr get-devices shows the version it runs",
-					where,
-					(guint)FU_NORDIC_DFU_BLE_RECONNECT_MS,
-					helper->app_address);
-		}
-		/* what was tried last, e.g. a device that connected but never resolved */
-		why = fu_nordic_dfu_ble_seek_why(&helper->seek);
-		if (why != NULL)
-			g_prefix_error(&error, "%s; ", why);
-		fu_nordic_dfu_ble_restart_failed(helper, error);
-		return G_SOURCE_REMOVE;
-	}
 
 	/* the bootloader disconnects, writes its settings and resets */
 	if (!helper->reset) {
-		if (fu_nordic_dfu_ble_get_bool(helper->bl_path, "Connected"))
-			return G_SOURCE_CONTINUE;
+		if (fu_nordic_dfu_ble_get_bool(helper->bl_path, "Connected")) {
+			if (g_get_monotonic_time() < helper->deadline_us)
+				return G_SOURCE_CONTINUE;
+			/* the SDK's bootloader always resets once it has activated an image: one
+			 * that is still there is asked for its versions where it is (reload),
+			 * which fwupd checks against the release */
+			g_info("the bootloader %s did not disconnect within %u ms of the last "
+			       "execute; reading its versions where it is",
+			       helper->bl_address,
+			       helper->within_ms);
+			self->stayed = TRUE;
+			self->restarting = FALSE;
+			fu_device_remove_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+			return G_SOURCE_REMOVE;
+		}
 		helper->reset = TRUE;
-		g_info("the bootloader %s reset into the new image", helper->bl_address);
+		/* from the reset on, what it started has as long to come back */
+		helper->deadline_us = g_get_monotonic_time() + (gint64)helper->within_ms * 1000;
+		g_info("the bootloader %s reset into the new image; waiting %u ms for what it "
+		       "starts",
+		       helper->bl_address,
+		       helper->within_ms);
 		/* fwupd's BlueZ backend removes a paired device when its link drops; an unpaired
 		 * one the plugin added is removed here, so fwupd waits for what replaces it */
 		if (self->plugin != NULL && !fu_nordic_dfu_ble_get_bool(helper->bl_path, "Paired"))
@@ -610,6 +594,27 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 		if (path != NULL && fu_nordic_dfu_ble_restart_found(helper, path))
 			return G_SOURCE_REMOVE;
 	}
+	if (g_get_monotonic_time() > helper->deadline_us) {
+		/* the same address when the bootloader shares the application's bond; what was
+		 * tried last, e.g. a device that connected but never resolved */
+		g_autofree gchar *where =
+		    g_ascii_strcasecmp(helper->app_address, helper->bl_address) == 0
+			? g_strdup_printf("at %s", helper->app_address)
+			: g_strdup_printf("at %s and %s", helper->app_address, helper->bl_address);
+		g_autofree gchar *tried = fu_nordic_dfu_ble_seek_why(&helper->seek);
+		g_autofree gchar *what = g_strdup_printf(
+		    "neither the application nor the bootloader (%s) connected within %u ms of the "
+		    "reset (an application that does not advertise, or a device out of "
+		    "range%s%s); connect it (bluetoothctl connect %s), then fwupdmgr get-devices "
+		    "shows the version it runs",
+		    where,
+		    helper->within_ms,
+		    tried != NULL ? ": " : "",
+		    tried != NULL ? tried : "",
+		    helper->app_address);
+		fu_nordic_dfu_ble_restart_unverified(helper, what);
+		return G_SOURCE_REMOVE;
+	}
 	return G_SOURCE_CONTINUE;
 }
 
@@ -620,7 +625,6 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	FuNordicDfuBleRestart *helper = g_new0(FuNordicDfuBleRestart, 1);
 	const gchar *address = fu_device_get_logical_id(FU_DEVICE(self));
 
-	g_clear_error(&self->restart_error);
 	if (self->restart_id != 0)
 		g_source_remove(self->restart_id);
 	helper->self = g_object_ref(self);
@@ -628,17 +632,32 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	helper->bl_address = g_strdup(address);
 	helper->app_address = g_strdup(self->app_address != NULL ? self->app_address : address);
 	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(FU_DEVICE(self)));
-	helper->deadline_us =
-	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
+	/* as on USB: 10 s after an application image, 15 s after a SoftDevice or bootloader
+	 * image, first for the bootloader to disconnect (it writes its settings and resets at
+	 * once; a link whose end is not announced drops within its supervision timeout, 6 s by
+	 * the SDK's NRF_DFU_BLE_CONN_SUP_TIMEOUT_MS), then from the reset for what it starts */
+	helper->within_ms = fu_nordic_dfu_back_within_ms(&self->state);
+	helper->deadline_us = g_get_monotonic_time() + (gint64)helper->within_ms * 1000;
 	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
 					      FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
 					      fu_nordic_dfu_ble_restart_cb,
 					      helper,
 					      (GDestroyNotify)fu_nordic_dfu_ble_restart_free);
 	fu_device_set_remove_delay(FU_DEVICE(self),
-				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
-				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
+				   2 * helper->within_ms + FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+}
+
+gboolean
+fu_nordic_dfu_ble_device_get_activated(FuNordicDfuBleDevice *self,
+				       FuNordicDfuFwType *fw_type,
+				       guint32 *fw_version)
+{
+	if (!self->restarting)
+		return FALSE;
+	*fw_type = self->state.last_type;
+	*fw_version = self->state.last_fw_version;
+	return TRUE;
 }
 
 void
@@ -667,10 +686,19 @@ static gboolean
 fu_nordic_dfu_ble_device_open(FuDevice *device, GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	/* gone after the last image: attach has nothing to open */
-	if (self->restarting)
+	/* gone after the last image: attach and reload have nothing to open */
+	if (self->restarting || self->gone)
 		return TRUE;
-	return fu_nordic_dfu_ble_device_acquire_all(self, error);
+	if (!fu_nordic_dfu_ble_device_acquire_all(self, error)) {
+		if (self->stayed)
+			g_prefix_error(error,
+				       "the bootloader %s did not disconnect to reset into the new "
+				       "image and cannot be reached: power-cycle the device, then "
+				       "check its version with fwupdmgr get-devices: ",
+				       fu_device_get_logical_id(device));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -716,7 +744,8 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 
 	/* what an earlier update left, if fwupd gave up waiting before attach */
 	self->restarting = FALSE;
-	g_clear_error(&self->restart_error);
+	self->gone = FALSE;
+	self->stayed = FALSE;
 
 	for (guint attempt = 0;; attempt++) {
 		g_autoptr(GError) error_local = NULL;
@@ -732,6 +761,23 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
 		}
+		/* nothing to resume: the bootloader either refused the image and stays, or
+		 * activated it and reset at once, which takes the answer with the link; the SDK's
+		 * bootloader then starts the new application, which a new session would not find,
+		 * and no reply of the protocol says which of the two happened */
+		if (self->state.final_execute_unanswered) {
+			g_propagate_prefixed_error(
+			    error,
+			    g_steal_pointer(&error_local),
+			    "the link was lost before the bootloader answered the final execute, "
+			    "so whether it validated and activated the image is not known: "
+			    "connect the device (bluetoothctl connect %s) and check the version "
+			    "it runs (fwupdmgr get-devices, or the application's own); if it is "
+			    "still in its bootloader, run the update again: ",
+			    self->app_address != NULL ? self->app_address
+						      : fu_device_get_logical_id(device));
+			return FALSE;
+		}
 		g_info("link lost (%s), connecting again to resume", error_local->message);
 		if (!fu_nordic_dfu_ble_device_reconnect(self,
 							FU_NORDIC_DFU_BLE_RECONNECT_MS,
@@ -740,8 +786,8 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 		fu_progress_reset(progress);
 	}
 
-	/* the bootloader has answered the last execute and now resets into the new image; a
-	 * quirk sets will-disappear when nothing that comes back can be waited for */
+	/* the bootloader has answered the last execute and now resets into the new image, which
+	 * is followed; a quirk's will-disappear skips the wait */
 	self->restarting = TRUE;
 	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
@@ -749,25 +795,38 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 	return TRUE;
 }
 
-/* the plugin's follow found nothing that can replace this device after the update */
+/* the plugin's follow found nothing that can replace this device after the update: what
+ * fwupd's clients are told instead */
 static gboolean
 fu_nordic_dfu_ble_device_attach(FuDevice *device, FuProgress *progress, GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
 	self->restarting = FALSE;
-	if (self->restart_error != NULL) {
-		g_propagate_error(error, g_steal_pointer(&self->restart_error));
-		return FALSE;
-	}
-	return TRUE;
+	return fu_nordic_dfu_emit_unverified(device, &self->state.unverified, progress, error);
 }
 
-/* the versions of a bootloader that came back (and, replayed, of the recorded one) */
+/* the versions of a bootloader that came back or did not reset (and, replayed, of the
+ * recorded one); gone, it has none to give */
 static gboolean
 fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
+	gboolean stayed = self->stayed;
+
+	/* said once, for this update */
+	self->stayed = FALSE;
+	if (self->gone)
+		return TRUE;
+	if (!fu_nordic_dfu_reload(&self->transport, &self->state, error)) {
+		if (stayed)
+			g_prefix_error(error,
+				       "the bootloader %s did not disconnect to reset into the new "
+				       "image and does not answer: power-cycle the device, then "
+				       "check its version with fwupdmgr get-devices: ",
+				       fu_device_get_logical_id(device));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 static gboolean
@@ -818,7 +877,6 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 		g_byte_array_unref(self->pending_reply);
 	if (self->plugin != NULL)
 		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
-	g_clear_error(&self->restart_error);
 	g_free(self->app_address);
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
 }

@@ -8,6 +8,8 @@
 
 #include <fwupdplugin.h>
 
+#include "fu-nordic-dfu-firmware.h"
+
 #define FU_TYPE_NORDIC_DFU_BLE_DEVICE (fu_nordic_dfu_ble_device_get_type())
 G_DECLARE_FINAL_TYPE(FuNordicDfuBleDevice,
 		     fu_nordic_dfu_ble_device,
@@ -34,3 +36,10 @@ fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
 				      const gchar *path,
 				      const gchar *app_address,
 				      GError **error);
+
+/* while the bootloader resets into the last image of an update, whose final execute it answered
+ * success: that image's type and the fw_version of its init packet; FALSE otherwise */
+gboolean
+fu_nordic_dfu_ble_device_get_activated(FuNordicDfuBleDevice *self,
+				       FuNordicDfuFwType *fw_type,
+				       guint32 *fw_version);

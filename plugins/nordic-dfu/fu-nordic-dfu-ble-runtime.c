@@ -42,6 +42,7 @@ struct _FuNordicDfuBleRuntime {
 	FuBluezDevice parent_instance;
 	FuPlugin *plugin; /* weak */
 	gboolean bonds;
+	FuNordicDfuUnverified unverified;
 };
 
 G_DEFINE_TYPE(FuNordicDfuBleRuntime, fu_nordic_dfu_ble_runtime, FU_TYPE_BLUEZ_DEVICE)
@@ -306,6 +307,8 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "no plugin");
 		return FALSE;
 	}
+	/* a new update is checked again */
+	fu_nordic_dfu_clear_unverified(device, &self->unverified);
 	bl_address = self->bonds ? g_strdup(address)
 				 : fu_nordic_dfu_ble_address_next(address, error);
 	if (bl_address == NULL)
@@ -344,6 +347,45 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 	return TRUE;
 }
 
+/* the application the update started replaces its bootloader: without a Device Information
+ * firmware revision it has no version of its own, and fwupd would give it the bootloader's old
+ * one and fail its check; the final execute was answered success, so the update is done, with
+ * the version the bootloader accepted in the init packet, not read back */
+static void
+fu_nordic_dfu_ble_runtime_replace(FuDevice *device, FuDevice *donor)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
+	FuNordicDfuFwType fw_type = FU_NORDIC_DFU_FW_TYPE_APPLICATION;
+	guint32 fw_version = 0;
+	g_autofree gchar *why = NULL;
+
+	if (fu_device_get_version(device) != NULL || !FU_IS_NORDIC_DFU_BLE_DEVICE(donor) ||
+	    !fu_nordic_dfu_ble_device_get_activated(FU_NORDIC_DFU_BLE_DEVICE(donor),
+						    &fw_type,
+						    &fw_version))
+		return;
+	why = g_strdup_printf("the %s image was validated and activated by the bootloader, and "
+			      "the application it started (%s) has the buttonless DFU service but "
+			      "no Device Information firmware revision: the update is done, but "
+			      "the version the device runs was not read back",
+			      fu_nordic_dfu_fw_type_to_string(fw_type),
+			      fu_device_get_logical_id(device));
+	fu_nordic_dfu_set_unverified(device, &self->unverified, why);
+	if (fw_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION) {
+		g_autofree gchar *version = g_strdup_printf("%u", (guint)fw_version);
+		fu_device_set_version(device, version); /* nocheck:set-version */
+	}
+}
+
+/* after the update, once it has replaced the bootloader: what fwupd's clients are told when the
+ * version was not read back (fwupd hands a request the progress of attach) */
+static gboolean
+fu_nordic_dfu_ble_runtime_attach(FuDevice *device, FuProgress *progress, GError **error)
+{
+	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
+	return fu_nordic_dfu_emit_unverified(device, &self->unverified, progress, error);
+}
+
 static void
 fu_nordic_dfu_ble_runtime_to_string(FuDevice *device, guint idt, GString *str)
 {
@@ -365,6 +407,8 @@ fu_nordic_dfu_ble_runtime_init(FuNordicDfuBleRuntime *self)
 				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
 				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
 	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
+	/* its only request is the generic message after an update not read back */
+	fu_device_add_request_flag(FU_DEVICE(self), FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 }
 
 static void
@@ -384,5 +428,7 @@ fu_nordic_dfu_ble_runtime_class_init(FuNordicDfuBleRuntimeClass *klass)
 	object_class->finalize = fu_nordic_dfu_ble_runtime_finalize;
 	device_class->probe = fu_nordic_dfu_ble_runtime_probe;
 	device_class->detach = fu_nordic_dfu_ble_runtime_detach;
+	device_class->replace = fu_nordic_dfu_ble_runtime_replace;
+	device_class->attach = fu_nordic_dfu_ble_runtime_attach;
 	device_class->to_string = fu_nordic_dfu_ble_runtime_to_string;
 }

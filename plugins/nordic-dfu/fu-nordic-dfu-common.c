@@ -421,32 +421,32 @@ fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport,
 }
 
 void
-fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gchar *why)
+fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuUnverified *unverified, const gchar *why)
 {
 	g_warning("%s", why);
-	state->unverified = TRUE;
+	unverified->pending = TRUE;
 	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK)) {
 		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
-		state->skip_version_check_set = TRUE;
+		unverified->skip_version_check_set = TRUE;
 	}
 }
 
 gboolean
 fu_nordic_dfu_emit_unverified(FuDevice *device,
-			      FuNordicDfuState *state,
+			      FuNordicDfuUnverified *unverified,
 			      FuProgress *progress,
 			      GError **error)
 {
 	g_autoptr(FwupdRequest) request = NULL;
 	g_autofree gchar *msg = NULL;
 
-	if (!state->unverified)
+	if (!unverified->pending)
 		return TRUE;
-	state->unverified = FALSE;
+	unverified->pending = FALSE;
 	msg = g_strdup_printf("The update of %s is done: the bootloader validated and started the "
 			      "new firmware, but its version could not be read back, as neither "
-			      "the bootloader nor an application this plugin can talk to answered "
-			      "after the reset. Check the version the firmware reports itself.",
+			      "the bootloader nor an application this plugin can talk to reported "
+			      "it after the reset. Check the version the firmware reports itself.",
 			      fu_device_get_name(device));
 	request = fwupd_request_new();
 	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
@@ -457,12 +457,12 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 }
 
 void
-fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state)
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuUnverified *unverified)
 {
-	state->unverified = FALSE;
-	if (state->skip_version_check_set) {
+	unverified->pending = FALSE;
+	if (unverified->skip_version_check_set) {
 		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
-		state->skip_version_check_set = FALSE;
+		unverified->skip_version_check_set = FALSE;
 	}
 }
 
@@ -477,6 +477,18 @@ fu_nordic_dfu_skip_wait_after_update(FuDevice *device)
 	g_info("will-disappear: not waiting for the device to come back, version unchecked");
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
 	return TRUE;
+}
+
+/* the device went away while the image's final execute was sent or awaited its answer: the
+ * answer is the bootloader's only word that it validated and activated the image */
+static gboolean
+fu_nordic_dfu_session_lost_final_execute(const NrfDfuProtoSession *session)
+{
+	return session->phase == NRF_DFU_PROTO_PHASE_FAILED &&
+	       session->error == NRF_DFU_PROTO_ERROR_NO_DEVICE &&
+	       session->pending_op == NRF_DFU_PROTO_OP_EXECUTE &&
+	       session->object == NRF_DFU_PROTO_OBJECT_DATA && session->image_len > 0 &&
+	       session->obj_start + session->obj_size >= session->image_len;
 }
 
 gboolean
@@ -496,7 +508,7 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 		state->images_done = 0;
 	/* a new update starts without what the last one decided about its ending */
 	if (state->images_done == 0)
-		fu_nordic_dfu_clear_unverified(device, state);
+		fu_nordic_dfu_clear_unverified(device, &state->unverified);
 	fu_progress_set_id(progress, G_STRLOC);
 	fu_progress_set_steps(progress, images->len - state->images_done);
 	while (state->images_done < images->len) {
@@ -522,10 +534,13 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 		    g_bytes_get_size(bin),
 		    state->prn,
 		    !fu_device_has_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING));
+		state->final_execute_unanswered = FALSE;
 		if (!fu_nordic_dfu_run_session(transport,
 					       session,
 					       fu_progress_get_child(progress),
 					       error)) {
+			state->final_execute_unanswered =
+			    fu_nordic_dfu_session_lost_final_execute(session);
 			g_prefix_error(error,
 				       "%s image: ",
 				       fu_nordic_dfu_image_get_manifest_key(image));

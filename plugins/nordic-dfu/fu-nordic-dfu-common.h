@@ -57,7 +57,17 @@ typedef struct {
 			 GError **error);
 } FuNordicDfuTransport;
 
-/* what every bootloader device (USB CDC, UART) keeps */
+/* an update that is done but whose version was not read back: what is said after it, and what
+ * is undone before the next (every bootloader device, and the BLE application that comes back
+ * without a version of its own) */
+typedef struct {
+	/* done, but the version the device runs now was not read back: said after the wait */
+	gboolean pending;
+	/* the plugin, not a quirk, set install-skip-version-check for that update */
+	gboolean skip_version_check_set;
+} FuNordicDfuUnverified;
+
+/* what every bootloader device (USB CDC, UART, BLE) keeps */
 typedef struct {
 	FuNordicDfuIdentity identity;
 	guint16 prn;
@@ -70,10 +80,10 @@ typedef struct {
 	/* the last image of the last update: what the device does after its reset */
 	FuNordicDfuFwType last_type;
 	guint32 last_fw_version;
-	/* done, but the version the device runs now was not read back: said after attach */
-	gboolean unverified;
-	/* the plugin, not a quirk, set install-skip-version-check for that update */
-	gboolean skip_version_check_set;
+	/* the last write failed as the device went away with an image's final execute sent (or
+	 * being sent) and not answered: whether it validated and activated the image is unknown */
+	gboolean final_execute_unanswered;
+	FuNordicDfuUnverified unverified;
 } FuNordicDfuState;
 
 gboolean
@@ -126,16 +136,16 @@ fu_nordic_dfu_back_within_ms(FuNordicDfuState *state);
  * so the update is done, but nothing that came back can tell the version: fwupd's version
  * check is skipped and @why is logged, then said to the user after the update */
 void
-fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuState *state, const gchar *why);
+fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuUnverified *unverified, const gchar *why);
 /* once fwupd has skipped its version check: the device is checked again next time */
 void
-fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuState *state);
-/* after the wait (attach on a UART, reload on USB): the message of
- * fu_nordic_dfu_set_unverified() for the client, as a request
- * fwupdmgr and fwupdtool show once the update is over */
+fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuUnverified *unverified);
+/* after the wait (attach on a UART, on BLE and on the BLE application that came back, reload on
+ * USB): the message of fu_nordic_dfu_set_unverified() for the client, as a request fwupdmgr and
+ * fwupdtool show once the update is over */
 gboolean
 fu_nordic_dfu_emit_unverified(FuDevice *device,
-			      FuNordicDfuState *state,
+			      FuNordicDfuUnverified *unverified,
 			      FuProgress *progress,
 			      GError **error);
 /* after the last image: TRUE when a quirk set will-disappear on the device, which is then not

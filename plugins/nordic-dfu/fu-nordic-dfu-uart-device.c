@@ -303,11 +303,11 @@ fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError 
 			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
 			    fu_nordic_dfu_back_within_ms(&self->state),
 			    error_local->message);
-	fu_nordic_dfu_set_unverified(device, &self->state, why);
+	fu_nordic_dfu_set_unverified(device, &self->state.unverified, why);
 	self->app_owns_port = TRUE;
 	if (self->state.last_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION)
 		fu_device_set_version_raw(device, self->state.last_fw_version);
-	return fu_nordic_dfu_emit_unverified(device, &self->state, progress, error);
+	return fu_nordic_dfu_emit_unverified(device, &self->state.unverified, progress, error);
 }
 
 /* the versions of the bootloader that came back, for fwupd's check against the release; an
@@ -329,7 +329,7 @@ fu_nordic_dfu_uart_device_cleanup(FuDevice *device,
 				  GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	fu_nordic_dfu_clear_unverified(device, &self->state);
+	fu_nordic_dfu_clear_unverified(device, &self->state.unverified);
 	return TRUE;
 }
 

@@ -264,7 +264,7 @@ fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
 			    "version was not read back",
 			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
 			    within_ms);
-	fu_nordic_dfu_set_unverified(device, &self->state, why);
+	fu_nordic_dfu_set_unverified(device, &self->state.unverified, why);
 	self->gone = TRUE;
 	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 	self->follow_id = 0;
@@ -345,7 +345,7 @@ fu_nordic_dfu_usb_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	if (self->gone)
-		return fu_nordic_dfu_emit_unverified(device, &self->state, NULL, error);
+		return fu_nordic_dfu_emit_unverified(device, &self->state.unverified, NULL, error);
 	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
 }
 

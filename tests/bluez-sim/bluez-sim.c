@@ -126,7 +126,15 @@ struct _Sim {
 	guint app_version;   /* the application's, from the model's settings after a reset */
 	gboolean app_bonds;  /* its buttonless characteristic is 8EC90004 (bonded bootloader) */
 	gboolean app_no_dfu; /* it has no buttonless DFU service at all */
-	gchar *mode;	     /* bootloader, buttonless-unbonded, buttonless-bonded */
+	gboolean app_no_fw_revision; /* its Device Information has no firmware revision */
+	gboolean app_silent;	     /* after the activation reset it never advertises (or is out of
+				      * range) */
+	gboolean app_unpaired;	    /* BlueZ holds no pairing for the application that comes back */
+	gboolean bootloader_stays;  /* after the activation it stays connected in DFU mode */
+	gboolean lose_final_answer; /* the link drops with the answer to an image's final execute */
+	guint images_activated_seen;
+	gchar *flash_out;
+	gchar *mode; /* bootloader, buttonless-unbonded, buttonless-bonded */
 	gdouble time_scale;
 	gdouble ci_ms;
 	guint ppi; /* packets a connection event, each direction */
@@ -594,8 +602,10 @@ sim_device_add_gatt(Sim *sim, SimObject *dev)
 		chr->dis_value = g_strdup("nRF52840-sim");
 		chr = sim_add_char(sim, svc, UUID_DIS_MANUFACTURER, CHAR_DIS, read_flags);
 		chr->dis_value = g_strdup("Nordic Semiconductor");
-		chr = sim_add_char(sim, svc, UUID_DIS_FW_REVISION, CHAR_DIS, read_flags);
-		chr->dis_value = g_strdup_printf("%u", sim->app_version);
+		if (!sim->app_no_fw_revision) {
+			chr = sim_add_char(sim, svc, UUID_DIS_FW_REVISION, CHAR_DIS, read_flags);
+			chr->dis_value = g_strdup_printf("%u", sim->app_version);
+		}
 		if (!sim->app_no_dfu) {
 			svc = sim_add_service(sim, dev, UUID_DFU_SERVICE);
 			sim->buttonless =
@@ -992,6 +1002,17 @@ sim_switch_persona(Sim *sim, Persona persona)
 		  persona == PERSONA_BOOTLOADER ? "bootloader" : "application");
 }
 
+/* how many images the model has post-validated and activated so far */
+static guint
+sim_model_images_activated(Sim *sim, gint64 now_us)
+{
+	g_autofree gchar *json = usbsim_nrf_summary_json(sim->model, now_us, NULL);
+	const gchar *n = strstr(json, "\"images_activated\":");
+	if (n == NULL)
+		return 0;
+	return (guint)g_ascii_strtoull(n + strlen("\"images_activated\":"), NULL, 10);
+}
+
 /* whether the model's settings hold a valid application, and its version, after a reset: what
  * the SDK's bootloader checks before it starts the application */
 static gboolean
@@ -1155,6 +1176,18 @@ sim_pump_cb(gpointer user_data)
 			g_byte_array_unref(frame);
 			if (!sim->connected || sim->cp == NULL)
 				continue;
+			/* the answer to the execute that activated an image is lost with the link,
+			 * as when the bootloader resets before it has gone out */
+			if (sim->lose_final_answer && rsp->len >= 3 && rsp->data[1] == 0x04 &&
+			    rsp->data[2] == 0x01) {
+				guint activated = sim_model_images_activated(sim, now);
+				if (activated > sim->images_activated_seen) {
+					sim->images_activated_seen = activated;
+					sim_trace(sim, "\"event\":\"final-answer-lost\"");
+					sim_link_down(sim, "reset");
+					continue;
+				}
+			}
 			sim_observe_response(sim, rsp);
 			sim_queue_notification(sim, sim->cp, rsp->data, rsp->len, now);
 		}
@@ -1167,6 +1200,16 @@ sim_pump_cb(gpointer user_data)
 			/* the response that ended the update went out before the reset, however
 			 * late this runs */
 			sim_deliver(sim, G_MAXINT64);
+			if (sim->bootloader_stays) {
+				/* a bootloader built to stay in DFU mode: it keeps the link and
+				 * answers, with the settings of the image it activated */
+				usbsim_nrf_boot(sim->model, now);
+				usbsim_nrf_app_detach(sim->model, now);
+				usbsim_nrf_take_reset(sim->model, now, &back_us);
+				usbsim_nrf_boot(sim->model, now);
+				sim_trace(sim, "\"event\":\"bootloader-stays\"");
+				goto deliver;
+			}
 			/* an image was activated and the chip boots through the bootloader: it
 			 * starts the application if that is valid; a SoftDevice or bootloader
 			 * update leaves none, and the bootloader stays */
@@ -1174,9 +1217,24 @@ sim_pump_cb(gpointer user_data)
 			if (app_valid)
 				sim->app_version = app_version;
 			sim_switch_persona(sim, app_valid ? PERSONA_APP : PERSONA_BOOTLOADER);
-			sim->boot_at_us = MAX(back_us, now);
+			/* the application's pairing is gone (removed on the host, or the keys
+			 * changed), so fwupd's BlueZ backend does not offer it */
+			if (app_valid && sim->app_unpaired)
+				sim_object_update(sim->app_dev,
+						  "org.bluez.Device1",
+						  "Paired",
+						  g_variant_new_boolean(FALSE),
+						  "Bonded",
+						  g_variant_new_boolean(FALSE),
+						  NULL);
+			/* an application that does not advertise, or is out of range */
+			if (app_valid && sim->app_silent)
+				sim_trace(sim, "\"event\":\"app-silent\"");
+			else
+				sim->boot_at_us = MAX(back_us, now);
 		}
 	}
+deliver:
 	sim_deliver(sim, now);
 
 	/* the application restarts into the bootloader, after the indication and the write
@@ -1682,6 +1740,12 @@ main(int argc, char **argv)
 	gboolean connect_hangs = FALSE;
 	gboolean discovery_refused = FALSE;
 	gboolean app_no_dfu = FALSE;
+	gboolean app_no_fw_revision = FALSE;
+	gboolean app_silent = FALSE;
+	gboolean bootloader_stays = FALSE;
+	gboolean app_unpaired = FALSE;
+	gboolean lose_final_answer = FALSE;
+	gchar *flash_out = NULL;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
 	const GOptionEntry entries[] = {
@@ -1779,6 +1843,42 @@ main(int argc, char **argv)
 	     &app_no_dfu,
 	     "The application has no buttonless DFU service",
 	     NULL},
+	    {"app-no-fw-revision",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &app_no_fw_revision,
+	     "The application's Device Information has no firmware revision",
+	     NULL},
+	    {"app-silent",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &app_silent,
+	     "After the activation reset the application never advertises",
+	     NULL},
+	    {"app-unpaired",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &app_unpaired,
+	     "After the activation reset BlueZ holds no pairing for the application",
+	     NULL},
+	    {"bootloader-stays",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &bootloader_stays,
+	     "After the activation the bootloader stays connected in DFU mode",
+	     NULL},
+	    {"lose-final-answer",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &lose_final_answer,
+	     "The link drops with the answer to an image's final execute",
+	     NULL},
+	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at exit", "FILE"},
 	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
 	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
 	    {"require-signature",
@@ -1815,6 +1915,12 @@ main(int argc, char **argv)
 	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
 	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
 	sim->app_no_dfu = app_no_dfu;
+	sim->app_no_fw_revision = app_no_fw_revision;
+	sim->app_silent = app_silent;
+	sim->bootloader_stays = bootloader_stays;
+	sim->app_unpaired = app_unpaired;
+	sim->lose_final_answer = lose_final_answer;
+	sim->flash_out = flash_out;
 	sim->summary_path = summary;
 	sim->write_fd = -1;
 	sim->notify_fd = -1;
@@ -1922,6 +2028,14 @@ main(int argc, char **argv)
 				     NULL);
 	g_main_loop_run(sim->loop);
 	sim_write_summary(sim);
+	if (sim->flash_out != NULL) {
+		g_autoptr(GBytes) flash = usbsim_nrf_get_flash(sim->model);
+		if (!g_file_set_contents(sim->flash_out,
+					 g_bytes_get_data(flash, NULL),
+					 (gssize)g_bytes_get_size(flash),
+					 &error))
+			g_printerr("bluez-sim: %s\n", error->message);
+	}
 	sim_close_fds(sim);
 	usbsim_nrf_free(sim->model);
 	return 0;

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -24,6 +25,10 @@ ADDRESS = "C0:DE:00:11:22:F0"
 # the instance ID the application and its bootloader share (README, GUIDs)
 LINK_INSTANCE_ID = "NRFDFU_BLE\\ADDR_" + ADDRESS.replace(":", "_")
 TIME_SCALE = "0.1"
+# where the model's bank 0 starts (after the SoftDevice)
+APP_START = 0x27000
+# what fwupdtool prints after an update whose version was not read back
+NOT_READ_BACK = "its version could not be read back"
 
 
 class Failure(Exception):
@@ -52,6 +57,7 @@ class BleRun:
         os.makedirs(self.dir)
         self.bus_path = os.path.join(self.dir, "bus")
         self.summary_path = os.path.join(self.dir, "sim.jsonl")
+        self.flash_path = os.path.join(self.dir, "flash.bin")
         self.env = dict(os.environ)
         self.env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=" + self.bus_path
         self.env["FWUPD_TEST_STATE_DIR"] = os.path.join(self.dir, "fwupd-state")
@@ -64,7 +70,7 @@ class BleRun:
         self.sim = subprocess.Popen(
             [os.path.join(self.build, "tests", "bluez-sim", "bluez-sim"),
              "--address", ADDRESS, "--time-scale", time_scale,
-             "--summary", self.summary_path] + sim_args,
+             "--summary", self.summary_path, "--flash-out", self.flash_path] + sim_args,
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.sim.stdout.readline()
         if "ready" not in line:
@@ -112,6 +118,16 @@ class BleRun:
 
     def events(self, name):
         return [r for r in self.records if r.get("event") == name]
+
+    def check_app_flashed(self, build):
+        """bank 0 holds app.zip's image byte-exact (after finish())"""
+        with zipfile.ZipFile(package(build, "app")) as zf:
+            manifest = json.loads(zf.read("manifest.json"))["manifest"]
+            app = zf.read(manifest["application"]["bin_file"])
+        with open(self.flash_path, "rb") as f:
+            flash = f.read()
+        check(flash[APP_START:APP_START + len(app)] == app,
+              "bank 0 does not hold the application byte-exact")
 
     def stop(self):
         """what finish() did not end: the simulator and the bus of a failed case"""
@@ -350,20 +366,16 @@ def case_buttonless_again_connect_hangs(build, ts):
           "%d Connects to a device that did not advertise" % s["ble"]["connects_hung"])
 
 
-def case_cabinet_app_no_dfu(build, ts, will_disappear):
-    """The application the update starts has no buttonless service: nothing comes back that
-    fwupd could wait for, and the install fails at once saying what happened and what to do
-    (not after fwupd's wait with "did not come back"); with the quirk flag will-disappear the
-    error advises, the install is reported done without the wait and the version check."""
-    name = "cabinet-app-no-dfu" + ("-will-disappear" if will_disappear else "")
-    run = BleRun(build, name,
+def case_cabinet_app_no_dfu_will_disappear(build, ts):
+    """The quirk flag will-disappear on the bootloader: the install is reported done at once,
+    without the wait and the version check."""
+    run = BleRun(build, "cabinet-app-no-dfu-will-disappear",
                  ["--mode", "bootloader", "--app-valid", "--app-version", "6", "--app-no-dfu"],
                  ts)
-    if will_disappear:
-        quirk = os.path.join(run.dir, "will-disappear.quirk")
-        with open(quirk, "w", encoding="utf-8") as f:
-            f.write("[%s]\nFlags = will-disappear\n" % LINK_INSTANCE_ID)
-        run.env["FWUPD_TEST_EXTRA_QUIRKS"] = quirk
+    quirk = os.path.join(run.dir, "will-disappear.quirk")
+    with open(quirk, "w", encoding="utf-8") as f:
+        f.write("[%s]\nFlags = will-disappear\n" % LINK_INSTANCE_ID)
+    run.env["FWUPD_TEST_EXTRA_QUIRKS"] = quirk
     cab = make_cabinet(run, build)
     started = time.monotonic()
     rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
@@ -371,12 +383,141 @@ def case_cabinet_app_no_dfu(build, ts, will_disappear):
     s = run.finish()
     check(s["images_activated"] == 1 and s["app_version"] == 7, "image not activated")
     check(elapsed < 10, "the install waited %.1f s for a device that cannot come back" % elapsed)
-    if will_disappear:
-        check(rc == 0, "install failed:\n" + (out + err)[-3000:])
-        return
-    check(rc != 0, "install succeeded")
-    check("has no Secure DFU service" in out + err and "will-disappear" in out + err,
-          "the error does not say what happened:\n" + (out + err)[-3000:])
+    check(rc == 0, "install failed:\n" + (out + err)[-3000:])
+    run.check_app_flashed(build)
+
+
+def case_ending_unverified(build, ts, name, sim_args, warning):
+    """A correct update after which nothing the plugin can read the version from comes back:
+    fwupdtool install (with fwupd's version check) reports it done, says the version was not
+    read back, the warning names what the plugin saw, and bank 0 holds the image. Returns the
+    run and the devices the next fwupdtool lists."""
+    run = BleRun(build, name, ["--mode", "bootloader", "--app-valid", "--app-version", "6"] +
+                 sim_args, ts)
+    cab = make_cabinet(run, build)
+    before = run.devices()
+    check([d.get("Version") for d in before] == ["6"],
+          "expected one device at version 6 before: %s" % before)
+    started = time.monotonic()
+    rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
+    elapsed = time.monotonic() - started
+    after = run.devices()
+    s = run.finish()
+    log = out + err
+    check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, log[-3000:]))
+    check(NOT_READ_BACK in log, "fwupdtool does not say the version was not read back:\n" +
+          log[-3000:])
+    check(warning in log, "the warning does not say %r:\n%s" % (warning, log[-3000:]))
+    # the plugin ends fwupd's wait itself, within its own bound (10 s after an application)
+    check(elapsed < 15, "the install took %.1f s" % elapsed)
+    check(s["images_activated"] == 1 and s["app_valid"] and s["app_version"] == 7,
+          "image not activated at version 7")
+    run.check_app_flashed(build)
+    print("%s: done in %.1f s, listed after: %s" %
+          (name, elapsed, [(d.get("Name"), d.get("Version")) for d in after]))
+    return run, after
+
+
+def case_cabinet_app_no_dfu(build, ts):
+    """The application the update starts has no buttonless service: it is no device of this
+    plugin, and the next fwupdtool lists nothing of it."""
+    run, after = case_ending_unverified(build, ts, "cabinet-app-no-dfu", ["--app-no-dfu"],
+                                        "has no Secure DFU service")
+    check(after == [], "listed after the update: %s" % after)
+    check(run.events("connect"), "the plugin did not connect what came back")
+
+
+def case_cabinet_app_silent(build, ts):
+    """The application never advertises after the activation reset (or is out of range):
+    nothing connects within the plugin's bound, and nothing is listed after."""
+    run, after = case_ending_unverified(build, ts, "cabinet-app-silent", ["--app-silent"],
+                                        "connected within 10000 ms of the reset")
+    check(after == [], "listed after the update: %s" % after)
+    check(run.events("app-silent"), "the application advertised")
+
+
+def case_cabinet_app_no_fw_revision(build, ts):
+    """The application has the buttonless service but no Device Information firmware
+    revision: it replaces the bootloader without a version of its own; fwupd's check does not
+    fail, and the next fwupdtool lists the application, without a version."""
+    run, after = case_ending_unverified(build, ts, "cabinet-app-no-fw-revision",
+                                        ["--app-no-fw-revision"],
+                                        "no Device Information firmware revision")
+    check(len(after) == 1 and after[0].get("Version") is None,
+          "expected the application listed without a version: %s" % after)
+
+
+def case_cabinet_app_unpaired(build, ts):
+    """BlueZ holds no pairing for the application that comes back: fwupd's BlueZ backend does
+    not offer it, so nothing replaces the bootloader; the warning says to pair it."""
+    run, after = case_ending_unverified(build, ts, "cabinet-app-unpaired", ["--app-unpaired"],
+                                        "is not paired")
+    check(after == [], "listed after the update: %s" % after)
+
+
+def case_cabinet_bootloader_stays(build, ts):
+    """The bootloader answers the last execute and stays connected in DFU mode: after its
+    bound the plugin reads its versions where it is (fwupd's check of the old version 6
+    against the release would fail without), and the next fwupdtool lists it at 7."""
+    run = BleRun(build, "cabinet-bootloader-stays",
+                 ["--mode", "bootloader", "--app-valid", "--app-version", "6",
+                  "--bootloader-stays"], ts)
+    cab = make_cabinet(run, build)
+    rc, out, err = run.fwupdtool(["install", cab, "--force", "--verbose"], timeout=150)
+    after = run.devices()
+    s = run.finish()
+    log = out + err
+    check(rc == 0, "fwupdtool install failed (%d):\n%s" % (rc, log[-3000:]))
+    check(NOT_READ_BACK not in log, "the version was read back, yet said it was not")
+    check(run.events("bootloader-stays"), "the bootloader reset")
+    check(s["images_activated"] == 1 and s["app_version"] == 7, "image not activated")
+    run.check_app_flashed(build)
+    check([d.get("Version") for d in after] == ["7"],
+          "listed after the install at %s, not 7" % [d.get("Version") for d in after])
+
+
+def case_signature_refused(build, ts):
+    """A bootloader with a key refuses the unsigned init packet on its execute: the update fails
+    with the bootloader's error named, and nothing is activated."""
+    run = BleRun(build, "signature-refused",
+                 ["--mode", "bootloader", "--app-valid", "--app-version", "6",
+                  "--require-signature"], ts)
+    cab = make_cabinet(run, build)
+    rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
+    after = run.devices()
+    s = run.finish()
+    log = out + err
+    check(rc != 0, "install succeeded although the bootloader refused the image")
+    check("signature" in log, "the bootloader's error is not named:\n" + log[-3000:])
+    check(NOT_READ_BACK not in log, "reported done")
+    check(s["images_activated"] == 0 and s["app_version"] == 6, "an image was activated")
+    check([d.get("Version") for d in after] == ["6"],
+          "listed after at %s, not 6" % [d.get("Version") for d in after])
+
+
+def case_final_answer_lost(build, ts):
+    """The link drops with the answer to the final execute (the bootloader activated the image
+    and reset before its answer went out): nothing the protocol says tells that from a refusal,
+    so the update fails, saying so and what to do, at once, without a resume that would look
+    for a bootloader that is gone. The image is in bank 0 all the same."""
+    run = BleRun(build, "final-answer-lost",
+                 ["--mode", "bootloader", "--app-valid", "--app-version", "6",
+                  "--lose-final-answer"], ts)
+    cab = make_cabinet(run, build)
+    started = time.monotonic()
+    rc, out, err = run.fwupdtool(["install", cab, "--force"], timeout=150)
+    elapsed = time.monotonic() - started
+    s = run.finish()
+    log = out + err
+    check(rc != 0, "install succeeded although the final execute was not answered")
+    check("before the bootloader answered the final execute" in log and
+          "run the update again" in log,
+          "the error does not say what is known and what to do:\n" + log[-3000:])
+    check(NOT_READ_BACK not in log, "reported done")
+    check(run.events("final-answer-lost"), "the answer was not lost")
+    check(s["ble"]["connects"] == 0, "the plugin connected again to resume")
+    check(elapsed < 10, "the install took %.1f s" % elapsed)
+    run.check_app_flashed(build)
 
 
 CASES = {
@@ -397,8 +538,14 @@ CASES = {
     "cabinet-buttonless-bonded": lambda b, t: case_cabinet(b, t, "buttonless-bonded"),
     "cabinet-connect-hangs": case_cabinet_connect_hangs,
     "buttonless-again-connect-hangs": case_buttonless_again_connect_hangs,
-    "cabinet-app-no-dfu": lambda b, t: case_cabinet_app_no_dfu(b, t, False),
-    "cabinet-app-no-dfu-will-disappear": lambda b, t: case_cabinet_app_no_dfu(b, t, True),
+    "cabinet-app-no-dfu": case_cabinet_app_no_dfu,
+    "cabinet-app-no-dfu-will-disappear": case_cabinet_app_no_dfu_will_disappear,
+    "cabinet-app-silent": case_cabinet_app_silent,
+    "cabinet-app-no-fw-revision": case_cabinet_app_no_fw_revision,
+    "cabinet-bootloader-stays": case_cabinet_bootloader_stays,
+    "cabinet-app-unpaired": case_cabinet_app_unpaired,
+    "final-answer-lost": case_final_answer_lost,
+    "signature-refused": case_signature_refused,
 }
 
 
