@@ -9,6 +9,7 @@ if [ ! -f "$modules/@serialport/bindings/build/Release/bindings.node" ]; then
 	echo "SKIP: pc-nrf-dfu-js is not installed in $modules (run contrib/setup)"
 	exit 77
 fi
+mkdir -p "${USBSIM_TMPDIR:-/tmp}"
 dir=$(mktemp -d "${USBSIM_TMPDIR:-/tmp}/nrf-dfu-js.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
 /usr/bin/python3 "$top/data/make-nrfutil-package.py" "$dir/app.zip" application=20000 --fw-version 7
