@@ -11,13 +11,14 @@ that fwupd checks the version the device reports afterwards.
   test_nordic.py --build BUILD CASE [--front usb|uart]
 """
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import zipfile
+
+from e2e_common import check, run_case_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -29,15 +30,6 @@ APP_START = 0x27000
 SD_START = 0x1000
 BL_START = 0xE0000
 PROFILES = {"usb": "nrf52840-dongle", "uart": "nrf52-uart"}
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 class NrfRun:
@@ -504,22 +496,15 @@ CASES = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
+def front_option(parser):
     parser.add_argument("--front", choices=["usb", "uart"], default="usb")
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
+
+
+def main():
     if os.geteuid() != 0:
         print("SKIP: fwupdtool needs root")
         return 77
-    try:
-        CASES[args.case](args.build, args.front)
-    except Failure as e:
-        print("FAIL: %s" % e)
-        return 1
-    print("PASS")
-    return 0
+    return run_case_cli(CASES, lambda case, args: case(args.build, args.front), front_option)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ through fwupd's BlueZ backend on that bus.
   test_nordic_ble.py --build BUILD CASE [--time-scale F] [--keep]
 """
 
-import argparse
 import json
 import os
 import shutil
@@ -17,6 +16,8 @@ import subprocess
 import sys
 import time
 import zipfile
+
+from e2e_common import Failure, check, run_case_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -29,15 +30,6 @@ TIME_SCALE = "0.1"
 APP_START = 0x27000
 # what fwupdtool prints after an update whose version was not read back
 NOT_READ_BACK = "its version could not be read back"
-
-
-class Failure(Exception):
-    pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 # every run started, stopped at exit even when a case failed before its finish()
@@ -549,22 +541,20 @@ CASES = {
 }
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
+def time_scale_option(parser):
     parser.add_argument("--time-scale", default=TIME_SCALE)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
+
+
+def run_and_stop(case, args):
     try:
-        CASES[args.case](os.path.abspath(args.build), args.time_scale)
-    except Failure as e:
-        print("FAIL %s: %s" % (args.case, e))
-        return 1
+        case(os.path.abspath(args.build), args.time_scale)
     finally:
         for run in RUNS:
             run.stop()
-    print("PASS %s" % args.case)
-    return 0
+
+
+def main():
+    return run_case_cli(CASES, run_and_stop, time_scale_option)
 
 
 if __name__ == "__main__":
