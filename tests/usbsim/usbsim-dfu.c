@@ -608,6 +608,14 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *
 	gint64 busy_us;
 
 	self->stats.manifestations++;
+
+	/* the image check fails (a CRC or signature of the image): nothing is started */
+	if (self->config.manifest_status != USBSIM_DFU_STATUS_OK) {
+		self->state = USBSIM_DFU_STATE_ERROR;
+		self->status = self->config.manifest_status;
+		usbsim_dfu_answer_status(self, 0, reply);
+		return;
+	}
 	self->image_valid = TRUE;
 
 	/* everything was programmed during the download: a tolerant device is done at once */

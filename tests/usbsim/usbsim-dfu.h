@@ -124,6 +124,8 @@ typedef struct {
 	gboolean manifest_tolerant;
 	UsbsimDfuEnding ending; /* when not manifestation tolerant */
 	gboolean app_has_dfu;	/* the application has a DFU runtime interface */
+	/* what the image check at manifestation reports: OK, or the status refusing it */
+	UsbsimDfuStatus manifest_status;
 	gboolean will_detach;
 	gboolean can_upload;
 	gboolean can_download;

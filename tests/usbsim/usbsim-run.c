@@ -738,6 +738,7 @@ main(int argc, char **argv)
 	g_autofree gchar *block_stride = NULL;
 	g_autofree gchar *manifest_ending = NULL;
 	g_autofree gchar *app_dfu = NULL;
+	g_autofree gchar *manifest_status = NULL;
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
@@ -806,6 +807,13 @@ main(int argc, char **argv)
 	     &manifest_ending,
 	     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
 	     "HOW"},
+	    {"manifest-status",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &manifest_status,
+	     "DFU 1.1: the status the image check at manifestation reports (OK)",
+	     "STATUS"},
 	    {"app-dfu",
 	     0,
 	     0,
@@ -953,8 +961,10 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
-	if (dfuse_profile != NULL && (manifest_ending != NULL || app_dfu != NULL)) {
-		g_printerr("usbsim-run: --manifest-ending and --app-dfu need a DFU 1.1 profile\n");
+	if (dfuse_profile != NULL &&
+	    (manifest_ending != NULL || app_dfu != NULL || manifest_status != NULL)) {
+		g_printerr("usbsim-run: --manifest-ending, --manifest-status and --app-dfu need a "
+			   "DFU 1.1 profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
 	if (dfuse_profile != NULL) {
@@ -1093,6 +1103,21 @@ main(int argc, char **argv)
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "--manifest-ending must be wait-reset, reset or silent");
+	}
+	if (error == NULL && manifest_status != NULL) {
+		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
+		while (status >= 0 &&
+		       g_strcmp0(manifest_status, usbsim_dfu_status_to_string(status)) != 0)
+			status--;
+		if (status < 0) {
+			g_set_error(
+			    &error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
+			    manifest_status);
+		}
+		config.manifest_status = status;
 	}
 	if (error == NULL && app_dfu != NULL)
 		usbsim_parse_bool(app_dfu, &config.app_has_dfu, "--app-dfu", &error);
