@@ -50,9 +50,7 @@ typedef struct {
 typedef struct {
 	const gchar *name;
 	const gchar *description;
-	guint16 vid;
-	guint16 runtime_pid; /* the application */
-	guint16 dfu_pid;
+	UsbsimDfuIds ids;
 	guint16 bcd_bootloader;
 	guint16 bcd_usb;
 	const gchar *manufacturer;

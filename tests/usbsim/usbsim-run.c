@@ -227,6 +227,33 @@ usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
 	return g_string_free(str, FALSE);
 }
 
+/* --vid, --runtime-pid and --dfu-pid over a profile's IDs; NULL keeps the profile's */
+static gboolean
+usbsim_dfu_ids_parse(UsbsimDfuIds *ids,
+		     const gchar *vid,
+		     const gchar *runtime_pid,
+		     const gchar *dfu_pid,
+		     GError **error)
+{
+	struct {
+		const gchar *text;
+		const gchar *name;
+		guint16 *id;
+	} opts[] = {{vid, "vid", &ids->vid},
+		    {runtime_pid, "runtime-pid", &ids->runtime_pid},
+		    {dfu_pid, "dfu-pid", &ids->dfu_pid}};
+
+	for (guint i = 0; i < G_N_ELEMENTS(opts); i++) {
+		guint64 value = 0;
+		if (opts[i].text == NULL)
+			continue;
+		if (!usbsim_harness_parse_uint(opts[i].text, 0xffff, &value, opts[i].name, error))
+			return FALSE;
+		*opts[i].id = value;
+	}
+	return TRUE;
+}
+
 static void
 usbsim_list_profiles(void)
 {
@@ -236,10 +263,10 @@ usbsim_list_profiles(void)
 		g_print("%s\t%04x:%04x runtime, %04x:%04x DFU, %u KiB flash, %u B pages, "
 			"wTransferSize %u: %s\n",
 			p->name,
-			p->vid,
-			p->runtime_pid,
-			p->vid,
-			p->dfu_pid,
+			p->ids.vid,
+			p->ids.runtime_pid,
+			p->ids.vid,
+			p->ids.dfu_pid,
 			p->flash_size / 1024,
 			p->page_size,
 			p->transfer_size,
@@ -255,10 +282,10 @@ usbsim_list_profiles(void)
 		g_print("%s\t%04x:%04x application, %04x:%04x DfuSe, %u KiB flash, "
 			"wTransferSize %u, %s by default: %s\n",
 			p->name,
-			p->vid,
-			p->runtime_pid,
-			p->vid,
-			p->dfu_pid,
+			p->ids.vid,
+			p->ids.runtime_pid,
+			p->ids.vid,
+			p->ids.dfu_pid,
 			p->flash_size / 1024,
 			p->transfer_size,
 			p->default_mode == USBSIM_DFU_MODE_DFU ? "DFU mode" : "runtime",
@@ -427,25 +454,8 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			return FALSE;
 		}
 	}
-	if (o->vid != NULL) {
-		if (!usbsim_harness_parse_uint(o->vid, 0xffff, &value, "vid", error))
-			return FALSE;
-		profile->vid = value;
-	}
-	if (o->runtime_pid != NULL) {
-		if (!usbsim_harness_parse_uint(o->runtime_pid,
-					       0xffff,
-					       &value,
-					       "runtime-pid",
-					       error))
-			return FALSE;
-		profile->runtime_pid = value;
-	}
-	if (o->dfu_pid != NULL) {
-		if (!usbsim_harness_parse_uint(o->dfu_pid, 0xffff, &value, "dfu-pid", error))
-			return FALSE;
-		profile->dfu_pid = value;
-	}
+	if (!usbsim_dfu_ids_parse(&profile->ids, o->vid, o->runtime_pid, o->dfu_pid, error))
+		return FALSE;
 	if (o->bcd_device != NULL) {
 		if (!usbsim_harness_parse_uint(o->bcd_device, 0xffff, &value, "bcd-device", error))
 			return FALSE;
@@ -1035,14 +1045,7 @@ main(int argc, char **argv)
 			return USBSIM_EXIT_SETUP;
 		}
 	}
-	if (vid != NULL && usbsim_harness_parse_uint(vid, 0xffff, &value, "vid", &error))
-		config.profile.vid = value;
-	if (error == NULL && runtime_pid != NULL &&
-	    usbsim_harness_parse_uint(runtime_pid, 0xffff, &value, "runtime-pid", &error))
-		config.profile.runtime_pid = value;
-	if (error == NULL && dfu_pid != NULL &&
-	    usbsim_harness_parse_uint(dfu_pid, 0xffff, &value, "dfu-pid", &error))
-		config.profile.dfu_pid = value;
+	usbsim_dfu_ids_parse(&config.profile.ids, vid, runtime_pid, dfu_pid, &error);
 	if (error == NULL && bcd_device != NULL &&
 	    usbsim_harness_parse_uint(bcd_device, 0xffff, &value, "bcd-device", &error))
 		config.bcd_device = value;
