@@ -177,17 +177,6 @@ def case_stm32f4_wrong_target(build):
     check_nothing_written(run)
 
 
-# what fwupdtool prints, from the plugin's generic post-update message, after an update whose
-# version was not read back
-NOT_READ_BACK = "so the version it now runs was not read back"
-
-
-def check_not_read_back(run):
-    out = run.result.get("install", {}).get("stdout", "")
-    check(NOT_READ_BACK in out, "fwupdtool does not say the version was not read back:\n%s\n%s"
-          % (out, run.install_stderr()[-3000:]))
-
-
 def case_stm32f4_leave_to_application(build):
     # the system bootloader leaves into an application that is no DFU device: the shipped
     # quirk's will-disappear ends the update done, saying the version was not read back
@@ -195,7 +184,7 @@ def case_stm32f4_leave_to_application(build):
     check(run.events("leave"), "the device was not told to leave DFU mode")
     check(run.summary.get("final_mode") == "runtime", "the application did not start: %r"
           % run.summary.get("final_mode"))
-    check_not_read_back(run)
+    run.check_not_read_back()
     check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
     # no quirk names it: the name is the ROM's USB product string "STM32  BOOTLOADER",
     # whose double space fwupd makes single
@@ -321,7 +310,7 @@ def case_gd32vf103(build):
     pages = [(FLASH + i * 0x400, 0x400) for i in range(128)]
     check_only_touched_erased(run, pages, [(FLASH, image)])
     check(run.events("leave"), "the device was not told to leave DFU mode")
-    check_not_read_back(run)
+    run.check_not_read_back()
     check(run.result["before"][0]["Name"], "listed without a name before: %r" %
           run.result["before"][0])
 
