@@ -192,6 +192,20 @@ def case_stm32f4_leave_to_application(build):
           run.result["before"][0]["Name"])
 
 
+def case_stm32f4_leave_without_will_disappear(build):
+    # the same bootloader named by a quirk that takes will-disappear away: nothing of the
+    # plugin's comes back after the leave, so the plugin ends fwupd's wait itself, done
+    run = misbehaving_f4(build, "stm32f4-leave-without-will-disappear", [],
+                         quirks="[USB\\VID_0483&PID_DF11]\nFlags = ~will-disappear\n")
+    check("will-disappear" not in run.result["before"][0]["Flags"],
+          "the quirk left will-disappear: %r" % run.result["before"][0]["Flags"])
+    check(run.events("leave"), "the device was not told to leave DFU mode")
+    check(run.summary.get("final_mode") == "runtime", "the application did not start: %r"
+          % run.summary.get("final_mode"))
+    run.check_not_read_back()
+    check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
+
+
 def case_stm32f4_dump(build):
     run = Run(build, "stm32f4-dump", profile="stm32f4-dfuse", mode="dfu")
     dump = os.path.join(run.dir, "dump.bin")
