@@ -415,7 +415,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	/* a device that is not manifestation tolerant has reset itself into the new image */
 	if ((functional->attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT) == 0) {
 		self->download_incomplete = FALSE;
-		fu_dfu_core_device_follow_reset(self, "said it was manifesting it, and reset");
+		fu_dfu_core_device_follow_reset(self, "started manifesting it, and reset");
 		return TRUE;
 	}
 	if (verify) {
