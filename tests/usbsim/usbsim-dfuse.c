@@ -1580,7 +1580,8 @@ usbsim_dfuse_describe(gpointer model)
 		/* DFU 1.1 section 4.2, and the STM32 bootloaders: once, after the last alt */
 		if (!self->config.func_desc_every_alt)
 			usbsim_dfuse_append_functional(self, iface->trailer);
-		desc->product = g_strdup(profile->product);
+		if (!self->config.no_product_string)
+			desc->product = g_strdup(profile->product);
 		desc->serial_8bit = profile->serial_8bit;
 	}
 	desc->manufacturer = g_strdup(profile->manufacturer);

@@ -404,6 +404,7 @@ typedef struct {
 	gboolean short_mass_erase_timeout;
 	gboolean stall_early_poll_during_erase;
 	gboolean read_protected;
+	gboolean no_product_string;
 	gdouble time_scale;
 } UsbsimOptions;
 
@@ -441,6 +442,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
 	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
 	config->read_protected = o->read_protected;
+	config->no_product_string = o->no_product_string;
 	if (o->mode != NULL) {
 		if (g_strcmp0(o->mode, "runtime") == 0) {
 			config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
@@ -758,6 +760,7 @@ main(int argc, char **argv)
 	gboolean short_mass_erase_timeout = FALSE;
 	gboolean stall_early_poll_during_erase = FALSE;
 	gboolean read_protected = FALSE;
+	gboolean no_product_string = FALSE;
 	gboolean list_profiles = FALSE;
 	const UsbsimDfuseProfile *dfuse_profile;
 	gdouble time_scale = 1.0;
@@ -887,6 +890,13 @@ main(int argc, char **argv)
 	     &read_protected,
 	     "DfuSe: flash read protection until a read unprotect",
 	     NULL},
+	    {"no-product-string",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &no_product_string,
+	     "DfuSe: no product string in DFU mode (iProduct 0)",
+	     NULL},
 	    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed, "Seed of the busy time draws", "N"},
 	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Time scale", "F"},
 	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &faults, "Fault", "KIND:REQUEST:N"},
@@ -948,7 +958,7 @@ main(int argc, char **argv)
 		gint rc;
 		if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
 		    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-		    stall_early_poll_during_erase || read_protected) {
+		    stall_early_poll_during_erase || read_protected || no_product_string) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
@@ -1006,6 +1016,7 @@ main(int argc, char **argv)
 		    .stall_early_poll_during_erase = stall_early_poll_during_erase,
 		    .stall_functional_request = stall_functional_request,
 		    .read_protected = read_protected,
+		    .no_product_string = no_product_string,
 		    .time_scale = time_scale,
 		};
 		return usbsim_main_dfuse(dfuse_profile,
@@ -1018,7 +1029,7 @@ main(int argc, char **argv)
 	}
 	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
 	    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-	    stall_early_poll_during_erase || read_protected) {
+	    stall_early_poll_during_erase || read_protected || no_product_string) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
