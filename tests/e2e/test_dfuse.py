@@ -206,6 +206,14 @@ def case_stm32f4_leave_without_will_disappear(build):
     check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
 
 
+def case_stm32f4_no_product_string(build):
+    # a bootloader with no product string that no quirk names still has a name
+    run = misbehaving_f4(build, "stm32f4-no-product-string", ["--no-product-string"])
+    check(run.result["before"][0]["Name"] == "DfuSe device", "listed as %r before" %
+          run.result["before"][0]["Name"])
+    run.check_not_read_back()
+
+
 def case_stm32f4_dump(build):
     run = Run(build, "stm32f4-dump", profile="stm32f4-dfuse", mode="dfu")
     dump = os.path.join(run.dir, "dump.bin")
