@@ -167,6 +167,9 @@ def check_failed_in_dfu_mode(run, needle):
     check(not run.said_not_read_back(), "a failed update was said to be done")
     check(run.summary.get("final_mode") == "dfu", "device ended in %r" %
           run.summary.get("final_mode"))
+    after = run.result.get("after")
+    check(after and "is-bootloader" in after[0]["Flags"] and "updatable" in after[0]["Flags"],
+          "not listed in DFU mode, updatable, after the failure: %r" % after)
 
 
 def case_ending_app_no_dfu_unnamed(build):

@@ -212,6 +212,7 @@ def case_stm32f4_no_product_string(build):
     check(run.result["before"][0]["Name"] == "DfuSe device", "listed as %r before" %
           run.result["before"][0]["Name"])
     run.check_not_read_back()
+    check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
 
 
 def case_stm32f4_dump(build):
