@@ -783,6 +783,52 @@ fu_dfu_core_verify_cb(const guint8 *buf,
 	return TRUE;
 }
 
+/* the runtime, DFU mode and the application are one device to fwupd, which follows it from one
+ * to the other by the counterpart GUIDs the quirk links */
+void
+fu_dfu_core_device_init_common(FuDevice *device)
+{
+	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
+	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_INSTANCE_ID_REV);
+	fu_device_set_remove_delay(device, FU_DEVICE_REMOVE_DELAY_RE_ENUMERATE);
+	/* its only request is the message after an update whose version was not read back:
+	 * generic, so that a client that shows only generic messages is still offered updates */
+	fu_device_add_request_flag(device, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
+	/* above fwupd's own dfu plugin, which also matches every DFU interface */
+	fu_device_set_priority(device, 1);
+}
+
+void
+fu_dfu_core_ensure_name(FuDevice *device, const gchar *fallback)
+{
+	if (fu_device_get_name(device) != NULL)
+		return;
+	g_info("no quirk nor USB product string names the device: calling it %s", fallback);
+	fu_device_set_name(device, fallback);
+}
+
+void
+fu_dfu_core_emit_not_read_back(FuDevice *device, FuProgress *progress, const gchar *why)
+{
+	g_autofree gchar *msg = NULL;
+	g_autoptr(FwupdRequest) request = fwupd_request_new();
+	g_autoptr(GError) error_local = NULL;
+
+	msg = g_strdup_printf("The update of %s is done: %s, so the version it now runs was not "
+			      "read back. Check the version the firmware reports itself.",
+			      fu_device_get_name(device),
+			      why);
+	g_warning("%s", msg);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
+	fwupd_request_set_id(request, FU_DFU_CORE_REQUEST_ID_NOT_READ_BACK);
+	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
+	fwupd_request_set_message(request, msg);
+	if (!fu_device_emit_request(device, request, progress, &error_local))
+		g_info("not shown to the user: %s", error_local->message);
+}
+
 static void
 fu_dfu_core_base_init(FuDfuCoreBase *self)
 {
@@ -796,12 +842,18 @@ fu_dfu_core_base_init(FuDfuCoreBase *self)
 	fu_device_register_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_GD32);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UNSIGNED_PAYLOAD);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_INSTANCE_ID_REV);
-	fu_device_set_remove_delay(FU_DEVICE(self), FU_DEVICE_REMOVE_DELAY_RE_ENUMERATE);
-	/* above fwupd's own dfu plugin, which also matches every DFU interface */
-	fu_device_set_priority(FU_DEVICE(self), 1);
+	fu_dfu_core_device_init_common(FU_DEVICE(self));
+}
+
+static gboolean
+fu_dfu_core_base_setup(FuDevice *device, GError **error)
+{
+	if (!FU_DEVICE_CLASS(fu_dfu_core_base_parent_class)->setup(device, error))
+		return FALSE;
+	fu_dfu_core_ensure_name(device,
+				fu_dfu_core_base_is_dfuse(FU_DFU_CORE_BASE(device)) ? "DfuSe device"
+										    : "DFU device");
+	return TRUE;
 }
 
 static void
@@ -809,6 +861,7 @@ fu_dfu_core_base_class_init(FuDfuCoreBaseClass *klass)
 {
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
 	device_class->probe = fu_dfu_core_base_probe;
+	device_class->setup = fu_dfu_core_base_setup;
 	device_class->set_quirk_kv = fu_dfu_core_base_set_quirk_kv;
 	device_class->to_string = fu_dfu_core_base_to_string;
 	device_class->prepare_firmware = fu_dfu_core_base_prepare_firmware;

@@ -18,6 +18,9 @@
 #define FU_DFU_CORE_QUIRK_BUSY_TIMEOUT	    "DfuCoreBusyTimeout"
 #define FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL "DfuCoreMinPollInterval"
 
+/* the message after an update whose version was not read back */
+#define FU_DFU_CORE_REQUEST_ID_NOT_READ_BACK "org.usb.dfu.version-not-read-back"
+
 /* private flags, settable from quirks */
 #define FU_DFU_CORE_FLAG_ALLOW_RAW_IMAGE	  "allow-raw-image"
 #define FU_DFU_CORE_FLAG_NO_VERIFY		  "no-verify"
@@ -97,3 +100,16 @@ fu_dfu_core_verify_cb(const guint8 *buf,
 		      gsize offset,
 		      gpointer user_data,
 		      GError **error);
+
+/* what every device of this plugin is to fwupd, with or without a DFU interface */
+void
+fu_dfu_core_device_init_common(FuDevice *device);
+
+/* the USB product string read by FuUsbDevice's setup, else a generic name */
+void
+fu_dfu_core_ensure_name(FuDevice *device, const gchar *fallback);
+
+/* done, but the version the device now runs was not read back: said in the log and, as a
+ * generic message, to the user; @progress may be NULL inside a phase fwupd gave a progress */
+void
+fu_dfu_core_emit_not_read_back(FuDevice *device, FuProgress *progress, const gchar *why);

@@ -11,12 +11,21 @@
 
 struct _FuDfuCoreDevice {
 	FuDfuCoreBase parent_instance;
-	/* the last download did not finish: the application in flash is incomplete */
+	/* the last download did not finish, or did not read back as written: the application
+	 * in flash may be incomplete */
 	gboolean download_incomplete;
 	/* DfuSe: one memory per alt setting */
 	GPtrArray *dfuse_targets;
 	/* DfuSe: where the application starts, for leave */
 	guint32 dfuse_leave_address;
+	/* following the device into its new image while fwupd waits for the replug */
+	guint follow_id;
+	gint64 follow_start_us;
+	gint64 left_us;	      /* when the device left the bus, 0 while it has not */
+	guint back_within_ms; /* what fwupd's replug wait allowed before the follow */
+	gboolean gone;	      /* nothing came back: the update is done, the device is not here */
+	gboolean verified;    /* the last download was read back and compared */
+	gchar *ending;	      /* how the update ended, for the message */
 };
 
 G_DEFINE_TYPE(FuDfuCoreDevice, fu_dfu_core_device, FU_TYPE_DFU_CORE_BASE)
@@ -52,6 +61,8 @@ fu_dfu_core_device_setup(FuDevice *device, GError **error)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
 
+	if (!FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->setup(device, error))
+		return FALSE;
 	if (!fu_dfu_core_base_is_dfuse(FU_DFU_CORE_BASE(device)))
 		return TRUE;
 	g_clear_pointer(&self->dfuse_targets, g_ptr_array_unref);
@@ -142,9 +153,11 @@ fu_dfu_core_device_write_dfuse(FuDfuCoreDevice *self,
 	}
 
 	self->download_incomplete = TRUE;
+	self->verified = FALSE;
 	if (!fu_dfu_core_dfuse_write(base, jobs, verify, progress, error))
 		return FALSE;
 	self->download_incomplete = FALSE;
+	self->verified = verify;
 	return TRUE;
 }
 
@@ -208,6 +221,144 @@ fu_dfu_core_device_verify(FuDfuCoreDevice *self,
 	return TRUE;
 }
 
+/*
+ * After the device accepted the whole image it resets into it. It comes back as something
+ * this plugin talks to (the runtime, the application the quirk names, DFU mode again), which
+ * replaces it and ends fwupd's replug wait; or as an application this plugin knows nothing
+ * of, or not at all. Then the update is done all the same: the plugin ends the wait itself
+ * and says the version was not read back.
+ */
+
+/* between two looks at what fwupd's device list says of the device */
+#define FU_DFU_CORE_DEVICE_FOLLOW_POLL_MS 100
+/* from the end of the download, or the reset or leave, to the device leaving the bus: a
+ * device that manifests by resetting is given the time of a control transfer */
+#define FU_DFU_CORE_DEVICE_LEAVE_MS FU_DFU_CORE_CONTROL_TIMEOUT_MS
+/* what fwupd's replug wait allows beyond the follow's own bounds */
+#define FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS 2000
+
+static void
+fu_dfu_core_device_follow_stop(FuDfuCoreDevice *self)
+{
+	if (self->follow_id == 0)
+		return;
+	g_source_remove(self->follow_id);
+	self->follow_id = 0;
+}
+
+static gboolean
+fu_dfu_core_device_follow_cb(gpointer user_data)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(user_data);
+	FuDevice *device = FU_DEVICE(self);
+	gint64 now_us = g_get_monotonic_time();
+
+	/* fwupd has what it waited for: a device of this plugin replaced this one */
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG)) {
+		self->follow_id = 0;
+		return G_SOURCE_REMOVE;
+	}
+
+	/* fwupd's device list marks the device it holds unconnected when it leaves the bus */
+	if (self->left_us == 0) {
+		if (fu_device_has_private_flag(device, FU_DEVICE_PRIVATE_FLAG_UNCONNECTED)) {
+			self->left_us = now_us;
+			g_info("the device left DFU mode; waiting %u ms for what it starts",
+			       self->back_within_ms);
+			return G_SOURCE_CONTINUE;
+		}
+		if (now_us - self->follow_start_us < (gint64)FU_DFU_CORE_DEVICE_LEAVE_MS * 1000)
+			return G_SOURCE_CONTINUE;
+		/* still here: fwupd reads it where it is */
+		g_info("the device did not leave the bus within %u ms",
+		       (guint)FU_DFU_CORE_DEVICE_LEAVE_MS);
+		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		self->follow_id = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (now_us - self->left_us < (gint64)self->back_within_ms * 1000)
+		return G_SOURCE_CONTINUE;
+
+	/* nothing of this plugin's came back: an application with no DFU interface that no
+	 * quirk names, or none with USB, runs the image the device accepted */
+	g_info("nothing this plugin can talk to came back within %u ms of the device leaving "
+	       "DFU mode",
+	       self->back_within_ms);
+	self->gone = TRUE;
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
+	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	self->follow_id = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* fwupd waits for the replug for the remove delay; the follow ends the wait before it does
+ * when nothing will come */
+static void
+fu_dfu_core_device_follow_reset(FuDfuCoreDevice *self, const gchar *ending)
+{
+	FuDevice *device = FU_DEVICE(self);
+
+	fu_dfu_core_device_follow_stop(self);
+	if (self->back_within_ms == 0)
+		self->back_within_ms = fu_device_get_remove_delay(device);
+	self->follow_start_us = g_get_monotonic_time();
+	self->left_us = 0;
+	self->gone = FALSE;
+	g_free(self->ending);
+	self->ending = g_strdup(ending);
+	fu_device_set_remove_delay(device,
+				   FU_DFU_CORE_DEVICE_LEAVE_MS + self->back_within_ms +
+				       FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	self->follow_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
+					     FU_DFU_CORE_DEVICE_FOLLOW_POLL_MS,
+					     fu_dfu_core_device_follow_cb,
+					     g_object_ref(self),
+					     g_object_unref);
+}
+
+/* off the bus for good after the update: attach and reload have nothing to open */
+static gboolean
+fu_dfu_core_device_open(FuDevice *device, GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	if (self->gone)
+		return TRUE;
+	return FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->open(device, error);
+}
+
+static gboolean
+fu_dfu_core_device_close(FuDevice *device, GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	if (self->gone)
+		return TRUE;
+	return FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->close(device, error);
+}
+
+/* when nothing came back, what fwupd's clients are told instead of a version, in the last
+ * phase of the update */
+static gboolean
+fu_dfu_core_device_cleanup(FuDevice *device,
+			   FuProgress *progress,
+			   FwupdInstallFlags flags,
+			   GError **error)
+{
+	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	g_autofree gchar *why = NULL;
+
+	if (!self->gone)
+		return TRUE;
+	why = g_strdup_printf("the device took the whole image%s, %s, and nothing this plugin "
+			      "can talk to came back within %u ms (an application with no DFU "
+			      "interface that no quirk names, or none with USB)",
+			      self->verified ? " and read it back unchanged" : "",
+			      self->ending,
+			      self->back_within_ms);
+	fu_dfu_core_emit_not_read_back(device, progress, why);
+	return TRUE;
+}
+
 static gboolean
 fu_dfu_core_device_write_firmware(FuDevice *device,
 				  FuFirmware *firmware,
@@ -240,6 +391,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 		fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 20, "verify");
 
 	self->download_incomplete = TRUE;
+	self->verified = FALSE;
 	fu_dfu_core_base_session_init(base, &session);
 	if (dfu_proto_session_start_download(&session, size, 0) != DFU_PROTO_ERROR_NONE) {
 		g_set_error_literal(error,
@@ -258,12 +410,12 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 		g_prefix_error(error, "failed to write firmware: ");
 		return FALSE;
 	}
-	self->download_incomplete = FALSE;
 	fu_progress_step_done(progress);
 
 	/* a device that is not manifestation tolerant has reset itself into the new image */
 	if ((functional->attributes & DFU_PROTO_ATTR_MANIFESTATION_TOLERANT) == 0) {
-		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		self->download_incomplete = FALSE;
+		fu_dfu_core_device_follow_reset(self, "started manifesting it, and reset");
 		return TRUE;
 	}
 	if (verify) {
@@ -273,8 +425,10 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 					       fu_progress_get_child(progress),
 					       error))
 			return FALSE;
+		self->verified = TRUE;
 		fu_progress_step_done(progress);
 	}
+	self->download_incomplete = FALSE;
 	return TRUE;
 }
 
@@ -284,14 +438,14 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
 	g_autoptr(GError) error_local = NULL;
 
-	/* already on its way back into the application */
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
+	/* already on its way back into the application, or gone into it */
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG) || self->gone)
 		return TRUE;
 
 	/* stay in DFU mode, where the same update can be run again: the bootloader would not
 	 * leave it for an incomplete image anyway, so there would be no re-enumeration */
 	if (self->download_incomplete) {
-		g_info("not leaving DFU mode: the last download did not complete");
+		g_info("not leaving DFU mode: the last download did not complete or read back");
 		return TRUE;
 	}
 
@@ -306,14 +460,15 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 			return FALSE;
 		}
 		if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {
-			g_warning("%s left DFU mode for an application that is no DFU device: the "
-				  "firmware version was not read back, and fwupd shows no device "
-				  "until the bootloader is started again",
-				  fu_device_get_name(device) != NULL ? fu_device_get_name(device)
-								     : "the device");
+			g_autofree gchar *why = g_strdup_printf(
+			    "the device took the whole image%s, then left DFU mode for an "
+			    "application that is no DFU device, and fwupd shows no device until "
+			    "the bootloader is started again",
+			    self->verified ? " and read it back unchanged" : "");
+			fu_dfu_core_emit_not_read_back(device, progress, why);
 			return TRUE;
 		}
-		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		fu_dfu_core_device_follow_reset(self, "then left DFU mode for it");
 		return TRUE;
 	}
 
@@ -327,7 +482,7 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 		}
 		g_debug("device left during reset: %s", error_local->message);
 	}
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	fu_dfu_core_device_follow_reset(self, "said it was manifested, and was reset into it");
 	return TRUE;
 }
 
@@ -385,6 +540,8 @@ static void
 fu_dfu_core_device_finalize(GObject *object)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(object);
+	fu_dfu_core_device_follow_stop(self);
+	g_free(self->ending);
 	if (self->dfuse_targets != NULL)
 		g_ptr_array_unref(self->dfuse_targets);
 	G_OBJECT_CLASS(fu_dfu_core_device_parent_class)->finalize(object);
@@ -404,6 +561,9 @@ fu_dfu_core_device_class_init(FuDfuCoreDeviceClass *klass)
 	device_class->prepare_firmware = fu_dfu_core_device_prepare_firmware;
 	device_class->write_firmware = fu_dfu_core_device_write_firmware;
 	device_class->attach = fu_dfu_core_device_attach;
+	device_class->open = fu_dfu_core_device_open;
+	device_class->close = fu_dfu_core_device_close;
+	device_class->cleanup = fu_dfu_core_device_cleanup;
 	device_class->dump_firmware = fu_dfu_core_device_dump_firmware;
 	device_class->set_progress = fu_dfu_core_device_set_progress;
 }

@@ -202,6 +202,18 @@ class Run:
     def events(self, name):
         return [r for r in self.records if r.get("event") == name]
 
+    # what fwupdtool prints from dfu_core's generic post-update message, after an update
+    # whose version was not read back
+    DFU_NOT_READ_BACK = "so the version it now runs was not read back"
+
+    def said_not_read_back(self):
+        return self.DFU_NOT_READ_BACK in self.result.get("install", {}).get("stdout", "")
+
+    def check_not_read_back(self):
+        out = self.result.get("install", {}).get("stdout", "")
+        check(self.said_not_read_back(), "fwupdtool does not say the version was not read "
+              "back:\n%s\n%s" % (out, self.install_stderr()[-3000:]))
+
 
 def bcd(v):
     return "%x.%x" % (v >> 8, v & 0xFF)

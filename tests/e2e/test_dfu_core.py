@@ -106,6 +106,7 @@ def case_ending_idle_app_no_dfu(build):
     run.check_flashed()
     check("not read back" in run.install_stderr(), "no word that the version was not read "
           "back:\n%s" % run.install_stderr())
+    run.check_not_read_back()
     check_new_version(run)
 
 
@@ -142,11 +143,77 @@ def case_ending_app_no_dfu(build):
     err = run.install_stderr()
     check("not read back" in err and "bcdDevice" in err,
           "no word that the version was not read back:\n%s" % err)
+    run.check_not_read_back()
     # what fwupd can show: the application's bcdDevice, which the model sets from its image;
     # it cannot be updated without its bootloader
     after = run.result["after"]
     check(after and after[0]["Version"] == bcd(VERSION_NEW), "version shown %r" % after)
     check("updatable" not in after[0]["Flags"], "the application is updatable: %r" % after)
+
+
+# application product IDs no quirk in tests/quirks names
+UNNAMED_APP_PID = "0x0030"
+
+
+def check_nothing_listed(run):
+    after = run.result.get("after")
+    check(not after, "listed after the update although nothing of the plugin's is there: %r"
+          % after)
+
+
+def check_failed_in_dfu_mode(run, needle):
+    # failed, never said done, and left in DFU mode where the same update can run again
+    run.check_failed(needle)
+    check(not run.said_not_read_back(), "a failed update was said to be done")
+    check(run.summary.get("final_mode") == "dfu", "device ended in %r" %
+          run.summary.get("final_mode"))
+    after = run.result.get("after")
+    check(after and "is-bootloader" in after[0]["Flags"] and "updatable" in after[0]["Flags"],
+          "not listed in DFU mode, updatable, after the failure: %r" % after)
+
+
+def case_ending_app_no_dfu_unnamed(build):
+    # resets during manifestation into an application with no DFU interface whose IDs no
+    # quirk names: the device said OK to the last download and manifested, so the update is
+    # done, the version not read back, and nothing of the plugin's is listed after
+    run = ending(build, "ending-app-no-dfu-unnamed",
+                 ["--manifest-ending", "reset", "--app-dfu", "no",
+                  "--runtime-pid", UNNAMED_APP_PID], mode="dfu")
+    run.check_not_read_back()
+    check_nothing_listed(run)
+
+
+def case_ending_idle_app_no_dfu_unnamed(build):
+    # manifestation tolerant: read back unchanged, reset by the plugin into the same kind of
+    # application
+    run = Run(build, "ending-idle-app-no-dfu-unnamed", mode="dfu",
+              extra=["--app-dfu", "no", "--runtime-pid", UNNAMED_APP_PID]).run()
+    run.check_flashed()
+    check(run.summary.get("bytes_uploaded", 0) >= len(run.read(run.image)),
+          "the image was not read back: %r" % run.summary)
+    check(run.summary.get("final_mode") == "runtime", "device ended in %r" %
+          run.summary.get("final_mode"))
+    run.check_not_read_back()
+    check_nothing_listed(run)
+
+
+def case_ending_idle_app_no_dfu_unnamed_mismatch(build):
+    # the same ending, but the read-back differs from the image: the update fails, says
+    # where, and the device stays in DFU mode for the next try
+    run = Run(build, "ending-idle-app-no-dfu-unnamed-mismatch", mode="dfu",
+              extra=["--app-dfu", "no", "--runtime-pid", UNNAMED_APP_PID,
+                     "--fault", "corrupt:upload:3"]).run()
+    check_failed_in_dfu_mode(run, "verification failed")
+
+
+def case_ending_app_no_dfu_unnamed_refused(build):
+    # the device checks the image at manifestation and refuses it (errFIRMWARE): the update
+    # fails with the device's status, never done
+    run = Run(build, "ending-app-no-dfu-unnamed-refused", mode="dfu",
+              extra=["--manifest-tolerant", "no", "--manifest-ending", "reset",
+                     "--app-dfu", "no", "--runtime-pid", UNNAMED_APP_PID,
+                     "--manifest-status", "errFIRMWARE"]).run()
+    check_failed_in_dfu_mode(run, "errFIRMWARE")
 
 
 def case_update_dfu_mode(build):

@@ -184,8 +184,34 @@ def case_stm32f4_leave_to_application(build):
     check(run.events("leave"), "the device was not told to leave DFU mode")
     check(run.summary.get("final_mode") == "runtime", "the application did not start: %r"
           % run.summary.get("final_mode"))
-    err = run.install_stderr()
-    check("not read back" in err, "no word that the version was not read back:\n%s" % err)
+    run.check_not_read_back()
+    check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
+    # no quirk names it: the name is the ROM's USB product string "STM32  BOOTLOADER",
+    # whose double space fwupd makes single
+    check(run.result["before"][0]["Name"] == "STM32 BOOTLOADER", "listed as %r before" %
+          run.result["before"][0]["Name"])
+
+
+def case_stm32f4_leave_without_will_disappear(build):
+    # the same bootloader named by a quirk that takes will-disappear away: nothing of the
+    # plugin's comes back after the leave, so the plugin ends fwupd's wait itself, done
+    run = misbehaving_f4(build, "stm32f4-leave-without-will-disappear", [],
+                         quirks="[USB\\VID_0483&PID_DF11]\nFlags = ~will-disappear\n")
+    check("will-disappear" not in run.result["before"][0]["Flags"],
+          "the quirk left will-disappear: %r" % run.result["before"][0]["Flags"])
+    check(run.events("leave"), "the device was not told to leave DFU mode")
+    check(run.summary.get("final_mode") == "runtime", "the application did not start: %r"
+          % run.summary.get("final_mode"))
+    run.check_not_read_back()
+    check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
+
+
+def case_stm32f4_no_product_string(build):
+    # a bootloader with no product string that no quirk names still has a name
+    run = misbehaving_f4(build, "stm32f4-no-product-string", ["--no-product-string"])
+    check(run.result["before"][0]["Name"] == "DfuSe device", "listed as %r before" %
+          run.result["before"][0]["Name"])
+    run.check_not_read_back()
     check(run.result["after"] == [], "fwupd shows %r after the leave" % run.result["after"])
 
 
@@ -307,6 +333,9 @@ def case_gd32vf103(build):
     pages = [(FLASH + i * 0x400, 0x400) for i in range(128)]
     check_only_touched_erased(run, pages, [(FLASH, image)])
     check(run.events("leave"), "the device was not told to leave DFU mode")
+    run.check_not_read_back()
+    check(run.result["before"][0]["Name"], "listed without a name before: %r" %
+          run.result["before"][0])
 
 
 def case_stm32f1_runtime(build):

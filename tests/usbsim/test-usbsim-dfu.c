@@ -231,6 +231,21 @@ test_download_manifest_tolerant(void)
 	g_assert_cmpint(usbsim_dfu_get_runtime_version(dfu), ==, 0x1234);
 }
 
+/* downloads SIZE bytes in 2048-byte blocks (GD32VF103) and ends the download with the
+ * zero-length DNLOAD that starts manifestation; returns the time after */
+static gint64
+download_and_end(UsbsimDfu *dfu, gsize size)
+{
+	g_autoptr(GByteArray) image = make_image(size);
+	gint64 now_us = download(dfu, image, 2048, 1000000);
+	guint16 blocks = (size + 2047) / 2048;
+
+	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, blocks, NULL, 0, now_us),
+			==,
+			USBSIM_OUTCOME_OK);
+	return now_us;
+}
+
 static void
 tweak_not_tolerant(UsbsimDfuConfig *config)
 {
@@ -242,13 +257,10 @@ test_download_manifest_wait_reset(void)
 {
 	g_autoptr(UsbsimDfu) dfu =
 	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_not_tolerant);
-	g_autoptr(GByteArray) image = make_image(5000);
-	gint64 now_us = 1000000;
+	gint64 now_us = download_and_end(dfu, 5000);
 	guint32 poll;
 
-	now_us = download(dfu, image, 2048, now_us);
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->pages_erased, ==, 5);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 3, NULL, 0, now_us);
 	poll = getstatus(dfu, now_us, USBSIM_DFU_STATE_MANIFEST, 0);
 	g_assert_cmpint(poll, ==, 10);
 	/* polled before the manifestation is over: still busy, recorded as early */
@@ -276,14 +288,12 @@ test_download_manifest_reset(void)
 {
 	g_autoptr(UsbsimDfu) dfu =
 	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_reset_into_app_without_dfu);
-	g_autoptr(GByteArray) image = make_image(2048);
 	g_autoptr(UsbsimDescription) desc = NULL;
-	gint64 now_us = 1000000;
+	gint64 now_us = download_and_end(dfu, 2048);
 	gint64 delay_us = 0;
 
-	now_us = download(dfu, image, 2048, now_us);
+	/* nothing happens before the manifestation's status is read */
 	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, NULL, 0, now_us);
 	getstatus(dfu, now_us, USBSIM_DFU_STATE_MANIFEST, 0);
 	/* it resets by itself once manifested, never waiting for a reset */
 	getstatus(dfu, now_us + 20000, USBSIM_DFU_STATE_MANIFEST, 0);
@@ -301,6 +311,29 @@ test_download_manifest_reset(void)
 }
 
 static void
+tweak_refuse_image(UsbsimDfuConfig *config)
+{
+	config->manifest_tolerant = FALSE;
+	config->ending = USBSIM_DFU_ENDING_RESET;
+	config->manifest_status = USBSIM_DFU_STATUS_ERR_FIRMWARE;
+}
+
+static void
+test_download_manifest_refused(void)
+{
+	g_autoptr(UsbsimDfu) dfu =
+	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_refuse_image);
+	gint64 now_us = download_and_end(dfu, 2048);
+	gint64 delay_us = 0;
+
+	/* the image check says why, the device stays in DFU mode and starts nothing */
+	getstatus(dfu, now_us, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_FIRMWARE);
+	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
+	g_assert_false(usbsim_dfu_ops()->usb_reset(dfu, now_us + 1000));
+	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_DFU);
+}
+
+static void
 tweak_silent(UsbsimDfuConfig *config)
 {
 	config->manifest_tolerant = FALSE;
@@ -311,13 +344,10 @@ static void
 test_download_manifest_silent(void)
 {
 	g_autoptr(UsbsimDfu) dfu = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_silent);
-	g_autoptr(GByteArray) image = make_image(2048);
+	gint64 now_us = download_and_end(dfu, 2048);
 	UsbsimReply reply;
-	gint64 now_us = 1000000;
 	gint64 delay_us = 0;
 
-	now_us = download(dfu, image, 2048, now_us);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, NULL, 0, now_us);
 	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
 	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_TIMEOUT);
 	g_byte_array_unref(reply.data);
@@ -725,6 +755,7 @@ main(int argc, char **argv)
 	g_test_add_func("/usbsim/download/manifest-wait-reset", test_download_manifest_wait_reset);
 	g_test_add_func("/usbsim/download/manifest-reset", test_download_manifest_reset);
 	g_test_add_func("/usbsim/download/manifest-silent", test_download_manifest_silent);
+	g_test_add_func("/usbsim/download/manifest-refused", test_download_manifest_refused);
 	g_test_add_func("/usbsim/timing/reported-and-real", test_reported_and_real_busy_times);
 	g_test_add_func("/usbsim/timing/early-poll-scaled", test_early_poll_time_scale);
 	g_test_add_func("/usbsim/timing/poll-sequence", test_poll_sequence);

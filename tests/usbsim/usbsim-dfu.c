@@ -20,9 +20,7 @@
 static const UsbsimDfuProfile usbsim_dfu_profile_stm32f1 = {
     .name = "stm32f1-dfu",
     .description = "STM32F1-class DFU 1.1 bootloader, 1 KiB pages",
-    .vid = 0x1209,
-    .runtime_pid = 0x0010,
-    .dfu_pid = 0x0011,
+    .ids = {.vid = 0x1209, .runtime_pid = 0x0010, .dfu_pid = 0x0011},
     .flash_size = 64 * 1024,
     .page_size = 1024,
     .transfer_size = 1024,
@@ -41,9 +39,7 @@ static const UsbsimDfuProfile usbsim_dfu_profile_stm32f1 = {
 static const UsbsimDfuProfile usbsim_dfu_profile_gd32vf103 = {
     .name = "gd32vf103-dfu",
     .description = "GD32VF103-class bootloader speaking plain DFU 1.1, 1 KiB pages",
-    .vid = 0x1209,
-    .runtime_pid = 0x0012,
-    .dfu_pid = 0x0013,
+    .ids = {.vid = 0x1209, .runtime_pid = 0x0012, .dfu_pid = 0x0013},
     .flash_size = 128 * 1024,
     .page_size = 1024,
     .transfer_size = 2048,
@@ -608,6 +604,14 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *
 	gint64 busy_us;
 
 	self->stats.manifestations++;
+
+	/* the image check fails (a CRC or signature of the image): nothing is started */
+	if (self->config.manifest_status != USBSIM_DFU_STATUS_OK) {
+		self->state = USBSIM_DFU_STATE_ERROR;
+		self->status = self->config.manifest_status;
+		usbsim_dfu_answer_status(self, 0, reply);
+		return;
+	}
 	self->image_valid = TRUE;
 
 	/* everything was programmed during the download: a tolerant device is done at once */
@@ -1055,8 +1059,8 @@ usbsim_dfu_describe(gpointer model)
 
 	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
 		UsbsimAltSetting *alt;
-		desc = usbsim_description_new(profile->vid,
-					      profile->runtime_pid,
+		desc = usbsim_description_new(profile->ids.vid,
+					      profile->ids.runtime_pid,
 					      usbsim_dfu_get_runtime_version(self));
 		iface = usbsim_description_add_interface(desc);
 		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, "usbsim application");
@@ -1067,8 +1071,9 @@ usbsim_dfu_describe(gpointer model)
 			usbsim_dfu_append_functional(self, alt->extra);
 		}
 	} else {
-		desc =
-		    usbsim_description_new(profile->vid, profile->dfu_pid, self->config.bcd_device);
+		desc = usbsim_description_new(profile->ids.vid,
+					      profile->ids.dfu_pid,
+					      self->config.bcd_device);
 		iface = usbsim_description_add_interface(desc);
 		for (guint i = 0; i < MAX(self->config.alts, 1u); i++) {
 			g_autofree gchar *name = g_strdup_printf("usbsim flash %u KiB alt %u",

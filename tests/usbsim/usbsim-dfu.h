@@ -89,13 +89,18 @@ typedef enum {
 	USBSIM_DFU_ENDING_SILENT,     /* answers no GETSTATUS after the last DNLOAD, then resets */
 } UsbsimDfuEnding;
 
+/* the USB identities of a DFU device, both modes under one vendor ID */
+typedef struct {
+	guint16 vid;
+	guint16 runtime_pid; /* the application */
+	guint16 dfu_pid;
+} UsbsimDfuIds;
+
 /* a timing profile, TIMING.md; times at scale 1.0 */
 typedef struct {
 	const gchar *name;
 	const gchar *description;
-	guint16 vid;
-	guint16 runtime_pid;
-	guint16 dfu_pid;
+	UsbsimDfuIds ids;
 	guint32 flash_size;
 	guint32 page_size;
 	guint16 transfer_size;
@@ -124,6 +129,8 @@ typedef struct {
 	gboolean manifest_tolerant;
 	UsbsimDfuEnding ending; /* when not manifestation tolerant */
 	gboolean app_has_dfu;	/* the application has a DFU runtime interface */
+	/* what the image check at manifestation reports: OK, or the status refusing it */
+	UsbsimDfuStatus manifest_status;
 	gboolean will_detach;
 	gboolean can_upload;
 	gboolean can_download;

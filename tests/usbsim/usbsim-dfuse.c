@@ -19,24 +19,25 @@
 /* a busy time that never ends: the device is stuck */
 #define USBSIM_DFUSE_NEVER (G_MAXINT64 / 2)
 
+/*
+ * What the STM32 system bootloaders (AN2606, AN3156) share: ST's IDs, the product string,
+ * bootloader version 2.2, DFU mode only, canDnload, canUpload and willDetach but not
+ * manifestation tolerant, 2048-byte blocks, and the internal flash at 0x08000000
+ */
+#define USBSIM_DFUSE_STM32_SYSTEM_BOOTLOADER                                                       \
+	.ids = {.vid = 0x0483, .runtime_pid = 0x5740, .dfu_pid = 0xdf11},                          \
+	.bcd_bootloader = 0x2200, .manufacturer = "STMicroelectronics",                            \
+	.product = "STM32  BOOTLOADER", .default_mode = USBSIM_DFU_MODE_DFU, .attributes = 0x0b,   \
+	.detach_timeout_ms = 255, .transfer_size = 2048, .flash_base = 0x08000000,                 \
+	.flash_name = "Internal Flash  "
+
 static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32f4 = {
     .name = "stm32f4-dfuse",
     .description = "STM32F405/407 system bootloader (DfuSe), 4x16K+1x64K+7x128K sectors",
-    .vid = 0x0483,
-    .runtime_pid = 0x5740,
-    .dfu_pid = 0xdf11,
-    .bcd_bootloader = 0x2200,
+    USBSIM_DFUSE_STM32_SYSTEM_BOOTLOADER,
     .bcd_usb = 0x0100,
-    .manufacturer = "STMicroelectronics",
-    .product = "STM32  BOOTLOADER",
     .app_product = "usbsim STM32F4 application",
     .serial = "325A36763138",
-    .default_mode = USBSIM_DFU_MODE_DFU,
-    .attributes = 0x0b, /* canDnload, canUpload, willDetach; not manifestation tolerant */
-    .detach_timeout_ms = 255,
-    .transfer_size = 2048,
-    .flash_base = 0x08000000,
-    .flash_name = "Internal Flash  ",
     .flash_run_digits = 2,
     .flash_runs = {{4, 16 * 1024, 'g'}, {1, 64 * 1024, 'g'}, {7, 128 * 1024, 'g'}},
     .flash_size = 1024 * 1024,
@@ -60,9 +61,7 @@ static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32f4 = {
 static const UsbsimDfuseProfile usbsim_dfuse_profile_gd32vf103 = {
     .name = "gd32vf103-dfuse",
     .description = "GD32VF103 bootloader (DfuSe), reports 512x2K pages for 1 KiB pages",
-    .vid = 0x28e9,
-    .runtime_pid = 0x018a,
-    .dfu_pid = 0x0189,
+    .ids = {.vid = 0x28e9, .runtime_pid = 0x018a, .dfu_pid = 0x0189},
     .bcd_bootloader = 0x1000,
     .bcd_usb = 0x0200,
     .manufacturer = "usbsim GigaDevice",
@@ -96,9 +95,7 @@ static const UsbsimDfuseProfile usbsim_dfuse_profile_gd32vf103 = {
 static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32f1 = {
     .name = "stm32f1-dfuse",
     .description = "STM32F1-class custom DfuSe bootloader, 1 KiB pages, application at 16 KiB",
-    .vid = 0x1209,
-    .runtime_pid = 0x0015,
-    .dfu_pid = 0x0014,
+    .ids = {.vid = 0x1209, .runtime_pid = 0x0015, .dfu_pid = 0x0014},
     .bcd_bootloader = 0x0100,
     .bcd_usb = 0x0200,
     .manufacturer = "usbsim",
@@ -141,21 +138,10 @@ static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32f1 = {
 static const UsbsimDfuseProfile usbsim_dfuse_profile_stm32l4 = {
     .name = "stm32l4-dfuse",
     .description = "STM32L476 system bootloader (DfuSe), 512x2K pages, short erase timeout",
-    .vid = 0x0483,
-    .runtime_pid = 0x5740,
-    .dfu_pid = 0xdf11,
-    .bcd_bootloader = 0x2200,
+    USBSIM_DFUSE_STM32_SYSTEM_BOOTLOADER,
     .bcd_usb = 0x0200,
-    .manufacturer = "STMicroelectronics",
-    .product = "STM32  BOOTLOADER",
     .app_product = "usbsim STM32L4 application",
     .serial = "205F36A04E4D",
-    .default_mode = USBSIM_DFU_MODE_DFU,
-    .attributes = 0x0b,
-    .detach_timeout_ms = 255,
-    .transfer_size = 2048,
-    .flash_base = 0x08000000,
-    .flash_name = "Internal Flash  ",
     .flash_run_digits = 3,
     .flash_runs = {{512, 2 * 1024, 'g'}},
     .flash_size = 1024 * 1024,
@@ -1558,8 +1544,8 @@ usbsim_dfuse_describe(gpointer model)
 	UsbsimInterface *iface;
 
 	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		desc = usbsim_description_new(profile->vid,
-					      profile->runtime_pid,
+		desc = usbsim_description_new(profile->ids.vid,
+					      profile->ids.runtime_pid,
 					      usbsim_dfuse_get_runtime_version(self));
 		iface = usbsim_description_add_interface(desc);
 		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, profile->app_product);
@@ -1575,8 +1561,9 @@ usbsim_dfuse_describe(gpointer model)
 		}
 		desc->product = g_strdup(profile->app_product);
 	} else {
-		desc =
-		    usbsim_description_new(profile->vid, profile->dfu_pid, self->config.bcd_device);
+		desc = usbsim_description_new(profile->ids.vid,
+					      profile->ids.dfu_pid,
+					      self->config.bcd_device);
 		desc->bcd_usb = profile->bcd_usb;
 		desc->config_attributes = 0xc0;
 		iface = usbsim_description_add_interface(desc);
@@ -1593,7 +1580,8 @@ usbsim_dfuse_describe(gpointer model)
 		/* DFU 1.1 section 4.2, and the STM32 bootloaders: once, after the last alt */
 		if (!self->config.func_desc_every_alt)
 			usbsim_dfuse_append_functional(self, iface->trailer);
-		desc->product = g_strdup(profile->product);
+		if (!self->config.no_product_string)
+			desc->product = g_strdup(profile->product);
 		desc->serial_8bit = profile->serial_8bit;
 	}
 	desc->manufacturer = g_strdup(profile->manufacturer);

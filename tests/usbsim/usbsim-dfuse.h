@@ -50,9 +50,7 @@ typedef struct {
 typedef struct {
 	const gchar *name;
 	const gchar *description;
-	guint16 vid;
-	guint16 runtime_pid; /* the application */
-	guint16 dfu_pid;
+	UsbsimDfuIds ids;
 	guint16 bcd_bootloader;
 	guint16 bcd_usb;
 	const gchar *manufacturer;
@@ -115,6 +113,7 @@ typedef struct {
 	gboolean stall_early_poll_during_erase;
 	guint stuck_busy_from; /* 1-based operation from which the device stays busy; 0 never */
 	gboolean read_protected;
+	gboolean no_product_string; /* DFU mode: iProduct 0, the device names itself nowhere */
 	gdouble time_scale;
 	guint32 seed;
 	GBytes *flash_in; /* initial contents of the internal flash, or NULL for erased */

@@ -227,6 +227,33 @@ usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
 	return g_string_free(str, FALSE);
 }
 
+/* --vid, --runtime-pid and --dfu-pid over a profile's IDs; NULL keeps the profile's */
+static gboolean
+usbsim_dfu_ids_parse(UsbsimDfuIds *ids,
+		     const gchar *vid,
+		     const gchar *runtime_pid,
+		     const gchar *dfu_pid,
+		     GError **error)
+{
+	struct {
+		const gchar *text;
+		const gchar *name;
+		guint16 *id;
+	} opts[] = {{vid, "vid", &ids->vid},
+		    {runtime_pid, "runtime-pid", &ids->runtime_pid},
+		    {dfu_pid, "dfu-pid", &ids->dfu_pid}};
+
+	for (guint i = 0; i < G_N_ELEMENTS(opts); i++) {
+		guint64 value = 0;
+		if (opts[i].text == NULL)
+			continue;
+		if (!usbsim_harness_parse_uint(opts[i].text, 0xffff, &value, opts[i].name, error))
+			return FALSE;
+		*opts[i].id = value;
+	}
+	return TRUE;
+}
+
 static void
 usbsim_list_profiles(void)
 {
@@ -236,10 +263,10 @@ usbsim_list_profiles(void)
 		g_print("%s\t%04x:%04x runtime, %04x:%04x DFU, %u KiB flash, %u B pages, "
 			"wTransferSize %u: %s\n",
 			p->name,
-			p->vid,
-			p->runtime_pid,
-			p->vid,
-			p->dfu_pid,
+			p->ids.vid,
+			p->ids.runtime_pid,
+			p->ids.vid,
+			p->ids.dfu_pid,
 			p->flash_size / 1024,
 			p->page_size,
 			p->transfer_size,
@@ -255,10 +282,10 @@ usbsim_list_profiles(void)
 		g_print("%s\t%04x:%04x application, %04x:%04x DfuSe, %u KiB flash, "
 			"wTransferSize %u, %s by default: %s\n",
 			p->name,
-			p->vid,
-			p->runtime_pid,
-			p->vid,
-			p->dfu_pid,
+			p->ids.vid,
+			p->ids.runtime_pid,
+			p->ids.vid,
+			p->ids.dfu_pid,
 			p->flash_size / 1024,
 			p->transfer_size,
 			p->default_mode == USBSIM_DFU_MODE_DFU ? "DFU mode" : "runtime",
@@ -377,6 +404,7 @@ typedef struct {
 	gboolean short_mass_erase_timeout;
 	gboolean stall_early_poll_during_erase;
 	gboolean read_protected;
+	gboolean no_product_string;
 	gdouble time_scale;
 } UsbsimOptions;
 
@@ -414,6 +442,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
 	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
 	config->read_protected = o->read_protected;
+	config->no_product_string = o->no_product_string;
 	if (o->mode != NULL) {
 		if (g_strcmp0(o->mode, "runtime") == 0) {
 			config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
@@ -427,25 +456,8 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			return FALSE;
 		}
 	}
-	if (o->vid != NULL) {
-		if (!usbsim_harness_parse_uint(o->vid, 0xffff, &value, "vid", error))
-			return FALSE;
-		profile->vid = value;
-	}
-	if (o->runtime_pid != NULL) {
-		if (!usbsim_harness_parse_uint(o->runtime_pid,
-					       0xffff,
-					       &value,
-					       "runtime-pid",
-					       error))
-			return FALSE;
-		profile->runtime_pid = value;
-	}
-	if (o->dfu_pid != NULL) {
-		if (!usbsim_harness_parse_uint(o->dfu_pid, 0xffff, &value, "dfu-pid", error))
-			return FALSE;
-		profile->dfu_pid = value;
-	}
+	if (!usbsim_dfu_ids_parse(&profile->ids, o->vid, o->runtime_pid, o->dfu_pid, error))
+		return FALSE;
 	if (o->bcd_device != NULL) {
 		if (!usbsim_harness_parse_uint(o->bcd_device, 0xffff, &value, "bcd-device", error))
 			return FALSE;
@@ -738,6 +750,7 @@ main(int argc, char **argv)
 	g_autofree gchar *block_stride = NULL;
 	g_autofree gchar *manifest_ending = NULL;
 	g_autofree gchar *app_dfu = NULL;
+	g_autofree gchar *manifest_status = NULL;
 	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean func_desc_every_alt = FALSE;
@@ -747,6 +760,7 @@ main(int argc, char **argv)
 	gboolean short_mass_erase_timeout = FALSE;
 	gboolean stall_early_poll_during_erase = FALSE;
 	gboolean read_protected = FALSE;
+	gboolean no_product_string = FALSE;
 	gboolean list_profiles = FALSE;
 	const UsbsimDfuseProfile *dfuse_profile;
 	gdouble time_scale = 1.0;
@@ -806,6 +820,13 @@ main(int argc, char **argv)
 	     &manifest_ending,
 	     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
 	     "HOW"},
+	    {"manifest-status",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &manifest_status,
+	     "DFU 1.1: the status the image check at manifestation reports (OK)",
+	     "STATUS"},
 	    {"app-dfu",
 	     0,
 	     0,
@@ -869,6 +890,13 @@ main(int argc, char **argv)
 	     &read_protected,
 	     "DfuSe: flash read protection until a read unprotect",
 	     NULL},
+	    {"no-product-string",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &no_product_string,
+	     "DfuSe: no product string in DFU mode (iProduct 0)",
+	     NULL},
 	    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed, "Seed of the busy time draws", "N"},
 	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Time scale", "F"},
 	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &faults, "Fault", "KIND:REQUEST:N"},
@@ -930,7 +958,7 @@ main(int argc, char **argv)
 		gint rc;
 		if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
 		    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-		    stall_early_poll_during_erase || read_protected) {
+		    stall_early_poll_during_erase || read_protected || no_product_string) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
@@ -953,8 +981,10 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
-	if (dfuse_profile != NULL && (manifest_ending != NULL || app_dfu != NULL)) {
-		g_printerr("usbsim-run: --manifest-ending and --app-dfu need a DFU 1.1 profile\n");
+	if (dfuse_profile != NULL &&
+	    (manifest_ending != NULL || app_dfu != NULL || manifest_status != NULL)) {
+		g_printerr("usbsim-run: --manifest-ending, --manifest-status and --app-dfu need a "
+			   "DFU 1.1 profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
 	if (dfuse_profile != NULL) {
@@ -986,6 +1016,7 @@ main(int argc, char **argv)
 		    .stall_early_poll_during_erase = stall_early_poll_during_erase,
 		    .stall_functional_request = stall_functional_request,
 		    .read_protected = read_protected,
+		    .no_product_string = no_product_string,
 		    .time_scale = time_scale,
 		};
 		return usbsim_main_dfuse(dfuse_profile,
@@ -998,7 +1029,7 @@ main(int argc, char **argv)
 	}
 	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
 	    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-	    stall_early_poll_during_erase || read_protected) {
+	    stall_early_poll_during_erase || read_protected || no_product_string) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
@@ -1025,14 +1056,7 @@ main(int argc, char **argv)
 			return USBSIM_EXIT_SETUP;
 		}
 	}
-	if (vid != NULL && usbsim_harness_parse_uint(vid, 0xffff, &value, "vid", &error))
-		config.profile.vid = value;
-	if (error == NULL && runtime_pid != NULL &&
-	    usbsim_harness_parse_uint(runtime_pid, 0xffff, &value, "runtime-pid", &error))
-		config.profile.runtime_pid = value;
-	if (error == NULL && dfu_pid != NULL &&
-	    usbsim_harness_parse_uint(dfu_pid, 0xffff, &value, "dfu-pid", &error))
-		config.profile.dfu_pid = value;
+	usbsim_dfu_ids_parse(&config.profile.ids, vid, runtime_pid, dfu_pid, &error);
 	if (error == NULL && bcd_device != NULL &&
 	    usbsim_harness_parse_uint(bcd_device, 0xffff, &value, "bcd-device", &error))
 		config.bcd_device = value;
@@ -1093,6 +1117,21 @@ main(int argc, char **argv)
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "--manifest-ending must be wait-reset, reset or silent");
+	}
+	if (error == NULL && manifest_status != NULL) {
+		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
+		while (status >= 0 &&
+		       g_strcmp0(manifest_status, usbsim_dfu_status_to_string(status)) != 0)
+			status--;
+		if (status < 0) {
+			g_set_error(
+			    &error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
+			    manifest_status);
+		}
+		config.manifest_status = status;
 	}
 	if (error == NULL && app_dfu != NULL)
 		usbsim_parse_bool(app_dfu, &config.app_has_dfu, "--app-dfu", &error);
