@@ -9,12 +9,11 @@ Every case checks what the simulator recorded (flash dump, trace) and what fwupd
 reported; none asserts on elapsed time.
 """
 
-import argparse
 import os
 import sys
 import uuid
 
-from e2e_common import (VERSION_NEW, VERSION_OLD, Failure, Run, bcd, check)
+from e2e_common import VERSION_NEW, VERSION_OLD, Run, bcd, check, run_case_cli
 
 
 def case_update_runtime(build):
@@ -337,17 +336,7 @@ CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().ite
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    try:
-        CASES[args.case](args.build)
-    except Failure as exc:
-        print("FAIL %s: %s" % (args.case, exc))
-        return 1
-    print("PASS %s" % args.case)
-    return 0
+    return run_case_cli(CASES)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,13 @@ Every case checks the simulator's record of erases and writes: nothing outside t
 own writable sectors is ever erased or written.
 """
 
-import argparse
 import os
 import struct
 import subprocess
 import sys
 
-from e2e_common import (HERE, SAMPLE, VERSION_NEW, Failure, Run, bcd, check, dfuse_file,
-                        filler)
+from e2e_common import (HERE, SAMPLE, VERSION_NEW, Run, bcd, check, dfuse_file, filler,
+                        run_case_cli)
 
 LIBUSB_ERROR_PIPE = -9
 
@@ -357,17 +356,7 @@ CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().ite
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("case", choices=sorted(CASES))
-    args = parser.parse_args()
-    try:
-        CASES[args.case](args.build)
-    except Failure as exc:
-        print("FAIL %s: %s" % (args.case, exc))
-        return 1
-    print("PASS %s" % args.case)
-    return 0
+    return run_case_cli(CASES)
 
 
 if __name__ == "__main__":
