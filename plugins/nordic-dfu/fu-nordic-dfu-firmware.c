@@ -116,6 +116,14 @@ fu_nordic_dfu_image_parse_init_packet(FuNordicDfuImage *self, GBytes *dat, GErro
 
 	g_return_val_if_fail(FU_IS_NORDIC_DFU_IMAGE(self), FALSE);
 
+	/* zero bytes decode as a Packet with nothing set: say what is really wrong */
+	if (bufsz == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "init packet is empty");
+		return FALSE;
+	}
 	packet = dfu__packet__unpack(NULL, bufsz, buf);
 	if (packet == NULL) {
 		g_set_error_literal(error,
@@ -517,6 +525,15 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 		g_prefix_error_literal(error, "not an nrfutil package: ");
 		return FALSE;
 	}
+	/* json-glib refuses NULL data with a critical and no error, and GLib gives NULL for
+	 * the data of empty bytes */
+	if (g_bytes_get_size(manifest_blob) == 0) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "manifest.json is empty: the package is corrupt");
+		return FALSE;
+	}
 	if (!json_parser_load_from_data(parser,
 					g_bytes_get_data(manifest_blob, NULL),
 					(gssize)g_bytes_get_size(manifest_blob),
@@ -570,11 +587,21 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 		if (dat_file == NULL)
 			return FALSE;
 		bin = fu_archive_lookup_by_fn(archive, bin_file, error);
-		if (bin == NULL)
+		if (bin == NULL) {
+			g_prefix_error(error,
+				       "manifest entry %s names bin_file %s: ",
+				       key,
+				       bin_file);
 			return FALSE;
+		}
 		dat = fu_archive_lookup_by_fn(archive, dat_file, error);
-		if (dat == NULL)
+		if (dat == NULL) {
+			g_prefix_error(error,
+				       "manifest entry %s names dat_file %s: ",
+				       key,
+				       dat_file);
 			return FALSE;
+		}
 
 		image = g_object_new(FU_TYPE_NORDIC_DFU_IMAGE, NULL);
 		image->manifest_key = g_strdup(key);

@@ -133,6 +133,97 @@ fu_nordic_dfu_not_a_package_func(void)
 	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
 }
 
+/* app.zip with one member replaced (or dropped when @blob is NULL), zipped in memory */
+static GBytes *
+fu_nordic_dfu_test_package_with(const gchar *member, GBytes *blob)
+{
+	g_autofree gchar *fn = g_build_filename(PACKAGEDIR, "app.zip", NULL);
+	g_autoptr(GBytes) zip = NULL;
+	g_autoptr(FuArchive) src = NULL;
+	g_autoptr(FuArchive) dst = fu_archive_new(NULL, FU_ARCHIVE_FLAG_NONE, NULL);
+	g_autoptr(GByteArray) buf = NULL;
+	g_autoptr(GError) error = NULL;
+	const gchar *members[] = {"manifest.json", "app.bin", "app.dat"};
+
+	zip = fu_bytes_get_contents(fn, &error);
+	g_assert_no_error(error);
+	src = fu_archive_new(zip, FU_ARCHIVE_FLAG_NONE, &error);
+	g_assert_no_error(error);
+	for (guint i = 0; i < G_N_ELEMENTS(members); i++) {
+		g_autoptr(GBytes) data = NULL;
+		if (g_strcmp0(members[i], member) == 0) {
+			if (blob != NULL)
+				fu_archive_add_entry(dst, members[i], blob);
+			continue;
+		}
+		data = fu_archive_lookup_by_fn(src, members[i], &error);
+		g_assert_no_error(error);
+		fu_archive_add_entry(dst, members[i], data);
+	}
+	buf = fu_archive_write(dst, FU_ARCHIVE_FORMAT_ZIP, FU_ARCHIVE_COMPRESSION_NONE, &error);
+	g_assert_no_error(error);
+	return g_bytes_new(buf->data, buf->len);
+}
+
+/* degenerate members: each parse fails with an error that names the cause, never without one
+ * (an empty manifest.json once reached json-glib as NULL data and failed with no error) */
+static void
+fu_nordic_dfu_degenerate_func(void)
+{
+	struct {
+		const gchar *member;
+		const gchar *contents; /* NULL: the member is missing */
+		const gchar *message;
+	} cases[] = {
+	    {"manifest.json", "", "manifest.json is empty"},
+	    {"manifest.json", " \n", "has no manifest object"},
+	    {"manifest.json", "[1, 2]", "has no manifest object"},
+	    {"manifest.json", "\"manifest\"", "has no manifest object"},
+	    {"manifest.json", "{\"manifest\": 3}", "has no manifest object"},
+	    {"manifest.json", "{\"manifest\"", "manifest.json is not JSON"},
+	    {"manifest.json", "{\"manifest\": {}}", "manifest lists none of"},
+	    {"manifest.json",
+	     "{\"manifest\": {\"application\": []}}",
+	     "manifest entry application is not an object"},
+	    {"manifest.json",
+	     "{\"manifest\": {\"application\": {\"dat_file\": \"app.dat\"}}}",
+	     "manifest entry application has no bin_file"},
+	    {"manifest.json",
+	     "{\"manifest\": {\"application\": {\"bin_file\": \"app.bin\", "
+	     "\"dat_file\": null}}}",
+	     "manifest entry application has no dat_file"},
+	    {"manifest.json", NULL, "not an nrfutil package"},
+	    {"app.bin", NULL, "names bin_file app.bin"},
+	    {"app.dat", NULL, "names dat_file app.dat"},
+	    {"app.bin", "", "application image is empty"},
+	    {"app.dat", "", "init packet is empty"},
+	    {"app.dat", "\x0a\x05\x08", "init packet is not a dfu-cc.proto Packet"},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();
+		g_autoptr(GBytes) contents = NULL;
+		g_autoptr(GBytes) zip = NULL;
+		g_autoptr(GError) error = NULL;
+		gboolean ret;
+
+		if (cases[i].contents != NULL)
+			contents = g_bytes_new_static(cases[i].contents, strlen(cases[i].contents));
+		zip = fu_nordic_dfu_test_package_with(cases[i].member, contents);
+		ret = fu_firmware_parse_bytes(firmware,
+					      zip,
+					      0x0,
+					      FU_FIRMWARE_PARSE_FLAG_NONE,
+					      &error);
+		g_test_message("%s %s: %s",
+			       cases[i].member,
+			       cases[i].contents != NULL ? cases[i].contents : "(missing)",
+			       error != NULL ? error->message : "(no error)");
+		g_assert_false(ret);
+		g_assert_nonnull(error);
+		g_assert_nonnull(strstr(error->message, cases[i].message));
+	}
+}
+
 static void
 fu_nordic_dfu_device_checks_func(void)
 {
@@ -201,6 +292,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/order", fu_nordic_dfu_order_func);
 	g_test_add_func("/nordic-dfu/refused", fu_nordic_dfu_refused_func);
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
+	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
 }
