@@ -18,9 +18,8 @@
  * acknowledged every message.
  */
 
-#include <fwupdplugin.h>
-
 #include "fu-cobs-common.h"
+#include "fu-fuzz-common.h"
 
 #define FUZZ_IMAGE_SIZE 200
 
@@ -77,7 +76,10 @@ fuzz_quirks(CobsProtoConfig *config, const gchar *text)
 		g_autoptr(GError) error = NULL;
 		if (g_strv_length(kv) != 2)
 			continue;
-		(void)fu_cobs_config_set_quirk(config, kv[0], kv[1], &handled, &error);
+		fu_fuzz_check_result(
+		    fu_cobs_config_set_quirk(config, kv[0], kv[1], &handled, &error),
+		    error,
+		    "quirk");
 	}
 }
 
@@ -116,9 +118,6 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	/* erase, the chunks, verify and bye; a failed send is never repeated */
 	messages_max = 1 + (FUZZ_IMAGE_SIZE + COBS_PROTO_CHUNK_MAX - 1) / COBS_PROTO_CHUNK_MAX + 2;
 	g_assert_cmpuint(device.sends, <=, messages_max);
-	if (ok)
-		g_assert_no_error(error);
-	else
-		g_assert_nonnull(error);
+	fu_fuzz_check_result(ok, error, "session");
 	return 0;
 }

@@ -13,13 +13,13 @@
  *
  * Promises checked: an accepted file's image is no larger than the file, or than 16 MiB for
  * Intel HEX (whose holes are filled), and every job's
- * elements lie entirely in writable memory of their target, back to back in its stream.
+ * elements lie entirely in writable memory of their target, back to back in its stream;
+ * every failure sets an error.
  */
-
-#include <fwupdplugin.h>
 
 #include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
+#include "fu-fuzz-common.h"
 
 /* the STM32F405 system bootloader's alt settings, as the device reports them */
 static const gchar *fuzz_layouts[] = {
@@ -100,6 +100,7 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 					     dfuse,
 					     FU_FIRMWARE_PARSE_FLAG_NONE,
 					     &error);
+	fu_fuzz_check_result(firmware != NULL, error, "firmware load");
 	if (firmware == NULL)
 		return 0;
 	if (!FU_IS_DFUSE_FIRMWARE(firmware)) {
@@ -111,6 +112,7 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 		return 0;
 	targets = fuzz_targets();
 	jobs = fu_dfu_core_dfuse_jobs_new(targets, firmware, &error);
+	fu_fuzz_check_result(jobs != NULL, error, "job list");
 	if (jobs != NULL)
 		fuzz_check_jobs(jobs);
 	return 0;

@@ -12,11 +12,10 @@
  * image of fixed contents, then the same checks. The rest is the input.
  *
  * Promises checked: a parsed package has one to four images, each with an init packet, in the
- * bootloader's order with no image lost or repeated.
+ * bootloader's order with no image lost or repeated; every failure sets an error.
  */
 
-#include <fwupdplugin.h>
-
+#include "fu-fuzz-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
 /* what the plugin learns from an nRF52840 Dongle's bootloader */
@@ -41,7 +40,9 @@ fuzz_check_image(FuNordicDfuImage *image)
 	g_assert_nonnull(init);
 	(void)fu_nordic_dfu_fw_type_to_string(fu_nordic_dfu_image_get_fw_type(image));
 	(void)fu_nordic_dfu_image_get_sd_req(image);
-	(void)fu_nordic_dfu_image_check_device(image, &fuzz_identity, &error);
+	fu_fuzz_check_result(fu_nordic_dfu_image_check_device(image, &fuzz_identity, &error),
+			     error,
+			     "check_device");
 }
 
 static void
@@ -50,8 +51,12 @@ fuzz_package(GBytes *blob)
 	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();
 	g_autoptr(GPtrArray) images = NULL;
 	g_autoptr(GPtrArray) ordered = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
 
-	if (!fu_firmware_parse_bytes(firmware, blob, 0x0, FU_FIRMWARE_PARSE_FLAG_NONE, NULL))
+	ok = fu_firmware_parse_bytes(firmware, blob, 0x0, FU_FIRMWARE_PARSE_FLAG_NONE, &error);
+	fu_fuzz_check_result(ok, error, "package parse");
+	if (!ok)
 		return;
 	images = fu_firmware_get_images(firmware);
 	ordered = fu_nordic_dfu_firmware_get_images_ordered(FU_NORDIC_DFU_FIRMWARE(firmware));
@@ -72,11 +77,17 @@ fuzz_init_packet(GBytes *dat)
 	g_autoptr(GBytes) bin_blob = g_bytes_new_static(bin, sizeof(bin));
 	g_autoptr(FuNordicDfuImage) image = g_object_new(FU_TYPE_NORDIC_DFU_IMAGE, NULL);
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) error_check = NULL;
+	gboolean ok;
 
 	fu_firmware_set_bytes(FU_FIRMWARE(image), bin_blob);
-	if (!fu_nordic_dfu_image_parse_init_packet(image, dat, NULL))
+	ok = fu_nordic_dfu_image_parse_init_packet(image, dat, &error);
+	fu_fuzz_check_result(ok, error, "init packet parse");
+	if (!ok)
 		return;
-	(void)fu_nordic_dfu_image_check(image, &error);
+	fu_fuzz_check_result(fu_nordic_dfu_image_check(image, &error_check),
+			     error_check,
+			     "image check");
 	fuzz_check_image(image);
 }
 

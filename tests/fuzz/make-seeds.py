@@ -8,6 +8,7 @@ a few near misses. Each seed starts with the target's selector byte.
 """
 
 import binascii
+import io
 import os
 import struct
 import subprocess
@@ -128,6 +129,17 @@ def nordic_seeds(outdir, tmp):
                 if member.endswith(".dat"):
                     write(outdir, target, "dat-%s-%s" % (name, member[:-4]),
                           bytes([1]) + z.read(member))
+    # an empty manifest.json once failed the parse without an error, and crashed fwupd
+    write(outdir, target, "zip-empty-manifest", bytes([0]) + zip_of({"manifest.json": b""}))
+
+
+def zip_of(members):
+    """A stored zip of these members, with fixed dates so that the seed is reproducible."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return out.getvalue()
 
 
 def cobs_frame(control, payload=b""):
