@@ -514,3 +514,24 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 		fu_nordic_dfu_ble_seek_connect(seek, path, deadline_us);
 	return NULL;
 }
+
+guint
+fu_nordic_dfu_ble_att_mtu_bounded(guint att_mtu)
+{
+	if (att_mtu < FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT)
+		return FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
+	if (att_mtu > FU_NORDIC_DFU_BLE_ATT_MTU_MAX) {
+		g_debug("BlueZ reports an ATT MTU of %u, more than a link can have: using %u",
+			att_mtu,
+			(guint)FU_NORDIC_DFU_BLE_ATT_MTU_MAX);
+		return FU_NORDIC_DFU_BLE_ATT_MTU_MAX;
+	}
+	return att_mtu;
+}
+
+guint16
+fu_nordic_dfu_ble_core_mtu(gsize chunk_size)
+{
+	gsize chunk_max = FU_NORDIC_DFU_BLE_ATT_MTU_MAX - FU_NORDIC_DFU_BLE_ATT_HEADER;
+	return (guint16)(2 * (MIN(chunk_size, chunk_max) + 1) + 1);
+}

@@ -19,6 +19,10 @@
 #define FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT 23
 /* opcode and handle of an ATT write command or notification */
 #define FU_NORDIC_DFU_BLE_ATT_HEADER 3
+/* the largest ATT MTU BlueZ negotiates (BT_ATT_MAX_LE_MTU, src/shared/att-types.h): an
+ * attribute value of at most 512 bytes (Core 5.3 Vol 3 Part F 3.2.9) and the 5-byte header
+ * of a Prepare Write */
+#define FU_NORDIC_DFU_BLE_ATT_MTU_MAX 517
 
 /* our own bound on one synchronous BlueZ call (a choice, not a device figure): a Connect
  * that times out is asked again until FU_NORDIC_DFU_BLE_RECONNECT_MS */
@@ -109,3 +113,11 @@ gchar *
 fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
 			    const gchar *const *addresses,
 			    gint64 deadline_us);
+/* the ATT MTU BlueZ reports, within what a link can have: below the default is the default,
+ * above the largest is the largest (a larger packet than the link carries would be cut) */
+guint
+fu_nordic_dfu_ble_att_mtu_bounded(guint att_mtu);
+/* the MTU to give the core so that each of its writes is one packet of @chunk_size bytes:
+ * the core's SLIP rule, 2 * (chunk + 1) + 1, in 16 bits for any chunk the ATT MTU allows */
+guint16
+fu_nordic_dfu_ble_core_mtu(gsize chunk_size);

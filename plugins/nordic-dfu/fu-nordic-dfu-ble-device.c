@@ -101,6 +101,17 @@ fu_nordic_dfu_ble_device_acquire(const gchar *path, const gchar *method, guint *
 		return NULL;
 	}
 	g_variant_get(reply, "(hq)", &idx, &mtu_tmp);
+	/* a reply whose handle has no descriptor behind it is BlueZ's fault, but ours to report */
+	if (fds == NULL || idx < 0 || idx >= g_unix_fd_list_get_length(fds)) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "%s: BlueZ returned handle %d with %d file descriptors",
+			    method,
+			    (gint)idx,
+			    fds != NULL ? g_unix_fd_list_get_length(fds) : 0);
+		return NULL;
+	}
 	fd = g_unix_fd_list_get(fds, idx, error);
 	if (fd < 0)
 		return NULL;
@@ -150,13 +161,11 @@ fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
 					    : FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
 		self->packet_via_write_value = TRUE;
 	}
-	if (self->att_mtu < FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT)
-		self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
+	self->att_mtu = fu_nordic_dfu_ble_att_mtu_bounded(self->att_mtu);
 	self->chunk_size = self->att_mtu - FU_NORDIC_DFU_BLE_ATT_HEADER;
 	self->control_point_path = g_steal_pointer(&cp);
 	self->packet_path = g_steal_pointer(&packet);
-	/* the core's writes carry exactly one packet: an MTU whose SLIP rule gives the chunk */
-	self->state.mtu_max = (guint16)(2 * (self->chunk_size + 1) + 1);
+	self->state.mtu_max = fu_nordic_dfu_ble_core_mtu(self->chunk_size);
 	g_debug("ATT MTU %u: %" G_GSIZE_FORMAT " bytes a packet", self->att_mtu, self->chunk_size);
 	return TRUE;
 }

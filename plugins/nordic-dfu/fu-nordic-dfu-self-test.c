@@ -6,6 +6,7 @@
 
 #include <fwupdplugin.h>
 
+#include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
 static FuFirmware *
@@ -283,6 +284,25 @@ fu_nordic_dfu_device_checks_func(void)
 	g_assert_no_error(error);
 }
 
+/* any ATT MTU BlueZ may report (a guint16) gives a packet the link carries and a core MTU
+ * that holds exactly one such packet: 2 * (chunk + 1) + 1 once wrapped above 32 KiB */
+static void
+fu_nordic_dfu_ble_mtu_func(void)
+{
+	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(0), ==, 23);
+	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(247), ==, 247);
+	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(517), ==, 517);
+	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(518), ==, 517);
+	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(G_MAXUINT16), ==, 517);
+	for (guint att_mtu = 0; att_mtu <= G_MAXUINT16; att_mtu++) {
+		guint bounded = fu_nordic_dfu_ble_att_mtu_bounded(att_mtu);
+		gsize chunk = bounded - FU_NORDIC_DFU_BLE_ATT_HEADER;
+		g_assert_cmpuint(bounded, >=, FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT);
+		g_assert_cmpuint(bounded, <=, FU_NORDIC_DFU_BLE_ATT_MTU_MAX);
+		g_assert_cmpuint(fu_nordic_dfu_ble_core_mtu(chunk), ==, 2 * (chunk + 1) + 1);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,6 +313,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/refused", fu_nordic_dfu_refused_func);
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
 	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
+	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
 }
