@@ -10,10 +10,19 @@ Each must end, within the harness's bound, updated byte-exact or in a clear erro
 write outside the image; none asserts on elapsed time. Devices that stay busy forever are
 covered by test_dfuse.py (stm32f4-stuck-busy). A control transfer cannot return more bytes
 than its wLength (the host's buffer is that long), so "more than asked" is not simulated.
+
+Hostile files too: an nrfutil package with an empty manifest.json, parsed by fwupdtool
+firmware-parse and installed as a cabinet against the simulated nRF52840 Dongle, fails with
+an error that says so.
 """
 
+import hashlib
+import os
+import subprocess
 import sys
+import zipfile
 
+import test_nordic
 from e2e_common import Run, run_case_cli, check
 
 DFUSE_FLASH = 0x08000000
@@ -85,6 +94,86 @@ def case_short_upload(build):
     check_bounded(run)
     run.check_failed("did not keep the whole image")
     check_writes_inside_image(run)
+
+
+def nrfutil_package_with(path, member, data):
+    """Rewrites the nrfutil package at path with one member replaced."""
+    with zipfile.ZipFile(path) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    members[member] = data
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, contents in members.items():
+            zf.writestr(name, contents)
+
+
+def hostile_cabinet(r, instance_id, spoil):
+    """A cabinet of r's package as make-cabinet builds it, then the package spoiled by
+    spoil(path) behind make-cabinet's checks, and its checksum in the metainfo made true, as
+    someone who builds a hostile cabinet would."""
+    cab = os.path.join(r.dir, "firmware.cab")
+    metainfo = os.path.join(r.dir, "firmware.metainfo.xml")
+    proc = subprocess.run([test_nordic.MAKE_CABINET, r.package, "--out", cab, "--id",
+                           "org.usbsim.nrf52.firmware", "--name", "Simulated nRF52",
+                           "--instance-id", instance_id, "--release-notes", "test",
+                           "--keep-metainfo", metainfo, "-q"], capture_output=True, text=True)
+    check(proc.returncode == 0, "make-cabinet failed:\n" + proc.stderr)
+    with open(r.package, "rb") as f:
+        sha256 = hashlib.sha256(f.read()).hexdigest()
+    spoil(r.package)
+    with open(r.package, "rb") as f:
+        spoiled = hashlib.sha256(f.read()).hexdigest()
+    with open(metainfo, encoding="utf-8") as f:
+        text = f.read()
+    check(sha256 in text, "the metainfo holds no checksum of the package")
+    with open(metainfo, "w", encoding="utf-8") as f:
+        f.write(text.replace(sha256, spoiled))
+    env = dict(os.environ)
+    for var, sub in (("STATE_DIRECTORY", "state"), ("CACHE_DIRECTORY", "cache"),
+                     ("FWUPD_LOCKDIR", "lock")):
+        env[var] = os.path.join(r.dir, "build-cabinet", sub)
+        os.makedirs(env[var], exist_ok=True)
+    proc = subprocess.run(["fwupdtool", "build-cabinet", "--force", cab, r.package, metainfo],
+                          capture_output=True, text=True, env=env)
+    check(proc.returncode == 0, "fwupdtool build-cabinet failed:\n" + proc.stdout + proc.stderr)
+    return cab
+
+
+def case_nordic_empty_manifest(build):
+    # a cabinet whose nrfutil package has a 0-byte manifest.json: fwupdtool once took a
+    # parse failure without an error and crashed (SIGSEGV) on install, and firmware-parse
+    # said "exec failed but no error set!"
+    r = test_nordic.NrfRun(build, "hostile-empty-manifest", "usb", ["application=4096"],
+                           ["--fw-version", "7"], ["--app-valid", "--app-version", "6"])
+    cab = hostile_cabinet(r, "NRFDFU\\PART_52840",
+                          lambda path: nrfutil_package_with(path, "manifest.json", b""))
+    proc = subprocess.run([test_nordic.RUN_FWUPDTOOL, r.build, "firmware-parse", r.package,
+                           "nordic-dfu", "--plugins", "nordic_dfu"],
+                          env=dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "parse")),
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout + proc.stderr
+    check(proc.returncode == 1, "firmware-parse ended with %d, not 1:\n%s" %
+          (proc.returncode, out[-2000:]))
+    check("manifest.json is empty" in out, "firmware-parse does not say why:\n" + out[-2000:])
+
+    # the client: list the devices, then install as fwupdmgr does
+    log = os.path.join(r.dir, "install.log")
+    listing = os.path.join(r.dir, "before.json")
+    script = ('"$0" "$1" get-devices --json --plugins nordic_dfu >"$4" 2>/dev/null; '
+              '"$0" "$1" install "$2" --force --plugins nordic_dfu >"$3" 2>&1')
+    cmd = r.harness() + ["--", "/bin/sh", "-c", script, test_nordic.RUN_FWUPDTOOL, r.build, cab,
+                         log, listing]
+    env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(r.dir, "fwupd"))
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    check(proc.returncode != 124, "the harness had to kill the client")
+    with open(log, encoding="utf-8") as f:
+        out = "".join(line for line in f if "\u2026: " not in line)
+    with open(listing, encoding="utf-8") as f:
+        check("nordic_dfu" in f.read(), "fwupdtool listed no nordic_dfu device")
+    r.read_trace()
+    check(proc.returncode == 1, "fwupdtool install ended with %d, not 1:\n%s" %
+          (proc.returncode, out[-2000:]))
+    check("manifest.json is empty" in out, "fwupdtool install does not say why:\n" + out[-2000:])
+    check(not r.events("write") and not r.events("erase"), "the device was written to")
 
 
 CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
