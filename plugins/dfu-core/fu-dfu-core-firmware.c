@@ -16,18 +16,19 @@
 /* the largest Intel HEX span expanded into an image: 16 MiB, above any DFU device's flash */
 #define FU_DFU_CORE_FIRMWARE_IHEX_SPAN_MAX 0x1000000
 
+/* a predicate, not a check: FALSE is "no", with nothing to report */
 static gboolean
-fu_dfu_core_firmware_starts_with(GInputStream *stream, const gchar *magic, GError **error)
+fu_dfu_core_firmware_starts_with(GInputStream *stream, const gchar *magic)
 {
 	gsize magicsz = strlen(magic);
 	gsize streamsz = 0;
 	g_autofree guint8 *buf = g_malloc0(magicsz);
 
-	if (!fu_input_stream_size(stream, &streamsz, error))
+	if (!fu_input_stream_size(stream, &streamsz, NULL))
 		return FALSE;
 	if (streamsz < magicsz)
 		return FALSE;
-	if (!fu_input_stream_read_safe(stream, buf, magicsz, 0x0, 0x0, magicsz, error))
+	if (!fu_input_stream_read_safe(stream, buf, magicsz, 0x0, 0x0, magicsz, NULL))
 		return FALSE;
 	return memcmp(buf, magic, magicsz) == 0;
 }
@@ -271,7 +272,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 	gsize imagesz = 0;
 	g_autoptr(GError) error_suffix = NULL;
 
-	if (fu_dfu_core_firmware_starts_with(stream, "DfuSe", NULL)) {
+	if (fu_dfu_core_firmware_starts_with(stream, "DfuSe")) {
 		if (allow_dfuse)
 			return fu_dfu_core_firmware_load_dfuse(stream, flags, error);
 		g_set_error_literal(error,
@@ -298,7 +299,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 		}
 		return g_steal_pointer(&dfu);
 	}
-	if (fu_dfu_core_firmware_starts_with(stream, ":", NULL))
+	if (fu_dfu_core_firmware_starts_with(stream, ":"))
 		return fu_dfu_core_firmware_load_ihex(stream, flags, error);
 	if (allow_raw) {
 		g_autoptr(FuFirmware) firmware = fu_firmware_new();
