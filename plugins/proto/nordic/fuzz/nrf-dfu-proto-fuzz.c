@@ -100,7 +100,11 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 			abort();
 		switch (a.kind) {
 		case NRF_DFU_PROTO_ACTION_DONE:
+			return;
 		case NRF_DFU_PROTO_ACTION_ERROR:
+			/* the plugin turns it into the GError the user reads */
+			if (a.message == NULL || a.message[0] == '\0')
+				abort();
 			return;
 		case NRF_DFU_PROTO_ACTION_SEND:
 			if (a.length == 0 || a.length > NRF_DFU_PROTO_MTU_MAX ||
