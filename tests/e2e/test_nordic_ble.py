@@ -170,6 +170,16 @@ def case_small_mtu(build, ts):
     check(s["requests"]["write"] >= 504, "writes: %d" % s["requests"]["write"])
 
 
+def case_max_mtu(build, ts):
+    """A link at the largest ATT MTU BlueZ negotiates, 517: 514 bytes a packet, the most the
+    plugin takes from BlueZ."""
+    run = BleRun(build, "max-mtu", ["--mode", "bootloader", "--mtu", "517"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    # 10000 bytes in 514-byte packets (20) and the 69-byte init packet in 1
+    check(s["requests"]["write"] == 21, "writes: %d" % s["requests"]["write"])
+
+
 def case_buttonless(build, ts, bonded):
     mode = "buttonless-bonded" if bonded else "buttonless-unbonded"
     run = BleRun(build, mode, ["--mode", mode, "--app-version", "6"], ts)
@@ -515,6 +525,7 @@ def case_final_answer_lost(build, ts):
 CASES = {
     "update": case_update,
     "small-mtu": case_small_mtu,
+    "max-mtu": case_max_mtu,
     "buttonless-unbonded": lambda b, t: case_buttonless(b, t, False),
     "buttonless-bonded": lambda b, t: case_buttonless(b, t, True),
     "drop-link-resume": case_drop_link,
