@@ -535,3 +535,20 @@ fu_nordic_dfu_ble_core_mtu(gsize chunk_size)
 	gsize chunk_max = FU_NORDIC_DFU_BLE_ATT_MTU_MAX - FU_NORDIC_DFU_BLE_ATT_HEADER;
 	return (guint16)(2 * (MIN(chunk_size, chunk_max) + 1) + 1);
 }
+
+gint
+fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *method, GError **error)
+{
+	/* a handle with no descriptor behind it is BlueZ's fault, but ours to report */
+	if (fds == NULL || idx < 0 || idx >= g_unix_fd_list_get_length(fds)) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "%s: BlueZ returned handle %d with %d file descriptors",
+			    method,
+			    (gint)idx,
+			    fds != NULL ? g_unix_fd_list_get_length(fds) : 0);
+		return -1;
+	}
+	return g_unix_fd_list_get(fds, idx, error);
+}

@@ -8,6 +8,8 @@
 
 #include <fwupdplugin.h>
 
+#include <gio/gunixfdlist.h>
+
 /* the Secure DFU service and its characteristics (nrf_dfu_ble.c, ble_dfu.h) */
 #define FU_NORDIC_DFU_BLE_UUID_SERVICE		"0000fe59-0000-1000-8000-00805f9b34fb"
 #define FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT	"8ec90001-f315-4f60-9fb8-838830daea50"
@@ -121,3 +123,7 @@ fu_nordic_dfu_ble_att_mtu_bounded(guint att_mtu);
  * the core's SLIP rule, 2 * (chunk + 1) + 1, in 16 bits for any chunk the ATT MTU allows */
 guint16
 fu_nordic_dfu_ble_core_mtu(gsize chunk_size);
+/* the descriptor an Acquire* reply names by its handle @idx in @fds (which BlueZ may have left
+ * out), or -1 with an error */
+gint
+fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *method, GError **error);

@@ -101,18 +101,7 @@ fu_nordic_dfu_ble_device_acquire(const gchar *path, const gchar *method, guint *
 		return NULL;
 	}
 	g_variant_get(reply, "(hq)", &idx, &mtu_tmp);
-	/* a reply whose handle has no descriptor behind it is BlueZ's fault, but ours to report */
-	if (fds == NULL || idx < 0 || idx >= g_unix_fd_list_get_length(fds)) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "%s: BlueZ returned handle %d with %d file descriptors",
-			    method,
-			    (gint)idx,
-			    fds != NULL ? g_unix_fd_list_get_length(fds) : 0);
-		return NULL;
-	}
-	fd = g_unix_fd_list_get(fds, idx, error);
+	fd = fu_nordic_dfu_ble_fd_from_reply(fds, idx, method, error);
 	if (fd < 0)
 		return NULL;
 	*mtu = mtu_tmp;

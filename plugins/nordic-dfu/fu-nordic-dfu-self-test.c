@@ -6,6 +6,8 @@
 
 #include <fwupdplugin.h>
 
+#include <unistd.h>
+
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
@@ -303,6 +305,41 @@ fu_nordic_dfu_ble_mtu_func(void)
 	}
 }
 
+/* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)
+ * fails with an error, never without one */
+static void
+fu_nordic_dfu_ble_fd_func(void)
+{
+	gint pipefd[2] = {-1, -1};
+	gint fd;
+	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+	g_autoptr(GError) error = NULL;
+
+	fd = fu_nordic_dfu_ble_fd_from_reply(NULL, 0, "AcquireWrite", &error);
+	g_assert_cmpint(fd, ==, -1);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, "AcquireWrite: BlueZ returned handle 0 with 0"));
+	g_clear_error(&error);
+
+	g_assert_cmpint(pipe(pipefd), ==, 0);
+	g_assert_cmpint(g_unix_fd_list_append(fds, pipefd[0], &error), ==, 0);
+	g_assert_no_error(error);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	fd = fu_nordic_dfu_ble_fd_from_reply(fds, 1, "AcquireNotify", &error);
+	g_assert_cmpint(fd, ==, -1);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	fd = fu_nordic_dfu_ble_fd_from_reply(fds, -1, "AcquireNotify", &error);
+	g_assert_cmpint(fd, ==, -1);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
+	g_clear_error(&error);
+	fd = fu_nordic_dfu_ble_fd_from_reply(fds, 0, "AcquireNotify", &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(fd, >=, 0);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -314,6 +351,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
 	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
 	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
+	g_test_add_func("/nordic-dfu/ble-fd", fu_nordic_dfu_ble_fd_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
 }
