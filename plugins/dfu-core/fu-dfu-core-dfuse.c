@@ -4,6 +4,8 @@
 
 #include "fu-dfu-core-dfuse.h"
 
+#include "fu-dfu-core-firmware.h"
+
 /*
  * STM32 DfuSe (AN3156, UM0424): every alt setting is a memory described by the layout string
  * of its iInterface. Firmware elements are matched to alt settings, checked against the
@@ -290,10 +292,15 @@ fu_dfu_core_dfuse_jobs_new(GPtrArray *targets, FuFirmware *firmware, GError **er
 		if (blob == NULL)
 			return NULL;
 		/* an image without an address goes where the first memory becomes writable:
-		 * sectors before it hold the bootloader */
-		for (guint i = 0; address == 0 && i < target->layout.group_count; i++) {
-			if (target->layout.groups[i].access & DFU_PROTO_DFUSE_ACCESS_WRITE)
-				address = target->layout.groups[i].address;
+		 * sectors before it hold the bootloader; an address of 0 is an address */
+		if (!fu_dfu_core_firmware_has_address(firmware)) {
+			for (guint i = 0; i < target->layout.group_count; i++) {
+				const DfuProtoSectorGroup *group = &target->layout.groups[i];
+				if (group->access & DFU_PROTO_DFUSE_ACCESS_WRITE) {
+					address = group->address;
+					break;
+				}
+			}
 		}
 		if (address > G_MAXUINT32) {
 			g_set_error_literal(error,

@@ -4,6 +4,7 @@
 
 #include <fwupdplugin.h>
 
+#include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
 
 static GBytes *
@@ -287,6 +288,65 @@ fu_dfu_core_firmware_ihex_func(void)
 	g_assert_null(firmware_truncated);
 }
 
+/* the single element the DfuSe job list gives @firmware on a memory laid out as @layout */
+static guint32
+fu_dfu_core_test_dfuse_address(FuFirmware *firmware, const gchar *layout)
+{
+	gchar msg[128] = {0};
+	const FuDfuCoreDfuseJob *job;
+	g_autofree FuDfuCoreDfuseTarget *target = g_new0(FuDfuCoreDfuseTarget, 1);
+	g_autoptr(GPtrArray) targets = g_ptr_array_new();
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(
+	    dfu_proto_layout_parse(layout, strlen(layout), &target->layout, msg, sizeof(msg)),
+	    ==,
+	    DFU_PROTO_ERROR_NONE);
+	g_ptr_array_add(targets, target);
+	jobs = fu_dfu_core_dfuse_jobs_new(targets, firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(jobs);
+	g_assert_cmpint(jobs->len, ==, 1);
+	job = g_ptr_array_index(jobs, 0);
+	g_assert_cmpint(job->elements->len, ==, 1);
+	return g_array_index(job->elements, DfuProtoElement, 0).address;
+}
+
+static void
+fu_dfu_core_dfuse_address_zero_func(void)
+{
+	/* writable from 0x0, a second writable region far above it */
+	const gchar *layout = "@Flash /0x00000000/64*1Kg/0x00FE0000/1*64 g";
+	const gchar *hex = ":0400000001020304F2\n"
+			   ":00000001FF\n";
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(64);
+	g_autoptr(GBytes) blob = g_bytes_new_static(hex, strlen(hex));
+	g_autoptr(FuFirmware) raw = NULL;
+	g_autoptr(FuFirmware) ihex = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* a raw image has no address: it goes to the start of the first writable region,
+	 * which here begins at 0x0, not to the next region that happens to be above 0 */
+	raw = fu_dfu_core_test_load(image, TRUE, &error);
+	g_assert_no_error(error);
+	g_assert_false(fu_dfu_core_firmware_has_address(raw));
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(raw, layout), ==, 0x00000000);
+
+	/* an Intel HEX file that says 0x0 means 0x0 */
+	ihex = fu_dfu_core_test_load(blob, FALSE, &error);
+	g_assert_no_error(error);
+	g_assert_true(fu_dfu_core_firmware_has_address(ihex));
+	g_assert_cmphex(fu_firmware_get_addr(ihex), ==, 0);
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(ihex, layout), ==, 0x00000000);
+
+	/* with the first region read-only, a raw image goes to the writable one */
+	g_assert_cmphex(
+	    fu_dfu_core_test_dfuse_address(raw, "@Flash /0x00000000/64*1Ka/0x00FE0000/1*64 g"),
+	    ==,
+	    0x00FE0000);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -301,5 +361,6 @@ main(int argc, char **argv)
 	g_test_add_func("/dfu-core/firmware/dfuse-pack", fu_dfu_core_firmware_dfuse_pack_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-damaged",
 			fu_dfu_core_firmware_dfuse_damaged_func);
+	g_test_add_func("/dfu-core/dfuse/address-zero", fu_dfu_core_dfuse_address_zero_func);
 	return g_test_run();
 }
