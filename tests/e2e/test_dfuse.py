@@ -167,6 +167,38 @@ def case_stm32f4_outside_writable(build):
     check_nothing_written(run)
 
 
+def case_stm32f4_unsorted_elements(build):
+    # a file may list its elements in any order: the lower one, given last, is written all
+    # the same, each sector erased once
+    run = Run(build, "stm32f4-unsorted-elements", profile="stm32f4-dfuse", mode="dfu")
+    e_high = (FLASH + 0x20000 + 0x100, filler(3000, 5))
+    e_mid = (FLASH + 0x4000, filler(0x800, 7))
+    e_low = (FLASH, app_image(0x4000, 3))
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", [e_high, e_mid, e_low])], 0x0483, 0xDF11, run.file)
+    run.run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    check_flash_holds(run, [e_high, e_mid, e_low])
+    check_only_touched_erased(run, F4_SECTORS, [e_high, e_mid, e_low])
+    check_writes_inside(run, [e_high, e_mid, e_low])
+
+
+MANY_ELEMENTS = 200000
+
+
+def case_stm32f4_many_elements_overlap(build):
+    # 200,000 one-byte elements (a 1.8 MB file) in reverse address order, the last on top of
+    # another: the overlap is found and named before anything is sent
+    run = Run(build, "stm32f4-many-elements", profile="stm32f4-dfuse", mode="dfu")
+    elements = [(FLASH + 4 * (MANY_ELEMENTS - 1 - i), b"\x5a") for i in range(MANY_ELEMENTS)]
+    elements[-1] = (FLASH + 4, b"\xa5")
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", elements)], 0x0483, 0xDF11, run.file)
+    run.run()
+    run.check_failed("overlap at 0x08000004", "malformed")
+    check_nothing_written(run)
+
+
 def case_stm32f4_wrong_target(build):
     run = Run(build, "stm32f4-wrong-target", profile="stm32f4-dfuse", mode="dfu")
     run.file = os.path.join(run.dir, "firmware.dfu")
