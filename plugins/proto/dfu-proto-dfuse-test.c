@@ -495,13 +495,17 @@ test_plan_overlap(void)
 		const DfuProtoElement e[] = {{0x08000000, 17, 0}, {0x08000010, 16, 17}};
 		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) ==
 		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
-		CHECK(strstr(buf, "elements 0 and 1 overlap at 0x08000010") != NULL);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (17 bytes) and 0x08000010 (16 bytes) overlap "
+			     "at 0x08000010") != NULL);
 	}
 	{
 		const DfuProtoElement e[] = {{0x08000000, 16, 0}, {0x08000000, 16, 16}};
 		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) ==
 		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
-		CHECK(strstr(buf, "elements 0 and 1 overlap at 0x08000000") != NULL);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (16 bytes) and 0x08000000 (16 bytes) overlap "
+			     "at 0x08000000") != NULL);
 	}
 	/* one element inside an earlier, longer one, with an empty element between them */
 	{
@@ -510,7 +514,9 @@ test_plan_overlap(void)
 					     {0x08000020, 4, 64}};
 		CHECK(plan_run(layout, e, 3, 1024, 0, buf, sizeof(buf)) ==
 		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
-		CHECK(strstr(buf, "elements 0 and 2 overlap at 0x08000020") != NULL);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (64 bytes) and 0x08000020 (4 bytes) overlap "
+			     "at 0x08000020") != NULL);
 	}
 	/* unsorted, even without an overlap: the caller has to sort */
 	{
@@ -587,7 +593,8 @@ test_plan_many_elements(void)
 	e[MANY_ELEMENTS - 1].address = e[MANY_ELEMENTS - 2].address;
 	CHECK(dfu_proto_dfuse_validate(&l, e, MANY_ELEMENTS, msg, sizeof(msg)) ==
 	      DFU_PROTO_ERROR_INVALID_ARGUMENT);
-	CHECK(strstr(msg, "elements 199998 and 199999 overlap") != NULL);
+	CHECK(strstr(msg, "elements at 0x080c34f8 (1 bytes) and 0x080c34f8 (1 bytes) overlap") !=
+	      NULL);
 	free(e);
 }
 

@@ -115,14 +115,19 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 				    (unsigned)o->address,
 				    i,
 				    (unsigned)e->address);
-			return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
-					  msg,
-					  msg_size,
-					  "firmware elements %zu and %zu overlap at 0x%08x: "
-					  "the firmware file is malformed",
-					  previous_index,
-					  i,
-					  (unsigned)e->address);
+			/* addresses, not indices: the caller's sort renumbered the file's elements
+			 */
+			return dfuse_fail(
+			    DFU_PROTO_ERROR_INVALID_ARGUMENT,
+			    msg,
+			    msg_size,
+			    "firmware elements at 0x%08x (%u bytes) and 0x%08x (%u bytes) "
+			    "overlap at 0x%08x: the firmware file is malformed",
+			    (unsigned)o->address,
+			    (unsigned)o->length,
+			    (unsigned)e->address,
+			    (unsigned)e->length,
+			    (unsigned)e->address);
 		}
 		previous = e;
 		previous_index = i;

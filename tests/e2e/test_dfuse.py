@@ -195,7 +195,7 @@ def case_stm32f4_many_elements_overlap(build):
     run.file = os.path.join(run.dir, "firmware.dfu")
     dfuse_file([(0, "Internal Flash", elements)], 0x0483, 0xDF11, run.file)
     run.run()
-    run.check_failed("overlap at 0x08000004", "malformed")
+    run.check_failed("elements at 0x08000004", "overlap at 0x08000004", "malformed")
     check_nothing_written(run)
 
 
