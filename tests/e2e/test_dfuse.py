@@ -154,6 +154,19 @@ def case_stm32f4_ihex(build):
     check_only_touched_erased(run, F4_SECTORS, [(FLASH + 0x8000, image)])
 
 
+def case_stm32f4_ihex_at_zero(build):
+    # an Intel HEX file for address 0x0, where this layout has no memory: refused, not moved
+    # to the first writable sector (0 is an address, not "none given")
+    run = Run(build, "stm32f4-ihex-at-zero", profile="stm32f4-dfuse", mode="dfu")
+    run.file = os.path.join(run.dir, "firmware.hex")
+    subprocess.run(["/usr/bin/python3", SAMPLE, "--size", "0x3000", "--format", "hex",
+                    "--base", "0x0", "--out", run.file, "--raw-out", run.image],
+                   check=True)
+    run.run()
+    run.check_failed("0x00000000", "writable memory")
+    check_nothing_written(run)
+
+
 def case_stm32f4_outside_writable(build):
     # an element in the system memory (not in any layout) and one overlapping the end of
     # the flash: refused before anything is erased
