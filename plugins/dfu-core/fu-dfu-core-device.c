@@ -143,13 +143,11 @@ fu_dfu_core_device_write_dfuse(FuDfuCoreDevice *self,
 
 	/* the application starts where the image for the first memory does */
 	job0 = g_ptr_array_index(jobs, 0);
-	self->dfuse_leave_address = g_array_index(job0->elements, DfuProtoElement, 0).address;
+	self->dfuse_leave_address = job0->first_address;
 	for (guint i = 0; i < jobs->len; i++) {
 		FuDfuCoreDfuseJob *job = g_ptr_array_index(jobs, i);
-		if (job->target->alt_setting == 0 && job->elements->len > 0) {
-			self->dfuse_leave_address =
-			    g_array_index(job->elements, DfuProtoElement, 0).address;
-		}
+		if (job->target->alt_setting == 0 && job->elements->len > 0)
+			self->dfuse_leave_address = job->first_address;
 	}
 
 	self->download_incomplete = TRUE;

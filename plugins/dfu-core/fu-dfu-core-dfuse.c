@@ -4,6 +4,8 @@
 
 #include "fu-dfu-core-dfuse.h"
 
+#include "fu-dfu-core-firmware.h"
+
 /*
  * STM32 DfuSe (AN3156, UM0424): every alt setting is a memory described by the layout string
  * of its iInterface. Firmware elements are matched to alt settings, checked against the
@@ -31,6 +33,8 @@ fu_dfu_core_dfuse_job_free(FuDfuCoreDfuseJob *job)
 {
 	g_array_unref(job->elements);
 	g_ptr_array_unref(job->chunks);
+	if (job->data != NULL)
+		g_byte_array_unref(job->data);
 	g_clear_object(&job->stream);
 	g_free(job);
 }
@@ -195,7 +199,7 @@ fu_dfu_core_dfuse_job_for_target(GPtrArray *jobs, const FuDfuCoreDfuseTarget *ta
 	job->target = target;
 	job->elements = g_array_new(FALSE, TRUE, sizeof(DfuProtoElement));
 	job->chunks = g_ptr_array_new_with_free_func((GDestroyNotify)g_object_unref);
-	job->stream = G_INPUT_STREAM(fu_composite_input_stream_new());
+	job->data = g_byte_array_new();
 	g_ptr_array_add(jobs, job);
 	return job;
 }
@@ -216,19 +220,39 @@ fu_dfu_core_dfuse_job_add(FuDfuCoreDfuseJob *job, guint32 address, GBytes *blob,
 				    "firmware element larger than 4 GiB");
 		return FALSE;
 	}
-	if (job->elements->len > 0) {
-		const DfuProtoElement *last =
-		    &g_array_index(job->elements, DfuProtoElement, job->elements->len - 1);
-		offset = last->image_offset + last->length;
-	}
+	offset = job->data->len;
+	if (job->elements->len == 0)
+		job->first_address = address;
 	element.address = address;
 	element.length = g_bytes_get_size(blob);
 	element.image_offset = offset;
 	fu_chunk_set_address(chk, address);
 	g_array_append_val(job->elements, element);
 	g_ptr_array_add(job->chunks, g_steal_pointer(&chk));
-	fu_composite_input_stream_add_bytes(FU_COMPOSITE_INPUT_STREAM(job->stream), blob);
+	g_byte_array_append(job->data, g_bytes_get_data(blob, NULL), g_bytes_get_size(blob));
 	return TRUE;
+}
+
+static gint
+fu_dfu_core_dfuse_element_cmp(gconstpointer a, gconstpointer b)
+{
+	const DfuProtoElement *ea = a;
+	const DfuProtoElement *eb = b;
+	if (ea->address != eb->address)
+		return ea->address < eb->address ? -1 : 1;
+	/* equal addresses overlap whatever the order; keep the file's for the message */
+	if (ea->image_offset != eb->image_offset)
+		return ea->image_offset < eb->image_offset ? -1 : 1;
+	return 0;
+}
+
+/* the core wants elements in address order, which a DfuSe file does not promise */
+static void
+fu_dfu_core_dfuse_job_finish(FuDfuCoreDfuseJob *job)
+{
+	g_autoptr(GBytes) data = g_byte_array_free_to_bytes(g_steal_pointer(&job->data));
+	g_array_sort(job->elements, fu_dfu_core_dfuse_element_cmp);
+	job->stream = g_memory_input_stream_new_from_bytes(data);
 }
 
 /**
@@ -290,10 +314,15 @@ fu_dfu_core_dfuse_jobs_new(GPtrArray *targets, FuFirmware *firmware, GError **er
 		if (blob == NULL)
 			return NULL;
 		/* an image without an address goes where the first memory becomes writable:
-		 * sectors before it hold the bootloader */
-		for (guint i = 0; address == 0 && i < target->layout.group_count; i++) {
-			if (target->layout.groups[i].access & DFU_PROTO_DFUSE_ACCESS_WRITE)
-				address = target->layout.groups[i].address;
+		 * sectors before it hold the bootloader; an address of 0 is an address */
+		if (!fu_dfu_core_firmware_has_address(firmware)) {
+			for (guint i = 0; i < target->layout.group_count; i++) {
+				const DfuProtoSectorGroup *group = &target->layout.groups[i];
+				if (group->access & DFU_PROTO_DFUSE_ACCESS_WRITE) {
+					address = group->address;
+					break;
+				}
+			}
 		}
 		if (address > G_MAXUINT32) {
 			g_set_error_literal(error,
@@ -310,6 +339,7 @@ fu_dfu_core_dfuse_jobs_new(GPtrArray *targets, FuFirmware *firmware, GError **er
 	for (guint i = 0; i < jobs->len; i++) {
 		FuDfuCoreDfuseJob *job = g_ptr_array_index(jobs, i);
 		gchar msg[256] = {0};
+		fu_dfu_core_dfuse_job_finish(job);
 		if (job->elements->len == 0)
 			continue;
 		if (dfu_proto_dfuse_validate(&job->target->layout,

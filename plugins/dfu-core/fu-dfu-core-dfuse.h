@@ -15,9 +15,11 @@ typedef struct {
 /* what is written to one alt setting: its elements, their data back to back in @stream */
 typedef struct {
 	const FuDfuCoreDfuseTarget *target;
-	GArray *elements;  /* of DfuProtoElement */
-	GPtrArray *chunks; /* of FuChunk, the data of each element */
-	GInputStream *stream;
+	GArray *elements;      /* of DfuProtoElement, sorted by address */
+	GPtrArray *chunks;     /* of FuChunk, the data of each element, in file order */
+	guint32 first_address; /* of the file's first element for this memory */
+	GByteArray *data;      /* the elements' data back to back while the list is built */
+	GInputStream *stream;  /* then that data as one buffer: a read is found in O(1) */
 } FuDfuCoreDfuseJob;
 
 void

@@ -16,6 +16,10 @@
 /* the largest Intel HEX span expanded into an image: 16 MiB, above any DFU device's flash */
 #define FU_DFU_CORE_FIRMWARE_IHEX_SPAN_MAX 0x1000000
 
+/* FuFirmware has no "address set" flag and 0 is a valid address, so images that carry an
+ * address are marked */
+#define FU_DFU_CORE_FIRMWARE_HAS_ADDRESS "fu-dfu-core-firmware-has-address"
+
 /* a predicate, not a check: FALSE is "no", with nothing to report */
 static gboolean
 fu_dfu_core_firmware_starts_with(GInputStream *stream, const gchar *magic)
@@ -135,6 +139,7 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 	}
 	firmware = fu_firmware_new_from_bytes(blob);
 	fu_firmware_set_addr(firmware, fu_firmware_get_addr(ihex));
+	g_object_set_data(G_OBJECT(firmware), FU_DFU_CORE_FIRMWARE_HAS_ADDRESS, GINT_TO_POINTER(1));
 	return g_steal_pointer(&firmware);
 }
 
@@ -314,6 +319,21 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 		    "add one with dfu-suffix, or get the .dfu file from the vendor",
 		    error_suffix->message);
 	return NULL;
+}
+
+/**
+ * fu_dfu_core_firmware_has_address:
+ * @firmware: from fu_dfu_core_firmware_load()
+ *
+ * Tells whether the file gave the image an address (Intel HEX), which may be 0; a raw or
+ * .dfu image has none.
+ *
+ * Returns: %TRUE if fu_firmware_get_addr() is the file's address
+ **/
+gboolean
+fu_dfu_core_firmware_has_address(FuFirmware *firmware)
+{
+	return g_object_get_data(G_OBJECT(firmware), FU_DFU_CORE_FIRMWARE_HAS_ADDRESS) != NULL;
 }
 
 /* the size of the image to download, whichever parser produced it */

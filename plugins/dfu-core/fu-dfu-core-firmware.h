@@ -14,3 +14,5 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 			  GError **error);
 gboolean
 fu_dfu_core_firmware_get_image_size(FuFirmware *firmware, gsize *size, GError **error);
+gboolean
+fu_dfu_core_firmware_has_address(FuFirmware *firmware);

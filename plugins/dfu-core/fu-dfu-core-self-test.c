@@ -4,6 +4,7 @@
 
 #include <fwupdplugin.h>
 
+#include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
 
 static GBytes *
@@ -287,6 +288,204 @@ fu_dfu_core_firmware_ihex_func(void)
 	g_assert_null(firmware_truncated);
 }
 
+/* the single element the DfuSe job list gives @firmware on a memory laid out as @layout */
+static guint32
+fu_dfu_core_test_dfuse_address(FuFirmware *firmware, const gchar *layout)
+{
+	gchar msg[128] = {0};
+	const FuDfuCoreDfuseJob *job;
+	g_autofree FuDfuCoreDfuseTarget *target = g_new0(FuDfuCoreDfuseTarget, 1);
+	g_autoptr(GPtrArray) targets = g_ptr_array_new();
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_cmpint(
+	    dfu_proto_layout_parse(layout, strlen(layout), &target->layout, msg, sizeof(msg)),
+	    ==,
+	    DFU_PROTO_ERROR_NONE);
+	g_ptr_array_add(targets, target);
+	jobs = fu_dfu_core_dfuse_jobs_new(targets, firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(jobs);
+	g_assert_cmpint(jobs->len, ==, 1);
+	job = g_ptr_array_index(jobs, 0);
+	g_assert_cmpint(job->elements->len, ==, 1);
+	return g_array_index(job->elements, DfuProtoElement, 0).address;
+}
+
+static void
+fu_dfu_core_dfuse_address_zero_func(void)
+{
+	/* writable from 0x0, a second writable region far above it */
+	const gchar *layout = "@Flash /0x00000000/64*1Kg/0x00FE0000/1*64 g";
+	const gchar *hex = ":0400000001020304F2\n"
+			   ":00000001FF\n";
+	g_autoptr(GBytes) image = fu_dfu_core_test_image(64);
+	g_autoptr(GBytes) blob = g_bytes_new_static(hex, strlen(hex));
+	g_autoptr(FuFirmware) raw = NULL;
+	g_autoptr(FuFirmware) ihex = NULL;
+	g_autoptr(GError) error = NULL;
+
+	/* a raw image has no address: it goes to the start of the first writable region,
+	 * which here begins at 0x0, not to the next region that happens to be above 0 */
+	raw = fu_dfu_core_test_load(image, TRUE, &error);
+	g_assert_no_error(error);
+	g_assert_false(fu_dfu_core_firmware_has_address(raw));
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(raw, layout), ==, 0x00000000);
+
+	/* an Intel HEX file that says 0x0 means 0x0 */
+	ihex = fu_dfu_core_test_load(blob, FALSE, &error);
+	g_assert_no_error(error);
+	g_assert_true(fu_dfu_core_firmware_has_address(ihex));
+	g_assert_cmphex(fu_firmware_get_addr(ihex), ==, 0);
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(ihex, layout), ==, 0x00000000);
+
+	/* with the first region read-only, a raw image goes to the writable one */
+	g_assert_cmphex(
+	    fu_dfu_core_test_dfuse_address(raw, "@Flash /0x00000000/64*1Ka/0x00FE0000/1*64 g"),
+	    ==,
+	    0x00FE0000);
+}
+
+/* a DfuSe firmware with one image for alt setting 0 holding @n elements */
+static FuFirmware *
+fu_dfu_core_test_dfuse_elements(const guint32 *addresses, const gsize *sizes, guint n)
+{
+	g_autoptr(FuFirmware) firmware = fu_dfuse_firmware_new();
+	g_autoptr(FuFirmware) image = fu_firmware_new();
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < n; i++) {
+		g_autofree guint8 *buf = g_malloc(sizes[i]);
+		g_autoptr(GBytes) data = NULL;
+		g_autoptr(FuChunk) chk = NULL;
+		/* every byte tells which element it belongs to */
+		memset(buf, (guint8)(i * 7 + 3), sizes[i]);
+		data = g_bytes_new_take(g_steal_pointer(&buf), sizes[i]);
+		chk = fu_chunk_bytes_new(data);
+		fu_chunk_set_address(chk, addresses[i]);
+		fu_firmware_add_chunk(image, chk);
+	}
+	fu_firmware_set_idx(image, 0);
+	g_assert_true(fu_firmware_add_image(firmware, image, &error));
+	g_assert_no_error(error);
+	return g_steal_pointer(&firmware);
+}
+
+/* one memory at alt setting 0 laid out as @layout */
+static GPtrArray *
+fu_dfu_core_test_dfuse_targets(const gchar *layout)
+{
+	gchar msg[128] = {0};
+	GPtrArray *targets = g_ptr_array_new_with_free_func(g_free);
+	FuDfuCoreDfuseTarget *target = g_new0(FuDfuCoreDfuseTarget, 1);
+
+	g_ptr_array_add(targets, target);
+	g_assert_cmpint(
+	    dfu_proto_layout_parse(layout, strlen(layout), &target->layout, msg, sizeof(msg)),
+	    ==,
+	    DFU_PROTO_ERROR_NONE);
+	return targets;
+}
+
+/* a file lists its elements in any order: overlaps are found whatever it is */
+static void
+fu_dfu_core_dfuse_overlap_func(void)
+{
+	const gchar *layout = "@Flash /0x08000000/4*1Kg";
+	const struct {
+		guint32 addresses[3];
+		gsize sizes[3];
+		guint n;
+		const gchar *error; /* NULL: accepted */
+	} cases[] = {
+	    {{0x08000400, 0x08000000, 0x08000010}, {16, 16, 16}, 3, NULL},
+	    {{0x08000010, 0x08000000}, {16, 17}, 2, "overlap at 0x08000010"},
+	    {{0x08000000, 0x08000000}, {16, 16}, 2, "overlap at 0x08000000"},
+	    {{0x08000020, 0x08000400, 0x08000000}, {4, 16, 64}, 3, "overlap at 0x08000020"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(FuFirmware) firmware =
+		    fu_dfu_core_test_dfuse_elements(cases[i].addresses, cases[i].sizes, cases[i].n);
+		g_autoptr(GPtrArray) targets = fu_dfu_core_test_dfuse_targets(layout);
+		g_autoptr(GPtrArray) jobs = NULL;
+		g_autoptr(GError) error = NULL;
+
+		jobs = fu_dfu_core_dfuse_jobs_new(targets, firmware, &error);
+		if (cases[i].error == NULL) {
+			g_assert_no_error(error);
+			g_assert_nonnull(jobs);
+			continue;
+		}
+		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+		g_assert_nonnull(g_strstr_len(error->message, -1, cases[i].error));
+		g_assert_null(jobs);
+	}
+}
+
+/*
+ * 200000 one-byte elements in reverse address order, as a 1.8 MB DfuSe file may hold: the
+ * job list sorts them, keeps the file's first address for leaving DFU mode, and the image
+ * stream gives each element's byte; the core then plans them. A pairwise overlap check and a
+ * per-read element search made this take minutes.
+ */
+#define FU_DFU_CORE_TEST_MANY_ELEMENTS 200000
+static void
+fu_dfu_core_dfuse_many_elements_func(void)
+{
+	const guint n = FU_DFU_CORE_TEST_MANY_ELEMENTS;
+	const FuDfuCoreDfuseJob *job;
+	DfuProtoDfusePlan plan;
+	uint64_t write_bytes = 0;
+	g_autofree guint32 *addresses = g_new0(guint32, n);
+	g_autofree gsize *sizes = g_new0(gsize, n);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GPtrArray) targets =
+	    fu_dfu_core_test_dfuse_targets("@Flash /0x08000000/1024*1Kg");
+	g_autoptr(GPtrArray) jobs = NULL;
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < n; i++) {
+		addresses[i] = 0x08000000 + (n - 1 - i) * 4;
+		sizes[i] = 1;
+	}
+	firmware = fu_dfu_core_test_dfuse_elements(addresses, sizes, n);
+	jobs = fu_dfu_core_dfuse_jobs_new(targets, firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(jobs);
+	job = g_ptr_array_index(jobs, 0);
+	g_assert_cmpint(job->elements->len, ==, n);
+	g_assert_cmphex(job->first_address, ==, addresses[0]);
+	for (guint i = 0; i < n; i++) {
+		const DfuProtoElement *e = &g_array_index(job->elements, DfuProtoElement, i);
+		/* element i of the sorted list is element n - 1 - i of the file */
+		guint8 byte = 0;
+		g_assert_cmphex(e->address, ==, 0x08000000 + i * 4);
+		g_assert_cmpint(e->length, ==, 1);
+		g_assert_true(g_seekable_seek(G_SEEKABLE(job->stream),
+					      e->image_offset,
+					      G_SEEK_SET,
+					      NULL,
+					      &error));
+		g_assert_no_error(error);
+		g_assert_cmpint(g_input_stream_read(job->stream, &byte, 1, NULL, &error), ==, 1);
+		g_assert_cmpint(byte, ==, (guint8)((n - 1 - i) * 7 + 3));
+	}
+	g_assert_cmpint(dfu_proto_dfuse_plan_init(&plan,
+						  &job->target->layout,
+						  (const DfuProtoElement *)job->elements->data,
+						  job->elements->len,
+						  2048,
+						  0,
+						  NULL,
+						  0),
+			==,
+			DFU_PROTO_ERROR_NONE);
+	dfu_proto_dfuse_plan_get_totals(&plan, NULL, NULL, &write_bytes);
+	g_assert_cmpint(write_bytes, ==, n);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -301,5 +500,8 @@ main(int argc, char **argv)
 	g_test_add_func("/dfu-core/firmware/dfuse-pack", fu_dfu_core_firmware_dfuse_pack_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-damaged",
 			fu_dfu_core_firmware_dfuse_damaged_func);
+	g_test_add_func("/dfu-core/dfuse/address-zero", fu_dfu_core_dfuse_address_zero_func);
+	g_test_add_func("/dfu-core/dfuse/overlap", fu_dfu_core_dfuse_overlap_func);
+	g_test_add_func("/dfu-core/dfuse/many-elements", fu_dfu_core_dfuse_many_elements_func);
 	return g_test_run();
 }

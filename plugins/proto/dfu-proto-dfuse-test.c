@@ -326,14 +326,22 @@ test_plan(void)
 			  "E8000000/16384 E8004000/16384 A8000000 W2:8192@100 W3:8192@8292 "
 			  "A8004000 W2:3616@16484 L8000000 END");
 	}
-	/* discontiguous elements given out of order: erases in address order, a run each */
+	/* discontiguous elements: erases in address order, a run each; the image offsets keep
+	 * the file's order */
 	{
-		const DfuProtoElement e[] = {{0x08020100, 4096, 4096}, {0x08000000, 4096, 0}};
+		const DfuProtoElement e[] = {{0x08000000, 4096, 4096}, {0x08020100, 4096, 0}};
 		CHECK(plan_run(STM32F405_LAYOUT, e, 2, 2048, 0, buf, sizeof(buf)) ==
 		      DFU_PROTO_ERROR_NONE);
 		CHECK_STR(buf,
-			  "E8000000/16384 E8020000/131072 A8020100 W2:2048@4096 W3:2048@6144 "
-			  "A8000000 W2:2048@0 W3:2048@2048 END");
+			  "E8000000/16384 E8020000/131072 A8000000 W2:2048@4096 W3:2048@6144 "
+			  "A8020100 W2:2048@0 W3:2048@2048 END");
+	}
+	/* the caller sorts: elements out of address order are refused, not planned */
+	{
+		const DfuProtoElement e[] = {{0x08020100, 4096, 4096}, {0x08000000, 4096, 0}};
+		CHECK(plan_run(STM32F405_LAYOUT, e, 2, 2048, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		CHECK(strstr(buf, "not in address order") != NULL);
 	}
 	/* contiguous elements continue the run; two elements in one sector erase it once */
 	{
@@ -470,6 +478,124 @@ test_plan_refused(void)
 		CHECK(plan_run(layout, ok, 1, 0, 0, buf, sizeof(buf)) ==
 		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
 	}
+}
+
+/* the overlap check compares neighbours: adjacent, overlapping, identical, unsorted, empty */
+static void
+test_plan_overlap(void)
+{
+	const char *layout = "@X/0x08000000/04*1Kg";
+	char buf[1024];
+
+	{
+		const DfuProtoElement e[] = {{0x08000000, 16, 0}, {0x08000010, 16, 16}};
+		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) == DFU_PROTO_ERROR_NONE);
+	}
+	{
+		const DfuProtoElement e[] = {{0x08000000, 17, 0}, {0x08000010, 16, 17}};
+		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (17 bytes) and 0x08000010 (16 bytes) overlap "
+			     "at 0x08000010") != NULL);
+	}
+	{
+		const DfuProtoElement e[] = {{0x08000000, 16, 0}, {0x08000000, 16, 16}};
+		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (16 bytes) and 0x08000000 (16 bytes) overlap "
+			     "at 0x08000000") != NULL);
+	}
+	/* one element inside an earlier, longer one, with an empty element between them */
+	{
+		const DfuProtoElement e[] = {{0x08000000, 64, 0},
+					     {0x08000000, 0, 64},
+					     {0x08000020, 4, 64}};
+		CHECK(plan_run(layout, e, 3, 1024, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		CHECK(strstr(buf,
+			     "elements at 0x08000000 (64 bytes) and 0x08000020 (4 bytes) overlap "
+			     "at 0x08000020") != NULL);
+	}
+	/* unsorted, even without an overlap: the caller has to sort */
+	{
+		const DfuProtoElement e[] = {{0x08000400, 16, 0}, {0x08000000, 16, 16}};
+		CHECK(plan_run(layout, e, 2, 1024, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		CHECK(strstr(buf,
+			     "elements 0 (0x08000400) and 1 (0x08000000) are not in address "
+			     "order") != NULL);
+	}
+	/* empty elements may be anywhere */
+	{
+		const DfuProtoElement e[] = {{0x08000400, 0, 0},
+					     {0x08000000, 16, 0},
+					     {0x08000000, 0, 16},
+					     {0x08000010, 16, 16}};
+		CHECK(plan_run(layout, e, 4, 1024, 0, buf, sizeof(buf)) == DFU_PROTO_ERROR_NONE);
+		CHECK_STR(buf, "E8000000/1024 A8000000 W2:16@0 A8000010 W2:16@16 END");
+	}
+}
+
+/*
+ * A DfuSe file may hold hundreds of thousands of tiny elements: validating and planning them
+ * must cost time linear in their count (a pairwise overlap check took minutes for these).
+ */
+#define MANY_ELEMENTS 200000u
+static void
+test_plan_many_elements(void)
+{
+	DfuProtoLayout l;
+	DfuProtoDfusePlan plan;
+	DfuProtoDfuseStep step;
+	DfuProtoElement *e = calloc(MANY_ELEMENTS, sizeof(*e));
+	char msg[256] = {0};
+	uint32_t erase_count = 0;
+	uint64_t erase_bytes = 0;
+	uint64_t write_bytes = 0;
+	unsigned erases = 0;
+	unsigned set_addresses = 0;
+	unsigned writes = 0;
+	size_t next_offset = 0;
+
+	CHECK(e != NULL);
+	if (e == NULL)
+		return;
+	/* one byte every 4, over 800000 bytes: 782 sectors of 1 KiB */
+	for (size_t i = 0; i < MANY_ELEMENTS; i++) {
+		e[i].address = 0x08000000u + (uint32_t)i * 4;
+		e[i].length = 1;
+		e[i].image_offset = i;
+	}
+	CHECK(parse("@X/0x08000000/1024*1Kg", &l) == DFU_PROTO_ERROR_NONE);
+	CHECK(dfu_proto_dfuse_plan_init(&plan, &l, e, MANY_ELEMENTS, 1024, 0, msg, sizeof(msg)) ==
+	      DFU_PROTO_ERROR_NONE);
+	dfu_proto_dfuse_plan_get_totals(&plan, &erase_count, &erase_bytes, &write_bytes);
+	CHECK(erase_count == 782 && erase_bytes == 782u * 1024 && write_bytes == MANY_ELEMENTS);
+	for (dfu_proto_dfuse_plan_next(&plan, &step); step.kind != DFU_PROTO_DFUSE_STEP_END;
+	     dfu_proto_dfuse_plan_next(&plan, &step)) {
+		if (step.kind == DFU_PROTO_DFUSE_STEP_ERASE) {
+			CHECK(step.address == 0x08000000u + erases * 1024);
+			erases++;
+		} else if (step.kind == DFU_PROTO_DFUSE_STEP_SET_ADDRESS) {
+			set_addresses++;
+		} else if (step.kind == DFU_PROTO_DFUSE_STEP_WRITE) {
+			CHECK(step.address == 0x08000000u + writes * 4 && step.length == 1);
+			CHECK(step.image_offset == next_offset);
+			next_offset++;
+			writes++;
+		}
+	}
+	CHECK(erases == 782 && set_addresses == MANY_ELEMENTS && writes == MANY_ELEMENTS);
+
+	/* the last element on top of the one before: found, and named */
+	e[MANY_ELEMENTS - 1].address = e[MANY_ELEMENTS - 2].address;
+	CHECK(dfu_proto_dfuse_validate(&l, e, MANY_ELEMENTS, msg, sizeof(msg)) ==
+	      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	CHECK(strstr(msg, "elements at 0x080c34f8 (1 bytes) and 0x080c34f8 (1 bytes) overlap") !=
+	      NULL);
+	free(e);
 }
 
 static void
@@ -1319,6 +1445,8 @@ main(void)
 	test_layout_queries();
 	test_plan();
 	test_plan_refused();
+	test_plan_overlap();
+	test_plan_many_elements();
 	test_bounds();
 	test_session_download();
 	test_session_refused();

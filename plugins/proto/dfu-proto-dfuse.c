@@ -58,6 +58,9 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 			 char *msg,
 			 size_t msg_size)
 {
+	const DfuProtoElement *previous = NULL;
+	size_t previous_index = 0;
+	uint64_t previous_end = 0;
 	uint64_t total = 0;
 
 	if (msg != NULL && msg_size > 0)
@@ -98,21 +101,37 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 			    (unsigned long long)(end - 1),
 			    (unsigned)e->length,
 			    layout->name);
-		for (size_t j = 0; j < i; j++) {
-			const DfuProtoElement *o = &elements[j];
-			if (o->length == 0)
-				continue;
-			if (e->address < (uint64_t)o->address + o->length && o->address < end)
+		/* sorted input makes the overlap check one comparison with the element before */
+		if (previous != NULL && e->address < previous_end) {
+			const DfuProtoElement *o = previous;
+			if (e->address < o->address)
 				return dfuse_fail(
 				    DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				    msg,
 				    msg_size,
-				    "firmware elements %zu and %zu overlap at 0x%08x: "
-				    "the firmware file is malformed",
-				    j,
+				    "firmware elements %zu (0x%08x) and %zu (0x%08x) are not in "
+				    "address order",
+				    previous_index,
+				    (unsigned)o->address,
 				    i,
-				    (unsigned)(e->address > o->address ? e->address : o->address));
+				    (unsigned)e->address);
+			/* addresses, not indices: the caller's sort renumbered the file's elements
+			 */
+			return dfuse_fail(
+			    DFU_PROTO_ERROR_INVALID_ARGUMENT,
+			    msg,
+			    msg_size,
+			    "firmware elements at 0x%08x (%u bytes) and 0x%08x (%u bytes) "
+			    "overlap at 0x%08x: the firmware file is malformed",
+			    (unsigned)o->address,
+			    (unsigned)o->length,
+			    (unsigned)e->address,
+			    (unsigned)e->length,
+			    (unsigned)e->address);
 		}
+		previous = e;
+		previous_index = i;
+		previous_end = end;
 		total += e->length;
 	}
 	if (total == 0)
@@ -130,15 +149,18 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 
 /*
  * The lowest sector at or above @cursor that some element touches, whatever its access.
- * Sectors come from the sorted layout, so walking the cursor upward visits each once.
+ * Sectors come from the sorted layout and elements are sorted and disjoint, so walking the
+ * cursor upward visits each sector once and *@index (the first element not yet done) only
+ * moves forward: the whole walk is linear in elements plus sectors.
  */
 static bool
-dfuse_plan_touched_sector(const DfuProtoDfusePlan *plan, uint64_t cursor, DfuProtoSector *out)
+dfuse_plan_touched_sector(const DfuProtoDfusePlan *plan,
+			  size_t *index,
+			  uint64_t cursor,
+			  DfuProtoSector *out)
 {
-	bool found = false;
-
-	for (size_t i = 0; i < plan->element_count; i++) {
-		const DfuProtoElement *e = &plan->elements[i];
+	for (; *index < plan->element_count; (*index)++) {
+		const DfuProtoElement *e = &plan->elements[*index];
 		const uint64_t end = (uint64_t)e->address + e->length;
 		uint64_t from = e->address > cursor ? e->address : cursor;
 		DfuProtoSector sector;
@@ -151,21 +173,22 @@ dfuse_plan_touched_sector(const DfuProtoDfusePlan *plan, uint64_t cursor, DfuPro
 		/* a sector holding the cursor but starting below it was already handled */
 		if (sector.address < cursor)
 			continue;
-		if (!found || sector.address < out->address) {
-			*out = sector;
-			found = true;
-		}
+		*out = sector;
+		return true;
 	}
-	return found;
+	return false;
 }
 
 /* the next sector to erase (E bit), moving the cursor past it */
 static bool
-dfuse_plan_next_erase(const DfuProtoDfusePlan *plan, uint64_t *cursor, DfuProtoSector *out)
+dfuse_plan_next_erase(const DfuProtoDfusePlan *plan,
+		      size_t *index,
+		      uint64_t *cursor,
+		      DfuProtoSector *out)
 {
 	DfuProtoSector sector;
 
-	while (dfuse_plan_touched_sector(plan, *cursor, &sector)) {
+	while (dfuse_plan_touched_sector(plan, index, *cursor, &sector)) {
 		*cursor = (uint64_t)sector.address + sector.size;
 		/* writable but not erasable memory (OTP, option bytes) is written as it is */
 		if ((sector.access & DFU_PROTO_DFUSE_ACCESS_ERASE) != 0) {
@@ -189,6 +212,7 @@ dfu_proto_dfuse_plan_init(DfuProtoDfusePlan *plan,
 	DfuProtoError error;
 	DfuProtoSector sector;
 	uint64_t cursor = 0;
+	size_t index = 0;
 
 	memset(plan, 0, sizeof(*plan));
 	plan->phase = DFU_PROTO_DFUSE_PHASE_END;
@@ -213,7 +237,7 @@ dfu_proto_dfuse_plan_init(DfuProtoDfusePlan *plan,
 	if (flags & DFU_PROTO_DFUSE_FLAG_MASS_ERASE) {
 		plan->erase_count = 1;
 	} else {
-		while (dfuse_plan_next_erase(plan, &cursor, &sector)) {
+		while (dfuse_plan_next_erase(plan, &index, &cursor, &sector)) {
 			plan->erase_count++;
 			plan->erase_bytes += sector.size;
 		}
@@ -303,7 +327,10 @@ dfu_proto_dfuse_plan_next(DfuProtoDfusePlan *plan, DfuProtoDfuseStep *step)
 				step->kind = DFU_PROTO_DFUSE_STEP_MASS_ERASE;
 				return;
 			}
-		} else if (dfuse_plan_next_erase(plan, &plan->erase_cursor, &sector)) {
+		} else if (dfuse_plan_next_erase(plan,
+						 &plan->erase_element,
+						 &plan->erase_cursor,
+						 &sector)) {
 			step->kind = DFU_PROTO_DFUSE_STEP_ERASE;
 			step->address = sector.address;
 			step->length = sector.size;

@@ -317,8 +317,9 @@ typedef struct {
 	uint16_t block_size;
 	unsigned flags;
 	DfuProtoDfusePhase phase;
-	/* erase: sectors below the cursor are done */
+	/* erase: sectors below the cursor are done, so are elements below erase_element */
 	uint64_t erase_cursor;
+	size_t erase_element;
 	/* write */
 	size_t element_index;
 	uint32_t element_offset;
@@ -336,8 +337,11 @@ typedef struct {
 /*
  * Checks every element before anything is erased: inside sectors with the W bit (all of its
  * bytes), not past 2^32, not overlapping another element, @image_offset + length not
- * wrapping; at least one byte to write. Returns DFU_PROTO_ERROR_ADDRESS (or _INVALID_ARGUMENT)
- * with the element, its range and the layout named in @msg.
+ * wrapping; at least one byte to write. Returns DFU_PROTO_ERROR_ADDRESS (or
+ * _INVALID_ARGUMENT) with the element, its range and the layout named in @msg.
+ * Elements must come sorted by address (empty ones anywhere; unsorted ones are refused): the
+ * overlap check compares each with the one before, linear in the count and with no memory of
+ * its own. The caller sorts, as a DfuSe file may list its elements in any order.
  */
 DfuProtoError
 dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
@@ -349,11 +353,11 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 /*
  * Validates, then prepares the sequence: the erase phase (each sector touched by an element,
  * once, in address order, only those with the E bit; or one mass erase), the write phase
- * (elements in array order, blocks of @block_size from the start of each element; one set
- * address per contiguous run, block numbers 2, 3, ... continuing across it; a new set address
- * where the address jumps, before a block shorter than @block_size, and when the block number
- * would pass 65535), then the leave if asked. @layout and @elements stay the caller's and
- * must outlive the plan.
+ * (elements in array order, which is address order, blocks of @block_size from the start of
+ * each element; one set address per contiguous run, block numbers 2, 3, ... continuing across
+ * it; a new set address where the address jumps, before a block shorter than @block_size, and
+ * when the block number would pass 65535), then the leave if asked. @layout and @elements stay
+ * the caller's and must outlive the plan.
  */
 DfuProtoError
 dfu_proto_dfuse_plan_init(DfuProtoDfusePlan *plan,

@@ -154,6 +154,19 @@ def case_stm32f4_ihex(build):
     check_only_touched_erased(run, F4_SECTORS, [(FLASH + 0x8000, image)])
 
 
+def case_stm32f4_ihex_at_zero(build):
+    # an Intel HEX file for address 0x0, where this layout has no memory: refused, not moved
+    # to the first writable sector (0 is an address, not "none given")
+    run = Run(build, "stm32f4-ihex-at-zero", profile="stm32f4-dfuse", mode="dfu")
+    run.file = os.path.join(run.dir, "firmware.hex")
+    subprocess.run(["/usr/bin/python3", SAMPLE, "--size", "0x3000", "--format", "hex",
+                    "--base", "0x0", "--out", run.file, "--raw-out", run.image],
+                   check=True)
+    run.run()
+    run.check_failed("0x00000000", "writable memory")
+    check_nothing_written(run)
+
+
 def case_stm32f4_outside_writable(build):
     # an element in the system memory (not in any layout) and one overlapping the end of
     # the flash: refused before anything is erased
@@ -164,6 +177,38 @@ def case_stm32f4_outside_writable(build):
                0x0483, 0xDF11, run.file)
     run.run()
     run.check_failed("writable")
+    check_nothing_written(run)
+
+
+def case_stm32f4_unsorted_elements(build):
+    # a file may list its elements in any order: the lower one, given last, is written all
+    # the same, each sector erased once
+    run = Run(build, "stm32f4-unsorted-elements", profile="stm32f4-dfuse", mode="dfu")
+    e_high = (FLASH + 0x20000 + 0x100, filler(3000, 5))
+    e_mid = (FLASH + 0x4000, filler(0x800, 7))
+    e_low = (FLASH, app_image(0x4000, 3))
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", [e_high, e_mid, e_low])], 0x0483, 0xDF11, run.file)
+    run.run()
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    check_flash_holds(run, [e_high, e_mid, e_low])
+    check_only_touched_erased(run, F4_SECTORS, [e_high, e_mid, e_low])
+    check_writes_inside(run, [e_high, e_mid, e_low])
+
+
+MANY_ELEMENTS = 200000
+
+
+def case_stm32f4_many_elements_overlap(build):
+    # 200,000 one-byte elements (a 1.8 MB file) in reverse address order, the last on top of
+    # another: the overlap is found and named before anything is sent
+    run = Run(build, "stm32f4-many-elements", profile="stm32f4-dfuse", mode="dfu")
+    elements = [(FLASH + 4 * (MANY_ELEMENTS - 1 - i), b"\x5a") for i in range(MANY_ELEMENTS)]
+    elements[-1] = (FLASH + 4, b"\xa5")
+    run.file = os.path.join(run.dir, "firmware.dfu")
+    dfuse_file([(0, "Internal Flash", elements)], 0x0483, 0xDF11, run.file)
+    run.run()
+    run.check_failed("elements at 0x08000004", "overlap at 0x08000004", "malformed")
     check_nothing_written(run)
 
 
