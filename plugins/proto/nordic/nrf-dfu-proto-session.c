@@ -139,6 +139,10 @@ nrf_dfu_proto_session_start_transfer(NrfDfuProtoSession *s,
 	s->boundary_resume = false;
 	s->known_offset = 0;
 	s->known_crc = 0;
+	s->executed_max = 0;
+	s->started = false;
+	s->started_ms = 0;
+	s->setback_cause[0] = '\0';
 	s->offset = 0;
 	s->crc = 0;
 	if (init_packet == NULL || init_len == 0 || image == NULL || image_len == 0) {
@@ -317,6 +321,21 @@ nrf_dfu_proto_session_fail_result(NrfDfuProtoSession *s, const NrfDfuProtoRespon
 				   nrf_dfu_proto_result_to_message(resp->result, resp->ext_error));
 }
 
+/* what the device did before the session had to ask it where it stands */
+static const char *
+nrf_dfu_proto_session_setback_cause(const NrfDfuProtoSession *s)
+{
+	return s->setback_cause[0] != '\0' ? s->setback_cause
+					   : "reported less than it had executed";
+}
+
+/* the 1-based number of the current data object, for messages */
+static unsigned
+nrf_dfu_proto_session_object_number(const NrfDfuProtoSession *s)
+{
+	return s->max_size != 0 ? (unsigned)(s->obj_start / s->max_size) + 1 : 1;
+}
+
 static bool
 nrf_dfu_proto_session_count_retry(NrfDfuProtoSession *s, const char *what)
 {
@@ -484,6 +503,23 @@ nrf_dfu_proto_session_on_data_select(NrfDfuProtoSession *s, const NrfDfuProtoRes
 		return;
 	}
 	s->max_size = m;
+	if (o < s->executed_max) {
+		s->stats.setbacks++;
+		if (s->stats.setbacks > NRF_DFU_PROTO_SETBACKS_MAX) {
+			nrf_dfu_proto_session_fail(
+			    s,
+			    NRF_DFU_PROTO_ERROR_DEVICE,
+			    "the device %s and went back to offset %u %u times, losing objects "
+			    "it had executed up to offset %u: its bootloader does not keep its "
+			    "progress; replug it and try again, and replace the bootloader if "
+			    "this repeats",
+			    nrf_dfu_proto_session_setback_cause(s),
+			    (unsigned)o,
+			    s->stats.setbacks,
+			    (unsigned)s->executed_max);
+			return;
+		}
+	}
 	if (o == 0) {
 		s->offset = 0;
 		s->crc = 0;
@@ -648,6 +684,7 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		/* a new init packet resets the device's data progress */
 		s->known_offset = 0;
 		s->known_crc = 0;
+		s->executed_max = 0;
 		nrf_dfu_proto_session_goto(s, ST_CMD_WRITE);
 		return;
 	case ST_DATA_CREATE:
@@ -670,6 +707,18 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		}
 		s->boundary_resume = false;
 		s->stats.objects_created++;
+		if (++s->stats.object_sends > NRF_DFU_PROTO_OBJECT_SENDS_MAX) {
+			nrf_dfu_proto_session_fail(
+			    s,
+			    NRF_DFU_PROTO_ERROR_DEVICE,
+			    "the device was sent %u data objects without getting past offset "
+			    "%u (it %s): replug it and try again, and replace the bootloader if "
+			    "this repeats",
+			    s->stats.object_sends,
+			    (unsigned)s->executed_max,
+			    nrf_dfu_proto_session_setback_cause(s));
+			return;
+		}
 		s->prn_count = 0;
 		s->crc = nrf_dfu_proto_session_crc_at(s, s->obj_start);
 		s->offset = s->obj_start;
@@ -708,6 +757,11 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 			/* an incomplete object is refused with "not permitted": resynchronise */
 			if (resp->result == NRF_DFU_PROTO_RESULT_NOT_PERMITTED &&
 			    obj_end != s->image_len) {
+				snprintf(s->setback_cause,
+					 sizeof(s->setback_cause),
+					 "refused EXECUTE of object %u (%s)",
+					 nrf_dfu_proto_session_object_number(s),
+					 nrf_dfu_proto_result_to_string(resp->result));
 				nrf_dfu_proto_session_resync_data(s);
 				return;
 			}
@@ -716,6 +770,10 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		}
 		s->stats.objects_executed++;
 		s->retries = 0;
+		if (obj_end > s->executed_max) {
+			s->executed_max = obj_end;
+			s->stats.object_sends = 0;
+		}
 		s->known_offset = obj_end;
 		s->known_crc = s->crc;
 		if (obj_end == s->image_len) {
@@ -827,6 +885,10 @@ nrf_dfu_proto_session_on_timeout(NrfDfuProtoSession *s)
 			return;
 		}
 		/* never execute twice: the device's select tells whether it happened */
+		snprintf(s->setback_cause,
+			 sizeof(s->setback_cause),
+			 "did not answer EXECUTE of object %u",
+			 nrf_dfu_proto_session_object_number(s));
 		nrf_dfu_proto_session_goto(s, ST_DATA_SELECT);
 		return;
 	}
@@ -834,6 +896,62 @@ nrf_dfu_proto_session_on_timeout(NrfDfuProtoSession *s)
 	 * create starts the object afresh, PRN and MTU are settings, and an execute of an
 	 * already valid init command has no effect */
 	nrf_dfu_proto_session_repeat(s);
+}
+
+uint64_t
+nrf_dfu_proto_session_budget_ms(const NrfDfuProtoSession *s)
+{
+	uint32_t object_size = s->object == NRF_DFU_PROTO_OBJECT_DATA && s->max_size != 0
+				   ? s->max_size
+				   : NRF_DFU_PROTO_PAGE_SIZE;
+	uint64_t bytes = (uint64_t)s->init_len + s->image_len;
+	uint64_t objects = (s->image_len + object_size - 1) / object_size;
+	uint32_t byte_us = s->byte_us > NRF_DFU_PROTO_BYTE_US ? s->byte_us : NRF_DFU_PROTO_BYTE_US;
+	uint64_t pass_ms;
+
+	/* every byte escaped, and a frame header for each write of the smallest MTU */
+	pass_ms = (2 * bytes + 8 * (bytes / 64 + 1)) * byte_us / 1000;
+	pass_ms += nrf_dfu_proto_timeout_create_ms((uint32_t)s->init_len) +
+		   NRF_DFU_PROTO_TIMEOUT_REPLY_MS + NRF_DFU_PROTO_TIMEOUT_VERIFY_MS;
+	pass_ms += objects *
+		   (nrf_dfu_proto_timeout_create_ms(object_size) + NRF_DFU_PROTO_TIMEOUT_REPLY_MS +
+		    nrf_dfu_proto_timeout_execute_data_ms(object_size, false, 0));
+	pass_ms += nrf_dfu_proto_timeout_execute_data_ms(0, true, (uint32_t)s->image_len);
+	/* a CRC notification every prn writes, each a reply round trip */
+	if (s->prn != 0) {
+		size_t write_size = s->write_size != 0
+					? s->write_size
+					: nrf_dfu_proto_write_size(NRF_DFU_PROTO_MTU_UART);
+		uint64_t writes = bytes / write_size + objects + 1;
+		pass_ms += (writes / s->prn + 1) * NRF_DFU_PROTO_TIMEOUT_REPLY_MS;
+	}
+	return NRF_DFU_PROTO_SESSION_PASSES * pass_ms + NRF_DFU_PROTO_SESSION_SLACK_MS;
+}
+
+/* a transfer that outlives its bound ends, saying what kept it going */
+static bool
+nrf_dfu_proto_session_check_budget(NrfDfuProtoSession *s, uint64_t now_ms)
+{
+	uint64_t budget_ms;
+
+	if (!s->started || s->phase == NRF_DFU_PROTO_PHASE_REQUEST || now_ms < s->started_ms)
+		return true;
+	budget_ms = nrf_dfu_proto_session_budget_ms(s);
+	if (now_ms - s->started_ms <= budget_ms)
+		return true;
+	nrf_dfu_proto_session_fail(
+	    s,
+	    NRF_DFU_PROTO_ERROR_TIMEOUT,
+	    "the update of this %zu-byte image did not finish within its bound of %u s "
+	    "(%u restarts, %u timeouts, %u setbacks%s%s): replug the device and try again",
+	    s->image_len,
+	    (unsigned)(budget_ms / 1000),
+	    s->stats.restarts,
+	    s->stats.timeouts,
+	    s->stats.setbacks,
+	    s->setback_cause[0] != '\0' ? "; last the device " : "",
+	    s->setback_cause);
+	return false;
 }
 
 void
@@ -857,6 +975,8 @@ nrf_dfu_proto_session_next(NrfDfuProtoSession *s, uint64_t now_ms, NrfDfuProtoAc
 			action->message = "no operation started";
 			return;
 		}
+		if (!nrf_dfu_proto_session_check_budget(s, now_ms))
+			continue;
 		if (!BUILT(s)) {
 			if (!nrf_dfu_proto_session_build(s))
 				continue;
@@ -920,6 +1040,10 @@ nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_
 		return;
 	}
 	s->sent = true;
+	if (!s->started) {
+		s->started = true;
+		s->started_ms = now_ms;
+	}
 	s->stats.bytes_sent += s->tx_len;
 	s->deadline_ms = now_ms + s->step_timeout_ms;
 	if (s->pending_op == NRF_DFU_PROTO_OP_WRITE) {

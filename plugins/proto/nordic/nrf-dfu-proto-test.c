@@ -48,7 +48,37 @@ typedef struct {
 	unsigned stop_after_data_writes; /* end the run early, as a host that died */
 	bool reset_at_stop;
 	unsigned reset_after_data_writes; /* a device reset the session lives through */
+	/* a hostile device: the execute of this data object (1-based) is refused with "not
+	 * permitted" and the device forgets every object, or, with silent_execute, never
+	 * answered and the device forgets the objects only if forget_on_silence is set */
+	unsigned hostile_execute_object;
+	bool silent_execute;
+	bool forget_on_silence;
+	bool late_replies;   /* every reply comes 1 ms before the action's timeout */
+	unsigned steps;	     /* out: actions the run took */
+	uint64_t elapsed_ms; /* out: the time the run fed the session */
 } RunOpts;
+
+/* the hostile device of RunOpts: true when it took the request in place of the fake */
+static bool
+run_hostile(FakeBl *bl, const RunOpts *opts, const NrfDfuProtoAction *a)
+{
+	if (opts == NULL || opts->hostile_execute_object == 0 ||
+	    a->op != NRF_DFU_PROTO_OP_EXECUTE || bl->current_object != 2 ||
+	    bl->data_offset != opts->hostile_execute_object * bl->data_max)
+		return false;
+	if (!opts->silent_execute || opts->forget_on_silence) {
+		bl->offset_last = bl->crc_last = 0;
+		bl->data_offset = bl->data_crc = 0;
+		bl->object_size = 0;
+	}
+	if (!opts->silent_execute) {
+		static const uint8_t refused[] = {0x60, 0x04, 0x08, 0xC0};
+		memcpy(bl->out + bl->out_len, refused, sizeof(refused));
+		bl->out_len += sizeof(refused);
+	}
+	return true;
+}
 
 /* executes the session's actions against the fake; returns the final action kind */
 static NrfDfuProtoActionKind
@@ -60,12 +90,17 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 		NrfDfuProtoAction a;
 		nrf_dfu_proto_session_next(s, now, &a);
 		*last = a;
+		if (opts != NULL) {
+			((RunOpts *)opts)->steps = i;
+			((RunOpts *)opts)->elapsed_ms = now - 1000;
+		}
 		switch (a.kind) {
 		case NRF_DFU_PROTO_ACTION_DONE:
 		case NRF_DFU_PROTO_ACTION_ERROR:
 			return a.kind;
 		case NRF_DFU_PROTO_ACTION_SEND:
-			fake_bl_receive(bl, a.bytes, a.length);
+			if (!run_hostile(bl, opts, &a))
+				fake_bl_receive(bl, a.bytes, a.length);
 			now += 1;
 			nrf_dfu_proto_session_feed_sent(s, NRF_DFU_PROTO_IO_OK, now);
 			if (opts != NULL && opts->reset_after_data_writes != 0 &&
@@ -92,6 +127,8 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 								    now);
 				break;
 			}
+			if (opts != NULL && opts->late_replies)
+				now += a.timeout_ms - 1;
 			if (opts != NULL && opts->chunk > 0) {
 				for (size_t off = 0; off < bl->out_len; off += opts->chunk) {
 					size_t n = bl->out_len - off < opts->chunk
@@ -649,6 +686,98 @@ test_dropped_replies(void)
 }
 
 static void
+test_hostile_restart_loops(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts refuse = {.hostile_execute_object = 2};
+	RunOpts silent = {.hostile_execute_object = 2, .silent_execute = true};
+	RunOpts silent_forget = {.hostile_execute_object = 2,
+				 .silent_execute = true,
+				 .forget_on_silence = true};
+
+	/* 10000 bytes in objects of 4096: the second of three objects is refused, and the
+	 * device reports offset 0 again; without a bound this restarts the image forever */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(bl.data_max == 4096);
+	CHECK(transfer(&s, &bl, 0, &refuse, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+	CHECK(a.message != NULL && strstr(a.message, "refused EXECUTE of object 2") != NULL &&
+	      strstr(a.message, "went back to offset 0") != NULL);
+	CHECK(s.stats.setbacks == NRF_DFU_PROTO_SETBACKS_MAX + 1);
+	CHECK(refuse.steps < 2000);
+	CHECK(!bl.activated);
+	fprintf(stderr, "refused execute: %u steps, %s\n", refuse.steps, a.message);
+
+	/* the same execute never answered, the device forgetting what it held */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &silent_forget, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.message != NULL && strstr(a.message, "did not answer EXECUTE of object 2") != NULL);
+	CHECK(silent_forget.steps < 2000);
+	CHECK(silent_forget.elapsed_ms <= nrf_dfu_proto_session_budget_ms(&s));
+	CHECK(!bl.activated);
+	fprintf(stderr,
+		"silent execute, forgetting: %u steps, %llu ms, %s\n",
+		silent_forget.steps,
+		(unsigned long long)silent_forget.elapsed_ms,
+		a.message);
+
+	/* never answered, the device keeping the object written but not executed */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &silent, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.message != NULL);
+	CHECK(silent.steps < 2000);
+	CHECK(silent.elapsed_ms <= nrf_dfu_proto_session_budget_ms(&s));
+	CHECK(!bl.activated);
+	fprintf(stderr,
+		"silent execute: %u steps, %llu ms, %s\n",
+		silent.steps,
+		(unsigned long long)silent.elapsed_ms,
+		a.message);
+}
+
+static void
+test_session_length_bound(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+	RunOpts late = {.late_replies = true};
+	RunOpts stop = {.stop_after_data_writes = 20};
+	uint64_t budget_ms;
+
+	/* the slowest device that still answers every request in time is not cut short */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 1, &late, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl));
+	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
+	CHECK(late.elapsed_ms > 10000 && late.elapsed_ms < budget_ms);
+	fprintf(stderr,
+		"late replies: %llu ms of a bound of %llu ms\n",
+		(unsigned long long)late.elapsed_ms,
+		(unsigned long long)budget_ms);
+
+	/* a transfer still going past its bound ends with an error that says so */
+	fake_bl_init(&bl, image, sizeof(image));
+	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
+	nrf_dfu_proto_session_next(&s, 1000 + budget_ms, &a);
+	CHECK(a.kind != NRF_DFU_PROTO_ACTION_ERROR);
+	nrf_dfu_proto_session_next(&s, 1000 + stop.elapsed_ms + budget_ms + 1, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
+	CHECK(a.message != NULL && strstr(a.message, "did not finish within its bound") != NULL);
+	if (a.message != NULL)
+		fprintf(stderr, "past the bound: %s\n", a.message);
+
+	/* a slow link's byte time raises the bound; a faster one does not lower it */
+	s.byte_us = 1042; /* 9600 baud */
+	CHECK(nrf_dfu_proto_session_budget_ms(&s) > budget_ms + 4 * 2 * 10141 * 900 / 1000);
+	s.byte_us = 9; /* 1 Mbaud */
+	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+}
+
+static void
 test_error_codes(void)
 {
 	static NrfDfuProtoSession s;
@@ -798,6 +927,8 @@ main(void)
 	test_written_not_executed_at_boundary();
 	test_stale_notification();
 	test_dropped_replies();
+	test_hostile_restart_loops();
+	test_session_length_bound();
 	test_error_codes();
 	test_requests();
 	test_io_errors();

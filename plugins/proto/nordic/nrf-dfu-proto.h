@@ -278,6 +278,29 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
 #define NRF_DFU_PROTO_PING_TRIES 3
 /* re-sends of a request that is safe to repeat, after its reply did not come */
 #define NRF_DFU_PROTO_TIMEOUT_RETRIES 2
+/*
+ * Bounds on a device that keeps an update going without progress. A real bootloader keeps
+ * what it executed in its settings page (nrf_dfu_settings_write after each data execute), so
+ * its reported offset goes below an executed object only when a new init packet resets the
+ * data progress, which the session sends at most once: one setback for that plus one for a
+ * retry. An object is sent once, again up to NRF_DFU_PROTO_OBJECT_RETRIES times after a
+ * mismatch, and once more for a resume after a lost link.
+ */
+#define NRF_DFU_PROTO_SETBACKS_MAX     2
+#define NRF_DFU_PROTO_OBJECT_SENDS_MAX (NRF_DFU_PROTO_OBJECT_RETRIES + 2)
+/*
+ * The bound on a transfer's whole length, in the time the caller feeds the session: the
+ * time one pass needs (every byte SLIP-escaped at NRF_DFU_PROTO_BYTE_US, each page erased and
+ * each word written at the nRF52840's rates, each object's create, CRC and execute taking a
+ * whole reply timeout, the init packet verified and the image hashed) times
+ * NRF_DFU_PROTO_SESSION_PASSES, plus NRF_DFU_PROTO_SESSION_SLACK_MS for the setup.
+ * 100 us a byte is slower than a UART at 115200 baud (87 us a byte); a slower link sets its
+ * own figure in byte_us. With PRN each notification adds a reply timeout.
+ */
+#define NRF_DFU_PROTO_BYTE_US	       100
+#define NRF_DFU_PROTO_SESSION_PASSES   4
+#define NRF_DFU_PROTO_SESSION_SLACK_MS 30000
+
 /* frames received ahead of being needed; more are dropped and counted */
 #define NRF_DFU_PROTO_QUEUE_MAX 4
 
@@ -330,6 +353,8 @@ typedef struct {
 	unsigned restarts;		 /* objects restarted after a mismatch */
 	unsigned timeouts;		 /* replies that did not come in time */
 	unsigned frames_dropped;	 /* frames the queue had no room for */
+	unsigned setbacks;		 /* selects reporting less than the device had executed */
+	unsigned object_sends;		 /* data objects created since the image last advanced */
 	uint32_t resumed_command_offset; /* what select reported and matched, 0 if nothing */
 	uint32_t resumed_data_offset;
 	size_t bytes_sent; /* SLIP-encoded bytes of every frame */
@@ -340,6 +365,7 @@ typedef struct {
 	uint16_t prn;	  /* 0: one CRC check per object */
 	bool ping;	  /* ping before anything else */
 	uint16_t mtu_max; /* cap on the device's MTU, 0 for NRF_DFU_PROTO_MTU_MAX */
+	uint32_t byte_us; /* the link's time for one byte when slower than NRF_DFU_PROTO_BYTE_US */
 
 	/* the image, owned by the caller for the session's life */
 	const uint8_t *init_packet;
@@ -375,9 +401,13 @@ typedef struct {
 	unsigned timeouts;	      /* consecutive timeouts of the current step */
 	uint32_t known_offset;	      /* a prefix of the image whose CRC the host knows */
 	uint32_t known_crc;
+	uint32_t executed_max; /* the furthest the device confirmed executing in this image */
+	bool started;	       /* started_ms holds the time of the transfer's first send */
+	uint64_t started_ms;
+	char setback_cause[64]; /* what the device did before the last resync */
 	NrfDfuProtoError error;
 	const char *message;
-	char message_buf[192];
+	char message_buf[320];
 	NrfDfuProtoSlipDecoder rx;
 	/* complete frames received but not yet consumed */
 	uint8_t queue[NRF_DFU_PROTO_QUEUE_MAX][NRF_DFU_PROTO_SLIP_RX_MAX];
@@ -416,6 +446,10 @@ nrf_dfu_proto_session_start_transfer(NrfDfuProtoSession *s,
 				     size_t image_len,
 				     uint16_t prn,
 				     bool ping);
+
+/* the bound on the transfer's whole length, from the image and the device's object size */
+uint64_t
+nrf_dfu_proto_session_budget_ms(const NrfDfuProtoSession *s);
 
 /* the next thing to do; may be called again without a feed and returns the same action */
 void
