@@ -526,6 +526,7 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 		       g_bytes_get_size(bin));
 		nrf_dfu_proto_session_init(session);
 		session->mtu_max = state->mtu_max;
+		session->byte_us = state->byte_us;
 		nrf_dfu_proto_session_start_transfer(
 		    session,
 		    g_bytes_get_data(dat, NULL),

@@ -72,6 +72,7 @@ typedef struct {
 	FuNordicDfuIdentity identity;
 	guint16 prn;
 	guint16 mtu_max; /* cap on the frame size, 0 for the device's: BLE sizes it from the link */
+	guint32 byte_us; /* the link's time for one byte, 0 for the core's default */
 	guint images_done; /* images of the package written before the last re-enumeration */
 	guint32 app_version;
 	gboolean has_app_version;

@@ -354,6 +354,9 @@ fu_nordic_dfu_uart_device_set_quirk_kv(FuDevice *device,
 			return FALSE;
 		}
 		self->baud_rate = (guint)tmp;
+		/* 8N1: ten bits a byte, for the bound on a transfer's length */
+		self->state.byte_us =
+		    (guint32)((10000000u + self->baud_rate - 1) / self->baud_rate);
 		return TRUE;
 	}
 	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_FLOW_CONTROL) == 0)
