@@ -21,6 +21,10 @@
 #define FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT 23
 /* opcode and handle of an ATT write command or notification */
 #define FU_NORDIC_DFU_BLE_ATT_HEADER 3
+/* a slow link's time for one packet, for the bound on a transfer's length: one packet a
+ * connection event at the longest interval Linux asks for by default (le_conn_max_interval
+ * 0x0028 units of 1.25 ms in the kernel's hci_core.c: 50 ms) */
+#define FU_NORDIC_DFU_BLE_SLOW_PACKET_US 50000u
 /* the largest ATT MTU BlueZ negotiates (BT_ATT_MAX_LE_MTU, src/shared/att-types.h): an
  * attribute value of at most 512 bytes (Core 5.3 Vol 3 Part F 3.2.9) and the 5-byte header
  * of a Prepare Write */

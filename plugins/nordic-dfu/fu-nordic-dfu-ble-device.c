@@ -155,6 +155,10 @@ fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
 	self->control_point_path = g_steal_pointer(&cp);
 	self->packet_path = g_steal_pointer(&packet);
 	self->state.mtu_max = fu_nordic_dfu_ble_core_mtu(self->chunk_size);
+	/* for the bound on a transfer's length: one packet a connection event of a slow
+	 * connection interval, so that a slow but working link is never cut off */
+	self->state.byte_us =
+	    (guint32)(FU_NORDIC_DFU_BLE_SLOW_PACKET_US / MAX(self->chunk_size, 1));
 	g_debug("ATT MTU %u: %" G_GSIZE_FORMAT " bytes a packet", self->att_mtu, self->chunk_size);
 	return TRUE;
 }
