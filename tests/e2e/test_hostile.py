@@ -66,6 +66,17 @@ def case_dfuse_transfer_size_max(build):
               "write at 0x%08x+%d is outside the image" % (w["address"], w["length"]))
 
 
+def case_transfer_size_tiny(build):
+    # wTransferSize 1, below the 8 bytes of any control endpoint: refused before the first
+    # block with the figure named, the flash untouched
+    run = Run(build, "hostile-transfer-size-tiny", mode="dfu",
+              extra=["--transfer-size", "1"]).run()
+    check_bounded(run)
+    run.check_failed("transfer size of 1 bytes", "8 bytes")
+    run.check_untouched()
+    check(not run.requests("dnload"), "DNLOAD sent with a 1-byte transfer size")
+
+
 def case_short_status(build):
     run = Run(build, "hostile-short-status", extra=["--fault", "short:getstatus:3"]).run()
     check_bounded(run)
