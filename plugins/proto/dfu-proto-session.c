@@ -446,7 +446,7 @@ dfu_proto_session_busy_poll(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep po
 		    "the device stayed busy %llu s in total for %u of %zu blocks "
 		    "of %u bytes (limit %llu s for this image): it is far slower "
 		    "than any real device; unplug it, plug it back in and retry",
-		    (unsigned long long)((s->session_busy_ms + elapsed_ms) / 1000),
+		    (unsigned long long)((s->session_busy_ms + elapsed_ms + 999) / 1000),
 		    (unsigned)s->stats.ops[DFU_PROTO_BUSY_OP_BLOCK].count,
 		    blocks_total,
 		    (unsigned)s->block_size,
