@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the dfu-core plugin against simulated devices that lie: a transfer
-size at the 16-bit maximum, status replies of the wrong length or with impossible values,
-uploads that return other bytes or fewer than were written.
+size at the 16-bit maximum or of 1 byte, status replies of the wrong length or with impossible
+values, uploads that return other bytes or fewer than were written.
 
   test_hostile.py --build BUILD CASE
 
