@@ -1213,6 +1213,38 @@ test_session_misbehaving(void)
 	CHECK(memcmp(dev.memory, test_image, 2048) == 0);
 }
 
+/*
+ * Each block stays busy under the caller's own per-operation budget, so only the bound of the
+ * whole download (its floor raised to four times that budget, plus the blocks and the erased
+ * KiB) ends it, long before the 32 blocks' 29 minutes, and the message says what the device did.
+ */
+static void
+test_session_whole_bound(void)
+{
+	static FakeDfuse dev;
+	DfuProtoSession s;
+	DfuProtoLayout l;
+	const DfuProtoElement e[] = {{0x08000000, 65536, 0}};
+	/* the floor stays 600 s: four times the 60 s budget is less */
+	const uint64_t bound_ms = DFU_PROTO_SESSION_BUSY_FLOOR_MS +
+				  32 * DFU_PROTO_SESSION_BUSY_BLOCK_MS +
+				  64 * DFU_PROTO_DFUSE_ERASE_MS_PER_KIB;
+
+	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
+	fake_init(&dev);
+	dev.write_work_ms = 55000;
+	dev.write_poll_ms = 1000;
+	dev.cmd_poll_ms = 1000;
+	dfu_proto_session_init(&s, &functional_stm32);
+	dfu_proto_session_set_busy_budget(&s, 60000);
+	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "the device stayed busy") != NULL);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "of 32 blocks of 2048 bytes") != NULL);
+	CHECK(dev.now_ms - 1000 > bound_ms && dev.now_ms - 1000 < bound_ms + 60000);
+}
+
 static void
 test_session_device_errors(void)
 {
@@ -1451,6 +1483,7 @@ main(void)
 	test_session_download();
 	test_session_refused();
 	test_session_misbehaving();
+	test_session_whole_bound();
 	test_session_device_errors();
 	test_session_leave();
 	test_session_upload();

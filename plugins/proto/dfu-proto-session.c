@@ -437,6 +437,22 @@ dfu_proto_session_busy_poll(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep po
 		s->busy_since_ms = now_ms;
 	elapsed_ms = now_ms >= s->busy_since_ms ? now_ms - s->busy_since_ms : 0;
 	s->busy_polls++;
+	if (s->session_busy_ms + elapsed_ms > s->session_budget_ms) {
+		const size_t blocks_total =
+		    s->block_size != 0 ? (s->total + s->block_size - 1) / s->block_size : 0;
+		dfu_proto_session_fail(
+		    s,
+		    DFU_PROTO_ERROR_BUSY_TOO_LONG,
+		    "the device stayed busy %llu s in total for %u of %zu blocks "
+		    "of %u bytes (limit %llu s for this image): it is far slower "
+		    "than any real device; unplug it, plug it back in and retry",
+		    (unsigned long long)((s->session_busy_ms + elapsed_ms + 999) / 1000),
+		    (unsigned)s->stats.ops[DFU_PROTO_BUSY_OP_BLOCK].count,
+		    blocks_total,
+		    (unsigned)s->block_size,
+		    (unsigned long long)(s->session_budget_ms / 1000));
+		return;
+	}
 	if (elapsed_ms > s->op_budget_ms || s->busy_polls > DFU_PROTO_BUSY_POLLS_MAX) {
 		dfu_proto_session_describe(s, poll_step, what, sizeof(what));
 		dfu_proto_session_fail(s,
@@ -472,6 +488,7 @@ dfu_proto_session_record_busy(DfuProtoSession *s, uint64_t now_ms)
 	stat->count = dfu_proto_saturate32((uint64_t)stat->count + 1);
 	stat->polls = dfu_proto_saturate32((uint64_t)stat->polls + s->busy_polls);
 	stat->busy_total_ms += elapsed_ms;
+	s->session_busy_ms += elapsed_ms;
 	if (stat->count == 1 || elapsed_ms > stat->busy_max_ms) {
 		stat->busy_max_ms = dfu_proto_saturate32(elapsed_ms);
 		stat->bound_ms = s->op_budget_ms;
@@ -933,6 +950,42 @@ dfu_proto_session_set_min_poll_interval(DfuProtoSession *s, uint32_t min_poll_ms
 	s->min_poll_ms = min_poll_ms;
 }
 
+/* DFU_PROTO_SESSION_BUSY_FLOOR_MS, or more for a device given a longer budget per operation */
+static uint64_t
+dfu_proto_session_busy_floor_ms(const DfuProtoSession *s)
+{
+	const uint64_t caller_ms = s->busy_budget_set ? 4 * (uint64_t)s->busy_budget_ms : 0;
+	return caller_ms > DFU_PROTO_SESSION_BUSY_FLOOR_MS ? caller_ms
+							   : DFU_PROTO_SESSION_BUSY_FLOOR_MS;
+}
+
+/* the whole operation's busy bound: see DFU_PROTO_SESSION_BUSY_BLOCK_MS */
+static void
+dfu_proto_session_set_session_budget(DfuProtoSession *s, uint64_t erase_bytes)
+{
+	const uint64_t blocks = (s->total + s->block_size - 1) / s->block_size;
+
+	s->session_budget_ms = dfu_proto_session_busy_floor_ms(s) +
+			       blocks * DFU_PROTO_SESSION_BUSY_BLOCK_MS +
+			       (erase_bytes + 1023) / 1024 * DFU_PROTO_DFUSE_ERASE_MS_PER_KIB;
+}
+
+/* a block smaller than any control endpoint: see DFU_PROTO_TRANSFER_SIZE_MIN */
+static bool
+dfu_proto_session_check_block_size(DfuProtoSession *s, uint16_t block_size)
+{
+	if (block_size >= DFU_PROTO_TRANSFER_SIZE_MIN)
+		return true;
+	dfu_proto_session_fail(s,
+			       DFU_PROTO_ERROR_INVALID_ARGUMENT,
+			       "a transfer size of %u bytes is below the %u bytes of the smallest "
+			       "USB control endpoint: no real device asks for it; set the right "
+			       "size for it with a quirk",
+			       (unsigned)block_size,
+			       DFU_PROTO_TRANSFER_SIZE_MIN);
+	return false;
+}
+
 /* common to every start: forget the previous operation */
 static void
 dfu_proto_session_reset(DfuProtoSession *s, DfuProtoOperation operation)
@@ -952,6 +1005,8 @@ dfu_proto_session_reset(DfuProtoSession *s, DfuProtoOperation operation)
 	s->op_budget_ms = s->busy_budget_ms;
 	s->busy_op = DFU_PROTO_BUSY_OP_BLOCK;
 	memset(&s->stats, 0, sizeof(s->stats));
+	s->session_busy_ms = 0;
+	s->session_budget_ms = dfu_proto_session_busy_floor_ms(s);
 	memset(&s->plan, 0, sizeof(s->plan));
 	memset(&s->plan_step, 0, sizeof(s->plan_step));
 	s->command_length = 0;
@@ -1000,8 +1055,11 @@ dfu_proto_session_start_transfer(DfuProtoSession *s,
 				       download ? "download" : "upload");
 		return s->error;
 	}
+	if (!dfu_proto_session_check_block_size(s, block_size))
+		return s->error;
 	s->total = total;
 	s->block_size = block_size;
+	dfu_proto_session_set_session_budget(s, 0);
 	dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
 	return DFU_PROTO_ERROR_NONE;
 }
@@ -1541,6 +1599,7 @@ dfu_proto_session_start_dfuse_download(DfuProtoSession *s,
 				       unsigned flags)
 {
 	DfuProtoError error;
+	uint64_t erase_bytes = 0;
 	uint64_t write_bytes = 0;
 
 	dfu_proto_session_reset(s, DFU_PROTO_OPERATION_DFUSE_DOWNLOAD);
@@ -1548,6 +1607,8 @@ dfu_proto_session_start_dfuse_download(DfuProtoSession *s,
 		return s->error;
 	if (block_size == 0)
 		block_size = s->functional.transfer_size;
+	if (block_size != 0 && !dfu_proto_session_check_block_size(s, block_size))
+		return s->error;
 	/* everything is checked here, before the first erase */
 	error = dfu_proto_dfuse_plan_init(&s->plan,
 					  layout,
@@ -1562,9 +1623,10 @@ dfu_proto_session_start_dfuse_download(DfuProtoSession *s,
 		dfu_proto_session_enter(s, STEP_ERROR);
 		return error;
 	}
-	dfu_proto_dfuse_plan_get_totals(&s->plan, NULL, NULL, &write_bytes);
+	dfu_proto_dfuse_plan_get_totals(&s->plan, NULL, &erase_bytes, &write_bytes);
 	s->total = (size_t)write_bytes;
 	s->block_size = block_size;
+	dfu_proto_session_set_session_budget(s, erase_bytes);
 	dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
 	return DFU_PROTO_ERROR_NONE;
 }

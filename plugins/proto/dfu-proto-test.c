@@ -396,7 +396,7 @@ test_names(void)
 
 /* ---- the scripted device ---- */
 
-#define FAKE_MEMORY_SIZE (70 * 1024)
+#define FAKE_MEMORY_SIZE (65536 * 8 + 1024)
 
 typedef struct {
 	/* script */
@@ -1129,15 +1129,80 @@ test_download_wrap(void)
 {
 	static FakeDevice dev;
 	DfuProtoSession s;
-	const size_t total = 65536 + 3;
+	const size_t total = 65536 * 8 + 3;
 
 	fake_init(&dev);
 	dfu_proto_session_init(&s, &functional_default);
-	CHECK(dfu_proto_session_start_download(&s, total, 1) == DFU_PROTO_ERROR_NONE);
+	CHECK(dfu_proto_session_start_download(&s, total, 8) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK(dev.blocks_received == total);
+	CHECK(dev.blocks_received == 65536 + 1);
 	CHECK(!dev.wrong_block_number);
 	CHECK(dev.memory_len == total && memcmp(dev.memory, test_image, total) == 0);
+}
+
+/* a block smaller than a control endpoint's packet is refused with the figure named */
+static void
+test_download_transfer_size_floor(void)
+{
+	DfuProtoSession s;
+	DfuProtoFunctional functional = functional_default;
+	DfuProtoAction a;
+
+	functional.transfer_size = 1;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 1024, 0) == DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.message != NULL &&
+	      strstr(a.message, "transfer size of 1 bytes") != NULL &&
+	      strstr(a.message, "8 bytes") != NULL);
+	CHECK(dfu_proto_session_start_upload(&s, 1024, 0) == DFU_PROTO_ERROR_INVALID_ARGUMENT);
+
+	/* a caller-given block size too, and 8 is enough */
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 1024, 7) == DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "of 7 bytes") != NULL);
+	CHECK(dfu_proto_session_start_download(&s, 1024, DFU_PROTO_TRANSFER_SIZE_MIN) ==
+	      DFU_PROTO_ERROR_NONE);
+}
+
+/*
+ * A device that stays busy just under the per-block budget on every block of a 1 KiB image
+ * in the smallest blocks accepted would take 4.5 h of device time (34 h at 1-byte blocks):
+ * the whole download's bound stops it in minutes, and says what the device did.
+ */
+static void
+test_download_session_bound(void)
+{
+	FakeDevice dev;
+	DfuProtoSession s;
+	DfuProtoFunctional functional = functional_default;
+	const uint64_t bound_ms =
+	    DFU_PROTO_SESSION_BUSY_FLOOR_MS +
+	    1024 / DFU_PROTO_TRANSFER_SIZE_MIN * (uint64_t)DFU_PROTO_SESSION_BUSY_BLOCK_MS;
+
+	fake_init(&dev);
+	dev.busy_reads = 2;
+	dev.busy_poll_ms = 63500; /* waited as DFU_PROTO_POLL_TIMEOUT_MAX_MS, polled again */
+	functional.transfer_size = DFU_PROTO_TRANSFER_SIZE_MIN;
+	dfu_proto_session_init(&s, &functional);
+	CHECK(dfu_proto_session_start_download(&s, 1024, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "the device stayed busy") != NULL);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "of 128 blocks of 8 bytes") != NULL);
+	/* no block exceeded its own budget: only the whole download's bound ended it */
+	CHECK(dev.blocks_received > 1 && dev.blocks_received < 128);
+	CHECK(dev.now_ms - 1000 > bound_ms && dev.now_ms - 1000 < bound_ms + 130000);
+
+	/* a slow but real device: 32 s of busy on every one of 16 blocks still passes */
+	fake_init(&dev);
+	dev.busy_reads = 320;
+	dev.busy_poll_ms = 100;
+	dfu_proto_session_init(&s, &functional_default);
+	CHECK(dfu_proto_session_start_download(&s, 1024, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(dev.memory_len == 1024 && memcmp(dev.memory, test_image, 1024) == 0);
+	CHECK(dev.now_ms - 1000 > 16 * 32000);
 }
 
 static void
@@ -1303,6 +1368,8 @@ main(void)
 	test_download_transfer_faults();
 	test_download_manifestation();
 	test_download_wrap();
+	test_download_transfer_size_floor();
+	test_download_session_bound();
 	test_upload();
 	test_start_arguments();
 	test_detach();

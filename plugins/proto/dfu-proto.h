@@ -454,6 +454,22 @@ typedef struct {
  * DFU_PROTO_BUSY_STALLS_MAX: consecutive stalled status reads tolerated while the device is
  * busy (some parts stall GETSTATUS when polled before the work is done).
  *
+ * DFU_PROTO_TRANSFER_SIZE_MIN: the smallest block a session sends. A control endpoint carries
+ * at least 8 bytes a packet (USB 2.0 9.6.1, bMaxPacketSize0), so no real device asks for less;
+ * a wTransferSize below it turns a 1 KiB image into a thousand device operations. It is
+ * refused rather than raised: the device may have no room for more than it declared (dfu-util
+ * raises it to bMaxPacketSize0, fwupd's own dfu plugin takes any figure but 0).
+ *
+ * DFU_PROTO_SESSION_BUSY_FLOOR_MS, DFU_PROTO_SESSION_BUSY_BLOCK_MS: how long the device may
+ * report busy in total over a whole download, measured like the busy budget. The bound is the
+ * floor plus the second figure for every block of the image at the block size in use, plus
+ * DFU_PROTO_DFUSE_ERASE_MS_PER_KIB for every KiB a DfuSe plan erases. The floor is ten
+ * minutes, far above the slowest known whole-chip work (an STM32F405 mass erase, 32 s) so that
+ * a device erasing everything on its first block passes; a block of a real device is
+ * programmed in milliseconds, and 2 s is the DfuSe per-operation floor. A caller's own budget
+ * (dfu_proto_session_set_busy_budget()) raises the floor to four times that budget. A device
+ * that stays busy near the budget on every block (days for a small image) is stopped there.
+ *
  * DFU_PROTO_DETACH_TIMEOUT_MAX_MS: wValue of DETACH. The host resets the device straight
  * after, so the device never needs to wait longer; dfu-util and fwupd send this figure.
  */
@@ -462,6 +478,9 @@ typedef struct {
 #define DFU_PROTO_BUSY_POLLS_MAX	1000000u
 #define DFU_PROTO_BUSY_STALLS_MAX	8u
 #define DFU_PROTO_DETACH_TIMEOUT_MAX_MS 1000u
+#define DFU_PROTO_TRANSFER_SIZE_MIN	8u
+#define DFU_PROTO_SESSION_BUSY_FLOOR_MS 600000u
+#define DFU_PROTO_SESSION_BUSY_BLOCK_MS 2000u
 
 typedef enum {
 	DFU_PROTO_ACTION_CONTROL_OUT, /* class request to the interface, host to device */
@@ -559,12 +578,14 @@ typedef struct {
 	uint32_t busy_polls;
 	uint32_t busy_stalls;
 	unsigned recover_attempts;
-	bool busy_budget_set;	 /* the caller's budget replaces the derived bounds */
-	uint32_t op_budget_ms;	 /* bound of the device operation running now */
-	DfuProtoBusyOp busy_op;	 /* what it is, for the statistics */
-	uint32_t min_poll_ms;	 /* quirk: never poll a busy device sooner than this */
-	unsigned dfuse_quirks;	 /* DFU_PROTO_DFUSE_QUIRK_* */
-	DfuProtoBusyStats stats; /* since the start of the operation */
+	bool busy_budget_set;	    /* the caller's budget replaces the derived bounds */
+	uint32_t op_budget_ms;	    /* bound of the device operation running now */
+	DfuProtoBusyOp busy_op;	    /* what it is, for the statistics */
+	uint32_t min_poll_ms;	    /* quirk: never poll a busy device sooner than this */
+	unsigned dfuse_quirks;	    /* DFU_PROTO_DFUSE_QUIRK_* */
+	DfuProtoBusyStats stats;    /* since the start of the operation */
+	uint64_t session_busy_ms;   /* busy time of the operations finished so far */
+	uint64_t session_budget_ms; /* bound of the busy time of the whole operation */
 	/* DfuSe */
 	DfuProtoDfusePlan plan;
 	DfuProtoDfuseStep plan_step; /* the step being executed */

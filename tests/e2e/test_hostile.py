@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the dfu-core plugin against simulated devices that lie: a transfer
-size at the 16-bit maximum, status replies of the wrong length or with impossible values,
-uploads that return other bytes or fewer than were written.
+size at the 16-bit maximum or of 1 byte, status replies of the wrong length or with impossible
+values, uploads that return other bytes or fewer than were written.
 
   test_hostile.py --build BUILD CASE
 
@@ -64,6 +64,17 @@ def case_dfuse_transfer_size_max(build):
         check(DFUSE_FLASH <= w["address"] and
               w["address"] + w["length"] <= DFUSE_FLASH + len(image),
               "write at 0x%08x+%d is outside the image" % (w["address"], w["length"]))
+
+
+def case_transfer_size_tiny(build):
+    # wTransferSize 1, below the 8 bytes of any control endpoint: refused before the first
+    # block with the figure named, the flash untouched
+    run = Run(build, "hostile-transfer-size-tiny", mode="dfu",
+              extra=["--transfer-size", "1"]).run()
+    check_bounded(run)
+    run.check_failed("transfer size of 1 bytes", "8 bytes")
+    run.check_untouched()
+    check(not run.requests("dnload"), "DNLOAD sent with a 1-byte transfer size")
 
 
 def case_short_status(build):
