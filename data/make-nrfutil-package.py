@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Builds an nrfutil-shaped Secure DFU package (zip with manifest.json, .bin and .dat) the
 way pc-nrfutil's `pkg generate` lays it out, deterministically, without nrfutil or a
-protobuf module: the init packet (dfu-cc.proto) is encoded by hand here.
+protobuf module: the init packet (a protobuf Packet) is encoded by hand here.
 
 Images are given as TYPE=SOURCE, TYPE one of application, softdevice, bootloader,
 softdevice_bootloader; SOURCE a file or a size in bytes (deterministic content).

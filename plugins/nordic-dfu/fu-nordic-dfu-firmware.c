@@ -6,12 +6,12 @@
 
 #include "fu-nordic-dfu-firmware.h"
 
-#include "dfu-cc.pb-c.h"
+#include "fu-nordic-dfu-init.pb-c.h"
 
 /*
  * An nrfutil package: a zip with manifest.json naming, for each of application, bootloader,
  * softdevice and softdevice_bootloader, a bin_file (the image) and a dat_file (its init
- * packet, a protobuf Packet of dfu-cc.proto) (pc-nrfutil nordicsemi/dfu/manifest.py).
+ * packet, a protobuf Packet: fu-nordic-dfu-init.proto) (pc-nrfutil nordicsemi/dfu/manifest.py).
  */
 
 struct _FuNordicDfuImage {
@@ -129,7 +129,7 @@ fu_nordic_dfu_image_parse_init_packet(FuNordicDfuImage *self, GBytes *dat, GErro
 		g_set_error_literal(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_INVALID_FILE,
-				    "init packet is not a dfu-cc.proto Packet");
+				    "init packet is not a Secure DFU Packet");
 		return FALSE;
 	}
 	if (packet->signed_command != NULL) {

@@ -8,7 +8,7 @@
 
 #include <fwupdplugin.h>
 
-/* the init packet's FwType (dfu-cc.proto) */
+/* the init packet's FwType (fu-nordic-dfu-init.proto) */
 typedef enum {
 	FU_NORDIC_DFU_FW_TYPE_APPLICATION = 0,
 	FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE = 1,

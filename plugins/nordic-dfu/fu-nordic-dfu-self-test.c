@@ -200,7 +200,7 @@ fu_nordic_dfu_degenerate_func(void)
 	    {"app.dat", NULL, "names dat_file app.dat"},
 	    {"app.bin", "", "application image is empty"},
 	    {"app.dat", "", "init packet is empty"},
-	    {"app.dat", "\x0a\x05\x08", "init packet is not a dfu-cc.proto Packet"},
+	    {"app.dat", "\x0a\x05\x08", "init packet is not a Secure DFU Packet"},
 	};
 	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
 		g_autoptr(FuFirmware) firmware = fu_nordic_dfu_firmware_new();

@@ -51,7 +51,7 @@
 /* a result with an extended error, as the SDK's EXT_ERR() folds them */
 #define NRF_EXT(code) (0x100 | (code))
 
-/* dfu-cc.proto */
+/* the init packet: field numbers of the SDK's Packet, Command and InitCommand */
 #define NRF_FW_TYPE_APPLICATION		  0
 #define NRF_FW_TYPE_SOFTDEVICE		  1
 #define NRF_FW_TYPE_BOOTLOADER		  2
@@ -374,7 +374,7 @@ usbsim_nrf_free(UsbsimNrf *self)
 	g_free(self);
 }
 
-/* --- the init packet: a protobuf Packet of dfu-cc.proto, decoded here by hand --- */
+/* --- the init packet: a protobuf Packet, decoded here by hand --- */
 
 typedef struct {
 	const guint8 *buf;
@@ -884,7 +884,7 @@ usbsim_nrf_schedule_reset(UsbsimNrf *self, gint64 reset_us, gint64 back_us, cons
 			 (back_us - self->epoch_us) / 1000.0);
 }
 
-/* the least time for what an executed object needed (TIMING.md, create blocks for the erase):
+/* the least time for what an executed object needed (tests/usbsim/README.md, create blocks for the erase):
  * erase + max(wire, program) + one round trip (CRC and execute) */
 static void
 usbsim_nrf_limit_add_object(UsbsimNrf *self, guint32 size, gboolean data)
