@@ -3,11 +3,11 @@
 """Flashes the same image into the same simulated device with our plugin (through Debian's
 real fwupdtool) and with each peer that can drive it, in interleaved rounds, at the device's
 real speed (time scale 1.0), and reports the median time of each against the limits the
-simulator computed for the exact run it served (TIMING.md): physical, and spec-compliant
-(every reported poll timeout obeyed, one status read an operation). On the DFU and DfuSe
-models it also reports the obeying host: a host with no latency that waits each poll timeout
-exactly and reads the status until the operation is done, as the protocol requires (two reads
-an operation, three where the device reports less than it takes). A host can beat it only
+simulator computed for the exact run it served (tests/usbsim/README.md): physical, and
+spec-compliant (every reported poll timeout obeyed, one status read an operation). On the DFU
+and DfuSe models it also reports the obeying host: a host with no latency that waits each poll
+timeout exactly and reads the status until the operation is done, as the protocol requires (two
+reads an operation, three where the device reports less than it takes). A host can beat it only
 by not waiting what the device asked for.
 
 The time of a run is the span the device saw: from the first request of the update to the
@@ -42,7 +42,7 @@ KIB = 1024
 # profile: how the device is served and addressed; all start in DFU mode so that every tool
 # does the same work
 DFU_PROFILES = {
-    # TIMING.md's STM32F4 reports a bogus 104 ms after SET_ADDRESS
+    # the STM32F4 system bootloader (fwupd issue 2696) reports a bogus 104 ms after SET_ADDRESS
     "stm32f4-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x0483, "pid": 0xDF11,
                       "sizes": [64 * KIB, 256 * KIB], "sim": ["--bogus-set-address-timeout"]},
     # images fill the flash: fwupd's dfu plugin reads back the whole flash and refuses a
@@ -56,7 +56,7 @@ DFU_PROFILES = {
     "gd32vf103-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x28E9, "pid": 0x0189,
                         "sizes": [64 * KIB]},
 }
-# COBS bulk bootloader (PROTOCOLS.md section 4): no other host tool drives it, so our plugin
+# COBS bulk bootloader (plugins/cobs/README.md): no other host tool drives it, so our plugin
 # runs alone against the model's physical limit (the protocol has no poll timeouts: the
 # spec-compliant limit is the same). CDC is a byte stream: the model sends each reply in an IN
 # transfer of its own by default (stm32h7-cobs), or packs the replies waiting into one
@@ -76,7 +76,7 @@ NRF_PROFILES = {
     # (DfuTransportUsbSerial) finds the Dongle's tty by serial number through serialport, and
     # the simulator serves the Dongle as a raw USB device (bulk transfers on usbfs, as fwupd
     # talks to it) with no cdc_acm tty, so serialport lists no port at all. On real hardware
-    # that transport also sleeps 2 s after each image (TIMING.md).
+    # that transport also sleeps 2 s after each image (its DfuTransportUsbSerial).
     "nrf52840-dongle": {"sizes": [64 * KIB, 256 * KIB], "peers": []},
     # the UART behind a J-Link CDC port: a tty backed by a pty, which both tools open
     "nrf52-uart": {"sizes": [64 * KIB], "peers": ["pc-nrf-dfu-js"]},
@@ -193,7 +193,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
     probing of the device (ping, HW and FW version, before the update and after it) and
     pc-nrf-dfu-js's PRN and MTU requests (about 5 ms) are left out. Neither tool reads back.
     The simulator's limit adds the reset after the image is activated (the SDK's boot time,
-    100 ms at scale 1.0 for an application) to the TIMING.md limit for the objects; the span
+    100 ms at scale 1.0 for an application) to the simulator's limit for the objects; the span
     ends before that reset, which no host can shorten, so it is taken off the limit here.
     Host idle is the model's own count for the session less what it counted at requests
     outside the span (fwupdtool's probing and the gaps between its invocations)."""

@@ -24,7 +24,7 @@
 /* private flags, settable from quirks */
 #define FU_COBS_FLAG_NO_VERIFY "no-verify"
 
-/* PROTOCOLS.md section 4: the host claims the CDC data interface, bulk OUT 1 and IN 1 */
+/* plugins/cobs/README.md: the host claims the CDC data interface, bulk OUT 1 and IN 1 */
 #define FU_COBS_DEFAULT_INTERFACE    0x01
 #define FU_COBS_DEFAULT_ENDPOINT_OUT 0x01
 #define FU_COBS_DEFAULT_ENDPOINT_IN  0x81

@@ -8,7 +8,7 @@
  * Unit tests of the DfuSe part of the core: the layout parser on strings real devices send
  * and hostile ones, update plans, and sessions against a scripted DfuSe device written here
  * independently of the core (address pointer, erase state of every byte, the
- * command-executes-on-GETSTATUS rule, errTARGET/errVENDOR, misbehaviours from TIMING.md).
+ * command-executes-on-GETSTATUS rule, errTARGET/errVENDOR, misbehaviours of real parts: dfu-util quirks.c, fwupd dfu.quirk).
  */
 
 #include <stdarg.h>
@@ -1125,7 +1125,7 @@ test_session_refused(void)
 	CHECK(dev.transfers == 0);
 }
 
-/* misbehaving devices from TIMING.md */
+/* misbehaving devices (dfu-util quirks.c, fwupd dfu.quirk) */
 static void
 test_session_misbehaving(void)
 {

@@ -30,8 +30,8 @@ def case_update_runtime(build):
     check(after["Version"] == bcd(VERSION_NEW), "new version read back as %r" % after["Version"])
     # runtime -> DFU mode -> runtime
     check(run.summary.get("reenumerations", 0) >= 2, "summary %r" % run.summary)
-    # the model reports 47 ms for up to 76 ms of work (TIMING.md): a host that obeys the
-    # reported poll timeout may find the device still busy, but must never poll sooner
+    # the model reports 47 ms for up to 76 ms of work (tests/usbsim/README.md): a host that
+    # obeys the reported poll timeout may find the device still busy, but must never poll sooner
     statuses = [r for r in run.records if r.get("request") == "getstatus"]
     for prev, cur in zip(statuses, statuses[1:]):
         waited_ms = cur["t_ms"] - prev["t_ms"]

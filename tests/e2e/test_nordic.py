@@ -390,8 +390,8 @@ def case_app_dfu_trigger(build, front):
 def case_combined_slow(build, front):
     """At real time, a package of a SoftDevice+bootloader and an application: after the first
     image the bootloader copies the new SoftDevice and bootloader into place and is back only
-    13 s later (the longest TIMING.md gives); the plugin (UART) or fwupd's replug wait (USB)
-    must last as long, then the application is written to the new bootloader."""
+    13 s later (the longest such a copy takes on an nRF52); the plugin (UART) or fwupd's
+    replug wait (USB) must last as long, then the application is written to the new bootloader."""
     r = NrfRun(build, "combined-slow", front,
                ["softdevice_bootloader=8192+4096", "application=6000"],
                ["--sd-req", "0x100", "--fw-version", "3"], ["--sd-bl-back-ms", "13000"],
@@ -408,9 +408,9 @@ def case_combined_slow(build, front):
 
 def case_sd_bl_slow(build, front):
     """At real time, the bootloader copies a SoftDevice+bootloader image into place after its
-    reset and is back only 13 s later (the longest TIMING.md gives): the plugin must wait for
-    it as long, and read the new bootloader's version from it, not give up and report the
-    update unverified."""
+    reset and is back only 13 s later (the longest such a copy takes on an nRF52): the plugin
+    must wait for it as long, and read the new bootloader's version from it, not give up and
+    report the update unverified."""
     r = NrfRun(build, "sd-bl-slow", front, ["softdevice_bootloader=8192+4096"],
                ["--sd-req", "0x100", "--fw-version", "2"], ["--reenumerate-ms", "13000"],
                time_scale="1.0").run()

@@ -1,7 +1,7 @@
 /*
- * An STM32H7 bootloader speaking the COBS-framed bulk protocol (PROTOCOLS.md section 4) on
+ * An STM32H7 bootloader speaking the COBS-framed bulk protocol (plugins/cobs/README.md) on
  * the data interface of a USB CDC ACM device, with the optional verification extension the
- * cobs plugin's README defines, the stm32h7-cobs timing profile of TIMING.md and switchable
+ * cobs plugin's README defines, the stm32h7-cobs timing profile (STM32H743 datasheet flash tables) and switchable
  * misbehaviours.
  *
  * Written from the protocol description only: it shares no code with plugins/proto.
@@ -42,7 +42,7 @@
 /* from bye's reply written to the USB reset: the firmware flushes its log and resets */
 #define USBSIM_COBS_RESET_DELAY_US 10000
 
-/* what the device does once it has answered bye (PROTOCOLS.md section 6) */
+/* what the device does once it has answered bye (plugins/cobs/README.md, "How an update ends") */
 typedef enum {
 	USBSIM_COBS_AFTER_BYE_STAY,	  /* the seed: logs "done." and ignores what follows */
 	USBSIM_COBS_AFTER_BYE_BOOTLOADER, /* resets, the bootloader again at a new address */
@@ -56,7 +56,7 @@ typedef enum {
 	USBSIM_COBS_ACK_PACK, /* the replies waiting go together, up to a packet */
 } UsbsimCobsAckMode;
 
-/* a full-speed bulk transfer: about 1 ms fixed, plus 1216 bytes of data a ms (TIMING.md) */
+/* a full-speed bulk transfer: about 1 ms fixed, plus 1216 bytes of data a ms (tests/usbsim/README.md) */
 #define USBSIM_BULK_FIXED_US	 1000.0
 #define USBSIM_BULK_BYTES_PER_MS 1216.0
 
@@ -163,7 +163,7 @@ void
 usbsim_cobs_append_summary(UsbsimCobs *self, GString *str);
 
 /*
- * TIMING.md: the least time any host could take for the messages this run served, against
+ * tests/usbsim/README.md: the least time any host could take for the messages this run served, against
  * the model's own rules (one receive buffer freed when the firmware starts on a message, a
  * bulk transfer's bus time, each message's real work); and the least time of a host that
  * waits for each reply before it sends the next message.

@@ -1149,7 +1149,7 @@ usbsim_dfu_get_flash_log(UsbsimDfu *self)
 }
 
 /*
- * TIMING.md, the physical limit of the data this run wrote: per block of wTransferSize its bus
+ * tests/usbsim/README.md, the physical limit of the data this run wrote: per block of wTransferSize its bus
  * time, one status read, the real erase time of the pages it is first to touch and its real
  * program time; the manifestation's request and status read. The spec-compliant limit takes
  * max(real, reported) for each block, reported by the model's own rule. The obeying host

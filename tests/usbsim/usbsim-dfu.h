@@ -96,7 +96,7 @@ typedef struct {
 	guint16 dfu_pid;
 } UsbsimDfuIds;
 
-/* a timing profile, TIMING.md; times at scale 1.0 */
+/* a timing profile, tests/usbsim/README.md; times at scale 1.0 */
 typedef struct {
 	const gchar *name;
 	const gchar *description;

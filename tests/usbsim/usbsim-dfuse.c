@@ -1632,7 +1632,7 @@ usbsim_dfuse_ops(void)
 }
 
 /*
- * TIMING.md, the physical limit of the data this run wrote: per contiguous written range one
+ * tests/usbsim/README.md, the physical limit of the data this run wrote: per contiguous written range one
  * set-address; per block of wTransferSize its bus time and the real program time; per erasable
  * sector the range touches its real erase time; per operation the command and one status read;
  * one leave. The spec-compliant limit takes max(real, reported) for each operation. The obeying

@@ -74,7 +74,7 @@ typedef struct {
 	guint32 flash_size;
 	guint32 app_offset; /* where the application starts, from the flash base */
 	UsbsimDfuseAltSpec extra_alts[USBSIM_DFUSE_MAX_ALTS];
-	/* timing, TIMING.md */
+	/* timing, tests/usbsim/README.md */
 	UsbsimDfuseEraseTime erase_times[USBSIM_DFUSE_MAX_RUNS];
 	gboolean report_erase_max; /* an erase reports its maximum time, else report_erase_ms */
 	guint32 report_erase_ms;

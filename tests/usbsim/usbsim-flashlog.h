@@ -2,7 +2,7 @@
  * What a simulated device did to its memory during a run, kept by the device models:
  * erased and written address ranges (merged), set-address commands, writes over memory
  * that was not erased, and trace events waiting to be written. Also the USB full-speed
- * bus model the physical limit is computed with (TIMING.md).
+ * bus model the physical limit is computed with (tests/usbsim/README.md).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -29,7 +29,7 @@ typedef struct {
 	GPtrArray *events; /* JSON members of trace events not yet taken */
 } UsbsimFlashLog;
 
-/* TIMING.md's limits for the data a run wrote, in milliseconds of the run's own time */
+/* the physical and spec-compliant limits (tests/usbsim/README.md) for the data a run wrote, in milliseconds of the run's own time */
 typedef struct {
 	gdouble physical_ms; /* real busy time, no sleep beyond it */
 	gdouble spec_ms;     /* every reported poll timeout obeyed, one status read an operation */

@@ -5,7 +5,7 @@
  */
 
 /*
- * Sans-IO core of the COBS-framed bulk bootloader protocol (PROTOCOLS.md section 4): COBS
+ * Sans-IO core of the COBS-framed bulk bootloader protocol (plugins/cobs/README.md): COBS
  * encoding, message building, reply parsing and an update session (erase, write chunks,
  * optional CRC-32 verification, bye) that says which bytes to send or how long to wait for
  * a reply, and consumes what came back. No allocation, no I/O, no clock reads, no sleeping:
