@@ -261,14 +261,17 @@ fu_cobs_session_run(CobsProtoSession *session,
  * once chunks go several to a transfer: an ACK comes every frame, and a synchronous read
  * takes a frame on the bus plus the time to submit the next, so several are pending at once
  * (each ACK is a short packet that ends the read it lands in, and a device that packs the
- * replies waiting puts several in one). Results are taken in the order the reads ended, the
- * order of the byte stream. A read starts only once the one FU_COBS_READERS before it has
- * ended, so that no more than that many are on the bus at once; reads going at the same time
- * may end nearly together and be taken in either order. ACKs are all alike, so only the
- * chunk named in an error about a reply can be off, by less than FU_COBS_READERS, and the
- * error says so.
+ * replies waiting puts several in one). Results are taken in the order the reads queued them,
+ * which is nearly the order of the byte stream: a read starts only once the one
+ * FU_COBS_READERS before it has queued its result, so no more than that many are going at
+ * once, and a thread may be descheduled between its transfer ending and its result being
+ * queued. A read's bytes can then be passed by those of the FU_COBS_READERS - 1 reads after
+ * it, or of as many before it that started late. ACKs are all alike, so only the chunk named
+ * in an error about a reply can be off, by at most FU_COBS_REPLY_MARGIN, and the error says
+ * so.
  */
 #define FU_COBS_READERS 4
+G_STATIC_ASSERT(FU_COBS_REPLY_MARGIN == 2 * (FU_COBS_READERS - 1));
 
 /* what the reader is asked to do: a read, or to stop */
 typedef struct {
@@ -359,8 +362,10 @@ fu_cobs_reader_thread_cb(gpointer data)
 						request->timeout_ms,
 						&result->error))
 			result->actual_length = 0;
-		fu_cobs_reader_ended(reader, request->ticket);
+		/* ended only once queued: a later read must not start, take bytes and queue them
+		 * while this one waits to be queued */
 		g_async_queue_push(reader->results, result);
+		fu_cobs_reader_ended(reader, request->ticket);
 	}
 }
 
@@ -476,7 +481,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 					    "read at once: the chunk named may be up to %u off)",
 					    action.message,
 					    (guint)FU_COBS_READERS,
-					    (guint)FU_COBS_READERS - 1);
+					    (guint)FU_COBS_REPLY_MARGIN);
 				break;
 			}
 			g_set_error_literal(error,

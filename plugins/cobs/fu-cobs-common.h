@@ -9,6 +9,10 @@
 #include "cobs-proto.h"
 
 /* quirk keys, documented in README.md */
+/* how far off the chunk named in an error about a reply can be when replies are read
+ * several at once (see fu_cobs_session_run_overlapped()) */
+#define FU_COBS_REPLY_MARGIN 6
+
 #define FU_COBS_QUIRK_INTERFACE		"CobsInterface"
 #define FU_COBS_QUIRK_ENDPOINT_OUT	"CobsEndpointOut"
 #define FU_COBS_QUIRK_ENDPOINT_IN	"CobsEndpointIn"
