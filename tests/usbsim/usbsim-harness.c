@@ -40,6 +40,10 @@ usbsim_harness_set_log(const gchar *program, const gboolean *verbose)
 	g_log_set_default_handler(usbsim_harness_log_handler, NULL);
 }
 
+/* set by the harnesses after the umockdev testbed exists; an empty value means unset to
+ * them and to their clients */
+static const gchar *usbsim_harness_late_variables[] = {"TMPDIR", "USBSIM_NRF_TTY", NULL};
+
 /* umockdev only answers the ioctls of processes that run under its preload */
 void
 usbsim_harness_reexec_under_preload(gchar **argv)
@@ -54,6 +58,15 @@ usbsim_harness_reexec_under_preload(gchar **argv)
 	else
 		value = g_strdup(USBSIM_UMOCKDEV_PRELOAD);
 	g_setenv("LD_PRELOAD", value, TRUE);
+
+	/* the variables the harness sets once umockdev's threads run must already be in the
+	 * environment it starts with: setting one then replaces a value in place, where adding
+	 * a new one makes glibc reallocate the array the other threads may be reading in getenv()
+	 * (the testbed's own UMOCKDEV_DIR is the only one added, into a copy) */
+	for (guint i = 0; usbsim_harness_late_variables[i] != NULL; i++) {
+		if (g_getenv(usbsim_harness_late_variables[i]) == NULL)
+			g_setenv(usbsim_harness_late_variables[i], "", TRUE);
+	}
 	execv("/proc/self/exe", argv);
 	g_printerr("%s: cannot re-execute under the umockdev preload: %s\n",
 		   usbsim_harness_program,
