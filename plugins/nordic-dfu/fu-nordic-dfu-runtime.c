@@ -79,6 +79,19 @@ fu_nordic_dfu_runtime_version_from_semver(const gchar *semver)
 	return NULL;
 }
 
+/* the SDK sends APP_NAME, a space and the version, then a NUL: printable ASCII only */
+static gboolean
+fu_nordic_dfu_runtime_semver_is_text(const guint8 *buf, gsize len)
+{
+	for (gsize i = 0; i < len; i++) {
+		if (buf[i] == '\0')
+			return i > 0;
+		if (buf[i] < 0x20 || buf[i] > 0x7E)
+			return FALSE;
+	}
+	return len > 0;
+}
+
 static gboolean
 fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 {
@@ -86,6 +99,7 @@ fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 	guint8 info[FU_NORDIC_DFU_TRIGGER_NORDIC_INFO_SIZE] = {0};
 	guint8 semver[FU_NORDIC_DFU_TRIGGER_SEMVER_MAX + 1] = {0};
 	gsize actual = 0;
+	gboolean semver_junk;
 	g_autofree gchar *version = NULL;
 
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_runtime_parent_class)->setup(device, error))
@@ -131,18 +145,32 @@ fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 		g_prefix_error_literal(error, "SEMVER: ");
 		return FALSE;
 	}
+	semver_junk = actual > 0 && !fu_nordic_dfu_runtime_semver_is_text(semver, actual);
 	g_free(self->semver);
-	self->semver = fu_strsafe((const gchar *)semver, actual);
+	self->semver = actual > 0 && !semver_junk ? fu_strsafe((const gchar *)semver, actual)
+						  : NULL;
 	if (self->semver != NULL)
 		version = fu_nordic_dfu_runtime_version_from_semver(self->semver);
 	if (version != NULL) {
 		fu_device_set_version_format(device, fu_version_guess_format(version));
 		fu_device_set_version(device, version);
-	} else if (actual == 0 && self->version_major != 0) {
+	} else if (self->semver == NULL && self->version_major != 0 &&
+		   self->version_major != 0xFFFF) {
+		/* NORDIC_INFO's, unless erased */
 		g_autofree gchar *tmp =
 		    g_strdup_printf("%u.%u", self->version_major, self->version_minor);
 		fu_device_set_version_format(device, FWUPD_VERSION_FORMAT_PAIR);
 		fu_device_set_version(device, tmp);
+	} else if (semver_junk) {
+		/* a version read out of junk, or the USB descriptor's, would be compared with
+		 * the release's after the update and fail it although the bootloader took the
+		 * image */
+		g_warning("the application's DFU trigger answered SEMVER with %" G_GSIZE_FORMAT
+			  " bytes that are not a version string, and NORDIC_INFO with no version: "
+			  "its version cannot be read, so an update of it is not checked against "
+			  "the release; check the version the application reports itself",
+			  actual);
+		fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
 	}
 	if (self->flash_size != 0)
 		fu_device_set_firmware_size_max(device, self->flash_size);

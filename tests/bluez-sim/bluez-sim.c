@@ -1745,6 +1745,8 @@ main(int argc, char **argv)
 	gboolean bootloader_stays = FALSE;
 	gboolean app_unpaired = FALSE;
 	gboolean lose_final_answer = FALSE;
+	gboolean unsolicited = FALSE;
+	g_autofree gchar *wrong_length_op = NULL;
 	gchar *flash_out = NULL;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
@@ -1878,6 +1880,21 @@ main(int argc, char **argv)
 	     &lose_final_answer,
 	     "The link drops with the answer to an image's final execute",
 	     NULL},
+	    {"reply-wrong-length",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &wrong_length_op,
+	     "Hostile: every response to OP (select, create, execute, crc) is a byte short",
+	     "OP"},
+	    {"unsolicited",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &unsolicited,
+	     "Hostile: a notification that is no response, and a CRC notification nobody asked "
+	     "for, before every response",
+	     NULL},
 	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at exit", "FILE"},
 	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
 	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
@@ -1951,6 +1968,20 @@ main(int argc, char **argv)
 	config.require_signature = require_signature;
 	/* over BLE the bootloader takes requests as soon as a host is connected */
 	config.port_always_open = TRUE;
+	config.unsolicited = unsolicited;
+	if (wrong_length_op != NULL) {
+		const gchar *names[] = {"create", "crc", "execute", "select"};
+		const gint ops[] = {0x01, 0x03, 0x04, 0x06};
+		for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+			if (g_strcmp0(wrong_length_op, names[i]) == 0)
+				config.short_op = ops[i];
+		}
+		if (config.short_op < 0) {
+			g_printerr("bluez-sim: unknown request '%s' in --reply-wrong-length\n",
+				   wrong_length_op);
+			return 2;
+		}
+	}
 	sim->model = usbsim_nrf_new(&config, sim->epoch_us);
 
 	sim->introspection = g_dbus_node_info_new_for_xml(introspection_xml, &error);

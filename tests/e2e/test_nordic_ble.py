@@ -291,6 +291,29 @@ def case_wrong_hw(build, ts):
     check(run.summary["ble"]["packets"] == 0, "packets were sent for a refused package")
 
 
+def case_hostile_wrong_length(build, ts):
+    """Every notification answering SELECT is a byte short: the error says what came."""
+    run = BleRun(build, "hostile-wrong-length",
+                 ["--mode", "bootloader", "--reply-wrong-length", "select"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_failure(run, rc, log, "no reply to SELECT")
+    check("the last a 14-byte response to SELECT" in log, "the error does not say what came:\n" +
+          log[-3000:])
+    check(run.summary["bytes_stored"] == 0, "data was written")
+    print("fwupdtool: " + [line for line in log.splitlines() if "no reply to SELECT" in line][0])
+
+
+def case_hostile_unsolicited(build, ts):
+    """A notification that is no response and a CRC notification nobody asked for before every
+    response, PRN notifications included: skipped, the update completes."""
+    run = BleRun(build, "hostile-unsolicited", ["--mode", "bootloader", "--unsolicited"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    expect_success(run, rc, log)
+    run.check_app_flashed(build)
+    check(run.summary["faults_fired"] > 0, "nothing unsolicited was sent")
+    print("fwupdtool: updated")
+
+
 def make_cabinet(run, build):
     """app.zip (version 7) in a cabinet for the instance ID the application and its bootloader
     share, as contrib/make-cabinet makes it for LVFS"""
@@ -549,6 +572,8 @@ CASES = {
     "cabinet-app-unpaired": case_cabinet_app_unpaired,
     "final-answer-lost": case_final_answer_lost,
     "signature-refused": case_signature_refused,
+    "hostile-wrong-length": case_hostile_wrong_length,
+    "hostile-unsolicited": case_hostile_unsolicited,
 }
 
 

@@ -567,8 +567,9 @@ usbsim_nrf_run_add_uart(UsbsimNrfRun *run, GError **error)
 	return TRUE;
 }
 
-static gboolean
-usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
+/* a request's opcode from its name, -1 for none */
+static gint
+usbsim_nrf_parse_op(const gchar *name)
 {
 	const struct {
 		const gchar *name;
@@ -579,24 +580,63 @@ usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
 		   {"crc", 0x03},
 		   {"prn", 0x02},
 		   {"mtu", 0x07},
-		   {"ping", 0x09}};
+		   {"ping", 0x09},
+		   {"hw-version", 0x0A},
+		   {"fw-version", 0x0B}};
+	for (guint i = 0; i < G_N_ELEMENTS(ops); i++) {
+		if (g_strcmp0(name, ops[i].name) == 0)
+			return ops[i].op;
+	}
+	return -1;
+}
+
+static gboolean
+usbsim_nrf_parse_op_option(const gchar *str, const gchar *option, gint *op)
+{
+	if (str == NULL)
+		return TRUE;
+	*op = usbsim_nrf_parse_op(str);
+	if (*op < 0) {
+		g_printerr("usbsim-nrf-run: unknown request '%s' in %s\n", str, option);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+usbsim_nrf_parse_u32_option(const gchar *str, const gchar *option, gint64 *value)
+{
+	guint64 v = 0;
+	g_autoptr(GError) error = NULL;
+
+	if (str == NULL)
+		return TRUE;
+	if (!usbsim_harness_parse_uint(str, G_MAXUINT32, &v, option, &error)) {
+		g_printerr("usbsim-nrf-run: %s\n", error->message);
+		return FALSE;
+	}
+	*value = (gint64)v;
+	return TRUE;
+}
+
+static gboolean
+usbsim_nrf_parse_ext_error(const gchar *str, UsbsimNrfConfig *config)
+{
 	g_auto(GStrv) parts = g_strsplit(str, ":", -1);
 	guint64 nth = 0, code = 0;
 	g_autoptr(GError) error = NULL;
+	gint op;
 
 	if (g_strv_length(parts) != 3) {
 		g_printerr("usbsim-nrf-run: --ext-error wants OP:N:CODE\n");
 		return FALSE;
 	}
-	config->ext_error_op = 0xFF;
-	for (guint i = 0; i < G_N_ELEMENTS(ops); i++) {
-		if (g_strcmp0(parts[0], ops[i].name) == 0)
-			config->ext_error_op = ops[i].op;
-	}
-	if (config->ext_error_op == 0xFF) {
+	op = usbsim_nrf_parse_op(parts[0]);
+	if (op < 0) {
 		g_printerr("usbsim-nrf-run: unknown request '%s' in --ext-error\n", parts[0]);
 		return FALSE;
 	}
+	config->ext_error_op = op;
 	if (!usbsim_harness_parse_uint(parts[1], G_MAXUINT, &nth, "--ext-error count", &error) ||
 	    !usbsim_harness_parse_uint(parts[2], 0xFF, &code, "--ext-error code", &error)) {
 		g_printerr("usbsim-nrf-run: %s\n", error->message);
@@ -652,6 +692,18 @@ main(int argc, char **argv)
 	g_autofree gchar *summary = NULL;
 	g_autofree gchar *app_runs = NULL;
 	g_autofree gchar *extra = NULL;
+	g_autofree gchar *mtu_reply = NULL;
+	g_autofree gchar *max_object_size = NULL;
+	g_autofree gchar *select_offset = NULL;
+	g_autofree gchar *flash_size = NULL;
+	g_autofree gchar *other_op = NULL;
+	g_autofree gchar *short_op = NULL;
+	g_autofree gchar *endless_op = NULL;
+	gboolean crc_wrong = FALSE;
+	gboolean unsolicited = FALSE;
+	gboolean trigger_garbage = FALSE;
+	gint refuse_execute = 0;
+	gint mute_execute = 0;
 	g_auto(GStrv) client_argv = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
@@ -743,6 +795,85 @@ main(int argc, char **argv)
 	     &ext_error,
 	     "Answer the Nth OP request with extended error CODE",
 	     "OP:N:CODE"},
+	    {"mtu", 0, 0, G_OPTION_ARG_STRING, &mtu_reply, "Hostile: MTU GET answers N", "N"},
+	    {"max-object-size",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &max_object_size,
+	     "Hostile: SELECT(data) claims objects of N bytes at most (creates still take a page)",
+	     "N"},
+	    {"select-offset",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &select_offset,
+	     "Hostile: SELECT(data) reports offset N, whatever it holds",
+	     "N"},
+	    {"crc-wrong",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &crc_wrong,
+	     "Hostile: every CRC it reports has one bit flipped",
+	     NULL},
+	    {"reply-other-op",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &other_op,
+	     "Hostile: every response to OP names the previous request's opcode",
+	     "OP"},
+	    {"reply-wrong-length",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &short_op,
+	     "Hostile: every response to OP is a byte short (a byte over when it has no payload)",
+	     "OP"},
+	    {"unsolicited",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &unsolicited,
+	     "Hostile: line noise and a CRC notification nobody asked for before every response",
+	     NULL},
+	    {"endless-frame",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &endless_op,
+	     "Hostile: instead of answering OP, bytes without a SLIP END, for ever",
+	     "OP"},
+	    {"flash-size",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &flash_size,
+	     "Hostile: HW version reports N bytes of flash (the chip has 1 MiB)",
+	     "N"},
+	    {"refuse-execute",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &refuse_execute,
+	     "Hostile: refuse every EXECUTE of the Nth data object and go back to offset 0",
+	     "N"},
+	    {"mute-execute",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &mute_execute,
+	     "Hostile: never answer (nor do) the EXECUTE of the Nth data object",
+	     "N"},
+	    {"trigger-garbage",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &trigger_garbage,
+	     "Hostile: the DFU trigger answers NORDIC_INFO with 0xFF bytes, SEMVER with binary "
+	     "junk",
+	     NULL},
 	    {"reenumerate-ms",
 	     0,
 	     0,
@@ -838,6 +969,38 @@ main(int argc, char **argv)
 	}
 	if (ext_error != NULL && !usbsim_nrf_parse_ext_error(ext_error, &config))
 		return USBSIM_EXIT_SETUP;
+	{
+		gint64 flash_size_v = 0;
+		if (!usbsim_nrf_parse_u32_option(mtu_reply, "--mtu", &config.mtu_reply) ||
+		    !usbsim_nrf_parse_u32_option(max_object_size,
+						 "--max-object-size",
+						 &config.data_max_reply) ||
+		    !usbsim_nrf_parse_u32_option(select_offset,
+						 "--select-offset",
+						 &config.select_offset) ||
+		    !usbsim_nrf_parse_u32_option(flash_size, "--flash-size", &flash_size_v) ||
+		    !usbsim_nrf_parse_op_option(other_op, "--reply-other-op", &config.other_op) ||
+		    !usbsim_nrf_parse_op_option(short_op,
+						"--reply-wrong-length",
+						&config.short_op) ||
+		    !usbsim_nrf_parse_op_option(endless_op, "--endless-frame", &config.endless_op))
+			return USBSIM_EXIT_SETUP;
+		if (config.mtu_reply > 0xFFFF) {
+			g_printerr("usbsim-nrf-run: --mtu is 16 bits\n");
+			return USBSIM_EXIT_SETUP;
+		}
+		if (refuse_execute < 0 || mute_execute < 0) {
+			g_printerr("usbsim-nrf-run: --refuse-execute and --mute-execute count "
+				   "from 1\n");
+			return USBSIM_EXIT_SETUP;
+		}
+		config.flash_size_reply = (guint32)flash_size_v;
+		config.crc_wrong = crc_wrong;
+		config.unsolicited = unsolicited;
+		config.trigger_garbage = trigger_garbage;
+		config.refuse_execute = refuse_execute;
+		config.mute_execute = mute_execute;
+	}
 	if (flash_in != NULL) {
 		gchar *contents = NULL;
 		gsize len = 0;

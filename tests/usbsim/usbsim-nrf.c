@@ -156,6 +156,9 @@ struct _UsbsimNrf {
 
 	/* faults */
 	guint responses_sent;
+	guint8 prev_op;	   /* the request handled before the current one */
+	gint64 endless_us; /* from then on only bytes without an END (-1: never) */
+	guint64 endless_bytes;
 	guint data_writes;
 	guint op_counts[256];
 	guint faults_fired;
@@ -275,6 +278,12 @@ usbsim_nrf_config_init(UsbsimNrfConfig *config, UsbsimNrfFront front)
 	config->bootloader_version = 1;
 	config->reenumerate_us = -1;
 	config->sd_bl_back_us = -1;
+	config->mtu_reply = -1;
+	config->data_max_reply = -1;
+	config->select_offset = -1;
+	config->other_op = -1;
+	config->short_op = -1;
+	config->endless_op = -1;
 }
 
 static void
@@ -355,6 +364,7 @@ usbsim_nrf_new(const UsbsimNrfConfig *config, gint64 epoch_us)
 	self->flash_free_us = epoch_us;
 	self->last_arrival_us = epoch_us;
 	self->first_request_us = -1;
+	self->endless_us = -1;
 	usbsim_nrf_settings_from_config(self);
 	usbsim_nrf_restore(self);
 	return self;
@@ -607,6 +617,21 @@ usbsim_nrf_mtu(UsbsimNrf *self)
 }
 
 static void
+usbsim_nrf_put_u32(guint8 *buf, guint32 v)
+{
+	buf[0] = v;
+	buf[1] = v >> 8;
+	buf[2] = v >> 16;
+	buf[3] = v >> 24;
+}
+
+static guint32
+usbsim_nrf_get_u32(const guint8 *buf)
+{
+	return buf[0] | (buf[1] << 8) | (buf[2] << 16) | ((guint32)buf[3] << 24);
+}
+
+static void
 usbsim_nrf_queue_response(UsbsimNrf *self,
 			  guint8 op,
 			  guint result,
@@ -637,25 +662,65 @@ usbsim_nrf_queue_response(UsbsimNrf *self,
 				 usbsim_nrf_op_name(op));
 		return;
 	}
+	/* a bootloader that starts a frame and never ends it: from then on it sends bytes only */
+	if (self->config.endless_op == op) {
+		self->faults_fired++;
+		if (self->endless_us < 0)
+			self->endless_us = ready_us;
+		usbsim_nrf_trace(self,
+				 ready_us,
+				 "\"event\":\"fault\",\"fault\":\"endless-frame\",\"op\":\"%s\"",
+				 usbsim_nrf_op_name(op));
+		return;
+	}
+	/* a response that names the request handled before this one */
+	if (self->config.other_op == op) {
+		buf[1] = self->prev_op != op ? self->prev_op : NRF_OP_PING;
+		self->faults_fired++;
+		usbsim_nrf_trace(self,
+				 ready_us,
+				 "\"event\":\"fault\",\"fault\":\"other-op\",\"op\":\"%s\","
+				 "\"named\":\"%s\"",
+				 usbsim_nrf_op_name(op),
+				 usbsim_nrf_op_name(buf[1]));
+	}
+	/* a response one byte short of its length, or one byte over when it has no payload */
+	if (self->config.short_op == op) {
+		if (len > 3)
+			len--;
+		else
+			buf[len++] = 0x00;
+		self->faults_fired++;
+		usbsim_nrf_trace(self,
+				 ready_us,
+				 "\"event\":\"fault\",\"fault\":\"wrong-length\",\"op\":\"%s\","
+				 "\"length\":%" G_GSIZE_FORMAT,
+				 usbsim_nrf_op_name(op),
+				 len);
+	}
+	/* line noise that ends in an END, and a CRC notification nobody asked for, carrying what
+	 * the device holds, before every response */
+	if (self->config.unsolicited) {
+		const guint8 noise[] = {'n', 'o', 'i', 's', 'e', 0x0D, 0x0A, SLIP_END};
+		guint8 notif[11] = {NRF_OP_RESPONSE, NRF_OP_CRC_GET, NRF_RES_SUCCESS};
+		NrfResponse *extra = g_new0(NrfResponse, 1);
+		gboolean cmd = self->current == NRF_OBJ_COMMAND;
+		extra->frame = g_byte_array_new();
+		g_byte_array_append(extra->frame, noise, sizeof(noise));
+		usbsim_nrf_put_u32(notif + 3, cmd ? self->live.command_offset : self->image_offset);
+		usbsim_nrf_put_u32(notif + 7, cmd ? self->live.command_crc : self->image_crc);
+		{
+			g_autoptr(GByteArray) enc = usbsim_nrf_slip_encode(notif, sizeof(notif));
+			g_byte_array_append(extra->frame, enc->data, enc->len);
+		}
+		extra->ready_us = ready_us;
+		g_queue_push_tail(&self->responses, extra);
+		self->faults_fired++;
+	}
 	rsp = g_new0(NrfResponse, 1);
 	rsp->frame = usbsim_nrf_slip_encode(buf, len);
 	rsp->ready_us = ready_us;
 	g_queue_push_tail(&self->responses, rsp);
-}
-
-static void
-usbsim_nrf_put_u32(guint8 *buf, guint32 v)
-{
-	buf[0] = v;
-	buf[1] = v >> 8;
-	buf[2] = v >> 16;
-	buf[3] = v >> 24;
-}
-
-static guint32
-usbsim_nrf_get_u32(const guint8 *buf)
-{
-	return buf[0] | (buf[1] << 8) | (buf[2] << 16) | ((guint32)buf[3] << 24);
 }
 
 /* the flash erases one page at a time after what it already has queued */
@@ -884,8 +949,8 @@ usbsim_nrf_schedule_reset(UsbsimNrf *self, gint64 reset_us, gint64 back_us, cons
 			 (back_us - self->epoch_us) / 1000.0);
 }
 
-/* the least time for what an executed object needed (tests/usbsim/README.md, create blocks for the erase):
- * erase + max(wire, program) + one round trip (CRC and execute) */
+/* the least time for what an executed object needed (tests/usbsim/README.md, create blocks for the
+ * erase): erase + max(wire, program) + one round trip (CRC and execute) */
 static void
 usbsim_nrf_limit_add_object(UsbsimNrf *self, guint32 size, gboolean data)
 {
@@ -946,15 +1011,22 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 		self->prn = req[1] | (req[2] << 8);
 		self->prn_count = self->prn;
 		break;
-	case NRF_OP_MTU_GET:
-		payload[0] = usbsim_nrf_mtu(self) & 0xFF;
-		payload[1] = usbsim_nrf_mtu(self) >> 8;
+	case NRF_OP_MTU_GET: {
+		/* what it claims; frames longer than its own buffer are still dropped */
+		guint mtu = self->config.mtu_reply >= 0 ? (guint)self->config.mtu_reply
+							: usbsim_nrf_mtu(self);
+		payload[0] = mtu & 0xFF;
+		payload[1] = (mtu >> 8) & 0xFF;
 		payloadsz = 2;
 		break;
+	}
 	case NRF_OP_HW_VERSION:
 		usbsim_nrf_put_u32(payload, 0x52840);
 		usbsim_nrf_put_u32(payload + 4, 0x41414430); /* "AAD0" */
-		usbsim_nrf_put_u32(payload + 8, USBSIM_NRF_FLASH_SIZE);
+		usbsim_nrf_put_u32(payload + 8,
+				   self->config.flash_size_reply != 0
+				       ? self->config.flash_size_reply
+				       : USBSIM_NRF_FLASH_SIZE);
 		usbsim_nrf_put_u32(payload + 12, 0x40000);
 		usbsim_nrf_put_u32(payload + 16, USBSIM_NRF_PAGE_SIZE);
 		payloadsz = 20;
@@ -996,8 +1068,16 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			usbsim_nrf_put_u32(payload + 4, self->live.command_offset);
 			usbsim_nrf_put_u32(payload + 8, self->live.command_crc);
 		} else {
-			usbsim_nrf_put_u32(payload, USBSIM_NRF_PAGE_SIZE);
-			usbsim_nrf_put_u32(payload + 4, self->image_offset);
+			/* a hostile bootloader may claim another object size or offset; create
+			 * still takes a page at most, from the true offset */
+			usbsim_nrf_put_u32(payload,
+					   self->config.data_max_reply >= 0
+					       ? (guint32)self->config.data_max_reply
+					       : USBSIM_NRF_PAGE_SIZE);
+			usbsim_nrf_put_u32(payload + 4,
+					   self->config.select_offset >= 0
+					       ? (guint32)self->config.select_offset
+					       : self->image_offset);
 			usbsim_nrf_put_u32(payload + 8, self->image_crc);
 		}
 		break;
@@ -1187,6 +1267,38 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			result = NRF_RES_NOT_PERMITTED;
 			break;
 		}
+		/* hostile: the Nth data object's execute is refused and all progress lost, or
+		 * never answered (nor done) */
+		if (self->config.refuse_execute != 0 &&
+		    self->live.image_offset_last / USBSIM_NRF_PAGE_SIZE + 1 ==
+			self->config.refuse_execute) {
+			self->faults_fired++;
+			usbsim_nrf_trace(self,
+					 t_us,
+					 "\"event\":\"fault\",\"fault\":\"refuse-execute\","
+					 "\"object\":%u",
+					 self->config.refuse_execute);
+			self->live.image_offset_last = 0;
+			self->live.image_crc_last = 0;
+			self->image_offset = 0;
+			self->image_crc = 0;
+			self->data_object_size = 0;
+			self->settings = self->live;
+			result = NRF_RES_NOT_PERMITTED;
+			break;
+		}
+		if (self->config.mute_execute != 0 &&
+		    self->live.image_offset_last / USBSIM_NRF_PAGE_SIZE + 1 ==
+			self->config.mute_execute) {
+			self->faults_fired++;
+			usbsim_nrf_trace(self,
+					 t_us,
+					 "\"event\":\"fault\",\"fault\":\"mute-execute\","
+					 "\"object\":%u",
+					 self->config.mute_execute);
+			respond = FALSE;
+			break;
+		}
 		/* an execute answers once the flash has written everything */
 		ready_us = MAX(t_us, self->flash_free_us);
 		self->cpu_free_us = ready_us;
@@ -1281,8 +1393,13 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 				 self->current == NRF_OBJ_COMMAND ? self->live.command_crc
 								  : self->image_crc);
 	}
+	if (respond && self->config.crc_wrong && op == NRF_OP_CRC_GET && payloadsz == 8) {
+		usbsim_nrf_put_u32(payload + 4, usbsim_nrf_get_u32(payload + 4) ^ 1);
+		self->faults_fired++;
+	}
 	if (respond)
 		usbsim_nrf_queue_response(self, op, result, payload, payloadsz, ready_us);
+	self->prev_op = req[0];
 	if (op != NRF_OP_WRITE)
 		self->last_arrival_us = MAX(self->last_arrival_us, ready_us);
 }
@@ -1409,6 +1526,23 @@ usbsim_nrf_take_response(UsbsimNrf *self, gint64 now_us, gint64 *next_us)
 	*next_us = G_MAXINT64;
 	if (self->running && self->app_running)
 		return usbsim_nrf_app_take_output(self, now_us, next_us);
+	/* a frame that never ends: 64 bytes at a time, never an END */
+	if (self->running && self->endless_us >= 0) {
+		GByteArray *junk;
+		if (now_us < self->endless_us) {
+			*next_us = self->endless_us;
+			return NULL;
+		}
+		junk = g_byte_array_sized_new(64);
+		for (guint i = 0; i < 64; i++) {
+			guint8 b = 0x55;
+			g_byte_array_append(junk, &b, 1);
+		}
+		self->endless_bytes += junk->len;
+		self->endless_us = now_us + MAX((gint64)usbsim_nrf_wire_us(self, junk->len), 1);
+		*next_us = self->endless_us;
+		return junk;
+	}
 	if (rsp == NULL || !self->running)
 		return NULL;
 	if (rsp->ready_us > now_us) {
@@ -1506,6 +1640,14 @@ usbsim_nrf_app_semver(UsbsimNrf *self)
 	guint major, minor, patch;
 	g_autofree gchar *str = NULL;
 
+	if (self->config.trigger_garbage) {
+		/* no text, no NUL: bytes of every kind, control characters, invalid UTF-8 */
+		for (guint i = 0; i < 64; i++) {
+			guint8 b = (guint8)(0x80 + i * 37);
+			g_byte_array_append(buf, &b, 1);
+		}
+		return buf;
+	}
 	usbsim_nrf_app_version_triplet(self, &major, &minor, &patch);
 	str = g_strdup_printf("Simulated nRF52840 application %u.%u.%u", major, minor, patch);
 	g_byte_array_append(buf, (const guint8 *)str, strlen(str) + 1);
@@ -1517,6 +1659,12 @@ usbsim_nrf_app_nordic_info(UsbsimNrf *self, guint8 *buf)
 {
 	guint major, minor, patch;
 
+	if (self->config.trigger_garbage) {
+		/* an address and size beyond the flash, version 0xFFFF.0xFFFF, flash and page
+		 * sizes of 0xFFFFFFFF */
+		memset(buf, 0xFF, USBSIM_NRF_NORDIC_INFO_SIZE);
+		return;
+	}
 	usbsim_nrf_app_version_triplet(self, &major, &minor, &patch);
 	usbsim_nrf_put_u32(buf, USBSIM_NRF_APP_START);
 	usbsim_nrf_put_u32(buf + 4, self->live.app_size);
@@ -1575,7 +1723,7 @@ usbsim_nrf_summary_json(UsbsimNrf *self, gint64 now_us, const gchar *extra_membe
 	    "\"host_idle_ms\":%.3f,\"limit_physical_ms\":%.3f,\"transfer_ms\":%.3f,"
 	    "\"elapsed_ms\":%.3f,\"time_scale\":%g,\"app_valid\":%s,\"app_version\":%u,"
 	    "\"bootloader_version\":%u,\"offset\":%u,\"crc\":%u,\"app_running\":%s,"
-	    "\"app_log_lines\":%u",
+	    "\"app_log_lines\":%u,\"endless_bytes\":%" G_GUINT64_FORMAT,
 	    self->config.profile,
 	    self->erases,
 	    self->bytes_stored,
@@ -1601,7 +1749,8 @@ usbsim_nrf_summary_json(UsbsimNrf *self, gint64 now_us, const gchar *extra_membe
 	    self->image_offset,
 	    self->image_crc,
 	    usbsim_nrf_app_running(self) ? "true" : "false",
-	    self->app_log_lines);
+	    self->app_log_lines,
+	    self->endless_bytes);
 	if (self->config.front == USBSIM_NRF_FRONT_UART)
 		g_string_append_printf(str, ",\"baud_rate\":%u", self->config.baud_rate);
 	if (extra_members != NULL)

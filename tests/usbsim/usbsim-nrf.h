@@ -92,6 +92,19 @@ typedef struct {
 	gint64 sd_bl_back_us;  /* after a SoftDevice or bootloader image, instead; -1: as above */
 	UsbsimNrfAppRuns app_runs;
 	gboolean dfu_mode_at_start; /* started by a pin reset (the Dongle's reset button) */
+	/* hostile bootloaders: what they claim, not what they do */
+	gint64 mtu_reply;	  /* MTU GET answers this (-1: the transport's own) */
+	gint64 data_max_reply;	  /* SELECT(data) reports this max object size (-1: a page) */
+	gint64 select_offset;	  /* SELECT(data) reports this offset (-1: the true one) */
+	gboolean crc_wrong;	  /* every CRC (reply and notification) is off by one bit */
+	gint other_op;		  /* responses to this opcode name the previous request's */
+	gint short_op;		  /* responses to this opcode lose their last byte */
+	gboolean unsolicited;	  /* noise and a CRC notification before every response */
+	gint endless_op;	  /* instead of answering this opcode: bytes, never an END */
+	guint32 flash_size_reply; /* HW version's flash size (0: the chip's 1 MiB) */
+	guint refuse_execute;	  /* refuse EXECUTE of this data object and lose all progress */
+	guint mute_execute;	  /* never answer EXECUTE of this data object, nor execute it */
+	gboolean trigger_garbage; /* the DFU trigger answers NORDIC_INFO and SEMVER with junk */
 	GBytes *flash_in;
 } UsbsimNrfConfig;
 

@@ -198,7 +198,7 @@ fake_bl_handle(FakeBl *bl, const uint8_t *req, size_t len)
 			fake_bl_le32(p + 4, bl->cmd_offset);
 			fake_bl_le32(p + 8, bl->cmd_crc);
 		} else {
-			fake_bl_le32(p, bl->data_max);
+			fake_bl_le32(p, bl->data_max_claim_set ? bl->data_max_claim : bl->data_max);
 			fake_bl_le32(p + 4, bl->data_offset);
 			fake_bl_le32(p + 8, bl->data_crc);
 		}

@@ -37,6 +37,8 @@ typedef struct {
 	unsigned corrupt_data_write; /* flip a byte in this data write (1-based), 0 none */
 	bool stale_notification;     /* put a CRC notification before the next reply */
 	bool drop_data_execute_replies;
+	bool data_max_claim_set; /* select(data) reports data_max_claim, create takes data_max */
+	uint32_t data_max_claim;
 
 	/* state kept across a reset (the settings page) */
 	uint8_t cmd[1024];

@@ -67,6 +67,8 @@ nrf_dfu_proto_session_goto(NrfDfuProtoSession *s, int step)
 	s->sent = false;
 	s->expect_notification = false;
 	s->stale = 0;
+	s->others = 0;
+	s->other_what[0] = '\0';
 }
 
 /* the same step again, e.g. after a timeout: a new frame is built */
@@ -340,24 +342,49 @@ static bool
 nrf_dfu_proto_session_count_retry(NrfDfuProtoSession *s, const char *what)
 {
 	bool from_select = s->response.request_op == NRF_DFU_PROTO_OP_SELECT;
+	bool from_crc = s->response.request_op == NRF_DFU_PROTO_OP_CRC_GET;
 	uint32_t dev_offset = from_select ? s->response.select.offset : s->response.crc.offset;
 	uint32_t dev_crc = from_select ? s->response.select.crc : s->response.crc.crc;
+	char seen[160];
 
 	s->retries++;
 	s->stats.restarts++;
 	if (s->retries > NRF_DFU_PROTO_OBJECT_RETRIES) {
+		/* the device's offset and CRC only when the last reply carried them */
+		if (from_crc && dev_offset == s->obj_start && s->offset > s->obj_start)
+			/* not one write arrived: frames longer than the device takes */
+			snprintf(seen,
+				 sizeof(seen),
+				 "device offset %u; host offset %u: it took none of the writes "
+				 "of up to %u bytes, sized for an MTU of %u from what it reported",
+				 (unsigned)dev_offset,
+				 (unsigned)s->offset,
+				 (unsigned)s->write_size,
+				 (unsigned)s->mtu);
+		else if (from_select || from_crc)
+			snprintf(seen,
+				 sizeof(seen),
+				 "device offset %u, CRC 0x%08x; host offset %u, CRC 0x%08x",
+				 (unsigned)dev_offset,
+				 (unsigned)dev_crc,
+				 (unsigned)s->offset,
+				 (unsigned)s->crc);
+		else
+			snprintf(seen,
+				 sizeof(seen),
+				 "the device refused %s; host offset %u",
+				 nrf_dfu_proto_op_to_string(s->response.request_op),
+				 (unsigned)s->offset);
 		nrf_dfu_proto_session_fail(
 		    s,
 		    NRF_DFU_PROTO_ERROR_CRC,
 		    "the %s kept disagreeing with the device after %u restarts "
-		    "(device offset %u, CRC 0x%08x; host offset %u, CRC 0x%08x): "
-		    "replug the device and try again",
+		    "(%s)%s%s: replug the device and try again",
 		    what,
 		    (unsigned)NRF_DFU_PROTO_OBJECT_RETRIES,
-		    (unsigned)dev_offset,
-		    (unsigned)dev_crc,
-		    (unsigned)s->offset,
-		    (unsigned)s->crc);
+		    seen,
+		    s->setback_cause[0] != '\0' ? "; before that the device " : "",
+		    s->setback_cause);
 		return false;
 	}
 	return true;
@@ -702,6 +729,26 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 									      s->max_size);
 				return;
 			}
+			/* the object is the size select reported, or the image's rest: a device
+			 * that refuses it claimed a size it does not take */
+			if (resp->result != NRF_DFU_PROTO_RESULT_EXT_ERROR &&
+			    resp->result != NRF_DFU_PROTO_RESULT_OP_NOT_SUPPORTED) {
+				nrf_dfu_proto_session_fail(
+				    s,
+				    NRF_DFU_PROTO_ERROR_DEVICE,
+				    "CREATE of data object %u (%u bytes at offset %u) failed: %s "
+				    "(0x%02x): the device reported data objects of up to %u bytes "
+				    "but refused this one; replug it and try again, and replace "
+				    "the "
+				    "bootloader if this repeats",
+				    nrf_dfu_proto_session_object_number(s),
+				    (unsigned)s->obj_size,
+				    (unsigned)s->obj_start,
+				    nrf_dfu_proto_result_to_string(resp->result),
+				    resp->result,
+				    (unsigned)s->max_size);
+				return;
+			}
 			nrf_dfu_proto_session_fail_result(s, resp);
 			return;
 		}
@@ -789,12 +836,31 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 	}
 }
 
+/* a frame that is not the reply awaited, in words for the timeout's error */
+static void
+nrf_dfu_proto_session_note_other(NrfDfuProtoSession *s, const uint8_t *frame, size_t len)
+{
+	s->others++;
+	if (len >= 2 && frame[0] == NRF_DFU_PROTO_OP_RESPONSE)
+		snprintf(s->other_what,
+			 sizeof(s->other_what),
+			 "a %zu-byte response to %s",
+			 len,
+			 nrf_dfu_proto_op_to_string(frame[1]));
+	else
+		snprintf(s->other_what,
+			 sizeof(s->other_what),
+			 "a %zu-byte frame that is no response",
+			 len);
+}
+
 static void
 nrf_dfu_proto_session_process(NrfDfuProtoSession *s, const uint8_t *frame, size_t len)
 {
 	NrfDfuProtoResponse resp;
 
 	if (nrf_dfu_proto_response_decode(frame, len, &resp) != NRF_DFU_PROTO_ERROR_NONE) {
+		nrf_dfu_proto_session_note_other(s, frame, len);
 		nrf_dfu_proto_session_skip(s);
 		return;
 	}
@@ -808,6 +874,7 @@ nrf_dfu_proto_session_process(NrfDfuProtoSession *s, const uint8_t *frame, size_
 		return;
 	}
 	if (resp.request_op != s->pending_op) {
+		nrf_dfu_proto_session_note_other(s, frame, len);
 		nrf_dfu_proto_session_skip(s);
 		return;
 	}
@@ -861,14 +928,36 @@ nrf_dfu_proto_session_on_timeout(NrfDfuProtoSession *s)
 		return;
 	}
 	if (++s->timeouts > NRF_DFU_PROTO_TIMEOUT_RETRIES) {
-		nrf_dfu_proto_session_fail(
-		    s,
-		    NRF_DFU_PROTO_ERROR_TIMEOUT,
-		    "no reply to %s within %u ms, %u times: the device stopped "
-		    "answering",
-		    nrf_dfu_proto_op_to_string(s->pending_op),
-		    (unsigned)s->step_timeout_ms,
-		    (unsigned)s->timeouts);
+		/* say what came instead, if anything did */
+		char instead[200] = "the device stopped answering";
+		if (s->others > 0 && s->unended > 0)
+			snprintf(instead,
+				 sizeof(instead),
+				 "the device sent %u other frame%s instead (the last %s), "
+				 "then %zu bytes with no frame end",
+				 s->others,
+				 s->others == 1 ? "" : "s",
+				 s->other_what,
+				 s->unended);
+		else if (s->others > 0)
+			snprintf(instead,
+				 sizeof(instead),
+				 "the device sent %u other frame%s instead, the last %s",
+				 s->others,
+				 s->others == 1 ? "" : "s",
+				 s->other_what);
+		else if (s->unended > 0)
+			snprintf(instead,
+				 sizeof(instead),
+				 "the device sent %zu bytes with no frame end instead",
+				 s->unended);
+		nrf_dfu_proto_session_fail(s,
+					   NRF_DFU_PROTO_ERROR_TIMEOUT,
+					   "no reply to %s within %u ms, %u times: %s",
+					   nrf_dfu_proto_op_to_string(s->pending_op),
+					   (unsigned)s->step_timeout_ms,
+					   (unsigned)s->timeouts,
+					   instead);
 		return;
 	}
 	if (s->step == ST_DATA_EXECUTE) {
@@ -1098,7 +1187,14 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 	}
 	while (buf != NULL && pos < len) {
 		size_t consumed = 0;
-		if (nrf_dfu_proto_slip_decoder_feed(&s->rx, buf + pos, len - pos, &consumed)) {
+		bool ended =
+		    nrf_dfu_proto_slip_decoder_feed(&s->rx, buf + pos, len - pos, &consumed);
+		/* bytes that end no frame: the device may be sending one that never ends */
+		if (ended || (consumed > 0 && buf[pos + consumed - 1] == NRF_DFU_PROTO_SLIP_END))
+			s->unended = 0;
+		else
+			s->unended += consumed;
+		if (ended) {
 			if (s->queue_count < NRF_DFU_PROTO_QUEUE_MAX) {
 				unsigned idx =
 				    (s->queue_head + s->queue_count) % NRF_DFU_PROTO_QUEUE_MAX;

@@ -726,7 +726,7 @@ test_hostile_restart_loops(void)
 	/* never answered, the device keeping the object written but not executed */
 	fake_bl_init(&bl, image, sizeof(image));
 	CHECK(transfer(&s, &bl, 0, &silent, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.message != NULL);
+	CHECK(a.message != NULL && strstr(a.message, "did not answer EXECUTE of object 2") != NULL);
 	CHECK(silent.steps < 2000);
 	CHECK(silent.elapsed_ms <= nrf_dfu_proto_session_budget_ms(&s));
 	CHECK(!bl.activated);
@@ -735,6 +735,70 @@ test_hostile_restart_loops(void)
 		silent.steps,
 		(unsigned long long)silent.elapsed_ms,
 		a.message);
+}
+
+/* a device that answers, but never the request in flight: the error says what it sent */
+static void
+test_timeout_names_what_came(void)
+{
+	static NrfDfuProtoSession s;
+	/* a response to SELECT (max size, offset, CRC), and a frame that never ends */
+	static const uint8_t other[] =
+	    {0x60, 0x06, 0x01, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0};
+	uint8_t endless[200];
+	NrfDfuProtoAction a;
+	uint64_t now = 1000;
+
+	memset(endless, 0x55, sizeof(endless));
+	for (unsigned kind = 0; kind < 2; kind++) {
+		nrf_dfu_proto_session_init(&s);
+		nrf_dfu_proto_session_start_transfer(&s,
+						     init_packet,
+						     sizeof(init_packet),
+						     image,
+						     sizeof(image),
+						     0,
+						     false);
+		for (unsigned i = 0; i < 100; i++) {
+			nrf_dfu_proto_session_next(&s, now, &a);
+			if (a.kind == NRF_DFU_PROTO_ACTION_SEND) {
+				nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, ++now);
+				continue;
+			}
+			if (a.kind != NRF_DFU_PROTO_ACTION_RECEIVE)
+				break;
+			if (kind == 0)
+				nrf_dfu_proto_session_feed_received(&s,
+								    NRF_DFU_PROTO_IO_OK,
+								    other,
+								    sizeof(other),
+								    now);
+			else
+				nrf_dfu_proto_session_feed_received(&s,
+								    NRF_DFU_PROTO_IO_OK,
+								    endless,
+								    sizeof(endless),
+								    now);
+			now += a.timeout_ms;
+			nrf_dfu_proto_session_feed_received(&s,
+							    NRF_DFU_PROTO_IO_TIMEOUT,
+							    NULL,
+							    0,
+							    now);
+		}
+		CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
+		CHECK(a.message != NULL && strstr(a.message, "no reply to PRN") != NULL);
+		if (kind == 0)
+			CHECK(a.message != NULL &&
+			      strstr(a.message,
+				     "1 other frame instead, the last a 15-byte "
+				     "response to SELECT") != NULL);
+		else
+			CHECK(a.message != NULL &&
+			      strstr(a.message, "600 bytes with no frame end") != NULL);
+		fprintf(stderr, "%s\n", a.message != NULL ? a.message : "(none)");
+	}
 }
 
 static void
@@ -813,6 +877,26 @@ test_error_codes(void)
 	bl.error_result = 0x04;
 	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
 	CHECK(strstr(a.message, "CREATE") != NULL);
+
+	/* select claims data objects larger, or not a page multiple, and create refuses them:
+	 * the error says what the device claimed and refused */
+	{
+		const uint32_t claims[] = {0xFFFFFFFFu, 4097};
+		const char *expect[] = {"CREATE of data object 1 (10000 bytes at offset 0) failed: "
+					"insufficient resources",
+					"CREATE of data object 1 (4097 bytes at offset 0) failed: "
+					"invalid parameter"};
+		for (size_t i = 0; i < 2; i++) {
+			fake_bl_init(&bl, image, sizeof(image));
+			bl.data_max_claim_set = true;
+			bl.data_max_claim = claims[i];
+			CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+			CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+			CHECK(a.message != NULL && strstr(a.message, expect[i]) != NULL);
+			CHECK(bl.data_writes == 0 && !bl.activated);
+			fprintf(stderr, "%s\n", a.message != NULL ? a.message : "(none)");
+		}
+	}
 
 	/* post-validation finds the image's hash wrong */
 	fake_bl_init(&bl, image, sizeof(image));
@@ -928,6 +1012,7 @@ main(void)
 	test_stale_notification();
 	test_dropped_replies();
 	test_hostile_restart_loops();
+	test_timeout_names_what_came();
 	test_session_length_bound();
 	test_error_codes();
 	test_requests();

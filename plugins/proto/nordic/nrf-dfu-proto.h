@@ -405,9 +405,13 @@ typedef struct {
 	bool started;	       /* started_ms holds the time of the transfer's first send */
 	uint64_t started_ms;
 	char setback_cause[64]; /* what the device did before the last resync */
+	/* what came instead of the reply to the request in flight, for the timeout's error */
+	unsigned others;     /* frames that were not its reply */
+	char other_what[64]; /* the last of them */
+	size_t unended;	     /* bytes received since the last frame end */
 	NrfDfuProtoError error;
 	const char *message;
-	char message_buf[320];
+	char message_buf[400];
 	NrfDfuProtoSlipDecoder rx;
 	/* complete frames received but not yet consumed */
 	uint8_t queue[NRF_DFU_PROTO_QUEUE_MAX][NRF_DFU_PROTO_SLIP_RX_MAX];
