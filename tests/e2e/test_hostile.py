@@ -110,6 +110,21 @@ def case_short_upload(build):
     check_writes_inside_image(run)
 
 
+def case_poll_timeout_max(build):
+    # a DFU 1.1 device whose every status says 4.6 h: it has no layout to bound a block by, so
+    # the plugin's own bound applies (DfuCoreBusyTimeout 1000 ms here): each block waits at
+    # most that, and the update completes within the harness's bound (without the cap on a
+    # wait, 60 s a block outlast it)
+    run = Run(build, "hostile-poll-timeout-max", extra=["--hostile-poll-timeout", "max"],
+              image_size=0x2000,
+              quirks="[USB\\VID_1209&PID_0011]\nDfuCoreBusyTimeout = 1000\n").run()
+    check_bounded(run)
+    run.check_flashed()
+    check_writes_inside_image(run)
+    polls = {r["poll_timeout_ms"] for r in run.requests("getstatus") if "poll_timeout_ms" in r}
+    check(polls == {0xFFFFFF}, "the device reported %r" % sorted(polls))
+
+
 # DfuSe devices that lie about time or memory (usbsim-run --hostile-poll-timeout,
 # --flash-layout): the STM32F4 system bootloader model with a 4 KiB image in its first sector
 POLL_TIMEOUT_FIELD_MAX = 0xFFFFFF

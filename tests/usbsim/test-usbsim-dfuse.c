@@ -434,19 +434,19 @@ test_reported_times(void)
 static void
 tweak_poll_max(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_DFUSE_POLL_MAX;
+	config->poll = USBSIM_POLL_MAX;
 }
 
 static void
 tweak_poll_alternate(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_DFUSE_POLL_ALTERNATE;
+	config->poll = USBSIM_POLL_ALTERNATE;
 }
 
 static void
 tweak_poll_random(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_DFUSE_POLL_RANDOM;
+	config->poll = USBSIM_POLL_RANDOM;
 }
 
 /* hostile poll timeouts: the figure lies, the work takes its real time all the same */

@@ -720,31 +720,13 @@ usbsim_dfuse_advance(UsbsimDfuse *self, gint64 now_us)
 		self->state = USBSIM_DFU_STATE_DNLOAD_SYNC;
 }
 
-/* a hostile device puts its own figure into every status reply, busy or not */
-static guint32
-usbsim_dfuse_poll_reported(UsbsimDfuse *self, guint32 poll_ms)
-{
-	guint n = self->status_replies++;
-
-	switch (self->config.poll) {
-	case USBSIM_DFUSE_POLL_MAX:
-		return USBSIM_DFUSE_POLL_TIMEOUT_FIELD_MAX;
-	case USBSIM_DFUSE_POLL_ALTERNATE:
-		return n % 2 == 0 ? 0 : USBSIM_DFUSE_POLL_TIMEOUT_FIELD_MAX;
-	case USBSIM_DFUSE_POLL_RANDOM:
-		return (guint32)g_rand_int_range(self->rand_poll,
-						 0,
-						 USBSIM_DFUSE_POLL_TIMEOUT_FIELD_MAX + 1);
-	case USBSIM_DFUSE_POLL_HONEST:
-		break;
-	}
-	return poll_ms;
-}
-
 static void
 usbsim_dfuse_answer_status(UsbsimDfuse *self, guint32 poll_ms, UsbsimReply *reply)
 {
-	guint32 reported = usbsim_dfuse_poll_reported(self, poll_ms);
+	guint32 reported = usbsim_poll_reported(self->config.poll,
+						self->status_replies++,
+						self->rand_poll,
+						poll_ms);
 	guint8 buf[6] = {self->status,
 			 reported & 0xff,
 			 (reported >> 8) & 0xff,

@@ -93,16 +93,6 @@ usbsim_dfuse_profile_find(const gchar *name);
 const UsbsimDfuseProfile *const *
 usbsim_dfuse_profiles(void);
 
-/* what the poll timeout of every status reply says, whatever the device is doing */
-typedef enum {
-	USBSIM_DFUSE_POLL_HONEST,    /* the profile's own figures */
-	USBSIM_DFUSE_POLL_MAX,	     /* 0xFFFFFF ms, the 24-bit field's maximum (4.6 h) */
-	USBSIM_DFUSE_POLL_ALTERNATE, /* 0, then 0xFFFFFF, then 0, ... from reply to reply */
-	USBSIM_DFUSE_POLL_RANDOM,    /* drawn uniformly in [0, 0xFFFFFF] with the seed */
-} UsbsimDfusePoll;
-
-#define USBSIM_DFUSE_POLL_TIMEOUT_FIELD_MAX 0xFFFFFFu
-
 typedef struct {
 	UsbsimDfuseProfile profile; /* with the command line overrides applied */
 	UsbsimDfuMode initial_mode;
@@ -124,7 +114,7 @@ typedef struct {
 	guint stuck_busy_from; /* 1-based operation from which the device stays busy; 0 never */
 	gboolean read_protected;
 	gboolean no_product_string; /* DFU mode: iProduct 0, the device names itself nowhere */
-	UsbsimDfusePoll poll;	    /* unscaled: a lie is not a time */
+	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
 	gdouble time_scale;
 	guint32 seed;
 	GBytes *flash_in; /* initial contents of the internal flash, or NULL for erased */

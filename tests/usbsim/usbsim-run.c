@@ -429,6 +429,26 @@ usbsim_parse_attribute(const gchar *str,
 	return TRUE;
 }
 
+/* --hostile-poll-timeout, for either model */
+static gboolean
+usbsim_parse_poll(const gchar *str, UsbsimPoll *poll, GError **error)
+{
+	if (g_strcmp0(str, "max") == 0) {
+		*poll = USBSIM_POLL_MAX;
+	} else if (g_strcmp0(str, "alternate") == 0) {
+		*poll = USBSIM_POLL_ALTERNATE;
+	} else if (g_strcmp0(str, "random") == 0) {
+		*poll = USBSIM_POLL_RANDOM;
+	} else {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "--hostile-poll-timeout must be max, alternate or random");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* the DfuSe options, and the DFU 1.1 ones that apply to a DfuSe device */
 static gboolean
 usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
@@ -445,22 +465,9 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
 	config->read_protected = o->read_protected;
 	config->no_product_string = o->no_product_string;
-	if (o->hostile_poll_timeout != NULL) {
-		if (g_strcmp0(o->hostile_poll_timeout, "max") == 0) {
-			config->poll = USBSIM_DFUSE_POLL_MAX;
-		} else if (g_strcmp0(o->hostile_poll_timeout, "alternate") == 0) {
-			config->poll = USBSIM_DFUSE_POLL_ALTERNATE;
-		} else if (g_strcmp0(o->hostile_poll_timeout, "random") == 0) {
-			config->poll = USBSIM_DFUSE_POLL_RANDOM;
-		} else {
-			g_set_error_literal(
-			    error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "--hostile-poll-timeout must be max, alternate or random");
-			return FALSE;
-		}
-	}
+	if (o->hostile_poll_timeout != NULL &&
+	    !usbsim_parse_poll(o->hostile_poll_timeout, &config->poll, error))
+		return FALSE;
 	/* the internal flash reports this string; its real geometry stays the profile's */
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
@@ -904,7 +911,7 @@ main(int argc, char **argv)
 	     0,
 	     G_OPTION_ARG_STRING,
 	     &hostile_poll_timeout,
-	     "DfuSe: every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
+	     "Every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
 	     "max|alternate|random"},
 	    {"flash-layout",
 	     0,
@@ -1068,9 +1075,9 @@ main(int argc, char **argv)
 					 timeout_s);
 	}
 	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
-	    hostile_poll_timeout != NULL || flash_layout != NULL || bogus_set_address_timeout ||
-	    zero_poll_timeout || short_mass_erase_timeout || stall_early_poll_during_erase ||
-	    read_protected || no_product_string) {
+	    flash_layout != NULL || bogus_set_address_timeout || zero_poll_timeout ||
+	    short_mass_erase_timeout || stall_early_poll_during_erase || read_protected ||
+	    no_product_string) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
@@ -1182,6 +1189,8 @@ main(int argc, char **argv)
 		usbsim_parse_bool(can_upload, &config.can_upload, "--can-upload", &error);
 	if (error == NULL && can_download != NULL)
 		usbsim_parse_bool(can_download, &config.can_download, "--can-download", &error);
+	if (error == NULL && hostile_poll_timeout != NULL)
+		usbsim_parse_poll(hostile_poll_timeout, &config.poll, &error);
 	if (error == NULL && early_poll != NULL) {
 		if (g_strcmp0(early_poll, "stall") == 0)
 			config.early_poll_stalls = TRUE;
