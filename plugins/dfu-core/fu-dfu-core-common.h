@@ -32,6 +32,17 @@
 #define FU_DFU_CORE_FLAG_GD32			  "gd32"
 
 /*
+ * The most a dump (fwupdtool firmware-dump) reads from a device: 16 MiB, four times the largest
+ * internal flash of the parts this plugin knows (an STM32U5: 4 MiB) and the same figure as the
+ * largest Intel HEX span taken. Full-speed USB carries at most nineteen 64-byte control packets
+ * a 1 ms frame (1.2 MB/s), so 16 MiB take at least 14 s; the 4 GiB a 32-bit layout can claim
+ * would take an hour and as much memory. A DFU 1.1 device that never ends its upload with a
+ * short block stops here (or at its FirmwareSizeMax); a DfuSe layout claiming more readable
+ * memory than this is refused before anything is read.
+ */
+#define FU_DFU_CORE_UPLOAD_MAX (16 * 1024 * 1024)
+
+/*
  * USB 2.0 section 9.2.6.4: a device completes a control request with a data stage within
  * 5 s. A DFU device that is busy says so through bwPollTimeout instead of holding the bus.
  */

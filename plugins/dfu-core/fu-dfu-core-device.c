@@ -16,6 +16,8 @@ struct _FuDfuCoreDevice {
 	gboolean download_incomplete;
 	/* DfuSe: one memory per alt setting */
 	GPtrArray *dfuse_targets;
+	/* DfuSe: why the device's memory layout is refused; nothing is sent to it then */
+	gchar *dfuse_refused;
 	/* DfuSe: where the application starts, for leave */
 	guint32 dfuse_leave_address;
 	/* following the device into its new image while fwupd waits for the replug */
@@ -29,12 +31,6 @@ struct _FuDfuCoreDevice {
 };
 
 G_DEFINE_TYPE(FuDfuCoreDevice, fu_dfu_core_device, FU_TYPE_DFU_CORE_BASE)
-
-/*
- * The most a read-back of the whole device may return when no FirmwareSizeMax quirk says
- * how big it is: a device that never ends an upload with a short block stops here.
- */
-#define FU_DFU_CORE_DEVICE_UPLOAD_MAX (16 * 1024 * 1024)
 
 static gboolean
 fu_dfu_core_device_probe(FuDevice *device, GError **error)
@@ -60,14 +56,42 @@ static gboolean
 fu_dfu_core_device_setup(FuDevice *device, GError **error)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
+	g_autoptr(GError) error_local = NULL;
 
 	if (!FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->setup(device, error))
 		return FALSE;
 	if (!fu_dfu_core_base_is_dfuse(FU_DFU_CORE_BASE(device)))
 		return TRUE;
 	g_clear_pointer(&self->dfuse_targets, g_ptr_array_unref);
-	self->dfuse_targets = fu_dfu_core_dfuse_read_targets(FU_DFU_CORE_BASE(device), error);
-	return self->dfuse_targets != NULL;
+	g_clear_pointer(&self->dfuse_refused, g_free);
+	self->dfuse_targets =
+	    fu_dfu_core_dfuse_read_targets(FU_DFU_CORE_BASE(device), &error_local);
+	if (self->dfuse_targets != NULL)
+		return TRUE;
+
+	/* a layout that cannot be right (overlapping itself, past 4 GiB): the device stays
+	 * listed, so that the user learns why it cannot be updated, and nothing is sent to it */
+	if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_INVALID_DATA)) {
+		self->dfuse_refused = g_strdup_printf(
+		    "%s: the bootloader describes memory that cannot exist, so nothing is "
+		    "erased, written or read; its firmware needs fixing",
+		    error_local->message);
+		fu_device_set_update_error(device, self->dfuse_refused);
+		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_UPDATABLE);
+		return TRUE;
+	}
+	g_propagate_error(error, g_steal_pointer(&error_local));
+	return FALSE;
+}
+
+/* a DfuSe device whose layout was refused takes no firmware and gives none */
+static gboolean
+fu_dfu_core_device_check_refused(FuDfuCoreDevice *self, GError **error)
+{
+	if (self->dfuse_refused == NULL)
+		return TRUE;
+	g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED, self->dfuse_refused);
+	return FALSE;
 }
 
 static void
@@ -103,6 +127,8 @@ fu_dfu_core_device_prepare_firmware(FuDevice *device,
 	g_autoptr(FuFirmware) firmware = NULL;
 	g_autoptr(GPtrArray) jobs = NULL;
 
+	if (!fu_dfu_core_device_check_refused(self, error))
+		return NULL;
 	firmware = FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)
 		       ->prepare_firmware(device, stream, progress, flags, error);
 	if (firmware == NULL)
@@ -374,6 +400,8 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	gsize size = 0;
 	g_autoptr(GInputStream) stream = NULL;
 
+	if (!fu_dfu_core_device_check_refused(self, error))
+		return FALSE;
 	if (self->dfuse_targets != NULL)
 		return fu_dfu_core_device_write_dfuse(self, firmware, progress, error);
 
@@ -491,6 +519,8 @@ fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError 
 	guint64 size_max = fu_device_get_firmware_size_max(device);
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 
+	if (!fu_dfu_core_device_check_refused(self, error))
+		return NULL;
 	if ((fu_dfu_core_base_get_functional(FU_DFU_CORE_BASE(device))->attributes &
 	     DFU_PROTO_ATTR_CAN_UPLOAD) == 0) {
 		g_set_error_literal(error,
@@ -506,7 +536,7 @@ fu_dfu_core_device_dump_firmware(FuDevice *device, FuProgress *progress, GError 
 					      error);
 	}
 	if (!fu_dfu_core_device_upload(FU_DFU_CORE_DEVICE(device),
-				       size_max > 0 ? size_max : FU_DFU_CORE_DEVICE_UPLOAD_MAX,
+				       size_max > 0 ? size_max : FU_DFU_CORE_UPLOAD_MAX,
 				       fu_dfu_core_upload_append_cb,
 				       buf,
 				       progress,
@@ -540,6 +570,7 @@ fu_dfu_core_device_finalize(GObject *object)
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(object);
 	fu_dfu_core_device_follow_stop(self);
 	g_free(self->ending);
+	g_free(self->dfuse_refused);
 	if (self->dfuse_targets != NULL)
 		g_ptr_array_unref(self->dfuse_targets);
 	G_OBJECT_CLASS(fu_dfu_core_device_parent_class)->finalize(object);

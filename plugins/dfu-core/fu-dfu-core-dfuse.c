@@ -82,7 +82,9 @@ fu_dfu_core_dfuse_gd32_layout(FuDfuCoreBase *self, GError **error)
  * @self: a device in DFU mode
  * @error: (nullable): optional return location for an error
  *
- * Reads and parses the memory layout of every alt setting.
+ * Reads and parses the memory layout of every alt setting. A layout string that does not
+ * parse (malformed, overlapping itself, running past 4 GiB) is %FWUPD_ERROR_INVALID_DATA;
+ * other failures (a string that cannot be read, no alt setting) are other codes.
  *
  * Returns: (transfer container) (element-type FuDfuCoreDfuseTarget): targets, or %NULL
  **/
@@ -124,7 +126,7 @@ fu_dfu_core_dfuse_read_targets(FuDfuCoreBase *self, GError **error)
 		if (rc != DFU_PROTO_ERROR_NONE) {
 			g_set_error(error,
 				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
+				    FWUPD_ERROR_INVALID_DATA,
 				    "alt setting %u has an invalid memory layout \"%s\": %s",
 				    alt->alt_setting,
 				    str,
@@ -591,7 +593,8 @@ fu_dfu_core_dfuse_leave(FuDfuCoreBase *self, guint32 address, GError **error)
  * @error: (nullable): optional return location for an error
  *
  * Reads the readable memory from the start of @target's layout, up to the first gap or
- * unreadable sector.
+ * unreadable sector; a layout claiming more than %FU_DFU_CORE_UPLOAD_MAX bytes there is
+ * refused before anything is read.
  *
  * Returns: (transfer full): the contents, or %NULL
  **/
@@ -621,12 +624,26 @@ fu_dfu_core_dfuse_dump(FuDfuCoreBase *self,
 			break;
 		length += (guint64)group->count * group->size;
 	}
-	if (length == 0 || length > G_MAXUINT32) {
+	if (length == 0) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
 			    "\"%s\" memory cannot be read",
 			    layout->name);
+		return NULL;
+	}
+	if (length > FU_DFU_CORE_UPLOAD_MAX) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "\"%s\" claims %" G_GUINT64_FORMAT
+			    " readable bytes from 0x%08x, more than the %u a dump reads "
+			    "(four times the largest flash known): the device's memory layout "
+			    "is wrong, so nothing was read",
+			    layout->name,
+			    length,
+			    (guint)address,
+			    (guint)FU_DFU_CORE_UPLOAD_MAX);
 		return NULL;
 	}
 	if (!fu_dfu_core_dfuse_set_alt(self, target->alt_setting, error))

@@ -10,6 +10,12 @@
 #define FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE	     11
 #define FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET 6
 
+/* UM0391: a target prefix ("Target", bAlternateSetting, bTargetNamed, szTargetName[255],
+ * dwTargetSize, dwNbElements), and an element's (dwElementAddress, dwElementSize) */
+#define FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE		  274
+#define FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_ELEMENTS_OFFSET 270
+#define FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE		  8
+
 /* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */
 #define FU_DFU_CORE_FIRMWARE_PADDING 0xFF
 
@@ -144,6 +150,69 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 }
 
 /*
+ * Walks the targets and elements of a DfuSe file and refuses more than
+ * FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX elements. Each target's declared count is checked
+ * before its elements are walked, so the walk itself never passes the bound. A file that
+ * ends early is left to the full parser, which names what is missing.
+ */
+static gboolean
+fu_dfu_core_firmware_check_dfuse_elements(GInputStream *stream, gsize streamsz, GError **error)
+{
+	guint8 targets = 0;
+	guint64 offset = FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE;
+	guint64 total = 0;
+
+	if (!fu_input_stream_read_u8(stream,
+				     FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE - 1,
+				     &targets,
+				     error))
+		return FALSE;
+	for (guint t = 0; t < targets; t++) {
+		guint32 count = 0;
+
+		if (offset + FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE > streamsz)
+			return TRUE;
+		if (!fu_input_stream_read_u32(stream,
+					      offset +
+						  FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_ELEMENTS_OFFSET,
+					      &count,
+					      G_LITTLE_ENDIAN,
+					      error))
+			return FALSE;
+		if (total + count > FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "DfuSe file has %" G_GUINT64_FORMAT
+				    " or more elements (target %u of %u declares %u), more than "
+				    "the %u an update takes: a real image has one element per "
+				    "contiguous run; rebuild the file with adjacent data merged",
+				    total + count,
+				    t + 1,
+				    (guint)targets,
+				    count,
+				    (guint)FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX);
+			return FALSE;
+		}
+		total += count;
+		offset += FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE;
+		for (guint32 e = 0; e < count; e++) {
+			guint32 size = 0;
+			if (offset + FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE > streamsz)
+				return TRUE;
+			if (!fu_input_stream_read_u32(stream,
+						      offset + 4,
+						      &size,
+						      G_LITTLE_ENDIAN,
+						      error))
+				return FALSE;
+			offset += FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE + (guint64)size;
+		}
+	}
+	return TRUE;
+}
+
+/*
  * UM0391 defines DFUImageSize as the file without its suffix, and fwupd's parser insists on
  * it; dfu-util's dfuse-pack counts the suffix too, and such files exist in the field. Both
  * readings are accepted when the size matches exactly one of them: the suffix CRC is checked
@@ -186,6 +255,8 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 				    &image_size,
 				    G_LITTLE_ENDIAN,
 				    error))
+		return NULL;
+	if (!fu_dfu_core_firmware_check_dfuse_elements(stream, streamsz, error))
 		return NULL;
 	if (image_size == streamsz - FU_STRUCT_DFU_FTR_SIZE) {
 		if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error)) {

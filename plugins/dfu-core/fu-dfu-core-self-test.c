@@ -486,6 +486,68 @@ fu_dfu_core_dfuse_many_elements_func(void)
 	g_assert_cmpint(write_bytes, ==, n);
 }
 
+/* a DfuSe file whose targets (alt settings 0, 1, ...) hold @counts[i] one-byte elements */
+static GBytes *
+fu_dfu_core_test_dfuse_file_counts(const guint *counts, guint n)
+{
+	g_autoptr(FuFirmware) firmware = fu_dfuse_firmware_new();
+	g_autoptr(GError) error = NULL;
+	GBytes *blob;
+
+	for (guint t = 0; t < n; t++) {
+		g_autoptr(FuFirmware) image = fu_firmware_new();
+		for (guint i = 0; i < counts[t]; i++) {
+			const guint8 byte = (guint8)i;
+			g_autoptr(GBytes) data = g_bytes_new(&byte, 1);
+			g_autoptr(FuChunk) chk = fu_chunk_bytes_new(data);
+			fu_chunk_set_address(chk, 0x08000000 + i * 2);
+			fu_firmware_add_chunk(image, chk);
+		}
+		fu_firmware_set_idx(image, t);
+		g_assert_true(fu_firmware_add_image(firmware, image, &error));
+	}
+	blob = fu_firmware_write(firmware, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(blob);
+	return blob;
+}
+
+/* FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX over all targets: at the bound the file loads, one
+ * more is refused with the figures named, also when the targets split it */
+static void
+fu_dfu_core_firmware_dfuse_elements_max_func(void)
+{
+	const guint max = FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX;
+	const struct {
+		guint counts[2];
+		guint n;
+		const gchar *error; /* NULL: accepted */
+	} cases[] = {
+	    {{max}, 1, NULL},
+	    {{max / 2, max - max / 2}, 2, NULL},
+	    {{max + 1}, 1, "target 1 of 1 declares 10001"},
+	    {{max / 2, max - max / 2 + 1}, 2, "target 2 of 2 declares 5001"},
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GBytes) blob =
+		    fu_dfu_core_test_dfuse_file_counts(cases[i].counts, cases[i].n);
+		g_autoptr(FuFirmware) firmware = NULL;
+		g_autoptr(GError) error = NULL;
+
+		firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
+		if (cases[i].error == NULL) {
+			g_assert_no_error(error);
+			g_assert_nonnull(firmware);
+			continue;
+		}
+		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+		g_assert_nonnull(g_strstr_len(error->message, -1, cases[i].error));
+		g_assert_nonnull(g_strstr_len(error->message, -1, "more than the 10000"));
+		g_assert_null(firmware);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -500,6 +562,8 @@ main(int argc, char **argv)
 	g_test_add_func("/dfu-core/firmware/dfuse-pack", fu_dfu_core_firmware_dfuse_pack_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-damaged",
 			fu_dfu_core_firmware_dfuse_damaged_func);
+	g_test_add_func("/dfu-core/firmware/dfuse-elements-max",
+			fu_dfu_core_firmware_dfuse_elements_max_func);
 	g_test_add_func("/dfu-core/dfuse/address-zero", fu_dfu_core_dfuse_address_zero_func);
 	g_test_add_func("/dfu-core/dfuse/overlap", fu_dfu_core_dfuse_overlap_func);
 	g_test_add_func("/dfu-core/dfuse/many-elements", fu_dfu_core_dfuse_many_elements_func);

@@ -8,7 +8,8 @@
  * Unit tests of the DfuSe part of the core: the layout parser on strings real devices send
  * and hostile ones, update plans, and sessions against a scripted DfuSe device written here
  * independently of the core (address pointer, erase state of every byte, the
- * command-executes-on-GETSTATUS rule, errTARGET/errVENDOR, misbehaviours of real parts: dfu-util quirks.c, fwupd dfu.quirk).
+ * command-executes-on-GETSTATUS rule, errTARGET/errVENDOR, misbehaviours of real parts: dfu-util
+ * quirks.c, fwupd dfu.quirk).
  */
 
 #include <stdarg.h>
@@ -1170,6 +1171,35 @@ test_session_misbehaving(void)
 	      DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dev.now_ms < 1000 + 700);
+
+	/* a poll timeout at the 24-bit maximum (4.6 h) on a device that stays busy: the one wait
+	 * ends just past the erase's own bound, not at DFU_PROTO_POLL_TIMEOUT_MAX_MS, and the
+	 * error says what the device asked for */
+	fake_init(&dev);
+	dev.cmd_poll_ms = 0xFFFFFF;
+	dev.busy_forever = true;
+	dfu_proto_session_init(&s, &functional_stm32);
+	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
+	CHECK(dev.waits == 1);
+	CHECK(dev.now_ms <= 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
+	CHECK(strstr(dfu_proto_session_get_message(&s), "it asked to wait 16777215 ms") != NULL);
+	/* the same poll timeout on every status of a device that is really quick: every
+	 * operation waits at most its own bound, and the update completes */
+	fake_init(&dev);
+	dev.cmd_poll_ms = 0xFFFFFF;
+	dev.set_poll_ms = 0xFFFFFF;
+	dev.write_poll_ms = 0xFFFFFF;
+	dev.erase_work_ms = 300;
+	dev.write_work_ms = 5;
+	dfu_proto_session_init(&s, &functional_stm32);
+	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
+	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(memcmp(dev.memory, test_image, 2048) == 0);
+	/* erase, set address, one block: three waits of at most 2 s each */
+	CHECK(dev.waits == 3);
+	CHECK(dev.waited_ms <= 3 * (DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 1));
 
 	/* reported poll far shorter than the work (STM32F405 mass erase): polled until done */
 	fake_init(&dev);

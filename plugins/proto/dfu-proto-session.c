@@ -408,11 +408,21 @@ dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t le
 	return true;
 }
 
+/*
+ * Waits the device's poll timeout, but never past @cap_ms: a wait that outlasts the bound of
+ * the operation it waits for only delays the error (a device still busy then has exceeded it)
+ * or, for a device that lies about its poll timeout, the next block.
+ */
 static void
-dfu_proto_session_wait_then(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep resume_step)
+dfu_proto_session_wait_then(DfuProtoSession *s,
+			    uint64_t now_ms,
+			    DfuProtoStep resume_step,
+			    uint64_t cap_ms)
 {
 	uint32_t wait_ms = dfu_proto_session_poll_timeout(s);
 
+	if (wait_ms > cap_ms)
+		wait_ms = (uint32_t)cap_ms;
 	/* never sleep when the device asks for no delay */
 	if (wait_ms == 0) {
 		dfu_proto_session_enter(s, resume_step);
@@ -454,20 +464,29 @@ dfu_proto_session_busy_poll(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep po
 		return;
 	}
 	if (elapsed_ms > s->op_budget_ms || s->busy_polls > DFU_PROTO_BUSY_POLLS_MAX) {
+		char asked[64] = "";
+		if (s->status_valid && s->status.poll_timeout_ms > s->op_budget_ms) {
+			snprintf(asked,
+				 sizeof(asked),
+				 "; it asked to wait %u ms",
+				 (unsigned)s->status.poll_timeout_ms);
+		}
 		dfu_proto_session_describe(s, poll_step, what, sizeof(what));
 		dfu_proto_session_fail(s,
 				       DFU_PROTO_ERROR_BUSY_TOO_LONG,
 				       "device still reports %s after %llu ms and %u status reads "
-				       "during %s (limit %u ms): it has stopped making progress; "
+				       "during %s (limit %u ms%s): it has stopped making progress; "
 				       "unplug it, plug it back in and retry",
 				       dfu_proto_state_to_string(s->status.state),
 				       (unsigned long long)elapsed_ms,
 				       (unsigned)s->busy_polls,
 				       what,
-				       (unsigned)s->op_budget_ms);
+				       (unsigned)s->op_budget_ms,
+				       asked);
 		return;
 	}
-	dfu_proto_session_wait_then(s, now_ms, poll_step);
+	/* the next status read comes just past the bound when the device asks for more */
+	dfu_proto_session_wait_then(s, now_ms, poll_step, s->op_budget_ms - elapsed_ms + 1);
 }
 
 static uint32_t

@@ -439,7 +439,11 @@ typedef struct {
  *
  * DFU_PROTO_POLL_TIMEOUT_MAX_MS: a bwPollTimeout above this is waited as this much. The 24-bit
  * field allows 4.6 h; no real device needs more than a few seconds between polls, and a
- * device still busy afterwards just gets polled again.
+ * device still busy afterwards just gets polled again. No wait outlasts the bound of the
+ * operation it waits for either: a device asking for more is polled again just past that
+ * bound, and either has finished or ends the update with the error of that bound (which
+ * names the poll timeout it asked for). A DfuSe data block thus waits at most 2 s
+ * (DFU_PROTO_DFUSE_BUSY_FLOOR_MS) however long the device says it needs.
  *
  * DFU_PROTO_BUSY_BUDGET_MS: how long one device operation (a block being programmed, the
  * manifestation, a DfuSe erase) may keep reporting busy, measured with the caller's clock

@@ -196,20 +196,36 @@ def case_stm32f4_unsorted_elements(build):
     check_writes_inside(run, [e_high, e_mid, e_low])
 
 
-MANY_ELEMENTS = 200000
+# the most elements a DfuSe file may hold (FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX)
+ELEMENTS_MAX = 10000
 
 
-def case_stm32f4_many_elements_overlap(build):
-    # 200,000 one-byte elements (a 1.8 MB file) in reverse address order, the last on top of
-    # another: the overlap is found and named before anything is sent
-    run = Run(build, "stm32f4-many-elements", profile="stm32f4-dfuse", mode="dfu")
-    elements = [(FLASH + 4 * (MANY_ELEMENTS - 1 - i), b"\x5a") for i in range(MANY_ELEMENTS)]
+def many_elements_file(run, count):
+    """count one-byte elements in reverse address order, the last on top of another."""
+    elements = [(FLASH + 4 * (count - 1 - i), b"\x5a") for i in range(count)]
     elements[-1] = (FLASH + 4, b"\xa5")
     run.file = os.path.join(run.dir, "firmware.dfu")
     dfuse_file([(0, "Internal Flash", elements)], 0x0483, 0xDF11, run.file)
+
+
+def case_stm32f4_many_elements_overlap(build):
+    # as many elements as a file may hold (a 90 KB file) in reverse address order, the last on
+    # top of another: the overlap is found and named before anything is sent
+    run = Run(build, "stm32f4-many-elements", profile="stm32f4-dfuse", mode="dfu")
+    many_elements_file(run, ELEMENTS_MAX)
     run.run()
     run.check_failed("elements at 0x08000004", "overlap at 0x08000004", "malformed")
     check_nothing_written(run)
+
+
+def case_stm32f4_elements_over_bound(build):
+    # one element more: refused for its count, before fwupd's parser allocates them
+    run = Run(build, "stm32f4-elements-over-bound", profile="stm32f4-dfuse", mode="dfu")
+    many_elements_file(run, ELEMENTS_MAX + 1)
+    run.run()
+    run.check_failed("10001 or more elements", "more than the 10000")
+    check_nothing_written(run)
+    check(not run.requests("dnload"), "DNLOAD sent: %r" % run.requests("dnload")[:3])
 
 
 def case_stm32f4_wrong_target(build):

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the dfu-core plugin against simulated devices that lie: a transfer
 size at the 16-bit maximum or of 1 byte, status replies of the wrong length or with impossible
-values, uploads that return other bytes or fewer than were written.
+values, uploads that return other bytes or fewer than were written; DfuSe devices whose poll
+timeout is the 24-bit maximum (4.6 h), alternates between 0 and that, or is random, and whose
+memory layout overlaps itself, runs past 4 GiB or claims more readable memory than a dump
+reads.
 
   test_hostile.py --build BUILD CASE
 
@@ -105,6 +108,146 @@ def case_short_upload(build):
     check_bounded(run)
     run.check_failed("did not keep the whole image")
     check_writes_inside_image(run)
+
+
+def case_poll_timeout_max(build):
+    # a DFU 1.1 device whose every status says 4.6 h: it has no layout to bound a block by, so
+    # the plugin's own bound applies (DfuCoreBusyTimeout 1000 ms here): each block waits at
+    # most that, and the update completes within the harness's bound (without the cap on a
+    # wait, 60 s a block outlast it)
+    run = Run(build, "hostile-poll-timeout-max", extra=["--hostile-poll-timeout", "max"],
+              image_size=0x2000,
+              quirks="[USB\\VID_1209&PID_0011]\nDfuCoreBusyTimeout = 1000\n").run()
+    check_bounded(run)
+    run.check_flashed()
+    check_writes_inside_image(run)
+    polls = {r["poll_timeout_ms"] for r in run.requests("getstatus") if "poll_timeout_ms" in r}
+    check(polls == {0xFFFFFF}, "the device reported %r" % sorted(polls))
+
+
+# DfuSe devices that lie about time or memory (usbsim-run --hostile-poll-timeout,
+# --flash-layout): the STM32F4 system bootloader model with a 4 KiB image in its first sector
+POLL_TIMEOUT_FIELD_MAX = 0xFFFFFF
+
+
+def dfuse_run(build, name, extra, install=True, dump=None):
+    return Run(build, name, profile="stm32f4-dfuse", mode="dfu", image_size=0x1000,
+               file_vid=0x0483, file_pid=0xDF11, extra=extra).run(install=install, dump=dump)
+
+
+def check_dfuse_writes_inside_image(run):
+    size = len(run.read(run.image))
+    for w in run.events("write"):
+        check(DFUSE_FLASH <= w["address"] and w["address"] + w["length"] <= DFUSE_FLASH + size,
+              "write at 0x%08x+%d is outside the image" % (w["address"], w["length"]))
+
+
+def check_dfuse_updated(run):
+    check_bounded(run)
+    image = run.read(run.image)
+    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
+    check(run.flash()[: len(image)] == image, "flash does not hold the image")
+    check_dfuse_writes_inside_image(run)
+
+
+def reported_poll_timeouts(run):
+    return [r["poll_timeout_ms"] for r in run.requests("getstatus") if "poll_timeout_ms" in r]
+
+
+def case_dfuse_poll_timeout_max(build):
+    # every status says 4.6 h while the work takes milliseconds: each wait ends at the bound of
+    # the operation it waits for (2 s here), not at the 60 s cap, and the update completes
+    # within the harness's bound (without that, 60 s an operation outlast it)
+    run = dfuse_run(build, "hostile-dfuse-poll-timeout-max", ["--hostile-poll-timeout", "max"])
+    check_dfuse_updated(run)
+    polls = reported_poll_timeouts(run)
+    check(polls and set(polls) == {POLL_TIMEOUT_FIELD_MAX},
+          "the device reported %r" % sorted(set(polls)))
+
+
+def case_dfuse_poll_timeout_max_stuck(build):
+    # the same figure from an erase that never ends: the error of the erase's own bound (2 s),
+    # which names what the device asked for, and nothing written. The harness's bound is 30 s
+    # here, half the 60 s a wait would last if only the poll timeout cap applied
+    run = dfuse_run(build, "hostile-dfuse-poll-timeout-max-stuck",
+                    ["--hostile-poll-timeout", "max", "--stuck-busy", "1", "--timeout", "30"])
+    check_bounded(run)
+    run.check_failed("erase of the sector at 0x08000000", "limit 2000 ms",
+                     "it asked to wait 16777215 ms")
+    check(not run.events("write"), "wrote %r" % run.events("write")[:3])
+
+
+def case_dfuse_poll_timeout_alternate(build):
+    # 0, then 4.6 h, then 0, ... from status to status: polled at once, then waited at most the
+    # operation's bound, and the update completes
+    run = dfuse_run(build, "hostile-dfuse-poll-timeout-alternate",
+                    ["--hostile-poll-timeout", "alternate"])
+    check_dfuse_updated(run)
+    polls = reported_poll_timeouts(run)
+    check(set(polls) == {0, POLL_TIMEOUT_FIELD_MAX}, "the device reported %r" %
+          sorted(set(polls)))
+
+
+def case_dfuse_poll_timeout_random(build):
+    run = dfuse_run(build, "hostile-dfuse-poll-timeout-random",
+                    ["--hostile-poll-timeout", "random"])
+    check_dfuse_updated(run)
+    polls = reported_poll_timeouts(run)
+    check(len(set(polls)) > 1, "the device reported %r" % sorted(set(polls)))
+
+
+def check_layout_refused(run, *needles):
+    """The device is listed, and install and dump both fail with the layout named, before
+    any request that erases, writes or reads."""
+    check_bounded(run)
+    check(run.result["before"], "the device is not listed")
+    run.check_failed("invalid memory layout", "nothing is erased, written or read", *needles)
+    dump = run.result.get("dump", {})
+    check(dump.get("rc") not in (None, 0), "the dump succeeded")
+    check("invalid memory layout" in dump.get("stderr", ""), "the dump does not say why:\n%s"
+          % dump.get("stderr", "")[-2000:])
+    check(not run.requests("dnload"), "DNLOAD sent: %r" % run.requests("dnload")[:3])
+    check(not [r for r in run.requests("upload") if r["wValue"] >= 2], "memory read")
+    run.check_untouched()
+
+
+def case_dfuse_layout_overlap(build):
+    # the internal flash describes 0x0800c000-0x08010000 twice
+    layout = "@Internal Flash  /0x08000000/04*016Kg,01*064Kg/0x0800C000/04*016Kg"
+    run = Run(build, "hostile-dfuse-layout-overlap", profile="stm32f4-dfuse", mode="dfu",
+              image_size=0x1000, file_vid=0x0483, file_pid=0xDF11,
+              extra=["--flash-layout", layout])
+    run.run(dump=os.path.join(run.dir, "dump.bin"))
+    check_layout_refused(run, "overlap")
+
+
+def case_dfuse_layout_wrap(build):
+    # 16 KiB from 0xfffff000: past 4 GiB, where a 32-bit address wraps to 0
+    layout = "@Internal Flash  /0xFFFFF000/4*4Kg"
+    run = Run(build, "hostile-dfuse-layout-wrap", profile="stm32f4-dfuse", mode="dfu",
+              image_size=0x1000, file_vid=0x0483, file_pid=0xDF11,
+              extra=["--flash-layout", layout])
+    run.run(dump=os.path.join(run.dir, "dump.bin"))
+    check_layout_refused(run, "past the 32-bit address space")
+
+
+def case_dfuse_dump_too_large(build):
+    # a layout claiming 32 MiB of readable flash, twice the dump's bound: refused before the
+    # first block is read (the device has 1 MiB; without the bound the dump reads all of it
+    # and fails only where the device stops)
+    layout = "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,255*128Kg"
+    run = Run(build, "hostile-dfuse-dump-too-large", profile="stm32f4-dfuse", mode="dfu",
+              extra=["--flash-layout", layout])
+    dump = os.path.join(run.dir, "dump.bin")
+    run.run(install=False, dump=dump)
+    check_bounded(run)
+    result = run.result.get("dump", {})
+    err = result.get("stderr", "")
+    check(result.get("rc") not in (None, 0), "the dump succeeded")
+    check("claims 33554432 readable bytes" in err and "more than the 16777216" in err,
+          "the dump does not name the bound:\n%s" % err[-2000:])
+    check(not [r for r in run.requests("upload") if r["wValue"] >= 2],
+          "%d blocks read" % len([r for r in run.requests("upload") if r["wValue"] >= 2]))
 
 
 def nrfutil_package_with(path, member, data):

@@ -382,6 +382,26 @@ test_reported_and_real_busy_times(void)
 	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, <=, 2 * 400000 + 512 * 105);
 }
 
+static void
+tweak_poll_max(UsbsimDfuConfig *config)
+{
+	config->poll = USBSIM_POLL_MAX;
+}
+
+/* a hostile poll timeout: 0xFFFFFF in every reply, the block still programmed in its time */
+static void
+test_hostile_poll_timeout(void)
+{
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_poll_max);
+	g_autoptr(GByteArray) image = make_image(1024);
+
+	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0), ==, 0xFFFFFF);
+	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
+	g_assert_cmpint(getstatus(dfu, 1000000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0), ==, 0xFFFFFF);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
+}
+
 /* usbsim_poll_sequence_us(): the status reads and waits of a host that obeys exactly */
 static void
 test_poll_sequence(void)
@@ -749,6 +769,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/usbsim/descriptors", test_descriptors);
+	g_test_add_func("/usbsim/hostile-poll-timeout", test_hostile_poll_timeout);
 	g_test_add_func("/usbsim/functional-descriptor-placement",
 			test_functional_descriptor_placement);
 	g_test_add_func("/usbsim/download/manifest-tolerant", test_download_manifest_tolerant);

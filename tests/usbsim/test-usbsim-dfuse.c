@@ -432,6 +432,64 @@ test_reported_times(void)
 }
 
 static void
+tweak_poll_max(UsbsimDfuseConfig *config)
+{
+	config->poll = USBSIM_POLL_MAX;
+}
+
+static void
+tweak_poll_alternate(UsbsimDfuseConfig *config)
+{
+	config->poll = USBSIM_POLL_ALTERNATE;
+}
+
+static void
+tweak_poll_random(UsbsimDfuseConfig *config)
+{
+	config->poll = USBSIM_POLL_RANDOM;
+}
+
+/* hostile poll timeouts: the figure lies, the work takes its real time all the same */
+static void
+test_hostile_poll_timeout(void)
+{
+	g_autoptr(UsbsimDfuse) max = make_dfuse("stm32f4-dfuse", tweak_poll_max);
+	g_autoptr(UsbsimDfuse) alternate = make_dfuse("stm32f4-dfuse", tweak_poll_alternate);
+	g_autoptr(UsbsimDfuse) random = make_dfuse("stm32f4-dfuse", tweak_poll_random);
+	const guint8 erase[] = {0x41, 0x00, 0x00, 0x00, 0x08};
+	gboolean other = FALSE;
+	guint32 first;
+	gint64 now = 0;
+
+	/* 0xFFFFFF on every reply, busy or idle, unscaled */
+	g_assert_cmpint(dnload(max, 0, erase, sizeof(erase), now), ==, USBSIM_OUTCOME_OK);
+	g_assert_cmpint(getstatus(max, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
+	g_assert_cmpint(getstatus(max, now + 1000, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
+	g_assert_cmpint(getstatus(max, now + LONG_WAIT, USBSIM_DFU_STATE_DNLOAD_IDLE, 0),
+			==,
+			0xFFFFFF);
+	g_assert_cmpint(usbsim_dfuse_get_stats(max)->sectors_erased, ==, 1);
+
+	/* 0 and 0xFFFFFF in turn */
+	g_assert_cmpint(dnload(alternate, 0, erase, sizeof(erase), now), ==, USBSIM_OUTCOME_OK);
+	g_assert_cmpint(getstatus(alternate, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
+	g_assert_cmpint(getstatus(alternate, now + 1000, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
+	g_assert_cmpint(getstatus(alternate, now + 2000, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
+	getstatus(alternate, now + LONG_WAIT, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
+
+	/* drawn with the seed: not one figure */
+	g_assert_cmpint(dnload(random, 0, erase, sizeof(erase), now), ==, USBSIM_OUTCOME_OK);
+	first = getstatus(random, now, USBSIM_DFU_STATE_DNBUSY, 0);
+	for (guint i = 1; i < 8; i++) {
+		guint32 poll = getstatus(random, now + i * 1000, USBSIM_DFU_STATE_DNBUSY, 0);
+		g_assert_cmpint(poll, <=, 0xFFFFFF);
+		if (poll != first)
+			other = TRUE;
+	}
+	g_assert_true(other);
+}
+
+static void
 test_short_mass_erase(void)
 {
 	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_short_mass_erase);
@@ -644,6 +702,7 @@ main(int argc, char **argv)
 	g_test_add_func("/usbsim-dfuse/permissions", test_permissions);
 	g_test_add_func("/usbsim-dfuse/write-without-erase", test_write_without_erase);
 	g_test_add_func("/usbsim-dfuse/misbehave/reported-times", test_reported_times);
+	g_test_add_func("/usbsim-dfuse/misbehave/hostile-poll-timeout", test_hostile_poll_timeout);
 	g_test_add_func("/usbsim-dfuse/misbehave/short-mass-erase", test_short_mass_erase);
 	g_test_add_func("/usbsim-dfuse/misbehave/stall-early-poll-during-erase",
 			test_stall_early_poll_during_erase);

@@ -260,6 +260,8 @@ struct _UsbsimDfu {
 	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
+	GRand *rand_poll; /* --hostile-poll-timeout random */
+	guint status_replies;
 	guint requests_any;
 	UsbsimDfuStats stats;
 	UsbsimFlashLog log;
@@ -296,6 +298,7 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	usbsim_flash_log_init(&self->log);
 	self->pending_block = g_byte_array_new();
 	self->rand = g_rand_new_with_seed(config->seed);
+	self->rand_poll = g_rand_new_with_seed(config->seed + 2);
 
 	/* an application is present when the start of the flash holds anything */
 	for (guint i = 0; i < MIN(16u, profile->flash_size); i++) {
@@ -319,6 +322,7 @@ usbsim_dfu_free(UsbsimDfu *self)
 	usbsim_flash_log_clear(&self->log);
 	g_byte_array_unref(self->pending_block);
 	g_rand_free(self->rand);
+	g_rand_free(self->rand_poll);
 	g_free(self);
 }
 
@@ -430,18 +434,39 @@ usbsim_dfu_advance(UsbsimDfu *self, gint64 now_us)
 	}
 }
 
+/* a hostile device puts its own figure into every status reply, busy or not */
+guint32
+usbsim_poll_reported(UsbsimPoll poll, guint n, GRand *rand, guint32 poll_ms)
+{
+	switch (poll) {
+	case USBSIM_POLL_MAX:
+		return USBSIM_POLL_TIMEOUT_FIELD_MAX;
+	case USBSIM_POLL_ALTERNATE:
+		return n % 2 == 0 ? 0 : USBSIM_POLL_TIMEOUT_FIELD_MAX;
+	case USBSIM_POLL_RANDOM:
+		return (guint32)g_rand_int_range(rand, 0, USBSIM_POLL_TIMEOUT_FIELD_MAX + 1);
+	case USBSIM_POLL_HONEST:
+		break;
+	}
+	return poll_ms;
+}
+
 static void
 usbsim_dfu_answer_status(UsbsimDfu *self, guint32 poll_ms, UsbsimReply *reply)
 {
+	guint32 reported = usbsim_poll_reported(self->config.poll,
+						self->status_replies++,
+						self->rand_poll,
+						poll_ms);
 	guint8 buf[6] = {self->status,
-			 poll_ms & 0xff,
-			 (poll_ms >> 8) & 0xff,
-			 (poll_ms >> 16) & 0xff,
+			 reported & 0xff,
+			 (reported >> 8) & 0xff,
+			 (reported >> 16) & 0xff,
 			 self->state,
 			 0};
 	g_byte_array_append(reply->data, buf, sizeof(buf));
 	reply->status = self->status;
-	reply->poll_timeout_ms = poll_ms;
+	reply->poll_timeout_ms = reported;
 }
 
 static void
@@ -1149,8 +1174,8 @@ usbsim_dfu_get_flash_log(UsbsimDfu *self)
 }
 
 /*
- * tests/usbsim/README.md, the physical limit of the data this run wrote: per block of wTransferSize its bus
- * time, one status read, the real erase time of the pages it is first to touch and its real
+ * tests/usbsim/README.md, the physical limit of the data this run wrote: per block of wTransferSize
+ * its bus time, one status read, the real erase time of the pages it is first to touch and its real
  * program time; the manifestation's request and status read. The spec-compliant limit takes
  * max(real, reported) for each block, reported by the model's own rule. The obeying host
  * waits each block as the model answers it: the reported time, then the rest rounded up to a

@@ -121,6 +121,20 @@ usbsim_dfu_profile_find(const gchar *name);
 const UsbsimDfuProfile *const *
 usbsim_dfu_profiles(void);
 
+/* what the poll timeout of every status reply says, whatever the device is doing */
+typedef enum {
+	USBSIM_POLL_HONEST,    /* the profile's own figures */
+	USBSIM_POLL_MAX,       /* 0xFFFFFF ms, the 24-bit field's maximum (4.6 h) */
+	USBSIM_POLL_ALTERNATE, /* 0, then 0xFFFFFF, then 0, ... from reply to reply */
+	USBSIM_POLL_RANDOM,    /* drawn uniformly in [0, 0xFFFFFF] with the seed */
+} UsbsimPoll;
+
+#define USBSIM_POLL_TIMEOUT_FIELD_MAX 0xFFFFFFu
+
+/* the figure a device with @poll puts into its @n-th status reply instead of @poll_ms */
+guint32
+usbsim_poll_reported(UsbsimPoll poll, guint n, GRand *rand, guint32 poll_ms);
+
 typedef struct {
 	UsbsimDfuProfile profile; /* with the command line overrides applied */
 	UsbsimDfuMode initial_mode;
@@ -139,6 +153,7 @@ typedef struct {
 	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
 	guint32 version_offset;
 	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
+	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
 	guint16 detach_timeout_ms;
 	gdouble time_scale;
 	guint32 seed;

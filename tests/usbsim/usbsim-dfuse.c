@@ -374,6 +374,8 @@ struct _UsbsimDfuse {
 	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
+	GRand *rand_poll; /* --hostile-poll-timeout random */
+	guint status_replies;
 	gdouble mass_erase_us;
 	guint requests_any;
 	UsbsimDfuseStats stats;
@@ -549,6 +551,7 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 						  profile->mass_erase_typ_ms * 1000.0,
 						  profile->mass_erase_max_ms * 1000.0);
 	self->rand = g_rand_new_with_seed(config->seed + 1);
+	self->rand_poll = g_rand_new_with_seed(config->seed + 2);
 
 	if (config->flash_in != NULL) {
 		gsize len = 0;
@@ -574,6 +577,7 @@ usbsim_dfuse_free(UsbsimDfuse *self)
 	g_ptr_array_unref(self->regions);
 	g_byte_array_unref(self->op_data);
 	g_rand_free(self->rand);
+	g_rand_free(self->rand_poll);
 	usbsim_flash_log_clear(&self->log);
 	g_free(self);
 }
@@ -719,15 +723,19 @@ usbsim_dfuse_advance(UsbsimDfuse *self, gint64 now_us)
 static void
 usbsim_dfuse_answer_status(UsbsimDfuse *self, guint32 poll_ms, UsbsimReply *reply)
 {
+	guint32 reported = usbsim_poll_reported(self->config.poll,
+						self->status_replies++,
+						self->rand_poll,
+						poll_ms);
 	guint8 buf[6] = {self->status,
-			 poll_ms & 0xff,
-			 (poll_ms >> 8) & 0xff,
-			 (poll_ms >> 16) & 0xff,
+			 reported & 0xff,
+			 (reported >> 8) & 0xff,
+			 (reported >> 16) & 0xff,
 			 self->state,
 			 0};
 	g_byte_array_append(reply->data, buf, sizeof(buf));
 	reply->status = self->status;
-	reply->poll_timeout_ms = poll_ms;
+	reply->poll_timeout_ms = reported;
 }
 
 static void
@@ -1632,12 +1640,12 @@ usbsim_dfuse_ops(void)
 }
 
 /*
- * tests/usbsim/README.md, the physical limit of the data this run wrote: per contiguous written range one
- * set-address; per block of wTransferSize its bus time and the real program time; per erasable
- * sector the range touches its real erase time; per operation the command and one status read;
- * one leave. The spec-compliant limit takes max(real, reported) for each operation. The obeying
- * host waits each operation as the model answers it: the reported time, then the rest rounded
- * up to a millisecond, a status read each (usbsim_poll_sequence_us()).
+ * tests/usbsim/README.md, the physical limit of the data this run wrote: per contiguous written
+ * range one set-address; per block of wTransferSize its bus time and the real program time; per
+ * erasable sector the range touches its real erase time; per operation the command and one status
+ * read; one leave. The spec-compliant limit takes max(real, reported) for each operation. The
+ * obeying host waits each operation as the model answers it: the reported time, then the rest
+ * rounded up to a millisecond, a status read each (usbsim_poll_sequence_us()).
  */
 void
 usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)

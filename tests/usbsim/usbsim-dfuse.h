@@ -114,6 +114,7 @@ typedef struct {
 	guint stuck_busy_from; /* 1-based operation from which the device stays busy; 0 never */
 	gboolean read_protected;
 	gboolean no_product_string; /* DFU mode: iProduct 0, the device names itself nowhere */
+	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
 	gdouble time_scale;
 	guint32 seed;
 	GBytes *flash_in; /* initial contents of the internal flash, or NULL for erased */

@@ -396,6 +396,8 @@ typedef struct {
 	const gchar *seed;
 	const gchar *stuck_busy;
 	const gchar *block_stride;
+	const gchar *hostile_poll_timeout;
+	const gchar *flash_layout;
 	gchar **faults;
 	gboolean func_desc_every_alt;
 	gboolean stall_functional_request;
@@ -427,6 +429,26 @@ usbsim_parse_attribute(const gchar *str,
 	return TRUE;
 }
 
+/* --hostile-poll-timeout, for either model */
+static gboolean
+usbsim_parse_poll(const gchar *str, UsbsimPoll *poll, GError **error)
+{
+	if (g_strcmp0(str, "max") == 0) {
+		*poll = USBSIM_POLL_MAX;
+	} else if (g_strcmp0(str, "alternate") == 0) {
+		*poll = USBSIM_POLL_ALTERNATE;
+	} else if (g_strcmp0(str, "random") == 0) {
+		*poll = USBSIM_POLL_RANDOM;
+	} else {
+		g_set_error_literal(error,
+				    G_IO_ERROR,
+				    G_IO_ERROR_INVALID_ARGUMENT,
+				    "--hostile-poll-timeout must be max, alternate or random");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* the DfuSe options, and the DFU 1.1 ones that apply to a DfuSe device */
 static gboolean
 usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
@@ -443,6 +465,12 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
 	config->read_protected = o->read_protected;
 	config->no_product_string = o->no_product_string;
+	if (o->hostile_poll_timeout != NULL &&
+	    !usbsim_parse_poll(o->hostile_poll_timeout, &config->poll, error))
+		return FALSE;
+	/* the internal flash reports this string; its real geometry stays the profile's */
+	if (o->flash_layout != NULL)
+		profile->flash_layout_reported = o->flash_layout;
 	if (o->mode != NULL) {
 		if (g_strcmp0(o->mode, "runtime") == 0) {
 			config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
@@ -747,6 +775,8 @@ main(int argc, char **argv)
 	g_autofree gchar *trace = NULL;
 	g_autofree gchar *can_accelerate = NULL;
 	g_autofree gchar *stuck_busy = NULL;
+	g_autofree gchar *hostile_poll_timeout = NULL;
+	g_autofree gchar *flash_layout = NULL;
 	g_autofree gchar *block_stride = NULL;
 	g_autofree gchar *manifest_ending = NULL;
 	g_autofree gchar *app_dfu = NULL;
@@ -876,6 +906,20 @@ main(int argc, char **argv)
 	     &stuck_busy,
 	     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
 	     "N|always"},
+	    {"hostile-poll-timeout",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &hostile_poll_timeout,
+	     "Every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
+	     "max|alternate|random"},
+	    {"flash-layout",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &flash_layout,
+	     "DfuSe: the layout string the internal flash reports (its real geometry stays)",
+	     "STR"},
 	    {"block-stride",
 	     0,
 	     0,
@@ -957,6 +1001,7 @@ main(int argc, char **argv)
 		};
 		gint rc;
 		if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
+		    hostile_poll_timeout != NULL || flash_layout != NULL ||
 		    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
 		    stall_early_poll_during_erase || read_protected || no_product_string) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
@@ -1008,6 +1053,8 @@ main(int argc, char **argv)
 		    .seed = seed,
 		    .stuck_busy = stuck_busy,
 		    .block_stride = block_stride,
+		    .hostile_poll_timeout = hostile_poll_timeout,
+		    .flash_layout = flash_layout,
 		    .faults = faults,
 		    .func_desc_every_alt = func_desc_every_alt,
 		    .bogus_set_address_timeout = bogus_set_address_timeout,
@@ -1028,8 +1075,9 @@ main(int argc, char **argv)
 					 timeout_s);
 	}
 	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
-	    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-	    stall_early_poll_during_erase || read_protected || no_product_string) {
+	    flash_layout != NULL || bogus_set_address_timeout || zero_poll_timeout ||
+	    short_mass_erase_timeout || stall_early_poll_during_erase || read_protected ||
+	    no_product_string) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
@@ -1141,6 +1189,8 @@ main(int argc, char **argv)
 		usbsim_parse_bool(can_upload, &config.can_upload, "--can-upload", &error);
 	if (error == NULL && can_download != NULL)
 		usbsim_parse_bool(can_download, &config.can_download, "--can-download", &error);
+	if (error == NULL && hostile_poll_timeout != NULL)
+		usbsim_parse_poll(hostile_poll_timeout, &config.poll, &error);
 	if (error == NULL && early_poll != NULL) {
 		if (g_strcmp0(early_poll, "stall") == 0)
 			config.early_poll_stalls = TRUE;
