@@ -270,6 +270,11 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
  * not supported */
 #define NRF_DFU_PROTO_MTU_UART 131
 
+/* the smallest MTU the session works with: its longest request other than a write, CREATE
+ * (opcode, object type and a 32-bit size), with every byte escaped, and the END; a device
+ * reporting less, or a cap below it, ends the transfer with an error */
+#define NRF_DFU_PROTO_MTU_MIN (2 * 6 + 1)
+
 /* how often one object may be restarted after a CRC or offset mismatch before giving up */
 #define NRF_DFU_PROTO_OBJECT_RETRIES 3
 /* how many left-over PRN notifications may precede one reply */
