@@ -914,6 +914,9 @@ nrf_dfu_proto_session_budget_ms(const NrfDfuProtoSession *s)
 	uint32_t object_size = s->object == NRF_DFU_PROTO_OBJECT_DATA && s->max_size != 0
 				   ? s->max_size
 				   : NRF_DFU_PROTO_PAGE_SIZE;
+	/* the device's object size is its word, which must not stretch the bound */
+	if (object_size < NRF_DFU_PROTO_BUDGET_OBJECT_MIN)
+		object_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
 	uint64_t bytes = (uint64_t)s->init_len + s->image_len;
 	uint64_t objects = (s->image_len + object_size - 1) / object_size;
 	uint32_t byte_us = s->byte_us > NRF_DFU_PROTO_BYTE_US ? s->byte_us : NRF_DFU_PROTO_BYTE_US;

@@ -831,6 +831,21 @@ test_session_length_bound(void)
 	CHECK(nrf_dfu_proto_session_budget_ms(&s) > budget_ms + 4 * 2 * 10141 * 900 / 1000);
 	s.byte_us = 9; /* 1 Mbaud */
 	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+
+	/* a device reporting tiny data objects does not stretch the bound past that of 1 KiB
+	 * objects, and a device that really uses them still finishes well within it */
+	s.byte_us = 0;
+	s.object = NRF_DFU_PROTO_OBJECT_DATA;
+	s.max_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
+	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
+	s.max_size = 1;
+	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.data_max = 16;
+	late = (RunOpts){0};
+	CHECK(transfer(&s, &bl, 0, &late, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl) && s.max_size == 16);
+	CHECK(late.elapsed_ms < nrf_dfu_proto_session_budget_ms(&s) / 4);
 }
 
 static void
