@@ -133,6 +133,77 @@ def nordic_seeds(outdir, tmp):
     write(outdir, target, "zip-empty-manifest", bytes([0]) + zip_of({"manifest.json": b""}))
 
 
+def slip(frame):
+    """SLIP as the nRF5 SDK frames a reply: END and ESC escaped, one END at the end."""
+    return frame.replace(b"\xdb", b"\xdb\xdd").replace(b"\xc0", b"\xdb\xdc") + b"\xc0"
+
+
+def nrf_reply(op, payload=b"", result=1):
+    return bytes([0x60, op, result]) + payload
+
+
+def nrf_identity():
+    """What an nRF52840 Dongle's bootloader answers to ping, HW version and FW versions."""
+    return [nrf_reply(0x09, b"\x01"),
+            nrf_reply(0x0A, struct.pack("<IIIII", 0x52840, 0x41414430, 0x100000, 0x40000,
+                                        0x1000)),
+            nrf_reply(0x0B, struct.pack("<BIII", 2, 3, 0xE0000, 0x6000)),
+            nrf_reply(0x0B, struct.pack("<BIII", 0, 0x100, 0x1000, 0x26000)),
+            nrf_reply(0x0B, struct.pack("<BIII", 1, 0x0102, 0x27000, 0x2000))]
+
+
+def nrf_transfer(init, image, obj, mtu=None):
+    """The replies to a transfer of one image from its start, without ping."""
+    out = [nrf_reply(0x02)]
+    if mtu is not None:
+        out.append(nrf_reply(0x07, struct.pack("<H", mtu)))
+    out += [nrf_reply(0x06, struct.pack("<III", 512, 0, 0)), nrf_reply(0x01),
+            nrf_reply(0x03, struct.pack("<II", len(init), binascii.crc32(init))),
+            nrf_reply(0x04), nrf_reply(0x06, struct.pack("<III", obj, 0, 0))]
+    for start in range(0, len(image), obj):
+        end = min(start + obj, len(image))
+        out += [nrf_reply(0x01),
+                nrf_reply(0x03, struct.pack("<II", end, binascii.crc32(image[:end]))),
+                nrf_reply(0x04)]
+    return out
+
+
+def nordic_link_seeds(outdir):
+    def reads(chunks):
+        return b"".join(bytes([len(c)]) + c for c in chunks)
+
+    # the UART: the byte stream as the port hands it over, in reads of any size
+    target = "fu-nordic-dfu-uart-fuzz"
+    init = bytes((i * 5 + 1) & 0xFF for i in range(64))
+    image = bytes((i * 7 + 3) & 0xFF for i in range(300))
+    # each request of the setup is a session of its own: a reply may be split over reads,
+    # but cannot start before its request went out
+    identity = [slip(r) for r in nrf_identity()]
+    halves = [c for r in identity for c in (r[:len(r) // 2], r[len(r) // 2:])]
+    write(outdir, target, "setup", bytes([0x00]) + reads(halves))
+    old_sdk = [slip(nrf_reply(0x0A, result=2)), slip(nrf_reply(0x0B, result=2))]
+    write(outdir, target, "setup-no-ping-old-sdk", bytes([0x01]) + reads(old_sdk))
+    stream = b"".join(slip(r) for r in nrf_transfer(init, image, 256, 131))
+    write(outdir, target, "transfer-one-byte-reads", bytes([0x02]) + reads(
+        identity + [stream[i:i + 1] for i in range(len(stream))]))
+    write(outdir, target, "transfer-split-frames", bytes([0x02]) + reads(
+        identity + [stream[i:i + 7] for i in range(0, len(stream), 7)]))
+    noisy = b"\x00\x55\xc0" + identity[1][:9] + b"\xdb\x01\xc0" + identity[0]
+    write(outdir, target, "noise-bad-escape", bytes([0x00]) + reads([noisy] + identity[1:]))
+
+    # BLE: notifications are datagrams, unframed; MTU get is answered by the plugin
+    target = "fu-nordic-dfu-ble-fuzz"
+    init = bytes((i * 5 + 1) & 0xFF for i in range(140))
+    image = bytes((i * 7 + 3) & 0xFF for i in range(700))
+    replies = nrf_identity() + [nrf_reply(0x09, b"\x01")] + nrf_transfer(init, image, 4096)
+    write(outdir, target, "transfer-att-247", struct.pack(">H", 247) + b"\x01" + reads(replies))
+    write(outdir, target, "transfer-att-23", struct.pack(">H", 23) + b"\x01" + reads(replies))
+    write(outdir, target, "att-mtu-huge", struct.pack(">H", 0xFFFF) + b"\x00" +
+          reads(nrf_identity()))
+    write(outdir, target, "notification-too-long", struct.pack(">H", 185) + b"\x00" +
+          reads([nrf_reply(0x09, b"\x01" * 100)]))
+
+
 def zip_of(members):
     """A stored zip of these members, with fixed dates so that the seed is reproducible."""
     out = io.BytesIO()
@@ -194,6 +265,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         dfu_core_seeds(outdir, tmp)
         nordic_seeds(outdir, tmp)
+    nordic_link_seeds(outdir)
     cobs_seeds(outdir)
     return 0
 

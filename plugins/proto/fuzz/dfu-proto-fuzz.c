@@ -19,8 +19,11 @@
  * touched erasable sector, and that every data block lands where its image bytes belong.
  */
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "dfu-proto.h"
@@ -69,6 +72,18 @@ fuzz_descriptors(const uint8_t *data, size_t len)
 	(void)dfu_proto_descriptors_find(&descs, DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME);
 }
 
+/* a start that fails says why, in the session as the API promises */
+static void
+fuzz_check_start(const DfuProtoSession *s, DfuProtoError rc)
+{
+	const char *message = dfu_proto_session_get_message(s);
+
+	if (rc == DFU_PROTO_ERROR_NONE)
+		return;
+	if (dfu_proto_session_get_error(s) != rc || message == NULL || message[0] == '\0')
+		__builtin_trap();
+}
+
 static DfuProtoResult
 fuzz_result(uint8_t control)
 {
@@ -95,6 +110,7 @@ fuzz_session(FuzzInput *in)
 	uint8_t op;
 	size_t total;
 	uint16_t block_size;
+	DfuProtoError rc;
 
 	functional.attributes = fuzz_byte(in);
 	functional.detach_timeout_ms = (uint16_t)(fuzz_byte(in) << 4);
@@ -109,18 +125,19 @@ fuzz_session(FuzzInput *in)
 		dfu_proto_session_set_busy_budget(&s, 2000);
 	switch (op & 0x03) {
 	case 0:
-		(void)dfu_proto_session_start_download(&s, total, block_size);
+		rc = dfu_proto_session_start_download(&s, total, block_size);
 		break;
 	case 1:
-		(void)dfu_proto_session_start_upload(&s, total, block_size);
+		rc = dfu_proto_session_start_upload(&s, total, block_size);
 		break;
 	case 2:
-		(void)dfu_proto_session_start_detach(&s);
+		rc = dfu_proto_session_start_detach(&s);
 		break;
 	default:
-		(void)dfu_proto_session_start_abort(&s);
+		rc = dfu_proto_session_start_abort(&s);
 		break;
 	}
+	fuzz_check_start(&s, rc);
 
 	for (unsigned step = 0; step < FUZZ_STEPS_MAX; step++) {
 		DfuProtoAction a;
@@ -175,11 +192,40 @@ fuzz_session(FuzzInput *in)
 	__builtin_trap();
 }
 
+/* what the parser promises of a layout it accepted */
+static void
+fuzz_check_layout(const DfuProtoLayout *layout)
+{
+	DfuProtoSector sector;
+
+	if (layout->group_count == 0 || layout->group_count > DFU_PROTO_LAYOUT_GROUPS_MAX)
+		__builtin_trap();
+	if (memchr(layout->name, '\0', sizeof(layout->name)) == NULL)
+		__builtin_trap();
+	for (unsigned i = 0; i < layout->group_count; i++) {
+		const DfuProtoSectorGroup *g = &layout->groups[i];
+		const uint64_t end = (uint64_t)g->address + (uint64_t)g->count * g->size;
+		if (g->count == 0 || g->size == 0 || end > (uint64_t)UINT32_MAX + 1)
+			__builtin_trap();
+		if (i > 0 &&
+		    (uint64_t)layout->groups[i - 1].address +
+			    (uint64_t)layout->groups[i - 1].count * layout->groups[i - 1].size >
+			g->address)
+			__builtin_trap();
+		if (!dfu_proto_layout_find_sector(layout, g->address, &sector) ||
+		    sector.address != g->address || sector.size != g->size)
+			__builtin_trap();
+		if (!dfu_proto_layout_find_sector(layout, (uint32_t)(end - 1), &sector) ||
+		    (uint64_t)sector.address + sector.size != end)
+			__builtin_trap();
+		(void)dfu_proto_layout_range_has_access(layout, g->address, end - g->address, 4);
+	}
+}
+
 static void
 fuzz_layout(const uint8_t *data, size_t len)
 {
 	DfuProtoLayout layout;
-	DfuProtoSector sector;
 	char msg[128];
 
 	if (dfu_proto_layout_parse((const char *)data, len, &layout, msg, sizeof(msg)) !=
@@ -188,28 +234,7 @@ fuzz_layout(const uint8_t *data, size_t len)
 			__builtin_trap();
 		return;
 	}
-	if (layout.group_count == 0 || layout.group_count > DFU_PROTO_LAYOUT_GROUPS_MAX)
-		__builtin_trap();
-	if (memchr(layout.name, '\0', sizeof(layout.name)) == NULL)
-		__builtin_trap();
-	for (unsigned i = 0; i < layout.group_count; i++) {
-		const DfuProtoSectorGroup *g = &layout.groups[i];
-		const uint64_t end = (uint64_t)g->address + (uint64_t)g->count * g->size;
-		if (g->count == 0 || g->size == 0 || end > (uint64_t)UINT32_MAX + 1)
-			__builtin_trap();
-		if (i > 0 &&
-		    (uint64_t)layout.groups[i - 1].address +
-			    (uint64_t)layout.groups[i - 1].count * layout.groups[i - 1].size >
-			g->address)
-			__builtin_trap();
-		if (!dfu_proto_layout_find_sector(&layout, g->address, &sector) ||
-		    sector.address != g->address || sector.size != g->size)
-			__builtin_trap();
-		if (!dfu_proto_layout_find_sector(&layout, (uint32_t)(end - 1), &sector) ||
-		    (uint64_t)sector.address + sector.size != end)
-			__builtin_trap();
-		(void)dfu_proto_layout_range_has_access(&layout, g->address, end - g->address, 4);
-	}
+	fuzz_check_layout(&layout);
 }
 
 /* real layouts, small enough for plans to run to their end within an input */
@@ -220,6 +245,303 @@ static const char *const fuzz_layouts[] = {
     "@X/0x08000000/2*1Ka,2*1Kg,1*1Ke,2*2Kg/0x08010000/2*1Kf",
     "@Device Feature/0xFFFF0000/01*004 e",
 };
+
+/* appends to a layout string being built; what does not fit is cut, which the parser sees */
+static void
+fuzz_append(char *str, size_t str_size, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+fuzz_append(char *str, size_t str_size, size_t *len, const char *fmt, ...)
+{
+	va_list args;
+	int n;
+
+	if (*len >= str_size - 1)
+		return;
+	va_start(args, fmt);
+	n = vsnprintf(str + *len, str_size - *len, fmt, args);
+	va_end(args);
+	if (n > 0)
+		*len = *len + (size_t)n < str_size - 1 ? *len + (size_t)n : str_size - 1;
+}
+
+static uint32_t
+fuzz_u16(FuzzInput *in)
+{
+	return (uint32_t)fuzz_byte(in) << 8 | fuzz_byte(in);
+}
+
+static uint32_t
+fuzz_u32(FuzzInput *in)
+{
+	return fuzz_u16(in) << 16 | fuzz_u16(in);
+}
+
+/*
+ * A layout string built from the input: up to 8 regions of up to 12 sector groups each (so
+ * past DFU_PROTO_LAYOUT_GROUPS_MAX at times), each region starting at 0, where the previous
+ * one ended, a little before it (overlapping), just below 4 GiB (wrapping when its sectors
+ * run past it) or anywhere; sectors of 1 to 256 bytes, KiB or MiB with any access letter.
+ * The parser decides; a refused string must say why.
+ */
+static bool
+fuzz_layout_generate(FuzzInput *in, DfuProtoLayout *layout)
+{
+	static const char units[] = {' ', 'K', 'M', 'B'};
+	char str[1024];
+	char msg[128];
+	size_t len = 0;
+	uint64_t end = 0;
+	unsigned regions = fuzz_byte(in) % 8 + 1;
+
+	fuzz_append(str, sizeof(str), &len, "@Fuzz");
+	for (unsigned r = 0; r < regions; r++) {
+		uint8_t mode = fuzz_byte(in);
+		unsigned groups = fuzz_byte(in) % 12 + 1;
+		uint64_t address;
+
+		switch (mode & 0x07) {
+		case 0:
+			address = fuzz_byte(in);
+			break;
+		case 1:
+		case 2:
+			address = end;
+			break;
+		case 3:
+			address = end - (end < 0x100 ? end : fuzz_byte(in));
+			break;
+		case 4:
+		case 5:
+			address = UINT32_MAX - fuzz_u16(in);
+			break;
+		default:
+			address = fuzz_u32(in);
+			break;
+		}
+		address &= UINT32_MAX;
+		end = address;
+		fuzz_append(str, sizeof(str), &len, "/0x%08X/", (unsigned)address);
+		for (unsigned g = 0; g < groups; g++) {
+			uint8_t shape = fuzz_byte(in);
+			unsigned count = fuzz_byte(in) % 33; /* 0 is refused */
+			unsigned size = (unsigned)fuzz_byte(in) + 1;
+			char unit = units[shape & 0x03];
+			char access = (char)('a' + (shape >> 2) % 8); /* 'h' is refused */
+			uint64_t factor = unit == 'K' ? 1024 : unit == 'M' ? 1024 * 1024 : 1;
+
+			fuzz_append(str,
+				    sizeof(str),
+				    &len,
+				    "%s%02u*%03u%c%c",
+				    g > 0 ? "," : "",
+				    count,
+				    size,
+				    unit,
+				    access);
+			end += (uint64_t)count * size * factor;
+		}
+	}
+	if (dfu_proto_layout_parse(str, len, layout, msg, sizeof(msg)) != DFU_PROTO_ERROR_NONE) {
+		if (msg[0] == '\0')
+			__builtin_trap();
+		return false;
+	}
+	fuzz_check_layout(layout);
+	return true;
+}
+
+#define FUZZ_ELEMENTS_MAX 8
+
+/* the order plugins/dfu-core/fu-dfu-core-dfuse.c sorts elements in before the core sees
+ * them: by address, then by where they are in the file */
+static int
+fuzz_element_cmp(const void *a, const void *b)
+{
+	const DfuProtoElement *ea = a;
+	const DfuProtoElement *eb = b;
+	if (ea->address != eb->address)
+		return ea->address < eb->address ? -1 : 1;
+	if (ea->image_offset != eb->image_offset)
+		return ea->image_offset < eb->image_offset ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Elements as a DfuSe file may hold them: near the layout's groups, from 0, just below 4 GiB
+ * (running past it) or anywhere, overlapping or not; their image bytes back to back in file
+ * order, never empty (the plugin drops empty ones); then sorted as the plugin sorts them.
+ */
+static size_t
+fuzz_elements(FuzzInput *in, const DfuProtoLayout *layout, DfuProtoElement *elements, size_t *size)
+{
+	size_t count = 0;
+	size_t wanted = fuzz_byte(in) % (FUZZ_ELEMENTS_MAX + 1);
+
+	*size = 0;
+	for (size_t i = 0; i < wanted; i++) {
+		const DfuProtoSectorGroup *g = &layout->groups[fuzz_byte(in) % layout->group_count];
+		uint8_t mode = fuzz_byte(in);
+		uint32_t delta = fuzz_u16(in) * ((mode & 0x08) ? 1 : 4);
+		uint32_t length = fuzz_u16(in);
+		uint32_t address;
+
+		switch (mode >> 5) {
+		case 0:
+			address = delta;
+			break;
+		case 1:
+			address = UINT32_MAX - delta;
+			break;
+		case 2:
+			address = fuzz_u32(in);
+			break;
+		case 3:
+			address = g->address - delta;
+			break;
+		default:
+			address = g->address + delta;
+			break;
+		}
+		if (mode & 0x40)
+			length &= 0xFF;
+		if (length == 0)
+			continue;
+		elements[count].address = address;
+		elements[count].length = length;
+		elements[count].image_offset = *size;
+		*size += length;
+		count++;
+	}
+	qsort(elements, count, sizeof(elements[0]), fuzz_element_cmp);
+	return count;
+}
+
+/* the element holding image bytes [offset, offset + length), or NULL if none holds them all */
+static const DfuProtoElement *
+fuzz_element_for(const DfuProtoElement *elements, size_t count, size_t offset, size_t length)
+{
+	for (size_t i = 0; i < count; i++) {
+		const DfuProtoElement *e = &elements[i];
+		if (offset >= e->image_offset && offset - e->image_offset < e->length)
+			return length <= e->length - (offset - e->image_offset) ? e : NULL;
+	}
+	return NULL;
+}
+
+/* true if some element has bytes in the sector [address, address + size) */
+static bool
+fuzz_sector_touched(const DfuProtoElement *elements, size_t count, uint32_t address, uint32_t size)
+{
+	for (size_t i = 0; i < count; i++) {
+		const DfuProtoElement *e = &elements[i];
+		if (e->length > 0 && e->address < (uint64_t)address + size &&
+		    address < (uint64_t)e->address + e->length)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The plan alone: it exists exactly when validation passes, and then erases only erasable
+ * sectors some element touches, each once and in address order, writes only writable memory
+ * with every image byte written once where its element puts it, and ends.
+ */
+static void
+fuzz_dfuse_plan(const DfuProtoLayout *layout,
+		const DfuProtoElement *elements,
+		size_t count,
+		size_t image_size,
+		uint16_t block_size,
+		unsigned flags)
+{
+	DfuProtoDfusePlan plan;
+	DfuProtoError rc;
+	char msg[160] = {0};
+	char vmsg[160] = {0};
+	bool valid;
+	bool erased_any = false;
+	uint64_t erase_next = 0;
+	uint64_t written = 0;
+	size_t steps_max = 16;
+
+	valid = dfu_proto_dfuse_validate(layout, elements, count, vmsg, sizeof(vmsg)) ==
+		DFU_PROTO_ERROR_NONE;
+	if (!valid && vmsg[0] == '\0')
+		__builtin_trap();
+	rc = dfu_proto_dfuse_plan_init(&plan,
+				       layout,
+				       elements,
+				       count,
+				       block_size,
+				       flags,
+				       msg,
+				       sizeof(msg));
+	if (rc != DFU_PROTO_ERROR_NONE) {
+		/* a valid list is refused only for a block size of 0 */
+		if (msg[0] == '\0' || (valid && block_size != 0))
+			__builtin_trap();
+		return;
+	}
+	if (!valid)
+		__builtin_trap();
+
+	/* every sector and every block at most once, plus the set addresses and the leave */
+	for (size_t i = 0; i < count; i++)
+		steps_max += 3 * ((size_t)elements[i].length + 1);
+	for (size_t n = 0;; n++) {
+		DfuProtoDfuseStep step;
+		const DfuProtoElement *e;
+		DfuProtoSector sector;
+
+		if (n > steps_max)
+			__builtin_trap();
+		dfu_proto_dfuse_plan_next(&plan, &step);
+		switch (step.kind) {
+		case DFU_PROTO_DFUSE_STEP_ERASE:
+			if (!dfu_proto_layout_find_sector(layout, step.address, &sector) ||
+			    sector.address != step.address || sector.size != step.length ||
+			    (sector.access & DFU_PROTO_DFUSE_ACCESS_ERASE) == 0 ||
+			    (sector.access & DFU_PROTO_DFUSE_ACCESS_WRITE) == 0 ||
+			    !fuzz_sector_touched(elements, count, step.address, step.length) ||
+			    (erased_any && step.address < erase_next) ||
+			    (flags & DFU_PROTO_DFUSE_FLAG_MASS_ERASE) != 0)
+				__builtin_trap();
+			erased_any = true;
+			erase_next = (uint64_t)step.address + step.length;
+			break;
+		case DFU_PROTO_DFUSE_STEP_MASS_ERASE:
+			if ((flags & DFU_PROTO_DFUSE_FLAG_MASS_ERASE) == 0)
+				__builtin_trap();
+			break;
+		case DFU_PROTO_DFUSE_STEP_WRITE:
+			e = fuzz_element_for(elements, count, step.image_offset, step.length);
+			if (e == NULL || step.length == 0 ||
+			    step.address != e->address + (step.image_offset - e->image_offset) ||
+			    !dfu_proto_layout_range_has_access(layout,
+							       step.address,
+							       step.length,
+							       DFU_PROTO_DFUSE_ACCESS_WRITE))
+				__builtin_trap();
+			written += step.length;
+			break;
+		case DFU_PROTO_DFUSE_STEP_SET_ADDRESS:
+			break;
+		case DFU_PROTO_DFUSE_STEP_LEAVE:
+			if ((flags & DFU_PROTO_DFUSE_FLAG_LEAVE) == 0 ||
+			    step.address != elements[0].address)
+				__builtin_trap();
+			break;
+		case DFU_PROTO_DFUSE_STEP_END:
+			if (written != image_size)
+				__builtin_trap();
+			return;
+		default:
+			__builtin_trap();
+		}
+	}
+}
 
 /* where the device puts data blocks: its address pointer, as the harness tracks it */
 typedef struct {
@@ -307,7 +629,7 @@ fuzz_dfuse_session(FuzzInput *in)
 {
 	DfuProtoFunctional functional = {0};
 	DfuProtoLayout layout;
-	DfuProtoElement elements[4];
+	DfuProtoElement elements[FUZZ_ELEMENTS_MAX];
 	DfuProtoSession s;
 	FuzzDfuseDevice dev = {0};
 	uint64_t now_ms = (uint64_t)fuzz_byte(in) << 20;
@@ -331,8 +653,11 @@ fuzz_dfuse_session(FuzzInput *in)
 			str[i] = (char)fuzz_byte(in);
 		if (dfu_proto_layout_parse(str, n, &layout, NULL, 0) != DFU_PROTO_ERROR_NONE)
 			sel = 0;
+	} else if (sel >= 0xC0) {
+		if (!fuzz_layout_generate(in, &layout))
+			return;
 	}
-	if (sel < 0xF0) {
+	if (sel < 0xC0) {
 		const char *str =
 		    fuzz_layouts[sel % (sizeof(fuzz_layouts) / sizeof(fuzz_layouts[0]))];
 		if (dfu_proto_layout_parse(str, strlen(str), &layout, NULL, 0) !=
@@ -340,19 +665,7 @@ fuzz_dfuse_session(FuzzInput *in)
 			__builtin_trap();
 	}
 
-	/* elements near the layout's groups, image ranges back to back so they never overlap */
-	element_count = fuzz_byte(in) % 5;
-	for (size_t i = 0; i < element_count; i++) {
-		const DfuProtoSectorGroup *g = &layout.groups[fuzz_byte(in) % layout.group_count];
-		uint32_t delta = ((uint32_t)fuzz_byte(in) << 8 | fuzz_byte(in)) * 4;
-		uint8_t mode = fuzz_byte(in);
-		elements[i].address = (mode & 0x80) ? g->address - delta : g->address + delta;
-		elements[i].length = ((uint32_t)fuzz_byte(in) << 8 | fuzz_byte(in));
-		if (mode & 0x40)
-			elements[i].length &= 0xFF;
-		elements[i].image_offset = image_size;
-		image_size += elements[i].length;
-	}
+	element_count = fuzz_elements(in, &layout, elements, &image_size);
 
 	dfu_proto_session_init(&s, &functional);
 	op = fuzz_byte(in);
@@ -368,6 +681,13 @@ fuzz_dfuse_session(FuzzInput *in)
 		download = true;
 		valid = dfu_proto_dfuse_validate(&layout, elements, element_count, NULL, 0) ==
 			DFU_PROTO_ERROR_NONE;
+		/* block size 0 is wTransferSize, which the plan is not told */
+		fuzz_dfuse_plan(&layout,
+				elements,
+				element_count,
+				image_size,
+				block_size != 0 ? block_size : functional.transfer_size,
+				flags);
 		start_error = dfu_proto_session_start_dfuse_download(&s,
 								     &layout,
 								     elements,
@@ -376,30 +696,34 @@ fuzz_dfuse_session(FuzzInput *in)
 								     flags);
 		if (!valid && start_error == DFU_PROTO_ERROR_NONE)
 			__builtin_trap();
+		fuzz_check_start(&s, start_error);
 		break;
 	}
 	case 1: {
 		uint32_t address = layout.groups[0].address + fuzz_byte(in);
 		size_t max_bytes = (size_t)fuzz_byte(in) << 4 | fuzz_byte(in);
 		image_size = max_bytes;
-		(void)dfu_proto_session_start_dfuse_upload(&s,
-							   (op & 0x80) ? NULL : &layout,
-							   address,
-							   max_bytes,
-							   (uint16_t)(fuzz_byte(in) & 0x3F));
+		fuzz_check_start(
+		    &s,
+		    dfu_proto_session_start_dfuse_upload(&s,
+							 (op & 0x80) ? NULL : &layout,
+							 address,
+							 max_bytes,
+							 (uint16_t)(fuzz_byte(in) & 0x3F)));
 		break;
 	}
 	case 2:
-		(void)dfu_proto_session_start_dfuse_mass_erase(&s);
+		fuzz_check_start(&s, dfu_proto_session_start_dfuse_mass_erase(&s));
 		break;
 	case 3:
-		(void)dfu_proto_session_start_dfuse_read_unprotect(&s);
+		fuzz_check_start(&s, dfu_proto_session_start_dfuse_read_unprotect(&s));
 		break;
 	case 4:
-		(void)dfu_proto_session_start_dfuse_get_commands(&s);
+		fuzz_check_start(&s, dfu_proto_session_start_dfuse_get_commands(&s));
 		break;
 	default:
-		(void)dfu_proto_session_start_dfuse_leave(&s, layout.groups[0].address);
+		fuzz_check_start(&s,
+				 dfu_proto_session_start_dfuse_leave(&s, layout.groups[0].address));
 		break;
 	}
 

@@ -663,24 +663,34 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		uint16_t cap = s->mtu_max != 0 && s->mtu_max < NRF_DFU_PROTO_MTU_MAX
 				   ? s->mtu_max
 				   : NRF_DFU_PROTO_MTU_MAX;
+		uint16_t reported;
 		if (resp->result == NRF_DFU_PROTO_RESULT_OP_NOT_SUPPORTED) {
-			s->mtu = NRF_DFU_PROTO_MTU_UART;
+			reported = NRF_DFU_PROTO_MTU_UART;
 		} else if (!ok) {
 			nrf_dfu_proto_session_fail_result(s, resp);
 			return;
 		} else {
-			s->mtu = resp->mtu < cap ? resp->mtu : cap;
+			reported = resp->mtu;
 		}
-		s->write_size = nrf_dfu_proto_write_size(s->mtu);
-		if (s->write_size == 0) {
+		/* the cap applies to the UART fallback too */
+		s->mtu = reported < cap ? reported : cap;
+		if (s->mtu < NRF_DFU_PROTO_MTU_MIN) {
 			nrf_dfu_proto_session_fail(
 			    s,
-			    NRF_DFU_PROTO_ERROR_REPLY,
-			    "the bootloader reports an MTU of %u bytes, too small "
-			    "for a write",
-			    (unsigned)resp->mtu);
+			    reported < NRF_DFU_PROTO_MTU_MIN ? NRF_DFU_PROTO_ERROR_REPLY
+							     : NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT,
+			    "an MTU of %u bytes (the bootloader reports %u, the link allows %u) "
+			    "is too small for a request, which takes up to %u bytes: %s",
+			    (unsigned)s->mtu,
+			    (unsigned)reported,
+			    (unsigned)cap,
+			    (unsigned)NRF_DFU_PROTO_MTU_MIN,
+			    reported < NRF_DFU_PROTO_MTU_MIN
+				? "the device is not a working Secure DFU bootloader"
+				: "the link cannot carry the update");
 			return;
 		}
+		s->write_size = nrf_dfu_proto_write_size(s->mtu);
 		s->phase = NRF_DFU_PROTO_PHASE_COMMAND;
 		nrf_dfu_proto_session_goto(s, ST_CMD_SELECT);
 		return;
@@ -993,6 +1003,9 @@ nrf_dfu_proto_session_budget_ms(const NrfDfuProtoSession *s)
 	uint32_t object_size = s->object == NRF_DFU_PROTO_OBJECT_DATA && s->max_size != 0
 				   ? s->max_size
 				   : NRF_DFU_PROTO_PAGE_SIZE;
+	/* the device's object size is its word, which must not stretch the bound */
+	if (object_size < NRF_DFU_PROTO_BUDGET_OBJECT_MIN)
+		object_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
 	uint64_t bytes = (uint64_t)s->init_len + s->image_len;
 	uint64_t objects = (s->image_len + object_size - 1) / object_size;
 	uint32_t byte_us = s->byte_us > NRF_DFU_PROTO_BYTE_US ? s->byte_us : NRF_DFU_PROTO_BYTE_US;

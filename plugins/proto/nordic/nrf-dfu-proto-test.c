@@ -448,6 +448,62 @@ test_mtu_not_supported(void)
 	CHECK(s.mtu == NRF_DFU_PROTO_MTU_UART && bl.activated);
 }
 
+/* a cap on the frame size (the BLE link's) holds when the device cannot report its MTU */
+static void
+test_mtu_cap_without_mtu_get(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.mtu = 0;
+	nrf_dfu_proto_session_init(&s);
+	s.mtu_max = 43;
+	nrf_dfu_proto_session_start_transfer(&s,
+					     init_packet,
+					     sizeof(init_packet),
+					     image,
+					     sizeof(image),
+					     0,
+					     true);
+	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(s.mtu == 43 && bl.activated && flash_matches(&bl));
+	CHECK(bl.largest_frame <= 43);
+}
+
+/* an MTU too small for a CREATE request is refused before anything is created */
+static void
+test_mtu_too_small(void)
+{
+	static NrfDfuProtoSession s;
+	static FakeBl bl;
+	NrfDfuProtoAction a;
+
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.mtu = NRF_DFU_PROTO_MTU_MIN - 1;
+	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(a.message != NULL && strstr(a.message, "bootloader reports 12") != NULL);
+	CHECK(s.stats.objects_created == 0 && bl.largest_frame <= NRF_DFU_PROTO_MTU_MIN - 1);
+
+	/* the same from a cap: the device is fine, the link is not */
+	fake_bl_init(&bl, image, sizeof(image));
+	nrf_dfu_proto_session_init(&s);
+	s.mtu_max = 5;
+	nrf_dfu_proto_session_start_transfer(&s,
+					     init_packet,
+					     sizeof(init_packet),
+					     image,
+					     sizeof(image),
+					     0,
+					     true);
+	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	CHECK(a.message != NULL && strstr(a.message, "link allows 5") != NULL);
+	CHECK(s.stats.objects_created == 0 && bl.largest_frame <= 5);
+}
+
 static void
 test_prn(void)
 {
@@ -839,6 +895,21 @@ test_session_length_bound(void)
 	CHECK(nrf_dfu_proto_session_budget_ms(&s) > budget_ms + 4 * 2 * 10141 * 900 / 1000);
 	s.byte_us = 9; /* 1 Mbaud */
 	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+
+	/* a device reporting tiny data objects does not stretch the bound past that of 1 KiB
+	 * objects, and a device that really uses them still finishes well within it */
+	s.byte_us = 0;
+	s.object = NRF_DFU_PROTO_OBJECT_DATA;
+	s.max_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
+	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
+	s.max_size = 1;
+	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+	fake_bl_init(&bl, image, sizeof(image));
+	bl.data_max = 16;
+	late = (RunOpts){0};
+	CHECK(transfer(&s, &bl, 0, &late, &a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(bl.activated && flash_matches(&bl) && s.max_size == 16);
+	CHECK(late.elapsed_ms < nrf_dfu_proto_session_budget_ms(&s) / 4);
 }
 
 static void
@@ -1000,6 +1071,8 @@ main(void)
 	test_full_transfer();
 	test_usb_mtu_worst_case();
 	test_mtu_not_supported();
+	test_mtu_cap_without_mtu_get();
+	test_mtu_too_small();
 	test_prn();
 	test_prn_corrupt_write();
 	test_crc_mismatch_restarts_object();

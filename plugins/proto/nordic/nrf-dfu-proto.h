@@ -270,6 +270,11 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
  * not supported */
 #define NRF_DFU_PROTO_MTU_UART 131
 
+/* the smallest MTU the session works with: its longest request other than a write, CREATE
+ * (opcode, object type and a 32-bit size), with every byte escaped, and the END; a device
+ * reporting less, or a cap below it, ends the transfer with an error */
+#define NRF_DFU_PROTO_MTU_MIN (2 * 6 + 1)
+
 /* how often one object may be restarted after a CRC or offset mismatch before giving up */
 #define NRF_DFU_PROTO_OBJECT_RETRIES 3
 /* how many left-over PRN notifications may precede one reply */
@@ -300,6 +305,15 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
 #define NRF_DFU_PROTO_BYTE_US	       100
 #define NRF_DFU_PROTO_SESSION_PASSES   4
 #define NRF_DFU_PROTO_SESSION_SLACK_MS 30000
+/*
+ * The smallest data object the bound counts: the SDK's data object is one flash page
+ * (nrf_dfu_req_handler.c, DATA_OBJECT_MAX_SIZE is CODE_PAGE_SIZE), 1 KiB on the nRF51 and
+ * 4 KiB on the nRF52. The bound gives every object whole reply timeouts, so a device
+ * reporting tiny objects would otherwise stretch it without limit (1-byte objects make the
+ * bound of a 10000-byte image 35 hours instead of 129 s); counted as 1 KiB, a device that
+ * really uses small objects still has several times the time its round trips take.
+ */
+#define NRF_DFU_PROTO_BUDGET_OBJECT_MIN 1024
 
 /* frames received ahead of being needed; more are dropped and counted */
 #define NRF_DFU_PROTO_QUEUE_MAX 4

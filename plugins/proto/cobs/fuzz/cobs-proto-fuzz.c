@@ -99,19 +99,27 @@ fuzz_parsers(const uint8_t *data, size_t len)
 	CobsProtoFrame frame;
 	char msg[160];
 	uint8_t caps = 0;
+	uint32_t version = 0;
 	CobsProtoError rc;
 
+	msg[0] = '\0';
 	rc = cobs_proto_frame_parse(data, len, &frame, msg, sizeof(msg));
 	if (rc == COBS_PROTO_ERROR_NONE && frame.payload_len > COBS_PROTO_MESSAGE_MAX)
 		__builtin_trap();
 	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
 		__builtin_trap();
+	msg[0] = '\0';
 	rc = cobs_proto_ack_parse(data, len, msg, sizeof(msg));
 	if (rc == COBS_PROTO_ERROR_NONE && !(len == 2 && data[0] == 0x06 && data[1] == 0x00))
 		__builtin_trap();
 	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
 		__builtin_trap();
+	msg[0] = '\0';
 	rc = cobs_proto_erase_ack_parse(data, len, &caps, msg, sizeof(msg));
+	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
+		__builtin_trap();
+	msg[0] = '\0';
+	rc = cobs_proto_version_reply_parse(data, len, &version, msg, sizeof(msg));
 	if (rc != COBS_PROTO_ERROR_NONE && msg[0] == '\0')
 		__builtin_trap();
 }
@@ -181,6 +189,7 @@ fuzz_session(FuzzInput *in)
 	uint32_t next_offset = 0;
 	uint32_t batch;
 	uint64_t now = 0;
+	CobsProtoError start_error;
 
 	cobs_proto_config_init(&config);
 	image_size = ((uint32_t)fuzz_byte(in) << 4 | fuzz_byte(in)) % sizeof(image);
@@ -192,11 +201,12 @@ fuzz_session(FuzzInput *in)
 	config.reply_slack_ms = fuzz_byte(in);
 	for (uint32_t i = 0; i < image_size; i++)
 		image[i] = (uint8_t)(i * 7 + (i >> 8));
-	if (cobs_proto_session_start(&session, &config, image, image_size, 1024 * 1024) !=
-	    COBS_PROTO_ERROR_NONE) {
+	start_error = cobs_proto_session_start(&session, &config, image, image_size, 1024 * 1024);
+	if (start_error != COBS_PROTO_ERROR_NONE) {
 		CobsProtoAction action;
 		cobs_proto_session_next(&session, now, &action);
-		if (action.kind != COBS_PROTO_ACTION_ERROR || action.message == NULL)
+		if (action.kind != COBS_PROTO_ACTION_ERROR || action.error != start_error ||
+		    action.message == NULL || action.message[0] == '\0')
 			__builtin_trap();
 		return;
 	}
@@ -220,7 +230,8 @@ fuzz_session(FuzzInput *in)
 			return;
 		}
 		if (action.kind == COBS_PROTO_ACTION_ERROR) {
-			if (action.message == NULL || action.message[0] == '\0')
+			if (action.error == COBS_PROTO_ERROR_NONE || action.message == NULL ||
+			    action.message[0] == '\0')
 				__builtin_trap();
 			return;
 		}

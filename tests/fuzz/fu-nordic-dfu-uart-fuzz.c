@@ -1,0 +1,124 @@
+/*
+ * Copyright 2025 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+/*
+ * libFuzzer target for what the nordic-dfu plugin makes of the bytes a Secure DFU bootloader
+ * sends on a UART (or USB CDC ACM port): the port hands over whatever has arrived, so a read
+ * may hold part of a SLIP frame, several frames, noise or escapes split anywhere. The plugin
+ * passes each read to the core (fu_nordic_dfu_run_session(): SLIP decoding, the frame queue,
+ * the response decoder) and parses the identity replies itself (fu_nordic_dfu_setup(): ping,
+ * HW version, FW versions, then the instance IDs and versions of the device).
+ *
+ * Input: a flags byte (bit 0 no ping, bit 1 also run a transfer of a fixed 300-byte image,
+ * bits 2-3 the PRN), then the reads: a length byte and that many bytes each, as the port
+ * returns them; when they run out every read times out.
+ *
+ * Promises checked: every write is one whole SLIP frame (its only END at its end) no longer
+ * than the USB MTU; every call that fails sets an error and one that succeeds sets none; no
+ * GLib critical or warning; the run ends (libFuzzer's -timeout catches a hang).
+ */
+
+#include "fu-context-private.h"
+#include "fu-fuzz-common.h"
+#include "fu-nordic-dfu-common.h"
+
+typedef struct {
+	const guint8 *data;
+	gsize size;
+	gsize offset;
+	guint writes;
+} FuzzPort;
+
+static gboolean
+fuzz_write(FuDevice *device, const guint8 *buf, gsize bufsz, guint timeout_ms, GError **error)
+{
+	FuzzPort *port = g_object_get_data(G_OBJECT(device), "fuzz-port");
+
+	g_assert_cmpuint(bufsz, >, 0);
+	g_assert_cmpuint(bufsz, <=, NRF_DFU_PROTO_MTU_MAX);
+	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
+	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
+	g_assert_cmpuint(timeout_ms, >, 0);
+	port->writes++;
+	return TRUE;
+}
+
+static gboolean
+fuzz_read(FuDevice *device,
+	  guint8 *buf,
+	  gsize bufsz,
+	  gsize *actual,
+	  guint timeout_ms,
+	  GError **error)
+{
+	FuzzPort *port = g_object_get_data(G_OBJECT(device), "fuzz-port");
+	gsize len;
+
+	g_assert_cmpuint(timeout_ms, >, 0);
+	if (port->offset >= port->size) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no reply");
+		return FALSE;
+	}
+	len = port->data[port->offset++];
+	len = MIN(len, port->size - port->offset);
+	len = MIN(len, bufsz);
+	memcpy(buf, port->data + port->offset, len); /* nocheck:blocked */
+	port->offset += len;
+	*actual = len;
+	return TRUE;
+}
+
+int
+LLVMFuzzerTestOneInput(const guint8 *data, gsize size);
+
+int
+LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
+{
+	static FuContext *ctx = NULL;
+	static guint8 init_packet[64];
+	static guint8 image[300];
+	FuzzPort port = {0};
+	FuNordicDfuTransport transport = {.write = fuzz_write, .read = fuzz_read};
+	FuNordicDfuState state = {0};
+	g_autoptr(FuDevice) device = NULL;
+	g_autoptr(GError) error = NULL;
+	gboolean ok;
+
+	if (size < 1)
+		return 0;
+	/* the device builds its instance IDs in a context, as the daemon's would */
+	if (ctx == NULL)
+		ctx = fu_context_new();
+	device = fu_device_new(ctx);
+	fu_nordic_dfu_init_device(device);
+	if (data[0] & 0x01)
+		fu_device_add_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
+	port.data = data + 1;
+	port.size = size - 1;
+	g_object_set_data(G_OBJECT(device), "fuzz-port", &port);
+	transport.device = device;
+
+	ok = fu_nordic_dfu_setup(&transport, &state, &error);
+	fu_fuzz_check_result(ok, error, "setup");
+	if (ok && (data[0] & 0x02)) {
+		g_autofree NrfDfuProtoSession *session = g_new0(NrfDfuProtoSession, 1);
+		for (gsize i = 0; i < sizeof(init_packet); i++)
+			init_packet[i] = (guint8)(i * 5 + 1);
+		for (gsize i = 0; i < sizeof(image); i++)
+			image[i] = (guint8)(i * 7 + 3);
+		nrf_dfu_proto_session_init(session);
+		nrf_dfu_proto_session_start_transfer(session,
+						     init_packet,
+						     sizeof(init_packet),
+						     image,
+						     sizeof(image),
+						     (data[0] >> 2) & 0x03,
+						     FALSE);
+		ok = fu_nordic_dfu_run_session(&transport, session, NULL, &error);
+		fu_fuzz_check_result(ok, error, "transfer");
+	}
+	return 0;
+}
