@@ -84,6 +84,12 @@ struct _UsbsimCobs {
 	guint32 stored; /* payload bytes stored since the erase: the next chunk's offset */
 	guint chunks_seen;
 	GHashTable *counts; /* message name -> count */
+
+	/* hostile devices */
+	guint fw_index;	       /* the message the firmware works on */
+	guint replied_through; /* the last message whose reply was written */
+	gsize reply_offset;    /* split replies: bytes of the head reply already sent */
+	GRand *garbage_rand;
 };
 
 void
@@ -140,6 +146,19 @@ usbsim_cobs_ms(UsbsimCobs *self, gint64 t_us)
 	return (t_us - self->epoch_us) / 1000.0;
 }
 
+/* a plain ACK of the device's own, answering no message */
+static void
+usbsim_cobs_push_ack(UsbsimCobs *self, gint64 t_us)
+{
+	UsbsimCobsReply *reply = g_new0(UsbsimCobsReply, 1);
+	reply->bytes[0] = USBSIM_COBS_CONTROL_ACK;
+	reply->bytes[1] = 0x00;
+	reply->len = 2;
+	reply->ready_us = t_us;
+	g_queue_push_tail(&self->replies, reply);
+	self->stats.extra_replies++;
+}
+
 UsbsimCobs *
 usbsim_cobs_new(const UsbsimCobsConfig *config)
 {
@@ -158,6 +177,8 @@ usbsim_cobs_new(const UsbsimCobsConfig *config)
 		memcpy(self->flash, data, MIN(len, config->flash_size));
 	}
 	self->rand = g_rand_new_with_seed(config->seed);
+	/* apart, so that the garbage does not change the flash timings drawn */
+	self->garbage_rand = g_rand_new_with_seed(config->seed ^ 0x5a5a5a5a);
 	self->sector_erase_us = g_new0(gint64, MAX(sectors, 1u));
 	for (guint i = 0; i < sectors; i++)
 		self->sector_erase_us[i] = (gint64)g_rand_double_range(self->rand,
@@ -170,6 +191,11 @@ usbsim_cobs_new(const UsbsimCobsConfig *config)
 	g_queue_init(&self->replies);
 	self->served = g_array_new(FALSE, TRUE, sizeof(UsbsimCobsServed));
 	self->counts = g_hash_table_new(g_str_hash, g_str_equal);
+	/* ACKs the device holds from power-on, before any message */
+	if (config->unsolicited_ack && config->unsolicited_ack_after == 0) {
+		for (guint i = 0; i < config->unsolicited_ack_count; i++)
+			usbsim_cobs_push_ack(self, 0);
+	}
 	return self;
 }
 
@@ -179,6 +205,7 @@ usbsim_cobs_free(UsbsimCobs *self)
 	g_free(self->flash);
 	g_free(self->sector_erase_us);
 	g_rand_free(self->rand);
+	g_rand_free(self->garbage_rand);
 	usbsim_flash_log_clear(&self->log);
 	g_queue_clear_full(&self->replies, g_free);
 	g_array_unref(self->served);
@@ -450,16 +477,33 @@ usbsim_cobs_execute(UsbsimCobs *self,
 			usbsim_cobs_set_reply(self, answer, sizeof(answer));
 		} else if (control == USBSIM_COBS_CONTROL_VERIFY) {
 			/* over the flash as read back, not over the messages received */
-			guint32 crc = usbsim_cobs_crc32(self->flash, self->stored);
-			guint8 answer[9] = {USBSIM_COBS_CONTROL_VERIFY};
+			guint32 count = self->stored;
+			guint32 crc;
+			gsize answer_len = 9;
+			guint8 answer[10] = {USBSIM_COBS_CONTROL_VERIFY};
+			/* hostile: a count beyond what it stored, with the CRC over that much of
+			 * the flash (erased past the image), or one no flash holds */
+			if (self->config.verify_reply == USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE)
+				count = MIN(self->stored + USBSIM_COBS_PAYLOAD_MAX,
+					    self->config.flash_size);
+			else if (self->config.verify_reply ==
+				 USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH)
+				count = G_MAXUINT32;
+			crc = usbsim_cobs_crc32(self->flash, MIN(count, self->config.flash_size));
 			for (guint i = 0; i < 4; i++) {
-				answer[1 + i] = (self->stored >> (8 * i)) & 0xff;
+				answer[1 + i] = (count >> (8 * i)) & 0xff;
 				answer[5 + i] = (crc >> (8 * i)) & 0xff;
 			}
+			if (self->config.verify_reply == USBSIM_COBS_VERIFY_REPLY_SHORT)
+				answer_len = 8;
+			else if (self->config.verify_reply == USBSIM_COBS_VERIFY_REPLY_LONG)
+				answer[answer_len++] = 0x01;
+			if (self->config.verify_reply != USBSIM_COBS_VERIFY_REPLY_RIGHT)
+				self->stats.faults_fired++;
 			work_us = (gint64)(self->stored / USBSIM_COBS_CRC_BYTES_PER_US *
 					   self->config.time_scale);
 			self->stats.verifies++;
-			usbsim_cobs_set_reply(self, answer, sizeof(answer));
+			usbsim_cobs_set_reply(self, answer, answer_len);
 		} else {
 			self->stats.byes++;
 			usbsim_cobs_set_reply(self, NULL, 0);
@@ -569,6 +613,7 @@ usbsim_cobs_start(UsbsimCobs *self, gint64 start_us)
 	}
 
 	self->stats.messages++;
+	self->fw_index = msg.index;
 	work_us = usbsim_cobs_execute(self, &msg, start_us, &payload_len, &why);
 	if (why != NULL) {
 		/* the seed's firmware stops: it answers nothing and takes nothing more */
@@ -640,6 +685,20 @@ usbsim_cobs_queue_reply(UsbsimCobs *self, gint64 t_us)
 	reply->ready_us = t_us;
 	g_queue_push_tail(&self->replies, reply);
 	self->stats.acks++;
+	self->replied_through = self->fw_index;
+	/* hostile: the same reply written again, or ACKs answering no message */
+	if (self->fw_index == self->config.double_ack_message) {
+		UsbsimCobsReply *again = g_memdup2(reply, sizeof(*reply));
+		g_queue_push_tail(&self->replies, again);
+		self->stats.extra_replies++;
+		self->stats.faults_fired++;
+	}
+	if (self->config.unsolicited_ack && self->config.unsolicited_ack_after > 0 &&
+	    self->fw_index == self->config.unsolicited_ack_after) {
+		for (guint i = 0; i < self->config.unsolicited_ack_count; i++)
+			usbsim_cobs_push_ack(self, t_us);
+		self->stats.faults_fired++;
+	}
 	self->fw_has_reply = FALSE;
 	self->fw_blocked = FALSE;
 	self->fw_busy = FALSE;
@@ -740,6 +799,49 @@ usbsim_cobs_bulk_out(gpointer model,
 	return msg->arrival_us;
 }
 
+/* an endless stream is on: from the reply to its message on, or from power-on */
+static gboolean
+usbsim_cobs_streaming(UsbsimCobs *self)
+{
+	if (self->config.garbage_stream &&
+	    self->replied_through >= self->config.garbage_stream_from)
+		return TRUE;
+	return self->config.ack_stream && self->replied_through >= self->config.ack_stream_from;
+}
+
+/* an IN transfer of the stream, when no reply is waiting: an ACK, or a packet of bytes
+ * without an end marker */
+static gssize
+usbsim_cobs_bulk_in_stream(UsbsimCobs *self,
+			   guint8 *buf,
+			   gsize bufsz,
+			   gint64 submit_us,
+			   gint64 now_us,
+			   gint64 *retry_us)
+{
+	gboolean garbage = self->config.garbage_stream &&
+			   self->replied_through >= self->config.garbage_stream_from;
+	gsize len = MIN(garbage ? USBSIM_COBS_PACKET_MAX : 2, bufsz);
+	gint64 start_us = MAX(submit_us, self->in_pipe_free_us);
+	gint64 bus_us = usbsim_cobs_bus_us(self, len);
+	gint64 done_us = start_us + bus_us;
+
+	if (done_us > now_us) {
+		*retry_us = done_us;
+		return -1;
+	}
+	for (gsize i = 0; i < len && buf != NULL; i++) {
+		if (garbage)
+			buf[i] = (guint8)g_rand_int_range(self->garbage_rand, 1, 256);
+		else
+			buf[i] = i == 0 ? USBSIM_COBS_CONTROL_ACK : 0x00;
+	}
+	self->in_pipe_free_us = done_us;
+	self->stats.bus_us += bus_us;
+	self->stats.stream_transfers++;
+	return len;
+}
+
 static gssize
 usbsim_cobs_bulk_in(gpointer model,
 		    guint8 endpoint,
@@ -764,6 +866,10 @@ usbsim_cobs_bulk_in(gpointer model,
 	    self->state == USBSIM_COBS_STATE_APP)
 		return -1;
 	reply = g_queue_peek_head(&self->replies);
+	/* a stream fills the pipe whenever no reply is waiting */
+	if (usbsim_cobs_streaming(self) &&
+	    (reply == NULL || reply->ready_us > MAX(submit_us, self->in_pipe_free_us)))
+		return usbsim_cobs_bulk_in_stream(self, buf, bufsz, submit_us, now_us, retry_us);
 	if (reply == NULL) {
 		if (self->fw_busy && self->fw_done_us != USBSIM_COBS_NEVER)
 			*retry_us = self->fw_done_us + usbsim_cobs_bus_us(self, 2);
@@ -783,11 +889,31 @@ usbsim_cobs_bulk_in(gpointer model,
 		len += r->len;
 		count++;
 	}
+	/* hostile: one byte of the reply an IN transfer */
+	if (self->config.split_replies)
+		len = 1;
 	bus_us = usbsim_cobs_bus_us(self, len);
 	done_us = start_us + bus_us;
 	if (done_us > now_us) {
 		*retry_us = done_us;
 		return -1;
+	}
+	self->in_pipe_free_us = done_us;
+	self->stats.bus_us += bus_us;
+	self->stats.reply_transfers++;
+	if (self->config.split_replies) {
+		if (buf != NULL && bufsz > 0)
+			buf[0] = reply->bytes[self->reply_offset];
+		if (++self->reply_offset < reply->len)
+			return 1;
+		self->reply_offset = 0;
+		g_free(g_queue_pop_head(&self->replies));
+		self->stats.replies_taken++;
+		if (self->fw_blocked) {
+			usbsim_cobs_queue_reply(self, MAX(done_us, self->fw_done_us));
+			usbsim_cobs_advance(self, now_us);
+		}
+		return 1;
 	}
 	len = 0;
 	for (guint i = 0; i < count; i++) {
@@ -798,9 +924,6 @@ usbsim_cobs_bulk_in(gpointer model,
 		len += n;
 		self->stats.replies_taken++;
 	}
-	self->in_pipe_free_us = done_us;
-	self->stats.bus_us += bus_us;
-	self->stats.reply_transfers++;
 	/* the IN buffer is free: a firmware waiting on it writes its reply and goes on */
 	if (self->fw_blocked) {
 		usbsim_cobs_queue_reply(self, MAX(done_us, self->fw_done_us));
@@ -1142,7 +1265,8 @@ usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
 	    ",\"words_programmed\":%u,\"panicked\":%s,\"verify_extension\":%s"
 	    ",\"flash_size\":%u,\"limit_stop_and_wait_ms\":%.3f,\"version_queries\":%u"
 	    ",\"version_extension\":%s,\"resets\":%u,\"reply_transfers\":%u,\"after_bye\":\"%s\","
-	    "\"ack_mode\":\"%s\"",
+	    "\"ack_mode\":\"%s\",\"extra_replies\":%u,\"stream_transfers\":%u,"
+	    "\"split_replies\":%s",
 	    self->messages_received,
 	    self->stats.messages,
 	    self->stats.erases,
@@ -1163,7 +1287,10 @@ usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
 	    self->stats.resets,
 	    self->stats.reply_transfers,
 	    usbsim_cobs_after_bye_names[self->config.after_bye],
-	    self->config.ack_mode == USBSIM_COBS_ACK_PACK ? "pack" : "each");
+	    self->config.ack_mode == USBSIM_COBS_ACK_PACK ? "pack" : "each",
+	    self->stats.extra_replies,
+	    self->stats.stream_transfers,
+	    self->config.split_replies ? "true" : "false");
 }
 
 /* ---- command line ---- */
@@ -1251,6 +1378,52 @@ usbsim_cobs_option_group(UsbsimCobsOptions *options)
 	     &options->corrupt_write,
 	     "Store one byte of the Nth write chunk wrong",
 	     "N"},
+	    {"cobs-unsolicited-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->unsolicited_ack,
+	     "After answering the Nth message (0: at power-on), send COUNT ACKs (default 1) "
+	     "answering no message",
+	     "N[:COUNT]"},
+	    {"cobs-double-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->double_ack,
+	     "Answer the Nth message twice",
+	     "N"},
+	    {"cobs-ack-stream",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->ack_stream,
+	     "From the reply to the Nth message on (0: from power-on), an ACK in every IN "
+	     "transfer no reply is waiting for, forever",
+	     "N"},
+	    {"cobs-garbage-stream",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->garbage_stream,
+	     "From the reply to the Nth message on (0: from power-on), 64 random bytes without "
+	     "0x00 in every IN transfer no reply is waiting for, forever",
+	     "N"},
+	    {"cobs-split-ack",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &options->split_ack,
+	     "Send every byte of every reply in an IN transfer of its own",
+	     NULL},
+	    {"cobs-verify-reply",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &options->verify_reply,
+	     "Answer verify with 8 or 10 bytes instead of 9, or with a count a chunk beyond "
+	     "what was stored (its CRC over that much flash), or of 0xffffffff bytes",
+	     "short|long|count-over-image|count-over-flash"},
 	    {NULL}};
 	GOptionGroup *group = g_option_group_new("cobs",
 						 "stm32h7-cobs profile options:",
@@ -1268,7 +1441,10 @@ usbsim_cobs_options_given(const UsbsimCobsOptions *options)
 	       options->version_query != NULL || options->version_offset != NULL ||
 	       options->after_bye != NULL || options->ack != NULL || options->wrong_ack != NULL ||
 	       options->late_ack != NULL || options->garbage != NULL ||
-	       options->disconnect_after != NULL || options->corrupt_write != NULL;
+	       options->disconnect_after != NULL || options->corrupt_write != NULL ||
+	       options->unsolicited_ack != NULL || options->double_ack != NULL ||
+	       options->ack_stream != NULL || options->garbage_stream != NULL ||
+	       options->split_ack || options->verify_reply != NULL;
 }
 
 static gboolean
@@ -1283,20 +1459,21 @@ usbsim_cobs_parse_uint(const gchar *str, guint64 min, guint64 max, guint64 *valu
 					  NULL);
 }
 
-/* a message index, optionally followed by :VALUE */
+/* a message index from index_min on, optionally followed by :VALUE */
 static gboolean
-usbsim_cobs_parse_index(const gchar *str,
-			const gchar *what,
-			guint *index,
-			guint64 value_max,
-			guint64 *value,
-			gboolean value_required,
-			GError **error)
+usbsim_cobs_parse_index_min(const gchar *str,
+			    const gchar *what,
+			    guint64 index_min,
+			    guint *index,
+			    guint64 value_max,
+			    guint64 *value,
+			    gboolean value_required,
+			    GError **error)
 {
 	g_auto(GStrv) parts = g_strsplit(str, ":", 2);
 	guint64 tmp = 0;
 
-	if (!usbsim_cobs_parse_uint(parts[0], 1, G_MAXUINT32, &tmp) ||
+	if (!usbsim_cobs_parse_uint(parts[0], index_min, G_MAXUINT32, &tmp) ||
 	    (parts[1] == NULL && value_required) || (parts[1] != NULL && value == NULL) ||
 	    (parts[1] != NULL && !usbsim_cobs_parse_uint(parts[1], 0, value_max, value))) {
 		g_set_error(error,
@@ -1309,6 +1486,26 @@ usbsim_cobs_parse_index(const gchar *str,
 	}
 	*index = tmp;
 	return TRUE;
+}
+
+/* a message index (1-based), optionally followed by :VALUE */
+static gboolean
+usbsim_cobs_parse_index(const gchar *str,
+			const gchar *what,
+			guint *index,
+			guint64 value_max,
+			guint64 *value,
+			gboolean value_required,
+			GError **error)
+{
+	return usbsim_cobs_parse_index_min(str,
+					   what,
+					   1,
+					   index,
+					   value_max,
+					   value,
+					   value_required,
+					   error);
 }
 
 gboolean
@@ -1454,6 +1651,75 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 								       FALSE,
 								       error))
 		return FALSE;
+	if (options->unsolicited_ack != NULL) {
+		value = 1;
+		if (!usbsim_cobs_parse_index_min(options->unsolicited_ack,
+						 "--cobs-unsolicited-ack",
+						 0,
+						 &config->unsolicited_ack_after,
+						 64,
+						 &value,
+						 FALSE,
+						 error))
+			return FALSE;
+		config->unsolicited_ack = TRUE;
+		config->unsolicited_ack_count = value;
+	}
+	if (options->double_ack != NULL && !usbsim_cobs_parse_index(options->double_ack,
+								    "--cobs-double-ack",
+								    &config->double_ack_message,
+								    0,
+								    NULL,
+								    FALSE,
+								    error))
+		return FALSE;
+	if (options->ack_stream != NULL) {
+		if (!usbsim_cobs_parse_index_min(options->ack_stream,
+						 "--cobs-ack-stream",
+						 0,
+						 &config->ack_stream_from,
+						 0,
+						 NULL,
+						 FALSE,
+						 error))
+			return FALSE;
+		config->ack_stream = TRUE;
+	}
+	if (options->garbage_stream != NULL) {
+		if (!usbsim_cobs_parse_index_min(options->garbage_stream,
+						 "--cobs-garbage-stream",
+						 0,
+						 &config->garbage_stream_from,
+						 0,
+						 NULL,
+						 FALSE,
+						 error))
+			return FALSE;
+		config->garbage_stream = TRUE;
+	}
+	config->split_replies = options->split_ack;
+	if (options->verify_reply != NULL) {
+		const gchar *names[] = {"short", "long", "count-over-image", "count-over-flash"};
+		const UsbsimCobsVerifyReply modes[] = {USBSIM_COBS_VERIFY_REPLY_SHORT,
+						       USBSIM_COBS_VERIFY_REPLY_LONG,
+						       USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE,
+						       USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH};
+		gboolean found = FALSE;
+		for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+			if (g_strcmp0(options->verify_reply, names[i]) == 0) {
+				config->verify_reply = modes[i];
+				found = TRUE;
+			}
+		}
+		if (!found) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--cobs-verify-reply must be short, long, "
+					    "count-over-image or count-over-flash");
+			return FALSE;
+		}
+	}
 	return TRUE;
 }
 
@@ -1472,4 +1738,9 @@ usbsim_cobs_options_clear(UsbsimCobsOptions *options)
 	g_clear_pointer(&options->garbage, g_free);
 	g_clear_pointer(&options->disconnect_after, g_free);
 	g_clear_pointer(&options->corrupt_write, g_free);
+	g_clear_pointer(&options->unsolicited_ack, g_free);
+	g_clear_pointer(&options->double_ack, g_free);
+	g_clear_pointer(&options->ack_stream, g_free);
+	g_clear_pointer(&options->garbage_stream, g_free);
+	g_clear_pointer(&options->verify_reply, g_free);
 }

@@ -1,8 +1,8 @@
 /*
  * An STM32H7 bootloader speaking the COBS-framed bulk protocol (plugins/cobs/README.md) on
  * the data interface of a USB CDC ACM device, with the optional verification extension the
- * cobs plugin's README defines, the stm32h7-cobs timing profile (STM32H743 datasheet flash tables) and switchable
- * misbehaviours.
+ * cobs plugin's README defines, the stm32h7-cobs timing profile (STM32H743 datasheet flash tables)
+ * and switchable misbehaviours.
  *
  * Written from the protocol description only: it shares no code with plugins/proto.
  * The model never sleeps and never reads a clock: every entry point takes the time now,
@@ -56,7 +56,17 @@ typedef enum {
 	USBSIM_COBS_ACK_PACK, /* the replies waiting go together, up to a packet */
 } UsbsimCobsAckMode;
 
-/* a full-speed bulk transfer: about 1 ms fixed, plus 1216 bytes of data a ms (tests/usbsim/README.md) */
+/* what the reply to verify is, beside the right one (hostile devices) */
+typedef enum {
+	USBSIM_COBS_VERIFY_REPLY_RIGHT,
+	USBSIM_COBS_VERIFY_REPLY_SHORT,		   /* the CRC's last byte left out: 8 bytes */
+	USBSIM_COBS_VERIFY_REPLY_LONG,		   /* a byte more after the CRC: 10 bytes */
+	USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE, /* a chunk more than it stored, and its CRC */
+	USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH, /* 0xffffffff bytes, an unset counter */
+} UsbsimCobsVerifyReply;
+
+/* a full-speed bulk transfer: about 1 ms fixed, plus 1216 bytes of data a ms
+ * (tests/usbsim/README.md) */
 #define USBSIM_BULK_FIXED_US	 1000.0
 #define USBSIM_BULK_BYTES_PER_MS 1216.0
 
@@ -102,6 +112,18 @@ typedef struct {
 	guint garbage_message;
 	guint disconnect_after; /* messages taken before the device leaves the bus */
 	guint corrupt_chunk;	/* the Nth write chunk has one byte stored wrong */
+
+	/* hostile devices: a message index as above, 0 for "at power-on, before any message" */
+	gboolean unsolicited_ack; /* ACKs of its own after the reply to unsolicited_ack_after */
+	guint unsolicited_ack_after;
+	guint unsolicited_ack_count;
+	guint double_ack_message; /* its reply written twice */
+	gboolean ack_stream;	  /* from the reply to ack_stream_from on, ACKs forever */
+	guint ack_stream_from;
+	gboolean garbage_stream; /* from the reply to garbage_stream_from on, bytes without 0x00 */
+	guint garbage_stream_from;
+	gboolean split_replies; /* every byte of every reply in an IN transfer of its own */
+	UsbsimCobsVerifyReply verify_reply;
 } UsbsimCobsConfig;
 
 void
@@ -123,6 +145,8 @@ typedef struct {
 	guint replies_taken;   /* replies the host read */
 	guint reply_transfers; /* IN transfers that carried them */
 	guint faults_fired;
+	guint extra_replies;	/* replies to no message: unsolicited and doubled ACKs */
+	guint stream_transfers; /* IN transfers of an endless ACK or garbage stream */
 	guint64 bytes_stored;
 	guint64 bytes_programmed; /* flash words programmed, in bytes */
 	guint words_programmed;
@@ -163,8 +187,8 @@ void
 usbsim_cobs_append_summary(UsbsimCobs *self, GString *str);
 
 /*
- * tests/usbsim/README.md: the least time any host could take for the messages this run served, against
- * the model's own rules (one receive buffer freed when the firmware starts on a message, a
+ * tests/usbsim/README.md: the least time any host could take for the messages this run served,
+ * against the model's own rules (one receive buffer freed when the firmware starts on a message, a
  * bulk transfer's bus time, each message's real work); and the least time of a host that
  * waits for each reply before it sends the next message.
  */
@@ -189,6 +213,12 @@ typedef struct {
 	gchar *garbage;
 	gchar *disconnect_after;
 	gchar *corrupt_write;
+	gchar *unsolicited_ack;
+	gchar *double_ack;
+	gchar *ack_stream;
+	gchar *garbage_stream;
+	gboolean split_ack;
+	gchar *verify_reply;
 } UsbsimCobsOptions;
 
 GOptionGroup *
