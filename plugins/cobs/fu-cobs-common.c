@@ -271,6 +271,8 @@ fu_cobs_session_run(CobsProtoSession *session,
  * so.
  */
 #define FU_COBS_READERS 4
+/* the plain ACK, 06 00: the most reads a device that splits its replies needs for one */
+#define FU_COBS_ACK_LENGTH 2
 G_STATIC_ASSERT(FU_COBS_REPLY_MARGIN == 2 * (FU_COBS_READERS - 1));
 
 /* what the reader is asked to do: a read, or to stop */
@@ -300,7 +302,9 @@ typedef struct {
 	GCond ended_cond;
 	guint64 ended_below;
 	guint64 ended_bits; /* bit i: read ended_below + i has ended */
-	gint stopping;	    /* the session is over: reads not started are not made */
+	/* reads going at once: FU_COBS_READERS, or 1 once the device split a reply */
+	guint64 concurrency;
+	gint stopping; /* the session is over: reads not started are not made */
 } FuCobsReader;
 
 static void
@@ -313,13 +317,31 @@ fu_cobs_read_result_free(FuCobsReadResult *result)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FuCobsReadResult, fu_cobs_read_result_free)
 
-/* a read starts once the one FU_COBS_READERS before it has ended */
+/* a read starts once the one FU_COBS_READERS (or the concurrency) before it has ended */
 static void
 fu_cobs_reader_wait_turn(FuCobsReader *reader, guint64 ticket)
 {
 	g_mutex_lock(&reader->ended_lock);
-	while (ticket >= reader->ended_below + FU_COBS_READERS)
+	while (ticket >= reader->ended_below + reader->concurrency)
 		g_cond_wait(&reader->ended_cond, &reader->ended_lock);
+	g_mutex_unlock(&reader->ended_lock);
+}
+
+/*
+ * The device split a reply across reads. Reads going at once may be passed by each other,
+ * which whole frames all alike survive but the bytes of one frame do not: from now on each
+ * read starts once the one before it has ended, so their bytes stay in order. A device that
+ * splits its replies shows it in its reply to erase, which is read alone.
+ */
+static void
+fu_cobs_reader_serialize(FuCobsReader *reader)
+{
+	g_mutex_lock(&reader->ended_lock);
+	if (reader->concurrency > 1)
+		g_info("the device splits its replies across IN transfers: reading them one at a "
+		       "time");
+	reader->concurrency = 1;
+	g_cond_broadcast(&reader->ended_cond);
 	g_mutex_unlock(&reader->ended_lock);
 }
 
@@ -450,6 +472,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	    .user_data = user_data,
 	    .requests = g_async_queue_new_full(g_free),
 	    .results = g_async_queue_new_full((GDestroyNotify)fu_cobs_read_result_free),
+	    .concurrency = FU_COBS_READERS,
 	};
 	GThread *threads[FU_COBS_READERS] = {NULL};
 	gboolean ok = FALSE;
@@ -495,10 +518,14 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			guint read_timeout_ms;
 			reply_read_alongside = FALSE;
 			/* the reads for what this sends go out first: the device answers the first
-			 * chunks of a transfer while the rest are still going out */
+			 * chunks of a transfer while the rest are still going out; a device that
+			 * splits its replies needs a read for each byte of an ACK, or it would
+			 * wait with the rest of them, and hold the transfer off, until this
+			 * thread is done sending */
 			read_timeout_ms = fu_cobs_read_timeout_ms(session, &action);
 			while (fu_cobs_reader_pending(&reader) <
-			       cobs_proto_session_get_replies_owed(session) + action.count) {
+			       (cobs_proto_session_get_replies_owed(session) + action.count) *
+				   (reader.concurrency > 1 ? 1 : FU_COBS_ACK_LENGTH)) {
 				fu_cobs_reader_request(&reader, read_timeout_ms);
 			}
 			if (!transport->send(user_data,
@@ -519,7 +546,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			/* a reply split across reads needs another */
 			if (fu_cobs_reader_pending(&reader) == 0)
 				fu_cobs_reader_request(&reader, action.timeout_ms);
-			reply_read_alongside = fu_cobs_reader_pending(&reader) > 1;
+			reply_read_alongside =
+			    fu_cobs_reader_pending(&reader) > 1 && reader.concurrency > 1;
 			result = fu_cobs_reader_take(&reader, action.timeout_ms);
 			/* a device that packs replies sends several in one read, so a read asked
 			 * for one of them can end empty while the session still waits: only the
@@ -552,6 +580,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 						result->buf,
 						MIN(result->actual_length, sizeof(result->buf)),
 						fu_cobs_now_ms());
+			if (cobs_proto_session_get_reply_partial(session))
+				fu_cobs_reader_serialize(&reader);
 		} else {
 			g_set_error(error,
 				    FWUPD_ERROR,
@@ -573,6 +603,29 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	}
 	for (guint i = 0; i < G_N_ELEMENTS(threads); i++)
 		g_thread_join(threads[i]);
+	/* what the reads still going brought after bye's reply: a reply there answers no
+	 * message, so bye's reply may have been a chunk's */
+	if (ok) {
+		FuCobsReadResult *result;
+		CobsProtoAction action = {0};
+		while ((result = g_async_queue_try_pop(reader.results)) != NULL) {
+			if (result->error == NULL) {
+				cobs_proto_session_feed_after_bye(
+				    session,
+				    result->buf,
+				    MIN(result->actual_length, sizeof(result->buf)));
+			}
+			fu_cobs_read_result_free(result);
+		}
+		cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
+		if (action.kind == COBS_PROTO_ACTION_ERROR) {
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    fu_cobs_proto_error_to_fwupd(action.error),
+					    action.message);
+			ok = FALSE;
+		}
+	}
 	g_async_queue_unref(reader.requests);
 	g_async_queue_unref(reader.results);
 	g_mutex_clear(&reader.ended_lock);

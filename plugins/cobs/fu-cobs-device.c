@@ -432,10 +432,17 @@ fu_cobs_device_reload(FuDevice *device, GError **error)
 
 /* a device keeps the replies to messages an earlier update sent before it stopped (the
  * chunks in flight, a reply that came too late); this update would take them for the
- * answers to its own erase and chunks, so they are read and dropped first */
-static void
-fu_cobs_device_drop_stale_replies(FuCobsDevice *self)
+ * answers to its own erase and chunks, so they are read and dropped first. A device that
+ * has more to send than that never stops sending (ACKs or bytes no one asked for): every
+ * reply to this update would be lost among them, so it is not erased. */
+static gboolean
+fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 {
+	gsize total = 0;
+	guint8 last[COBS_PROTO_MESSAGE_MAX] = {0};
+	gsize last_len = 0;
+	g_autoptr(GString) hex = g_string_new(NULL);
+
 	for (guint i = 0; i < FU_COBS_DEVICE_STALE_REPLIES_MAX; i++) {
 		guint8 buf[COBS_PROTO_MESSAGE_MAX] = {0};
 		gsize actual_length = 0;
@@ -449,9 +456,24 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self)
 						 FU_COBS_DEVICE_STALE_REPLY_MS,
 						 NULL,
 						 &error_local))
-			return;
+			return TRUE;
 		g_info("dropped a stale reply of %" G_GSIZE_FORMAT " bytes", actual_length);
+		total += actual_length;
+		last_len = MIN(actual_length, 16);
+		memcpy(last, buf, last_len);
 	}
+	for (gsize i = 0; i < last_len; i++)
+		g_string_append_printf(hex, "%s%02x", i == 0 ? "" : " ", last[i]);
+	g_set_error(error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_WRITE,
+		    "device keeps sending without being asked: %u reads before erase brought "
+		    "%" G_GSIZE_FORMAT " bytes (the last began [%s]), more than an earlier "
+		    "update can have left; nothing was sent to it: replug it and install again",
+		    (guint)FU_COBS_DEVICE_STALE_REPLIES_MAX,
+		    total,
+		    hex->str);
+	return FALSE;
 }
 
 /* the quirk figures the end of an update waits for, explained in README.md */
@@ -460,30 +482,51 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self)
 /* how often the port is looked at while the device is off the bus */
 #define FU_COBS_DEVICE_PORT_POLL_MS 10
 
-/* TRUE when the device left the bus within the reset timeout after bye was answered: a read
- * on its IN endpoint ends at once when it goes, and times out when it stays */
+/* *left is TRUE when the device left the bus within the reset timeout after bye was
+ * answered: a read on its IN endpoint ends at once when it goes, and times out when it
+ * stays. What it sends meanwhile goes to the session: a reply there answers no message, and
+ * fails the update. */
 static gboolean
-fu_cobs_device_wait_left(FuCobsDevice *self)
+fu_cobs_device_wait_left(FuCobsDevice *self,
+			 CobsProtoSession *session,
+			 gboolean *left,
+			 GError **error)
 {
-	guint8 buf[COBS_PROTO_MESSAGE_MAX] = {0};
-	gsize actual_length = 0;
-	g_autoptr(GError) error_local = NULL;
+	g_autoptr(GTimer) timer = g_timer_new();
 
-	if (fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
-					self->ep_in,
-					buf,
-					sizeof(buf),
-					&actual_length,
-					self->reset_timeout_ms,
-					NULL,
-					&error_local)) {
+	*left = FALSE;
+	while (TRUE) {
+		guint8 buf[COBS_PROTO_MESSAGE_MAX] = {0};
+		gsize actual_length = 0;
+		guint elapsed_ms = (guint)(g_timer_elapsed(timer, NULL) * 1000);
+		CobsProtoAction action = {0};
+		g_autoptr(GError) error_local = NULL;
+
+		if (elapsed_ms >= self->reset_timeout_ms)
+			return TRUE;
+		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
+						 self->ep_in,
+						 buf,
+						 sizeof(buf),
+						 &actual_length,
+						 self->reset_timeout_ms - elapsed_ms,
+						 NULL,
+						 &error_local)) {
+			if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND)) {
+				*left = TRUE;
+				return TRUE;
+			}
+			g_debug("device still there after bye: %s", error_local->message);
+			return TRUE;
+		}
 		g_info("device sent %" G_GSIZE_FORMAT " bytes after bye", actual_length);
-		return FALSE;
+		cobs_proto_session_feed_after_bye(session, buf, MIN(actual_length, sizeof(buf)));
+		cobs_proto_session_next(session, 0, &action);
+		if (action.kind == COBS_PROTO_ACTION_ERROR) {
+			g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_WRITE, action.message);
+			return FALSE;
+		}
 	}
-	if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return TRUE;
-	g_debug("device still there after bye: %s", error_local->message);
-	return FALSE;
 }
 
 static gboolean
@@ -565,7 +608,7 @@ fu_cobs_device_not_read_back(FuCobsDevice *self, FuProgress *progress, const gch
  * before attach, which a device that has gone fails.
  */
 static void
-fu_cobs_device_follow(FuCobsDevice *self, guint64 devnum, FuProgress *progress)
+fu_cobs_device_follow(FuCobsDevice *self, guint64 devnum, gboolean left, FuProgress *progress)
 {
 	FuDevice *device = FU_DEVICE(self);
 	guint16 vid = 0;
@@ -574,7 +617,7 @@ fu_cobs_device_follow(FuCobsDevice *self, guint64 devnum, FuProgress *progress)
 
 	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED))
 		return;
-	if (!self->bye_unanswered && !fu_cobs_device_wait_left(self)) {
+	if (!left) {
 		g_info("device stayed in its bootloader after bye");
 		self->stayed_after_bye = TRUE;
 		return;
@@ -615,6 +658,7 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	    fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) ||
 	    fu_context_has_flag(fu_device_get_context(device), FU_CONTEXT_FLAG_SAVE_EVENTS);
 	gboolean ok;
+	gboolean left = FALSE;
 	guint8 caps = 0;
 	guint64 devnum = 0;
 	g_autoptr(GBytes) blob = NULL;
@@ -650,8 +694,10 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		return FALSE;
 	}
 	/* a recorded update replays only the transfers of the protocol itself */
-	if (!recorded)
-		fu_cobs_device_drop_stale_replies(self);
+	if (!recorded && !fu_cobs_device_drop_stale_replies(self, error)) {
+		g_prefix_error_literal(error, "update failed: ");
+		return FALSE;
+	}
 	if (config.queue_depth > 0 && !recorded)
 		ok = fu_cobs_session_run_overlapped(&session,
 						    &fu_cobs_device_transport,
@@ -672,8 +718,16 @@ fu_cobs_device_write_firmware(FuDevice *device,
 	if (cobs_proto_session_get_bye_unanswered(&session))
 		g_info("device left without answering bye: it started the new image");
 
-	/* what the version is from now on, and where the device went */
+	/* whether the device stays, and that it sends no reply after bye's */
 	self->bye_unanswered = cobs_proto_session_get_bye_unanswered(&session);
+	left = self->bye_unanswered;
+	if (!left && !fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) &&
+	    !fu_cobs_device_wait_left(self, &session, &left, error)) {
+		g_prefix_error_literal(error, "update failed: ");
+		return FALSE;
+	}
+
+	/* what the version is from now on, and where the device went */
 	self->answers_version = cobs_proto_session_get_device_caps(&session, &caps) &&
 				(caps & COBS_PROTO_CAP_VERSION) != 0;
 	g_free(self->version_written);
@@ -682,7 +736,7 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		g_info("the image came without a version: the version shown is not known");
 	if (!fu_cobs_device_state_save(self, &error_state))
 		g_warning("cannot keep the version written: %s", error_state->message);
-	fu_cobs_device_follow(self, devnum, progress);
+	fu_cobs_device_follow(self, devnum, left, progress);
 	return TRUE;
 }
 

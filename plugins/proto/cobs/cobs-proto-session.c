@@ -440,12 +440,16 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 		return;
 	}
 
-	/* a device that did not take a transfer and answered everything before it */
+	/* a device that did not take a transfer and answered everything before it, and as many
+	 * replies again as the transfer had messages: at least one of them it never took, so it
+	 * answered a message it never had */
 	if (session->send_timed_out && session->answered >= session->sent) {
-		cobs_proto_session_fail(session,
-					COBS_PROTO_ERROR_TIMEOUT,
-					"device did not take %s in time",
-					session->send_timed_out_what);
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_TIMEOUT,
+		    "device did not take %s in time, yet a reply came for each of "
+		    "them: it sent ACKs for messages it never took",
+		    session->send_timed_out_what);
 		cobs_proto_session_next(session, now_ms, action);
 		return;
 	}
@@ -490,6 +494,17 @@ cobs_proto_session_check_verify(CobsProtoSession *session, const CobsProtoFrame 
 	    (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
 	session->device_crc =
 	    (uint32_t)p[5] | (uint32_t)p[6] << 8 | (uint32_t)p[7] << 16 | (uint32_t)p[8] << 24;
+	if (session->device_count > session->erase_size) {
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_VERIFY,
+		    "verification failed: the device reports %u bytes stored, "
+		    "more than its flash holds (%u bytes): its reply to verify is "
+		    "wrong",
+		    (unsigned)session->device_count,
+		    (unsigned)session->erase_size);
+		return;
+	}
 	if (session->device_count != session->image_size) {
 		cobs_proto_session_fail(session,
 					COBS_PROTO_ERROR_VERIFY,
@@ -520,7 +535,7 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 	CobsProtoStep step = cobs_proto_session_step_of(session, session->answered);
 	CobsProtoFrame frame;
 	CobsProtoError rc = COBS_PROTO_ERROR_NONE;
-	char detail[160] = {0};
+	char detail[256] = {0};
 	char what[96];
 	char hex[80];
 	uint32_t next;
@@ -558,11 +573,19 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 		    frame.payload_len != COBS_PROTO_VERIFY_REPLY_PAYLOAD ||
 		    frame.payload[0] != COBS_PROTO_CONTROL_VERIFY) {
 			cobs_proto_hex(buf, len, hex, sizeof(hex));
-			cobs_proto_format(detail,
-					  sizeof(detail),
-					  "[%s] instead of the CRC reply [06 COBS(05 count[4] "
-					  "crc[4]) 00] the device announced",
-					  hex);
+			/* ACKs carry no sequence number: one too many before it, and the ACK
+			 * of the last chunk comes where the CRC reply was due */
+			cobs_proto_format(
+			    detail,
+			    sizeof(detail),
+			    "[%s] instead of the CRC reply [06 COBS(05 count[4] "
+			    "crc[4]) 00] the device announced%s",
+			    hex,
+			    frame.control == COBS_PROTO_CONTROL_ACK && frame.payload_len == 0
+				? ": a plain ACK there means it sent more ACKs than "
+				  "it was sent messages (one for a message never sent, "
+				  "or two for one)"
+				: "");
 			rc = COBS_PROTO_ERROR_NOT_ACK;
 			break;
 		}
@@ -599,6 +622,48 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 	}
 	if (session->answered >= session->message_count)
 		session->done = true;
+}
+
+/* bytes after the reply to bye: a frame there answers no message. Bytes without an end
+ * marker (text a firmware logs) are no reply and are let go. */
+static void
+cobs_proto_session_after_bye(CobsProtoSession *session, const uint8_t *buf, size_t len)
+{
+	char hex[80];
+
+	for (size_t i = 0; i < len && session->error == COBS_PROTO_ERROR_NONE; i++) {
+		if (session->rx_len >= sizeof(session->rx))
+			session->rx_len = 0;
+		session->rx[session->rx_len++] = buf[i];
+		if (buf[i] != COBS_PROTO_FRAME_END)
+			continue;
+		cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
+		cobs_proto_session_fail(
+		    session,
+		    COBS_PROTO_ERROR_NOT_ACK,
+		    "device sent [%s] after its reply to bye: it sent more "
+		    "replies than it was sent messages (an ACK for a message "
+		    "never sent, or two for one), and replies carry no sequence "
+		    "number, so which messages it acknowledged is not known: "
+		    "replug it and install again",
+		    hex);
+		session->error_about_reply = true;
+	}
+}
+
+void
+cobs_proto_session_feed_after_bye(CobsProtoSession *session, const uint8_t *buf, size_t len)
+{
+	if (session == NULL || buf == NULL || !session->done || session->bye_unanswered ||
+	    session->error != COBS_PROTO_ERROR_NONE)
+		return;
+	cobs_proto_session_after_bye(session, buf, len);
+}
+
+bool
+cobs_proto_session_get_reply_partial(const CobsProtoSession *session)
+{
+	return session->error == COBS_PROTO_ERROR_NONE && !session->done && session->rx_len > 0;
 }
 
 /* the messages of the SEND last given were taken by now_ms, maybe earlier: their timeouts run
@@ -688,9 +753,11 @@ cobs_proto_session_feed(CobsProtoSession *session,
 
 	/* reassemble frames: a read may hold part of one, or several */
 	for (size_t i = 0; i < len && session->error == COBS_PROTO_ERROR_NONE; i++) {
-		/* whatever follows the reply to bye cannot change what was stored */
-		if (session->done)
+		/* a reply after bye's answers no message */
+		if (session->done) {
+			cobs_proto_session_after_bye(session, buf + i, len - i);
 			return;
+		}
 		if (session->rx_len >= sizeof(session->rx)) {
 			cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
 			cobs_proto_session_describe(session, session->answered, what, sizeof(what));

@@ -1264,6 +1264,161 @@ test_session_replies_owed(void)
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
 }
 
+/* a session of a small image, one message at a time, answered with the replies given for
+ * erase, verify and bye (ACK to the chunks); ends at the last action, or at the wait for
+ * bye's reply when none is given */
+static void
+drive_session(CobsProtoSession *session,
+	      const uint8_t *erase_reply,
+	      size_t erase_len,
+	      const uint8_t *verify_reply,
+	      size_t verify_len,
+	      const uint8_t *bye_reply,
+	      size_t bye_len,
+	      CobsProtoAction *a)
+{
+	const uint8_t ack[] = {0x06, 0x00};
+	CobsProtoConfig config;
+	uint64_t now = 0;
+
+	cobs_proto_config_init(&config);
+	config.queue_depth = 0;
+	cobs_proto_session_start(session, &config, test_image, 100, 1024 * 1024);
+	for (;;) {
+		cobs_proto_session_next(session, now, a);
+		if (a->kind == COBS_PROTO_ACTION_SEND) {
+			cobs_proto_session_feed(session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+			continue;
+		}
+		if (a->kind != COBS_PROTO_ACTION_RECEIVE)
+			return;
+		/* no reply given: the caller goes on from this RECEIVE */
+		if (a->step == COBS_PROTO_STEP_BYE && bye_reply == NULL)
+			return;
+		if (a->step == COBS_PROTO_STEP_ERASE)
+			cobs_proto_session_feed(session,
+						COBS_PROTO_RESULT_OK,
+						erase_reply,
+						erase_len,
+						++now);
+		else if (a->step == COBS_PROTO_STEP_VERIFY)
+			cobs_proto_session_feed(session,
+						COBS_PROTO_RESULT_OK,
+						verify_reply,
+						verify_len,
+						++now);
+		else if (a->step == COBS_PROTO_STEP_BYE)
+			cobs_proto_session_feed(session,
+						COBS_PROTO_RESULT_OK,
+						bye_reply,
+						bye_len,
+						++now);
+		else
+			cobs_proto_session_feed(session,
+						COBS_PROTO_RESULT_OK,
+						ack,
+						sizeof(ack),
+						++now);
+	}
+}
+
+/* ACKs carry no sequence number: a reply after bye's means the device sent more replies than
+ * it was sent messages, so bye's reply may have been a chunk's */
+static void
+test_session_after_bye(void)
+{
+	const uint8_t ack[] = {0x06, 0x00};
+	const uint8_t two_acks[] = {0x06, 0x00, 0x06, 0x00};
+	const uint8_t nak[] = {0x15, 0x00};
+	const uint8_t log[] = {'d', 'o', 'n', 'e', '.', '\r', '\n'};
+	CobsProtoSession session;
+	CobsProtoAction a;
+
+	/* in the read that brought bye's reply */
+	drive_session(&session, ack, 2, NULL, 0, two_acks, sizeof(two_acks), &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_NOT_ACK);
+	CHECK_CONTAINS(a.message, "device sent [06 00] after its reply to bye");
+	CHECK_CONTAINS(a.message, "more replies than it was sent messages");
+
+	/* in a later read; text a firmware logs is no reply */
+	drive_session(&session, ack, 2, NULL, 0, ack, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_DONE);
+	cobs_proto_session_feed_after_bye(&session, log, sizeof(log));
+	cobs_proto_session_next(&session, 0, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_DONE);
+	cobs_proto_session_feed_after_bye(&session, nak, sizeof(nak));
+	cobs_proto_session_next(&session, 0, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR);
+	/* the text and the frame it runs into cannot be told apart: shown together */
+	CHECK_CONTAINS(a.message, "0d 0a 15 00] after its reply to bye");
+
+	/* not before the session is done */
+	drive_session(&session, ack, 2, NULL, 0, NULL, 0, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_BYE);
+	cobs_proto_session_feed_after_bye(&session, ack, sizeof(ack));
+	cobs_proto_session_next(&session, 0, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
+}
+
+/* verify answered with what no device that stored the image can say */
+static void
+test_session_verify_hostile(void)
+{
+	const uint8_t ack[] = {0x06, 0x00};
+	const uint8_t ext_ack[] = {0x06, 0x03, 0x01, 0x01, 0x00};
+	uint32_t crc = cobs_proto_crc32_update(0, test_image, 100);
+	uint8_t payload[9] = {COBS_PROTO_CONTROL_VERIFY, 0xff, 0xff, 0xff, 0xff};
+	uint8_t reply[COBS_PROTO_MESSAGE_MAX];
+	size_t reply_len = 0;
+	CobsProtoSession session;
+	CobsProtoAction a;
+
+	/* a count no flash of this device holds */
+	for (unsigned i = 0; i < 4; i++)
+		payload[5 + i] = (uint8_t)(crc >> (8 * i));
+	CHECK(cobs_proto_message_build(COBS_PROTO_CONTROL_ACK,
+				       payload,
+				       sizeof(payload),
+				       reply,
+				       sizeof(reply),
+				       &reply_len) == COBS_PROTO_ERROR_NONE);
+	drive_session(&session, ext_ack, sizeof(ext_ack), reply, reply_len, ack, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_VERIFY);
+	CHECK_CONTAINS(a.message,
+		       "the device reports 4294967295 bytes stored, more than its flash holds "
+		       "(1048576 bytes)");
+
+	/* a plain ACK where the CRC reply was due: one ACK too many before it */
+	drive_session(&session, ext_ack, sizeof(ext_ack), ack, 2, ack, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_NOT_ACK);
+	CHECK_CONTAINS(a.message, "answered verify with [06 00] instead of the CRC reply");
+	CHECK_CONTAINS(a.message, "more ACKs than it was sent messages");
+}
+
+/* a reply split across reads shows as bytes inside a frame */
+static void
+test_session_reply_partial(void)
+{
+	const uint8_t ack_first[] = {0x06};
+	const uint8_t ack_rest[] = {0x00};
+	CobsProtoSession session;
+	CobsProtoAction a;
+
+	cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
+	cobs_proto_session_next(&session, 0, &a);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1);
+	CHECK(!cobs_proto_session_get_reply_partial(&session));
+	cobs_proto_session_next(&session, 1, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack_first, 1, 2);
+	CHECK(cobs_proto_session_get_reply_partial(&session));
+	cobs_proto_session_next(&session, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack_rest, 1, 3);
+	CHECK(!cobs_proto_session_get_reply_partial(&session));
+	CHECK(cobs_proto_session_get_device_caps(&session, NULL));
+}
+
 int
 main(void)
 {
@@ -1287,6 +1442,9 @@ main(void)
 	test_session_bye_disconnect();
 	test_session_next_idempotent();
 	test_session_replies_owed();
+	test_session_after_bye();
+	test_session_verify_hostile();
+	test_session_reply_partial();
 	free(test_image);
 	if (test_failures > 0) {
 		fprintf(stderr, "%u checks failed\n", test_failures);

@@ -321,7 +321,7 @@ typedef struct {
 	size_t rx_len;
 	bool done;
 	CobsProtoError error;
-	char message[256];
+	char message[384];
 } CobsProtoSession;
 
 /*
@@ -397,6 +397,24 @@ cobs_proto_session_get_bye_unanswered(const CobsProtoSession *session);
  */
 bool
 cobs_proto_session_get_error_about_reply(const CobsProtoSession *session);
+
+/*
+ * Bytes the device sent after its reply to bye, read once the session was done (reads that
+ * were still going, a read to see whether the device leaves). A frame there answers no
+ * message: the device sent more replies than it was sent messages, so bye's reply may have
+ * been a chunk's, and the session fails (next() gives the error). Bytes without an end
+ * marker, text a firmware logs, are let go. The same holds for bytes after bye's reply in the
+ * read that brought it.
+ */
+void
+cobs_proto_session_feed_after_bye(CobsProtoSession *session, const uint8_t *buf, size_t len);
+
+/*
+ * TRUE when the bytes read so far end inside a frame: the device split a reply across reads.
+ * A caller that reads several at once can only keep such bytes in order one read at a time.
+ */
+bool
+cobs_proto_session_get_reply_partial(const CobsProtoSession *session);
 
 #ifdef __cplusplus
 }
