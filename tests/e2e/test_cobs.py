@@ -375,6 +375,162 @@ def case_ack_pack(build):
     ack_run(build, "pack")
 
 
+# hostile devices (docs/reliability.md, "Hostile devices"): each ends updated byte-exact or in
+# a clear error, within the harness's bound, with nothing written outside the image
+
+def check_writes_inside_image(run):
+    size = len(run.read(run.image))
+    for w in run.events("write"):
+        check(w["address"] + w["length"] <= size,
+              "write at 0x%x+%d is outside the %d-byte image" % (w["address"], w["length"], size))
+
+
+def hostile_run(build, name, extra, image_size=0x4000):
+    run = cobs_run(build, name, image_size=image_size, extra=extra)
+    check(run.summary, "the simulator wrote no summary")
+    check_writes_inside_image(run)
+    return run
+
+
+# ACKs carry no sequence number: an ACK answering no message shifts every reply after it by
+# one, so the host takes a chunk's ACK for bye's; the device's own reply to bye then comes
+# after it, and the update fails instead of reporting what the device did not acknowledge
+AFTER_BYE = "after its reply to bye"
+
+
+def case_unsolicited_ack_power_on(build):
+    # an ACK the device holds before any message is read and dropped before erase
+    run = hostile_run(build, "unsolicited-ack-power-on", ["--cobs-unsolicited-ack", "0"])
+    run.check_flashed()
+    check(run.summary["extra_replies"] == 1, "the device sent no ACK of its own")
+
+
+def case_unsolicited_ack(build):
+    run = hostile_run(build, "unsolicited-ack", ["--cobs-unsolicited-ack", "1"])
+    run.check_failed(AFTER_BYE, "more replies than")
+    check(run.summary["extra_replies"] == 1, "the device sent no ACK of its own")
+
+
+def case_unsolicited_ack_verify(build):
+    # the device's CRC reply comes one later than the host expects it: verify is answered
+    # with the last chunk's ACK, and bye is not sent
+    run = hostile_run(build, "unsolicited-ack-verify",
+                      ["--cobs-unsolicited-ack", "1", "--cobs-verify", "yes"])
+    run.check_failed("answered verify with [06 00]", "more ACKs than")
+    check_no_bye(run)
+
+
+def case_unsolicited_ack_nak(build):
+    # two ACKs of its own after erase, then the last chunk refused: the host, two replies
+    # ahead, takes the ACK of the chunk before last for bye's; the refusal comes after it
+    chunks = (0x4000 + CHUNK - 1) // CHUNK
+    run = hostile_run(build, "unsolicited-ack-nak",
+                      ["--cobs-unsolicited-ack", "1:2", "--cobs-wrong-ack", str(chunks + 1)])
+    run.check_failed(AFTER_BYE, "[15 00]")
+    check(len(messages(run, "wrong-ack")) == 1, "the device did not refuse the last chunk")
+
+
+def case_double_ack(build):
+    run = hostile_run(build, "double-ack", ["--cobs-double-ack", "10"])
+    run.check_failed(AFTER_BYE, "more replies than")
+    check(run.summary["extra_replies"] == 1, "the device did not answer twice")
+
+
+def case_double_ack_verify(build):
+    run = hostile_run(build, "double-ack-verify",
+                      ["--cobs-double-ack", "10", "--cobs-verify", "yes"])
+    run.check_failed("answered verify with [06 00]")
+    check_no_bye(run)
+
+
+def case_ack_stream_power_on(build):
+    # ACKs from power-on, forever: more than an earlier update can have left, so nothing is
+    # sent, not even erase
+    run = hostile_run(build, "ack-stream-power-on", ["--cobs-ack-stream", "0"])
+    run.check_failed("keeps sending")
+    check(run.summary["messages"] == 0, "%d messages sent" % run.summary["messages"])
+    run.check_untouched()
+
+
+def check_failed_any(run, needles):
+    run.check_failed()
+    err = run.install_stderr()
+    check(any(n in err for n in needles), "error names none of %r:\n%s" % (needles, err))
+
+
+# where the ACKs of a stream fall among the real replies is up to the bus: the host sees one
+# of these, and each fails the update
+STREAM_ERRORS = [
+    AFTER_BYE,  # bye's reply was one of the stream's
+    "it sent ACKs for messages it never took",  # the replies ran ahead of the chunks taken
+    "instead of ACK [06 00]",  # the erase's own reply came among the chunks'
+    "answered verify with [06 00]",  # a stream's ACK where the CRC was due
+]
+
+
+def case_ack_stream(build):
+    # ACKs forever once erase is answered: every message seems answered at once
+    run = hostile_run(build, "ack-stream", ["--cobs-ack-stream", "1"])
+    check_failed_any(run, STREAM_ERRORS)
+    check(run.summary["stream_transfers"] > 0, "no ACK of the stream was read")
+
+
+def case_ack_stream_verify(build):
+    run = hostile_run(build, "ack-stream-verify",
+                      ["--cobs-ack-stream", "1", "--cobs-verify", "yes"])
+    check_failed_any(run, STREAM_ERRORS)
+    check_no_bye(run)
+
+
+def case_split_ack(build):
+    # a reply a byte an IN transfer is still the reply: CDC is a byte stream
+    run = hostile_run(build, "split-ack", ["--cobs-split-ack", "--cobs-verify", "yes"],
+                      image_size=0x2000)
+    run.check_flashed()
+    s = run.summary
+    check(s["split_replies"] and s["verifies"] == 1, "verify %d" % s["verifies"])
+    check(s["reply_transfers"] > s["replies_taken"], "the replies were not split")
+
+
+def verify_reply_run(build, mode):
+    run = hostile_run(build, "verify-reply-" + mode,
+                      ["--cobs-verify", "yes", "--cobs-verify-reply", mode])
+    check(run.summary["verifies"] == 1, "no verify was sent")
+    check_no_bye(run)
+    return run
+
+
+def case_verify_reply_short(build):
+    verify_reply_run(build, "short").check_failed("answered verify with", "instead of the CRC")
+
+
+def case_verify_reply_long(build):
+    verify_reply_run(build, "long").check_failed("answered verify with", "instead of the CRC")
+
+
+def case_verify_count_over_image(build):
+    verify_reply_run(build, "count-over-image").check_failed(
+        "verification failed", "stored %d bytes, the image is %d" % (0x4000 + CHUNK, 0x4000))
+
+
+def case_verify_count_over_flash(build):
+    verify_reply_run(build, "count-over-flash").check_failed(
+        "verification failed", "4294967295 bytes", "more than its flash")
+
+
+def case_garbage_stream_power_on(build):
+    run = hostile_run(build, "garbage-stream-power-on", ["--cobs-garbage-stream", "0"])
+    run.check_failed("keeps sending")
+    check(run.summary["messages"] == 0, "%d messages sent" % run.summary["messages"])
+    run.check_untouched()
+
+
+def case_garbage_stream(build):
+    run = hostile_run(build, "garbage-stream", ["--cobs-garbage-stream", "1"])
+    run.check_failed("garbage in reply to", "no end marker within 64 bytes")
+    check_no_bye(run)
+
+
 CASES = {
     "after-bye-stay": case_after_bye_stay,
     "after-bye-bootloader": case_after_bye_bootloader,
@@ -399,6 +555,22 @@ CASES = {
     "garbage": case_garbage,
     "disconnect": case_disconnect,
     "too-large": case_too_large,
+    "unsolicited-ack-power-on": case_unsolicited_ack_power_on,
+    "unsolicited-ack": case_unsolicited_ack,
+    "unsolicited-ack-verify": case_unsolicited_ack_verify,
+    "unsolicited-ack-nak": case_unsolicited_ack_nak,
+    "double-ack": case_double_ack,
+    "double-ack-verify": case_double_ack_verify,
+    "ack-stream-power-on": case_ack_stream_power_on,
+    "ack-stream": case_ack_stream,
+    "ack-stream-verify": case_ack_stream_verify,
+    "split-ack": case_split_ack,
+    "verify-reply-short": case_verify_reply_short,
+    "verify-reply-long": case_verify_reply_long,
+    "verify-count-over-image": case_verify_count_over_image,
+    "verify-count-over-flash": case_verify_count_over_flash,
+    "garbage-stream-power-on": case_garbage_stream_power_on,
+    "garbage-stream": case_garbage_stream,
 }
 
 
