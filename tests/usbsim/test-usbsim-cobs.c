@@ -374,6 +374,90 @@ test_after_bye(void)
 	}
 }
 
+/* hostile devices: replies to no message, doubled, split a byte a transfer, and streams */
+static void
+test_hostile(void)
+{
+	const guint8 erase[] = {0x03, 0x00};
+	const guint8 bye[] = {0x04, 0x00};
+	UsbsimCobsConfig config;
+	g_autoptr(UsbsimCobs) cobs = NULL;
+	g_autofree gchar *reply = NULL;
+	gint64 t_us = 20 * S_US;
+
+	/* an ACK of its own from power-on, then erase answered twice */
+	usbsim_cobs_config_init(&config);
+	config.unsolicited_ack = TRUE;
+	config.unsolicited_ack_after = 0;
+	config.unsolicited_ack_count = 1;
+	config.double_ack_message = 1;
+	cobs = usbsim_cobs_new(&config);
+	reply = in(cobs, 0, 5000);
+	g_assert_cmpstr(reply, ==, "06 00");
+	g_assert_cmpint(out(cobs, erase, sizeof(erase), 5000, 5000), >, 0);
+	for (guint i = 0; i < 2; i++) {
+		g_clear_pointer(&reply, g_free);
+		reply = in(cobs, t_us, t_us + 10000);
+		g_assert_cmpstr(reply, ==, "06 00");
+		t_us += 10000;
+	}
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us, t_us + 10000);
+	g_assert_null(reply);
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->extra_replies, ==, 2);
+	g_clear_pointer(&cobs, usbsim_cobs_free);
+	usbsim_cobs_config_clear(&config);
+
+	/* every byte of the reply in a transfer of its own; then ACKs forever, unasked */
+	usbsim_cobs_config_init(&config);
+	config.split_replies = TRUE;
+	config.ack_stream = TRUE;
+	config.ack_stream_from = 2;
+	cobs = usbsim_cobs_new(&config);
+	t_us = 20 * S_US;
+	g_assert_cmpint(out(cobs, erase, sizeof(erase), 0, 0), >, 0);
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us, t_us + 10000);
+	g_assert_cmpstr(reply, ==, "06");
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us + 10000, t_us + 20000);
+	g_assert_cmpstr(reply, ==, "00");
+	g_clear_pointer(&reply, g_free);
+	reply = in(cobs, t_us + 20000, t_us + 30000);
+	g_assert_null(reply);
+	t_us += 30000;
+	g_assert_cmpint(out(cobs, bye, sizeof(bye), t_us, t_us), >, 0);
+	t_us += 10000;
+	for (guint i = 0; i < 2; i++) {
+		g_clear_pointer(&reply, g_free);
+		reply = in(cobs, t_us, t_us + 10000);
+		g_assert_cmpstr(reply, ==, i == 0 ? "06" : "00");
+		t_us += 10000;
+	}
+	for (guint i = 0; i < 100; i++) {
+		g_clear_pointer(&reply, g_free);
+		reply = in(cobs, t_us, t_us + 10000);
+		g_assert_cmpstr(reply, ==, "06 00");
+		t_us += 10000;
+	}
+	g_assert_cmpuint(usbsim_cobs_get_stats(cobs)->stream_transfers, ==, 100);
+	g_clear_pointer(&cobs, usbsim_cobs_free);
+	usbsim_cobs_config_clear(&config);
+
+	/* bytes without an end marker from power-on */
+	usbsim_cobs_config_init(&config);
+	config.garbage_stream = TRUE;
+	cobs = usbsim_cobs_new(&config);
+	for (guint i = 0; i < 10; i++) {
+		g_clear_pointer(&reply, g_free);
+		reply = in(cobs, i * 10000, i * 10000 + 10000);
+		g_assert_nonnull(reply);
+		g_assert_cmpuint(strlen(reply), ==, 64 * 3 - 1);
+		g_assert_null(strstr(reply, "00"));
+	}
+	usbsim_cobs_config_clear(&config);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -404,5 +488,6 @@ main(int argc, char **argv)
 			     test_ack_modes);
 	g_test_add_func("/usbsim-cobs/version-query", test_version_query);
 	g_test_add_func("/usbsim-cobs/after-bye", test_after_bye);
+	g_test_add_func("/usbsim-cobs/hostile", test_hostile);
 	return g_test_run();
 }

@@ -86,9 +86,11 @@ struct _UsbsimCobs {
 	GHashTable *counts; /* message name -> count */
 
 	/* hostile devices */
-	guint fw_index;	       /* the message the firmware works on */
-	guint replied_through; /* the last message whose reply was written */
-	gsize reply_offset;    /* split replies: bytes of the head reply already sent */
+	guint fw_index;		 /* the message the firmware works on */
+	guint replied_through;	 /* the last message whose reply was written */
+	gint64 garbage_since_us; /* when the streams began: the reply they follow was written */
+	gint64 ack_stream_since_us;
+	gsize reply_offset; /* split replies: bytes of the head reply already sent */
 	GRand *garbage_rand;
 };
 
@@ -686,6 +688,10 @@ usbsim_cobs_queue_reply(UsbsimCobs *self, gint64 t_us)
 	g_queue_push_tail(&self->replies, reply);
 	self->stats.acks++;
 	self->replied_through = self->fw_index;
+	if (self->config.garbage_stream && self->fw_index == self->config.garbage_stream_from)
+		self->garbage_since_us = t_us;
+	if (self->config.ack_stream && self->fw_index == self->config.ack_stream_from)
+		self->ack_stream_since_us = t_us;
 	/* hostile: the same reply written again, or ACKs answering no message */
 	if (self->fw_index == self->config.double_ack_message) {
 		UsbsimCobsReply *again = g_memdup2(reply, sizeof(*reply));
@@ -799,14 +805,23 @@ usbsim_cobs_bulk_out(gpointer model,
 	return msg->arrival_us;
 }
 
-/* an endless stream is on: from the reply to its message on, or from power-on */
+/* the garbage stream is on for an IN transfer starting at start_us: from the reply to its
+ * message on, or from power-on */
 static gboolean
-usbsim_cobs_streaming(UsbsimCobs *self)
+usbsim_cobs_garbage_on(UsbsimCobs *self, gint64 start_us)
 {
-	if (self->config.garbage_stream &&
-	    self->replied_through >= self->config.garbage_stream_from)
+	return self->config.garbage_stream &&
+	       self->replied_through >= self->config.garbage_stream_from &&
+	       start_us >= self->garbage_since_us;
+}
+
+static gboolean
+usbsim_cobs_streaming(UsbsimCobs *self, gint64 start_us)
+{
+	if (usbsim_cobs_garbage_on(self, start_us))
 		return TRUE;
-	return self->config.ack_stream && self->replied_through >= self->config.ack_stream_from;
+	return self->config.ack_stream && self->replied_through >= self->config.ack_stream_from &&
+	       start_us >= self->ack_stream_since_us;
 }
 
 /* an IN transfer of the stream, when no reply is waiting: an ACK, or a packet of bytes
@@ -819,10 +834,9 @@ usbsim_cobs_bulk_in_stream(UsbsimCobs *self,
 			   gint64 now_us,
 			   gint64 *retry_us)
 {
-	gboolean garbage = self->config.garbage_stream &&
-			   self->replied_through >= self->config.garbage_stream_from;
-	gsize len = MIN(garbage ? USBSIM_COBS_PACKET_MAX : 2, bufsz);
 	gint64 start_us = MAX(submit_us, self->in_pipe_free_us);
+	gboolean garbage = usbsim_cobs_garbage_on(self, start_us);
+	gsize len = MIN(garbage ? USBSIM_COBS_PACKET_MAX : 2, bufsz);
 	gint64 bus_us = usbsim_cobs_bus_us(self, len);
 	gint64 done_us = start_us + bus_us;
 
@@ -867,7 +881,7 @@ usbsim_cobs_bulk_in(gpointer model,
 		return -1;
 	reply = g_queue_peek_head(&self->replies);
 	/* a stream fills the pipe whenever no reply is waiting */
-	if (usbsim_cobs_streaming(self) &&
+	if (usbsim_cobs_streaming(self, MAX(submit_us, self->in_pipe_free_us)) &&
 	    (reply == NULL || reply->ready_us > MAX(submit_us, self->in_pipe_free_us)))
 		return usbsim_cobs_bulk_in_stream(self, buf, bufsz, submit_us, now_us, retry_us);
 	if (reply == NULL) {
