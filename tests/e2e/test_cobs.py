@@ -501,11 +501,13 @@ def verify_reply_run(build, mode):
 
 
 def case_verify_reply_short(build):
-    verify_reply_run(build, "short").check_failed("answered verify with", "instead of the CRC")
+    verify_reply_run(build, "short").check_failed("answered verify with",
+                                                  "a CRC reply of 8 bytes, not 9")
 
 
 def case_verify_reply_long(build):
-    verify_reply_run(build, "long").check_failed("answered verify with", "instead of the CRC")
+    verify_reply_run(build, "long").check_failed("answered verify with",
+                                                 "a CRC reply of 10 bytes, not 9")
 
 
 def case_verify_count_over_image(build):

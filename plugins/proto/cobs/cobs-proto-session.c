@@ -572,20 +572,30 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 		if (frame.control != COBS_PROTO_CONTROL_ACK ||
 		    frame.payload_len != COBS_PROTO_VERIFY_REPLY_PAYLOAD ||
 		    frame.payload[0] != COBS_PROTO_CONTROL_VERIFY) {
+			char why[128] = {0};
 			cobs_proto_hex(buf, len, hex, sizeof(hex));
 			/* ACKs carry no sequence number: one too many before it, and the ACK
 			 * of the last chunk comes where the CRC reply was due */
-			cobs_proto_format(
-			    detail,
-			    sizeof(detail),
-			    "[%s] instead of the CRC reply [06 COBS(05 count[4] "
-			    "crc[4]) 00] the device announced%s",
-			    hex,
-			    frame.control == COBS_PROTO_CONTROL_ACK && frame.payload_len == 0
-				? ": a plain ACK there means it sent more ACKs than "
-				  "it was sent messages (one for a message never sent, "
-				  "or two for one)"
-				: "");
+			if (frame.control == COBS_PROTO_CONTROL_ACK && frame.payload_len == 0) {
+				cobs_proto_format(why,
+						  sizeof(why),
+						  ": a plain ACK there means it sent more ACKs "
+						  "than it was sent messages (one for a message "
+						  "never sent, or two for one)");
+			} else if (frame.control == COBS_PROTO_CONTROL_ACK &&
+				   frame.payload[0] == COBS_PROTO_CONTROL_VERIFY) {
+				cobs_proto_format(why,
+						  sizeof(why),
+						  ": a CRC reply of %u bytes, not %u",
+						  (unsigned)frame.payload_len,
+						  (unsigned)COBS_PROTO_VERIFY_REPLY_PAYLOAD);
+			}
+			cobs_proto_format(detail,
+					  sizeof(detail),
+					  "[%s] instead of the CRC reply [06 COBS(05 count[4] "
+					  "crc[4]) 00] the device announced%s",
+					  hex,
+					  why);
 			rc = COBS_PROTO_ERROR_NOT_ACK;
 			break;
 		}

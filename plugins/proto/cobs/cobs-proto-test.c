@@ -1388,6 +1388,17 @@ test_session_verify_hostile(void)
 		       "the device reports 4294967295 bytes stored, more than its flash holds "
 		       "(1048576 bytes)");
 
+	/* a CRC reply a byte short */
+	CHECK(cobs_proto_message_build(COBS_PROTO_CONTROL_ACK,
+				       payload,
+				       sizeof(payload) - 1,
+				       reply,
+				       sizeof(reply),
+				       &reply_len) == COBS_PROTO_ERROR_NONE);
+	drive_session(&session, ext_ack, sizeof(ext_ack), reply, reply_len, ack, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_NOT_ACK);
+	CHECK_CONTAINS(a.message, "a CRC reply of 8 bytes, not 9");
+
 	/* a plain ACK where the CRC reply was due: one ACK too many before it */
 	drive_session(&session, ext_ack, sizeof(ext_ack), ack, 2, ack, 2, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_NOT_ACK);
