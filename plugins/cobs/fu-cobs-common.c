@@ -477,6 +477,9 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 	GThread *threads[FU_COBS_READERS] = {NULL};
 	gboolean ok = FALSE;
 	gboolean reply_read_alongside = FALSE; /* the last reply taken had other reads going */
+	/* reads were going at once when the device was found to split its replies: the bytes
+	 * taken before may have been passed, and the margin still holds */
+	gboolean split_while_overlapped = FALSE;
 
 	g_mutex_init(&reader.ended_lock);
 	g_cond_init(&reader.ended_cond);
@@ -546,8 +549,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 			/* a reply split across reads needs another */
 			if (fu_cobs_reader_pending(&reader) == 0)
 				fu_cobs_reader_request(&reader, action.timeout_ms);
-			reply_read_alongside =
-			    fu_cobs_reader_pending(&reader) > 1 && reader.concurrency > 1;
+			reply_read_alongside = fu_cobs_reader_pending(&reader) > 1 &&
+					       (reader.concurrency > 1 || split_while_overlapped);
 			result = fu_cobs_reader_take(&reader, action.timeout_ms);
 			/* a device that packs replies sends several in one read, so a read asked
 			 * for one of them can end empty while the session still waits: only the
@@ -580,8 +583,11 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 						result->buf,
 						MIN(result->actual_length, sizeof(result->buf)),
 						fu_cobs_now_ms());
-			if (cobs_proto_session_get_reply_partial(session))
+			if (cobs_proto_session_get_reply_partial(session) &&
+			    reader.concurrency > 1) {
+				split_while_overlapped = fu_cobs_reader_pending(&reader) > 0;
 				fu_cobs_reader_serialize(&reader);
+			}
 		} else {
 			g_set_error(error,
 				    FWUPD_ERROR,
