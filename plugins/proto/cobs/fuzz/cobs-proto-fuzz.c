@@ -224,8 +224,26 @@ fuzz_session(FuzzInput *in)
 
 		cobs_proto_session_next(&session, now, &action);
 		if (action.kind == COBS_PROTO_ACTION_DONE) {
+			uint8_t after[64];
+			size_t after_len = fuzz_byte(in) % sizeof(after);
 			/* done means every chunk went out, in order */
 			if (next_offset != image_size)
+				__builtin_trap();
+			/* what comes after bye's reply: done still, or an error that says why */
+			for (size_t i = 0; i < after_len; i++)
+				after[i] = fuzz_byte(in);
+			cobs_proto_session_feed_after_bye(&session, after, after_len);
+			cobs_proto_session_next(&session, now, &action);
+			if (action.kind == COBS_PROTO_ACTION_ERROR &&
+			    (action.message == NULL || action.message[0] == '\0'))
+				__builtin_trap();
+			if (action.kind != COBS_PROTO_ACTION_DONE &&
+			    action.kind != COBS_PROTO_ACTION_ERROR)
+				__builtin_trap();
+			/* a frame there always fails the update */
+			if (memchr(after, 0x00, after_len) != NULL &&
+			    !cobs_proto_session_get_bye_unanswered(&session) &&
+			    action.kind != COBS_PROTO_ACTION_ERROR)
 				__builtin_trap();
 			return;
 		}
