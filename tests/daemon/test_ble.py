@@ -15,6 +15,8 @@ the bootloader's error, the history records the failure, and the daemon lists th
 is (the bootloader, still connected, in DFU mode, once).
 link-drop: the same, then the bootloader's link drops (bluez-sim's SIGUSR1, as the SDK's
 bootloader resetting after its inactivity timeout): the daemon no longer lists it.
+final-answer-lost: a buttonless update whose bootloader resets before it answers the final
+execute: fwupdmgr fails saying what is known, and the bootloader is not left listed.
 """
 
 import json
@@ -269,7 +271,33 @@ def case_link_drop(build):
           "bluez-sim did not drop the link")
 
 
+def case_final_answer_lost(build):
+    """The link drops with the answer to the final execute, in a buttonless update: the
+    bootloader the plugin added activated the image and reset, or refused it, and the protocol
+    cannot tell which. fwupdmgr fails saying so and what to do; the bootloader, whose link is
+    gone, is not left listed."""
+
+    def body(run):
+        cab = make_cabinet(run)
+        rc, out = run.install(cab)
+        check(rc != 0, "fwupdmgr install succeeded although the final execute was not answered")
+        check("before the bootloader answered the final execute" in out and
+              "run the update again" in out,
+              "fwupdmgr does not say what is known and what to do:\n" + out[-3000:])
+        after = run.devices_until(lambda d: d == [],
+                                  "the bootloader whose link dropped was still listed")
+        check(after == [], "listed: %s" % listed(after))
+        print("the failed update left no device listed")
+
+    records = with_run(build, "final-answer-lost",
+                       ["--mode", "buttonless-unbonded", "--app-valid", "--app-version", "6",
+                        "--lose-final-answer"], body)
+    check([r for r in records if r.get("event") == "final-answer-lost"],
+          "the answer was not lost")
+
+
 CASES = {
+    "final-answer-lost": case_final_answer_lost,
     "update": case_update,
     "signature-refused": case_signature_refused,
     "link-drop": case_link_drop,
