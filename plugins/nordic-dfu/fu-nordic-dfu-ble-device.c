@@ -56,6 +56,7 @@ struct _FuNordicDfuBleDevice {
 	guint restart_id;    /* following what comes back after the last image */
 	gboolean gone;	     /* nothing that came back replaces it: done, version not read */
 	gboolean stayed;     /* it did not reset: its versions are read where it is */
+	gboolean writing;    /* in write_firmware: a lost link is resumed there */
 };
 
 G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
@@ -384,6 +385,32 @@ fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin
 		g_object_add_weak_pointer(G_OBJECT(plugin), (gpointer *)&self->plugin);
 }
 
+/* the link of a bootloader the plugin added itself dropped: fwupd's BlueZ backend removes only
+ * the devices it added, so outside an update (the bootloader reset on its own, after the SDK's
+ * inactivity timeout, or went out of range) the plugin removes it, or it would stay listed; in
+ * an update a lost link is resumed by the write, and the reset into the new image is followed
+ * by fu_nordic_dfu_ble_restart_cb() */
+static void
+fu_nordic_dfu_ble_device_link_changed_cb(GDBusProxy *proxy,
+					 GVariant *changed,
+					 GStrv invalidated,
+					 FuNordicDfuBleDevice *self)
+{
+	gboolean connected = TRUE;
+	g_autoptr(FuDevice) device = NULL;
+
+	if (!g_variant_lookup(changed, "Connected", "b", &connected) || connected)
+		return;
+	if (self->plugin == NULL || self->writing || self->restarting ||
+	    fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG))
+		return;
+	g_info("the bootloader %s disconnected outside an update; removing it",
+	       fu_device_get_logical_id(FU_DEVICE(self)));
+	/* held while fwupd lets go of it */
+	device = g_object_ref(FU_DEVICE(self));
+	fu_plugin_device_remove(self->plugin, device);
+}
+
 gboolean
 fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
 				      FuContext *ctx,
@@ -421,6 +448,11 @@ fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
 	locker = fu_device_locker_new(FU_DEVICE(dev), error);
 	if (locker == NULL)
 		return FALSE;
+	g_signal_connect_object(proxy,
+				"g-properties-changed",
+				G_CALLBACK(fu_nordic_dfu_ble_device_link_changed_cb),
+				dev,
+				0);
 	fu_plugin_device_add(plugin, FU_DEVICE(dev));
 	return TRUE;
 }
@@ -736,11 +768,10 @@ fu_nordic_dfu_ble_device_prepare_firmware(FuDevice *device,
  * reports.
  */
 static gboolean
-fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
-					FuFirmware *firmware,
-					FuProgress *progress,
-					FwupdInstallFlags flags,
-					GError **error)
+fu_nordic_dfu_ble_device_write_images(FuDevice *device,
+				      FuFirmware *firmware,
+				      FuProgress *progress,
+				      GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
 
@@ -795,6 +826,22 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 		return TRUE;
 	fu_nordic_dfu_ble_device_follow_restart(self);
 	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
+					FuFirmware *firmware,
+					FuProgress *progress,
+					FwupdInstallFlags flags,
+					GError **error)
+{
+	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	gboolean ret;
+
+	self->writing = TRUE;
+	ret = fu_nordic_dfu_ble_device_write_images(device, firmware, progress, error);
+	self->writing = FALSE;
+	return ret;
 }
 
 /* the plugin's follow found nothing that can replace this device after the update: what

@@ -16,7 +16,8 @@
  * control point's requests and the packets reach it as the serial frames it takes, and its
  * replies leave as notifications. The link is a BLE connection with a connection interval, a
  * number of packets a connection event, and the controller's buffers: a write without
- * response is read from the host's socket only when the link can take it.
+ * response is read from the host's socket only when the link can take it. SIGUSR1 drops the
+ * link at once, as a device that goes out of range or resets on its own.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -1677,6 +1678,20 @@ sim_quit_cb(gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* SIGUSR1: the link drops now, as when the device goes out of range or resets on its own (the
+ * SDK's bootloader after its inactivity timeout): Connected turns false and an unbonded
+ * device's GATT objects go; the device does not advertise until something makes it */
+static gboolean
+sim_drop_link_cb(gpointer user_data)
+{
+	Sim *sim = user_data;
+	sim_trace(sim,
+		  "\"event\":\"drop-on-request\",\"connected\":%s",
+		  sim->connected ? "true" : "false");
+	sim_link_down(sim, "dropped on request");
+	return G_SOURCE_CONTINUE;
+}
+
 static void
 sim_name_acquired_cb(GDBusConnection *conn, const gchar *name, gpointer user_data)
 {
@@ -2050,6 +2065,7 @@ main(int argc, char **argv)
 	sim->loop = g_main_loop_new(NULL, FALSE);
 	g_unix_signal_add(SIGTERM, sim_quit_cb, sim);
 	g_unix_signal_add(SIGINT, sim_quit_cb, sim);
+	g_unix_signal_add(SIGUSR1, sim_drop_link_cb, sim);
 	g_bus_own_name_on_connection(sim->conn,
 				     "org.bluez",
 				     G_BUS_NAME_OWNER_FLAGS_NONE,

@@ -100,6 +100,8 @@ class Session:
         self.log = log
         self.procs = []
         self.env = dict(os.environ, NO_COLOR="1", LANG="C.UTF-8")
+        # a command the daemon runs under (test_emulation.py: umockdev-run)
+        self.daemon_wrapper = []
 
     def spawn(self, cmd, env, **kwargs):
         proc = subprocess.Popen(cmd, env=env, preexec_fn=die_with_parent, **kwargs)
@@ -205,7 +207,8 @@ class Session:
 
     def run_daemon(self):
         self.daemon_log = open(self.log, "a", encoding="utf-8")  # noqa: SIM115
-        self.daemon = self.spawn([FWUPD_DAEMON, "--verbose", "--no-timestamp"], self.daemon_env,
+        cmd = self.daemon_wrapper + [FWUPD_DAEMON, "--verbose", "--no-timestamp"]
+        self.daemon = self.spawn(cmd, self.daemon_env,
                                  stdout=self.daemon_log, stderr=subprocess.STDOUT)
         self.wait_for_name("org.freedesktop.fwupd", 60)
 

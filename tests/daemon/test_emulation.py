@@ -9,10 +9,19 @@ device tests in data/ (recorded from the simulated devices by
 fwupdtool emulation-load ZIP CAB: the recorded device appears and the cabinet installs on it,
 every request matching the recording, and a device that comes back after the update reports the
 device test's version; a cabinet with another image fails the replay.
+
+  test_emulation.py --build BUILD --daemon NAME
+
+The same through the daemon: fwupdmgr emulation-load ZIP, get-devices lists the recorded
+device, fwupdmgr install CAB installs on it, and get-devices lists it at the device test's
+version. The daemon runs under umockdev-run (an empty test bed): fwupd 2.0.20 built against
+libusb 1.0.26 cannot set up its udev backend otherwise, and that backend is the one that takes
+the recorded devices (data/emulation/README.md).
 """
 
 import argparse
 import json
+import time
 import os
 import re
 import shutil
@@ -21,6 +30,10 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import daemon_client  # noqa: E402
+
 DATA = os.path.join(TOP, "data")
 MAKE_NRF_PACKAGE = os.path.join(DATA, "make-nrfutil-package.py")
 # each recording: its plugin and make-cabinet protocol; for a raw image of a DfuSe device,
@@ -55,9 +68,69 @@ def check(cond, msg):
         raise Failure(msg)
 
 
+def daemon_replay(build, name, plugin, emulation, cabinet, version, back):
+    """fwupdmgr emulation-load, get-devices, install and get-devices, through the daemon"""
+    work = os.path.join(build, "e2e", "emulation-daemon-" + name)
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    session = daemon_client.Session(work, build, os.path.join(work, "fwupd.log"))
+    # umockdev's preload takes the daemon's uevent netlink sockets into the (empty) test bed,
+    # so libusb's udev monitor and fwupd's own no longer claim the same netlink port
+    session.daemon_wrapper = ["umockdev-run", "--"]
+    log = []
+
+    def fwupdmgr(args):
+        rc, out, err = session.fwupdmgr(args, 120)
+        log.append("$ fwupdmgr %s (%d)\n%s%s" % (" ".join(args), rc, out, err))
+        return rc, out + err
+
+    try:
+        session.start_bus()
+        session.start_polkit()
+        session.start_daemon(daemon_client.default_modules(build), daemon_client.default_quirks())
+        rc, out = fwupdmgr(["emulation-load", emulation])
+        check(rc == 0, "fwupdmgr emulation-load failed (%d):\n%s" % (rc, out[-2000:]))
+        _, out = fwupdmgr(["get-devices", "--json"])
+        before = daemon_client.devices_of(out, plugin)
+        check(len(before) == 1, "fwupdmgr get-devices lists %d %s devices after emulation-load"
+              % (len(before), plugin))
+        check("emulated" in (before[0].get("Flags") or []),
+              "the device is not flagged emulated: %s" % before[0].get("Flags"))
+        print("fwupdmgr emulation-load %s: listed %s at version %s" %
+              (os.path.basename(emulation), before[0]["Name"], before[0]["Version"]))
+        rc, out = fwupdmgr(["install", cabinet, "--allow-reinstall", "--allow-older",
+                            "--assume-yes", "--no-reboot-check", "--no-unreported-check",
+                            "--no-metadata-check", "--no-remote-check", "--no-security-fix"])
+        check(rc == 0, "fwupdmgr install on the emulated device failed (%d):\n%s" %
+              (rc, out[-2000:]))
+        print("fwupdmgr install %s: installed on the emulated device" %
+              os.path.basename(cabinet))
+        if back:
+            # the replayed device comes back (a replug in the recording) a moment later
+            deadline = time.monotonic() + 15
+            while True:
+                _, out = fwupdmgr(["get-devices", "--json"])
+                after = daemon_client.devices_of(out, plugin)
+                if [d["Version"] for d in after] == [version] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            check([d["Version"] for d in after] == [version],
+                  "listed after the install at %s, the device test expects %s" %
+                  ([d["Version"] for d in after], version))
+            print("listed after the install at version %s" % version)
+    finally:
+        stopped = session.stop()
+        with open(os.path.join(work, "fwupdmgr.log"), "w", encoding="utf-8") as f:
+            f.write("\n".join(log))
+    daemon = [p for p in stopped if p["cmd"] == "umockdev-run"]
+    check(daemon and daemon[0]["rc"] == 0, "the daemon did not stop cleanly: %r" % daemon)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
+    parser.add_argument("--daemon", action="store_true",
+                        help="replay through the daemon and fwupdmgr instead of fwupdtool")
     parser.add_argument("name", choices=sorted(RECORDINGS))
     args = parser.parse_args()
     build = os.path.abspath(args.build)
@@ -70,6 +143,15 @@ def main():
     cabinet = os.path.join(DATA, "emulation", step["url"])
     guids = step["components"][0]["guids"]
     version = step["components"][0]["version"]
+    if args.daemon:
+        try:
+            daemon_replay(build, args.name, plugin, emulation, cabinet, version,
+                          recording["back"])
+        except (Failure, RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            print("FAIL daemon %s: %s" % (args.name, exc))
+            return 1
+        print("PASS daemon %s" % args.name)
+        return 0
     work = os.path.join(build, "e2e", "emulation-" + args.name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
