@@ -36,6 +36,9 @@ def fwupdtool(build, args, timeout, stream=False):
     return proc.returncode, proc.stdout, proc.stderr
 
 
+# how many more times --retry lists the devices, 0.5 s apart, when none is back after the failure
+RETRY_LOOKS = 20
+
 # every plugin fwupd has, or only ours (faster, and what a user's --plugins would do)
 PLUGIN_FILTER = True
 
@@ -103,7 +106,15 @@ def main():
         result["install"] = {"rc": rc, "stdout": out[-4000:], "stderr": err[-8000:],
                              "seconds": time.monotonic() - start}
         after, err = find_devices(args.build, args.plugin, args.timeout)
+        # a device that lost power comes back in its own time: as a user would, wait for it
+        # (a bounded number of looks) before retrying on it
+        looks = 0
+        while args.retry and rc != 0 and not after and looks < RETRY_LOOKS:
+            time.sleep(0.5)
+            after, err = find_devices(args.build, args.plugin, args.timeout)
+            looks += 1
         result["after"] = [summary(d) for d in after]
+        result["after_looks"] = looks
         result["after_stderr"] = err[-4000:]
         if args.retry and rc != 0 and after:
             cmd[2] = after[0]["DeviceId"]
