@@ -93,6 +93,18 @@ fu_dfu_core_firmware_check_ihex_span(GInputStream *stream,
 			end = MAX(end, base + rcd->addr + rcd->data->len);
 		} else if (rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_EXTENDED_SEGMENT ||
 			   rcd->record_type == FU_IHEX_FIRMWARE_RECORD_TYPE_EXTENDED_LINEAR) {
+			/* an empty record has no buffer at all, which the reader must not get */
+			if (rcd->data->len != 2) {
+				g_set_error(
+				    error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "invalid Intel HEX file: extended address record on line "
+				    "%u has %u data bytes, not 2",
+				    rcd->ln,
+				    rcd->data->len);
+				return FALSE;
+			}
 			if (!fu_memread_uint16_safe(rcd->data->data,
 						    rcd->data->len,
 						    0x0,

@@ -288,6 +288,24 @@ fu_dfu_core_firmware_ihex_func(void)
 	g_assert_null(firmware_truncated);
 }
 
+static void
+fu_dfu_core_firmware_ihex_empty_extended_func(void)
+{
+	/* extended segment and linear address records that carry no address */
+	const gchar *hexes[] = {":00040802F2\n:00000001FF\n", ":00000004FC\n:00000001FF\n"};
+
+	for (guint i = 0; i < G_N_ELEMENTS(hexes); i++) {
+		g_autoptr(GBytes) blob = g_bytes_new_static(hexes[i], strlen(hexes[i]));
+		g_autoptr(FuFirmware) firmware = NULL;
+		g_autoptr(GError) error = NULL;
+
+		firmware = fu_dfu_core_test_load(blob, FALSE, &error);
+		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+		g_assert_nonnull(g_strstr_len(error->message, -1, "has 0 data bytes, not 2"));
+		g_assert_null(firmware);
+	}
+}
+
 /* the single element the DfuSe job list gives @firmware on a memory laid out as @layout */
 static guint32
 fu_dfu_core_test_dfuse_address(FuFirmware *firmware, const gchar *layout)
@@ -558,6 +576,8 @@ main(int argc, char **argv)
 	g_test_add_func("/dfu-core/firmware/raw", fu_dfu_core_firmware_raw_func);
 	g_test_add_func("/dfu-core/firmware/dfuse", fu_dfu_core_firmware_dfuse_func);
 	g_test_add_func("/dfu-core/firmware/ihex", fu_dfu_core_firmware_ihex_func);
+	g_test_add_func("/dfu-core/firmware/ihex-empty-extended",
+			fu_dfu_core_firmware_ihex_empty_extended_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-um0391", fu_dfu_core_firmware_dfuse_um0391_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-pack", fu_dfu_core_firmware_dfuse_pack_func);
 	g_test_add_func("/dfu-core/firmware/dfuse-damaged",

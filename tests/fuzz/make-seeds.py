@@ -71,6 +71,9 @@ def dfu_core_seeds(outdir, tmp):
     write(outdir, target, "ihex", bytes([0]) + hexfile)
     write(outdir, target, "ihex-on-dfuse", bytes([DFUSE]) + hexfile)
     write(outdir, target, "ihex-sparse", bytes([0]) + ihex_sparse(20, 0x100000))
+    # an extended address record without its two bytes once reached a reader with no buffer
+    write(outdir, target, "ihex-empty-extended-segment",
+          bytes([0]) + (ihex_record(2, 0x0408, b"") + ihex_record(1, 0, b"")).encode())
     write(outdir, target, "raw", bytes([ALLOW_RAW]) + filler(300, 9))
     write(outdir, target, "raw-on-dfuse", bytes([ALLOW_RAW | DFUSE]) + filler(300, 9))
     # DfuSe files: one element, several targets and elements, named memories, outside
