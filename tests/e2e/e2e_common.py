@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -43,10 +44,21 @@ def check(cond, msg):
         raise Failure(msg)
 
 
-def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None):
+def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None,
+                 fronts=None, needs_root=False):
     """The command line of every test script, `--build BUILD [OPTIONS] CASE`: runs one case
     (call(cases[CASE], args)) and prints PASS CASE, or FAIL CASE: why; returns the exit
-    status."""
+    status. `--list` prints the cases instead, one a line, which tests/e2e/meson.build declares
+    a test each for; with fronts (a function of the case name giving the fronts it runs on),
+    FRONT:CASE for each front. With needs_root, a run without root is skipped (77)."""
+    if sys.argv[1:] == ["--list"]:
+        for name in cases:
+            for front in fronts(name) if fronts else [None]:
+                print(name if front is None else front + ":" + name)
+        return 0
+    if needs_root and os.geteuid() != 0:
+        print("SKIP: fwupdtool needs root")
+        return 77
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
     if add_arguments is not None:
