@@ -254,6 +254,99 @@ usbsim_dfu_ids_parse(UsbsimDfuIds *ids,
 	return TRUE;
 }
 
+/* a JSON string; the profile texts are ASCII, control characters become \u escapes */
+static void
+usbsim_json_append_string(GString *str, const gchar *text)
+{
+	g_string_append_c(str, '"');
+	for (const gchar *c = text; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			g_string_append_printf(str, "\\%c", *c);
+		else if ((guchar)*c < 0x20)
+			g_string_append_printf(str, "\\u%04x", (guint)(guchar)*c);
+		else
+			g_string_append_c(str, *c);
+	}
+	g_string_append_c(str, '"');
+}
+
+/* the members every profile has; the object is left open */
+static void
+usbsim_json_append_profile(GString *str,
+			   const gchar *name,
+			   const gchar *family,
+			   const UsbsimDfuIds *ids,
+			   guint32 flash_size,
+			   const gchar *description)
+{
+	g_string_append(str, str->len > 1 ? ",\n {\"name\":" : "\n {\"name\":");
+	usbsim_json_append_string(str, name);
+	g_string_append_printf(str,
+			       ",\"family\":\"%s\",\"vid\":%u,\"runtime_pid\":%u,\"dfu_pid\":%u,"
+			       "\"flash_size\":%u,\"description\":",
+			       family,
+			       ids->vid,
+			       ids->runtime_pid,
+			       ids->dfu_pid,
+			       flash_size);
+	usbsim_json_append_string(str, description);
+}
+
+/* --list-profiles --json: the device facts the Python tools (tests/e2e, contrib/bench.py,
+ * contrib/demo.py) read instead of keeping copies; a COBS device has one identity, so its
+ * runtime_pid and dfu_pid are the same */
+static void
+usbsim_list_profiles_json(void)
+{
+	g_autoptr(GString) str = g_string_new("[");
+	const UsbsimDfuProfile *const *profiles = usbsim_dfu_profiles();
+	UsbsimCobsConfig cobs;
+	UsbsimDfuIds cobs_ids;
+
+	for (guint i = 0; profiles[i] != NULL; i++) {
+		const UsbsimDfuProfile *p = profiles[i];
+		usbsim_json_append_profile(str,
+					   p->name,
+					   "dfu",
+					   &p->ids,
+					   p->flash_size,
+					   p->description);
+		g_string_append_printf(str,
+				       ",\"page_size\":%u,\"transfer_size\":%u}",
+				       p->page_size,
+				       p->transfer_size);
+	}
+	for (guint i = 0; usbsim_dfuse_profiles()[i] != NULL; i++) {
+		const UsbsimDfuseProfile *p = usbsim_dfuse_profiles()[i];
+		usbsim_json_append_profile(str,
+					   p->name,
+					   "dfuse",
+					   &p->ids,
+					   p->flash_size,
+					   p->description);
+		g_string_append_printf(str,
+				       ",\"transfer_size\":%u,\"flash_base\":%u,"
+				       "\"app_address\":%u,\"default_mode\":\"%s\"}",
+				       p->transfer_size,
+				       p->flash_base,
+				       p->flash_base + p->app_offset,
+				       p->default_mode == USBSIM_DFU_MODE_DFU ? "dfu" : "runtime");
+	}
+	usbsim_cobs_config_init(&cobs);
+	cobs_ids.vid = cobs.vid;
+	cobs_ids.runtime_pid = cobs.pid;
+	cobs_ids.dfu_pid = cobs.pid;
+	usbsim_json_append_profile(str,
+				   USBSIM_COBS_PROFILE_NAME,
+				   "cobs",
+				   &cobs_ids,
+				   cobs.flash_size,
+				   "STM32H7 bootloader speaking the COBS-framed bulk protocol");
+	g_string_append_printf(str, ",\"sector_size\":%u}\n]\n", cobs.sector_size);
+	usbsim_cobs_config_clear(&cobs);
+	g_print("%s", str->str);
+}
+
 static void
 usbsim_list_profiles(void)
 {
@@ -792,6 +885,7 @@ main(int argc, char **argv)
 	gboolean read_protected = FALSE;
 	gboolean no_product_string = FALSE;
 	gboolean list_profiles = FALSE;
+	gboolean json = FALSE;
 	const UsbsimDfuseProfile *dfuse_profile;
 	gdouble time_scale = 1.0;
 	gint timeout_s = 120;
@@ -806,6 +900,13 @@ main(int argc, char **argv)
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "--list-profiles: as JSON, the facts the test tools read",
+	     NULL},
 	    {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "Initial mode: runtime or dfu", "MODE"},
 	    {"vid", 0, 0, G_OPTION_ARG_STRING, &vid, "USB vendor ID", "0xNNNN"},
 	    {"runtime-pid",
@@ -963,6 +1064,10 @@ main(int argc, char **argv)
 	}
 	if (profile_name == NULL)
 		profile_name = g_strdup("stm32f1-dfu");
+	if (list_profiles && json) {
+		usbsim_list_profiles_json();
+		return EXIT_SUCCESS;
+	}
 	if (list_profiles) {
 		usbsim_list_profiles();
 		return EXIT_SUCCESS;
