@@ -29,7 +29,7 @@ import zipfile
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from e2e_common import dfuse_file, filler, profiles  # noqa: E402
-from test_nordic import APP_START as NRF_APP_START, MAKE_PACKAGE  # noqa: E402
+from test_nordic import MAKE_PACKAGE  # noqa: E402
 
 BUILD = os.path.join(TOP, "build")
 USBSIM = os.path.join(BUILD, "tests", "usbsim", "usbsim-run")
@@ -194,6 +194,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
     ends before that reset, which no host can shorten, so it is taken off the limit here.
     Host idle is the model's own count for the session less what it counted at requests
     outside the span (fwupdtool's probing and the gaps between its invocations)."""
+    app_start = profiles(BUILD, "usbsim-nrf-run")[profile]["app_start"]
     d, image, bin_path, trace, flash_out, result = run_dir(
         work, "%s-%s-%d" % (profile, tool, size), size)
     # an nrfutil package as pc-nrfutil lays it out; the peer takes its unpacked members
@@ -232,7 +233,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
             flash = f.read()
     start, end, reset_ms, idle_outside_ms = nrf_span(records, summary)
     ok = (proc.returncode == 0 and start is not None and
-          flash[NRF_APP_START:NRF_APP_START + len(image)] == image and
+          flash[app_start:app_start + len(image)] == image and
           summary.get("images_activated") == 1)
     if res.get("install") and res["install"].get("rc") != 0:
         ok = False

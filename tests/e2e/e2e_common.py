@@ -26,17 +26,17 @@ class Failure(Exception):
 _PROFILES = {}
 
 
-def profiles(build):
-    """The devices usbsim-run simulates, by profile name: its `--list-profiles --json`, so the
-    models of tests/usbsim stay the one source of their IDs and flash sizes. family is dfu,
-    dfuse or cobs."""
-    build = os.path.abspath(build)
-    if build not in _PROFILES:
-        proc = subprocess.run([os.path.join(build, "tests", "usbsim", "usbsim-run"),
+def profiles(build, harness="usbsim-run"):
+    """The devices a harness of tests/usbsim simulates, by profile name: its
+    `--list-profiles --json`, so the models stay the one source of their IDs, flash sizes and
+    maps. usbsim-run's family is dfu, dfuse or cobs; usbsim-nrf-run's front is usb or uart."""
+    key = (os.path.abspath(build), harness)
+    if key not in _PROFILES:
+        proc = subprocess.run([os.path.join(key[0], "tests", "usbsim", harness),
                                "--list-profiles", "--json"],
                               check=True, capture_output=True, text=True)
-        _PROFILES[build] = {p["name"]: p for p in json.loads(proc.stdout)}
-    return _PROFILES[build]
+        _PROFILES[key] = {p["name"]: p for p in json.loads(proc.stdout)}
+    return _PROFILES[key]
 
 
 def check(cond, msg):

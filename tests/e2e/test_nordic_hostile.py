@@ -16,7 +16,6 @@ import sys
 import test_nordic
 from e2e_common import check, run_case_cli
 
-APP_START = test_nordic.APP_START
 PAGE = 4096
 IMAGE = 10000  # three objects: 4096, 4096, 1808
 
@@ -24,12 +23,13 @@ IMAGE = 10000  # three objects: 4096, 4096, 1808
 def check_inside_image(r):
     """No byte written, no page erased, outside the image's pages of bank 0."""
     size = len(r.bins["application"])
-    end = APP_START + (size + PAGE - 1) // PAGE * PAGE
+    start = r.model["app_start"]
+    end = start + (size + PAGE - 1) // PAGE * PAGE
     for w in r.events("write"):
-        check(APP_START <= w["address"] and w["address"] + w["length"] <= APP_START + size,
+        check(start <= w["address"] and w["address"] + w["length"] <= start + size,
               "write at 0x%x+%d is outside the image" % (w["address"], w["length"]))
     for e in r.events("erase"):
-        check(APP_START <= e["address"] and e["address"] + e["size"] <= end,
+        check(start <= e["address"] and e["address"] + e["size"] <= end,
               "erase at 0x%x+%d is outside the image's pages" % (e["address"], e["size"]))
 
 
