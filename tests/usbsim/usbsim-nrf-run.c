@@ -667,38 +667,35 @@ usbsim_nrf_parse_app_runs(const gchar *str, UsbsimNrfFront front, UsbsimNrfAppRu
 	return TRUE;
 }
 
-/* --list-profiles --json: the facts the Python tools (tests/e2e, contrib/bench.py) read
- * instead of keeping copies: the front, the USB IDs the host sees (the J-Link's for the UART),
- * the MTU and the flash map */
+/* --list-profiles --json: the facts the Python tools (tests/e2e, tests/faults,
+ * contrib/bench.py, tests/quirks/check-sim-quirks.py) read instead of keeping copies: the
+ * front, the USB IDs the host sees (the J-Link's for the UART) and the application's, the
+ * MTU, what the bootloader reports by default, and the flash map */
 static void
 usbsim_nrf_list_profiles_json(void)
 {
-	struct {
-		const gchar *name;
-		const gchar *front;
-		guint16 vid;
-		guint16 pid;
-		guint mtu;
-	} profiles[] = {
-	    {"nrf52840-dongle",
-	     "usb",
-	     USBSIM_NRF_DONGLE_VID,
-	     USBSIM_NRF_DONGLE_PID,
-	     USBSIM_NRF_MTU_USB},
-	    {"nrf52-uart", "uart", USBSIM_NRF_JLINK_VID, USBSIM_NRF_JLINK_PID, USBSIM_NRF_MTU_UART},
-	};
+	UsbsimNrfFront fronts[] = {USBSIM_NRF_FRONT_USB, USBSIM_NRF_FRONT_UART};
 
 	g_print("[");
-	for (guint i = 0; i < G_N_ELEMENTS(profiles); i++) {
-		g_print("%s\n {\"name\":\"%s\",\"front\":\"%s\",\"vid\":%u,\"pid\":%u,\"mtu\":%u,"
-			"\"flash_size\":%u,\"page_size\":%u,\"sd_start\":%u,\"app_start\":%u,"
-			"\"bl_start\":%u}",
+	for (guint i = 0; i < G_N_ELEMENTS(fronts); i++) {
+		gboolean usb = fronts[i] == USBSIM_NRF_FRONT_USB;
+		UsbsimNrfConfig config;
+		usbsim_nrf_config_init(&config, fronts[i]);
+		g_print("%s\n {\"name\":\"%s\",\"front\":\"%s\",\"vid\":%u,\"pid\":%u,"
+			"\"app_vid\":%u,\"app_pid\":%u,\"mtu\":%u,\"baud\":%u,\"hw_version\":%u,"
+			"\"sd_fwid\":%u,\"flash_size\":%u,\"page_size\":%u,\"sd_start\":%u,"
+			"\"app_start\":%u,\"bl_start\":%u}",
 			i > 0 ? "," : "",
-			profiles[i].name,
-			profiles[i].front,
-			profiles[i].vid,
-			profiles[i].pid,
-			profiles[i].mtu,
+			config.profile,
+			usb ? "usb" : "uart",
+			usb ? (guint)USBSIM_NRF_DONGLE_VID : (guint)USBSIM_NRF_JLINK_VID,
+			usb ? (guint)USBSIM_NRF_DONGLE_PID : (guint)USBSIM_NRF_JLINK_PID,
+			(guint)USBSIM_NRF_APP_VID,
+			(guint)USBSIM_NRF_APP_PID,
+			usb ? (guint)USBSIM_NRF_MTU_USB : (guint)USBSIM_NRF_MTU_UART,
+			(guint)config.baud_rate,
+			(guint)config.hw_version,
+			(guint)config.sd_fwid,
 			(guint)USBSIM_NRF_FLASH_SIZE,
 			(guint)USBSIM_NRF_PAGE_SIZE,
 			(guint)USBSIM_NRF_SD_START,

@@ -342,7 +342,13 @@ usbsim_list_profiles_json(void)
 				   &cobs_ids,
 				   cobs.flash_size,
 				   "STM32H7 bootloader speaking the COBS-framed bulk protocol");
-	g_string_append_printf(str, ",\"sector_size\":%u}\n]\n", cobs.sector_size);
+	g_string_append_printf(str,
+			       ",\"sector_size\":%u,\"erase_max_us\":%u,\"word_size\":%u,"
+			       "\"program_max_us\":%u}\n]\n",
+			       cobs.sector_size,
+			       cobs.erase_max_us,
+			       cobs.word_size,
+			       cobs.program_max_us);
 	usbsim_cobs_config_clear(&cobs);
 	g_print("%s", str->str);
 }
