@@ -629,6 +629,20 @@ typedef struct {
 	GArray *faults; /* of UsbsimFault */
 } UsbsimDfuFields;
 
+/* the shared fields of a UsbsimDfuConfig or a UsbsimDfuseConfig: the same names in both */
+#define USBSIM_DFU_FIELDS(config)                                                                  \
+	{                                                                                          \
+		.ids = &(config)->profile.ids, .initial_mode = &(config)->initial_mode,            \
+		.bcd_device = &(config)->bcd_device, .flash_size = &(config)->profile.flash_size,  \
+		.transfer_size = &(config)->profile.transfer_size, .alts = &(config)->alts,        \
+		.version_offset = &(config)->version_offset, .seed = &(config)->seed,              \
+		.early_poll_stalls = &(config)->early_poll_stalls, .poll = &(config)->poll,        \
+		.func_desc_every_alt = &(config)->func_desc_every_alt,                             \
+		.stall_functional_request = &(config)->stall_functional_request,                   \
+		.time_scale = &(config)->time_scale, .serial = &(config)->serial,                  \
+		.faults = (config)->faults,                                                        \
+	}
+
 /* the options the DFU 1.1 and DfuSe models share, parsed the same way for both */
 static gboolean
 usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GError **error)
@@ -740,23 +754,7 @@ usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GE
 static gboolean
 usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
 {
-	UsbsimDfuFields fields = {
-	    .ids = &config->profile.ids,
-	    .initial_mode = &config->initial_mode,
-	    .bcd_device = &config->bcd_device,
-	    .flash_size = &config->profile.flash_size,
-	    .transfer_size = &config->profile.transfer_size,
-	    .alts = &config->alts,
-	    .version_offset = &config->version_offset,
-	    .seed = &config->seed,
-	    .early_poll_stalls = &config->early_poll_stalls,
-	    .poll = &config->poll,
-	    .func_desc_every_alt = &config->func_desc_every_alt,
-	    .stall_functional_request = &config->stall_functional_request,
-	    .time_scale = &config->time_scale,
-	    .serial = &config->serial,
-	    .faults = config->faults,
-	};
+	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
 
 	if (!usbsim_configure_dfu_common(o, &fields, error))
 		return FALSE;
@@ -828,23 +826,7 @@ static gboolean
 usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
 {
 	UsbsimDfuseProfile *profile = &config->profile;
-	UsbsimDfuFields fields = {
-	    .ids = &profile->ids,
-	    .initial_mode = &config->initial_mode,
-	    .bcd_device = &config->bcd_device,
-	    .flash_size = &profile->flash_size,
-	    .transfer_size = &profile->transfer_size,
-	    .alts = &config->alts,
-	    .version_offset = &config->version_offset,
-	    .seed = &config->seed,
-	    .early_poll_stalls = &config->early_poll_stalls,
-	    .poll = &config->poll,
-	    .func_desc_every_alt = &config->func_desc_every_alt,
-	    .stall_functional_request = &config->stall_functional_request,
-	    .time_scale = &config->time_scale,
-	    .serial = &config->serial,
-	    .faults = config->faults,
-	};
+	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
 	guint64 value = 0;
 
 	if (!usbsim_configure_dfu_common(o, &fields, error))
@@ -948,78 +930,51 @@ usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
 	return TRUE;
 }
 
-static gint
-usbsim_main_dfu(const UsbsimDfuProfile *dfu_profile,
-		const UsbsimOptions *options,
-		const gchar *flash_in,
-		gchar **client_argv,
-		const gchar *flash_out,
-		const gchar *trace,
-		guint timeout_s)
+/* the DFU 1.1 model of a profile, as the command line configures it */
+static UsbsimDfu *
+usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
+		     const UsbsimOptions *options,
+		     const gchar *flash_in,
+		     GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbsimDfu) dfu = NULL;
 	UsbsimDfuConfig config;
-	UsbsimModel model = {.ops = usbsim_dfu_ops(), .time_scale = options->time_scale};
+	UsbsimDfu *dfu = NULL;
 
-	usbsim_dfu_config_init(&config, dfu_profile);
-	if (!usbsim_configure_dfu(&config, options, &error) ||
-	    !usbsim_read_flash_in(flash_in, &config.flash_in, &error)) {
-		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_dfu_config_clear(&config);
-		return USBSIM_EXIT_SETUP;
-	}
-	dfu = usbsim_dfu_new(&config);
+	usbsim_dfu_config_init(&config, profile);
+	if (usbsim_configure_dfu(&config, options, error) &&
+	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+		dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
-	if (!usbsim_setup_tmpdir())
-		return USBSIM_EXIT_SETUP;
-	model.dfu = dfu;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return dfu;
 }
 
-static gint
-usbsim_main_dfuse(const UsbsimDfuseProfile *dfuse_profile,
-		  const UsbsimOptions *options,
-		  const gchar *flash_in,
-		  gchar **client_argv,
-		  const gchar *flash_out,
-		  const gchar *trace,
-		  guint timeout_s)
+/* the DfuSe model of a profile, as the command line configures it */
+static UsbsimDfuse *
+usbsim_model_dfuse_new(const UsbsimDfuseProfile *profile,
+		       const UsbsimOptions *options,
+		       const gchar *flash_in,
+		       GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbsimDfuse) dfuse = NULL;
 	UsbsimDfuseConfig config;
-	UsbsimModel model = {.ops = usbsim_dfuse_ops(), .time_scale = options->time_scale};
+	UsbsimDfuse *dfuse = NULL;
 
-	usbsim_dfuse_config_init(&config, dfuse_profile);
-	if (!usbsim_configure_dfuse(&config, options, &error) ||
-	    !usbsim_read_flash_in(flash_in, &config.flash_in, &error)) {
-		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_dfuse_config_clear(&config);
-		return USBSIM_EXIT_SETUP;
-	}
-	dfuse = usbsim_dfuse_new(&config);
+	usbsim_dfuse_config_init(&config, profile);
+	if (usbsim_configure_dfuse(&config, options, error) &&
+	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+		dfuse = usbsim_dfuse_new(&config);
 	usbsim_dfuse_config_clear(&config);
-	if (!usbsim_setup_tmpdir())
-		return USBSIM_EXIT_SETUP;
-	model.dfuse = dfuse;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return dfuse;
 }
 
 /* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
-static gint
-usbsim_main_cobs(const UsbsimOptions *options,
-		 const UsbsimCobsOptions *cobs_options,
-		 const gchar *flash_in,
-		 gchar **client_argv,
-		 const gchar *flash_out,
-		 const gchar *trace,
-		 guint timeout_s)
+static UsbsimCobs *
+usbsim_model_cobs_new(const UsbsimOptions *options,
+		      const UsbsimCobsOptions *cobs_options,
+		      const gchar *flash_in,
+		      GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbsimCobs) cobs = NULL;
 	UsbsimCobsConfig config;
-	UsbsimModel model = {.ops = usbsim_cobs_ops(), .time_scale = options->time_scale};
+	UsbsimCobs *cobs = NULL;
 	guint64 value = 0;
 
 	usbsim_cobs_config_init(&config);
@@ -1030,54 +985,65 @@ usbsim_main_cobs(const UsbsimOptions *options,
 	    options->can_download != NULL || options->alts != NULL ||
 	    options->version_offset != NULL || options->early_poll != NULL ||
 	    options->faults != NULL || options->func_desc_every_alt) {
-		g_set_error_literal(&error,
+		g_set_error_literal(error,
 				    G_IO_ERROR,
 				    G_IO_ERROR_INVALID_ARGUMENT,
 				    "the DFU options do not apply to the " USBSIM_COBS_PROFILE_NAME
 				    " profile (its faults are the --cobs-* options)");
 	}
-	if (error == NULL && options->vid != NULL &&
-	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", &error))
+	if (*error == NULL && options->vid != NULL &&
+	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", error))
 		config.vid = value;
-	if (error == NULL && options->bcd_device != NULL &&
-	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", &error))
+	if (*error == NULL && options->bcd_device != NULL &&
+	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", error))
 		config.bcd_device = value;
-	if (error == NULL && options->seed != NULL &&
-	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", &error))
+	if (*error == NULL && options->seed != NULL &&
+	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", error))
 		config.seed = value;
-	if (error == NULL && options->flash_size != NULL &&
+	if (*error == NULL && options->flash_size != NULL &&
 	    usbsim_harness_parse_uint(options->flash_size,
 				      64 * 1024 * 1024,
 				      &value,
 				      "flash-size",
-				      &error)) {
+				      error)) {
 		if (value == 0 || value % config.sector_size != 0)
-			g_set_error(&error,
+			g_set_error(error,
 				    G_IO_ERROR,
 				    G_IO_ERROR_INVALID_ARGUMENT,
 				    "flash size must be a non-zero multiple of the %u byte sector",
 				    config.sector_size);
 		config.flash_size = value;
 	}
-	if (error == NULL && options->serial != NULL) {
+	if (*error == NULL && options->serial != NULL) {
 		g_free(config.serial);
 		config.serial = g_strdup(options->serial);
 	}
-	if (error == NULL)
-		usbsim_cobs_options_apply(cobs_options, &config, &error);
-	if (error == NULL)
-		usbsim_read_flash_in(flash_in, &config.flash_in, &error);
+	if (*error == NULL)
+		usbsim_cobs_options_apply(cobs_options, &config, error);
+	if (*error == NULL)
+		usbsim_read_flash_in(flash_in, &config.flash_in, error);
+	if (*error == NULL)
+		cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	return cobs;
+}
+
+/* serves a model built from the command line, or says why there is none */
+static gint
+usbsim_run_model(UsbsimModel *model,
+		 gchar **client_argv,
+		 const gchar *flash_out,
+		 const gchar *trace,
+		 guint timeout_s,
+		 const GError *error)
+{
 	if (error != NULL) {
 		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_cobs_config_clear(&config);
 		return USBSIM_EXIT_SETUP;
 	}
-	cobs = usbsim_cobs_new(&config);
-	usbsim_cobs_config_clear(&config);
 	if (!usbsim_setup_tmpdir())
 		return USBSIM_EXIT_SETUP;
-	model.cobs = cobs;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return usbsim_run(model, client_argv, flash_out, trace, timeout_s);
 }
 
 int
@@ -1098,7 +1064,10 @@ main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
 	UsbsimCobsOptions cobs_options = {NULL};
-	gint rc;
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	g_autoptr(UsbsimCobs) cobs = NULL;
+	UsbsimModel model = {NULL};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
@@ -1296,21 +1265,18 @@ main(int argc, char **argv)
 		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
 		return USBSIM_EXIT_SETUP;
 	}
+	model.time_scale = o.time_scale;
 	if (g_strcmp0(profile_name, USBSIM_COBS_PROFILE_NAME) == 0) {
 		if (usbsim_options_have_dfuse(&o) || o.hostile_poll_timeout != NULL) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
 		}
-		rc = usbsim_main_cobs(&o,
-				      &cobs_options,
-				      flash_in,
-				      client_argv,
-				      flash_out,
-				      trace,
-				      timeout_s);
+		cobs = usbsim_model_cobs_new(&o, &cobs_options, flash_in, &error);
 		usbsim_cobs_options_clear(&cobs_options);
-		return rc;
+		model.ops = usbsim_cobs_ops();
+		model.cobs = cobs;
+		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 	}
 	if (usbsim_cobs_options_given(&cobs_options)) {
 		g_printerr(
@@ -1326,13 +1292,10 @@ main(int argc, char **argv)
 				   "need a DFU 1.1 profile\n");
 			return USBSIM_EXIT_SETUP;
 		}
-		return usbsim_main_dfuse(dfuse_profile,
-					 &o,
-					 flash_in,
-					 client_argv,
-					 flash_out,
-					 trace,
-					 timeout_s);
+		dfuse = usbsim_model_dfuse_new(dfuse_profile, &o, flash_in, &error);
+		model.ops = usbsim_dfuse_ops();
+		model.dfuse = dfuse;
+		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 	}
 	if (usbsim_options_have_dfuse(&o)) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
@@ -1343,5 +1306,8 @@ main(int argc, char **argv)
 		g_printerr("usbsim-run: unknown profile '%s'\n", profile_name);
 		return USBSIM_EXIT_SETUP;
 	}
-	return usbsim_main_dfu(profile, &o, flash_in, client_argv, flash_out, trace, timeout_s);
+	dfu = usbsim_model_dfu_new(profile, &o, flash_in, &error);
+	model.ops = usbsim_dfu_ops();
+	model.dfu = dfu;
+	return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 }
