@@ -28,8 +28,8 @@ import zipfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
-from e2e_common import dfuse_file, filler  # noqa: E402
-from test_nordic import APP_START as NRF_APP_START, MAKE_PACKAGE  # noqa: E402
+from e2e_common import dfuse_file, filler, profiles  # noqa: E402
+from test_nordic import MAKE_PACKAGE  # noqa: E402
 
 BUILD = os.path.join(TOP, "build")
 USBSIM = os.path.join(BUILD, "tests", "usbsim", "usbsim-run")
@@ -39,22 +39,19 @@ NRF_DFU_JS = os.path.join(TOP, "tests", "usbsim", "nrf-dfu-js-client.js")
 NRF_DFU_JS_MODULES = os.path.join(TOP, ".cache", "npm", "pc-nrf-dfu-js", "node_modules")
 KIB = 1024
 
-# profile: how the device is served and addressed; all start in DFU mode so that every tool
-# does the same work
+# profile: the image sizes and the simulator's options; the device's IDs, kind and addresses
+# come from the model (usbsim-run --list-profiles --json). All start in DFU mode so that every
+# tool does the same work
 DFU_PROFILES = {
     # the STM32F4 system bootloader (fwupd issue 2696) reports a bogus 104 ms after SET_ADDRESS
-    "stm32f4-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x0483, "pid": 0xDF11,
-                      "sizes": [64 * KIB, 256 * KIB], "sim": ["--bogus-set-address-timeout"]},
+    "stm32f4-dfuse": {"sizes": [64 * KIB, 256 * KIB], "sim": ["--bogus-set-address-timeout"]},
     # images fill the flash: fwupd's dfu plugin reads back the whole flash and refuses a
     # read-back longer than the image
-    "stm32f1-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0011, "sizes": [64 * KIB]},
+    "stm32f1-dfu": {"sizes": [64 * KIB]},
     # the 64 KiB GD32VF103C8 (the images fill the flash, see above)
-    "gd32vf103-dfu": {"dfuse": False, "vid": 0x1209, "pid": 0x0013, "sizes": [64 * KIB],
-                      "sim": ["--flash-size", str(64 * KIB)]},
-    "stm32f1-dfuse": {"dfuse": True, "address": 0x08004000, "vid": 0x1209, "pid": 0x0014,
-                      "sizes": [64 * KIB]},
-    "gd32vf103-dfuse": {"dfuse": True, "address": 0x08000000, "vid": 0x28E9, "pid": 0x0189,
-                        "sizes": [64 * KIB]},
+    "gd32vf103-dfu": {"sizes": [64 * KIB], "sim": ["--flash-size", str(64 * KIB)]},
+    "stm32f1-dfuse": {"sizes": [64 * KIB]},
+    "gd32vf103-dfuse": {"sizes": [64 * KIB]},
 }
 # COBS bulk bootloader (plugins/cobs/README.md): no other host tool drives it, so our plugin
 # runs alone against the model's physical limit (the protocol has no poll timeouts: the
@@ -197,6 +194,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
     ends before that reset, which no host can shorten, so it is taken off the limit here.
     Host idle is the model's own count for the session less what it counted at requests
     outside the span (fwupdtool's probing and the gaps between its invocations)."""
+    app_start = profiles(BUILD, "usbsim-nrf-run")[profile]["app_start"]
     d, image, bin_path, trace, flash_out, result = run_dir(
         work, "%s-%s-%d" % (profile, tool, size), size)
     # an nrfutil package as pc-nrfutil lays it out; the peer takes its unpacked members
@@ -235,7 +233,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
             flash = f.read()
     start, end, reset_ms, idle_outside_ms = nrf_span(records, summary)
     ok = (proc.returncode == 0 and start is not None and
-          flash[NRF_APP_START:NRF_APP_START + len(image)] == image and
+          flash[app_start:app_start + len(image)] == image and
           summary.get("images_activated") == 1)
     if res.get("install") and res["install"].get("rc") != 0:
         ok = False
@@ -263,26 +261,30 @@ def run_one(work, profile, tool, size, time_scale, seed):
     if profile in NRF_PROFILES:
         return run_one_nrf(work, profile, tool, size, time_scale)
     spec = DFU_PROFILES[profile]
+    model = profiles(BUILD)[profile]
+    dfuse = model["family"] == "dfuse"
+    # DfuSe images go to where the application starts; files carry the DFU-mode IDs
+    address = model["app_address"] if dfuse else 0
+    vid, pid = model["vid"], model["dfu_pid"]
     d, image, bin_path, trace, flash_out, result = run_dir(
         work, "%s-%s-%d" % (profile, tool, size), size)
     sim = [USBSIM, "--profile", profile, "--mode", "dfu", "--time-scale", str(time_scale),
            "--seed", str(seed), "--trace", trace, "--flash-out", flash_out,
            "--timeout", "900"] + spec.get("sim", [])
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))
-    if spec["dfuse"]:
+    if dfuse:
         fw = os.path.join(d, "firmware.dfu")
-        dfuse_file([(0, "Internal Flash", [(spec["address"], image)])], spec["vid"],
-                   spec["pid"], fw)
+        dfuse_file([(0, "Internal Flash", [(address, image)])], vid, pid, fw)
     else:
         fw = os.path.join(d, "firmware.dfu")
         subprocess.run(["/usr/bin/python3", os.path.join(TOP, "data", "make-sample-firmware.py"),
-                        "--size", str(size), "--vid", hex(spec["vid"]), "--pid", hex(spec["pid"]),
+                        "--size", str(size), "--vid", hex(vid), "--pid", hex(pid),
                         "--out", fw, "--raw-out", bin_path], check=True)
         with open(bin_path, "rb") as f:
             image = f.read()
     if tool == "dfu-util":
-        if spec["dfuse"]:
-            client = ["dfu-util", "-a", "0", "-s", "0x%08x" % spec["address"], "-D", bin_path]
+        if dfuse:
+            client = ["dfu-util", "-a", "0", "-s", "0x%08x" % address, "-D", bin_path]
         else:
             client = ["dfu-util", "-a", "0", "-D", fw]
     else:
@@ -306,14 +308,14 @@ def run_one(work, profile, tool, size, time_scale, seed):
             res = json.load(f)
     with open(flash_out, "rb") as f:
         flash = f.read()
-    offset = spec["address"] - 0x08000000 if spec["dfuse"] else 0
+    offset = address - model["flash_base"] if dfuse else 0
     ok = proc.returncode == 0 and flash[offset:offset + len(image)] == image
     if res.get("install") and res["install"].get("rc") != 0:
         ok = False
     # the write ends where the read-back starts (our plugin and fwupd's verify, dfu-util not)
     write = records
     for i, rec in enumerate(records):
-        if rec.get("request") == "upload" and rec.get("wValue", 0) >= (2 if spec["dfuse"] else 0):
+        if rec.get("request") == "upload" and rec.get("wValue", 0) >= (2 if dfuse else 0):
             write = records[:i]
             break
     span_ms = (write[-1]["t_ms"] - write[0]["t_ms"]) if write else 0.0

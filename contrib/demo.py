@@ -11,12 +11,8 @@ import tempfile
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(TOP, "build")
-
-PROFILES = {
-    # profile: (vid, runtime pid, dfu pid, flash size), as tests/quirks/dfu-core-sim.quirk
-    "stm32f1-dfu": (0x1209, 0x0010, 0x0011, 0x10000),
-    "gd32vf103-dfu": (0x1209, 0x0012, 0x0013, 0x20000),
-}
+sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
+from e2e_common import profiles  # noqa: E402
 
 
 def bcd(v):
@@ -24,14 +20,18 @@ def bcd(v):
 
 
 def main():
+    # the DFU 1.1 devices of tests/quirks/dfu-core-sim.quirk, as the model describes them
+    models = {name: p for name, p in profiles(BUILD).items() if p["family"] == "dfu"}
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="stm32f1-dfu")
+    parser.add_argument("--profile", choices=sorted(models), default="stm32f1-dfu")
     parser.add_argument("--size", type=lambda x: int(x, 0), default=0xC000,
                         help="image size in bytes (default 48 KiB)")
     parser.add_argument("--time-scale", default="1.0",
                         help="device timing scale (1.0: as fast as the real device)")
     args = parser.parse_args()
-    vid, runtime_pid, dfu_pid, flash = PROFILES[args.profile]
+    model = models[args.profile]
+    vid, runtime_pid, dfu_pid = model["vid"], model["runtime_pid"], model["dfu_pid"]
+    flash = model["flash_size"]
     old, new = 0x0100, 0x0102
 
     work = tempfile.mkdtemp(prefix="demo-", dir=BUILD)
@@ -54,9 +54,8 @@ def main():
           % (os.path.relpath(fw, TOP), args.size, bcd(new)))
     sys.stdout.flush()
     cmd = [os.path.join(BUILD, "tests", "usbsim", "usbsim-run"),
-           "--profile", args.profile, "--mode", "runtime", "--vid", hex(vid),
-           "--runtime-pid", hex(runtime_pid), "--dfu-pid", hex(dfu_pid),
-           "--bcd-device", hex(old), "--flash-size", str(flash), "--flash-in", flash_in,
+           "--profile", args.profile, "--mode", "runtime",
+           "--bcd-device", hex(old), "--flash-in", flash_in,
            "--flash-out", flash_out, "--trace", trace, "--time-scale", args.time_scale,
            "--", "/usr/bin/python3", os.path.join(TOP, "tests", "e2e", "fwupd_client.py"),
            "--build", BUILD, "--install", fw, "--result", result, "--show-progress"]

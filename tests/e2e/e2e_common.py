@@ -8,27 +8,12 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 SAMPLE = os.path.join(TOP, "data", "make-sample-firmware.py")
 
-# the simulated devices of tests/quirks/dfu-core-sim.quirk; None: the profile's own IDs
-PROFILES = {
-    "stm32f1-dfu": {"vid": 0x1209, "runtime_pid": 0x0010, "dfu_pid": 0x0011, "flash": 0x10000},
-    "gd32vf103-dfu": {"vid": 0x1209, "runtime_pid": 0x0012, "dfu_pid": 0x0013, "flash": 0x20000},
-    "stm32f4-dfuse": {"vid": 0x0483, "runtime_pid": 0x5740, "dfu_pid": 0xDF11, "flash": 0x100000,
-                      "ids": False},
-    "gd32vf103-dfuse": {"vid": 0x28E9, "runtime_pid": 0x018A, "dfu_pid": 0x0189,
-                        "flash": 0x20000, "ids": False},
-    "stm32f1-dfuse": {"vid": 0x1209, "runtime_pid": 0x0015, "dfu_pid": 0x0014, "flash": 0x20000,
-                      "ids": False},
-    "stm32l4-dfuse": {"vid": 0x0483, "runtime_pid": 0x5740, "dfu_pid": 0xDF11, "flash": 0x100000,
-                      "ids": False},
-    # the COBS bootloader of tests/quirks/cobs-sim.quirk: one identity, no DFU mode
-    "stm32h7-cobs": {"vid": 0x1209, "runtime_pid": 0x0020, "dfu_pid": 0x0020, "flash": 0x100000,
-                     "ids": False, "mode": False},
-}
 TIME_SCALE = "0.05"
 VERSION_OLD = 0x0100
 VERSION_NEW = 0x0102
@@ -38,15 +23,42 @@ class Failure(Exception):
     pass
 
 
+_PROFILES = {}
+
+
+def profiles(build, harness="usbsim-run"):
+    """The devices a harness of tests/usbsim simulates, by profile name: its
+    `--list-profiles --json`, so the models stay the one source of their IDs, flash sizes and
+    maps. usbsim-run's family is dfu, dfuse or cobs; usbsim-nrf-run's front is usb or uart."""
+    key = (os.path.abspath(build), harness)
+    if key not in _PROFILES:
+        proc = subprocess.run([os.path.join(key[0], "tests", "usbsim", harness),
+                               "--list-profiles", "--json"],
+                              check=True, capture_output=True, text=True)
+        _PROFILES[key] = {p["name"]: p for p in json.loads(proc.stdout)}
+    return _PROFILES[key]
+
+
 def check(cond, msg):
     if not cond:
         raise Failure(msg)
 
 
-def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None):
+def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None,
+                 fronts=None, needs_root=False):
     """The command line of every test script, `--build BUILD [OPTIONS] CASE`: runs one case
     (call(cases[CASE], args)) and prints PASS CASE, or FAIL CASE: why; returns the exit
-    status."""
+    status. `--list` prints the cases instead, one a line, which tests/e2e/meson.build declares
+    a test each for; with fronts (a function of the case name giving the fronts it runs on),
+    FRONT:CASE for each front. With needs_root, a run without root is skipped (77)."""
+    if sys.argv[1:] == ["--list"]:
+        for name in cases:
+            for front in fronts(name) if fronts else [None]:
+                print(name if front is None else front + ":" + name)
+        return 0
+    if needs_root and os.geteuid() != 0:
+        print("SKIP: fwupdtool needs root")
+        return 77
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
     if add_arguments is not None:
@@ -73,7 +85,7 @@ class Run:
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.profile = profile
-        self.ids = PROFILES[profile]
+        self.ids = profiles(self.build)[profile]
         self.mode = mode
         self.plugin = plugin
         self.time_scale = time_scale or TIME_SCALE
@@ -86,7 +98,7 @@ class Run:
                 f.write(quirks)
         # the device starts with an old image, so the version shows the update happened
         self.flash_in = os.path.join(self.dir, "flash-in.bin")
-        self.sample(self.ids["flash"], VERSION_OLD, "bin", self.flash_in, seed=7)
+        self.sample(self.ids["flash_size"], VERSION_OLD, "bin", self.flash_in, seed=7)
         self.image = os.path.join(self.dir, "image.bin")
         self.file = os.path.join(self.dir, "firmware." + file_format)
         self.sample(image_size, VERSION_NEW, file_format, self.file, raw_out=self.image,
@@ -113,14 +125,12 @@ class Run:
     def usbsim_cmd(self):
         cmd = [os.path.join(self.build, "tests", "usbsim", "usbsim-run"),
                "--profile", self.profile]
-        if self.ids.get("mode", True):
+        # a COBS bootloader has no DFU mode
+        if self.ids["family"] != "cobs":
             cmd += ["--mode", self.mode]
-        if self.ids.get("ids", True):
-            cmd += ["--vid", hex(self.ids["vid"]),
-                    "--runtime-pid", hex(self.ids["runtime_pid"]),
-                    "--dfu-pid", hex(self.ids["dfu_pid"]),
-                    "--bcd-device", hex(VERSION_OLD),
-                    "--flash-size", str(self.ids["flash"])]
+        # the DFU 1.1 devices run the old image's version; DfuSe and COBS have their own
+        if self.ids["family"] == "dfu":
+            cmd += ["--bcd-device", hex(VERSION_OLD)]
         return cmd + [
             "--flash-in", self.flash_in, "--flash-out", self.flash_out,
             "--trace", self.trace, "--time-scale", self.time_scale, "--timeout", "150",

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import zipfile
 
-from e2e_common import check, run_case_cli
+from e2e_common import check, profiles, run_case_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
@@ -26,10 +26,11 @@ MAKE_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
 RUN_FWUPDTOOL = os.path.join(TOP, "tests", "run-fwupdtool")
 TIME_SCALE = "0.05"
-APP_START = 0x27000
-SD_START = 0x1000
-BL_START = 0xE0000
-PROFILES = {"usb": "nrf52840-dongle", "uart": "nrf52-uart"}
+
+
+def nrf_profile(build, front):
+    """usbsim-nrf-run's profile on that front: its name, IDs and flash map (app_start, ...)."""
+    return [p for p in profiles(build, "usbsim-nrf-run").values() if p["front"] == front][0]
 
 
 class NrfRun:
@@ -39,6 +40,7 @@ class NrfRun:
                  time_scale=TIME_SCALE):
         self.build = os.path.abspath(build)
         self.front = front
+        self.model = nrf_profile(self.build, front)
         self.time_scale = time_scale
         self.dir = os.path.join(self.build, "e2e", "nordic-%s-%s" % (name, front))
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -61,7 +63,7 @@ class NrfRun:
     def harness(self):
         """The simulator's command line, up to the client's."""
         return [os.path.join(self.build, "tests", "usbsim", "usbsim-nrf-run"),
-                "--profile", PROFILES[self.front], "--time-scale", self.time_scale,
+                "--profile", self.model["name"], "--time-scale", self.time_scale,
                 "--flash-out", self.flash_out, "--trace", self.trace,
                 "--timeout", "150"] + self.sim_args
 
@@ -114,16 +116,18 @@ class NrfRun:
 
     def check_app(self):
         app = self.bins["application"]
-        check(self.flash()[APP_START:APP_START + len(app)] == app,
+        start = self.model["app_start"]
+        check(self.flash()[start:start + len(app)] == app,
               "bank 0 does not hold the application byte-exact")
         check(self.summary.get("app_valid"), "the bootloader holds no valid application")
 
     def check_sd_bl(self, sd_size, bl_size):
         image = self.bins["softdevice_bootloader"]
         flash = self.flash()
-        check(flash[SD_START:SD_START + sd_size] == image[:sd_size],
+        sd_start, bl_start = self.model["sd_start"], self.model["bl_start"]
+        check(flash[sd_start:sd_start + sd_size] == image[:sd_size],
               "the SoftDevice region does not hold the new SoftDevice")
-        check(flash[BL_START:BL_START + bl_size] == image[sd_size:],
+        check(flash[bl_start:bl_start + bl_size] == image[sd_size:],
               "the bootloader region does not hold the new bootloader")
 
     def check_refused(self, *needles):
@@ -153,7 +157,8 @@ def case_sd(build, front):
     r = NrfRun(build, "sd", front, ["softdevice=8192"], ["--sd-req", "0x100"]).run()
     r.check_installed()
     sd = r.bins["softdevice"]
-    check(r.flash()[SD_START:SD_START + len(sd)] == sd, "the SoftDevice was not activated")
+    sd_start = r.model["sd_start"]
+    check(r.flash()[sd_start:sd_start + len(sd)] == sd, "the SoftDevice was not activated")
     check(not r.summary["app_valid"], "a new SoftDevice must invalidate the application")
 
 
@@ -193,7 +198,7 @@ def case_resume(build, front):
     later = [e for e in r.events("write") if e["t_ms"] > reset_t]
     check(later, "nothing was written after the reset")
     first = min(e["address"] for e in later)
-    check(first == APP_START + 2 * 4096,
+    check(first == r.model["app_start"] + 2 * r.model["page_size"],
           "after the reset writing restarted at 0x%x, not at the third object" % first)
     check(r.summary["bytes_stored"] < 20000 + 3 * 4096,
           "more than the unsent objects was sent again: %d bytes" % r.summary["bytes_stored"])
@@ -231,10 +236,10 @@ def case_back_after_activation(build, front):
           after[0]["Version"])
 
 
-# the quirk groups of the simulated bootloaders (tests/quirks/nordic-dfu-sim.quirk); a UART is
-# only taken with its flag uart
-QUIRK_GROUPS = {"usb": ("USB\\VID_1915&PID_521F", "will-disappear"),
-                "uart": ("NRFDFU_UART\\VID_1366&PID_1015", "uart,will-disappear")}
+# the quirk groups of the simulated bootloaders (tests/quirks/nordic-dfu-sim.quirk), on the
+# IDs of the profile's USB device; a UART is only taken with its flag uart
+QUIRK_GROUPS = {"usb": ("USB\\VID_%04X&PID_%04X", "will-disappear"),
+                "uart": ("NRFDFU_UART\\VID_%04X&PID_%04X", "uart,will-disappear")}
 
 
 def case_cabinet(build, front, will_disappear=False):
@@ -268,6 +273,7 @@ def case_cabinet(build, front, will_disappear=False):
     if will_disappear:
         quirk = os.path.join(r.dir, "will-disappear.quirk")
         group, flags = QUIRK_GROUPS[front]
+        group = group % (r.model["vid"], r.model["pid"])
         with open(quirk, "w", encoding="utf-8") as f:
             f.write("[%s]\nFlags = %s\n" % (group, flags))
         env["FWUPD_TEST_EXTRA_QUIRKS"] = quirk
@@ -496,15 +502,25 @@ CASES = {
 }
 
 
+# the fronts meson runs each case on (--list): a case not named here runs on both
+FRONTS = {
+    "app-uart-log": ["uart"],
+    "app-dfu-trigger": ["usb"],
+    "app-other-usb": ["usb"],
+}
+
+
+def fronts(case):
+    return FRONTS.get(case, ["usb", "uart"])
+
+
 def front_option(parser):
     parser.add_argument("--front", choices=["usb", "uart"], default="usb")
 
 
 def main():
-    if os.geteuid() != 0:
-        print("SKIP: fwupdtool needs root")
-        return 77
-    return run_case_cli(CASES, lambda case, args: case(args.build, args.front), front_option)
+    return run_case_cli(CASES, lambda case, args: case(args.build, args.front), front_option,
+                        fronts, needs_root=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import test_nordic  # noqa: E402
 from e2e_common import Failure, Run  # noqa: E402
-from test_nordic import APP_START, NrfRun  # noqa: E402
+from test_nordic import NrfRun  # noqa: E402
 
 WHERE = {"0": 0.0, "mid": 0.5, "99": 0.99}
 WHERE_LABEL = {"0": "0 %", "mid": "50 %", "99": "99 %"}
@@ -273,7 +273,8 @@ class Outcome:
 class NrfOutcome(Outcome):
     def image_exact(self):
         app = self.run.bins["application"]
-        return (self.run.flash()[APP_START:APP_START + len(app)] == app and
+        start = self.run.model["app_start"]
+        return (self.run.flash()[start:start + len(app)] == app and
                 bool(self.run.summary.get("app_valid")))
 
     def outside_untouched(self):

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 import test_nordic  # noqa: E402
 from e2e_common import Failure, Run  # noqa: E402
 from fault_matrix import NrfOutcome, Outcome, clear, error_line  # noqa: E402
-from test_nordic import APP_START, NrfRun  # noqa: E402
+from test_nordic import NrfRun  # noqa: E402
 
 DFUSE_IMAGE = 0xA000  # sectors 0 and 1 whole, 8 KiB of sector 2
 NRF_IMAGE = 20000  # four 4 KiB objects and one of 3616 bytes
@@ -112,7 +112,7 @@ def nrf_points(base):
     writes = [r for r in base.records if r.get("event") == "write"]
     objects = {}
     for n, w in enumerate(writes, 1):
-        objects.setdefault((w["address"] - APP_START) // NRF_OBJECT, []).append(n)
+        objects.setdefault((w["address"] - base.model["app_start"]) // NRF_OBJECT, []).append(n)
     points = []
     for obj, nums in sorted(objects.items()):
         points += [("object %d: first write" % obj, nums[0]),
@@ -134,9 +134,10 @@ def nrf_case(build, label, n, scale):
     if not later:
         raise Failure("nothing was written after the reset")
     first = min(w["address"] for w in later)
-    if first != APP_START + executed * NRF_OBJECT:
+    expected = run.model["app_start"] + executed * NRF_OBJECT
+    if first != expected:
         raise Failure("after the reset writing restarted at 0x%x, the device had executed %d "
-                      "objects (0x%x)" % (first, executed, APP_START + executed * NRF_OBJECT))
+                      "objects (0x%x)" % (first, executed, expected))
     resent = sum(w["length"] for w in later)
     if resent != NRF_IMAGE - executed * NRF_OBJECT:
         raise Failure("%d bytes sent after the reset, %d were not executed" %

@@ -667,15 +667,57 @@ usbsim_nrf_parse_app_runs(const gchar *str, UsbsimNrfFront front, UsbsimNrfAppRu
 	return TRUE;
 }
 
+/* --list-profiles --json: the facts the Python tools (tests/e2e, tests/faults,
+ * contrib/bench.py, tests/quirks/check-sim-quirks.py) read instead of keeping copies: the
+ * front, the USB IDs the host sees (the J-Link's for the UART) and the application's, the
+ * MTU, what the bootloader reports by default, and the flash map */
+static void
+usbsim_nrf_list_profiles_json(void)
+{
+	UsbsimNrfFront fronts[] = {USBSIM_NRF_FRONT_USB, USBSIM_NRF_FRONT_UART};
+
+	g_print("[");
+	for (guint i = 0; i < G_N_ELEMENTS(fronts); i++) {
+		gboolean usb = fronts[i] == USBSIM_NRF_FRONT_USB;
+		UsbsimNrfConfig config;
+		usbsim_nrf_config_init(&config, fronts[i]);
+		g_print("%s\n {\"name\":\"%s\",\"front\":\"%s\",\"vid\":%u,\"pid\":%u,"
+			"\"app_vid\":%u,\"app_pid\":%u,\"mtu\":%u,\"baud\":%u,\"hw_version\":%u,"
+			"\"sd_fwid\":%u,\"flash_size\":%u,\"page_size\":%u,\"sd_start\":%u,"
+			"\"app_start\":%u,\"bl_start\":%u}",
+			i > 0 ? "," : "",
+			config.profile,
+			usb ? "usb" : "uart",
+			usb ? (guint)USBSIM_NRF_DONGLE_VID : (guint)USBSIM_NRF_JLINK_VID,
+			usb ? (guint)USBSIM_NRF_DONGLE_PID : (guint)USBSIM_NRF_JLINK_PID,
+			(guint)USBSIM_NRF_APP_VID,
+			(guint)USBSIM_NRF_APP_PID,
+			usb ? (guint)USBSIM_NRF_MTU_USB : (guint)USBSIM_NRF_MTU_UART,
+			(guint)config.baud_rate,
+			(guint)config.hw_version,
+			(guint)config.sd_fwid,
+			(guint)USBSIM_NRF_FLASH_SIZE,
+			(guint)USBSIM_NRF_PAGE_SIZE,
+			(guint)USBSIM_NRF_SD_START,
+			(guint)USBSIM_NRF_APP_START,
+			(guint)USBSIM_NRF_BL_START);
+	}
+	g_print("\n]\n");
+}
+
 static void
 usbsim_nrf_list_profiles(void)
 {
-	g_print("nrf52840-dongle\t1915:521F USB CDC ACM, full speed, 64-byte packets, MTU %u "
+	g_print("nrf52840-dongle\t%04X:%04X USB CDC ACM, full speed, 64-byte packets, MTU %u "
 		"(1024 B a write): the nRF52840 Dongle's open Secure DFU bootloader\n",
+		(guint)USBSIM_NRF_DONGLE_VID,
+		(guint)USBSIM_NRF_DONGLE_PID,
 		USBSIM_NRF_MTU_USB);
-	g_print("nrf52-uart\tUART on " USBSIM_NRF_TTY " behind a J-Link CDC port (1366:1015), "
+	g_print("nrf52-uart\tUART on " USBSIM_NRF_TTY " behind a J-Link CDC port (%04x:%04x), "
 		"10 bits a byte at --baud, MTU %u (64 B a write): an nRF52 Secure DFU UART "
 		"bootloader\n",
+		(guint)USBSIM_NRF_JLINK_VID,
+		(guint)USBSIM_NRF_JLINK_PID,
 		USBSIM_NRF_MTU_UART);
 }
 
@@ -712,6 +754,7 @@ main(int argc, char **argv)
 	g_autoptr(UsbsimDevice) device = NULL;
 	g_autoptr(UMockdevTestbed) testbed = NULL;
 	gboolean list_profiles = FALSE;
+	gboolean json = FALSE;
 	gboolean require_signature = FALSE;
 	gboolean app_valid = FALSE;
 	gboolean dfu_mode = FALSE;
@@ -739,6 +782,13 @@ main(int argc, char **argv)
 	     "nrf52840-dongle or nrf52-uart",
 	     "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "--list-profiles: as JSON, the facts the test tools read",
+	     NULL},
 	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Device and bus times", "F"},
 	    {"baud", 0, 0, G_OPTION_ARG_INT, &baud_rate, "UART baud rate (115200)", "N"},
 	    {"hw-version", 0, 0, G_OPTION_ARG_INT, &hw_version, "NRF_DFU_HW_VERSION (52)", "N"},
@@ -919,6 +969,10 @@ main(int argc, char **argv)
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("usbsim-nrf-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
+	}
+	if (list_profiles && json) {
+		usbsim_nrf_list_profiles_json();
+		return 0;
 	}
 	if (list_profiles) {
 		usbsim_nrf_list_profiles();

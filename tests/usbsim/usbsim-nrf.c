@@ -1805,7 +1805,8 @@ usbsim_nrf_add_cdc_acm(UsbsimDescription *desc, guint8 ep_notify, guint8 ep_in, 
 UsbsimDescription *
 usbsim_nrf_describe_dongle(void)
 {
-	UsbsimDescription *desc = usbsim_description_new(0x1915, 0x521F, 0x0100);
+	UsbsimDescription *desc =
+	    usbsim_description_new(USBSIM_NRF_DONGLE_VID, USBSIM_NRF_DONGLE_PID, 0x0100);
 	desc->bcd_usb = 0x0200;
 	desc->device_class = 0x02; /* the SDK's CDC ACM class example sets it on the device */
 	desc->manufacturer = g_strdup("Nordic Semiconductor");
@@ -1861,7 +1862,8 @@ usbsim_nrf_describe_app_other_usb(void)
 UsbsimDescription *
 usbsim_nrf_describe_uart_bridge(void)
 {
-	UsbsimDescription *desc = usbsim_description_new(0x1366, 0x1015, 0x0100);
+	UsbsimDescription *desc =
+	    usbsim_description_new(USBSIM_NRF_JLINK_VID, USBSIM_NRF_JLINK_PID, 0x0100);
 	desc->device_class = 0xEF; /* interface association, as a J-Link reports */
 	desc->device_subclass = 0x02;
 	desc->device_protocol = 0x01;

@@ -57,6 +57,12 @@ typedef enum {
 	USBSIM_NRF_APP_RUNS_OTHER_USB,
 } UsbsimNrfAppRuns;
 
+/* the bootloader's USB IDs: the nRF52840 Dongle's own, and the J-Link whose CDC port carries
+ * the UART */
+#define USBSIM_NRF_DONGLE_VID 0x1915
+#define USBSIM_NRF_DONGLE_PID 0x521F
+#define USBSIM_NRF_JLINK_VID  0x1366
+#define USBSIM_NRF_JLINK_PID  0x1015
 /* the application's own USB IDs (pid.codes test IDs): with the DFU trigger interface, and
  * with a CDC ACM port only */
 #define USBSIM_NRF_APP_VID	 0x1209

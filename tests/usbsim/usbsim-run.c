@@ -254,9 +254,109 @@ usbsim_dfu_ids_parse(UsbsimDfuIds *ids,
 	return TRUE;
 }
 
+/* a JSON string; the profile texts are ASCII, control characters become \u escapes */
+static void
+usbsim_json_append_string(GString *str, const gchar *text)
+{
+	g_string_append_c(str, '"');
+	for (const gchar *c = text; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			g_string_append_printf(str, "\\%c", *c);
+		else if ((guchar)*c < 0x20)
+			g_string_append_printf(str, "\\u%04x", (guint)(guchar)*c);
+		else
+			g_string_append_c(str, *c);
+	}
+	g_string_append_c(str, '"');
+}
+
+/* the members every profile has; the object is left open */
+static void
+usbsim_json_append_profile(GString *str,
+			   const gchar *name,
+			   const gchar *family,
+			   const UsbsimDfuIds *ids,
+			   guint32 flash_size,
+			   const gchar *description)
+{
+	g_string_append(str, str->len > 1 ? ",\n {\"name\":" : "\n {\"name\":");
+	usbsim_json_append_string(str, name);
+	g_string_append_printf(str,
+			       ",\"family\":\"%s\",\"vid\":%u,\"runtime_pid\":%u,\"dfu_pid\":%u,"
+			       "\"flash_size\":%u,\"description\":",
+			       family,
+			       ids->vid,
+			       ids->runtime_pid,
+			       ids->dfu_pid,
+			       flash_size);
+	usbsim_json_append_string(str, description);
+}
+
+/* --list-profiles --json: the device facts the Python tools (tests/e2e, contrib/bench.py,
+ * contrib/demo.py) read instead of keeping copies; a COBS device has one identity, so its
+ * runtime_pid and dfu_pid are the same */
+static void
+usbsim_list_profiles_json(void)
+{
+	g_autoptr(GString) str = g_string_new("[");
+	const UsbsimDfuProfile *const *profiles = usbsim_dfu_profiles();
+	UsbsimCobsConfig cobs;
+	UsbsimDfuIds cobs_ids;
+
+	for (guint i = 0; profiles[i] != NULL; i++) {
+		const UsbsimDfuProfile *p = profiles[i];
+		usbsim_json_append_profile(str,
+					   p->name,
+					   "dfu",
+					   &p->ids,
+					   p->flash_size,
+					   p->description);
+		g_string_append_printf(str,
+				       ",\"page_size\":%u,\"transfer_size\":%u}",
+				       p->page_size,
+				       p->transfer_size);
+	}
+	for (guint i = 0; usbsim_dfuse_profiles()[i] != NULL; i++) {
+		const UsbsimDfuseProfile *p = usbsim_dfuse_profiles()[i];
+		usbsim_json_append_profile(str,
+					   p->name,
+					   "dfuse",
+					   &p->ids,
+					   p->flash_size,
+					   p->description);
+		g_string_append_printf(str,
+				       ",\"transfer_size\":%u,\"flash_base\":%u,"
+				       "\"app_address\":%u,\"default_mode\":\"%s\"}",
+				       p->transfer_size,
+				       p->flash_base,
+				       p->flash_base + p->app_offset,
+				       p->default_mode == USBSIM_DFU_MODE_DFU ? "dfu" : "runtime");
+	}
+	usbsim_cobs_config_init(&cobs);
+	cobs_ids.vid = cobs.vid;
+	cobs_ids.runtime_pid = cobs.pid;
+	cobs_ids.dfu_pid = cobs.pid;
+	usbsim_json_append_profile(str,
+				   USBSIM_COBS_PROFILE_NAME,
+				   "cobs",
+				   &cobs_ids,
+				   cobs.flash_size,
+				   "STM32H7 bootloader speaking the COBS-framed bulk protocol");
+	g_string_append_printf(str,
+			       ",\"sector_size\":%u,\"erase_max_us\":%u,\"word_size\":%u,"
+			       "\"program_max_us\":%u}\n]\n",
+			       cobs.sector_size,
+			       cobs.erase_max_us,
+			       cobs.word_size,
+			       cobs.program_max_us);
+	usbsim_cobs_config_clear(&cobs);
+	g_print("%s", str->str);
+}
+
 static void
 usbsim_list_profiles(void)
 {
+	UsbsimCobsConfig cobs;
 	const UsbsimDfuProfile *const *profiles = usbsim_dfu_profiles();
 	for (guint i = 0; profiles[i] != NULL; i++) {
 		const UsbsimDfuProfile *p = profiles[i];
@@ -293,9 +393,15 @@ usbsim_list_profiles(void)
 		for (guint alt = 0; usbsim_dfuse_get_layout(dfuse, alt) != NULL; alt++)
 			g_print("\talt %u: %s\n", alt, usbsim_dfuse_get_layout(dfuse, alt));
 	}
-	g_print("%s\t1209:0020 CDC ACM, 1 MiB flash (or 2 MiB), 128 KiB sectors: STM32H7 "
-		"bootloader speaking the COBS-framed bulk protocol\n",
-		USBSIM_COBS_PROFILE_NAME);
+	usbsim_cobs_config_init(&cobs);
+	g_print("%s\t%04x:%04x CDC ACM, %u KiB flash, %u KiB sectors: STM32H7 bootloader speaking "
+		"the COBS-framed bulk protocol\n",
+		USBSIM_COBS_PROFILE_NAME,
+		cobs.vid,
+		cobs.pid,
+		cobs.flash_size / 1024,
+		cobs.sector_size / 1024);
+	usbsim_cobs_config_clear(&cobs);
 }
 
 static gint
@@ -375,29 +481,33 @@ usbsim_run(UsbsimModel *model,
 	return exit_status;
 }
 
-/* the command line, as given; NULL for an option not given */
+/* the command line, as given: one parse, whichever model the profile picks; NULL (FALSE)
+ * for an option not given */
 typedef struct {
-	const gchar *mode;
-	const gchar *vid;
-	const gchar *runtime_pid;
-	const gchar *dfu_pid;
-	const gchar *bcd_device;
-	const gchar *serial;
-	const gchar *flash_size;
-	const gchar *transfer_size;
-	const gchar *manifest_tolerant;
-	const gchar *will_detach;
-	const gchar *can_upload;
-	const gchar *can_download;
-	const gchar *can_accelerate;
-	const gchar *alts;
-	const gchar *version_offset;
-	const gchar *early_poll;
-	const gchar *seed;
-	const gchar *stuck_busy;
-	const gchar *block_stride;
-	const gchar *hostile_poll_timeout;
-	const gchar *flash_layout;
+	gchar *mode;
+	gchar *vid;
+	gchar *runtime_pid;
+	gchar *dfu_pid;
+	gchar *bcd_device;
+	gchar *serial;
+	gchar *flash_size;
+	gchar *transfer_size;
+	gchar *manifest_tolerant;
+	gchar *will_detach;
+	gchar *can_upload;
+	gchar *can_download;
+	gchar *can_accelerate;
+	gchar *alts;
+	gchar *version_offset;
+	gchar *early_poll;
+	gchar *seed;
+	gchar *stuck_busy;
+	gchar *block_stride;
+	gchar *hostile_poll_timeout;
+	gchar *flash_layout;
+	gchar *manifest_ending;
+	gchar *manifest_status;
+	gchar *app_dfu;
 	gchar **faults;
 	gboolean func_desc_every_alt;
 	gboolean stall_functional_request;
@@ -409,6 +519,57 @@ typedef struct {
 	gboolean no_product_string;
 	gdouble time_scale;
 } UsbsimOptions;
+
+static void
+usbsim_options_clear(UsbsimOptions *o)
+{
+	gchar **strings[] = {&o->mode,
+			     &o->vid,
+			     &o->runtime_pid,
+			     &o->dfu_pid,
+			     &o->bcd_device,
+			     &o->serial,
+			     &o->flash_size,
+			     &o->transfer_size,
+			     &o->manifest_tolerant,
+			     &o->will_detach,
+			     &o->can_upload,
+			     &o->can_download,
+			     &o->can_accelerate,
+			     &o->alts,
+			     &o->version_offset,
+			     &o->early_poll,
+			     &o->seed,
+			     &o->stuck_busy,
+			     &o->block_stride,
+			     &o->hostile_poll_timeout,
+			     &o->flash_layout,
+			     &o->manifest_ending,
+			     &o->manifest_status,
+			     &o->app_dfu};
+	for (guint i = 0; i < G_N_ELEMENTS(strings); i++)
+		g_clear_pointer(strings[i], g_free);
+	g_clear_pointer(&o->faults, g_strfreev);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimOptions, usbsim_options_clear)
+
+/* the options only a DfuSe device takes (--hostile-poll-timeout applies to DFU 1.1 too) */
+static gboolean
+usbsim_options_have_dfuse(const UsbsimOptions *o)
+{
+	return o->can_accelerate != NULL || o->stuck_busy != NULL || o->block_stride != NULL ||
+	       o->flash_layout != NULL || o->bogus_set_address_timeout || o->zero_poll_timeout ||
+	       o->short_mass_erase_timeout || o->stall_early_poll_during_erase ||
+	       o->read_protected || o->no_product_string;
+}
+
+/* the options only a DFU 1.1 device takes */
+static gboolean
+usbsim_options_have_dfu_only(const UsbsimOptions *o)
+{
+	return o->manifest_ending != NULL || o->app_dfu != NULL || o->manifest_status != NULL;
+}
 
 static gboolean
 usbsim_parse_attribute(const gchar *str,
@@ -449,33 +610,53 @@ usbsim_parse_poll(const gchar *str, UsbsimPoll *poll, GError **error)
 	return TRUE;
 }
 
-/* the DfuSe options, and the DFU 1.1 ones that apply to a DfuSe device */
+/* where the options both DFU models take land in a model's config */
+typedef struct {
+	UsbsimDfuIds *ids;
+	UsbsimDfuMode *initial_mode;
+	guint16 *bcd_device;
+	guint32 *flash_size; /* checked against the model's geometry by the caller */
+	guint16 *transfer_size;
+	guint *alts;
+	guint32 *version_offset;
+	guint32 *seed;
+	gboolean *early_poll_stalls;
+	UsbsimPoll *poll;
+	gboolean *func_desc_every_alt;
+	gboolean *stall_functional_request;
+	gdouble *time_scale;
+	gchar **serial;
+	GArray *faults; /* of UsbsimFault */
+} UsbsimDfuFields;
+
+/* the shared fields of a UsbsimDfuConfig or a UsbsimDfuseConfig: the same names in both */
+#define USBSIM_DFU_FIELDS(config)                                                                  \
+	{                                                                                          \
+		.ids = &(config)->profile.ids, .initial_mode = &(config)->initial_mode,            \
+		.bcd_device = &(config)->bcd_device, .flash_size = &(config)->profile.flash_size,  \
+		.transfer_size = &(config)->profile.transfer_size, .alts = &(config)->alts,        \
+		.version_offset = &(config)->version_offset, .seed = &(config)->seed,              \
+		.early_poll_stalls = &(config)->early_poll_stalls, .poll = &(config)->poll,        \
+		.func_desc_every_alt = &(config)->func_desc_every_alt,                             \
+		.stall_functional_request = &(config)->stall_functional_request,                   \
+		.time_scale = &(config)->time_scale, .serial = &(config)->serial,                  \
+		.faults = (config)->faults,                                                        \
+	}
+
+/* the options the DFU 1.1 and DfuSe models share, parsed the same way for both */
 static gboolean
-usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
+usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GError **error)
 {
-	UsbsimDfuseProfile *profile = &config->profile;
 	guint64 value = 0;
 
-	config->time_scale = o->time_scale;
-	config->func_desc_every_alt = o->func_desc_every_alt;
-	config->stall_functional_request = o->stall_functional_request;
-	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
-	config->zero_poll_timeout = o->zero_poll_timeout;
-	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
-	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
-	config->read_protected = o->read_protected;
-	config->no_product_string = o->no_product_string;
-	if (o->hostile_poll_timeout != NULL &&
-	    !usbsim_parse_poll(o->hostile_poll_timeout, &config->poll, error))
-		return FALSE;
-	/* the internal flash reports this string; its real geometry stays the profile's */
-	if (o->flash_layout != NULL)
-		profile->flash_layout_reported = o->flash_layout;
+	*f->time_scale = o->time_scale;
+	*f->func_desc_every_alt = o->func_desc_every_alt;
+	*f->stall_functional_request = o->stall_functional_request;
 	if (o->mode != NULL) {
 		if (g_strcmp0(o->mode, "runtime") == 0) {
-			config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
+			*f->initial_mode = USBSIM_DFU_MODE_RUNTIME;
 		} else if (g_strcmp0(o->mode, "dfu") == 0) {
-			config->initial_mode = USBSIM_DFU_MODE_DFU;
+			*f->initial_mode = USBSIM_DFU_MODE_DFU;
 		} else {
 			g_set_error_literal(error,
 					    G_IO_ERROR,
@@ -484,12 +665,12 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			return FALSE;
 		}
 	}
-	if (!usbsim_dfu_ids_parse(&profile->ids, o->vid, o->runtime_pid, o->dfu_pid, error))
+	if (!usbsim_dfu_ids_parse(f->ids, o->vid, o->runtime_pid, o->dfu_pid, error))
 		return FALSE;
 	if (o->bcd_device != NULL) {
 		if (!usbsim_harness_parse_uint(o->bcd_device, 0xffff, &value, "bcd-device", error))
 			return FALSE;
-		config->bcd_device = value;
+		*f->bcd_device = value;
 	}
 	if (o->flash_size != NULL) {
 		if (!usbsim_harness_parse_uint(o->flash_size,
@@ -498,9 +679,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 					       "flash-size",
 					       error))
 			return FALSE;
-		if (!usbsim_dfuse_check_flash_size(profile, value, error))
-			return FALSE;
-		profile->flash_size = value;
+		*f->flash_size = value;
 	}
 	if (o->transfer_size != NULL) {
 		if (!usbsim_harness_parse_uint(o->transfer_size,
@@ -516,7 +695,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 					    "transfer size must not be zero");
 			return FALSE;
 		}
-		profile->transfer_size = value;
+		*f->transfer_size = value;
 	}
 	if (o->alts != NULL) {
 		if (!usbsim_harness_parse_uint(o->alts, 255, &value, "alts", error))
@@ -528,7 +707,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 					    "alts must be at least 1");
 			return FALSE;
 		}
-		config->alts = value;
+		*f->alts = value;
 	}
 	if (o->version_offset != NULL) {
 		if (!usbsim_harness_parse_uint(o->version_offset,
@@ -537,13 +716,133 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 					       "version-offset",
 					       error))
 			return FALSE;
-		config->version_offset = value;
+		*f->version_offset = value;
 	}
 	if (o->seed != NULL) {
 		if (!usbsim_harness_parse_uint(o->seed, G_MAXUINT32, &value, "seed", error))
 			return FALSE;
-		config->seed = value;
+		*f->seed = value;
 	}
+	if (o->hostile_poll_timeout != NULL &&
+	    !usbsim_parse_poll(o->hostile_poll_timeout, f->poll, error))
+		return FALSE;
+	if (o->early_poll != NULL) {
+		if (g_strcmp0(o->early_poll, "stall") == 0) {
+			*f->early_poll_stalls = TRUE;
+		} else if (g_strcmp0(o->early_poll, "answer") != 0) {
+			g_set_error_literal(error,
+					    G_IO_ERROR,
+					    G_IO_ERROR_INVALID_ARGUMENT,
+					    "--early-poll must be answer or stall");
+			return FALSE;
+		}
+	}
+	if (o->serial != NULL) {
+		g_free(*f->serial);
+		*f->serial = g_strdup(o->serial);
+	}
+	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
+		UsbsimFault fault;
+		if (!usbsim_fault_parse(o->faults[i], &fault, error))
+			return FALSE;
+		g_array_append_val(f->faults, fault);
+	}
+	return TRUE;
+}
+
+/* the DFU 1.1 model: the shared options and its own */
+static gboolean
+usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
+{
+	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
+
+	if (!usbsim_configure_dfu_common(o, &fields, error))
+		return FALSE;
+	if (o->flash_size != NULL &&
+	    (config->profile.flash_size == 0 ||
+	     config->profile.flash_size % config->profile.page_size != 0)) {
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "flash size must be a non-zero multiple of the %u byte page",
+			    config->profile.page_size);
+		return FALSE;
+	}
+	if (o->manifest_tolerant != NULL && !usbsim_parse_bool(o->manifest_tolerant,
+							       &config->manifest_tolerant,
+							       "--manifest-tolerant",
+							       error))
+		return FALSE;
+	if (o->manifest_ending != NULL) {
+		if (g_strcmp0(o->manifest_ending, "wait-reset") == 0) {
+			config->ending = USBSIM_DFU_ENDING_WAIT_RESET;
+		} else if (g_strcmp0(o->manifest_ending, "reset") == 0) {
+			config->ending = USBSIM_DFU_ENDING_RESET;
+		} else if (g_strcmp0(o->manifest_ending, "silent") == 0) {
+			config->ending = USBSIM_DFU_ENDING_SILENT;
+		} else {
+			g_set_error_literal(
+			    error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--manifest-ending must be wait-reset, reset or silent");
+			return FALSE;
+		}
+	}
+	if (o->manifest_status != NULL) {
+		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
+		while (status >= 0 &&
+		       g_strcmp0(o->manifest_status, usbsim_dfu_status_to_string(status)) != 0)
+			status--;
+		if (status < 0) {
+			g_set_error(
+			    error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
+			    o->manifest_status);
+			return FALSE;
+		}
+		config->manifest_status = status;
+	}
+	if (o->app_dfu != NULL &&
+	    !usbsim_parse_bool(o->app_dfu, &config->app_has_dfu, "--app-dfu", error))
+		return FALSE;
+	if (o->will_detach != NULL &&
+	    !usbsim_parse_bool(o->will_detach, &config->will_detach, "--will-detach", error))
+		return FALSE;
+	if (o->can_upload != NULL &&
+	    !usbsim_parse_bool(o->can_upload, &config->can_upload, "--can-upload", error))
+		return FALSE;
+	if (o->can_download != NULL &&
+	    !usbsim_parse_bool(o->can_download, &config->can_download, "--can-download", error))
+		return FALSE;
+	return TRUE;
+}
+
+/* the DfuSe model: the shared options, its own, and the DFU 1.1 attributes as the
+ * functional descriptor's bits */
+static gboolean
+usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
+{
+	UsbsimDfuseProfile *profile = &config->profile;
+	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
+	guint64 value = 0;
+
+	if (!usbsim_configure_dfu_common(o, &fields, error))
+		return FALSE;
+	if (o->flash_size != NULL &&
+	    !usbsim_dfuse_check_flash_size(profile, profile->flash_size, error))
+		return FALSE;
+	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
+	config->zero_poll_timeout = o->zero_poll_timeout;
+	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
+	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
+	config->read_protected = o->read_protected;
+	config->no_product_string = o->no_product_string;
+	/* the internal flash reports this string; its real geometry stays the profile's */
+	if (o->flash_layout != NULL)
+		profile->flash_layout_reported = o->flash_layout;
 	if (o->stuck_busy != NULL) {
 		if (g_strcmp0(o->stuck_busy, "always") == 0) {
 			config->stuck_busy_from = 1;
@@ -590,17 +889,6 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 				    "--can-accelerate",
 				    error))
 		return FALSE;
-	if (o->early_poll != NULL) {
-		if (g_strcmp0(o->early_poll, "stall") == 0) {
-			config->early_poll_stalls = TRUE;
-		} else if (g_strcmp0(o->early_poll, "answer") != 0) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--early-poll must be answer or stall");
-			return FALSE;
-		}
-	}
 	if (o->block_stride != NULL) {
 		if (g_strcmp0(o->block_stride, "transfer-size") == 0) {
 			config->stride_transfer_size = TRUE;
@@ -611,14 +899,6 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 					    "--block-stride must be wlength or transfer-size");
 			return FALSE;
 		}
-	}
-	if (o->serial != NULL)
-		config->serial = g_strdup(o->serial);
-	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
-		UsbsimFault fault;
-		if (!usbsim_fault_parse(o->faults[i], &fault, error))
-			return FALSE;
-		g_array_append_val(config->faults, fault);
 	}
 	return TRUE;
 }
@@ -637,54 +917,64 @@ usbsim_setup_tmpdir(void)
 	return TRUE;
 }
 
-static gint
-usbsim_main_dfuse(const UsbsimDfuseProfile *dfuse_profile,
-		  const UsbsimOptions *options,
-		  const gchar *flash_in,
-		  gchar **client_argv,
-		  const gchar *flash_out,
-		  const gchar *trace,
-		  guint timeout_s)
+static gboolean
+usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbsimDfuse) dfuse = NULL;
-	UsbsimDfuseConfig config;
-	UsbsimModel model = {.ops = usbsim_dfuse_ops(), .time_scale = options->time_scale};
+	gchar *contents = NULL;
+	gsize len = 0;
+	if (flash_in == NULL)
+		return TRUE;
+	if (!g_file_get_contents(flash_in, &contents, &len, error))
+		return FALSE;
+	*bytes = g_bytes_new_take(contents, len);
+	return TRUE;
+}
 
-	usbsim_dfuse_config_init(&config, dfuse_profile);
-	if (usbsim_configure_dfuse(&config, options, &error) && flash_in != NULL) {
-		gchar *contents = NULL;
-		gsize len = 0;
-		if (g_file_get_contents(flash_in, &contents, &len, &error))
-			config.flash_in = g_bytes_new_take(contents, len);
-	}
-	if (error != NULL) {
-		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_dfuse_config_clear(&config);
-		return USBSIM_EXIT_SETUP;
-	}
-	dfuse = usbsim_dfuse_new(&config);
+/* the DFU 1.1 model of a profile, as the command line configures it */
+static UsbsimDfu *
+usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
+		     const UsbsimOptions *options,
+		     const gchar *flash_in,
+		     GError **error)
+{
+	UsbsimDfuConfig config;
+	UsbsimDfu *dfu = NULL;
+
+	usbsim_dfu_config_init(&config, profile);
+	if (usbsim_configure_dfu(&config, options, error) &&
+	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+		dfu = usbsim_dfu_new(&config);
+	usbsim_dfu_config_clear(&config);
+	return dfu;
+}
+
+/* the DfuSe model of a profile, as the command line configures it */
+static UsbsimDfuse *
+usbsim_model_dfuse_new(const UsbsimDfuseProfile *profile,
+		       const UsbsimOptions *options,
+		       const gchar *flash_in,
+		       GError **error)
+{
+	UsbsimDfuseConfig config;
+	UsbsimDfuse *dfuse = NULL;
+
+	usbsim_dfuse_config_init(&config, profile);
+	if (usbsim_configure_dfuse(&config, options, error) &&
+	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+		dfuse = usbsim_dfuse_new(&config);
 	usbsim_dfuse_config_clear(&config);
-	if (!usbsim_setup_tmpdir())
-		return USBSIM_EXIT_SETUP;
-	model.dfuse = dfuse;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return dfuse;
 }
 
 /* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
-static gint
-usbsim_main_cobs(const UsbsimOptions *options,
-		 const UsbsimCobsOptions *cobs_options,
-		 const gchar *flash_in,
-		 gchar **client_argv,
-		 const gchar *flash_out,
-		 const gchar *trace,
-		 guint timeout_s)
+static UsbsimCobs *
+usbsim_model_cobs_new(const UsbsimOptions *options,
+		      const UsbsimCobsOptions *cobs_options,
+		      const gchar *flash_in,
+		      GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(UsbsimCobs) cobs = NULL;
 	UsbsimCobsConfig config;
-	UsbsimModel model = {.ops = usbsim_cobs_ops(), .time_scale = options->time_scale};
+	UsbsimCobs *cobs = NULL;
 	guint64 value = 0;
 
 	usbsim_cobs_config_init(&config);
@@ -695,255 +985,249 @@ usbsim_main_cobs(const UsbsimOptions *options,
 	    options->can_download != NULL || options->alts != NULL ||
 	    options->version_offset != NULL || options->early_poll != NULL ||
 	    options->faults != NULL || options->func_desc_every_alt) {
-		g_set_error_literal(&error,
+		g_set_error_literal(error,
 				    G_IO_ERROR,
 				    G_IO_ERROR_INVALID_ARGUMENT,
 				    "the DFU options do not apply to the " USBSIM_COBS_PROFILE_NAME
 				    " profile (its faults are the --cobs-* options)");
 	}
-	if (error == NULL && options->vid != NULL &&
-	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", &error))
+	if (*error == NULL && options->vid != NULL &&
+	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", error))
 		config.vid = value;
-	if (error == NULL && options->bcd_device != NULL &&
-	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", &error))
+	if (*error == NULL && options->bcd_device != NULL &&
+	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", error))
 		config.bcd_device = value;
-	if (error == NULL && options->seed != NULL &&
-	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", &error))
+	if (*error == NULL && options->seed != NULL &&
+	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", error))
 		config.seed = value;
-	if (error == NULL && options->flash_size != NULL &&
+	if (*error == NULL && options->flash_size != NULL &&
 	    usbsim_harness_parse_uint(options->flash_size,
 				      64 * 1024 * 1024,
 				      &value,
 				      "flash-size",
-				      &error)) {
+				      error)) {
 		if (value == 0 || value % config.sector_size != 0)
-			g_set_error(&error,
+			g_set_error(error,
 				    G_IO_ERROR,
 				    G_IO_ERROR_INVALID_ARGUMENT,
 				    "flash size must be a non-zero multiple of the %u byte sector",
 				    config.sector_size);
 		config.flash_size = value;
 	}
-	if (error == NULL && options->serial != NULL) {
+	if (*error == NULL && options->serial != NULL) {
 		g_free(config.serial);
 		config.serial = g_strdup(options->serial);
 	}
-	if (error == NULL)
-		usbsim_cobs_options_apply(cobs_options, &config, &error);
-	if (error == NULL && flash_in != NULL) {
-		gchar *contents = NULL;
-		gsize len = 0;
-		if (g_file_get_contents(flash_in, &contents, &len, &error))
-			config.flash_in = g_bytes_new_take(contents, len);
-	}
+	if (*error == NULL)
+		usbsim_cobs_options_apply(cobs_options, &config, error);
+	if (*error == NULL)
+		usbsim_read_flash_in(flash_in, &config.flash_in, error);
+	if (*error == NULL)
+		cobs = usbsim_cobs_new(&config);
+	usbsim_cobs_config_clear(&config);
+	return cobs;
+}
+
+/* serves a model built from the command line, or says why there is none */
+static gint
+usbsim_run_model(UsbsimModel *model,
+		 gchar **client_argv,
+		 const gchar *flash_out,
+		 const gchar *trace,
+		 guint timeout_s,
+		 const GError *error)
+{
 	if (error != NULL) {
 		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_cobs_config_clear(&config);
 		return USBSIM_EXIT_SETUP;
 	}
-	cobs = usbsim_cobs_new(&config);
-	usbsim_cobs_config_clear(&config);
 	if (!usbsim_setup_tmpdir())
 		return USBSIM_EXIT_SETUP;
-	model.cobs = cobs;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return usbsim_run(model, client_argv, flash_out, trace, timeout_s);
 }
 
 int
 main(int argc, char **argv)
 {
 	/* GOption replaces a string without freeing what was there: no allocated default */
+	g_auto(UsbsimOptions) o = {.time_scale = 1.0};
 	g_autofree gchar *profile_name = NULL;
-	g_autofree gchar *mode = NULL;
-	g_autofree gchar *vid = NULL;
-	g_autofree gchar *runtime_pid = NULL;
-	g_autofree gchar *dfu_pid = NULL;
-	g_autofree gchar *bcd_device = NULL;
-	g_autofree gchar *serial = NULL;
-	g_autofree gchar *flash_size = NULL;
 	g_autofree gchar *flash_in = NULL;
 	g_autofree gchar *flash_out = NULL;
-	g_autofree gchar *transfer_size = NULL;
-	g_autofree gchar *manifest_tolerant = NULL;
-	g_autofree gchar *will_detach = NULL;
-	g_autofree gchar *can_upload = NULL;
-	g_autofree gchar *can_download = NULL;
-	g_autofree gchar *alts = NULL;
-	g_autofree gchar *version_offset = NULL;
-	g_autofree gchar *early_poll = NULL;
-	g_autofree gchar *seed = NULL;
 	g_autofree gchar *trace = NULL;
-	g_autofree gchar *can_accelerate = NULL;
-	g_autofree gchar *stuck_busy = NULL;
-	g_autofree gchar *hostile_poll_timeout = NULL;
-	g_autofree gchar *flash_layout = NULL;
-	g_autofree gchar *block_stride = NULL;
-	g_autofree gchar *manifest_ending = NULL;
-	g_autofree gchar *app_dfu = NULL;
-	g_autofree gchar *manifest_status = NULL;
-	g_auto(GStrv) faults = NULL;
 	g_auto(GStrv) client_argv = NULL;
-	gboolean func_desc_every_alt = FALSE;
-	gboolean stall_functional_request = FALSE;
-	gboolean bogus_set_address_timeout = FALSE;
-	gboolean zero_poll_timeout = FALSE;
-	gboolean short_mass_erase_timeout = FALSE;
-	gboolean stall_early_poll_during_erase = FALSE;
-	gboolean read_protected = FALSE;
-	gboolean no_product_string = FALSE;
 	gboolean list_profiles = FALSE;
-	const UsbsimDfuseProfile *dfuse_profile;
-	gdouble time_scale = 1.0;
+	gboolean json = FALSE;
 	gint timeout_s = 120;
+	const UsbsimDfuseProfile *dfuse_profile;
 	const UsbsimDfuProfile *profile;
-	UsbsimDfuConfig config;
-	guint64 value = 0;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
-	g_autoptr(UsbsimDfu) dfu = NULL;
-	UsbsimModel model = {.ops = usbsim_dfu_ops()};
 	UsbsimCobsOptions cobs_options = {NULL};
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	g_autoptr(UsbsimCobs) cobs = NULL;
+	UsbsimModel model = {NULL};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
-	    {"mode", 0, 0, G_OPTION_ARG_STRING, &mode, "Initial mode: runtime or dfu", "MODE"},
-	    {"vid", 0, 0, G_OPTION_ARG_STRING, &vid, "USB vendor ID", "0xNNNN"},
+	    {"json",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &json,
+	     "--list-profiles: as JSON, the facts the test tools read",
+	     NULL},
+	    {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "Initial mode: runtime or dfu", "MODE"},
+	    {"vid", 0, 0, G_OPTION_ARG_STRING, &o.vid, "USB vendor ID", "0xNNNN"},
 	    {"runtime-pid",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &runtime_pid,
+	     &o.runtime_pid,
 	     "Runtime product ID",
 	     "0xNNNN"},
-	    {"dfu-pid", 0, 0, G_OPTION_ARG_STRING, &dfu_pid, "DFU mode product ID", "0xNNNN"},
-	    {"bcd-device", 0, 0, G_OPTION_ARG_STRING, &bcd_device, "Bootloader version", "0xNNNN"},
-	    {"serial", 0, 0, G_OPTION_ARG_STRING, &serial, "Serial number", "STR"},
-	    {"flash-size", 0, 0, G_OPTION_ARG_STRING, &flash_size, "Flash size", "BYTES"},
+	    {"dfu-pid", 0, 0, G_OPTION_ARG_STRING, &o.dfu_pid, "DFU mode product ID", "0xNNNN"},
+	    {"bcd-device",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &o.bcd_device,
+	     "Bootloader version",
+	     "0xNNNN"},
+	    {"serial", 0, 0, G_OPTION_ARG_STRING, &o.serial, "Serial number", "STR"},
+	    {"flash-size", 0, 0, G_OPTION_ARG_STRING, &o.flash_size, "Flash size", "BYTES"},
 	    {"flash-in", 0, 0, G_OPTION_ARG_FILENAME, &flash_in, "Initial flash contents", "FILE"},
 	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at the end", "FILE"},
-	    {"transfer-size", 0, 0, G_OPTION_ARG_STRING, &transfer_size, "wTransferSize", "N"},
-	    {"manifest-tolerant", 0, 0, G_OPTION_ARG_STRING, &manifest_tolerant, "yes or no", "B"},
-	    {"will-detach", 0, 0, G_OPTION_ARG_STRING, &will_detach, "yes or no", "B"},
-	    {"can-upload", 0, 0, G_OPTION_ARG_STRING, &can_upload, "yes or no", "B"},
-	    {"can-download", 0, 0, G_OPTION_ARG_STRING, &can_download, "yes or no", "B"},
-	    {"alts", 0, 0, G_OPTION_ARG_STRING, &alts, "DFU mode alt settings", "N"},
+	    {"transfer-size", 0, 0, G_OPTION_ARG_STRING, &o.transfer_size, "wTransferSize", "N"},
+	    {"manifest-tolerant",
+	     0,
+	     0,
+	     G_OPTION_ARG_STRING,
+	     &o.manifest_tolerant,
+	     "yes or no",
+	     "B"},
+	    {"will-detach", 0, 0, G_OPTION_ARG_STRING, &o.will_detach, "yes or no", "B"},
+	    {"can-upload", 0, 0, G_OPTION_ARG_STRING, &o.can_upload, "yes or no", "B"},
+	    {"can-download", 0, 0, G_OPTION_ARG_STRING, &o.can_download, "yes or no", "B"},
+	    {"alts", 0, 0, G_OPTION_ARG_STRING, &o.alts, "DFU mode alt settings", "N"},
 	    {"func-desc-every-alt",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &func_desc_every_alt,
+	     &o.func_desc_every_alt,
 	     "Repeat the functional descriptor after every alt setting",
 	     NULL},
 	    {"stall-functional-descriptor-request",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &stall_functional_request,
+	     &o.stall_functional_request,
 	     "A standalone GET_DESCRIPTOR for the functional descriptor stalls (STM32C5)",
 	     NULL},
-	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &version_offset, "Version offset", "N"},
-	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &early_poll, "answer or stall", "HOW"},
+	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &o.version_offset, "Version offset", "N"},
+	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &o.early_poll, "answer or stall", "HOW"},
 	    {"manifest-ending",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &manifest_ending,
+	     &o.manifest_ending,
 	     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
 	     "HOW"},
 	    {"manifest-status",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &manifest_status,
+	     &o.manifest_status,
 	     "DFU 1.1: the status the image check at manifestation reports (OK)",
 	     "STATUS"},
 	    {"app-dfu",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &app_dfu,
+	     &o.app_dfu,
 	     "DFU 1.1: the application has a DFU runtime interface, yes or no",
 	     "B"},
 	    {"can-accelerate",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &can_accelerate,
+	     &o.can_accelerate,
 	     "DfuSe: functional descriptor bit 7, yes or no",
 	     "B"},
 	    {"bogus-set-address-timeout",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &bogus_set_address_timeout,
+	     &o.bogus_set_address_timeout,
 	     "DfuSe: SET_ADDRESS reports 104 ms while it takes none",
 	     NULL},
 	    {"zero-poll-timeout",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &zero_poll_timeout,
+	     &o.zero_poll_timeout,
 	     "DfuSe: report a 0 ms poll timeout while really busy",
 	     NULL},
 	    {"short-mass-erase-timeout",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &short_mass_erase_timeout,
+	     &o.short_mass_erase_timeout,
 	     "DfuSe: a mass erase reports 100 ms",
 	     NULL},
 	    {"stall-early-poll-during-erase",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &stall_early_poll_during_erase,
+	     &o.stall_early_poll_during_erase,
 	     "DfuSe: GETSTATUS before an erase is done stalls",
 	     NULL},
 	    {"stuck-busy",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &stuck_busy,
+	     &o.stuck_busy,
 	     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
 	     "N|always"},
 	    {"hostile-poll-timeout",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &hostile_poll_timeout,
+	     &o.hostile_poll_timeout,
 	     "Every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
 	     "max|alternate|random"},
 	    {"flash-layout",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &flash_layout,
+	     &o.flash_layout,
 	     "DfuSe: the layout string the internal flash reports (its real geometry stays)",
 	     "STR"},
 	    {"block-stride",
 	     0,
 	     0,
 	     G_OPTION_ARG_STRING,
-	     &block_stride,
+	     &o.block_stride,
 	     "DfuSe: block address step, wlength (AN2662) or transfer-size",
 	     "HOW"},
 	    {"read-protected",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &read_protected,
+	     &o.read_protected,
 	     "DfuSe: flash read protection until a read unprotect",
 	     NULL},
 	    {"no-product-string",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &no_product_string,
+	     &o.no_product_string,
 	     "DfuSe: no product string in DFU mode (iProduct 0)",
 	     NULL},
-	    {"seed", 0, 0, G_OPTION_ARG_STRING, &seed, "Seed of the busy time draws", "N"},
-	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Time scale", "F"},
-	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &faults, "Fault", "KIND:REQUEST:N"},
+	    {"seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Seed of the busy time draws", "N"},
+	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &o.time_scale, "Time scale", "F"},
+	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.faults, "Fault", "KIND:REQUEST:N"},
 	    {"trace", 0, 0, G_OPTION_ARG_FILENAME, &trace, "JSON lines trace", "FILE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Client timeout", "SECONDS"},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &usbsim_verbose, "Log more", NULL},
@@ -963,6 +1247,10 @@ main(int argc, char **argv)
 	}
 	if (profile_name == NULL)
 		profile_name = g_strdup("stm32f1-dfu");
+	if (list_profiles && json) {
+		usbsim_list_profiles_json();
+		return EXIT_SUCCESS;
+	}
 	if (list_profiles) {
 		usbsim_list_profiles();
 		return EXIT_SUCCESS;
@@ -973,50 +1261,22 @@ main(int argc, char **argv)
 		    "usbsim-run: no client given; usage: usbsim-run [OPTIONS] -- CLIENT...\n");
 		return USBSIM_EXIT_SETUP;
 	}
-	if (time_scale < 0 || timeout_s <= 0) {
+	if (o.time_scale < 0 || timeout_s <= 0) {
 		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
 		return USBSIM_EXIT_SETUP;
 	}
+	model.time_scale = o.time_scale;
 	if (g_strcmp0(profile_name, USBSIM_COBS_PROFILE_NAME) == 0) {
-		UsbsimOptions options = {
-		    .mode = mode,
-		    .vid = vid,
-		    .runtime_pid = runtime_pid,
-		    .dfu_pid = dfu_pid,
-		    .bcd_device = bcd_device,
-		    .serial = serial,
-		    .flash_size = flash_size,
-		    .transfer_size = transfer_size,
-		    .manifest_tolerant = manifest_tolerant,
-		    .will_detach = will_detach,
-		    .can_upload = can_upload,
-		    .can_download = can_download,
-		    .alts = alts,
-		    .version_offset = version_offset,
-		    .early_poll = early_poll,
-		    .seed = seed,
-		    .faults = faults,
-		    .func_desc_every_alt = func_desc_every_alt,
-		    .time_scale = time_scale,
-		};
-		gint rc;
-		if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
-		    hostile_poll_timeout != NULL || flash_layout != NULL ||
-		    bogus_set_address_timeout || zero_poll_timeout || short_mass_erase_timeout ||
-		    stall_early_poll_during_erase || read_protected || no_product_string) {
+		if (usbsim_options_have_dfuse(&o) || o.hostile_poll_timeout != NULL) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
 		}
-		rc = usbsim_main_cobs(&options,
-				      &cobs_options,
-				      flash_in,
-				      client_argv,
-				      flash_out,
-				      trace,
-				      timeout_s);
+		cobs = usbsim_model_cobs_new(&o, &cobs_options, flash_in, &error);
 		usbsim_cobs_options_clear(&cobs_options);
-		return rc;
+		model.ops = usbsim_cobs_ops();
+		model.cobs = cobs;
+		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 	}
 	if (usbsim_cobs_options_given(&cobs_options)) {
 		g_printerr(
@@ -1026,58 +1286,18 @@ main(int argc, char **argv)
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
-	if (dfuse_profile != NULL &&
-	    (manifest_ending != NULL || app_dfu != NULL || manifest_status != NULL)) {
-		g_printerr("usbsim-run: --manifest-ending, --manifest-status and --app-dfu need a "
-			   "DFU 1.1 profile\n");
-		return USBSIM_EXIT_SETUP;
-	}
 	if (dfuse_profile != NULL) {
-		UsbsimOptions options = {
-		    .mode = mode,
-		    .vid = vid,
-		    .runtime_pid = runtime_pid,
-		    .dfu_pid = dfu_pid,
-		    .bcd_device = bcd_device,
-		    .serial = serial,
-		    .flash_size = flash_size,
-		    .transfer_size = transfer_size,
-		    .manifest_tolerant = manifest_tolerant,
-		    .will_detach = will_detach,
-		    .can_upload = can_upload,
-		    .can_download = can_download,
-		    .can_accelerate = can_accelerate,
-		    .alts = alts,
-		    .version_offset = version_offset,
-		    .early_poll = early_poll,
-		    .seed = seed,
-		    .stuck_busy = stuck_busy,
-		    .block_stride = block_stride,
-		    .hostile_poll_timeout = hostile_poll_timeout,
-		    .flash_layout = flash_layout,
-		    .faults = faults,
-		    .func_desc_every_alt = func_desc_every_alt,
-		    .bogus_set_address_timeout = bogus_set_address_timeout,
-		    .zero_poll_timeout = zero_poll_timeout,
-		    .short_mass_erase_timeout = short_mass_erase_timeout,
-		    .stall_early_poll_during_erase = stall_early_poll_during_erase,
-		    .stall_functional_request = stall_functional_request,
-		    .read_protected = read_protected,
-		    .no_product_string = no_product_string,
-		    .time_scale = time_scale,
-		};
-		return usbsim_main_dfuse(dfuse_profile,
-					 &options,
-					 flash_in,
-					 client_argv,
-					 flash_out,
-					 trace,
-					 timeout_s);
+		if (usbsim_options_have_dfu_only(&o)) {
+			g_printerr("usbsim-run: --manifest-ending, --manifest-status and --app-dfu "
+				   "need a DFU 1.1 profile\n");
+			return USBSIM_EXIT_SETUP;
+		}
+		dfuse = usbsim_model_dfuse_new(dfuse_profile, &o, flash_in, &error);
+		model.ops = usbsim_dfuse_ops();
+		model.dfuse = dfuse;
+		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 	}
-	if (can_accelerate != NULL || stuck_busy != NULL || block_stride != NULL ||
-	    flash_layout != NULL || bogus_set_address_timeout || zero_poll_timeout ||
-	    short_mass_erase_timeout || stall_early_poll_during_erase || read_protected ||
-	    no_product_string) {
+	if (usbsim_options_have_dfuse(&o)) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
@@ -1086,146 +1306,8 @@ main(int argc, char **argv)
 		g_printerr("usbsim-run: unknown profile '%s'\n", profile_name);
 		return USBSIM_EXIT_SETUP;
 	}
-	usbsim_dfu_config_init(&config, profile);
-	config.time_scale = time_scale;
-	config.func_desc_every_alt = func_desc_every_alt;
-	config.stall_functional_request = stall_functional_request;
-	if (time_scale < 0 || timeout_s <= 0) {
-		g_printerr("usbsim-run: --time-scale and --timeout must be positive\n");
-		return USBSIM_EXIT_SETUP;
-	}
-	if (mode != NULL) {
-		if (g_strcmp0(mode, "runtime") == 0) {
-			config.initial_mode = USBSIM_DFU_MODE_RUNTIME;
-		} else if (g_strcmp0(mode, "dfu") == 0) {
-			config.initial_mode = USBSIM_DFU_MODE_DFU;
-		} else {
-			g_printerr("usbsim-run: --mode must be runtime or dfu\n");
-			return USBSIM_EXIT_SETUP;
-		}
-	}
-	usbsim_dfu_ids_parse(&config.profile.ids, vid, runtime_pid, dfu_pid, &error);
-	if (error == NULL && bcd_device != NULL &&
-	    usbsim_harness_parse_uint(bcd_device, 0xffff, &value, "bcd-device", &error))
-		config.bcd_device = value;
-	if (error == NULL && flash_size != NULL &&
-	    usbsim_harness_parse_uint(flash_size, 64 * 1024 * 1024, &value, "flash-size", &error)) {
-		if (value == 0 || value % config.profile.page_size != 0) {
-			g_set_error(&error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "flash size must be a non-zero multiple of the %u byte page",
-				    config.profile.page_size);
-		}
-		config.profile.flash_size = value;
-	}
-	if (error == NULL && transfer_size != NULL &&
-	    usbsim_harness_parse_uint(transfer_size, 0xffff, &value, "transfer-size", &error)) {
-		if (value == 0)
-			g_set_error_literal(&error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "transfer size must not be zero");
-		config.profile.transfer_size = value;
-	}
-	if (error == NULL && alts != NULL &&
-	    usbsim_harness_parse_uint(alts, 255, &value, "alts", &error)) {
-		if (value == 0)
-			g_set_error_literal(&error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "alts must be at least 1");
-		config.alts = value;
-	}
-	if (error == NULL && version_offset != NULL &&
-	    usbsim_harness_parse_uint(version_offset,
-				      G_MAXUINT32,
-				      &value,
-				      "version-offset",
-				      &error))
-		config.version_offset = value;
-	if (error == NULL && seed != NULL &&
-	    usbsim_harness_parse_uint(seed, G_MAXUINT32, &value, "seed", &error))
-		config.seed = value;
-	if (error == NULL && manifest_tolerant != NULL)
-		usbsim_parse_bool(manifest_tolerant,
-				  &config.manifest_tolerant,
-				  "--manifest-tolerant",
-				  &error);
-	if (error == NULL && manifest_ending != NULL) {
-		if (g_strcmp0(manifest_ending, "wait-reset") == 0)
-			config.ending = USBSIM_DFU_ENDING_WAIT_RESET;
-		else if (g_strcmp0(manifest_ending, "reset") == 0)
-			config.ending = USBSIM_DFU_ENDING_RESET;
-		else if (g_strcmp0(manifest_ending, "silent") == 0)
-			config.ending = USBSIM_DFU_ENDING_SILENT;
-		else
-			g_set_error_literal(
-			    &error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "--manifest-ending must be wait-reset, reset or silent");
-	}
-	if (error == NULL && manifest_status != NULL) {
-		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
-		while (status >= 0 &&
-		       g_strcmp0(manifest_status, usbsim_dfu_status_to_string(status)) != 0)
-			status--;
-		if (status < 0) {
-			g_set_error(
-			    &error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
-			    manifest_status);
-		}
-		config.manifest_status = status;
-	}
-	if (error == NULL && app_dfu != NULL)
-		usbsim_parse_bool(app_dfu, &config.app_has_dfu, "--app-dfu", &error);
-	if (error == NULL && will_detach != NULL)
-		usbsim_parse_bool(will_detach, &config.will_detach, "--will-detach", &error);
-	if (error == NULL && can_upload != NULL)
-		usbsim_parse_bool(can_upload, &config.can_upload, "--can-upload", &error);
-	if (error == NULL && can_download != NULL)
-		usbsim_parse_bool(can_download, &config.can_download, "--can-download", &error);
-	if (error == NULL && hostile_poll_timeout != NULL)
-		usbsim_parse_poll(hostile_poll_timeout, &config.poll, &error);
-	if (error == NULL && early_poll != NULL) {
-		if (g_strcmp0(early_poll, "stall") == 0)
-			config.early_poll_stalls = TRUE;
-		else if (g_strcmp0(early_poll, "answer") != 0)
-			g_set_error_literal(&error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--early-poll must be answer or stall");
-	}
-	if (error == NULL && serial != NULL) {
-		g_free(config.serial);
-		config.serial = g_strdup(serial);
-	}
-	for (guint i = 0; error == NULL && faults != NULL && faults[i] != NULL; i++) {
-		UsbsimFault fault;
-		if (usbsim_fault_parse(faults[i], &fault, &error))
-			g_array_append_val(config.faults, fault);
-	}
-	if (error == NULL && flash_in != NULL) {
-		gchar *contents = NULL;
-		gsize len = 0;
-		if (g_file_get_contents(flash_in, &contents, &len, &error))
-			config.flash_in = g_bytes_new_take(contents, len);
-	}
-	if (error != NULL) {
-		g_printerr("usbsim-run: %s\n", error->message);
-		usbsim_dfu_config_clear(&config);
-		return USBSIM_EXIT_SETUP;
-	}
-
-	dfu = usbsim_dfu_new(&config);
+	dfu = usbsim_model_dfu_new(profile, &o, flash_in, &error);
+	model.ops = usbsim_dfu_ops();
 	model.dfu = dfu;
-	model.time_scale = config.time_scale;
-	usbsim_dfu_config_clear(&config);
-	if (!usbsim_setup_tmpdir())
-		return USBSIM_EXIT_SETUP;
-	return usbsim_run(&model, client_argv, flash_out, trace, timeout_s);
+	return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
 }
