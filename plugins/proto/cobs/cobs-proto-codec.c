@@ -320,38 +320,6 @@ cobs_proto_version_reply_parse(const uint8_t *buf,
 	return COBS_PROTO_ERROR_NOT_ACK;
 }
 
-/* the reflected polynomial 0xEDB88320, four bits at a time */
-static const uint32_t cobs_proto_crc32_nibble[16] = {
-    0x00000000,
-    0x1DB71064,
-    0x3B6E20C8,
-    0x26D930AC,
-    0x76DC4190,
-    0x6B6B51F4,
-    0x4DB26158,
-    0x5005713C,
-    0xEDB88320,
-    0xF00F9344,
-    0xD6D6A3E8,
-    0xCB61B38C,
-    0x9B64C2B0,
-    0x86D3D2D4,
-    0xA00AE278,
-    0xBDBDF21C,
-};
-
-uint32_t
-cobs_proto_crc32_update(uint32_t crc, const uint8_t *buf, size_t len)
-{
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= buf[i];
-		crc = (crc >> 4) ^ cobs_proto_crc32_nibble[crc & 0x0F];
-		crc = (crc >> 4) ^ cobs_proto_crc32_nibble[crc & 0x0F];
-	}
-	return ~crc;
-}
-
 void
 cobs_proto_config_init(CobsProtoConfig *config)
 {

@@ -487,7 +487,7 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 static void
 cobs_proto_session_check_verify(CobsProtoSession *session, const CobsProtoFrame *frame)
 {
-	uint32_t crc = cobs_proto_crc32_update(0, session->image, session->image_size);
+	uint32_t crc = proto_crc32(0, session->image, session->image_size);
 	const uint8_t *p = frame->payload;
 
 	session->device_count =

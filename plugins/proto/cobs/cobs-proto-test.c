@@ -312,10 +312,10 @@ test_crc32_and_timeouts(void)
 	CobsProtoConfig config;
 	uint32_t crc;
 
-	CHECK(cobs_proto_crc32_update(0, (const uint8_t *)"123456789", 9) == 0xCBF43926);
-	crc = cobs_proto_crc32_update(0, (const uint8_t *)"1234", 4);
-	CHECK(cobs_proto_crc32_update(crc, (const uint8_t *)"56789", 5) == 0xCBF43926);
-	CHECK(cobs_proto_crc32_update(0, NULL, 0) == 0);
+	CHECK(proto_crc32(0, (const uint8_t *)"123456789", 9) == 0xCBF43926);
+	crc = proto_crc32(0, (const uint8_t *)"1234", 4);
+	CHECK(proto_crc32(crc, (const uint8_t *)"56789", 5) == 0xCBF43926);
+	CHECK(proto_crc32(0, NULL, 0) == 0);
 
 	cobs_proto_config_init(&config);
 	/* 1 MiB is 8 sectors of 128 KiB at 2 s each */
@@ -1366,7 +1366,7 @@ test_session_verify_hostile(void)
 {
 	const uint8_t ack[] = {0x06, 0x00};
 	const uint8_t ext_ack[] = {0x06, 0x03, 0x01, 0x01, 0x00};
-	uint32_t crc = cobs_proto_crc32_update(0, test_image, 100);
+	uint32_t crc = proto_crc32(0, test_image, 100);
 	uint8_t payload[9] = {COBS_PROTO_CONTROL_VERIFY, 0xff, 0xff, 0xff, 0xff};
 	uint8_t reply[COBS_PROTO_MESSAGE_MAX];
 	size_t reply_len = 0;

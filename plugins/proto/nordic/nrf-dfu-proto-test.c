@@ -268,12 +268,11 @@ static void
 test_crc32(void)
 {
 	const char *check = "123456789";
-	CHECK(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 9) == 0xCBF43926);
-	CHECK(nrf_dfu_proto_crc32(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 4),
-				  (const uint8_t *)check + 4,
-				  5) == 0xCBF43926);
-	CHECK(nrf_dfu_proto_crc32(0, image, sizeof(image)) ==
-	      fake_bl_crc32(0, image, sizeof(image)));
+	CHECK(proto_crc32(0, (const uint8_t *)check, 9) == 0xCBF43926);
+	CHECK(proto_crc32(proto_crc32(0, (const uint8_t *)check, 4),
+			  (const uint8_t *)check + 4,
+			  5) == 0xCBF43926);
+	CHECK(proto_crc32(0, image, sizeof(image)) == fake_bl_crc32(0, image, sizeof(image)));
 }
 
 /* ---- requests and responses ---- */
