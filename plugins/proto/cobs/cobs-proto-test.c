@@ -17,37 +17,7 @@
 #include <string.h>
 
 #include "cobs-proto.h"
-
-static unsigned test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_CONTAINS(haystack, needle)                                                           \
-	do {                                                                                       \
-		const char *h_ = (haystack);                                                       \
-		const char *n_ = (needle);                                                         \
-		if (h_ == NULL || strstr(h_, n_) == NULL) {                                        \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: \"%s\" does not contain \"%s\"\n",                     \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				h_ != NULL ? h_ : "(null)",                                        \
-				n_);                                                               \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 /* ---- COBS vectors ---- */
 
@@ -1457,10 +1427,5 @@ main(void)
 	test_session_verify_hostile();
 	test_session_reply_partial();
 	free(test_image);
-	if (test_failures > 0) {
-		fprintf(stderr, "%u checks failed\n", test_failures);
-		return 1;
-	}
-	printf("all COBS core checks passed\n");
-	return 0;
+	return proto_test_result("cobs-proto-test");
 }

@@ -18,37 +18,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
-
-static unsigned test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-	do {                                                                                       \
-		const char *got_ = (got);                                                          \
-		const char *want_ = (want);                                                        \
-		if (strcmp(got_, want_) != 0) {                                                    \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s:\n  got:  %s\n  want: %s\n",                            \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				got_,                                                              \
-				want_);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 #define STM32F405_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
 
@@ -1519,10 +1489,5 @@ main(void)
 	test_session_upload();
 	test_session_upload_rewind();
 	test_session_commands();
-	if (test_failures > 0) {
-		fprintf(stderr, "%u checks failed\n", test_failures);
-		return 1;
-	}
-	printf("all checks passed\n");
-	return 0;
+	return proto_test_result("dfu-proto-dfuse-test");
 }
