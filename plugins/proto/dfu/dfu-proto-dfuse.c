@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-format.h"
 
 /* the DfuSe update plan: validation, the erase walk and the write walk, no allocation */
 
@@ -43,10 +44,8 @@ dfuse_fail(DfuProtoError error, char *msg, size_t msg_size, const char *fmt, ...
 {
 	va_list args;
 
-	if (msg == NULL || msg_size == 0)
-		return error;
 	va_start(args, fmt);
-	vsnprintf(msg, msg_size, fmt, args);
+	proto_vformat(msg, msg_size, fmt, args);
 	va_end(args);
 	return error;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dfu-proto-session-private.h"
+#include "proto-format.h"
 
 /* CLRSTATUS and ABORT rounds before giving up on reaching dfuIDLE */
 #define DFU_PROTO_RECOVER_ATTEMPTS_MAX 3u
@@ -190,7 +191,7 @@ dfu_proto_session_fail(DfuProtoSession *s, DfuProtoError error, const char *fmt,
 {
 	va_list args;
 	va_start(args, fmt);
-	vsnprintf(s->message, sizeof(s->message), fmt, args);
+	proto_vformat(s->message, sizeof(s->message), fmt, args);
 	va_end(args);
 	s->error = error;
 	dfu_proto_session_enter(s, STEP_ERROR);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "nrf-dfu-proto.h"
+#include "proto-format.h"
 
 enum {
 	ST_REQUEST,
@@ -52,7 +53,7 @@ nrf_dfu_proto_session_fail(NrfDfuProtoSession *s, NrfDfuProtoError error, const 
 	va_list args;
 
 	va_start(args, fmt);
-	vsnprintf(s->message_buf, sizeof(s->message_buf), fmt, args);
+	proto_vformat(s->message_buf, sizeof(s->message_buf), fmt, args);
 	va_end(args);
 	s->phase = NRF_DFU_PROTO_PHASE_FAILED;
 	s->error = error;
