@@ -27,28 +27,9 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-fuzz.h"
 
 #define FUZZ_STEPS_MAX 200000u
-
-typedef struct {
-	const uint8_t *data;
-	size_t len;
-	size_t pos;
-} FuzzInput;
-
-static uint8_t
-fuzz_byte(FuzzInput *in)
-{
-	if (in->pos >= in->len)
-		return 0;
-	return in->data[in->pos++];
-}
-
-static bool
-fuzz_empty(const FuzzInput *in)
-{
-	return in->pos >= in->len;
-}
 
 static void
 fuzz_descriptors(const uint8_t *data, size_t len)
