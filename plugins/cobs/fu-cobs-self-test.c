@@ -118,7 +118,7 @@ fake_device_send_packet(FakeDevice *fake, const guint8 *buf, gsize bufsz, GError
 		fake_device_reply(fake, index, ack, sizeof(ack));
 		break;
 	case COBS_PROTO_CONTROL_VERIFY: {
-		guint32 crc = cobs_proto_crc32_update(0, fake->flash->data, fake->flash->len);
+		guint32 crc = proto_crc32(0, fake->flash->data, fake->flash->len);
 		guint8 payload[9] = {0x05};
 		guint8 reply[COBS_PROTO_MESSAGE_MAX] = {0};
 		gsize replysz = 0;

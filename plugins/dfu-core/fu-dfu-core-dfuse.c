@@ -235,25 +235,12 @@ fu_dfu_core_dfuse_job_add(FuDfuCoreDfuseJob *job, guint32 address, GBytes *blob,
 	return TRUE;
 }
 
-static gint
-fu_dfu_core_dfuse_element_cmp(gconstpointer a, gconstpointer b)
-{
-	const DfuProtoElement *ea = a;
-	const DfuProtoElement *eb = b;
-	if (ea->address != eb->address)
-		return ea->address < eb->address ? -1 : 1;
-	/* equal addresses overlap whatever the order; keep the file's for the message */
-	if (ea->image_offset != eb->image_offset)
-		return ea->image_offset < eb->image_offset ? -1 : 1;
-	return 0;
-}
-
 /* the core wants elements in address order, which a DfuSe file does not promise */
 static void
 fu_dfu_core_dfuse_job_finish(FuDfuCoreDfuseJob *job)
 {
 	g_autoptr(GBytes) data = g_byte_array_free_to_bytes(g_steal_pointer(&job->data));
-	g_array_sort(job->elements, fu_dfu_core_dfuse_element_cmp);
+	dfu_proto_dfuse_sort_elements((DfuProtoElement *)job->elements->data, job->elements->len);
 	job->stream = g_memory_input_stream_new_from_bytes(data);
 }
 

@@ -8,7 +8,6 @@
  * COBS, message building, reply parsing, CRC-32 and the step timeouts.
  */
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -40,18 +39,6 @@ cobs_proto_error_to_string(CobsProtoError error)
 		return "verify";
 	}
 	return "unknown";
-}
-
-void
-cobs_proto_format(char *msg, size_t msg_size, const char *fmt, ...)
-{
-	va_list args;
-
-	if (msg == NULL || msg_size == 0)
-		return;
-	va_start(args, fmt);
-	vsnprintf(msg, msg_size, fmt, args);
-	va_end(args);
 }
 
 void
@@ -208,19 +195,19 @@ cobs_proto_frame_parse(const uint8_t *buf,
 
 	if (buf == NULL || frame == NULL)
 		return COBS_PROTO_ERROR_INVALID_ARGUMENT;
-	cobs_proto_format(msg, msg_size, "%s", "");
+	proto_format(msg, msg_size, "%s", "");
 	memset(frame, 0, sizeof(*frame));
 	cobs_proto_hex(buf, len, hex, sizeof(hex));
 	if (len < 2 || len > COBS_PROTO_MESSAGE_MAX || buf[len - 1] != COBS_PROTO_FRAME_END) {
-		cobs_proto_format(msg,
-				  msg_size,
-				  "not a frame of 2 to %u bytes ending in 00: [%s]",
-				  (unsigned)COBS_PROTO_MESSAGE_MAX,
-				  hex);
+		proto_format(msg,
+			     msg_size,
+			     "not a frame of 2 to %u bytes ending in 00: [%s]",
+			     (unsigned)COBS_PROTO_MESSAGE_MAX,
+			     hex);
 		return COBS_PROTO_ERROR_GARBAGE;
 	}
 	if (buf[0] == COBS_PROTO_FRAME_END) {
-		cobs_proto_format(msg, msg_size, "frame starts with the end marker: [%s]", hex);
+		proto_format(msg, msg_size, "frame starts with the end marker: [%s]", hex);
 		return COBS_PROTO_ERROR_GARBAGE;
 	}
 	frame->control = buf[0];
@@ -232,7 +219,7 @@ cobs_proto_frame_parse(const uint8_t *buf,
 			       sizeof(frame->payload),
 			       &frame->payload_len);
 	if (rc != COBS_PROTO_ERROR_NONE) {
-		cobs_proto_format(msg, msg_size, "payload is not valid COBS: [%s]", hex);
+		proto_format(msg, msg_size, "payload is not valid COBS: [%s]", hex);
 		return COBS_PROTO_ERROR_GARBAGE;
 	}
 	return COBS_PROTO_ERROR_NONE;
@@ -251,7 +238,7 @@ cobs_proto_ack_parse(const uint8_t *buf, size_t len, char *msg, size_t msg_size)
 	if (len == 2 && buf[0] == COBS_PROTO_CONTROL_ACK)
 		return COBS_PROTO_ERROR_NONE;
 	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	cobs_proto_format(msg, msg_size, "[%s] instead of ACK [06 00]", hex);
+	proto_format(msg, msg_size, "[%s] instead of ACK [06 00]", hex);
 	return COBS_PROTO_ERROR_NOT_ACK;
 }
 
@@ -281,10 +268,10 @@ cobs_proto_erase_ack_parse(const uint8_t *buf,
 		return COBS_PROTO_ERROR_NONE;
 	}
 	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	cobs_proto_format(msg,
-			  msg_size,
-			  "[%s] instead of ACK [06 00] or extended ACK [06 03 01 <caps> 00]",
-			  hex);
+	proto_format(msg,
+		     msg_size,
+		     "[%s] instead of ACK [06 00] or extended ACK [06 03 01 <caps> 00]",
+		     hex);
 	return COBS_PROTO_ERROR_NOT_ACK;
 }
 
@@ -313,43 +300,11 @@ cobs_proto_version_reply_parse(const uint8_t *buf,
 		return COBS_PROTO_ERROR_NONE;
 	}
 	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	cobs_proto_format(msg,
-			  msg_size,
-			  "[%s] instead of the version reply [06 COBS(07 version[4]) 00]",
-			  hex);
+	proto_format(msg,
+		     msg_size,
+		     "[%s] instead of the version reply [06 COBS(07 version[4]) 00]",
+		     hex);
 	return COBS_PROTO_ERROR_NOT_ACK;
-}
-
-/* the reflected polynomial 0xEDB88320, four bits at a time */
-static const uint32_t cobs_proto_crc32_nibble[16] = {
-    0x00000000,
-    0x1DB71064,
-    0x3B6E20C8,
-    0x26D930AC,
-    0x76DC4190,
-    0x6B6B51F4,
-    0x4DB26158,
-    0x5005713C,
-    0xEDB88320,
-    0xF00F9344,
-    0xD6D6A3E8,
-    0xCB61B38C,
-    0x9B64C2B0,
-    0x86D3D2D4,
-    0xA00AE278,
-    0xBDBDF21C,
-};
-
-uint32_t
-cobs_proto_crc32_update(uint32_t crc, const uint8_t *buf, size_t len)
-{
-	crc = ~crc;
-	for (size_t i = 0; i < len; i++) {
-		crc ^= buf[i];
-		crc = (crc >> 4) ^ cobs_proto_crc32_nibble[crc & 0x0F];
-		crc = (crc >> 4) ^ cobs_proto_crc32_nibble[crc & 0x0F];
-	}
-	return ~crc;
 }
 
 void

@@ -7,11 +7,7 @@
 #pragma once
 
 #include "cobs-proto.h"
-
-/* snprintf into msg, which may be NULL */
-void
-cobs_proto_format(char *msg, size_t msg_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "proto-format.h"
 
 /* up to 16 bytes as "06 01 ..." */
 void

@@ -130,29 +130,29 @@ cobs_proto_session_describe_count(const CobsProtoSession *session,
 	CobsProtoStep step = cobs_proto_session_step_of(session, index);
 
 	if (step != COBS_PROTO_STEP_WRITE) {
-		cobs_proto_format(out, out_size, "%s", cobs_proto_step_to_string(step));
+		proto_format(out, out_size, "%s", cobs_proto_step_to_string(step));
 		return;
 	}
 	cobs_proto_session_chunk_range(session, index, &offset, &len);
 	if (count <= 1) {
-		cobs_proto_format(out,
-				  out_size,
-				  "write chunk %u of %u (image bytes %u-%u)",
-				  (unsigned)index,
-				  (unsigned)session->chunk_count,
-				  (unsigned)offset,
-				  (unsigned)(offset + len - 1));
+		proto_format(out,
+			     out_size,
+			     "write chunk %u of %u (image bytes %u-%u)",
+			     (unsigned)index,
+			     (unsigned)session->chunk_count,
+			     (unsigned)offset,
+			     (unsigned)(offset + len - 1));
 		return;
 	}
 	cobs_proto_session_chunk_range(session, index + count - 1, &last_offset, &last_len);
-	cobs_proto_format(out,
-			  out_size,
-			  "write chunks %u-%u of %u (image bytes %u-%u)",
-			  (unsigned)index,
-			  (unsigned)(index + count - 1),
-			  (unsigned)session->chunk_count,
-			  (unsigned)offset,
-			  (unsigned)(last_offset + last_len - 1));
+	proto_format(out,
+		     out_size,
+		     "write chunks %u-%u of %u (image bytes %u-%u)",
+		     (unsigned)index,
+		     (unsigned)(index + count - 1),
+		     (unsigned)session->chunk_count,
+		     (unsigned)offset,
+		     (unsigned)(last_offset + last_len - 1));
 }
 
 static void
@@ -177,7 +177,7 @@ cobs_proto_session_fail(CobsProtoSession *session, CobsProtoError error, const c
 		return;
 	session->error = error;
 	va_start(args, fmt);
-	vsnprintf(session->message, sizeof(session->message), fmt, args);
+	proto_vformat(session->message, sizeof(session->message), fmt, args);
 	va_end(args);
 }
 
@@ -381,10 +381,10 @@ cobs_proto_session_fail_no_reply(CobsProtoSession *session, uint32_t index)
 	cobs_proto_session_describe(session, index, what, sizeof(what));
 	/* a transfer the device did not take names where it stopped */
 	if (session->send_timed_out && index >= session->send_timed_out_first) {
-		cobs_proto_format(stopped,
-				  sizeof(stopped),
-				  ": the device had stopped taking %s",
-				  session->send_timed_out_what);
+		proto_format(stopped,
+			     sizeof(stopped),
+			     ": the device had stopped taking %s",
+			     session->send_timed_out_what);
 	}
 	if (session->rx_len > 0) {
 		cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
@@ -487,7 +487,7 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
 static void
 cobs_proto_session_check_verify(CobsProtoSession *session, const CobsProtoFrame *frame)
 {
-	uint32_t crc = cobs_proto_crc32_update(0, session->image, session->image_size);
+	uint32_t crc = proto_crc32(0, session->image, session->image_size);
 	const uint8_t *p = frame->payload;
 
 	session->device_count =
@@ -577,25 +577,25 @@ cobs_proto_session_reply(CobsProtoSession *session, const uint8_t *buf, size_t l
 			/* ACKs carry no sequence number: one too many before it, and the ACK
 			 * of the last chunk comes where the CRC reply was due */
 			if (frame.control == COBS_PROTO_CONTROL_ACK && frame.payload_len == 0) {
-				cobs_proto_format(why,
-						  sizeof(why),
-						  ": a plain ACK there means it sent more ACKs "
-						  "than it was sent messages (one for a message "
-						  "never sent, or two for one)");
+				proto_format(why,
+					     sizeof(why),
+					     ": a plain ACK there means it sent more ACKs "
+					     "than it was sent messages (one for a message "
+					     "never sent, or two for one)");
 			} else if (frame.control == COBS_PROTO_CONTROL_ACK &&
 				   frame.payload[0] == COBS_PROTO_CONTROL_VERIFY) {
-				cobs_proto_format(why,
-						  sizeof(why),
-						  ": a CRC reply of %u bytes, not %u",
-						  (unsigned)frame.payload_len,
-						  (unsigned)COBS_PROTO_VERIFY_REPLY_PAYLOAD);
+				proto_format(why,
+					     sizeof(why),
+					     ": a CRC reply of %u bytes, not %u",
+					     (unsigned)frame.payload_len,
+					     (unsigned)COBS_PROTO_VERIFY_REPLY_PAYLOAD);
 			}
-			cobs_proto_format(detail,
-					  sizeof(detail),
-					  "[%s] instead of the CRC reply [06 COBS(05 count[4] "
-					  "crc[4]) 00] the device announced%s",
-					  hex,
-					  why);
+			proto_format(detail,
+				     sizeof(detail),
+				     "[%s] instead of the CRC reply [06 COBS(05 count[4] "
+				     "crc[4]) 00] the device announced%s",
+				     hex,
+				     why);
 			rc = COBS_PROTO_ERROR_NOT_ACK;
 			break;
 		}
@@ -730,10 +730,10 @@ cobs_proto_session_feed(CobsProtoSession *session,
 			 * it stopped at; the chunks of the transfer count as sent for that */
 			session->send_timed_out = true;
 			session->send_timed_out_first = session->sent;
-			cobs_proto_format(session->send_timed_out_what,
-					  sizeof(session->send_timed_out_what),
-					  "%s",
-					  what);
+			proto_format(session->send_timed_out_what,
+				     sizeof(session->send_timed_out_what),
+				     "%s",
+				     what);
 			cobs_proto_session_mark_sent(session, now_ms);
 		} else {
 			cobs_proto_session_fail(session,

@@ -17,37 +17,7 @@
 #include <string.h>
 
 #include "cobs-proto.h"
-
-static unsigned test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_CONTAINS(haystack, needle)                                                           \
-	do {                                                                                       \
-		const char *h_ = (haystack);                                                       \
-		const char *n_ = (needle);                                                         \
-		if (h_ == NULL || strstr(h_, n_) == NULL) {                                        \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: \"%s\" does not contain \"%s\"\n",                     \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				h_ != NULL ? h_ : "(null)",                                        \
-				n_);                                                               \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 /* ---- COBS vectors ---- */
 
@@ -312,10 +282,10 @@ test_crc32_and_timeouts(void)
 	CobsProtoConfig config;
 	uint32_t crc;
 
-	CHECK(cobs_proto_crc32_update(0, (const uint8_t *)"123456789", 9) == 0xCBF43926);
-	crc = cobs_proto_crc32_update(0, (const uint8_t *)"1234", 4);
-	CHECK(cobs_proto_crc32_update(crc, (const uint8_t *)"56789", 5) == 0xCBF43926);
-	CHECK(cobs_proto_crc32_update(0, NULL, 0) == 0);
+	CHECK(proto_crc32(0, (const uint8_t *)"123456789", 9) == 0xCBF43926);
+	crc = proto_crc32(0, (const uint8_t *)"1234", 4);
+	CHECK(proto_crc32(crc, (const uint8_t *)"56789", 5) == 0xCBF43926);
+	CHECK(proto_crc32(0, NULL, 0) == 0);
 
 	cobs_proto_config_init(&config);
 	/* 1 MiB is 8 sectors of 128 KiB at 2 s each */
@@ -1366,7 +1336,7 @@ test_session_verify_hostile(void)
 {
 	const uint8_t ack[] = {0x06, 0x00};
 	const uint8_t ext_ack[] = {0x06, 0x03, 0x01, 0x01, 0x00};
-	uint32_t crc = cobs_proto_crc32_update(0, test_image, 100);
+	uint32_t crc = proto_crc32(0, test_image, 100);
 	uint8_t payload[9] = {COBS_PROTO_CONTROL_VERIFY, 0xff, 0xff, 0xff, 0xff};
 	uint8_t reply[COBS_PROTO_MESSAGE_MAX];
 	size_t reply_len = 0;
@@ -1457,10 +1427,5 @@ main(void)
 	test_session_verify_hostile();
 	test_session_reply_partial();
 	free(test_image);
-	if (test_failures > 0) {
-		fprintf(stderr, "%u checks failed\n", test_failures);
-		return 1;
-	}
-	printf("all COBS core checks passed\n");
-	return 0;
+	return proto_test_result("cobs-proto-test");
 }

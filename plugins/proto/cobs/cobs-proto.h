@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto-crc32.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -167,10 +169,6 @@ cobs_proto_version_reply_parse(const uint8_t *buf,
 			       uint32_t *version,
 			       char *msg,
 			       size_t msg_size);
-
-/* CRC-32 (IEEE 802.3, reflected, as zlib): start with crc 0, feed pieces in order */
-uint32_t
-cobs_proto_crc32_update(uint32_t crc, const uint8_t *buf, size_t len);
 
 /* ---- timing ---- */
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "nrf-dfu-proto.h"
+#include "proto-format.h"
 
 enum {
 	ST_REQUEST,
@@ -52,7 +53,7 @@ nrf_dfu_proto_session_fail(NrfDfuProtoSession *s, NrfDfuProtoError error, const 
 	va_list args;
 
 	va_start(args, fmt);
-	vsnprintf(s->message_buf, sizeof(s->message_buf), fmt, args);
+	proto_vformat(s->message_buf, sizeof(s->message_buf), fmt, args);
 	va_end(args);
 	s->phase = NRF_DFU_PROTO_PHASE_FAILED;
 	s->error = error;
@@ -173,7 +174,7 @@ nrf_dfu_proto_session_crc_at(NrfDfuProtoSession *s, uint32_t off)
 		return s->known_crc;
 	if (off == s->offset)
 		return s->crc;
-	return nrf_dfu_proto_crc32(0, s->image, off);
+	return proto_crc32(0, s->image, off);
 }
 
 static const uint8_t *
@@ -429,8 +430,7 @@ nrf_dfu_proto_session_restart_data(NrfDfuProtoSession *s, uint32_t device_offset
 	 * object: it reset and lost what was written since the create, and its next create
 	 * starts where it stands */
 	if (device_offset <= s->obj_start && s->max_size != 0 && device_offset % s->max_size == 0 &&
-	    nrf_dfu_proto_crc32(0, nrf_dfu_proto_session_buf(s), device_offset) ==
-		s->response.crc.crc) {
+	    proto_crc32(0, nrf_dfu_proto_session_buf(s), device_offset) == s->response.crc.crc) {
 		nrf_dfu_proto_session_next_object(s, device_offset);
 		return;
 	}
@@ -504,7 +504,7 @@ nrf_dfu_proto_session_on_command_select(NrfDfuProtoSession *s, const NrfDfuProto
 	 * send_init_packet try_to_recover); executing it again is harmless, the SDK
 	 * ignores executes of an already valid init command */
 	if (!s->command_recreated && o > 0 && o <= s->init_len &&
-	    nrf_dfu_proto_crc32(0, s->init_packet, o) == resp->select.crc) {
+	    proto_crc32(0, s->init_packet, o) == resp->select.crc) {
 		s->stats.resumed_command_offset = o;
 		s->offset = o;
 		s->crc = resp->select.crc;
@@ -559,7 +559,7 @@ nrf_dfu_proto_session_on_data_select(NrfDfuProtoSession *s, const NrfDfuProtoRes
 		return;
 	}
 	rem = o % m;
-	if (nrf_dfu_proto_crc32(0, s->image, o) != resp->select.crc) {
+	if (proto_crc32(0, s->image, o) != resp->select.crc) {
 		/* executed objects cannot be rewritten, only the one in progress */
 		if (rem == 0) {
 			nrf_dfu_proto_session_recreate_command(
@@ -570,7 +570,7 @@ nrf_dfu_proto_session_on_data_select(NrfDfuProtoSession *s, const NrfDfuProtoRes
 		if (!nrf_dfu_proto_session_count_retry(s, "firmware image's CRC"))
 			return;
 		s->offset = o - rem;
-		s->crc = nrf_dfu_proto_crc32(0, s->image, s->offset);
+		s->crc = proto_crc32(0, s->image, s->offset);
 		s->known_offset = s->offset;
 		s->known_crc = s->crc;
 		nrf_dfu_proto_session_next_object(s, o - rem);
@@ -1151,7 +1151,7 @@ nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_
 	if (s->pending_op == NRF_DFU_PROTO_OP_WRITE) {
 		const uint8_t *data = nrf_dfu_proto_session_buf(s) + s->offset;
 		size_t n = s->write_len;
-		s->crc = nrf_dfu_proto_crc32(s->crc, data, n);
+		s->crc = proto_crc32(s->crc, data, n);
 		s->offset += (uint32_t)n;
 		s->stats.writes++;
 		s->prn_count++;

@@ -12,21 +12,7 @@
 
 #include "nrf-dfu-fake-bootloader.h"
 #include "nrf-dfu-proto.h"
-
-static unsigned failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			failures++;                                                                \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 static uint8_t init_packet[141];
 static uint8_t image[10000];
@@ -152,7 +138,7 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 		}
 	}
 	fprintf(stderr, "run did not end\n");
-	failures++;
+	test_failures++;
 	return NRF_DFU_PROTO_ACTION_ERROR;
 }
 
@@ -268,12 +254,11 @@ static void
 test_crc32(void)
 {
 	const char *check = "123456789";
-	CHECK(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 9) == 0xCBF43926);
-	CHECK(nrf_dfu_proto_crc32(nrf_dfu_proto_crc32(0, (const uint8_t *)check, 4),
-				  (const uint8_t *)check + 4,
-				  5) == 0xCBF43926);
-	CHECK(nrf_dfu_proto_crc32(0, image, sizeof(image)) ==
-	      fake_bl_crc32(0, image, sizeof(image)));
+	CHECK(proto_crc32(0, (const uint8_t *)check, 9) == 0xCBF43926);
+	CHECK(proto_crc32(proto_crc32(0, (const uint8_t *)check, 4),
+			  (const uint8_t *)check + 4,
+			  5) == 0xCBF43926);
+	CHECK(proto_crc32(0, image, sizeof(image)) == fake_bl_crc32(0, image, sizeof(image)));
 }
 
 /* ---- requests and responses ---- */
@@ -1090,10 +1075,5 @@ main(void)
 	test_error_codes();
 	test_requests();
 	test_io_errors();
-	if (failures > 0) {
-		fprintf(stderr, "%u checks failed\n", failures);
-		return EXIT_FAILURE;
-	}
-	printf("all nrf-dfu-proto tests passed\n");
-	return EXIT_SUCCESS;
+	return proto_test_result("nrf-dfu-proto-test");
 }

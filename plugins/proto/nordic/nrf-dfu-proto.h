@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto-crc32.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -157,12 +159,6 @@ nrf_dfu_proto_slip_decoder_feed(NrfDfuProtoSlipDecoder *dec,
 				const uint8_t *buf,
 				size_t len,
 				size_t *consumed);
-
-/* ---- CRC-32 (IEEE 802.3, as zlib's crc32 and the SDK's crc32_compute) ---- */
-
-/* continues @crc (0 to start) over @buf */
-uint32_t
-nrf_dfu_proto_crc32(uint32_t crc, const uint8_t *buf, size_t len);
 
 /* ---- requests ---- */
 

@@ -28,22 +28,9 @@
 #include <string.h>
 
 #include "cobs-proto.h"
+#include "proto-fuzz.h"
 
 #define FUZZ_STEPS_MAX 100000u
-
-typedef struct {
-	const uint8_t *data;
-	size_t len;
-	size_t pos;
-} FuzzInput;
-
-static uint8_t
-fuzz_byte(FuzzInput *in)
-{
-	if (in->pos >= in->len)
-		return 0;
-	return in->data[in->pos++];
-}
 
 static size_t
 fuzz_count_ends(const uint8_t *buf, size_t len)

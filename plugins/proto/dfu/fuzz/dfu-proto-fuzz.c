@@ -27,28 +27,9 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-fuzz.h"
 
 #define FUZZ_STEPS_MAX 200000u
-
-typedef struct {
-	const uint8_t *data;
-	size_t len;
-	size_t pos;
-} FuzzInput;
-
-static uint8_t
-fuzz_byte(FuzzInput *in)
-{
-	if (in->pos >= in->len)
-		return 0;
-	return in->data[in->pos++];
-}
-
-static bool
-fuzz_empty(const FuzzInput *in)
-{
-	return in->pos >= in->len;
-}
 
 static void
 fuzz_descriptors(const uint8_t *data, size_t len)
@@ -354,28 +335,41 @@ fuzz_layout_generate(FuzzInput *in, DfuProtoLayout *layout)
 
 #define FUZZ_ELEMENTS_MAX 8
 
-/* the order plugins/dfu-core/fu-dfu-core-dfuse.c sorts elements in before the core sees
- * them: by address, then by where they are in the file */
-static int
-fuzz_element_cmp(const void *a, const void *b)
+/*
+ * dfu_proto_dfuse_sort_elements() kept every element of @before (the file's elements, each
+ * at its own image offset) and put them in address order, equal addresses in file order.
+ */
+static void
+fuzz_check_sorted(const DfuProtoElement *before, const DfuProtoElement *after, size_t count)
 {
-	const DfuProtoElement *ea = a;
-	const DfuProtoElement *eb = b;
-	if (ea->address != eb->address)
-		return ea->address < eb->address ? -1 : 1;
-	if (ea->image_offset != eb->image_offset)
-		return ea->image_offset < eb->image_offset ? -1 : 1;
-	return 0;
+	for (size_t i = 0; i < count; i++) {
+		size_t found = 0;
+		if (i > 0 && (after[i - 1].address > after[i].address ||
+			      (after[i - 1].address == after[i].address &&
+			       after[i - 1].image_offset >= after[i].image_offset)))
+			__builtin_trap();
+		for (size_t j = 0; j < count; j++) {
+			if (before[j].image_offset == after[i].image_offset &&
+			    before[j].address == after[i].address &&
+			    before[j].length == after[i].length)
+				found++;
+		}
+		if (found != 1)
+			__builtin_trap();
+	}
 }
 
 /*
  * Elements as a DfuSe file may hold them: near the layout's groups, from 0, just below 4 GiB
  * (running past it) or anywhere, overlapping or not; their image bytes back to back in file
- * order, never empty (the plugin drops empty ones); then sorted as the plugin sorts them.
+ * order, never empty (the plugin drops empty ones); then sorted by the core's
+ * dfu_proto_dfuse_sort_elements(), as plugins/dfu-core/fu-dfu-core-dfuse.c sorts them before
+ * handing them to the session.
  */
 static size_t
 fuzz_elements(FuzzInput *in, const DfuProtoLayout *layout, DfuProtoElement *elements, size_t *size)
 {
+	DfuProtoElement file_order[FUZZ_ELEMENTS_MAX];
 	size_t count = 0;
 	size_t wanted = fuzz_byte(in) % (FUZZ_ELEMENTS_MAX + 1);
 
@@ -414,7 +408,9 @@ fuzz_elements(FuzzInput *in, const DfuProtoLayout *layout, DfuProtoElement *elem
 		*size += length;
 		count++;
 	}
-	qsort(elements, count, sizeof(elements[0]), fuzz_element_cmp);
+	memcpy(file_order, elements, count * sizeof(elements[0]));
+	dfu_proto_dfuse_sort_elements(elements, count);
+	fuzz_check_sorted(file_order, elements, count);
 	return count;
 }
 

@@ -18,37 +18,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
-
-static unsigned test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-	do {                                                                                       \
-		const char *got_ = (got);                                                          \
-		const char *want_ = (want);                                                        \
-		if (strcmp(got_, want_) != 0) {                                                    \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s:\n  got:  %s\n  want: %s\n",                            \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				got_,                                                              \
-				want_);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 #define STM32F405_LAYOUT "@Internal Flash  /0x08000000/04*016Kg,01*064Kg,07*128Kg"
 
@@ -536,6 +506,77 @@ test_plan_overlap(void)
 					     {0x08000010, 16, 16}};
 		CHECK(plan_run(layout, e, 4, 1024, 0, buf, sizeof(buf)) == DFU_PROTO_ERROR_NONE);
 		CHECK_STR(buf, "E8000000/1024 A8000000 W2:16@0 A8000010 W2:16@16 END");
+	}
+}
+
+/* the order the validation and the plan want, from any order a DfuSe file lists them in */
+static void
+test_sort_elements(void)
+{
+	const char *layout = "@X/0x08000000/04*1Kg";
+	char buf[1024];
+
+	/* nothing to sort */
+	dfu_proto_dfuse_sort_elements(NULL, 0);
+	{
+		DfuProtoElement e[] = {{0x08000400, 16, 0}};
+		dfu_proto_dfuse_sort_elements(e, 1);
+		CHECK(e[0].address == 0x08000400 && e[0].length == 16 && e[0].image_offset == 0);
+	}
+	/* by address; equal addresses in file order, then by length */
+	{
+		DfuProtoElement e[] = {{0x08000400, 16, 0},
+				       {0x08000000, 16, 16},
+				       {0x08000010, 16, 40},
+				       {0x08000000, 8, 32},
+				       {0x08000000, 4, 32}};
+		dfu_proto_dfuse_sort_elements(e, 5);
+		CHECK(e[0].address == 0x08000000 && e[0].image_offset == 16 && e[0].length == 16);
+		CHECK(e[1].address == 0x08000000 && e[1].image_offset == 32 && e[1].length == 4);
+		CHECK(e[2].address == 0x08000000 && e[2].image_offset == 32 && e[2].length == 8);
+		CHECK(e[3].address == 0x08000010 && e[3].image_offset == 40);
+		CHECK(e[4].address == 0x08000400 && e[4].image_offset == 0);
+	}
+	/* a file listing its elements backwards is planned once sorted */
+	{
+		DfuProtoElement e[] = {{0x08000c00, 16, 0},
+				       {0x08000400, 16, 16},
+				       {0x08000000, 16, 32}};
+		CHECK(plan_run(layout, e, 3, 1024, 0, buf, sizeof(buf)) ==
+		      DFU_PROTO_ERROR_INVALID_ARGUMENT);
+		dfu_proto_dfuse_sort_elements(e, 3);
+		CHECK(plan_run(layout, e, 3, 1024, 0, buf, sizeof(buf)) == DFU_PROTO_ERROR_NONE);
+		CHECK_STR(buf,
+			  "E8000000/1024 E8000400/1024 E8000c00/1024 A8000000 W2:16@32 A8000400 "
+			  "W2:16@16 A8000c00 W2:16@0 END");
+	}
+	/* many, in a scrambled order: every element kept, in order */
+	{
+		enum { N = 4099 }; /* prime: i * 1237 % N visits every index once */
+		static DfuProtoElement e[N];
+		static unsigned seen[N];
+		for (size_t i = 0; i < N; i++) {
+			size_t k = i * 1237 % N;
+			e[i].address = 0x08000000u + (uint32_t)(k / 2) * 4;
+			e[i].length = 4;
+			e[i].image_offset = k;
+		}
+		dfu_proto_dfuse_sort_elements(e, N);
+		memset(seen, 0, sizeof(seen));
+		for (size_t i = 0; i < N; i++) {
+			CHECK(e[i].image_offset < N);
+			if (e[i].image_offset < N)
+				seen[e[i].image_offset]++;
+			if (i > 0) {
+				CHECK(e[i - 1].address <= e[i].address);
+				CHECK(e[i - 1].address != e[i].address ||
+				      e[i - 1].image_offset < e[i].image_offset);
+			}
+		}
+		for (size_t i = 0; i < N; i++)
+			CHECK(seen[i] == 1);
+		CHECK(e[0].image_offset == 0 && e[1].image_offset == 1 &&
+		      e[N - 1].image_offset == N - 1);
 	}
 }
 
@@ -1508,6 +1549,7 @@ main(void)
 	test_plan();
 	test_plan_refused();
 	test_plan_overlap();
+	test_sort_elements();
 	test_plan_many_elements();
 	test_bounds();
 	test_session_download();
@@ -1519,10 +1561,5 @@ main(void)
 	test_session_upload();
 	test_session_upload_rewind();
 	test_session_commands();
-	if (test_failures > 0) {
-		fprintf(stderr, "%u checks failed\n", test_failures);
-		return 1;
-	}
-	printf("all checks passed\n");
-	return 0;
+	return proto_test_result("dfu-proto-dfuse-test");
 }

@@ -335,13 +335,22 @@ typedef struct {
 } DfuProtoDfusePlan;
 
 /*
+ * Sorts @elements in place into the order dfu_proto_dfuse_validate() and the plan want: by
+ * address, then by @image_offset (so elements at one address keep the order of the file they
+ * came from), then by length. In place with no memory of its own, O(n log n) for any input.
+ */
+void
+dfu_proto_dfuse_sort_elements(DfuProtoElement *elements, size_t element_count);
+
+/*
  * Checks every element before anything is erased: inside sectors with the W bit (all of its
  * bytes), not past 2^32, not overlapping another element, @image_offset + length not
  * wrapping; at least one byte to write. Returns DFU_PROTO_ERROR_ADDRESS (or
  * _INVALID_ARGUMENT) with the element, its range and the layout named in @msg.
  * Elements must come sorted by address (empty ones anywhere; unsorted ones are refused): the
  * overlap check compares each with the one before, linear in the count and with no memory of
- * its own. The caller sorts, as a DfuSe file may list its elements in any order.
+ * its own. The caller sorts, with dfu_proto_dfuse_sort_elements(), as a DfuSe file may list
+ * its elements in any order.
  */
 DfuProtoError
 dfu_proto_dfuse_validate(const DfuProtoLayout *layout,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-format.h"
 
 /* the DfuSe update plan: validation, the erase walk and the write walk, no allocation */
 
@@ -43,12 +44,62 @@ dfuse_fail(DfuProtoError error, char *msg, size_t msg_size, const char *fmt, ...
 {
 	va_list args;
 
-	if (msg == NULL || msg_size == 0)
-		return error;
 	va_start(args, fmt);
-	vsnprintf(msg, msg_size, fmt, args);
+	proto_vformat(msg, msg_size, fmt, args);
 	va_end(args);
 	return error;
+}
+
+/* the order of dfu_proto_dfuse_sort_elements(): a total order over every field */
+static int
+dfuse_element_cmp(const DfuProtoElement *a, const DfuProtoElement *b)
+{
+	if (a->address != b->address)
+		return a->address < b->address ? -1 : 1;
+	/* equal addresses overlap whatever the order; keep the file's for the message */
+	if (a->image_offset != b->image_offset)
+		return a->image_offset < b->image_offset ? -1 : 1;
+	if (a->length != b->length)
+		return a->length < b->length ? -1 : 1;
+	return 0;
+}
+
+/* moves elements[root] down the max-heap of the first @count elements */
+static void
+dfuse_element_sift_down(DfuProtoElement *elements, size_t root, size_t count)
+{
+	for (;;) {
+		size_t child = 2 * root + 1;
+		DfuProtoElement tmp;
+
+		if (child >= count)
+			return;
+		if (child + 1 < count &&
+		    dfuse_element_cmp(&elements[child], &elements[child + 1]) < 0)
+			child++;
+		if (dfuse_element_cmp(&elements[root], &elements[child]) >= 0)
+			return;
+		tmp = elements[root];
+		elements[root] = elements[child];
+		elements[child] = tmp;
+		root = child;
+	}
+}
+
+/* heapsort: in place, no allocation (qsort may allocate), O(n log n) even for a hostile file */
+void
+dfu_proto_dfuse_sort_elements(DfuProtoElement *elements, size_t element_count)
+{
+	if (elements == NULL || element_count < 2)
+		return;
+	for (size_t i = element_count / 2; i > 0; i--)
+		dfuse_element_sift_down(elements, i - 1, element_count);
+	for (size_t end = element_count - 1; end > 0; end--) {
+		DfuProtoElement tmp = elements[0];
+		elements[0] = elements[end];
+		elements[end] = tmp;
+		dfuse_element_sift_down(elements, 0, end);
+	}
 }
 
 DfuProtoError

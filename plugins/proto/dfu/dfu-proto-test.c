@@ -16,37 +16,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
-
-static unsigned test_failures;
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s: check failed: %s\n",                                   \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				#cond);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
-
-#define CHECK_STR(got, want)                                                                       \
-	do {                                                                                       \
-		const char *got_ = (got);                                                          \
-		const char *want_ = (want);                                                        \
-		if (strcmp(got_, want_) != 0) {                                                    \
-			fprintf(stderr,                                                            \
-				"%s:%d: %s:\n  got:  %s\n  want: %s\n",                            \
-				__FILE__,                                                          \
-				__LINE__,                                                          \
-				__func__,                                                          \
-				got_,                                                              \
-				want_);                                                            \
-			test_failures++;                                                           \
-		}                                                                                  \
-	} while (0)
+#include "proto-test.h"
 
 /* ---- descriptor blobs ---- */
 
@@ -1373,10 +1343,5 @@ main(void)
 	test_upload();
 	test_start_arguments();
 	test_detach();
-	if (test_failures > 0) {
-		fprintf(stderr, "%u checks failed\n", test_failures);
-		return 1;
-	}
-	printf("all checks passed\n");
-	return 0;
+	return proto_test_result("dfu-proto-test");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-format.h"
 
 #define USB_DESCRIPTOR_TYPE_DEVICE	  0x01
 #define USB_DESCRIPTOR_TYPE_CONFIGURATION 0x02
@@ -26,10 +27,8 @@ static DfuProtoError __attribute__((format(printf, 3, 4)))
 dfu_proto_parser_fail(DfuProtoParser *parser, DfuProtoError error, const char *fmt, ...)
 {
 	va_list args;
-	if (parser->msg == NULL || parser->msg_size == 0)
-		return error;
 	va_start(args, fmt);
-	vsnprintf(parser->msg, parser->msg_size, fmt, args);
+	proto_vformat(parser->msg, parser->msg_size, fmt, args);
 	va_end(args);
 	return error;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "dfu-proto.h"
+#include "proto-format.h"
 
 /*
  * The DfuSe memory layout string: `@Name/0xADDR/NN*SSSxy[,NN*SSSxy]...[/0xADDR/...]`.
@@ -110,10 +111,8 @@ layout_fail(char *msg, size_t msg_size, const char *fmt, ...)
 {
 	va_list args;
 
-	if (msg == NULL || msg_size == 0)
-		return DFU_PROTO_ERROR_LAYOUT;
 	va_start(args, fmt);
-	vsnprintf(msg, msg_size, fmt, args);
+	proto_vformat(msg, msg_size, fmt, args);
 	va_end(args);
 	return DFU_PROTO_ERROR_LAYOUT;
 }
