@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Flashes the same image into the same simulated device with our plugin (through Debian's
 real fwupdtool) and with each peer that can drive it, in interleaved rounds, at the device's

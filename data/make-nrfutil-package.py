@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Builds an nrfutil-shaped Secure DFU package (zip with manifest.json, .bin and .dat) the
 way pc-nrfutil's `pkg generate` lays it out, deterministically, without nrfutil or a

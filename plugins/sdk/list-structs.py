@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Prints the rustgen inputs whose generated headers libfwupdplugin's public headers include,
 # read from the fwupd source's own libfwupdplugin/meson.build so the list always matches it.
 import re

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Prints the version of an fwupd source tree, from the project() call of its meson.build.
 import re
 import sys

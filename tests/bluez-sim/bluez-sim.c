@@ -19,6 +19,8 @@
  * response is read from the host's socket only when the link can take it. SIGUSR1 drops the
  * link at once, as a device that goes out of range or resets on its own.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The nordic-dfu plugin over Bluetooth LE through the daemon: Debian's fwupd daemon, loading our
 modules, on a private system bus with a mock polkit and the fake org.bluez of tests/bluez-sim

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The path users take: Debian's fwupd daemon, loading our modules from the build tree, on a
 private system bus with a mock polkit, updates a simulated device when the real fwupdmgr

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """fwupd replays our recorded devices with no device and no simulator: the emulation data and
 device tests in data/ (recorded from the simulated devices by

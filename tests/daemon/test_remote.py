@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The path LVFS and GNOME Software take: Debian's fwupd daemon, loading our modules from the
 build tree, gets its firmware from a download remote. The cabinet contrib/make-cabinet made of

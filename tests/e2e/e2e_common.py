@@ -1,3 +1,4 @@
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the end-to-end tests share: a simulated device (tests/usbsim) served to one client
 session (fwupd_client.py: Debian's fwupdtool loading our modules), and checks of what the

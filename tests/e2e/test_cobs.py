@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the cobs plugin: Debian's fwupdtool, loading our module from the build
 tree, updates the simulated STM32H7 COBS bootloader (tests/usbsim, profile stm32h7-cobs).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the dfu-core plugin on STM32 DfuSe devices: Debian's fwupdtool, loading
 our module from the build tree, updates the simulated STM32F4 system bootloader, GD32VF103

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # fwupdtool, loading our modules from the build tree, lists dfu-core as loaded and not failed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the dfu-core plugin against simulated devices that lie: a transfer
 size at the 16-bit maximum or of 1 byte, status replies of the wrong length or with impossible

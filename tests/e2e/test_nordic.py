@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the nordic-dfu plugin: Debian's fwupdtool loading our module flashes
 nrfutil packages (data/make-nrfutil-package.py) into the simulated nRF5 SDK Secure DFU

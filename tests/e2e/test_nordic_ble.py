@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The nordic-dfu plugin over Bluetooth LE, end to end: a private system bus (dbus-daemon),
 the fake org.bluez of tests/bluez-sim backed by tests/usbsim's nRF bootloader model, and

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the nordic-dfu plugin against simulated nRF5 SDK Secure DFU bootloaders
 that lie (tests/usbsim/usbsim-nrf-run's hostile switches), through Debian's fwupdtool:

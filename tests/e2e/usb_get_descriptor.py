@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Asks a USB device for one descriptor with a standalone GET_DESCRIPTOR, through libusb, as
 a host that does not read the configuration would (betaflight-configurator before its PR 5300

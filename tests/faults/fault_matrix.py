@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The fault matrix: every fault the simulators can produce, for every plugin and simulated
 device, at the start (0 %), the middle and the end (99 %) of the transfer, through Debian's

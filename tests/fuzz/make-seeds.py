@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Writes the seed corpora of the plugin fuzz targets (tests/fuzz/<target>/), deterministically,
 from the project's own sample builders: small valid inputs of every kind a target takes, and

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Debian package built from the tree: its files are where Debian's fwupd loads them, it
 # depends on exactly the fwupd it was built against, and once installed with dpkg Debian's
 # fwupdtool, with its stock paths, lists our plugins; once removed, it does not.

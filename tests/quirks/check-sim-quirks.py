@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The test quirks of the simulated devices (tests/quirks/*.quirk) against the models they
 describe: fwupd reads the quirk files, the e2e tests read the models' facts from

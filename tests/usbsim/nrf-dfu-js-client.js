@@ -1,3 +1,5 @@
+// Copyright 2026 The fwupd-dfu-plugins authors
+//
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // Nordic's own host code (pc-nrf-dfu-js 0.2.12, installed by contrib/setup into .cache/npm)
 // flashes images through the UART of the simulated bootloader (usbsim-nrf-run --profile

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the DfuSe models with Debian's dfu-util 0.11, a client written elsewhere: raw and
 # DfuSe-file downloads with leave, uploads, GD32VF103 and STM32F1 layouts, read protection.
 # Usage: test-dfu-util-dfuse.sh download|upload|gd32|stm32f1|stm32l4|protection

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the simulated DFU device with Debian's dfu-util, a client written elsewhere:
 # byte-exact download and upload, runtime to DFU mode, and faults.
 # Usage: test-dfu-util.sh download|upload|runtime|endings|faults

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the stm32f4-dfuse model with Debian's fwupdtool and its built-in dfu plugin, a client
 # written elsewhere: install-blob of a DfuSe file (UM0391), byte-exact, then the leave to the
 # application. fwupd 2.0.20 reads the functional descriptor only after alt 0: with the

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Checks the simulated DFU device with Debian's fwupdtool and its built-in dfu plugin, a
 # client written elsewhere: enumeration, then install-blob of a DFU file, byte-exact, through
 # runtime -> DFU mode -> runtime with the new version.

@@ -1,4 +1,6 @@
 #!/bin/sh
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Nordic's pc-nrf-dfu-js flashes an nrfutil package into the simulated nRF52 UART bootloader
 # through its tty; the application bank must hold the image byte-exact.
 #   test-nrf-dfu-js.sh  (env: USBSIM_NRF_RUN, NRF_DFU_JS_MODULES, USBSIM_TIME_SCALE)

@@ -1,6 +1,8 @@
 /*
  * The DfuSe model driven directly, with a made-up clock: no umockdev, no sleeping.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -10,6 +10,8 @@
  * transfer ends, is stored when the flash is done, is answered then), so the same code runs
  * in real time under the harness and in unit tests.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

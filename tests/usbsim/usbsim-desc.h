@@ -2,6 +2,8 @@
  * USB descriptors of a simulated device: built from a structured description, serialized
  * into the blobs the kernel exposes (device descriptor followed by the configuration).
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

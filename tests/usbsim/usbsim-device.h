@@ -6,6 +6,8 @@
  * The ioctl handler runs on umockdev's worker thread and the testbed is changed only from
  * the main loop: the device state is behind one lock.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -5,6 +5,8 @@
  * The model never sleeps and never reads a clock: every entry point takes the time now,
  * so that the same code runs in real time under the harness and in unit tests.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -6,6 +6,8 @@
  *
  * As the DFU 1.1 model, it never sleeps and never reads a clock.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -4,6 +4,8 @@
  * that was not erased, and trace events waiting to be written. Also the USB full-speed
  * bus model the physical limit is computed with (tests/usbsim/README.md).
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

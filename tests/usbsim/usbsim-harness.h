@@ -2,6 +2,8 @@
  * What the harness programs (usbsim-run, usbsim-nrf-run) share: running under umockdev's
  * preload, logging, cleaning up the testbed, and parsing numbers of the command line.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -3,6 +3,8 @@
  * the device answers standard requests and usbdevfs ioctls itself and hands class and
  * vendor requests to the model.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -12,6 +12,8 @@
  * environment, and returns its exit status; the trace and the flash dump are written when
  * the client exits.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -6,6 +6,8 @@
  * nrf_dfu_serial_{usb,uart}.c for SLIP, MTU and packet receipt notifications) and the
  * nRF52840 product specification for the flash times.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -8,6 +8,8 @@
  * One model serves two fronts: the nRF52840 Dongle's USB CDC ACM interface
  * (usbsim-nrf-run.c drives it from bulk transfers) and a UART (from a pty's bytes).
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

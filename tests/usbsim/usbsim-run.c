@@ -5,6 +5,8 @@
  * preload itself (it re-executes itself with LD_PRELOAD set, or no uevents reach the
  * client), spawns the client with the same environment, and returns its exit status.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 

@@ -1,3 +1,5 @@
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helpers of the usbsim tool tests; sourced by test-*.sh.
 # shellcheck shell=sh
 set -eu

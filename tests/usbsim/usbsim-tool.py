@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
+# SPDX-License-Identifier: LGPL-2.1-or-later
 """Helpers of the usbsim tool tests: make images, compare flash dumps, read traces."""
 
 import json

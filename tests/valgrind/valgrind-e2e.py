@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end updates with fwupdtool under valgrind memcheck: each case is an end-to-end test
 of tests/e2e, run as it is, with every fwupdtool it starts wrapped in valgrind
