@@ -12,6 +12,7 @@
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-device.h"
 
 /*
  * The Secure DFU bootloader over Bluetooth LE (nrf_dfu_ble.c): requests are written to the
@@ -40,7 +41,6 @@
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
 	FuNordicDfuState state;
-	FuNordicDfuTransport transport;
 	gchar *app_address;
 	gchar *control_point_path;
 	FuIOChannel *notify_io;
@@ -59,7 +59,14 @@ struct _FuNordicDfuBleDevice {
 	gboolean writing;    /* in write_firmware: a lost link is resumed there */
 };
 
-G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
+static void
+fu_nordic_dfu_ble_device_iface_init(FuNordicDfuDeviceInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(FuNordicDfuBleDevice,
+			fu_nordic_dfu_ble_device,
+			FU_TYPE_BLUEZ_DEVICE,
+			G_IMPLEMENT_INTERFACE(FU_TYPE_NORDIC_DFU_DEVICE,
+					      fu_nordic_dfu_ble_device_iface_init))
 
 static void
 fu_nordic_dfu_ble_device_release(FuNordicDfuBleDevice *self)
@@ -743,24 +750,6 @@ fu_nordic_dfu_ble_device_close(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-static gboolean
-fu_nordic_dfu_ble_device_setup(FuDevice *device, GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
-}
-
-static FuFirmware *
-fu_nordic_dfu_ble_device_prepare_firmware(FuDevice *device,
-					  GInputStream *stream,
-					  FuProgress *progress,
-					  FuFirmwareParseFlags flags,
-					  GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
-}
-
 /*
  * All images are written here: the device object stays while the bootloader resets between
  * images or the link drops, and the next write connects again. A lost link is not a failed
@@ -782,7 +771,7 @@ fu_nordic_dfu_ble_device_write_images(FuDevice *device,
 
 	for (guint attempt = 0;; attempt++) {
 		g_autoptr(GError) error_local = NULL;
-		if (fu_nordic_dfu_write_firmware(&self->transport,
+		if (fu_nordic_dfu_write_firmware(&self->state.transport,
 						 &self->state,
 						 firmware,
 						 TRUE,
@@ -866,7 +855,7 @@ fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 	self->stayed = FALSE;
 	if (self->gone)
 		return TRUE;
-	if (!fu_nordic_dfu_reload(&self->transport, &self->state, error)) {
+	if (!fu_nordic_dfu_reload(&self->state.transport, &self->state, error)) {
 		if (stayed)
 			g_prefix_error(error,
 				       "the bootloader %s did not disconnect to reset into the new "
@@ -876,16 +865,6 @@ fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 		return FALSE;
 	}
 	return TRUE;
-}
-
-static gboolean
-fu_nordic_dfu_ble_device_set_quirk_kv(FuDevice *device,
-				      const gchar *key,
-				      const gchar *value,
-				      GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
 }
 
 static void
@@ -910,9 +889,9 @@ fu_nordic_dfu_ble_device_init(FuNordicDfuBleDevice *self)
 	self->state.prn = FU_NORDIC_DFU_BLE_PRN_DEFAULT;
 	self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
 	self->chunk_size = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT - FU_NORDIC_DFU_BLE_ATT_HEADER;
-	self->transport.device = FU_DEVICE(self);
-	self->transport.write = fu_nordic_dfu_ble_device_write;
-	self->transport.read = fu_nordic_dfu_ble_device_read;
+	self->state.transport.device = FU_DEVICE(self);
+	self->state.transport.write = fu_nordic_dfu_ble_device_write;
+	self->state.transport.read = fu_nordic_dfu_ble_device_read;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (Bluetooth LE)");
 }
@@ -930,22 +909,30 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
 }
 
+static FuNordicDfuState *
+fu_nordic_dfu_ble_device_get_state(FuNordicDfuDevice *device)
+{
+	return &FU_NORDIC_DFU_BLE_DEVICE(device)->state;
+}
+
+static void
+fu_nordic_dfu_ble_device_iface_init(FuNordicDfuDeviceInterface *iface)
+{
+	iface->get_state = fu_nordic_dfu_ble_device_get_state;
+}
+
 static void
 fu_nordic_dfu_ble_device_class_init(FuNordicDfuBleDeviceClass *klass)
 {
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 	object_class->finalize = fu_nordic_dfu_ble_device_finalize;
+	fu_nordic_dfu_device_class_add_vfuncs(device_class);
 	device_class->probe = fu_nordic_dfu_ble_device_probe;
 	device_class->open = fu_nordic_dfu_ble_device_open;
 	device_class->close = fu_nordic_dfu_ble_device_close;
-	device_class->setup = fu_nordic_dfu_ble_device_setup;
-	device_class->prepare_firmware = fu_nordic_dfu_ble_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_ble_device_write_firmware;
 	device_class->attach = fu_nordic_dfu_ble_device_attach;
 	device_class->reload = fu_nordic_dfu_ble_device_reload;
-	device_class->set_quirk_kv = fu_nordic_dfu_ble_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_ble_device_to_string;
-	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
-	device_class->convert_version = fu_nordic_dfu_convert_version;
 }
