@@ -226,25 +226,6 @@ fu_nordic_dfu_ble_device_write_value(const gchar *path,
 	return TRUE;
 }
 
-/* the core's frame, unwrapped from its SLIP encoding */
-static GByteArray *
-fu_nordic_dfu_ble_device_slip_decode(const guint8 *buf, gsize bufsz)
-{
-	GByteArray *out = g_byte_array_sized_new(bufsz);
-	for (gsize i = 0; i < bufsz; i++) {
-		guint8 b = buf[i];
-		if (b == NRF_DFU_PROTO_SLIP_END)
-			break;
-		if (b == NRF_DFU_PROTO_SLIP_ESC && i + 1 < bufsz) {
-			i++;
-			b = buf[i] == NRF_DFU_PROTO_SLIP_ESC_END ? NRF_DFU_PROTO_SLIP_END
-								 : NRF_DFU_PROTO_SLIP_ESC;
-		}
-		fu_byte_array_append_uint8(out, b);
-	}
-	return out;
-}
-
 static gboolean
 fu_nordic_dfu_ble_device_ensure_link(FuNordicDfuBleDevice *self, guint timeout_ms, GError **error)
 {
@@ -261,51 +242,32 @@ fu_nordic_dfu_ble_device_write(FuDevice *device,
 			       GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	g_autoptr(GByteArray) req = fu_nordic_dfu_ble_device_slip_decode(buf, bufsz);
+	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
+	g_autoptr(GByteArray) req = NULL;
 
-	if (req->len == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
-		return FALSE;
-	}
 	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
 		return FALSE;
-
-	/* the BLE bootloader is not asked for an MTU, as pc-nrfutil's BLE transport does not:
-	 * the packet size is the link's, so the reply is made here */
-	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
-		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
-				  NRF_DFU_PROTO_OP_MTU_GET,
-				  NRF_DFU_PROTO_RESULT_SUCCESS,
-				  self->state.mtu_max & 0xFF,
-				  self->state.mtu_max >> 8};
-		guint8 frame[2 * sizeof(reply) + 1];
-		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
-		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
-		self->pending_reply = g_byte_array_new();
-		g_byte_array_append(self->pending_reply, frame, len);
+	req = fu_nordic_dfu_ble_unframe_request(buf,
+						bufsz,
+						self->chunk_size,
+						self->state.mtu_max,
+						&self->pending_reply,
+						&channel,
+						error);
+	if (req == NULL)
+		return FALSE;
+	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_NONE)
 		return TRUE;
-	}
-
-	/* object data: the opcode is the characteristic */
-	if (req->data[0] == NRF_DFU_PROTO_OP_WRITE) {
-		if (req->len - 1 > self->chunk_size) {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "%u bytes do not fit a packet of %" G_GSIZE_FORMAT,
-				    req->len - 1,
-				    self->chunk_size);
-			return FALSE;
-		}
+	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_PACKET) {
 		if (self->packet_via_write_value)
 			return fu_nordic_dfu_ble_device_write_value(self->packet_path,
-								    req->data + 1,
-								    req->len - 1,
+								    req->data,
+								    req->len,
 								    timeout_ms,
 								    error);
 		if (!fu_io_channel_write_raw(self->packet_io,
-					     req->data + 1,
-					     req->len - 1,
+					     req->data,
+					     req->len,
 					     timeout_ms,
 					     FU_IO_CHANNEL_FLAG_NONE,
 					     error)) {
@@ -338,18 +300,13 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 			      GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	guint8 notification[FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX];
+	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX];
 	struct pollfd fds = {.events = POLLIN};
 	gssize n;
 	gint rc;
 
-	if (self->pending_reply != NULL) {
-		gsize len = MIN(bufsz, self->pending_reply->len);
-		memcpy(buf, self->pending_reply->data, len);
-		*actual = len;
-		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
+	if (fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply, buf, bufsz, actual))
 		return TRUE;
-	}
 	if (self->notify_io == NULL) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
@@ -374,12 +331,12 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	*actual = nrf_dfu_proto_slip_encode(notification, (gsize)n, buf, bufsz);
-	if (*actual == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
-		return FALSE;
-	}
-	return TRUE;
+	return fu_nordic_dfu_ble_frame_notification(notification,
+						    (gsize)n,
+						    buf,
+						    bufsz,
+						    actual,
+						    error);
 }
 
 void
