@@ -552,3 +552,107 @@ fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *metho
 	}
 	return g_unix_fd_list_get(fds, idx, error);
 }
+
+/* the core's frame, unwrapped from its SLIP encoding */
+static GByteArray *
+fu_nordic_dfu_ble_slip_decode(const guint8 *buf, gsize bufsz)
+{
+	GByteArray *out = g_byte_array_sized_new(bufsz);
+	for (gsize i = 0; i < bufsz; i++) {
+		guint8 b = buf[i];
+		if (b == NRF_DFU_PROTO_SLIP_END)
+			break;
+		if (b == NRF_DFU_PROTO_SLIP_ESC && i + 1 < bufsz) {
+			i++;
+			b = buf[i] == NRF_DFU_PROTO_SLIP_ESC_END ? NRF_DFU_PROTO_SLIP_END
+								 : NRF_DFU_PROTO_SLIP_ESC;
+		}
+		fu_byte_array_append_uint8(out, b);
+	}
+	return out;
+}
+
+GByteArray *
+fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
+				  gsize bufsz,
+				  gsize chunk_size,
+				  guint16 mtu_max,
+				  GByteArray **pending_reply,
+				  FuNordicDfuBleChannel *channel,
+				  GError **error)
+{
+	g_autoptr(GByteArray) req = fu_nordic_dfu_ble_slip_decode(buf, bufsz);
+
+	if (req->len == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
+		return NULL;
+	}
+
+	/* the packet size is the link's, so the reply is made here */
+	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
+		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
+				  NRF_DFU_PROTO_OP_MTU_GET,
+				  NRF_DFU_PROTO_RESULT_SUCCESS,
+				  mtu_max & 0xFF,
+				  mtu_max >> 8};
+		guint8 frame[2 * sizeof(reply) + 1];
+		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
+		g_clear_pointer(pending_reply, g_byte_array_unref);
+		*pending_reply = g_byte_array_new();
+		g_byte_array_append(*pending_reply, frame, len);
+		*channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
+		g_byte_array_set_size(req, 0);
+		return g_steal_pointer(&req);
+	}
+
+	/* object data: the opcode is the characteristic */
+	if (req->data[0] == NRF_DFU_PROTO_OP_WRITE) {
+		if (req->len - 1 > chunk_size) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "%u bytes do not fit a packet of %" G_GSIZE_FORMAT,
+				    req->len - 1,
+				    chunk_size);
+			return NULL;
+		}
+		g_byte_array_remove_index(req, 0);
+		*channel = FU_NORDIC_DFU_BLE_CHANNEL_PACKET;
+		return g_steal_pointer(&req);
+	}
+	*channel = FU_NORDIC_DFU_BLE_CHANNEL_CONTROL_POINT;
+	return g_steal_pointer(&req);
+}
+
+gboolean
+fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
+				     guint8 *buf,
+				     gsize bufsz,
+				     gsize *actual)
+{
+	gsize len;
+
+	if (*pending_reply == NULL)
+		return FALSE;
+	len = MIN(bufsz, (*pending_reply)->len);
+	memcpy(buf, (*pending_reply)->data, len);
+	*actual = len;
+	g_clear_pointer(pending_reply, g_byte_array_unref);
+	return TRUE;
+}
+
+gboolean
+fu_nordic_dfu_ble_frame_notification(const guint8 *notification,
+				     gsize notificationsz,
+				     guint8 *buf,
+				     gsize bufsz,
+				     gsize *actual,
+				     GError **error)
+{
+	*actual = nrf_dfu_proto_slip_encode(notification, notificationsz, buf, bufsz);
+	if (*actual == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
+		return FALSE;
+	}
+	return TRUE;
+}

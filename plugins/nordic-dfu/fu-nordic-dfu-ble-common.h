@@ -10,6 +10,8 @@
 
 #include <gio/gunixfdlist.h>
 
+#include "nrf-dfu-proto.h"
+
 /* the Secure DFU service and its characteristics (nrf_dfu_ble.c, ble_dfu.h) */
 #define FU_NORDIC_DFU_BLE_UUID_SERVICE		"0000fe59-0000-1000-8000-00805f9b34fb"
 #define FU_NORDIC_DFU_BLE_UUID_CONTROL_POINT	"8ec90001-f315-4f60-9fb8-838830daea50"
@@ -131,3 +133,43 @@ fu_nordic_dfu_ble_core_mtu(gsize chunk_size);
  * out), or -1 with an error */
 gint
 fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *method, GError **error);
+
+/* the largest notification of the control point read: its ATT header and the longest reply the
+ * core takes; a longer one is cut by recv() */
+#define FU_NORDIC_DFU_BLE_NOTIFICATION_MAX                                                         \
+	(FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX)
+
+/* where a frame of the core's goes over BLE */
+typedef enum {
+	FU_NORDIC_DFU_BLE_CHANNEL_NONE, /* answered here, the reply kept for the next read */
+	FU_NORDIC_DFU_BLE_CHANNEL_CONTROL_POINT, /* a request, written to the control point */
+	FU_NORDIC_DFU_BLE_CHANNEL_PACKET,	 /* object data, one packet */
+} FuNordicDfuBleChannel;
+
+/* the core's SLIP frame @buf as what goes over the link, and @channel where: a write's data,
+ * at most @chunk_size bytes, for the packet characteristic, any other request for the control
+ * point; an MTU get is not asked of the bootloader (pc-nrfutil's BLE transport does not ask
+ * either) but answered with @mtu_max, the reply kept SLIP-encoded in @pending_reply */
+GByteArray *
+fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
+				  gsize bufsz,
+				  gsize chunk_size,
+				  guint16 mtu_max,
+				  GByteArray **pending_reply,
+				  FuNordicDfuBleChannel *channel,
+				  GError **error);
+/* what the core reads first: the reply kept by fu_nordic_dfu_ble_unframe_request(), TRUE when
+ * there was one */
+gboolean
+fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
+				     guint8 *buf,
+				     gsize bufsz,
+				     gsize *actual);
+/* one notification of the control point, SLIP-encoded into @buf for the core */
+gboolean
+fu_nordic_dfu_ble_frame_notification(const guint8 *notification,
+				     gsize notificationsz,
+				     guint8 *buf,
+				     gsize bufsz,
+				     gsize *actual,
+				     GError **error);

@@ -12,6 +12,7 @@
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-device.h"
 
 /*
  * The Secure DFU bootloader over Bluetooth LE (nrf_dfu_ble.c): requests are written to the
@@ -40,7 +41,6 @@
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
 	FuNordicDfuState state;
-	FuNordicDfuTransport transport;
 	gchar *app_address;
 	gchar *control_point_path;
 	FuIOChannel *notify_io;
@@ -59,7 +59,14 @@ struct _FuNordicDfuBleDevice {
 	gboolean writing;    /* in write_firmware: a lost link is resumed there */
 };
 
-G_DEFINE_TYPE(FuNordicDfuBleDevice, fu_nordic_dfu_ble_device, FU_TYPE_BLUEZ_DEVICE)
+static void
+fu_nordic_dfu_ble_device_iface_init(FuNordicDfuDeviceInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(FuNordicDfuBleDevice,
+			fu_nordic_dfu_ble_device,
+			FU_TYPE_BLUEZ_DEVICE,
+			G_IMPLEMENT_INTERFACE(FU_TYPE_NORDIC_DFU_DEVICE,
+					      fu_nordic_dfu_ble_device_iface_init))
 
 static void
 fu_nordic_dfu_ble_device_release(FuNordicDfuBleDevice *self)
@@ -219,25 +226,6 @@ fu_nordic_dfu_ble_device_write_value(const gchar *path,
 	return TRUE;
 }
 
-/* the core's frame, unwrapped from its SLIP encoding */
-static GByteArray *
-fu_nordic_dfu_ble_device_slip_decode(const guint8 *buf, gsize bufsz)
-{
-	GByteArray *out = g_byte_array_sized_new(bufsz);
-	for (gsize i = 0; i < bufsz; i++) {
-		guint8 b = buf[i];
-		if (b == NRF_DFU_PROTO_SLIP_END)
-			break;
-		if (b == NRF_DFU_PROTO_SLIP_ESC && i + 1 < bufsz) {
-			i++;
-			b = buf[i] == NRF_DFU_PROTO_SLIP_ESC_END ? NRF_DFU_PROTO_SLIP_END
-								 : NRF_DFU_PROTO_SLIP_ESC;
-		}
-		fu_byte_array_append_uint8(out, b);
-	}
-	return out;
-}
-
 static gboolean
 fu_nordic_dfu_ble_device_ensure_link(FuNordicDfuBleDevice *self, guint timeout_ms, GError **error)
 {
@@ -254,51 +242,32 @@ fu_nordic_dfu_ble_device_write(FuDevice *device,
 			       GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	g_autoptr(GByteArray) req = fu_nordic_dfu_ble_device_slip_decode(buf, bufsz);
+	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
+	g_autoptr(GByteArray) req = NULL;
 
-	if (req->len == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
-		return FALSE;
-	}
 	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
 		return FALSE;
-
-	/* the BLE bootloader is not asked for an MTU, as pc-nrfutil's BLE transport does not:
-	 * the packet size is the link's, so the reply is made here */
-	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
-		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
-				  NRF_DFU_PROTO_OP_MTU_GET,
-				  NRF_DFU_PROTO_RESULT_SUCCESS,
-				  self->state.mtu_max & 0xFF,
-				  self->state.mtu_max >> 8};
-		guint8 frame[2 * sizeof(reply) + 1];
-		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
-		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
-		self->pending_reply = g_byte_array_new();
-		g_byte_array_append(self->pending_reply, frame, len);
+	req = fu_nordic_dfu_ble_unframe_request(buf,
+						bufsz,
+						self->chunk_size,
+						self->state.mtu_max,
+						&self->pending_reply,
+						&channel,
+						error);
+	if (req == NULL)
+		return FALSE;
+	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_NONE)
 		return TRUE;
-	}
-
-	/* object data: the opcode is the characteristic */
-	if (req->data[0] == NRF_DFU_PROTO_OP_WRITE) {
-		if (req->len - 1 > self->chunk_size) {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "%u bytes do not fit a packet of %" G_GSIZE_FORMAT,
-				    req->len - 1,
-				    self->chunk_size);
-			return FALSE;
-		}
+	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_PACKET) {
 		if (self->packet_via_write_value)
 			return fu_nordic_dfu_ble_device_write_value(self->packet_path,
-								    req->data + 1,
-								    req->len - 1,
+								    req->data,
+								    req->len,
 								    timeout_ms,
 								    error);
 		if (!fu_io_channel_write_raw(self->packet_io,
-					     req->data + 1,
-					     req->len - 1,
+					     req->data,
+					     req->len,
 					     timeout_ms,
 					     FU_IO_CHANNEL_FLAG_NONE,
 					     error)) {
@@ -331,18 +300,13 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 			      GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	guint8 notification[FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX];
+	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX];
 	struct pollfd fds = {.events = POLLIN};
 	gssize n;
 	gint rc;
 
-	if (self->pending_reply != NULL) {
-		gsize len = MIN(bufsz, self->pending_reply->len);
-		memcpy(buf, self->pending_reply->data, len);
-		*actual = len;
-		g_clear_pointer(&self->pending_reply, g_byte_array_unref);
+	if (fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply, buf, bufsz, actual))
 		return TRUE;
-	}
 	if (self->notify_io == NULL) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
@@ -367,12 +331,12 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	*actual = nrf_dfu_proto_slip_encode(notification, (gsize)n, buf, bufsz);
-	if (*actual == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
-		return FALSE;
-	}
-	return TRUE;
+	return fu_nordic_dfu_ble_frame_notification(notification,
+						    (gsize)n,
+						    buf,
+						    bufsz,
+						    actual,
+						    error);
 }
 
 void
@@ -743,24 +707,6 @@ fu_nordic_dfu_ble_device_close(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-static gboolean
-fu_nordic_dfu_ble_device_setup(FuDevice *device, GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
-}
-
-static FuFirmware *
-fu_nordic_dfu_ble_device_prepare_firmware(FuDevice *device,
-					  GInputStream *stream,
-					  FuProgress *progress,
-					  FuFirmwareParseFlags flags,
-					  GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
-}
-
 /*
  * All images are written here: the device object stays while the bootloader resets between
  * images or the link drops, and the next write connects again. A lost link is not a failed
@@ -782,7 +728,7 @@ fu_nordic_dfu_ble_device_write_images(FuDevice *device,
 
 	for (guint attempt = 0;; attempt++) {
 		g_autoptr(GError) error_local = NULL;
-		if (fu_nordic_dfu_write_firmware(&self->transport,
+		if (fu_nordic_dfu_write_firmware(&self->state.transport,
 						 &self->state,
 						 firmware,
 						 TRUE,
@@ -866,7 +812,7 @@ fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 	self->stayed = FALSE;
 	if (self->gone)
 		return TRUE;
-	if (!fu_nordic_dfu_reload(&self->transport, &self->state, error)) {
+	if (!fu_nordic_dfu_reload(&self->state.transport, &self->state, error)) {
 		if (stayed)
 			g_prefix_error(error,
 				       "the bootloader %s did not disconnect to reset into the new "
@@ -876,16 +822,6 @@ fu_nordic_dfu_ble_device_reload(FuDevice *device, GError **error)
 		return FALSE;
 	}
 	return TRUE;
-}
-
-static gboolean
-fu_nordic_dfu_ble_device_set_quirk_kv(FuDevice *device,
-				      const gchar *key,
-				      const gchar *value,
-				      GError **error)
-{
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
 }
 
 static void
@@ -910,9 +846,9 @@ fu_nordic_dfu_ble_device_init(FuNordicDfuBleDevice *self)
 	self->state.prn = FU_NORDIC_DFU_BLE_PRN_DEFAULT;
 	self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
 	self->chunk_size = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT - FU_NORDIC_DFU_BLE_ATT_HEADER;
-	self->transport.device = FU_DEVICE(self);
-	self->transport.write = fu_nordic_dfu_ble_device_write;
-	self->transport.read = fu_nordic_dfu_ble_device_read;
+	self->state.transport.device = FU_DEVICE(self);
+	self->state.transport.write = fu_nordic_dfu_ble_device_write;
+	self->state.transport.read = fu_nordic_dfu_ble_device_read;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (Bluetooth LE)");
 }
@@ -930,22 +866,30 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
 }
 
+static FuNordicDfuState *
+fu_nordic_dfu_ble_device_get_state(FuNordicDfuDevice *device)
+{
+	return &FU_NORDIC_DFU_BLE_DEVICE(device)->state;
+}
+
+static void
+fu_nordic_dfu_ble_device_iface_init(FuNordicDfuDeviceInterface *iface)
+{
+	iface->get_state = fu_nordic_dfu_ble_device_get_state;
+}
+
 static void
 fu_nordic_dfu_ble_device_class_init(FuNordicDfuBleDeviceClass *klass)
 {
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
 	GObjectClass *object_class = G_OBJECT_CLASS(klass);
 	object_class->finalize = fu_nordic_dfu_ble_device_finalize;
+	fu_nordic_dfu_device_class_add_vfuncs(device_class);
 	device_class->probe = fu_nordic_dfu_ble_device_probe;
 	device_class->open = fu_nordic_dfu_ble_device_open;
 	device_class->close = fu_nordic_dfu_ble_device_close;
-	device_class->setup = fu_nordic_dfu_ble_device_setup;
-	device_class->prepare_firmware = fu_nordic_dfu_ble_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_ble_device_write_firmware;
 	device_class->attach = fu_nordic_dfu_ble_device_attach;
 	device_class->reload = fu_nordic_dfu_ble_device_reload;
-	device_class->set_quirk_kv = fu_nordic_dfu_ble_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_ble_device_to_string;
-	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
-	device_class->convert_version = fu_nordic_dfu_convert_version;
 }

@@ -69,6 +69,7 @@ typedef struct {
 
 /* what every bootloader device (USB CDC, UART, BLE) keeps */
 typedef struct {
+	FuNordicDfuTransport transport;
 	FuNordicDfuIdentity identity;
 	guint16 prn;
 	guint16 mtu_max; /* cap on the frame size, 0 for the device's: BLE sizes it from the link */

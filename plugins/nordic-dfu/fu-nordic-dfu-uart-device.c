@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-device.h"
 
 /*
  * The Secure DFU bootloader on a UART, reached through a tty (a board's USB-UART bridge such
@@ -29,14 +30,20 @@
 struct _FuNordicDfuUartDevice {
 	FuUdevDevice parent_instance;
 	FuNordicDfuState state;
-	FuNordicDfuTransport transport;
 	guint baud_rate;
 	gboolean flow_control;
 	gboolean restarting;	/* the last image was activated: the bootloader resets */
 	gboolean app_owns_port; /* the bootloader did not answer after it: the application runs */
 };
 
-G_DEFINE_TYPE(FuNordicDfuUartDevice, fu_nordic_dfu_uart_device, FU_TYPE_UDEV_DEVICE)
+static void
+fu_nordic_dfu_uart_device_iface_init(FuNordicDfuDeviceInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUartDevice,
+			fu_nordic_dfu_uart_device,
+			FU_TYPE_UDEV_DEVICE,
+			G_IMPLEMENT_INTERFACE(FU_TYPE_NORDIC_DFU_DEVICE,
+					      fu_nordic_dfu_uart_device_iface_init))
 
 static gint
 fu_nordic_dfu_uart_device_get_fd(FuNordicDfuUartDevice *self)
@@ -233,24 +240,6 @@ fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-static gboolean
-fu_nordic_dfu_uart_device_setup(FuDevice *device, GError **error)
-{
-	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
-}
-
-static FuFirmware *
-fu_nordic_dfu_uart_device_prepare_firmware(FuDevice *device,
-					   GInputStream *stream,
-					   FuProgress *progress,
-					   FuFirmwareParseFlags flags,
-					   GError **error)
-{
-	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
-}
-
 /* the tty stays while the bootloader resets between images: all of them are written here */
 static gboolean
 fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
@@ -264,7 +253,7 @@ fu_nordic_dfu_uart_device_write_firmware(FuDevice *device,
 	/* what an earlier update left, if it failed before attach */
 	self->restarting = FALSE;
 	self->app_owns_port = FALSE;
-	if (!fu_nordic_dfu_write_firmware(&self->transport,
+	if (!fu_nordic_dfu_write_firmware(&self->state.transport,
 					  &self->state,
 					  firmware,
 					  TRUE,
@@ -293,7 +282,7 @@ fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError 
 	self->app_owns_port = FALSE;
 	if (fu_nordic_dfu_skip_wait_after_update(device))
 		return TRUE;
-	if (fu_nordic_dfu_wait_after_update(&self->transport, &self->state, &error_local))
+	if (fu_nordic_dfu_wait_after_update(&self->state.transport, &self->state, &error_local))
 		return TRUE;
 	why =
 	    g_strdup_printf("the %s image was validated and activated by the bootloader, which "
@@ -318,7 +307,7 @@ fu_nordic_dfu_uart_device_reload(FuDevice *device, GError **error)
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
 	if (self->app_owns_port)
 		return TRUE;
-	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
+	return fu_nordic_dfu_reload(&self->state.transport, &self->state, error);
 }
 
 /* the port stays listed: its next update is checked again */
@@ -361,7 +350,7 @@ fu_nordic_dfu_uart_device_set_quirk_kv(FuDevice *device,
 	}
 	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_FLOW_CONTROL) == 0)
 		return fu_strtobool(value, &self->flow_control, error);
-	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
+	return fu_nordic_dfu_device_set_quirk_kv(device, key, value, error);
 }
 
 static void
@@ -378,9 +367,9 @@ fu_nordic_dfu_uart_device_init(FuNordicDfuUartDevice *self)
 {
 	self->baud_rate = FU_NORDIC_DFU_UART_BAUD_RATE_DEFAULT;
 	self->flow_control = TRUE;
-	self->transport.device = FU_DEVICE(self);
-	self->transport.write = fu_nordic_dfu_uart_device_write;
-	self->transport.read = fu_nordic_dfu_uart_device_read;
+	self->state.transport.device = FU_DEVICE(self);
+	self->state.transport.write = fu_nordic_dfu_uart_device_write;
+	self->state.transport.read = fu_nordic_dfu_uart_device_read;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 	fu_device_register_private_flag(FU_DEVICE(self), FU_NORDIC_DFU_FLAG_UART);
 	fu_udev_device_add_open_flag(FU_UDEV_DEVICE(self), FU_IO_CHANNEL_OPEN_FLAG_READ);
@@ -389,20 +378,29 @@ fu_nordic_dfu_uart_device_init(FuNordicDfuUartDevice *self)
 	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (UART)");
 }
 
+static FuNordicDfuState *
+fu_nordic_dfu_uart_device_get_state(FuNordicDfuDevice *device)
+{
+	return &FU_NORDIC_DFU_UART_DEVICE(device)->state;
+}
+
+static void
+fu_nordic_dfu_uart_device_iface_init(FuNordicDfuDeviceInterface *iface)
+{
+	iface->get_state = fu_nordic_dfu_uart_device_get_state;
+}
+
 static void
 fu_nordic_dfu_uart_device_class_init(FuNordicDfuUartDeviceClass *klass)
 {
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	fu_nordic_dfu_device_class_add_vfuncs(device_class);
 	device_class->probe = fu_nordic_dfu_uart_device_probe;
 	device_class->open = fu_nordic_dfu_uart_device_open;
-	device_class->setup = fu_nordic_dfu_uart_device_setup;
-	device_class->prepare_firmware = fu_nordic_dfu_uart_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_uart_device_write_firmware;
 	device_class->attach = fu_nordic_dfu_uart_device_attach;
 	device_class->reload = fu_nordic_dfu_uart_device_reload;
 	device_class->cleanup = fu_nordic_dfu_uart_device_cleanup;
 	device_class->set_quirk_kv = fu_nordic_dfu_uart_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_uart_device_to_string;
-	device_class->set_progress = fu_nordic_dfu_set_progress_in_place;
-	device_class->convert_version = fu_nordic_dfu_convert_version;
 }

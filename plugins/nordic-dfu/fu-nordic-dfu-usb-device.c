@@ -7,6 +7,7 @@
 #include "fu-nordic-dfu-usb-device.h"
 
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-device.h"
 
 /*
  * The Secure DFU bootloader over USB CDC ACM (the nRF52840 Dongle's open bootloader,
@@ -27,7 +28,6 @@
 struct _FuNordicDfuUsbDevice {
 	FuUsbDevice parent_instance;
 	FuNordicDfuState state;
-	FuNordicDfuTransport transport;
 	guint8 comm_intf;
 	guint8 data_intf;
 	guint8 ep_in;
@@ -39,7 +39,14 @@ struct _FuNordicDfuUsbDevice {
 	gboolean gone;	/* nothing came back: the update is done, the device is not here */
 };
 
-G_DEFINE_TYPE(FuNordicDfuUsbDevice, fu_nordic_dfu_usb_device, FU_TYPE_USB_DEVICE)
+static void
+fu_nordic_dfu_usb_device_iface_init(FuNordicDfuDeviceInterface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUsbDevice,
+			fu_nordic_dfu_usb_device,
+			FU_TYPE_USB_DEVICE,
+			G_IMPLEMENT_INTERFACE(FU_TYPE_NORDIC_DFU_DEVICE,
+					      fu_nordic_dfu_usb_device_iface_init))
 
 static gboolean
 fu_nordic_dfu_usb_device_write(FuDevice *device,
@@ -190,26 +197,6 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-static gboolean
-fu_nordic_dfu_usb_device_setup(FuDevice *device, GError **error)
-{
-	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	if (!FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->setup(device, error))
-		return FALSE;
-	return fu_nordic_dfu_setup(&self->transport, &self->state, error);
-}
-
-static FuFirmware *
-fu_nordic_dfu_usb_device_prepare_firmware(FuDevice *device,
-					  GInputStream *stream,
-					  FuProgress *progress,
-					  FuFirmwareParseFlags flags,
-					  GError **error)
-{
-	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	return fu_nordic_dfu_prepare_firmware(device, &self->state, stream, flags, error);
-}
-
 /* between two looks at what fwupd's device list says of the bootloader: well below the times
  * it is followed for, and long enough not to spin a core */
 #define FU_NORDIC_DFU_USB_FOLLOW_POLL_MS 100
@@ -303,7 +290,7 @@ fu_nordic_dfu_usb_device_write_firmware(FuDevice *device,
 					GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	if (!fu_nordic_dfu_write_firmware(&self->transport,
+	if (!fu_nordic_dfu_write_firmware(&self->state.transport,
 					  &self->state,
 					  firmware,
 					  FALSE,
@@ -346,7 +333,7 @@ fu_nordic_dfu_usb_device_reload(FuDevice *device, GError **error)
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	if (self->gone)
 		return fu_nordic_dfu_emit_unverified(device, &self->state.unverified, NULL, error);
-	return fu_nordic_dfu_reload(&self->transport, &self->state, error);
+	return fu_nordic_dfu_reload(&self->state.transport, &self->state, error);
 }
 
 /* the next image of a package is written by the device that re-enumerates */
@@ -356,16 +343,6 @@ fu_nordic_dfu_usb_device_replace(FuDevice *device, FuDevice *donor)
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	if (FU_IS_NORDIC_DFU_USB_DEVICE(donor))
 		self->state.images_done = FU_NORDIC_DFU_USB_DEVICE(donor)->state.images_done;
-}
-
-static gboolean
-fu_nordic_dfu_usb_device_set_quirk_kv(FuDevice *device,
-				      const gchar *key,
-				      const gchar *value,
-				      GError **error)
-{
-	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	return fu_nordic_dfu_set_quirk_kv(&self->state, key, value, error);
 }
 
 static void
@@ -393,26 +370,35 @@ fu_nordic_dfu_usb_device_set_progress(FuDevice *self, FuProgress *progress)
 static void
 fu_nordic_dfu_usb_device_init(FuNordicDfuUsbDevice *self)
 {
-	self->transport.device = FU_DEVICE(self);
-	self->transport.write = fu_nordic_dfu_usb_device_write;
-	self->transport.read = fu_nordic_dfu_usb_device_read;
+	self->state.transport.device = FU_DEVICE(self);
+	self->state.transport.write = fu_nordic_dfu_usb_device_write;
+	self->state.transport.read = fu_nordic_dfu_usb_device_read;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
+}
+
+static FuNordicDfuState *
+fu_nordic_dfu_usb_device_get_state(FuNordicDfuDevice *device)
+{
+	return &FU_NORDIC_DFU_USB_DEVICE(device)->state;
+}
+
+static void
+fu_nordic_dfu_usb_device_iface_init(FuNordicDfuDeviceInterface *iface)
+{
+	iface->get_state = fu_nordic_dfu_usb_device_get_state;
 }
 
 static void
 fu_nordic_dfu_usb_device_class_init(FuNordicDfuUsbDeviceClass *klass)
 {
 	FuDeviceClass *device_class = FU_DEVICE_CLASS(klass);
+	fu_nordic_dfu_device_class_add_vfuncs(device_class);
 	device_class->probe = fu_nordic_dfu_usb_device_probe;
 	device_class->open = fu_nordic_dfu_usb_device_open;
 	device_class->close = fu_nordic_dfu_usb_device_close;
-	device_class->setup = fu_nordic_dfu_usb_device_setup;
-	device_class->prepare_firmware = fu_nordic_dfu_usb_device_prepare_firmware;
 	device_class->write_firmware = fu_nordic_dfu_usb_device_write_firmware;
 	device_class->reload = fu_nordic_dfu_usb_device_reload;
 	device_class->replace = fu_nordic_dfu_usb_device_replace;
-	device_class->set_quirk_kv = fu_nordic_dfu_usb_device_set_quirk_kv;
 	device_class->to_string = fu_nordic_dfu_usb_device_to_string;
 	device_class->set_progress = fu_nordic_dfu_usb_device_set_progress;
-	device_class->convert_version = fu_nordic_dfu_convert_version;
 }

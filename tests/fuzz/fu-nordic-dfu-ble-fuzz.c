@@ -6,15 +6,14 @@
 
 /*
  * libFuzzer target for what the nordic-dfu plugin makes of a Bluetooth LE bootloader: the ATT
- * MTU BlueZ reports and the control point's notifications. FuNordicDfuBleDevice has no parser
- * of its own to call: its read and write (static, on BlueZ's sockets and D-Bus) only wrap
- * each notification in SLIP for the core and unwrap the core's frames into a control point
- * write or a packet. This target calls what is separable, fu_nordic_dfu_ble_att_mtu_bounded()
- * and fu_nordic_dfu_ble_core_mtu() as the device sizes its packets with them, and drives
- * fu_nordic_dfu_setup() and fu_nordic_dfu_run_session() through a transport doing what the
- * device's read and write do: a notification is one datagram, cut to the device's receive
- * buffer and SLIP-encoded with nrf_dfu_proto_slip_encode() into the plugin's read buffer;
- * MTU get is answered locally with the link's MTU; a write request's data is one packet.
+ * MTU BlueZ reports and the control point's notifications. FuNordicDfuBleDevice's read and
+ * write move bytes on BlueZ's sockets and D-Bus around what this target calls itself:
+ * fu_nordic_dfu_ble_att_mtu_bounded() and fu_nordic_dfu_ble_core_mtu(), as the device sizes
+ * its packets with them, fu_nordic_dfu_ble_unframe_request() on each frame the core writes
+ * (which also answers MTU get with the link's MTU), and fu_nordic_dfu_ble_take_pending_reply()
+ * and fu_nordic_dfu_ble_frame_notification() on each read; fu_nordic_dfu_setup() and
+ * fu_nordic_dfu_run_session() drive them. A notification is one datagram, cut to the device's
+ * receive buffer as recv() cuts it.
  *
  * Input: two bytes of ATT MTU (big endian, as BlueZ would report any value), a flags byte
  * (bit 0 also run a transfer of a fixed 700-byte image, bits 1-2 the PRN), then the
@@ -40,63 +39,37 @@ typedef struct {
 	GByteArray *pending_reply;
 } FuzzLink;
 
-/* the request inside one SLIP frame of the core's */
-static GByteArray *
-fuzz_slip_decode(const guint8 *buf, gsize bufsz)
-{
-	NrfDfuProtoSlipDecoder dec;
-	gsize consumed = 0;
-	GByteArray *out = g_byte_array_new();
-
-	nrf_dfu_proto_slip_decoder_init(&dec);
-	g_assert_true(nrf_dfu_proto_slip_decoder_feed(&dec, buf, bufsz, &consumed) ||
-		      bufsz > sizeof(dec.buf));
-	if (dec.frame_ready)
-		g_byte_array_append(out, dec.buf, dec.len);
-	return out;
-}
-
 static gboolean
 fuzz_write(FuDevice *device, const guint8 *buf, gsize bufsz, guint timeout_ms, GError **error)
 {
 	FuzzLink *link = g_object_get_data(G_OBJECT(device), "fuzz-link");
-	guint8 op;
+	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
+	g_autoptr(GByteArray) req = NULL;
+	g_autoptr(GError) error_local = NULL;
 
+	/* one whole SLIP frame within the cap */
 	g_assert_cmpuint(bufsz, >, 0);
 	g_assert_cmpuint(bufsz, <=, link->mtu_max);
 	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
 	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
-	op = buf[0];
-	if (op == NRF_DFU_PROTO_OP_WRITE) {
-		/* opcode, then at most twice the data escaped: count the data bytes */
-		gsize data_len = 0;
-		for (gsize i = 1; i + 1 < bufsz; i++) {
-			if (buf[i] == NRF_DFU_PROTO_SLIP_ESC)
-				i++;
-			data_len++;
-		}
-		g_assert_cmpuint(data_len, <=, link->chunk_size);
-		return TRUE;
-	}
-	if (op == NRF_DFU_PROTO_OP_MTU_GET) {
-		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
-				  NRF_DFU_PROTO_OP_MTU_GET,
-				  NRF_DFU_PROTO_RESULT_SUCCESS,
-				  link->mtu_max & 0xFF,
-				  link->mtu_max >> 8};
-		guint8 frame[2 * sizeof(reply) + 1];
-		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
-		g_assert_cmpuint(len, >, 0);
-		g_clear_pointer(&link->pending_reply, g_byte_array_unref);
-		link->pending_reply = g_byte_array_new();
-		g_byte_array_append(link->pending_reply, frame, len);
-		return TRUE;
-	}
-	/* a control point write: a request the core encoded, never empty */
-	{
-		g_autoptr(GByteArray) req = fuzz_slip_decode(buf, bufsz);
+
+	/* never empty, and a write of at most one packet: the device refuses anything else with
+	 * an internal error */
+	req = fu_nordic_dfu_ble_unframe_request(buf,
+						bufsz,
+						link->chunk_size,
+						link->mtu_max,
+						&link->pending_reply,
+						&channel,
+						&error_local);
+	g_assert_no_error(error_local);
+	g_assert_nonnull(req);
+	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_NONE)
+		g_assert_nonnull(link->pending_reply);
+	else if (channel == FU_NORDIC_DFU_BLE_CHANNEL_PACKET)
+		g_assert_cmpuint(req->len, <=, link->chunk_size);
+	else
 		g_assert_cmpuint(req->len, >, 0);
-	}
 	return TRUE;
 }
 
@@ -109,23 +82,18 @@ fuzz_read(FuDevice *device,
 	  GError **error)
 {
 	FuzzLink *link = g_object_get_data(G_OBJECT(device), "fuzz-link");
-	/* the device's receive buffer: a longer notification is cut by recv() */
-	guint8 notification[FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX];
+	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX];
 	gsize len;
 
-	if (link->pending_reply != NULL) {
-		len = MIN(bufsz, link->pending_reply->len);
-		memcpy(buf, link->pending_reply->data, len); /* nocheck:blocked */
-		*actual = len;
-		g_clear_pointer(&link->pending_reply, g_byte_array_unref);
+	if (fu_nordic_dfu_ble_take_pending_reply(&link->pending_reply, buf, bufsz, actual))
 		return TRUE;
-	}
 	if (link->offset >= link->size) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no notification");
 		return FALSE;
 	}
 	len = link->data[link->offset++];
 	len = MIN(len, link->size - link->offset);
+	/* the device's receive buffer: a longer notification is cut by recv() */
 	memcpy(notification, link->data + link->offset, MIN(len, sizeof(notification)));
 	link->offset += len;
 	len = MIN(len, sizeof(notification));
@@ -134,12 +102,7 @@ fuzz_read(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	*actual = nrf_dfu_proto_slip_encode(notification, len, buf, bufsz);
-	if (*actual == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
-		return FALSE;
-	}
-	return TRUE;
+	return fu_nordic_dfu_ble_frame_notification(notification, len, buf, bufsz, actual, error);
 }
 
 int
