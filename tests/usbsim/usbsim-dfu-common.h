@@ -87,6 +87,16 @@ usbsim_dfu_core_init(UsbsimDfuCore *core,
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
 
+/* points the core's counters into a model's stats, a UsbsimDfuStats or UsbsimDfuseStats */
+#define usbsim_dfu_core_bind_stats(core, stats)                                                    \
+	do {                                                                                       \
+		(core)->requests = (stats)->requests;                                              \
+		(core)->faults_fired = &(stats)->faults_fired;                                     \
+		(core)->early_polls = &(stats)->early_polls;                                       \
+		(core)->reenumerations = &(stats)->reenumerations;                                 \
+		(core)->usb_resets = &(stats)->usb_resets;                                         \
+	} while (0)
+
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us);
 void
@@ -110,7 +120,14 @@ usbsim_dfu_core_append_functional(GByteArray *buf,
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);
 
-/* UsbsimModelOps members that are the same for every DFU model */
+/* the UsbsimModelOps members that are the same for every DFU model; a model adds describe */
+#define USBSIM_DFU_CORE_MODEL_OPS                                                                  \
+	.control = usbsim_dfu_core_control, .usb_reset = usbsim_dfu_core_usb_reset,                \
+	.pending_reenumeration = usbsim_dfu_core_pending_reenumeration,                            \
+	.reenumerate = usbsim_dfu_core_reenumerate, .busy_until = usbsim_dfu_core_busy_until,      \
+	.mode_name = usbsim_dfu_core_mode_name, .state = usbsim_dfu_core_state,                    \
+	.take_events = usbsim_dfu_core_take_events
+
 void
 usbsim_dfu_core_control(gpointer model,
 			const UsbsimSetup *setup,

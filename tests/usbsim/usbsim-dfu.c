@@ -296,11 +296,7 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	self->core.early_poll_stalls = config->early_poll_stalls;
 	self->core.poll = config->poll;
 	self->core.time_scale = config->time_scale;
-	self->core.requests = self->stats.requests;
-	self->core.faults_fired = &self->stats.faults_fired;
-	self->core.early_polls = &self->stats.early_polls;
-	self->core.reenumerations = &self->stats.reenumerations;
-	self->core.usb_resets = &self->stats.usb_resets;
+	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
@@ -827,15 +823,8 @@ static const UsbsimDfuCoreClass usbsim_dfu_core_class = {
 };
 
 static const UsbsimModelOps usbsim_dfu_model_ops = {
-    .control = usbsim_dfu_core_control,
-    .usb_reset = usbsim_dfu_core_usb_reset,
-    .pending_reenumeration = usbsim_dfu_core_pending_reenumeration,
-    .reenumerate = usbsim_dfu_core_reenumerate,
+    USBSIM_DFU_CORE_MODEL_OPS,
     .describe = usbsim_dfu_describe,
-    .busy_until = usbsim_dfu_core_busy_until,
-    .mode_name = usbsim_dfu_core_mode_name,
-    .state = usbsim_dfu_core_state,
-    .take_events = usbsim_dfu_core_take_events,
 };
 
 const UsbsimModelOps *
