@@ -94,8 +94,8 @@ usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply)
 	reply->early = TRUE;
 }
 
-/* what every state the model does not handle itself answers */
-void
+/* what every state answers to a request the model does not handle */
+static void
 usbsim_dfu_core_request_any_state(UsbsimDfuCore *core, guint8 request, UsbsimReply *reply)
 {
 	if (core->state == USBSIM_DFU_STATE_ERROR) {
@@ -206,6 +206,83 @@ usbsim_dfu_core_request_runtime_mode(UsbsimDfuCore *core,
 	}
 }
 
+/* the DFU 1.1 state machine in DFU mode, the model's operations through its hooks */
+static void
+usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
+				 const UsbsimSetup *setup,
+				 const guint8 *data,
+				 gsize len,
+				 gint64 now_us,
+				 UsbsimReply *reply)
+{
+	const UsbsimDfuCoreClass *klass = core->klass;
+	guint8 request = setup->request;
+
+	switch (core->state) {
+	case USBSIM_DFU_STATE_DFU_IDLE:
+	case USBSIM_DFU_STATE_DNLOAD_IDLE:
+		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
+			klass->dnload(core, setup, data, len, reply);
+			return;
+		}
+		if (request == USBSIM_DFU_REQUEST_UPLOAD &&
+		    core->state == USBSIM_DFU_STATE_DFU_IDLE) {
+			klass->upload(core, setup, reply);
+			return;
+		}
+		if (request == USBSIM_DFU_REQUEST_ABORT) {
+			core->state = USBSIM_DFU_STATE_DFU_IDLE;
+			return;
+		}
+		break;
+	case USBSIM_DFU_STATE_DNLOAD_SYNC:
+		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
+			klass->getstatus_sync(core, now_us, reply);
+			return;
+		}
+		break;
+	case USBSIM_DFU_STATE_DNBUSY:
+	case USBSIM_DFU_STATE_MANIFEST:
+		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
+			klass->getstatus_busy(core, now_us, reply);
+			return;
+		}
+		usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+		return;
+	case USBSIM_DFU_STATE_MANIFEST_SYNC:
+		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
+			klass->getstatus_manifest_sync(core, now_us, reply);
+			return;
+		}
+		break;
+	case USBSIM_DFU_STATE_MANIFEST_WAIT_RESET:
+		/* waits for a reset; it still reports where it is */
+		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
+			usbsim_dfu_core_answer_status(core, 0, reply);
+			return;
+		}
+		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
+			usbsim_dfu_core_answer_state(core, reply);
+			return;
+		}
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return;
+	case USBSIM_DFU_STATE_UPLOAD_IDLE:
+		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
+			klass->upload(core, setup, reply);
+			return;
+		}
+		if (request == USBSIM_DFU_REQUEST_ABORT) {
+			core->state = USBSIM_DFU_STATE_DFU_IDLE;
+			return;
+		}
+		break;
+	default:
+		break;
+	}
+	usbsim_dfu_core_request_any_state(core, request, reply);
+}
+
 static gint
 usbsim_dfu_core_interface_number(UsbsimDfuCore *core)
 {
@@ -239,7 +316,7 @@ usbsim_dfu_core_request(UsbsimDfuCore *core,
 	if (core->mode == USBSIM_DFU_MODE_RUNTIME)
 		usbsim_dfu_core_request_runtime_mode(core, setup, now_us, reply);
 	else
-		core->klass->request_dfu_mode(core, setup, data, len, now_us, reply);
+		usbsim_dfu_core_request_dfu_mode(core, setup, data, len, now_us, reply);
 }
 
 void
@@ -307,8 +384,12 @@ usbsim_dfu_core_control(gpointer model,
 			}
 			if (setup->request == USBSIM_DFU_REQUEST_DNLOAD && setup->length > 0) {
 				/* the block or command is taken; executing it fails */
-				core->klass
-				    ->request_dfu_mode(core, setup, data, data_len, now_us, reply);
+				usbsim_dfu_core_request_dfu_mode(core,
+								 setup,
+								 data,
+								 data_len,
+								 now_us,
+								 reply);
 				if (core->state == USBSIM_DFU_STATE_DNLOAD_SYNC)
 					core->pending_status = fault->status;
 				return;

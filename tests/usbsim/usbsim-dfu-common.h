@@ -23,14 +23,19 @@
 typedef struct _UsbsimDfuCore UsbsimDfuCore;
 
 typedef struct {
-	/* a class request in DFU mode, once the core checked and counted it; what the model
-	 * does not handle it passes to usbsim_dfu_core_request_any_state() */
-	void (*request_dfu_mode)(UsbsimDfuCore *core,
-				 const UsbsimSetup *setup,
-				 const guint8 *data,
-				 gsize len,
-				 gint64 now_us,
-				 UsbsimReply *reply);
+	/* the DFU-mode requests of DFU 1.1 section 6, in the states that take them: DNLOAD in
+	 * dfuIDLE or dfuDNLOAD-IDLE, UPLOAD in dfuIDLE or dfuUPLOAD-IDLE, GETSTATUS in
+	 * dfuDNLOAD-SYNC, in dfuDNBUSY or dfuMANIFEST (the device is busy), and in
+	 * dfuMANIFEST-SYNC; the core answers every other request in every state */
+	void (*dnload)(UsbsimDfuCore *core,
+		       const UsbsimSetup *setup,
+		       const guint8 *data,
+		       gsize len,
+		       UsbsimReply *reply);
+	void (*upload)(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply);
+	void (*getstatus_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
+	void (*getstatus_busy)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
+	void (*getstatus_manifest_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
 	/* optional: transitions of the model's own as time passes */
 	void (*advance)(UsbsimDfuCore *core, gint64 now_us);
 	/* optional: a re-enumeration of the model's own, asked for before a detach's */
@@ -109,8 +114,6 @@ void
 usbsim_dfu_core_stall_error(UsbsimDfuCore *core, UsbsimDfuStatus status, UsbsimReply *reply);
 void
 usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply);
-void
-usbsim_dfu_core_request_any_state(UsbsimDfuCore *core, guint8 request, UsbsimReply *reply);
 void
 usbsim_dfu_core_append_functional(GByteArray *buf,
 				  guint8 attributes,

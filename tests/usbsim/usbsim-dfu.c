@@ -482,8 +482,9 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 }
 
 static void
-usbsim_dfu_getstatus_dnload_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_dnload_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfu *self = (UsbsimDfu *)core;
 	UsbsimDfuStatus result;
 	gint64 busy_us = 0;
 	gdouble report_ms = 0;
@@ -516,8 +517,9 @@ usbsim_dfu_getstatus_dnload_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *re
 }
 
 static void
-usbsim_dfu_getstatus_busy(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_busy(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfu *self = (UsbsimDfu *)core;
 	gint64 remaining_us = self->core.busy_until_us - now_us;
 
 	usbsim_dfu_core_early_poll(&self->core, reply);
@@ -529,8 +531,9 @@ usbsim_dfu_getstatus_busy(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
 }
 
 static void
-usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfu *self = (UsbsimDfu *)core;
 	const UsbsimDfuProfile *profile = &self->config.profile;
 	gint64 busy_us;
 
@@ -582,131 +585,51 @@ usbsim_dfu_upload(UsbsimDfu *self, const UsbsimSetup *setup, UsbsimReply *reply)
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
 					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
-
+/* dfuIDLE starts a download session, dfuDNLOAD-IDLE goes on with it or ends it */
 static void
-usbsim_dfu_request_dfu_mode(UsbsimDfuCore *core,
-			    const UsbsimSetup *setup,
-			    const guint8 *data,
-			    gsize len,
-			    gint64 now_us,
-			    UsbsimReply *reply)
+usbsim_dfu_dnload(UsbsimDfuCore *core,
+		  const UsbsimSetup *setup,
+		  const guint8 *data,
+		  gsize len,
+		  UsbsimReply *reply)
 {
 	UsbsimDfu *self = (UsbsimDfu *)core;
-	guint16 transfer_size = self->config.profile.transfer_size;
-	guint8 request = setup->request;
+	gboolean first = core->state == USBSIM_DFU_STATE_DFU_IDLE;
 
-	switch (self->core.state) {
-	case USBSIM_DFU_STATE_DFU_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			if (!self->config.can_download || setup->length == 0 ||
-			    setup->length > transfer_size) {
-				usbsim_dfu_core_stall_error(&self->core,
-							    USBSIM_DFU_STATUS_ERR_STALLEDPKT,
-							    reply);
-				return;
-			}
-			/* a new download session starts at offset 0 with a fresh erase */
-			self->dnload_offset = 0;
-			self->dnload_next_block = setup->value;
-			memset(self->page_erased,
-			       0,
-			       usbsim_dfu_page_count(self) * sizeof(gboolean));
-			self->image_valid = FALSE;
-			usbsim_dfu_accept_block(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			if (!self->config.can_upload || setup->length > transfer_size) {
-				usbsim_dfu_core_stall_error(&self->core,
-							    USBSIM_DFU_STATUS_ERR_STALLEDPKT,
-							    reply);
-				return;
-			}
-			self->upload_offset = 0;
-			usbsim_dfu_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT)
-			return;
-		break;
-	case USBSIM_DFU_STATE_DNLOAD_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_dnload_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNBUSY:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+	if (!first && setup->length == 0) {
+		core->state = USBSIM_DFU_STATE_MANIFEST_SYNC;
 		return;
-	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			if (setup->length == 0) {
-				self->core.state = USBSIM_DFU_STATE_MANIFEST_SYNC;
-				return;
-			}
-			if (setup->length > transfer_size) {
-				usbsim_dfu_core_stall_error(&self->core,
-							    USBSIM_DFU_STATUS_ERR_STALLEDPKT,
-							    reply);
-				return;
-			}
-			usbsim_dfu_accept_block(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_MANIFEST_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_manifest_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_MANIFEST:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
-		return;
-	case USBSIM_DFU_STATE_MANIFEST_WAIT_RESET:
-		/* waits for a reset; it still reports where it is */
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_core_answer_status(&self->core, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfu_core_answer_state(&self->core, reply);
-			return;
-		}
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			if (setup->length > transfer_size) {
-				usbsim_dfu_core_stall_error(&self->core,
-							    USBSIM_DFU_STATUS_ERR_STALLEDPKT,
-							    reply);
-				return;
-			}
-			usbsim_dfu_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	default:
-		break;
 	}
-	usbsim_dfu_core_request_any_state(core, request, reply);
+	if ((first && (!self->config.can_download || setup->length == 0)) ||
+	    setup->length > self->config.profile.transfer_size) {
+		usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+		return;
+	}
+	if (first) {
+		/* a new download session starts at offset 0 with a fresh erase */
+		self->dnload_offset = 0;
+		self->dnload_next_block = setup->value;
+		memset(self->page_erased, 0, usbsim_dfu_page_count(self) * sizeof(gboolean));
+		self->image_valid = FALSE;
+	}
+	usbsim_dfu_accept_block(self, setup, data, len, reply);
+}
+
+/* dfuIDLE starts an upload from offset 0, dfuUPLOAD-IDLE goes on with it */
+static void
+usbsim_dfu_upload_request(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply)
+{
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	gboolean first = core->state == USBSIM_DFU_STATE_DFU_IDLE;
+
+	if ((first && !self->config.can_upload) ||
+	    setup->length > self->config.profile.transfer_size) {
+		usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+		return;
+	}
+	if (first)
+		self->upload_offset = 0;
+	usbsim_dfu_upload(self, setup, reply);
 }
 
 static gboolean
@@ -815,7 +738,11 @@ usbsim_dfu_describe(gpointer model)
 }
 
 static const UsbsimDfuCoreClass usbsim_dfu_core_class = {
-    .request_dfu_mode = usbsim_dfu_request_dfu_mode,
+    .dnload = usbsim_dfu_dnload,
+    .upload = usbsim_dfu_upload_request,
+    .getstatus_sync = usbsim_dfu_getstatus_dnload_sync,
+    .getstatus_busy = usbsim_dfu_getstatus_busy,
+    .getstatus_manifest_sync = usbsim_dfu_getstatus_manifest_sync,
     .advance = usbsim_dfu_advance,
     .pending_reenumeration = usbsim_dfu_pending_reenumeration,
     .reenumerate = usbsim_dfu_reenumerate,

@@ -962,8 +962,9 @@ usbsim_dfuse_execute(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
 }
 
 static void
-usbsim_dfuse_getstatus_sync(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfuse_getstatus_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	if (!self->op_executed) {
 		usbsim_dfuse_execute(self, now_us, reply);
 		return;
@@ -978,8 +979,9 @@ usbsim_dfuse_getstatus_sync(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply
 }
 
 static void
-usbsim_dfuse_getstatus_busy(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfuse_getstatus_busy(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	gint64 remaining_us = self->core.busy_until_us - now_us;
 	gboolean erasing = self->op == USBSIM_DFUSE_OP_ERASE ||
 			   self->op == USBSIM_DFUSE_OP_MASS_ERASE ||
@@ -1016,12 +1018,13 @@ usbsim_dfuse_stride(UsbsimDfuse *self, const UsbsimSetup *setup)
 
 /* a DNLOAD: a command in block 0, data in blocks 2 and up, a leave when empty */
 static void
-usbsim_dfuse_dnload(UsbsimDfuse *self,
+usbsim_dfuse_dnload(UsbsimDfuCore *core,
 		    const UsbsimSetup *setup,
 		    const guint8 *data,
 		    gsize len,
 		    UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	if (setup->length > self->config.profile.transfer_size ||
 	    (self->config.profile.attributes & USBSIM_DFU_ATTR_CAN_DNLOAD) == 0) {
 		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
@@ -1083,8 +1086,9 @@ usbsim_dfuse_dnload(UsbsimDfuse *self,
 }
 
 static void
-usbsim_dfuse_upload(UsbsimDfuse *self, const UsbsimSetup *setup, UsbsimReply *reply)
+usbsim_dfuse_upload(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	static const guint8 commands[] = {USBSIM_DFUSE_CMD_GET_COMMANDS,
 					  USBSIM_DFUSE_CMD_SET_ADDRESS,
 					  USBSIM_DFUSE_CMD_ERASE,
@@ -1126,71 +1130,14 @@ usbsim_dfuse_upload(UsbsimDfuse *self, const UsbsimSetup *setup, UsbsimReply *re
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
 					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
-
+/* AN3156: the leave reports dfuMANIFEST, then the device jumps to the application */
 static void
-usbsim_dfuse_request_dfu_mode(UsbsimDfuCore *core,
-			      const UsbsimSetup *setup,
-			      const guint8 *data,
-			      gsize len,
-			      gint64 now_us,
-			      UsbsimReply *reply)
+usbsim_dfuse_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
 	UsbsimDfuse *self = (UsbsimDfuse *)core;
-	guint8 request = setup->request;
-
-	switch (self->core.state) {
-	case USBSIM_DFU_STATE_DFU_IDLE:
-	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			usbsim_dfuse_dnload(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_UPLOAD &&
-		    self->core.state == USBSIM_DFU_STATE_DFU_IDLE) {
-			usbsim_dfuse_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNLOAD_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfuse_getstatus_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNBUSY:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfuse_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
-		return;
-	case USBSIM_DFU_STATE_MANIFEST_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			/* AN3156: it reports dfuMANIFEST, then jumps to the application */
-			self->core.state = USBSIM_DFU_STATE_MANIFEST;
-			usbsim_dfu_core_answer_status(&self->core, 0, reply);
-			usbsim_dfuse_start_leaving(self, USBSIM_DFUSE_LEAVE_US, TRUE);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			usbsim_dfuse_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	default:
-		break;
-	}
-	usbsim_dfu_core_request_any_state(core, request, reply);
+	core->state = USBSIM_DFU_STATE_MANIFEST;
+	usbsim_dfu_core_answer_status(core, 0, reply);
+	usbsim_dfuse_start_leaving(self, USBSIM_DFUSE_LEAVE_US, TRUE);
 }
 
 static gboolean
@@ -1307,7 +1254,11 @@ usbsim_dfuse_describe(gpointer model)
 }
 
 static const UsbsimDfuCoreClass usbsim_dfuse_core_class = {
-    .request_dfu_mode = usbsim_dfuse_request_dfu_mode,
+    .dnload = usbsim_dfuse_dnload,
+    .upload = usbsim_dfuse_upload,
+    .getstatus_sync = usbsim_dfuse_getstatus_sync,
+    .getstatus_busy = usbsim_dfuse_getstatus_busy,
+    .getstatus_manifest_sync = usbsim_dfuse_getstatus_manifest_sync,
     .pending_reenumeration = usbsim_dfuse_pending_reenumeration,
     .reenumerate = usbsim_dfuse_reenumerate,
     .entered_mode = usbsim_dfuse_entered_mode,
