@@ -149,6 +149,53 @@ usbsim_dfu_core_append_functional(GByteArray *buf,
 	g_byte_array_append(buf, desc, sizeof(desc));
 }
 
+/*
+ * The interfaces of a DFU device, before the model adds its strings and builds the
+ * descriptors. In runtime mode @names are the application's interface and the DFU runtime
+ * interface, present when the application has one; in DFU mode one alt setting a name, with
+ * the @functional descriptor after every alt setting or once after the last (DFU 1.1 section
+ * 4.2).
+ */
+UsbsimDescription *
+usbsim_dfu_core_describe(UsbsimDfuCore *core,
+			 const UsbsimDfuIds *ids,
+			 guint16 bcd_device,
+			 GPtrArray *names,
+			 gboolean func_desc_every_alt,
+			 GByteArray *functional)
+{
+	UsbsimDescription *desc;
+	UsbsimInterface *iface;
+	UsbsimAltSetting *alt;
+
+	if (core->mode == USBSIM_DFU_MODE_RUNTIME) {
+		desc = usbsim_description_new(ids->vid, ids->runtime_pid, bcd_device);
+		iface = usbsim_description_add_interface(desc);
+		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, g_ptr_array_index(names, 0));
+		if (core->app_has_dfu) {
+			iface = usbsim_description_add_interface(desc);
+			alt = usbsim_interface_add_alt(iface,
+						       0xfe,
+						       0x01,
+						       0x01,
+						       g_ptr_array_index(names, 1));
+			g_byte_array_append(alt->extra, functional->data, functional->len);
+		}
+		return desc;
+	}
+	desc = usbsim_description_new(ids->vid, ids->dfu_pid, bcd_device);
+	iface = usbsim_description_add_interface(desc);
+	for (guint i = 0; i < names->len; i++) {
+		alt =
+		    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, g_ptr_array_index(names, i));
+		if (func_desc_every_alt)
+			g_byte_array_append(alt->extra, functional->data, functional->len);
+	}
+	if (!func_desc_every_alt)
+		g_byte_array_append(iface->trailer, functional->data, functional->len);
+	return desc;
+}
+
 /* the application's version is stored in its image; an erased word means none */
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none)

@@ -120,6 +120,13 @@ usbsim_dfu_core_append_functional(GByteArray *buf,
 				  guint16 detach_timeout_ms,
 				  guint16 transfer_size,
 				  guint16 bcd_dfu);
+UsbsimDescription *
+usbsim_dfu_core_describe(UsbsimDfuCore *core,
+			 const UsbsimDfuIds *ids,
+			 guint16 bcd_device,
+			 GPtrArray *names,
+			 gboolean func_desc_every_alt,
+			 GByteArray *functional);
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);
 

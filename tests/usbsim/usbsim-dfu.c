@@ -689,46 +689,35 @@ usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 					  self->config.profile.transfer_size,
 					  0x0110 /* bcdDFUVersion 1.1 */);
 }
-
 static UsbsimDescription *
 usbsim_dfu_describe(gpointer model)
 {
 	UsbsimDfu *self = model;
 	const UsbsimDfuProfile *profile = &self->config.profile;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	guint16 bcd_device = self->config.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
-		UsbsimAltSetting *alt;
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.runtime_pid,
-					      usbsim_dfu_get_runtime_version(self));
-		iface = usbsim_description_add_interface(desc);
-		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, "usbsim application");
-		if (self->config.app_has_dfu) {
-			iface = usbsim_description_add_interface(desc);
-			alt =
-			    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x01, "usbsim DFU runtime");
-			usbsim_dfu_append_functional(self, alt->extra);
-		}
+		bcd_device = usbsim_dfu_get_runtime_version(self);
+		g_ptr_array_add(names, g_strdup("usbsim application"));
+		g_ptr_array_add(names, g_strdup("usbsim DFU runtime"));
 	} else {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.dfu_pid,
-					      self->config.bcd_device);
-		iface = usbsim_description_add_interface(desc);
 		for (guint i = 0; i < MAX(self->config.alts, 1u); i++) {
-			g_autofree gchar *name = g_strdup_printf("usbsim flash %u KiB alt %u",
-								 profile->flash_size / 1024,
-								 i);
-			UsbsimAltSetting *alt =
-			    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, name);
-			if (self->config.func_desc_every_alt)
-				usbsim_dfu_append_functional(self, alt->extra);
+			g_ptr_array_add(names,
+					g_strdup_printf("usbsim flash %u KiB alt %u",
+							profile->flash_size / 1024,
+							i));
 		}
-		/* DFU 1.1 section 4.2: one functional descriptor after the last alt setting */
-		if (!self->config.func_desc_every_alt)
-			usbsim_dfu_append_functional(self, iface->trailer);
 	}
+	usbsim_dfu_append_functional(self, functional);
+	desc = usbsim_dfu_core_describe(&self->core,
+					&profile->ids,
+					bcd_device,
+					names,
+					self->config.func_desc_every_alt,
+					functional);
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
 	desc->serial = g_strdup(self->config.serial);

@@ -1196,52 +1196,38 @@ usbsim_dfuse_append_functional(UsbsimDfuse *self, GByteArray *buf)
 					  self->config.profile.transfer_size,
 					  USBSIM_DFUSE_BCD_DFU);
 }
-
 static UsbsimDescription *
 usbsim_dfuse_describe(gpointer model)
 {
 	UsbsimDfuse *self = model;
 	const UsbsimDfuseProfile *profile = &self->config.profile;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	guint16 bcd_device = self->config.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.runtime_pid,
-					      usbsim_dfuse_get_runtime_version(self));
-		iface = usbsim_description_add_interface(desc);
-		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, profile->app_product);
-		if (profile->app_has_dfu) {
-			UsbsimAltSetting *alt;
-			iface = usbsim_description_add_interface(desc);
-			alt = usbsim_interface_add_alt(iface,
-						       0xfe,
-						       0x01,
-						       0x01,
-						       "usbsim DfuSe runtime");
-			usbsim_dfuse_append_functional(self, alt->extra);
-		}
+		bcd_device = usbsim_dfuse_get_runtime_version(self);
+		g_ptr_array_add(names, g_strdup(profile->app_product));
+		g_ptr_array_add(names, g_strdup("usbsim DfuSe runtime"));
+	} else {
+		/* each alt setting names its memory by its layout string */
+		for (guint i = 0; i < self->regions->len; i++)
+			g_ptr_array_add(names, g_strdup(usbsim_dfuse_get_layout(self, i)));
+	}
+	/* the STM32 bootloaders put it once, after the last alt, as DFU 1.1 section 4.2 says */
+	usbsim_dfuse_append_functional(self, functional);
+	desc = usbsim_dfu_core_describe(&self->core,
+					&profile->ids,
+					bcd_device,
+					names,
+					self->config.func_desc_every_alt,
+					functional);
+	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		desc->product = g_strdup(profile->app_product);
 	} else {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.dfu_pid,
-					      self->config.bcd_device);
 		desc->bcd_usb = profile->bcd_usb;
 		desc->config_attributes = 0xc0;
-		iface = usbsim_description_add_interface(desc);
-		for (guint i = 0; i < self->regions->len; i++) {
-			UsbsimAltSetting *alt =
-			    usbsim_interface_add_alt(iface,
-						     0xfe,
-						     0x01,
-						     0x02,
-						     usbsim_dfuse_get_layout(self, i));
-			if (self->config.func_desc_every_alt)
-				usbsim_dfuse_append_functional(self, alt->extra);
-		}
-		/* DFU 1.1 section 4.2, and the STM32 bootloaders: once, after the last alt */
-		if (!self->config.func_desc_every_alt)
-			usbsim_dfuse_append_functional(self, iface->trailer);
 		if (!self->config.no_product_string)
 			desc->product = g_strdup(profile->product);
 		desc->serial_8bit = profile->serial_8bit;
