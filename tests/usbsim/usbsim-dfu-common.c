@@ -94,38 +94,33 @@ usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply)
 	reply->early = TRUE;
 }
 
+/* GETSTATUS and GETSTATE are valid in every state and change nothing; TRUE when answered */
+static gboolean
+usbsim_dfu_core_answer_query(UsbsimDfuCore *core, guint8 request, UsbsimReply *reply)
+{
+	if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
+		usbsim_dfu_core_answer_status(core, 0, reply);
+		return TRUE;
+	}
+	if (request == USBSIM_DFU_REQUEST_GETSTATE) {
+		usbsim_dfu_core_answer_state(core, reply);
+		return TRUE;
+	}
+	return FALSE;
+}
+
 /* what every state answers to a request the model does not handle */
 static void
 usbsim_dfu_core_request_any_state(UsbsimDfuCore *core, guint8 request, UsbsimReply *reply)
 {
-	if (core->state == USBSIM_DFU_STATE_ERROR) {
-		if (request == USBSIM_DFU_REQUEST_CLRSTATUS) {
-			core->state = USBSIM_DFU_STATE_DFU_IDLE;
-			core->status = USBSIM_DFU_STATUS_OK;
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_core_answer_status(core, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfu_core_answer_state(core, reply);
-			return;
-		}
-		/* stays in dfuERROR until CLRSTATUS */
-		reply->outcome = USBSIM_OUTCOME_STALL;
+	if (core->state == USBSIM_DFU_STATE_ERROR && request == USBSIM_DFU_REQUEST_CLRSTATUS) {
+		core->state = USBSIM_DFU_STATE_DFU_IDLE;
+		core->status = USBSIM_DFU_STATUS_OK;
 		return;
 	}
-
-	/* GETSTATUS and GETSTATE are valid in every other state and change nothing */
-	if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-		usbsim_dfu_core_answer_status(core, 0, reply);
+	if (usbsim_dfu_core_answer_query(core, request, reply))
 		return;
-	}
-	if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-		usbsim_dfu_core_answer_state(core, reply);
-		return;
-	}
+	/* anything else stalls; the device stays in dfuERROR until CLRSTATUS */
 	usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 }
 
@@ -241,14 +236,9 @@ usbsim_dfu_core_request_runtime_mode(UsbsimDfuCore *core,
 		if (core->will_detach)
 			core->self_detach_pending = TRUE;
 		return;
-	case USBSIM_DFU_REQUEST_GETSTATUS:
-		usbsim_dfu_core_answer_status(core, 0, reply);
-		return;
-	case USBSIM_DFU_REQUEST_GETSTATE:
-		usbsim_dfu_core_answer_state(core, reply);
-		return;
 	default:
-		reply->outcome = USBSIM_OUTCOME_STALL;
+		if (!usbsim_dfu_core_answer_query(core, setup->request, reply))
+			reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
 	}
 }
@@ -304,15 +294,8 @@ usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
 		break;
 	case USBSIM_DFU_STATE_MANIFEST_WAIT_RESET:
 		/* waits for a reset; it still reports where it is */
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_core_answer_status(core, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfu_core_answer_state(core, reply);
-			return;
-		}
-		reply->outcome = USBSIM_OUTCOME_STALL;
+		if (!usbsim_dfu_core_answer_query(core, request, reply))
+			reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
 	case USBSIM_DFU_STATE_UPLOAD_IDLE:
 		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
