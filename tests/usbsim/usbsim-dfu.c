@@ -4,20 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "usbsim-dfu.h"
-
 #include <gio/gio.h>
 #include <math.h>
 #include <string.h>
 
-#define USBSIM_DFU_DESCRIPTOR_FUNCTIONAL 0x21
-#define USBSIM_DFU_ATTR_CAN_DNLOAD	 (1u << 0)
-#define USBSIM_DFU_ATTR_CAN_UPLOAD	 (1u << 1)
-#define USBSIM_DFU_ATTR_MANIFEST_TOL	 (1u << 2)
-#define USBSIM_DFU_ATTR_WILL_DETACH	 (1u << 3)
-
-/* how long a device that detaches by itself takes to drop off the bus, at scale 1.0 */
-#define USBSIM_DFU_SELF_DETACH_US 20000
+#include "usbsim-dfu-common.h"
 
 static const UsbsimDfuProfile usbsim_dfu_profile_stm32f1 = {
     .name = "stm32f1-dfu",
@@ -237,10 +228,8 @@ usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error)
 }
 
 struct _UsbsimDfu {
+	UsbsimDfuCore core; /* first: the model is a UsbsimDfuCore */
 	UsbsimDfuConfig config;
-	UsbsimDfuMode mode;
-	UsbsimDfuState state;
-	UsbsimDfuStatus status;
 	guint8 *flash;
 	gboolean image_valid; /* what a reset in DFU mode boots */
 
@@ -250,26 +239,19 @@ struct _UsbsimDfu {
 	gboolean *page_erased; /* erased during this session */
 	GByteArray *pending_block;
 	gboolean block_done;
-	UsbsimDfuStatus pending_error;
-	gint64 busy_until_us;
 
 	guint32 upload_offset;
 
-	gint64 detach_deadline_us;
-	gboolean self_detach_pending;
 	gboolean manifest_reset_pending; /* resets itself into the application */
 	gint64 manifest_reset_delay_us;
-	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
 
 	GRand *rand;
-	GRand *rand_poll; /* --hostile-poll-timeout random */
-	guint status_replies;
-	guint requests_any;
 	UsbsimDfuStats stats;
-	UsbsimFlashLog log;
 	gdouble *page_erase_us; /* real erase time of each page when last erased, scale 1.0 */
 	gdouble program_us;	/* real program time of the run, scale 1.0 */
 };
+
+static const UsbsimDfuCoreClass usbsim_dfu_core_class;
 
 static guint
 usbsim_dfu_page_count(UsbsimDfu *self)
@@ -287,7 +269,7 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	self->config = *config;
 	self->config.serial = g_strdup(config->serial);
 	self->config.flash_in = NULL;
-	self->config.faults = g_array_copy(config->faults);
+	self->config.faults = NULL;
 	self->flash = g_malloc(profile->flash_size);
 	memset(self->flash, 0xff, profile->flash_size);
 	if (config->flash_in != NULL) {
@@ -297,53 +279,58 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	}
 	self->page_erased = g_new0(gboolean, usbsim_dfu_page_count(self));
 	self->page_erase_us = g_new0(gdouble, usbsim_dfu_page_count(self));
-	usbsim_flash_log_init(&self->log);
 	self->pending_block = g_byte_array_new();
 	self->rand = g_rand_new_with_seed(config->seed);
-	self->rand_poll = g_rand_new_with_seed(config->seed + 2);
 
 	/* an application is present when the start of the flash holds anything */
 	for (guint i = 0; i < MIN(16u, profile->flash_size); i++) {
 		if (self->flash[i] != 0xff)
 			self->image_valid = TRUE;
 	}
-	self->mode = config->initial_mode;
-	self->state = self->mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-							    : USBSIM_DFU_STATE_DFU_IDLE;
+	usbsim_dfu_core_init(&self->core,
+			     &usbsim_dfu_core_class,
+			     config->initial_mode,
+			     config->faults,
+			     config->seed);
+	self->core.app_has_dfu = config->app_has_dfu;
+	self->core.will_detach = config->will_detach;
+	self->core.detach_timeout_ms = config->detach_timeout_ms;
+	self->core.early_poll_stalls = config->early_poll_stalls;
+	self->core.poll = config->poll;
+	self->core.time_scale = config->time_scale;
+	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
 void
 usbsim_dfu_free(UsbsimDfu *self)
 {
+	usbsim_dfu_core_clear(&self->core);
 	g_free(self->config.serial);
-	g_array_unref(self->config.faults);
 	g_free(self->flash);
 	g_free(self->page_erased);
 	g_free(self->page_erase_us);
-	usbsim_flash_log_clear(&self->log);
 	g_byte_array_unref(self->pending_block);
 	g_rand_free(self->rand);
-	g_rand_free(self->rand_poll);
 	g_free(self);
 }
 
 UsbsimDfuMode
 usbsim_dfu_get_mode(UsbsimDfu *self)
 {
-	return self->mode;
+	return self->core.mode;
 }
 
 UsbsimDfuState
 usbsim_dfu_get_state(UsbsimDfu *self)
 {
-	return self->state;
+	return self->core.state;
 }
 
 UsbsimDfuStatus
 usbsim_dfu_get_status(UsbsimDfu *self)
 {
-	return self->status;
+	return self->core.status;
 }
 
 GBytes *
@@ -362,21 +349,10 @@ usbsim_dfu_get_stats(UsbsimDfu *self)
 guint16
 usbsim_dfu_get_runtime_version(UsbsimDfu *self)
 {
-	guint32 offset = self->config.version_offset;
-	guint16 version;
-
-	if ((guint64)offset + 2 > self->config.profile.flash_size)
-		return self->config.bcd_device;
-	version = self->flash[offset] | ((guint16)self->flash[offset + 1] << 8);
-	if (version == 0xffff)
-		return self->config.bcd_device;
-	return version;
-}
-
-static gint64
-usbsim_dfu_scale_us(UsbsimDfu *self, gdouble us)
-{
-	return (gint64)(us * self->config.time_scale);
+	return usbsim_dfu_core_read_version(self->flash,
+					    self->config.profile.flash_size,
+					    self->config.version_offset,
+					    self->config.bcd_device);
 }
 
 /* reported times shrink with the scale but a non-zero figure never reads as zero */
@@ -389,51 +365,14 @@ usbsim_dfu_scale_report_ms(UsbsimDfu *self, gdouble ms)
 	return MAX(1, (guint32)ceil(scaled));
 }
 
-static guint8
-usbsim_dfu_interface_number(UsbsimDfu *self)
-{
-	/* in runtime mode interface 0 is the application's own */
-	return self->mode == USBSIM_DFU_MODE_RUNTIME ? 1 : 0;
-}
-
+/* a device that waits for a reset is done with its manifestation in time */
 static void
-usbsim_dfu_enter_dfu_mode(UsbsimDfu *self)
+usbsim_dfu_advance(UsbsimDfuCore *core, gint64 now_us)
 {
-	self->mode = USBSIM_DFU_MODE_DFU;
-	self->state = USBSIM_DFU_STATE_DFU_IDLE;
-	self->status = USBSIM_DFU_STATUS_OK;
-	self->self_detach_pending = FALSE;
-	self->stats.reenumerations++;
-}
-
-static void
-usbsim_dfu_enter_runtime_mode(UsbsimDfu *self)
-{
-	self->mode = USBSIM_DFU_MODE_RUNTIME;
-	self->state = USBSIM_DFU_STATE_APP_IDLE;
-	self->status = USBSIM_DFU_STATUS_OK;
-	self->stats.reenumerations++;
-}
-
-/* the transitions the device makes by itself as time passes */
-static void
-usbsim_dfu_advance(UsbsimDfu *self, gint64 now_us)
-{
-	if (self->state == USBSIM_DFU_STATE_APP_DETACH && !self->self_detach_pending &&
-	    now_us > self->detach_deadline_us) {
-		self->state = USBSIM_DFU_STATE_APP_IDLE;
-		return;
-	}
-	if (self->state == USBSIM_DFU_STATE_DNBUSY && now_us >= self->busy_until_us) {
-		self->state = USBSIM_DFU_STATE_DNLOAD_SYNC;
-		self->block_done = TRUE;
-		return;
-	}
-	if (self->state == USBSIM_DFU_STATE_MANIFEST && now_us >= self->busy_until_us &&
-	    !self->manifest_reset_pending) {
-		self->state = USBSIM_DFU_STATE_MANIFEST_WAIT_RESET;
-		return;
-	}
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	if (core->state == USBSIM_DFU_STATE_MANIFEST && now_us >= core->busy_until_us &&
+	    !self->manifest_reset_pending)
+		core->state = USBSIM_DFU_STATE_MANIFEST_WAIT_RESET;
 }
 
 /* a hostile device puts its own figure into every status reply, busy or not */
@@ -454,42 +393,6 @@ usbsim_poll_reported(UsbsimPoll poll, guint n, GRand *rand, guint32 poll_ms)
 }
 
 static void
-usbsim_dfu_answer_status(UsbsimDfu *self, guint32 poll_ms, UsbsimReply *reply)
-{
-	guint32 reported = usbsim_poll_reported(self->config.poll,
-						self->status_replies++,
-						self->rand_poll,
-						poll_ms);
-	guint8 buf[6] = {self->status,
-			 reported & 0xff,
-			 (reported >> 8) & 0xff,
-			 (reported >> 16) & 0xff,
-			 self->state,
-			 0};
-	g_byte_array_append(reply->data, buf, sizeof(buf));
-	reply->status = self->status;
-	reply->poll_timeout_ms = reported;
-}
-
-static void
-usbsim_dfu_answer_state(UsbsimDfu *self, UsbsimReply *reply)
-{
-	guint8 state = self->state;
-	g_byte_array_append(reply->data, &state, 1);
-}
-
-/* DFU 1.1: a request the state does not allow stalls and the device enters dfuERROR */
-static void
-usbsim_dfu_stall_error(UsbsimDfu *self, UsbsimReply *reply)
-{
-	reply->outcome = USBSIM_OUTCOME_STALL;
-	if (self->state != USBSIM_DFU_STATE_ERROR) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
-	}
-}
-
-static void
 usbsim_dfu_accept_block(UsbsimDfu *self,
 			const UsbsimSetup *setup,
 			const guint8 *data,
@@ -502,7 +405,7 @@ usbsim_dfu_accept_block(UsbsimDfu *self,
 	g_byte_array_set_size(self->pending_block, 0);
 	g_byte_array_append(self->pending_block, data, len);
 	self->block_done = FALSE;
-	self->state = USBSIM_DFU_STATE_DNLOAD_SYNC;
+	self->core.state = USBSIM_DFU_STATE_DNLOAD_SYNC;
 }
 
 /* erase what the block needs, program it; returns the busy time and the reported time */
@@ -533,11 +436,11 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 		    g_rand_double_range(self->rand, profile->erase_typ_us, profile->erase_max_us);
 		busy += self->page_erase_us[page];
 		report += profile->report_erase_ms;
-		usbsim_ranges_add(self->log.erased,
+		usbsim_ranges_add(self->core.log.erased,
 				  0,
 				  page * profile->page_size,
 				  profile->page_size);
-		usbsim_flash_log_event(&self->log,
+		usbsim_flash_log_event(&self->core.log,
 				       "\"event\":\"erase\",\"alt\":0,\"address\":%u,\"size\":%u,"
 				       "\"mass\":false,\"status\":0",
 				       page * profile->page_size,
@@ -547,8 +450,8 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 	/* flash only clears bits: writing over programmed cells is an error */
 	for (guint32 i = 0; i < len; i++) {
 		if (self->flash[offset + i] != 0xff) {
-			self->log.writes_not_erased++;
-			usbsim_flash_log_event(&self->log,
+			self->core.log.writes_not_erased++;
+			usbsim_flash_log_event(&self->core.log,
 					       "\"event\":\"write\",\"alt\":0,\"address\":%u,"
 					       "\"length\":%u,\"erased\":false,\"status\":%d",
 					       offset,
@@ -566,8 +469,8 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 	busy += program;
 	self->program_us += program;
 	report += (gdouble)profile->report_program_ms * len / profile->report_block;
-	usbsim_ranges_add(self->log.written, 0, offset, len);
-	usbsim_flash_log_event(&self->log,
+	usbsim_ranges_add(self->core.log.written, 0, offset, len);
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"write\",\"alt\":0,\"address\":%u,\"length\":%u,"
 			       "\"erased\":true,\"status\":0",
 			       offset,
@@ -575,58 +478,64 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 
 	self->dnload_offset += len;
 	self->stats.bytes_programmed += len;
-	*busy_us = usbsim_dfu_scale_us(self, busy);
+	*busy_us = usbsim_dfu_core_scale_us(&self->core, busy);
 	*report_ms = report;
 	return USBSIM_DFU_STATUS_OK;
 }
 
 static void
-usbsim_dfu_getstatus_dnload_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_dnload_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfu *self = (UsbsimDfu *)core;
 	UsbsimDfuStatus result;
 	gint64 busy_us = 0;
 	gdouble report_ms = 0;
 
 	if (self->block_done) {
-		self->state = USBSIM_DFU_STATE_DNLOAD_IDLE;
-		usbsim_dfu_answer_status(self, 0, reply);
+		self->core.state = USBSIM_DFU_STATE_DNLOAD_IDLE;
+		usbsim_dfu_core_answer_status(&self->core, 0, reply);
 		return;
 	}
-	if (self->pending_error != USBSIM_DFU_STATUS_OK) {
-		result = self->pending_error;
-		self->pending_error = USBSIM_DFU_STATUS_OK;
+	if (self->core.pending_status != USBSIM_DFU_STATUS_OK) {
+		result = self->core.pending_status;
+		self->core.pending_status = USBSIM_DFU_STATUS_OK;
 	} else {
 		result = usbsim_dfu_write_block(self, &busy_us, &report_ms);
 	}
 	if (result != USBSIM_DFU_STATUS_OK) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = result;
-		usbsim_dfu_answer_status(self, 0, reply);
+		self->core.state = USBSIM_DFU_STATE_ERROR;
+		self->core.status = result;
+		usbsim_dfu_core_answer_status(&self->core, 0, reply);
 		return;
 	}
-	self->busy_until_us = now_us + busy_us;
+	/* programmed: the next GETSTATUS once the device is no longer busy ends the block */
+	self->block_done = TRUE;
+	self->core.busy_until_us = now_us + busy_us;
 	self->stats.busy_us += busy_us;
-	self->state = USBSIM_DFU_STATE_DNBUSY;
-	usbsim_dfu_answer_status(self, usbsim_dfu_scale_report_ms(self, report_ms), reply);
+	self->core.state = USBSIM_DFU_STATE_DNBUSY;
+	usbsim_dfu_core_answer_status(&self->core,
+				      usbsim_dfu_scale_report_ms(self, report_ms),
+				      reply);
 }
 
 static void
-usbsim_dfu_getstatus_busy(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_busy(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
-	gint64 remaining_us = self->busy_until_us - now_us;
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	gint64 remaining_us = self->core.busy_until_us - now_us;
 
-	self->stats.early_polls++;
-	reply->early = TRUE;
-	if (self->config.early_poll_stalls) {
-		usbsim_dfu_stall_error(self, reply);
+	usbsim_dfu_core_early_poll(&self->core, reply);
+	if (self->core.early_poll_stalls) {
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
-	usbsim_dfu_answer_status(self, MAX(1, (remaining_us + 999) / 1000), reply);
+	usbsim_dfu_core_answer_status(&self->core, MAX(1, (remaining_us + 999) / 1000), reply);
 }
 
 static void
-usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfu_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfu *self = (UsbsimDfu *)core;
 	const UsbsimDfuProfile *profile = &self->config.profile;
 	gint64 busy_us;
 
@@ -634,23 +543,23 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *
 
 	/* the image check fails (a CRC or signature of the image): nothing is started */
 	if (self->config.manifest_status != USBSIM_DFU_STATUS_OK) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = self->config.manifest_status;
-		usbsim_dfu_answer_status(self, 0, reply);
+		self->core.state = USBSIM_DFU_STATE_ERROR;
+		self->core.status = self->config.manifest_status;
+		usbsim_dfu_core_answer_status(&self->core, 0, reply);
 		return;
 	}
 	self->image_valid = TRUE;
 
 	/* everything was programmed during the download: a tolerant device is done at once */
 	if (self->config.manifest_tolerant) {
-		self->state = USBSIM_DFU_STATE_DFU_IDLE;
-		usbsim_dfu_answer_status(self, 0, reply);
+		self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
+		usbsim_dfu_core_answer_status(&self->core, 0, reply);
 		return;
 	}
-	busy_us = usbsim_dfu_scale_us(self, profile->manifest_ms * 1000.0);
-	self->busy_until_us = now_us + busy_us;
+	busy_us = usbsim_dfu_core_scale_us(&self->core, profile->manifest_ms * 1000.0);
+	self->core.busy_until_us = now_us + busy_us;
 	self->stats.busy_us += busy_us;
-	self->state = USBSIM_DFU_STATE_MANIFEST;
+	self->core.state = USBSIM_DFU_STATE_MANIFEST;
 	if (self->config.ending != USBSIM_DFU_ENDING_WAIT_RESET) {
 		self->manifest_reset_pending = TRUE;
 		self->manifest_reset_delay_us = MAX(1000, busy_us);
@@ -659,9 +568,9 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfu *self, gint64 now_us, UsbsimReply *
 		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
 		return;
 	}
-	usbsim_dfu_answer_status(self,
-				 usbsim_dfu_scale_report_ms(self, profile->manifest_ms),
-				 reply);
+	usbsim_dfu_core_answer_status(&self->core,
+				      usbsim_dfu_scale_report_ms(self, profile->manifest_ms),
+				      reply);
 }
 
 static void
@@ -675,386 +584,98 @@ usbsim_dfu_upload(UsbsimDfu *self, const UsbsimSetup *setup, UsbsimReply *reply)
 	self->stats.bytes_uploaded += len;
 
 	/* a short frame ends the upload */
-	self->state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
-					  : USBSIM_DFU_STATE_UPLOAD_IDLE;
+	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
+					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
-
+/* dfuIDLE starts a download session, dfuDNLOAD-IDLE goes on with it or ends it */
 static void
-usbsim_dfu_request_dfu_mode(UsbsimDfu *self,
-			    const UsbsimSetup *setup,
-			    const guint8 *data,
-			    gsize len,
-			    gint64 now_us,
-			    UsbsimReply *reply)
+usbsim_dfu_dnload(UsbsimDfuCore *core,
+		  const UsbsimSetup *setup,
+		  const guint8 *data,
+		  gsize len,
+		  UsbsimReply *reply)
 {
-	guint16 transfer_size = self->config.profile.transfer_size;
-	guint8 request = setup->request;
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	gboolean first = core->state == USBSIM_DFU_STATE_DFU_IDLE;
 
-	switch (self->state) {
-	case USBSIM_DFU_STATE_DFU_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			if (!self->config.can_download || setup->length == 0 ||
-			    setup->length > transfer_size) {
-				usbsim_dfu_stall_error(self, reply);
-				return;
-			}
-			/* a new download session starts at offset 0 with a fresh erase */
-			self->dnload_offset = 0;
-			self->dnload_next_block = setup->value;
-			memset(self->page_erased,
-			       0,
-			       usbsim_dfu_page_count(self) * sizeof(gboolean));
-			self->image_valid = FALSE;
-			usbsim_dfu_accept_block(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			if (!self->config.can_upload || setup->length > transfer_size) {
-				usbsim_dfu_stall_error(self, reply);
-				return;
-			}
-			self->upload_offset = 0;
-			usbsim_dfu_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT)
-			return;
-		break;
-	case USBSIM_DFU_STATE_DNLOAD_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_dnload_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNBUSY:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfu_stall_error(self, reply);
-		return;
-	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			if (setup->length == 0) {
-				self->state = USBSIM_DFU_STATE_MANIFEST_SYNC;
-				return;
-			}
-			if (setup->length > transfer_size) {
-				usbsim_dfu_stall_error(self, reply);
-				return;
-			}
-			usbsim_dfu_accept_block(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_MANIFEST_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_manifest_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_MANIFEST:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfu_stall_error(self, reply);
-		return;
-	case USBSIM_DFU_STATE_MANIFEST_WAIT_RESET:
-		/* waits for a reset; it still reports where it is */
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_answer_status(self, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfu_answer_state(self, reply);
-			return;
-		}
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			if (setup->length > transfer_size) {
-				usbsim_dfu_stall_error(self, reply);
-				return;
-			}
-			usbsim_dfu_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_ERROR:
-		if (request == USBSIM_DFU_REQUEST_CLRSTATUS) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			self->status = USBSIM_DFU_STATUS_OK;
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfu_answer_status(self, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfu_answer_state(self, reply);
-			return;
-		}
-		/* stays in dfuERROR until CLRSTATUS */
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	default:
-		break;
-	}
-
-	/* GETSTATUS and GETSTATE are valid in every other state and change nothing */
-	if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-		usbsim_dfu_answer_status(self, 0, reply);
+	if (!first && setup->length == 0) {
+		core->state = USBSIM_DFU_STATE_MANIFEST_SYNC;
 		return;
 	}
-	if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-		usbsim_dfu_answer_state(self, reply);
+	if ((first && (!self->config.can_download || setup->length == 0)) ||
+	    setup->length > self->config.profile.transfer_size) {
+		usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
-	usbsim_dfu_stall_error(self, reply);
+	if (first) {
+		/* a new download session starts at offset 0 with a fresh erase */
+		self->dnload_offset = 0;
+		self->dnload_next_block = setup->value;
+		memset(self->page_erased, 0, usbsim_dfu_page_count(self) * sizeof(gboolean));
+		self->image_valid = FALSE;
+	}
+	usbsim_dfu_accept_block(self, setup, data, len, reply);
 }
 
+/* dfuIDLE starts an upload from offset 0, dfuUPLOAD-IDLE goes on with it */
 static void
-usbsim_dfu_request_runtime_mode(UsbsimDfu *self,
-				const UsbsimSetup *setup,
-				gint64 now_us,
-				UsbsimReply *reply)
+usbsim_dfu_upload_request(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply)
 {
-	switch (setup->request) {
-	case USBSIM_DFU_REQUEST_DETACH:
-		self->state = USBSIM_DFU_STATE_APP_DETACH;
-		self->detach_deadline_us =
-		    now_us + (gint64)MIN(setup->value, self->config.detach_timeout_ms) * 1000;
-		if (self->config.will_detach)
-			self->self_detach_pending = TRUE;
-		return;
-	case USBSIM_DFU_REQUEST_GETSTATUS:
-		usbsim_dfu_answer_status(self, 0, reply);
-		return;
-	case USBSIM_DFU_REQUEST_GETSTATE:
-		usbsim_dfu_answer_state(self, reply);
-		return;
-	default:
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-}
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	gboolean first = core->state == USBSIM_DFU_STATE_DFU_IDLE;
 
-static const UsbsimFault *
-usbsim_dfu_find_fault(UsbsimDfu *self, guint8 request)
-{
-	for (guint i = 0; i < self->config.faults->len; i++) {
-		const UsbsimFault *fault = &g_array_index(self->config.faults, UsbsimFault, i);
-		if (fault->request == USBSIM_DFU_REQUEST_ANY && fault->count == self->requests_any)
-			return fault;
-		if (fault->request == request && fault->count == self->stats.requests[request])
-			return fault;
-	}
-	return NULL;
-}
-
-/* a status fault: the operation of that request fails with the code */
-static void
-usbsim_dfu_apply_status_fault(UsbsimDfu *self,
-			      const UsbsimSetup *setup,
-			      UsbsimDfuStatus status,
-			      UsbsimReply *reply)
-{
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		reply->outcome = USBSIM_OUTCOME_STALL;
+	if ((first && !self->config.can_upload) ||
+	    setup->length > self->config.profile.transfer_size) {
+		usbsim_dfu_core_stall_error(core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
-	if (setup->request == USBSIM_DFU_REQUEST_GETSTATUS) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = status;
-		usbsim_dfu_answer_status(self, 0, reply);
-		return;
-	}
-	reply->outcome = USBSIM_OUTCOME_STALL;
-	self->state = USBSIM_DFU_STATE_ERROR;
-	self->status = status;
-}
-
-static void
-usbsim_dfu_control(gpointer model,
-		   const UsbsimSetup *setup,
-		   const guint8 *data_out,
-		   gint64 now_us,
-		   UsbsimReply *reply)
-{
-	UsbsimDfu *self = model;
-	const UsbsimFault *fault;
-	gboolean direction_in = (setup->request_type & 0x80) != 0;
-	gboolean expect_in;
-	g_autofree guint8 *data = NULL;
-	gsize data_len = direction_in ? 0 : setup->length;
-
-	if ((setup->request_type & 0x60) != 0x20 || (setup->request_type & 0x1f) != 0x01 ||
-	    (self->mode == USBSIM_DFU_MODE_RUNTIME && !self->config.app_has_dfu) ||
-	    (setup->index & 0xff) != usbsim_dfu_interface_number(self) ||
-	    setup->request >= USBSIM_DFU_REQUEST_LAST) {
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-	reply->name = usbsim_dfu_request_names[setup->request];
-	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
-	self->stats.requests[setup->request]++;
-	self->requests_any++;
-	if (self->power_lost) {
-		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-		return;
-	}
-	usbsim_dfu_advance(self, now_us);
-
-	expect_in = setup->request == USBSIM_DFU_REQUEST_UPLOAD ||
-		    setup->request == USBSIM_DFU_REQUEST_GETSTATUS ||
-		    setup->request == USBSIM_DFU_REQUEST_GETSTATE;
-	if (direction_in != expect_in) {
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-
-	data = g_memdup2(data_out, data_len);
-	fault = usbsim_dfu_find_fault(self, setup->request);
-	if (fault != NULL) {
-		self->stats.faults_fired++;
-		switch (fault->kind) {
-		case USBSIM_FAULT_STALL:
-			reply->outcome = USBSIM_OUTCOME_STALL;
-			return;
-		case USBSIM_FAULT_TIMEOUT:
-			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-			return;
-		case USBSIM_FAULT_UNPLUG:
-			reply->outcome = USBSIM_OUTCOME_UNPLUGGED;
-			return;
-		case USBSIM_FAULT_POWER_LOSS:
-			self->power_lost = TRUE;
-			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-			return;
-		case USBSIM_FAULT_STATUS:
-			if (setup->request == USBSIM_DFU_REQUEST_DNLOAD &&
-			    self->mode == USBSIM_DFU_MODE_DFU && setup->length > 0) {
-				/* the block is taken; programming it fails */
-				usbsim_dfu_request_dfu_mode(self,
-							    setup,
-							    data,
-							    data_len,
-							    now_us,
-							    reply);
-				if (self->state == USBSIM_DFU_STATE_DNLOAD_SYNC)
-					self->pending_error = fault->status;
-				return;
-			}
-			usbsim_dfu_apply_status_fault(self, setup, fault->status, reply);
-			return;
-		case USBSIM_FAULT_CORRUPT:
-			/* what the device received is garbled, it does not notice */
-			for (gsize i = 0; i < data_len; i += 7)
-				data[i] ^= 0x5a;
-			break;
-		case USBSIM_FAULT_SHORT:
-			data_len /= 2;
-			break;
-		default:
-			break;
-		}
-	}
-
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME)
-		usbsim_dfu_request_runtime_mode(self, setup, now_us, reply);
-	else
-		usbsim_dfu_request_dfu_mode(self, setup, data, data_len, now_us, reply);
-
-	if (fault != NULL && reply->outcome == USBSIM_OUTCOME_OK) {
-		if (fault->kind == USBSIM_FAULT_CORRUPT) {
-			for (guint i = 0; i < reply->data->len; i += 3)
-				reply->data->data[i] ^= 0xa5;
-		} else if (fault->kind == USBSIM_FAULT_SHORT && reply->data->len > 0) {
-			g_byte_array_set_size(reply->data, reply->data->len / 2);
-		}
-	}
+	if (first)
+		self->upload_offset = 0;
+	usbsim_dfu_upload(self, setup, reply);
 }
 
 static gboolean
-usbsim_dfu_usb_reset(gpointer model, gint64 now_us)
+usbsim_dfu_usb_reset_dfu_mode(UsbsimDfuCore *core)
 {
-	UsbsimDfu *self = model;
+	UsbsimDfu *self = (UsbsimDfu *)core;
 
-	self->stats.usb_resets++;
-	usbsim_dfu_advance(self, now_us);
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		if (self->state == USBSIM_DFU_STATE_APP_DETACH) {
-			usbsim_dfu_enter_dfu_mode(self);
-			return TRUE;
-		}
-		return FALSE;
-	}
-	if (self->state == USBSIM_DFU_STATE_MANIFEST_WAIT_RESET || self->image_valid) {
-		usbsim_dfu_enter_runtime_mode(self);
+	if (self->core.state == USBSIM_DFU_STATE_MANIFEST_WAIT_RESET || self->image_valid) {
+		usbsim_dfu_core_enter_mode(&self->core, USBSIM_DFU_MODE_RUNTIME);
 		return TRUE;
 	}
 
 	/* nothing valid to boot: the bootloader stays and says why */
-	self->state = USBSIM_DFU_STATE_ERROR;
-	self->status = USBSIM_DFU_STATUS_ERR_FIRMWARE;
+	self->core.state = USBSIM_DFU_STATE_ERROR;
+	self->core.status = USBSIM_DFU_STATUS_ERR_FIRMWARE;
 	return FALSE;
 }
 
+/* a device that is not manifestation tolerant and resets itself into the application */
 static gboolean
-usbsim_dfu_pending_reenumeration(gpointer model, gint64 *delay_us)
+usbsim_dfu_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
 {
-	UsbsimDfu *self = model;
-	if (self->power_lost) {
-		*delay_us = 1000;
-		return TRUE;
-	}
-	if (self->manifest_reset_pending) {
-		*delay_us = self->manifest_reset_delay_us;
-		return TRUE;
-	}
-	if (!self->self_detach_pending)
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	if (!self->manifest_reset_pending)
 		return FALSE;
-	*delay_us = MAX(1000, usbsim_dfu_scale_us(self, USBSIM_DFU_SELF_DETACH_US));
+	*delay_us = self->manifest_reset_delay_us;
 	return TRUE;
 }
 
-static void
-usbsim_dfu_reenumerate(gpointer model, gint64 now_us)
+static gboolean
+usbsim_dfu_reenumerate(UsbsimDfuCore *core)
 {
-	UsbsimDfu *self = model;
-	if (self->power_lost) {
-		/* a block not yet programmed is lost with the power */
-		self->power_lost = FALSE;
-		self->pending_error = USBSIM_DFU_STATUS_OK;
-		usbsim_dfu_enter_dfu_mode(self);
-		return;
-	}
-	if (self->manifest_reset_pending) {
-		self->manifest_reset_pending = FALSE;
-		usbsim_dfu_enter_runtime_mode(self);
-		return;
-	}
-	if (self->self_detach_pending)
-		usbsim_dfu_enter_dfu_mode(self);
+	UsbsimDfu *self = (UsbsimDfu *)core;
+	if (!self->manifest_reset_pending)
+		return FALSE;
+	self->manifest_reset_pending = FALSE;
+	usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_RUNTIME);
+	return TRUE;
 }
 
 static void
 usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 {
 	guint8 attributes = 0;
-	guint16 transfer_size = self->config.profile.transfer_size;
-	guint8 desc[9];
 
 	if (self->config.can_download)
 		attributes |= USBSIM_DFU_ATTR_CAN_DNLOAD;
@@ -1064,57 +685,41 @@ usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 		attributes |= USBSIM_DFU_ATTR_MANIFEST_TOL;
 	if (self->config.will_detach)
 		attributes |= USBSIM_DFU_ATTR_WILL_DETACH;
-	desc[0] = sizeof(desc);
-	desc[1] = USBSIM_DFU_DESCRIPTOR_FUNCTIONAL;
-	desc[2] = attributes;
-	desc[3] = self->config.detach_timeout_ms & 0xff;
-	desc[4] = self->config.detach_timeout_ms >> 8;
-	desc[5] = transfer_size & 0xff;
-	desc[6] = transfer_size >> 8;
-	desc[7] = 0x10; /* bcdDFUVersion 1.1 */
-	desc[8] = 0x01;
-	g_byte_array_append(buf, desc, sizeof(desc));
+	usbsim_dfu_core_append_functional(buf,
+					  attributes,
+					  self->config.detach_timeout_ms,
+					  self->config.profile.transfer_size,
+					  0x0110 /* bcdDFUVersion 1.1 */);
 }
-
 static UsbsimDescription *
 usbsim_dfu_describe(gpointer model)
 {
 	UsbsimDfu *self = model;
 	const UsbsimDfuProfile *profile = &self->config.profile;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	guint16 bcd_device = self->config.bcd_device;
 
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		UsbsimAltSetting *alt;
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.runtime_pid,
-					      usbsim_dfu_get_runtime_version(self));
-		iface = usbsim_description_add_interface(desc);
-		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, "usbsim application");
-		if (self->config.app_has_dfu) {
-			iface = usbsim_description_add_interface(desc);
-			alt =
-			    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x01, "usbsim DFU runtime");
-			usbsim_dfu_append_functional(self, alt->extra);
-		}
+	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
+		bcd_device = usbsim_dfu_get_runtime_version(self);
+		g_ptr_array_add(names, g_strdup("usbsim application"));
+		g_ptr_array_add(names, g_strdup("usbsim DFU runtime"));
 	} else {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.dfu_pid,
-					      self->config.bcd_device);
-		iface = usbsim_description_add_interface(desc);
 		for (guint i = 0; i < MAX(self->config.alts, 1u); i++) {
-			g_autofree gchar *name = g_strdup_printf("usbsim flash %u KiB alt %u",
-								 profile->flash_size / 1024,
-								 i);
-			UsbsimAltSetting *alt =
-			    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, name);
-			if (self->config.func_desc_every_alt)
-				usbsim_dfu_append_functional(self, alt->extra);
+			g_ptr_array_add(names,
+					g_strdup_printf("usbsim flash %u KiB alt %u",
+							profile->flash_size / 1024,
+							i));
 		}
-		/* DFU 1.1 section 4.2: one functional descriptor after the last alt setting */
-		if (!self->config.func_desc_every_alt)
-			usbsim_dfu_append_functional(self, iface->trailer);
 	}
+	usbsim_dfu_append_functional(self, functional);
+	desc = usbsim_dfu_core_describe(&self->core,
+					&profile->ids,
+					bcd_device,
+					names,
+					self->config.func_desc_every_alt,
+					functional);
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
 	desc->serial = g_strdup(self->config.serial);
@@ -1123,44 +728,21 @@ usbsim_dfu_describe(gpointer model)
 	return desc;
 }
 
-static gint64
-usbsim_dfu_busy_until(gpointer model)
-{
-	UsbsimDfu *self = model;
-	return self->busy_until_us;
-}
-
-static const gchar *
-usbsim_dfu_mode_name(gpointer model)
-{
-	UsbsimDfu *self = model;
-	return self->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu";
-}
-
-static gint
-usbsim_dfu_state(gpointer model)
-{
-	UsbsimDfu *self = model;
-	return self->state;
-}
-
-static GPtrArray *
-usbsim_dfu_take_events(gpointer model)
-{
-	UsbsimDfu *self = model;
-	return usbsim_flash_log_take_events(&self->log);
-}
-
-static const UsbsimModelOps usbsim_dfu_model_ops = {
-    .control = usbsim_dfu_control,
-    .usb_reset = usbsim_dfu_usb_reset,
+static const UsbsimDfuCoreClass usbsim_dfu_core_class = {
+    .dnload = usbsim_dfu_dnload,
+    .upload = usbsim_dfu_upload_request,
+    .getstatus_sync = usbsim_dfu_getstatus_dnload_sync,
+    .getstatus_busy = usbsim_dfu_getstatus_busy,
+    .getstatus_manifest_sync = usbsim_dfu_getstatus_manifest_sync,
+    .advance = usbsim_dfu_advance,
     .pending_reenumeration = usbsim_dfu_pending_reenumeration,
     .reenumerate = usbsim_dfu_reenumerate,
+    .usb_reset_dfu_mode = usbsim_dfu_usb_reset_dfu_mode,
+};
+
+static const UsbsimModelOps usbsim_dfu_model_ops = {
+    USBSIM_DFU_CORE_MODEL_OPS,
     .describe = usbsim_dfu_describe,
-    .busy_until = usbsim_dfu_busy_until,
-    .mode_name = usbsim_dfu_mode_name,
-    .state = usbsim_dfu_state,
-    .take_events = usbsim_dfu_take_events,
 };
 
 const UsbsimModelOps *
@@ -1172,7 +754,7 @@ usbsim_dfu_ops(void)
 const UsbsimFlashLog *
 usbsim_dfu_get_flash_log(UsbsimDfu *self)
 {
-	return &self->log;
+	return &self->core.log;
 }
 
 /*
@@ -1196,8 +778,8 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 
 	if (self->stats.bytes_programmed > 0)
 		per_byte_us = self->program_us / self->stats.bytes_programmed;
-	for (guint i = 0; i < self->log.written->len; i++) {
-		UsbsimRange *range = &g_array_index(self->log.written, UsbsimRange, i);
+	for (guint i = 0; i < self->core.log.written->len; i++) {
+		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);
 		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {
 			guint32 address = range->address + off;
 			guint32 len = MIN(profile->transfer_size, range->size - off);

@@ -11,11 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USBSIM_DFUSE_DESCRIPTOR_FUNCTIONAL 0x21
-#define USBSIM_DFUSE_BCD_DFU		   0x011a
+#include "usbsim-dfu-common.h"
 
-/* a device that detaches by itself drops off the bus after this long, at scale 1.0 */
-#define USBSIM_DFUSE_SELF_DETACH_US 20000
+#define USBSIM_DFUSE_BCD_DFU 0x011a
+
 /* after a leave the device jumps to the application at once; the bus sees it go after this */
 #define USBSIM_DFUSE_LEAVE_US 1000
 /* a busy time that never ends: the device is stuck */
@@ -335,6 +334,8 @@ usbsim_dfuse_region_free(UsbsimDfuseRegion *region)
 	g_free(region);
 }
 
+static const UsbsimDfuCoreClass usbsim_dfuse_core_class;
+
 typedef enum {
 	USBSIM_DFUSE_OP_NONE,
 	USBSIM_DFUSE_OP_SET_ADDRESS,
@@ -345,11 +346,9 @@ typedef enum {
 } UsbsimDfuseOp;
 
 struct _UsbsimDfuse {
+	UsbsimDfuCore core; /* first: the model is a UsbsimDfuCore */
 	UsbsimDfuseConfig config;
 	GPtrArray *regions; /* of UsbsimDfuseRegion, one per alt setting */
-	UsbsimDfuMode mode;
-	UsbsimDfuState state;
-	UsbsimDfuStatus status;
 	guint8 alt;
 	guint32 address_pointer;
 	gboolean read_protected;
@@ -361,34 +360,17 @@ struct _UsbsimDfuse {
 	gboolean op_executed;
 	UsbsimDfuStatus op_result;
 	guint32 op_report_ms;
-	UsbsimDfuStatus pending_fault;
-	gint64 busy_until_us;
 	guint operations;
 	guint16 dnload_next_block;
 
-	/* leaving: the device answers nothing until it re-enumerates */
-	gboolean leaving;
+	/* leaving (core.leaving): the device answers nothing until it re-enumerates */
 	gint64 leave_delay_us;
 	UsbsimDfuMode mode_after_leave;
 
-	gint64 detach_deadline_us;
-	gboolean self_detach_pending;
-	gboolean power_lost; /* off the bus, back in the bootloader with the flash as it is */
-
 	GRand *rand;
-	GRand *rand_poll; /* --hostile-poll-timeout random */
-	guint status_replies;
 	gdouble mass_erase_us;
-	guint requests_any;
 	UsbsimDfuseStats stats;
-	UsbsimFlashLog log;
 };
-
-static gint64
-usbsim_dfuse_scale_us(UsbsimDfuse *self, gdouble us)
-{
-	return (gint64)(us * self->config.time_scale);
-}
 
 /* reported times shrink with the scale but a non-zero figure never reads as zero */
 static guint32
@@ -532,7 +514,7 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	self->config = *config;
 	self->config.serial = config->serial != NULL ? g_strdup(config->serial) : NULL;
 	self->config.flash_in = NULL;
-	self->config.faults = g_array_copy(config->faults);
+	self->config.faults = NULL;
 	if (self->config.serial == NULL && profile->serial != NULL)
 		self->config.serial = g_strdup(profile->serial);
 	if (self->config.serial == NULL && profile->serial_8bit) {
@@ -553,7 +535,6 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 						  profile->mass_erase_typ_ms * 1000.0,
 						  profile->mass_erase_max_ms * 1000.0);
 	self->rand = g_rand_new_with_seed(config->seed + 1);
-	self->rand_poll = g_rand_new_with_seed(config->seed + 2);
 
 	if (config->flash_in != NULL) {
 		gsize len = 0;
@@ -563,24 +544,29 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	self->op_data = g_byte_array_new();
 	self->read_protected = config->read_protected;
 	self->address_pointer = flash->base;
-	self->mode = config->initial_mode;
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME)
-		self->state = USBSIM_DFU_STATE_APP_IDLE;
-	else
-		self->state = USBSIM_DFU_STATE_DFU_IDLE;
-	usbsim_flash_log_init(&self->log);
+	usbsim_dfu_core_init(&self->core,
+			     &usbsim_dfuse_core_class,
+			     config->initial_mode,
+			     config->faults,
+			     config->seed);
+	self->core.app_has_dfu = profile->app_has_dfu;
+	self->core.will_detach = (profile->attributes & USBSIM_DFU_ATTR_WILL_DETACH) != 0;
+	self->core.detach_timeout_ms = profile->detach_timeout_ms;
+	self->core.early_poll_stalls = config->early_poll_stalls;
+	self->core.poll = config->poll;
+	self->core.time_scale = config->time_scale;
+	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
 void
 usbsim_dfuse_free(UsbsimDfuse *self)
 {
+	usbsim_dfu_core_clear(&self->core);
 	usbsim_dfuse_config_clear(&self->config);
 	g_ptr_array_unref(self->regions);
 	g_byte_array_unref(self->op_data);
 	g_rand_free(self->rand);
-	g_rand_free(self->rand_poll);
-	usbsim_flash_log_clear(&self->log);
 	g_free(self);
 }
 
@@ -588,19 +574,19 @@ UsbsimDfuMode
 usbsim_dfuse_get_mode(UsbsimDfuse *self)
 {
 	/* a device that has left is gone from the bootloader, whether or not the bus saw it */
-	return self->leaving ? self->mode_after_leave : self->mode;
+	return self->core.leaving ? self->mode_after_leave : self->core.mode;
 }
 
 UsbsimDfuState
 usbsim_dfuse_get_state(UsbsimDfuse *self)
 {
-	return self->state;
+	return self->core.state;
 }
 
 UsbsimDfuStatus
 usbsim_dfuse_get_status(UsbsimDfuse *self)
 {
-	return self->status;
+	return self->core.status;
 }
 
 guint8
@@ -652,7 +638,7 @@ usbsim_dfuse_get_stats(UsbsimDfuse *self)
 const UsbsimFlashLog *
 usbsim_dfuse_get_flash_log(UsbsimDfuse *self)
 {
-	return &self->log;
+	return &self->core.log;
 }
 
 /* an application is present when its first word is not erased */
@@ -674,28 +660,21 @@ usbsim_dfuse_get_runtime_version(UsbsimDfuse *self)
 {
 	UsbsimDfuseRegion *flash = usbsim_dfuse_region(self, 0);
 	guint64 offset = (guint64)self->config.profile.app_offset + self->config.version_offset;
-	guint16 version;
 
-	if (offset + 2 > flash->size)
-		return self->config.bcd_device;
-	version = flash->memory[offset] | ((guint16)flash->memory[offset + 1] << 8);
-	if (version == 0xffff)
-		return self->config.bcd_device;
-	return version;
+	return usbsim_dfu_core_read_version(flash->memory,
+					    flash->size,
+					    offset,
+					    self->config.bcd_device);
 }
 
+/* a device that comes back starts over on alt 0 at the start of the flash */
 static void
-usbsim_dfuse_enter_mode(UsbsimDfuse *self, UsbsimDfuMode mode)
+usbsim_dfuse_entered_mode(UsbsimDfuCore *core)
 {
-	self->mode = mode;
-	self->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-						      : USBSIM_DFU_STATE_DFU_IDLE;
-	self->status = USBSIM_DFU_STATUS_OK;
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	self->alt = 0;
 	self->op = USBSIM_DFUSE_OP_NONE;
-	self->self_detach_pending = FALSE;
 	self->address_pointer = usbsim_dfuse_region(self, 0)->base;
-	self->stats.reenumerations++;
 }
 
 /* the device goes: after a leave it runs the application, or the bootloader again when there
@@ -703,59 +682,10 @@ usbsim_dfuse_enter_mode(UsbsimDfuse *self, UsbsimDfuMode mode)
 static void
 usbsim_dfuse_start_leaving(UsbsimDfuse *self, gint64 delay_us, gboolean to_app)
 {
-	self->leaving = TRUE;
+	self->core.leaving = TRUE;
 	self->leave_delay_us = MAX(1000, delay_us);
 	self->mode_after_leave = to_app && usbsim_dfuse_image_valid(self) ? USBSIM_DFU_MODE_RUNTIME
 									  : USBSIM_DFU_MODE_DFU;
-}
-
-/* the transitions the device makes by itself as time passes */
-static void
-usbsim_dfuse_advance(UsbsimDfuse *self, gint64 now_us)
-{
-	if (self->state == USBSIM_DFU_STATE_APP_DETACH && !self->self_detach_pending &&
-	    now_us > self->detach_deadline_us) {
-		self->state = USBSIM_DFU_STATE_APP_IDLE;
-		return;
-	}
-	if (self->state == USBSIM_DFU_STATE_DNBUSY && now_us >= self->busy_until_us)
-		self->state = USBSIM_DFU_STATE_DNLOAD_SYNC;
-}
-
-static void
-usbsim_dfuse_answer_status(UsbsimDfuse *self, guint32 poll_ms, UsbsimReply *reply)
-{
-	guint32 reported = usbsim_poll_reported(self->config.poll,
-						self->status_replies++,
-						self->rand_poll,
-						poll_ms);
-	guint8 buf[6] = {self->status,
-			 reported & 0xff,
-			 (reported >> 8) & 0xff,
-			 (reported >> 16) & 0xff,
-			 self->state,
-			 0};
-	g_byte_array_append(reply->data, buf, sizeof(buf));
-	reply->status = self->status;
-	reply->poll_timeout_ms = reported;
-}
-
-static void
-usbsim_dfuse_answer_state(UsbsimDfuse *self, UsbsimReply *reply)
-{
-	guint8 state = self->state;
-	g_byte_array_append(reply->data, &state, 1);
-}
-
-/* DFU 1.1: a request the state does not allow stalls and the device enters dfuERROR */
-static void
-usbsim_dfuse_stall_error(UsbsimDfuse *self, UsbsimDfuStatus status, UsbsimReply *reply)
-{
-	reply->outcome = USBSIM_OUTCOME_STALL;
-	if (self->state != USBSIM_DFU_STATE_ERROR) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = status;
-	}
 }
 
 static const UsbsimDfuseSector *
@@ -819,8 +749,8 @@ usbsim_dfuse_exec_set_address(UsbsimDfuse *self, gdouble *real_us, guint32 *repo
 		result = USBSIM_DFU_STATUS_ERR_TARGET;
 	else
 		self->address_pointer = address;
-	self->log.set_address_commands++;
-	usbsim_flash_log_event(&self->log,
+	self->core.log.set_address_commands++;
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"set-address\",\"alt\":%u,\"address\":%u,\"status\":%d",
 			       self->alt,
 			       address,
@@ -832,7 +762,7 @@ static void
 usbsim_dfuse_erase_sector(UsbsimDfuse *self, UsbsimDfuseRegion *region, const UsbsimDfuseSector *s)
 {
 	memset(region->memory + (s->address - region->base), 0xff, s->size);
-	usbsim_ranges_add(self->log.erased, self->alt, s->address, s->size);
+	usbsim_ranges_add(self->core.log.erased, self->alt, s->address, s->size);
 	self->stats.sectors_erased++;
 }
 
@@ -854,7 +784,7 @@ usbsim_dfuse_exec_erase(UsbsimDfuse *self, gdouble *real_us, guint32 *report_ms)
 		usbsim_dfuse_erase_sector(self, region, sector);
 		*real_us = sector->erase_us;
 	}
-	usbsim_flash_log_event(&self->log,
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"erase\",\"alt\":%u,\"address\":%u,\"size\":%u,"
 			       "\"mass\":false,\"status\":%d",
 			       self->alt,
@@ -899,7 +829,7 @@ usbsim_dfuse_exec_mass_erase(UsbsimDfuse *self, gdouble *real_us, guint32 *repor
 		*real_us = self->mass_erase_us;
 	if (result == USBSIM_DFU_STATUS_OK)
 		self->stats.mass_erases++;
-	usbsim_flash_log_event(&self->log,
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"erase\",\"alt\":%u,\"address\":%u,\"size\":%u,"
 			       "\"mass\":true,\"status\":%d",
 			       self->alt,
@@ -925,7 +855,7 @@ usbsim_dfuse_exec_read_unprotect(UsbsimDfuse *self, gdouble *real_us, guint32 *r
 	self->stats.mass_erases++;
 	*real_us = self->mass_erase_us;
 	*report_ms = usbsim_dfuse_mass_erase_report_ms(self);
-	usbsim_flash_log_event(&self->log,
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"read-unprotect\",\"alt\":0,\"address\":%u,\"size\":%u",
 			       first,
 			       end - first);
@@ -962,7 +892,7 @@ usbsim_dfuse_exec_write(UsbsimDfuse *self, gdouble *real_us, guint32 *report_ms)
 			mem[i] = region->writes_clear_bits ? mem[i] & self->op_data->data[i]
 							   : self->op_data->data[i];
 		if (!erased)
-			self->log.writes_not_erased++;
+			self->core.log.writes_not_erased++;
 		*real_us = units *
 			   g_rand_double_range(self->rand,
 					       profile->program_typ_ns,
@@ -970,9 +900,9 @@ usbsim_dfuse_exec_write(UsbsimDfuse *self, gdouble *real_us, guint32 *report_ms)
 			   1000.0;
 		self->stats.bytes_programmed += len;
 		self->stats.program_us += *real_us;
-		usbsim_ranges_add(self->log.written, self->alt, address, len);
+		usbsim_ranges_add(self->core.log.written, self->alt, address, len);
 	}
-	usbsim_flash_log_event(&self->log,
+	usbsim_flash_log_event(&self->core.log,
 			       "\"event\":\"write\",\"alt\":%u,\"address\":%u,\"length\":%u,"
 			       "\"erased\":%s,\"status\":%d",
 			       self->alt,
@@ -1011,22 +941,22 @@ usbsim_dfuse_execute(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
 	default:
 		break;
 	}
-	if (self->pending_fault != USBSIM_DFU_STATUS_OK) {
-		result = self->pending_fault;
-		self->pending_fault = USBSIM_DFU_STATUS_OK;
+	if (self->core.pending_status != USBSIM_DFU_STATUS_OK) {
+		result = self->core.pending_status;
+		self->core.pending_status = USBSIM_DFU_STATUS_OK;
 	}
 	self->operations++;
 	self->op_executed = TRUE;
 	self->op_result = result;
 	self->op_report_ms = usbsim_dfuse_scale_report_ms(self, report_ms);
-	busy_us = usbsim_dfuse_scale_us(self, real_us);
+	busy_us = usbsim_dfu_core_scale_us(&self->core, real_us);
 	self->stats.busy_us += busy_us;
 	if (self->config.stuck_busy_from > 0 && self->operations >= self->config.stuck_busy_from)
-		self->busy_until_us = USBSIM_DFUSE_NEVER;
+		self->core.busy_until_us = USBSIM_DFUSE_NEVER;
 	else
-		self->busy_until_us = now_us + busy_us;
-	self->state = USBSIM_DFU_STATE_DNBUSY;
-	usbsim_dfuse_answer_status(self, self->op_report_ms, reply);
+		self->core.busy_until_us = now_us + busy_us;
+	self->core.state = USBSIM_DFU_STATE_DNBUSY;
+	usbsim_dfu_core_answer_status(&self->core, self->op_report_ms, reply);
 
 	/* it resets once the flash is erased and comes back as a blank bootloader */
 	if (self->op == USBSIM_DFUSE_OP_READ_UNPROTECT)
@@ -1034,48 +964,49 @@ usbsim_dfuse_execute(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
 }
 
 static void
-usbsim_dfuse_getstatus_sync(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfuse_getstatus_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	if (!self->op_executed) {
 		usbsim_dfuse_execute(self, now_us, reply);
 		return;
 	}
 	if (self->op_result != USBSIM_DFU_STATUS_OK) {
-		self->state = USBSIM_DFU_STATE_ERROR;
-		self->status = self->op_result;
+		self->core.state = USBSIM_DFU_STATE_ERROR;
+		self->core.status = self->op_result;
 	} else {
-		self->state = USBSIM_DFU_STATE_DNLOAD_IDLE;
+		self->core.state = USBSIM_DFU_STATE_DNLOAD_IDLE;
 	}
-	usbsim_dfuse_answer_status(self, 0, reply);
+	usbsim_dfu_core_answer_status(&self->core, 0, reply);
 }
 
 static void
-usbsim_dfuse_getstatus_busy(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
+usbsim_dfuse_getstatus_busy(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
-	gint64 remaining_us = self->busy_until_us - now_us;
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
+	gint64 remaining_us = self->core.busy_until_us - now_us;
 	gboolean erasing = self->op == USBSIM_DFUSE_OP_ERASE ||
 			   self->op == USBSIM_DFUSE_OP_MASS_ERASE ||
 			   self->op == USBSIM_DFUSE_OP_READ_UNPROTECT;
 	guint32 poll_ms;
 
-	self->stats.early_polls++;
-	reply->early = TRUE;
+	usbsim_dfu_core_early_poll(&self->core, reply);
 	if (self->config.stall_early_poll_during_erase && erasing) {
 		/* as STM32L4: the pipe stalls, the erase goes on */
 		reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
 	}
-	if (self->config.early_poll_stalls) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+	if (self->core.early_poll_stalls) {
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
 	if (self->config.zero_poll_timeout)
 		poll_ms = 0;
-	else if (self->busy_until_us == USBSIM_DFUSE_NEVER)
+	else if (self->core.busy_until_us == USBSIM_DFUSE_NEVER)
 		poll_ms = self->op_report_ms;
 	else
 		poll_ms = MAX(1, (remaining_us + 999) / 1000);
-	usbsim_dfuse_answer_status(self, poll_ms, reply);
+	usbsim_dfu_core_answer_status(&self->core, poll_ms, reply);
 }
 
 /* the step between the addresses of consecutive blocks */
@@ -1089,29 +1020,30 @@ usbsim_dfuse_stride(UsbsimDfuse *self, const UsbsimSetup *setup)
 
 /* a DNLOAD: a command in block 0, data in blocks 2 and up, a leave when empty */
 static void
-usbsim_dfuse_dnload(UsbsimDfuse *self,
+usbsim_dfuse_dnload(UsbsimDfuCore *core,
 		    const UsbsimSetup *setup,
 		    const guint8 *data,
 		    gsize len,
 		    UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	if (setup->length > self->config.profile.transfer_size ||
-	    (self->config.profile.attributes & 0x01) == 0) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+	    (self->config.profile.attributes & USBSIM_DFU_ATTR_CAN_DNLOAD) == 0) {
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
 	if (setup->length == 0) {
 		self->stats.leaves++;
-		usbsim_flash_log_event(&self->log,
+		usbsim_flash_log_event(&self->core.log,
 				       "\"event\":\"leave\",\"address\":%u,\"image_valid\":%s",
 				       self->address_pointer,
 				       usbsim_dfuse_image_valid(self) ? "true" : "false");
 		if (self->config.profile.silent_leave) {
-			self->state = USBSIM_DFU_STATE_MANIFEST;
+			self->core.state = USBSIM_DFU_STATE_MANIFEST;
 			usbsim_dfuse_start_leaving(self, USBSIM_DFUSE_LEAVE_US, TRUE);
 			return;
 		}
-		self->state = USBSIM_DFU_STATE_MANIFEST_SYNC;
+		self->core.state = USBSIM_DFU_STATE_MANIFEST_SYNC;
 		return;
 	}
 	g_byte_array_set_size(self->op_data, 0);
@@ -1129,17 +1061,19 @@ usbsim_dfuse_dnload(UsbsimDfuse *self,
 		} else if (cmd == USBSIM_DFUSE_CMD_READ_UNPROTECT && len == 1) {
 			self->op = USBSIM_DFUSE_OP_READ_UNPROTECT;
 		} else {
-			usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+			usbsim_dfu_core_stall_error(&self->core,
+						    USBSIM_DFU_STATUS_ERR_STALLEDPKT,
+						    reply);
 			return;
 		}
 		self->op_address = address;
 	} else if (setup->value == 1) {
 		/* reserved by AN3156 */
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	} else {
 		/* AN2662: the block size in this formula is the request's own length */
-		if (self->state == USBSIM_DFU_STATE_DNLOAD_IDLE &&
+		if (self->core.state == USBSIM_DFU_STATE_DNLOAD_IDLE &&
 		    self->op == USBSIM_DFUSE_OP_WRITE && setup->value != self->dnload_next_block)
 			self->stats.blocks_out_of_sequence++;
 		self->dnload_next_block = setup->value + 1;
@@ -1150,12 +1084,13 @@ usbsim_dfuse_dnload(UsbsimDfuse *self,
 		g_byte_array_append(self->op_data, data, len);
 	}
 	self->op_executed = FALSE;
-	self->state = USBSIM_DFU_STATE_DNLOAD_SYNC;
+	self->core.state = USBSIM_DFU_STATE_DNLOAD_SYNC;
 }
 
 static void
-usbsim_dfuse_upload(UsbsimDfuse *self, const UsbsimSetup *setup, UsbsimReply *reply)
+usbsim_dfuse_upload(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply)
 {
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 	static const guint8 commands[] = {USBSIM_DFUSE_CMD_GET_COMMANDS,
 					  USBSIM_DFUSE_CMD_SET_ADDRESS,
 					  USBSIM_DFUSE_CMD_ERASE,
@@ -1165,431 +1100,136 @@ usbsim_dfuse_upload(UsbsimDfuse *self, const UsbsimSetup *setup, UsbsimReply *re
 	guint32 len;
 
 	if (setup->length > self->config.profile.transfer_size ||
-	    (self->config.profile.attributes & 0x02) == 0 || setup->value == 1) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
+	    (self->config.profile.attributes & USBSIM_DFU_ATTR_CAN_UPLOAD) == 0 ||
+	    setup->value == 1) {
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
 		return;
 	}
 	if (setup->value == 0) {
 		len = MIN(setup->length, sizeof(commands));
 		g_byte_array_append(reply->data, commands, len);
-		self->state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
-						  : USBSIM_DFU_STATE_UPLOAD_IDLE;
+		self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
+						       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 		return;
 	}
 	if (self->read_protected) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_VENDOR, reply);
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_VENDOR, reply);
 		return;
 	}
 	address = (guint32)((setup->value - 2) * (guint64)usbsim_dfuse_stride(self, setup) +
 			    self->address_pointer);
 	if (!usbsim_dfuse_range_inside(region, address, 1)) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_ADDRESS, reply);
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_ADDRESS, reply);
 		return;
 	}
 	len = MIN(setup->length, region->base + region->size - address);
 	if (!usbsim_dfuse_range_allows(region, address, len, USBSIM_DFUSE_ACCESS_READ)) {
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_TARGET, reply);
+		usbsim_dfu_core_stall_error(&self->core, USBSIM_DFU_STATUS_ERR_TARGET, reply);
 		return;
 	}
 	g_byte_array_append(reply->data, region->memory + (address - region->base), len);
 	self->stats.bytes_uploaded += len;
-	self->state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
-					  : USBSIM_DFU_STATE_UPLOAD_IDLE;
+	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
+					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
-
+/* AN3156: the leave reports dfuMANIFEST, then the device jumps to the application */
 static void
-usbsim_dfuse_request_dfu_mode(UsbsimDfuse *self,
-			      const UsbsimSetup *setup,
-			      const guint8 *data,
-			      gsize len,
-			      gint64 now_us,
-			      UsbsimReply *reply)
+usbsim_dfuse_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply)
 {
-	guint8 request = setup->request;
-
-	switch (self->state) {
-	case USBSIM_DFU_STATE_DFU_IDLE:
-	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
-			usbsim_dfuse_dnload(self, setup, data, len, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_UPLOAD &&
-		    self->state == USBSIM_DFU_STATE_DFU_IDLE) {
-			usbsim_dfuse_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNLOAD_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfuse_getstatus_sync(self, now_us, reply);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_DNBUSY:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfuse_getstatus_busy(self, now_us, reply);
-			return;
-		}
-		usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
-		return;
-	case USBSIM_DFU_STATE_MANIFEST_SYNC:
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			/* AN3156: it reports dfuMANIFEST, then jumps to the application */
-			self->state = USBSIM_DFU_STATE_MANIFEST;
-			usbsim_dfuse_answer_status(self, 0, reply);
-			usbsim_dfuse_start_leaving(self, USBSIM_DFUSE_LEAVE_US, TRUE);
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			usbsim_dfuse_upload(self, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
-	case USBSIM_DFU_STATE_ERROR:
-		if (request == USBSIM_DFU_REQUEST_CLRSTATUS) {
-			self->state = USBSIM_DFU_STATE_DFU_IDLE;
-			self->status = USBSIM_DFU_STATUS_OK;
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-			usbsim_dfuse_answer_status(self, 0, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-			usbsim_dfuse_answer_state(self, reply);
-			return;
-		}
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	default:
-		break;
-	}
-
-	if (request == USBSIM_DFU_REQUEST_GETSTATUS) {
-		usbsim_dfuse_answer_status(self, 0, reply);
-		return;
-	}
-	if (request == USBSIM_DFU_REQUEST_GETSTATE) {
-		usbsim_dfuse_answer_state(self, reply);
-		return;
-	}
-	usbsim_dfuse_stall_error(self, USBSIM_DFU_STATUS_ERR_STALLEDPKT, reply);
-}
-
-static void
-usbsim_dfuse_request_runtime_mode(UsbsimDfuse *self,
-				  const UsbsimSetup *setup,
-				  gint64 now_us,
-				  UsbsimReply *reply)
-{
-	switch (setup->request) {
-	case USBSIM_DFU_REQUEST_DETACH:
-		self->state = USBSIM_DFU_STATE_APP_DETACH;
-		self->detach_deadline_us =
-		    now_us +
-		    (gint64)MIN(setup->value, self->config.profile.detach_timeout_ms) * 1000;
-		if (self->config.profile.attributes & 0x08)
-			self->self_detach_pending = TRUE;
-		return;
-	case USBSIM_DFU_REQUEST_GETSTATUS:
-		usbsim_dfuse_answer_status(self, 0, reply);
-		return;
-	case USBSIM_DFU_REQUEST_GETSTATE:
-		usbsim_dfuse_answer_state(self, reply);
-		return;
-	default:
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-}
-
-static gint
-usbsim_dfuse_interface_number(UsbsimDfuse *self)
-{
-	if (self->mode == USBSIM_DFU_MODE_DFU)
-		return 0;
-	/* the application's own interface is 0; a DFU runtime interface follows if it has one */
-	return self->config.profile.app_has_dfu ? 1 : -1;
-}
-
-static const UsbsimFault *
-usbsim_dfuse_find_fault(UsbsimDfuse *self, guint8 request)
-{
-	for (guint i = 0; i < self->config.faults->len; i++) {
-		const UsbsimFault *fault = &g_array_index(self->config.faults, UsbsimFault, i);
-		if (fault->request == USBSIM_DFU_REQUEST_ANY && fault->count == self->requests_any)
-			return fault;
-		if (fault->request == request && fault->count == self->stats.requests[request])
-			return fault;
-	}
-	return NULL;
-}
-
-static void
-usbsim_dfuse_control(gpointer model,
-		     const UsbsimSetup *setup,
-		     const guint8 *data_out,
-		     gint64 now_us,
-		     UsbsimReply *reply)
-{
-	UsbsimDfuse *self = model;
-	const UsbsimFault *fault;
-	gboolean direction_in = (setup->request_type & 0x80) != 0;
-	gboolean expect_in;
-	g_autofree guint8 *data = NULL;
-	gsize data_len = direction_in ? 0 : setup->length;
-
-	if ((setup->request_type & 0x60) != 0x20 || (setup->request_type & 0x1f) != 0x01 ||
-	    (gint)(setup->index & 0xff) != usbsim_dfuse_interface_number(self) ||
-	    setup->request >= USBSIM_DFU_REQUEST_LAST) {
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-	reply->name = usbsim_dfu_request_to_string(setup->request);
-	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
-	self->stats.requests[setup->request]++;
-	self->requests_any++;
-	if (self->leaving || self->power_lost) {
-		/* gone to the application, or without power: nothing answers any more */
-		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-		return;
-	}
-	usbsim_dfuse_advance(self, now_us);
-
-	expect_in = setup->request == USBSIM_DFU_REQUEST_UPLOAD ||
-		    setup->request == USBSIM_DFU_REQUEST_GETSTATUS ||
-		    setup->request == USBSIM_DFU_REQUEST_GETSTATE;
-	if (direction_in != expect_in) {
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-
-	data = g_memdup2(data_out, data_len);
-	fault = usbsim_dfuse_find_fault(self, setup->request);
-	if (fault != NULL) {
-		self->stats.faults_fired++;
-		switch (fault->kind) {
-		case USBSIM_FAULT_STALL:
-			reply->outcome = USBSIM_OUTCOME_STALL;
-			return;
-		case USBSIM_FAULT_TIMEOUT:
-			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-			return;
-		case USBSIM_FAULT_UNPLUG:
-			reply->outcome = USBSIM_OUTCOME_UNPLUGGED;
-			return;
-		case USBSIM_FAULT_POWER_LOSS:
-			self->power_lost = TRUE;
-			reply->outcome = USBSIM_OUTCOME_TIMEOUT;
-			return;
-		case USBSIM_FAULT_STATUS:
-			if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-				reply->outcome = USBSIM_OUTCOME_STALL;
-				return;
-			}
-			if (setup->request == USBSIM_DFU_REQUEST_DNLOAD && setup->length > 0) {
-				/* the block or command is taken; executing it fails */
-				usbsim_dfuse_request_dfu_mode(self,
-							      setup,
-							      data,
-							      data_len,
-							      now_us,
-							      reply);
-				if (self->state == USBSIM_DFU_STATE_DNLOAD_SYNC)
-					self->pending_fault = fault->status;
-				return;
-			}
-			self->state = USBSIM_DFU_STATE_ERROR;
-			self->status = fault->status;
-			if (setup->request == USBSIM_DFU_REQUEST_GETSTATUS)
-				usbsim_dfuse_answer_status(self, 0, reply);
-			else
-				reply->outcome = USBSIM_OUTCOME_STALL;
-			return;
-		case USBSIM_FAULT_CORRUPT:
-			for (gsize i = 0; i < data_len; i += 7)
-				data[i] ^= 0x5a;
-			break;
-		case USBSIM_FAULT_SHORT:
-			data_len /= 2;
-			break;
-		default:
-			break;
-		}
-	}
-
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME)
-		usbsim_dfuse_request_runtime_mode(self, setup, now_us, reply);
-	else
-		usbsim_dfuse_request_dfu_mode(self, setup, data, data_len, now_us, reply);
-
-	if (fault != NULL && reply->outcome == USBSIM_OUTCOME_OK) {
-		if (fault->kind == USBSIM_FAULT_CORRUPT) {
-			for (guint i = 0; i < reply->data->len; i += 3)
-				reply->data->data[i] ^= 0xa5;
-		} else if (fault->kind == USBSIM_FAULT_SHORT && reply->data->len > 0) {
-			g_byte_array_set_size(reply->data, reply->data->len / 2);
-		}
-	}
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
+	core->state = USBSIM_DFU_STATE_MANIFEST;
+	usbsim_dfu_core_answer_status(core, 0, reply);
+	usbsim_dfuse_start_leaving(self, USBSIM_DFUSE_LEAVE_US, TRUE);
 }
 
 static gboolean
-usbsim_dfuse_usb_reset(gpointer model, gint64 now_us)
+usbsim_dfuse_usb_reset_dfu_mode(UsbsimDfuCore *core)
 {
-	UsbsimDfuse *self = model;
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
 
-	self->stats.usb_resets++;
-	usbsim_dfuse_advance(self, now_us);
-	if (self->leaving)
-		return FALSE;
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		if (self->state == USBSIM_DFU_STATE_APP_DETACH) {
-			usbsim_dfuse_enter_mode(self, USBSIM_DFU_MODE_DFU);
-			return TRUE;
-		}
-		return FALSE;
-	}
 	if (self->config.profile.reset_boots_app && usbsim_dfuse_image_valid(self)) {
-		usbsim_dfuse_enter_mode(self, USBSIM_DFU_MODE_RUNTIME);
+		usbsim_dfu_core_enter_mode(&self->core, USBSIM_DFU_MODE_RUNTIME);
 		return TRUE;
 	}
 
 	/* a bus reset restarts the USB stack of the bootloader, not the part */
-	self->state = USBSIM_DFU_STATE_DFU_IDLE;
-	self->status = USBSIM_DFU_STATUS_OK;
+	self->core.state = USBSIM_DFU_STATE_DFU_IDLE;
+	self->core.status = USBSIM_DFU_STATUS_OK;
 	self->alt = 0;
 	return FALSE;
 }
 
+/* a leave: the device goes to the application, or comes back as the bootloader */
 static gboolean
-usbsim_dfuse_pending_reenumeration(gpointer model, gint64 *delay_us)
+usbsim_dfuse_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
 {
-	UsbsimDfuse *self = model;
-	if (self->power_lost) {
-		*delay_us = 1000;
-		return TRUE;
-	}
-	if (self->leaving) {
-		*delay_us = self->leave_delay_us;
-		return TRUE;
-	}
-	if (self->self_detach_pending) {
-		*delay_us = MAX(1000, usbsim_dfuse_scale_us(self, USBSIM_DFUSE_SELF_DETACH_US));
-		return TRUE;
-	}
-	return FALSE;
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
+	if (!core->leaving)
+		return FALSE;
+	*delay_us = self->leave_delay_us;
+	return TRUE;
 }
 
-static void
-usbsim_dfuse_reenumerate(gpointer model, gint64 now_us)
+static gboolean
+usbsim_dfuse_reenumerate(UsbsimDfuCore *core)
 {
-	UsbsimDfuse *self = model;
-	if (self->power_lost) {
-		/* a command or block not yet executed is lost with the power */
-		self->power_lost = FALSE;
-		self->leaving = FALSE;
-		self->pending_fault = USBSIM_DFU_STATUS_OK;
-		usbsim_dfuse_enter_mode(self, USBSIM_DFU_MODE_DFU);
-		return;
-	}
-	if (self->leaving) {
-		self->leaving = FALSE;
-		usbsim_dfuse_enter_mode(self, self->mode_after_leave);
-		return;
-	}
-	if (self->self_detach_pending)
-		usbsim_dfuse_enter_mode(self, USBSIM_DFU_MODE_DFU);
+	UsbsimDfuse *self = (UsbsimDfuse *)core;
+	if (!core->leaving)
+		return FALSE;
+	core->leaving = FALSE;
+	usbsim_dfu_core_enter_mode(core, self->mode_after_leave);
+	return TRUE;
 }
 
 static void
 usbsim_dfuse_set_alt(gpointer model, guint8 interface, guint8 alt)
 {
 	UsbsimDfuse *self = model;
-	if (self->mode == USBSIM_DFU_MODE_DFU && interface == 0 && alt < self->regions->len)
+	if (self->core.mode == USBSIM_DFU_MODE_DFU && interface == 0 && alt < self->regions->len)
 		self->alt = alt;
-}
-
-static GPtrArray *
-usbsim_dfuse_take_events(gpointer model)
-{
-	UsbsimDfuse *self = model;
-	return usbsim_flash_log_take_events(&self->log);
 }
 
 static void
 usbsim_dfuse_append_functional(UsbsimDfuse *self, GByteArray *buf)
 {
-	guint16 transfer_size = self->config.profile.transfer_size;
-	guint16 detach = self->config.profile.detach_timeout_ms;
-	guint8 desc[9] = {sizeof(desc),
-			  USBSIM_DFUSE_DESCRIPTOR_FUNCTIONAL,
-			  self->config.profile.attributes,
-			  detach & 0xff,
-			  detach >> 8,
-			  transfer_size & 0xff,
-			  transfer_size >> 8,
-			  USBSIM_DFUSE_BCD_DFU & 0xff,
-			  USBSIM_DFUSE_BCD_DFU >> 8};
-	g_byte_array_append(buf, desc, sizeof(desc));
+	usbsim_dfu_core_append_functional(buf,
+					  self->config.profile.attributes,
+					  self->config.profile.detach_timeout_ms,
+					  self->config.profile.transfer_size,
+					  USBSIM_DFUSE_BCD_DFU);
 }
-
 static UsbsimDescription *
 usbsim_dfuse_describe(gpointer model)
 {
 	UsbsimDfuse *self = model;
 	const UsbsimDfuseProfile *profile = &self->config.profile;
+	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	guint16 bcd_device = self->config.bcd_device;
 
-	if (self->mode == USBSIM_DFU_MODE_RUNTIME) {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.runtime_pid,
-					      usbsim_dfuse_get_runtime_version(self));
-		iface = usbsim_description_add_interface(desc);
-		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, profile->app_product);
-		if (profile->app_has_dfu) {
-			UsbsimAltSetting *alt;
-			iface = usbsim_description_add_interface(desc);
-			alt = usbsim_interface_add_alt(iface,
-						       0xfe,
-						       0x01,
-						       0x01,
-						       "usbsim DfuSe runtime");
-			usbsim_dfuse_append_functional(self, alt->extra);
-		}
+	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
+		bcd_device = usbsim_dfuse_get_runtime_version(self);
+		g_ptr_array_add(names, g_strdup(profile->app_product));
+		g_ptr_array_add(names, g_strdup("usbsim DfuSe runtime"));
+	} else {
+		/* each alt setting names its memory by its layout string */
+		for (guint i = 0; i < self->regions->len; i++)
+			g_ptr_array_add(names, g_strdup(usbsim_dfuse_get_layout(self, i)));
+	}
+	/* the STM32 bootloaders put it once, after the last alt, as DFU 1.1 section 4.2 says */
+	usbsim_dfuse_append_functional(self, functional);
+	desc = usbsim_dfu_core_describe(&self->core,
+					&profile->ids,
+					bcd_device,
+					names,
+					self->config.func_desc_every_alt,
+					functional);
+	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		desc->product = g_strdup(profile->app_product);
 	} else {
-		desc = usbsim_description_new(profile->ids.vid,
-					      profile->ids.dfu_pid,
-					      self->config.bcd_device);
 		desc->bcd_usb = profile->bcd_usb;
 		desc->config_attributes = 0xc0;
-		iface = usbsim_description_add_interface(desc);
-		for (guint i = 0; i < self->regions->len; i++) {
-			UsbsimAltSetting *alt =
-			    usbsim_interface_add_alt(iface,
-						     0xfe,
-						     0x01,
-						     0x02,
-						     usbsim_dfuse_get_layout(self, i));
-			if (self->config.func_desc_every_alt)
-				usbsim_dfuse_append_functional(self, alt->extra);
-		}
-		/* DFU 1.1 section 4.2, and the STM32 bootloaders: once, after the last alt */
-		if (!self->config.func_desc_every_alt)
-			usbsim_dfuse_append_functional(self, iface->trailer);
 		if (!self->config.no_product_string)
 			desc->product = g_strdup(profile->product);
 		desc->serial_8bit = profile->serial_8bit;
@@ -1601,38 +1241,22 @@ usbsim_dfuse_describe(gpointer model)
 	return desc;
 }
 
-static gint64
-usbsim_dfuse_busy_until(gpointer model)
-{
-	UsbsimDfuse *self = model;
-	return self->busy_until_us;
-}
-
-static const gchar *
-usbsim_dfuse_mode_name(gpointer model)
-{
-	UsbsimDfuse *self = model;
-	return self->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu";
-}
-
-static gint
-usbsim_dfuse_state(gpointer model)
-{
-	UsbsimDfuse *self = model;
-	return self->state;
-}
-
-static const UsbsimModelOps usbsim_dfuse_model_ops = {
-    .control = usbsim_dfuse_control,
-    .usb_reset = usbsim_dfuse_usb_reset,
+static const UsbsimDfuCoreClass usbsim_dfuse_core_class = {
+    .dnload = usbsim_dfuse_dnload,
+    .upload = usbsim_dfuse_upload,
+    .getstatus_sync = usbsim_dfuse_getstatus_sync,
+    .getstatus_busy = usbsim_dfuse_getstatus_busy,
+    .getstatus_manifest_sync = usbsim_dfuse_getstatus_manifest_sync,
     .pending_reenumeration = usbsim_dfuse_pending_reenumeration,
     .reenumerate = usbsim_dfuse_reenumerate,
+    .entered_mode = usbsim_dfuse_entered_mode,
+    .usb_reset_dfu_mode = usbsim_dfuse_usb_reset_dfu_mode,
+};
+
+static const UsbsimModelOps usbsim_dfuse_model_ops = {
+    USBSIM_DFU_CORE_MODEL_OPS,
     .describe = usbsim_dfuse_describe,
-    .busy_until = usbsim_dfuse_busy_until,
-    .mode_name = usbsim_dfuse_mode_name,
-    .state = usbsim_dfuse_state,
     .set_alt = usbsim_dfuse_set_alt,
-    .take_events = usbsim_dfuse_take_events,
 };
 
 const UsbsimModelOps *
@@ -1670,8 +1294,8 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 	if (self->stats.bytes_programmed > 0)
 		per_byte_us = self->stats.program_us / self->stats.bytes_programmed;
 
-	for (guint i = 0; i < self->log.written->len; i++) {
-		UsbsimRange *range = &g_array_index(self->log.written, UsbsimRange, i);
+	for (guint i = 0; i < self->core.log.written->len; i++) {
+		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);
 		UsbsimDfuseRegion *region = usbsim_dfuse_region(self, range->alt);
 		guint64 end = (guint64)range->address + range->size;
 

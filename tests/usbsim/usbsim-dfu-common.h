@@ -1,0 +1,162 @@
+/*
+ * What every DFU 1.1 device model shares (usbsim-dfu.c, and usbsim-dfuse.c that extends it):
+ * the state and status of the DFU 1.1 state machine, GETSTATUS and GETSTATE replies, the
+ * runtime mode, fault injection, the requests valid in every state, the functional
+ * descriptor and the re-enumerations of detach and power loss. A model embeds a
+ * UsbsimDfuCore as its first member and adds its own download, upload and manifestation
+ * through the hooks of a UsbsimDfuCoreClass.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include "usbsim-dfu.h"
+#include "usbsim-flashlog.h"
+
+#define USBSIM_DFU_DESCRIPTOR_FUNCTIONAL 0x21
+#define USBSIM_DFU_ATTR_CAN_DNLOAD	 (1u << 0)
+#define USBSIM_DFU_ATTR_CAN_UPLOAD	 (1u << 1)
+#define USBSIM_DFU_ATTR_MANIFEST_TOL	 (1u << 2)
+#define USBSIM_DFU_ATTR_WILL_DETACH	 (1u << 3)
+
+typedef struct _UsbsimDfuCore UsbsimDfuCore;
+
+typedef struct {
+	/* the DFU-mode requests of DFU 1.1 section 6, in the states that take them: DNLOAD in
+	 * dfuIDLE or dfuDNLOAD-IDLE, UPLOAD in dfuIDLE or dfuUPLOAD-IDLE, GETSTATUS in
+	 * dfuDNLOAD-SYNC, in dfuDNBUSY or dfuMANIFEST (the device is busy), and in
+	 * dfuMANIFEST-SYNC; the core answers every other request in every state */
+	void (*dnload)(UsbsimDfuCore *core,
+		       const UsbsimSetup *setup,
+		       const guint8 *data,
+		       gsize len,
+		       UsbsimReply *reply);
+	void (*upload)(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *reply);
+	void (*getstatus_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
+	void (*getstatus_busy)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
+	void (*getstatus_manifest_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
+	/* optional: transitions of the model's own as time passes */
+	void (*advance)(UsbsimDfuCore *core, gint64 now_us);
+	/* optional: a re-enumeration of the model's own, asked for before a detach's */
+	gboolean (*pending_reenumeration)(UsbsimDfuCore *core, gint64 *delay_us);
+	/* optional: the model re-enumerates by itself; TRUE when it did */
+	gboolean (*reenumerate)(UsbsimDfuCore *core);
+	/* optional: the device came back in a mode, after the core reset its state */
+	void (*entered_mode)(UsbsimDfuCore *core);
+	/* a USB reset in DFU mode; TRUE when the device comes back with other descriptors */
+	gboolean (*usb_reset_dfu_mode)(UsbsimDfuCore *core);
+} UsbsimDfuCoreClass;
+
+struct _UsbsimDfuCore {
+	const UsbsimDfuCoreClass *klass;
+	UsbsimDfuMode mode;
+	UsbsimDfuState state;
+	UsbsimDfuStatus status;
+
+	/* what the model's configuration says */
+	gboolean app_has_dfu; /* the application has a DFU runtime interface */
+	gboolean will_detach;
+	guint16 detach_timeout_ms;
+	gboolean early_poll_stalls;
+	UsbsimPoll poll;
+	gdouble time_scale;
+	GArray *faults; /* of UsbsimFault, owned */
+
+	/* the model's counters, in its own stats */
+	guint *requests;
+	guint *faults_fired;
+	guint *early_polls;
+	guint *reenumerations;
+	guint *usb_resets;
+
+	UsbsimDfuStatus pending_status; /* a status fault for the operation in progress */
+	gint64 busy_until_us;
+	gint64 detach_deadline_us;
+	gboolean self_detach_pending;
+	gboolean power_lost; /* off the bus, back in the bootloader with the memory as it is */
+	gboolean leaving;    /* gone on its own: answers nothing until it re-enumerates */
+
+	GRand *rand_poll; /* --hostile-poll-timeout random */
+	guint status_replies;
+	guint requests_any;
+	UsbsimFlashLog log;
+};
+
+void
+usbsim_dfu_core_init(UsbsimDfuCore *core,
+		     const UsbsimDfuCoreClass *klass,
+		     UsbsimDfuMode mode,
+		     const GArray *faults,
+		     guint32 seed);
+void
+usbsim_dfu_core_clear(UsbsimDfuCore *core);
+
+/* points the core's counters into a model's stats, a UsbsimDfuStats or UsbsimDfuseStats */
+#define usbsim_dfu_core_bind_stats(core, stats)                                                    \
+	do {                                                                                       \
+		(core)->requests = (stats)->requests;                                              \
+		(core)->faults_fired = &(stats)->faults_fired;                                     \
+		(core)->early_polls = &(stats)->early_polls;                                       \
+		(core)->reenumerations = &(stats)->reenumerations;                                 \
+		(core)->usb_resets = &(stats)->usb_resets;                                         \
+	} while (0)
+
+gint64
+usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us);
+void
+usbsim_dfu_core_enter_mode(UsbsimDfuCore *core, UsbsimDfuMode mode);
+void
+usbsim_dfu_core_answer_status(UsbsimDfuCore *core, guint32 poll_ms, UsbsimReply *reply);
+void
+usbsim_dfu_core_answer_state(UsbsimDfuCore *core, UsbsimReply *reply);
+void
+usbsim_dfu_core_stall_error(UsbsimDfuCore *core, UsbsimDfuStatus status, UsbsimReply *reply);
+void
+usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply);
+void
+usbsim_dfu_core_append_functional(GByteArray *buf,
+				  guint8 attributes,
+				  guint16 detach_timeout_ms,
+				  guint16 transfer_size,
+				  guint16 bcd_dfu);
+UsbsimDescription *
+usbsim_dfu_core_describe(UsbsimDfuCore *core,
+			 const UsbsimDfuIds *ids,
+			 guint16 bcd_device,
+			 GPtrArray *names,
+			 gboolean func_desc_every_alt,
+			 GByteArray *functional);
+guint16
+usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);
+
+/* the UsbsimModelOps members that are the same for every DFU model; a model adds describe */
+#define USBSIM_DFU_CORE_MODEL_OPS                                                                  \
+	.control = usbsim_dfu_core_control, .usb_reset = usbsim_dfu_core_usb_reset,                \
+	.pending_reenumeration = usbsim_dfu_core_pending_reenumeration,                            \
+	.reenumerate = usbsim_dfu_core_reenumerate, .busy_until = usbsim_dfu_core_busy_until,      \
+	.mode_name = usbsim_dfu_core_mode_name, .state = usbsim_dfu_core_state,                    \
+	.take_events = usbsim_dfu_core_take_events
+
+void
+usbsim_dfu_core_control(gpointer model,
+			const UsbsimSetup *setup,
+			const guint8 *data_out,
+			gint64 now_us,
+			UsbsimReply *reply);
+void
+usbsim_dfu_core_advance(UsbsimDfuCore *core, gint64 now_us);
+gboolean
+usbsim_dfu_core_usb_reset(gpointer model, gint64 now_us);
+gboolean
+usbsim_dfu_core_pending_reenumeration(gpointer model, gint64 *delay_us);
+void
+usbsim_dfu_core_reenumerate(gpointer model, gint64 now_us);
+gint64
+usbsim_dfu_core_busy_until(gpointer model);
+const gchar *
+usbsim_dfu_core_mode_name(gpointer model);
+gint
+usbsim_dfu_core_state(gpointer model);
+GPtrArray *
+usbsim_dfu_core_take_events(gpointer model);
