@@ -1,5 +1,5 @@
 /*
- * Copyright 2025 The fwupd-dfu-plugins authors
+ * Copyright 2026 The fwupd-dfu-plugins authors
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

@@ -6,6 +6,8 @@
  * UsbsimDfuCore as its first member and adds its own download, upload and manifestation
  * through the hooks of a UsbsimDfuCoreClass.
  *
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
