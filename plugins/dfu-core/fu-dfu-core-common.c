@@ -50,7 +50,7 @@ fu_dfu_core_base_read_descriptors(FuDfuCoreBase *self, DfuProtoDescriptors *desc
 					       FU_UDEV_DEVICE_ATTR_READ_TIMEOUT_DEFAULT,
 					       error);
 	if (blob == NULL) {
-		g_prefix_error(error, "failed to read the USB descriptors: ");
+		g_prefix_error_literal(error, "failed to read the USB descriptors: ");
 		return FALSE;
 	}
 	rc = dfu_proto_descriptors_parse(g_bytes_get_data(blob, NULL),

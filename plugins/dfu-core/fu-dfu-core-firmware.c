@@ -82,7 +82,7 @@ fu_dfu_core_firmware_check_ihex_span(GInputStream *stream,
 	g_autoptr(FuFirmware) scan = fu_ihex_firmware_new();
 
 	if (!fu_firmware_tokenize(scan, stream, flags, error)) {
-		g_prefix_error(error, "invalid Intel HEX file: ");
+		g_prefix_error_literal(error, "invalid Intel HEX file: ");
 		return FALSE;
 	}
 	records = fu_ihex_firmware_get_records(FU_IHEX_FIRMWARE(scan));
@@ -144,7 +144,7 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 		return NULL;
 	fu_ihex_firmware_set_padding_value(FU_IHEX_FIRMWARE(ihex), FU_DFU_CORE_FIRMWARE_PADDING);
 	if (!fu_firmware_parse_stream(ihex, stream, 0x0, flags, error)) {
-		g_prefix_error(error, "invalid Intel HEX file: ");
+		g_prefix_error_literal(error, "invalid Intel HEX file: ");
 		return NULL;
 	}
 	blob = fu_firmware_get_bytes(ihex, error);
@@ -274,7 +274,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 		return NULL;
 	if (image_size == streamsz - FU_STRUCT_DFU_FTR_SIZE) {
 		if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error)) {
-			g_prefix_error(error, "invalid DfuSe file: ");
+			g_prefix_error_literal(error, "invalid DfuSe file: ");
 			return NULL;
 		}
 		return g_steal_pointer(&firmware);
@@ -293,7 +293,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 	/* the file as written by dfuse-pack: its own CRC first */
 	st_ftr = fu_struct_dfu_ftr_parse_stream(stream, streamsz - FU_STRUCT_DFU_FTR_SIZE, error);
 	if (st_ftr == NULL) {
-		g_prefix_error(error, "invalid DfuSe file: ");
+		g_prefix_error_literal(error, "invalid DfuSe file: ");
 		return NULL;
 	}
 	crc_stream = fu_partial_input_stream_new(stream, 0, streamsz - sizeof(guint32), error);
@@ -330,7 +330,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 				      0x0,
 				      flags | FU_FIRMWARE_PARSE_FLAG_IGNORE_CHECKSUM,
 				      error)) {
-		g_prefix_error(error, "invalid DfuSe file: ");
+		g_prefix_error_literal(error, "invalid DfuSe file: ");
 		return NULL;
 	}
 	return g_steal_pointer(&firmware);
@@ -375,7 +375,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 	/* a DFU suffix present: its CRC and length must be right */
 	if (fu_dfu_core_firmware_has_suffix(stream, &error_suffix)) {
 		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, error)) {
-			g_prefix_error(error, "invalid .dfu file (damaged or truncated): ");
+			g_prefix_error_literal(error, "invalid .dfu file (damaged or truncated): ");
 			return NULL;
 		}
 		if (!fu_dfu_core_firmware_get_image_size(dfu, &imagesz, error))

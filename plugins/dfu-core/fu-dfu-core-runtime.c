@@ -30,7 +30,7 @@ fu_dfu_core_runtime_detach(FuDevice *device, FuProgress *progress, GError **erro
 		return FALSE;
 	}
 	if (!fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, progress, error)) {
-		g_prefix_error(error, "failed to switch to DFU mode: ");
+		g_prefix_error_literal(error, "failed to switch to DFU mode: ");
 		return FALSE;
 	}
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
