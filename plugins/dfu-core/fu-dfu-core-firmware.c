@@ -415,6 +415,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
  *
  * Returns: %TRUE if fu_firmware_get_addr() is the file's address
  **/
+/* nocheck:name -- any of the firmware types of fwupd this file loads: it defines none */
 gboolean
 fu_dfu_core_firmware_has_address(FuFirmware *firmware)
 {
@@ -422,6 +423,7 @@ fu_dfu_core_firmware_has_address(FuFirmware *firmware)
 }
 
 /* the size of the image to download, whichever parser produced it */
+/* nocheck:name -- any of the firmware types of fwupd this file loads: it defines none */
 gboolean
 fu_dfu_core_firmware_get_image_size(FuFirmware *firmware, gsize *size, GError **error)
 {
