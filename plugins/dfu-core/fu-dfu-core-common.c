@@ -4,9 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-common.h"
+#include "config.h"
 
 #include <stdio.h>
+
+#include "fu-dfu-core-common.h"
 
 #ifdef __linux__
 #include <sys/prctl.h>

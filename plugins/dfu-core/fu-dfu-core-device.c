@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-device.h"
+#include "config.h"
 
+#include "fu-dfu-core-device.h"
 #include "fu-dfu-core-dfuse.h"
 
 /* A device in DFU mode (interface 0xFE/01/02): downloads, reads back, and returns to its

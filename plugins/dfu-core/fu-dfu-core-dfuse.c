@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-dfuse.h"
+#include "config.h"
 
+#include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
 
 /*

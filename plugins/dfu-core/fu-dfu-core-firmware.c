@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-firmware.h"
+#include "config.h"
 
+#include "fu-dfu-core-firmware.h"
 #include "fu-dfu-firmware-struct.h"
 
 /* the DfuSe prefix: "DfuSe", bVersion, DFUImageSize (u32 LE), bTargets */

@@ -4,11 +4,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-plugin.h"
+#include "config.h"
 
 #include "fu-dfu-core-application.h"
 #include "fu-dfu-core-common.h"
 #include "fu-dfu-core-device.h"
+#include "fu-dfu-core-plugin.h"
 #include "fu-dfu-core-runtime.h"
 
 static void

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-dfu-core-runtime.h"
 
 /* A device running its application, with a DFU runtime interface (0xFE/01/01): it is updated
