@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-application.h"
+#include "config.h"
 
+#include "fu-dfu-core-application.h"
 #include "fu-dfu-core-common.h"
 #include "fu-dfu-core-device.h"
 

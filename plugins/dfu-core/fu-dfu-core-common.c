@@ -4,9 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-common.h"
+#include "config.h"
 
 #include <stdio.h>
+
+#include "fu-dfu-core-common.h"
 
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -50,7 +52,7 @@ fu_dfu_core_base_read_descriptors(FuDfuCoreBase *self, DfuProtoDescriptors *desc
 					       FU_UDEV_DEVICE_ATTR_READ_TIMEOUT_DEFAULT,
 					       error);
 	if (blob == NULL) {
-		g_prefix_error(error, "failed to read the USB descriptors: ");
+		g_prefix_error_literal(error, "failed to read the USB descriptors: ");
 		return FALSE;
 	}
 	rc = dfu_proto_descriptors_parse(g_bytes_get_data(blob, NULL),
@@ -142,8 +144,9 @@ fu_dfu_core_base_probe(FuDevice *device, GError **error)
  * when the quirk gives it as a bare GUID.
  */
 static gboolean
-fu_dfu_core_base_get_linked_ids(FuDevice *device, guint16 *vid, guint16 *pid)
+fu_dfu_core_base_get_linked_ids(FuDfuCoreBase *self, guint16 *vid, guint16 *pid)
 {
+	FuDevice *device = FU_DEVICE(self);
 	FuContext *ctx = fu_device_get_context(device);
 	const gchar *value;
 	g_autofree gchar *instance_id = NULL;
@@ -178,8 +181,9 @@ fu_dfu_core_base_get_linked_ids(FuDevice *device, guint16 *vid, guint16 *pid)
  * accepts it (DFU 1.1 appendix B says only "the device").
  */
 static gboolean
-fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
+fu_dfu_core_base_matches_ids(FuDfuCoreBase *self, guint16 vid, guint16 pid)
 {
+	FuDevice *device = FU_DEVICE(self);
 	guint16 linked_vid = 0;
 	guint16 linked_pid = 0;
 	g_autofree gchar *instance_id = NULL;
@@ -188,7 +192,7 @@ fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
 	if ((vid == 0xFFFF || vid == fu_device_get_vid(device)) &&
 	    (pid == 0xFFFF || pid == fu_device_get_pid(device)))
 		return TRUE;
-	if (fu_dfu_core_base_get_linked_ids(device, &linked_vid, &linked_pid) &&
+	if (fu_dfu_core_base_get_linked_ids(self, &linked_vid, &linked_pid) &&
 	    (vid == 0xFFFF || vid == linked_vid) && (pid == 0xFFFF || pid == linked_pid))
 		return TRUE;
 	if (vid == 0xFFFF || pid == 0xFFFF)
@@ -201,15 +205,19 @@ fu_dfu_core_base_matches_ids(FuDevice *device, guint16 vid, guint16 pid)
 	       fu_device_has_instance_id(device, guid, FU_DEVICE_INSTANCE_FLAG_COUNTERPART);
 }
 
-static void
-fu_dfu_core_base_set_error_ids(FuDevice *device, guint16 vid, guint16 pid, GError **error)
+/* FALSE with an error naming both identities when a .dfu file is for another device */
+static gboolean
+fu_dfu_core_base_check_ids(FuDfuCoreBase *self, guint16 vid, guint16 pid, GError **error)
 {
-	FuDfuCoreBaseClass *klass = FU_DFU_CORE_BASE_GET_CLASS(device);
+	FuDevice *device = FU_DEVICE(self);
+	FuDfuCoreBaseClass *klass = FU_DFU_CORE_BASE_GET_CLASS(self);
 	gboolean runtime = klass->interface_protocol == DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME;
 	guint16 linked_vid = 0;
 	guint16 linked_pid = 0;
 
-	if (!fu_dfu_core_base_get_linked_ids(device, &linked_vid, &linked_pid)) {
+	if (fu_dfu_core_base_matches_ids(self, vid, pid))
+		return TRUE;
+	if (!fu_dfu_core_base_get_linked_ids(self, &linked_vid, &linked_pid)) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_INVALID_FILE,
@@ -220,7 +228,7 @@ fu_dfu_core_base_set_error_ids(FuDevice *device, guint16 vid, guint16 pid, GErro
 			    fu_device_get_vid(device),
 			    fu_device_get_pid(device),
 			    runtime ? "runtime" : "DFU mode");
-		return;
+		return FALSE;
 	}
 	g_set_error(error,
 		    FWUPD_ERROR,
@@ -233,6 +241,7 @@ fu_dfu_core_base_set_error_ids(FuDevice *device, guint16 vid, guint16 pid, GErro
 		    runtime ? fu_device_get_pid(device) : linked_pid,
 		    runtime ? linked_vid : fu_device_get_vid(device),
 		    runtime ? linked_pid : fu_device_get_pid(device));
+	return FALSE;
 }
 
 static FuFirmware *
@@ -257,10 +266,8 @@ fu_dfu_core_base_prepare_firmware(FuDevice *device,
 	if (FU_IS_DFU_FIRMWARE(firmware) && (flags & FU_FIRMWARE_PARSE_FLAG_IGNORE_VID_PID) == 0) {
 		guint16 vid = fu_dfu_firmware_get_vid(FU_DFU_FIRMWARE(firmware));
 		guint16 pid = fu_dfu_firmware_get_pid(FU_DFU_FIRMWARE(firmware));
-		if (!fu_dfu_core_base_matches_ids(device, vid, pid)) {
-			fu_dfu_core_base_set_error_ids(device, vid, pid, error);
+		if (!fu_dfu_core_base_check_ids(FU_DFU_CORE_BASE(device), vid, pid, error))
 			return NULL;
-		}
 	}
 	if (!fu_dfu_core_firmware_get_image_size(firmware, &size, error))
 		return NULL;
@@ -787,6 +794,8 @@ fu_dfu_core_verify_cb(const guint8 *buf,
 
 /* the runtime, DFU mode and the application are one device to fwupd, which follows it from one
  * to the other by the counterpart GUIDs the quirk links */
+/* nocheck:name -- shared by the application and the base of runtime and DFU mode, whose only
+ * common parent is FuUsbDevice */
 void
 fu_dfu_core_device_init_common(FuDevice *device)
 {
@@ -801,6 +810,8 @@ fu_dfu_core_device_init_common(FuDevice *device)
 	fu_device_set_priority(device, 1);
 }
 
+/* nocheck:name -- shared by the application and the base of runtime and DFU mode, whose only
+ * common parent is FuUsbDevice */
 void
 fu_dfu_core_ensure_name(FuDevice *device, const gchar *fallback)
 {
@@ -810,6 +821,8 @@ fu_dfu_core_ensure_name(FuDevice *device, const gchar *fallback)
 	fu_device_set_name(device, fallback);
 }
 
+/* nocheck:name -- shared by the application and the base of runtime and DFU mode, whose only
+ * common parent is FuUsbDevice */
 void
 fu_dfu_core_emit_not_read_back(FuDevice *device, FuProgress *progress, const gchar *why)
 {

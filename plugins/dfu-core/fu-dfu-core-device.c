@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-device.h"
+#include "config.h"
 
+#include "fu-dfu-core-device.h"
 #include "fu-dfu-core-dfuse.h"
 
 /* A device in DFU mode (interface 0xFE/01/02): downloads, reads back, and returns to its
@@ -230,7 +231,7 @@ fu_dfu_core_device_verify(FuDfuCoreDevice *self,
 				       &helper,
 				       progress,
 				       error)) {
-		g_prefix_error(error, "failed to read back the firmware: ");
+		g_prefix_error_literal(error, "failed to read back the firmware: ");
 		return FALSE;
 	}
 	if (helper.received < size) {
@@ -435,7 +436,7 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 				  NULL,
 				  fu_progress_get_child(progress),
 				  error)) {
-		g_prefix_error(error, "failed to write firmware: ");
+		g_prefix_error_literal(error, "failed to write firmware: ");
 		return FALSE;
 	}
 	fu_progress_step_done(progress);
@@ -484,7 +485,7 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 		if (address == 0 && target->layout.group_count > 0)
 			address = target->layout.groups[0].address;
 		if (!fu_dfu_core_dfuse_leave(FU_DFU_CORE_BASE(self), address, error)) {
-			g_prefix_error(error, "failed to leave DFU mode: ");
+			g_prefix_error_literal(error, "failed to leave DFU mode: ");
 			return FALSE;
 		}
 		if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WILL_DISAPPEAR)) {

@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-dfuse.h"
+#include "config.h"
 
+#include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
 
 /*
@@ -79,6 +80,24 @@ fu_dfu_core_dfuse_gd32_layout(FuDfuCoreBase *self, GError **error)
 	return NULL;
 }
 
+/* the memory layout string of @alt: its interface string, or made up from a GD32's serial */
+static gchar *
+fu_dfu_core_dfuse_read_layout(FuDfuCoreBase *self, const DfuProtoAlt *alt, GError **error)
+{
+	if (alt->alt_setting == 0 &&
+	    fu_device_has_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_GD32))
+		return fu_dfu_core_dfuse_gd32_layout(self, error);
+	if (alt->name_index == 0) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "alt setting %u has no memory layout string",
+			    alt->alt_setting);
+		return NULL;
+	}
+	return fu_usb_device_get_string_descriptor(FU_USB_DEVICE(self), alt->name_index, error);
+}
+
 /**
  * fu_dfu_core_dfuse_read_targets:
  * @self: a device in DFU mode
@@ -103,21 +122,7 @@ fu_dfu_core_dfuse_read_targets(FuDfuCoreBase *self, GError **error)
 		g_autofree gchar *str = NULL;
 		g_autofree FuDfuCoreDfuseTarget *target = g_new0(FuDfuCoreDfuseTarget, 1);
 
-		if (alt->alt_setting == 0 &&
-		    fu_device_has_private_flag(FU_DEVICE(self), FU_DFU_CORE_FLAG_GD32)) {
-			str = fu_dfu_core_dfuse_gd32_layout(self, error);
-		} else if (alt->name_index == 0) {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    "alt setting %u has no memory layout string",
-				    alt->alt_setting);
-			return NULL;
-		} else {
-			str = fu_usb_device_get_string_descriptor(FU_USB_DEVICE(self),
-								  alt->name_index,
-								  error);
-		}
+		str = fu_dfu_core_dfuse_read_layout(self, alt, error);
 		if (str == NULL) {
 			g_prefix_error(error,
 				       "failed to read the layout of alt setting %u: ",
@@ -241,7 +246,10 @@ fu_dfu_core_dfuse_job_add(FuDfuCoreDfuseJob *job, guint32 address, GBytes *blob,
 static void
 fu_dfu_core_dfuse_job_finish(FuDfuCoreDfuseJob *job)
 {
-	g_autoptr(GBytes) data = g_byte_array_free_to_bytes(g_steal_pointer(&job->data));
+	g_autoptr(GBytes) data = g_bytes_new(job->data->data, job->data->len);
+
+	/* the stream holds its own copy: the buffer it was built in is no longer needed */
+	g_clear_pointer(&job->data, g_byte_array_unref);
 	dfu_proto_dfuse_sort_elements((DfuProtoElement *)job->elements->data, job->elements->len);
 	job->stream = g_memory_input_stream_new_from_bytes(data);
 }

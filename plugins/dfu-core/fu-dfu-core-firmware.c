@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-firmware.h"
+#include "config.h"
 
+#include "fu-dfu-core-firmware.h"
 #include "fu-dfu-firmware-struct.h"
 
 /* the DfuSe prefix: "DfuSe", bVersion, DFUImageSize (u32 LE), bTargets */
@@ -82,7 +83,7 @@ fu_dfu_core_firmware_check_ihex_span(GInputStream *stream,
 	g_autoptr(FuFirmware) scan = fu_ihex_firmware_new();
 
 	if (!fu_firmware_tokenize(scan, stream, flags, error)) {
-		g_prefix_error(error, "invalid Intel HEX file: ");
+		g_prefix_error_literal(error, "invalid Intel HEX file: ");
 		return FALSE;
 	}
 	records = fu_ihex_firmware_get_records(FU_IHEX_FIRMWARE(scan));
@@ -144,7 +145,7 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 		return NULL;
 	fu_ihex_firmware_set_padding_value(FU_IHEX_FIRMWARE(ihex), FU_DFU_CORE_FIRMWARE_PADDING);
 	if (!fu_firmware_parse_stream(ihex, stream, 0x0, flags, error)) {
-		g_prefix_error(error, "invalid Intel HEX file: ");
+		g_prefix_error_literal(error, "invalid Intel HEX file: ");
 		return NULL;
 	}
 	blob = fu_firmware_get_bytes(ihex, error);
@@ -274,7 +275,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 		return NULL;
 	if (image_size == streamsz - FU_STRUCT_DFU_FTR_SIZE) {
 		if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error)) {
-			g_prefix_error(error, "invalid DfuSe file: ");
+			g_prefix_error_literal(error, "invalid DfuSe file: ");
 			return NULL;
 		}
 		return g_steal_pointer(&firmware);
@@ -293,7 +294,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 	/* the file as written by dfuse-pack: its own CRC first */
 	st_ftr = fu_struct_dfu_ftr_parse_stream(stream, streamsz - FU_STRUCT_DFU_FTR_SIZE, error);
 	if (st_ftr == NULL) {
-		g_prefix_error(error, "invalid DfuSe file: ");
+		g_prefix_error_literal(error, "invalid DfuSe file: ");
 		return NULL;
 	}
 	crc_stream = fu_partial_input_stream_new(stream, 0, streamsz - sizeof(guint32), error);
@@ -330,7 +331,7 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 				      0x0,
 				      flags | FU_FIRMWARE_PARSE_FLAG_IGNORE_CHECKSUM,
 				      error)) {
-		g_prefix_error(error, "invalid DfuSe file: ");
+		g_prefix_error_literal(error, "invalid DfuSe file: ");
 		return NULL;
 	}
 	return g_steal_pointer(&firmware);
@@ -375,7 +376,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 	/* a DFU suffix present: its CRC and length must be right */
 	if (fu_dfu_core_firmware_has_suffix(stream, &error_suffix)) {
 		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, error)) {
-			g_prefix_error(error, "invalid .dfu file (damaged or truncated): ");
+			g_prefix_error_literal(error, "invalid .dfu file (damaged or truncated): ");
 			return NULL;
 		}
 		if (!fu_dfu_core_firmware_get_image_size(dfu, &imagesz, error))
@@ -415,6 +416,7 @@ fu_dfu_core_firmware_load(GInputStream *stream,
  *
  * Returns: %TRUE if fu_firmware_get_addr() is the file's address
  **/
+/* nocheck:name -- any of the firmware types of fwupd this file loads: it defines none */
 gboolean
 fu_dfu_core_firmware_has_address(FuFirmware *firmware)
 {
@@ -422,6 +424,7 @@ fu_dfu_core_firmware_has_address(FuFirmware *firmware)
 }
 
 /* the size of the image to download, whichever parser produced it */
+/* nocheck:name -- any of the firmware types of fwupd this file loads: it defines none */
 gboolean
 fu_dfu_core_firmware_get_image_size(FuFirmware *firmware, gsize *size, GError **error)
 {

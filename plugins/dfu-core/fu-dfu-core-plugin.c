@@ -4,11 +4,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-dfu-core-plugin.h"
+#include "config.h"
 
 #include "fu-dfu-core-application.h"
 #include "fu-dfu-core-common.h"
 #include "fu-dfu-core-device.h"
+#include "fu-dfu-core-plugin.h"
 #include "fu-dfu-core-runtime.h"
 
 static void
@@ -34,11 +35,11 @@ fu_dfu_core_plugin_constructed(GObject *obj)
  * application has none, as it starts after an update.
  */
 static GType
-fu_dfu_core_plugin_guess_gtype(FuDevice *device, GError **error)
+fu_dfu_core_plugin_guess_gtype(FuUsbDevice *usb_device, GError **error)
 {
 	g_autoptr(GPtrArray) intfs = NULL;
 
-	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(device), error);
+	intfs = fu_usb_device_get_interfaces(usb_device, error);
 	if (intfs == NULL)
 		return G_TYPE_INVALID;
 	for (guint i = 0; i < intfs->len; i++) {
@@ -74,7 +75,7 @@ fu_dfu_core_plugin_backend_device_added(FuPlugin *plugin,
 
 	/* a GType quirk wins; otherwise the interface tells runtime from DFU mode */
 	if (gtype == G_TYPE_INVALID) {
-		gtype = fu_dfu_core_plugin_guess_gtype(device, error);
+		gtype = fu_dfu_core_plugin_guess_gtype(FU_USB_DEVICE(device), error);
 		if (gtype == G_TYPE_INVALID)
 			return FALSE;
 	}

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-dfu-core-runtime.h"
 
 /* A device running its application, with a DFU runtime interface (0xFE/01/01): it is updated
@@ -30,7 +32,7 @@ fu_dfu_core_runtime_detach(FuDevice *device, FuProgress *progress, GError **erro
 		return FALSE;
 	}
 	if (!fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, progress, error)) {
-		g_prefix_error(error, "failed to switch to DFU mode: ");
+		g_prefix_error_literal(error, "failed to switch to DFU mode: ");
 		return FALSE;
 	}
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);

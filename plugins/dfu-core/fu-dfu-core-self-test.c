@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include <fwupdplugin.h>
 
 #include "fu-dfu-core-dfuse.h"
@@ -84,14 +86,19 @@ fu_dfu_core_test_dfuse_file(void)
 	return blob;
 }
 
+/* @blob loads as the two targets fu_dfu_core_test_dfuse_file() wrote */
 static void
-fu_dfu_core_test_check_dfuse(FuFirmware *firmware)
+fu_dfu_core_test_check_dfuse(GBytes *blob)
 {
-	g_autoptr(GPtrArray) images = fu_firmware_get_images(firmware);
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GPtrArray) images = NULL;
 	g_autoptr(GPtrArray) chunks = NULL;
 	g_autoptr(GError) error = NULL;
 
+	firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
+	g_assert_no_error(error);
 	g_assert_true(FU_IS_DFUSE_FIRMWARE(firmware));
+	images = fu_firmware_get_images(firmware);
 	g_assert_cmpint(images->len, ==, 2);
 	chunks = fu_firmware_get_chunks(g_ptr_array_index(images, 0), &error);
 	g_assert_no_error(error);
@@ -104,12 +111,7 @@ static void
 fu_dfu_core_firmware_dfuse_um0391_func(void)
 {
 	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_file();
-	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(GError) error = NULL;
-
-	firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
-	g_assert_no_error(error);
-	fu_dfu_core_test_check_dfuse(firmware);
+	fu_dfu_core_test_check_dfuse(blob);
 }
 
 /* the same file as dfu-util's dfuse-pack writes it: the prefix size counts the suffix */
@@ -131,12 +133,7 @@ static void
 fu_dfu_core_firmware_dfuse_pack_func(void)
 {
 	g_autoptr(GBytes) blob = fu_dfu_core_test_dfuse_pack_file();
-	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(GError) error = NULL;
-
-	firmware = fu_dfu_core_test_load_full(blob, FALSE, TRUE, &error);
-	g_assert_no_error(error);
-	fu_dfu_core_test_check_dfuse(firmware);
+	fu_dfu_core_test_check_dfuse(blob);
 }
 
 static void
@@ -308,9 +305,10 @@ fu_dfu_core_firmware_ihex_empty_extended_func(void)
 	}
 }
 
-/* the single element the DfuSe job list gives @firmware on a memory laid out as @layout */
+/* on a memory laid out as @layout, the address of the one element the DfuSe job list makes of
+ * @firmware */
 static guint32
-fu_dfu_core_test_dfuse_address(FuFirmware *firmware, const gchar *layout)
+fu_dfu_core_test_dfuse_address(const gchar *layout, FuFirmware *firmware)
 {
 	gchar msg[128] = {0};
 	const FuDfuCoreDfuseJob *job;
@@ -351,18 +349,18 @@ fu_dfu_core_dfuse_address_zero_func(void)
 	raw = fu_dfu_core_test_load(image, TRUE, &error);
 	g_assert_no_error(error);
 	g_assert_false(fu_dfu_core_firmware_has_address(raw));
-	g_assert_cmphex(fu_dfu_core_test_dfuse_address(raw, layout), ==, 0x00000000);
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(layout, raw), ==, 0x00000000);
 
 	/* an Intel HEX file that says 0x0 means 0x0 */
 	ihex = fu_dfu_core_test_load(blob, FALSE, &error);
 	g_assert_no_error(error);
 	g_assert_true(fu_dfu_core_firmware_has_address(ihex));
 	g_assert_cmphex(fu_firmware_get_addr(ihex), ==, 0);
-	g_assert_cmphex(fu_dfu_core_test_dfuse_address(ihex, layout), ==, 0x00000000);
+	g_assert_cmphex(fu_dfu_core_test_dfuse_address(layout, ihex), ==, 0x00000000);
 
 	/* with the first region read-only, a raw image goes to the writable one */
 	g_assert_cmphex(
-	    fu_dfu_core_test_dfuse_address(raw, "@Flash /0x00000000/64*1Ka/0x00FE0000/1*64 g"),
+	    fu_dfu_core_test_dfuse_address("@Flash /0x00000000/64*1Ka/0x00FE0000/1*64 g", raw),
 	    ==,
 	    0x00FE0000);
 }
