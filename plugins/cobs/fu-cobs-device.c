@@ -4,9 +4,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-cobs-device.h"
+#include "config.h"
 
 #include "fu-cobs-common.h"
+#include "fu-cobs-device.h"
 
 /*
  * The bootloader as a USB device: the CDC data interface is claimed (the kernel's cdc_acm

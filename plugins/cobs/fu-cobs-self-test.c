@@ -10,6 +10,8 @@
  * the user would see is checked without USB.
  */
 
+#include "config.h"
+
 #include <fwupdplugin.h>
 
 #include "fu-cobs-common.h"
