@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-cobs-common.h"
 
 /*
@@ -352,7 +354,7 @@ fu_cobs_reader_ended(FuCobsReader *reader, guint64 ticket)
 {
 	g_mutex_lock(&reader->ended_lock);
 	/* the reads going are within FU_COBS_READERS of the first not ended */
-	reader->ended_bits |= 1ull << (ticket - reader->ended_below);
+	FU_BIT_SET(reader->ended_bits, ticket - reader->ended_below);
 	while (reader->ended_bits & 1) {
 		reader->ended_bits >>= 1;
 		reader->ended_below++;
@@ -443,6 +445,34 @@ fu_cobs_reader_take(FuCobsReader *reader, guint timeout_ms)
 	if (result != NULL)
 		reader->tickets_taken++;
 	return result;
+}
+
+/* feeds the session what the reads still going brought after bye's reply, and fails if the
+ * session then finds an error in them */
+static gboolean
+fu_cobs_reader_check_after_bye(FuCobsReader *reader, CobsProtoSession *session, GError **error)
+{
+	FuCobsReadResult *result;
+	CobsProtoAction action = {0};
+
+	while ((result = g_async_queue_try_pop(reader->results)) != NULL) {
+		if (result->error == NULL) {
+			cobs_proto_session_feed_after_bye(
+			    session,
+			    result->buf,
+			    MIN(result->actual_length, sizeof(result->buf)));
+		}
+		fu_cobs_read_result_free(result);
+	}
+	cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
+	if (action.kind == COBS_PROTO_ACTION_ERROR) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    fu_cobs_proto_error_to_fwupd(action.error),
+				    action.message);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /**
@@ -613,27 +643,8 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		g_thread_join(threads[i]);
 	/* what the reads still going brought after bye's reply: a reply there answers no
 	 * message, so bye's reply may have been a chunk's */
-	if (ok) {
-		FuCobsReadResult *result;
-		CobsProtoAction action = {0};
-		while ((result = g_async_queue_try_pop(reader.results)) != NULL) {
-			if (result->error == NULL) {
-				cobs_proto_session_feed_after_bye(
-				    session,
-				    result->buf,
-				    MIN(result->actual_length, sizeof(result->buf)));
-			}
-			fu_cobs_read_result_free(result);
-		}
-		cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
-		if (action.kind == COBS_PROTO_ACTION_ERROR) {
-			g_set_error_literal(error,
-					    FWUPD_ERROR,
-					    fu_cobs_proto_error_to_fwupd(action.error),
-					    action.message);
-			ok = FALSE;
-		}
-	}
+	if (ok && !fu_cobs_reader_check_after_bye(&reader, session, error))
+		ok = FALSE;
 	g_async_queue_unref(reader.requests);
 	g_async_queue_unref(reader.results);
 	g_mutex_clear(&reader.ended_lock);

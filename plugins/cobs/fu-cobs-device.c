@@ -4,9 +4,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-cobs-device.h"
+#include "config.h"
 
 #include "fu-cobs-common.h"
+#include "fu-cobs-device.h"
 
 /*
  * The bootloader as a USB device: the CDC data interface is claimed (the kernel's cdc_acm
@@ -462,7 +463,15 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 		g_info("dropped a stale reply of %" G_GSIZE_FORMAT " bytes", actual_length);
 		total += actual_length;
 		last_len = MIN(actual_length, 16);
-		memcpy(last, buf, last_len);
+		if (!fu_memcpy_safe(last,
+				    sizeof(last),
+				    0x0,
+				    buf,
+				    sizeof(buf),
+				    0x0,
+				    last_len,
+				    error))
+			return FALSE;
 	}
 	for (gsize i = 0; i < last_len; i++)
 		g_string_append_printf(hex, "%s%02x", i == 0 ? "" : " ", last[i]);

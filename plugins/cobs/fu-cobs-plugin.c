@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-cobs-plugin.h"
+#include "config.h"
 
 #include "fu-cobs-common.h"
 #include "fu-cobs-device.h"
+#include "fu-cobs-plugin.h"
 
 static void
 fu_cobs_plugin_constructed(GObject *obj)
