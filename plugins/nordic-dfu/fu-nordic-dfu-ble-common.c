@@ -4,10 +4,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-common.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "fu-nordic-dfu-ble-common.h"
 
 /*
  * What the BLE bootloader and the buttonless application ask BlueZ directly. FuBluezDevice

@@ -4,13 +4,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-device.h"
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-ble-device.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
 

@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-runtime.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-ble-device.h"
+#include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
 

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-nordic-dfu-device.h"
 
 G_DEFINE_INTERFACE(FuNordicDfuDevice, fu_nordic_dfu_device, FU_TYPE_DEVICE)

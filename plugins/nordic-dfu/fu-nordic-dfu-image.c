@@ -4,8 +4,9 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-image.h"
+#include "config.h"
 
+#include "fu-nordic-dfu-image.h"
 #include "fu-nordic-dfu-init.pb-c.h"
 
 /* one image of an nrfutil package: the bin_file and its init packet, the dat_file */

@@ -4,13 +4,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-plugin.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-ble-device.h"
 #include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
+#include "fu-nordic-dfu-plugin.h"
 #include "fu-nordic-dfu-runtime.h"
 #include "fu-nordic-dfu-uart-device.h"
 #include "fu-nordic-dfu-usb-device.h"

@@ -4,9 +4,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-runtime.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-runtime.h"
 #include "fu-nordic-dfu-struct.h"
 
 /*

@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-uart-device.h"
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,6 +14,7 @@
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
+#include "fu-nordic-dfu-uart-device.h"
 
 /*
  * The Secure DFU bootloader on a UART, reached through a tty (a board's USB-UART bridge such

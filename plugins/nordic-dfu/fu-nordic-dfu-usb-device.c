@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-usb-device.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
+#include "fu-nordic-dfu-usb-device.h"
 
 /*
  * The Secure DFU bootloader over USB CDC ACM (the nRF52840 Dongle's open bootloader,
