@@ -4,10 +4,12 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-common.h"
+#include "config.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "fu-nordic-dfu-ble-common.h"
 
 /*
  * What the BLE bootloader and the buttonless application ask BlueZ directly. FuBluezDevice
@@ -244,10 +246,10 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 }
 
 const gchar *
-fu_nordic_dfu_ble_device_path(FuDevice *device)
+fu_nordic_dfu_ble_device_path(FuBluezDevice *bluez_device)
 {
 	g_autoptr(GDBusProxy) proxy = NULL;
-	g_object_get(device, "proxy", &proxy, NULL);
+	g_object_get(bluez_device, "proxy", &proxy, NULL);
 	if (proxy == NULL)
 		return NULL;
 	/* the proxy is owned by the device for its life */
@@ -284,8 +286,9 @@ fu_nordic_dfu_ble_address_next(const gchar *address, GError **error)
 }
 
 void
-fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_address)
+fu_nordic_dfu_ble_add_link_instance_id(FuBluezDevice *bluez_device, const gchar *app_address)
 {
+	FuDevice *device = FU_DEVICE(bluez_device);
 	g_autofree gchar *address = g_ascii_strup(app_address, -1);
 	g_strdelimit(address, ":", '_');
 	fu_device_add_instance_str(device, "ADDR", address);
@@ -628,14 +631,23 @@ gboolean
 fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
 				     guint8 *buf,
 				     gsize bufsz,
-				     gsize *actual)
+				     gsize *actual,
+				     GError **error)
 {
 	gsize len;
 
-	if (*pending_reply == NULL)
-		return FALSE;
+	g_return_val_if_fail(*pending_reply != NULL, FALSE);
+
 	len = MIN(bufsz, (*pending_reply)->len);
-	memcpy(buf, (*pending_reply)->data, len);
+	if (!fu_memcpy_safe(buf,
+			    bufsz,
+			    0x0,
+			    (*pending_reply)->data,
+			    (*pending_reply)->len,
+			    0x0,
+			    len,
+			    error))
+		return FALSE;
 	*actual = len;
 	g_clear_pointer(pending_reply, g_byte_array_unref);
 	return TRUE;

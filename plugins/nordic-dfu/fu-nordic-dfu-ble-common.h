@@ -76,7 +76,7 @@ void
 fu_nordic_dfu_ble_call_best_effort(const gchar *path, const gchar *iface, const gchar *method);
 /* the device's object path from the FuBluezDevice's proxy */
 const gchar *
-fu_nordic_dfu_ble_device_path(FuDevice *device);
+fu_nordic_dfu_ble_device_path(FuBluezDevice *bluez_device);
 /* the address the SDK's bootloader advertises under after a buttonless entry from an
  * unbonded application: the least significant byte plus one (nrf_dfu_ble.c) */
 gchar *
@@ -84,7 +84,7 @@ fu_nordic_dfu_ble_address_next(const gchar *address, GError **error);
 /* the visible instance ID that links an application and its bootloader across the address
  * change: NRFDFU_BLE\ADDR_<the application's address> */
 void
-fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_address);
+fu_nordic_dfu_ble_add_link_instance_id(FuBluezDevice *bluez_device, const gchar *app_address);
 
 /*
  * Connects the first of some addresses that advertises, a step at a time on fwupd's main
@@ -96,7 +96,7 @@ fu_nordic_dfu_ble_add_link_instance_id(FuDevice *device, const gchar *app_addres
 typedef struct {
 	gchar *adapter_path;
 	gboolean discovering;
-	guint attempts;		    /* Connects asked, to alternate when nothing is seen */
+	guint attempts;		    /* the Connect calls asked, to alternate when nothing is seen */
 	GCancellable *cancellable;  /* the Connect under way */
 	gchar *connect_path;	    /* the device it is for */
 	gint64 connect_deadline_us; /* then it is cancelled */
@@ -158,13 +158,14 @@ fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
 				  GByteArray **pending_reply,
 				  FuNordicDfuBleChannel *channel,
 				  GError **error);
-/* what the core reads first: the reply kept by fu_nordic_dfu_ble_unframe_request(), TRUE when
- * there was one */
+/* what the core reads first: the reply kept by fu_nordic_dfu_ble_unframe_request(), which must
+ * be set; moved into @buf (cut to @bufsz) and cleared */
 gboolean
 fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
 				     guint8 *buf,
 				     gsize bufsz,
-				     gsize *actual);
+				     gsize *actual,
+				     GError **error);
 /* one notification of the control point, SLIP-encoded into @buf for the core */
 gboolean
 fu_nordic_dfu_ble_frame_notification(const guint8 *notification,

@@ -4,13 +4,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-device.h"
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <sys/socket.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-ble-device.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
 
@@ -120,7 +121,7 @@ fu_nordic_dfu_ble_device_acquire(const gchar *path, const gchar *method, guint *
 static gboolean
 fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
 {
-	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_DEVICE(self));
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_BLUEZ_DEVICE(self));
 	g_autofree gchar *cp = NULL;
 	g_autofree gchar *packet = NULL;
 	g_autoptr(GError) error_write = NULL;
@@ -174,7 +175,7 @@ fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
 static gboolean
 fu_nordic_dfu_ble_device_reconnect(FuNordicDfuBleDevice *self, guint timeout_ms, GError **error)
 {
-	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_DEVICE(self));
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_BLUEZ_DEVICE(self));
 	fu_nordic_dfu_ble_device_release(self);
 	if (!fu_nordic_dfu_ble_connect(device_path, timeout_ms, error))
 		return FALSE;
@@ -191,6 +192,7 @@ fu_nordic_dfu_ble_device_write_value(const gchar *path,
 {
 	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
 	g_autoptr(GVariant) reply = NULL;
+	g_autoptr(GError) error_local = NULL;
 	GVariantBuilder opts;
 
 	if (bus == NULL)
@@ -210,17 +212,21 @@ fu_nordic_dfu_ble_device_write_value(const gchar *path,
 	    G_DBUS_CALL_FLAGS_NONE,
 	    (gint)timeout_ms,
 	    NULL,
-	    error);
+	    &error_local);
 	if (reply == NULL) {
 		/* BlueZ fails a write on a link that went away: the device is gone for now */
-		if (!g_error_matches(*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
-			g_dbus_error_strip_remote_error(*error);
-			(*error)->domain = FWUPD_ERROR;
-			(*error)->code = FWUPD_ERROR_NOT_FOUND;
-		} else {
-			(*error)->domain = FWUPD_ERROR;
-			(*error)->code = FWUPD_ERROR_TIMED_OUT;
+		if (g_error_matches(error_local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)) {
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    FWUPD_ERROR_TIMED_OUT,
+					    error_local->message);
+			return FALSE;
 		}
+		g_dbus_error_strip_remote_error(error_local);
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_FOUND,
+				    error_local->message);
 		return FALSE;
 	}
 	return TRUE;
@@ -235,15 +241,16 @@ fu_nordic_dfu_ble_device_ensure_link(FuNordicDfuBleDevice *self, guint timeout_m
 }
 
 static gboolean
-fu_nordic_dfu_ble_device_write(FuDevice *device,
-			       const guint8 *buf,
-			       gsize bufsz,
-			       guint timeout_ms,
-			       GError **error)
+fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
+				  const guint8 *buf,
+				  gsize bufsz,
+				  guint timeout_ms,
+				  GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
 	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
 	g_autoptr(GByteArray) req = NULL;
+	g_autoptr(GError) error_local = NULL;
 
 	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
 		return FALSE;
@@ -270,10 +277,13 @@ fu_nordic_dfu_ble_device_write(FuDevice *device,
 					     req->len,
 					     timeout_ms,
 					     FU_IO_CHANNEL_FLAG_NONE,
-					     error)) {
+					     &error_local)) {
 			/* the socket closes with the link */
 			fu_nordic_dfu_ble_device_release(self);
-			(*error)->code = FWUPD_ERROR_NOT_FOUND;
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    FWUPD_ERROR_NOT_FOUND,
+					    error_local->message);
 			return FALSE;
 		}
 		return TRUE;
@@ -292,21 +302,25 @@ fu_nordic_dfu_ble_device_write(FuDevice *device,
 
 /* one notification of the control point, SLIP-encoded for the core */
 static gboolean
-fu_nordic_dfu_ble_device_read(FuDevice *device,
-			      guint8 *buf,
-			      gsize bufsz,
-			      gsize *actual,
-			      guint timeout_ms,
-			      GError **error)
+fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
+				 guint8 *buf,
+				 gsize bufsz,
+				 gsize *actual,
+				 guint timeout_ms,
+				 GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX];
+	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX] = {0};
 	struct pollfd fds = {.events = POLLIN};
 	gssize n;
 	gint rc;
 
-	if (fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply, buf, bufsz, actual))
-		return TRUE;
+	if (self->pending_reply != NULL)
+		return fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply,
+							    buf,
+							    bufsz,
+							    actual,
+							    error);
 	if (self->notify_io == NULL) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
@@ -314,7 +328,11 @@ fu_nordic_dfu_ble_device_read(FuDevice *device,
 	fds.fd = fu_io_channel_unix_get_fd(self->notify_io);
 	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
 	if (rc < 0) {
-		g_set_error(error, FWUPD_ERROR, FWUPD_ERROR_READ, "poll: %s", g_strerror(errno));
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_READ,
+			    "poll: %s",
+			    fwupd_strerror(errno));
 		return FALSE;
 	}
 	if (rc == 0) {
@@ -353,7 +371,7 @@ fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin
  * the devices it added, so outside an update (the bootloader reset on its own, after the SDK's
  * inactivity timeout, or went out of range) the plugin removes it, or it would stay listed; in
  * an update a lost link is resumed by the write, and the reset into the new image is followed
- * by fu_nordic_dfu_ble_restart_cb() */
+ * by fu_nordic_dfu_ble_device_restart_cb() */
 static void
 fu_nordic_dfu_ble_device_link_changed_cb(GDBusProxy *proxy,
 					 GVariant *changed,
@@ -438,10 +456,10 @@ typedef struct {
 	guint within_ms; /* for the disconnection, then from it for what comes back */
 	gint64 deadline_us;
 	FuNordicDfuBleSeek seek;
-} FuNordicDfuBleRestart;
+} FuNordicDfuBleDeviceRestart;
 
 static void
-fu_nordic_dfu_ble_restart_free(FuNordicDfuBleRestart *helper)
+fu_nordic_dfu_ble_device_restart_free(FuNordicDfuBleDeviceRestart *helper)
 {
 	fu_nordic_dfu_ble_seek_clear(&helper->seek);
 	helper->self->restart_id = 0;
@@ -456,14 +474,14 @@ fu_nordic_dfu_ble_restart_free(FuNordicDfuBleRestart *helper)
  * image, and nothing that came back can replace this device or tell its version: the update is
  * done, unverified; end fwupd's wait, and say it after the update (attach) */
 static void
-fu_nordic_dfu_ble_restart_unverified(FuNordicDfuBleRestart *helper, const gchar *what)
+fu_nordic_dfu_ble_device_restart_unverified(FuNordicDfuBleDeviceRestart *helper, const gchar *what)
 {
 	FuNordicDfuBleDevice *self = helper->self;
 	g_autofree gchar *why =
 	    g_strdup_printf("the %s image was validated and activated by the bootloader %s, "
 			    "which then reset, and %s: the update is done, but the version the "
 			    "device runs was not read back",
-			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    fu_nordic_dfu_image_fw_type_to_string(self->state.last_type),
 			    helper->bl_address,
 			    what);
 	fu_nordic_dfu_set_unverified(FU_DEVICE(self), &self->state.unverified, why);
@@ -473,7 +491,7 @@ fu_nordic_dfu_ble_restart_unverified(FuNordicDfuBleRestart *helper, const gchar 
 
 /* connected to @path after the update: TRUE when the follow is over */
 static gboolean
-fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path)
+fu_nordic_dfu_ble_device_restart_found(FuNordicDfuBleDeviceRestart *helper, const gchar *path)
 {
 	FuNordicDfuBleDevice *self = helper->self;
 	g_autoptr(GError) error_local = NULL;
@@ -498,7 +516,7 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 				    "itself",
 				    addr);
 		fu_nordic_dfu_ble_call_best_effort(path, "org.bluez.Device1", "Disconnect");
-		fu_nordic_dfu_ble_restart_unverified(helper, what);
+		fu_nordic_dfu_ble_device_restart_unverified(helper, what);
 		return TRUE;
 	}
 
@@ -533,15 +551,15 @@ fu_nordic_dfu_ble_restart_found(FuNordicDfuBleRestart *helper, const gchar *path
 		    "offer it; pair it, then fwupdmgr get-devices shows its version",
 		    addr,
 		    cp ? "bootloader" : "application");
-		fu_nordic_dfu_ble_restart_unverified(helper, what);
+		fu_nordic_dfu_ble_device_restart_unverified(helper, what);
 	}
 	return TRUE;
 }
 
 static gboolean
-fu_nordic_dfu_ble_restart_cb(gpointer user_data)
+fu_nordic_dfu_ble_device_restart_cb(gpointer user_data)
 {
-	FuNordicDfuBleRestart *helper = user_data;
+	FuNordicDfuBleDeviceRestart *helper = user_data;
 	FuNordicDfuBleDevice *self = helper->self;
 
 	/* fwupd has what it waited for (or gave up) */
@@ -589,7 +607,7 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 		    NULL};
 		g_autofree gchar *path =
 		    fu_nordic_dfu_ble_seek_step(&helper->seek, addresses, helper->deadline_us);
-		if (path != NULL && fu_nordic_dfu_ble_restart_found(helper, path))
+		if (path != NULL && fu_nordic_dfu_ble_device_restart_found(helper, path))
 			return G_SOURCE_REMOVE;
 	}
 	if (g_get_monotonic_time() > helper->deadline_us) {
@@ -610,7 +628,7 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 		    tried != NULL ? ": " : "",
 		    tried != NULL ? tried : "",
 		    helper->app_address);
-		fu_nordic_dfu_ble_restart_unverified(helper, what);
+		fu_nordic_dfu_ble_device_restart_unverified(helper, what);
 		return G_SOURCE_REMOVE;
 	}
 	return G_SOURCE_CONTINUE;
@@ -620,13 +638,13 @@ fu_nordic_dfu_ble_restart_cb(gpointer user_data)
 static void
 fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 {
-	FuNordicDfuBleRestart *helper = g_new0(FuNordicDfuBleRestart, 1);
+	FuNordicDfuBleDeviceRestart *helper = g_new0(FuNordicDfuBleDeviceRestart, 1);
 	const gchar *address = fu_device_get_logical_id(FU_DEVICE(self));
 
 	if (self->restart_id != 0)
 		g_source_remove(self->restart_id);
 	helper->self = g_object_ref(self);
-	helper->bl_path = g_strdup(fu_nordic_dfu_ble_device_path(FU_DEVICE(self)));
+	helper->bl_path = g_strdup(fu_nordic_dfu_ble_device_path(FU_BLUEZ_DEVICE(self)));
 	helper->bl_address = g_strdup(address);
 	helper->app_address = g_strdup(self->app_address != NULL ? self->app_address : address);
 	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(FU_DEVICE(self)));
@@ -636,11 +654,12 @@ fu_nordic_dfu_ble_device_follow_restart(FuNordicDfuBleDevice *self)
 	 * the SDK's NRF_DFU_BLE_CONN_SUP_TIMEOUT_MS), then from the reset for what it starts */
 	helper->within_ms = fu_nordic_dfu_back_within_ms(&self->state);
 	helper->deadline_us = g_get_monotonic_time() + (gint64)helper->within_ms * 1000;
-	self->restart_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
-					      FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
-					      fu_nordic_dfu_ble_restart_cb,
-					      helper,
-					      (GDestroyNotify)fu_nordic_dfu_ble_restart_free);
+	self->restart_id =
+	    g_timeout_add_full(G_PRIORITY_DEFAULT,
+			       FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
+			       fu_nordic_dfu_ble_device_restart_cb,
+			       helper,
+			       (GDestroyNotify)fu_nordic_dfu_ble_device_restart_free);
 	fu_device_set_remove_delay(FU_DEVICE(self),
 				   2 * helper->within_ms + FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
 	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
@@ -674,7 +693,7 @@ fu_nordic_dfu_ble_device_probe(FuDevice *device, GError **error)
 		return FALSE;
 	/* a bonded bootloader keeps the application's address */
 	fu_nordic_dfu_ble_add_link_instance_id(
-	    device,
+	    FU_BLUEZ_DEVICE(self),
 	    self->app_address != NULL ? self->app_address : fu_device_get_logical_id(device));
 	fu_device_build_vendor_id(device, "BLUETOOTH", "Nordic");
 	return TRUE;
@@ -714,13 +733,11 @@ fu_nordic_dfu_ble_device_close(FuDevice *device, GError **error)
  * reports.
  */
 static gboolean
-fu_nordic_dfu_ble_device_write_images(FuDevice *device,
+fu_nordic_dfu_ble_device_write_images(FuNordicDfuBleDevice *self,
 				      FuFirmware *firmware,
 				      FuProgress *progress,
 				      GError **error)
 {
-	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-
 	/* what an earlier update left, if fwupd gave up waiting before attach */
 	self->restarting = FALSE;
 	self->gone = FALSE;
@@ -754,7 +771,7 @@ fu_nordic_dfu_ble_device_write_images(FuDevice *device,
 			    "it runs (fwupdmgr get-devices, or the application's own); if it is "
 			    "still in its bootloader, run the update again: ",
 			    self->app_address != NULL ? self->app_address
-						      : fu_device_get_logical_id(device));
+						      : fu_device_get_logical_id(FU_DEVICE(self)));
 			return FALSE;
 		}
 		g_info("link lost (%s), connecting again to resume", error_local->message);
@@ -768,7 +785,7 @@ fu_nordic_dfu_ble_device_write_images(FuDevice *device,
 	/* the bootloader has answered the last execute and now resets into the new image, which
 	 * is followed; a quirk's will-disappear skips the wait */
 	self->restarting = TRUE;
-	if (fu_nordic_dfu_skip_wait_after_update(device))
+	if (fu_nordic_dfu_skip_wait_after_update(FU_DEVICE(self)))
 		return TRUE;
 	fu_nordic_dfu_ble_device_follow_restart(self);
 	return TRUE;
@@ -785,7 +802,7 @@ fu_nordic_dfu_ble_device_write_firmware(FuDevice *device,
 	gboolean ret;
 
 	self->writing = TRUE;
-	ret = fu_nordic_dfu_ble_device_write_images(device, firmware, progress, error);
+	ret = fu_nordic_dfu_ble_device_write_images(self, firmware, progress, error);
 	self->writing = FALSE;
 	return ret;
 }
@@ -847,8 +864,8 @@ fu_nordic_dfu_ble_device_init(FuNordicDfuBleDevice *self)
 	self->att_mtu = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT;
 	self->chunk_size = FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT - FU_NORDIC_DFU_BLE_ATT_HEADER;
 	self->state.transport.device = FU_DEVICE(self);
-	self->state.transport.write = fu_nordic_dfu_ble_device_write;
-	self->state.transport.read = fu_nordic_dfu_ble_device_read;
+	self->state.transport.write = fu_nordic_dfu_ble_device_write_cb;
+	self->state.transport.read = fu_nordic_dfu_ble_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 	fu_device_set_name(FU_DEVICE(self), "nRF5 Secure DFU bootloader (Bluetooth LE)");
 }

@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-ble-runtime.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-ble-device.h"
+#include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
@@ -58,10 +59,10 @@ typedef struct {
 	gchar *bl_address;
 	gint64 deadline_us;
 	FuNordicDfuBleSeek seek;
-} FuNordicDfuBleFollower;
+} FuNordicDfuBleRuntimeFollower;
 
 static void
-fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
+fu_nordic_dfu_ble_runtime_follower_free(FuNordicDfuBleRuntimeFollower *helper)
 {
 	if (helper->plugin != NULL)
 		g_object_remove_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
@@ -75,9 +76,9 @@ fu_nordic_dfu_ble_follower_free(FuNordicDfuBleFollower *helper)
 }
 
 static gboolean
-fu_nordic_dfu_ble_follower_cb(gpointer user_data)
+fu_nordic_dfu_ble_runtime_follower_cb(gpointer user_data)
 {
-	FuNordicDfuBleFollower *helper = user_data;
+	FuNordicDfuBleRuntimeFollower *helper = user_data;
 	const gchar *addresses[] = {helper->bl_address, NULL};
 	g_autofree gchar *path = NULL;
 	g_autoptr(GError) error_local = NULL;
@@ -144,7 +145,7 @@ static gboolean
 fu_nordic_dfu_ble_runtime_probe(FuDevice *device, GError **error)
 {
 	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
-	const gchar *device_path = fu_nordic_dfu_ble_device_path(device);
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_BLUEZ_DEVICE(device));
 	g_autofree gchar *path = NULL;
 
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_ble_runtime_parent_class)->probe(device, error))
@@ -153,7 +154,8 @@ fu_nordic_dfu_ble_runtime_probe(FuDevice *device, GError **error)
 						     FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS,
 						     NULL);
 	self->bonds = path != NULL;
-	fu_nordic_dfu_ble_add_link_instance_id(device, fu_device_get_logical_id(device));
+	fu_nordic_dfu_ble_add_link_instance_id(FU_BLUEZ_DEVICE(device),
+					       fu_device_get_logical_id(device));
 	fu_device_build_vendor_id(device, "BLUETOOTH", "Nordic");
 	return TRUE;
 }
@@ -297,9 +299,9 @@ static gboolean
 fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError **error)
 {
 	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(device);
-	const gchar *device_path = fu_nordic_dfu_ble_device_path(device);
+	const gchar *device_path = fu_nordic_dfu_ble_device_path(FU_BLUEZ_DEVICE(device));
 	const gchar *address = fu_device_get_logical_id(device);
-	FuNordicDfuBleFollower *helper;
+	FuNordicDfuBleRuntimeFollower *helper;
 	g_autofree gchar *path = NULL;
 	g_autofree gchar *bl_address = NULL;
 
@@ -327,7 +329,7 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 	g_info("entering the bootloader, expected as %s", bl_address);
 
 	/* fwupd runs its main loop while it waits for the replug: find the bootloader there */
-	helper = g_new0(FuNordicDfuBleFollower, 1);
+	helper = g_new0(FuNordicDfuBleRuntimeFollower, 1);
 	helper->plugin = self->plugin;
 	g_object_add_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
 	helper->ctx = g_object_ref(fu_device_get_context(device));
@@ -340,9 +342,9 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 	    g_get_monotonic_time() + (gint64)FU_NORDIC_DFU_BLE_RECONNECT_MS * 1000;
 	g_timeout_add_full(G_PRIORITY_DEFAULT,
 			   FU_NORDIC_DFU_BLE_FOLLOW_POLL_MS,
-			   fu_nordic_dfu_ble_follower_cb,
+			   fu_nordic_dfu_ble_runtime_follower_cb,
 			   helper,
-			   (GDestroyNotify)fu_nordic_dfu_ble_follower_free);
+			   (GDestroyNotify)fu_nordic_dfu_ble_runtime_follower_free);
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 	return TRUE;
 }
@@ -368,7 +370,7 @@ fu_nordic_dfu_ble_runtime_replace(FuDevice *device, FuDevice *donor)
 			      "the application it started (%s) has the buttonless DFU service but "
 			      "no Device Information firmware revision: the update is done, but "
 			      "the version the device runs was not read back",
-			      fu_nordic_dfu_fw_type_to_string(fw_type),
+			      fu_nordic_dfu_image_fw_type_to_string(fw_type),
 			      fu_device_get_logical_id(device));
 	fu_nordic_dfu_set_unverified(device, &self->unverified, why);
 	if (fw_type == FU_NORDIC_DFU_FW_TYPE_APPLICATION) {

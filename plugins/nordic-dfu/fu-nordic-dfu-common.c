@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-nordic-dfu-common.h"
 
 /*
@@ -57,7 +59,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  FuProgress *progress,
 			  GError **error)
 {
-	guint8 buf[FU_NORDIC_DFU_READ_SIZE];
+	guint8 buf[FU_NORDIC_DFU_READ_SIZE] = {0};
 
 	while (TRUE) {
 		NrfDfuProtoAction action = {0};
@@ -172,6 +174,7 @@ fu_nordic_dfu_variant_to_string(guint32 variant)
 	return g_strdup(str);
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 static void
 fu_nordic_dfu_add_identity(FuDevice *device, FuNordicDfuState *state)
 {
@@ -240,6 +243,7 @@ fu_nordic_dfu_read_versions(FuNordicDfuTransport *transport,
 }
 
 /* the application's version is the device's, as fwupd compares it with the release */
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 static void
 fu_nordic_dfu_apply_versions(FuDevice *device, FuNordicDfuState *state)
 {
@@ -334,6 +338,7 @@ fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
 	return FALSE;
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 FuFirmware *
 fu_nordic_dfu_prepare_firmware(FuDevice *device,
 			       FuNordicDfuState *state,
@@ -420,6 +425,7 @@ fu_nordic_dfu_wait_after_update(FuNordicDfuTransport *transport,
 						 error);
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 void
 fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuUnverified *unverified, const gchar *why)
 {
@@ -431,6 +437,7 @@ fu_nordic_dfu_set_unverified(FuDevice *device, FuNordicDfuUnverified *unverified
 	}
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 gboolean
 fu_nordic_dfu_emit_unverified(FuDevice *device,
 			      FuNordicDfuUnverified *unverified,
@@ -456,6 +463,7 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 	return fu_device_emit_request(device, request, progress, error);
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 void
 fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuUnverified *unverified)
 {
@@ -469,6 +477,7 @@ fu_nordic_dfu_clear_unverified(FuDevice *device, FuNordicDfuUnverified *unverifi
 /* fwupd 2.0 skips reload and cleanup for a device with will-disappear, but still compares
  * the version of the device it holds (the old one, or one that is still listed for a moment)
  * with the release's: the update is done, unverified */
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 gboolean
 fu_nordic_dfu_skip_wait_after_update(FuDevice *device)
 {
@@ -599,6 +608,7 @@ fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str)
 	fwupd_codec_string_append_int(str, idt, "ImagesDone", state->images_done);
 }
 
+/* nocheck:name -- a FuDeviceClass vfunc, set by fu_nordic_dfu_device_class_add_vfuncs() */
 gchar *
 fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw)
 {
@@ -606,6 +616,7 @@ fu_nordic_dfu_convert_version(FuDevice *device, guint64 version_raw)
 }
 
 /* BLE and UART: every image is written in the one write_firmware, nothing re-enumerates */
+/* nocheck:name -- a FuDeviceClass vfunc, set by fu_nordic_dfu_device_class_add_vfuncs() */
 void
 fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress)
 {
@@ -617,6 +628,7 @@ fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress)
 	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_BUSY, 2, "reload");
 }
 
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
 void
 fu_nordic_dfu_init_device(FuDevice *device)
 {

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include "fu-nordic-dfu-device.h"
 
 G_DEFINE_INTERFACE(FuNordicDfuDevice, fu_nordic_dfu_device, FU_TYPE_DEVICE)
@@ -22,19 +24,21 @@ fu_nordic_dfu_device_get_state(FuNordicDfuDevice *self)
 
 /* the class of the fwupd device type the implementing class derives from */
 static FuDeviceClass *
-fu_nordic_dfu_device_peek_base_class(FuDevice *device)
+fu_nordic_dfu_device_peek_base_class(FuNordicDfuDevice *self)
 {
-	GType gtype = G_OBJECT_TYPE(device);
+	GType gtype = G_OBJECT_TYPE(self);
 	while (g_type_is_a(g_type_parent(gtype), FU_TYPE_NORDIC_DFU_DEVICE))
 		gtype = g_type_parent(gtype);
 	return FU_DEVICE_CLASS(g_type_class_peek(g_type_parent(gtype)));
 }
 
+/* nocheck:name -- a FuDeviceClass vfunc, set by fu_nordic_dfu_device_class_add_vfuncs() */
 static gboolean
 fu_nordic_dfu_device_setup(FuDevice *device, GError **error)
 {
 	FuNordicDfuState *state = fu_nordic_dfu_device_get_state(FU_NORDIC_DFU_DEVICE(device));
-	FuDeviceClass *base_class = fu_nordic_dfu_device_peek_base_class(device);
+	FuDeviceClass *base_class =
+	    fu_nordic_dfu_device_peek_base_class(FU_NORDIC_DFU_DEVICE(device));
 
 	/* e.g. a USB device's descriptors and strings */
 	if (base_class->setup != NULL && !base_class->setup(device, error))
@@ -42,6 +46,7 @@ fu_nordic_dfu_device_setup(FuDevice *device, GError **error)
 	return fu_nordic_dfu_setup(&state->transport, state, error);
 }
 
+/* nocheck:name -- a FuDeviceClass vfunc, set by fu_nordic_dfu_device_class_add_vfuncs() */
 static FuFirmware *
 fu_nordic_dfu_device_prepare_firmware(FuDevice *device,
 				      GInputStream *stream,
@@ -57,6 +62,7 @@ fu_nordic_dfu_device_prepare_firmware(FuDevice *device,
 					      error);
 }
 
+/* nocheck:name -- a FuDeviceClass vfunc, set by fu_nordic_dfu_device_class_add_vfuncs() */
 gboolean
 fu_nordic_dfu_device_set_quirk_kv(FuDevice *device,
 				  const gchar *key,

@@ -4,13 +4,14 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-plugin.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-ble-device.h"
 #include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
+#include "fu-nordic-dfu-plugin.h"
 #include "fu-nordic-dfu-runtime.h"
 #include "fu-nordic-dfu-uart-device.h"
 #include "fu-nordic-dfu-usb-device.h"
@@ -42,11 +43,11 @@ fu_nordic_dfu_plugin_constructed(GObject *obj)
 /* a USB device is the bootloader when it has a CDC ACM interface, the application when it
  * has the DFU trigger interface */
 static GType
-fu_nordic_dfu_plugin_guess_usb_gtype(FuDevice *device, GError **error)
+fu_nordic_dfu_plugin_guess_usb_gtype(FuUsbDevice *usb_device, GError **error)
 {
 	g_autoptr(GPtrArray) intfs = NULL;
 
-	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(device), error);
+	intfs = fu_usb_device_get_interfaces(usb_device, error);
 	if (intfs == NULL)
 		return G_TYPE_INVALID;
 	for (guint i = 0; i < intfs->len; i++) {
@@ -72,9 +73,9 @@ fu_nordic_dfu_plugin_guess_usb_gtype(FuDevice *device, GError **error)
 /* a BlueZ device with the Secure DFU service is the bootloader when it has the control point,
  * the application when it has a buttonless characteristic */
 static GType
-fu_nordic_dfu_plugin_guess_bluez_gtype(FuDevice *device, GError **error)
+fu_nordic_dfu_plugin_guess_bluez_gtype(FuBluezDevice *bluez_device, GError **error)
 {
-	const gchar *path = fu_nordic_dfu_ble_device_path(device);
+	const gchar *path = fu_nordic_dfu_ble_device_path(bluez_device);
 	g_autofree gchar *cp = NULL;
 	g_autofree gchar *buttonless = NULL;
 	g_autofree gchar *buttonless_bonds = NULL;
@@ -113,12 +114,12 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 	g_autoptr(FuDeviceLocker) locker = NULL;
 
 	if (FU_IS_BLUEZ_DEVICE(device)) {
-		gtype = fu_nordic_dfu_plugin_guess_bluez_gtype(device, error);
+		gtype = fu_nordic_dfu_plugin_guess_bluez_gtype(FU_BLUEZ_DEVICE(device), error);
 		if (gtype == G_TYPE_INVALID)
 			return FALSE;
 	} else if (FU_IS_USB_DEVICE(device)) {
 		if (gtype == G_TYPE_INVALID) {
-			gtype = fu_nordic_dfu_plugin_guess_usb_gtype(device, error);
+			gtype = fu_nordic_dfu_plugin_guess_usb_gtype(FU_USB_DEVICE(device), error);
 			if (gtype == G_TYPE_INVALID)
 				return FALSE;
 		}

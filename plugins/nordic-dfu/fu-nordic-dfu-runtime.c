@@ -4,9 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-runtime.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-runtime.h"
+#include "fu-nordic-dfu-struct.h"
 
 /*
  * An application built with the nRF5 SDK's USB DFU trigger library: a vendor interface
@@ -18,9 +20,7 @@
 #define FU_NORDIC_DFU_TRIGGER_REQ_DETACH      0x00
 #define FU_NORDIC_DFU_TRIGGER_REQ_NORDIC_INFO 0x07
 #define FU_NORDIC_DFU_TRIGGER_REQ_SEMVER      0x08
-/* app_usbd_nrf_dfu_trigger_nordic_info_t, packed; the request must ask for exactly this */
-#define FU_NORDIC_DFU_TRIGGER_NORDIC_INFO_SIZE 24
-#define FU_NORDIC_DFU_TRIGGER_SEMVER_MAX       64
+#define FU_NORDIC_DFU_TRIGGER_SEMVER_MAX      64
 /* the DETACH wValue: the DFU 1.1 detach timeout, unused by the library */
 #define FU_NORDIC_DFU_TRIGGER_DETACH_TIMEOUT_MS 1000
 
@@ -96,7 +96,8 @@ static gboolean
 fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 {
 	FuNordicDfuRuntime *self = FU_NORDIC_DFU_RUNTIME(device);
-	guint8 info[FU_NORDIC_DFU_TRIGGER_NORDIC_INFO_SIZE] = {0};
+	/* the request must ask for exactly FuStructNordicDfuTriggerInfo */
+	guint8 info[FU_STRUCT_NORDIC_DFU_TRIGGER_INFO_SIZE] = {0};
 	guint8 semver[FU_NORDIC_DFU_TRIGGER_SEMVER_MAX + 1] = {0};
 	gsize actual = 0;
 	gboolean semver_junk;
@@ -121,13 +122,17 @@ fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 		return FALSE;
 	}
 	if (actual == sizeof(info)) {
-		self->fw_address = fu_memread_uint32(info + 0, G_LITTLE_ENDIAN);
-		self->fw_size = fu_memread_uint32(info + 4, G_LITTLE_ENDIAN);
-		self->version_major = fu_memread_uint16(info + 8, G_LITTLE_ENDIAN);
-		self->version_minor = fu_memread_uint16(info + 10, G_LITTLE_ENDIAN);
-		self->fw_id = fu_memread_uint32(info + 12, G_LITTLE_ENDIAN);
-		self->flash_size = fu_memread_uint32(info + 16, G_LITTLE_ENDIAN);
-		self->flash_page_size = fu_memread_uint32(info + 20, G_LITTLE_ENDIAN);
+		g_autoptr(FuStructNordicDfuTriggerInfo) st =
+		    fu_struct_nordic_dfu_trigger_info_parse(info, sizeof(info), 0x0, error);
+		if (st == NULL)
+			return FALSE;
+		self->fw_address = fu_struct_nordic_dfu_trigger_info_get_fw_address(st);
+		self->fw_size = fu_struct_nordic_dfu_trigger_info_get_fw_size(st);
+		self->version_major = fu_struct_nordic_dfu_trigger_info_get_version_major(st);
+		self->version_minor = fu_struct_nordic_dfu_trigger_info_get_version_minor(st);
+		self->fw_id = fu_struct_nordic_dfu_trigger_info_get_fw_id(st);
+		self->flash_size = fu_struct_nordic_dfu_trigger_info_get_flash_size(st);
+		self->flash_page_size = fu_struct_nordic_dfu_trigger_info_get_flash_page_size(st);
 	}
 	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
 					    FU_USB_DIRECTION_DEVICE_TO_HOST,

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
+#include "config.h"
+
 #include <fwupdplugin.h>
 
 #include <unistd.h>
@@ -24,10 +26,9 @@ fu_nordic_dfu_test_parse(const gchar *name, GError **error)
 }
 
 static FuNordicDfuImage *
-fu_nordic_dfu_test_image(FuFirmware *firmware, guint idx)
+fu_nordic_dfu_test_image(FuNordicDfuFirmware *self, guint idx)
 {
-	g_autoptr(GPtrArray) images =
-	    fu_nordic_dfu_firmware_get_images_ordered(FU_NORDIC_DFU_FIRMWARE(firmware));
+	g_autoptr(GPtrArray) images = fu_nordic_dfu_firmware_get_images_ordered(self);
 	g_assert_cmpuint(idx, <, images->len);
 	return g_ptr_array_index(images, idx);
 }
@@ -46,7 +47,7 @@ fu_nordic_dfu_application_func(void)
 	g_assert_nonnull(firmware);
 	images = fu_firmware_get_images(firmware);
 	g_assert_cmpuint(images->len, ==, 1);
-	image = fu_nordic_dfu_test_image(firmware, 0);
+	image = fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 0);
 	g_assert_cmpstr(fu_nordic_dfu_image_get_manifest_key(image), ==, "application");
 	g_assert_cmpint(fu_nordic_dfu_image_get_fw_type(image),
 			==,
@@ -71,8 +72,10 @@ fu_nordic_dfu_signed_func(void)
 	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse("app-signed.zip", &error);
 
 	g_assert_no_error(error);
-	g_assert_true(fu_nordic_dfu_image_is_signed(fu_nordic_dfu_test_image(firmware, 0)));
-	g_assert_cmpuint(fu_nordic_dfu_image_get_fw_version(fu_nordic_dfu_test_image(firmware, 0)),
+	g_assert_true(fu_nordic_dfu_image_is_signed(
+	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 0)));
+	g_assert_cmpuint(fu_nordic_dfu_image_get_fw_version(
+			     fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 0)),
 			 ==,
 			 7);
 }
@@ -87,8 +90,8 @@ fu_nordic_dfu_order_func(void)
 	FuNordicDfuImage *second;
 
 	g_assert_no_error(error);
-	first = fu_nordic_dfu_test_image(firmware, 0);
-	second = fu_nordic_dfu_test_image(firmware, 1);
+	first = fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 0);
+	second = fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 1);
 	g_assert_cmpstr(fu_nordic_dfu_image_get_manifest_key(first), ==, "softdevice_bootloader");
 	g_assert_cmpint(fu_nordic_dfu_image_get_fw_type(first),
 			==,
@@ -244,15 +247,17 @@ fu_nordic_dfu_device_checks_func(void)
 	g_autoptr(FuFirmware) sd = NULL;
 
 	g_assert_no_error(error);
-	image = fu_nordic_dfu_test_image(app, 0);
+	image = fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(app), 0);
 	g_assert_true(fu_nordic_dfu_image_check_device(image, &id, &error));
 	g_assert_no_error(error);
 
 	/* hw_version */
 	hw53 = fu_nordic_dfu_test_parse("hw-53.zip", &error);
 	g_assert_no_error(error);
-	g_assert_false(
-	    fu_nordic_dfu_image_check_device(fu_nordic_dfu_test_image(hw53, 0), &id, &error));
+	g_assert_false(fu_nordic_dfu_image_check_device(
+	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(hw53), 0),
+	    &id,
+	    &error));
 	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
 	g_assert_nonnull(strstr(error->message, "field hw_version"));
 	g_clear_error(&error);
@@ -281,8 +286,10 @@ fu_nordic_dfu_device_checks_func(void)
 	/* sd_req 0x00: needs no SoftDevice */
 	sd = fu_nordic_dfu_test_parse("sd.zip", &error);
 	g_assert_no_error(error);
-	g_assert_true(
-	    fu_nordic_dfu_image_check_device(fu_nordic_dfu_test_image(sd, 0), &id, &error));
+	g_assert_true(fu_nordic_dfu_image_check_device(
+	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(sd), 0),
+	    &id,
+	    &error));
 	g_assert_no_error(error);
 }
 

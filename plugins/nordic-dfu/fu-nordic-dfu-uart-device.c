@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-uart-device.h"
+#include "config.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -14,6 +14,7 @@
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
+#include "fu-nordic-dfu-uart-device.h"
 
 /*
  * The Secure DFU bootloader on a UART, reached through a tty (a board's USB-UART bridge such
@@ -53,11 +54,11 @@ fu_nordic_dfu_uart_device_get_fd(FuNordicDfuUartDevice *self)
 }
 
 static gboolean
-fu_nordic_dfu_uart_device_write(FuDevice *device,
-				const guint8 *buf,
-				gsize bufsz,
-				guint timeout_ms,
-				GError **error)
+fu_nordic_dfu_uart_device_write_cb(FuDevice *device,
+				   const guint8 *buf,
+				   gsize bufsz,
+				   guint timeout_ms,
+				   GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
 	FuIOChannel *io = fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self));
@@ -66,12 +67,12 @@ fu_nordic_dfu_uart_device_write(FuDevice *device,
 
 /* what has arrived, waiting at most timeout_ms for the first byte */
 static gboolean
-fu_nordic_dfu_uart_device_read(FuDevice *device,
-			       guint8 *buf,
-			       gsize bufsz,
-			       gsize *actual,
-			       guint timeout_ms,
-			       GError **error)
+fu_nordic_dfu_uart_device_read_cb(FuDevice *device,
+				  guint8 *buf,
+				  gsize bufsz,
+				  gsize *actual,
+				  guint timeout_ms,
+				  GError **error)
 {
 	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
 	struct pollfd fds = {.fd = fu_nordic_dfu_uart_device_get_fd(self), .events = POLLIN};
@@ -80,7 +81,11 @@ fu_nordic_dfu_uart_device_read(FuDevice *device,
 
 	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
 	if (rc < 0) {
-		g_set_error(error, FWUPD_ERROR, FWUPD_ERROR_READ, "poll: %s", g_strerror(errno));
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_READ,
+			    "poll: %s",
+			    fwupd_strerror(errno));
 		return FALSE;
 	}
 	if (rc == 0) {
@@ -102,7 +107,7 @@ fu_nordic_dfu_uart_device_read(FuDevice *device,
 			    errno == ENODEV || errno == EIO ? FWUPD_ERROR_NOT_FOUND
 							    : FWUPD_ERROR_READ,
 			    "read: %s",
-			    g_strerror(errno));
+			    fwupd_strerror(errno));
 		return FALSE;
 	}
 	*actual = (gsize)n;
@@ -203,6 +208,8 @@ fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
 	speed_t speed = fu_nordic_dfu_uart_device_speed(self->baud_rate);
 	gint fd;
 	gint bits = TIOCM_DTR | TIOCM_RTS;
+	g_autoptr(FuIoctl) ioctl = NULL;
+	g_autoptr(GError) error_local = NULL;
 
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_uart_device_parent_class)->open(device, error))
 		return FALSE;
@@ -212,7 +219,7 @@ fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
 			    "tcgetattr: %s",
-			    g_strerror(errno));
+			    fwupd_strerror(errno));
 		return FALSE;
 	}
 	cfmakeraw(&tio);
@@ -230,13 +237,21 @@ fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
 			    "tcsetattr: %s",
-			    g_strerror(errno));
+			    fwupd_strerror(errno));
 		return FALSE;
 	}
-	if (ioctl(fd, TIOCMBIS, &bits) != 0)
-		g_debug("setting DTR and RTS: %s", g_strerror(errno));
+	ioctl = fu_udev_device_ioctl_new(FU_UDEV_DEVICE(self));
+	if (!fu_ioctl_execute(ioctl,
+			      TIOCMBIS,
+			      (guint8 *)&bits,
+			      sizeof(bits),
+			      NULL,
+			      0,
+			      FU_IOCTL_FLAG_NONE,
+			      &error_local))
+		g_debug("setting DTR and RTS: %s", error_local->message);
 	if (tcflush(fd, TCIOFLUSH) != 0)
-		g_debug("tcflush: %s", g_strerror(errno));
+		g_debug("tcflush: %s", fwupd_strerror(errno));
 	return TRUE;
 }
 
@@ -289,7 +304,7 @@ fu_nordic_dfu_uart_device_attach(FuDevice *device, FuProgress *progress, GError 
 			    "did not answer again within %u ms of its reset (%s): the application "
 			    "it started owns the port, so the update is done, but the version it "
 			    "runs was not read back",
-			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    fu_nordic_dfu_image_fw_type_to_string(self->state.last_type),
 			    fu_nordic_dfu_back_within_ms(&self->state),
 			    error_local->message);
 	fu_nordic_dfu_set_unverified(device, &self->state.unverified, why);
@@ -368,8 +383,8 @@ fu_nordic_dfu_uart_device_init(FuNordicDfuUartDevice *self)
 	self->baud_rate = FU_NORDIC_DFU_UART_BAUD_RATE_DEFAULT;
 	self->flow_control = TRUE;
 	self->state.transport.device = FU_DEVICE(self);
-	self->state.transport.write = fu_nordic_dfu_uart_device_write;
-	self->state.transport.read = fu_nordic_dfu_uart_device_read;
+	self->state.transport.write = fu_nordic_dfu_uart_device_write_cb;
+	self->state.transport.read = fu_nordic_dfu_uart_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 	fu_device_register_private_flag(FU_DEVICE(self), FU_NORDIC_DFU_FLAG_UART);
 	fu_udev_device_add_open_flag(FU_UDEV_DEVICE(self), FU_IO_CHANNEL_OPEN_FLAG_READ);

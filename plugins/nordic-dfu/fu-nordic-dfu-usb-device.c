@@ -4,10 +4,11 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 
-#include "fu-nordic-dfu-usb-device.h"
+#include "config.h"
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
+#include "fu-nordic-dfu-usb-device.h"
 
 /*
  * The Secure DFU bootloader over USB CDC ACM (the nRF52840 Dongle's open bootloader,
@@ -49,11 +50,11 @@ G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUsbDevice,
 					      fu_nordic_dfu_usb_device_iface_init))
 
 static gboolean
-fu_nordic_dfu_usb_device_write(FuDevice *device,
-			       const guint8 *buf,
-			       gsize bufsz,
-			       guint timeout_ms,
-			       GError **error)
+fu_nordic_dfu_usb_device_write_cb(FuDevice *device,
+				  const guint8 *buf,
+				  gsize bufsz,
+				  guint timeout_ms,
+				  GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	gsize actual = 0;
@@ -81,12 +82,12 @@ fu_nordic_dfu_usb_device_write(FuDevice *device,
 }
 
 static gboolean
-fu_nordic_dfu_usb_device_read(FuDevice *device,
-			      guint8 *buf,
-			      gsize bufsz,
-			      gsize *actual,
-			      guint timeout_ms,
-			      GError **error)
+fu_nordic_dfu_usb_device_read_cb(FuDevice *device,
+				 guint8 *buf,
+				 gsize bufsz,
+				 gsize *actual,
+				 guint timeout_ms,
+				 GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
 	return fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
@@ -249,7 +250,7 @@ fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
 			    "trigger interface came back within %u ms: the application it started "
 			    "has no USB, or none of this plugin's, so the update is done, but its "
 			    "version was not read back",
-			    fu_nordic_dfu_fw_type_to_string(self->state.last_type),
+			    fu_nordic_dfu_image_fw_type_to_string(self->state.last_type),
 			    within_ms);
 	fu_nordic_dfu_set_unverified(device, &self->state.unverified, why);
 	self->gone = TRUE;
@@ -357,7 +358,7 @@ fu_nordic_dfu_usb_device_to_string(FuDevice *device, guint idt, GString *str)
 }
 
 static void
-fu_nordic_dfu_usb_device_set_progress(FuDevice *self, FuProgress *progress)
+fu_nordic_dfu_usb_device_set_progress(FuDevice *device, FuProgress *progress)
 {
 	fu_progress_set_id(progress, G_STRLOC);
 	fu_progress_add_step(progress, FWUPD_STATUS_DECOMPRESSING, 0, "prepare-fw");
@@ -371,8 +372,8 @@ static void
 fu_nordic_dfu_usb_device_init(FuNordicDfuUsbDevice *self)
 {
 	self->state.transport.device = FU_DEVICE(self);
-	self->state.transport.write = fu_nordic_dfu_usb_device_write;
-	self->state.transport.read = fu_nordic_dfu_usb_device_read;
+	self->state.transport.write = fu_nordic_dfu_usb_device_write_cb;
+	self->state.transport.read = fu_nordic_dfu_usb_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
 }
 

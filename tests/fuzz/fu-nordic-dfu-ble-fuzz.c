@@ -85,8 +85,12 @@ fuzz_read(FuDevice *device,
 	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX];
 	gsize len;
 
-	if (fu_nordic_dfu_ble_take_pending_reply(&link->pending_reply, buf, bufsz, actual))
-		return TRUE;
+	if (link->pending_reply != NULL)
+		return fu_nordic_dfu_ble_take_pending_reply(&link->pending_reply,
+							    buf,
+							    bufsz,
+							    actual,
+							    error);
 	if (link->offset >= link->size) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no notification");
 		return FALSE;

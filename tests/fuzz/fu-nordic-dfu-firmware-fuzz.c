@@ -38,7 +38,7 @@ fuzz_check_image(FuNordicDfuImage *image)
 	g_autoptr(GError) error = NULL;
 
 	g_assert_nonnull(init);
-	(void)fu_nordic_dfu_fw_type_to_string(fu_nordic_dfu_image_get_fw_type(image));
+	(void)fu_nordic_dfu_image_fw_type_to_string(fu_nordic_dfu_image_get_fw_type(image));
 	(void)fu_nordic_dfu_image_get_sd_req(image);
 	fu_fuzz_check_result(fu_nordic_dfu_image_check_device(image, &fuzz_identity, &error),
 			     error,
