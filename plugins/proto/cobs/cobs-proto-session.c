@@ -768,6 +768,14 @@ cobs_proto_session_feed(CobsProtoSession *session,
 			cobs_proto_session_after_bye(session, buf + i, len - i);
 			return;
 		}
+		session->rx[session->rx_len++] = buf[i];
+		if (buf[i] == COBS_PROTO_FRAME_END) {
+			cobs_proto_session_reply(session, session->rx, session->rx_len, now_ms);
+			session->rx_len = 0;
+			continue;
+		}
+		/* a whole message's worth of bytes and no end marker: no frame can end here, so
+		 * waiting for the next read would only turn garbage into a timeout */
 		if (session->rx_len >= sizeof(session->rx)) {
 			cobs_proto_hex(session->rx, session->rx_len, hex, sizeof(hex));
 			cobs_proto_session_describe(session, session->answered, what, sizeof(what));
@@ -781,11 +789,6 @@ cobs_proto_session_feed(CobsProtoSession *session,
 			session->error_about_reply = true;
 			return;
 		}
-		session->rx[session->rx_len++] = buf[i];
-		if (buf[i] != COBS_PROTO_FRAME_END)
-			continue;
-		cobs_proto_session_reply(session, session->rx, session->rx_len, now_ms);
-		session->rx_len = 0;
 	}
 }
 

@@ -1400,6 +1400,27 @@ test_session_reply_partial(void)
 	CHECK(cobs_proto_session_get_device_caps(&session, NULL));
 }
 
+/* a read of a whole message's worth of bytes with no end marker is garbage at once: waiting for
+ * the next read could only end in a timeout, or never on a slow host */
+static void
+test_session_reply_full_without_end(void)
+{
+	uint8_t garbage[COBS_PROTO_MESSAGE_MAX];
+	CobsProtoSession session;
+	CobsProtoAction a;
+
+	memset(garbage, 0x41, sizeof(garbage));
+	cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
+	cobs_proto_session_next(&session, 0, &a);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1);
+	cobs_proto_session_next(&session, 1, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
+	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, garbage, sizeof(garbage), 2);
+	cobs_proto_session_next(&session, 2, &a);
+	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_GARBAGE);
+	CHECK_CONTAINS(a.message, "garbage in reply to erase");
+}
+
 int
 main(void)
 {
@@ -1426,6 +1447,7 @@ main(void)
 	test_session_after_bye();
 	test_session_verify_hostile();
 	test_session_reply_partial();
+	test_session_reply_full_without_end();
 	free(test_image);
 	return proto_test_result("cobs-proto-test");
 }
