@@ -61,13 +61,13 @@ fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uui
 	g_autoptr(GVariantIter) iter = NULL;
 	g_autofree gchar *prefix = g_strdup_printf("%s/", device_path);
 	const gchar *path;
-	GVariant *ifaces;
+	GVariant *ifaces_next;
 
 	if (objects == NULL)
 		return NULL;
 	g_variant_get(objects, "(a{oa{sa{sv}}})", &iter);
-	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces)) {
-		g_autoptr(GVariant) ifaces_owned = ifaces;
+	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
+		g_autoptr(GVariant) ifaces = ifaces_next;
 		g_autoptr(GVariant) props = NULL;
 		const gchar *obj_uuid = NULL;
 		if (!g_str_has_prefix(path, prefix))
@@ -102,13 +102,13 @@ fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen)
 	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(NULL);
 	g_autoptr(GVariantIter) iter = NULL;
 	const gchar *path;
-	GVariant *ifaces;
+	GVariant *ifaces_next;
 
 	if (objects == NULL)
 		return NULL;
 	g_variant_get(objects, "(a{oa{sa{sv}}})", &iter);
-	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces)) {
-		g_autoptr(GVariant) ifaces_owned = ifaces;
+	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
+		g_autoptr(GVariant) ifaces = ifaces_next;
 		g_autoptr(GVariant) props =
 		    g_variant_lookup_value(ifaces, "org.bluez.Device1", G_VARIANT_TYPE("a{sv}"));
 		const gchar *obj_address = NULL;
