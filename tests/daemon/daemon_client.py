@@ -169,7 +169,7 @@ class Session:
     def start_daemon(self, modules, quirks, remote_port=None, trust=None):
         dirs = {}
         for name in ("config", "config/remotes.d", "localconf", "state", "cache", "lock",
-                     "metadata", "remotes", "quirks"):
+                     "metadata", "remotes", "quirks", "vendor-ids"):
             dirs[name] = os.path.join(self.state, name)
             os.makedirs(dirs[name], exist_ok=True)
         with open(os.path.join(dirs["config"], "fwupd.conf"), "w", encoding="utf-8") as f:
@@ -199,6 +199,9 @@ class Session:
                    STATE_DIRECTORY=dirs["state"],
                    CACHE_DIRECTORY=dirs["cache"],
                    FWUPD_LOCKDIR=dirs["lock"],
+                   # an empty ID database: device names must not depend on whether the
+                   # machine has hwdata's usb.ids
+                   FWUPD_DATADIR_VENDOR_IDS=dirs["vendor-ids"],
                    CONFIGURATION_DIRECTORY=dirs["config"],
                    LOCALCONF_DIRECTORY=dirs["localconf"],
                    FWUPD_LOCALSTATEDIR_METADATA=dirs["metadata"],
