@@ -490,8 +490,9 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 /* the quirk figures the end of an update waits for, explained in README.md */
 #define FU_COBS_DEVICE_RESET_TIMEOUT_MS	 1000
 #define FU_COBS_DEVICE_RETURN_TIMEOUT_MS 3000
-/* how often the port is looked at while the device is off the bus */
-#define FU_COBS_DEVICE_PORT_POLL_MS 10
+/* how often the port is looked at while the device is off the bus: a USB enumeration takes
+ * more than 100 ms (the hub's debounce alone), so a look every 50 ms adds little to it */
+#define FU_COBS_DEVICE_PORT_POLL_MS 50
 
 /* *left is TRUE when the device left the bus within the reset timeout after bye was
  * answered: a read on its IN endpoint ends at once when it goes, and times out when it
@@ -552,34 +553,70 @@ fu_cobs_device_read_port_attr(const gchar *port, const gchar *attr, guint64 *val
 	return g_ascii_string_to_unsigned(buf, base, 0, G_MAXUINT32, value, NULL);
 }
 
+/* what fu_cobs_device_port_back_cb() looks for, and what it found */
+typedef struct {
+	const gchar *port;
+	guint64 devnum_old;
+	guint16 vid;
+	guint16 pid;
+} FuCobsDevicePortHelper;
+
+/* TRUE with its IDs when a device is at the port at another address than the one that left */
+static gboolean
+fu_cobs_device_port_back_cb(FuDevice *device, gpointer user_data, GError **error)
+{
+	FuCobsDevicePortHelper *helper = user_data;
+	guint64 devnum = 0;
+	guint64 vid = 0;
+	guint64 pid = 0;
+
+	if (!fu_cobs_device_read_port_attr(helper->port, "devnum", &devnum, 10) ||
+	    devnum == helper->devnum_old ||
+	    !fu_cobs_device_read_port_attr(helper->port, "idVendor", &vid, 16) ||
+	    !fu_cobs_device_read_port_attr(helper->port, "idProduct", &pid, 16)) {
+		/* not NOT_FOUND: a USB device's retries end at once on that */
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_TIMED_OUT,
+				    "no device enumerated at the port yet");
+		return FALSE;
+	}
+	helper->vid = (guint16)vid;
+	helper->pid = (guint16)pid;
+	return TRUE;
+}
+
 /*
  * What enumerates at the device's port once it has left: TRUE with its IDs when a device is
  * there at another address within the return timeout, FALSE when nothing is. The kernel
  * keeps the port's sysfs path across a re-enumeration and gives the device a new address.
+ * The port is looked at between sleeps: the udev backend's events reach fwupd through the
+ * main context, which does not run during write_firmware, and fwupd's own wait for a replug
+ * looks at its device list between sleeps alike.
  */
 static gboolean
 fu_cobs_device_wait_back(FuCobsDevice *self, guint64 devnum_old, guint16 *vid, guint16 *pid)
 {
-	const gchar *port = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self));
-	g_autoptr(GTimer) timer = g_timer_new();
+	FuCobsDevicePortHelper helper = {
+	    .port = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self)),
+	    .devnum_old = devnum_old,
+	};
+	g_autoptr(GError) error_local = NULL;
 
-	if (port == NULL)
+	if (helper.port == NULL)
 		return FALSE;
-	do {
-		guint64 devnum = 0;
-		guint64 tmp_vid = 0;
-		guint64 tmp_pid = 0;
-		if (fu_cobs_device_read_port_attr(port, "devnum", &devnum, 10) &&
-		    devnum != devnum_old &&
-		    fu_cobs_device_read_port_attr(port, "idVendor", &tmp_vid, 16) &&
-		    fu_cobs_device_read_port_attr(port, "idProduct", &tmp_pid, 16)) {
-			*vid = (guint16)tmp_vid;
-			*pid = (guint16)tmp_pid;
-			return TRUE;
-		}
-		g_usleep(FU_COBS_DEVICE_PORT_POLL_MS * 1000);
-	} while (g_timer_elapsed(timer, NULL) * 1000 < self->return_timeout_ms);
-	return FALSE;
+	if (!fu_device_retry_full(FU_DEVICE(self),
+				  fu_cobs_device_port_back_cb,
+				  self->return_timeout_ms / FU_COBS_DEVICE_PORT_POLL_MS + 1,
+				  FU_COBS_DEVICE_PORT_POLL_MS,
+				  &helper,
+				  &error_local)) {
+		g_debug("%s", error_local->message);
+		return FALSE;
+	}
+	*vid = helper.vid;
+	*pid = helper.pid;
+	return TRUE;
 }
 
 /* done, but the device's version cannot be read back: said in the log and to the user */
