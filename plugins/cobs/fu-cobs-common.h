@@ -60,6 +60,8 @@ fu_cobs_config_set_quirk(CobsProtoConfig *config,
 			 const gchar *value,
 			 gboolean *handled,
 			 GError **error);
+void
+fu_cobs_session_progress_add_steps(FuProgress *progress);
 gboolean
 fu_cobs_session_run(CobsProtoSession *session,
 		    const FuCobsTransport *transport,

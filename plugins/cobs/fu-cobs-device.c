@@ -451,14 +451,12 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 		gsize actual_length = 0;
 		g_autoptr(GError) error_local = NULL;
 
-		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
-						 self->ep_in,
-						 buf,
-						 sizeof(buf),
-						 &actual_length,
-						 FU_COBS_DEVICE_STALE_REPLY_MS,
-						 NULL,
-						 &error_local))
+		if (!fu_cobs_device_receive_cb(self,
+					       buf,
+					       sizeof(buf),
+					       &actual_length,
+					       FU_COBS_DEVICE_STALE_REPLY_MS,
+					       &error_local))
 			return TRUE;
 		g_info("dropped a stale reply of %" G_GSIZE_FORMAT " bytes", actual_length);
 		total += actual_length;
@@ -516,14 +514,12 @@ fu_cobs_device_wait_left(FuCobsDevice *self,
 
 		if (elapsed_ms >= self->reset_timeout_ms)
 			return TRUE;
-		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
-						 self->ep_in,
-						 buf,
-						 sizeof(buf),
-						 &actual_length,
-						 self->reset_timeout_ms - elapsed_ms,
-						 NULL,
-						 &error_local)) {
+		if (!fu_cobs_device_receive_cb(self,
+					       buf,
+					       sizeof(buf),
+					       &actual_length,
+					       self->reset_timeout_ms - elapsed_ms,
+					       &error_local)) {
 			if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND)) {
 				*left = TRUE;
 				return TRUE;
@@ -729,9 +725,7 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		config.use_verify = FALSE;
 
 	fu_progress_set_id(progress, G_STRLOC);
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_ERASE, 40, "erase");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 58, "write");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 2, "verify");
+	fu_cobs_session_progress_add_steps(progress);
 	if (cobs_proto_session_start(&session,
 				     &config,
 				     g_bytes_get_data(blob, NULL),
