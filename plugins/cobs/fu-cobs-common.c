@@ -52,7 +52,8 @@ fu_cobs_check_image_size(gsize size, guint64 size_max, GError **error)
 	return TRUE;
 }
 
-static gboolean
+/* a quirk's number, within min and max */
+gboolean
 fu_cobs_parse_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)
 {
 	guint64 tmp = 0;

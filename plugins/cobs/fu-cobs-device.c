@@ -23,9 +23,9 @@ struct _FuCobsDevice {
 	guint8 ep_out;
 	guint8 ep_in;
 	CobsProtoConfig config;
-	guint reset_timeout_ms;	 /* bye answered to off the bus, for a device that resets */
-	guint return_timeout_ms; /* off the bus to enumerated again */
-	gboolean bye_unanswered; /* the device left on bye instead of answering it */
+	guint32 reset_timeout_ms;  /* bye answered to off the bus, for a device that resets */
+	guint32 return_timeout_ms; /* off the bus to enumerated again */
+	gboolean bye_unanswered;   /* the device left on bye instead of answering it */
 	/* the device stayed in its bootloader after bye: it takes no more messages */
 	gboolean stayed_after_bye;
 	gboolean answers_version; /* announced the version query (now or in an earlier update) */
@@ -806,17 +806,10 @@ fu_cobs_device_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *val
 		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_out_quirk, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_ENDPOINT_IN) == 0)
 		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_in_quirk, error);
-	if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0 ||
-	    g_strcmp0(key, FU_COBS_QUIRK_RETURN_TIMEOUT) == 0) {
-		guint64 tmp = 0;
-		if (!fu_strtoull(value, &tmp, 1, 600000, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0)
-			self->reset_timeout_ms = tmp;
-		else
-			self->return_timeout_ms = tmp;
-		return TRUE;
-	}
+	if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0)
+		return fu_cobs_parse_u32(value, 1, 600000, &self->reset_timeout_ms, error);
+	if (g_strcmp0(key, FU_COBS_QUIRK_RETURN_TIMEOUT) == 0)
+		return fu_cobs_parse_u32(value, 1, 600000, &self->return_timeout_ms, error);
 	if (!fu_cobs_config_set_quirk(&self->config, key, value, &handled, error))
 		return FALSE;
 	if (handled)
