@@ -52,7 +52,8 @@ fu_cobs_check_image_size(gsize size, guint64 size_max, GError **error)
 	return TRUE;
 }
 
-static gboolean
+/* a quirk's number, within min and max */
+gboolean
 fu_cobs_parse_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)
 {
 	guint64 tmp = 0;
@@ -130,9 +131,60 @@ fu_cobs_proto_error_to_fwupd(CobsProtoError error)
 	}
 }
 
+/* the error an error action stands for; always FALSE */
+static gboolean
+fu_cobs_session_set_error(const CobsProtoAction *action, GError **error)
+{
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    fu_cobs_proto_error_to_fwupd(action->error),
+			    action->message);
+	return FALSE;
+}
+
+/* feeds the session what the transfer of a send or receive action brought: the bytes read,
+ * or the result its error (NULL when it succeeded) stands for; FALSE when it failed */
+static gboolean
+fu_cobs_session_feed_transfer(CobsProtoSession *session,
+			      const CobsProtoAction *action,
+			      const GError *error_transfer,
+			      const guint8 *buf,
+			      gsize bufsz)
+{
+	if (error_transfer != NULL) {
+		g_debug("%s %s failed: %s",
+			action->kind == COBS_PROTO_ACTION_SEND ? "sending"
+							       : "waiting for the reply to",
+			cobs_proto_step_to_string(action->step),
+			error_transfer->message);
+		cobs_proto_session_feed(session,
+					fu_cobs_error_to_result(error_transfer),
+					NULL,
+					0,
+					fu_cobs_now_ms());
+		return FALSE;
+	}
+	cobs_proto_session_feed(session, COBS_PROTO_RESULT_OK, buf, bufsz, fu_cobs_now_ms());
+	return TRUE;
+}
+
+/**
+ * fu_cobs_session_progress_add_steps:
+ * @progress: a #FuProgress
+ *
+ * Adds the steps a session moves @progress through: erase, write, and verify and bye.
+ **/
+void
+fu_cobs_session_progress_add_steps(FuProgress *progress)
+{
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_ERASE, 40, "erase");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 58, "write");
+	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 2, "verify");
+}
+
 /*
- * Progress: three steps the caller added to progress (erase, write, verify and bye); the
- * write step shows the bytes the device has acknowledged.
+ * Progress: the steps of fu_cobs_session_progress_add_steps(); the write step shows the bytes
+ * the device has acknowledged.
  */
 static void
 fu_cobs_session_progress(CobsProtoSession *session, FuProgress *progress, CobsProtoStep *shown)
@@ -160,7 +212,7 @@ fu_cobs_session_progress(CobsProtoSession *session, FuProgress *progress, CobsPr
  * @session: a started session
  * @transport: how to reach the device
  * @user_data: for @transport
- * @progress: (nullable): with three steps: erase, write, verify and bye
+ * @progress: (nullable): with the steps of fu_cobs_session_progress_add_steps()
  * @error: (nullable): optional return location for an error
  *
  * Executes the session's actions until it is done, sending and reading on this thread. Each
@@ -194,55 +246,29 @@ fu_cobs_session_run(CobsProtoSession *session,
 				fu_progress_step_done(progress);
 			return TRUE;
 		case COBS_PROTO_ACTION_ERROR:
-			g_set_error_literal(error,
-					    FWUPD_ERROR,
-					    fu_cobs_proto_error_to_fwupd(action.error),
-					    action.message);
-			return FALSE;
+			return fu_cobs_session_set_error(&action, error);
 		case COBS_PROTO_ACTION_SEND:
-			if (!transport->send(user_data,
-					     action.bytes,
-					     action.length,
-					     action.timeout_ms,
-					     &error_local)) {
-				g_debug("sending %s failed: %s",
-					cobs_proto_step_to_string(action.step),
-					error_local->message);
-				cobs_proto_session_feed(session,
-							fu_cobs_error_to_result(error_local),
-							NULL,
-							0,
-							fu_cobs_now_ms());
+			transport->send(user_data,
+					action.bytes,
+					action.length,
+					action.timeout_ms,
+					&error_local);
+			if (!fu_cobs_session_feed_transfer(session, &action, error_local, NULL, 0))
 				continue;
-			}
-			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
-						NULL,
-						0,
-						fu_cobs_now_ms());
 			break;
 		case COBS_PROTO_ACTION_RECEIVE:
-			if (!transport->receive(user_data,
-						buf,
-						sizeof(buf),
-						&actual_length,
-						action.timeout_ms,
-						&error_local)) {
-				g_debug("waiting for the reply to %s failed: %s",
-					cobs_proto_step_to_string(action.step),
-					error_local->message);
-				cobs_proto_session_feed(session,
-							fu_cobs_error_to_result(error_local),
-							NULL,
-							0,
-							fu_cobs_now_ms());
+			transport->receive(user_data,
+					   buf,
+					   sizeof(buf),
+					   &actual_length,
+					   action.timeout_ms,
+					   &error_local);
+			if (!fu_cobs_session_feed_transfer(session,
+							   &action,
+							   error_local,
+							   buf,
+							   MIN(actual_length, sizeof(buf))))
 				continue;
-			}
-			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
-						buf,
-						MIN(actual_length, sizeof(buf)),
-						fu_cobs_now_ms());
 			break;
 		default:
 			g_set_error(error,
@@ -465,13 +491,8 @@ fu_cobs_reader_check_after_bye(FuCobsReader *reader, CobsProtoSession *session, 
 		fu_cobs_read_result_free(result);
 	}
 	cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
-	if (action.kind == COBS_PROTO_ACTION_ERROR) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    fu_cobs_proto_error_to_fwupd(action.error),
-				    action.message);
-		return FALSE;
-	}
+	if (action.kind == COBS_PROTO_ACTION_ERROR)
+		return fu_cobs_session_set_error(&action, error);
 	return TRUE;
 }
 
@@ -481,7 +502,7 @@ fu_cobs_reader_check_after_bye(FuCobsReader *reader, CobsProtoSession *session, 
  * @transport: how to reach the device; its receive is called from another thread, at the
  *   same time as send
  * @user_data: for @transport
- * @progress: (nullable): with three steps: erase, write, verify and bye
+ * @progress: (nullable): with the steps of fu_cobs_session_progress_add_steps()
  * @error: (nullable): optional return location for an error
  *
  * Executes the session's actions as fu_cobs_session_run() does, with the replies read on a
@@ -542,14 +563,10 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 					    (guint)FU_COBS_REPLY_MARGIN);
 				break;
 			}
-			g_set_error_literal(error,
-					    FWUPD_ERROR,
-					    fu_cobs_proto_error_to_fwupd(action.error),
-					    action.message);
+			fu_cobs_session_set_error(&action, error);
 			break;
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
-			CobsProtoResult result = COBS_PROTO_RESULT_OK;
 			guint read_timeout_ms;
 			reply_read_alongside = FALSE;
 			/* the reads for what this sends go out first: the device answers the first
@@ -563,17 +580,12 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 				   (reader.concurrency > 1 ? 1 : FU_COBS_ACK_LENGTH)) {
 				fu_cobs_reader_request(&reader, read_timeout_ms);
 			}
-			if (!transport->send(user_data,
-					     action.bytes,
-					     action.length,
-					     action.timeout_ms,
-					     &error_local)) {
-				g_debug("sending %s failed: %s",
-					cobs_proto_step_to_string(action.step),
-					error_local->message);
-				result = fu_cobs_error_to_result(error_local);
-			}
-			cobs_proto_session_feed(session, result, NULL, 0, fu_cobs_now_ms());
+			transport->send(user_data,
+					action.bytes,
+					action.length,
+					action.timeout_ms,
+					&error_local);
+			fu_cobs_session_feed_transfer(session, &action, error_local, NULL, 0);
 		} else if (action.kind == COBS_PROTO_ACTION_RECEIVE) {
 			g_autoptr(FuCobsReadResult) result = NULL;
 			guint64 deadline_ms = fu_cobs_now_ms() + action.timeout_ms;
@@ -599,22 +611,13 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 							fu_cobs_now_ms());
 				continue;
 			}
-			if (result->error != NULL) {
-				g_debug("waiting for the reply to %s failed: %s",
-					cobs_proto_step_to_string(action.step),
-					result->error->message);
-				cobs_proto_session_feed(session,
-							fu_cobs_error_to_result(result->error),
-							NULL,
-							0,
-							fu_cobs_now_ms());
+			if (!fu_cobs_session_feed_transfer(
+				session,
+				&action,
+				result->error,
+				result->buf,
+				MIN(result->actual_length, sizeof(result->buf))))
 				continue;
-			}
-			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
-						result->buf,
-						MIN(result->actual_length, sizeof(result->buf)),
-						fu_cobs_now_ms());
 			if (cobs_proto_session_get_reply_partial(session) &&
 			    reader.concurrency > 1) {
 				split_while_overlapped = fu_cobs_reader_pending(&reader) > 0;

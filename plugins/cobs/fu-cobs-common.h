@@ -55,11 +55,15 @@ typedef struct {
 gboolean
 fu_cobs_check_image_size(gsize size, guint64 size_max, GError **error);
 gboolean
+fu_cobs_parse_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error);
+gboolean
 fu_cobs_config_set_quirk(CobsProtoConfig *config,
 			 const gchar *key,
 			 const gchar *value,
 			 gboolean *handled,
 			 GError **error);
+void
+fu_cobs_session_progress_add_steps(FuProgress *progress);
 gboolean
 fu_cobs_session_run(CobsProtoSession *session,
 		    const FuCobsTransport *transport,

@@ -23,9 +23,9 @@ struct _FuCobsDevice {
 	guint8 ep_out;
 	guint8 ep_in;
 	CobsProtoConfig config;
-	guint reset_timeout_ms;	 /* bye answered to off the bus, for a device that resets */
-	guint return_timeout_ms; /* off the bus to enumerated again */
-	gboolean bye_unanswered; /* the device left on bye instead of answering it */
+	guint32 reset_timeout_ms;  /* bye answered to off the bus, for a device that resets */
+	guint32 return_timeout_ms; /* off the bus to enumerated again */
+	gboolean bye_unanswered;   /* the device left on bye instead of answering it */
 	/* the device stayed in its bootloader after bye: it takes no more messages */
 	gboolean stayed_after_bye;
 	gboolean answers_version; /* announced the version query (now or in an earlier update) */
@@ -451,14 +451,12 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 		gsize actual_length = 0;
 		g_autoptr(GError) error_local = NULL;
 
-		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
-						 self->ep_in,
-						 buf,
-						 sizeof(buf),
-						 &actual_length,
-						 FU_COBS_DEVICE_STALE_REPLY_MS,
-						 NULL,
-						 &error_local))
+		if (!fu_cobs_device_receive_cb(self,
+					       buf,
+					       sizeof(buf),
+					       &actual_length,
+					       FU_COBS_DEVICE_STALE_REPLY_MS,
+					       &error_local))
 			return TRUE;
 		g_info("dropped a stale reply of %" G_GSIZE_FORMAT " bytes", actual_length);
 		total += actual_length;
@@ -490,8 +488,9 @@ fu_cobs_device_drop_stale_replies(FuCobsDevice *self, GError **error)
 /* the quirk figures the end of an update waits for, explained in README.md */
 #define FU_COBS_DEVICE_RESET_TIMEOUT_MS	 1000
 #define FU_COBS_DEVICE_RETURN_TIMEOUT_MS 3000
-/* how often the port is looked at while the device is off the bus */
-#define FU_COBS_DEVICE_PORT_POLL_MS 10
+/* how often the port is looked at while the device is off the bus: a USB enumeration takes
+ * more than 100 ms (the hub's debounce alone), so a look every 50 ms adds little to it */
+#define FU_COBS_DEVICE_PORT_POLL_MS 50
 
 /* *left is TRUE when the device left the bus within the reset timeout after bye was
  * answered: a read on its IN endpoint ends at once when it goes, and times out when it
@@ -515,14 +514,12 @@ fu_cobs_device_wait_left(FuCobsDevice *self,
 
 		if (elapsed_ms >= self->reset_timeout_ms)
 			return TRUE;
-		if (!fu_usb_device_bulk_transfer(FU_USB_DEVICE(self),
-						 self->ep_in,
-						 buf,
-						 sizeof(buf),
-						 &actual_length,
-						 self->reset_timeout_ms - elapsed_ms,
-						 NULL,
-						 &error_local)) {
+		if (!fu_cobs_device_receive_cb(self,
+					       buf,
+					       sizeof(buf),
+					       &actual_length,
+					       self->reset_timeout_ms - elapsed_ms,
+					       &error_local)) {
 			if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND)) {
 				*left = TRUE;
 				return TRUE;
@@ -552,34 +549,70 @@ fu_cobs_device_read_port_attr(const gchar *port, const gchar *attr, guint64 *val
 	return g_ascii_string_to_unsigned(buf, base, 0, G_MAXUINT32, value, NULL);
 }
 
+/* what fu_cobs_device_port_back_cb() looks for, and what it found */
+typedef struct {
+	const gchar *port;
+	guint64 devnum_old;
+	guint16 vid;
+	guint16 pid;
+} FuCobsDevicePortHelper;
+
+/* TRUE with its IDs when a device is at the port at another address than the one that left */
+static gboolean
+fu_cobs_device_port_back_cb(FuDevice *device, gpointer user_data, GError **error)
+{
+	FuCobsDevicePortHelper *helper = user_data;
+	guint64 devnum = 0;
+	guint64 vid = 0;
+	guint64 pid = 0;
+
+	if (!fu_cobs_device_read_port_attr(helper->port, "devnum", &devnum, 10) ||
+	    devnum == helper->devnum_old ||
+	    !fu_cobs_device_read_port_attr(helper->port, "idVendor", &vid, 16) ||
+	    !fu_cobs_device_read_port_attr(helper->port, "idProduct", &pid, 16)) {
+		/* not NOT_FOUND: a USB device's retries end at once on that */
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_TIMED_OUT,
+				    "no device enumerated at the port yet");
+		return FALSE;
+	}
+	helper->vid = (guint16)vid;
+	helper->pid = (guint16)pid;
+	return TRUE;
+}
+
 /*
  * What enumerates at the device's port once it has left: TRUE with its IDs when a device is
  * there at another address within the return timeout, FALSE when nothing is. The kernel
  * keeps the port's sysfs path across a re-enumeration and gives the device a new address.
+ * The port is looked at between sleeps: the udev backend's events reach fwupd through the
+ * main context, which does not run during write_firmware, and fwupd's own wait for a replug
+ * looks at its device list between sleeps alike.
  */
 static gboolean
 fu_cobs_device_wait_back(FuCobsDevice *self, guint64 devnum_old, guint16 *vid, guint16 *pid)
 {
-	const gchar *port = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self));
-	g_autoptr(GTimer) timer = g_timer_new();
+	FuCobsDevicePortHelper helper = {
+	    .port = fu_udev_device_get_sysfs_path(FU_UDEV_DEVICE(self)),
+	    .devnum_old = devnum_old,
+	};
+	g_autoptr(GError) error_local = NULL;
 
-	if (port == NULL)
+	if (helper.port == NULL)
 		return FALSE;
-	do {
-		guint64 devnum = 0;
-		guint64 tmp_vid = 0;
-		guint64 tmp_pid = 0;
-		if (fu_cobs_device_read_port_attr(port, "devnum", &devnum, 10) &&
-		    devnum != devnum_old &&
-		    fu_cobs_device_read_port_attr(port, "idVendor", &tmp_vid, 16) &&
-		    fu_cobs_device_read_port_attr(port, "idProduct", &tmp_pid, 16)) {
-			*vid = (guint16)tmp_vid;
-			*pid = (guint16)tmp_pid;
-			return TRUE;
-		}
-		g_usleep(FU_COBS_DEVICE_PORT_POLL_MS * 1000);
-	} while (g_timer_elapsed(timer, NULL) * 1000 < self->return_timeout_ms);
-	return FALSE;
+	if (!fu_device_retry_full(FU_DEVICE(self),
+				  fu_cobs_device_port_back_cb,
+				  self->return_timeout_ms / FU_COBS_DEVICE_PORT_POLL_MS + 1,
+				  FU_COBS_DEVICE_PORT_POLL_MS,
+				  &helper,
+				  &error_local)) {
+		g_debug("%s", error_local->message);
+		return FALSE;
+	}
+	*vid = helper.vid;
+	*pid = helper.pid;
+	return TRUE;
 }
 
 /* done, but the device's version cannot be read back: said in the log and to the user */
@@ -692,9 +725,7 @@ fu_cobs_device_write_firmware(FuDevice *device,
 		config.use_verify = FALSE;
 
 	fu_progress_set_id(progress, G_STRLOC);
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_ERASE, 40, "erase");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 58, "write");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 2, "verify");
+	fu_cobs_session_progress_add_steps(progress);
 	if (cobs_proto_session_start(&session,
 				     &config,
 				     g_bytes_get_data(blob, NULL),
@@ -775,17 +806,10 @@ fu_cobs_device_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *val
 		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_out_quirk, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_ENDPOINT_IN) == 0)
 		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_in_quirk, error);
-	if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0 ||
-	    g_strcmp0(key, FU_COBS_QUIRK_RETURN_TIMEOUT) == 0) {
-		guint64 tmp = 0;
-		if (!fu_strtoull(value, &tmp, 1, 600000, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0)
-			self->reset_timeout_ms = tmp;
-		else
-			self->return_timeout_ms = tmp;
-		return TRUE;
-	}
+	if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0)
+		return fu_cobs_parse_u32(value, 1, 600000, &self->reset_timeout_ms, error);
+	if (g_strcmp0(key, FU_COBS_QUIRK_RETURN_TIMEOUT) == 0)
+		return fu_cobs_parse_u32(value, 1, 600000, &self->return_timeout_ms, error);
 	if (!fu_cobs_config_set_quirk(&self->config, key, value, &handled, error))
 		return FALSE;
 	if (handled)

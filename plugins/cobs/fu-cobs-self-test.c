@@ -295,9 +295,7 @@ run_fake(FuCobsFakeDevice *fake, GBytes *image, gboolean use_verify, GError **er
 
 	cobs_proto_config_init(&config);
 	config.use_verify = use_verify;
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_ERASE, 40, "erase");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_WRITE, 58, "write");
-	fu_progress_add_step(progress, FWUPD_STATUS_DEVICE_VERIFY, 2, "verify");
+	fu_cobs_session_progress_add_steps(progress);
 	g_assert_cmpint(cobs_proto_session_start(&session,
 						 &config,
 						 g_bytes_get_data(image, NULL),

@@ -225,11 +225,25 @@ cobs_proto_frame_parse(const uint8_t *buf,
 	return COBS_PROTO_ERROR_NONE;
 }
 
+/* a frame that is not the reply expected: says what came instead of it */
+static CobsProtoError
+cobs_proto_reply_unexpected(const uint8_t *buf,
+			    size_t len,
+			    const char *expected,
+			    char *msg,
+			    size_t msg_size)
+{
+	char hex[80];
+
+	cobs_proto_hex(buf, len, hex, sizeof(hex));
+	proto_format(msg, msg_size, "[%s] instead of %s", hex, expected);
+	return COBS_PROTO_ERROR_NOT_ACK;
+}
+
 CobsProtoError
 cobs_proto_ack_parse(const uint8_t *buf, size_t len, char *msg, size_t msg_size)
 {
 	CobsProtoFrame frame;
-	char hex[80];
 	CobsProtoError rc;
 
 	rc = cobs_proto_frame_parse(buf, len, &frame, msg, msg_size);
@@ -237,9 +251,7 @@ cobs_proto_ack_parse(const uint8_t *buf, size_t len, char *msg, size_t msg_size)
 		return rc;
 	if (len == 2 && buf[0] == COBS_PROTO_CONTROL_ACK)
 		return COBS_PROTO_ERROR_NONE;
-	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	proto_format(msg, msg_size, "[%s] instead of ACK [06 00]", hex);
-	return COBS_PROTO_ERROR_NOT_ACK;
+	return cobs_proto_reply_unexpected(buf, len, "ACK [06 00]", msg, msg_size);
 }
 
 CobsProtoError
@@ -250,7 +262,6 @@ cobs_proto_erase_ack_parse(const uint8_t *buf,
 			   size_t msg_size)
 {
 	CobsProtoFrame frame;
-	char hex[80];
 	CobsProtoError rc;
 
 	if (caps == NULL)
@@ -267,12 +278,11 @@ cobs_proto_erase_ack_parse(const uint8_t *buf,
 		*caps = frame.payload[1];
 		return COBS_PROTO_ERROR_NONE;
 	}
-	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	proto_format(msg,
-		     msg_size,
-		     "[%s] instead of ACK [06 00] or extended ACK [06 03 01 <caps> 00]",
-		     hex);
-	return COBS_PROTO_ERROR_NOT_ACK;
+	return cobs_proto_reply_unexpected(buf,
+					   len,
+					   "ACK [06 00] or extended ACK [06 03 01 <caps> 00]",
+					   msg,
+					   msg_size);
 }
 
 CobsProtoError
@@ -283,7 +293,6 @@ cobs_proto_version_reply_parse(const uint8_t *buf,
 			       size_t msg_size)
 {
 	CobsProtoFrame frame;
-	char hex[80];
 	CobsProtoError rc;
 
 	if (version == NULL)
@@ -299,12 +308,11 @@ cobs_proto_version_reply_parse(const uint8_t *buf,
 			   (uint32_t)frame.payload[3] << 16 | (uint32_t)frame.payload[4] << 24;
 		return COBS_PROTO_ERROR_NONE;
 	}
-	cobs_proto_hex(buf, len, hex, sizeof(hex));
-	proto_format(msg,
-		     msg_size,
-		     "[%s] instead of the version reply [06 COBS(07 version[4]) 00]",
-		     hex);
-	return COBS_PROTO_ERROR_NOT_ACK;
+	return cobs_proto_reply_unexpected(buf,
+					   len,
+					   "the version reply [06 COBS(07 version[4]) 00]",
+					   msg,
+					   msg_size);
 }
 
 void

@@ -44,82 +44,71 @@ check_vector(const uint8_t *raw, size_t raw_len, const uint8_t *enc, size_t enc_
 	}
 }
 
-#define VECTOR(raw, enc)                                                                           \
-	do {                                                                                       \
-		static const uint8_t raw_[] = raw;                                                 \
-		static const uint8_t enc_[] = enc;                                                 \
-		check_vector(raw_, sizeof(raw_), enc_, sizeof(enc_));                              \
-	} while (0)
-#define BYTES(...)                                                                                 \
-	{                                                                                          \
-		__VA_ARGS__                                                                        \
+/*
+ * Bytes written as the COBS article writes them: hex bytes, "01..FE" for a run counting up.
+ * Returns how many there are, or 0 with a failed check when the text is not that.
+ */
+static size_t
+bytes_from_text(const char *text, uint8_t *buf, size_t buf_size)
+{
+	size_t len = 0;
+	const char *p = text;
+
+	while (*p != '\0') {
+		char *end = NULL;
+		unsigned long from = strtoul(p, &end, 16);
+		unsigned long to = from;
+		if (strncmp(end, "..", 2) == 0)
+			to = strtoul(end + 2, &end, 16);
+		bool valid = end != p && to <= 0xFF && to >= from && len + (to - from) < buf_size;
+		CHECK(valid);
+		if (!valid)
+			return 0;
+		for (unsigned long b = from; b <= to; b++)
+			buf[len++] = (uint8_t)b;
+		p = end;
+		while (*p == ' ')
+			p++;
 	}
+	return len;
+}
 
 static void
 test_cobs_vectors(void)
 {
+	/* the empty input and the examples of the COBS article on Wikipedia */
+	static const struct {
+		const char *raw;
+		const char *enc;
+	} vectors[] = {
+	    {"", "01"},
+	    {"00", "01 01"},
+	    {"00 00", "01 01 01"},
+	    {"00 11 00", "01 02 11 01"},
+	    {"11 22 00 33", "03 11 22 02 33"},
+	    {"11 22 33 44", "05 11 22 33 44"},
+	    {"11 00 00 00", "02 11 01 01 01"},
+	    /* 254 non-zero bytes: one full block, no trailing code byte */
+	    {"01..FE", "FF 01..FE"},
+	    {"00 01..FE", "01 FF 01..FE"},
+	    /* 255 non-zero bytes: a full block, then a block of one */
+	    {"01..FF", "FF 01..FE 02 FF"},
+	    {"02..FF 00", "FF 02..FF 01 01"},
+	    {"03..FF 00 01", "FE 03..FF 02 01"},
+	};
 	uint8_t raw[300];
 	uint8_t enc[300];
 
-	/* empty, single zero and the short examples */
-	check_vector(NULL, 0, (const uint8_t[]){0x01}, 1);
-	VECTOR(BYTES(0x00), BYTES(0x01, 0x01));
-	VECTOR(BYTES(0x00, 0x00), BYTES(0x01, 0x01, 0x01));
-	VECTOR(BYTES(0x00, 0x11, 0x00), BYTES(0x01, 0x02, 0x11, 0x01));
-	VECTOR(BYTES(0x11, 0x22, 0x00, 0x33), BYTES(0x03, 0x11, 0x22, 0x02, 0x33));
-	VECTOR(BYTES(0x11, 0x22, 0x33, 0x44), BYTES(0x05, 0x11, 0x22, 0x33, 0x44));
-	VECTOR(BYTES(0x11, 0x00, 0x00, 0x00), BYTES(0x02, 0x11, 0x01, 0x01, 0x01));
+	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
+		size_t raw_len = bytes_from_text(vectors[i].raw, raw, sizeof(raw));
+		size_t enc_len = bytes_from_text(vectors[i].enc, enc, sizeof(enc));
+		check_vector(raw, raw_len, enc, enc_len);
+	}
 
 	/* all zeros: one code byte per zero, plus one */
 	memset(raw, 0, 61);
 	memset(enc, 0x01, 62);
 	check_vector(raw, 61, enc, 62);
-
-	/* 254 non-zero bytes 01..FE: one full block, no trailing code byte */
-	for (unsigned i = 0; i < 254; i++)
-		raw[i] = (uint8_t)(i + 1);
-	enc[0] = 0xFF;
-	memcpy(enc + 1, raw, 254);
-	check_vector(raw, 254, enc, 255);
-
-	/* 00 01..FE */
-	raw[0] = 0x00;
-	for (unsigned i = 1; i < 255; i++)
-		raw[i] = (uint8_t)i;
-	enc[0] = 0x01;
-	enc[1] = 0xFF;
-	memcpy(enc + 2, raw + 1, 254);
-	check_vector(raw, 255, enc, 256);
-
-	/* 255 non-zero bytes 01..FF: a full block, then a block of one */
-	for (unsigned i = 0; i < 255; i++)
-		raw[i] = (uint8_t)(i + 1);
-	enc[0] = 0xFF;
-	memcpy(enc + 1, raw, 254);
-	enc[255] = 0x02;
-	enc[256] = 0xFF;
-	check_vector(raw, 255, enc, 257);
-
-	/* 02..FF 00 */
-	for (unsigned i = 0; i < 254; i++)
-		raw[i] = (uint8_t)(i + 2);
-	raw[254] = 0x00;
-	enc[0] = 0xFF;
-	memcpy(enc + 1, raw, 254);
-	enc[255] = 0x01;
-	enc[256] = 0x01;
-	check_vector(raw, 255, enc, 257);
-
-	/* 03..FF 00 01 */
-	for (unsigned i = 0; i < 253; i++)
-		raw[i] = (uint8_t)(i + 3);
-	raw[253] = 0x00;
-	raw[254] = 0x01;
-	enc[0] = 0xFE;
-	memcpy(enc + 1, raw, 253);
-	enc[254] = 0x02;
-	enc[255] = 0x01;
-	check_vector(raw, 255, enc, 256);
 }
 
 static void
