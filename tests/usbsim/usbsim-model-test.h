@@ -56,20 +56,14 @@ getstatus(gpointer model, gint64 now_us, guint8 expected_state, guint8 expected_
 	return poll;
 }
 
-/* a request whose reply data does not matter: the outcome */
+/* the outcome of a request whose reply data does not matter */
 static UsbsimOutcome
-request_outcome(gpointer model,
-		guint8 type,
-		guint8 req,
-		guint16 value,
-		const guint8 *data,
-		guint16 len,
-		gint64 now_us)
+reply_outcome(UsbsimReply reply)
 {
-	UsbsimReply reply = request(model, type, req, value, data, len, now_us);
 	g_byte_array_unref(reply.data);
 	return reply.outcome;
 }
+#define request_outcome(...) reply_outcome(request(__VA_ARGS__))
 
 /* a device gone from the bus to reboot: GETSTATUS goes unanswered */
 static void

@@ -1072,14 +1072,7 @@ main(int argc, char **argv)
 	UsbsimModel model = {NULL};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
-	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
-	    {"json",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &json,
-	     "--list-profiles: as JSON, the facts the test tools read",
-	     NULL},
+	    USBSIM_HARNESS_LIST_PROFILES_ENTRIES(&list_profiles, &json),
 	    {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "Initial mode: runtime or dfu", "MODE"},
 	    {"vid", 0, 0, G_OPTION_ARG_STRING, &o.vid, "USB vendor ID", "0xNNNN"},
 	    {"runtime-pid",
