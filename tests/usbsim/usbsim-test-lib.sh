@@ -67,7 +67,8 @@ sim() {
 # the device by its IDs and installs: usage: sh client.sh VID PID FILE
 fwupdtool_client() {
 	command -v fwupdtool >/dev/null || fail "fwupdtool is not installed"
-	export STATE_DIRECTORY="$WORK/state" CACHE_DIRECTORY="$WORK/cache" FWUPD_LOCKDIR="$WORK/lock"
+	export STATE_DIRECTORY="$WORK/state" CACHE_DIRECTORY="$WORK/cache"
+	export FWUPD_LOCKDIR="$WORK/lock"
 	mkdir -p "$STATE_DIRECTORY" "$CACHE_DIRECTORY" "$FWUPD_LOCKDIR"
 	cat >"$WORK/client.sh" <<CLIENT
 #!/bin/sh
