@@ -758,7 +758,8 @@ static gboolean
 usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
 {
 	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
-	const UsbsimOption opts[] = {
+	/* --manifest-status is checked between the manifestation options and the attributes */
+	const UsbsimOption manifestation[] = {
 	    USBSIM_BOOL_OPTION(o->manifest_tolerant,
 			       "--manifest-tolerant",
 			       &config->manifest_tolerant),
@@ -766,6 +767,8 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 				 usbsim_ending_choices,
 				 "--manifest-ending must be wait-reset, reset or silent",
 				 &config->ending),
+	};
+	const UsbsimOption attributes[] = {
 	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config->app_has_dfu),
 	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config->will_detach),
 	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config->can_upload),
@@ -784,7 +787,7 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 			    config->profile.page_size);
 		return FALSE;
 	}
-	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error))
+	if (!usbsim_parse_options(manifestation, G_N_ELEMENTS(manifestation), error))
 		return FALSE;
 	if (o->manifest_status != NULL) {
 		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
@@ -802,7 +805,7 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 		}
 		config->manifest_status = status;
 	}
-	return TRUE;
+	return usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error);
 }
 
 /* the DfuSe model: the shared options, its own, and the DFU 1.1 attributes as the
