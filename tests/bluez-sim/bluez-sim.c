@@ -671,8 +671,9 @@ sim_device_new(Sim *sim, const gchar *address, const gchar *name, gboolean paire
 
 /* ---- the link ---- */
 
+/* the host's write channel: its watch and its end */
 static void
-sim_close_fds(Sim *sim)
+sim_close_write(Sim *sim)
 {
 	if (sim->write_watch != 0) {
 		g_source_remove(sim->write_watch);
@@ -682,6 +683,12 @@ sim_close_fds(Sim *sim)
 		close(sim->write_fd);
 		sim->write_fd = -1;
 	}
+}
+
+static void
+sim_close_fds(Sim *sim)
+{
+	sim_close_write(sim);
 	if (sim->notify_fd >= 0) {
 		close(sim->notify_fd);
 		sim->notify_fd = -1;
@@ -1313,14 +1320,7 @@ sim_acquire(Sim *sim, SimObject *chr, GDBusMethodInvocation *invocation, gboolea
 	if (write && sim->write_fd >= 0 && sim_fd_hung_up(sim->write_fd)) {
 		while (sim_read_packet(sim))
 			;
-		if (sim->write_watch != 0) {
-			g_source_remove(sim->write_watch);
-			sim->write_watch = 0;
-		}
-		if (sim->write_fd >= 0) {
-			close(sim->write_fd);
-			sim->write_fd = -1;
-		}
+		sim_close_write(sim);
 	}
 	if ((write && sim->write_fd >= 0) || (!write && sim->notify_fd >= 0)) {
 		g_dbus_method_invocation_return_dbus_error(invocation,
@@ -1742,29 +1742,15 @@ main(int argc, char **argv)
 	g_autofree gchar *bus = NULL;
 	gchar *address = NULL;
 	gchar *mode = NULL;
-	gchar *summary = NULL;
 	gdouble ci_ms = 7.5;
 	gdouble time_scale = 1.0;
 	gint ppi = 4;
 	gint att_mtu = 247;
 	gint buffers = 8;
 	gint drop_after = 0;
-	gint buttonless_result = -1;
 	gint app_version = 0;
-	gboolean buttonless_silent = FALSE;
-	gboolean buttonless_stays = FALSE;
-	gboolean bootloader_absent = FALSE;
-	gboolean connect_hangs = FALSE;
-	gboolean discovery_refused = FALSE;
-	gboolean app_no_dfu = FALSE;
-	gboolean app_no_fw_revision = FALSE;
-	gboolean app_silent = FALSE;
-	gboolean bootloader_stays = FALSE;
-	gboolean app_unpaired = FALSE;
-	gboolean lose_final_answer = FALSE;
 	gboolean unsolicited = FALSE;
 	g_autofree gchar *wrong_length_op = NULL;
-	gchar *flash_out = NULL;
 	gboolean app_valid = FALSE;
 	gboolean require_signature = FALSE;
 	const GOptionEntry entries[] = {
@@ -1817,84 +1803,84 @@ main(int argc, char **argv)
 	     0,
 	     0,
 	     G_OPTION_ARG_INT,
-	     &buttonless_result,
+	     &sim->buttonless_result,
 	     "Answer enter-bootloader with this result",
 	     "N"},
 	    {"buttonless-silent",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &buttonless_silent,
+	     &sim->buttonless_silent,
 	     "Never indicate the enter-bootloader response",
 	     NULL},
 	    {"buttonless-stays",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &buttonless_stays,
+	     &sim->buttonless_stays,
 	     "Answer enter-bootloader with success but never reset",
 	     NULL},
 	    {"bootloader-absent",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &bootloader_absent,
+	     &sim->bootloader_absent,
 	     "The bootloader never advertises",
 	     NULL},
 	    {"connect-hangs",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &connect_hangs,
+	     &sim->connect_hangs,
 	     "A Connect to a device that does not advertise waits for it, as BlueZ's",
 	     NULL},
 	    {"discovery-refused",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &discovery_refused,
+	     &sim->discovery_refused,
 	     "StartDiscovery fails, as with the adapter powered off",
 	     NULL},
 	    {"app-no-dfu",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &app_no_dfu,
+	     &sim->app_no_dfu,
 	     "The application has no buttonless DFU service",
 	     NULL},
 	    {"app-no-fw-revision",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &app_no_fw_revision,
+	     &sim->app_no_fw_revision,
 	     "The application's Device Information has no firmware revision",
 	     NULL},
 	    {"app-silent",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &app_silent,
+	     &sim->app_silent,
 	     "After the activation reset the application never advertises",
 	     NULL},
 	    {"app-unpaired",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &app_unpaired,
+	     &sim->app_unpaired,
 	     "After the activation reset BlueZ holds no pairing for the application",
 	     NULL},
 	    {"bootloader-stays",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &bootloader_stays,
+	     &sim->bootloader_stays,
 	     "After the activation the bootloader stays connected in DFU mode",
 	     NULL},
 	    {"lose-final-answer",
 	     0,
 	     0,
 	     G_OPTION_ARG_NONE,
-	     &lose_final_answer,
+	     &sim->lose_final_answer,
 	     "The link drops with the answer to an image's final execute",
 	     NULL},
 	    {"reply-wrong-length",
@@ -1912,7 +1898,13 @@ main(int argc, char **argv)
 	     "Hostile: a notification that is no response, and a CRC notification nobody asked "
 	     "for, before every response",
 	     NULL},
-	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at exit", "FILE"},
+	    {"flash-out",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &sim->flash_out,
+	     "Flash dump at exit",
+	     "FILE"},
 	    {"app-valid", 0, 0, G_OPTION_ARG_NONE, &app_valid, "Bank 0 holds an application", NULL},
 	    {"app-version", 0, 0, G_OPTION_ARG_INT, &app_version, "Its version", "N"},
 	    {"require-signature",
@@ -1922,9 +1914,17 @@ main(int argc, char **argv)
 	     &require_signature,
 	     "A key is provisioned",
 	     NULL},
-	    {"summary", 0, 0, G_OPTION_ARG_FILENAME, &summary, "Trace and summary at exit", "FILE"},
+	    {"summary",
+	     0,
+	     0,
+	     G_OPTION_ARG_FILENAME,
+	     &sim->summary_path,
+	     "Trace and summary at exit",
+	     "FILE"},
 	    {NULL}};
 
+	/* the options that need no check land in the device's own fields */
+	sim->buttonless_result = -1;
 	ctx = g_option_context_new("- a fake org.bluez with a simulated nRF52 Secure DFU device");
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -1940,22 +1940,8 @@ main(int argc, char **argv)
 	sim->att_mtu = CLAMP(att_mtu, 23, 517);
 	sim->controller_buffers = MAX(buffers, 1);
 	sim->drop_link_after = drop_after;
-	sim->buttonless_result = buttonless_result;
-	sim->buttonless_silent = buttonless_silent;
-	sim->buttonless_stays = buttonless_stays;
-	sim->bootloader_absent = bootloader_absent;
-	sim->connect_hangs = connect_hangs;
-	sim->discovery_refused = discovery_refused;
 	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
 	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
-	sim->app_no_dfu = app_no_dfu;
-	sim->app_no_fw_revision = app_no_fw_revision;
-	sim->app_silent = app_silent;
-	sim->bootloader_stays = bootloader_stays;
-	sim->app_unpaired = app_unpaired;
-	sim->lose_final_answer = lose_final_answer;
-	sim->flash_out = flash_out;
-	sim->summary_path = summary;
 	sim->write_fd = -1;
 	sim->notify_fd = -1;
 	sim->trace = g_string_new(NULL);

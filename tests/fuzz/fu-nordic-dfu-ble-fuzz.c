@@ -25,10 +25,8 @@
  * error and a success none; no GLib critical or warning.
  */
 
-#include "fu-context-private.h"
-#include "fu-fuzz-common.h"
 #include "fu-nordic-dfu-ble-common.h"
-#include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-fuzz.h"
 
 typedef struct {
 	const guint8 *data;
@@ -48,10 +46,7 @@ fuzz_write(FuDevice *device, const guint8 *buf, gsize bufsz, guint timeout_ms, G
 	g_autoptr(GError) error_local = NULL;
 
 	/* one whole SLIP frame within the cap */
-	g_assert_cmpuint(bufsz, >, 0);
-	g_assert_cmpuint(bufsz, <=, link->mtu_max);
-	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
-	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
+	fu_nordic_dfu_fuzz_check_frame(buf, bufsz, link->mtu_max);
 
 	/* never empty, and a write of at most one packet: the device refuses anything else with
 	 * an internal error */
@@ -115,16 +110,11 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size);
 int
 LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 {
-	static FuContext *ctx = NULL;
-	static guint8 init_packet[140];
-	static guint8 image[700];
 	FuzzLink link = {0};
 	FuNordicDfuTransport transport = {.write = fuzz_write, .read = fuzz_read};
 	FuNordicDfuState state = {0};
 	guint att_mtu;
 	g_autoptr(FuDevice) device = NULL;
-	g_autoptr(GError) error = NULL;
-	gboolean ok;
 
 	if (size < 3)
 		return 0;
@@ -140,37 +130,20 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	g_assert_cmpuint(nrf_dfu_proto_write_size(link.mtu_max), <=, link.chunk_size);
 	g_assert_cmpuint(nrf_dfu_proto_write_size(link.mtu_max), >, 0);
 
-	/* the device builds its instance IDs in a context, as the daemon's would */
-	if (ctx == NULL)
-		ctx = fu_context_new();
-	device = fu_device_new(ctx);
-	fu_nordic_dfu_init_device(device);
+	device = fu_nordic_dfu_fuzz_device_new();
 	link.data = data + 3;
 	link.size = size - 3;
 	g_object_set_data(G_OBJECT(device), "fuzz-link", &link);
 	transport.device = device;
 	state.mtu_max = link.mtu_max;
 
-	ok = fu_nordic_dfu_setup(&transport, &state, &error);
-	fu_fuzz_check_result(ok, error, "setup");
-	if (ok && (data[2] & 0x01)) {
-		g_autofree NrfDfuProtoSession *session = g_new0(NrfDfuProtoSession, 1);
-		for (gsize i = 0; i < sizeof(init_packet); i++)
-			init_packet[i] = (guint8)(i * 5 + 1);
-		for (gsize i = 0; i < sizeof(image); i++)
-			image[i] = (guint8)(i * 7 + 3);
-		nrf_dfu_proto_session_init(session);
-		session->mtu_max = state.mtu_max;
-		nrf_dfu_proto_session_start_transfer(session,
-						     init_packet,
-						     sizeof(init_packet),
-						     image,
-						     sizeof(image),
-						     (data[2] >> 1) & 0x03,
-						     TRUE);
-		ok = fu_nordic_dfu_run_session(&transport, session, NULL, &error);
-		fu_fuzz_check_result(ok, error, "transfer");
-	}
+	/* a transfer of a 700-byte image after the setup, or none */
+	fu_nordic_dfu_fuzz_run(&transport,
+			       &state,
+			       140,
+			       data[2] & 0x01 ? 700 : 0,
+			       data[2] >> 1 & 3,
+			       TRUE);
 	g_clear_pointer(&link.pending_reply, g_byte_array_unref);
 	return 0;
 }

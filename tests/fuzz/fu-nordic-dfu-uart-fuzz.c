@@ -21,9 +21,7 @@
  * GLib critical or warning; the run ends (libFuzzer's -timeout catches a hang).
  */
 
-#include "fu-context-private.h"
-#include "fu-fuzz-common.h"
-#include "fu-nordic-dfu-common.h"
+#include "fu-nordic-dfu-fuzz.h"
 
 typedef struct {
 	const guint8 *data;
@@ -37,10 +35,7 @@ fuzz_write(FuDevice *device, const guint8 *buf, gsize bufsz, guint timeout_ms, G
 {
 	FuzzPort *port = g_object_get_data(G_OBJECT(device), "fuzz-port");
 
-	g_assert_cmpuint(bufsz, >, 0);
-	g_assert_cmpuint(bufsz, <=, NRF_DFU_PROTO_MTU_MAX);
-	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
-	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
+	fu_nordic_dfu_fuzz_check_frame(buf, bufsz, NRF_DFU_PROTO_MTU_MAX);
 	g_assert_cmpuint(timeout_ms, >, 0);
 	port->writes++;
 	return TRUE;
@@ -77,23 +72,14 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size);
 int
 LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 {
-	static FuContext *ctx = NULL;
-	static guint8 init_packet[64];
-	static guint8 image[300];
 	FuzzPort port = {0};
 	FuNordicDfuTransport transport = {.write = fuzz_write, .read = fuzz_read};
 	FuNordicDfuState state = {0};
 	g_autoptr(FuDevice) device = NULL;
-	g_autoptr(GError) error = NULL;
-	gboolean ok;
 
 	if (size < 1)
 		return 0;
-	/* the device builds its instance IDs in a context, as the daemon's would */
-	if (ctx == NULL)
-		ctx = fu_context_new();
-	device = fu_device_new(ctx);
-	fu_nordic_dfu_init_device(device);
+	device = fu_nordic_dfu_fuzz_device_new();
 	if (data[0] & 0x01)
 		fu_device_add_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
 	port.data = data + 1;
@@ -101,24 +87,12 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	g_object_set_data(G_OBJECT(device), "fuzz-port", &port);
 	transport.device = device;
 
-	ok = fu_nordic_dfu_setup(&transport, &state, &error);
-	fu_fuzz_check_result(ok, error, "setup");
-	if (ok && (data[0] & 0x02)) {
-		g_autofree NrfDfuProtoSession *session = g_new0(NrfDfuProtoSession, 1);
-		for (gsize i = 0; i < sizeof(init_packet); i++)
-			init_packet[i] = (guint8)(i * 5 + 1);
-		for (gsize i = 0; i < sizeof(image); i++)
-			image[i] = (guint8)(i * 7 + 3);
-		nrf_dfu_proto_session_init(session);
-		nrf_dfu_proto_session_start_transfer(session,
-						     init_packet,
-						     sizeof(init_packet),
-						     image,
-						     sizeof(image),
-						     (data[0] >> 2) & 0x03,
-						     FALSE);
-		ok = fu_nordic_dfu_run_session(&transport, session, NULL, &error);
-		fu_fuzz_check_result(ok, error, "transfer");
-	}
+	/* a transfer of a 300-byte image after the setup, or none */
+	fu_nordic_dfu_fuzz_run(&transport,
+			       &state,
+			       64,
+			       data[0] & 0x02 ? 300 : 0,
+			       data[0] >> 2 & 3,
+			       FALSE);
 	return 0;
 }

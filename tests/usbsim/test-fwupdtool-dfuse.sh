@@ -10,19 +10,7 @@
 # shellcheck disable=SC1091
 . "$(dirname "$0")/usbsim-test-lib.sh"
 
-command -v fwupdtool >/dev/null || fail "fwupdtool is not installed"
-
-export STATE_DIRECTORY="$WORK/state" CACHE_DIRECTORY="$WORK/cache" FWUPD_LOCKDIR="$WORK/lock"
-mkdir -p "$STATE_DIRECTORY" "$CACHE_DIRECTORY" "$FWUPD_LOCKDIR"
-
-cat >"$WORK/client.sh" <<CLIENT
-#!/bin/sh
-set -e
-fwupdtool get-devices --json --plugins dfu --no-safety-check >"$WORK/devices.json"
-id=\$($PYTHON "$HERE/usbsim-tool.py" device-id "$WORK/devices.json" "\$1" "\$2")
-echo "installing onto \$id"
-fwupdtool install-blob "\$3" "\$id" --plugins dfu --force --no-safety-check --no-reboot-check
-CLIENT
+fwupdtool_client
 
 # install SIZE PLACEMENT_OPTION
 case_install() {

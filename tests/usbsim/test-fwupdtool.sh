@@ -9,21 +9,7 @@
 # shellcheck disable=SC1091
 . "$(dirname "$0")/usbsim-test-lib.sh"
 
-command -v fwupdtool >/dev/null || fail "fwupdtool is not installed"
-
-# fwupdtool as root without the daemon or D-Bus keeps its state in the test's directory
-export STATE_DIRECTORY="$WORK/state" CACHE_DIRECTORY="$WORK/cache" FWUPD_LOCKDIR="$WORK/lock"
-mkdir -p "$STATE_DIRECTORY" "$CACHE_DIRECTORY" "$FWUPD_LOCKDIR"
-
-# the client run under the harness: enumerate, pick the device by its IDs, install
-cat >"$WORK/client.sh" <<CLIENT
-#!/bin/sh
-set -e
-fwupdtool get-devices --json --plugins dfu --no-safety-check >"$WORK/devices.json"
-id=\$($PYTHON "$HERE/usbsim-tool.py" device-id "$WORK/devices.json" "\$1" "\$2")
-echo "installing onto \$id"
-fwupdtool install-blob "\$3" "\$id" --plugins dfu --force --no-safety-check --no-reboot-check
-CLIENT
+fwupdtool_client
 
 # install PROFILE RUNTIME_PID SIZE TOLERANT CAN_UPLOAD VERSION
 case_install() {

@@ -8,10 +8,10 @@
 
 #include <string.h>
 
-#include "usbsim-dfu.h"
+#define USBSIM_TEST_OPS usbsim_dfu_ops()
 
-#define DFU_OUT 0x21
-#define DFU_IN	0xa1
+#include "usbsim-dfu.h"
+#include "usbsim-model-test.h"
 
 typedef struct {
 	UsbsimDfu *dfu;
@@ -31,55 +31,6 @@ make_dfu(const gchar *profile, UsbsimDfuMode mode, void (*tweak)(UsbsimDfuConfig
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
 	return dfu;
-}
-
-/* one class request to the DFU interface; the reply data is freed by the caller */
-static UsbsimReply
-request(UsbsimDfu *dfu,
-	guint8 type,
-	guint8 req,
-	guint16 value,
-	const guint8 *data,
-	guint16 len,
-	gint64 now_us)
-{
-	UsbsimSetup setup = {.request_type = type,
-			     .request = req,
-			     .value = value,
-			     .index = usbsim_dfu_get_mode(dfu) == USBSIM_DFU_MODE_RUNTIME ? 1 : 0,
-			     .length = len};
-	UsbsimReply reply = {.data = g_byte_array_new(), .status = -1, .poll_timeout_ms = -1};
-	usbsim_dfu_ops()->control(dfu, &setup, data, now_us, &reply);
-	return reply;
-}
-
-static UsbsimOutcome
-simple(UsbsimDfu *dfu,
-       guint8 type,
-       guint8 req,
-       guint16 value,
-       const guint8 *data,
-       guint16 len,
-       gint64 now_us)
-{
-	UsbsimReply reply = request(dfu, type, req, value, data, len, now_us);
-	g_byte_array_unref(reply.data);
-	return reply.outcome;
-}
-
-/* GETSTATUS; returns the reported poll timeout and checks the reported state */
-static guint32
-getstatus(UsbsimDfu *dfu, gint64 now_us, guint8 expected_state, guint8 expected_status)
-{
-	UsbsimReply reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
-	guint32 poll;
-	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_OK);
-	g_assert_cmpint(reply.data->len, ==, 6);
-	g_assert_cmpint(reply.data->data[0], ==, expected_status);
-	g_assert_cmpint(reply.data->data[4], ==, expected_state);
-	poll = reply.data->data[1] | (reply.data->data[2] << 8) | (reply.data->data[3] << 16);
-	g_byte_array_unref(reply.data);
-	return poll;
 }
 
 static GByteArray *
@@ -106,13 +57,13 @@ download(UsbsimDfu *dfu, GByteArray *image, guint16 transfer_size, gint64 now_us
 	for (gsize off = 0; off < image->len; off += transfer_size, block++) {
 		guint16 len = MIN(transfer_size, image->len - off);
 		guint32 poll;
-		g_assert_cmpint(simple(dfu,
-				       DFU_OUT,
-				       USBSIM_DFU_REQUEST_DNLOAD,
-				       block,
-				       image->data + off,
-				       len,
-				       now_us),
+		g_assert_cmpint(request_outcome(dfu,
+						DFU_OUT,
+						USBSIM_DFU_REQUEST_DNLOAD,
+						block,
+						image->data + off,
+						len,
+						now_us),
 				==,
 				USBSIM_OUTCOME_OK);
 		g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_DNLOAD_SYNC);
@@ -215,9 +166,10 @@ test_download_manifest_tolerant(void)
 	g_assert_cmpint(stats->early_polls, ==, 0);
 
 	/* zero-length download: manifestation, done at once for a tolerant device */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 3, NULL, 0, now_us),
-			==,
-			USBSIM_OUTCOME_OK);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 3, NULL, 0, now_us),
+	    ==,
+	    USBSIM_OUTCOME_OK);
 	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_MANIFEST_SYNC);
 	getstatus(dfu, now_us, USBSIM_DFU_STATE_DFU_IDLE, 0);
 
@@ -242,9 +194,10 @@ download_and_end(UsbsimDfu *dfu, gsize size)
 	gint64 now_us = download(dfu, image, 2048, 1000000);
 	guint16 blocks = (size + 2047) / 2048;
 
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, blocks, NULL, 0, now_us),
-			==,
-			USBSIM_OUTCOME_OK);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, blocks, NULL, 0, now_us),
+	    ==,
+	    USBSIM_OUTCOME_OK);
 	return now_us;
 }
 
@@ -270,9 +223,10 @@ test_download_manifest_wait_reset(void)
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->early_polls, ==, 1);
 	getstatus(dfu, now_us + 20000, USBSIM_DFU_STATE_MANIFEST_WAIT_RESET, 0);
 	/* anything but a status request is ignored while waiting for the reset */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_ABORT, 0, NULL, 0, now_us + 30000),
-			==,
-			USBSIM_OUTCOME_STALL);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_ABORT, 0, NULL, 0, now_us + 30000),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
 	g_assert_true(usbsim_dfu_ops()->usb_reset(dfu, now_us + 40000));
 	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
 }
@@ -307,9 +261,10 @@ test_download_manifest_reset(void)
 	/* the application has only its own interface, and no DFU request reaches the model */
 	desc = usbsim_dfu_ops()->describe(dfu);
 	g_assert_cmpint(desc->interfaces->len, ==, 1);
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, now_us),
-			==,
-			USBSIM_OUTCOME_STALL);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, now_us),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
 }
 
 static void
@@ -347,14 +302,8 @@ test_download_manifest_silent(void)
 {
 	g_autoptr(UsbsimDfu) dfu = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_silent);
 	gint64 now_us = download_and_end(dfu, 2048);
-	UsbsimReply reply;
-	gint64 delay_us = 0;
 
-	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
-	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_TIMEOUT);
-	g_byte_array_unref(reply.data);
-	g_assert_true(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
-	usbsim_dfu_ops()->reenumerate(dfu, now_us + delay_us);
+	expect_silent_reenumeration(dfu, now_us);
 	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
 	g_assert_cmpint(usbsim_dfu_get_runtime_version(dfu), ==, 0x1234);
 }
@@ -369,7 +318,7 @@ test_reported_and_real_busy_times(void)
 	gint64 busy_until;
 
 	/* STM32F1: one page erase (20 ms) and a 1 KiB block (27 ms) */
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 47);
 	/* erase 20..40 ms, 512 half-words at 52.5..70 us */
 	g_assert_cmpint(stats->busy_us, >=, 20000 + 26880);
@@ -378,7 +327,7 @@ test_reported_and_real_busy_times(void)
 	g_assert_cmpint(busy_until, ==, stats->busy_us);
 
 	/* GD32VF103: two page erases (100 ms each) and a 2 KiB block (104 ms) */
-	simple(gd32, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0);
+	request_outcome(gd32, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0);
 	g_assert_cmpint(getstatus(gd32, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 304);
 	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, >=, 2 * 50000 + 512 * 37);
 	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, <=, 2 * 400000 + 512 * 105);
@@ -398,7 +347,7 @@ test_hostile_poll_timeout(void)
 	g_autoptr(GByteArray) image = make_image(1024);
 
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0), ==, 0xFFFFFF);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
 	g_assert_cmpint(getstatus(dfu, 1000000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0), ==, 0xFFFFFF);
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
@@ -438,7 +387,7 @@ test_obeying_host_limit(void)
 	UsbsimLimits limits = {0};
 	guint32 poll;
 
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	now_us += usbsim_bus_cost_us(1024);
 	poll = getstatus(dfu, (gint64)now_us, USBSIM_DFU_STATE_DNBUSY, 0);
 	for (;;) {
@@ -479,7 +428,7 @@ test_early_poll_time_scale(void)
 	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
 	guint32 poll;
 
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	/* 47 ms at scale 0.02 is 0.94 ms, reported as 1 ms */
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 1);
 	g_assert_cmpint(stats->busy_us, >=, (20000 + 26880) / 50);
@@ -503,9 +452,9 @@ test_early_poll_stalls(void)
 	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_early_stall);
 	g_autoptr(GByteArray) image = make_image(1024);
 
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0);
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 10),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 10),
 			==,
 			USBSIM_OUTCOME_STALL);
 	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_ERROR);
@@ -521,15 +470,16 @@ test_invalid_requests(void)
 	UsbsimReply reply;
 
 	/* a zero-length download in dfuIDLE is not allowed */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, NULL, 0, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_STALLEDPKT);
 	/* dfuERROR needs CLRSTATUS: everything else stalls */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0),
-			==,
-			USBSIM_OUTCOME_STALL);
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_ABORT, 0, NULL, 0, 0),
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_ABORT, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATE, 0, NULL, 1, 0);
@@ -537,29 +487,30 @@ test_invalid_requests(void)
 	state = reply.data->data[0];
 	g_byte_array_unref(reply.data);
 	g_assert_cmpint(state, ==, USBSIM_DFU_STATE_ERROR);
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_OK);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0);
 
 	/* more than wTransferSize */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0),
-			==,
-			USBSIM_OUTCOME_STALL);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
 
 	/* UPLOAD in dfuDNLOAD-IDLE and DETACH in DFU mode are not allowed */
 	download(dfu, image, 1024, 0);
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_ERROR);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0),
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	/* requests with the wrong direction stall */
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 0, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 }
@@ -606,7 +557,7 @@ static void
 test_upload_disabled(void)
 {
 	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_no_upload);
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_STALLEDPKT);
@@ -621,7 +572,7 @@ test_runtime_detach(void)
 	getstatus(dfu, 0, USBSIM_DFU_STATE_APP_IDLE, 0);
 	/* a reset without a detach changes nothing */
 	g_assert_false(usbsim_dfu_ops()->usb_reset(dfu, 0));
-	g_assert_cmpint(simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_OK);
 	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_APP_DETACH);
@@ -639,7 +590,7 @@ static void
 test_runtime_detach_timeout(void)
 {
 	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, NULL);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
 	/* too late: back to appIDLE */
 	g_assert_false(usbsim_dfu_ops()->usb_reset(dfu, 2000000));
 	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
@@ -659,7 +610,7 @@ test_runtime_will_detach(void)
 	    make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, tweak_will_detach);
 	gint64 delay_us = 0;
 
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
 	g_assert_true(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
 	g_assert_cmpint(delay_us, >, 0);
 	usbsim_dfu_ops()->reenumerate(dfu, delay_us);
@@ -692,25 +643,30 @@ test_faults(void)
 	g_autoptr(GByteArray) second = make_image(2048);
 	UsbsimReply reply;
 
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATE, 0, NULL, 1, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATE, 0, NULL, 1, 0),
 			==,
 			USBSIM_OUTCOME_TIMEOUT);
 	download(dfu, image, 1024, 0);
 	/* the second block is taken, programming it fails: the next GETSTATUS says why */
-	g_assert_cmpint(
-	    simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, second->data + 1024, 1024, 0),
-	    ==,
-	    USBSIM_OUTCOME_OK);
+	g_assert_cmpint(request_outcome(dfu,
+					DFU_OUT,
+					USBSIM_DFU_REQUEST_DNLOAD,
+					1,
+					second->data + 1024,
+					1024,
+					0),
+			==,
+			USBSIM_OUTCOME_OK);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_VERIFY);
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
 	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0);
 	g_assert_cmpint(reply.data->len, ==, 3);
 	g_byte_array_unref(reply.data);
-	g_assert_cmpint(simple(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
+	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_UNPLUGGED);
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->faults_fired, ==, 5);
@@ -749,10 +705,16 @@ test_address_overflow(void)
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
 
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0);
 	getstatus(dfu, 1000000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
-	simple(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 1, image->data + 1024, 1024, 1000000);
+	request_outcome(dfu,
+			DFU_OUT,
+			USBSIM_DFU_REQUEST_DNLOAD,
+			1,
+			image->data + 1024,
+			1024,
+			1000000);
 	getstatus(dfu, 1000000, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_ADDRESS);
 }
 

@@ -8,10 +8,11 @@
 
 #include <string.h>
 
-#include "usbsim-dfuse.h"
+#define USBSIM_TEST_OPS usbsim_dfuse_ops()
 
-#define DFU_OUT	  0x21
-#define DFU_IN	  0xa1
+#include "usbsim-dfuse.h"
+#include "usbsim-model-test.h"
+
 #define F4_FLASH  0x08000000u
 #define LONG_WAIT (60ll * 1000 * 1000) /* longer than any operation at scale 1.0 */
 
@@ -31,58 +32,16 @@ make_dfuse(const gchar *profile, Tweak tweak)
 	return dfuse;
 }
 
-static UsbsimReply
-request(UsbsimDfuse *dfuse,
-	guint8 type,
-	guint8 req,
-	guint16 value,
-	const guint8 *data,
-	guint16 len,
-	gint64 now_us)
-{
-	/* the DFU interface of the descriptors the host sees */
-	gboolean runtime = g_strcmp0(usbsim_dfuse_ops()->mode_name(dfuse), "runtime") == 0;
-	UsbsimSetup setup = {.request_type = type,
-			     .request = req,
-			     .value = value,
-			     .index = runtime ? 1 : 0,
-			     .length = len};
-	UsbsimReply reply = {.data = g_byte_array_new(), .status = -1, .poll_timeout_ms = -1};
-	usbsim_dfuse_ops()->control(dfuse, &setup, data, now_us, &reply);
-	return reply;
-}
-
 static UsbsimOutcome
 dnload(UsbsimDfuse *dfuse, guint16 value, const guint8 *data, guint16 len, gint64 now_us)
 {
-	UsbsimReply reply =
-	    request(dfuse, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, value, data, len, now_us);
-	g_byte_array_unref(reply.data);
-	return reply.outcome;
+	return request_outcome(dfuse, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, value, data, len, now_us);
 }
 
 static UsbsimOutcome
 simple(UsbsimDfuse *dfuse, guint8 req, gint64 now_us)
 {
-	UsbsimReply reply = request(dfuse, DFU_OUT, req, 0, NULL, 0, now_us);
-	g_byte_array_unref(reply.data);
-	return reply.outcome;
-}
-
-/* GETSTATUS; checks state and status, returns the reported poll timeout */
-static guint32
-getstatus(UsbsimDfuse *dfuse, gint64 now_us, guint8 expected_state, guint8 expected_status)
-{
-	UsbsimReply reply =
-	    request(dfuse, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now_us);
-	guint32 poll;
-	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_OK);
-	g_assert_cmpint(reply.data->len, ==, 6);
-	g_assert_cmpint(reply.data->data[4], ==, expected_state);
-	g_assert_cmpint(reply.data->data[0], ==, expected_status);
-	poll = reply.data->data[1] | (reply.data->data[2] << 8) | (reply.data->data[3] << 16);
-	g_byte_array_unref(reply.data);
-	return poll;
+	return request_outcome(dfuse, DFU_OUT, req, 0, NULL, 0, now_us);
 }
 
 /* a command or block: DNLOAD, GETSTATUS (dfuDNBUSY), wait, GETSTATUS with the result;
@@ -600,8 +559,6 @@ test_leave(void)
 {
 	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
 	const guint8 image[0x104] = {[0] = 0x00, [1] = 0x50, [0x100] = 0x34, [0x101] = 0x12};
-	UsbsimReply reply;
-	gint64 delay_us = 0;
 	gint64 now = 0;
 	UsbsimLimits limits = {0};
 
@@ -611,11 +568,7 @@ test_leave(void)
 	g_assert_cmpint(dnload(dfuse, 2, NULL, 0, now), ==, USBSIM_OUTCOME_OK);
 	getstatus(dfuse, now, USBSIM_DFU_STATE_MANIFEST, 0);
 	/* gone to the application: nothing answers */
-	reply = request(dfuse, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now);
-	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_TIMEOUT);
-	g_byte_array_unref(reply.data);
-	g_assert_true(usbsim_dfuse_ops()->pending_reenumeration(dfuse, &delay_us));
-	usbsim_dfuse_ops()->reenumerate(dfuse, now + delay_us);
+	expect_silent_reenumeration(dfuse, now);
 	g_assert_cmpint(usbsim_dfuse_get_mode(dfuse), ==, USBSIM_DFU_MODE_RUNTIME);
 	g_assert_cmpint(usbsim_dfuse_get_runtime_version(dfuse), ==, 0x1234);
 
@@ -647,7 +600,6 @@ test_gd32_silent_leave(void)
 {
 	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("gd32vf103-dfuse", NULL);
 	guint8 block[1024];
-	UsbsimReply reply;
 	gint64 now = 0;
 
 	memset(block, 0x21, sizeof(block));
@@ -660,9 +612,7 @@ test_gd32_silent_leave(void)
 	    1024);
 	operation(dfuse, 2, block, sizeof(block), &now, 0);
 	g_assert_cmpint(dnload(dfuse, 2, NULL, 0, now), ==, USBSIM_OUTCOME_OK);
-	reply = request(dfuse, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, now);
-	g_assert_cmpint(reply.outcome, ==, USBSIM_OUTCOME_TIMEOUT);
-	g_byte_array_unref(reply.data);
+	expect_no_status(dfuse, now);
 	g_assert_cmpint(usbsim_dfuse_get_mode(dfuse), ==, USBSIM_DFU_MODE_RUNTIME);
 }
 

@@ -11,11 +11,6 @@
 
 #define USBSIM_COBS_NEVER G_MAXINT64
 
-/* USB CDC (PSTN subclass) class requests the host's serial driver sends */
-#define USBSIM_CDC_SET_LINE_CODING	  0x20
-#define USBSIM_CDC_GET_LINE_CODING	  0x21
-#define USBSIM_CDC_SET_CONTROL_LINE_STATE 0x22
-
 /* the verification extension, as the cobs plugin's README defines it */
 #define USBSIM_COBS_EXTENSION_VERSION 0x01
 #define USBSIM_COBS_CAP_VERIFY	      0x01
@@ -61,7 +56,7 @@ struct _UsbsimCobs {
 	UsbsimCobsStats stats;
 	UsbsimCobsState state;
 	gint64 epoch_us;
-	guint8 line_coding[7];
+	guint8 line_coding[USBSIM_CDC_LINE_CODING_SIZE];
 
 	/* the one receive buffer */
 	gboolean rx_full;
@@ -966,35 +961,7 @@ usbsim_cobs_control(gpointer model,
 	UsbsimCobs *self = model;
 
 	usbsim_cobs_advance(self, now_us);
-	reply->outcome = USBSIM_OUTCOME_OK;
-	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-	switch (setup->request) {
-	case USBSIM_CDC_SET_LINE_CODING:
-		reply->name = "set_line_coding";
-		if (setup->length != sizeof(self->line_coding) || data_out == NULL) {
-			reply->outcome = USBSIM_OUTCOME_STALL;
-			return;
-		}
-		memcpy(self->line_coding, data_out, sizeof(self->line_coding));
-		return;
-	case USBSIM_CDC_GET_LINE_CODING:
-		reply->name = "get_line_coding";
-		g_byte_array_append(reply->data,
-				    self->line_coding,
-				    MIN(sizeof(self->line_coding), setup->length));
-		return;
-	case USBSIM_CDC_SET_CONTROL_LINE_STATE:
-		reply->name = "set_control_line_state";
-		return;
-	default:
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
+	usbsim_cdc_acm_control(self->line_coding, setup, data_out, reply);
 }
 
 /* a port reset does not restart the bootloader's protocol state */

@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include "usbsim-model.h"
+
 static void
 usbsim_alt_setting_free(UsbsimAltSetting *alt)
 {
@@ -314,4 +316,46 @@ usbsim_description_serial_as_read(UsbsimDescription *self)
 	for (gsize i = 0; i < len; i++)
 		units[i] = (guint8)self->serial[2 * i] | ((guint8)self->serial[2 * i + 1] << 8);
 	return g_utf16_to_utf8(units, len, NULL, NULL, NULL);
+}
+
+/* the CDC class requests of the communication interface (USB CDC 1.2 PSTN 6.3) */
+#define USBSIM_CDC_SET_LINE_CODING	  0x20
+#define USBSIM_CDC_GET_LINE_CODING	  0x21
+#define USBSIM_CDC_SET_CONTROL_LINE_STATE 0x22
+
+gboolean
+usbsim_cdc_acm_control(guint8 *line_coding,
+		       const UsbsimSetup *setup,
+		       const guint8 *data_out,
+		       UsbsimReply *reply)
+{
+	reply->outcome = USBSIM_OUTCOME_OK;
+	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return FALSE;
+	}
+	switch (setup->request) {
+	case USBSIM_CDC_SET_LINE_CODING:
+		reply->name = "set_line_coding";
+		if (setup->length != USBSIM_CDC_LINE_CODING_SIZE || data_out == NULL) {
+			reply->outcome = USBSIM_OUTCOME_STALL;
+			return FALSE;
+		}
+		memcpy(line_coding, data_out, USBSIM_CDC_LINE_CODING_SIZE);
+		return FALSE;
+	case USBSIM_CDC_GET_LINE_CODING:
+		reply->name = "get_line_coding";
+		g_byte_array_append(reply->data,
+				    line_coding,
+				    MIN(USBSIM_CDC_LINE_CODING_SIZE, setup->length));
+		return FALSE;
+	case USBSIM_CDC_SET_CONTROL_LINE_STATE:
+		reply->name = "set_control_line_state";
+		return TRUE;
+	default:
+		reply->name = "other";
+		reply->outcome = USBSIM_OUTCOME_STALL;
+		return FALSE;
+	}
 }

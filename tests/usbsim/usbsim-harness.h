@@ -16,6 +16,14 @@
 /* exit status when the client was killed for taking too long */
 #define USBSIM_EXIT_TIMEOUT 124
 
+/* the GOptionEntry rows of --list-profiles and --json, which both harnesses take */
+#define USBSIM_HARNESS_LIST_PROFILES_ENTRIES(list_profiles, json)                                  \
+	{"list-profiles", 0, 0, G_OPTION_ARG_NONE, (list_profiles), "List the profiles", NULL},    \
+	{                                                                                          \
+		"json", 0, 0, G_OPTION_ARG_NONE, (json),                                           \
+		    "--list-profiles: as JSON, the facts the test tools read", NULL                \
+	}
+
 /* the client under test, run from @loop */
 typedef struct {
 	GMainLoop *loop;

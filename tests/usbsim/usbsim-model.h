@@ -85,3 +85,15 @@ typedef struct {
 	/* optional: the device left the bus for good by itself */
 	gboolean (*unplugged)(gpointer model);
 } UsbsimModelOps;
+
+/* the length of a CDC line coding: dwDTERate, bCharFormat, bParityType, bDataBits */
+#define USBSIM_CDC_LINE_CODING_SIZE 7
+
+/* the class requests of a CDC ACM communication interface (interface 0): the line coding,
+ * kept in @line_coding, and the control lines (USB CDC 1.2 PSTN 6.3); anything else stalls.
+ * TRUE for SET_CONTROL_LINE_STATE, whose wValue holds the lines */
+gboolean
+usbsim_cdc_acm_control(guint8 *line_coding,
+		       const UsbsimSetup *setup,
+		       const guint8 *data_out,
+		       UsbsimReply *reply);

@@ -35,10 +35,6 @@
 /* where the J-Link of the UART front sits; the Dongle takes usbsim-device's own path */
 #define USBSIM_NRF_BRIDGE_SYSFS "/devices/pci0000:00/0000:00:14.0/usb1/1-2"
 #define USBSIM_NRF_TTY		"/dev/ttyACM0"
-/* the CDC class requests of the communication interface (USB CDC 1.2 PSTN 6.3) */
-#define CDC_SET_LINE_CODING	   0x20
-#define CDC_GET_LINE_CODING	   0x21
-#define CDC_SET_CONTROL_LINE_STATE 0x22
 /* the DFU trigger's class requests (app_usbd_nrf_dfu_trigger_types.h) */
 #define USBSIM_NRF_TRIGGER_DETACH      0x00
 #define USBSIM_NRF_TRIGGER_NORDIC_INFO 0x07
@@ -66,7 +62,7 @@ typedef struct {
 	guint baud_rate;
 	/* USB front */
 	UsbsimDevice *device;
-	guint8 line_coding[7];
+	guint8 line_coding[USBSIM_CDC_LINE_CODING_SIZE];
 	/* UART front */
 	gint master_fd;
 	guint master_watch_id;
@@ -186,35 +182,10 @@ usbsim_nrf_usb_control(gpointer model,
 		return;
 	}
 
-	/* only the communication interface's class requests exist */
-	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
-	switch (setup->request) {
-	case CDC_SET_LINE_CODING:
-		reply->name = "set_line_coding";
-		if (setup->length != 7) {
-			reply->outcome = USBSIM_OUTCOME_STALL;
-			return;
-		}
-		memcpy(run->line_coding, data_out, 7);
-		return;
-	case CDC_GET_LINE_CODING:
-		reply->name = "get_line_coding";
-		g_byte_array_append(reply->data, run->line_coding, MIN(7, setup->length));
-		return;
-	case CDC_SET_CONTROL_LINE_STATE:
-		reply->name = "set_control_line_state";
-		/* the SDK's USB transport starts reading when the port opens (DTR) */
+	/* only the communication interface's class requests exist; the SDK's USB transport
+	 * starts reading when the port opens (DTR) */
+	if (usbsim_cdc_acm_control(run->line_coding, setup, data_out, reply))
 		usbsim_nrf_set_port_open(run->model, (setup->value & 0x1) != 0, now_us);
-		return;
-	default:
-		reply->name = "other";
-		reply->outcome = USBSIM_OUTCOME_STALL;
-		return;
-	}
 }
 
 static gboolean
@@ -783,14 +754,7 @@ main(int argc, char **argv)
 	     &profile,
 	     "nrf52840-dongle or nrf52-uart",
 	     "NAME"},
-	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
-	    {"json",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &json,
-	     "--list-profiles: as JSON, the facts the test tools read",
-	     NULL},
+	    USBSIM_HARNESS_LIST_PROFILES_ENTRIES(&list_profiles, &json),
 	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &time_scale, "Device and bus times", "F"},
 	    {"baud", 0, 0, G_OPTION_ARG_INT, &baud_rate, "UART baud rate (115200)", "N"},
 	    {"hw-version", 0, 0, G_OPTION_ARG_INT, &hw_version, "NRF_DFU_HW_VERSION (52)", "N"},

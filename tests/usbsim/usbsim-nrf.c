@@ -392,7 +392,15 @@ typedef struct {
 	const guint8 *buf;
 	gsize len;
 	gsize pos;
+	gboolean bad; /* a field was cut short or malformed */
 } NrfPb;
+
+typedef struct {
+	guint num;
+	guint wire;
+	guint64 value; /* of a varint */
+	NrfPb bytes;   /* of a length-delimited field */
+} NrfPbField;
 
 static gboolean
 nrf_pb_varint(NrfPb *pb, guint64 *value)
@@ -447,16 +455,37 @@ nrf_pb_field(NrfPb *pb, guint *num, guint *wire, guint64 *value, NrfPb *sub)
 	}
 }
 
+/* the next field of @pb: FALSE at its end, or with pb->bad set on a field cut short */
+static gboolean
+nrf_pb_next(NrfPb *pb, NrfPbField *field)
+{
+	memset(field, 0, sizeof(*field));
+	if (pb->pos >= pb->len)
+		return FALSE;
+	if (!nrf_pb_field(pb, &field->num, &field->wire, &field->value, &field->bytes)) {
+		pb->bad = TRUE;
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* a SoftDevice the image accepts; past the ones the bootloader keeps, it is not recorded */
+static void
+nrf_init_add_sd_req(NrfInit *init, guint64 sd_req)
+{
+	if (init->sd_req_count < G_N_ELEMENTS(init->sd_req))
+		init->sd_req[init->sd_req_count++] = sd_req;
+}
+
 static gboolean
 nrf_pb_init_command(NrfPb *pb, NrfInit *init)
 {
-	while (pb->pos < pb->len) {
-		guint num, wire;
-		guint64 v = 0;
-		NrfPb sub = {0};
-		if (!nrf_pb_field(pb, &num, &wire, &v, &sub))
-			return FALSE;
-		switch (num) {
+	NrfPbField f;
+
+	while (nrf_pb_next(pb, &f)) {
+		NrfPbField hash;
+		guint64 v = f.value;
+		switch (f.num) {
 		case 1:
 			init->fw_version = v;
 			break;
@@ -464,16 +493,15 @@ nrf_pb_init_command(NrfPb *pb, NrfInit *init)
 			init->hw_version = v;
 			break;
 		case 3:
-			if (wire == 0) {
-				if (init->sd_req_count < G_N_ELEMENTS(init->sd_req))
-					init->sd_req[init->sd_req_count++] = v;
-			} else {
-				while (sub.pos < sub.len) {
-					if (!nrf_pb_varint(&sub, &v))
-						return FALSE;
-					if (init->sd_req_count < G_N_ELEMENTS(init->sd_req))
-						init->sd_req[init->sd_req_count++] = v;
-				}
+			/* sd_req: one varint, or packed ones */
+			if (f.wire == 0) {
+				nrf_init_add_sd_req(init, v);
+				break;
+			}
+			while (f.bytes.pos < f.bytes.len) {
+				if (!nrf_pb_varint(&f.bytes, &v))
+					return FALSE;
+				nrf_init_add_sd_req(init, v);
 			}
 			break;
 		case 4:
@@ -490,19 +518,16 @@ nrf_pb_init_command(NrfPb *pb, NrfInit *init)
 			init->app_size = v;
 			break;
 		case 8:
-			while (wire == 2 && sub.pos < sub.len) {
-				guint hnum, hwire;
-				guint64 hv = 0;
-				NrfPb hsub = {0};
-				if (!nrf_pb_field(&sub, &hnum, &hwire, &hv, &hsub))
-					return FALSE;
-				if (hnum == 1)
-					init->hash_type = hv;
-				if (hnum == 2 && hwire == 2) {
-					init->hash_len = MIN(hsub.len, sizeof(init->hash));
-					memcpy(init->hash, hsub.buf, init->hash_len);
+			while (f.wire == 2 && nrf_pb_next(&f.bytes, &hash)) {
+				if (hash.num == 1)
+					init->hash_type = hash.value;
+				if (hash.num == 2 && hash.wire == 2) {
+					init->hash_len = MIN(hash.bytes.len, sizeof(init->hash));
+					memcpy(init->hash, hash.bytes.buf, init->hash_len);
 				}
 			}
+			if (f.bytes.bad)
+				return FALSE;
 			break;
 		case 9:
 			init->is_debug = v != 0;
@@ -511,69 +536,60 @@ nrf_pb_init_command(NrfPb *pb, NrfInit *init)
 			break;
 		}
 	}
-	return TRUE;
+	return !pb->bad;
 }
 
 static gboolean
 nrf_pb_command(NrfPb *pb, NrfInit *init)
 {
-	while (pb->pos < pb->len) {
-		guint num, wire;
-		guint64 v = 0;
-		NrfPb sub = {0};
-		if (!nrf_pb_field(pb, &num, &wire, &v, &sub))
-			return FALSE;
-		if (num == 1)
-			init->op_code = v;
-		if (num == 2 && wire == 2) {
+	NrfPbField f;
+
+	while (nrf_pb_next(pb, &f)) {
+		if (f.num == 1)
+			init->op_code = f.value;
+		if (f.num == 2 && f.wire == 2) {
 			init->has_init = TRUE;
-			if (!nrf_pb_init_command(&sub, init))
+			if (!nrf_pb_init_command(&f.bytes, init))
 				return FALSE;
 		}
 	}
-	return TRUE;
+	return !pb->bad;
 }
 
 static gboolean
 nrf_pb_packet(const guint8 *buf, gsize len, NrfInit *init)
 {
 	NrfPb pb = {.buf = buf, .len = len};
+	NrfPbField f;
 	gboolean has_command = FALSE;
 
 	memset(init, 0, sizeof(*init));
-	while (pb.pos < pb.len) {
-		guint num, wire;
-		guint64 v = 0;
-		NrfPb sub = {0};
-		if (!nrf_pb_field(&pb, &num, &wire, &v, &sub))
-			return FALSE;
-		if (num == 1 && wire == 2) {
+	while (nrf_pb_next(&pb, &f)) {
+		NrfPbField signed_field;
+		if (f.num == 1 && f.wire == 2) {
 			has_command = TRUE;
-			if (!nrf_pb_command(&sub, init))
+			if (!nrf_pb_command(&f.bytes, init))
 				return FALSE;
 		}
-		if (num == 2 && wire == 2) {
-			/* SignedCommand: command 1, signature_type 2, signature 3 */
-			init->is_signed = TRUE;
-			while (sub.pos < sub.len) {
-				guint snum, swire;
-				guint64 sv = 0;
-				NrfPb ssub = {0};
-				if (!nrf_pb_field(&sub, &snum, &swire, &sv, &ssub))
+		if (f.num != 2 || f.wire != 2)
+			continue;
+		/* SignedCommand: command 1, signature_type 2, signature 3 */
+		init->is_signed = TRUE;
+		while (nrf_pb_next(&f.bytes, &signed_field)) {
+			if (signed_field.num == 1 && signed_field.wire == 2) {
+				has_command = TRUE;
+				if (!nrf_pb_command(&signed_field.bytes, init))
 					return FALSE;
-				if (snum == 1 && swire == 2) {
-					has_command = TRUE;
-					if (!nrf_pb_command(&ssub, init))
-						return FALSE;
-				}
-				if (snum == 2)
-					init->signature_type = sv;
-				if (snum == 3)
-					init->signature_len = ssub.len;
 			}
+			if (signed_field.num == 2)
+				init->signature_type = signed_field.value;
+			if (signed_field.num == 3)
+				init->signature_len = signed_field.bytes.len;
 		}
+		if (f.bytes.bad)
+			return FALSE;
 	}
-	return has_command;
+	return !pb.bad && has_command;
 }
 
 /* --- the request handler --- */
@@ -627,10 +643,52 @@ usbsim_nrf_put_u32(guint8 *buf, guint32 v)
 	buf[3] = v >> 24;
 }
 
+/* a hostile execute of the @nth data object (1-based, 0 for none), @how: "refuse" or "mute";
+ * TRUE, counted and traced, when the current object is that one */
+static gboolean
+usbsim_nrf_execute_fault(UsbsimNrf *self, gint64 t_us, guint nth, const gchar *how)
+{
+	if (nth == 0 || self->live.image_offset_last / USBSIM_NRF_PAGE_SIZE + 1 != nth)
+		return FALSE;
+	self->faults_fired++;
+	usbsim_nrf_trace(self,
+			 t_us,
+			 "\"event\":\"fault\",\"fault\":\"%s-execute\",\"object\":%u",
+			 how,
+			 nth);
+	return TRUE;
+}
+
+/* the payload of a CRC response: the offset and the CRC so far of the current object */
+static gsize
+usbsim_nrf_put_crc(UsbsimNrf *self, guint8 *payload)
+{
+	if (self->current == NRF_OBJ_COMMAND) {
+		usbsim_nrf_put_u32(payload, self->live.command_offset);
+		usbsim_nrf_put_u32(payload + 4, self->live.command_crc);
+	} else {
+		usbsim_nrf_put_u32(payload, self->image_offset);
+		usbsim_nrf_put_u32(payload + 4, self->image_crc);
+	}
+	return 8;
+}
+
 static guint32
 usbsim_nrf_get_u32(const guint8 *buf)
 {
 	return buf[0] | (buf[1] << 8) | (buf[2] << 16) | ((guint32)buf[3] << 24);
+}
+
+/* a hostile response to @op, counted and traced */
+static void
+usbsim_nrf_response_fault(UsbsimNrf *self, gint64 ready_us, const gchar *fault, guint8 op)
+{
+	self->faults_fired++;
+	usbsim_nrf_trace(self,
+			 ready_us,
+			 "\"event\":\"fault\",\"fault\":\"%s\",\"op\":\"%s\"",
+			 fault,
+			 usbsim_nrf_op_name(op));
 }
 
 static void
@@ -657,22 +715,14 @@ usbsim_nrf_queue_response(UsbsimNrf *self,
 	self->last_ready_us = ready_us;
 	self->responses_sent++;
 	if (self->config.drop_response != 0 && self->responses_sent == self->config.drop_response) {
-		self->faults_fired++;
-		usbsim_nrf_trace(self,
-				 ready_us,
-				 "\"event\":\"fault\",\"fault\":\"drop-response\",\"op\":\"%s\"",
-				 usbsim_nrf_op_name(op));
+		usbsim_nrf_response_fault(self, ready_us, "drop-response", op);
 		return;
 	}
 	/* a bootloader that starts a frame and never ends it: from then on it sends bytes only */
 	if (self->config.endless_op == op) {
-		self->faults_fired++;
 		if (self->endless_us < 0)
 			self->endless_us = ready_us;
-		usbsim_nrf_trace(self,
-				 ready_us,
-				 "\"event\":\"fault\",\"fault\":\"endless-frame\",\"op\":\"%s\"",
-				 usbsim_nrf_op_name(op));
+		usbsim_nrf_response_fault(self, ready_us, "endless-frame", op);
 		return;
 	}
 	/* a response that names the request handled before this one */
@@ -1203,26 +1253,12 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			self->prn_count = self->prn;
 			op = NRF_OP_CRC_GET;
 			respond = TRUE;
-			payloadsz = 8;
-			if (self->current == NRF_OBJ_COMMAND) {
-				usbsim_nrf_put_u32(payload, self->live.command_offset);
-				usbsim_nrf_put_u32(payload + 4, self->live.command_crc);
-			} else {
-				usbsim_nrf_put_u32(payload, self->image_offset);
-				usbsim_nrf_put_u32(payload + 4, self->image_crc);
-			}
+			payloadsz = usbsim_nrf_put_crc(self, payload);
 		}
 		break;
 	}
 	case NRF_OP_CRC_GET:
-		payloadsz = 8;
-		if (self->current == NRF_OBJ_COMMAND) {
-			usbsim_nrf_put_u32(payload, self->live.command_offset);
-			usbsim_nrf_put_u32(payload + 4, self->live.command_crc);
-		} else {
-			usbsim_nrf_put_u32(payload, self->image_offset);
-			usbsim_nrf_put_u32(payload + 4, self->image_crc);
-		}
+		payloadsz = usbsim_nrf_put_crc(self, payload);
 		break;
 	case NRF_OP_EXECUTE:
 		if (self->current == NRF_OBJ_COMMAND) {
@@ -1271,15 +1307,7 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 		}
 		/* hostile: the Nth data object's execute is refused and all progress lost, or
 		 * never answered (nor done) */
-		if (self->config.refuse_execute != 0 &&
-		    self->live.image_offset_last / USBSIM_NRF_PAGE_SIZE + 1 ==
-			self->config.refuse_execute) {
-			self->faults_fired++;
-			usbsim_nrf_trace(self,
-					 t_us,
-					 "\"event\":\"fault\",\"fault\":\"refuse-execute\","
-					 "\"object\":%u",
-					 self->config.refuse_execute);
+		if (usbsim_nrf_execute_fault(self, t_us, self->config.refuse_execute, "refuse")) {
 			self->live.image_offset_last = 0;
 			self->live.image_crc_last = 0;
 			self->image_offset = 0;
@@ -1289,15 +1317,7 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 			result = NRF_RES_NOT_PERMITTED;
 			break;
 		}
-		if (self->config.mute_execute != 0 &&
-		    self->live.image_offset_last / USBSIM_NRF_PAGE_SIZE + 1 ==
-			self->config.mute_execute) {
-			self->faults_fired++;
-			usbsim_nrf_trace(self,
-					 t_us,
-					 "\"event\":\"fault\",\"fault\":\"mute-execute\","
-					 "\"object\":%u",
-					 self->config.mute_execute);
+		if (usbsim_nrf_execute_fault(self, t_us, self->config.mute_execute, "mute")) {
 			respond = FALSE;
 			break;
 		}
@@ -1804,19 +1824,35 @@ usbsim_nrf_add_cdc_acm(UsbsimDescription *desc, guint8 ep_notify, guint8 ep_in, 
 	usbsim_alt_add_endpoint(alt, ep_out, 0x02, 64);
 }
 
-UsbsimDescription *
-usbsim_nrf_describe_dongle(void)
+/* the USB device of the nRF52840 itself; the SDK derives the serial number from FICR */
+static UsbsimDescription *
+usbsim_nrf_description_new(guint16 vid, guint16 pid, const gchar *product)
 {
-	UsbsimDescription *desc =
-	    usbsim_description_new(USBSIM_NRF_DONGLE_VID, USBSIM_NRF_DONGLE_PID, 0x0100);
+	UsbsimDescription *desc = usbsim_description_new(vid, pid, 0x0100);
 	desc->bcd_usb = 0x0200;
-	desc->device_class = 0x02; /* the SDK's CDC ACM class example sets it on the device */
 	desc->manufacturer = g_strdup("Nordic Semiconductor");
-	desc->product = g_strdup("Open DFU Bootloader");
+	desc->product = g_strdup(product);
 	desc->serial = g_strdup("D7A1C9E3F501");
+	return desc;
+}
+
+/* a CDC ACM port of the nRF52840: the SDK's CDC ACM class example sets the class on the device */
+static UsbsimDescription *
+usbsim_nrf_describe_cdc_acm(guint16 vid, guint16 pid, const gchar *product)
+{
+	UsbsimDescription *desc = usbsim_nrf_description_new(vid, pid, product);
+	desc->device_class = 0x02;
 	usbsim_nrf_add_cdc_acm(desc, 0x82, 0x81, 0x01);
 	usbsim_description_build(desc);
 	return desc;
+}
+
+UsbsimDescription *
+usbsim_nrf_describe_dongle(void)
+{
+	return usbsim_nrf_describe_cdc_acm(USBSIM_NRF_DONGLE_VID,
+					   USBSIM_NRF_DONGLE_PID,
+					   "Open DFU Bootloader");
 }
 
 /* an application built with nrf_dfu_trigger_usb.c alone (NRF_DFU_TRIGGER_USB_USB_SHARED 0):
@@ -1827,16 +1863,12 @@ UsbsimDescription *
 usbsim_nrf_describe_app_dfu_trigger(void)
 {
 	const guint8 functional[] = {0x09, 0x21, 0x09, 0x00, 0x00, 0x00, 0x00, 0x10, 0x01};
-	UsbsimDescription *desc =
-	    usbsim_description_new(USBSIM_NRF_APP_VID, USBSIM_NRF_APP_PID, 0x0100);
+	UsbsimDescription *desc = usbsim_nrf_description_new(USBSIM_NRF_APP_VID,
+							     USBSIM_NRF_APP_PID,
+							     "Simulated nRF52840 application");
 	UsbsimInterface *iface;
 	UsbsimAltSetting *alt;
 
-	desc->bcd_usb = 0x0200;
-	desc->manufacturer = g_strdup("Nordic Semiconductor");
-	desc->product = g_strdup("Simulated nRF52840 application");
-	/* the SDK derives the serial number from FICR, as the bootloader does */
-	desc->serial = g_strdup("D7A1C9E3F501");
 	iface = usbsim_description_add_interface(desc);
 	alt = usbsim_interface_add_alt(iface, 0xFF, 0x01, 0x01, NULL);
 	g_byte_array_append(alt->extra, functional, sizeof(functional));
@@ -1849,16 +1881,9 @@ usbsim_nrf_describe_app_dfu_trigger(void)
 UsbsimDescription *
 usbsim_nrf_describe_app_other_usb(void)
 {
-	UsbsimDescription *desc =
-	    usbsim_description_new(USBSIM_NRF_APP_VID, USBSIM_NRF_APP_OTHER_PID, 0x0100);
-	desc->bcd_usb = 0x0200;
-	desc->device_class = 0x02;
-	desc->manufacturer = g_strdup("Nordic Semiconductor");
-	desc->product = g_strdup("Simulated nRF52840 serial application");
-	desc->serial = g_strdup("D7A1C9E3F501");
-	usbsim_nrf_add_cdc_acm(desc, 0x82, 0x81, 0x01);
-	usbsim_description_build(desc);
-	return desc;
+	return usbsim_nrf_describe_cdc_acm(USBSIM_NRF_APP_VID,
+					   USBSIM_NRF_APP_OTHER_PID,
+					   "Simulated nRF52840 serial application");
 }
 
 UsbsimDescription *

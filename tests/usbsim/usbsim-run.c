@@ -50,6 +50,125 @@ usbsim_parse_bool(const gchar *str, gboolean *value, const gchar *what, GError *
 	return FALSE;
 }
 
+/* a choice and the value it stands for; a list of them ends with a NULL name */
+typedef struct {
+	const gchar *name;
+	gint value;
+} UsbsimChoice;
+
+typedef enum {
+	USBSIM_OPTION_BOOL,   /* yes or no, into a gboolean */
+	USBSIM_OPTION_BIT,    /* yes or no, as a bit of a guint8 */
+	USBSIM_OPTION_UINT,   /* decimal or 0x-hex up to max, into a guint16 or a guint32 */
+	USBSIM_OPTION_CHOICE, /* one of the names of choices, into an enum or a gboolean */
+} UsbsimOptionKind;
+
+/* an option of the command line as a model takes it: its text (NULL when not given), the
+ * name its errors use, where it lands, and per kind: the bit, the maximum, the choices; the
+ * message that refuses a 0 (NULL: 0 is fine) or a text that is none of the choices */
+typedef struct {
+	UsbsimOptionKind kind;
+	const gchar *text;
+	const gchar *what;
+	gpointer value;
+	gsize value_size;
+	guint64 number; /* the maximum of a UINT, the bit of a BIT */
+	const UsbsimChoice *choices;
+	const gchar *refused;
+} UsbsimOption;
+
+#define USBSIM_BOOL_OPTION(text, what, value)                                                      \
+	{                                                                                          \
+		USBSIM_OPTION_BOOL, (text), (what), (value), sizeof(gboolean), 0, NULL, NULL       \
+	}
+#define USBSIM_BIT_OPTION(text, what, attributes, bit)                                             \
+	{                                                                                          \
+		USBSIM_OPTION_BIT, (text), (what), (attributes), sizeof(guint8), (bit), NULL, NULL \
+	}
+#define USBSIM_UINT_OPTION(text, what, max, zero_refused, value)                                   \
+	{                                                                                          \
+		USBSIM_OPTION_UINT, (text), (what), (value), sizeof(*(value)), (max), NULL,        \
+		    (zero_refused)                                                                 \
+	}
+#define USBSIM_CHOICE_OPTION(text, choices, refused, value)                                        \
+	{                                                                                          \
+		USBSIM_OPTION_CHOICE, (text), NULL, (value), sizeof(gint), 0, (choices), (refused) \
+	}
+
+static gboolean
+usbsim_parse_option(const UsbsimOption *opt, GError **error)
+{
+	const UsbsimChoice *choice = opt->choices;
+	gboolean set = FALSE;
+	guint64 value = 0;
+
+	switch (opt->kind) {
+	case USBSIM_OPTION_BOOL:
+		return usbsim_parse_bool(opt->text, opt->value, opt->what, error);
+	case USBSIM_OPTION_BIT:
+		if (!usbsim_parse_bool(opt->text, &set, opt->what, error))
+			return FALSE;
+		if (set)
+			*(guint8 *)opt->value |= opt->number;
+		else
+			*(guint8 *)opt->value &= ~opt->number;
+		return TRUE;
+	case USBSIM_OPTION_UINT:
+		if (!usbsim_harness_parse_uint(opt->text, opt->number, &value, opt->what, error))
+			return FALSE;
+		if (value == 0 && opt->refused != NULL)
+			break;
+		if (opt->value_size == sizeof(guint16))
+			*(guint16 *)opt->value = value;
+		else
+			*(guint32 *)opt->value = value;
+		return TRUE;
+	case USBSIM_OPTION_CHOICE:
+		while (choice->name != NULL && g_strcmp0(opt->text, choice->name) != 0)
+			choice++;
+		if (choice->name == NULL)
+			break;
+		*(gint *)opt->value = choice->value;
+		return TRUE;
+	}
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, opt->refused);
+	return FALSE;
+}
+
+/* the options given, in order; the first that is wrong says why */
+static gboolean
+usbsim_parse_options(const UsbsimOption *opts, gsize n_opts, GError **error)
+{
+	for (gsize i = 0; i < n_opts; i++) {
+		if (opts[i].text != NULL && !usbsim_parse_option(&opts[i], error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* the enums a choice sets are stored as a gint */
+G_STATIC_ASSERT(sizeof(UsbsimDfuMode) == sizeof(gint));
+G_STATIC_ASSERT(sizeof(UsbsimDfuEnding) == sizeof(gint));
+G_STATIC_ASSERT(sizeof(UsbsimPoll) == sizeof(gint));
+
+static const UsbsimChoice usbsim_mode_choices[] = {{"runtime", USBSIM_DFU_MODE_RUNTIME},
+						   {"dfu", USBSIM_DFU_MODE_DFU},
+						   {NULL}};
+static const UsbsimChoice usbsim_poll_choices[] = {{"max", USBSIM_POLL_MAX},
+						   {"alternate", USBSIM_POLL_ALTERNATE},
+						   {"random", USBSIM_POLL_RANDOM},
+						   {NULL}};
+static const UsbsimChoice usbsim_early_poll_choices[] = {{"answer", FALSE},
+							 {"stall", TRUE},
+							 {NULL}};
+static const UsbsimChoice usbsim_ending_choices[] = {{"wait-reset", USBSIM_DFU_ENDING_WAIT_RESET},
+						     {"reset", USBSIM_DFU_ENDING_RESET},
+						     {"silent", USBSIM_DFU_ENDING_SILENT},
+						     {NULL}};
+static const UsbsimChoice usbsim_stride_choices[] = {{"wlength", FALSE},
+						     {"transfer-size", TRUE},
+						     {NULL}};
+
 static void
 usbsim_summary_append_requests(GString *str, UsbsimDevice *device)
 {
@@ -227,33 +346,6 @@ usbsim_summary_json_cobs(UsbsimDevice *device, UsbsimCobs *cobs)
 	usbsim_summary_append_flash(str, device, usbsim_cobs_get_flash_log(cobs), &limits);
 	g_string_append(str, ",\"protocol\":\"cobs\"}");
 	return g_string_free(str, FALSE);
-}
-
-/* --vid, --runtime-pid and --dfu-pid over a profile's IDs; NULL keeps the profile's */
-static gboolean
-usbsim_dfu_ids_parse(UsbsimDfuIds *ids,
-		     const gchar *vid,
-		     const gchar *runtime_pid,
-		     const gchar *dfu_pid,
-		     GError **error)
-{
-	struct {
-		const gchar *text;
-		const gchar *name;
-		guint16 *id;
-	} opts[] = {{vid, "vid", &ids->vid},
-		    {runtime_pid, "runtime-pid", &ids->runtime_pid},
-		    {dfu_pid, "dfu-pid", &ids->dfu_pid}};
-
-	for (guint i = 0; i < G_N_ELEMENTS(opts); i++) {
-		guint64 value = 0;
-		if (opts[i].text == NULL)
-			continue;
-		if (!usbsim_harness_parse_uint(opts[i].text, 0xffff, &value, opts[i].name, error))
-			return FALSE;
-		*opts[i].id = value;
-	}
-	return TRUE;
 }
 
 /* a JSON string; the profile texts are ASCII, control characters become \u escapes */
@@ -573,45 +665,6 @@ usbsim_options_have_dfu_only(const UsbsimOptions *o)
 	return o->manifest_ending != NULL || o->app_dfu != NULL || o->manifest_status != NULL;
 }
 
-static gboolean
-usbsim_parse_attribute(const gchar *str,
-		       guint8 *attributes,
-		       guint8 bit,
-		       const gchar *what,
-		       GError **error)
-{
-	gboolean value = FALSE;
-	if (str == NULL)
-		return TRUE;
-	if (!usbsim_parse_bool(str, &value, what, error))
-		return FALSE;
-	if (value)
-		*attributes |= bit;
-	else
-		*attributes &= ~bit;
-	return TRUE;
-}
-
-/* --hostile-poll-timeout, for either model */
-static gboolean
-usbsim_parse_poll(const gchar *str, UsbsimPoll *poll, GError **error)
-{
-	if (g_strcmp0(str, "max") == 0) {
-		*poll = USBSIM_POLL_MAX;
-	} else if (g_strcmp0(str, "alternate") == 0) {
-		*poll = USBSIM_POLL_ALTERNATE;
-	} else if (g_strcmp0(str, "random") == 0) {
-		*poll = USBSIM_POLL_RANDOM;
-	} else {
-		g_set_error_literal(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "--hostile-poll-timeout must be max, alternate or random");
-		return FALSE;
-	}
-	return TRUE;
-}
-
 /* where the options both DFU models take land in a model's config */
 typedef struct {
 	UsbsimDfuIds *ids;
@@ -649,96 +702,44 @@ typedef struct {
 static gboolean
 usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GError **error)
 {
-	guint64 value = 0;
+	const UsbsimOption opts[] = {
+	    USBSIM_CHOICE_OPTION(o->mode,
+				 usbsim_mode_choices,
+				 "--mode must be runtime or dfu",
+				 f->initial_mode),
+	    /* over a profile's IDs */
+	    USBSIM_UINT_OPTION(o->vid, "vid", 0xffff, NULL, &f->ids->vid),
+	    USBSIM_UINT_OPTION(o->runtime_pid, "runtime-pid", 0xffff, NULL, &f->ids->runtime_pid),
+	    USBSIM_UINT_OPTION(o->dfu_pid, "dfu-pid", 0xffff, NULL, &f->ids->dfu_pid),
+	    USBSIM_UINT_OPTION(o->bcd_device, "bcd-device", 0xffff, NULL, f->bcd_device),
+	    USBSIM_UINT_OPTION(o->flash_size, "flash-size", 64 * 1024 * 1024, NULL, f->flash_size),
+	    USBSIM_UINT_OPTION(o->transfer_size,
+			       "transfer-size",
+			       0xffff,
+			       "transfer size must not be zero",
+			       f->transfer_size),
+	    USBSIM_UINT_OPTION(o->alts, "alts", 255, "alts must be at least 1", f->alts),
+	    USBSIM_UINT_OPTION(o->version_offset,
+			       "version-offset",
+			       G_MAXUINT32,
+			       NULL,
+			       f->version_offset),
+	    USBSIM_UINT_OPTION(o->seed, "seed", G_MAXUINT32, NULL, f->seed),
+	    USBSIM_CHOICE_OPTION(o->hostile_poll_timeout,
+				 usbsim_poll_choices,
+				 "--hostile-poll-timeout must be max, alternate or random",
+				 f->poll),
+	    USBSIM_CHOICE_OPTION(o->early_poll,
+				 usbsim_early_poll_choices,
+				 "--early-poll must be answer or stall",
+				 f->early_poll_stalls),
+	};
 
 	*f->time_scale = o->time_scale;
 	*f->func_desc_every_alt = o->func_desc_every_alt;
 	*f->stall_functional_request = o->stall_functional_request;
-	if (o->mode != NULL) {
-		if (g_strcmp0(o->mode, "runtime") == 0) {
-			*f->initial_mode = USBSIM_DFU_MODE_RUNTIME;
-		} else if (g_strcmp0(o->mode, "dfu") == 0) {
-			*f->initial_mode = USBSIM_DFU_MODE_DFU;
-		} else {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--mode must be runtime or dfu");
-			return FALSE;
-		}
-	}
-	if (!usbsim_dfu_ids_parse(f->ids, o->vid, o->runtime_pid, o->dfu_pid, error))
+	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error))
 		return FALSE;
-	if (o->bcd_device != NULL) {
-		if (!usbsim_harness_parse_uint(o->bcd_device, 0xffff, &value, "bcd-device", error))
-			return FALSE;
-		*f->bcd_device = value;
-	}
-	if (o->flash_size != NULL) {
-		if (!usbsim_harness_parse_uint(o->flash_size,
-					       64 * 1024 * 1024,
-					       &value,
-					       "flash-size",
-					       error))
-			return FALSE;
-		*f->flash_size = value;
-	}
-	if (o->transfer_size != NULL) {
-		if (!usbsim_harness_parse_uint(o->transfer_size,
-					       0xffff,
-					       &value,
-					       "transfer-size",
-					       error))
-			return FALSE;
-		if (value == 0) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "transfer size must not be zero");
-			return FALSE;
-		}
-		*f->transfer_size = value;
-	}
-	if (o->alts != NULL) {
-		if (!usbsim_harness_parse_uint(o->alts, 255, &value, "alts", error))
-			return FALSE;
-		if (value == 0) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "alts must be at least 1");
-			return FALSE;
-		}
-		*f->alts = value;
-	}
-	if (o->version_offset != NULL) {
-		if (!usbsim_harness_parse_uint(o->version_offset,
-					       G_MAXUINT32,
-					       &value,
-					       "version-offset",
-					       error))
-			return FALSE;
-		*f->version_offset = value;
-	}
-	if (o->seed != NULL) {
-		if (!usbsim_harness_parse_uint(o->seed, G_MAXUINT32, &value, "seed", error))
-			return FALSE;
-		*f->seed = value;
-	}
-	if (o->hostile_poll_timeout != NULL &&
-	    !usbsim_parse_poll(o->hostile_poll_timeout, f->poll, error))
-		return FALSE;
-	if (o->early_poll != NULL) {
-		if (g_strcmp0(o->early_poll, "stall") == 0) {
-			*f->early_poll_stalls = TRUE;
-		} else if (g_strcmp0(o->early_poll, "answer") != 0) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--early-poll must be answer or stall");
-			return FALSE;
-		}
-	}
 	if (o->serial != NULL) {
 		g_free(*f->serial);
 		*f->serial = g_strdup(o->serial);
@@ -757,6 +758,22 @@ static gboolean
 usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
 {
 	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
+	/* --manifest-status is checked between the manifestation options and the attributes */
+	const UsbsimOption manifestation[] = {
+	    USBSIM_BOOL_OPTION(o->manifest_tolerant,
+			       "--manifest-tolerant",
+			       &config->manifest_tolerant),
+	    USBSIM_CHOICE_OPTION(o->manifest_ending,
+				 usbsim_ending_choices,
+				 "--manifest-ending must be wait-reset, reset or silent",
+				 &config->ending),
+	};
+	const UsbsimOption attributes[] = {
+	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config->app_has_dfu),
+	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config->will_detach),
+	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config->can_upload),
+	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config->can_download),
+	};
 
 	if (!usbsim_configure_dfu_common(o, &fields, error))
 		return FALSE;
@@ -770,27 +787,8 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 			    config->profile.page_size);
 		return FALSE;
 	}
-	if (o->manifest_tolerant != NULL && !usbsim_parse_bool(o->manifest_tolerant,
-							       &config->manifest_tolerant,
-							       "--manifest-tolerant",
-							       error))
+	if (!usbsim_parse_options(manifestation, G_N_ELEMENTS(manifestation), error))
 		return FALSE;
-	if (o->manifest_ending != NULL) {
-		if (g_strcmp0(o->manifest_ending, "wait-reset") == 0) {
-			config->ending = USBSIM_DFU_ENDING_WAIT_RESET;
-		} else if (g_strcmp0(o->manifest_ending, "reset") == 0) {
-			config->ending = USBSIM_DFU_ENDING_RESET;
-		} else if (g_strcmp0(o->manifest_ending, "silent") == 0) {
-			config->ending = USBSIM_DFU_ENDING_SILENT;
-		} else {
-			g_set_error_literal(
-			    error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "--manifest-ending must be wait-reset, reset or silent");
-			return FALSE;
-		}
-	}
 	if (o->manifest_status != NULL) {
 		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
 		while (status >= 0 &&
@@ -807,19 +805,7 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 		}
 		config->manifest_status = status;
 	}
-	if (o->app_dfu != NULL &&
-	    !usbsim_parse_bool(o->app_dfu, &config->app_has_dfu, "--app-dfu", error))
-		return FALSE;
-	if (o->will_detach != NULL &&
-	    !usbsim_parse_bool(o->will_detach, &config->will_detach, "--will-detach", error))
-		return FALSE;
-	if (o->can_upload != NULL &&
-	    !usbsim_parse_bool(o->can_upload, &config->can_upload, "--can-upload", error))
-		return FALSE;
-	if (o->can_download != NULL &&
-	    !usbsim_parse_bool(o->can_download, &config->can_download, "--can-download", error))
-		return FALSE;
-	return TRUE;
+	return usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error);
 }
 
 /* the DfuSe model: the shared options, its own, and the DFU 1.1 attributes as the
@@ -829,7 +815,27 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 {
 	UsbsimDfuseProfile *profile = &config->profile;
 	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
-	guint64 value = 0;
+	/* 'always' is busy from the first operation on; the DFU 1.1 attributes are bits of the
+	 * functional descriptor's bmAttributes */
+	const UsbsimOption opts[] = {
+	    USBSIM_UINT_OPTION(g_strcmp0(o->stuck_busy, "always") == 0 ? "1" : o->stuck_busy,
+			       "stuck-busy",
+			       G_MAXUINT32,
+			       "--stuck-busy counts from 1, or is 'always'",
+			       &config->stuck_busy_from),
+	    USBSIM_BIT_OPTION(o->can_download, "--can-download", &profile->attributes, 0x01),
+	    USBSIM_BIT_OPTION(o->can_upload, "--can-upload", &profile->attributes, 0x02),
+	    USBSIM_BIT_OPTION(o->manifest_tolerant,
+			      "--manifest-tolerant",
+			      &profile->attributes,
+			      0x04),
+	    USBSIM_BIT_OPTION(o->will_detach, "--will-detach", &profile->attributes, 0x08),
+	    USBSIM_BIT_OPTION(o->can_accelerate, "--can-accelerate", &profile->attributes, 0x80),
+	    USBSIM_CHOICE_OPTION(o->block_stride,
+				 usbsim_stride_choices,
+				 "--block-stride must be wlength or transfer-size",
+				 &config->stride_transfer_size),
+	};
 
 	if (!usbsim_configure_dfu_common(o, &fields, error))
 		return FALSE;
@@ -845,64 +851,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	/* the internal flash reports this string; its real geometry stays the profile's */
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
-	if (o->stuck_busy != NULL) {
-		if (g_strcmp0(o->stuck_busy, "always") == 0) {
-			config->stuck_busy_from = 1;
-		} else {
-			if (!usbsim_harness_parse_uint(o->stuck_busy,
-						       G_MAXUINT32,
-						       &value,
-						       "stuck-busy",
-						       error))
-				return FALSE;
-			if (value == 0) {
-				g_set_error_literal(error,
-						    G_IO_ERROR,
-						    G_IO_ERROR_INVALID_ARGUMENT,
-						    "--stuck-busy counts from 1, or is 'always'");
-				return FALSE;
-			}
-			config->stuck_busy_from = value;
-		}
-	}
-	if (!usbsim_parse_attribute(o->can_download,
-				    &profile->attributes,
-				    0x01,
-				    "--can-download",
-				    error) ||
-	    !usbsim_parse_attribute(o->can_upload,
-				    &profile->attributes,
-				    0x02,
-				    "--can-upload",
-				    error) ||
-	    !usbsim_parse_attribute(o->manifest_tolerant,
-				    &profile->attributes,
-				    0x04,
-				    "--manifest-tolerant",
-				    error) ||
-	    !usbsim_parse_attribute(o->will_detach,
-				    &profile->attributes,
-				    0x08,
-				    "--will-detach",
-				    error) ||
-	    !usbsim_parse_attribute(o->can_accelerate,
-				    &profile->attributes,
-				    0x80,
-				    "--can-accelerate",
-				    error))
-		return FALSE;
-	if (o->block_stride != NULL) {
-		if (g_strcmp0(o->block_stride, "transfer-size") == 0) {
-			config->stride_transfer_size = TRUE;
-		} else if (g_strcmp0(o->block_stride, "wlength") != 0) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--block-stride must be wlength or transfer-size");
-			return FALSE;
-		}
-	}
-	return TRUE;
+	return usbsim_parse_options(opts, G_N_ELEMENTS(opts), error);
 }
 
 /* the testbed and the client's temporary files stay in the build tree */
@@ -977,7 +926,16 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 {
 	UsbsimCobsConfig config;
 	UsbsimCobs *cobs = NULL;
-	guint64 value = 0;
+	const UsbsimOption numbers[] = {
+	    USBSIM_UINT_OPTION(options->vid, "vid", 0xffff, NULL, &config.vid),
+	    USBSIM_UINT_OPTION(options->bcd_device, "bcd-device", 0xffff, NULL, &config.bcd_device),
+	    USBSIM_UINT_OPTION(options->seed, "seed", G_MAXUINT32, NULL, &config.seed),
+	    USBSIM_UINT_OPTION(options->flash_size,
+			       "flash-size",
+			       64 * 1024 * 1024,
+			       NULL,
+			       &config.flash_size),
+	};
 
 	usbsim_cobs_config_init(&config);
 	config.time_scale = options->time_scale;
@@ -993,29 +951,14 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 				    "the DFU options do not apply to the " USBSIM_COBS_PROFILE_NAME
 				    " profile (its faults are the --cobs-* options)");
 	}
-	if (*error == NULL && options->vid != NULL &&
-	    usbsim_harness_parse_uint(options->vid, 0xffff, &value, "vid", error))
-		config.vid = value;
-	if (*error == NULL && options->bcd_device != NULL &&
-	    usbsim_harness_parse_uint(options->bcd_device, 0xffff, &value, "bcd-device", error))
-		config.bcd_device = value;
-	if (*error == NULL && options->seed != NULL &&
-	    usbsim_harness_parse_uint(options->seed, G_MAXUINT32, &value, "seed", error))
-		config.seed = value;
-	if (*error == NULL && options->flash_size != NULL &&
-	    usbsim_harness_parse_uint(options->flash_size,
-				      64 * 1024 * 1024,
-				      &value,
-				      "flash-size",
-				      error)) {
-		if (value == 0 || value % config.sector_size != 0)
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "flash size must be a non-zero multiple of the %u byte sector",
-				    config.sector_size);
-		config.flash_size = value;
-	}
+	if (*error == NULL && usbsim_parse_options(numbers, G_N_ELEMENTS(numbers), error) &&
+	    options->flash_size != NULL &&
+	    (config.flash_size == 0 || config.flash_size % config.sector_size != 0))
+		g_set_error(error,
+			    G_IO_ERROR,
+			    G_IO_ERROR_INVALID_ARGUMENT,
+			    "flash size must be a non-zero multiple of the %u byte sector",
+			    config.sector_size);
 	if (*error == NULL && options->serial != NULL) {
 		g_free(config.serial);
 		config.serial = g_strdup(options->serial);
@@ -1072,14 +1015,7 @@ main(int argc, char **argv)
 	UsbsimModel model = {NULL};
 	const GOptionEntry entries[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
-	    {"list-profiles", 0, 0, G_OPTION_ARG_NONE, &list_profiles, "List the profiles", NULL},
-	    {"json",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &json,
-	     "--list-profiles: as JSON, the facts the test tools read",
-	     NULL},
+	    USBSIM_HARNESS_LIST_PROFILES_ENTRIES(&list_profiles, &json),
 	    {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "Initial mode: runtime or dfu", "MODE"},
 	    {"vid", 0, 0, G_OPTION_ARG_STRING, &o.vid, "USB vendor ID", "0xNNNN"},
 	    {"runtime-pid",

@@ -61,3 +61,21 @@ sim() {
 	set -e
 	echo "(exit status $RC, client wall time ${WALL} s at time scale $SCALE)"
 }
+
+# fwupdtool_client: fwupdtool as root without the daemon or D-Bus keeps its state in the test's
+# directory; writes $WORK/client.sh, the client run under the harness, which enumerates, picks
+# the device by its IDs and installs: usage: sh client.sh VID PID FILE
+fwupdtool_client() {
+	command -v fwupdtool >/dev/null || fail "fwupdtool is not installed"
+	export STATE_DIRECTORY="$WORK/state" CACHE_DIRECTORY="$WORK/cache"
+	export FWUPD_LOCKDIR="$WORK/lock"
+	mkdir -p "$STATE_DIRECTORY" "$CACHE_DIRECTORY" "$FWUPD_LOCKDIR"
+	cat >"$WORK/client.sh" <<CLIENT
+#!/bin/sh
+set -e
+fwupdtool get-devices --json --plugins dfu --no-safety-check >"$WORK/devices.json"
+id=\$($PYTHON "$HERE/usbsim-tool.py" device-id "$WORK/devices.json" "\$1" "\$2")
+echo "installing onto \$id"
+fwupdtool install-blob "\$3" "\$id" --plugins dfu --force --no-safety-check --no-reboot-check
+CLIENT
+}

@@ -25,3 +25,14 @@ proto_format(char *msg, size_t msg_size, const char *fmt, ...)
 	proto_vformat(msg, msg_size, fmt, args);
 	va_end(args);
 }
+
+int
+proto_fail(int error, char *msg, size_t msg_size, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	proto_vformat(msg, msg_size, fmt, args);
+	va_end(args);
+	return error;
+}

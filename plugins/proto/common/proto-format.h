@@ -22,3 +22,8 @@ proto_format(char *msg, size_t msg_size, const char *fmt, ...)
 void
 proto_vformat(char *msg, size_t msg_size, const char *fmt, va_list args)
     __attribute__((format(printf, 3, 0)));
+
+/* proto_format() for a function that fails: returns @error */
+int
+proto_fail(int error, char *msg, size_t msg_size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));

@@ -52,6 +52,18 @@ dfu_proto_session_dfuse_set_address(DfuProtoSession *s, uint32_t address)
 					DFU_PROTO_DFUSE_BUSY_FLOOR_MS);
 }
 
+/* the erase command without an address erases the whole memory (UM0391) */
+static void
+dfu_proto_session_dfuse_mass_erase(DfuProtoSession *s)
+{
+	dfu_proto_session_dfuse_command(s,
+					DFU_PROTO_BUSY_OP_MASS_ERASE,
+					DFU_PROTO_DFUSE_CMD_ERASE,
+					false,
+					0,
+					DFU_PROTO_BUSY_BUDGET_MS);
+}
+
 /* runs the next step of the download plan */
 static void
 dfu_proto_session_dfuse_advance(DfuProtoSession *s)
@@ -71,12 +83,7 @@ dfu_proto_session_dfuse_advance(DfuProtoSession *s)
 		return;
 	case DFU_PROTO_DFUSE_STEP_MASS_ERASE:
 		s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_ERASE;
-		dfu_proto_session_dfuse_command(s,
-						DFU_PROTO_BUSY_OP_MASS_ERASE,
-						DFU_PROTO_DFUSE_CMD_ERASE,
-						false,
-						0,
-						DFU_PROTO_BUSY_BUDGET_MS);
+		dfu_proto_session_dfuse_mass_erase(s);
 		return;
 	case DFU_PROTO_DFUSE_STEP_SET_ADDRESS:
 		s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_WRITE;
@@ -103,16 +110,6 @@ dfu_proto_session_dfuse_advance(DfuProtoSession *s)
 	}
 	s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_END;
 	dfu_proto_session_enter(s, STEP_DONE);
-}
-
-static void
-dfu_proto_session_dfuse_next_upload(DfuProtoSession *s)
-{
-	size_t left = s->total - s->done;
-
-	s->block_offset = s->done;
-	s->block_length = left < s->block_size ? (uint16_t)left : s->block_size;
-	dfu_proto_session_enter(s, STEP_DFUSE_UPLOAD);
 }
 
 /* the command or data block just completed (dfuDNLOAD-IDLE) */
@@ -164,12 +161,7 @@ dfu_proto_session_dfuse_begin(DfuProtoSession *s)
 		dfu_proto_session_dfuse_set_address(s, s->upload_address);
 		return;
 	case DFU_PROTO_OPERATION_DFUSE_MASS_ERASE:
-		dfu_proto_session_dfuse_command(s,
-						DFU_PROTO_BUSY_OP_MASS_ERASE,
-						DFU_PROTO_DFUSE_CMD_ERASE,
-						false,
-						0,
-						DFU_PROTO_BUSY_BUDGET_MS);
+		dfu_proto_session_dfuse_mass_erase(s);
 		return;
 	case DFU_PROTO_OPERATION_DFUSE_READ_UNPROTECT:
 		dfu_proto_session_dfuse_command(s,
@@ -321,14 +313,8 @@ dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
 		dfu_proto_session_fail_transfer(s, result);
 		return;
 	}
-	if (!dfu_proto_session_take_status(s, data, len))
+	if (!dfu_proto_session_take_status_ok(s, data, len, what, sizeof(what)))
 		return;
-	dfu_proto_session_describe(s, s->step, what, sizeof(what));
-	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
-	    s->status.status != DFU_PROTO_STATUS_OK) {
-		dfu_proto_session_fail_device_status(s, what);
-		return;
-	}
 	switch (s->status.state) {
 	case DFU_PROTO_STATE_DFU_DNBUSY:
 	case DFU_PROTO_STATE_DFU_DNLOAD_SYNC:
@@ -435,7 +421,7 @@ dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
 		dfu_proto_session_enter(s, STEP_DFUSE_UPLOAD_REWIND);
 		return;
 	}
-	dfu_proto_session_dfuse_next_upload(s);
+	dfu_proto_session_next_upload(s, STEP_DFUSE_UPLOAD);
 }
 
 static void
@@ -479,18 +465,7 @@ dfu_proto_session_feed_dfuse(DfuProtoSession *s,
 	switch ((DfuProtoStep)s->step) {
 	case STEP_DFUSE_COMMAND:
 	case STEP_DFUSE_WRITE:
-		if (result == DFU_PROTO_RESULT_STALL) {
-			s->failed_step = s->step;
-			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
-			return;
-		}
-		if (result != DFU_PROTO_RESULT_OK) {
-			dfu_proto_session_fail_transfer(s, result);
-			return;
-		}
-		/* the device executes on the status read that follows: no sleep before it */
-		dfu_proto_session_busy_reset(s, now_ms);
-		dfu_proto_session_enter(s, STEP_DFUSE_GETSTATUS);
+		dfu_proto_session_feed_dnload_request(s, result, now_ms, STEP_DFUSE_GETSTATUS);
 		return;
 	case STEP_DFUSE_GETSTATUS:
 		dfu_proto_session_feed_dfuse_status(s, result, data, len, now_ms);
@@ -507,7 +482,7 @@ dfu_proto_session_feed_dfuse(DfuProtoSession *s,
 			return;
 		}
 		s->block_number = DFU_PROTO_DFUSE_BLOCK_FIRST;
-		dfu_proto_session_dfuse_next_upload(s);
+		dfu_proto_session_next_upload(s, STEP_DFUSE_UPLOAD);
 		return;
 	case STEP_DFUSE_UPLOAD:
 		dfu_proto_session_feed_dfuse_upload(s, result, data, len);

@@ -39,17 +39,6 @@ dfu_proto_dfuse_write_bound_ms(uint32_t block_length)
 	return (uint32_t)bound;
 }
 
-static DfuProtoError __attribute__((format(printf, 4, 5)))
-dfuse_fail(DfuProtoError error, char *msg, size_t msg_size, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	proto_vformat(msg, msg_size, fmt, args);
-	va_end(args);
-	return error;
-}
-
 /* the order of dfu_proto_dfuse_sort_elements(): a total order over every field */
 static int
 dfuse_element_cmp(const DfuProtoElement *a, const DfuProtoElement *b)
@@ -117,7 +106,7 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 	if (msg != NULL && msg_size > 0)
 		msg[0] = '\0';
 	if (layout == NULL || (elements == NULL && element_count > 0))
-		return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
+		return proto_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				  msg,
 				  msg_size,
 				  "no memory layout or no elements given");
@@ -128,7 +117,7 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 		if (e->length == 0)
 			continue;
 		if (e->image_offset > SIZE_MAX - e->length)
-			return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
+			return proto_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
 					  msg,
 					  msg_size,
 					  "element %zu: image offset %zu plus %u bytes overflows",
@@ -139,7 +128,7 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 						       e->address,
 						       e->length,
 						       DFU_PROTO_DFUSE_ACCESS_WRITE))
-			return dfuse_fail(
+			return proto_fail(
 			    DFU_PROTO_ERROR_ADDRESS,
 			    msg,
 			    msg_size,
@@ -156,7 +145,7 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 		if (previous != NULL && e->address < previous_end) {
 			const DfuProtoElement *o = previous;
 			if (e->address < o->address)
-				return dfuse_fail(
+				return proto_fail(
 				    DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				    msg,
 				    msg_size,
@@ -168,7 +157,7 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 				    (unsigned)e->address);
 			/* addresses, not indices: the caller's sort renumbered the file's elements
 			 */
-			return dfuse_fail(
+			return proto_fail(
 			    DFU_PROTO_ERROR_INVALID_ARGUMENT,
 			    msg,
 			    msg_size,
@@ -186,12 +175,12 @@ dfu_proto_dfuse_validate(const DfuProtoLayout *layout,
 		total += e->length;
 	}
 	if (total == 0)
-		return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
+		return proto_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				  msg,
 				  msg_size,
 				  "nothing to write: the firmware has no data");
 	if (total > SIZE_MAX)
-		return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
+		return proto_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				  msg,
 				  msg_size,
 				  "the firmware is larger than this host can address");
@@ -268,7 +257,7 @@ dfu_proto_dfuse_plan_init(DfuProtoDfusePlan *plan,
 	memset(plan, 0, sizeof(*plan));
 	plan->phase = DFU_PROTO_DFUSE_PHASE_END;
 	if (block_size == 0)
-		return dfuse_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
+		return proto_fail(DFU_PROTO_ERROR_INVALID_ARGUMENT,
 				  msg,
 				  msg_size,
 				  "the block size is 0 bytes: a transfer size has to be set");

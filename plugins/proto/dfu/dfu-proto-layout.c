@@ -106,16 +106,9 @@ layout_read_decimal(LayoutCursor *c, uint32_t *out, bool *overflow)
 	return digits > 0;
 }
 
-static DfuProtoError __attribute__((format(printf, 3, 4)))
-layout_fail(char *msg, size_t msg_size, const char *fmt, ...)
-{
-	va_list args;
-
-	va_start(args, fmt);
-	proto_vformat(msg, msg_size, fmt, args);
-	va_end(args);
-	return DFU_PROTO_ERROR_LAYOUT;
-}
+/* every failure of the parser is a layout error */
+#define layout_fail(msg, msg_size, ...)                                                            \
+	proto_fail(DFU_PROTO_ERROR_LAYOUT, msg, msg_size, __VA_ARGS__)
 
 /* `NN*SSSxy`: count, size with its multiplier, access letter */
 static DfuProtoError

@@ -87,6 +87,22 @@ dfu_proto_session_fail_transfer(DfuProtoSession *s, DfuProtoResult result);
 bool
 dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t len);
 
+bool
+dfu_proto_session_take_status_ok(DfuProtoSession *s,
+				 const uint8_t *data,
+				 size_t len,
+				 char *what,
+				 size_t what_size);
+
+void
+dfu_proto_session_feed_dnload_request(DfuProtoSession *s,
+				      DfuProtoResult result,
+				      uint64_t now_ms,
+				      DfuProtoStep status_step);
+
+void
+dfu_proto_session_next_upload(DfuProtoSession *s, DfuProtoStep upload_step);
+
 void
 dfu_proto_session_busy_poll(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep poll_step);
 

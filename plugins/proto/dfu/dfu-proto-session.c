@@ -420,6 +420,26 @@ dfu_proto_session_tolerate_busy_stall(DfuProtoSession *s, uint64_t now_ms, DfuPr
 	return true;
 }
 
+/* parses a GETSTATUS reply after a step that must leave the device without an error, with
+ * what names that step; on garbage or a device error the session fails and it returns false */
+bool
+dfu_proto_session_take_status_ok(DfuProtoSession *s,
+				 const uint8_t *data,
+				 size_t len,
+				 char *what,
+				 size_t what_size)
+{
+	if (!dfu_proto_session_take_status(s, data, len))
+		return false;
+	dfu_proto_session_describe(s, s->step, what, what_size);
+	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
+	    s->status.status != DFU_PROTO_STATUS_OK) {
+		dfu_proto_session_fail_device_status(s, what);
+		return false;
+	}
+	return true;
+}
+
 static void
 dfu_proto_session_next_block(DfuProtoSession *s)
 {
@@ -435,14 +455,36 @@ dfu_proto_session_next_block(DfuProtoSession *s)
 	dfu_proto_session_enter(s, STEP_DNLOAD);
 }
 
-static void
-dfu_proto_session_next_upload(DfuProtoSession *s)
+/* the next block to read from the device, by the UPLOAD of upload_step */
+void
+dfu_proto_session_next_upload(DfuProtoSession *s, DfuProtoStep upload_step)
 {
 	size_t left = s->total - s->done;
 
 	s->block_offset = s->done;
 	s->block_length = left < s->block_size ? (uint16_t)left : s->block_size;
-	dfu_proto_session_enter(s, STEP_UPLOAD);
+	dfu_proto_session_enter(s, upload_step);
+}
+
+/* a DNLOAD request (a block or a DfuSe command) was sent: the device starts work now, or
+ * executes on the status read that follows, so that read comes at once, no sleep */
+void
+dfu_proto_session_feed_dnload_request(DfuProtoSession *s,
+				      DfuProtoResult result,
+				      uint64_t now_ms,
+				      DfuProtoStep status_step)
+{
+	if (result == DFU_PROTO_RESULT_STALL) {
+		s->failed_step = s->step;
+		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+		return;
+	}
+	if (result != DFU_PROTO_RESULT_OK) {
+		dfu_proto_session_fail_transfer(s, result);
+		return;
+	}
+	dfu_proto_session_busy_reset(s, now_ms);
+	dfu_proto_session_enter(s, status_step);
 }
 
 /* the device is in dfuIDLE: run the operation proper */
@@ -461,7 +503,7 @@ dfu_proto_session_begin(DfuProtoSession *s)
 		dfu_proto_session_next_block(s);
 		break;
 	case DFU_PROTO_OPERATION_UPLOAD:
-		dfu_proto_session_next_upload(s);
+		dfu_proto_session_next_upload(s, STEP_UPLOAD);
 		break;
 	default:
 		dfu_proto_session_enter(s, STEP_DONE);
@@ -539,14 +581,8 @@ dfu_proto_session_feed_dnload_status(DfuProtoSession *s,
 {
 	char what[96];
 
-	if (!dfu_proto_session_take_status(s, data, len))
+	if (!dfu_proto_session_take_status_ok(s, data, len, what, sizeof(what)))
 		return;
-	dfu_proto_session_describe(s, s->step, what, sizeof(what));
-	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
-	    s->status.status != DFU_PROTO_STATUS_OK) {
-		dfu_proto_session_fail_device_status(s, what);
-		return;
-	}
 	switch (s->status.state) {
 	case DFU_PROTO_STATE_DFU_DNBUSY:
 	case DFU_PROTO_STATE_DFU_DNLOAD_SYNC:
@@ -577,14 +613,8 @@ dfu_proto_session_feed_manifest_status(DfuProtoSession *s,
 {
 	char what[96];
 
-	if (!dfu_proto_session_take_status(s, data, len))
+	if (!dfu_proto_session_take_status_ok(s, data, len, what, sizeof(what)))
 		return;
-	dfu_proto_session_describe(s, s->step, what, sizeof(what));
-	if (s->status.state == DFU_PROTO_STATE_DFU_ERROR ||
-	    s->status.status != DFU_PROTO_STATUS_OK) {
-		dfu_proto_session_fail_device_status(s, what);
-		return;
-	}
 	switch (s->status.state) {
 	case DFU_PROTO_STATE_DFU_MANIFEST_SYNC:
 	case DFU_PROTO_STATE_DFU_MANIFEST:
@@ -917,7 +947,7 @@ dfu_proto_session_feed_upload(DfuProtoSession *s,
 			      size_t len)
 {
 	if (dfu_proto_session_accept_upload_block(s, STEP_UPLOAD, result, data, len))
-		dfu_proto_session_next_upload(s);
+		dfu_proto_session_next_upload(s, STEP_UPLOAD);
 }
 
 void
@@ -965,18 +995,7 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_enter(s, STEP_PREPARE_GETSTATUS);
 		return;
 	case STEP_DNLOAD:
-		if (result == DFU_PROTO_RESULT_STALL) {
-			s->failed_step = STEP_DNLOAD;
-			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
-			return;
-		}
-		if (result != DFU_PROTO_RESULT_OK) {
-			dfu_proto_session_fail_transfer(s, result);
-			return;
-		}
-		/* the device starts work now; read its status at once, no sleep */
-		dfu_proto_session_busy_reset(s, now_ms);
-		dfu_proto_session_enter(s, STEP_DNLOAD_GETSTATUS);
+		dfu_proto_session_feed_dnload_request(s, result, now_ms, STEP_DNLOAD_GETSTATUS);
 		return;
 	case STEP_DNLOAD_GETSTATUS:
 		if (result != DFU_PROTO_RESULT_OK) {

@@ -142,6 +142,21 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 	return NRF_DFU_PROTO_ACTION_ERROR;
 }
 
+/* a new session that transfers the test image, its frames capped at mtu_max (0: none) */
+static void
+start(NrfDfuProtoSession *s, uint16_t mtu_max, uint16_t prn, bool ping)
+{
+	nrf_dfu_proto_session_init(s);
+	s->mtu_max = mtu_max;
+	nrf_dfu_proto_session_start_transfer(s,
+					     init_packet,
+					     sizeof(init_packet),
+					     image,
+					     sizeof(image),
+					     prn,
+					     ping);
+}
+
 static NrfDfuProtoActionKind
 transfer(NrfDfuProtoSession *s,
 	 FakeBl *bl,
@@ -149,14 +164,7 @@ transfer(NrfDfuProtoSession *s,
 	 const RunOpts *opts,
 	 NrfDfuProtoAction *last)
 {
-	nrf_dfu_proto_session_init(s);
-	nrf_dfu_proto_session_start_transfer(s,
-					     init_packet,
-					     sizeof(init_packet),
-					     image,
-					     sizeof(image),
-					     prn,
-					     true);
+	start(s, 0, prn, true);
 	return run(s, bl, opts, last);
 }
 
@@ -164,6 +172,23 @@ static bool
 flash_matches(const FakeBl *bl)
 {
 	return memcmp(bl->flash, image, sizeof(image)) == 0;
+}
+
+/* what most tests drive: a session, the fake bootloader holding the test image, and the
+ * last action of a run; static, as the fake is large */
+typedef struct {
+	NrfDfuProtoSession s;
+	FakeBl bl;
+	NrfDfuProtoAction a;
+} Fixture;
+
+static Fixture *
+fixture_new(void)
+{
+	static Fixture f;
+	memset(&f, 0, sizeof(f));
+	fake_bl_init(&f.bl, image, sizeof(image));
+	return &f;
 }
 
 /* ---- SLIP ---- */
@@ -376,362 +401,325 @@ test_write_size(void)
 static void
 test_full_transfer(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	size_t done = 0, total = 0;
 
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated);
-	CHECK(flash_matches(&bl));
-	CHECK(memcmp(bl.cmd, init_packet, sizeof(init_packet)) == 0);
-	CHECK(bl.creates_command == 1 && bl.creates_data == 3 && bl.executes_data == 3);
-	CHECK(bl.double_executes == 0);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated);
+	CHECK(flash_matches(&f->bl));
+	CHECK(memcmp(f->bl.cmd, init_packet, sizeof(init_packet)) == 0);
+	CHECK(f->bl.creates_command == 1 && f->bl.creates_data == 3 && f->bl.executes_data == 3);
+	CHECK(f->bl.double_executes == 0);
 	/* 4096 / 64 + 4096 / 64 + ceil(1808 / 64) */
-	CHECK(bl.data_writes == 64 + 64 + 29);
-	CHECK(bl.largest_frame <= 131);
-	CHECK(s.stats.resumed_data_offset == 0 && s.stats.restarts == 0);
+	CHECK(f->bl.data_writes == 64 + 64 + 29);
+	CHECK(f->bl.largest_frame <= 131);
+	CHECK(f->s.stats.resumed_data_offset == 0 && f->s.stats.restarts == 0);
 	/* the order of requests: ping, PRN, MTU, select(1), create(1), writes, CRC, execute,
 	 * select(2), create(2) */
-	CHECK(bl.ops[0] == 0x09 && bl.ops[1] == 0x02 && bl.ops[2] == 0x07 && bl.ops[3] == 0x06 &&
-	      bl.ops[4] == 0x01 && bl.ops[5] == 0x08 && bl.ops[8] == 0x03 && bl.ops[9] == 0x04 &&
-	      bl.ops[10] == 0x06 && bl.ops[11] == 0x01);
-	nrf_dfu_proto_session_get_progress(&s, &done, &total);
+	CHECK(f->bl.ops[0] == 0x09 && f->bl.ops[1] == 0x02 && f->bl.ops[2] == 0x07 &&
+	      f->bl.ops[3] == 0x06 && f->bl.ops[4] == 0x01 && f->bl.ops[5] == 0x08 &&
+	      f->bl.ops[8] == 0x03 && f->bl.ops[9] == 0x04 && f->bl.ops[10] == 0x06 &&
+	      f->bl.ops[11] == 0x01);
+	nrf_dfu_proto_session_get_progress(&f->s, &done, &total);
 	CHECK(done == total && total == sizeof(image));
 }
 
 static void
 test_usb_mtu_worst_case(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts opts = {.chunk = 1};
 
 	make_image(image, sizeof(image), 7, true);
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.mtu = 2051;
-	CHECK(transfer(&s, &bl, 0, &opts, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(bl.largest_frame <= 2051);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.mtu = 2051;
+	CHECK(transfer(&f->s, &f->bl, 0, &opts, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.largest_frame <= 2051);
 	/* 1024 data bytes a write */
-	CHECK(bl.data_writes == 4 + 4 + 2);
+	CHECK(f->bl.data_writes == 4 + 4 + 2);
 	make_image(image, sizeof(image), 1, false);
 }
 
 static void
 test_mtu_not_supported(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.mtu = 0;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(s.mtu == NRF_DFU_PROTO_MTU_UART && bl.activated);
+	f->bl.mtu = 0;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->s.mtu == NRF_DFU_PROTO_MTU_UART && f->bl.activated);
 }
 
 /* a cap on the frame size (the BLE link's) holds when the device cannot report its MTU */
 static void
 test_mtu_cap_without_mtu_get(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.mtu = 0;
-	nrf_dfu_proto_session_init(&s);
-	s.mtu_max = 43;
-	nrf_dfu_proto_session_start_transfer(&s,
-					     init_packet,
-					     sizeof(init_packet),
-					     image,
-					     sizeof(image),
-					     0,
-					     true);
-	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(s.mtu == 43 && bl.activated && flash_matches(&bl));
-	CHECK(bl.largest_frame <= 43);
+	f->bl.mtu = 0;
+	start(&f->s, 43, 0, true);
+	CHECK(run(&f->s, &f->bl, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->s.mtu == 43 && f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.largest_frame <= 43);
 }
 
 /* an MTU too small for a CREATE request is refused before anything is created */
 static void
 test_mtu_too_small(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.mtu = NRF_DFU_PROTO_MTU_MIN - 1;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_REPLY);
-	CHECK(a.message != NULL && strstr(a.message, "bootloader reports 12") != NULL);
-	CHECK(s.stats.objects_created == 0 && bl.largest_frame <= NRF_DFU_PROTO_MTU_MIN - 1);
+	f->bl.mtu = NRF_DFU_PROTO_MTU_MIN - 1;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_REPLY);
+	CHECK(f->a.message != NULL && strstr(f->a.message, "bootloader reports 12") != NULL);
+	CHECK(f->s.stats.objects_created == 0 && f->bl.largest_frame <= NRF_DFU_PROTO_MTU_MIN - 1);
 
 	/* the same from a cap: the device is fine, the link is not */
-	fake_bl_init(&bl, image, sizeof(image));
-	nrf_dfu_proto_session_init(&s);
-	s.mtu_max = 5;
-	nrf_dfu_proto_session_start_transfer(&s,
-					     init_packet,
-					     sizeof(init_packet),
-					     image,
-					     sizeof(image),
-					     0,
-					     true);
-	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
-	CHECK(a.message != NULL && strstr(a.message, "link allows 5") != NULL);
-	CHECK(s.stats.objects_created == 0 && bl.largest_frame <= 5);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	start(&f->s, 5, 0, true);
+	CHECK(run(&f->s, &f->bl, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	CHECK(f->a.message != NULL && strstr(f->a.message, "link allows 5") != NULL);
+	CHECK(f->s.stats.objects_created == 0 && f->bl.largest_frame <= 5);
 }
 
 static void
 test_prn(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 4, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
+	CHECK(transfer(&f->s, &f->bl, 4, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
 	/* 3 init packet writes: none; per object 16, 16 and 7 notifications */
-	CHECK(bl.notifications == 16 + 16 + 7);
-	CHECK(s.stats.prn_checks == bl.notifications);
-	CHECK(s.stats.stale_skipped == 0);
+	CHECK(f->bl.notifications == 16 + 16 + 7);
+	CHECK(f->s.stats.prn_checks == f->bl.notifications);
+	CHECK(f->s.stats.stale_skipped == 0);
 
 	/* PRN that does not divide the writes: the count runs on across objects' creates */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 5, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && s.stats.prn_checks == bl.notifications);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 5, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && f->s.stats.prn_checks == f->bl.notifications);
+}
+
+/* a transfer with the data write @corrupt_data_write (in the second object) corrupted on the
+ * way: the CRC check finds it and the object is sent again */
+static Fixture *
+transfer_corrupt_write(unsigned corrupt_data_write, uint16_t prn)
+{
+	Fixture *f = fixture_new();
+
+	f->bl.corrupt_data_write = corrupt_data_write;
+	CHECK(transfer(&f->s, &f->bl, prn, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->s.stats.restarts == 1);
+	return f;
 }
 
 static void
 test_prn_corrupt_write(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
-
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.corrupt_data_write = 70; /* in the second object */
-	CHECK(transfer(&s, &bl, 4, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(s.stats.restarts == 1);
-	CHECK(bl.creates_data == 4 && bl.double_executes == 0);
+	Fixture *f = transfer_corrupt_write(70, 4);
+	CHECK(f->bl.creates_data == 4 && f->bl.double_executes == 0);
 }
 
 static void
 test_crc_mismatch_restarts_object(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
-
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.corrupt_data_write = 100; /* in the second object */
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(s.stats.restarts == 1);
+	Fixture *f = transfer_corrupt_write(100, 0);
 	/* only the second object is sent again */
-	CHECK(bl.creates_data == 4 && bl.executes_data == 3);
-	CHECK(bl.data_writes == 64 + 64 + 64 + 29);
+	CHECK(f->bl.creates_data == 4 && f->bl.executes_data == 3);
+	CHECK(f->bl.data_writes == 64 + 64 + 64 + 29);
 }
 
 static void
 test_resume_mid_object(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts stop = {.stop_after_data_writes = 64 + 10};
 	unsigned writes_before;
 
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	CHECK(bl.data_offset == 4096 + 640 && !bl.activated);
-	writes_before = bl.data_writes;
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(f->bl.data_offset == 4096 + 640 && !f->bl.activated);
+	writes_before = f->bl.data_writes;
 
 	/* the same bootloader, still powered: the object in progress is finished */
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(s.stats.resumed_command_offset == sizeof(init_packet));
-	CHECK(s.stats.resumed_data_offset == 4096 + 640);
-	CHECK(bl.creates_command == 1);
-	CHECK(bl.data_writes - writes_before == 54 + 29);
-	CHECK(bl.double_executes == 0);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->s.stats.resumed_command_offset == sizeof(init_packet));
+	CHECK(f->s.stats.resumed_data_offset == 4096 + 640);
+	CHECK(f->bl.creates_command == 1);
+	CHECK(f->bl.data_writes - writes_before == 54 + 29);
+	CHECK(f->bl.double_executes == 0);
 }
 
 static void
 test_resume_at_boundary(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts stop = {.stop_after_data_writes = 64 + 5, .reset_at_stop = true};
 	unsigned creates_before;
 
 	/* reset mid-object: the device is back at the last executed object */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.strict_double_execute = true;
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	CHECK(bl.data_offset == 4096);
-	creates_before = bl.creates_data;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(s.stats.resumed_data_offset == 4096);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.strict_double_execute = true;
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(f->bl.data_offset == 4096);
+	creates_before = f->bl.creates_data;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->s.stats.resumed_data_offset == 4096);
 	/* the next object is created, the executed one is not executed again */
-	CHECK(bl.double_executes == 0);
-	CHECK(bl.creates_data - creates_before == 2);
-	CHECK(bl.creates_command == 1);
+	CHECK(f->bl.double_executes == 0);
+	CHECK(f->bl.creates_data - creates_before == 2);
+	CHECK(f->bl.creates_command == 1);
 }
 
 static void
 test_reset_mid_object_same_session(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts opts = {.reset_after_data_writes = 64 + 64 + 10};
 
 	/* a UART bootloader resets in the third object and the session goes on: the CRC reply
 	 * says the device is back at the second object's end, the third is created there */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &opts, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(bl.creates_command == 1 && bl.double_executes == 0);
-	CHECK(s.stats.restarts == 1);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 0, &opts, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.creates_command == 1 && f->bl.double_executes == 0);
+	CHECK(f->s.stats.restarts == 1);
 }
 
 static void
 test_resume_command_mismatch(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts stop = {.stop_after_data_writes = 64 + 5};
 
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
 	/* another init packet: everything starts again */
 	init_packet[10] ^= 0xFF;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(bl.creates_command == 2 && s.stats.resumed_data_offset == 0);
-	CHECK(memcmp(bl.cmd, init_packet, sizeof(init_packet)) == 0);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.creates_command == 2 && f->s.stats.resumed_data_offset == 0);
+	CHECK(memcmp(f->bl.cmd, init_packet, sizeof(init_packet)) == 0);
 	init_packet[10] ^= 0xFF;
 }
 
 static void
 test_resume_mid_object_crc_mismatch(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts stop = {.stop_after_data_writes = 64 + 10};
 
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.corrupt_data_write = 64 + 3;
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
+	f->bl.corrupt_data_write = 64 + 3;
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
 	/* the object in progress was started again, the first one kept */
-	CHECK(s.stats.resumed_data_offset == 0 && s.stats.restarts == 1);
-	CHECK(bl.creates_command == 1 && bl.double_executes == 0);
+	CHECK(f->s.stats.resumed_data_offset == 0 && f->s.stats.restarts == 1);
+	CHECK(f->bl.creates_command == 1 && f->bl.double_executes == 0);
 }
 
 static void
 test_written_not_executed_at_boundary(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts stop = {.stop_after_data_writes = 128};
 
 	/* the second object fully written, its CRC and execute never sent: the create of the
 	 * "next" object lands on the old one, the CRC check catches it and it converges */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(bl.double_executes == 0);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.double_executes == 0);
 
 	/* the same with a full-size next object: the device puts it where the unexecuted one
 	 * started, the CRC reply's offset shows that, and that object is sent again */
-	fake_bl_init(&bl, image, sizeof(image));
+	fake_bl_init(&f->bl, image, sizeof(image));
 	stop.stop_after_data_writes = 64;
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	CHECK(bl.double_executes == 0 && bl.creates_command == 1);
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(f->bl.double_executes == 0 && f->bl.creates_command == 1);
 }
 
 static void
 test_stale_notification(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.stale_notification = true;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && s.stats.stale_skipped == 1);
+	f->bl.stale_notification = true;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && f->s.stats.stale_skipped == 1);
 }
 
 static void
 test_dropped_replies(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 
 	/* a lost select reply: asked again */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.drop_reply_op = 0x06;
-	bl.drop_reply_count = 1;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && s.stats.timeouts == 1);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.drop_reply_op = 0x06;
+	f->bl.drop_reply_count = 1;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && f->s.stats.timeouts == 1);
 
 	/* a lost reply to a data execute: select says where the device is, no second execute;
 	 * the first execute is the init packet's, the second the first data object's */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.strict_double_execute = true;
-	bl.drop_reply_op = 0x04;
-	bl.drop_reply_count = 2;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl) && bl.double_executes == 0);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.strict_double_execute = true;
+	f->bl.drop_reply_op = 0x04;
+	f->bl.drop_reply_count = 2;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl) && f->bl.double_executes == 0);
 
 	/* lost replies to the final execute: an error that says what may have happened */
-	fake_bl_init(&bl, image, sizeof(image));
+	fake_bl_init(&f->bl, image, sizeof(image));
 	{
 		RunOpts stop = {.stop_after_data_writes = 128 + 29};
-		CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
+		CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
 	}
-	bl.drop_data_execute_replies = true;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
-	CHECK(strstr(a.message, "final EXECUTE") != NULL);
+	f->bl.drop_data_execute_replies = true;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
+	CHECK(strstr(f->a.message, "final EXECUTE") != NULL);
 
 	/* silent device: three pings, then a message */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.drop_reply_op = 0x09;
-	bl.drop_reply_count = 100;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT && bl.pings == NRF_DFU_PROTO_PING_TRIES);
-	CHECK(strstr(a.message, "ping") != NULL);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.drop_reply_op = 0x09;
+	f->bl.drop_reply_count = 100;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_TIMEOUT && f->bl.pings == NRF_DFU_PROTO_PING_TRIES);
+	CHECK(strstr(f->a.message, "ping") != NULL);
+}
+
+/* the execute of object 2 never answered: the session gives up within its budget */
+static void
+check_execute_unanswered(Fixture *f, RunOpts *opts, const char *what)
+{
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 0, opts, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.message != NULL &&
+	      strstr(f->a.message, "did not answer EXECUTE of object 2") != NULL);
+	CHECK(opts->steps < 2000);
+	CHECK(opts->elapsed_ms <= nrf_dfu_proto_session_budget_ms(&f->s));
+	CHECK(!f->bl.activated);
+	fprintf(stderr,
+		"%s: %u steps, %llu ms, %s\n",
+		what,
+		opts->steps,
+		(unsigned long long)opts->elapsed_ms,
+		f->a.message);
 }
 
 static void
 test_hostile_restart_loops(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts refuse = {.hostile_execute_object = 2};
 	RunOpts silent = {.hostile_execute_object = 2, .silent_execute = true};
 	RunOpts silent_forget = {.hostile_execute_object = 2,
@@ -740,42 +728,22 @@ test_hostile_restart_loops(void)
 
 	/* 10000 bytes in objects of 4096: the second of three objects is refused, and the
 	 * device reports offset 0 again; without a bound this restarts the image forever */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(bl.data_max == 4096);
-	CHECK(transfer(&s, &bl, 0, &refuse, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
-	CHECK(a.message != NULL && strstr(a.message, "refused EXECUTE of object 2") != NULL &&
-	      strstr(a.message, "went back to offset 0") != NULL);
-	CHECK(s.stats.setbacks == NRF_DFU_PROTO_SETBACKS_MAX + 1);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(f->bl.data_max == 4096);
+	CHECK(transfer(&f->s, &f->bl, 0, &refuse, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+	CHECK(f->a.message != NULL && strstr(f->a.message, "refused EXECUTE of object 2") != NULL &&
+	      strstr(f->a.message, "went back to offset 0") != NULL);
+	CHECK(f->s.stats.setbacks == NRF_DFU_PROTO_SETBACKS_MAX + 1);
 	CHECK(refuse.steps < 2000);
-	CHECK(!bl.activated);
-	fprintf(stderr, "refused execute: %u steps, %s\n", refuse.steps, a.message);
+	CHECK(!f->bl.activated);
+	fprintf(stderr, "refused execute: %u steps, %s\n", refuse.steps, f->a.message);
 
 	/* the same execute never answered, the device forgetting what it held */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &silent_forget, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.message != NULL && strstr(a.message, "did not answer EXECUTE of object 2") != NULL);
-	CHECK(silent_forget.steps < 2000);
-	CHECK(silent_forget.elapsed_ms <= nrf_dfu_proto_session_budget_ms(&s));
-	CHECK(!bl.activated);
-	fprintf(stderr,
-		"silent execute, forgetting: %u steps, %llu ms, %s\n",
-		silent_forget.steps,
-		(unsigned long long)silent_forget.elapsed_ms,
-		a.message);
+	check_execute_unanswered(f, &silent_forget, "silent execute, forgetting");
 
 	/* never answered, the device keeping the object written but not executed */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &silent, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.message != NULL && strstr(a.message, "did not answer EXECUTE of object 2") != NULL);
-	CHECK(silent.steps < 2000);
-	CHECK(silent.elapsed_ms <= nrf_dfu_proto_session_budget_ms(&s));
-	CHECK(!bl.activated);
-	fprintf(stderr,
-		"silent execute: %u steps, %llu ms, %s\n",
-		silent.steps,
-		(unsigned long long)silent.elapsed_ms,
-		a.message);
+	check_execute_unanswered(f, &silent, "silent execute");
 }
 
 /* a device that answers, but never the request in flight: the error says what it sent */
@@ -792,14 +760,7 @@ test_timeout_names_what_came(void)
 
 	memset(endless, 0x55, sizeof(endless));
 	for (unsigned kind = 0; kind < 2; kind++) {
-		nrf_dfu_proto_session_init(&s);
-		nrf_dfu_proto_session_start_transfer(&s,
-						     init_packet,
-						     sizeof(init_packet),
-						     image,
-						     sizeof(image),
-						     0,
-						     false);
+		start(&s, 0, 0, false);
 		for (unsigned i = 0; i < 100; i++) {
 			nrf_dfu_proto_session_next(&s, now, &a);
 			if (a.kind == NRF_DFU_PROTO_ACTION_SEND) {
@@ -845,18 +806,16 @@ test_timeout_names_what_came(void)
 static void
 test_session_length_bound(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	RunOpts late = {.late_replies = true};
 	RunOpts stop = {.stop_after_data_writes = 20};
 	uint64_t budget_ms;
 
 	/* the slowest device that still answers every request in time is not cut short */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 1, &late, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl));
-	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 1, &late, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	budget_ms = nrf_dfu_proto_session_budget_ms(&f->s);
 	CHECK(late.elapsed_ms > 10000 && late.elapsed_ms < budget_ms);
 	fprintf(stderr,
 		"late replies: %llu ms of a bound of %llu ms\n",
@@ -864,75 +823,74 @@ test_session_length_bound(void)
 		(unsigned long long)budget_ms);
 
 	/* a transfer still going past its bound ends with an error that says so */
-	fake_bl_init(&bl, image, sizeof(image));
-	CHECK(transfer(&s, &bl, 0, &stop, &a) == NRF_DFU_PROTO_ACTION_SEND);
-	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
-	nrf_dfu_proto_session_next(&s, 1000 + budget_ms, &a);
-	CHECK(a.kind != NRF_DFU_PROTO_ACTION_ERROR);
-	nrf_dfu_proto_session_next(&s, 1000 + stop.elapsed_ms + budget_ms + 1, &a);
-	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
-	CHECK(a.message != NULL && strstr(a.message, "did not finish within its bound") != NULL);
-	if (a.message != NULL)
-		fprintf(stderr, "past the bound: %s\n", a.message);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	CHECK(transfer(&f->s, &f->bl, 0, &stop, &f->a) == NRF_DFU_PROTO_ACTION_SEND);
+	budget_ms = nrf_dfu_proto_session_budget_ms(&f->s);
+	nrf_dfu_proto_session_next(&f->s, 1000 + budget_ms, &f->a);
+	CHECK(f->a.kind != NRF_DFU_PROTO_ACTION_ERROR);
+	nrf_dfu_proto_session_next(&f->s, 1000 + stop.elapsed_ms + budget_ms + 1, &f->a);
+	CHECK(f->a.kind == NRF_DFU_PROTO_ACTION_ERROR && f->a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);
+	CHECK(f->a.message != NULL &&
+	      strstr(f->a.message, "did not finish within its bound") != NULL);
+	if (f->a.message != NULL)
+		fprintf(stderr, "past the bound: %s\n", f->a.message);
 
 	/* a slow link's byte time raises the bound; a faster one does not lower it */
-	s.byte_us = 1042; /* 9600 baud */
-	CHECK(nrf_dfu_proto_session_budget_ms(&s) > budget_ms + 4 * 2 * 10141 * 900 / 1000);
-	s.byte_us = 9; /* 1 Mbaud */
-	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
+	f->s.byte_us = 1042; /* 9600 baud */
+	CHECK(nrf_dfu_proto_session_budget_ms(&f->s) > budget_ms + 4 * 2 * 10141 * 900 / 1000);
+	f->s.byte_us = 9; /* 1 Mbaud */
+	CHECK(nrf_dfu_proto_session_budget_ms(&f->s) == budget_ms);
 
 	/* a device reporting tiny data objects does not stretch the bound past that of 1 KiB
 	 * objects, and a device that really uses them still finishes well within it */
-	s.byte_us = 0;
-	s.object = NRF_DFU_PROTO_OBJECT_DATA;
-	s.max_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
-	budget_ms = nrf_dfu_proto_session_budget_ms(&s);
-	s.max_size = 1;
-	CHECK(nrf_dfu_proto_session_budget_ms(&s) == budget_ms);
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.data_max = 16;
+	f->s.byte_us = 0;
+	f->s.object = NRF_DFU_PROTO_OBJECT_DATA;
+	f->s.max_size = NRF_DFU_PROTO_BUDGET_OBJECT_MIN;
+	budget_ms = nrf_dfu_proto_session_budget_ms(&f->s);
+	f->s.max_size = 1;
+	CHECK(nrf_dfu_proto_session_budget_ms(&f->s) == budget_ms);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.data_max = 16;
 	late = (RunOpts){0};
-	CHECK(transfer(&s, &bl, 0, &late, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(bl.activated && flash_matches(&bl) && s.max_size == 16);
-	CHECK(late.elapsed_ms < nrf_dfu_proto_session_budget_ms(&s) / 4);
+	CHECK(transfer(&f->s, &f->bl, 0, &late, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl) && f->s.max_size == 16);
+	CHECK(late.elapsed_ms < nrf_dfu_proto_session_budget_ms(&f->s) / 4);
 }
 
 static void
 test_error_codes(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	const uint8_t results[] = {0x00, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x0A};
 
 	/* every result on the init packet's execute */
 	for (size_t i = 0; i < sizeof(results); i++) {
-		fake_bl_init(&bl, image, sizeof(image));
-		bl.error_op = 0x04;
-		bl.error_result = results[i];
-		CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-		CHECK(a.error == (results[i] == 0x02 ? NRF_DFU_PROTO_ERROR_NOT_SUPPORTED
-						     : NRF_DFU_PROTO_ERROR_DEVICE));
-		CHECK(strstr(a.message, nrf_dfu_proto_result_to_string(results[i])) != NULL);
-		CHECK(bl.creates_data == 0 && !bl.activated);
+		fake_bl_init(&f->bl, image, sizeof(image));
+		f->bl.error_op = 0x04;
+		f->bl.error_result = results[i];
+		CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(f->a.error == (results[i] == 0x02 ? NRF_DFU_PROTO_ERROR_NOT_SUPPORTED
+							: NRF_DFU_PROTO_ERROR_DEVICE));
+		CHECK(strstr(f->a.message, nrf_dfu_proto_result_to_string(results[i])) != NULL);
+		CHECK(f->bl.creates_data == 0 && !f->bl.activated);
 	}
 	/* every extended error */
 	for (uint8_t ext = 0x01; ext <= 0x0D; ext++) {
-		fake_bl_init(&bl, image, sizeof(image));
-		bl.error_op = 0x04;
-		bl.error_result = 0x0B;
-		bl.error_ext = ext;
-		CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-		CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
-		CHECK(strstr(a.message, nrf_dfu_proto_ext_error_to_string(ext)) != NULL);
-		CHECK(s.response.ext_error == ext);
+		fake_bl_init(&f->bl, image, sizeof(image));
+		f->bl.error_op = 0x04;
+		f->bl.error_result = 0x0B;
+		f->bl.error_ext = ext;
+		CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(f->a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+		CHECK(strstr(f->a.message, nrf_dfu_proto_ext_error_to_string(ext)) != NULL);
+		CHECK(f->s.response.ext_error == ext);
 	}
 	/* a refused create */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.error_op = 0x01;
-	bl.error_result = 0x04;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(strstr(a.message, "CREATE") != NULL);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.error_op = 0x01;
+	f->bl.error_result = 0x04;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(strstr(f->a.message, "CREATE") != NULL);
 
 	/* select claims data objects larger, or not a page multiple, and create refuses them:
 	 * the error says what the device claimed and refused */
@@ -943,73 +901,71 @@ test_error_codes(void)
 					"CREATE of data object 1 (4097 bytes at offset 0) failed: "
 					"invalid parameter"};
 		for (size_t i = 0; i < 2; i++) {
-			fake_bl_init(&bl, image, sizeof(image));
-			bl.data_max_claim_set = true;
-			bl.data_max_claim = claims[i];
-			CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-			CHECK(a.error == NRF_DFU_PROTO_ERROR_DEVICE);
-			CHECK(a.message != NULL && strstr(a.message, expect[i]) != NULL);
-			CHECK(bl.data_writes == 0 && !bl.activated);
-			fprintf(stderr, "%s\n", a.message != NULL ? a.message : "(none)");
+			fake_bl_init(&f->bl, image, sizeof(image));
+			f->bl.data_max_claim_set = true;
+			f->bl.data_max_claim = claims[i];
+			CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) ==
+			      NRF_DFU_PROTO_ACTION_ERROR);
+			CHECK(f->a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+			CHECK(f->a.message != NULL && strstr(f->a.message, expect[i]) != NULL);
+			CHECK(f->bl.data_writes == 0 && !f->bl.activated);
+			fprintf(stderr, "%s\n", f->a.message != NULL ? f->a.message : "(none)");
 		}
 	}
 
 	/* post-validation finds the image's hash wrong */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.image_crc ^= 1;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(strstr(a.message, "hash failed") != NULL);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.image_crc ^= 1;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(strstr(f->a.message, "hash failed") != NULL);
 
 	/* an init packet larger than the bootloader takes */
-	fake_bl_init(&bl, image, sizeof(image));
-	bl.cmd_max = 128;
-	CHECK(transfer(&s, &bl, 0, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_TOO_LARGE && bl.creates_command == 0);
+	fake_bl_init(&f->bl, image, sizeof(image));
+	f->bl.cmd_max = 128;
+	CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_TOO_LARGE && f->bl.creates_command == 0);
 }
 
 static void
 test_requests(void)
 {
-	static NrfDfuProtoSession s;
-	static FakeBl bl;
-	NrfDfuProtoAction a;
+	Fixture *f = fixture_new();
 	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_HW_VERSION};
 
-	fake_bl_init(&bl, image, sizeof(image));
-	nrf_dfu_proto_session_init(&s);
-	nrf_dfu_proto_session_start_request(&s, &req);
-	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(s.response.hw.part == 0x52840 && s.response.hw.rom_page_size == 4096);
+	nrf_dfu_proto_session_init(&f->s);
+	nrf_dfu_proto_session_start_request(&f->s, &req);
+	CHECK(run(&f->s, &f->bl, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->s.response.hw.part == 0x52840 && f->s.response.hw.rom_page_size == 4096);
 
 	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_FW_VERSION, .image = 1};
-	nrf_dfu_proto_session_start_request(&s, &req);
-	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(s.response.fw.type == NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE &&
-	      s.response.fw.version == 0xB6);
+	nrf_dfu_proto_session_start_request(&f->s, &req);
+	CHECK(run(&f->s, &f->bl, NULL, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->s.response.fw.type == NRF_DFU_PROTO_FW_TYPE_SOFTDEVICE &&
+	      f->s.response.fw.version == 0xB6);
 
 	/* an older SDK: not supported */
 	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PROTOCOL_VERSION};
-	nrf_dfu_proto_session_start_request(&s, &req);
-	CHECK(run(&s, &bl, NULL, &a) == NRF_DFU_PROTO_ACTION_ERROR);
-	CHECK(a.error == NRF_DFU_PROTO_ERROR_NOT_SUPPORTED);
+	nrf_dfu_proto_session_start_request(&f->s, &req);
+	CHECK(run(&f->s, &f->bl, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_NOT_SUPPORTED);
 
 	/* a stale notification before the reply */
-	bl.stale_notification = true;
+	f->bl.stale_notification = true;
 	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_PING};
-	nrf_dfu_proto_session_start_request(&s, &req);
-	CHECK(run(&s, &bl, &(RunOpts){.chunk = 3}, &a) == NRF_DFU_PROTO_ACTION_DONE);
-	CHECK(s.stats.stale_skipped >= 1);
+	nrf_dfu_proto_session_start_request(&f->s, &req);
+	CHECK(run(&f->s, &f->bl, &(RunOpts){.chunk = 3}, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->s.stats.stale_skipped >= 1);
 
 	/* misuse */
 	req = (NrfDfuProtoRequest){.op = NRF_DFU_PROTO_OP_WRITE};
-	nrf_dfu_proto_session_start_request(&s, &req);
-	nrf_dfu_proto_session_next(&s, 0, &a);
-	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR &&
-	      a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
-	nrf_dfu_proto_session_init(&s);
-	nrf_dfu_proto_session_start_transfer(&s, init_packet, 0, image, 10, 0, false);
-	nrf_dfu_proto_session_next(&s, 0, &a);
-	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR);
+	nrf_dfu_proto_session_start_request(&f->s, &req);
+	nrf_dfu_proto_session_next(&f->s, 0, &f->a);
+	CHECK(f->a.kind == NRF_DFU_PROTO_ACTION_ERROR &&
+	      f->a.error == NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT);
+	nrf_dfu_proto_session_init(&f->s);
+	nrf_dfu_proto_session_start_transfer(&f->s, init_packet, 0, image, 10, 0, false);
+	nrf_dfu_proto_session_next(&f->s, 0, &f->a);
+	CHECK(f->a.kind == NRF_DFU_PROTO_ACTION_ERROR);
 }
 
 static void
@@ -1018,14 +974,7 @@ test_io_errors(void)
 	static NrfDfuProtoSession s;
 	NrfDfuProtoAction a;
 
-	nrf_dfu_proto_session_init(&s);
-	nrf_dfu_proto_session_start_transfer(&s,
-					     init_packet,
-					     sizeof(init_packet),
-					     image,
-					     sizeof(image),
-					     0,
-					     true);
+	start(&s, 0, 0, true);
 	nrf_dfu_proto_session_next(&s, 0, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_SEND && a.op == NRF_DFU_PROTO_OP_PING);
 	/* asking again without a feed gives the same action */

@@ -82,6 +82,52 @@ fuzz_result(uint8_t control)
 	}
 }
 
+/* what every action promises; true when it ends the session */
+static bool
+fuzz_action_ends(const DfuProtoAction *a)
+{
+	if (a->kind == DFU_PROTO_ACTION_DONE)
+		return true;
+	if (a->kind == DFU_PROTO_ACTION_ERROR) {
+		if (a->message == NULL || a->message[0] == '\0' || a->error == DFU_PROTO_ERROR_NONE)
+			__builtin_trap();
+		return true;
+	}
+	if (a->kind == DFU_PROTO_ACTION_WAIT &&
+	    (a->wait_ms == 0 || a->wait_ms > DFU_PROTO_POLL_TIMEOUT_MAX_MS))
+		__builtin_trap();
+	return false;
+}
+
+/* the device's answer to @a and the time it takes, drawn from the input; once the input is
+ * used up the device is gone, which must end every session */
+static void
+fuzz_answer(DfuProtoSession *s, FuzzInput *in, const DfuProtoAction *a, uint64_t *now_ms)
+{
+	uint8_t reply[512];
+	size_t reply_len = 0;
+	uint8_t control = fuzz_empty(in) ? 6 : fuzz_byte(in);
+	DfuProtoResult result = fuzz_result(control);
+
+	*now_ms += (uint64_t)(control >> 3) * 8;
+	if (a->kind == DFU_PROTO_ACTION_WAIT)
+		*now_ms += a->wait_ms;
+	if (a->kind == DFU_PROTO_ACTION_CONTROL_IN && result == DFU_PROTO_RESULT_OK) {
+		size_t want = fuzz_byte(in);
+		/* mostly what was asked for, sometimes more or less */
+		if (want >= 0xF0)
+			want = a->length + (want & 0x03);
+		else if (want >= 0x80)
+			want = a->length;
+		if (want > sizeof(reply))
+			want = sizeof(reply);
+		for (size_t i = 0; i < want; i++)
+			reply[i] = fuzz_byte(in);
+		reply_len = want;
+	}
+	dfu_proto_session_feed(s, result, reply, reply_len, *now_ms);
+}
+
 static void
 fuzz_session(FuzzInput *in)
 {
@@ -122,52 +168,20 @@ fuzz_session(FuzzInput *in)
 
 	for (unsigned step = 0; step < FUZZ_STEPS_MAX; step++) {
 		DfuProtoAction a;
-		uint8_t reply[512];
-		size_t reply_len = 0;
 		size_t done = 0;
 		size_t progress_total = 0;
-		uint8_t control;
-		DfuProtoResult result;
 
 		dfu_proto_session_next(&s, now_ms, &a);
 		dfu_proto_session_get_progress(&s, &done, &progress_total);
 		if (done > progress_total)
 			__builtin_trap();
-		if (a.kind == DFU_PROTO_ACTION_DONE)
+		if (fuzz_action_ends(&a))
 			return;
-		if (a.kind == DFU_PROTO_ACTION_ERROR) {
-			if (a.message == NULL || a.message[0] == '\0' ||
-			    a.error == DFU_PROTO_ERROR_NONE)
-				__builtin_trap();
-			return;
-		}
-		if (a.kind == DFU_PROTO_ACTION_WAIT &&
-		    (a.wait_ms == 0 || a.wait_ms > DFU_PROTO_POLL_TIMEOUT_MAX_MS))
-			__builtin_trap();
 		if (a.payload == DFU_PROTO_PAYLOAD_IMAGE &&
 		    (a.image_offset > total || a.length > total - a.image_offset))
 			__builtin_trap();
 
-		/* once the input is used up the device is gone, which must end every session */
-		control = fuzz_empty(in) ? 6 : fuzz_byte(in);
-		result = fuzz_result(control);
-		now_ms += (uint64_t)(control >> 3) * 8;
-		if (a.kind == DFU_PROTO_ACTION_WAIT)
-			now_ms += a.wait_ms;
-		if (a.kind == DFU_PROTO_ACTION_CONTROL_IN && result == DFU_PROTO_RESULT_OK) {
-			size_t want = fuzz_byte(in);
-			/* mostly what was asked for, sometimes more or less */
-			if (want >= 0xF0)
-				want = a.length + (want & 0x03);
-			else if (want >= 0x80)
-				want = a.length;
-			if (want > sizeof(reply))
-				want = sizeof(reply);
-			for (size_t i = 0; i < want; i++)
-				reply[i] = fuzz_byte(in);
-			reply_len = want;
-		}
-		dfu_proto_session_feed(&s, result, reply, reply_len, now_ms);
+		fuzz_answer(&s, in, &a, &now_ms);
 	}
 	/* a bounded core cannot get here: the time or poll bound ends it first */
 	__builtin_trap();
@@ -726,10 +740,6 @@ fuzz_dfuse_session(FuzzInput *in)
 	for (unsigned step = 0; step < FUZZ_STEPS_MAX; step++) {
 		DfuProtoAction a;
 		DfuProtoDfuseProgress progress;
-		uint8_t reply[512];
-		size_t reply_len = 0;
-		uint8_t control;
-		DfuProtoResult result;
 
 		dfu_proto_session_next(&s, now_ms, &a);
 		dfu_proto_session_get_dfuse_progress(&s, &progress);
@@ -737,19 +747,10 @@ fuzz_dfuse_session(FuzzInput *in)
 		    progress.erases_done > progress.erases_total ||
 		    progress.erase_bytes_done > progress.erase_bytes_total)
 			__builtin_trap();
-		if (a.kind == DFU_PROTO_ACTION_DONE)
+		if (fuzz_action_ends(&a))
 			return;
-		if (a.kind == DFU_PROTO_ACTION_ERROR) {
-			if (a.message == NULL || a.message[0] == '\0' ||
-			    a.error == DFU_PROTO_ERROR_NONE)
-				__builtin_trap();
-			return;
-		}
 		if (start_error != DFU_PROTO_ERROR_NONE)
 			__builtin_trap(); /* a refused start sends nothing */
-		if (a.kind == DFU_PROTO_ACTION_WAIT &&
-		    (a.wait_ms == 0 || a.wait_ms > DFU_PROTO_POLL_TIMEOUT_MAX_MS))
-			__builtin_trap();
 		fuzz_check_dfuse_action(&a,
 					&layout,
 					elements,
@@ -758,24 +759,7 @@ fuzz_dfuse_session(FuzzInput *in)
 					download,
 					&dev);
 
-		control = fuzz_empty(in) ? 6 : fuzz_byte(in);
-		result = fuzz_result(control);
-		now_ms += (uint64_t)(control >> 3) * 8;
-		if (a.kind == DFU_PROTO_ACTION_WAIT)
-			now_ms += a.wait_ms;
-		if (a.kind == DFU_PROTO_ACTION_CONTROL_IN && result == DFU_PROTO_RESULT_OK) {
-			size_t want = fuzz_byte(in);
-			if (want >= 0xF0)
-				want = a.length + (want & 0x03);
-			else if (want >= 0x80)
-				want = a.length;
-			if (want > sizeof(reply))
-				want = sizeof(reply);
-			for (size_t i = 0; i < want; i++)
-				reply[i] = fuzz_byte(in);
-			reply_len = want;
-		}
-		dfu_proto_session_feed(&s, result, reply, reply_len, now_ms);
+		fuzz_answer(&s, in, &a, &now_ms);
 	}
 	__builtin_trap();
 }

@@ -12,6 +12,7 @@
  * bytes; when the input runs out every read times out.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,24 +235,21 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 			nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, now);
 			break;
 		case NRF_DFU_PROTO_ACTION_RECEIVE: {
-			size_t n;
+			size_t n = 0;
+			bool timeout;
 			if (a.timeout_ms == 0)
 				abort();
 			if (pos >= size && cycle && replies < size)
 				pos = replies;
-			if (pos >= size) {
-				now += a.timeout_ms;
-				nrf_dfu_proto_session_feed_received(&s,
-								    NRF_DFU_PROTO_IO_TIMEOUT,
-								    NULL,
-								    0,
-								    now);
-				break;
+			/* the input ran out; when cycling, an empty read times out too */
+			timeout = pos >= size;
+			if (!timeout) {
+				n = data[pos++];
+				if (n > size - pos)
+					n = size - pos;
+				timeout = n == 0 && cycle;
 			}
-			n = data[pos++];
-			if (n > size - pos)
-				n = size - pos;
-			if (n == 0 && cycle) {
+			if (timeout) {
 				now += a.timeout_ms;
 				nrf_dfu_proto_session_feed_received(&s,
 								    NRF_DFU_PROTO_IO_TIMEOUT,
