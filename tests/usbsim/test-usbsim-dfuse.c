@@ -94,6 +94,8 @@ upload(UsbsimDfuse *dfuse, guint16 value, guint16 len, gint64 now_us, UsbsimOutc
 static const guint8 *
 flash_at(UsbsimDfuse *dfuse, GBytes **keep, guint32 offset)
 {
+	/* each call replaces the bytes the previous one kept */
+	g_clear_pointer(keep, g_bytes_unref);
 	*keep = usbsim_dfuse_get_flash(dfuse);
 	return (const guint8 *)g_bytes_get_data(*keep, NULL) + offset;
 }
