@@ -6,14 +6,11 @@
 
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "fu-dfu-core-common.h"
-
-#ifdef __linux__
-#include <sys/prctl.h>
-#endif
-
 #include "fu-dfu-core-firmware.h"
 
 /*
@@ -431,15 +428,34 @@ fu_dfu_core_clock_reply(FuDfuCoreClock *clock, gboolean is_status)
 	return reply_ms;
 }
 
-static gulong
-fu_dfu_core_clock_wait_us(const FuDfuCoreClock *clock, guint32 wait_ms)
+/* the monotonic time, as g_get_monotonic_time() counts it, at which a wait the core asked for
+ * ends: a poll timeout after the status reply it follows, else @wait_ms from now */
+static gint64
+fu_dfu_core_clock_deadline_us(const FuDfuCoreClock *clock, guint32 wait_ms)
 {
 	gint64 wait_us = (gint64)wait_ms * 1000;
 	if (clock->status_us == 0)
-		return (gulong)wait_us;
-	wait_us -= clock->now_us - (gint64)clock->now_ms * 1000;
-	wait_us -= (gint64)clock->status_ms * 1000 - clock->status_us;
-	return wait_us > 0 ? (gulong)wait_us : 0;
+		return clock->now_us + wait_us;
+	return (gint64)clock->now_ms * 1000 + wait_us - (gint64)clock->status_ms * 1000 +
+	       clock->status_us;
+}
+
+/*
+ * A poll timeout is the device's figure to the millisecond and the wait is on the critical
+ * path of every block. An absolute deadline on the clock g_get_monotonic_time() reads does not
+ * add the time spent between reading the clock and going to sleep, as a relative sleep would.
+ */
+static void
+fu_dfu_core_sleep_until(gint64 deadline_us)
+{
+	struct timespec ts = {
+	    .tv_sec = deadline_us / G_USEC_PER_SEC,
+	    .tv_nsec = (deadline_us % G_USEC_PER_SEC) * 1000,
+	};
+	if (deadline_us <= 0)
+		return;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		continue;
 }
 
 /* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
@@ -525,37 +541,6 @@ fu_dfu_core_base_session_progress(const DfuProtoSession *session, size_t *done, 
 	*total = dfuse.erase_bytes_total + dfuse.write_bytes_total;
 }
 
-/*
- * A poll timeout is the device's figure to the millisecond and the wait is on the critical
- * path of every block: the thread sleeps without the default 50 us of timer slack while it
- * runs a session, and gets its own slack back after.
- */
-typedef struct {
-	gulong saved;
-	gboolean changed;
-} FuDfuCoreTimerSlack;
-
-static void
-fu_dfu_core_timer_slack_tighten(FuDfuCoreTimerSlack *slack)
-{
-#ifdef __linux__
-	gint rc = prctl(PR_GET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL);
-	if (rc <= 1)
-		return;
-	slack->saved = (gulong)rc;
-	slack->changed = prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL) == 0;
-#endif
-}
-
-static void
-fu_dfu_core_timer_slack_restore(FuDfuCoreTimerSlack *slack)
-{
-#ifdef __linux__
-	if (slack->changed)
-		(void)prctl(PR_SET_TIMERSLACK, slack->saved, 0UL, 0UL, 0UL);
-#endif
-}
-
 /* progress is shown while the device is busy, when the host has nothing else to do, or at
  * least every this many transfers for a device that never asks for a wait */
 #define FU_DFU_CORE_PROGRESS_TRANSFERS_MAX 16
@@ -573,14 +558,29 @@ fu_dfu_core_base_show_progress(DfuProtoSession *session, FuProgress *progress)
 		fu_progress_set_percentage_full(progress, done, total);
 }
 
-static gboolean
-fu_dfu_core_base_run_session(FuDfuCoreBase *self,
-			     DfuProtoSession *session,
-			     GInputStream *image,
-			     FuDfuCoreUploadFunc upload_func,
-			     gpointer upload_data,
-			     FuProgress *progress,
-			     GError **error)
+/**
+ * fu_dfu_core_base_run:
+ * @self: a device
+ * @session: a session with an operation started
+ * @image: (nullable): for a download, the image the session asks blocks of
+ * @upload_func: (nullable): for an upload, receives the bytes
+ * @upload_data: data for @upload_func
+ * @progress: progress, set to the session's bytes done
+ * @error: (nullable): optional return location for an error
+ *
+ * Executes the session's actions until it is done: control transfers, the waits the device
+ * asks for (and no others), USB resets.
+ *
+ * Returns: %TRUE when the session ended in DONE
+ **/
+gboolean
+fu_dfu_core_base_run(FuDfuCoreBase *self,
+		     DfuProtoSession *session,
+		     GInputStream *image,
+		     FuDfuCoreUploadFunc upload_func,
+		     gpointer upload_data,
+		     FuProgress *progress,
+		     GError **error)
 {
 	FuDfuCoreClock clock = {0};
 	g_autofree guint8 *buf = g_malloc0(G_MAXUINT16 + 1);
@@ -607,7 +607,8 @@ fu_dfu_core_base_run_session(FuDfuCoreBase *self,
 			transfers_unshown = 0;
 			/* a replayed device answers at once, as fu_device_sleep() knows */
 			if (!fu_device_has_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_EMULATED))
-				g_usleep(fu_dfu_core_clock_wait_us(&clock, action.wait_ms));
+				fu_dfu_core_sleep_until(
+				    fu_dfu_core_clock_deadline_us(&clock, action.wait_ms));
 			dfu_proto_session_feed(session,
 					       DFU_PROTO_RESULT_OK,
 					       NULL,
@@ -689,45 +690,6 @@ fu_dfu_core_base_run_session(FuDfuCoreBase *self,
 			transfers_unshown = 0;
 		}
 	}
-}
-
-/**
- * fu_dfu_core_base_run:
- * @self: a device
- * @session: a session with an operation started
- * @image: (nullable): for a download, the image the session asks blocks of
- * @upload_func: (nullable): for an upload, receives the bytes
- * @upload_data: data for @upload_func
- * @progress: progress, set to the session's bytes done
- * @error: (nullable): optional return location for an error
- *
- * Executes the session's actions until it is done: control transfers, the waits the device
- * asks for (and no others), USB resets.
- *
- * Returns: %TRUE when the session ended in DONE
- **/
-gboolean
-fu_dfu_core_base_run(FuDfuCoreBase *self,
-		     DfuProtoSession *session,
-		     GInputStream *image,
-		     FuDfuCoreUploadFunc upload_func,
-		     gpointer upload_data,
-		     FuProgress *progress,
-		     GError **error)
-{
-	FuDfuCoreTimerSlack slack = {0};
-	gboolean ok;
-
-	fu_dfu_core_timer_slack_tighten(&slack);
-	ok = fu_dfu_core_base_run_session(self,
-					  session,
-					  image,
-					  upload_func,
-					  upload_data,
-					  progress,
-					  error);
-	fu_dfu_core_timer_slack_restore(&slack);
-	return ok;
 }
 
 gboolean
