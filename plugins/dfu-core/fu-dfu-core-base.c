@@ -396,6 +396,29 @@ fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
 	dfu_proto_session_set_dfuse_quirks(session, dfuse_quirks);
 }
 
+/**
+ * fu_dfu_core_base_check_started:
+ * @session: a session
+ * @rc: what starting its operation returned
+ * @error: (nullable): optional return location for an error
+ *
+ * Turns an operation the session refused to start (the device cannot do it, or it is given
+ * nothing to do) into an error with the session's message.
+ *
+ * Returns: %TRUE when @rc is %DFU_PROTO_ERROR_NONE
+ **/
+gboolean
+fu_dfu_core_base_check_started(DfuProtoSession *session, DfuProtoError rc, GError **error)
+{
+	if (rc == DFU_PROTO_ERROR_NONE)
+		return TRUE;
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    dfu_proto_session_get_message(session));
+	return FALSE;
+}
+
 /*
  * The core counts whole milliseconds: it is given the clock rounded down and the time a reply
  * arrived rounded up, so a wait it derives from a reply never ends before the poll timeout

@@ -27,6 +27,8 @@ const DfuProtoFunctional *
 fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
 void
 fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session);
+gboolean
+fu_dfu_core_base_check_started(DfuProtoSession *session, DfuProtoError rc, GError **error);
 
 gboolean
 fu_dfu_core_base_run(FuDfuCoreBase *self,
