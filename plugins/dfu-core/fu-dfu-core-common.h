@@ -57,40 +57,12 @@
  */
 #define FU_DFU_CORE_TRANSFER_SIZE_MAX 4096
 
-#define FU_TYPE_DFU_CORE_BASE (fu_dfu_core_base_get_type())
-G_DECLARE_DERIVABLE_TYPE(FuDfuCoreBase, fu_dfu_core_base, FU, DFU_CORE_BASE, FuUsbDevice)
-
-struct _FuDfuCoreBaseClass {
-	FuUsbDeviceClass parent_class;
-	/* DFU_PROTO_INTERFACE_PROTOCOL_RUNTIME or _DFU: the interface this mode uses */
-	guint8 interface_protocol;
-};
-
-guint8
-fu_dfu_core_base_get_interface_number(FuDfuCoreBase *self);
-const DfuProtoInterface *
-fu_dfu_core_base_get_interface(FuDfuCoreBase *self);
-gboolean
-fu_dfu_core_base_is_dfuse(FuDfuCoreBase *self);
-const DfuProtoFunctional *
-fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
-void
-fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session);
 /* receives uploaded bytes in order, @offset counting from the start of the upload */
 typedef gboolean (*FuDfuCoreUploadFunc)(const guint8 *buf,
 					gsize bufsz,
 					gsize offset,
 					gpointer user_data,
 					GError **error);
-
-gboolean
-fu_dfu_core_base_run(FuDfuCoreBase *self,
-		     DfuProtoSession *session,
-		     GInputStream *image,
-		     FuDfuCoreUploadFunc upload_func,
-		     gpointer upload_data,
-		     FuProgress *progress,
-		     GError **error);
 
 /* an FuDfuCoreUploadFunc that appends to a GByteArray */
 gboolean

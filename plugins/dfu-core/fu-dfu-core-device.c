@@ -200,13 +200,10 @@ fu_dfu_core_device_upload(FuDfuCoreDevice *self,
 	DfuProtoSession session;
 
 	fu_dfu_core_base_session_init(base, &session);
-	if (dfu_proto_session_start_upload(&session, max_bytes, 0) != DFU_PROTO_ERROR_NONE) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    dfu_proto_session_get_message(&session));
+	if (!fu_dfu_core_base_check_started(&session,
+					    dfu_proto_session_start_upload(&session, max_bytes, 0),
+					    error))
 		return FALSE;
-	}
 	return fu_dfu_core_base_run(base,
 				    &session,
 				    NULL,
@@ -422,13 +419,10 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	self->download_incomplete = TRUE;
 	self->verified = FALSE;
 	fu_dfu_core_base_session_init(base, &session);
-	if (dfu_proto_session_start_download(&session, size, 0) != DFU_PROTO_ERROR_NONE) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    dfu_proto_session_get_message(&session));
+	if (!fu_dfu_core_base_check_started(&session,
+					    dfu_proto_session_start_download(&session, size, 0),
+					    error))
 		return FALSE;
-	}
 	if (!fu_dfu_core_base_run(base,
 				  &session,
 				  stream,

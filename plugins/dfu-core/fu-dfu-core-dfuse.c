@@ -403,14 +403,11 @@ fu_dfu_core_dfuse_upload(FuDfuCoreBase *self,
 	DfuProtoSession session;
 
 	fu_dfu_core_base_session_init(self, &session);
-	if (dfu_proto_session_start_dfuse_upload(&session, layout, address, length, 0) !=
-	    DFU_PROTO_ERROR_NONE) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    dfu_proto_session_get_message(&session));
+	if (!fu_dfu_core_base_check_started(
+		&session,
+		dfu_proto_session_start_dfuse_upload(&session, layout, address, length, 0),
+		error))
 		return FALSE;
-	}
 	return fu_dfu_core_base_run(self,
 				    &session,
 				    NULL,
@@ -572,13 +569,10 @@ fu_dfu_core_dfuse_leave(FuDfuCoreBase *self, guint32 address, GError **error)
 	if (!fu_dfu_core_dfuse_set_alt(self, 0, error))
 		return FALSE;
 	fu_dfu_core_base_session_init(self, &session);
-	if (dfu_proto_session_start_dfuse_leave(&session, address) != DFU_PROTO_ERROR_NONE) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    dfu_proto_session_get_message(&session));
+	if (!fu_dfu_core_base_check_started(&session,
+					    dfu_proto_session_start_dfuse_leave(&session, address),
+					    error))
 		return FALSE;
-	}
 	return fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, NULL, error);
 }
 

@@ -6,7 +6,7 @@
 
 #pragma once
 
-#include "fu-dfu-core-common.h"
+#include "fu-dfu-core-base.h"
 
 /* one alt setting of a DfuSe device: a memory with its layout */
 typedef struct {

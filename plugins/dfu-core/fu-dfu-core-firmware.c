@@ -9,16 +9,6 @@
 #include "fu-dfu-core-firmware.h"
 #include "fu-dfu-firmware-struct.h"
 
-/* the DfuSe prefix: "DfuSe", bVersion, DFUImageSize (u32 LE), bTargets */
-#define FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE	     11
-#define FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET 6
-
-/* UM0391: a target prefix ("Target", bAlternateSetting, bTargetNamed, szTargetName[255],
- * dwTargetSize, dwNbElements), and an element's (dwElementAddress, dwElementSize) */
-#define FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE		  274
-#define FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_ELEMENTS_OFFSET 270
-#define FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE		  8
-
 /* unprogrammed NOR flash reads back as 0xFF, so gaps in a sparse image keep that value */
 #define FU_DFU_CORE_FIRMWARE_PADDING 0xFF
 
@@ -165,35 +155,32 @@ fu_dfu_core_firmware_load_ihex(GInputStream *stream, FuFirmwareParseFlags flags,
 }
 
 /*
- * Walks the targets and elements of a DfuSe file and refuses more than
- * FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX elements. Each target's declared count is checked
- * before its elements are walked, so the walk itself never passes the bound. A file that
- * ends early is left to the full parser, which names what is missing.
+ * Walks the targets and elements of a DfuSe file (UM0391: the prefix, then each target's
+ * prefix and its elements) and refuses more than FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX
+ * elements. Each target's declared count is checked before its elements are walked, so the
+ * walk itself never passes the bound. A file that ends early or holds something else where a
+ * target or element should be is left to the full parser, which names what is wrong.
  */
 static gboolean
-fu_dfu_core_firmware_check_dfuse_elements(GInputStream *stream, gsize streamsz, GError **error)
+fu_dfu_core_firmware_check_dfuse_elements(GInputStream *stream,
+					  gsize streamsz,
+					  const FuStructDfuseHdr *st_hdr,
+					  GError **error)
 {
-	guint8 targets = 0;
-	guint64 offset = FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE;
+	guint8 targets = fu_struct_dfuse_hdr_get_targets(st_hdr);
+	guint64 offset = FU_STRUCT_DFUSE_HDR_SIZE;
 	guint64 total = 0;
 
-	if (!fu_input_stream_read_u8(stream,
-				     FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE - 1,
-				     &targets,
-				     error))
-		return FALSE;
 	for (guint t = 0; t < targets; t++) {
-		guint32 count = 0;
+		guint32 count;
+		g_autoptr(FuStructDfuseImage) st_img = NULL;
 
-		if (offset + FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE > streamsz)
+		if (offset + FU_STRUCT_DFUSE_IMAGE_SIZE > streamsz)
 			return TRUE;
-		if (!fu_input_stream_read_u32(stream,
-					      offset +
-						  FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_ELEMENTS_OFFSET,
-					      &count,
-					      G_LITTLE_ENDIAN,
-					      error))
-			return FALSE;
+		st_img = fu_struct_dfuse_image_parse_stream(stream, offset, NULL);
+		if (st_img == NULL)
+			return TRUE;
+		count = fu_struct_dfuse_image_get_chunks(st_img);
 		if (total + count > FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENTS_MAX) {
 			g_set_error(error,
 				    FWUPD_ERROR,
@@ -210,18 +197,16 @@ fu_dfu_core_firmware_check_dfuse_elements(GInputStream *stream, gsize streamsz, 
 			return FALSE;
 		}
 		total += count;
-		offset += FU_DFU_CORE_FIRMWARE_DFUSE_TARGET_SIZE;
+		offset += FU_STRUCT_DFUSE_IMAGE_SIZE;
 		for (guint32 e = 0; e < count; e++) {
-			guint32 size = 0;
-			if (offset + FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE > streamsz)
+			g_autoptr(FuStructDfuseElement) st_ele = NULL;
+			if (offset + FU_STRUCT_DFUSE_ELEMENT_SIZE > streamsz)
 				return TRUE;
-			if (!fu_input_stream_read_u32(stream,
-						      offset + 4,
-						      &size,
-						      G_LITTLE_ENDIAN,
-						      error))
+			st_ele = fu_struct_dfuse_element_parse_stream(stream, offset, error);
+			if (st_ele == NULL)
 				return FALSE;
-			offset += FU_DFU_CORE_FIRMWARE_DFUSE_ELEMENT_SIZE + (guint64)size;
+			offset += FU_STRUCT_DFUSE_ELEMENT_SIZE +
+				  (guint64)fu_struct_dfuse_element_get_size(st_ele);
 		}
 	}
 	return TRUE;
@@ -237,10 +222,10 @@ static FuFirmware *
 fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags, GError **error)
 {
 	gsize streamsz = 0;
-	guint32 image_size = 0;
+	guint32 image_size;
 	guint32 crc = 0xFFFFFFFF; /* fu_input_stream_compute_crc32() passes it to fu_crc32_step() */
-	guint8 prefix[FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE] = {0};
 	g_autoptr(FuFirmware) firmware = fu_dfuse_firmware_new();
+	g_autoptr(FuStructDfuseHdr) st_hdr = NULL;
 	g_autoptr(FuStructDfuFtr) st_ftr = NULL;
 	g_autoptr(GInputStream) body = NULL;
 	g_autoptr(GInputStream) crc_stream = NULL;
@@ -249,29 +234,20 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 
 	if (!fu_input_stream_size(stream, &streamsz, error))
 		return NULL;
-	if (streamsz < FU_DFU_CORE_FIRMWARE_DFUSE_PREFIX_SIZE + FU_STRUCT_DFU_FTR_SIZE) {
+	if (streamsz < FU_STRUCT_DFUSE_HDR_SIZE + FU_STRUCT_DFU_FTR_SIZE) {
 		g_set_error_literal(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_INVALID_FILE,
 				    "DfuSe file is truncated: get the whole file again");
 		return NULL;
 	}
-	if (!fu_input_stream_read_safe(stream,
-				       prefix,
-				       sizeof(prefix),
-				       0x0,
-				       0x0,
-				       sizeof(prefix),
-				       error))
+	st_hdr = fu_struct_dfuse_hdr_parse_stream(stream, 0x0, error);
+	if (st_hdr == NULL) {
+		g_prefix_error_literal(error, "invalid DfuSe file: ");
 		return NULL;
-	if (!fu_memread_uint32_safe(prefix,
-				    sizeof(prefix),
-				    FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET,
-				    &image_size,
-				    G_LITTLE_ENDIAN,
-				    error))
-		return NULL;
-	if (!fu_dfu_core_firmware_check_dfuse_elements(stream, streamsz, error))
+	}
+	image_size = fu_struct_dfuse_hdr_get_image_size(st_hdr);
+	if (!fu_dfu_core_firmware_check_dfuse_elements(stream, streamsz, st_hdr, error))
 		return NULL;
 	if (image_size == streamsz - FU_STRUCT_DFU_FTR_SIZE) {
 		if (!fu_firmware_parse_stream(firmware, stream, 0x0, flags, error)) {
@@ -314,12 +290,12 @@ fu_dfu_core_firmware_load_dfuse(GInputStream *stream, FuFirmwareParseFlags flags
 		    fu_struct_dfu_ftr_get_crc(st_ftr));
 		return NULL;
 	}
-	fu_memwrite_uint32(prefix + FU_DFU_CORE_FIRMWARE_DFUSE_IMAGE_SIZE_OFFSET,
-			   (guint32)(streamsz - FU_STRUCT_DFU_FTR_SIZE),
-			   G_LITTLE_ENDIAN);
-	prefix_blob = g_bytes_new(prefix, sizeof(prefix));
-	body =
-	    fu_partial_input_stream_new(stream, sizeof(prefix), streamsz - sizeof(prefix), error);
+	fu_struct_dfuse_hdr_set_image_size(st_hdr, (guint32)(streamsz - FU_STRUCT_DFU_FTR_SIZE));
+	prefix_blob = fu_struct_dfuse_hdr_to_bytes(st_hdr);
+	body = fu_partial_input_stream_new(stream,
+					   FU_STRUCT_DFUSE_HDR_SIZE,
+					   streamsz - FU_STRUCT_DFUSE_HDR_SIZE,
+					   error);
 	if (body == NULL)
 		return NULL;
 	fixed = FU_COMPOSITE_INPUT_STREAM(fu_composite_input_stream_new());

@@ -10,6 +10,7 @@
 
 #include "fu-dfu-core-dfuse.h"
 #include "fu-dfu-core-firmware.h"
+#include "fu-dfu-firmware-struct.h"
 
 static GBytes *
 fu_dfu_core_test_image(gsize size)
@@ -123,7 +124,9 @@ fu_dfu_core_test_dfuse_pack_file(void)
 	guint32 crc;
 
 	fu_byte_array_append_bytes(buf, blob);
-	fu_memwrite_uint32(buf->data + 6, buf->len, G_LITTLE_ENDIAN);
+	fu_memwrite_uint32(buf->data + FU_STRUCT_DFUSE_HDR_OFFSET_IMAGE_SIZE,
+			   buf->len,
+			   G_LITTLE_ENDIAN);
 	crc = fu_crc32(FU_CRC_KIND_B32_JAMCRC, buf->data, buf->len - 4);
 	fu_memwrite_uint32(buf->data + buf->len - 4, crc, G_LITTLE_ENDIAN);
 	return g_bytes_new(buf->data, buf->len);
