@@ -101,14 +101,14 @@ fu_cobs_now_ms(void)
 }
 
 /* fwupd maps libusb's timeout to TIMED_OUT and a vanished device to NOT_FOUND */
-static CobsProtoResult
+static ProtoIo
 fu_cobs_error_to_result(const GError *error)
 {
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return COBS_PROTO_RESULT_TIMEOUT;
+		return PROTO_IO_TIMEOUT;
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return COBS_PROTO_RESULT_NO_DEVICE;
-	return COBS_PROTO_RESULT_IO_ERROR;
+		return PROTO_IO_NO_DEVICE;
+	return PROTO_IO_ERROR;
 }
 
 static FwupdError
@@ -164,7 +164,7 @@ fu_cobs_session_feed_transfer(CobsProtoSession *session,
 					fu_cobs_now_ms());
 		return FALSE;
 	}
-	cobs_proto_session_feed(session, COBS_PROTO_RESULT_OK, buf, bufsz, fu_cobs_now_ms());
+	cobs_proto_session_feed(session, PROTO_IO_OK, buf, bufsz, fu_cobs_now_ms());
 	return TRUE;
 }
 
@@ -605,7 +605,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 				continue;
 			if (result == NULL) {
 				cobs_proto_session_feed(session,
-							COBS_PROTO_RESULT_TIMEOUT,
+							PROTO_IO_TIMEOUT,
 							NULL,
 							0,
 							fu_cobs_now_ms());

@@ -483,18 +483,18 @@ fu_dfu_core_base_sleep_until(gint64 deadline_us)
 
 /* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
  * with I/O errors; the core needs the difference, and only the message keeps it */
-static DfuProtoResult
+static ProtoIo
 fu_dfu_core_base_error_to_result(const GError *error)
 {
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return DFU_PROTO_RESULT_TIMEOUT;
+		return PROTO_IO_TIMEOUT;
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return DFU_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED) ||
 	    (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_READ) &&
 	     g_strstr_len(error->message, -1, "Pipe error") != NULL))
-		return DFU_PROTO_RESULT_STALL;
-	return DFU_PROTO_RESULT_IO_ERROR;
+		return PROTO_IO_STALL;
+	return PROTO_IO_ERROR;
 }
 
 static FwupdError
@@ -633,7 +633,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 				fu_dfu_core_base_sleep_until(
 				    fu_dfu_core_base_clock_deadline_us(&clock, action.wait_ms));
 			dfu_proto_session_feed(session,
-					       DFU_PROTO_RESULT_OK,
+					       PROTO_IO_OK,
 					       NULL,
 					       0,
 					       fu_dfu_core_base_clock_reply(&clock, FALSE));
@@ -643,7 +643,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 			if (!fu_usb_device_reset(FU_USB_DEVICE(self), &error_local))
 				g_debug("reset: %s", error_local->message);
 			dfu_proto_session_feed(session,
-					       DFU_PROTO_RESULT_OK,
+					       PROTO_IO_OK,
 					       NULL,
 					       0,
 					       fu_dfu_core_base_clock_reply(&clock, FALSE));
@@ -704,7 +704,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		}
 		dfu_proto_session_feed(
 		    session,
-		    DFU_PROTO_RESULT_OK,
+		    PROTO_IO_OK,
 		    buf,
 		    MIN(actual_length, action.length),
 		    fu_dfu_core_base_clock_reply(&clock,

@@ -22,14 +22,14 @@ fu_nordic_dfu_now_ms(void)
 	return (guint64)(g_get_monotonic_time() / 1000);
 }
 
-static NrfDfuProtoIo
+static ProtoIo
 fu_nordic_dfu_error_to_io(const GError *error)
 {
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return NRF_DFU_PROTO_IO_TIMEOUT;
+		return PROTO_IO_TIMEOUT;
 	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return NRF_DFU_PROTO_IO_NO_DEVICE;
-	return NRF_DFU_PROTO_IO_ERROR;
+		return PROTO_IO_NO_DEVICE;
+	return PROTO_IO_ERROR;
 }
 
 static FwupdError
@@ -94,7 +94,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 				break;
 			}
 			nrf_dfu_proto_session_feed_sent(session,
-							NRF_DFU_PROTO_IO_OK,
+							PROTO_IO_OK,
 							fu_nordic_dfu_now_ms());
 			break;
 		case NRF_DFU_PROTO_ACTION_RECEIVE:
@@ -116,7 +116,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 				break;
 			}
 			nrf_dfu_proto_session_feed_received(session,
-							    NRF_DFU_PROTO_IO_OK,
+							    PROTO_IO_OK,
 							    buf,
 							    actual,
 							    fu_nordic_dfu_now_ms());

@@ -691,7 +691,7 @@ cobs_proto_session_mark_sent(CobsProtoSession *session, uint64_t now_ms)
 
 void
 cobs_proto_session_feed(CobsProtoSession *session,
-			CobsProtoResult result,
+			ProtoIo result,
 			const uint8_t *buf,
 			size_t len,
 			uint64_t now_ms)
@@ -711,7 +711,7 @@ cobs_proto_session_feed(CobsProtoSession *session,
 					  sizeof(what));
 
 	/* a device that resets into its new image on bye may leave before it answers */
-	if (result == COBS_PROTO_RESULT_NO_DEVICE && session->action_is_receive &&
+	if (result == PROTO_IO_NO_DEVICE && session->action_is_receive &&
 	    cobs_proto_session_step_of(session, index) == COBS_PROTO_STEP_BYE) {
 		session->bye_unanswered = true;
 		session->answered++;
@@ -719,9 +719,9 @@ cobs_proto_session_feed(CobsProtoSession *session,
 		return;
 	}
 	switch (result) {
-	case COBS_PROTO_RESULT_OK:
+	case PROTO_IO_OK:
 		break;
-	case COBS_PROTO_RESULT_TIMEOUT:
+	case PROTO_IO_TIMEOUT:
 		if (session->action_is_receive) {
 			cobs_proto_session_fail_no_reply(session, index);
 		} else if (session->answered < session->sent || session->send_count > 1) {
@@ -742,7 +742,7 @@ cobs_proto_session_feed(CobsProtoSession *session,
 						what);
 		}
 		return;
-	case COBS_PROTO_RESULT_NO_DEVICE:
+	case PROTO_IO_NO_DEVICE:
 		cobs_proto_session_fail(session,
 					COBS_PROTO_ERROR_NO_DEVICE,
 					"device disconnected during %s",

@@ -516,17 +516,17 @@ dev_run_until(Dev *dev, uint64_t t)
 }
 
 /* one 64-byte packet (or the shorter last one of a transfer) */
-static CobsProtoResult
+static ProtoIo
 dev_send_packet(Dev *dev, const uint8_t *buf, size_t len, uint64_t deadline)
 {
 	if (dev->gone)
-		return COBS_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	CHECK(len <= 64);
 	/* one message in work and one in the receive buffer: the OUT waits */
 	if (dev->working >= 2) {
 		if (dev->pending_silent || dev->busy_until > deadline) {
 			dev_run_until(dev, deadline);
-			return COBS_PROTO_RESULT_TIMEOUT;
+			return PROTO_IO_TIMEOUT;
 		}
 		dev_run_until(dev, dev->busy_until);
 	}
@@ -543,11 +543,11 @@ dev_send_packet(Dev *dev, const uint8_t *buf, size_t len, uint64_t deadline)
 		dev->max_working = dev->working;
 	if (dev->misbehave == MISBEHAVE_DISCONNECT && dev->messages > dev->at)
 		dev->gone = true;
-	return COBS_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
 /* a bulk OUT transfer: the bus splits it into packets, the device takes one at a time */
-static CobsProtoResult
+static ProtoIo
 dev_send(Dev *dev, const uint8_t *buf, size_t len, uint32_t timeout_ms)
 {
 	uint64_t deadline = dev->now + timeout_ms;
@@ -556,15 +556,15 @@ dev_send(Dev *dev, const uint8_t *buf, size_t len, uint32_t timeout_ms)
 	dev->sends++;
 	do {
 		size_t n = len - off > 64 ? 64 : len - off;
-		CobsProtoResult result = dev_send_packet(dev, buf + off, n, deadline);
-		if (result != COBS_PROTO_RESULT_OK)
+		ProtoIo result = dev_send_packet(dev, buf + off, n, deadline);
+		if (result != PROTO_IO_OK)
 			return result;
 		off += n;
 	} while (off < len);
-	return COBS_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
-static CobsProtoResult
+static ProtoIo
 dev_receive(Dev *dev, uint8_t *buf, size_t *len, uint32_t timeout_ms)
 {
 	uint64_t deadline = dev->now + timeout_ms;
@@ -573,12 +573,12 @@ dev_receive(Dev *dev, uint8_t *buf, size_t *len, uint32_t timeout_ms)
 	dev->receives++;
 	*len = 0;
 	if (dev->gone)
-		return COBS_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	if (dev->out_len == 0) {
 		if (dev->working == 0 || dev->pending_silent || dev->busy_until > deadline) {
 			dev_run_until(dev, deadline);
 			if (dev->out_len == 0)
-				return COBS_PROTO_RESULT_TIMEOUT;
+				return PROTO_IO_TIMEOUT;
 		} else {
 			dev_run_until(dev, dev->busy_until);
 		}
@@ -591,7 +591,7 @@ dev_receive(Dev *dev, uint8_t *buf, size_t *len, uint32_t timeout_ms)
 	memmove(dev->out, dev->out + n, dev->out_len - n);
 	dev->out_len -= n;
 	*len = n;
-	return COBS_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
 typedef struct {
@@ -613,7 +613,7 @@ run(Dev *dev, CobsProtoSession *session, RunResult *res)
 		CobsProtoAction action;
 		uint8_t buf[64];
 		size_t len = 0;
-		CobsProtoResult result;
+		ProtoIo result;
 		uint32_t done = 0;
 		uint32_t total = 0;
 
@@ -782,10 +782,10 @@ test_session_batches(void)
 	cobs_proto_session_next(&session, now, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.step == COBS_PROTO_STEP_ERASE);
 	CHECK(a.count == 1 && a.length == 2);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, now);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, now);
 	cobs_proto_session_next(&session, now, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, ack, sizeof(ack), ++now);
 
 	/* chunks 1-16, each message as it would go alone */
 	cobs_proto_session_next(&session, now, &a);
@@ -807,20 +807,20 @@ test_session_batches(void)
 	CHECK(a.timeout_ms ==
 	      config.reply_slack_ms + 15 * (cobs_proto_chunk_timeout_ms(&config, 0, 61) -
 					    config.reply_slack_ms + COBS_PROTO_MESSAGE_BUS_MS));
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, ++now);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 16);
 
 	/* chunks 17-32 go while 1-16 are still being answered */
 	cobs_proto_session_next(&session, now, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.count == 16 && a.chunk == 16);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, ++now);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 32);
 
 	/* more than 16 unanswered: replies first */
 	for (uint32_t i = 0; i < 16; i++) {
 		cobs_proto_session_next(&session, now, &a);
 		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
-		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+		cobs_proto_session_feed(&session, PROTO_IO_OK, ack, sizeof(ack), ++now);
 	}
 
 	/* the rest: 7 whole chunks and the short last one, at the end of the transfer */
@@ -833,11 +833,11 @@ test_session_batches(void)
 
 	/* a transfer that is not taken: the replies to everything up to it first (the one
 	 * missing would name where the device stopped), then it fails naming its chunks */
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_TIMEOUT, NULL, 0, ++now);
+	cobs_proto_session_feed(&session, PROTO_IO_TIMEOUT, NULL, 0, ++now);
 	for (uint32_t i = 0; i < 24; i++) {
 		cobs_proto_session_next(&session, now, &a);
 		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.chunk == 16 + i);
-		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), ++now);
+		cobs_proto_session_feed(&session, PROTO_IO_OK, ack, sizeof(ack), ++now);
 	}
 	cobs_proto_session_next(&session, now, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
@@ -1137,18 +1137,18 @@ test_session_next_idempotent(void)
 	cobs_proto_session_next(&session, 0, &b);
 	CHECK(a.kind == COBS_PROTO_ACTION_SEND && b.kind == COBS_PROTO_ACTION_SEND);
 	CHECK(a.length == 2 && a.bytes[0] == 0x03 && b.length == 2 && b.bytes[0] == 0x03);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 10);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 10);
 	cobs_proto_session_next(&session, 10, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
 	CHECK(a.timeout_ms == 17000);
 	cobs_proto_session_next(&session, 1010, &a);
 	CHECK(a.timeout_ms == 16000);
 	/* a feed of nothing (a zero-length read) changes nothing */
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1010);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 1010);
 	/* past the deadline: one last look for a reply already in, then the timeout */
 	cobs_proto_session_next(&session, 17010, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.timeout_ms == COBS_PROTO_LAST_LOOK_MS);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_TIMEOUT, NULL, 0, 17011);
+	cobs_proto_session_feed(&session, PROTO_IO_TIMEOUT, NULL, 0, 17011);
 	cobs_proto_session_next(&session, 17011, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_TIMEOUT);
 	CHECK_CONTAINS(a.message, "no reply to erase within 17000 ms");
@@ -1159,12 +1159,12 @@ test_session_next_idempotent(void)
 		static const uint8_t half[] = {0x06};
 		cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
 		cobs_proto_session_next(&session, 0, &a);
-		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 10);
+		cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 10);
 		cobs_proto_session_next(&session, 17010, &a);
 		CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE &&
 		      a.timeout_ms == COBS_PROTO_LAST_LOOK_MS);
 		cobs_proto_session_feed(&session,
-					COBS_PROTO_RESULT_OK,
+					PROTO_IO_OK,
 					partial ? half : NULL,
 					partial ? sizeof(half) : 0,
 					17011);
@@ -1191,21 +1191,21 @@ test_session_replies_owed(void)
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) == config.reply_slack_ms);
 	cobs_proto_session_next(&session, 0, &a);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 0);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 0);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 1);
 	/* the slack once, not once per message */
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
 	      cobs_proto_erase_timeout_ms(&config, 1024 * 1024) + COBS_PROTO_MESSAGE_BUS_MS);
 	cobs_proto_session_next(&session, 0, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 5);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, ack, sizeof(ack), 5);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
 
 	/* the first chunk, and the second queued behind it */
 	for (unsigned i = 0; i < 2; i++) {
 		cobs_proto_session_next(&session, 5, &a);
 		CHECK(a.kind == COBS_PROTO_ACTION_SEND && a.step == COBS_PROTO_STEP_WRITE);
-		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 6);
+		cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 6);
 	}
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 2);
 	CHECK(cobs_proto_session_get_reply_wait_ms(&session) ==
@@ -1214,12 +1214,12 @@ test_session_replies_owed(void)
 		  2 * COBS_PROTO_MESSAGE_BUS_MS);
 	cobs_proto_session_next(&session, 6, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack, sizeof(ack), 7);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, ack, sizeof(ack), 7);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 1);
 
 	/* a failed session owes nothing: a reader stops */
 	cobs_proto_session_next(&session, 7, &a);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_NO_DEVICE, NULL, 0, 8);
+	cobs_proto_session_feed(&session, PROTO_IO_NO_DEVICE, NULL, 0, 8);
 	CHECK(cobs_proto_session_get_replies_owed(&session) == 0);
 }
 
@@ -1246,7 +1246,7 @@ drive_session(CobsProtoSession *session,
 	for (;;) {
 		cobs_proto_session_next(session, now, a);
 		if (a->kind == COBS_PROTO_ACTION_SEND) {
-			cobs_proto_session_feed(session, COBS_PROTO_RESULT_OK, NULL, 0, ++now);
+			cobs_proto_session_feed(session, PROTO_IO_OK, NULL, 0, ++now);
 			continue;
 		}
 		if (a->kind != COBS_PROTO_ACTION_RECEIVE)
@@ -1256,25 +1256,25 @@ drive_session(CobsProtoSession *session,
 			return;
 		if (a->step == COBS_PROTO_STEP_ERASE)
 			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
+						PROTO_IO_OK,
 						erase_reply,
 						erase_len,
 						++now);
 		else if (a->step == COBS_PROTO_STEP_VERIFY)
 			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
+						PROTO_IO_OK,
 						verify_reply,
 						verify_len,
 						++now);
 		else if (a->step == COBS_PROTO_STEP_BYE)
 			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
+						PROTO_IO_OK,
 						bye_reply,
 						bye_len,
 						++now);
 		else
 			cobs_proto_session_feed(session,
-						COBS_PROTO_RESULT_OK,
+						PROTO_IO_OK,
 						ack,
 						sizeof(ack),
 						++now);
@@ -1376,15 +1376,15 @@ test_session_reply_partial(void)
 
 	cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
 	cobs_proto_session_next(&session, 0, &a);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 1);
 	CHECK(!cobs_proto_session_get_reply_partial(&session));
 	cobs_proto_session_next(&session, 1, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack_first, 1, 2);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, ack_first, 1, 2);
 	CHECK(cobs_proto_session_get_reply_partial(&session));
 	cobs_proto_session_next(&session, 2, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, ack_rest, 1, 3);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, ack_rest, 1, 3);
 	CHECK(!cobs_proto_session_get_reply_partial(&session));
 	CHECK(cobs_proto_session_get_device_caps(&session, NULL));
 }
@@ -1401,10 +1401,10 @@ test_session_reply_full_without_end(void)
 	memset(garbage, 0x41, sizeof(garbage));
 	cobs_proto_session_start(&session, NULL, test_image, 100, 1024 * 1024);
 	cobs_proto_session_next(&session, 0, &a);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, 1);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, 1);
 	cobs_proto_session_next(&session, 1, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_RECEIVE && a.step == COBS_PROTO_STEP_ERASE);
-	cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, garbage, sizeof(garbage), 2);
+	cobs_proto_session_feed(&session, PROTO_IO_OK, garbage, sizeof(garbage), 2);
 	cobs_proto_session_next(&session, 2, &a);
 	CHECK(a.kind == COBS_PROTO_ACTION_ERROR && a.error == COBS_PROTO_ERROR_GARBAGE);
 	CHECK_CONTAINS(a.message, "garbage in reply to erase");

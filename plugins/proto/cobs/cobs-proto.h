@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "proto-crc32.h"
+#include "proto-io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -277,13 +278,6 @@ typedef struct {
 	const char *message; /* points into the session */
 } CobsProtoAction;
 
-typedef enum {
-	COBS_PROTO_RESULT_OK,
-	COBS_PROTO_RESULT_TIMEOUT,
-	COBS_PROTO_RESULT_NO_DEVICE,
-	COBS_PROTO_RESULT_IO_ERROR,
-} CobsProtoResult;
-
 /* message indexes: 0 erase, 1..chunk_count the chunks, then verify (if used), then bye;
  * at most queue_depth + 2 * batch_max - 1 of them are unanswered at once */
 #define COBS_PROTO_SEND_TIMES (COBS_PROTO_QUEUE_DEPTH_MAX + 2u * COBS_PROTO_BATCH_MAX)
@@ -349,7 +343,7 @@ cobs_proto_session_next(CobsProtoSession *session, uint64_t now_ms, CobsProtoAct
  */
 void
 cobs_proto_session_feed(CobsProtoSession *session,
-			CobsProtoResult result,
+			ProtoIo result,
 			const uint8_t *buf,
 			size_t len,
 			uint64_t now_ms);

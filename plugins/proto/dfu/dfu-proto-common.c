@@ -166,24 +166,6 @@ dfu_proto_busy_op_to_string(DfuProtoBusyOp op)
 	return "unknown";
 }
 
-const char *
-dfu_proto_result_to_string(DfuProtoResult result)
-{
-	switch (result) {
-	case DFU_PROTO_RESULT_OK:
-		return "ok";
-	case DFU_PROTO_RESULT_STALL:
-		return "stall";
-	case DFU_PROTO_RESULT_TIMEOUT:
-		return "timeout";
-	case DFU_PROTO_RESULT_NO_DEVICE:
-		return "no-device";
-	case DFU_PROTO_RESULT_IO_ERROR:
-		return "io-error";
-	}
-	return "unknown";
-}
-
 DfuProtoError
 dfu_proto_status_reply_parse(const uint8_t *buf, size_t len, DfuProtoStatusReply *out)
 {

@@ -293,15 +293,15 @@ dfu_proto_session_dfuse_tolerate_stall(DfuProtoSession *s, uint64_t now_ms)
 
 static void
 dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
-				    DfuProtoResult result,
+				    ProtoIo result,
 				    const uint8_t *data,
 				    size_t len,
 				    uint64_t now_ms)
 {
 	char what[96];
 
-	if (result != DFU_PROTO_RESULT_OK) {
-		if (result == DFU_PROTO_RESULT_STALL &&
+	if (result != PROTO_IO_OK) {
+		if (result == PROTO_IO_STALL &&
 		    dfu_proto_session_dfuse_tolerate_stall(s, now_ms))
 			return;
 		/* read unprotect ends with the device erasing itself and resetting */
@@ -350,15 +350,15 @@ dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
 }
 
 static void
-dfu_proto_session_feed_dfuse_leave(DfuProtoSession *s, DfuProtoResult result, uint64_t now_ms)
+dfu_proto_session_feed_dfuse_leave(DfuProtoSession *s, ProtoIo result, uint64_t now_ms)
 {
-	if (result == DFU_PROTO_RESULT_STALL) {
+	if (result == PROTO_IO_STALL) {
 		s->failed_step = STEP_DFUSE_LEAVE;
 		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
 		return;
 	}
 	/* gone during the request: it left */
-	if (result != DFU_PROTO_RESULT_OK) {
+	if (result != PROTO_IO_OK) {
 		s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_END;
 		dfu_proto_session_enter(s, STEP_DONE);
 		return;
@@ -375,7 +375,7 @@ dfu_proto_session_feed_dfuse_leave(DfuProtoSession *s, DfuProtoResult result, ui
 
 static void
 dfu_proto_session_feed_dfuse_leave_status(DfuProtoSession *s,
-					  DfuProtoResult result,
+					  ProtoIo result,
 					  const uint8_t *data,
 					  size_t len,
 					  uint64_t now_ms)
@@ -385,7 +385,7 @@ dfu_proto_session_feed_dfuse_leave_status(DfuProtoSession *s,
 
 	s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_END;
 	/* the device jumps to the firmware here and usually does not answer: the success */
-	if (result != DFU_PROTO_RESULT_OK ||
+	if (result != PROTO_IO_OK ||
 	    dfu_proto_status_reply_parse(data, len, &reply) != DFU_PROTO_ERROR_NONE) {
 		dfu_proto_session_record_busy(s, now_ms);
 		dfu_proto_session_enter(s, STEP_DONE);
@@ -406,7 +406,7 @@ dfu_proto_session_feed_dfuse_leave_status(DfuProtoSession *s,
 
 static void
 dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
-				    DfuProtoResult result,
+				    ProtoIo result,
 				    const uint8_t *data,
 				    size_t len)
 {
@@ -426,16 +426,16 @@ dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
 
 static void
 dfu_proto_session_feed_dfuse_get_commands(DfuProtoSession *s,
-					  DfuProtoResult result,
+					  ProtoIo result,
 					  const uint8_t *data,
 					  size_t len)
 {
-	if (result == DFU_PROTO_RESULT_STALL) {
+	if (result == PROTO_IO_STALL) {
 		s->failed_step = STEP_DFUSE_GET_COMMANDS;
 		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
 		return;
 	}
-	if (result != DFU_PROTO_RESULT_OK) {
+	if (result != PROTO_IO_OK) {
 		dfu_proto_session_fail_transfer(s, result);
 		return;
 	}
@@ -457,7 +457,7 @@ dfu_proto_session_feed_dfuse_get_commands(DfuProtoSession *s,
 
 void
 dfu_proto_session_feed_dfuse(DfuProtoSession *s,
-			     DfuProtoResult result,
+			     ProtoIo result,
 			     const uint8_t *data,
 			     size_t len,
 			     uint64_t now_ms)
@@ -477,7 +477,7 @@ dfu_proto_session_feed_dfuse(DfuProtoSession *s,
 		dfu_proto_session_feed_dfuse_leave_status(s, result, data, len, now_ms);
 		return;
 	case STEP_DFUSE_UPLOAD_ABORT:
-		if (result != DFU_PROTO_RESULT_OK) {
+		if (result != PROTO_IO_OK) {
 			dfu_proto_session_fail_transfer(s, result);
 			return;
 		}
@@ -488,7 +488,7 @@ dfu_proto_session_feed_dfuse(DfuProtoSession *s,
 		dfu_proto_session_feed_dfuse_upload(s, result, data, len);
 		return;
 	case STEP_DFUSE_UPLOAD_REWIND:
-		if (result != DFU_PROTO_RESULT_OK) {
+		if (result != PROTO_IO_OK) {
 			dfu_proto_session_fail_transfer(s, result);
 			return;
 		}

@@ -777,14 +777,14 @@ fake_finish_work(FakeDfuse *dev)
 	dev->state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
 }
 
-static DfuProtoResult
+static ProtoIo
 fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 {
 	uint32_t poll_ms = 0;
 
 	dev->status_reads++;
 	if (dev->left)
-		return DFU_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	if (dev->state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC) {
 		/* this read starts the work and reports its poll timeout */
 		uint32_t work_ms = 0;
@@ -815,12 +815,12 @@ fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 		if (dev->work == FAKE_UNPROTECT) {
 			/* erases itself and resets: gone */
 			dev->left = true;
-			return DFU_PROTO_RESULT_NO_DEVICE;
+			return PROTO_IO_NO_DEVICE;
 		}
 		if (dev->busy_forever || dev->now_ms < dev->work_until_ms) {
 			if (dev->stall_early) {
 				dev->stalls++;
-				return DFU_PROTO_RESULT_STALL;
+				return PROTO_IO_STALL;
 			}
 			poll_ms = dev->busy_poll_zero ? 0 : dev->cmd_poll_ms;
 		} else {
@@ -829,7 +829,7 @@ fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 	} else if (dev->state == DFU_PROTO_STATE_DFU_MANIFEST_SYNC) {
 		/* the leave: jumps to the firmware, resetting in the middle of the answer */
 		dev->left = true;
-		return DFU_PROTO_RESULT_IO_ERROR;
+		return PROTO_IO_ERROR;
 	}
 	buf[0] = (uint8_t)dev->status;
 	buf[1] = (uint8_t)(poll_ms & 0xFF);
@@ -838,29 +838,29 @@ fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 	buf[4] = (uint8_t)dev->state;
 	buf[5] = 0;
 	*len = 6;
-	return DFU_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
-static DfuProtoResult
+static ProtoIo
 fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 {
 	if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
 	    dev->state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
 		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 	if (a->length == 0) {
 		dev->state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
 		if (dev->silent_after_leave)
 			dev->left = true;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 	if (a->value == 0) {
 		const uint8_t *b = a->bytes;
 		uint32_t address = 0;
 		if (a->payload != DFU_PROTO_PAYLOAD_BYTES || b == NULL) {
 			dev->wrong_request = true;
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		}
 		if (a->length == 5)
 			address = (uint32_t)b[1] | ((uint32_t)b[2] << 8) | ((uint32_t)b[3] << 16) |
@@ -873,7 +873,7 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			dev->last_set_address = address;
 			if (!fake_valid(dev, address, 1)) {
 				fake_error(dev, DFU_PROTO_STATUS_ERR_TARGET);
-				return DFU_PROTO_RESULT_OK;
+				return PROTO_IO_OK;
 			}
 			dev->pointer = address;
 			dev->work = FAKE_SET_ADDRESS;
@@ -892,7 +892,7 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			dev->work = FAKE_UNPROTECT;
 		} else {
 			dev->wrong_request = true;
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		}
 		/* errors show at the status read, as on the device */
 		if ((dev->work == FAKE_ERASE || dev->work == FAKE_MASS_ERASE) &&
@@ -900,11 +900,11 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			fake_error(dev, DFU_PROTO_STATUS_ERR_VENDOR);
 		else if (dev->work == FAKE_ERASE && !fake_valid(dev, address, 1))
 			fake_error(dev, DFU_PROTO_STATUS_ERR_TARGET);
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 	if (a->value == 1 || a->payload != DFU_PROTO_PAYLOAD_IMAGE) {
 		dev->wrong_request = true;
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 	{
 		/* AN2662: the multiplier is the request's wLength */
@@ -914,11 +914,11 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 		dev->work = FAKE_WRITE;
 		if (dev->read_protected) {
 			fake_error(dev, DFU_PROTO_STATUS_ERR_VENDOR);
-			return DFU_PROTO_RESULT_OK;
+			return PROTO_IO_OK;
 		}
 		if (address > UINT32_MAX || !fake_valid(dev, (uint32_t)address, a->length)) {
 			fake_error(dev, DFU_PROTO_STATUS_ERR_TARGET);
-			return DFU_PROTO_RESULT_OK;
+			return PROTO_IO_OK;
 		}
 		for (uint32_t i = 0; i < a->length; i++) {
 			uint32_t off = (uint32_t)address - FAKE_BASE + i;
@@ -927,27 +927,27 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			dev->memory[off] = image[a->image_offset + i];
 		}
 	}
-	return DFU_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
-static DfuProtoResult
+static ProtoIo
 fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 {
 	if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
 	    dev->state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE) {
 		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 	if (a->value == 0) {
 		const uint8_t list[] = {0x00, 0x21, 0x41, 0x92};
 		memcpy(buf, list, sizeof(list));
 		*len = sizeof(list);
 		dev->state = DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 	if (dev->read_protected) {
 		fake_error(dev, DFU_PROTO_STATUS_ERR_VENDOR);
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 	{
 		uint64_t address = (uint64_t)(a->value - 2) * a->length + dev->pointer;
@@ -960,10 +960,10 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 		dev->state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
 					   : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 	}
-	return DFU_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
-static DfuProtoResult
+static ProtoIo
 fake_control(FakeDfuse *dev,
 	     const DfuProtoAction *a,
 	     const uint8_t *image,
@@ -974,7 +974,7 @@ fake_control(FakeDfuse *dev,
 	dev->transfers++;
 	dev->now_ms += 1;
 	if (dev->left)
-		return DFU_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	switch (a->request) {
 	case DFU_PROTO_REQUEST_GETSTATUS:
 		return fake_getstatus(dev, reply, reply_len);
@@ -982,18 +982,18 @@ fake_control(FakeDfuse *dev,
 		dev->clrstatus++;
 		dev->state = DFU_PROTO_STATE_DFU_IDLE;
 		dev->status = DFU_PROTO_STATUS_OK;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_ABORT:
 		if (dev->state == DFU_PROTO_STATE_DFU_ERROR)
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		dev->state = DFU_PROTO_STATE_DFU_IDLE;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DNLOAD:
 		return fake_dnload(dev, a, image);
 	case DFU_PROTO_REQUEST_UPLOAD:
 		return fake_upload(dev, a, reply, reply_len);
 	default:
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 }
 
@@ -1002,7 +1002,7 @@ fake_run(FakeDfuse *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *uplo
 {
 	for (unsigned step = 0; step < 10000000; step++) {
 		DfuProtoAction a;
-		DfuProtoResult result = DFU_PROTO_RESULT_OK;
+		ProtoIo result = PROTO_IO_OK;
 		uint8_t reply[4096];
 		size_t reply_len = 0;
 
@@ -1036,11 +1036,11 @@ fake_run(FakeDfuse *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *uplo
 			else if (a.length == 0)
 				fake_trace(dev, "LEAVE:%u", a.value);
 			result = fake_control(dev, &a, image, reply, &reply_len);
-			if (result == DFU_PROTO_RESULT_OK &&
+			if (result == PROTO_IO_OK &&
 			    a.request == DFU_PROTO_REQUEST_UPLOAD && a.value >= 2)
 				memcpy(upload + a.image_offset, reply, reply_len);
-			if (result != DFU_PROTO_RESULT_OK)
-				fake_trace(dev, "<%s>", dfu_proto_result_to_string(result));
+			if (result != PROTO_IO_OK)
+				fake_trace(dev, "<%s>", proto_io_to_string(result));
 			break;
 		}
 		dfu_proto_session_feed(s, result, reply, reply_len, dev->now_ms);
@@ -1385,20 +1385,20 @@ test_session_leave(void)
 		const uint8_t dnidle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_DNLOAD_IDLE, 0};
 		CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x08004000) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD && a.length == 5 && a.value == 0);
 		CHECK(a.payload == DFU_PROTO_PAYLOAD_BYTES && a.bytes[0] == 0x21);
 		CHECK(a.bytes[1] == 0x00 && a.bytes[2] == 0x40 && a.bytes[4] == 0x08);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, dnidle, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, dnidle, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD && a.length == 0);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_GETSTATUS);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, manifest, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, manifest, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_DONE);
 	}

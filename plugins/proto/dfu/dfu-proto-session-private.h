@@ -82,7 +82,7 @@ void
 dfu_proto_session_fail_device_status(DfuProtoSession *s, const char *what);
 
 void
-dfu_proto_session_fail_transfer(DfuProtoSession *s, DfuProtoResult result);
+dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result);
 
 bool
 dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t len);
@@ -96,7 +96,7 @@ dfu_proto_session_take_status_ok(DfuProtoSession *s,
 
 void
 dfu_proto_session_feed_dnload_request(DfuProtoSession *s,
-				      DfuProtoResult result,
+				      ProtoIo result,
 				      uint64_t now_ms,
 				      DfuProtoStep status_step);
 
@@ -115,7 +115,7 @@ dfu_proto_session_busy_reset(DfuProtoSession *s, uint64_t now_ms);
 bool
 dfu_proto_session_accept_upload_block(DfuProtoSession *s,
 				      unsigned step,
-				      DfuProtoResult result,
+				      ProtoIo result,
 				      const uint8_t *data,
 				      size_t len);
 
@@ -145,7 +145,7 @@ dfu_proto_session_dfuse_fail_device_status(DfuProtoSession *s, const char *what)
 /* the outcome of the action of a DfuSe step */
 void
 dfu_proto_session_feed_dfuse(DfuProtoSession *s,
-			     DfuProtoResult result,
+			     ProtoIo result,
 			     const uint8_t *data,
 			     size_t len,
 			     uint64_t now_ms);

@@ -217,14 +217,14 @@ dfu_proto_session_fail_device_status(DfuProtoSession *s, const char *what)
 
 /* a transfer did not complete: name the request, the moment and what to do */
 void
-dfu_proto_session_fail_transfer(DfuProtoSession *s, DfuProtoResult result)
+dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result)
 {
 	char what[96];
 	const char *request = dfu_proto_request_to_string(s->action.request);
 
 	dfu_proto_session_describe(s, s->step, what, sizeof(what));
 	switch (result) {
-	case DFU_PROTO_RESULT_STALL:
+	case PROTO_IO_STALL:
 		dfu_proto_session_fail(s,
 				       DFU_PROTO_ERROR_STALL,
 				       "device refused %s during %s: it may not support this "
@@ -232,14 +232,14 @@ dfu_proto_session_fail_transfer(DfuProtoSession *s, DfuProtoResult result)
 				       request,
 				       what);
 		break;
-	case DFU_PROTO_RESULT_TIMEOUT:
+	case PROTO_IO_TIMEOUT:
 		dfu_proto_session_fail(s,
 				       DFU_PROTO_ERROR_TIMEOUT,
 				       "device did not answer %s during %s: replug it and retry",
 				       request,
 				       what);
 		break;
-	case DFU_PROTO_RESULT_NO_DEVICE:
+	case PROTO_IO_NO_DEVICE:
 		dfu_proto_session_fail(s,
 				       DFU_PROTO_ERROR_NO_DEVICE,
 				       "device disconnected during %s: replug it and retry",
@@ -470,16 +470,16 @@ dfu_proto_session_next_upload(DfuProtoSession *s, DfuProtoStep upload_step)
  * executes on the status read that follows, so that read comes at once, no sleep */
 void
 dfu_proto_session_feed_dnload_request(DfuProtoSession *s,
-				      DfuProtoResult result,
+				      ProtoIo result,
 				      uint64_t now_ms,
 				      DfuProtoStep status_step)
 {
-	if (result == DFU_PROTO_RESULT_STALL) {
+	if (result == PROTO_IO_STALL) {
 		s->failed_step = s->step;
 		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
 		return;
 	}
-	if (result != DFU_PROTO_RESULT_OK) {
+	if (result != PROTO_IO_OK) {
 		dfu_proto_session_fail_transfer(s, result);
 		return;
 	}
@@ -644,7 +644,7 @@ dfu_proto_session_feed_manifest_status(DfuProtoSession *s,
 
 static void
 dfu_proto_session_feed_stall_status(DfuProtoSession *s,
-				    DfuProtoResult result,
+				    ProtoIo result,
 				    const uint8_t *data,
 				    size_t len)
 {
@@ -657,7 +657,7 @@ dfu_proto_session_feed_stall_status(DfuProtoSession *s,
 				  : "DNLOAD";
 
 	dfu_proto_session_describe(s, s->failed_step, what, sizeof(what));
-	if (result == DFU_PROTO_RESULT_OK &&
+	if (result == PROTO_IO_OK &&
 	    dfu_proto_status_reply_parse(data, len, &reply) == DFU_PROTO_ERROR_NONE) {
 		s->status = reply;
 		s->status_valid = true;
@@ -865,19 +865,19 @@ dfu_proto_session_next(DfuProtoSession *s, uint64_t now_ms, DfuProtoAction *acti
 }
 
 static void
-dfu_proto_session_feed_detach(DfuProtoSession *s, DfuProtoResult result)
+dfu_proto_session_feed_detach(DfuProtoSession *s, ProtoIo result)
 {
 	const bool will_detach = (s->functional.attributes & DFU_PROTO_ATTR_WILL_DETACH) != 0;
 
 	switch (result) {
-	case DFU_PROTO_RESULT_OK:
+	case PROTO_IO_OK:
 		dfu_proto_session_enter(s, will_detach ? STEP_DONE : STEP_USB_RESET);
 		return;
-	case DFU_PROTO_RESULT_NO_DEVICE:
+	case PROTO_IO_NO_DEVICE:
 		/* it already left to re-enumerate in DFU mode */
 		dfu_proto_session_enter(s, STEP_DONE);
 		return;
-	case DFU_PROTO_RESULT_STALL:
+	case PROTO_IO_STALL:
 		/* devices that reboot at once often stall the request: the reset still applies */
 		dfu_proto_session_enter(s, will_detach ? STEP_DONE : STEP_USB_RESET);
 		return;
@@ -900,18 +900,18 @@ dfu_proto_session_feed_detach(DfuProtoSession *s, DfuProtoResult result)
 bool
 dfu_proto_session_accept_upload_block(DfuProtoSession *s,
 				      unsigned step,
-				      DfuProtoResult result,
+				      ProtoIo result,
 				      const uint8_t *data,
 				      size_t len)
 {
 	char what[96];
 
-	if (result == DFU_PROTO_RESULT_STALL) {
+	if (result == PROTO_IO_STALL) {
 		s->failed_step = step;
 		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
 		return false;
 	}
-	if (result != DFU_PROTO_RESULT_OK) {
+	if (result != PROTO_IO_OK) {
 		dfu_proto_session_fail_transfer(s, result);
 		return false;
 	}
@@ -942,7 +942,7 @@ dfu_proto_session_accept_upload_block(DfuProtoSession *s,
 
 static void
 dfu_proto_session_feed_upload(DfuProtoSession *s,
-			      DfuProtoResult result,
+			      ProtoIo result,
 			      const uint8_t *data,
 			      size_t len)
 {
@@ -952,7 +952,7 @@ dfu_proto_session_feed_upload(DfuProtoSession *s,
 
 void
 dfu_proto_session_feed(DfuProtoSession *s,
-		       DfuProtoResult result,
+		       ProtoIo result,
 		       const uint8_t *data,
 		       size_t len,
 		       uint64_t now_ms)
@@ -974,8 +974,8 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_feed_detach(s, result);
 		return;
 	case STEP_PREPARE_GETSTATUS:
-		if (result != DFU_PROTO_RESULT_OK) {
-			if (result == DFU_PROTO_RESULT_STALL &&
+		if (result != PROTO_IO_OK) {
+			if (result == PROTO_IO_STALL &&
 			    dfu_proto_session_tolerate_busy_stall(s,
 								  now_ms,
 								  STEP_PREPARE_GETSTATUS))
@@ -988,7 +988,7 @@ dfu_proto_session_feed(DfuProtoSession *s,
 	case STEP_PREPARE_CLRSTATUS:
 	case STEP_PREPARE_ABORT:
 		/* a stall here is answered by the status read that follows */
-		if (result != DFU_PROTO_RESULT_OK && result != DFU_PROTO_RESULT_STALL) {
+		if (result != PROTO_IO_OK && result != PROTO_IO_STALL) {
 			dfu_proto_session_fail_transfer(s, result);
 			return;
 		}
@@ -998,8 +998,8 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_feed_dnload_request(s, result, now_ms, STEP_DNLOAD_GETSTATUS);
 		return;
 	case STEP_DNLOAD_GETSTATUS:
-		if (result != DFU_PROTO_RESULT_OK) {
-			if (result == DFU_PROTO_RESULT_STALL &&
+		if (result != PROTO_IO_OK) {
+			if (result == PROTO_IO_STALL &&
 			    dfu_proto_session_tolerate_busy_stall(s, now_ms, STEP_DNLOAD_GETSTATUS))
 				return;
 			dfu_proto_session_fail_transfer(s, result);
@@ -1008,18 +1008,18 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_feed_dnload_status(s, data, len, now_ms);
 		return;
 	case STEP_DNLOAD_END:
-		if (result == DFU_PROTO_RESULT_OK) {
+		if (result == PROTO_IO_OK) {
 			dfu_proto_session_busy_reset(s, now_ms);
 			dfu_proto_session_enter(s, STEP_MANIFEST_GETSTATUS);
 			return;
 		}
 		/* a device that manifests by rebooting may be gone already */
-		if (result == DFU_PROTO_RESULT_NO_DEVICE &&
+		if (result == PROTO_IO_NO_DEVICE &&
 		    !dfu_proto_session_manifestation_tolerant(s)) {
 			dfu_proto_session_enter(s, STEP_DONE);
 			return;
 		}
-		if (result == DFU_PROTO_RESULT_STALL) {
+		if (result == PROTO_IO_STALL) {
 			s->failed_step = STEP_DNLOAD_END;
 			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
 			return;
@@ -1027,8 +1027,8 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_fail_transfer(s, result);
 		return;
 	case STEP_MANIFEST_GETSTATUS:
-		if (result != DFU_PROTO_RESULT_OK) {
-			if (result == DFU_PROTO_RESULT_STALL &&
+		if (result != PROTO_IO_OK) {
+			if (result == PROTO_IO_STALL &&
 			    dfu_proto_session_tolerate_busy_stall(s,
 								  now_ms,
 								  STEP_MANIFEST_GETSTATUS))
@@ -1036,7 +1036,7 @@ dfu_proto_session_feed(DfuProtoSession *s,
 			/* a device that is not manifestation tolerant may stop answering here */
 			if (!dfu_proto_session_manifestation_tolerant(s)) {
 				dfu_proto_session_enter(s,
-							result == DFU_PROTO_RESULT_NO_DEVICE
+							result == PROTO_IO_NO_DEVICE
 							    ? STEP_DONE
 							    : STEP_USB_RESET);
 				return;

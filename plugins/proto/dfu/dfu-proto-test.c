@@ -361,7 +361,7 @@ test_names(void)
 	for (unsigned i = 0; i <= DFU_PROTO_STATUS_LAST; i++)
 		CHECK(strlen(dfu_proto_status_to_message(i)) > 0);
 	CHECK_STR(dfu_proto_error_to_string(DFU_PROTO_ERROR_BUSY_TOO_LONG), "busy-too-long");
-	CHECK_STR(dfu_proto_result_to_string(DFU_PROTO_RESULT_NO_DEVICE), "no-device");
+	CHECK_STR(proto_io_to_string(PROTO_IO_NO_DEVICE), "no-device");
 }
 
 /* ---- the scripted device ---- */
@@ -381,7 +381,7 @@ typedef struct {
 	bool manifest_silent; /* not tolerant, and stops answering after the last block */
 	size_t upload_size;   /* bytes UPLOAD can return */
 	unsigned fail_at;     /* 1-based index of the control transfer to fail, 0 none */
-	DfuProtoResult fail_result;
+	ProtoIo fail_result;
 	bool frozen_clock;	/* the caller's clock never advances */
 	bool clrstatus_ignored; /* stays in dfuERROR whatever the host does */
 	bool manifest_fails;	/* reports errFIRMWARE at the end of manifestation */
@@ -446,7 +446,7 @@ fake_status(FakeDevice *dev, DfuProtoStatus status, uint32_t poll_ms, uint8_t *b
 	buf[5] = 0;
 }
 
-static DfuProtoResult
+static ProtoIo
 fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 {
 	uint32_t poll_ms = 0;
@@ -473,7 +473,7 @@ fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 	case DFU_PROTO_STATE_DFU_MANIFEST_SYNC:
 	case DFU_PROTO_STATE_DFU_MANIFEST:
 		if (dev->manifest_silent)
-			return DFU_PROTO_RESULT_TIMEOUT;
+			return PROTO_IO_TIMEOUT;
 		if (dev->manifest_left > 0) {
 			dev->manifest_left--;
 			dev->state = DFU_PROTO_STATE_DFU_MANIFEST;
@@ -496,11 +496,11 @@ fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 	}
 	fake_status(dev, status, poll_ms, buf);
 	*len = 6;
-	return DFU_PROTO_RESULT_OK;
+	return PROTO_IO_OK;
 }
 
 /* executes one control transfer on the device model */
-static DfuProtoResult
+static ProtoIo
 fake_control(FakeDevice *dev,
 	     const DfuProtoAction *a,
 	     const uint8_t *image,
@@ -521,28 +521,28 @@ fake_control(FakeDevice *dev,
 	case DFU_PROTO_REQUEST_CLRSTATUS:
 		if (dev->state == DFU_PROTO_STATE_DFU_ERROR && !dev->clrstatus_ignored)
 			dev->state = DFU_PROTO_STATE_DFU_IDLE;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_ABORT:
 		dev->state = DFU_PROTO_STATE_DFU_IDLE;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DETACH:
 		if (dev->state != DFU_PROTO_STATE_APP_IDLE)
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		dev->state = DFU_PROTO_STATE_APP_DETACH;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DNLOAD:
 		if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
 		    dev->state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
 			dev->state = DFU_PROTO_STATE_DFU_ERROR;
 			dev->error_status = DFU_PROTO_STATUS_ERR_STALLEDPKT;
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		}
 		if (a->value != (uint16_t)(dev->blocks_received & 0xFFFF))
 			dev->wrong_block_number = true;
 		if (a->length == 0) {
 			dev->state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
 			dev->manifest_left = dev->manifest_reads;
-			return DFU_PROTO_RESULT_OK;
+			return PROTO_IO_OK;
 		}
 		if (a->payload == DFU_PROTO_PAYLOAD_IMAGE &&
 		    a->image_offset + a->length <= FAKE_MEMORY_SIZE) {
@@ -553,12 +553,12 @@ fake_control(FakeDevice *dev,
 		dev->blocks_received++;
 		dev->busy_left = dev->busy_reads;
 		dev->state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_UPLOAD: {
 		size_t n = dev->upload_size - dev->upload_pos;
 		if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
 		    dev->state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE)
-			return DFU_PROTO_RESULT_STALL;
+			return PROTO_IO_STALL;
 		if (n > a->length)
 			n = a->length;
 		for (size_t i = 0; i < n; i++)
@@ -567,10 +567,10 @@ fake_control(FakeDevice *dev,
 		*reply_len = n;
 		dev->state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
 					   : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 	default:
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	}
 }
 
@@ -586,7 +586,7 @@ fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upl
 {
 	for (unsigned step = 0; step < 10000000; step++) {
 		DfuProtoAction a;
-		DfuProtoResult result = DFU_PROTO_RESULT_OK;
+		ProtoIo result = PROTO_IO_OK;
 		uint8_t reply[4096];
 		size_t reply_len = 0;
 
@@ -630,8 +630,8 @@ fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upl
 			else
 				fake_trace(dev, "%s", trace_request(a.request));
 			result = fake_control(dev, &a, image, upload, reply, &reply_len);
-			if (result != DFU_PROTO_RESULT_OK)
-				fake_trace(dev, "<%s>", dfu_proto_result_to_string(result));
+			if (result != PROTO_IO_OK)
+				fake_trace(dev, "<%s>", proto_io_to_string(result));
 			break;
 		}
 		dfu_proto_session_feed(s, result, reply, reply_len, dev->now_ms);
@@ -783,12 +783,12 @@ test_wait_counts_from_status(void)
 	dfu_proto_session_next(&s, 0, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN && a.request == DFU_PROTO_REQUEST_GETSTATUS);
 	CHECK(a.length == 6);
-	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 1);
+	dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 1);
 	dfu_proto_session_next(&s, 1, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT && a.request == DFU_PROTO_REQUEST_DNLOAD);
-	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 2);
+	dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 2);
 	dfu_proto_session_next(&s, 2, &a);
-	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, busy, 6, 3);
+	dfu_proto_session_feed(&s, PROTO_IO_OK, busy, 6, 3);
 	dfu_proto_session_next(&s, 3, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_WAIT && a.wait_ms == 100);
 	dfu_proto_session_next(&s, 43, &a);
@@ -798,7 +798,7 @@ test_wait_counts_from_status(void)
 
 	/* feed with no pending transfer is ignored */
 	dfu_proto_session_init(&s, &functional_default);
-	dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+	dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
 	dfu_proto_session_next(&s, 0, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_DONE);
 }
@@ -941,7 +941,7 @@ test_download_transfer_faults(void)
 	/* DNLOAD of block 1 stalled, status explains nothing */
 	fake_init(&dev);
 	dev.fail_at = 4;
-	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dev.fail_result = PROTO_IO_STALL;
 	dfu_proto_session_init(&s, &functional_default);
 	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
@@ -959,17 +959,17 @@ test_download_transfer_faults(void)
 		const uint8_t idle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_IDLE, 0};
 		const uint8_t err[6] = {15, 0, 0, 0, DFU_PROTO_STATE_DFU_ERROR, 0};
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_STALL, NULL, 0, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_STALL, NULL, 0, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_GETSTATUS);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, err, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, err, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT);
 		CHECK(a.request == DFU_PROTO_REQUEST_CLRSTATUS);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, NULL, 0, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR);
 		CHECK(a.error == DFU_PROTO_ERROR_DEVICE_STATUS);
@@ -979,7 +979,7 @@ test_download_transfer_faults(void)
 	/* GETSTATUS timing out */
 	fake_init(&dev);
 	dev.fail_at = 3;
-	dev.fail_result = DFU_PROTO_RESULT_TIMEOUT;
+	dev.fail_result = PROTO_IO_TIMEOUT;
 	dfu_proto_session_init(&s, &functional_default);
 	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
@@ -988,7 +988,7 @@ test_download_transfer_faults(void)
 	/* the device unplugged mid-download */
 	fake_init(&dev);
 	dev.fail_at = 4;
-	dev.fail_result = DFU_PROTO_RESULT_NO_DEVICE;
+	dev.fail_result = PROTO_IO_NO_DEVICE;
 	dfu_proto_session_init(&s, &functional_default);
 	CHECK(dfu_proto_session_start_download(&s, 200, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
@@ -1000,7 +1000,7 @@ test_download_transfer_faults(void)
 	dev.busy_reads = 2;
 	dev.busy_poll_ms = 5;
 	dev.fail_at = 4; /* GETSTATUS after the first busy answer */
-	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dev.fail_result = PROTO_IO_STALL;
 	dfu_proto_session_init(&s, &functional_default);
 	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
@@ -1016,13 +1016,13 @@ test_download_transfer_faults(void)
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, garbage, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, garbage, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, garbage, 3, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, garbage, 3, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 		CHECK(strstr(a.message, "3-byte") != NULL);
@@ -1076,7 +1076,7 @@ test_download_manifestation(void)
 	fake_init(&dev);
 	dev.manifest_tolerant = false;
 	dev.fail_at = 5;
-	dev.fail_result = DFU_PROTO_RESULT_NO_DEVICE;
+	dev.fail_result = PROTO_IO_NO_DEVICE;
 	dfu_proto_session_init(&s, &functional);
 	CHECK(dfu_proto_session_start_download(&s, 8, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
@@ -1220,11 +1220,11 @@ test_upload(void)
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_upload(&s, 1000, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, idle, 6, 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN &&
 		      a.request == DFU_PROTO_REQUEST_UPLOAD);
-		dfu_proto_session_feed(&s, DFU_PROTO_RESULT_OK, big, sizeof(big), 0);
+		dfu_proto_session_feed(&s, PROTO_IO_OK, big, sizeof(big), 0);
 		dfu_proto_session_next(&s, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 	}
@@ -1287,7 +1287,7 @@ test_detach(void)
 	fake_init(&dev);
 	dev.state = DFU_PROTO_STATE_APP_IDLE;
 	dev.fail_at = 1;
-	dev.fail_result = DFU_PROTO_RESULT_IO_ERROR;
+	dev.fail_result = PROTO_IO_ERROR;
 	dfu_proto_session_init(&s, &functional);
 	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
@@ -1299,7 +1299,7 @@ test_detach(void)
 	fake_init(&dev);
 	dev.state = DFU_PROTO_STATE_APP_IDLE;
 	dev.fail_at = 1;
-	dev.fail_result = DFU_PROTO_RESULT_STALL;
+	dev.fail_result = PROTO_IO_STALL;
 	dfu_proto_session_init(&s, &functional);
 	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
@@ -1309,7 +1309,7 @@ test_detach(void)
 	fake_init(&dev);
 	dev.state = DFU_PROTO_STATE_APP_IDLE;
 	dev.fail_at = 1;
-	dev.fail_result = DFU_PROTO_RESULT_TIMEOUT;
+	dev.fail_result = PROTO_IO_TIMEOUT;
 	dfu_proto_session_init(&s, &functional_default);
 	CHECK(dfu_proto_session_start_detach(&s) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_ERROR);

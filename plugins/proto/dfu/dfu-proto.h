@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto-io.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -527,18 +529,6 @@ typedef struct {
 	const char *message; /* names the cause and what the user can do */
 } DfuProtoAction;
 
-/* outcome of the action just executed */
-typedef enum {
-	DFU_PROTO_RESULT_OK,
-	DFU_PROTO_RESULT_STALL,
-	DFU_PROTO_RESULT_TIMEOUT,
-	DFU_PROTO_RESULT_NO_DEVICE,
-	DFU_PROTO_RESULT_IO_ERROR,
-} DfuProtoResult;
-
-const char *
-dfu_proto_result_to_string(DfuProtoResult result);
-
 typedef enum {
 	DFU_PROTO_OPERATION_NONE,
 	DFU_PROTO_OPERATION_DETACH,
@@ -658,7 +648,7 @@ dfu_proto_session_next(DfuProtoSession *s, uint64_t now_ms, DfuProtoAction *acti
 /* outcome of the action from next(): for CONTROL_IN with RESULT_OK, the bytes received */
 void
 dfu_proto_session_feed(DfuProtoSession *s,
-		       DfuProtoResult result,
+		       ProtoIo result,
 		       const uint8_t *data,
 		       size_t len,
 		       uint64_t now_ms);

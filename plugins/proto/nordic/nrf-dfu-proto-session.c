@@ -1112,12 +1112,12 @@ nrf_dfu_proto_session_next(NrfDfuProtoSession *s, uint64_t now_ms, NrfDfuProtoAc
 }
 
 static NrfDfuProtoError
-nrf_dfu_proto_session_io_error(NrfDfuProtoIo io)
+nrf_dfu_proto_session_io_error(ProtoIo io)
 {
 	switch (io) {
-	case NRF_DFU_PROTO_IO_TIMEOUT:
+	case PROTO_IO_TIMEOUT:
 		return NRF_DFU_PROTO_ERROR_TIMEOUT;
-	case NRF_DFU_PROTO_IO_NO_DEVICE:
+	case PROTO_IO_NO_DEVICE:
 		return NRF_DFU_PROTO_ERROR_NO_DEVICE;
 	default:
 		return NRF_DFU_PROTO_ERROR_IO;
@@ -1125,18 +1125,18 @@ nrf_dfu_proto_session_io_error(NrfDfuProtoIo io)
 }
 
 void
-nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_t now_ms)
+nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, ProtoIo io, uint64_t now_ms)
 {
 	if (s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
 	    s->phase == NRF_DFU_PROTO_PHASE_IDLE || !BUILT(s) || s->sent)
 		return;
-	if (io != NRF_DFU_PROTO_IO_OK) {
+	if (io != PROTO_IO_OK) {
 		nrf_dfu_proto_session_fail(s,
 					   nrf_dfu_proto_session_io_error(io),
 					   "sending %s failed: %s",
 					   nrf_dfu_proto_op_to_string(s->pending_op),
-					   io == NRF_DFU_PROTO_IO_NO_DEVICE ? "the device went away"
-					   : io == NRF_DFU_PROTO_IO_TIMEOUT
+					   io == PROTO_IO_NO_DEVICE ? "the device went away"
+					   : io == PROTO_IO_TIMEOUT
 					       ? "the device did not take it in time"
 					       : "transport error");
 		return;
@@ -1173,7 +1173,7 @@ nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_
 
 void
 nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
-				    NrfDfuProtoIo io,
+				    ProtoIo io,
 				    const uint8_t *buf,
 				    size_t len,
 				    uint64_t now_ms)
@@ -1184,17 +1184,17 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 	if (s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
 	    s->phase == NRF_DFU_PROTO_PHASE_IDLE)
 		return;
-	if (io == NRF_DFU_PROTO_IO_TIMEOUT) {
+	if (io == PROTO_IO_TIMEOUT) {
 		if (s->sent)
 			nrf_dfu_proto_session_on_timeout(s);
 		return;
 	}
-	if (io != NRF_DFU_PROTO_IO_OK) {
+	if (io != PROTO_IO_OK) {
 		nrf_dfu_proto_session_fail(s,
 					   nrf_dfu_proto_session_io_error(io),
 					   "reading the reply to %s failed: %s",
 					   nrf_dfu_proto_op_to_string(s->pending_op),
-					   io == NRF_DFU_PROTO_IO_NO_DEVICE ? "the device went away"
+					   io == PROTO_IO_NO_DEVICE ? "the device went away"
 									    : "transport error");
 		return;
 	}

@@ -88,7 +88,7 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 			if (!run_hostile(bl, opts, &a))
 				fake_bl_receive(bl, a.bytes, a.length);
 			now += 1;
-			nrf_dfu_proto_session_feed_sent(s, NRF_DFU_PROTO_IO_OK, now);
+			nrf_dfu_proto_session_feed_sent(s, PROTO_IO_OK, now);
 			if (opts != NULL && opts->reset_after_data_writes != 0 &&
 			    bl->data_writes == opts->reset_after_data_writes && !reset_done) {
 				reset_done = true;
@@ -107,7 +107,7 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 			if (bl->out_len == 0) {
 				now += a.timeout_ms;
 				nrf_dfu_proto_session_feed_received(s,
-								    NRF_DFU_PROTO_IO_TIMEOUT,
+								    PROTO_IO_TIMEOUT,
 								    NULL,
 								    0,
 								    now);
@@ -121,14 +121,14 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 						       ? bl->out_len - off
 						       : opts->chunk;
 					nrf_dfu_proto_session_feed_received(s,
-									    NRF_DFU_PROTO_IO_OK,
+									    PROTO_IO_OK,
 									    bl->out + off,
 									    n,
 									    now);
 				}
 			} else {
 				nrf_dfu_proto_session_feed_received(s,
-								    NRF_DFU_PROTO_IO_OK,
+								    PROTO_IO_OK,
 								    bl->out,
 								    bl->out_len,
 								    now);
@@ -764,26 +764,26 @@ test_timeout_names_what_came(void)
 		for (unsigned i = 0; i < 100; i++) {
 			nrf_dfu_proto_session_next(&s, now, &a);
 			if (a.kind == NRF_DFU_PROTO_ACTION_SEND) {
-				nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, ++now);
+				nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, ++now);
 				continue;
 			}
 			if (a.kind != NRF_DFU_PROTO_ACTION_RECEIVE)
 				break;
 			if (kind == 0)
 				nrf_dfu_proto_session_feed_received(&s,
-								    NRF_DFU_PROTO_IO_OK,
+								    PROTO_IO_OK,
 								    other,
 								    sizeof(other),
 								    now);
 			else
 				nrf_dfu_proto_session_feed_received(&s,
-								    NRF_DFU_PROTO_IO_OK,
+								    PROTO_IO_OK,
 								    endless,
 								    sizeof(endless),
 								    now);
 			now += a.timeout_ms;
 			nrf_dfu_proto_session_feed_received(&s,
-							    NRF_DFU_PROTO_IO_TIMEOUT,
+							    PROTO_IO_TIMEOUT,
 							    NULL,
 							    0,
 							    now);
@@ -980,13 +980,13 @@ test_io_errors(void)
 	/* asking again without a feed gives the same action */
 	nrf_dfu_proto_session_next(&s, 5, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_SEND && a.op == NRF_DFU_PROTO_OP_PING);
-	nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, 10);
+	nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, 10);
 	nrf_dfu_proto_session_next(&s, 10, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_RECEIVE &&
 	      a.timeout_ms == NRF_DFU_PROTO_TIMEOUT_REPLY_MS);
 	nrf_dfu_proto_session_next(&s, 510, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_RECEIVE && a.timeout_ms == 500);
-	nrf_dfu_proto_session_feed_received(&s, NRF_DFU_PROTO_IO_NO_DEVICE, NULL, 0, 20);
+	nrf_dfu_proto_session_feed_received(&s, PROTO_IO_NO_DEVICE, NULL, 0, 20);
 	nrf_dfu_proto_session_next(&s, 20, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_NO_DEVICE);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "proto-crc32.h"
+#include "proto-io.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -335,14 +336,6 @@ typedef struct {
 	const char *message;	/* ERROR: a sentence for the user */
 } NrfDfuProtoAction;
 
-/* outcome of a transfer the caller made */
-typedef enum {
-	NRF_DFU_PROTO_IO_OK = 0,
-	NRF_DFU_PROTO_IO_TIMEOUT,
-	NRF_DFU_PROTO_IO_ERROR,
-	NRF_DFU_PROTO_IO_NO_DEVICE,
-} NrfDfuProtoIo;
-
 typedef enum {
 	NRF_DFU_PROTO_PHASE_IDLE = 0,
 	NRF_DFU_PROTO_PHASE_REQUEST, /* one request and its reply */
@@ -471,7 +464,7 @@ nrf_dfu_proto_session_next(NrfDfuProtoSession *s, uint64_t now_ms, NrfDfuProtoAc
 
 /* the SEND of the last action is done (or failed) */
 void
-nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_t now_ms);
+nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, ProtoIo io, uint64_t now_ms);
 
 /*
  * Bytes received during a RECEIVE, in any chunking (0 bytes with IO_OK is fine), or the
@@ -480,7 +473,7 @@ nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, NrfDfuProtoIo io, uint64_
  */
 void
 nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
-				    NrfDfuProtoIo io,
+				    ProtoIo io,
 				    const uint8_t *buf,
 				    size_t len,
 				    uint64_t now_ms);

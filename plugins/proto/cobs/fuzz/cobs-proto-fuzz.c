@@ -98,18 +98,18 @@ fuzz_parsers(const uint8_t *data, size_t len)
 		__builtin_trap();
 }
 
-static CobsProtoResult
+static ProtoIo
 fuzz_result(uint8_t control)
 {
 	switch (control & 0x0F) {
 	case 1:
-		return COBS_PROTO_RESULT_TIMEOUT;
+		return PROTO_IO_TIMEOUT;
 	case 2:
-		return COBS_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	case 3:
-		return COBS_PROTO_RESULT_IO_ERROR;
+		return PROTO_IO_ERROR;
 	default:
-		return COBS_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 }
 
@@ -236,7 +236,7 @@ fuzz_session(FuzzInput *in)
 		control = fuzz_byte(in);
 		now += control >> 4;
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
-			CobsProtoResult result = fuzz_result(control);
+			ProtoIo result = fuzz_result(control);
 			uint32_t offset_if_failed = next_offset;
 			/* erase, verify and bye alone; chunks only once the erase was answered */
 			if ((action.step != COBS_PROTO_STEP_WRITE &&
@@ -246,7 +246,7 @@ fuzz_session(FuzzInput *in)
 			fuzz_check_message(&action,
 					   image,
 					   batch,
-					   result == COBS_PROTO_RESULT_OK ? &next_offset
+					   result == PROTO_IO_OK ? &next_offset
 									  : &offset_if_failed);
 			cobs_proto_session_feed(&session, result, NULL, 0, now);
 		} else {
@@ -260,7 +260,7 @@ fuzz_session(FuzzInput *in)
 			if (in->pos >= in->len) {
 				now += action.timeout_ms;
 				cobs_proto_session_feed(&session,
-							COBS_PROTO_RESULT_TIMEOUT,
+							PROTO_IO_TIMEOUT,
 							NULL,
 							0,
 							now);

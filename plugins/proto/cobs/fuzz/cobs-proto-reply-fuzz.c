@@ -91,14 +91,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
 			now += 1;
-			cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, NULL, 0, now);
+			cobs_proto_session_feed(&session, PROTO_IO_OK, NULL, 0, now);
 			continue;
 		}
 
 		/* RECEIVE: the next read, or a device that went quiet */
 		if (in.pos >= in.len) {
 			now += action.timeout_ms;
-			cobs_proto_session_feed(&session, COBS_PROTO_RESULT_TIMEOUT, NULL, 0, now);
+			cobs_proto_session_feed(&session, PROTO_IO_TIMEOUT, NULL, 0, now);
 			continue;
 		}
 		len = fuzz_byte(&in);
@@ -114,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (action.step == COBS_PROTO_STEP_WRITE || action.step == COBS_PROTO_STEP_BYE) &&
 		    session.answered < session.sent;
 		now += 1;
-		cobs_proto_session_feed(&session, COBS_PROTO_RESULT_OK, buf, len, now);
+		cobs_proto_session_feed(&session, PROTO_IO_OK, buf, len, now);
 
 		if (session.rx_len > sizeof(session.rx) || session.answered > session.sent ||
 		    session.answered < answered_before ||

@@ -65,20 +65,20 @@ fuzz_check_start(const DfuProtoSession *s, DfuProtoError rc)
 		__builtin_trap();
 }
 
-static DfuProtoResult
+static ProtoIo
 fuzz_result(uint8_t control)
 {
 	switch (control & 0x07) {
 	case 4:
-		return DFU_PROTO_RESULT_STALL;
+		return PROTO_IO_STALL;
 	case 5:
-		return DFU_PROTO_RESULT_TIMEOUT;
+		return PROTO_IO_TIMEOUT;
 	case 6:
-		return DFU_PROTO_RESULT_NO_DEVICE;
+		return PROTO_IO_NO_DEVICE;
 	case 7:
-		return DFU_PROTO_RESULT_IO_ERROR;
+		return PROTO_IO_ERROR;
 	default:
-		return DFU_PROTO_RESULT_OK;
+		return PROTO_IO_OK;
 	}
 }
 
@@ -107,12 +107,12 @@ fuzz_answer(DfuProtoSession *s, FuzzInput *in, const DfuProtoAction *a, uint64_t
 	uint8_t reply[512];
 	size_t reply_len = 0;
 	uint8_t control = fuzz_empty(in) ? 6 : fuzz_byte(in);
-	DfuProtoResult result = fuzz_result(control);
+	ProtoIo result = fuzz_result(control);
 
 	*now_ms += (uint64_t)(control >> 3) * 8;
 	if (a->kind == DFU_PROTO_ACTION_WAIT)
 		*now_ms += a->wait_ms;
-	if (a->kind == DFU_PROTO_ACTION_CONTROL_IN && result == DFU_PROTO_RESULT_OK) {
+	if (a->kind == DFU_PROTO_ACTION_CONTROL_IN && result == PROTO_IO_OK) {
 		size_t want = fuzz_byte(in);
 		/* mostly what was asked for, sometimes more or less */
 		if (want >= 0xF0)

@@ -232,7 +232,7 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 				abort();
 			sends++;
 			now += a.length * NRF_DFU_PROTO_BYTE_US / 1000 + 1;
-			nrf_dfu_proto_session_feed_sent(&s, NRF_DFU_PROTO_IO_OK, now);
+			nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, now);
 			break;
 		case NRF_DFU_PROTO_ACTION_RECEIVE: {
 			size_t n = 0;
@@ -252,7 +252,7 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 			if (timeout) {
 				now += a.timeout_ms;
 				nrf_dfu_proto_session_feed_received(&s,
-								    NRF_DFU_PROTO_IO_TIMEOUT,
+								    PROTO_IO_TIMEOUT,
 								    NULL,
 								    0,
 								    now);
@@ -260,7 +260,7 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 			}
 			now += 1;
 			nrf_dfu_proto_session_feed_received(&s,
-							    NRF_DFU_PROTO_IO_OK,
+							    PROTO_IO_OK,
 							    data + pos,
 							    n,
 							    now);
