@@ -18,10 +18,9 @@
  * properties as they are now, so these are synchronous calls on the system bus.
  */
 
-/* how often the link's state is asked while waiting for it */
-#define FU_NORDIC_DFU_BLE_POLL_MS 10
-/* between Connect attempts: a Connect that fails at once means nothing advertises yet */
-#define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS (5 * FU_NORDIC_DFU_BLE_POLL_MS)
+/* the longest between Connect attempts: a Connect that fails at once means nothing
+ * advertises yet */
+#define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS 50
 /* one Connect while seeking a device that resets: BlueZ keeps an LE Connect to a device that
  * does not advertise pending until its connection timeout, so it is cancelled and the other
  * address tried */
@@ -199,8 +198,67 @@ fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name)
 	return value != NULL && g_variant_get_boolean(value);
 }
 
-gboolean
-fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error)
+/* what fu_nordic_dfu_ble_connect() waits for: the device's properties as BlueZ signals them,
+ * on a main context of its own so that nothing else of the caller's runs meanwhile */
+typedef struct {
+	GMainContext *context;
+	gboolean changed; /* a property of the device changed since the wait began */
+	gboolean services_resolved;
+	gboolean expired;
+} FuNordicDfuBleConnectWait;
+
+static void
+fu_nordic_dfu_ble_connect_properties_cb(GDBusConnection *bus,
+					const gchar *sender,
+					const gchar *path,
+					const gchar *iface,
+					const gchar *signal,
+					GVariant *params,
+					gpointer user_data)
+{
+	FuNordicDfuBleConnectWait *wait = user_data;
+	gboolean services_resolved = FALSE;
+	g_autoptr(GVariant) changed = NULL;
+
+	if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(sa{sv}as)")))
+		return;
+	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
+	if (g_variant_lookup(changed, "ServicesResolved", "b", &services_resolved))
+		wait->services_resolved = services_resolved;
+	wait->changed = TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_connect_expired_cb(gpointer user_data)
+{
+	FuNordicDfuBleConnectWait *wait = user_data;
+	wait->expired = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+/* iterates the wait's context until a property of the device changes (@until_resolved FALSE)
+ * or its services are resolved (@until_resolved TRUE), at most @timeout_ms */
+static void
+fu_nordic_dfu_ble_connect_wait(FuNordicDfuBleConnectWait *wait,
+			       gboolean until_resolved,
+			       gint64 timeout_ms)
+{
+	g_autoptr(GSource) source = g_timeout_source_new((guint)CLAMP(timeout_ms, 0, G_MAXUINT));
+
+	wait->changed = FALSE;
+	wait->expired = FALSE;
+	g_source_set_callback(source, fu_nordic_dfu_ble_connect_expired_cb, wait, NULL);
+	g_source_attach(source, wait->context);
+	while (!wait->expired && !(until_resolved ? wait->services_resolved : wait->changed))
+		g_main_context_iteration(wait->context, TRUE);
+	g_source_destroy(source);
+}
+
+static gboolean
+fu_nordic_dfu_ble_connect_on_context(FuNordicDfuBleConnectWait *wait,
+				     const gchar *device_path,
+				     guint timeout_ms,
+				     GError **error)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
@@ -211,11 +269,18 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 					   "org.bluez.Device1",
 					   "Connect",
 					   &error_local)) {
-			/* the GATT database is read after the connection */
-			while (!fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved")) {
-				if (g_get_monotonic_time() > deadline) {
-					g_set_error(
-					    error,
+			/* the GATT database is read after the connection; asked once, then
+			 * followed in PropertiesChanged, to which the caller subscribed first */
+			wait->services_resolved =
+			    wait->services_resolved ||
+			    fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved");
+			if (!wait->services_resolved)
+				fu_nordic_dfu_ble_connect_wait(wait,
+							       TRUE,
+							       (deadline - g_get_monotonic_time()) /
+								   1000);
+			if (!wait->services_resolved) {
+				g_set_error(error,
 					    FWUPD_ERROR,
 					    FWUPD_ERROR_TIMED_OUT,
 					    "%s connected but its services were not "
@@ -223,9 +288,7 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 					    "try again",
 					    device_path,
 					    timeout_ms);
-					return FALSE;
-				}
-				g_usleep(FU_NORDIC_DFU_BLE_POLL_MS * 1000);
+				return FALSE;
 			}
 			return TRUE;
 		}
@@ -240,9 +303,42 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 				    error_local->message);
 			return FALSE;
 		}
-		/* not advertising yet, e.g. still booting */
-		g_usleep(FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS * 1000);
+		/* not advertising yet, e.g. still booting: asked again once BlueZ changes a
+		 * property of the device (its RSSI, as it sees it advertise), or after a while */
+		fu_nordic_dfu_ble_connect_wait(wait, FALSE, FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS);
 	}
+}
+
+gboolean
+fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error)
+{
+	FuNordicDfuBleConnectWait wait = {0};
+	gboolean ret;
+	guint subscription;
+	g_autoptr(GDBusConnection) bus = fu_nordic_dfu_ble_bus(error);
+	g_autoptr(GMainContext) context = NULL;
+
+	if (bus == NULL)
+		return FALSE;
+	context = g_main_context_new();
+	wait.context = context;
+	/* the signal is delivered on the context that is the thread's default when subscribing */
+	g_main_context_push_thread_default(context);
+	subscription = g_dbus_connection_signal_subscribe(bus,
+							  "org.bluez",
+							  "org.freedesktop.DBus.Properties",
+							  "PropertiesChanged",
+							  device_path,
+							  "org.bluez.Device1",
+							  G_DBUS_SIGNAL_FLAGS_NONE,
+							  fu_nordic_dfu_ble_connect_properties_cb,
+							  &wait,
+							  NULL);
+	ret = fu_nordic_dfu_ble_connect_on_context(&wait, device_path, timeout_ms, error);
+	/* a signal already queued is dropped with the context, never run */
+	g_dbus_connection_signal_unsubscribe(bus, subscription);
+	g_main_context_pop_thread_default(context);
+	return ret;
 }
 
 const gchar *
