@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-struct.h"
 
 /*
  * What the BLE bootloader and the buttonless application ask BlueZ directly. FuBluezDevice
@@ -689,13 +690,16 @@ fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
 
 	/* the packet size is the link's, so the reply is made here */
 	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
-		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
-				  NRF_DFU_PROTO_OP_MTU_GET,
-				  NRF_DFU_PROTO_RESULT_SUCCESS,
-				  mtu_max & 0xFF,
-				  mtu_max >> 8};
-		guint8 frame[2 * sizeof(reply) + 1];
-		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
+		g_autoptr(FuStructNordicDfuMtuResponse) st_reply =
+		    fu_struct_nordic_dfu_mtu_response_new();
+		guint8 frame[2 * FU_STRUCT_NORDIC_DFU_MTU_RESPONSE_SIZE + 1];
+		gsize len;
+
+		fu_struct_nordic_dfu_mtu_response_set_mtu(st_reply, mtu_max);
+		len = nrf_dfu_proto_slip_encode(st_reply->buf->data,
+						st_reply->buf->len,
+						frame,
+						sizeof(frame));
 		g_clear_pointer(pending_reply, g_byte_array_unref);
 		*pending_reply = g_byte_array_new();
 		g_byte_array_append(*pending_reply, frame, len);

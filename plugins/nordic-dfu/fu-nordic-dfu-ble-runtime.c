@@ -11,6 +11,7 @@
 #include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
+#include "fu-nordic-dfu-struct.h"
 
 /*
  * An application with the SDK's buttonless DFU service (ble_dfu.c): 8EC90003 when the
@@ -26,15 +27,6 @@
  * and the bond: once connected, the backend adds it as it does any paired device.
  */
 
-#define FU_NORDIC_DFU_BUTTONLESS_OP_ENTER    0x01
-#define FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE 0x20
-/* ble_dfu.h ble_dfu_buttonless_rsp_code_t */
-#define FU_NORDIC_DFU_BUTTONLESS_SUCCESS	  0x01
-#define FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED 0x02
-#define FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED 0x04
-#define FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME 0x05
-#define FU_NORDIC_DFU_BUTTONLESS_BUSY		  0x06
-#define FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED	  0x07
 /* the application indicates at once; allow for a slow connection interval and the ATT
  * write response before it */
 #define FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS 5000
@@ -161,18 +153,18 @@ fu_nordic_dfu_ble_runtime_probe(FuDevice *device, GError **error)
 }
 
 static const gchar *
-fu_nordic_dfu_ble_runtime_result_to_string(guint8 result)
+fu_nordic_dfu_ble_runtime_result_to_string(FuNordicDfuButtonlessResult result)
 {
 	switch (result) {
-	case FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_OP_NOT_SUPPORTED:
 		return "the command is not supported";
-	case FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_OPERATION_FAILED:
 		return "the application could not enter the bootloader";
-	case FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_INVALID_ADV_NAME:
 		return "invalid advertisement name";
-	case FU_NORDIC_DFU_BUTTONLESS_BUSY:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_BUSY:
 		return "the application is busy";
-	case FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_NOT_BONDED:
 		return "the host is not bonded with the device";
 	default:
 		return "unknown result";
@@ -225,8 +217,11 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 	g_autoptr(GMainContext) context = g_main_context_new();
 	g_autoptr(GMainLoop) loop = g_main_loop_new(context, FALSE);
 	g_autoptr(GByteArray) value = g_byte_array_new();
-	g_autoptr(GByteArray) cmd = g_byte_array_new();
+	g_autoptr(FuStructNordicDfuButtonlessRequest) st_req =
+	    fu_struct_nordic_dfu_buttonless_request_new();
+	g_autoptr(FuStructNordicDfuButtonlessResponse) st_rsp = NULL;
 	g_autoptr(GSource) timeout = NULL;
+	FuNordicDfuButtonlessResult result;
 	FuNordicDfuBleIndication helper = {.loop = loop, .value = value};
 	guint sub_id;
 	gboolean ok;
@@ -246,11 +241,10 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 						    NULL);
 	ok = fu_nordic_dfu_ble_call(path, "org.bluez.GattCharacteristic1", "StartNotify", error);
 	if (ok) {
-		fu_byte_array_append_uint8(cmd, FU_NORDIC_DFU_BUTTONLESS_OP_ENTER);
 		ok = fu_bluez_device_write(FU_BLUEZ_DEVICE(self),
 					   self->bonds ? FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS
 						       : FU_NORDIC_DFU_BLE_UUID_BUTTONLESS,
-					   cmd,
+					   st_req->buf,
 					   error);
 	}
 	if (ok) {
@@ -273,23 +267,23 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 			    (guint)FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
 		return FALSE;
 	}
-	if (value->len < 3 || value->data[0] != FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE ||
-	    value->data[1] != FU_NORDIC_DFU_BUTTONLESS_OP_ENTER) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_DATA,
-			    "the application indicated %u bytes that are not a response to "
-			    "enter-bootloader",
-			    value->len);
+	st_rsp =
+	    fu_struct_nordic_dfu_buttonless_response_parse(value->data, value->len, 0x0, error);
+	if (st_rsp == NULL) {
+		g_prefix_error(error,
+			       "the application indicated %u bytes that are not a response to "
+			       "enter-bootloader: ",
+			       value->len);
 		return FALSE;
 	}
-	if (value->data[2] != FU_NORDIC_DFU_BUTTONLESS_SUCCESS) {
+	result = fu_struct_nordic_dfu_buttonless_response_get_result(st_rsp);
+	if (result != FU_NORDIC_DFU_BUTTONLESS_RESULT_SUCCESS) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
 			    "the application refused to enter the bootloader: %s (0x%02x)",
-			    fu_nordic_dfu_ble_runtime_result_to_string(value->data[2]),
-			    value->data[2]);
+			    fu_nordic_dfu_ble_runtime_result_to_string(result),
+			    (guint)result);
 		return FALSE;
 	}
 	return TRUE;

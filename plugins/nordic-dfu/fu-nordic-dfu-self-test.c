@@ -312,6 +312,52 @@ fu_nordic_dfu_ble_mtu_func(void)
 	}
 }
 
+/* on BLE the MTU GET is answered by the plugin, with the link's MTU: the core reads the SDK's
+ * reply, response opcode, request opcode, success, then the MTU little-endian (one whose low
+ * byte is SLIP's END, escaped) */
+static void
+fu_nordic_dfu_ble_mtu_reply_func(void)
+{
+	const guint8 request[] = {NRF_DFU_PROTO_OP_MTU_GET};
+	const guint8 reply[] = {0x60, 0x07, 0x01, 0xC0, 0x02};
+	guint8 request_frame[2 * sizeof(request) + 1] = {0};
+	guint8 reply_frame[2 * sizeof(reply) + 1] = {0};
+	guint8 buf[64] = {0};
+	gsize request_framesz;
+	gsize reply_framesz;
+	gsize actual = 0;
+	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_PACKET;
+	g_autoptr(GByteArray) pending_reply = NULL;
+	g_autoptr(GByteArray) req = NULL;
+	g_autoptr(GError) error = NULL;
+
+	request_framesz = nrf_dfu_proto_slip_encode(request,
+						    sizeof(request),
+						    request_frame,
+						    sizeof(request_frame));
+	req = fu_nordic_dfu_ble_unframe_request(request_frame,
+						request_framesz,
+						20,
+						0x02C0,
+						&pending_reply,
+						&channel,
+						&error);
+	g_assert_no_error(error);
+	g_assert_nonnull(req);
+	g_assert_cmpuint(req->len, ==, 0);
+	g_assert_cmpint(channel, ==, FU_NORDIC_DFU_BLE_CHANNEL_NONE);
+	g_assert_true(fu_nordic_dfu_ble_take_pending_reply(&pending_reply,
+							   buf,
+							   sizeof(buf),
+							   &actual,
+							   &error));
+	g_assert_no_error(error);
+	g_assert_null(pending_reply);
+	reply_framesz =
+	    nrf_dfu_proto_slip_encode(reply, sizeof(reply), reply_frame, sizeof(reply_frame));
+	g_assert_cmpmem(buf, actual, reply_frame, reply_framesz);
+}
+
 /* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)
  * fails with an error, never without one */
 static void
@@ -358,6 +404,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
 	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
 	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
+	g_test_add_func("/nordic-dfu/ble-mtu-reply", fu_nordic_dfu_ble_mtu_reply_func);
 	g_test_add_func("/nordic-dfu/ble-fd", fu_nordic_dfu_ble_fd_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
