@@ -54,12 +54,19 @@ fu_nordic_dfu_ble_managed_objects(GError **error)
 					   error);
 }
 
-gchar *
-fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uuid, GError **error)
+/* the object path of the first BlueZ object below @prefix (NULL for any) whose interface
+ * @iface has the string property @key equal to @value, ignoring case, and the properties of
+ * that interface; NULL with no error when there is none */
+static gchar *
+fu_nordic_dfu_ble_find_object(const gchar *prefix,
+			      const gchar *iface,
+			      const gchar *key,
+			      const gchar *value,
+			      GVariant **props_out,
+			      GError **error)
 {
 	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(error);
 	g_autoptr(GVariantIter) iter = NULL;
-	g_autofree gchar *prefix = g_strdup_printf("%s/", device_path);
 	const gchar *path;
 	GVariant *ifaces_next;
 
@@ -69,17 +76,39 @@ fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uui
 	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
 		g_autoptr(GVariant) ifaces = ifaces_next;
 		g_autoptr(GVariant) props = NULL;
-		const gchar *obj_uuid = NULL;
-		if (!g_str_has_prefix(path, prefix))
+		const gchar *obj_value = NULL;
+		if (prefix != NULL && !g_str_has_prefix(path, prefix))
 			continue;
-		props = g_variant_lookup_value(ifaces,
-					       "org.bluez.GattCharacteristic1",
-					       G_VARIANT_TYPE("a{sv}"));
+		props = g_variant_lookup_value(ifaces, iface, G_VARIANT_TYPE("a{sv}"));
 		if (props == NULL)
 			continue;
-		if (g_variant_lookup(props, "UUID", "&s", &obj_uuid) &&
-		    g_ascii_strcasecmp(obj_uuid, uuid) == 0)
+		if (g_variant_lookup(props, key, "&s", &obj_value) &&
+		    g_ascii_strcasecmp(obj_value, value) == 0) {
+			if (props_out != NULL)
+				*props_out = g_steal_pointer(&props);
 			return g_strdup(path);
+		}
+	}
+	return NULL;
+}
+
+gchar *
+fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uuid, GError **error)
+{
+	g_autofree gchar *prefix = g_strdup_printf("%s/", device_path);
+	g_autoptr(GError) error_local = NULL;
+	gchar *path = fu_nordic_dfu_ble_find_object(prefix,
+						    "org.bluez.GattCharacteristic1",
+						    "UUID",
+						    uuid,
+						    NULL,
+						    &error_local);
+
+	if (path != NULL)
+		return path;
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
 	}
 	g_set_error(error,
 		    FWUPD_ERROR,
@@ -99,31 +128,21 @@ fu_nordic_dfu_ble_find_device(const gchar *address)
 gchar *
 fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen)
 {
-	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(NULL);
-	g_autoptr(GVariantIter) iter = NULL;
-	const gchar *path;
-	GVariant *ifaces_next;
+	g_autoptr(GVariant) props = NULL;
+	gchar *path = fu_nordic_dfu_ble_find_object(NULL,
+						    "org.bluez.Device1",
+						    "Address",
+						    address,
+						    &props,
+						    NULL);
 
-	if (objects == NULL)
-		return NULL;
-	g_variant_get(objects, "(a{oa{sa{sv}}})", &iter);
-	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
-		g_autoptr(GVariant) ifaces = ifaces_next;
-		g_autoptr(GVariant) props =
-		    g_variant_lookup_value(ifaces, "org.bluez.Device1", G_VARIANT_TYPE("a{sv}"));
-		const gchar *obj_address = NULL;
-		if (props != NULL && g_variant_lookup(props, "Address", "&s", &obj_address) &&
-		    g_ascii_strcasecmp(obj_address, address) == 0) {
-			/* BlueZ has an RSSI for a device it saw advertise while it discovers */
-			if (seen != NULL) {
-				g_autoptr(GVariant) rssi =
-				    g_variant_lookup_value(props, "RSSI", G_VARIANT_TYPE_INT16);
-				*seen = rssi != NULL;
-			}
-			return g_strdup(path);
-		}
+	/* BlueZ has an RSSI for a device it saw advertise while it discovers */
+	if (path != NULL && seen != NULL) {
+		g_autoptr(GVariant) rssi =
+		    g_variant_lookup_value(props, "RSSI", G_VARIANT_TYPE_INT16);
+		*seen = rssi != NULL;
 	}
-	return NULL;
+	return path;
 }
 
 GVariant *

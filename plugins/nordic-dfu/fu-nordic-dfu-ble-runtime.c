@@ -393,16 +393,11 @@ fu_nordic_dfu_ble_runtime_to_string(FuDevice *device, guint idt, GString *str)
 static void
 fu_nordic_dfu_ble_runtime_init(FuNordicDfuBleRuntime *self)
 {
-	fu_device_add_protocol(FU_DEVICE(self), "com.nordic.securedfu");
+	fu_nordic_dfu_init_updatable(FU_DEVICE(self));
 	fu_device_set_version_format(FU_DEVICE(self), FWUPD_VERSION_FORMAT_NUMBER);
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
 	fu_device_set_remove_delay(FU_DEVICE(self),
 				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
 				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
-	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
 	/* its only request is the generic message after an update not read back */
 	fu_device_add_request_flag(FU_DEVICE(self), FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 }

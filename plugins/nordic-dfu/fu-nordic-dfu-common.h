@@ -158,6 +158,11 @@ void
 fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
 void
 fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress);
+/* what every device of the plugin is, application or bootloader: updatable with signed
+ * packages of the protocol, and matched across the replug with its counterpart */
+void
+fu_nordic_dfu_init_updatable(FuDevice *device);
+/* and what every bootloader device (USB CDC, UART, BLE) is besides */
 void
 fu_nordic_dfu_init_device(FuDevice *device);
 gchar *
