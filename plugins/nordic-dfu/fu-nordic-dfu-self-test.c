@@ -8,9 +8,14 @@
 
 #include <fwupdplugin.h>
 
+#include <fcntl.h>
+#include <pty.h>
+#include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
 static FuFirmware *
@@ -358,6 +363,56 @@ fu_nordic_dfu_ble_mtu_reply_func(void)
 	g_assert_cmpmem(buf, actual, reply_frame, reply_framesz);
 }
 
+/* a read of @fd through fwupd's FuIOChannel, as the UART and BLE devices read, that fails:
+ * whether the port or link is gone (the channel closes @fd) */
+static gboolean
+fu_nordic_dfu_test_read_gone(gint fd, guint timeout_ms)
+{
+	guint8 buf[64] = {0};
+	gsize actual = 0;
+	gint64 started_us = g_get_monotonic_time();
+	g_autoptr(FuIOChannel) io = fu_io_channel_unix_new(fd);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(fu_io_channel_read_raw(io,
+					      buf,
+					      sizeof(buf),
+					      &actual,
+					      timeout_ms,
+					      FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
+					      &error));
+	g_assert_nonnull(error);
+	return fu_nordic_dfu_read_error_is_gone(error, started_us, timeout_ms);
+}
+
+/* a tty whose other end closed (a USB-UART bridge unplugged) and a notification socket closed
+ * with its link are gone; either one only silent timed out */
+static void
+fu_nordic_dfu_read_gone_func(void)
+{
+	gint ptm = -1;
+	gint pts = -1;
+	gint sv[2] = {-1, -1};
+	struct termios tio = {0};
+
+	g_assert_cmpint(openpty(&ptm, &pts, NULL, NULL, NULL), ==, 0);
+	g_assert_cmpint(fcntl(pts, F_SETFL, O_NONBLOCK), ==, 0);
+	/* as the UART device sets it */
+	g_assert_cmpint(tcgetattr(pts, &tio), ==, 0);
+	cfmakeraw(&tio);
+	tio.c_cc[VMIN] = 0;
+	tio.c_cc[VTIME] = 0;
+	g_assert_cmpint(tcsetattr(pts, TCSANOW, &tio), ==, 0);
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(pts), 50));
+	close(ptm);
+	g_assert_true(fu_nordic_dfu_test_read_gone(pts, 5000));
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), ==, 0);
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(sv[0]), 50));
+	close(sv[1]);
+	g_assert_true(fu_nordic_dfu_test_read_gone(sv[0], 5000));
+}
+
 /* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)
  * fails with an error, never without one */
 static void
@@ -406,6 +461,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
 	g_test_add_func("/nordic-dfu/ble-mtu-reply", fu_nordic_dfu_ble_mtu_reply_func);
 	g_test_add_func("/nordic-dfu/ble-fd", fu_nordic_dfu_ble_fd_func);
+	g_test_add_func("/nordic-dfu/read-gone", fu_nordic_dfu_read_gone_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
 }

@@ -80,12 +80,8 @@ fu_nordic_dfu_uart_device_read_cb(FuDevice *device,
 				&error_local))
 		return TRUE;
 
-	/* fu_io_channel_read_raw() says FWUPD_ERROR_TIMED_OUT both when nothing came in time
-	 * and, at once, when the tty hung up (a read of 0 bytes); and FWUPD_ERROR_READ or
-	 * FWUPD_ERROR_INTERNAL when the port went away (POLLHUP, EIO): the core needs the port
-	 * that closed told apart from the bootloader that is silent */
-	if (g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT) &&
-	    g_get_monotonic_time() - started_us >= (gint64)timeout_ms * 1000) {
+	/* the core needs the port that closed told apart from the bootloader that is silent */
+	if (!fu_nordic_dfu_read_error_is_gone(error_local, started_us, timeout_ms)) {
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
 	}
