@@ -218,97 +218,138 @@ fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name)
 	return value != NULL && g_variant_get_boolean(value);
 }
 
-/* what fu_nordic_dfu_ble_connect() waits for: the device's properties as BlueZ signals them,
- * on a main context of its own so that nothing else of the caller's runs meanwhile */
-typedef struct {
-	GMainContext *context;
-	gboolean changed; /* a property of the device changed since the wait began */
-	gboolean services_resolved;
-	gboolean expired;
-} FuNordicDfuBleConnectWait;
-
 static void
-fu_nordic_dfu_ble_connect_properties_cb(GDBusConnection *bus,
-					const gchar *sender,
-					const gchar *path,
-					const gchar *iface,
-					const gchar *signal,
-					GVariant *params,
-					gpointer user_data)
+fu_nordic_dfu_ble_watch_changed_cb(GDBusConnection *bus,
+				   const gchar *sender,
+				   const gchar *path,
+				   const gchar *iface,
+				   const gchar *signal,
+				   GVariant *params,
+				   gpointer user_data)
 {
-	FuNordicDfuBleConnectWait *wait = user_data;
-	gboolean services_resolved = FALSE;
+	FuNordicDfuBleWatch *watch = user_data;
+	GVariant *value;
 	g_autoptr(GVariant) changed = NULL;
 
 	if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(sa{sv}as)")))
 		return;
 	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-	if (g_variant_lookup(changed, "ServicesResolved", "b", &services_resolved))
-		wait->services_resolved = services_resolved;
-	wait->changed = TRUE;
+	value = watch->name != NULL ? g_variant_lookup_value(changed, watch->name, watch->type)
+				    : g_variant_ref(changed);
+	/* the latest value, when several arrive in one iteration */
+	if (value != NULL) {
+		g_clear_pointer(&watch->value, g_variant_unref);
+		watch->value = value;
+	}
+}
+
+gboolean
+fu_nordic_dfu_ble_watch_start(FuNordicDfuBleWatch *watch,
+			      const gchar *path,
+			      const gchar *iface,
+			      GError **error)
+{
+	memset(watch, 0, sizeof(*watch));
+	watch->bus = fu_nordic_dfu_ble_bus(error);
+	if (watch->bus == NULL)
+		return FALSE;
+	watch->context = g_main_context_new();
+	/* the signal is delivered on the context that is the thread's default when subscribing */
+	g_main_context_push_thread_default(watch->context);
+	watch->subscription = g_dbus_connection_signal_subscribe(watch->bus,
+								 "org.bluez",
+								 "org.freedesktop.DBus.Properties",
+								 "PropertiesChanged",
+								 path,
+								 iface,
+								 G_DBUS_SIGNAL_FLAGS_NONE,
+								 fu_nordic_dfu_ble_watch_changed_cb,
+								 watch,
+								 NULL);
+	return TRUE;
 }
 
 static gboolean
-fu_nordic_dfu_ble_connect_expired_cb(gpointer user_data)
+fu_nordic_dfu_ble_watch_expired_cb(gpointer user_data)
 {
-	FuNordicDfuBleConnectWait *wait = user_data;
-	wait->expired = TRUE;
+	FuNordicDfuBleWatch *watch = user_data;
+	watch->expired = TRUE;
 	return G_SOURCE_REMOVE;
 }
 
-/* iterates the wait's context until a property of the device changes (@until_resolved FALSE)
- * or its services are resolved (@until_resolved TRUE), at most @timeout_ms */
-static void
-fu_nordic_dfu_ble_connect_wait(FuNordicDfuBleConnectWait *wait,
-			       gboolean until_resolved,
-			       gint64 timeout_ms)
+GVariant *
+fu_nordic_dfu_ble_watch_wait(FuNordicDfuBleWatch *watch,
+			     const gchar *name,
+			     const GVariantType *type,
+			     gint64 timeout_ms)
 {
 	g_autoptr(GSource) source = g_timeout_source_new((guint)CLAMP(timeout_ms, 0, G_MAXUINT));
 
-	wait->changed = FALSE;
-	wait->expired = FALSE;
-	g_source_set_callback(source, fu_nordic_dfu_ble_connect_expired_cb, wait, NULL);
-	g_source_attach(source, wait->context);
-	while (!wait->expired && !(until_resolved ? wait->services_resolved : wait->changed))
-		g_main_context_iteration(wait->context, TRUE);
+	watch->name = name;
+	watch->type = type;
+	watch->expired = FALSE;
+	g_clear_pointer(&watch->value, g_variant_unref);
+	g_source_set_callback(source, fu_nordic_dfu_ble_watch_expired_cb, watch, NULL);
+	g_source_attach(source, watch->context);
+	while (!watch->expired && watch->value == NULL)
+		g_main_context_iteration(watch->context, TRUE);
 	g_source_destroy(source);
+	watch->name = NULL;
+	watch->type = NULL;
+	return g_steal_pointer(&watch->value);
+}
+
+void
+fu_nordic_dfu_ble_watch_stop(FuNordicDfuBleWatch *watch)
+{
+	if (watch->context == NULL)
+		return;
+	/* a signal already queued is dropped with the context, never run */
+	g_dbus_connection_signal_unsubscribe(watch->bus, watch->subscription);
+	g_main_context_pop_thread_default(watch->context);
+	g_clear_pointer(&watch->context, g_main_context_unref);
+	g_clear_object(&watch->bus);
+	g_clear_pointer(&watch->value, g_variant_unref);
 }
 
 static gboolean
-fu_nordic_dfu_ble_connect_on_context(FuNordicDfuBleConnectWait *wait,
-				     const gchar *device_path,
-				     guint timeout_ms,
-				     GError **error)
+fu_nordic_dfu_ble_connect_watched(FuNordicDfuBleWatch *watch,
+				  const gchar *device_path,
+				  guint timeout_ms,
+				  GError **error)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
 	while (TRUE) {
 		g_autoptr(GError) error_local = NULL;
+		g_autoptr(GVariant) changed = NULL;
 		if (fu_nordic_dfu_ble_get_bool(device_path, "Connected") ||
 		    fu_nordic_dfu_ble_call(device_path,
 					   "org.bluez.Device1",
 					   "Connect",
 					   &error_local)) {
-			/* the GATT database is read after the connection; asked once, then
-			 * followed in PropertiesChanged, to which the caller subscribed first */
-			wait->services_resolved =
-			    wait->services_resolved ||
+			/* the GATT database is read after the connection: asked once, then
+			 * followed in PropertiesChanged, watched since before the Connect */
+			gboolean resolved =
 			    fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved");
-			if (!wait->services_resolved)
-				fu_nordic_dfu_ble_connect_wait(wait,
-							       TRUE,
-							       (deadline - g_get_monotonic_time()) /
-								   1000);
-			if (!wait->services_resolved) {
-				g_set_error(error,
-					    FWUPD_ERROR,
-					    FWUPD_ERROR_TIMED_OUT,
-					    "%s connected but its services were not "
-					    "resolved within %u ms: power-cycle the device and "
-					    "try again",
-					    device_path,
-					    timeout_ms);
-				return FALSE;
+			while (!resolved) {
+				g_autoptr(GVariant) value = fu_nordic_dfu_ble_watch_wait(
+				    watch,
+				    "ServicesResolved",
+				    G_VARIANT_TYPE_BOOLEAN,
+				    (deadline - g_get_monotonic_time()) / 1000);
+				if (value == NULL) {
+					g_set_error(error,
+						    FWUPD_ERROR,
+						    FWUPD_ERROR_TIMED_OUT,
+						    "%s connected but its services were not "
+						    "resolved within %u ms: power-cycle the device "
+						    "and try again",
+						    device_path,
+						    timeout_ms);
+					return FALSE;
+				}
+				resolved = g_variant_get_boolean(value);
 			}
 			return TRUE;
 		}
@@ -325,39 +366,23 @@ fu_nordic_dfu_ble_connect_on_context(FuNordicDfuBleConnectWait *wait,
 		}
 		/* not advertising yet, e.g. still booting: asked again once BlueZ changes a
 		 * property of the device (its RSSI, as it sees it advertise), or after a while */
-		fu_nordic_dfu_ble_connect_wait(wait, FALSE, FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS);
+		changed = fu_nordic_dfu_ble_watch_wait(watch,
+						       NULL,
+						       NULL,
+						       FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS);
 	}
 }
 
 gboolean
 fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error)
 {
-	FuNordicDfuBleConnectWait wait = {0};
+	FuNordicDfuBleWatch watch = {0};
 	gboolean ret;
-	guint subscription;
-	g_autoptr(GDBusConnection) bus = fu_nordic_dfu_ble_bus(error);
-	g_autoptr(GMainContext) context = NULL;
 
-	if (bus == NULL)
+	if (!fu_nordic_dfu_ble_watch_start(&watch, device_path, "org.bluez.Device1", error))
 		return FALSE;
-	context = g_main_context_new();
-	wait.context = context;
-	/* the signal is delivered on the context that is the thread's default when subscribing */
-	g_main_context_push_thread_default(context);
-	subscription = g_dbus_connection_signal_subscribe(bus,
-							  "org.bluez",
-							  "org.freedesktop.DBus.Properties",
-							  "PropertiesChanged",
-							  device_path,
-							  "org.bluez.Device1",
-							  G_DBUS_SIGNAL_FLAGS_NONE,
-							  fu_nordic_dfu_ble_connect_properties_cb,
-							  &wait,
-							  NULL);
-	ret = fu_nordic_dfu_ble_connect_on_context(&wait, device_path, timeout_ms, error);
-	/* a signal already queued is dropped with the context, never run */
-	g_dbus_connection_signal_unsubscribe(bus, subscription);
-	g_main_context_pop_thread_default(context);
+	ret = fu_nordic_dfu_ble_connect_watched(&watch, device_path, timeout_ms, error);
+	fu_nordic_dfu_ble_watch_stop(&watch);
 	return ret;
 }
 

@@ -171,75 +171,26 @@ fu_nordic_dfu_ble_runtime_result_to_string(FuNordicDfuButtonlessResult result)
 	}
 }
 
-typedef struct {
-	GMainLoop *loop;
-	GByteArray *value;
-} FuNordicDfuBleIndication;
-
-static void
-fu_nordic_dfu_ble_runtime_changed_cb(GDBusConnection *conn,
-				     const gchar *sender,
-				     const gchar *path,
-				     const gchar *iface,
-				     const gchar *signal,
-				     GVariant *params,
-				     gpointer user_data)
-{
-	FuNordicDfuBleIndication *helper = user_data;
-	g_autoptr(GVariant) changed = NULL;
-	g_autoptr(GVariant) value = NULL;
-	const guint8 *data;
-	gsize len = 0;
-
-	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-	value = g_variant_lookup_value(changed, "Value", G_VARIANT_TYPE_BYTESTRING);
-	if (value == NULL)
-		return;
-	data = g_variant_get_fixed_array(value, &len, 1);
-	g_byte_array_set_size(helper->value, 0);
-	g_byte_array_append(helper->value, data, len);
-	g_main_loop_quit(helper->loop);
-}
-
-static gboolean
-fu_nordic_dfu_ble_runtime_timeout_cb(gpointer user_data)
-{
-	FuNordicDfuBleIndication *helper = user_data;
-	g_main_loop_quit(helper->loop);
-	return G_SOURCE_REMOVE;
-}
-
 /* the indication is awaited on a context of its own, so fwupd sees no other signal meanwhile */
 static gboolean
 fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, GError **error)
 {
-	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
-	g_autoptr(GMainContext) context = g_main_context_new();
-	g_autoptr(GMainLoop) loop = g_main_loop_new(context, FALSE);
-	g_autoptr(GByteArray) value = g_byte_array_new();
+	FuNordicDfuBleWatch watch = {0};
 	g_autoptr(FuStructNordicDfuButtonlessRequest) st_req =
 	    fu_struct_nordic_dfu_buttonless_request_new();
 	g_autoptr(FuStructNordicDfuButtonlessResponse) st_rsp = NULL;
-	g_autoptr(GSource) timeout = NULL;
+	g_autoptr(GVariant) value = NULL;
 	FuNordicDfuButtonlessResult result;
-	FuNordicDfuBleIndication helper = {.loop = loop, .value = value};
-	guint sub_id;
+	const guint8 *data = NULL;
+	gsize len = 0;
 	gboolean ok;
 
-	if (bus == NULL)
-		return FALSE;
-	g_main_context_push_thread_default(context);
-	sub_id = g_dbus_connection_signal_subscribe(bus,
-						    "org.bluez",
-						    "org.freedesktop.DBus.Properties",
-						    "PropertiesChanged",
-						    path,
-						    "org.bluez.GattCharacteristic1",
-						    G_DBUS_SIGNAL_FLAGS_NONE,
-						    fu_nordic_dfu_ble_runtime_changed_cb,
-						    &helper,
-						    NULL);
-	ok = fu_nordic_dfu_ble_call(path, "org.bluez.GattCharacteristic1", "StartNotify", error);
+	ok = fu_nordic_dfu_ble_watch_start(&watch, path, "org.bluez.GattCharacteristic1", error);
+	if (ok)
+		ok = fu_nordic_dfu_ble_call(path,
+					    "org.bluez.GattCharacteristic1",
+					    "StartNotify",
+					    error);
 	if (ok) {
 		ok = fu_bluez_device_write(FU_BLUEZ_DEVICE(self),
 					   self->bonds ? FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS
@@ -248,17 +199,17 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 					   error);
 	}
 	if (ok) {
-		timeout = g_timeout_source_new(FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
-		g_source_set_callback(timeout, fu_nordic_dfu_ble_runtime_timeout_cb, &helper, NULL);
-		g_source_attach(timeout, context);
-		g_main_loop_run(loop);
-		g_source_destroy(timeout);
+		value = fu_nordic_dfu_ble_watch_wait(&watch,
+						     "Value",
+						     G_VARIANT_TYPE_BYTESTRING,
+						     FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
 	}
-	g_dbus_connection_signal_unsubscribe(bus, sub_id);
-	g_main_context_pop_thread_default(context);
+	fu_nordic_dfu_ble_watch_stop(&watch);
 	if (!ok)
 		return FALSE;
-	if (value->len == 0) {
+	if (value != NULL)
+		data = g_variant_get_fixed_array(value, &len, 1);
+	if (len == 0) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_TIMED_OUT,
@@ -267,13 +218,12 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 			    (guint)FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
 		return FALSE;
 	}
-	st_rsp =
-	    fu_struct_nordic_dfu_buttonless_response_parse(value->data, value->len, 0x0, error);
+	st_rsp = fu_struct_nordic_dfu_buttonless_response_parse(data, len, 0x0, error);
 	if (st_rsp == NULL) {
 		g_prefix_error(error,
 			       "the application indicated %u bytes that are not a response to "
 			       "enter-bootloader: ",
-			       value->len);
+			       (guint)len);
 		return FALSE;
 	}
 	result = fu_struct_nordic_dfu_buttonless_response_get_result(st_rsp);
