@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-struct.h"
 
 /*
  * What the BLE bootloader and the buttonless application ask BlueZ directly. FuBluezDevice
@@ -18,10 +19,9 @@
  * properties as they are now, so these are synchronous calls on the system bus.
  */
 
-/* how often the link's state is asked while waiting for it */
-#define FU_NORDIC_DFU_BLE_POLL_MS 10
-/* between Connect attempts: a Connect that fails at once means nothing advertises yet */
-#define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS (5 * FU_NORDIC_DFU_BLE_POLL_MS)
+/* the longest between Connect attempts: a Connect that fails at once means nothing
+ * advertises yet */
+#define FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS 50
 /* one Connect while seeking a device that resets: BlueZ keeps an LE Connect to a device that
  * does not advertise pending until its connection timeout, so it is cancelled and the other
  * address tried */
@@ -54,12 +54,19 @@ fu_nordic_dfu_ble_managed_objects(GError **error)
 					   error);
 }
 
-gchar *
-fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uuid, GError **error)
+/* the object path of the first BlueZ object below @prefix (NULL for any) whose interface
+ * @iface has the string property @key equal to @value, ignoring case, and the properties of
+ * that interface; NULL with no error when there is none */
+static gchar *
+fu_nordic_dfu_ble_find_object(const gchar *prefix,
+			      const gchar *iface,
+			      const gchar *key,
+			      const gchar *value,
+			      GVariant **props_out,
+			      GError **error)
 {
 	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(error);
 	g_autoptr(GVariantIter) iter = NULL;
-	g_autofree gchar *prefix = g_strdup_printf("%s/", device_path);
 	const gchar *path;
 	GVariant *ifaces_next;
 
@@ -69,17 +76,39 @@ fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uui
 	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
 		g_autoptr(GVariant) ifaces = ifaces_next;
 		g_autoptr(GVariant) props = NULL;
-		const gchar *obj_uuid = NULL;
-		if (!g_str_has_prefix(path, prefix))
+		const gchar *obj_value = NULL;
+		if (prefix != NULL && !g_str_has_prefix(path, prefix))
 			continue;
-		props = g_variant_lookup_value(ifaces,
-					       "org.bluez.GattCharacteristic1",
-					       G_VARIANT_TYPE("a{sv}"));
+		props = g_variant_lookup_value(ifaces, iface, G_VARIANT_TYPE("a{sv}"));
 		if (props == NULL)
 			continue;
-		if (g_variant_lookup(props, "UUID", "&s", &obj_uuid) &&
-		    g_ascii_strcasecmp(obj_uuid, uuid) == 0)
+		if (g_variant_lookup(props, key, "&s", &obj_value) &&
+		    g_ascii_strcasecmp(obj_value, value) == 0) {
+			if (props_out != NULL)
+				*props_out = g_steal_pointer(&props);
 			return g_strdup(path);
+		}
+	}
+	return NULL;
+}
+
+gchar *
+fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uuid, GError **error)
+{
+	g_autofree gchar *prefix = g_strdup_printf("%s/", device_path);
+	g_autoptr(GError) error_local = NULL;
+	gchar *path = fu_nordic_dfu_ble_find_object(prefix,
+						    "org.bluez.GattCharacteristic1",
+						    "UUID",
+						    uuid,
+						    NULL,
+						    &error_local);
+
+	if (path != NULL)
+		return path;
+	if (error_local != NULL) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
+		return NULL;
 	}
 	g_set_error(error,
 		    FWUPD_ERROR,
@@ -99,31 +128,21 @@ fu_nordic_dfu_ble_find_device(const gchar *address)
 gchar *
 fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen)
 {
-	g_autoptr(GVariant) objects = fu_nordic_dfu_ble_managed_objects(NULL);
-	g_autoptr(GVariantIter) iter = NULL;
-	const gchar *path;
-	GVariant *ifaces_next;
+	g_autoptr(GVariant) props = NULL;
+	gchar *path = fu_nordic_dfu_ble_find_object(NULL,
+						    "org.bluez.Device1",
+						    "Address",
+						    address,
+						    &props,
+						    NULL);
 
-	if (objects == NULL)
-		return NULL;
-	g_variant_get(objects, "(a{oa{sa{sv}}})", &iter);
-	while (g_variant_iter_next(iter, "{&o@a{sa{sv}}}", &path, &ifaces_next)) {
-		g_autoptr(GVariant) ifaces = ifaces_next;
-		g_autoptr(GVariant) props =
-		    g_variant_lookup_value(ifaces, "org.bluez.Device1", G_VARIANT_TYPE("a{sv}"));
-		const gchar *obj_address = NULL;
-		if (props != NULL && g_variant_lookup(props, "Address", "&s", &obj_address) &&
-		    g_ascii_strcasecmp(obj_address, address) == 0) {
-			/* BlueZ has an RSSI for a device it saw advertise while it discovers */
-			if (seen != NULL) {
-				g_autoptr(GVariant) rssi =
-				    g_variant_lookup_value(props, "RSSI", G_VARIANT_TYPE_INT16);
-				*seen = rssi != NULL;
-			}
-			return g_strdup(path);
-		}
+	/* BlueZ has an RSSI for a device it saw advertise while it discovers */
+	if (path != NULL && seen != NULL) {
+		g_autoptr(GVariant) rssi =
+		    g_variant_lookup_value(props, "RSSI", G_VARIANT_TYPE_INT16);
+		*seen = rssi != NULL;
 	}
-	return NULL;
+	return path;
 }
 
 GVariant *
@@ -199,33 +218,138 @@ fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name)
 	return value != NULL && g_variant_get_boolean(value);
 }
 
+static void
+fu_nordic_dfu_ble_watch_changed_cb(GDBusConnection *bus,
+				   const gchar *sender,
+				   const gchar *path,
+				   const gchar *iface,
+				   const gchar *signal,
+				   GVariant *params,
+				   gpointer user_data)
+{
+	FuNordicDfuBleWatch *watch = user_data;
+	GVariant *value;
+	g_autoptr(GVariant) changed = NULL;
+
+	if (!g_variant_is_of_type(params, G_VARIANT_TYPE("(sa{sv}as)")))
+		return;
+	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
+	value = watch->name != NULL ? g_variant_lookup_value(changed, watch->name, watch->type)
+				    : g_variant_ref(changed);
+	/* the latest value, when several arrive in one iteration */
+	if (value != NULL) {
+		g_clear_pointer(&watch->value, g_variant_unref);
+		watch->value = value;
+	}
+}
+
 gboolean
-fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error)
+fu_nordic_dfu_ble_watch_start(FuNordicDfuBleWatch *watch,
+			      const gchar *path,
+			      const gchar *iface,
+			      GError **error)
+{
+	memset(watch, 0, sizeof(*watch));
+	watch->bus = fu_nordic_dfu_ble_bus(error);
+	if (watch->bus == NULL)
+		return FALSE;
+	watch->context = g_main_context_new();
+	/* the signal is delivered on the context that is the thread's default when subscribing */
+	g_main_context_push_thread_default(watch->context);
+	watch->subscription = g_dbus_connection_signal_subscribe(watch->bus,
+								 "org.bluez",
+								 "org.freedesktop.DBus.Properties",
+								 "PropertiesChanged",
+								 path,
+								 iface,
+								 G_DBUS_SIGNAL_FLAGS_NONE,
+								 fu_nordic_dfu_ble_watch_changed_cb,
+								 watch,
+								 NULL);
+	return TRUE;
+}
+
+static gboolean
+fu_nordic_dfu_ble_watch_expired_cb(gpointer user_data)
+{
+	FuNordicDfuBleWatch *watch = user_data;
+	watch->expired = TRUE;
+	return G_SOURCE_REMOVE;
+}
+
+GVariant *
+fu_nordic_dfu_ble_watch_wait(FuNordicDfuBleWatch *watch,
+			     const gchar *name,
+			     const GVariantType *type,
+			     gint64 timeout_ms)
+{
+	g_autoptr(GSource) source = g_timeout_source_new((guint)CLAMP(timeout_ms, 0, G_MAXUINT));
+
+	watch->name = name;
+	watch->type = type;
+	watch->expired = FALSE;
+	g_clear_pointer(&watch->value, g_variant_unref);
+	g_source_set_callback(source, fu_nordic_dfu_ble_watch_expired_cb, watch, NULL);
+	g_source_attach(source, watch->context);
+	while (!watch->expired && watch->value == NULL)
+		g_main_context_iteration(watch->context, TRUE);
+	g_source_destroy(source);
+	watch->name = NULL;
+	watch->type = NULL;
+	return g_steal_pointer(&watch->value);
+}
+
+void
+fu_nordic_dfu_ble_watch_stop(FuNordicDfuBleWatch *watch)
+{
+	if (watch->context == NULL)
+		return;
+	/* a signal already queued is dropped with the context, never run */
+	g_dbus_connection_signal_unsubscribe(watch->bus, watch->subscription);
+	g_main_context_pop_thread_default(watch->context);
+	g_clear_pointer(&watch->context, g_main_context_unref);
+	g_clear_object(&watch->bus);
+	g_clear_pointer(&watch->value, g_variant_unref);
+}
+
+static gboolean
+fu_nordic_dfu_ble_connect_watched(FuNordicDfuBleWatch *watch,
+				  const gchar *device_path,
+				  guint timeout_ms,
+				  GError **error)
 {
 	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
 
 	while (TRUE) {
 		g_autoptr(GError) error_local = NULL;
+		g_autoptr(GVariant) changed = NULL;
 		if (fu_nordic_dfu_ble_get_bool(device_path, "Connected") ||
 		    fu_nordic_dfu_ble_call(device_path,
 					   "org.bluez.Device1",
 					   "Connect",
 					   &error_local)) {
-			/* the GATT database is read after the connection */
-			while (!fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved")) {
-				if (g_get_monotonic_time() > deadline) {
-					g_set_error(
-					    error,
-					    FWUPD_ERROR,
-					    FWUPD_ERROR_TIMED_OUT,
-					    "%s connected but its services were not "
-					    "resolved within %u ms: power-cycle the device and "
-					    "try again",
-					    device_path,
-					    timeout_ms);
+			/* the GATT database is read after the connection: asked once, then
+			 * followed in PropertiesChanged, watched since before the Connect */
+			gboolean resolved =
+			    fu_nordic_dfu_ble_get_bool(device_path, "ServicesResolved");
+			while (!resolved) {
+				g_autoptr(GVariant) value = fu_nordic_dfu_ble_watch_wait(
+				    watch,
+				    "ServicesResolved",
+				    G_VARIANT_TYPE_BOOLEAN,
+				    (deadline - g_get_monotonic_time()) / 1000);
+				if (value == NULL) {
+					g_set_error(error,
+						    FWUPD_ERROR,
+						    FWUPD_ERROR_TIMED_OUT,
+						    "%s connected but its services were not "
+						    "resolved within %u ms: power-cycle the device "
+						    "and try again",
+						    device_path,
+						    timeout_ms);
 					return FALSE;
 				}
-				g_usleep(FU_NORDIC_DFU_BLE_POLL_MS * 1000);
+				resolved = g_variant_get_boolean(value);
 			}
 			return TRUE;
 		}
@@ -240,9 +364,26 @@ fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **e
 				    error_local->message);
 			return FALSE;
 		}
-		/* not advertising yet, e.g. still booting */
-		g_usleep(FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS * 1000);
+		/* not advertising yet, e.g. still booting: asked again once BlueZ changes a
+		 * property of the device (its RSSI, as it sees it advertise), or after a while */
+		changed = fu_nordic_dfu_ble_watch_wait(watch,
+						       NULL,
+						       NULL,
+						       FU_NORDIC_DFU_BLE_CONNECT_RETRY_MS);
 	}
+}
+
+gboolean
+fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error)
+{
+	FuNordicDfuBleWatch watch = {0};
+	gboolean ret;
+
+	if (!fu_nordic_dfu_ble_watch_start(&watch, device_path, "org.bluez.Device1", error))
+		return FALSE;
+	ret = fu_nordic_dfu_ble_connect_watched(&watch, device_path, timeout_ms, error);
+	fu_nordic_dfu_ble_watch_stop(&watch);
+	return ret;
 }
 
 const gchar *
@@ -593,13 +734,16 @@ fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
 
 	/* the packet size is the link's, so the reply is made here */
 	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
-		guint8 reply[] = {NRF_DFU_PROTO_OP_RESPONSE,
-				  NRF_DFU_PROTO_OP_MTU_GET,
-				  NRF_DFU_PROTO_RESULT_SUCCESS,
-				  mtu_max & 0xFF,
-				  mtu_max >> 8};
-		guint8 frame[2 * sizeof(reply) + 1];
-		gsize len = nrf_dfu_proto_slip_encode(reply, sizeof(reply), frame, sizeof(frame));
+		g_autoptr(FuStructNordicDfuMtuResponse) st_reply =
+		    fu_struct_nordic_dfu_mtu_response_new();
+		guint8 frame[2 * FU_STRUCT_NORDIC_DFU_MTU_RESPONSE_SIZE + 1];
+		gsize len;
+
+		fu_struct_nordic_dfu_mtu_response_set_mtu(st_reply, mtu_max);
+		len = nrf_dfu_proto_slip_encode(st_reply->buf->data,
+						st_reply->buf->len,
+						frame,
+						sizeof(frame));
 		g_clear_pointer(pending_reply, g_byte_array_unref);
 		*pending_reply = g_byte_array_new();
 		g_byte_array_append(*pending_reply, frame, len);

@@ -58,6 +58,35 @@ fu_nordic_dfu_ble_get_property(const gchar *path,
 			       GError **error);
 gboolean
 fu_nordic_dfu_ble_get_bool(const gchar *path, const gchar *name);
+/* the PropertiesChanged of one interface of a BlueZ object, followed on a main context of its
+ * own: nothing else of the caller's runs while it waits, as fwupd's main loop does not during
+ * a write */
+typedef struct {
+	GDBusConnection *bus;
+	GMainContext *context;
+	guint subscription;
+	const gchar *name;	  /* the property waited for, NULL for any */
+	const GVariantType *type; /* its type */
+	GVariant *value;	  /* its new value, or every changed property when @name is NULL */
+	gboolean expired;
+} FuNordicDfuBleWatch;
+
+/* subscribes to the interface's PropertiesChanged of @path; always stopped after, even when it
+ * fails */
+gboolean
+fu_nordic_dfu_ble_watch_start(FuNordicDfuBleWatch *watch,
+			      const gchar *path,
+			      const gchar *iface,
+			      GError **error);
+/* the new value of @name (of @type) when it next changes, or every changed property when @name
+ * is NULL; a change signalled since the last wait counts; NULL after @timeout_ms */
+GVariant *
+fu_nordic_dfu_ble_watch_wait(FuNordicDfuBleWatch *watch,
+			     const gchar *name,
+			     const GVariantType *type,
+			     gint64 timeout_ms);
+void
+fu_nordic_dfu_ble_watch_stop(FuNordicDfuBleWatch *watch);
 /* Device1.Connect, then wait for ServicesResolved */
 gboolean
 fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error);

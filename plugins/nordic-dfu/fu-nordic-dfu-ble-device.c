@@ -6,10 +6,6 @@
 
 #include "config.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include "fu-nordic-dfu-ble-common.h"
 #include "fu-nordic-dfu-ble-device.h"
 #include "fu-nordic-dfu-common.h"
@@ -311,9 +307,9 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
 	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX] = {0};
-	struct pollfd fds = {.events = POLLIN};
-	gssize n;
-	gint rc;
+	gint64 started_us = g_get_monotonic_time();
+	gsize n = 0;
+	g_autoptr(GError) error_local = NULL;
 
 	if (self->pending_reply != NULL)
 		return fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply,
@@ -325,36 +321,27 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	fds.fd = fu_io_channel_unix_get_fd(self->notify_io);
-	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
-	if (rc < 0) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_READ,
-			    "poll: %s",
-			    fwupd_strerror(errno));
-		return FALSE;
-	}
-	if (rc == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no notification");
-		return FALSE;
-	}
-	n = recv(fds.fd, notification, sizeof(notification), MSG_DONTWAIT);
-	if (n <= 0) {
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			*actual = 0;
-			return TRUE;
+	if (!fu_io_channel_read_raw(self->notify_io,
+				    notification,
+				    sizeof(notification),
+				    &n,
+				    timeout_ms,
+				    FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
+				    &error_local)) {
+		if (!fu_nordic_dfu_read_error_is_gone(error_local, started_us, timeout_ms)) {
+			g_set_error_literal(error,
+					    FWUPD_ERROR,
+					    FWUPD_ERROR_TIMED_OUT,
+					    "no notification");
+			return FALSE;
 		}
+		/* the socket closes with the link */
+		g_debug("reading a notification: %s", error_local->message);
 		fu_nordic_dfu_ble_device_release(self);
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	return fu_nordic_dfu_ble_frame_notification(notification,
-						    (gsize)n,
-						    buf,
-						    bufsz,
-						    actual,
-						    error);
+	return fu_nordic_dfu_ble_frame_notification(notification, n, buf, bufsz, actual, error);
 }
 
 void

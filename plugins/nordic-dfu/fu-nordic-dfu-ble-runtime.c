@@ -11,6 +11,7 @@
 #include "fu-nordic-dfu-ble-runtime.h"
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
+#include "fu-nordic-dfu-struct.h"
 
 /*
  * An application with the SDK's buttonless DFU service (ble_dfu.c): 8EC90003 when the
@@ -26,15 +27,6 @@
  * and the bond: once connected, the backend adds it as it does any paired device.
  */
 
-#define FU_NORDIC_DFU_BUTTONLESS_OP_ENTER    0x01
-#define FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE 0x20
-/* ble_dfu.h ble_dfu_buttonless_rsp_code_t */
-#define FU_NORDIC_DFU_BUTTONLESS_SUCCESS	  0x01
-#define FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED 0x02
-#define FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED 0x04
-#define FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME 0x05
-#define FU_NORDIC_DFU_BUTTONLESS_BUSY		  0x06
-#define FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED	  0x07
 /* the application indicates at once; allow for a slow connection interval and the ATT
  * write response before it */
 #define FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS 5000
@@ -161,110 +153,63 @@ fu_nordic_dfu_ble_runtime_probe(FuDevice *device, GError **error)
 }
 
 static const gchar *
-fu_nordic_dfu_ble_runtime_result_to_string(guint8 result)
+fu_nordic_dfu_ble_runtime_result_to_string(FuNordicDfuButtonlessResult result)
 {
 	switch (result) {
-	case FU_NORDIC_DFU_BUTTONLESS_OP_NOT_SUPPORTED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_OP_NOT_SUPPORTED:
 		return "the command is not supported";
-	case FU_NORDIC_DFU_BUTTONLESS_OPERATION_FAILED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_OPERATION_FAILED:
 		return "the application could not enter the bootloader";
-	case FU_NORDIC_DFU_BUTTONLESS_INVALID_ADV_NAME:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_INVALID_ADV_NAME:
 		return "invalid advertisement name";
-	case FU_NORDIC_DFU_BUTTONLESS_BUSY:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_BUSY:
 		return "the application is busy";
-	case FU_NORDIC_DFU_BUTTONLESS_NOT_BONDED:
+	case FU_NORDIC_DFU_BUTTONLESS_RESULT_NOT_BONDED:
 		return "the host is not bonded with the device";
 	default:
 		return "unknown result";
 	}
 }
 
-typedef struct {
-	GMainLoop *loop;
-	GByteArray *value;
-} FuNordicDfuBleIndication;
-
-static void
-fu_nordic_dfu_ble_runtime_changed_cb(GDBusConnection *conn,
-				     const gchar *sender,
-				     const gchar *path,
-				     const gchar *iface,
-				     const gchar *signal,
-				     GVariant *params,
-				     gpointer user_data)
-{
-	FuNordicDfuBleIndication *helper = user_data;
-	g_autoptr(GVariant) changed = NULL;
-	g_autoptr(GVariant) value = NULL;
-	const guint8 *data;
-	gsize len = 0;
-
-	g_variant_get(params, "(&s@a{sv}@as)", NULL, &changed, NULL);
-	value = g_variant_lookup_value(changed, "Value", G_VARIANT_TYPE_BYTESTRING);
-	if (value == NULL)
-		return;
-	data = g_variant_get_fixed_array(value, &len, 1);
-	g_byte_array_set_size(helper->value, 0);
-	g_byte_array_append(helper->value, data, len);
-	g_main_loop_quit(helper->loop);
-}
-
-static gboolean
-fu_nordic_dfu_ble_runtime_timeout_cb(gpointer user_data)
-{
-	FuNordicDfuBleIndication *helper = user_data;
-	g_main_loop_quit(helper->loop);
-	return G_SOURCE_REMOVE;
-}
-
 /* the indication is awaited on a context of its own, so fwupd sees no other signal meanwhile */
 static gboolean
 fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, GError **error)
 {
-	g_autoptr(GDBusConnection) bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
-	g_autoptr(GMainContext) context = g_main_context_new();
-	g_autoptr(GMainLoop) loop = g_main_loop_new(context, FALSE);
-	g_autoptr(GByteArray) value = g_byte_array_new();
-	g_autoptr(GByteArray) cmd = g_byte_array_new();
-	g_autoptr(GSource) timeout = NULL;
-	FuNordicDfuBleIndication helper = {.loop = loop, .value = value};
-	guint sub_id;
+	FuNordicDfuBleWatch watch = {0};
+	g_autoptr(FuStructNordicDfuButtonlessRequest) st_req =
+	    fu_struct_nordic_dfu_buttonless_request_new();
+	g_autoptr(FuStructNordicDfuButtonlessResponse) st_rsp = NULL;
+	g_autoptr(GVariant) value = NULL;
+	FuNordicDfuButtonlessResult result;
+	const guint8 *data = NULL;
+	gsize len = 0;
 	gboolean ok;
 
-	if (bus == NULL)
-		return FALSE;
-	g_main_context_push_thread_default(context);
-	sub_id = g_dbus_connection_signal_subscribe(bus,
-						    "org.bluez",
-						    "org.freedesktop.DBus.Properties",
-						    "PropertiesChanged",
-						    path,
-						    "org.bluez.GattCharacteristic1",
-						    G_DBUS_SIGNAL_FLAGS_NONE,
-						    fu_nordic_dfu_ble_runtime_changed_cb,
-						    &helper,
-						    NULL);
-	ok = fu_nordic_dfu_ble_call(path, "org.bluez.GattCharacteristic1", "StartNotify", error);
+	ok = fu_nordic_dfu_ble_watch_start(&watch, path, "org.bluez.GattCharacteristic1", error);
+	if (ok)
+		ok = fu_nordic_dfu_ble_call(path,
+					    "org.bluez.GattCharacteristic1",
+					    "StartNotify",
+					    error);
 	if (ok) {
-		fu_byte_array_append_uint8(cmd, FU_NORDIC_DFU_BUTTONLESS_OP_ENTER);
 		ok = fu_bluez_device_write(FU_BLUEZ_DEVICE(self),
 					   self->bonds ? FU_NORDIC_DFU_BLE_UUID_BUTTONLESS_BONDS
 						       : FU_NORDIC_DFU_BLE_UUID_BUTTONLESS,
-					   cmd,
+					   st_req->buf,
 					   error);
 	}
 	if (ok) {
-		timeout = g_timeout_source_new(FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
-		g_source_set_callback(timeout, fu_nordic_dfu_ble_runtime_timeout_cb, &helper, NULL);
-		g_source_attach(timeout, context);
-		g_main_loop_run(loop);
-		g_source_destroy(timeout);
+		value = fu_nordic_dfu_ble_watch_wait(&watch,
+						     "Value",
+						     G_VARIANT_TYPE_BYTESTRING,
+						     FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
 	}
-	g_dbus_connection_signal_unsubscribe(bus, sub_id);
-	g_main_context_pop_thread_default(context);
+	fu_nordic_dfu_ble_watch_stop(&watch);
 	if (!ok)
 		return FALSE;
-	if (value->len == 0) {
+	if (value != NULL)
+		data = g_variant_get_fixed_array(value, &len, 1);
+	if (len == 0) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_TIMED_OUT,
@@ -273,23 +218,22 @@ fu_nordic_dfu_ble_runtime_enter(FuNordicDfuBleRuntime *self, const gchar *path, 
 			    (guint)FU_NORDIC_DFU_BUTTONLESS_INDICATION_MS);
 		return FALSE;
 	}
-	if (value->len < 3 || value->data[0] != FU_NORDIC_DFU_BUTTONLESS_OP_RESPONSE ||
-	    value->data[1] != FU_NORDIC_DFU_BUTTONLESS_OP_ENTER) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_DATA,
-			    "the application indicated %u bytes that are not a response to "
-			    "enter-bootloader",
-			    value->len);
+	st_rsp = fu_struct_nordic_dfu_buttonless_response_parse(data, len, 0x0, error);
+	if (st_rsp == NULL) {
+		g_prefix_error(error,
+			       "the application indicated %u bytes that are not a response to "
+			       "enter-bootloader: ",
+			       (guint)len);
 		return FALSE;
 	}
-	if (value->data[2] != FU_NORDIC_DFU_BUTTONLESS_SUCCESS) {
+	result = fu_struct_nordic_dfu_buttonless_response_get_result(st_rsp);
+	if (result != FU_NORDIC_DFU_BUTTONLESS_RESULT_SUCCESS) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,
 			    "the application refused to enter the bootloader: %s (0x%02x)",
-			    fu_nordic_dfu_ble_runtime_result_to_string(value->data[2]),
-			    value->data[2]);
+			    fu_nordic_dfu_ble_runtime_result_to_string(result),
+			    (guint)result);
 		return FALSE;
 	}
 	return TRUE;
@@ -399,16 +343,11 @@ fu_nordic_dfu_ble_runtime_to_string(FuDevice *device, guint idt, GString *str)
 static void
 fu_nordic_dfu_ble_runtime_init(FuNordicDfuBleRuntime *self)
 {
-	fu_device_add_protocol(FU_DEVICE(self), "com.nordic.securedfu");
+	fu_nordic_dfu_init_updatable(FU_DEVICE(self));
 	fu_device_set_version_format(FU_DEVICE(self), FWUPD_VERSION_FORMAT_NUMBER);
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
 	fu_device_set_remove_delay(FU_DEVICE(self),
 				   FU_NORDIC_DFU_BLE_RECONNECT_MS +
 				       FU_NORDIC_DFU_BLE_FOLLOW_MARGIN_MS);
-	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
 	/* its only request is the generic message after an update not read back */
 	fu_device_add_request_flag(FU_DEVICE(self), FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 }

@@ -54,6 +54,16 @@ fu_nordic_dfu_proto_error_to_fwupd(NrfDfuProtoError error)
 }
 
 gboolean
+fu_nordic_dfu_read_error_is_gone(const GError *error, gint64 started_us, guint timeout_ms)
+{
+	/* fu_io_channel_read_raw() reports a read of 0 bytes (a tty that hung up, a socket that
+	 * closed with its link) as FWUPD_ERROR_TIMED_OUT at once, and POLLHUP or EIO as other
+	 * errors: only a timeout that took its time is the device being silent */
+	return !g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT) ||
+	       g_get_monotonic_time() - started_us < (gint64)timeout_ms * 1000;
+}
+
+gboolean
 fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  NrfDfuProtoSession *session,
 			  FuProgress *progress,
@@ -630,19 +640,26 @@ fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress)
 
 /* nocheck:name -- shared by device types of the plugin with no common parent class */
 void
-fu_nordic_dfu_init_device(FuDevice *device)
+fu_nordic_dfu_init_updatable(FuDevice *device)
 {
 	fu_device_add_protocol(device, "com.nordic.securedfu");
-	fu_device_set_version_format(device, FWUPD_VERSION_FORMAT_NUMBER);
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_UPDATABLE);
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_IS_BOOTLOADER);
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
 	fu_device_add_private_flag(device, FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_device_set_firmware_gtype(device, FU_TYPE_NORDIC_DFU_FIRMWARE);
+}
+
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
+void
+fu_nordic_dfu_init_device(FuDevice *device)
+{
+	fu_nordic_dfu_init_updatable(device);
+	fu_device_set_version_format(device, FWUPD_VERSION_FORMAT_NUMBER);
+	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_IS_BOOTLOADER);
 	/* its only request is a message after the update: generic, so that a client that shows
 	 * only generic messages (fwupdmgr without a terminal) is still offered updates */
 	fu_device_add_request_flag(device, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
 	fu_device_register_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
 	fu_device_set_remove_delay(device, FU_NORDIC_DFU_REENUMERATE_MS);
-	fu_device_set_firmware_gtype(device, FU_TYPE_NORDIC_DFU_FIRMWARE);
 }

@@ -88,6 +88,10 @@ typedef struct {
 	FuNordicDfuUnverified unverified;
 } FuNordicDfuState;
 
+/* a read of the device's FuIOChannel that began at @started_us failed with @error: TRUE when
+ * the port or link is gone, FALSE when nothing came within @timeout_ms */
+gboolean
+fu_nordic_dfu_read_error_is_gone(const GError *error, gint64 started_us, guint timeout_ms);
 gboolean
 fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  NrfDfuProtoSession *session,
@@ -158,6 +162,11 @@ void
 fu_nordic_dfu_to_string(FuNordicDfuState *state, guint idt, GString *str);
 void
 fu_nordic_dfu_set_progress_in_place(FuDevice *device, FuProgress *progress);
+/* what every device of the plugin is, application or bootloader: updatable with signed
+ * packages of the protocol, and matched across the replug with its counterpart */
+void
+fu_nordic_dfu_init_updatable(FuDevice *device);
+/* and what every bootloader device (USB CDC, UART, BLE) is besides */
 void
 fu_nordic_dfu_init_device(FuDevice *device);
 gchar *

@@ -231,13 +231,8 @@ fu_nordic_dfu_runtime_to_string(FuDevice *device, guint idt, GString *str)
 static void
 fu_nordic_dfu_runtime_init(FuNordicDfuRuntime *self)
 {
-	fu_device_add_protocol(FU_DEVICE(self), "com.nordic.securedfu");
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_UPDATABLE);
-	fu_device_add_flag(FU_DEVICE(self), FWUPD_DEVICE_FLAG_SIGNED_PAYLOAD);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_ADD_COUNTERPART_GUIDS);
-	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_REPLUG_MATCH_GUID);
+	fu_nordic_dfu_init_updatable(FU_DEVICE(self));
 	fu_device_set_remove_delay(FU_DEVICE(self), FU_NORDIC_DFU_REENUMERATE_MS);
-	fu_device_set_firmware_gtype(FU_DEVICE(self), FU_TYPE_NORDIC_DFU_FIRMWARE);
 }
 
 static void

@@ -8,9 +8,14 @@
 
 #include <fwupdplugin.h>
 
+#include <fcntl.h>
+#include <pty.h>
+#include <sys/socket.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "fu-nordic-dfu-ble-common.h"
+#include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-firmware.h"
 
 static FuFirmware *
@@ -312,6 +317,102 @@ fu_nordic_dfu_ble_mtu_func(void)
 	}
 }
 
+/* on BLE the MTU GET is answered by the plugin, with the link's MTU: the core reads the SDK's
+ * reply, response opcode, request opcode, success, then the MTU little-endian (one whose low
+ * byte is SLIP's END, escaped) */
+static void
+fu_nordic_dfu_ble_mtu_reply_func(void)
+{
+	const guint8 request[] = {NRF_DFU_PROTO_OP_MTU_GET};
+	const guint8 reply[] = {0x60, 0x07, 0x01, 0xC0, 0x02};
+	guint8 request_frame[2 * sizeof(request) + 1] = {0};
+	guint8 reply_frame[2 * sizeof(reply) + 1] = {0};
+	guint8 buf[64] = {0};
+	gsize request_framesz;
+	gsize reply_framesz;
+	gsize actual = 0;
+	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_PACKET;
+	g_autoptr(GByteArray) pending_reply = NULL;
+	g_autoptr(GByteArray) req = NULL;
+	g_autoptr(GError) error = NULL;
+
+	request_framesz = nrf_dfu_proto_slip_encode(request,
+						    sizeof(request),
+						    request_frame,
+						    sizeof(request_frame));
+	req = fu_nordic_dfu_ble_unframe_request(request_frame,
+						request_framesz,
+						20,
+						0x02C0,
+						&pending_reply,
+						&channel,
+						&error);
+	g_assert_no_error(error);
+	g_assert_nonnull(req);
+	g_assert_cmpuint(req->len, ==, 0);
+	g_assert_cmpint(channel, ==, FU_NORDIC_DFU_BLE_CHANNEL_NONE);
+	g_assert_true(fu_nordic_dfu_ble_take_pending_reply(&pending_reply,
+							   buf,
+							   sizeof(buf),
+							   &actual,
+							   &error));
+	g_assert_no_error(error);
+	g_assert_null(pending_reply);
+	reply_framesz =
+	    nrf_dfu_proto_slip_encode(reply, sizeof(reply), reply_frame, sizeof(reply_frame));
+	g_assert_cmpmem(buf, actual, reply_frame, reply_framesz);
+}
+
+/* a read of @fd through fwupd's FuIOChannel, as the UART and BLE devices read, that fails:
+ * whether the port or link is gone (the channel closes @fd) */
+static gboolean
+fu_nordic_dfu_test_read_gone(gint fd, guint timeout_ms)
+{
+	guint8 buf[64] = {0};
+	gsize actual = 0;
+	gint64 started_us = g_get_monotonic_time();
+	g_autoptr(FuIOChannel) io = fu_io_channel_unix_new(fd);
+	g_autoptr(GError) error = NULL;
+
+	g_assert_false(fu_io_channel_read_raw(io,
+					      buf,
+					      sizeof(buf),
+					      &actual,
+					      timeout_ms,
+					      FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
+					      &error));
+	g_assert_nonnull(error);
+	return fu_nordic_dfu_read_error_is_gone(error, started_us, timeout_ms);
+}
+
+/* a tty whose other end closed (a USB-UART bridge unplugged) and a notification socket closed
+ * with its link are gone; either one only silent timed out */
+static void
+fu_nordic_dfu_read_gone_func(void)
+{
+	gint ptm = -1;
+	gint pts = -1;
+	gint sv[2] = {-1, -1};
+	struct termios tio = {0};
+
+	g_assert_cmpint(openpty(&ptm, &pts, NULL, NULL, NULL), ==, 0);
+	g_assert_cmpint(fcntl(pts, F_SETFL, O_NONBLOCK), ==, 0);
+	/* as the UART device sets it */
+	g_assert_cmpint(tcgetattr(pts, &tio), ==, 0);
+	cfmakeraw(&tio);
+	tio.c_cc[VMIN] = 0;
+	tio.c_cc[VTIME] = 0;
+	g_assert_cmpint(tcsetattr(pts, TCSANOW, &tio), ==, 0);
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(pts), 50));
+	close(ptm);
+	g_assert_true(fu_nordic_dfu_test_read_gone(pts, 5000));
+
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), ==, 0);
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(sv[0]), 50));
+	close(sv[1]);
+	g_assert_true(fu_nordic_dfu_test_read_gone(sv[0], 5000));
+}
+
 /* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)
  * fails with an error, never without one */
 static void
@@ -358,7 +459,9 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
 	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
 	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
+	g_test_add_func("/nordic-dfu/ble-mtu-reply", fu_nordic_dfu_ble_mtu_reply_func);
 	g_test_add_func("/nordic-dfu/ble-fd", fu_nordic_dfu_ble_fd_func);
+	g_test_add_func("/nordic-dfu/read-gone", fu_nordic_dfu_read_gone_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);
 	return g_test_run();
 }

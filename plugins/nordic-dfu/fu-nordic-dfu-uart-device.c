@@ -7,10 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sys/ioctl.h>
 #include <termios.h>
-#include <unistd.h>
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
@@ -46,13 +44,6 @@ G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUartDevice,
 			G_IMPLEMENT_INTERFACE(FU_TYPE_NORDIC_DFU_DEVICE,
 					      fu_nordic_dfu_uart_device_iface_init))
 
-static gint
-fu_nordic_dfu_uart_device_get_fd(FuNordicDfuUartDevice *self)
-{
-	FuIOChannel *io = fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self));
-	return io != NULL ? fu_io_channel_unix_get_fd(io) : -1;
-}
-
 static gboolean
 fu_nordic_dfu_uart_device_write_cb(FuDevice *device,
 				   const guint8 *buf,
@@ -60,9 +51,12 @@ fu_nordic_dfu_uart_device_write_cb(FuDevice *device,
 				   guint timeout_ms,
 				   GError **error)
 {
-	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	FuIOChannel *io = fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self));
-	return fu_io_channel_write_raw(io, buf, bufsz, timeout_ms, FU_IO_CHANNEL_FLAG_NONE, error);
+	return fu_udev_device_write(FU_UDEV_DEVICE(device),
+				    buf,
+				    bufsz,
+				    timeout_ms,
+				    FU_IO_CHANNEL_FLAG_NONE,
+				    error);
 }
 
 /* what has arrived, waiting at most timeout_ms for the first byte */
@@ -74,44 +68,29 @@ fu_nordic_dfu_uart_device_read_cb(FuDevice *device,
 				  guint timeout_ms,
 				  GError **error)
 {
-	FuNordicDfuUartDevice *self = FU_NORDIC_DFU_UART_DEVICE(device);
-	struct pollfd fds = {.fd = fu_nordic_dfu_uart_device_get_fd(self), .events = POLLIN};
-	gssize n;
-	gint rc;
+	gint64 started_us = g_get_monotonic_time();
+	g_autoptr(GError) error_local = NULL;
 
-	rc = poll(&fds, 1, (gint)MIN(timeout_ms, G_MAXINT));
-	if (rc < 0) {
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_READ,
-			    "poll: %s",
-			    fwupd_strerror(errno));
+	if (fu_udev_device_read(FU_UDEV_DEVICE(device),
+				buf,
+				bufsz,
+				actual,
+				timeout_ms,
+				FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
+				&error_local))
+		return TRUE;
+
+	/* the core needs the port that closed told apart from the bootloader that is silent */
+	if (!fu_nordic_dfu_read_error_is_gone(error_local, started_us, timeout_ms)) {
+		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
 	}
-	if (rc == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no reply");
-		return FALSE;
-	}
-	if (fds.revents & (POLLHUP | POLLERR | POLLNVAL)) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "port closed");
-		return FALSE;
-	}
-	n = read(fds.fd, buf, bufsz);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EINTR) {
-			*actual = 0;
-			return TRUE;
-		}
-		g_set_error(error,
-			    FWUPD_ERROR,
-			    errno == ENODEV || errno == EIO ? FWUPD_ERROR_NOT_FOUND
-							    : FWUPD_ERROR_READ,
-			    "read: %s",
-			    fwupd_strerror(errno));
-		return FALSE;
-	}
-	*actual = (gsize)n;
-	return TRUE;
+	g_set_error(error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_NOT_FOUND,
+		    "port closed: %s",
+		    error_local->message);
+	return FALSE;
 }
 
 static speed_t
@@ -213,7 +192,9 @@ fu_nordic_dfu_uart_device_open(FuDevice *device, GError **error)
 
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_uart_device_parent_class)->open(device, error))
 		return FALSE;
-	fd = fu_nordic_dfu_uart_device_get_fd(self);
+	/* libfwupdplugin 2.0.20 has no helper for a tty's line settings (fwupd's modem-manager
+	 * plugin calls termios itself too): they are set on the fd of the device's FuIOChannel */
+	fd = fu_io_channel_unix_get_fd(fu_udev_device_get_io_channel(FU_UDEV_DEVICE(self)));
 	if (tcgetattr(fd, &tio) != 0) {
 		g_set_error(error,
 			    FWUPD_ERROR,

@@ -14,3 +14,42 @@ struct FuStructNordicDfuTriggerInfo {
     flash_size: u32le,
     flash_page_size: u32le,
 }
+
+// the request written to the buttonless DFU characteristic (ble_dfu.h): enter the bootloader
+#[derive(New, Default)]
+#[repr(C, packed)]
+struct FuStructNordicDfuButtonlessRequest {
+    opcode: u8 == 0x01,
+}
+
+// the results of a buttonless DFU request (ble_dfu.h ble_dfu_buttonless_rsp_code_t)
+#[repr(u8)]
+enum FuNordicDfuButtonlessResult {
+    Success = 0x01,
+    OpNotSupported = 0x02,
+    OperationFailed = 0x04,
+    InvalidAdvName = 0x05,
+    Busy = 0x06,
+    NotBonded = 0x07,
+}
+
+// the indication the buttonless DFU characteristic answers it with (ble_dfu.h): the response
+// opcode, the request's opcode and the result
+#[derive(Parse, Default)]
+#[repr(C, packed)]
+struct FuStructNordicDfuButtonlessResponse {
+    opcode: u8 == 0x20,
+    request_op: u8 == 0x01,
+    result: FuNordicDfuButtonlessResult,
+}
+
+// the reply to MTU GET, made by the plugin on BLE where the MTU is the link's
+// (nrf_dfu_req_handler.h): the response opcode, the request's opcode, success, then the MTU
+#[derive(New, Default)]
+#[repr(C, packed)]
+struct FuStructNordicDfuMtuResponse {
+    opcode: u8 == 0x60,
+    request_op: u8 == 0x07,
+    result: u8 == 0x01,
+    mtu: u16le,
+}

@@ -150,6 +150,8 @@ struct _Sim {
 	gboolean bootloader_absent;
 	gboolean connect_hangs; /* a Connect to what does not advertise waits, as BlueZ's does */
 	gboolean discovery_refused; /* StartDiscovery fails, as with the adapter powered off */
+	guint resolve_ms; /* from a Connect's reply to ServicesResolved, 0: with the reply */
+	guint resolve_id;
 	gchar *summary_path;
 	gchar *trace_path;
 
@@ -763,6 +765,10 @@ sim_link_down(Sim *sim, const gchar *why)
 		return;
 	sim->connected = FALSE;
 	sim->link_drops++;
+	if (sim->resolve_id != 0) {
+		g_source_remove(sim->resolve_id);
+		sim->resolve_id = 0;
+	}
 	while ((item = g_queue_pop_head(&sim->uplink)) != NULL) {
 		if (item->kind == UP_PACKET)
 			sim->packets_lost++;
@@ -1432,6 +1438,21 @@ sim_char_write(Sim *sim, SimObject *chr, GVariant *params, GDBusMethodInvocation
 	sim_pump_schedule(sim);
 }
 
+/* BlueZ has read the GATT database of the device it connected */
+static gboolean
+sim_services_resolved_cb(gpointer user_data)
+{
+	Sim *sim = user_data;
+	sim->resolve_id = 0;
+	sim_trace(sim, "\"event\":\"services-resolved\",\"device\":\"%s\"", sim->cur_dev->path);
+	sim_object_update(sim->cur_dev,
+			  "org.bluez.Device1",
+			  "ServicesResolved",
+			  g_variant_new_boolean(TRUE),
+			  NULL);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 sim_device_connect(Sim *sim, SimObject *dev, GDBusMethodInvocation *invocation)
 {
@@ -1468,13 +1489,26 @@ sim_device_connect(Sim *sim, SimObject *dev, GDBusMethodInvocation *invocation)
 	sim_trace(sim, "\"event\":\"connect\",\"device\":\"%s\"", dev->path);
 	if (!sim_device_has_gatt(sim, dev))
 		sim_device_add_gatt(sim, dev);
-	sim_object_update(dev,
-			  "org.bluez.Device1",
-			  "Connected",
-			  g_variant_new_boolean(TRUE),
-			  "ServicesResolved",
-			  g_variant_new_boolean(TRUE),
-			  NULL);
+	if (sim->resolve_ms == 0) {
+		sim_object_update(dev,
+				  "org.bluez.Device1",
+				  "Connected",
+				  g_variant_new_boolean(TRUE),
+				  "ServicesResolved",
+				  g_variant_new_boolean(TRUE),
+				  NULL);
+	} else {
+		/* --resolve-ms: the services are resolved after Connect returns, as BlueZ reads
+		 * the GATT database once connected */
+		sim_object_update(dev,
+				  "org.bluez.Device1",
+				  "Connected",
+				  g_variant_new_boolean(TRUE),
+				  NULL);
+		sim->resolve_id = g_timeout_add((guint)(sim->resolve_ms * sim->time_scale),
+						sim_services_resolved_cb,
+						sim);
+	}
 	g_dbus_method_invocation_return_value(invocation, NULL);
 }
 
@@ -1749,6 +1783,7 @@ main(int argc, char **argv)
 	gint buffers = 8;
 	gint drop_after = 0;
 	gint app_version = 0;
+	gint resolve_ms = 0;
 	gboolean unsolicited = FALSE;
 	g_autofree gchar *wrong_length_op = NULL;
 	gboolean app_valid = FALSE;
@@ -1834,6 +1869,13 @@ main(int argc, char **argv)
 	     &sim->connect_hangs,
 	     "A Connect to a device that does not advertise waits for it, as BlueZ's",
 	     NULL},
+	    {"resolve-ms",
+	     0,
+	     0,
+	     G_OPTION_ARG_INT,
+	     &resolve_ms,
+	     "ServicesResolved this long after a Connect returns (scaled), not with it",
+	     "MS"},
 	    {"discovery-refused",
 	     0,
 	     0,
@@ -1940,6 +1982,7 @@ main(int argc, char **argv)
 	sim->att_mtu = CLAMP(att_mtu, 23, 517);
 	sim->controller_buffers = MAX(buffers, 1);
 	sim->drop_link_after = drop_after;
+	sim->resolve_ms = (guint)MAX(resolve_ms, 0);
 	/* the bootloader of --mode bootloader is paired: it shares the application's bond */
 	sim->app_bonds = g_strcmp0(sim->mode, "buttonless-unbonded") != 0;
 	sim->write_fd = -1;

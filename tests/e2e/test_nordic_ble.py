@@ -220,6 +220,20 @@ def case_drop_link(build, ts):
     check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
 
 
+def case_drop_link_late_services(build, ts):
+    """As drop-link-resume, but BlueZ resolves the services 2 s (scaled) after the Connect
+    returns, as it reads the GATT database once connected: the plugin waits for
+    ServicesResolved in PropertiesChanged, then resumes."""
+    run = BleRun(build, "drop-link-late-services",
+                 ["--mode", "bootloader", "--drop-link-after", "20", "--resolve-ms", "2000"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    ble = s["ble"]
+    check(ble["link_drops"] >= 1 and ble["connects"] >= 1, "no drop and reconnection")
+    check(run.events("services-resolved"), "the services were never resolved late")
+    check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
+
+
 def expect_failure(run, rc, log, text):
     run.finish()
     check(rc != 0, "install succeeded")
@@ -569,6 +583,7 @@ CASES = {
     "buttonless-unbonded": lambda b, t: case_buttonless(b, t, False),
     "buttonless-bonded": lambda b, t: case_buttonless(b, t, True),
     "drop-link-resume": case_drop_link,
+    "drop-link-late-services": case_drop_link_late_services,
     "buttonless-refused": case_buttonless_refused,
     "buttonless-silent": case_buttonless_silent,
     "bootloader-absent": case_bootloader_absent,
