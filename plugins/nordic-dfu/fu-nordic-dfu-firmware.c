@@ -59,6 +59,7 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 	guint idx = 0;
 	g_autoptr(FuArchive) archive = NULL;
 	g_autoptr(GBytes) manifest_blob = NULL;
+	g_autoptr(GError) error_json = NULL;
 	g_autoptr(JsonParser) parser = json_parser_new();
 
 	archive = fu_archive_new_stream(stream, FU_ARCHIVE_FLAG_IGNORE_PATH, error);
@@ -81,9 +82,14 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 	if (!json_parser_load_from_data(parser,
 					g_bytes_get_data(manifest_blob, NULL),
 					(gssize)g_bytes_get_size(manifest_blob),
-					error)) {
-		g_prefix_error_literal(error, "manifest.json is not JSON: ");
-		fwupd_error_convert(error);
+					&error_json)) {
+		/* fwupd maps no json-glib error to its own: a development build of fwupd says so
+		 * with a critical, a supported one calls it an internal error */
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "manifest.json is not JSON: %s",
+			    error_json->message);
 		return FALSE;
 	}
 	root = json_parser_get_root(parser);

@@ -232,6 +232,9 @@ fu_nordic_dfu_degenerate_func(void)
 		g_assert_false(ret);
 		g_assert_nonnull(error);
 		g_assert_nonnull(strstr(error->message, cases[i].message));
+		/* a broken package is the file's fault, never fwupd's internal error */
+		g_assert_true(error->domain == FWUPD_ERROR);
+		g_assert_false(g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL));
 	}
 }
 
