@@ -10,6 +10,12 @@
 #include "fu-cobs-device.h"
 #include "fu-cobs-plugin.h"
 
+struct _FuCobsPlugin {
+	FuPlugin parent_instance;
+};
+
+G_DEFINE_TYPE(FuCobsPlugin, fu_cobs_plugin, FU_TYPE_PLUGIN)
+
 static void
 fu_cobs_plugin_constructed(GObject *obj)
 {
@@ -33,7 +39,18 @@ fu_cobs_plugin_constructed(GObject *obj)
 }
 
 void
-fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+fu_cobs_plugin_set_vfuncs(FuPluginVfuncs *vfuncs)
 {
 	vfuncs->constructed = fu_cobs_plugin_constructed;
+}
+
+static void
+fu_cobs_plugin_init(FuCobsPlugin *self)
+{
+}
+
+static void
+fu_cobs_plugin_class_init(FuCobsPluginClass *klass)
+{
+	fu_cobs_plugin_set_vfuncs(FU_PLUGIN_CLASS(klass));
 }

@@ -8,6 +8,9 @@
 
 #include <fwupdplugin.h>
 
-/* fwupd loads the module and calls this; it is the only symbol the module exports */
-G_MODULE_EXPORT void
-fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
+/* the type fwupd's own tree links in as a built-in plugin */
+G_DECLARE_FINAL_TYPE(FuCobsPlugin, fu_cobs_plugin, FU, COBS_PLUGIN, FuPlugin)
+
+/* the vfuncs of the built-in type and of the loadable module (fu-cobs-module.c) alike */
+void
+fu_cobs_plugin_set_vfuncs(FuPluginVfuncs *vfuncs);

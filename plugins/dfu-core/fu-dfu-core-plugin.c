@@ -12,6 +12,12 @@
 #include "fu-dfu-core-plugin.h"
 #include "fu-dfu-core-runtime.h"
 
+struct _FuDfuCorePlugin {
+	FuPlugin parent_instance;
+};
+
+G_DEFINE_TYPE(FuDfuCorePlugin, fu_dfu_core_plugin, FU_TYPE_PLUGIN)
+
 static void
 fu_dfu_core_plugin_constructed(GObject *obj)
 {
@@ -89,8 +95,19 @@ fu_dfu_core_plugin_backend_device_added(FuPlugin *plugin,
 }
 
 void
-fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+fu_dfu_core_plugin_set_vfuncs(FuPluginVfuncs *vfuncs)
 {
 	vfuncs->constructed = fu_dfu_core_plugin_constructed;
 	vfuncs->backend_device_added = fu_dfu_core_plugin_backend_device_added;
+}
+
+static void
+fu_dfu_core_plugin_init(FuDfuCorePlugin *self)
+{
+}
+
+static void
+fu_dfu_core_plugin_class_init(FuDfuCorePluginClass *klass)
+{
+	fu_dfu_core_plugin_set_vfuncs(FU_PLUGIN_CLASS(klass));
 }

@@ -16,6 +16,12 @@
 #include "fu-nordic-dfu-uart-device.h"
 #include "fu-nordic-dfu-usb-device.h"
 
+struct _FuNordicDfuPlugin {
+	FuPlugin parent_instance;
+};
+
+G_DEFINE_TYPE(FuNordicDfuPlugin, fu_nordic_dfu_plugin, FU_TYPE_PLUGIN)
+
 static void
 fu_nordic_dfu_plugin_constructed(GObject *obj)
 {
@@ -145,8 +151,19 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 }
 
 void
-fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+fu_nordic_dfu_plugin_set_vfuncs(FuPluginVfuncs *vfuncs)
 {
 	vfuncs->constructed = fu_nordic_dfu_plugin_constructed;
 	vfuncs->backend_device_added = fu_nordic_dfu_plugin_backend_device_added;
+}
+
+static void
+fu_nordic_dfu_plugin_init(FuNordicDfuPlugin *self)
+{
+}
+
+static void
+fu_nordic_dfu_plugin_class_init(FuNordicDfuPluginClass *klass)
+{
+	fu_nordic_dfu_plugin_set_vfuncs(FU_PLUGIN_CLASS(klass));
 }

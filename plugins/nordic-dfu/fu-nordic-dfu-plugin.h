@@ -8,6 +8,9 @@
 
 #include <fwupdplugin.h>
 
-/* the module's only export; everything else is hidden */
-G_MODULE_EXPORT void
-fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
+/* the type fwupd's own tree links in as a built-in plugin */
+G_DECLARE_FINAL_TYPE(FuNordicDfuPlugin, fu_nordic_dfu_plugin, FU, NORDIC_DFU_PLUGIN, FuPlugin)
+
+/* the vfuncs of the built-in type and of the loadable module (fu-nordic-dfu-module.c) alike */
+void
+fu_nordic_dfu_plugin_set_vfuncs(FuPluginVfuncs *vfuncs);

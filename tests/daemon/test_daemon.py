@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from e2e_common import VERSION_NEW, Run, bcd, run_case_cli, check  # noqa: E402
 
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
-MAKE_NRF_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
+MAKE_NRF_PACKAGE = os.path.join(TOP, "plugins", "nordic-dfu", "tests",
+                                "make-nrfutil-package.py")
 CLIENT = os.path.join(HERE, "daemon_client.py")
 UPDATE_STATE_SUCCESS = 2
 COBS_SCALE = 0.02

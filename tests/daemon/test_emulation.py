@@ -36,7 +36,8 @@ sys.path.insert(0, HERE)
 import daemon_client  # noqa: E402
 
 DATA = os.path.join(TOP, "data")
-MAKE_NRF_PACKAGE = os.path.join(DATA, "make-nrfutil-package.py")
+MAKE_NRF_PACKAGE = os.path.join(TOP, "plugins", "nordic-dfu", "tests",
+                                "make-nrfutil-package.py")
 # each recording: its plugin and make-cabinet protocol; for a raw image of a DfuSe device,
 # where it goes; for an nRF device, the make-nrfutil-package.py arguments of the package the
 # image is shipped in (as test_daemon.py made it); and whether the device comes back after

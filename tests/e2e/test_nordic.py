@@ -2,12 +2,12 @@
 # Copyright 2026 The fwupd-dfu-plugins authors
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """End-to-end tests of the nordic-dfu plugin: Debian's fwupdtool loading our module flashes
-nrfutil packages (data/make-nrfutil-package.py) into the simulated nRF5 SDK Secure DFU
-bootloader (tests/usbsim/usbsim-nrf-run) over its USB CDC ACM front (the nRF52840 Dongle)
-or its UART front (a tty behind a J-Link's CDC port). Checks the flash the model dumps and
-what it recorded, never elapsed time; back-after-activation runs at real time, so that the
-device is away for a while after its last reset, and cabinet installs as fwupdmgr does, so
-that fwupd checks the version the device reports afterwards.
+nrfutil packages (plugins/nordic-dfu/tests/make-nrfutil-package.py) into the simulated nRF5 SDK
+Secure DFU bootloader (tests/usbsim/usbsim-nrf-run) over its USB CDC ACM front (the nRF52840
+Dongle) or its UART front (a tty behind a J-Link's CDC port). Checks the flash the model dumps
+and what it recorded, never elapsed time; back-after-activation runs at real time, so that the
+device is away for a while after its last reset, and cabinet installs as fwupdmgr does, so that
+fwupd checks the version the device reports afterwards.
 
   test_nordic.py --build BUILD CASE [--front usb|uart]
 """
@@ -23,7 +23,8 @@ from e2e_common import check, profiles, run_case_cli
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
-MAKE_PACKAGE = os.path.join(TOP, "data", "make-nrfutil-package.py")
+MAKE_PACKAGE = os.path.join(TOP, "plugins", "nordic-dfu", "tests",
+                            "make-nrfutil-package.py")
 MAKE_CABINET = os.path.join(TOP, "contrib", "make-cabinet")
 RUN_FWUPDTOOL = os.path.join(TOP, "tests", "run-fwupdtool")
 TIME_SCALE = "0.05"

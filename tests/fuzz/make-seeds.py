@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(TOP, "tests", "e2e"))
 from e2e_common import dfuse_file, filler  # noqa: E402
 
 SAMPLE = os.path.join(TOP, "data", "make-sample-firmware.py")
-NRFUTIL = os.path.join(TOP, "data", "make-nrfutil-package.py")
+NRFUTIL = os.path.join(TOP, "plugins", "nordic-dfu", "tests",
+                       "make-nrfutil-package.py")
 
 # selector bits of fu-dfu-core-firmware-fuzz
 ALLOW_RAW = 0x01

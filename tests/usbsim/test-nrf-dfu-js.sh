@@ -14,7 +14,7 @@ fi
 mkdir -p "${USBSIM_TMPDIR:-/tmp}"
 dir=$(mktemp -d "${USBSIM_TMPDIR:-/tmp}/nrf-dfu-js.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-/usr/bin/python3 "$top/data/make-nrfutil-package.py" "$dir/app.zip" application=20000 --fw-version 7
+/usr/bin/python3 "$top/plugins/nordic-dfu/tests/make-nrfutil-package.py" "$dir/app.zip" application=20000 --fw-version 7
 /usr/bin/python3 -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])" \
 	"$dir/app.zip" "$dir"
 # PRN 0 and 16 on a bootloader without an application, then PRN 0 on one entered by its reset

@@ -1,0 +1,22 @@
+/*
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "fu-dfu-core-plugin.h"
+
+/*
+ * The entry point of the module fwupd loads from its plugin directory, and the module's only
+ * export. fwupd's own tree builds the plugin in instead (its GType), without this file.
+ */
+G_MODULE_EXPORT void
+fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
+
+void
+fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
+{
+	fu_dfu_core_plugin_set_vfuncs(vfuncs);
+}
