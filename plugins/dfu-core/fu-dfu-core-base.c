@@ -234,10 +234,10 @@ fu_dfu_core_base_check_ids(FuDfuCoreBase *self, guint16 vid, guint16 pid, GError
 		    "DFU mode %04x:%04x): use the firmware built for this device",
 		    vid,
 		    pid,
-		    runtime ? fu_device_get_vid(device) : linked_vid,
-		    runtime ? fu_device_get_pid(device) : linked_pid,
-		    runtime ? linked_vid : fu_device_get_vid(device),
-		    runtime ? linked_pid : fu_device_get_pid(device));
+		    (guint)(runtime ? fu_device_get_vid(device) : linked_vid),
+		    (guint)(runtime ? fu_device_get_pid(device) : linked_pid),
+		    (guint)(runtime ? linked_vid : fu_device_get_vid(device)),
+		    (guint)(runtime ? linked_pid : fu_device_get_pid(device)));
 	return FALSE;
 }
 
