@@ -31,7 +31,8 @@ typedef struct {
 	GPtrArray *events; /* JSON members of trace events not yet taken */
 } UsbsimFlashLog;
 
-/* the physical and spec-compliant limits (tests/usbsim/README.md) for the data a run wrote, in milliseconds of the run's own time */
+/* the physical and spec-compliant limits (tests/usbsim/README.md) for the data a run wrote, in
+ * milliseconds of the run's own time */
 typedef struct {
 	gdouble physical_ms; /* real busy time, no sleep beyond it */
 	gdouble spec_ms;     /* every reported poll timeout obeyed, one status read an operation */

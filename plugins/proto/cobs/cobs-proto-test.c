@@ -1267,17 +1267,9 @@ drive_session(CobsProtoSession *session,
 						verify_len,
 						++now);
 		else if (a->step == COBS_PROTO_STEP_BYE)
-			cobs_proto_session_feed(session,
-						PROTO_IO_OK,
-						bye_reply,
-						bye_len,
-						++now);
+			cobs_proto_session_feed(session, PROTO_IO_OK, bye_reply, bye_len, ++now);
 		else
-			cobs_proto_session_feed(session,
-						PROTO_IO_OK,
-						ack,
-						sizeof(ack),
-						++now);
+			cobs_proto_session_feed(session, PROTO_IO_OK, ack, sizeof(ack), ++now);
 	}
 }
 

@@ -301,8 +301,7 @@ dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
 	char what[96];
 
 	if (result != PROTO_IO_OK) {
-		if (result == PROTO_IO_STALL &&
-		    dfu_proto_session_dfuse_tolerate_stall(s, now_ms))
+		if (result == PROTO_IO_STALL && dfu_proto_session_dfuse_tolerate_stall(s, now_ms))
 			return;
 		/* read unprotect ends with the device erasing itself and resetting */
 		if (s->busy_op == DFU_PROTO_BUSY_OP_READ_UNPROTECT) {

@@ -1036,8 +1036,8 @@ fake_run(FakeDfuse *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *uplo
 			else if (a.length == 0)
 				fake_trace(dev, "LEAVE:%u", a.value);
 			result = fake_control(dev, &a, image, reply, &reply_len);
-			if (result == PROTO_IO_OK &&
-			    a.request == DFU_PROTO_REQUEST_UPLOAD && a.value >= 2)
+			if (result == PROTO_IO_OK && a.request == DFU_PROTO_REQUEST_UPLOAD &&
+			    a.value >= 2)
 				memcpy(upload + a.image_offset, reply, reply_len);
 			if (result != PROTO_IO_OK)
 				fake_trace(dev, "<%s>", proto_io_to_string(result));

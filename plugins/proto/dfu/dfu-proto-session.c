@@ -941,10 +941,7 @@ dfu_proto_session_accept_upload_block(DfuProtoSession *s,
 }
 
 static void
-dfu_proto_session_feed_upload(DfuProtoSession *s,
-			      ProtoIo result,
-			      const uint8_t *data,
-			      size_t len)
+dfu_proto_session_feed_upload(DfuProtoSession *s, ProtoIo result, const uint8_t *data, size_t len)
 {
 	if (dfu_proto_session_accept_upload_block(s, STEP_UPLOAD, result, data, len))
 		dfu_proto_session_next_upload(s, STEP_UPLOAD);
@@ -1014,8 +1011,7 @@ dfu_proto_session_feed(DfuProtoSession *s,
 			return;
 		}
 		/* a device that manifests by rebooting may be gone already */
-		if (result == PROTO_IO_NO_DEVICE &&
-		    !dfu_proto_session_manifestation_tolerant(s)) {
+		if (result == PROTO_IO_NO_DEVICE && !dfu_proto_session_manifestation_tolerant(s)) {
 			dfu_proto_session_enter(s, STEP_DONE);
 			return;
 		}
@@ -1035,10 +1031,9 @@ dfu_proto_session_feed(DfuProtoSession *s,
 				return;
 			/* a device that is not manifestation tolerant may stop answering here */
 			if (!dfu_proto_session_manifestation_tolerant(s)) {
-				dfu_proto_session_enter(s,
-							result == PROTO_IO_NO_DEVICE
-							    ? STEP_DONE
-							    : STEP_USB_RESET);
+				dfu_proto_session_enter(
+				    s,
+				    result == PROTO_IO_NO_DEVICE ? STEP_DONE : STEP_USB_RESET);
 				return;
 			}
 			dfu_proto_session_fail_transfer(s, result);

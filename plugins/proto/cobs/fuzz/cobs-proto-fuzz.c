@@ -247,7 +247,7 @@ fuzz_session(FuzzInput *in)
 					   image,
 					   batch,
 					   result == PROTO_IO_OK ? &next_offset
-									  : &offset_if_failed);
+								 : &offset_if_failed);
 			cobs_proto_session_feed(&session, result, NULL, 0, now);
 		} else {
 			/* a late reply gets one last look, then the session fails */
@@ -259,11 +259,7 @@ fuzz_session(FuzzInput *in)
 			/* an exhausted input is a silent device: the session must time out */
 			if (in->pos >= in->len) {
 				now += action.timeout_ms;
-				cobs_proto_session_feed(&session,
-							PROTO_IO_TIMEOUT,
-							NULL,
-							0,
-							now);
+				cobs_proto_session_feed(&session, PROTO_IO_TIMEOUT, NULL, 0, now);
 				continue;
 			}
 			cobs_proto_session_feed(&session,
