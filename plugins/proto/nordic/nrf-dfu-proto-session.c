@@ -1195,7 +1195,7 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 					   "reading the reply to %s failed: %s",
 					   nrf_dfu_proto_op_to_string(s->pending_op),
 					   io == PROTO_IO_NO_DEVICE ? "the device went away"
-									    : "transport error");
+								    : "transport error");
 		return;
 	}
 	while (buf != NULL && pos < len) {

@@ -782,11 +782,7 @@ test_timeout_names_what_came(void)
 								    sizeof(endless),
 								    now);
 			now += a.timeout_ms;
-			nrf_dfu_proto_session_feed_received(&s,
-							    PROTO_IO_TIMEOUT,
-							    NULL,
-							    0,
-							    now);
+			nrf_dfu_proto_session_feed_received(&s, PROTO_IO_TIMEOUT, NULL, 0, now);
 		}
 		CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR);
 		CHECK(a.error == NRF_DFU_PROTO_ERROR_TIMEOUT);

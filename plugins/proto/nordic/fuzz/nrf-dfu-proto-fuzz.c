@@ -259,11 +259,7 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 				break;
 			}
 			now += 1;
-			nrf_dfu_proto_session_feed_received(&s,
-							    PROTO_IO_OK,
-							    data + pos,
-							    n,
-							    now);
+			nrf_dfu_proto_session_feed_received(&s, PROTO_IO_OK, data + pos, n, now);
 			pos += n;
 			break;
 		}
