@@ -7,10 +7,12 @@
 #include "config.h"
 
 #include "fu-dfu-core-plugin.h"
+#include "fu-module-version.h"
 
 /*
  * The entry point of the module fwupd loads from its plugin directory, and the module's only
- * export. fwupd's own tree builds the plugin in instead (its GType), without this file.
+ * export. fwupd's own tree builds the plugin in instead (its GType), without this file. It sets
+ * nothing in a fwupd other than the one it was built for.
  */
 G_MODULE_EXPORT void
 fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
@@ -18,5 +20,7 @@ fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs);
 void
 fu_plugin_init_vfuncs(FuPluginVfuncs *vfuncs)
 {
+	if (!fu_module_version_matches("dfu_core"))
+		return;
 	fu_dfu_core_plugin_set_vfuncs(vfuncs);
 }
