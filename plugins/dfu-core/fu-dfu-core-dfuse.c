@@ -31,7 +31,7 @@ static const struct {
     {'D', 256},
 };
 
-void
+static void
 fu_dfu_core_dfuse_job_free(FuDfuCoreDfuseJob *job)
 {
 	g_array_unref(job->elements);

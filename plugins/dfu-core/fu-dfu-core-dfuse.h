@@ -24,10 +24,6 @@ typedef struct {
 	GInputStream *stream;  /* then that data as one buffer: a read is found in O(1) */
 } FuDfuCoreDfuseJob;
 
-void
-fu_dfu_core_dfuse_job_free(FuDfuCoreDfuseJob *job);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FuDfuCoreDfuseJob, fu_dfu_core_dfuse_job_free)
-
 GPtrArray *
 fu_dfu_core_dfuse_read_targets(FuDfuCoreBase *self, GError **error);
 GPtrArray *

@@ -85,9 +85,6 @@ void
 dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result);
 
 bool
-dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t len);
-
-bool
 dfu_proto_session_take_status_ok(DfuProtoSession *s,
 				 const uint8_t *data,
 				 size_t len,

@@ -257,7 +257,7 @@ dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result)
 }
 
 /* parses a GETSTATUS reply into s->status; on garbage enters ERROR and returns false */
-bool
+static bool
 dfu_proto_session_take_status(DfuProtoSession *s, const uint8_t *data, size_t len)
 {
 	DfuProtoStatusReply reply;
