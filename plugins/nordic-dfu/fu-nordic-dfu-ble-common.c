@@ -673,13 +673,6 @@ fu_nordic_dfu_ble_att_mtu_bounded(guint att_mtu)
 	return att_mtu;
 }
 
-guint16
-fu_nordic_dfu_ble_core_mtu(gsize chunk_size)
-{
-	gsize chunk_max = FU_NORDIC_DFU_BLE_ATT_MTU_MAX - FU_NORDIC_DFU_BLE_ATT_HEADER;
-	return (guint16)(2 * (MIN(chunk_size, chunk_max) + 1) + 1);
-}
-
 gint
 fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *method, GError **error)
 {
@@ -697,117 +690,36 @@ fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *metho
 	return g_unix_fd_list_get(fds, idx, error);
 }
 
-/* the core's frame, unwrapped from its SLIP encoding */
-static GByteArray *
-fu_nordic_dfu_ble_slip_decode(const guint8 *buf, gsize bufsz)
+gboolean
+fu_nordic_dfu_ble_check_request(NrfDfuProtoChannel channel,
+				const guint8 *buf,
+				gsize bufsz,
+				gsize chunk_size,
+				GError **error)
 {
-	GByteArray *out = g_byte_array_sized_new(bufsz);
-	for (gsize i = 0; i < bufsz; i++) {
-		guint8 b = buf[i];
-		if (b == NRF_DFU_PROTO_SLIP_END)
-			break;
-		if (b == NRF_DFU_PROTO_SLIP_ESC && i + 1 < bufsz) {
-			i++;
-			b = buf[i] == NRF_DFU_PROTO_SLIP_ESC_END ? NRF_DFU_PROTO_SLIP_END
-								 : NRF_DFU_PROTO_SLIP_ESC;
-		}
-		fu_byte_array_append_uint8(out, b);
-	}
-	return out;
-}
-
-GByteArray *
-fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
-				  gsize bufsz,
-				  gsize chunk_size,
-				  guint16 mtu_max,
-				  GByteArray **pending_reply,
-				  FuNordicDfuBleChannel *channel,
-				  GError **error)
-{
-	g_autoptr(GByteArray) req = fu_nordic_dfu_ble_slip_decode(buf, bufsz);
-
-	if (req->len == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
-		return NULL;
-	}
-
-	/* the packet size is the link's, so the reply is made here */
-	if (req->data[0] == NRF_DFU_PROTO_OP_MTU_GET) {
-		g_autoptr(FuStructNordicDfuMtuResponse) st_reply =
-		    fu_struct_nordic_dfu_mtu_response_new();
-		guint8 frame[2 * FU_STRUCT_NORDIC_DFU_MTU_RESPONSE_SIZE + 1];
-		gsize len;
-
-		fu_struct_nordic_dfu_mtu_response_set_mtu(st_reply, mtu_max);
-		len = nrf_dfu_proto_slip_encode(st_reply->buf->data,
-						st_reply->buf->len,
-						frame,
-						sizeof(frame));
-		g_clear_pointer(pending_reply, g_byte_array_unref);
-		*pending_reply = g_byte_array_new();
-		g_byte_array_append(*pending_reply, frame, len);
-		*channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
-		g_byte_array_set_size(req, 0);
-		return g_steal_pointer(&req);
-	}
-
-	/* object data: the opcode is the characteristic */
-	if (req->data[0] == NRF_DFU_PROTO_OP_WRITE) {
-		if (req->len - 1 > chunk_size) {
+	if (channel == NRF_DFU_PROTO_CHANNEL_PACKET) {
+		if (bufsz > chunk_size) {
 			g_set_error(error,
 				    FWUPD_ERROR,
 				    FWUPD_ERROR_INTERNAL,
-				    "%u bytes do not fit a packet of %" G_GSIZE_FORMAT,
-				    req->len - 1,
+				    "%" G_GSIZE_FORMAT
+				    " bytes do not fit a packet of %" G_GSIZE_FORMAT,
+				    bufsz,
 				    chunk_size);
-			return NULL;
+			return FALSE;
 		}
-		g_byte_array_remove_index(req, 0);
-		*channel = FU_NORDIC_DFU_BLE_CHANNEL_PACKET;
-		return g_steal_pointer(&req);
+		return TRUE;
 	}
-	*channel = FU_NORDIC_DFU_BLE_CHANNEL_CONTROL_POINT;
-	return g_steal_pointer(&req);
-}
-
-gboolean
-fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
-				     guint8 *buf,
-				     gsize bufsz,
-				     gsize *actual,
-				     GError **error)
-{
-	gsize len;
-
-	g_return_val_if_fail(*pending_reply != NULL, FALSE);
-
-	len = MIN(bufsz, (*pending_reply)->len);
-	if (!fu_memcpy_safe(buf,
-			    bufsz,
-			    0x0,
-			    (*pending_reply)->data,
-			    (*pending_reply)->len,
-			    0x0,
-			    len,
-			    error))
+	if (bufsz == 0) {
+		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "empty request");
 		return FALSE;
-	*actual = len;
-	g_clear_pointer(pending_reply, g_byte_array_unref);
-	return TRUE;
-}
-
-gboolean
-fu_nordic_dfu_ble_frame_notification(const guint8 *notification,
-				     gsize notificationsz,
-				     guint8 *buf,
-				     gsize bufsz,
-				     gsize *actual,
-				     GError **error)
-{
-	*actual = nrf_dfu_proto_slip_encode(notification, notificationsz, buf, bufsz);
-	if (*actual == 0) {
-		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_READ, "notification too long");
+	}
+	/* the SDK's BLE transport has no MTU get: the core is given the packet size instead */
+	if (buf[0] == NRF_DFU_PROTO_OP_MTU_GET) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INTERNAL,
+				    "MTU_GET is not a request of the BLE transport");
 		return FALSE;
 	}
 	return TRUE;

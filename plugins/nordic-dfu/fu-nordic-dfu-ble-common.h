@@ -154,10 +154,6 @@ fu_nordic_dfu_ble_seek_step(FuNordicDfuBleSeek *seek,
  * above the largest is the largest (a larger packet than the link carries would be cut) */
 guint
 fu_nordic_dfu_ble_att_mtu_bounded(guint att_mtu);
-/* the MTU to give the core so that each of its writes is one packet of @chunk_size bytes:
- * the core's SLIP rule, 2 * (chunk + 1) + 1, in 16 bits for any chunk the ATT MTU allows */
-guint16
-fu_nordic_dfu_ble_core_mtu(gsize chunk_size);
 /* the descriptor an Acquire* reply names by its handle @idx in @fds (which BlueZ may have left
  * out), or -1 with an error */
 gint
@@ -168,38 +164,12 @@ fu_nordic_dfu_ble_fd_from_reply(GUnixFDList *fds, gint32 idx, const gchar *metho
 #define FU_NORDIC_DFU_BLE_NOTIFICATION_MAX                                                         \
 	(FU_NORDIC_DFU_BLE_ATT_HEADER + NRF_DFU_PROTO_SLIP_RX_MAX)
 
-/* where a frame of the core's goes over BLE */
-typedef enum {
-	FU_NORDIC_DFU_BLE_CHANNEL_NONE, /* answered here, the reply kept for the next read */
-	FU_NORDIC_DFU_BLE_CHANNEL_CONTROL_POINT, /* a request, written to the control point */
-	FU_NORDIC_DFU_BLE_CHANNEL_PACKET,	 /* object data, one packet */
-} FuNordicDfuBleChannel;
-
-/* the core's SLIP frame @buf as what goes over the link, and @channel where: a write's data,
- * at most @chunk_size bytes, for the packet characteristic, any other request for the control
- * point; an MTU get is not asked of the bootloader (pc-nrfutil's BLE transport does not ask
- * either) but answered with @mtu_max, the reply kept SLIP-encoded in @pending_reply */
-GByteArray *
-fu_nordic_dfu_ble_unframe_request(const guint8 *buf,
-				  gsize bufsz,
-				  gsize chunk_size,
-				  guint16 mtu_max,
-				  GByteArray **pending_reply,
-				  FuNordicDfuBleChannel *channel,
-				  GError **error);
-/* what the core reads first: the reply kept by fu_nordic_dfu_ble_unframe_request(), which must
- * be set; moved into @buf (cut to @bufsz) and cleared */
+/* a request of the core, as @channel takes it over the link: object data of at most one
+ * packet of @chunk_size bytes, or a request that is not empty and not an MTU get, which the
+ * SDK's BLE transport does not have (the device refuses anything else with an internal error) */
 gboolean
-fu_nordic_dfu_ble_take_pending_reply(GByteArray **pending_reply,
-				     guint8 *buf,
-				     gsize bufsz,
-				     gsize *actual,
-				     GError **error);
-/* one notification of the control point, SLIP-encoded into @buf for the core */
-gboolean
-fu_nordic_dfu_ble_frame_notification(const guint8 *notification,
-				     gsize notificationsz,
-				     guint8 *buf,
-				     gsize bufsz,
-				     gsize *actual,
-				     GError **error);
+fu_nordic_dfu_ble_check_request(NrfDfuProtoChannel channel,
+				const guint8 *buf,
+				gsize bufsz,
+				gsize chunk_size,
+				GError **error);

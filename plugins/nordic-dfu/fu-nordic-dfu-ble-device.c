@@ -15,8 +15,9 @@
  * The Secure DFU bootloader over Bluetooth LE (nrf_dfu_ble.c): requests are written to the
  * control point (8EC90001) with write requests and answered by its notifications; object data
  * goes to the packet characteristic (8EC90002) as writes without response of at most
- * ATT MTU - 3 bytes. There is no SLIP: the core's frames are unwrapped on the way out and
- * the notifications wrapped on the way in, so the same session drives every transport.
+ * ATT MTU - 3 bytes. There is no SLIP: the core's requests go to the control point and its
+ * object data to the packet characteristic as they are, and each notification is one response
+ * for the core. There is no MTU get either: the core is given the packet size.
  *
  * BlueZ hands out the packet characteristic and the control point's notifications as
  * sockets (AcquireWrite, AcquireNotify), one datagram a write or notification, with the
@@ -46,7 +47,6 @@ struct _FuNordicDfuBleDevice {
 	gsize chunk_size;
 	gboolean packet_via_write_value; /* AcquireWrite refused: WriteValue a packet */
 	gchar *packet_path;
-	GByteArray *pending_reply; /* a reply made here, SLIP-encoded, for the next read */
 	guint reconnects;
 	FuPlugin *plugin;    /* weak; set when the plugin added this bootloader itself */
 	gboolean restarting; /* the last image was activated: the bootloader resets */
@@ -159,7 +159,7 @@ fu_nordic_dfu_ble_device_acquire_all(FuNordicDfuBleDevice *self, GError **error)
 	self->chunk_size = self->att_mtu - FU_NORDIC_DFU_BLE_ATT_HEADER;
 	self->control_point_path = g_steal_pointer(&cp);
 	self->packet_path = g_steal_pointer(&packet);
-	self->state.mtu_max = fu_nordic_dfu_ble_core_mtu(self->chunk_size);
+	self->state.packet_size = self->chunk_size;
 	/* for the bound on a transfer's length: one packet a connection event of a slow
 	 * connection interval, so that a slow but working link is never cut off */
 	self->state.byte_us =
@@ -238,39 +238,29 @@ fu_nordic_dfu_ble_device_ensure_link(FuNordicDfuBleDevice *self, guint timeout_m
 
 static gboolean
 fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
+				  NrfDfuProtoChannel channel,
 				  const guint8 *buf,
 				  gsize bufsz,
 				  guint timeout_ms,
 				  GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_NONE;
-	g_autoptr(GByteArray) req = NULL;
 	g_autoptr(GError) error_local = NULL;
 
 	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
 		return FALSE;
-	req = fu_nordic_dfu_ble_unframe_request(buf,
-						bufsz,
-						self->chunk_size,
-						self->state.mtu_max,
-						&self->pending_reply,
-						&channel,
-						error);
-	if (req == NULL)
+	if (!fu_nordic_dfu_ble_check_request(channel, buf, bufsz, self->chunk_size, error))
 		return FALSE;
-	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_NONE)
-		return TRUE;
-	if (channel == FU_NORDIC_DFU_BLE_CHANNEL_PACKET) {
+	if (channel == NRF_DFU_PROTO_CHANNEL_PACKET) {
 		if (self->packet_via_write_value)
 			return fu_nordic_dfu_ble_device_write_value(self->packet_path,
-								    req->data,
-								    req->len,
+								    buf,
+								    bufsz,
 								    timeout_ms,
 								    error);
 		if (!fu_io_channel_write_raw(self->packet_io,
-					     req->data,
-					     req->len,
+					     buf,
+					     bufsz,
 					     timeout_ms,
 					     FU_IO_CHANNEL_FLAG_NONE,
 					     &error_local)) {
@@ -285,8 +275,8 @@ fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
 		return TRUE;
 	}
 	if (!fu_nordic_dfu_ble_device_write_value(self->control_point_path,
-						  req->data,
-						  req->len,
+						  buf,
+						  bufsz,
 						  timeout_ms,
 						  error)) {
 		if (g_error_matches(*error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
@@ -296,7 +286,7 @@ fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
 	return TRUE;
 }
 
-/* one notification of the control point, SLIP-encoded for the core */
+/* one notification of the control point: one response for the core */
 static gboolean
 fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 				 guint8 *buf,
@@ -306,25 +296,17 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 				 GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
-	guint8 notification[FU_NORDIC_DFU_BLE_NOTIFICATION_MAX] = {0};
 	gint64 started_us = g_get_monotonic_time();
-	gsize n = 0;
 	g_autoptr(GError) error_local = NULL;
 
-	if (self->pending_reply != NULL)
-		return fu_nordic_dfu_ble_take_pending_reply(&self->pending_reply,
-							    buf,
-							    bufsz,
-							    actual,
-							    error);
 	if (self->notify_io == NULL) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
 	if (!fu_io_channel_read_raw(self->notify_io,
-				    notification,
-				    sizeof(notification),
-				    &n,
+				    buf,
+				    MIN(bufsz, FU_NORDIC_DFU_BLE_NOTIFICATION_MAX),
+				    actual,
 				    timeout_ms,
 				    FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
 				    &error_local)) {
@@ -341,7 +323,7 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
 		return FALSE;
 	}
-	return fu_nordic_dfu_ble_frame_notification(notification, n, buf, bufsz, actual, error);
+	return TRUE;
 }
 
 void
@@ -862,8 +844,6 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(object);
 	fu_nordic_dfu_ble_device_release(self);
-	if (self->pending_reply != NULL)
-		g_byte_array_unref(self->pending_reply);
 	if (self->plugin != NULL)
 		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
 	g_free(self->app_address);

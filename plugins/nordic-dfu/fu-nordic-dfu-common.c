@@ -63,6 +63,38 @@ fu_nordic_dfu_read_error_is_gone(const GError *error, gint64 started_us, guint t
 	       g_get_monotonic_time() - started_us < (gint64)timeout_ms * 1000;
 }
 
+/* what goes over @transport for the core's SEND @action: the request or packet as it is, or on
+ * a serial link its SLIP frame, made in @frame of NRF_DFU_PROTO_MTU_MAX bytes */
+static gboolean
+fu_nordic_dfu_transport_frame(FuNordicDfuTransport *transport,
+			      const NrfDfuProtoAction *action,
+			      guint8 *frame,
+			      const guint8 **bytes,
+			      gsize *length,
+			      GError **error)
+{
+	if (!transport->slip) {
+		*bytes = action->bytes;
+		*length = action->length;
+		return TRUE;
+	}
+	*length = nrf_dfu_proto_serial_encode(action->channel,
+					      action->bytes,
+					      action->length,
+					      frame,
+					      NRF_DFU_PROTO_MTU_MAX);
+	if (*length == 0) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INTERNAL,
+			    "%s does not fit in a frame",
+			    nrf_dfu_proto_op_to_string(action->op));
+		return FALSE;
+	}
+	*bytes = frame;
+	return TRUE;
+}
+
 gboolean
 fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  NrfDfuProtoSession *session,
@@ -70,7 +102,10 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  GError **error)
 {
 	guint8 buf[FU_NORDIC_DFU_READ_SIZE] = {0};
+	g_autofree guint8 *frame = transport->slip ? g_malloc(NRF_DFU_PROTO_MTU_MAX) : NULL;
+	NrfDfuProtoSlipDecoder rx;
 
+	nrf_dfu_proto_slip_decoder_init(&rx);
 	while (TRUE) {
 		NrfDfuProtoAction action = {0};
 		gsize actual = 0;
@@ -88,10 +123,20 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 					    fu_nordic_dfu_proto_error_to_fwupd(action.error),
 					    action.message);
 			return FALSE;
-		case NRF_DFU_PROTO_ACTION_SEND:
+		case NRF_DFU_PROTO_ACTION_SEND: {
+			const guint8 *bytes = NULL;
+			gsize length = 0;
+			if (!fu_nordic_dfu_transport_frame(transport,
+							   &action,
+							   frame,
+							   &bytes,
+							   &length,
+							   error))
+				return FALSE;
 			if (!transport->write(transport->device,
-					      action.bytes,
-					      action.length,
+					      action.channel,
+					      bytes,
+					      length,
 					      MAX(action.timeout_ms, 1),
 					      &error_local)) {
 				g_debug("sending %s: %s",
@@ -107,6 +152,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 							PROTO_IO_OK,
 							fu_nordic_dfu_now_ms());
 			break;
+		}
 		case NRF_DFU_PROTO_ACTION_RECEIVE:
 			/* fwupd names a recorded IN transfer by the buffer it was given: the same
 			 * buffer every time, so that emulation replays what it recorded */
@@ -123,6 +169,15 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 				    NULL,
 				    0,
 				    fu_nordic_dfu_now_ms());
+				break;
+			}
+			if (transport->slip) {
+				nrf_dfu_proto_serial_feed(&rx,
+							  session,
+							  PROTO_IO_OK,
+							  buf,
+							  actual,
+							  fu_nordic_dfu_now_ms());
 				break;
 			}
 			nrf_dfu_proto_session_feed_received(session,
@@ -544,7 +599,7 @@ fu_nordic_dfu_write_firmware(FuNordicDfuTransport *transport,
 		       images->len,
 		       g_bytes_get_size(bin));
 		nrf_dfu_proto_session_init(session);
-		session->mtu_max = state->mtu_max;
+		session->packet_size = state->packet_size;
 		session->byte_us = state->byte_us;
 		nrf_dfu_proto_session_start_transfer(
 		    session,

@@ -42,13 +42,18 @@
 /* the bytes the executor moves; one implementation per transport */
 typedef struct {
 	FuDevice *device;
+	/* a serial link (USB CDC ACM, UART): both channels go in one SLIP stream, so write gets
+	 * whole SLIP frames and read returns bytes of the stream; else write gets the core's
+	 * unframed requests and packets and read returns one response */
+	gboolean slip;
 	gboolean (*write)(FuDevice *device,
+			  NrfDfuProtoChannel channel,
 			  const guint8 *buf,
 			  gsize bufsz,
 			  guint timeout_ms,
 			  GError **error);
-	/* reads what has arrived, waiting at most timeout_ms for the first byte; a timeout
-	 * with nothing read is FWUPD_ERROR_TIMED_OUT */
+	/* reads what has arrived (or one notification), waiting at most timeout_ms for the first
+	 * byte; a timeout with nothing read is FWUPD_ERROR_TIMED_OUT */
 	gboolean (*read)(FuDevice *device,
 			 guint8 *buf,
 			 gsize bufsz,
@@ -72,8 +77,8 @@ typedef struct {
 	FuNordicDfuTransport transport;
 	FuNordicDfuIdentity identity;
 	guint16 prn;
-	guint16 mtu_max; /* cap on the frame size, 0 for the device's: BLE sizes it from the link */
-	guint32 byte_us; /* the link's time for one byte, 0 for the core's default */
+	gsize packet_size; /* data bytes a packet carries, 0 for the device's MTU: BLE's link */
+	guint32 byte_us;   /* the link's time for one byte, 0 for the core's default */
 	guint images_done; /* images of the package written before the last re-enumeration */
 	guint32 app_version;
 	gboolean has_app_version;

@@ -301,8 +301,7 @@ fu_nordic_dfu_device_checks_func(void)
 	g_assert_no_error(error);
 }
 
-/* any ATT MTU BlueZ may report (a guint16) gives a packet the link carries and a core MTU
- * that holds exactly one such packet: 2 * (chunk + 1) + 1 once wrapped above 32 KiB */
+/* any ATT MTU BlueZ may report (a guint16) gives a packet the link carries */
 static void
 fu_nordic_dfu_ble_mtu_func(void)
 {
@@ -313,57 +312,51 @@ fu_nordic_dfu_ble_mtu_func(void)
 	g_assert_cmpuint(fu_nordic_dfu_ble_att_mtu_bounded(G_MAXUINT16), ==, 517);
 	for (guint att_mtu = 0; att_mtu <= G_MAXUINT16; att_mtu++) {
 		guint bounded = fu_nordic_dfu_ble_att_mtu_bounded(att_mtu);
-		gsize chunk = bounded - FU_NORDIC_DFU_BLE_ATT_HEADER;
 		g_assert_cmpuint(bounded, >=, FU_NORDIC_DFU_BLE_ATT_MTU_DEFAULT);
 		g_assert_cmpuint(bounded, <=, FU_NORDIC_DFU_BLE_ATT_MTU_MAX);
-		g_assert_cmpuint(fu_nordic_dfu_ble_core_mtu(chunk), ==, 2 * (chunk + 1) + 1);
 	}
 }
 
-/* on BLE the MTU GET is answered by the plugin, with the link's MTU: the core reads the SDK's
- * reply, response opcode, request opcode, success, then the MTU little-endian (one whose low
- * byte is SLIP's END, escaped) */
+/* on BLE the core's bytes go to the characteristics as they are: object data of at most one
+ * packet, and requests that are never empty and never an MTU get, which BLE does not have */
 static void
-fu_nordic_dfu_ble_mtu_reply_func(void)
+fu_nordic_dfu_ble_request_func(void)
 {
-	const guint8 request[] = {NRF_DFU_PROTO_OP_MTU_GET};
-	const guint8 reply[] = {0x60, 0x07, 0x01, 0xC0, 0x02};
-	guint8 request_frame[2 * sizeof(request) + 1] = {0};
-	guint8 reply_frame[2 * sizeof(reply) + 1] = {0};
-	guint8 buf[64] = {0};
-	gsize request_framesz;
-	gsize reply_framesz;
-	gsize actual = 0;
-	FuNordicDfuBleChannel channel = FU_NORDIC_DFU_BLE_CHANNEL_PACKET;
-	g_autoptr(GByteArray) pending_reply = NULL;
-	g_autoptr(GByteArray) req = NULL;
+	const guint8 data[21] = {0xC0, 0xDB};
+	const guint8 select[] = {NRF_DFU_PROTO_OP_SELECT, NRF_DFU_PROTO_OBJECT_DATA};
+	const guint8 mtu_get[] = {NRF_DFU_PROTO_OP_MTU_GET};
+	g_autoptr(GError) error_long = NULL;
+	g_autoptr(GError) error_empty = NULL;
+	g_autoptr(GError) error_mtu = NULL;
 	g_autoptr(GError) error = NULL;
 
-	request_framesz = nrf_dfu_proto_slip_encode(request,
-						    sizeof(request),
-						    request_frame,
-						    sizeof(request_frame));
-	req = fu_nordic_dfu_ble_unframe_request(request_frame,
-						request_framesz,
-						20,
-						0x02C0,
-						&pending_reply,
-						&channel,
-						&error);
+	g_assert_true(
+	    fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_PACKET, data, 20, 20, &error));
 	g_assert_no_error(error);
-	g_assert_nonnull(req);
-	g_assert_cmpuint(req->len, ==, 0);
-	g_assert_cmpint(channel, ==, FU_NORDIC_DFU_BLE_CHANNEL_NONE);
-	g_assert_true(fu_nordic_dfu_ble_take_pending_reply(&pending_reply,
-							   buf,
-							   sizeof(buf),
-							   &actual,
-							   &error));
+	g_assert_true(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
+						      select,
+						      sizeof(select),
+						      20,
+						      &error));
 	g_assert_no_error(error);
-	g_assert_null(pending_reply);
-	reply_framesz =
-	    nrf_dfu_proto_slip_encode(reply, sizeof(reply), reply_frame, sizeof(reply_frame));
-	g_assert_cmpmem(buf, actual, reply_frame, reply_framesz);
+	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_PACKET,
+						       data,
+						       sizeof(data),
+						       20,
+						       &error_long));
+	g_assert_error(error_long, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
+	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
+						       select,
+						       0,
+						       20,
+						       &error_empty));
+	g_assert_error(error_empty, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
+	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
+						       mtu_get,
+						       sizeof(mtu_get),
+						       20,
+						       &error_mtu));
+	g_assert_error(error_mtu, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
 }
 
 /* a read of @fd through fwupd's FuIOChannel, as the UART and BLE devices read, that fails:
@@ -462,7 +455,7 @@ main(int argc, char **argv)
 	g_test_add_func("/nordic-dfu/not-a-package", fu_nordic_dfu_not_a_package_func);
 	g_test_add_func("/nordic-dfu/degenerate", fu_nordic_dfu_degenerate_func);
 	g_test_add_func("/nordic-dfu/ble-mtu", fu_nordic_dfu_ble_mtu_func);
-	g_test_add_func("/nordic-dfu/ble-mtu-reply", fu_nordic_dfu_ble_mtu_reply_func);
+	g_test_add_func("/nordic-dfu/ble-request", fu_nordic_dfu_ble_request_func);
 	g_test_add_func("/nordic-dfu/ble-fd", fu_nordic_dfu_ble_fd_func);
 	g_test_add_func("/nordic-dfu/read-gone", fu_nordic_dfu_read_gone_func);
 	g_test_add_func("/nordic-dfu/device-checks", fu_nordic_dfu_device_checks_func);

@@ -46,6 +46,7 @@ G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUartDevice,
 
 static gboolean
 fu_nordic_dfu_uart_device_write_cb(FuDevice *device,
+				   NrfDfuProtoChannel channel,
 				   const guint8 *buf,
 				   gsize bufsz,
 				   guint timeout_ms,
@@ -364,6 +365,8 @@ fu_nordic_dfu_uart_device_init(FuNordicDfuUartDevice *self)
 	self->baud_rate = FU_NORDIC_DFU_UART_BAUD_RATE_DEFAULT;
 	self->flow_control = TRUE;
 	self->state.transport.device = FU_DEVICE(self);
+	/* both channels in one SLIP stream */
+	self->state.transport.slip = TRUE;
 	self->state.transport.write = fu_nordic_dfu_uart_device_write_cb;
 	self->state.transport.read = fu_nordic_dfu_uart_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));

@@ -51,6 +51,7 @@ G_DEFINE_TYPE_WITH_CODE(FuNordicDfuUsbDevice,
 
 static gboolean
 fu_nordic_dfu_usb_device_write_cb(FuDevice *device,
+				  NrfDfuProtoChannel channel,
 				  const guint8 *buf,
 				  gsize bufsz,
 				  guint timeout_ms,
@@ -372,6 +373,8 @@ static void
 fu_nordic_dfu_usb_device_init(FuNordicDfuUsbDevice *self)
 {
 	self->state.transport.device = FU_DEVICE(self);
+	/* both channels in one SLIP stream */
+	self->state.transport.slip = TRUE;
 	self->state.transport.write = fu_nordic_dfu_usb_device_write_cb;
 	self->state.transport.read = fu_nordic_dfu_usb_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));

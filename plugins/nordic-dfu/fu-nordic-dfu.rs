@@ -42,14 +42,3 @@ struct FuStructNordicDfuButtonlessResponse {
     request_op: u8 == 0x01,
     result: FuNordicDfuButtonlessResult,
 }
-
-// the reply to MTU GET, made by the plugin on BLE where the MTU is the link's
-// (nrf_dfu_req_handler.h): the response opcode, the request's opcode, success, then the MTU
-#[derive(New, Default)]
-#[repr(C, packed)]
-struct FuStructNordicDfuMtuResponse {
-    opcode: u8 == 0x60,
-    request_op: u8 == 0x07,
-    result: u8 == 0x01,
-    mtu: u16le,
-}

@@ -8,7 +8,7 @@
 
 /*
  * What the nordic-dfu transport fuzz targets (UART and BLE) share: the device they run the
- * plugin's code on, the check of each frame the plugin writes, and the transfer after setup.
+ * plugin's code on, and the transfer after setup.
  */
 
 #include "fu-context-private.h"
@@ -29,19 +29,9 @@ fu_nordic_dfu_fuzz_device_new(void)
 	return device;
 }
 
-/* a write is one whole SLIP frame (its only END at its end) of at most @mtu_max bytes */
-static void
-fu_nordic_dfu_fuzz_check_frame(const guint8 *buf, gsize bufsz, gsize mtu_max)
-{
-	g_assert_cmpuint(bufsz, >, 0);
-	g_assert_cmpuint(bufsz, <=, mtu_max);
-	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
-	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
-}
-
 /* the plugin's setup on @transport, then, if it succeeded and @image_size is not 0, the
- * transfer of an init packet and an image of fixed bytes with the PRN @prn, the session capped
- * at state->mtu_max (0 for the device's) */
+ * transfer of an init packet and an image of fixed bytes with the PRN @prn, the session's
+ * packets of state->packet_size (0 for what the device's MTU allows) */
 static void
 fu_nordic_dfu_fuzz_run(FuNordicDfuTransport *transport,
 		       FuNordicDfuState *state,
@@ -68,7 +58,7 @@ fu_nordic_dfu_fuzz_run(FuNordicDfuTransport *transport,
 		image[i] = (guint8)(i * 7 + 3);
 	session = g_new0(NrfDfuProtoSession, 1);
 	nrf_dfu_proto_session_init(session);
-	session->mtu_max = state->mtu_max;
+	session->packet_size = state->packet_size;
 	nrf_dfu_proto_session_start_transfer(session,
 					     init_packet,
 					     init_packet_size,

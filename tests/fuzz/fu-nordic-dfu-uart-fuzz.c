@@ -8,9 +8,10 @@
  * libFuzzer target for what the nordic-dfu plugin makes of the bytes a Secure DFU bootloader
  * sends on a UART (or USB CDC ACM port): the port hands over whatever has arrived, so a read
  * may hold part of a SLIP frame, several frames, noise or escapes split anywhere. The plugin
- * passes each read to the core (fu_nordic_dfu_run_session(): SLIP decoding, the frame queue,
- * the response decoder) and parses the identity replies itself (fu_nordic_dfu_setup(): ping,
- * HW version, FW versions, then the instance IDs and versions of the device).
+ * passes each read to the core (fu_nordic_dfu_run_session(): the serial link's SLIP stream
+ * decoder, the response queue, the response decoder) and parses the identity replies itself
+ * (fu_nordic_dfu_setup(): ping, HW version, FW versions, then the instance IDs and versions of the
+ * device).
  *
  * Input: a flags byte (bit 0 no ping, bit 1 also run a transfer of a fixed 300-byte image,
  * bits 2-3 the PRN), then the reads: a length byte and that many bytes each, as the port
@@ -30,12 +31,28 @@ typedef struct {
 	guint writes;
 } FuzzPort;
 
+/* a write on a serial link is one whole SLIP frame (its only END at its end) of at most
+ * @mtu_max bytes */
+static void
+fuzz_check_frame(const guint8 *buf, gsize bufsz, gsize mtu_max)
+{
+	g_assert_cmpuint(bufsz, >, 0);
+	g_assert_cmpuint(bufsz, <=, mtu_max);
+	g_assert_cmpuint(buf[bufsz - 1], ==, NRF_DFU_PROTO_SLIP_END);
+	g_assert_null(memchr(buf, NRF_DFU_PROTO_SLIP_END, bufsz - 1));
+}
+
 static gboolean
-fuzz_write(FuDevice *device, const guint8 *buf, gsize bufsz, guint timeout_ms, GError **error)
+fuzz_write(FuDevice *device,
+	   NrfDfuProtoChannel channel,
+	   const guint8 *buf,
+	   gsize bufsz,
+	   guint timeout_ms,
+	   GError **error)
 {
 	FuzzPort *port = g_object_get_data(G_OBJECT(device), "fuzz-port");
 
-	fu_nordic_dfu_fuzz_check_frame(buf, bufsz, NRF_DFU_PROTO_MTU_MAX);
+	fuzz_check_frame(buf, bufsz, NRF_DFU_PROTO_MTU_MAX);
 	g_assert_cmpuint(timeout_ms, >, 0);
 	port->writes++;
 	return TRUE;
@@ -73,7 +90,7 @@ int
 LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 {
 	FuzzPort port = {0};
-	FuNordicDfuTransport transport = {.write = fuzz_write, .read = fuzz_read};
+	FuNordicDfuTransport transport = {.slip = TRUE, .write = fuzz_write, .read = fuzz_read};
 	FuNordicDfuState state = {0};
 	g_autoptr(FuDevice) device = NULL;
 

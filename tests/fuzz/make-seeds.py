@@ -196,7 +196,7 @@ def nordic_link_seeds(outdir):
     noisy = b"\x00\x55\xc0" + identity[1][:9] + b"\xdb\x01\xc0" + identity[0]
     write(outdir, target, "noise-bad-escape", bytes([0x00]) + reads([noisy] + identity[1:]))
 
-    # BLE: notifications are datagrams, unframed; MTU get is answered by the plugin
+    # BLE: notifications are datagrams, unframed; no MTU get, the core is given the packet size
     target = "fu-nordic-dfu-ble-fuzz"
     init = bytes((i * 5 + 1) & 0xFF for i in range(140))
     image = bytes((i * 7 + 3) & 0xFF for i in range(700))

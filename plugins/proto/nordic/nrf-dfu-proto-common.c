@@ -226,13 +226,12 @@ nrf_dfu_proto_slip_encoded_size(const uint8_t *buf, size_t len)
 	return size;
 }
 
-size_t
-nrf_dfu_proto_slip_encode(const uint8_t *buf, size_t len, uint8_t *out, size_t out_size)
+/* @buf escaped into @out, which has room for it; returns the bytes written */
+static size_t
+nrf_dfu_proto_slip_escape(const uint8_t *buf, size_t len, uint8_t *out)
 {
 	size_t j = 0;
 
-	if (out == NULL || nrf_dfu_proto_slip_encoded_size(buf, len) > out_size)
-		return 0;
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] == NRF_DFU_PROTO_SLIP_END) {
 			out[j++] = NRF_DFU_PROTO_SLIP_ESC;
@@ -244,6 +243,38 @@ nrf_dfu_proto_slip_encode(const uint8_t *buf, size_t len, uint8_t *out, size_t o
 			out[j++] = buf[i];
 		}
 	}
+	return j;
+}
+
+size_t
+nrf_dfu_proto_slip_encode(const uint8_t *buf, size_t len, uint8_t *out, size_t out_size)
+{
+	size_t j;
+
+	if (out == NULL || nrf_dfu_proto_slip_encoded_size(buf, len) > out_size)
+		return 0;
+	j = nrf_dfu_proto_slip_escape(buf, len, out);
+	out[j++] = NRF_DFU_PROTO_SLIP_END;
+	return j;
+}
+
+size_t
+nrf_dfu_proto_serial_encode(NrfDfuProtoChannel channel,
+			    const uint8_t *buf,
+			    size_t len,
+			    uint8_t *out,
+			    size_t out_size)
+{
+	/* the WRITE opcode (0x08) needs no escape */
+	const uint8_t write_op = NRF_DFU_PROTO_OP_WRITE;
+	size_t j;
+
+	if (channel != NRF_DFU_PROTO_CHANNEL_PACKET)
+		return nrf_dfu_proto_slip_encode(buf, len, out, out_size);
+	if (out == NULL || 1 + nrf_dfu_proto_slip_encoded_size(buf, len) > out_size)
+		return 0;
+	out[0] = write_op;
+	j = 1 + nrf_dfu_proto_slip_escape(buf, len, out + 1);
 	out[j++] = NRF_DFU_PROTO_SLIP_END;
 	return j;
 }

@@ -40,8 +40,8 @@ enum {
 	ST_DATA_EXECUTE,
 };
 
-/* the builder fills these in s->req_buf / s->tx; "built" means tx holds the next frame */
-#define BUILT(s) ((s)->tx_len > 0)
+/* the builder points tx_bytes at the next request (in s->tx) or packet (in the image) */
+#define BUILT(s) ((s)->tx_bytes != NULL)
 
 static void
 nrf_dfu_proto_session_fail(NrfDfuProtoSession *s, NrfDfuProtoError error, const char *fmt, ...)
@@ -64,6 +64,7 @@ static void
 nrf_dfu_proto_session_goto(NrfDfuProtoSession *s, int step)
 {
 	s->step = step;
+	s->tx_bytes = NULL;
 	s->tx_len = 0;
 	s->sent = false;
 	s->expect_notification = false;
@@ -83,7 +84,6 @@ void
 nrf_dfu_proto_session_init(NrfDfuProtoSession *s)
 {
 	memset(s, 0, sizeof(*s));
-	nrf_dfu_proto_slip_decoder_init(&s->rx);
 	s->phase = NRF_DFU_PROTO_PHASE_IDLE;
 	s->mtu = NRF_DFU_PROTO_MTU_UART;
 	s->write_size = nrf_dfu_proto_write_size(s->mtu);
@@ -183,7 +183,7 @@ nrf_dfu_proto_session_buf(NrfDfuProtoSession *s)
 	return s->object == NRF_DFU_PROTO_OBJECT_COMMAND ? s->init_packet : s->image;
 }
 
-/* builds the frame of the current step into s->tx */
+/* builds the request of the current step into s->tx, or points at the data of its write */
 static bool
 nrf_dfu_proto_session_build(NrfDfuProtoSession *s)
 {
@@ -259,7 +259,15 @@ nrf_dfu_proto_session_build(NrfDfuProtoSession *s)
 		nrf_dfu_proto_session_fail(s, NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT, "bad step");
 		return false;
 	}
-	len = nrf_dfu_proto_request_encode(&req, s->req_buf, sizeof(s->req_buf));
+	s->pending_op = req.op;
+	/* object data goes on the packet channel as it is */
+	if (req.op == NRF_DFU_PROTO_OP_WRITE) {
+		s->write_len = req.data_len;
+		s->tx_bytes = req.data;
+		s->tx_len = req.data_len;
+		return true;
+	}
+	len = nrf_dfu_proto_request_encode(&req, s->tx, sizeof(s->tx));
 	if (len == 0) {
 		nrf_dfu_proto_session_fail(s,
 					   NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT,
@@ -267,17 +275,8 @@ nrf_dfu_proto_session_build(NrfDfuProtoSession *s)
 					   nrf_dfu_proto_op_to_string(req.op));
 		return false;
 	}
-	s->tx_len = nrf_dfu_proto_slip_encode(s->req_buf, len, s->tx, sizeof(s->tx));
-	if (s->tx_len == 0) {
-		nrf_dfu_proto_session_fail(s,
-					   NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT,
-					   "%s does not fit in a frame",
-					   nrf_dfu_proto_op_to_string(req.op));
-		return false;
-	}
-	s->pending_op = req.op;
-	if (req.op == NRF_DFU_PROTO_OP_WRITE)
-		s->write_len = req.data_len;
+	s->tx_bytes = s->tx;
+	s->tx_len = len;
 	return true;
 }
 
@@ -352,7 +351,17 @@ nrf_dfu_proto_session_count_retry(NrfDfuProtoSession *s, const char *what)
 	s->stats.restarts++;
 	if (s->retries > NRF_DFU_PROTO_OBJECT_RETRIES) {
 		/* the device's offset and CRC only when the last reply carried them */
-		if (from_crc && dev_offset == s->obj_start && s->offset > s->obj_start)
+		if (from_crc && dev_offset == s->obj_start && s->offset > s->obj_start &&
+		    s->packet_size != 0)
+			/* not one packet arrived: longer than the link carries */
+			snprintf(seen,
+				 sizeof(seen),
+				 "device offset %u; host offset %u: it took none of the writes "
+				 "of up to %u bytes, the packet size of the link",
+				 (unsigned)dev_offset,
+				 (unsigned)s->offset,
+				 (unsigned)s->write_size);
+		else if (from_crc && dev_offset == s->obj_start && s->offset > s->obj_start)
 			/* not one write arrived: frames longer than the device takes */
 			snprintf(seen,
 				 sizeof(seen),
@@ -657,6 +666,13 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 			return;
 		}
 		s->prn_count = 0;
+		/* a transport that sizes its packets itself has no MTU get (BLE's has not) */
+		if (s->packet_size != 0) {
+			s->write_size = s->packet_size;
+			s->phase = NRF_DFU_PROTO_PHASE_COMMAND;
+			nrf_dfu_proto_session_goto(s, ST_CMD_SELECT);
+			return;
+		}
 		nrf_dfu_proto_session_goto(s, ST_MTU);
 		return;
 	case ST_MTU: {
@@ -1085,7 +1101,10 @@ nrf_dfu_proto_session_next(NrfDfuProtoSession *s, uint64_t now_ms, NrfDfuProtoAc
 		}
 		if (!s->sent) {
 			action->kind = NRF_DFU_PROTO_ACTION_SEND;
-			action->bytes = s->tx;
+			action->channel = s->pending_op == NRF_DFU_PROTO_OP_WRITE
+					      ? NRF_DFU_PROTO_CHANNEL_PACKET
+					      : NRF_DFU_PROTO_CHANNEL_CONTROL;
+			action->bytes = s->tx_bytes;
 			action->length = s->tx_len;
 			action->timeout_ms = s->step_timeout_ms;
 			action->op = s->pending_op;
@@ -1178,7 +1197,7 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 				    size_t len,
 				    uint64_t now_ms)
 {
-	size_t pos = 0;
+	unsigned idx;
 
 	(void)now_ms;
 	if (s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
@@ -1198,26 +1217,48 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 								    : "transport error");
 		return;
 	}
+	if (buf == NULL || len == 0)
+		return;
+	/* longer than any response, or no room left: dropped */
+	if (len > sizeof(s->queue[0]) || s->queue_count >= NRF_DFU_PROTO_QUEUE_MAX) {
+		s->stats.frames_dropped++;
+		return;
+	}
+	idx = (s->queue_head + s->queue_count) % NRF_DFU_PROTO_QUEUE_MAX;
+	memcpy(s->queue[idx], buf, len);
+	s->queue_len[idx] = len;
+	s->queue_count++;
+}
+
+void
+nrf_dfu_proto_serial_feed(NrfDfuProtoSlipDecoder *rx,
+			  NrfDfuProtoSession *s,
+			  ProtoIo io,
+			  const uint8_t *buf,
+			  size_t len,
+			  uint64_t now_ms)
+{
+	size_t pos = 0;
+
+	if (io != PROTO_IO_OK || s->phase == NRF_DFU_PROTO_PHASE_DONE ||
+	    s->phase == NRF_DFU_PROTO_PHASE_FAILED || s->phase == NRF_DFU_PROTO_PHASE_IDLE) {
+		nrf_dfu_proto_session_feed_received(s, io, NULL, 0, now_ms);
+		return;
+	}
 	while (buf != NULL && pos < len) {
 		size_t consumed = 0;
-		bool ended =
-		    nrf_dfu_proto_slip_decoder_feed(&s->rx, buf + pos, len - pos, &consumed);
+		bool ended = nrf_dfu_proto_slip_decoder_feed(rx, buf + pos, len - pos, &consumed);
 		/* bytes that end no frame: the device may be sending one that never ends */
 		if (ended || (consumed > 0 && buf[pos + consumed - 1] == NRF_DFU_PROTO_SLIP_END))
 			s->unended = 0;
 		else
 			s->unended += consumed;
-		if (ended) {
-			if (s->queue_count < NRF_DFU_PROTO_QUEUE_MAX) {
-				unsigned idx =
-				    (s->queue_head + s->queue_count) % NRF_DFU_PROTO_QUEUE_MAX;
-				memcpy(s->queue[idx], s->rx.buf, s->rx.len);
-				s->queue_len[idx] = s->rx.len;
-				s->queue_count++;
-			} else {
-				s->stats.frames_dropped++;
-			}
-		}
+		if (ended)
+			nrf_dfu_proto_session_feed_received(s,
+							    PROTO_IO_OK,
+							    rx->buf,
+							    rx->len,
+							    now_ms);
 		pos += consumed;
 		if (consumed == 0)
 			break;

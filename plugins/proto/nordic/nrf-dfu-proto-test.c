@@ -40,9 +40,13 @@ typedef struct {
 	unsigned hostile_execute_object;
 	bool silent_execute;
 	bool forget_on_silence;
-	bool late_replies;   /* every reply comes 1 ms before the action's timeout */
-	unsigned steps;	     /* out: actions the run took */
-	uint64_t elapsed_ms; /* out: the time the run fed the session */
+	bool late_replies;	/* every reply comes 1 ms before the action's timeout */
+	bool drop_packets;	/* a link that loses every packet */
+	unsigned packet_writes; /* out: writes sent on the packet channel */
+	size_t largest_packet;	/* out: the most data one of them carried */
+	unsigned mtu_gets;	/* out: MTU get requests sent */
+	unsigned steps;		/* out: actions the run took */
+	uint64_t elapsed_ms;	/* out: the time the run fed the session */
 } RunOpts;
 
 /* the hostile device of RunOpts: true when it took the request in place of the fake */
@@ -66,12 +70,39 @@ run_hostile(FakeBl *bl, const RunOpts *opts, const NrfDfuProtoAction *a)
 	return true;
 }
 
-/* executes the session's actions against the fake; returns the final action kind */
+/* the unframed request of a SEND on its channel: object data on the packet channel, a request
+ * that starts with its opcode on the control channel; counted in @opts */
+static void
+check_send(const NrfDfuProtoAction *a, const RunOpts *opts)
+{
+	RunOpts *out = (RunOpts *)opts;
+
+	if (a->channel == NRF_DFU_PROTO_CHANNEL_PACKET) {
+		CHECK(a->op == NRF_DFU_PROTO_OP_WRITE);
+		if (out != NULL) {
+			out->packet_writes++;
+			if (a->length > out->largest_packet)
+				out->largest_packet = a->length;
+		}
+		return;
+	}
+	CHECK(a->channel == NRF_DFU_PROTO_CHANNEL_CONTROL);
+	CHECK(a->length > 0 && a->length <= NRF_DFU_PROTO_REQUEST_MAX && a->bytes[0] == a->op);
+	if (out != NULL && a->op == NRF_DFU_PROTO_OP_MTU_GET)
+		out->mtu_gets++;
+}
+
+/* executes the session's actions against the fake, over the serial link's SLIP stream as the
+ * SDK's serial transport has it; returns the final action kind */
 static NrfDfuProtoActionKind
 run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *last)
 {
+	static uint8_t frame[NRF_DFU_PROTO_MTU_MAX];
+	NrfDfuProtoSlipDecoder rx;
 	uint64_t now = 1000;
 	bool reset_done = false;
+
+	nrf_dfu_proto_slip_decoder_init(&rx);
 	for (unsigned i = 0; i < 200000; i++) {
 		NrfDfuProtoAction a;
 		nrf_dfu_proto_session_next(s, now, &a);
@@ -84,9 +115,19 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 		case NRF_DFU_PROTO_ACTION_DONE:
 		case NRF_DFU_PROTO_ACTION_ERROR:
 			return a.kind;
-		case NRF_DFU_PROTO_ACTION_SEND:
-			if (!run_hostile(bl, opts, &a))
-				fake_bl_receive(bl, a.bytes, a.length);
+		case NRF_DFU_PROTO_ACTION_SEND: {
+			size_t n = nrf_dfu_proto_serial_encode(a.channel,
+							       a.bytes,
+							       a.length,
+							       frame,
+							       sizeof(frame));
+			check_send(&a, opts);
+			CHECK(n > 0);
+			if (opts != NULL && opts->drop_packets &&
+			    a.channel == NRF_DFU_PROTO_CHANNEL_PACKET)
+				n = 0;
+			if (n > 0 && !run_hostile(bl, opts, &a))
+				fake_bl_receive(bl, frame, n);
 			now += 1;
 			nrf_dfu_proto_session_feed_sent(s, PROTO_IO_OK, now);
 			if (opts != NULL && opts->reset_after_data_writes != 0 &&
@@ -103,6 +144,7 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 				return NRF_DFU_PROTO_ACTION_SEND;
 			}
 			break;
+		}
 		case NRF_DFU_PROTO_ACTION_RECEIVE:
 			if (bl->out_len == 0) {
 				now += a.timeout_ms;
@@ -120,18 +162,20 @@ run(NrfDfuProtoSession *s, FakeBl *bl, const RunOpts *opts, NrfDfuProtoAction *l
 					size_t n = bl->out_len - off < opts->chunk
 						       ? bl->out_len - off
 						       : opts->chunk;
-					nrf_dfu_proto_session_feed_received(s,
-									    PROTO_IO_OK,
-									    bl->out + off,
-									    n,
-									    now);
+					nrf_dfu_proto_serial_feed(&rx,
+								  s,
+								  PROTO_IO_OK,
+								  bl->out + off,
+								  n,
+								  now);
 				}
 			} else {
-				nrf_dfu_proto_session_feed_received(s,
-								    PROTO_IO_OK,
-								    bl->out,
-								    bl->out_len,
-								    now);
+				nrf_dfu_proto_serial_feed(&rx,
+							  s,
+							  PROTO_IO_OK,
+							  bl->out,
+							  bl->out_len,
+							  now);
 			}
 			bl->out_len = 0;
 			break;
@@ -485,6 +529,101 @@ test_mtu_too_small(void)
 	CHECK(f->s.stats.objects_created == 0 && f->bl.largest_frame <= 5);
 }
 
+/* a transport that sizes its packets itself (BLE) is never asked its MTU: every write carries
+ * at most the packet size, on the packet channel */
+static void
+test_packet_size_without_mtu_get(void)
+{
+	Fixture *f = fixture_new();
+	RunOpts opts = {0};
+
+	start(&f->s, 0, 0, true);
+	f->s.packet_size = 20;
+	CHECK(run(&f->s, &f->bl, &opts, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(f->bl.activated && flash_matches(&f->bl));
+	CHECK(opts.mtu_gets == 0 && f->bl.ops[2] == NRF_DFU_PROTO_OP_SELECT);
+	CHECK(f->s.write_size == 20 && opts.largest_packet == 20);
+	/* 141 / 20 + 4096 / 20 + 4096 / 20 + 1808 / 20, each rounded up */
+	CHECK(opts.packet_writes == 8 + 205 + 205 + 91 && f->bl.data_writes == 205 + 205 + 91);
+
+	/* a link that loses every packet: the error names the packet size */
+	fake_bl_init(&f->bl, image, sizeof(image));
+	opts = (RunOpts){.drop_packets = true};
+	start(&f->s, 0, 0, true);
+	f->s.packet_size = 20;
+	CHECK(run(&f->s, &f->bl, &opts, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_CRC && f->a.message != NULL &&
+	      strstr(f->a.message,
+		     "it took none of the writes of up to 20 bytes, the packet size of the "
+		     "link") != NULL);
+	CHECK(!f->bl.activated);
+	fprintf(stderr, "packets lost: %s\n", f->a.message != NULL ? f->a.message : "(none)");
+
+	/* without it the serial transport's MTU sets the write size */
+	fake_bl_init(&f->bl, image, sizeof(image));
+	opts = (RunOpts){0};
+	start(&f->s, 0, 0, true);
+	CHECK(run(&f->s, &f->bl, &opts, &f->a) == NRF_DFU_PROTO_ACTION_DONE);
+	CHECK(opts.mtu_gets == 1 && opts.largest_packet == 64);
+}
+
+/* serial links: a request is one SLIP frame as it is, object data the WRITE request that
+ * carries it (nrf_dfu_serial.c), each frame's only END at its end */
+static void
+test_serial_encode(void)
+{
+	const uint8_t select[] = {0x06, 0x01};
+	const uint8_t data[] = {0xC0, 0x11, 0xDB};
+	const uint8_t select_frame[] = {0x06, 0x01, 0xC0};
+	const uint8_t data_frame[] = {0x08, 0xDB, 0xDC, 0x11, 0xDB, 0xDD, 0xC0};
+	uint8_t out[16];
+
+	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_CONTROL,
+					  select,
+					  sizeof(select),
+					  out,
+					  sizeof(out)) == sizeof(select_frame));
+	CHECK(memcmp(out, select_frame, sizeof(select_frame)) == 0);
+	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET,
+					  data,
+					  sizeof(data),
+					  out,
+					  sizeof(out)) == sizeof(data_frame));
+	CHECK(memcmp(out, data_frame, sizeof(data_frame)) == 0);
+	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET,
+					  data,
+					  sizeof(data),
+					  out,
+					  sizeof(data_frame) - 1) == 0);
+	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET, data, 0, out, 2) == 2 &&
+	      out[0] == 0x08 && out[1] == 0xC0);
+}
+
+/* responses fed whole, as BLE's notifications are: the reply is taken, one longer than any
+ * response is dropped and counted */
+static void
+test_unframed_responses(void)
+{
+	static NrfDfuProtoSession s;
+	const uint8_t ping_reply[] = {0x60, 0x09, 0x01, 0x01};
+	uint8_t too_long[NRF_DFU_PROTO_SLIP_RX_MAX + 1] = {0x60, 0x09, 0x01, 0x01};
+	NrfDfuProtoRequest req = {.op = NRF_DFU_PROTO_OP_PING};
+	NrfDfuProtoAction a;
+
+	nrf_dfu_proto_session_init(&s);
+	nrf_dfu_proto_session_start_request(&s, &req);
+	nrf_dfu_proto_session_next(&s, 0, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_SEND && a.channel == NRF_DFU_PROTO_CHANNEL_CONTROL);
+	CHECK(a.length == 2 && a.bytes[0] == 0x09 && a.bytes[1] == 0x01);
+	nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, 1);
+	nrf_dfu_proto_session_feed_received(&s, PROTO_IO_OK, too_long, sizeof(too_long), 2);
+	nrf_dfu_proto_session_next(&s, 2, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_RECEIVE && s.stats.frames_dropped == 1);
+	nrf_dfu_proto_session_feed_received(&s, PROTO_IO_OK, ping_reply, sizeof(ping_reply), 3);
+	nrf_dfu_proto_session_next(&s, 3, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_DONE && s.response.ping_id == 1);
+}
+
 static void
 test_prn(void)
 {
@@ -755,12 +894,14 @@ test_timeout_names_what_came(void)
 	static const uint8_t other[] =
 	    {0x60, 0x06, 0x01, 0, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xC0};
 	uint8_t endless[200];
+	NrfDfuProtoSlipDecoder rx;
 	NrfDfuProtoAction a;
 	uint64_t now = 1000;
 
 	memset(endless, 0x55, sizeof(endless));
 	for (unsigned kind = 0; kind < 2; kind++) {
 		start(&s, 0, 0, false);
+		nrf_dfu_proto_slip_decoder_init(&rx);
 		for (unsigned i = 0; i < 100; i++) {
 			nrf_dfu_proto_session_next(&s, now, &a);
 			if (a.kind == NRF_DFU_PROTO_ACTION_SEND) {
@@ -770,17 +911,19 @@ test_timeout_names_what_came(void)
 			if (a.kind != NRF_DFU_PROTO_ACTION_RECEIVE)
 				break;
 			if (kind == 0)
-				nrf_dfu_proto_session_feed_received(&s,
-								    PROTO_IO_OK,
-								    other,
-								    sizeof(other),
-								    now);
+				nrf_dfu_proto_serial_feed(&rx,
+							  &s,
+							  PROTO_IO_OK,
+							  other,
+							  sizeof(other),
+							  now);
 			else
-				nrf_dfu_proto_session_feed_received(&s,
-								    PROTO_IO_OK,
-								    endless,
-								    sizeof(endless),
-								    now);
+				nrf_dfu_proto_serial_feed(&rx,
+							  &s,
+							  PROTO_IO_OK,
+							  endless,
+							  sizeof(endless),
+							  now);
 			now += a.timeout_ms;
 			nrf_dfu_proto_session_feed_received(&s, PROTO_IO_TIMEOUT, NULL, 0, now);
 		}
@@ -1003,6 +1146,9 @@ main(void)
 	test_mtu_not_supported();
 	test_mtu_cap_without_mtu_get();
 	test_mtu_too_small();
+	test_packet_size_without_mtu_get();
+	test_serial_encode();
+	test_unframed_responses();
 	test_prn();
 	test_prn_corrupt_write();
 	test_crc_mismatch_restarts_object();

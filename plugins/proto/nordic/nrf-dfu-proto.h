@@ -5,16 +5,17 @@
  */
 
 /*
- * Sans-IO core of Nordic's nRF5 SDK Secure DFU protocol over serial transports (UART and USB
- * CDC ACM): SLIP framing, request encoding, response decoding, and the object transfer of one
- * image (init packet, then firmware) as a session that says which frame to send next and
- * consumes what the device answered.
+ * Sans-IO core of Nordic's nRF5 SDK Secure DFU protocol: request encoding, response decoding,
+ * and the object transfer of one image (init packet, then firmware) as a session that says which
+ * unframed request to send next, on which channel, and consumes the responses the device
+ * answered. SLIP, the framing of the serial transports (UART and USB CDC ACM), is a wrapper the
+ * caller applies on those links only (nrf_dfu_proto_serial_encode(), nrf_dfu_proto_serial_feed()).
  * No allocation, no I/O, no clock reads, no sleeping: the caller owns all of that.
  *
  * Sources, cited where a fact is used: the nRF5 SDK v16/v17 bootloader
  * (components/libraries/bootloader/dfu/nrf_dfu_req_handler.c, nrf_dfu_types.h,
- * serial_dfu/nrf_dfu_serial.c, nrf_dfu_serial_uart.c) and pc-nrfutil
- * (nordicsemi/dfu/dfu_transport_serial.py).
+ * serial_dfu/nrf_dfu_serial.c, nrf_dfu_serial_uart.c, ble_dfu/nrf_dfu_ble.c) and pc-nrfutil
+ * (nordicsemi/dfu/dfu_transport_serial.py, dfu_transport_ble.py).
  */
 
 #pragma once
@@ -161,6 +162,19 @@ nrf_dfu_proto_slip_decoder_feed(NrfDfuProtoSlipDecoder *dec,
 				size_t len,
 				size_t *consumed);
 
+/* ---- channels ---- */
+
+/*
+ * Where a request goes: the SDK's BLE transport has two characteristics, the control point for
+ * requests (answered by its notifications) and the packet characteristic for object data
+ * (nrf_dfu_ble.c); its serial transport carries both in one SLIP stream, object data as the
+ * WRITE request (opcode 0x08) with the data as its payload (nrf_dfu_serial.c).
+ */
+typedef enum {
+	NRF_DFU_PROTO_CHANNEL_CONTROL = 0, /* a request, answered by a response */
+	NRF_DFU_PROTO_CHANNEL_PACKET,	   /* object data, never answered */
+} NrfDfuProtoChannel;
+
 /* ---- requests ---- */
 
 typedef struct {
@@ -261,7 +275,7 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
 
 /* ---- the session ---- */
 
-/* the largest frame the session sends: the USB CDC bootloader's MTU (nrf_dfu_serial_usb.c) */
+/* the largest SLIP frame of a serial link: the USB CDC bootloader's MTU (nrf_dfu_serial_usb.c) */
 #define NRF_DFU_PROTO_MTU_MAX 2051
 /* the UART bootloader's MTU (nrf_dfu_serial_uart.c: 2 * (64 + 1) + 1), used when MTU get is
  * not supported */
@@ -312,23 +326,31 @@ nrf_dfu_proto_timeout_execute_data_ms(uint32_t object_size, bool last, uint32_t 
  */
 #define NRF_DFU_PROTO_BUDGET_OBJECT_MIN 1024
 
-/* frames received ahead of being needed; more are dropped and counted */
+/* responses received ahead of being needed; more are dropped and counted */
 #define NRF_DFU_PROTO_QUEUE_MAX 4
 
-/* the data bytes one write may carry for an MTU; see nrf_dfu_proto_write_size() in the .c */
+/* the data bytes one write may carry over a serial link for an MTU; see
+ * nrf_dfu_proto_write_size() in the .c */
 size_t
 nrf_dfu_proto_write_size(uint16_t mtu);
 
+/* the longest request the session sends on the control channel: CREATE, opcode, object type
+ * and a 32-bit size */
+#define NRF_DFU_PROTO_REQUEST_MAX 6
+
 typedef enum {
-	NRF_DFU_PROTO_ACTION_SEND,    /* send bytes[0 .. length] within timeout_ms */
-	NRF_DFU_PROTO_ACTION_RECEIVE, /* read bytes, feed them, until a frame or timeout_ms */
+	NRF_DFU_PROTO_ACTION_SEND,    /* send bytes[0 .. length] on channel within timeout_ms */
+	NRF_DFU_PROTO_ACTION_RECEIVE, /* feed responses as they come, until timeout_ms */
 	NRF_DFU_PROTO_ACTION_DONE,
 	NRF_DFU_PROTO_ACTION_ERROR,
 } NrfDfuProtoActionKind;
 
 typedef struct {
 	NrfDfuProtoActionKind kind;
-	const uint8_t *bytes; /* SEND: the SLIP-encoded frame, valid until the next feed */
+	NrfDfuProtoChannel channel; /* SEND */
+	/* SEND: the unframed request (control), or the object data (packet), valid until the
+	 * next feed */
+	const uint8_t *bytes;
 	size_t length;
 	uint32_t timeout_ms;	/* SEND, RECEIVE: what is left of the step's bound */
 	NrfDfuProtoOp op;	/* the request being sent or answered */
@@ -339,7 +361,7 @@ typedef struct {
 typedef enum {
 	NRF_DFU_PROTO_PHASE_IDLE = 0,
 	NRF_DFU_PROTO_PHASE_REQUEST, /* one request and its reply */
-	NRF_DFU_PROTO_PHASE_SETUP,   /* ping, PRN, MTU */
+	NRF_DFU_PROTO_PHASE_SETUP,   /* ping, PRN, MTU (unless the packet size is given) */
 	NRF_DFU_PROTO_PHASE_COMMAND, /* the init packet */
 	NRF_DFU_PROTO_PHASE_DATA,    /* the firmware image */
 	NRF_DFU_PROTO_PHASE_DONE,
@@ -355,19 +377,23 @@ typedef struct {
 	unsigned stale_skipped;
 	unsigned restarts;		 /* objects restarted after a mismatch */
 	unsigned timeouts;		 /* replies that did not come in time */
-	unsigned frames_dropped;	 /* frames the queue had no room for */
+	unsigned frames_dropped;	 /* responses the queue had no room for, or too long */
 	unsigned setbacks;		 /* selects reporting less than the device had executed */
 	unsigned object_sends;		 /* data objects created since the image last advanced */
 	uint32_t resumed_command_offset; /* what select reported and matched, 0 if nothing */
 	uint32_t resumed_data_offset;
-	size_t bytes_sent; /* SLIP-encoded bytes of every frame */
+	size_t bytes_sent; /* unframed bytes of every request and packet */
 } NrfDfuProtoStats;
 
 typedef struct {
 	/* configuration */
 	uint16_t prn;	  /* 0: one CRC check per object */
 	bool ping;	  /* ping before anything else */
-	uint16_t mtu_max; /* cap on the device's MTU, 0 for NRF_DFU_PROTO_MTU_MAX */
+	uint16_t mtu_max; /* serial: cap on the device's MTU, 0 for NRF_DFU_PROTO_MTU_MAX */
+	/* the data bytes one packet carries on a transport that sizes them itself (BLE: the ATT
+	 * MTU less its header), which then has no MTU get; 0 on serial links, where the
+	 * device's MTU sets it */
+	size_t packet_size;
 	uint32_t byte_us; /* the link's time for one byte when slower than NRF_DFU_PROTO_BYTE_US */
 
 	/* the image, owned by the caller for the session's life */
@@ -411,18 +437,19 @@ typedef struct {
 	/* what came instead of the reply to the request in flight, for the timeout's error */
 	unsigned others;     /* frames that were not its reply */
 	char other_what[64]; /* the last of them */
-	size_t unended;	     /* bytes received since the last frame end */
+	/* bytes of a serial stream received since its last frame end, set by
+	 * nrf_dfu_proto_serial_feed() */
+	size_t unended;
 	NrfDfuProtoError error;
 	const char *message;
 	char message_buf[400];
-	NrfDfuProtoSlipDecoder rx;
-	/* complete frames received but not yet consumed */
+	/* complete responses received but not yet consumed */
 	uint8_t queue[NRF_DFU_PROTO_QUEUE_MAX][NRF_DFU_PROTO_SLIP_RX_MAX];
 	size_t queue_len[NRF_DFU_PROTO_QUEUE_MAX];
 	unsigned queue_head;
 	unsigned queue_count;
-	uint8_t req_buf[NRF_DFU_PROTO_MTU_MAX];
-	uint8_t tx[NRF_DFU_PROTO_MTU_MAX];
+	uint8_t tx[NRF_DFU_PROTO_REQUEST_MAX]; /* the control request in flight */
+	const uint8_t *tx_bytes;	       /* what SEND sends: tx, or the object's data */
 	size_t tx_len;
 	NrfDfuProtoStats stats;
 } NrfDfuProtoSession;
@@ -440,8 +467,8 @@ void
 nrf_dfu_proto_session_start_request(NrfDfuProtoSession *s, const NrfDfuProtoRequest *req);
 
 /*
- * The transfer of one image: (ping) - set PRN - MTU get - select(command) - create - write the
- * init packet - CRC - execute - select(data) - per object: create - writes - CRC - execute.
+ * The transfer of one image: (ping) - set PRN - MTU get (serial) - select(command) - create - write
+ * the init packet - CRC - execute - select(data) - per object: create - writes - CRC - execute.
  * Resumes from what select reports when the device's offset and CRC match the host's prefix.
  * @init_packet and @image must stay valid until the session is done.
  */
@@ -467,9 +494,11 @@ void
 nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, ProtoIo io, uint64_t now_ms);
 
 /*
- * Bytes received during a RECEIVE, in any chunking (0 bytes with IO_OK is fine), or the
- * failure of the read: IO_TIMEOUT when the action's timeout passed with no complete frame.
- * Bytes after a complete frame are kept for the next RECEIVE.
+ * One whole unframed response received during a RECEIVE (a notification of the control point
+ * on BLE, a frame of the SLIP stream on serial links), or the failure of the read: IO_TIMEOUT
+ * when the action's timeout passed with no response. Responses that arrive before they are
+ * needed are kept, up to NRF_DFU_PROTO_QUEUE_MAX; one longer than NRF_DFU_PROTO_SLIP_RX_MAX is
+ * dropped and counted.
  */
 void
 nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
@@ -477,6 +506,34 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 				    const uint8_t *buf,
 				    size_t len,
 				    uint64_t now_ms);
+
+/* ---- serial links (UART, USB CDC ACM): both channels in one SLIP stream ---- */
+
+/*
+ * The SLIP frame of a SEND action into @out: a control request as it is, object data as the
+ * WRITE request (opcode 0x08) that carries it. Returns the frame's length, or 0 if it does not
+ * fit in @out_size.
+ */
+size_t
+nrf_dfu_proto_serial_encode(NrfDfuProtoChannel channel,
+			    const uint8_t *buf,
+			    size_t len,
+			    uint8_t *out,
+			    size_t out_size);
+
+/*
+ * Bytes a serial link received during a RECEIVE, in any chunking (0 bytes with IO_OK is fine),
+ * or the failure of the read: decoded by @rx, each complete frame fed to the session as a
+ * response; bytes after the last frame end stay in @rx for the next call, and how many arrived
+ * since it is what a timeout's error names.
+ */
+void
+nrf_dfu_proto_serial_feed(NrfDfuProtoSlipDecoder *rx,
+			  NrfDfuProtoSession *s,
+			  ProtoIo io,
+			  const uint8_t *buf,
+			  size_t len,
+			  uint64_t now_ms);
 
 /* image bytes the device has confirmed (executed objects and CRC-checked writes) */
 void

@@ -6,10 +6,13 @@
 
 /*
  * libFuzzer target for the Secure DFU core. The first byte picks what is fuzzed:
- * 0 the SLIP decoder (the rest fed in chunks whose sizes come from the input),
- * 1 the response decoder, anything else a whole transfer (or, for odd values, one request)
- * whose device replies are the rest of the input: each reply is a length byte and that many
- * bytes; when the input runs out every read times out.
+ * 0 the SLIP decoder (the rest fed in chunks whose sizes come from the input) and the serial
+ * link's encoder, 1 the response decoder, anything else a whole transfer (or, for odd values,
+ * one request) whose device replies are the rest of the input: each reply is a length byte and
+ * that many bytes; when the input runs out every read times out. A transfer runs over a serial
+ * link (requests SLIP-encoded with nrf_dfu_proto_serial_encode(), replies a byte stream through
+ * nrf_dfu_proto_serial_feed()) or, as on BLE, unframed (a packet size instead of MTU get, each
+ * reply one whole response).
  */
 
 #include <stdbool.h>
@@ -41,7 +44,7 @@ fuzz_slip(const uint8_t *data, size_t size)
 			if (consumed > chunk || dec.len > sizeof(dec.buf))
 				abort();
 			if (frame) {
-				uint8_t enc[2 * NRF_DFU_PROTO_SLIP_RX_MAX + 1];
+				uint8_t enc[2 * NRF_DFU_PROTO_SLIP_RX_MAX + 2];
 				NrfDfuProtoSlipDecoder again;
 				size_t n =
 				    nrf_dfu_proto_slip_encode(dec.buf, dec.len, enc, sizeof(enc));
@@ -52,6 +55,19 @@ fuzz_slip(const uint8_t *data, size_t size)
 				    !nrf_dfu_proto_slip_decoder_feed(&again, enc, n, &used) ||
 				    again.len != dec.len ||
 				    memcmp(again.buf, dec.buf, dec.len) != 0)
+					abort();
+				/* and as object data on a serial link: the WRITE request with it */
+				n = nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET,
+								dec.buf,
+								dec.len - 1,
+								enc,
+								sizeof(enc));
+				nrf_dfu_proto_slip_decoder_init(&again);
+				if (n == 0 ||
+				    !nrf_dfu_proto_slip_decoder_feed(&again, enc, n, &used) ||
+				    used != n || again.len != dec.len ||
+				    again.buf[0] != NRF_DFU_PROTO_OP_WRITE ||
+				    memcmp(again.buf + 1, dec.buf, dec.len - 1) != 0)
 					abort();
 			}
 			pos += consumed;
@@ -141,6 +157,41 @@ fuzz_bounds_update(FuzzBounds *b, const NrfDfuProtoSession *s, const NrfDfuProto
  * Time passes as on a link: a frame takes NRF_DFU_PROTO_BYTE_US a byte (at least 1 ms), a read
  * that brings bytes 1 ms, a timeout all of its wait.
  */
+
+/* a SEND on a serial link: one whole SLIP frame (its only END at its end) within the USB MTU,
+ * and once the MTU is settled within the device's and the cap; returns its length */
+static size_t
+fuzz_check_serial_send(const NrfDfuProtoSession *s, const NrfDfuProtoAction *a, uint16_t mtu_max)
+{
+	static uint8_t frame[NRF_DFU_PROTO_MTU_MAX];
+	size_t n =
+	    nrf_dfu_proto_serial_encode(a->channel, a->bytes, a->length, frame, sizeof(frame));
+
+	if (n == 0 || frame[n - 1] != NRF_DFU_PROTO_SLIP_END ||
+	    memchr(frame, NRF_DFU_PROTO_SLIP_END, n - 1) != NULL)
+		abort();
+	if (s->phase >= NRF_DFU_PROTO_PHASE_COMMAND &&
+	    (n > s->mtu || (mtu_max != 0 && n > mtu_max)))
+		abort();
+	return n;
+}
+
+/* a SEND on an unframed link: object data of at most one packet, or a request that starts
+ * with its opcode; a transfer never asks the MTU (one request is what the caller asked) */
+static void
+fuzz_check_unframed_send(const NrfDfuProtoSession *s, const NrfDfuProtoAction *a, bool transfer)
+{
+	if (a->channel == NRF_DFU_PROTO_CHANNEL_PACKET) {
+		if (a->op != NRF_DFU_PROTO_OP_WRITE || a->length > s->packet_size)
+			abort();
+		return;
+	}
+	if (a->channel != NRF_DFU_PROTO_CHANNEL_CONTROL || a->length == 0 ||
+	    a->length > NRF_DFU_PROTO_REQUEST_MAX || a->bytes[0] != a->op ||
+	    (transfer && a->op == NRF_DFU_PROTO_OP_MTU_GET))
+		abort();
+}
+
 static void
 fuzz_session(const uint8_t *data, size_t size, bool transfer)
 {
@@ -154,15 +205,19 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 	size_t pos = 0;
 	size_t replies = 0;
 	bool cycle = false;
+	bool unframed = false;
 	uint16_t mtu_max = 0;
+	NrfDfuProtoSlipDecoder rx;
 
 	for (size_t i = 0; i < sizeof(image); i++)
 		image[i] = (uint8_t)(i * 7 + 3);
 	for (size_t i = 0; i < sizeof(init_packet); i++)
 		init_packet[i] = (uint8_t)(i * 5 + 1);
 	nrf_dfu_proto_session_init(&s);
+	nrf_dfu_proto_slip_decoder_init(&rx);
 	if (transfer) {
-		/* prn, flags (ping, cycle), init length, image length, MTU cap, link speed */
+		/* prn, flags (ping, cycle, unframed), init length, image length, MTU cap (the
+		 * packet size when unframed), link speed */
 		uint8_t flags = size > 1 ? data[1] : 0;
 		bounds.prn = size > 0 ? data[0] % 5 : 0;
 		bounds.init_len = size > 2 ? data[2] : sizeof(init_packet) / 2;
@@ -170,7 +225,11 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 					    : sizeof(image);
 		mtu_max = size > 6 ? (uint16_t)(data[5] << 8 | data[6]) : 0;
 		cycle = (flags & 0x02) != 0;
-		s.mtu_max = mtu_max;
+		unframed = (flags & 0x04) != 0;
+		if (unframed)
+			s.packet_size = mtu_max % 1024 + 1;
+		else
+			s.mtu_max = mtu_max;
 		s.byte_us = size > 7 ? (uint32_t)data[7] * 10 : 0;
 		nrf_dfu_proto_session_start_transfer(&s,
 						     init_packet,
@@ -185,6 +244,7 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 					  .object_type = 1,
 					  .image = 2};
 		cycle = size > 1 && (data[1] & 0x02) != 0;
+		unframed = size > 1 && (data[1] & 0x04) != 0;
 		nrf_dfu_proto_session_start_request(&s, &req);
 		pos = 2;
 	}
@@ -221,19 +281,19 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 			    a.message[0] == '\0')
 				abort();
 			return;
-		case NRF_DFU_PROTO_ACTION_SEND:
-			if (a.length == 0 || a.length > NRF_DFU_PROTO_MTU_MAX ||
-			    a.bytes[a.length - 1] != NRF_DFU_PROTO_SLIP_END || a.timeout_ms == 0)
+		case NRF_DFU_PROTO_ACTION_SEND: {
+			size_t n = a.length;
+			if (a.timeout_ms == 0)
 				abort();
-			/* once the MTU is settled no frame is longer than the device or the cap
-			 * allow */
-			if (s.phase >= NRF_DFU_PROTO_PHASE_COMMAND &&
-			    (a.length > s.mtu || (mtu_max != 0 && a.length > mtu_max)))
-				abort();
+			if (unframed)
+				fuzz_check_unframed_send(&s, &a, transfer);
+			else
+				n = fuzz_check_serial_send(&s, &a, mtu_max);
 			sends++;
-			now += a.length * NRF_DFU_PROTO_BYTE_US / 1000 + 1;
+			now += n * NRF_DFU_PROTO_BYTE_US / 1000 + 1;
 			nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, now);
 			break;
+		}
 		case NRF_DFU_PROTO_ACTION_RECEIVE: {
 			size_t n = 0;
 			bool timeout;
@@ -259,7 +319,14 @@ fuzz_session(const uint8_t *data, size_t size, bool transfer)
 				break;
 			}
 			now += 1;
-			nrf_dfu_proto_session_feed_received(&s, PROTO_IO_OK, data + pos, n, now);
+			if (unframed)
+				nrf_dfu_proto_session_feed_received(&s,
+								    PROTO_IO_OK,
+								    data + pos,
+								    n,
+								    now);
+			else
+				nrf_dfu_proto_serial_feed(&rx, &s, PROTO_IO_OK, data + pos, n, now);
 			pos += n;
 			break;
 		}
