@@ -119,13 +119,9 @@ fu_nordic_dfu_ble_find_characteristic(const gchar *device_path, const gchar *uui
 	return NULL;
 }
 
-gchar *
-fu_nordic_dfu_ble_find_device(const gchar *address)
-{
-	return fu_nordic_dfu_ble_find_device_seen(address, NULL);
-}
-
-gchar *
+/* the object path of the device with this address, or NULL, and whether BlueZ saw it
+ * advertise while discovering (it has an RSSI) */
+static gchar *
 fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen)
 {
 	g_autoptr(GVariant) props = NULL;

@@ -90,12 +90,6 @@ fu_nordic_dfu_ble_watch_stop(FuNordicDfuBleWatch *watch);
 /* Device1.Connect, then wait for ServicesResolved */
 gboolean
 fu_nordic_dfu_ble_connect(const gchar *device_path, guint timeout_ms, GError **error);
-/* the object path of the device with this address, or NULL */
-gchar *
-fu_nordic_dfu_ble_find_device(const gchar *address);
-/* the same, and whether BlueZ saw it advertise while discovering (it has an RSSI) */
-gchar *
-fu_nordic_dfu_ble_find_device_seen(const gchar *address, gboolean *seen);
 /* a method of a BlueZ object with no arguments and no reply */
 gboolean
 fu_nordic_dfu_ble_call(const gchar *path, const gchar *iface, const gchar *method, GError **error);

@@ -326,7 +326,14 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 	return TRUE;
 }
 
-void
+static void
+fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar *app_address)
+{
+	g_free(self->app_address);
+	self->app_address = g_strdup(app_address);
+}
+
+static void
 fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin)
 {
 	if (self->plugin != NULL)
@@ -644,13 +651,6 @@ fu_nordic_dfu_ble_device_get_activated(FuNordicDfuBleDevice *self,
 	*fw_type = self->state.last_type;
 	*fw_version = self->state.last_fw_version;
 	return TRUE;
-}
-
-void
-fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar *app_address)
-{
-	g_free(self->app_address);
-	self->app_address = g_strdup(app_address);
 }
 
 static gboolean

@@ -18,13 +18,9 @@ G_DECLARE_FINAL_TYPE(FuNordicDfuBleDevice,
 		     FuBluezDevice)
 
 /* the address of the application this bootloader came from, when it differs from its own */
-void
-fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar *app_address);
 
 /* the plugin that adds an unpaired bootloader when it comes back after the last image and
  * removes this one when its link drops; set on a bootloader the plugin added itself */
-void
-fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin);
 
 /* makes, sets up and adds the bootloader at @path, which BlueZ has connected but fwupd's BlueZ
  * backend does not offer as it is not paired (an unbonded bootloader at the application's

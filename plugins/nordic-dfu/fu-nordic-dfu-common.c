@@ -200,7 +200,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 	}
 }
 
-gboolean
+static gboolean
 fu_nordic_dfu_request(FuNordicDfuTransport *transport,
 		      const NrfDfuProtoRequest *req,
 		      NrfDfuProtoResponse *response,

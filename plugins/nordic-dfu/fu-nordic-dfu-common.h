@@ -103,11 +103,6 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  FuProgress *progress,
 			  GError **error);
 gboolean
-fu_nordic_dfu_request(FuNordicDfuTransport *transport,
-		      const NrfDfuProtoRequest *req,
-		      NrfDfuProtoResponse *response,
-		      GError **error);
-gboolean
 fu_nordic_dfu_setup(FuNordicDfuTransport *transport, FuNordicDfuState *state, GError **error);
 /* reads the versions again, from the device that came back after the update's last reset */
 gboolean

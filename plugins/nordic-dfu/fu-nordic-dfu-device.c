@@ -15,7 +15,7 @@ fu_nordic_dfu_device_default_init(FuNordicDfuDeviceInterface *iface)
 {
 }
 
-FuNordicDfuState *
+static FuNordicDfuState *
 fu_nordic_dfu_device_get_state(FuNordicDfuDevice *self)
 {
 	g_return_val_if_fail(FU_IS_NORDIC_DFU_DEVICE(self), NULL);

@@ -24,9 +24,6 @@ struct _FuNordicDfuDeviceInterface {
 	FuNordicDfuState *(*get_state)(FuNordicDfuDevice *self);
 };
 
-FuNordicDfuState *
-fu_nordic_dfu_device_get_state(FuNordicDfuDevice *self);
-
 /* sets the FuDeviceClass vfuncs shared by every bootloader device: setup (after the setup of
  * the fwupd device type it derives from), prepare_firmware, set_quirk_kv, set_progress (for a
  * device written in place) and convert_version; a class overrides what it does differently */

@@ -185,35 +185,6 @@ nrf_dfu_proto_result_to_message(unsigned result, unsigned ext_error)
 	}
 }
 
-const char *
-nrf_dfu_proto_error_to_string(NrfDfuProtoError error)
-{
-	switch (error) {
-	case NRF_DFU_PROTO_ERROR_NONE:
-		return "none";
-	case NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT:
-		return "invalid argument";
-	case NRF_DFU_PROTO_ERROR_REPLY:
-		return "malformed reply";
-	case NRF_DFU_PROTO_ERROR_DEVICE:
-		return "device error";
-	case NRF_DFU_PROTO_ERROR_NOT_SUPPORTED:
-		return "not supported";
-	case NRF_DFU_PROTO_ERROR_TIMEOUT:
-		return "timeout";
-	case NRF_DFU_PROTO_ERROR_IO:
-		return "I/O error";
-	case NRF_DFU_PROTO_ERROR_NO_DEVICE:
-		return "no device";
-	case NRF_DFU_PROTO_ERROR_CRC:
-		return "CRC mismatch";
-	case NRF_DFU_PROTO_ERROR_TOO_LARGE:
-		return "too large";
-	default:
-		return "unknown error";
-	}
-}
-
 /* ---- SLIP ---- */
 
 size_t

@@ -240,9 +240,6 @@ typedef enum {
 	NRF_DFU_PROTO_ERROR_TOO_LARGE, /* init packet or image larger than the device takes */
 } NrfDfuProtoError;
 
-const char *
-nrf_dfu_proto_error_to_string(NrfDfuProtoError error);
-
 /*
  * Decodes an unframed response: 0x60, request opcode, result, then the payload of exactly the
  * length that opcode's success reply has (nrf_dfu_serial.c response_send), or one extended
