@@ -239,6 +239,13 @@ fu_nordic_dfu_ble_watch_changed_cb(GDBusConnection *bus,
 	}
 }
 
+static void
+fu_nordic_dfu_ble_watch_released_cb(gpointer user_data)
+{
+	FuNordicDfuBleWatch *watch = user_data;
+	watch->released = TRUE;
+}
+
 gboolean
 fu_nordic_dfu_ble_watch_start(FuNordicDfuBleWatch *watch,
 			      const gchar *path,
@@ -250,18 +257,21 @@ fu_nordic_dfu_ble_watch_start(FuNordicDfuBleWatch *watch,
 	if (watch->bus == NULL)
 		return FALSE;
 	watch->context = g_main_context_new();
-	/* the signal is delivered on the context that is the thread's default when subscribing */
+	/* the signal is delivered on the context that is the thread's default when subscribing;
+	 * it stays the default only for that, so no proxy the caller makes meanwhile binds to it */
 	g_main_context_push_thread_default(watch->context);
-	watch->subscription = g_dbus_connection_signal_subscribe(watch->bus,
-								 "org.bluez",
-								 "org.freedesktop.DBus.Properties",
-								 "PropertiesChanged",
-								 path,
-								 iface,
-								 G_DBUS_SIGNAL_FLAGS_NONE,
-								 fu_nordic_dfu_ble_watch_changed_cb,
-								 watch,
-								 NULL);
+	watch->subscription =
+	    g_dbus_connection_signal_subscribe(watch->bus,
+					       "org.bluez",
+					       "org.freedesktop.DBus.Properties",
+					       "PropertiesChanged",
+					       path,
+					       iface,
+					       G_DBUS_SIGNAL_FLAGS_NONE,
+					       fu_nordic_dfu_ble_watch_changed_cb,
+					       watch,
+					       fu_nordic_dfu_ble_watch_released_cb);
+	g_main_context_pop_thread_default(watch->context);
 	return TRUE;
 }
 
@@ -300,9 +310,11 @@ fu_nordic_dfu_ble_watch_stop(FuNordicDfuBleWatch *watch)
 {
 	if (watch->context == NULL)
 		return;
-	/* a signal already queued is dropped with the context, never run */
+	/* signals already queued on the context are freed only when it runs: it runs until GLib
+	 * releases the subscription, which it does after them */
 	g_dbus_connection_signal_unsubscribe(watch->bus, watch->subscription);
-	g_main_context_pop_thread_default(watch->context);
+	while (!watch->released)
+		g_main_context_iteration(watch->context, TRUE);
 	g_clear_pointer(&watch->context, g_main_context_unref);
 	g_clear_object(&watch->bus);
 	g_clear_pointer(&watch->value, g_variant_unref);

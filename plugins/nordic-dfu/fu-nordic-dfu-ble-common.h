@@ -69,6 +69,7 @@ typedef struct {
 	const GVariantType *type; /* its type */
 	GVariant *value;	  /* its new value, or every changed property when @name is NULL */
 	gboolean expired;
+	gboolean released; /* the subscription's user data is no longer referenced */
 } FuNordicDfuBleWatch;
 
 /* subscribes to the interface's PropertiesChanged of @path; always stopped after, even when it
