@@ -134,6 +134,7 @@ dfu_proto_session_enter(DfuProtoSession *s, DfuProtoStep step)
 			a->value = DFU_PROTO_DETACH_TIMEOUT_MAX_MS;
 		break;
 	case STEP_DNLOAD:
+	case STEP_DFUSE_WRITE:
 		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
 		a->request = DFU_PROTO_REQUEST_DNLOAD;
 		a->value = (uint16_t)(s->block_number & 0xFFFF);
@@ -162,14 +163,6 @@ dfu_proto_session_enter(DfuProtoSession *s, DfuProtoStep step)
 		a->length = s->command_length;
 		a->payload = DFU_PROTO_PAYLOAD_BYTES;
 		a->bytes = s->command;
-		break;
-	case STEP_DFUSE_WRITE:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DNLOAD;
-		a->value = (uint16_t)(s->block_number & 0xFFFF);
-		a->length = s->block_length;
-		a->payload = DFU_PROTO_PAYLOAD_IMAGE;
-		a->image_offset = s->block_offset;
 		break;
 	case STEP_DFUSE_LEAVE:
 		/* wValue 2 as dfu-util and fwupd send it: 0 would be an empty command */
