@@ -310,7 +310,10 @@ fu_nordic_dfu_ble_device_read_cb(FuDevice *device,
 				    timeout_ms,
 				    FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
 				    &error_local)) {
-		if (!fu_nordic_dfu_read_error_is_gone(error_local, started_us, timeout_ms)) {
+		if (!fu_nordic_dfu_read_error_is_gone(error_local,
+						      FU_DEVICE(self),
+						      started_us,
+						      timeout_ms)) {
 			g_set_error_literal(error,
 					    FWUPD_ERROR,
 					    FWUPD_ERROR_TIMED_OUT,

@@ -96,7 +96,10 @@ typedef struct {
 /* a read of the device's FuIOChannel that began at @started_us failed with @error: TRUE when
  * the port or link is gone, FALSE when nothing came within @timeout_ms */
 gboolean
-fu_nordic_dfu_read_error_is_gone(const GError *error, gint64 started_us, guint timeout_ms);
+fu_nordic_dfu_read_error_is_gone(const GError *error,
+				 FuDevice *device,
+				 gint64 started_us,
+				 guint timeout_ms);
 gboolean
 fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  NrfDfuProtoSession *session,

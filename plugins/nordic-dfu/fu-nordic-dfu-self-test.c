@@ -362,7 +362,7 @@ fu_nordic_dfu_ble_request_func(void)
 /* a read of @fd through fwupd's FuIOChannel, as the UART and BLE devices read, that fails:
  * whether the port or link is gone (the channel closes @fd) */
 static gboolean
-fu_nordic_dfu_test_read_gone(gint fd, guint timeout_ms)
+fu_nordic_dfu_test_read_gone(gint fd, FuDevice *device, guint timeout_ms)
 {
 	guint8 buf[64] = {0};
 	gsize actual = 0;
@@ -378,14 +378,19 @@ fu_nordic_dfu_test_read_gone(gint fd, guint timeout_ms)
 					      FU_IO_CHANNEL_FLAG_SINGLE_SHOT,
 					      &error));
 	g_assert_nonnull(error);
-	return fu_nordic_dfu_read_error_is_gone(error, started_us, timeout_ms);
+	return fu_nordic_dfu_read_error_is_gone(error, device, started_us, timeout_ms);
 }
 
 /* a tty whose other end closed (a USB-UART bridge unplugged) and a notification socket closed
- * with its link are gone; either one only silent timed out */
+ * with its link are gone; either one only silent timed out; an emulated device's replayed
+ * timeout, which comes at once, is silence */
 static void
 fu_nordic_dfu_read_gone_func(void)
 {
+	g_autoptr(FuDevice) device = fu_device_new(NULL);
+	g_autoptr(FuDevice) emulated = fu_device_new(NULL);
+	g_autoptr(GError) error_replayed =
+	    g_error_new_literal(FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "replayed");
 	gint ptm = -1;
 	gint pts = -1;
 	gint sv[2] = {-1, -1};
@@ -399,14 +404,22 @@ fu_nordic_dfu_read_gone_func(void)
 	tio.c_cc[VMIN] = 0;
 	tio.c_cc[VTIME] = 0;
 	g_assert_cmpint(tcsetattr(pts, TCSANOW, &tio), ==, 0);
-	g_assert_false(fu_nordic_dfu_test_read_gone(dup(pts), 50));
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(pts), device, 50));
 	close(ptm);
-	g_assert_true(fu_nordic_dfu_test_read_gone(pts, 5000));
+	g_assert_true(fu_nordic_dfu_test_read_gone(pts, device, 5000));
 
 	g_assert_cmpint(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), ==, 0);
-	g_assert_false(fu_nordic_dfu_test_read_gone(dup(sv[0]), 50));
+	g_assert_false(fu_nordic_dfu_test_read_gone(dup(sv[0]), device, 50));
 	close(sv[1]);
-	g_assert_true(fu_nordic_dfu_test_read_gone(sv[0], 5000));
+	g_assert_true(fu_nordic_dfu_test_read_gone(sv[0], device, 5000));
+
+	fu_device_add_flag(emulated, FWUPD_DEVICE_FLAG_EMULATED);
+	g_assert_false(fu_nordic_dfu_read_error_is_gone(error_replayed,
+							emulated,
+							g_get_monotonic_time(),
+							5000));
+	g_assert_true(
+	    fu_nordic_dfu_read_error_is_gone(error_replayed, device, g_get_monotonic_time(), 5000));
 }
 
 /* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)

@@ -81,10 +81,8 @@ fu_nordic_dfu_uart_device_read_cb(FuDevice *device,
 				&error_local))
 		return TRUE;
 
-	/* the core needs the port that closed told apart from the bootloader that is silent; an
-	 * emulation replays a timeout at once, so there it is always the bootloader's silence */
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_EMULATED) ||
-	    !fu_nordic_dfu_read_error_is_gone(error_local, started_us, timeout_ms)) {
+	/* the core needs the port that closed told apart from the bootloader that is silent */
+	if (!fu_nordic_dfu_read_error_is_gone(error_local, device, started_us, timeout_ms)) {
 		g_propagate_error(error, g_steal_pointer(&error_local));
 		return FALSE;
 	}
