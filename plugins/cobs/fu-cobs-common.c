@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "fu-cobs-common.h"
+#include "fu-proto-error.h"
 
 /*
  * What the device and the tests share: the image check, the quirk figures of the timing
@@ -100,48 +101,6 @@ fu_cobs_now_ms(void)
 	return (guint64)(g_get_monotonic_time() / 1000);
 }
 
-/* fwupd maps libusb's timeout to TIMED_OUT and a vanished device to NOT_FOUND */
-static ProtoIo
-fu_cobs_error_to_result(const GError *error)
-{
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return PROTO_IO_TIMEOUT;
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return PROTO_IO_NO_DEVICE;
-	return PROTO_IO_ERROR;
-}
-
-static FwupdError
-fu_cobs_proto_error_to_fwupd(CobsProtoError error)
-{
-	switch (error) {
-	case COBS_PROTO_ERROR_TIMEOUT:
-		return FWUPD_ERROR_TIMED_OUT;
-	case COBS_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case COBS_PROTO_ERROR_INVALID_ARGUMENT:
-		return FWUPD_ERROR_INVALID_DATA;
-	case COBS_PROTO_ERROR_VERIFY:
-	case COBS_PROTO_ERROR_GARBAGE:
-	case COBS_PROTO_ERROR_NOT_ACK:
-	case COBS_PROTO_ERROR_IO:
-		return FWUPD_ERROR_WRITE;
-	default:
-		return FWUPD_ERROR_INTERNAL;
-	}
-}
-
-/* the error an error action stands for; always FALSE */
-static gboolean
-fu_cobs_session_set_error(const CobsProtoAction *action, GError **error)
-{
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    fu_cobs_proto_error_to_fwupd(action->error),
-			    action->message);
-	return FALSE;
-}
-
 /* feeds the session what the transfer of a send or receive action brought: the bytes read,
  * or the result its error (NULL when it succeeded) stands for; FALSE when it failed */
 static gboolean
@@ -158,7 +117,7 @@ fu_cobs_session_feed_transfer(CobsProtoSession *session,
 			cobs_proto_step_to_string(action->step),
 			error_transfer->message);
 		cobs_proto_session_feed(session,
-					fu_cobs_error_to_result(error_transfer),
+					fu_proto_error_to_io(error_transfer),
 					NULL,
 					0,
 					fu_cobs_now_ms());
@@ -246,7 +205,7 @@ fu_cobs_session_run(CobsProtoSession *session,
 				fu_progress_step_done(progress);
 			return TRUE;
 		case COBS_PROTO_ACTION_ERROR:
-			return fu_cobs_session_set_error(&action, error);
+			return fu_proto_error_set_cobs(error, action.error, action.message);
 		case COBS_PROTO_ACTION_SEND:
 			transport->send(user_data,
 					action.bytes,
@@ -492,7 +451,7 @@ fu_cobs_reader_check_after_bye(FuCobsReader *reader, CobsProtoSession *session, 
 	}
 	cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
 	if (action.kind == COBS_PROTO_ACTION_ERROR)
-		return fu_cobs_session_set_error(&action, error);
+		return fu_proto_error_set_cobs(error, action.error, action.message);
 	return TRUE;
 }
 
@@ -553,17 +512,16 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 		if (action.kind == COBS_PROTO_ACTION_ERROR) {
 			if (reply_read_alongside &&
 			    cobs_proto_session_get_error_about_reply(session)) {
-				g_set_error(error,
-					    FWUPD_ERROR,
-					    fu_cobs_proto_error_to_fwupd(action.error),
-					    "%s (replies carry no sequence number and up to %u are "
-					    "read at once: the chunk named may be up to %u off)",
-					    action.message,
-					    (guint)FU_COBS_READERS,
-					    (guint)FU_COBS_REPLY_MARGIN);
+				g_autofree gchar *message = g_strdup_printf(
+				    "%s (replies carry no sequence number and up to %u are "
+				    "read at once: the chunk named may be up to %u off)",
+				    action.message,
+				    (guint)FU_COBS_READERS,
+				    (guint)FU_COBS_REPLY_MARGIN);
+				fu_proto_error_set_cobs(error, action.error, message);
 				break;
 			}
-			fu_cobs_session_set_error(&action, error);
+			fu_proto_error_set_cobs(error, action.error, action.message);
 			break;
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {

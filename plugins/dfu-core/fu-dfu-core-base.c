@@ -12,6 +12,7 @@
 
 #include "fu-dfu-core-base.h"
 #include "fu-dfu-core-firmware.h"
+#include "fu-proto-error.h"
 
 /*
  * What runtime and DFU mode share: finding the DFU interface and its functional descriptor,
@@ -481,48 +482,6 @@ fu_dfu_core_base_sleep_until(gint64 deadline_us)
 		continue;
 }
 
-/* libusb reports a stall as LIBUSB_ERROR_PIPE, which fwupd maps to FWUPD_ERROR_READ along
- * with I/O errors; the core needs the difference, and only the message keeps it */
-static ProtoIo
-fu_dfu_core_base_error_to_result(const GError *error)
-{
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return PROTO_IO_TIMEOUT;
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return PROTO_IO_NO_DEVICE;
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED) ||
-	    (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_READ) &&
-	     g_strstr_len(error->message, -1, "Pipe error") != NULL))
-		return PROTO_IO_STALL;
-	return PROTO_IO_ERROR;
-}
-
-static FwupdError
-fu_dfu_core_base_proto_error_to_fwupd(DfuProtoError error)
-{
-	switch (error) {
-	case DFU_PROTO_ERROR_NOT_SUPPORTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case DFU_PROTO_ERROR_TIMEOUT:
-	case DFU_PROTO_ERROR_BUSY_TOO_LONG:
-		return FWUPD_ERROR_TIMED_OUT;
-	case DFU_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case DFU_PROTO_ERROR_ADDRESS:
-	case DFU_PROTO_ERROR_LAYOUT:
-		return FWUPD_ERROR_INVALID_FILE;
-	case DFU_PROTO_ERROR_READ_PROTECTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case DFU_PROTO_ERROR_DEVICE_STATUS:
-	case DFU_PROTO_ERROR_WRONG_STATE:
-	case DFU_PROTO_ERROR_STALL:
-	case DFU_PROTO_ERROR_REPLY:
-		return FWUPD_ERROR_WRITE;
-	default:
-		return FWUPD_ERROR_INTERNAL;
-	}
-}
-
 static gboolean
 fu_dfu_core_base_control(FuDfuCoreBase *self,
 			 const DfuProtoAction *action,
@@ -620,11 +579,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 			fu_dfu_core_base_show_progress(session, progress);
 			return TRUE;
 		case DFU_PROTO_ACTION_ERROR:
-			g_set_error_literal(error,
-					    FWUPD_ERROR,
-					    fu_dfu_core_base_proto_error_to_fwupd(action.error),
-					    action.message);
-			return FALSE;
+			return fu_proto_error_set_dfu(error, action.error, action.message);
 		case DFU_PROTO_ACTION_WAIT:
 			fu_dfu_core_base_show_progress(session, progress);
 			transfers_unshown = 0;
@@ -686,7 +641,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 				dfu_proto_request_to_string(action.request),
 				error_local->message);
 			dfu_proto_session_feed(session,
-					       fu_dfu_core_base_error_to_result(error_local),
+					       fu_proto_error_to_io(error_local),
 					       NULL,
 					       0,
 					       fu_dfu_core_base_clock_reply(&clock, FALSE));

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "fu-nordic-dfu-common.h"
+#include "fu-proto-error.h"
 
 /*
  * What the USB CDC, UART and BLE bootloaders share: executing the core's actions over a
@@ -20,37 +21,6 @@ static guint64
 fu_nordic_dfu_now_ms(void)
 {
 	return (guint64)(g_get_monotonic_time() / 1000);
-}
-
-static ProtoIo
-fu_nordic_dfu_error_to_io(const GError *error)
-{
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT))
-		return PROTO_IO_TIMEOUT;
-	if (g_error_matches(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
-		return PROTO_IO_NO_DEVICE;
-	return PROTO_IO_ERROR;
-}
-
-static FwupdError
-fu_nordic_dfu_proto_error_to_fwupd(NrfDfuProtoError error)
-{
-	switch (error) {
-	case NRF_DFU_PROTO_ERROR_NOT_SUPPORTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case NRF_DFU_PROTO_ERROR_TIMEOUT:
-		return FWUPD_ERROR_TIMED_OUT;
-	case NRF_DFU_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case NRF_DFU_PROTO_ERROR_TOO_LARGE:
-		return FWUPD_ERROR_INVALID_FILE;
-	case NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT:
-		return FWUPD_ERROR_INTERNAL;
-	case NRF_DFU_PROTO_ERROR_IO:
-		return FWUPD_ERROR_WRITE;
-	default:
-		return FWUPD_ERROR_WRITE;
-	}
 }
 
 gboolean
@@ -125,11 +95,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 		case NRF_DFU_PROTO_ACTION_DONE:
 			return TRUE;
 		case NRF_DFU_PROTO_ACTION_ERROR:
-			g_set_error_literal(error,
-					    FWUPD_ERROR,
-					    fu_nordic_dfu_proto_error_to_fwupd(action.error),
-					    action.message);
-			return FALSE;
+			return fu_proto_error_set_nrf(error, action.error, action.message);
 		case NRF_DFU_PROTO_ACTION_SEND: {
 			const guint8 *bytes = NULL;
 			gsize length = 0;
@@ -149,10 +115,9 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 				g_debug("sending %s: %s",
 					nrf_dfu_proto_op_to_string(action.op),
 					error_local->message);
-				nrf_dfu_proto_session_feed_sent(
-				    session,
-				    fu_nordic_dfu_error_to_io(error_local),
-				    fu_nordic_dfu_now_ms());
+				nrf_dfu_proto_session_feed_sent(session,
+								fu_proto_error_to_io(error_local),
+								fu_nordic_dfu_now_ms());
 				break;
 			}
 			nrf_dfu_proto_session_feed_sent(session,
@@ -172,7 +137,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 					     &error_local)) {
 				nrf_dfu_proto_session_feed_received(
 				    session,
-				    fu_nordic_dfu_error_to_io(error_local),
+				    fu_proto_error_to_io(error_local),
 				    NULL,
 				    0,
 				    fu_nordic_dfu_now_ms());

@@ -1,0 +1,88 @@
+/*
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "config.h"
+
+#include "fu-proto-error.h"
+
+static void
+fu_proto_error_to_io_func(void)
+{
+	struct {
+		FwupdError code;
+		const gchar *message;
+		ProtoIo io;
+	} cases[] = {
+	    {FWUPD_ERROR_TIMED_OUT, "timed out", PROTO_IO_TIMEOUT},
+	    {FWUPD_ERROR_NOT_FOUND, "no device", PROTO_IO_NO_DEVICE},
+	    {FWUPD_ERROR_NOT_SUPPORTED, "stalled", PROTO_IO_STALL},
+	    /* what fwupd makes of LIBUSB_ERROR_PIPE, and of any other failed read */
+	    {FWUPD_ERROR_READ, "USB control transfer failed: Pipe error", PROTO_IO_STALL},
+	    {FWUPD_ERROR_READ, "USB control transfer failed: Input/Output Error", PROTO_IO_ERROR},
+	    {FWUPD_ERROR_WRITE, "failed", PROTO_IO_ERROR},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error =
+		    g_error_new_literal(FWUPD_ERROR, cases[i].code, cases[i].message);
+		g_assert_cmpint(fu_proto_error_to_io(error), ==, cases[i].io);
+	}
+}
+
+/* the error a core's failure was turned into: always FALSE, with the core's message */
+static void
+fu_proto_error_assert(gboolean ret,
+		      const GError *error_local,
+		      FwupdError code,
+		      const gchar *message)
+{
+	g_assert_false(ret);
+	g_assert_error(error_local, FWUPD_ERROR, (gint)code);
+	g_assert_cmpstr(error_local->message, ==, message);
+}
+
+/* a timeout and a vanished device read alike whatever the core */
+static void
+fu_proto_error_set_func(void)
+{
+	struct {
+		DfuProtoError dfu;
+		NrfDfuProtoError nrf;
+		CobsProtoError cobs;
+		FwupdError code;
+	} outcomes[] = {
+	    {DFU_PROTO_ERROR_TIMEOUT,
+	     NRF_DFU_PROTO_ERROR_TIMEOUT,
+	     COBS_PROTO_ERROR_TIMEOUT,
+	     FWUPD_ERROR_TIMED_OUT},
+	    {DFU_PROTO_ERROR_NO_DEVICE,
+	     NRF_DFU_PROTO_ERROR_NO_DEVICE,
+	     COBS_PROTO_ERROR_NO_DEVICE,
+	     FWUPD_ERROR_NOT_FOUND},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(outcomes); i++) {
+		GError *error_local = NULL;
+		gboolean ret;
+
+		ret = fu_proto_error_set_dfu(&error_local, outcomes[i].dfu, "dfu");
+		fu_proto_error_assert(ret, error_local, outcomes[i].code, "dfu");
+		g_clear_error(&error_local);
+		ret = fu_proto_error_set_nrf(&error_local, outcomes[i].nrf, "nrf");
+		fu_proto_error_assert(ret, error_local, outcomes[i].code, "nrf");
+		g_clear_error(&error_local);
+		ret = fu_proto_error_set_cobs(&error_local, outcomes[i].cobs, "cobs");
+		fu_proto_error_assert(ret, error_local, outcomes[i].code, "cobs");
+		g_clear_error(&error_local);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/proto-error/to-io", fu_proto_error_to_io_func);
+	g_test_add_func("/proto-error/set", fu_proto_error_set_func);
+	return g_test_run();
+}
