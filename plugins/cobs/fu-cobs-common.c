@@ -230,12 +230,7 @@ fu_cobs_session_run(CobsProtoSession *session,
 				continue;
 			break;
 		default:
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "unknown action %u",
-				    (guint)action.kind);
-			return FALSE;
+			return fu_proto_error_set_unknown_action(error, action.kind);
 		}
 		fu_cobs_session_progress(session, progress, &shown);
 	}
@@ -582,11 +577,7 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 				fu_cobs_reader_serialize(&reader);
 			}
 		} else {
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "unknown action %u",
-				    (guint)action.kind);
+			fu_proto_error_set_unknown_action(error, action.kind);
 			break;
 		}
 		fu_cobs_session_progress(session, progress, &shown);

@@ -8,6 +8,7 @@
 
 #include "fu-cobs-common.h"
 #include "fu-cobs-device.h"
+#include "fu-sdk-common.h"
 
 /*
  * The bootloader as a USB device: the CDC data interface is claimed (the kernel's cdc_acm
@@ -621,7 +622,6 @@ fu_cobs_device_not_read_back(FuCobsDevice *self, FuProgress *progress, const gch
 {
 	FuDevice *device = FU_DEVICE(self);
 	g_autofree gchar *msg = NULL;
-	g_autoptr(FwupdRequest) request = fwupd_request_new();
 	g_autoptr(GError) error_local = NULL;
 
 	msg = g_strdup_printf("The update to %s %s was written and acknowledged; %s, so its "
@@ -636,11 +636,11 @@ fu_cobs_device_not_read_back(FuCobsDevice *self, FuProgress *progress, const gch
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
 	if (self->version_written != NULL)
 		fu_device_set_version(device, self->version_written);
-	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
-	fwupd_request_set_id(request, "com.github.cobs-bootloader.version-not-read-back");
-	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
-	fwupd_request_set_message(request, msg);
-	if (!fu_device_emit_request(device, request, progress, &error_local))
+	if (!fu_sdk_emit_post_request(device,
+				      progress,
+				      "com.github.cobs-bootloader.version-not-read-back",
+				      msg,
+				      &error_local))
 		g_info("not shown to the user: %s", error_local->message);
 }
 

@@ -627,12 +627,7 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		case DFU_PROTO_ACTION_CONTROL_IN:
 			break;
 		default:
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "unknown action %u",
-				    (guint)action.kind);
-			return FALSE;
+			return fu_proto_error_set_unknown_action(error, action.kind);
 		}
 
 		/* a control transfer */

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "fu-dfu-core-common.h"
+#include "fu-sdk-common.h"
 
 /* What the application and the base of runtime and DFU mode share: what they are to fwupd,
  * their name, the message after an update, and the callbacks that receive an upload. */
@@ -108,7 +109,6 @@ void
 fu_dfu_core_emit_not_read_back(FuDevice *device, FuProgress *progress, const gchar *why)
 {
 	g_autofree gchar *msg = NULL;
-	g_autoptr(FwupdRequest) request = fwupd_request_new();
 	g_autoptr(GError) error_local = NULL;
 
 	msg = g_strdup_printf("The update of %s is done: %s, so the version it now runs was not "
@@ -117,10 +117,10 @@ fu_dfu_core_emit_not_read_back(FuDevice *device, FuProgress *progress, const gch
 			      why);
 	g_warning("%s", msg);
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
-	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
-	fwupd_request_set_id(request, FU_DFU_CORE_REQUEST_ID_NOT_READ_BACK);
-	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
-	fwupd_request_set_message(request, msg);
-	if (!fu_device_emit_request(device, request, progress, &error_local))
+	if (!fu_sdk_emit_post_request(device,
+				      progress,
+				      FU_DFU_CORE_REQUEST_ID_NOT_READ_BACK,
+				      msg,
+				      &error_local))
 		g_info("not shown to the user: %s", error_local->message);
 }

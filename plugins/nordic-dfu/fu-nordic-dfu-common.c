@@ -8,6 +8,7 @@
 
 #include "fu-nordic-dfu-common.h"
 #include "fu-proto-error.h"
+#include "fu-sdk-common.h"
 
 /*
  * What the USB CDC, UART and BLE bootloaders share: executing the core's actions over a
@@ -159,12 +160,7 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 							    fu_nordic_dfu_now_ms());
 			break;
 		default:
-			g_set_error(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_INTERNAL,
-				    "unknown action %u",
-				    (guint)action.kind);
-			return FALSE;
+			return fu_proto_error_set_unknown_action(error, action.kind);
 		}
 		nrf_dfu_proto_session_get_progress(session, &done, &total);
 		if (progress != NULL && total > 0)
@@ -481,7 +477,6 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 			      FuProgress *progress,
 			      GError **error)
 {
-	g_autoptr(FwupdRequest) request = NULL;
 	g_autofree gchar *msg = NULL;
 
 	if (!unverified->pending)
@@ -492,12 +487,11 @@ fu_nordic_dfu_emit_unverified(FuDevice *device,
 			      "the bootloader nor an application this plugin can talk to reported "
 			      "it after the reset. Check the version the firmware reports itself.",
 			      fu_device_get_name(device));
-	request = fwupd_request_new();
-	fwupd_request_set_kind(request, FWUPD_REQUEST_KIND_POST);
-	fwupd_request_set_id(request, FU_NORDIC_DFU_REQUEST_ID_VERSION_UNVERIFIED);
-	fwupd_request_add_flag(request, FWUPD_REQUEST_FLAG_ALLOW_GENERIC_MESSAGE);
-	fwupd_request_set_message(request, msg);
-	return fu_device_emit_request(device, request, progress, error);
+	return fu_sdk_emit_post_request(device,
+					progress,
+					FU_NORDIC_DFU_REQUEST_ID_VERSION_UNVERIFIED,
+					msg,
+					error);
 }
 
 /* nocheck:name -- shared by device types of the plugin with no common parent class */

@@ -117,3 +117,11 @@ fu_proto_error_set_cobs(GError **error, CobsProtoError code, const gchar *messag
 	g_set_error_literal(error, FWUPD_ERROR, fu_proto_error_cobs_to_fwupd(code), message);
 	return FALSE;
 }
+
+/* an action of a core newer than the plugin that runs it */
+gboolean
+fu_proto_error_set_unknown_action(GError **error, guint kind)
+{
+	g_set_error(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL, "unknown action %u", kind);
+	return FALSE;
+}

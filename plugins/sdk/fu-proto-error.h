@@ -21,3 +21,5 @@ gboolean
 fu_proto_error_set_nrf(GError **error, NrfDfuProtoError code, const gchar *message);
 gboolean
 fu_proto_error_set_cobs(GError **error, CobsProtoError code, const gchar *message);
+gboolean
+fu_proto_error_set_unknown_action(GError **error, guint kind);

@@ -1,0 +1,16 @@
+/*
+ * Copyright 2026 The fwupd-dfu-plugins authors
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#include <fwupdplugin.h>
+
+gboolean
+fu_sdk_emit_post_request(FuDevice *device,
+			 FuProgress *progress,
+			 const gchar *request_id,
+			 const gchar *message,
+			 GError **error);
