@@ -11,6 +11,7 @@
 #include "fu-dfu-core-device.h"
 #include "fu-dfu-core-plugin.h"
 #include "fu-dfu-core-runtime.h"
+#include "fu-sdk-common.h"
 
 struct _FuDfuCorePlugin {
 	FuPlugin parent_instance;
@@ -69,7 +70,6 @@ fu_dfu_core_plugin_backend_device_added(FuPlugin *plugin,
 {
 	GType gtype = fu_device_get_specialized_gtype(device);
 	g_autoptr(FuDevice) dev = NULL;
-	g_autoptr(FuDeviceLocker) locker = NULL;
 
 	if (!FU_IS_USB_DEVICE(device)) {
 		g_set_error_literal(error,
@@ -85,13 +85,8 @@ fu_dfu_core_plugin_backend_device_added(FuPlugin *plugin,
 		if (gtype == G_TYPE_INVALID)
 			return FALSE;
 	}
-	dev = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
-	fu_device_incorporate(dev, device, FU_DEVICE_INCORPORATE_FLAG_ALL);
-	locker = fu_device_locker_new(dev, error);
-	if (locker == NULL)
-		return FALSE;
-	fu_plugin_device_add(plugin, dev);
-	return TRUE;
+	dev = fu_sdk_plugin_device_new(plugin, device, gtype);
+	return fu_sdk_plugin_device_add(plugin, dev, error);
 }
 
 void

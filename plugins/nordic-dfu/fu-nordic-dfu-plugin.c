@@ -15,6 +15,7 @@
 #include "fu-nordic-dfu-runtime.h"
 #include "fu-nordic-dfu-uart-device.h"
 #include "fu-nordic-dfu-usb-device.h"
+#include "fu-sdk-common.h"
 
 struct _FuNordicDfuPlugin {
 	FuPlugin parent_instance;
@@ -117,7 +118,6 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 {
 	GType gtype = fu_device_get_specialized_gtype(device);
 	g_autoptr(FuDevice) dev = NULL;
-	g_autoptr(FuDeviceLocker) locker = NULL;
 
 	if (FU_IS_BLUEZ_DEVICE(device)) {
 		gtype = fu_nordic_dfu_plugin_guess_bluez_gtype(FU_BLUEZ_DEVICE(device), error);
@@ -139,15 +139,10 @@ fu_nordic_dfu_plugin_backend_device_added(FuPlugin *plugin,
 				    "neither a USB device, a tty nor a BlueZ device");
 		return FALSE;
 	}
-	dev = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
-	fu_device_incorporate(dev, device, FU_DEVICE_INCORPORATE_FLAG_ALL);
+	dev = fu_sdk_plugin_device_new(plugin, device, gtype);
 	if (FU_IS_NORDIC_DFU_BLE_RUNTIME(dev))
 		fu_nordic_dfu_ble_runtime_set_plugin(FU_NORDIC_DFU_BLE_RUNTIME(dev), plugin);
-	locker = fu_device_locker_new(dev, error);
-	if (locker == NULL)
-		return FALSE;
-	fu_plugin_device_add(plugin, dev);
-	return TRUE;
+	return fu_sdk_plugin_device_add(plugin, dev, error);
 }
 
 void

@@ -30,3 +30,24 @@ fu_sdk_emit_post_request(FuDevice *device,
 	fwupd_request_set_message(request, message);
 	return fu_device_emit_request(device, request, progress, error);
 }
+
+/* the plugin's own type for a device a backend found, which takes over what that found; not
+ * opened yet, for what the plugin sets first */
+FuDevice *
+fu_sdk_plugin_device_new(FuPlugin *plugin, FuDevice *backend_device, GType gtype)
+{
+	FuDevice *device = g_object_new(gtype, "context", fu_plugin_get_context(plugin), NULL);
+	fu_device_incorporate(device, backend_device, FU_DEVICE_INCORPORATE_FLAG_ALL);
+	return device;
+}
+
+/* probed, opened and set up before fwupd is told of it, and closed again */
+gboolean
+fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error)
+{
+	g_autoptr(FuDeviceLocker) locker = fu_device_locker_new(device, error);
+	if (locker == NULL)
+		return FALSE;
+	fu_plugin_device_add(plugin, device);
+	return TRUE;
+}

@@ -14,3 +14,7 @@ fu_sdk_emit_post_request(FuDevice *device,
 			 const gchar *request_id,
 			 const gchar *message,
 			 GError **error);
+FuDevice *
+fu_sdk_plugin_device_new(FuPlugin *plugin, FuDevice *backend_device, GType gtype);
+gboolean
+fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error);
