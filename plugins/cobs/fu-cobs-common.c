@@ -205,7 +205,10 @@ fu_cobs_session_run(CobsProtoSession *session,
 				fu_progress_step_done(progress);
 			return TRUE;
 		case COBS_PROTO_ACTION_ERROR:
-			return fu_proto_error_set_cobs(error, action.error, action.message);
+			return fu_proto_error_set(error,
+						  FU_PROTO_CORE_COBS,
+						  action.error,
+						  action.message);
 		case COBS_PROTO_ACTION_SEND:
 			transport->send(user_data,
 					action.bytes,
@@ -446,7 +449,7 @@ fu_cobs_reader_check_after_bye(FuCobsReader *reader, CobsProtoSession *session, 
 	}
 	cobs_proto_session_next(session, fu_cobs_now_ms(), &action);
 	if (action.kind == COBS_PROTO_ACTION_ERROR)
-		return fu_proto_error_set_cobs(error, action.error, action.message);
+		return fu_proto_error_set(error, FU_PROTO_CORE_COBS, action.error, action.message);
 	return TRUE;
 }
 
@@ -513,10 +516,13 @@ fu_cobs_session_run_overlapped(CobsProtoSession *session,
 				    action.message,
 				    (guint)FU_COBS_READERS,
 				    (guint)FU_COBS_REPLY_MARGIN);
-				fu_proto_error_set_cobs(error, action.error, message);
+				fu_proto_error_set(error,
+						   FU_PROTO_CORE_COBS,
+						   action.error,
+						   message);
 				break;
 			}
-			fu_proto_error_set_cobs(error, action.error, action.message);
+			fu_proto_error_set(error, FU_PROTO_CORE_COBS, action.error, action.message);
 			break;
 		}
 		if (action.kind == COBS_PROTO_ACTION_SEND) {

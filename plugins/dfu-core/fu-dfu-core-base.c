@@ -579,7 +579,10 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 			fu_dfu_core_base_show_progress(session, progress);
 			return TRUE;
 		case DFU_PROTO_ACTION_ERROR:
-			return fu_proto_error_set_dfu(error, action.error, action.message);
+			return fu_proto_error_set(error,
+						  FU_PROTO_CORE_DFU,
+						  action.error,
+						  action.message);
 		case DFU_PROTO_ACTION_WAIT:
 			fu_dfu_core_base_show_progress(session, progress);
 			transfers_unshown = 0;

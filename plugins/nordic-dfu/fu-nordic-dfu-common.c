@@ -96,7 +96,10 @@ fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 		case NRF_DFU_PROTO_ACTION_DONE:
 			return TRUE;
 		case NRF_DFU_PROTO_ACTION_ERROR:
-			return fu_proto_error_set_nrf(error, action.error, action.message);
+			return fu_proto_error_set(error,
+						  FU_PROTO_CORE_NRF,
+						  action.error,
+						  action.message);
 		case NRF_DFU_PROTO_ACTION_SEND: {
 			const guint8 *bytes = NULL;
 			gsize length = 0;

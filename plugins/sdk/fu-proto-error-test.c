@@ -6,7 +6,10 @@
 
 #include "config.h"
 
+#include "cobs-proto.h"
+#include "dfu-proto.h"
 #include "fu-proto-error.h"
+#include "nrf-dfu-proto.h"
 
 static void
 fu_proto_error_to_io_func(void)
@@ -66,13 +69,14 @@ fu_proto_error_set_func(void)
 		GError *error_local = NULL;
 		gboolean ret;
 
-		ret = fu_proto_error_set_dfu(&error_local, outcomes[i].dfu, "dfu");
+		ret = fu_proto_error_set(&error_local, FU_PROTO_CORE_DFU, outcomes[i].dfu, "dfu");
 		fu_proto_error_assert(ret, error_local, outcomes[i].code, "dfu");
 		g_clear_error(&error_local);
-		ret = fu_proto_error_set_nrf(&error_local, outcomes[i].nrf, "nrf");
+		ret = fu_proto_error_set(&error_local, FU_PROTO_CORE_NRF, outcomes[i].nrf, "nrf");
 		fu_proto_error_assert(ret, error_local, outcomes[i].code, "nrf");
 		g_clear_error(&error_local);
-		ret = fu_proto_error_set_cobs(&error_local, outcomes[i].cobs, "cobs");
+		ret =
+		    fu_proto_error_set(&error_local, FU_PROTO_CORE_COBS, outcomes[i].cobs, "cobs");
 		fu_proto_error_assert(ret, error_local, outcomes[i].code, "cobs");
 		g_clear_error(&error_local);
 	}

@@ -6,7 +6,10 @@
 
 #include "config.h"
 
+#include "cobs-proto.h"
+#include "dfu-proto.h"
 #include "fu-proto-error.h"
+#include "nrf-dfu-proto.h"
 
 /*
  * Where the protocol cores meet fwupd's errors, for all three plugins: what a failed transfer
@@ -30,91 +33,60 @@ fu_proto_error_to_io(const GError *error)
 	return PROTO_IO_ERROR;
 }
 
-static FwupdError
-fu_proto_error_dfu_to_fwupd(DfuProtoError code)
-{
-	switch (code) {
-	case DFU_PROTO_ERROR_NOT_SUPPORTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case DFU_PROTO_ERROR_TIMEOUT:
-	case DFU_PROTO_ERROR_BUSY_TOO_LONG:
-		return FWUPD_ERROR_TIMED_OUT;
-	case DFU_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case DFU_PROTO_ERROR_ADDRESS:
-	case DFU_PROTO_ERROR_LAYOUT:
-		return FWUPD_ERROR_INVALID_FILE;
-	case DFU_PROTO_ERROR_READ_PROTECTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case DFU_PROTO_ERROR_DEVICE_STATUS:
-	case DFU_PROTO_ERROR_WRONG_STATE:
-	case DFU_PROTO_ERROR_STALL:
-	case DFU_PROTO_ERROR_REPLY:
-		return FWUPD_ERROR_WRITE;
-	default:
-		return FWUPD_ERROR_INTERNAL;
-	}
-}
+/* ends each core's rows: what its other errors are */
+#define FU_PROTO_ERROR_OTHERWISE G_MAXUINT
 
-static FwupdError
-fu_proto_error_nrf_to_fwupd(NrfDfuProtoError code)
-{
-	switch (code) {
-	case NRF_DFU_PROTO_ERROR_NOT_SUPPORTED:
-		return FWUPD_ERROR_NOT_SUPPORTED;
-	case NRF_DFU_PROTO_ERROR_TIMEOUT:
-		return FWUPD_ERROR_TIMED_OUT;
-	case NRF_DFU_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case NRF_DFU_PROTO_ERROR_TOO_LARGE:
-		return FWUPD_ERROR_INVALID_FILE;
-	case NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT:
-		return FWUPD_ERROR_INTERNAL;
-	default:
-		/* the device's error results, its replies, the CRC and the transport */
-		return FWUPD_ERROR_WRITE;
-	}
-}
+/* what each core's error is to fwupd, one core's rows after another */
+static const struct {
+	FuProtoCore core;
+	guint code;
+	FwupdError fwupd_code;
+} fu_proto_error_map[] = {
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_NOT_SUPPORTED, FWUPD_ERROR_NOT_SUPPORTED},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_READ_PROTECTED, FWUPD_ERROR_NOT_SUPPORTED},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_TIMEOUT, FWUPD_ERROR_TIMED_OUT},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_BUSY_TOO_LONG, FWUPD_ERROR_TIMED_OUT},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_NO_DEVICE, FWUPD_ERROR_NOT_FOUND},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_ADDRESS, FWUPD_ERROR_INVALID_FILE},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_LAYOUT, FWUPD_ERROR_INVALID_FILE},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_DEVICE_STATUS, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_WRONG_STATE, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_STALL, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_REPLY, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_DFU, FU_PROTO_ERROR_OTHERWISE, FWUPD_ERROR_INTERNAL},
+    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_NOT_SUPPORTED, FWUPD_ERROR_NOT_SUPPORTED},
+    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_TIMEOUT, FWUPD_ERROR_TIMED_OUT},
+    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_NO_DEVICE, FWUPD_ERROR_NOT_FOUND},
+    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_TOO_LARGE, FWUPD_ERROR_INVALID_FILE},
+    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT, FWUPD_ERROR_INTERNAL},
+    /* the device's error results, its replies, the CRC and the transport */
+    {FU_PROTO_CORE_NRF, FU_PROTO_ERROR_OTHERWISE, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_TIMEOUT, FWUPD_ERROR_TIMED_OUT},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_NO_DEVICE, FWUPD_ERROR_NOT_FOUND},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_INVALID_ARGUMENT, FWUPD_ERROR_INVALID_DATA},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_VERIFY, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_GARBAGE, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_NOT_ACK, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_IO, FWUPD_ERROR_WRITE},
+    {FU_PROTO_CORE_COBS, FU_PROTO_ERROR_OTHERWISE, FWUPD_ERROR_INTERNAL},
+};
 
-static FwupdError
-fu_proto_error_cobs_to_fwupd(CobsProtoError code)
-{
-	switch (code) {
-	case COBS_PROTO_ERROR_TIMEOUT:
-		return FWUPD_ERROR_TIMED_OUT;
-	case COBS_PROTO_ERROR_NO_DEVICE:
-		return FWUPD_ERROR_NOT_FOUND;
-	case COBS_PROTO_ERROR_INVALID_ARGUMENT:
-		return FWUPD_ERROR_INVALID_DATA;
-	case COBS_PROTO_ERROR_VERIFY:
-	case COBS_PROTO_ERROR_GARBAGE:
-	case COBS_PROTO_ERROR_NOT_ACK:
-	case COBS_PROTO_ERROR_IO:
-		return FWUPD_ERROR_WRITE;
-	default:
-		return FWUPD_ERROR_INTERNAL;
-	}
-}
-
-/* each sets the error a core's failure stands for, with the core's message; always FALSE */
+/* sets the error a core's failure stands for, with the core's message; always FALSE */
 gboolean
-fu_proto_error_set_dfu(GError **error, DfuProtoError code, const gchar *message)
+fu_proto_error_set(GError **error, FuProtoCore core, guint code, const gchar *message)
 {
-	g_set_error_literal(error, FWUPD_ERROR, fu_proto_error_dfu_to_fwupd(code), message);
-	return FALSE;
-}
+	FwupdError fwupd_code = FWUPD_ERROR_INTERNAL;
 
-gboolean
-fu_proto_error_set_nrf(GError **error, NrfDfuProtoError code, const gchar *message)
-{
-	g_set_error_literal(error, FWUPD_ERROR, fu_proto_error_nrf_to_fwupd(code), message);
-	return FALSE;
-}
-
-gboolean
-fu_proto_error_set_cobs(GError **error, CobsProtoError code, const gchar *message)
-{
-	g_set_error_literal(error, FWUPD_ERROR, fu_proto_error_cobs_to_fwupd(code), message);
+	for (guint i = 0; i < G_N_ELEMENTS(fu_proto_error_map); i++) {
+		if (fu_proto_error_map[i].core != core)
+			continue;
+		if (fu_proto_error_map[i].code == code ||
+		    fu_proto_error_map[i].code == FU_PROTO_ERROR_OTHERWISE) {
+			fwupd_code = fu_proto_error_map[i].fwupd_code;
+			break;
+		}
+	}
+	g_set_error_literal(error, FWUPD_ERROR, fwupd_code, message);
 	return FALSE;
 }
 

@@ -8,18 +8,18 @@
 
 #include <fwupdplugin.h>
 
-#include "cobs-proto.h"
-#include "dfu-proto.h"
-#include "nrf-dfu-proto.h"
 #include "proto-io.h"
+
+/* the protocol core whose error fu_proto_error_set() is given */
+typedef enum {
+	FU_PROTO_CORE_DFU,  /* DfuProtoError */
+	FU_PROTO_CORE_NRF,  /* NrfDfuProtoError */
+	FU_PROTO_CORE_COBS, /* CobsProtoError */
+} FuProtoCore;
 
 ProtoIo
 fu_proto_error_to_io(const GError *error);
 gboolean
-fu_proto_error_set_dfu(GError **error, DfuProtoError code, const gchar *message);
-gboolean
-fu_proto_error_set_nrf(GError **error, NrfDfuProtoError code, const gchar *message);
-gboolean
-fu_proto_error_set_cobs(GError **error, CobsProtoError code, const gchar *message);
+fu_proto_error_set(GError **error, FuProtoCore core, guint code, const gchar *message);
 gboolean
 fu_proto_error_set_unknown_action(GError **error, guint kind);
