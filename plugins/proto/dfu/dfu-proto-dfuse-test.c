@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dfu-proto-fake.h"
 #include "dfu-proto.h"
 #include "proto-test.h"
 
@@ -654,7 +655,7 @@ test_bounds(void)
 /* ---- the scripted DfuSe device ---- */
 
 #define FAKE_BASE 0x08000000u
-#define FAKE_SIZE (1024u * 1024u)
+#define FAKE_SIZE FAKE_MEMORY_SIZE
 /* each 16 KiB sector of the model erases as one unit, enough for the tests' layouts */
 #define FAKE_ERASE_UNIT 16384u
 
@@ -667,7 +668,9 @@ typedef enum {
 	FAKE_WRITE,
 } FakeWork;
 
+/* the DFU 1.1 device of dfu-proto-fake.h, with DfuSe's own control requests */
 typedef struct {
+	FakeDevice dfu;
 	/* script */
 	uint32_t cmd_poll_ms;	 /* bwPollTimeout of a command's first status */
 	uint32_t set_poll_ms;	 /* the same for a set address (bogus on STM32F4) */
@@ -677,68 +680,29 @@ typedef struct {
 	uint32_t mass_work_ms;	 /* real time a mass erase takes */
 	uint32_t write_work_ms;	 /* real time a block takes */
 	bool busy_poll_zero;	 /* polls while busy report 0 ms */
-	bool busy_forever;	 /* never finishes the work */
 	bool stall_early;	 /* stalls a GETSTATUS before the work is done */
 	bool read_protected;	 /* errVENDOR on erase, write and read */
 	uint32_t memory_size;	 /* addresses past base + this: errTARGET */
 	bool silent_after_leave; /* no answer after the leave's zero-length DNLOAD */
 	/* state */
-	DfuProtoState state;
 	DfuProtoStatus status;
 	uint32_t pointer;
 	FakeWork work;
 	uint32_t work_address;
 	uint64_t work_until_ms;
 	bool left;
-	uint64_t now_ms;
 	/* recorded */
-	unsigned transfers;
 	unsigned set_addresses;
 	uint32_t last_set_address;
 	unsigned erases;
 	unsigned mass_erases;
-	unsigned status_reads;
 	unsigned stalls;
 	unsigned clrstatus;
-	unsigned waits;
-	uint64_t waited_ms;
 	bool write_unerased;
 	bool wrong_request;
 	uint32_t erase_order[64];
-	uint8_t memory[FAKE_SIZE];
 	bool erased[FAKE_SIZE / FAKE_ERASE_UNIT];
-	char trace[8192];
-	size_t trace_len;
 } FakeDfuse;
-
-static void
-fake_init(FakeDfuse *dev)
-{
-	memset(dev, 0, sizeof(*dev));
-	dev->state = DFU_PROTO_STATE_DFU_IDLE;
-	dev->memory_size = FAKE_SIZE;
-	dev->now_ms = 1000;
-	dev->cmd_poll_ms = 30;
-	dev->set_poll_ms = 30;
-	dev->write_poll_ms = 5;
-	for (size_t i = 0; i < FAKE_SIZE; i++)
-		dev->memory[i] = (uint8_t)(i * 13);
-}
-
-static void __attribute__((format(printf, 2, 3))) fake_trace(FakeDfuse *dev, const char *fmt, ...)
-{
-	va_list args;
-	int n;
-	if (dev->trace_len + 64 >= sizeof(dev->trace))
-		return;
-	if (dev->trace_len > 0)
-		dev->trace[dev->trace_len++] = ' ';
-	va_start(args, fmt);
-	n = vsnprintf(dev->trace + dev->trace_len, sizeof(dev->trace) - dev->trace_len, fmt, args);
-	va_end(args);
-	if (n > 0)
-		dev->trace_len += (size_t)n;
-}
 
 static bool
 fake_valid(const FakeDfuse *dev, uint32_t address, uint32_t length)
@@ -749,7 +713,7 @@ fake_valid(const FakeDfuse *dev, uint32_t address, uint32_t length)
 static void
 fake_error(FakeDfuse *dev, DfuProtoStatus status)
 {
-	dev->state = DFU_PROTO_STATE_DFU_ERROR;
+	dev->dfu.state = DFU_PROTO_STATE_DFU_ERROR;
 	dev->status = status;
 	dev->work = FAKE_NONE;
 }
@@ -761,12 +725,12 @@ fake_finish_work(FakeDfuse *dev)
 	switch (dev->work) {
 	case FAKE_ERASE: {
 		uint32_t unit = (dev->work_address - FAKE_BASE) / FAKE_ERASE_UNIT;
-		memset(dev->memory + (size_t)unit * FAKE_ERASE_UNIT, 0xFF, FAKE_ERASE_UNIT);
+		memset(dev->dfu.memory + (size_t)unit * FAKE_ERASE_UNIT, 0xFF, FAKE_ERASE_UNIT);
 		dev->erased[unit] = true;
 		break;
 	}
 	case FAKE_MASS_ERASE:
-		memset(dev->memory, 0xFF, FAKE_SIZE);
+		memset(dev->dfu.memory, 0xFF, FAKE_SIZE);
 		for (size_t i = 0; i < FAKE_SIZE / FAKE_ERASE_UNIT; i++)
 			dev->erased[i] = true;
 		break;
@@ -774,18 +738,18 @@ fake_finish_work(FakeDfuse *dev)
 		break;
 	}
 	dev->work = FAKE_NONE;
-	dev->state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
+	dev->dfu.state = DFU_PROTO_STATE_DFU_DNLOAD_IDLE;
 }
 
 static ProtoIo
-fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
+fake_dfuse_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 {
 	uint32_t poll_ms = 0;
 
-	dev->status_reads++;
+	dev->dfu.status_reads++;
 	if (dev->left)
 		return PROTO_IO_NO_DEVICE;
-	if (dev->state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC) {
+	if (dev->dfu.state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC) {
 		/* this read starts the work and reports its poll timeout */
 		uint32_t work_ms = 0;
 		switch (dev->work) {
@@ -809,15 +773,15 @@ fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 			work_ms = dev->write_work_ms;
 			break;
 		}
-		dev->work_until_ms = dev->now_ms + work_ms;
-		dev->state = DFU_PROTO_STATE_DFU_DNBUSY;
-	} else if (dev->state == DFU_PROTO_STATE_DFU_DNBUSY) {
+		dev->work_until_ms = dev->dfu.now_ms + work_ms;
+		dev->dfu.state = DFU_PROTO_STATE_DFU_DNBUSY;
+	} else if (dev->dfu.state == DFU_PROTO_STATE_DFU_DNBUSY) {
 		if (dev->work == FAKE_UNPROTECT) {
 			/* erases itself and resets: gone */
 			dev->left = true;
 			return PROTO_IO_NO_DEVICE;
 		}
-		if (dev->busy_forever || dev->now_ms < dev->work_until_ms) {
+		if (dev->dfu.busy_forever || dev->dfu.now_ms < dev->work_until_ms) {
 			if (dev->stall_early) {
 				dev->stalls++;
 				return PROTO_IO_STALL;
@@ -826,31 +790,25 @@ fake_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 		} else {
 			fake_finish_work(dev);
 		}
-	} else if (dev->state == DFU_PROTO_STATE_DFU_MANIFEST_SYNC) {
+	} else if (dev->dfu.state == DFU_PROTO_STATE_DFU_MANIFEST_SYNC) {
 		/* the leave: jumps to the firmware, resetting in the middle of the answer */
 		dev->left = true;
 		return PROTO_IO_ERROR;
 	}
-	buf[0] = (uint8_t)dev->status;
-	buf[1] = (uint8_t)(poll_ms & 0xFF);
-	buf[2] = (uint8_t)((poll_ms >> 8) & 0xFF);
-	buf[3] = (uint8_t)((poll_ms >> 16) & 0xFF);
-	buf[4] = (uint8_t)dev->state;
-	buf[5] = 0;
-	*len = 6;
+	fake_status_reply(&dev->dfu, dev->status, poll_ms, buf, len);
 	return PROTO_IO_OK;
 }
 
 static ProtoIo
 fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 {
-	if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
-	    dev->state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
+	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
+	    dev->dfu.state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
 		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
 		return PROTO_IO_STALL;
 	}
 	if (a->length == 0) {
-		dev->state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
+		dev->dfu.state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
 		if (dev->silent_after_leave)
 			dev->left = true;
 		return PROTO_IO_OK;
@@ -866,9 +824,9 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			address = (uint32_t)b[1] | ((uint32_t)b[2] << 8) | ((uint32_t)b[3] << 16) |
 				  ((uint32_t)b[4] << 24);
 		dev->work_address = address;
-		dev->state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
+		dev->dfu.state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
 		if (b[0] == DFU_PROTO_DFUSE_CMD_SET_ADDRESS && a->length == 5) {
-			fake_trace(dev, "SET:%x", (unsigned)address);
+			fake_trace(&dev->dfu, "SET:%x", (unsigned)address);
 			dev->set_addresses++;
 			dev->last_set_address = address;
 			if (!fake_valid(dev, address, 1)) {
@@ -878,17 +836,17 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			dev->pointer = address;
 			dev->work = FAKE_SET_ADDRESS;
 		} else if (b[0] == DFU_PROTO_DFUSE_CMD_ERASE && a->length == 5) {
-			fake_trace(dev, "ERASE:%x", (unsigned)address);
+			fake_trace(&dev->dfu, "ERASE:%x", (unsigned)address);
 			if (dev->erases < 64)
 				dev->erase_order[dev->erases] = address;
 			dev->erases++;
 			dev->work = FAKE_ERASE;
 		} else if (b[0] == DFU_PROTO_DFUSE_CMD_ERASE && a->length == 1) {
-			fake_trace(dev, "MASS");
+			fake_trace(&dev->dfu, "MASS");
 			dev->mass_erases++;
 			dev->work = FAKE_MASS_ERASE;
 		} else if (b[0] == DFU_PROTO_DFUSE_CMD_READ_UNPROTECT && a->length == 1) {
-			fake_trace(dev, "UNPROTECT");
+			fake_trace(&dev->dfu, "UNPROTECT");
 			dev->work = FAKE_UNPROTECT;
 		} else {
 			dev->wrong_request = true;
@@ -909,8 +867,8 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 	{
 		/* AN2662: the multiplier is the request's wLength */
 		uint64_t address = (uint64_t)(a->value - 2) * a->length + dev->pointer;
-		fake_trace(dev, "W%u:%u@%x", a->value, a->length, (unsigned)address);
-		dev->state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
+		fake_trace(&dev->dfu, "W%u:%u@%x", a->value, a->length, (unsigned)address);
+		dev->dfu.state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
 		dev->work = FAKE_WRITE;
 		if (dev->read_protected) {
 			fake_error(dev, DFU_PROTO_STATUS_ERR_VENDOR);
@@ -922,9 +880,9 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 		}
 		for (uint32_t i = 0; i < a->length; i++) {
 			uint32_t off = (uint32_t)address - FAKE_BASE + i;
-			if (!dev->erased[off / FAKE_ERASE_UNIT] || dev->memory[off] != 0xFF)
+			if (!dev->erased[off / FAKE_ERASE_UNIT] || dev->dfu.memory[off] != 0xFF)
 				dev->write_unerased = true;
-			dev->memory[off] = image[a->image_offset + i];
+			dev->dfu.memory[off] = image[a->image_offset + i];
 		}
 	}
 	return PROTO_IO_OK;
@@ -933,8 +891,8 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 static ProtoIo
 fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 {
-	if (dev->state != DFU_PROTO_STATE_DFU_IDLE &&
-	    dev->state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE) {
+	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
+	    dev->dfu.state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE) {
 		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
 		return PROTO_IO_STALL;
 	}
@@ -942,7 +900,7 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 		const uint8_t list[] = {0x00, 0x21, 0x41, 0x92};
 		memcpy(buf, list, sizeof(list));
 		*len = sizeof(list);
-		dev->state = DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
+		dev->dfu.state = DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 		return PROTO_IO_OK;
 	}
 	if (dev->read_protected) {
@@ -955,98 +913,80 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 		size_t n = address >= end ? 0 : (size_t)(end - address);
 		if (n > a->length)
 			n = a->length;
-		memcpy(buf, dev->memory + (address - FAKE_BASE), n);
+		memcpy(buf, dev->dfu.memory + (address - FAKE_BASE), n);
 		*len = n;
-		dev->state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
-					   : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
+		dev->dfu.state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
+					       : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 	}
 	return PROTO_IO_OK;
 }
 
+/* DfuSe's answer to one control transfer */
 static ProtoIo
-fake_control(FakeDfuse *dev,
-	     const DfuProtoAction *a,
-	     const uint8_t *image,
-	     uint8_t *reply,
-	     size_t *reply_len)
+fake_dfuse_control(FakeDevice *base,
+		   const DfuProtoAction *a,
+		   const uint8_t *image,
+		   uint8_t *upload,
+		   uint8_t *reply,
+		   size_t *reply_len)
 {
-	*reply_len = 0;
-	dev->transfers++;
-	dev->now_ms += 1;
+	FakeDfuse *dev = (FakeDfuse *)base;
+	ProtoIo result;
+
 	if (dev->left)
 		return PROTO_IO_NO_DEVICE;
 	switch (a->request) {
 	case DFU_PROTO_REQUEST_GETSTATUS:
-		return fake_getstatus(dev, reply, reply_len);
+		return fake_dfuse_getstatus(dev, reply, reply_len);
 	case DFU_PROTO_REQUEST_CLRSTATUS:
 		dev->clrstatus++;
-		dev->state = DFU_PROTO_STATE_DFU_IDLE;
+		base->state = DFU_PROTO_STATE_DFU_IDLE;
 		dev->status = DFU_PROTO_STATUS_OK;
 		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_ABORT:
-		if (dev->state == DFU_PROTO_STATE_DFU_ERROR)
+		if (base->state == DFU_PROTO_STATE_DFU_ERROR)
 			return PROTO_IO_STALL;
-		dev->state = DFU_PROTO_STATE_DFU_IDLE;
+		base->state = DFU_PROTO_STATE_DFU_IDLE;
 		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DNLOAD:
 		return fake_dnload(dev, a, image);
 	case DFU_PROTO_REQUEST_UPLOAD:
-		return fake_upload(dev, a, reply, reply_len);
+		result = fake_upload(dev, a, reply, reply_len);
+		if (result == PROTO_IO_OK && a->value >= 2)
+			memcpy(upload + a->image_offset, reply, *reply_len);
+		return result;
 	default:
 		return PROTO_IO_STALL;
 	}
 }
 
-static DfuProtoActionKind
-fake_run(FakeDfuse *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upload)
+/* the DNLOAD of a command or block traces itself in fake_dnload() */
+static void
+fake_dfuse_trace_control(FakeDevice *base, const DfuProtoAction *a)
 {
-	for (unsigned step = 0; step < 10000000; step++) {
-		DfuProtoAction a;
-		ProtoIo result = PROTO_IO_OK;
-		uint8_t reply[4096];
-		size_t reply_len = 0;
+	if (a->request == DFU_PROTO_REQUEST_GETSTATUS)
+		fake_trace(base, "S");
+	else if (a->request == DFU_PROTO_REQUEST_UPLOAD)
+		fake_trace(base, "UP%u:%u@%zu", a->value, a->length, a->image_offset);
+	else if (a->request != DFU_PROTO_REQUEST_DNLOAD)
+		fake_trace(base, "%s", dfu_proto_request_to_string(a->request));
+	else if (a->length == 0)
+		fake_trace(base, "LEAVE:%u", a->value);
+}
 
-		dfu_proto_session_next(s, dev->now_ms, &a);
-		switch (a.kind) {
-		case DFU_PROTO_ACTION_DONE:
-			fake_trace(dev, "DONE");
-			return a.kind;
-		case DFU_PROTO_ACTION_ERROR:
-			fake_trace(dev, "ERROR:%s", dfu_proto_error_to_string(a.error));
-			CHECK(a.message != NULL && a.message[0] != '\0');
-			return a.kind;
-		case DFU_PROTO_ACTION_WAIT:
-			fake_trace(dev, "WAIT:%u", (unsigned)a.wait_ms);
-			CHECK(a.wait_ms > 0);
-			dev->waits++;
-			dev->waited_ms += a.wait_ms;
-			dev->now_ms += a.wait_ms;
-			break;
-		case DFU_PROTO_ACTION_USB_RESET:
-			fake_trace(dev, "RESET");
-			break;
-		case DFU_PROTO_ACTION_CONTROL_OUT:
-		case DFU_PROTO_ACTION_CONTROL_IN:
-			if (a.request == DFU_PROTO_REQUEST_GETSTATUS)
-				fake_trace(dev, "S");
-			else if (a.request == DFU_PROTO_REQUEST_UPLOAD)
-				fake_trace(dev, "UP%u:%u@%zu", a.value, a.length, a.image_offset);
-			else if (a.request != DFU_PROTO_REQUEST_DNLOAD)
-				fake_trace(dev, "%s", dfu_proto_request_to_string(a.request));
-			else if (a.length == 0)
-				fake_trace(dev, "LEAVE:%u", a.value);
-			result = fake_control(dev, &a, image, reply, &reply_len);
-			if (result == PROTO_IO_OK && a.request == DFU_PROTO_REQUEST_UPLOAD &&
-			    a.value >= 2)
-				memcpy(upload + a.image_offset, reply, reply_len);
-			if (result != PROTO_IO_OK)
-				fake_trace(dev, "<%s>", proto_io_to_string(result));
-			break;
-		}
-		dfu_proto_session_feed(s, result, reply, reply_len, dev->now_ms);
-	}
-	CHECK(!"session did not end");
-	return DFU_PROTO_ACTION_ERROR;
+static void
+fake_dfuse_init(FakeDfuse *dev)
+{
+	memset(dev, 0, sizeof(*dev));
+	fake_init(&dev->dfu);
+	dev->dfu.control = fake_dfuse_control;
+	dev->dfu.trace_control = fake_dfuse_trace_control;
+	dev->memory_size = FAKE_SIZE;
+	dev->cmd_poll_ms = 30;
+	dev->set_poll_ms = 30;
+	dev->write_poll_ms = 5;
+	for (size_t i = 0; i < FAKE_SIZE; i++)
+		dev->dfu.memory[i] = (uint8_t)(i * 13);
 }
 
 static const DfuProtoFunctional functional_stm32 = {
@@ -1073,7 +1013,7 @@ test_session_download(void)
 	const DfuProtoElement one[] = {{0x08000000, 16, 0}};
 
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 104; /* STM32F4: bogus */
 	dev.erase_work_ms = 300;
 	dev.cmd_poll_ms = 500;
@@ -1083,7 +1023,7 @@ test_session_download(void)
 	dfu_proto_session_set_dfuse_quirks(&s, DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 2, 0, DFU_PROTO_DFUSE_FLAG_LEAVE) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 	/* sectors 0..2 and the first 128 KiB one, in order, once */
 	CHECK(dev.erases == 4);
 	CHECK(dev.erase_order[0] == 0x08000000 && dev.erase_order[1] == 0x08004000);
@@ -1091,16 +1031,17 @@ test_session_download(void)
 	/* runs: 0x08000000 (19 full blocks), its tail, the second element, the leave */
 	CHECK(dev.set_addresses == 5); /* each element's tail is a run of its own */
 	CHECK(!dev.write_unerased && !dev.wrong_request);
-	CHECK(memcmp(dev.memory, test_image, 40000) == 0);
-	CHECK(memcmp(dev.memory + 0x20000, test_image + 50000, 3000) == 0);
+	CHECK(memcmp(dev.dfu.memory, test_image, 40000) == 0);
+	CHECK(memcmp(dev.dfu.memory + 0x20000, test_image + 50000, 3000) == 0);
 	CHECK(dev.left);
-	CHECK(strncmp(dev.trace, "S ERASE:8000000 S WAIT:500 S ERASE:8004000 S WAIT:500 S", 55) ==
-	      0);
+	CHECK(strncmp(dev.dfu.trace,
+		      "S ERASE:8000000 S WAIT:500 S ERASE:8004000 S WAIT:500 S",
+		      55) == 0);
 	/* the bogus 104 ms of a set address is not slept; a block waits what it asks */
-	CHECK(strstr(dev.trace, "SET:8000000 S S W2:2048@8000000 S WAIT:104 S W3:2048@8000800") !=
-	      NULL);
-	CHECK(strstr(dev.trace, "SET:8009800 S S W2:1088@8009800") != NULL);
-	CHECK(strstr(dev.trace, "SET:8000000 S S LEAVE:2 S <io-error> DONE") != NULL);
+	CHECK(strstr(dev.dfu.trace,
+		     "SET:8000000 S S W2:2048@8000000 S WAIT:104 S W3:2048@8000800") != NULL);
+	CHECK(strstr(dev.dfu.trace, "SET:8009800 S S W2:1088@8009800") != NULL);
+	CHECK(strstr(dev.dfu.trace, "SET:8000000 S S LEAVE:2 S <io-error> DONE") != NULL);
 	dfu_proto_session_get_dfuse_progress(&s, &progress);
 	CHECK(progress.phase == DFU_PROTO_DFUSE_PHASE_END);
 	CHECK(progress.erases_done == 4 && progress.erases_total == 4);
@@ -1118,16 +1059,16 @@ test_session_download(void)
 	CHECK_STR(dfu_proto_busy_op_to_string(DFU_PROTO_BUSY_OP_MASS_ERASE), "mass-erase");
 
 	/* without the quirk the set address waits the device's figure */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 104;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK(strstr(dev.trace, "SET:8000000 S WAIT:104 S W2") != NULL);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(strstr(dev.dfu.trace, "SET:8000000 S WAIT:104 S W2") != NULL);
 	CHECK(!dev.left && !dev.write_unerased);
 
 	/* the quirk does not hide a device really busy with the set address */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 104;
 	dev.set_work_ms = 50;
 	dev.mass_work_ms = 50;
@@ -1140,9 +1081,9 @@ test_session_download(void)
 						     0,
 						     DFU_PROTO_DFUSE_FLAG_MASS_ERASE) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.mass_erases == 1 && dev.erases == 0 && !dev.write_unerased);
-	CHECK(strstr(dev.trace, "SET:8000000 S S WAIT:30 S WAIT:30 S W2:16@8000000") != NULL);
+	CHECK(strstr(dev.dfu.trace, "SET:8000000 S S WAIT:30 S WAIT:30 S W2:16@8000000") != NULL);
 }
 
 /* validation fails: not one transfer */
@@ -1156,15 +1097,15 @@ test_session_refused(void)
 	const DfuProtoElement e[] = {{0x08000000, 100, 0}, {0x08100000, 100, 100}};
 
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 2, 0, 0) ==
 	      DFU_PROTO_ERROR_ADDRESS);
 	dfu_proto_session_next(&s, 0, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_ADDRESS);
 	CHECK(strstr(a.message, "element 1") != NULL);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
-	CHECK(dev.transfers == 0);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dev.dfu.transfers == 0);
 }
 
 /* misbehaving devices (dfu-util quirks.c, fwupd dfu.quirk) */
@@ -1181,54 +1122,54 @@ test_session_misbehaving(void)
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
 
 	/* 0 ms forever on a 16 KiB erase: ends at the erase's own bound, not 128 s */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 0;
 	dev.busy_poll_zero = true;
-	dev.busy_forever = true;
+	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
-	CHECK(dev.now_ms < 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
-	CHECK(dev.waits == 0);
+	CHECK(dev.dfu.now_ms < 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
+	CHECK(dev.dfu.waits == 0);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "erase of the sector at 0x08000000") !=
 	      NULL);
 	/* a 128 KiB sector gets 16 s */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 100;
-	dev.busy_forever = true;
+	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e128, 1, 0, 0) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
-	CHECK(dev.now_ms > 1000 + 16000 && dev.now_ms < 1000 + 16200);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dev.dfu.now_ms > 1000 + 16000 && dev.dfu.now_ms < 1000 + 16200);
 	/* the caller's budget replaces the derived one */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 100;
-	dev.busy_forever = true;
+	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_busy_budget(&s, 500);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e128, 1, 0, 0) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
-	CHECK(dev.now_ms < 1000 + 700);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(dev.dfu.now_ms < 1000 + 700);
 
 	/* a poll timeout at the 24-bit maximum (4.6 h) on a device that stays busy: the one wait
 	 * ends just past the erase's own bound, not at DFU_PROTO_POLL_TIMEOUT_MAX_MS, and the
 	 * error says what the device asked for */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 0xFFFFFF;
-	dev.busy_forever = true;
+	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
-	CHECK(dev.waits == 1);
-	CHECK(dev.now_ms <= 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
+	CHECK(dev.dfu.waits == 1);
+	CHECK(dev.dfu.now_ms <= 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "it asked to wait 16777215 ms") != NULL);
 	/* the same poll timeout on every status of a device that is really quick: every
 	 * operation waits at most its own bound, and the update completes */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 0xFFFFFF;
 	dev.set_poll_ms = 0xFFFFFF;
 	dev.write_poll_ms = 0xFFFFFF;
@@ -1236,19 +1177,19 @@ test_session_misbehaving(void)
 	dev.write_work_ms = 5;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK(memcmp(dev.memory, test_image, 2048) == 0);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(memcmp(dev.dfu.memory, test_image, 2048) == 0);
 	/* erase, set address, one block: three waits of at most 2 s each */
-	CHECK(dev.waits == 3);
-	CHECK(dev.waited_ms <= 3 * (DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 1));
+	CHECK(dev.dfu.waits == 3);
+	CHECK(dev.dfu.waited_ms <= 3 * (DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 1));
 
 	/* reported poll far shorter than the work (STM32F405 mass erase): polled until done */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 100;
 	dev.mass_work_ms = 20000;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_mass_erase(&s) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.mass_erases == 1 && dev.erased[63]);
 	stats = dfu_proto_session_get_busy_stats(&s);
 	CHECK(stats->ops[DFU_PROTO_BUSY_OP_MASS_ERASE].count == 1);
@@ -1257,18 +1198,18 @@ test_session_misbehaving(void)
 	CHECK(stats->ops[DFU_PROTO_BUSY_OP_MASS_ERASE].bound_ms == DFU_PROTO_BUSY_BUDGET_MS);
 
 	/* stalls when polled early: without the quirk the stall budget runs out */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 0;
 	dev.busy_poll_zero = true;
 	dev.erase_work_ms = 300;
 	dev.stall_early = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_STALL);
 	CHECK(dev.stalls == DFU_PROTO_BUSY_STALLS_MAX + 1);
 	/* with a minimum poll interval it waits and succeeds */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.cmd_poll_ms = 0;
 	dev.busy_poll_zero = true;
 	dev.erase_work_ms = 300;
@@ -1276,12 +1217,12 @@ test_session_misbehaving(void)
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_min_poll_interval(&s, 100);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.stalls <= 3);
-	CHECK(strncmp(dev.trace,
+	CHECK(strncmp(dev.dfu.trace,
 		      "S ERASE:8000000 S WAIT:100 S <stall> WAIT:100",
 		      strlen("S ERASE:8000000 S WAIT:100 S <stall> WAIT:100")) == 0);
-	CHECK(memcmp(dev.memory, test_image, 2048) == 0);
+	CHECK(memcmp(dev.dfu.memory, test_image, 2048) == 0);
 }
 
 /*
@@ -1302,18 +1243,18 @@ test_session_whole_bound(void)
 				  64 * DFU_PROTO_DFUSE_ERASE_MS_PER_KIB;
 
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.write_work_ms = 55000;
 	dev.write_poll_ms = 1000;
 	dev.cmd_poll_ms = 1000;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_busy_budget(&s, 60000);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "the device stayed busy") != NULL);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "of 32 blocks of 2048 bytes") != NULL);
-	CHECK(dev.now_ms - 1000 > bound_ms && dev.now_ms - 1000 < bound_ms + 60000);
+	CHECK(dev.dfu.now_ms - 1000 > bound_ms && dev.dfu.now_ms - 1000 < bound_ms + 60000);
 }
 
 static void
@@ -1329,36 +1270,36 @@ test_session_device_errors(void)
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
 
 	/* read protection: errVENDOR at the first erase, cleared, explained */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.read_protected = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
-	CHECK_STR(dev.trace, "S ERASE:8000000 S CLRSTATUS ERROR:read-protected");
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK_STR(dev.dfu.trace, "S ERASE:8000000 S CLRSTATUS ERROR:read-protected");
 	msg = dfu_proto_session_get_message(&s);
 	CHECK(strstr(msg, "read-protected") != NULL);
 	CHECK(strstr(msg, "erases the whole flash") != NULL);
-	CHECK(dev.state == DFU_PROTO_STATE_DFU_IDLE);
+	CHECK(dev.dfu.state == DFU_PROTO_STATE_DFU_IDLE);
 
 	/* the layout claims more flash than the device has: errTARGET */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.memory_size = 256 * 1024;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, far, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_ADDRESS);
 	msg = dfu_proto_session_get_message(&s);
 	CHECK(strstr(msg, "errTARGET") != NULL && strstr(msg, "0x08080000") != NULL);
 	CHECK(dev.clrstatus == 1);
 
 	/* a device found in dfuERROR is cleared first */
-	fake_init(&dev);
-	dev.state = DFU_PROTO_STATE_DFU_ERROR;
+	fake_dfuse_init(&dev);
+	dev.dfu.state = DFU_PROTO_STATE_DFU_ERROR;
 	dev.status = DFU_PROTO_STATUS_ERR_TARGET;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_mass_erase(&s) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace, "S CLRSTATUS S MASS S WAIT:30 S DONE");
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace, "S CLRSTATUS S MASS S WAIT:30 S DONE");
 }
 
 static void
@@ -1368,14 +1309,14 @@ test_session_leave(void)
 	DfuProtoSession s;
 
 	/* no answer after leave: the success */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x08000000) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace, "S SET:8000000 S WAIT:30 S LEAVE:2 S <io-error> DONE");
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace, "S SET:8000000 S WAIT:30 S LEAVE:2 S <io-error> DONE");
 
 	/* a device that answers dfuMANIFEST and then goes */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 0;
 	dfu_proto_session_init(&s, &functional_stm32);
 	{
@@ -1404,25 +1345,25 @@ test_session_leave(void)
 	}
 
 	/* GD32VF103: silent after leave; the quirk does not even ask */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.silent_after_leave = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_dfuse_quirks(&s, DFU_PROTO_DFUSE_QUIRK_SILENT_AFTER_LEAVE);
 	CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x08000000) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace, "S SET:8000000 S WAIT:30 S LEAVE:2 DONE");
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace, "S SET:8000000 S WAIT:30 S LEAVE:2 DONE");
 	/* and without the quirk the timeout is the success too */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.silent_after_leave = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x08000000) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
 
 	/* leave to an address the device refuses */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x20000000) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_ADDRESS);
 	CHECK(!dev.left);
 }
@@ -1436,21 +1377,21 @@ test_session_upload(void)
 	size_t done = 0;
 
 	CHECK(parse(STM32F405_LAYOUT, &l) == DFU_PROTO_ERROR_NONE);
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 0;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_upload(&s, &l, 0x08000100, 5000, 0) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace,
+	CHECK(fake_run(&dev.dfu, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace,
 		  "S SET:8000100 S S ABORT UP2:2048@0 UP3:2048@2048 ABORT SET:8001100 S S ABORT "
 		  "UP2:904@4096 ABORT DONE");
-	CHECK(memcmp(upload_buffer, dev.memory + 0x100, 5000) == 0);
+	CHECK(memcmp(upload_buffer, dev.dfu.memory + 0x100, 5000) == 0);
 	dfu_proto_session_get_progress(&s, &done, NULL);
 	CHECK(done == 5000);
 
 	/* the end of the device's memory: a short block ends it */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.memory_size = 4096 + 100;
 	dev.set_poll_ms = 0;
 	dfu_proto_session_init(&s, NULL);
@@ -1460,10 +1401,10 @@ test_session_upload(void)
 	}
 	CHECK(dfu_proto_session_start_dfuse_upload(&s, NULL, 0x08000000, 1024 * 1024, 1024) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
 	dfu_proto_session_get_progress(&s, &done, NULL);
 	CHECK(done == 4196);
-	CHECK(memcmp(upload_buffer, dev.memory, 4196) == 0);
+	CHECK(memcmp(upload_buffer, dev.dfu.memory, 4196) == 0);
 
 	/* outside readable memory, past 2^32 */
 	dfu_proto_session_init(&s, &functional_stm32);
@@ -1473,13 +1414,13 @@ test_session_upload(void)
 	      DFU_PROTO_ERROR_ADDRESS);
 
 	/* read-protected: the UPLOAD stalls, the status says why */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.read_protected = true;
 	dev.set_poll_ms = 0;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_upload(&s, &l, 0x08000000, 100, 0) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_run(&dev.dfu, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_READ_PROTECTED);
 }
 
@@ -1492,17 +1433,17 @@ test_session_upload_rewind(void)
 
 	/* 1-byte blocks past wValue 65535: a new set address at the next byte (the short
 	 * last block would get one too, but with 1-byte blocks there is none) */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 0;
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_upload(&s, NULL, 0x08000000, 65540, 1) ==
 	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_run(&dev.dfu, &s, NULL, upload_buffer) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.set_addresses == 2);
 	CHECK(dev.last_set_address == 0x0800FFFE);
 	dfu_proto_session_get_progress(&s, &done, NULL);
 	CHECK(done == 65540);
-	CHECK(memcmp(upload_buffer, dev.memory, 65540) == 0);
+	CHECK(memcmp(upload_buffer, dev.dfu.memory, 65540) == 0);
 }
 
 static void
@@ -1512,21 +1453,21 @@ test_session_commands(void)
 	DfuProtoSession s;
 	const uint8_t *commands = NULL;
 
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_get_commands(&s) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace, "S UP0:16@0 ABORT DONE");
+	CHECK(fake_run(&dev.dfu, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace, "S UP0:16@0 ABORT DONE");
 	CHECK(dfu_proto_session_get_dfuse_commands(&s, &commands) == 4);
 	CHECK(commands[0] == 0x00 && commands[1] == 0x21 && commands[2] == 0x41);
 	CHECK(commands[3] == 0x92);
 
 	/* read unprotect: the device erases itself and resets */
-	fake_init(&dev);
+	fake_dfuse_init(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	CHECK(dfu_proto_session_start_dfuse_read_unprotect(&s) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
-	CHECK_STR(dev.trace, "S UNPROTECT S WAIT:30 S <no-device> DONE");
+	CHECK(fake_run(&dev.dfu, &s, NULL, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK_STR(dev.dfu.trace, "S UNPROTECT S WAIT:30 S <no-device> DONE");
 
 	/* a device without download support */
 	{
