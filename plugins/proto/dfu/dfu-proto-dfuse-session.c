@@ -352,8 +352,7 @@ static void
 dfu_proto_session_feed_dfuse_leave(DfuProtoSession *s, ProtoIo result, uint64_t now_ms)
 {
 	if (result == PROTO_IO_STALL) {
-		s->failed_step = STEP_DFUSE_LEAVE;
-		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+		dfu_proto_session_explain_stall(s);
 		return;
 	}
 	/* gone during the request: it left */
@@ -409,7 +408,7 @@ dfu_proto_session_feed_dfuse_upload(DfuProtoSession *s,
 				    const uint8_t *data,
 				    size_t len)
 {
-	if (!dfu_proto_session_accept_upload_block(s, STEP_DFUSE_UPLOAD, result, data, len))
+	if (!dfu_proto_session_accept_upload_block(s, result, data, len))
 		return;
 	/*
 	 * Point the device at the next byte and count from 2 again when wValue would pass
@@ -429,15 +428,8 @@ dfu_proto_session_feed_dfuse_get_commands(DfuProtoSession *s,
 					  const uint8_t *data,
 					  size_t len)
 {
-	if (result == PROTO_IO_STALL) {
-		s->failed_step = STEP_DFUSE_GET_COMMANDS;
-		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+	if (!dfu_proto_session_request_ok(s, result))
 		return;
-	}
-	if (result != PROTO_IO_OK) {
-		dfu_proto_session_fail_transfer(s, result);
-		return;
-	}
 	if (len > DFU_PROTO_DFUSE_COMMANDS_MAX || (len > 0 && data == NULL)) {
 		dfu_proto_session_fail(s,
 				       DFU_PROTO_ERROR_REPLY,

@@ -84,6 +84,12 @@ dfu_proto_session_fail_device_status(DfuProtoSession *s, const char *what);
 void
 dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result);
 
+void
+dfu_proto_session_explain_stall(DfuProtoSession *s);
+
+bool
+dfu_proto_session_request_ok(DfuProtoSession *s, ProtoIo result);
+
 bool
 dfu_proto_session_take_status_ok(DfuProtoSession *s,
 				 const uint8_t *data,
@@ -111,7 +117,6 @@ dfu_proto_session_busy_reset(DfuProtoSession *s, uint64_t now_ms);
 
 bool
 dfu_proto_session_accept_upload_block(DfuProtoSession *s,
-				      unsigned step,
 				      ProtoIo result,
 				      const uint8_t *data,
 				      size_t len);

@@ -80,10 +80,37 @@ dfu_proto_session_describe(const DfuProtoSession *s, unsigned step, char *buf, s
 	}
 }
 
+/* a control transfer of @request, with no payload or one of @length bytes asked for; the
+ * request's direction is its bmRequestType's, device-to-host for GETSTATUS and UPLOAD */
+static void
+dfu_proto_action_request(DfuProtoAction *a, uint8_t request, uint16_t value, uint16_t length)
+{
+	const bool in = request == DFU_PROTO_REQUEST_GETSTATUS ||
+			request == DFU_PROTO_REQUEST_UPLOAD ||
+			request == DFU_PROTO_REQUEST_GETSTATE;
+
+	a->kind = in ? DFU_PROTO_ACTION_CONTROL_IN : DFU_PROTO_ACTION_CONTROL_OUT;
+	a->request = request;
+	a->value = value;
+	a->length = length;
+}
+
+/* the DNLOAD or UPLOAD of the session's current block of the image */
+static void
+dfu_proto_session_action_block(DfuProtoSession *s, uint8_t request)
+{
+	DfuProtoAction *a = &s->action;
+
+	dfu_proto_action_request(a, request, (uint16_t)(s->block_number & 0xFFFF), s->block_length);
+	a->payload = DFU_PROTO_PAYLOAD_IMAGE;
+	a->image_offset = s->block_offset;
+}
+
 void
 dfu_proto_session_enter(DfuProtoSession *s, DfuProtoStep step)
 {
 	DfuProtoAction *a = &s->action;
+	uint16_t detach_timeout_ms;
 
 	memset(a, 0, sizeof(*a));
 	s->step = step;
@@ -109,72 +136,59 @@ dfu_proto_session_enter(DfuProtoSession *s, DfuProtoStep step)
 	case STEP_STALL_GETSTATUS:
 	case STEP_DFUSE_GETSTATUS:
 	case STEP_DFUSE_LEAVE_GETSTATUS:
-		a->kind = DFU_PROTO_ACTION_CONTROL_IN;
-		a->request = DFU_PROTO_REQUEST_GETSTATUS;
-		a->length = DFU_PROTO_STATUS_REPLY_LENGTH;
+		dfu_proto_action_request(a,
+					 DFU_PROTO_REQUEST_GETSTATUS,
+					 0,
+					 DFU_PROTO_STATUS_REPLY_LENGTH);
 		break;
 	case STEP_PREPARE_CLRSTATUS:
 	case STEP_FAIL_CLRSTATUS:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_CLRSTATUS;
+		dfu_proto_action_request(a, DFU_PROTO_REQUEST_CLRSTATUS, 0, 0);
 		break;
 	case STEP_PREPARE_ABORT:
 	case STEP_UPLOAD_ABORT:
 	case STEP_DFUSE_UPLOAD_ABORT:
 	case STEP_DFUSE_UPLOAD_REWIND:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_ABORT;
+		dfu_proto_action_request(a, DFU_PROTO_REQUEST_ABORT, 0, 0);
 		break;
 	case STEP_DETACH:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DETACH;
 		/* the device need not wait longer than we take to reset it */
-		a->value = s->functional.detach_timeout_ms;
-		if (a->value == 0 || a->value > DFU_PROTO_DETACH_TIMEOUT_MAX_MS)
-			a->value = DFU_PROTO_DETACH_TIMEOUT_MAX_MS;
+		detach_timeout_ms = s->functional.detach_timeout_ms;
+		if (detach_timeout_ms == 0 || detach_timeout_ms > DFU_PROTO_DETACH_TIMEOUT_MAX_MS)
+			detach_timeout_ms = DFU_PROTO_DETACH_TIMEOUT_MAX_MS;
+		dfu_proto_action_request(a, DFU_PROTO_REQUEST_DETACH, detach_timeout_ms, 0);
 		break;
 	case STEP_DNLOAD:
 	case STEP_DFUSE_WRITE:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DNLOAD;
-		a->value = (uint16_t)(s->block_number & 0xFFFF);
-		a->length = s->block_length;
-		a->payload = DFU_PROTO_PAYLOAD_IMAGE;
-		a->image_offset = s->block_offset;
+		dfu_proto_session_action_block(s, DFU_PROTO_REQUEST_DNLOAD);
 		break;
 	case STEP_DNLOAD_END:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DNLOAD;
-		a->value = (uint16_t)(s->block_number & 0xFFFF);
+		dfu_proto_action_request(a,
+					 DFU_PROTO_REQUEST_DNLOAD,
+					 (uint16_t)(s->block_number & 0xFFFF),
+					 0);
 		break;
 	case STEP_UPLOAD:
 	case STEP_DFUSE_UPLOAD:
-		a->kind = DFU_PROTO_ACTION_CONTROL_IN;
-		a->request = DFU_PROTO_REQUEST_UPLOAD;
-		a->value = (uint16_t)(s->block_number & 0xFFFF);
-		a->length = s->block_length;
-		a->payload = DFU_PROTO_PAYLOAD_IMAGE;
-		a->image_offset = s->block_offset;
+		dfu_proto_session_action_block(s, DFU_PROTO_REQUEST_UPLOAD);
 		break;
 	case STEP_DFUSE_COMMAND:
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DNLOAD;
-		a->value = 0;
-		a->length = s->command_length;
+		dfu_proto_action_request(a, DFU_PROTO_REQUEST_DNLOAD, 0, s->command_length);
 		a->payload = DFU_PROTO_PAYLOAD_BYTES;
 		a->bytes = s->command;
 		break;
 	case STEP_DFUSE_LEAVE:
 		/* wValue 2 as dfu-util and fwupd send it: 0 would be an empty command */
-		a->kind = DFU_PROTO_ACTION_CONTROL_OUT;
-		a->request = DFU_PROTO_REQUEST_DNLOAD;
-		a->value = DFU_PROTO_DFUSE_BLOCK_FIRST;
+		dfu_proto_action_request(a,
+					 DFU_PROTO_REQUEST_DNLOAD,
+					 DFU_PROTO_DFUSE_BLOCK_FIRST,
+					 0);
 		break;
 	case STEP_DFUSE_GET_COMMANDS:
-		a->kind = DFU_PROTO_ACTION_CONTROL_IN;
-		a->request = DFU_PROTO_REQUEST_UPLOAD;
-		a->value = 0;
-		a->length = DFU_PROTO_DFUSE_COMMANDS_MAX;
+		dfu_proto_action_request(a,
+					 DFU_PROTO_REQUEST_UPLOAD,
+					 0,
+					 DFU_PROTO_DFUSE_COMMANDS_MAX);
 		break;
 	}
 }
@@ -247,6 +261,28 @@ dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result)
 		    what);
 		break;
 	}
+}
+
+/* the device refused the request of the current step: the status read that follows says why */
+void
+dfu_proto_session_explain_stall(DfuProtoSession *s)
+{
+	s->failed_step = s->step;
+	dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+}
+
+/* the outcome of a request: a stall is explained by the status read that follows and any
+ * other failure ends the session; returns true when the request completed */
+bool
+dfu_proto_session_request_ok(DfuProtoSession *s, ProtoIo result)
+{
+	if (result == PROTO_IO_OK)
+		return true;
+	if (result == PROTO_IO_STALL)
+		dfu_proto_session_explain_stall(s);
+	else
+		dfu_proto_session_fail_transfer(s, result);
+	return false;
 }
 
 /* parses a GETSTATUS reply into s->status; on garbage enters ERROR and returns false */
@@ -400,17 +436,32 @@ dfu_proto_session_busy_reset(DfuProtoSession *s, uint64_t now_ms)
 	s->busy_stalls = 0;
 }
 
-/* a stalled status read while the device is busy: some parts do that when polled early */
+/* a stalled status read while the device is busy: some parts do that when polled early;
+ * returns true when it is polled again */
 static bool
-dfu_proto_session_tolerate_busy_stall(DfuProtoSession *s, uint64_t now_ms, DfuProtoStep step)
+dfu_proto_session_tolerate_busy_stall(DfuProtoSession *s, ProtoIo result, uint64_t now_ms)
 {
+	if (result != PROTO_IO_STALL)
+		return false;
 	if (!s->status_valid || !dfu_proto_state_is_busy(s->status.state))
 		return false;
 	if (s->busy_stalls >= DFU_PROTO_BUSY_STALLS_MAX)
 		return false;
 	s->busy_stalls++;
-	dfu_proto_session_busy_poll(s, now_ms, step);
+	dfu_proto_session_busy_poll(s, now_ms, s->step);
 	return true;
+}
+
+/* a status read of the current step that did not complete: polled again when the device is
+ * busy, else the session fails; returns true when the read completed */
+static bool
+dfu_proto_session_status_read_ok(DfuProtoSession *s, ProtoIo result, uint64_t now_ms)
+{
+	if (result == PROTO_IO_OK)
+		return true;
+	if (!dfu_proto_session_tolerate_busy_stall(s, result, now_ms))
+		dfu_proto_session_fail_transfer(s, result);
+	return false;
 }
 
 /* parses a GETSTATUS reply after a step that must leave the device without an error, with
@@ -467,15 +518,8 @@ dfu_proto_session_feed_dnload_request(DfuProtoSession *s,
 				      uint64_t now_ms,
 				      DfuProtoStep status_step)
 {
-	if (result == PROTO_IO_STALL) {
-		s->failed_step = s->step;
-		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+	if (!dfu_proto_session_request_ok(s, result))
 		return;
-	}
-	if (result != PROTO_IO_OK) {
-		dfu_proto_session_fail_transfer(s, result);
-		return;
-	}
 	dfu_proto_session_busy_reset(s, now_ms);
 	dfu_proto_session_enter(s, status_step);
 }
@@ -892,22 +936,14 @@ dfu_proto_session_feed_detach(DfuProtoSession *s, ProtoIo result)
  */
 bool
 dfu_proto_session_accept_upload_block(DfuProtoSession *s,
-				      unsigned step,
 				      ProtoIo result,
 				      const uint8_t *data,
 				      size_t len)
 {
 	char what[96];
 
-	if (result == PROTO_IO_STALL) {
-		s->failed_step = step;
-		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+	if (!dfu_proto_session_request_ok(s, result))
 		return false;
-	}
-	if (result != PROTO_IO_OK) {
-		dfu_proto_session_fail_transfer(s, result);
-		return false;
-	}
 	if (len > s->block_length || (len > 0 && data == NULL)) {
 		dfu_proto_session_describe(s, s->step, what, sizeof(what));
 		dfu_proto_session_fail(s,
@@ -936,7 +972,7 @@ dfu_proto_session_accept_upload_block(DfuProtoSession *s,
 static void
 dfu_proto_session_feed_upload(DfuProtoSession *s, ProtoIo result, const uint8_t *data, size_t len)
 {
-	if (dfu_proto_session_accept_upload_block(s, STEP_UPLOAD, result, data, len))
+	if (dfu_proto_session_accept_upload_block(s, result, data, len))
 		dfu_proto_session_next_upload(s, STEP_UPLOAD);
 }
 
@@ -964,15 +1000,8 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_feed_detach(s, result);
 		return;
 	case STEP_PREPARE_GETSTATUS:
-		if (result != PROTO_IO_OK) {
-			if (result == PROTO_IO_STALL &&
-			    dfu_proto_session_tolerate_busy_stall(s,
-								  now_ms,
-								  STEP_PREPARE_GETSTATUS))
-				return;
-			dfu_proto_session_fail_transfer(s, result);
+		if (!dfu_proto_session_status_read_ok(s, result, now_ms))
 			return;
-		}
 		dfu_proto_session_feed_prepare_status(s, data, len, now_ms);
 		return;
 	case STEP_PREPARE_CLRSTATUS:
@@ -988,39 +1017,24 @@ dfu_proto_session_feed(DfuProtoSession *s,
 		dfu_proto_session_feed_dnload_request(s, result, now_ms, STEP_DNLOAD_GETSTATUS);
 		return;
 	case STEP_DNLOAD_GETSTATUS:
-		if (result != PROTO_IO_OK) {
-			if (result == PROTO_IO_STALL &&
-			    dfu_proto_session_tolerate_busy_stall(s, now_ms, STEP_DNLOAD_GETSTATUS))
-				return;
-			dfu_proto_session_fail_transfer(s, result);
+		if (!dfu_proto_session_status_read_ok(s, result, now_ms))
 			return;
-		}
 		dfu_proto_session_feed_dnload_status(s, data, len, now_ms);
 		return;
 	case STEP_DNLOAD_END:
-		if (result == PROTO_IO_OK) {
-			dfu_proto_session_busy_reset(s, now_ms);
-			dfu_proto_session_enter(s, STEP_MANIFEST_GETSTATUS);
-			return;
-		}
 		/* a device that manifests by rebooting may be gone already */
 		if (result == PROTO_IO_NO_DEVICE && !dfu_proto_session_manifestation_tolerant(s)) {
 			dfu_proto_session_enter(s, STEP_DONE);
 			return;
 		}
-		if (result == PROTO_IO_STALL) {
-			s->failed_step = STEP_DNLOAD_END;
-			dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+		if (!dfu_proto_session_request_ok(s, result))
 			return;
-		}
-		dfu_proto_session_fail_transfer(s, result);
+		dfu_proto_session_busy_reset(s, now_ms);
+		dfu_proto_session_enter(s, STEP_MANIFEST_GETSTATUS);
 		return;
 	case STEP_MANIFEST_GETSTATUS:
 		if (result != PROTO_IO_OK) {
-			if (result == PROTO_IO_STALL &&
-			    dfu_proto_session_tolerate_busy_stall(s,
-								  now_ms,
-								  STEP_MANIFEST_GETSTATUS))
+			if (dfu_proto_session_tolerate_busy_stall(s, result, now_ms))
 				return;
 			/* a device that is not manifestation tolerant may stop answering here */
 			if (!dfu_proto_session_manifestation_tolerant(s)) {
