@@ -340,12 +340,7 @@ dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
 	default:
 		break;
 	}
-	dfu_proto_session_fail(s,
-			       DFU_PROTO_ERROR_WRONG_STATE,
-			       "device reports the unexpected state %s after %s: its firmware does "
-			       "not follow the DfuSe protocol",
-			       dfu_proto_state_to_string(s->status.state),
-			       what);
+	dfu_proto_session_fail_unexpected_state(s, "after", what, "DfuSe");
 }
 
 static void

@@ -464,6 +464,24 @@ dfu_proto_session_status_read_ok(DfuProtoSession *s, ProtoIo result, uint64_t no
 	return false;
 }
 
+/* the device reports a state the protocol does not allow @when (after, during) @what */
+void
+dfu_proto_session_fail_unexpected_state(DfuProtoSession *s,
+					const char *when,
+					const char *what,
+					const char *protocol)
+{
+	dfu_proto_session_fail(
+	    s,
+	    DFU_PROTO_ERROR_WRONG_STATE,
+	    "device reports the unexpected state %s %s %s: its firmware does not "
+	    "follow the %s protocol",
+	    dfu_proto_state_to_string(s->status.state),
+	    when,
+	    what,
+	    protocol);
+}
+
 /* parses a GETSTATUS reply after a step that must leave the device without an error, with
  * what names that step; on garbage or a device error the session fails and it returns false */
 bool
@@ -632,12 +650,7 @@ dfu_proto_session_feed_dnload_status(DfuProtoSession *s,
 		dfu_proto_session_next_block(s);
 		return;
 	default:
-		dfu_proto_session_fail(s,
-				       DFU_PROTO_ERROR_WRONG_STATE,
-				       "device reports the unexpected state %s after %s: its "
-				       "firmware does not follow the DFU protocol",
-				       dfu_proto_state_to_string(s->status.state),
-				       what);
+		dfu_proto_session_fail_unexpected_state(s, "after", what, "DFU");
 		return;
 	}
 }
@@ -659,22 +672,15 @@ dfu_proto_session_feed_manifest_status(DfuProtoSession *s,
 		dfu_proto_session_busy_poll(s, now_ms, STEP_MANIFEST_GETSTATUS);
 		return;
 	case DFU_PROTO_STATE_DFU_IDLE:
-		s->busy_op = DFU_PROTO_BUSY_OP_MANIFEST;
-		dfu_proto_session_record_busy(s, now_ms);
-		dfu_proto_session_enter(s, STEP_DONE);
-		return;
 	case DFU_PROTO_STATE_DFU_MANIFEST_WAIT_RESET:
 		s->busy_op = DFU_PROTO_BUSY_OP_MANIFEST;
 		dfu_proto_session_record_busy(s, now_ms);
-		dfu_proto_session_enter(s, STEP_USB_RESET);
+		dfu_proto_session_enter(
+		    s,
+		    s->status.state == DFU_PROTO_STATE_DFU_IDLE ? STEP_DONE : STEP_USB_RESET);
 		return;
 	default:
-		dfu_proto_session_fail(s,
-				       DFU_PROTO_ERROR_WRONG_STATE,
-				       "device reports the unexpected state %s during %s: its "
-				       "firmware does not follow the DFU protocol",
-				       dfu_proto_state_to_string(s->status.state),
-				       what);
+		dfu_proto_session_fail_unexpected_state(s, "during", what, "DFU");
 		return;
 	}
 }
