@@ -34,3 +34,16 @@ fuzz_empty(const FuzzInput *in)
 {
 	return in->pos >= in->len;
 }
+
+/* one thing a target drives, given the input past the byte that picked it */
+typedef void (*FuzzDriver)(const uint8_t *data, size_t len);
+
+/* the body of a target that drives four things: the low two bits of the first byte pick
+ * which of @drivers gets the rest of the input */
+static inline int
+fuzz_run_picked(const uint8_t *data, size_t size, const FuzzDriver drivers[4])
+{
+	if (size > 0)
+		drivers[data[0] & 0x03](data + 1, size - 1);
+	return 0;
+}

@@ -154,8 +154,9 @@ fuzz_check_message(const CobsProtoAction *action,
 }
 
 static void
-fuzz_session(FuzzInput *in)
+fuzz_session(const uint8_t *data, size_t len)
 {
+	FuzzInput in = {.data = data, .len = len};
 	static uint8_t image[4096];
 	CobsProtoConfig config;
 	CobsProtoSession session;
@@ -166,13 +167,13 @@ fuzz_session(FuzzInput *in)
 	CobsProtoError start_error;
 
 	cobs_proto_config_init(&config);
-	image_size = ((uint32_t)fuzz_byte(in) << 4 | fuzz_byte(in)) % sizeof(image);
-	config.queue_depth = fuzz_byte(in) % (COBS_PROTO_QUEUE_DEPTH_MAX + 2);
-	config.batch_max = fuzz_byte(in) % (COBS_PROTO_BATCH_MAX + 2);
+	image_size = ((uint32_t)fuzz_byte(&in) << 4 | fuzz_byte(&in)) % sizeof(image);
+	config.queue_depth = fuzz_byte(&in) % (COBS_PROTO_QUEUE_DEPTH_MAX + 2);
+	config.batch_max = fuzz_byte(&in) % (COBS_PROTO_BATCH_MAX + 2);
 	batch = config.queue_depth > 0 && config.batch_max > 0 ? config.batch_max : 1;
-	config.use_verify = (fuzz_byte(in) & 1) != 0;
-	config.sector_erase_ms = fuzz_byte(in);
-	config.reply_slack_ms = fuzz_byte(in);
+	config.use_verify = (fuzz_byte(&in) & 1) != 0;
+	config.sector_erase_ms = fuzz_byte(&in);
+	config.reply_slack_ms = fuzz_byte(&in);
 	for (uint32_t i = 0; i < image_size; i++)
 		image[i] = (uint8_t)(i * 7 + (i >> 8));
 	start_error = cobs_proto_session_start(&session, &config, image, image_size, 1024 * 1024);
@@ -199,13 +200,13 @@ fuzz_session(FuzzInput *in)
 		cobs_proto_session_next(&session, now, &action);
 		if (action.kind == COBS_PROTO_ACTION_DONE) {
 			uint8_t after[64];
-			size_t after_len = fuzz_byte(in) % sizeof(after);
+			size_t after_len = fuzz_byte(&in) % sizeof(after);
 			/* done means every chunk went out, in order */
 			if (next_offset != image_size)
 				__builtin_trap();
 			/* what comes after bye's reply: done still, or an error that says why */
 			for (size_t i = 0; i < after_len; i++)
-				after[i] = fuzz_byte(in);
+				after[i] = fuzz_byte(&in);
 			cobs_proto_session_feed_after_bye(&session, after, after_len);
 			cobs_proto_session_next(&session, now, &action);
 			if (action.kind == COBS_PROTO_ACTION_ERROR &&
@@ -233,7 +234,7 @@ fuzz_session(FuzzInput *in)
 			__builtin_trap();
 		if (action.timeout_ms == 0)
 			__builtin_trap();
-		control = fuzz_byte(in);
+		control = fuzz_byte(&in);
 		now += control >> 4;
 		if (action.kind == COBS_PROTO_ACTION_SEND) {
 			ProtoIo result = fuzz_result(control);
@@ -253,11 +254,11 @@ fuzz_session(FuzzInput *in)
 			/* a late reply gets one last look, then the session fails */
 			if (last_look_before && session.answered == answered_before)
 				__builtin_trap();
-			reply_len = fuzz_byte(in);
+			reply_len = fuzz_byte(&in);
 			for (size_t i = 0; i < reply_len; i++)
-				reply[i] = fuzz_byte(in);
+				reply[i] = fuzz_byte(&in);
 			/* an exhausted input is a silent device: the session must time out */
-			if (in->pos >= in->len) {
+			if (in.pos >= in.len) {
 				now += action.timeout_ms;
 				cobs_proto_session_feed(&session, PROTO_IO_TIMEOUT, NULL, 0, now);
 				continue;
@@ -281,23 +282,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FuzzInput in = {.data = data, .len = size, .pos = 1};
-
-	if (size == 0)
-		return 0;
-	switch (data[0] & 0x03) {
-	case 0:
-		fuzz_decode(data + 1, size - 1);
-		break;
-	case 1:
-		fuzz_parsers(data + 1, size - 1);
-		break;
-	case 2:
-		fuzz_session(&in);
-		break;
-	default:
-		fuzz_round_trip(data + 1, size - 1);
-		break;
-	}
-	return 0;
+	static const FuzzDriver drivers[] = {fuzz_decode,
+					     fuzz_parsers,
+					     fuzz_session,
+					     fuzz_round_trip};
+	return fuzz_run_picked(data, size, drivers);
 }

@@ -129,23 +129,24 @@ fuzz_answer(DfuProtoSession *s, FuzzInput *in, const DfuProtoAction *a, uint64_t
 }
 
 static void
-fuzz_session(FuzzInput *in)
+fuzz_session(const uint8_t *data, size_t len)
 {
+	FuzzInput in = {.data = data, .len = len};
 	DfuProtoFunctional functional = {0};
 	DfuProtoSession s;
-	uint64_t now_ms = (uint64_t)fuzz_byte(in) << 20;
+	uint64_t now_ms = (uint64_t)fuzz_byte(&in) << 20;
 	uint8_t op;
 	size_t total;
 	uint16_t block_size;
 	DfuProtoError rc;
 
-	functional.attributes = fuzz_byte(in);
-	functional.detach_timeout_ms = (uint16_t)(fuzz_byte(in) << 4);
-	functional.transfer_size = fuzz_byte(in);
+	functional.attributes = fuzz_byte(&in);
+	functional.detach_timeout_ms = (uint16_t)(fuzz_byte(&in) << 4);
+	functional.transfer_size = fuzz_byte(&in);
 	functional.dfu_version = DFU_PROTO_VERSION_DFU11;
-	op = fuzz_byte(in);
-	total = (size_t)fuzz_byte(in) | ((size_t)fuzz_byte(in) << 8);
-	block_size = (uint16_t)(fuzz_byte(in) & 0x3F);
+	op = fuzz_byte(&in);
+	total = (size_t)fuzz_byte(&in) | ((size_t)fuzz_byte(&in) << 8);
+	block_size = (uint16_t)(fuzz_byte(&in) & 0x3F);
 
 	dfu_proto_session_init(&s, &functional);
 	if (op & 0x10)
@@ -181,7 +182,7 @@ fuzz_session(FuzzInput *in)
 		    (a.image_offset > total || a.length > total - a.image_offset))
 			__builtin_trap();
 
-		fuzz_answer(&s, in, &a, &now_ms);
+		fuzz_answer(&s, &in, &a, &now_ms);
 	}
 	/* a bounded core cannot get here: the time or poll bound ends it first */
 	__builtin_trap();
@@ -635,14 +636,15 @@ fuzz_check_dfuse_action(const DfuProtoAction *a,
 }
 
 static void
-fuzz_dfuse_session(FuzzInput *in)
+fuzz_dfuse_session(const uint8_t *data, size_t len)
 {
+	FuzzInput in = {.data = data, .len = len};
 	DfuProtoFunctional functional = {0};
 	DfuProtoLayout layout;
 	DfuProtoElement elements[FUZZ_ELEMENTS_MAX];
 	DfuProtoSession s;
 	FuzzDfuseDevice dev = {0};
-	uint64_t now_ms = (uint64_t)fuzz_byte(in) << 20;
+	uint64_t now_ms = (uint64_t)fuzz_byte(&in) << 20;
 	size_t element_count;
 	size_t image_size = 0;
 	uint8_t sel;
@@ -651,20 +653,20 @@ fuzz_dfuse_session(FuzzInput *in)
 	bool valid = true;
 	DfuProtoError start_error = DFU_PROTO_ERROR_NONE;
 
-	functional.attributes = fuzz_byte(in);
-	functional.transfer_size = (uint16_t)(fuzz_byte(in) * 8);
+	functional.attributes = fuzz_byte(&in);
+	functional.transfer_size = (uint16_t)(fuzz_byte(&in) * 8);
 	functional.dfu_version = DFU_PROTO_VERSION_DFUSE;
 
-	sel = fuzz_byte(in);
+	sel = fuzz_byte(&in);
 	if (sel >= 0xF0) {
 		char str[96];
-		size_t n = fuzz_byte(in) % sizeof(str);
+		size_t n = fuzz_byte(&in) % sizeof(str);
 		for (size_t i = 0; i < n; i++)
-			str[i] = (char)fuzz_byte(in);
+			str[i] = (char)fuzz_byte(&in);
 		if (dfu_proto_layout_parse(str, n, &layout, NULL, 0) != DFU_PROTO_ERROR_NONE)
 			sel = 0;
 	} else if (sel >= 0xC0) {
-		if (!fuzz_layout_generate(in, &layout))
+		if (!fuzz_layout_generate(&in, &layout))
 			return;
 	}
 	if (sel < 0xC0) {
@@ -675,19 +677,19 @@ fuzz_dfuse_session(FuzzInput *in)
 			__builtin_trap();
 	}
 
-	element_count = fuzz_elements(in, &layout, elements, &image_size);
+	element_count = fuzz_elements(&in, &layout, elements, &image_size);
 
 	dfu_proto_session_init(&s, &functional);
-	op = fuzz_byte(in);
+	op = fuzz_byte(&in);
 	if (op & 0x08)
 		dfu_proto_session_set_busy_budget(&s, 3000);
 	dfu_proto_session_set_dfuse_quirks(&s, (op >> 4) & 0x03);
 	if (op & 0x40)
-		dfu_proto_session_set_min_poll_interval(&s, fuzz_byte(in));
+		dfu_proto_session_set_min_poll_interval(&s, fuzz_byte(&in));
 	switch (op % 6) {
 	case 0: {
-		unsigned flags = fuzz_byte(in) & 0x03;
-		uint16_t block_size = (uint16_t)(fuzz_byte(in) & 0x7F);
+		unsigned flags = fuzz_byte(&in) & 0x03;
+		uint16_t block_size = (uint16_t)(fuzz_byte(&in) & 0x7F);
 		download = true;
 		valid = dfu_proto_dfuse_validate(&layout, elements, element_count, NULL, 0) ==
 			DFU_PROTO_ERROR_NONE;
@@ -710,8 +712,8 @@ fuzz_dfuse_session(FuzzInput *in)
 		break;
 	}
 	case 1: {
-		uint32_t address = layout.groups[0].address + fuzz_byte(in);
-		size_t max_bytes = (size_t)fuzz_byte(in) << 4 | fuzz_byte(in);
+		uint32_t address = layout.groups[0].address + fuzz_byte(&in);
+		size_t max_bytes = (size_t)fuzz_byte(&in) << 4 | fuzz_byte(&in);
 		image_size = max_bytes;
 		fuzz_check_start(
 		    &s,
@@ -719,7 +721,7 @@ fuzz_dfuse_session(FuzzInput *in)
 							 (op & 0x80) ? NULL : &layout,
 							 address,
 							 max_bytes,
-							 (uint16_t)(fuzz_byte(in) & 0x3F)));
+							 (uint16_t)(fuzz_byte(&in) & 0x3F)));
 		break;
 	}
 	case 2:
@@ -759,7 +761,7 @@ fuzz_dfuse_session(FuzzInput *in)
 					download,
 					&dev);
 
-		fuzz_answer(&s, in, &a, &now_ms);
+		fuzz_answer(&s, &in, &a, &now_ms);
 	}
 	__builtin_trap();
 }
@@ -770,23 +772,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	FuzzInput in = {.data = data, .len = size, .pos = 1};
-
-	if (size == 0)
-		return 0;
-	switch (data[0] & 0x03) {
-	case 0:
-		fuzz_descriptors(data + 1, size - 1);
-		break;
-	case 1:
-		fuzz_session(&in);
-		break;
-	case 2:
-		fuzz_layout(data + 1, size - 1);
-		break;
-	default:
-		fuzz_dfuse_session(&in);
-		break;
-	}
-	return 0;
+	static const FuzzDriver drivers[] = {
+	    fuzz_descriptors,
+	    fuzz_session,
+	    fuzz_layout,
+	    fuzz_dfuse_session,
+	};
+	return fuzz_run_picked(data, size, drivers);
 }
