@@ -346,16 +346,14 @@ dfu_proto_session_feed_dfuse_status(DfuProtoSession *s,
 static void
 dfu_proto_session_feed_dfuse_leave(DfuProtoSession *s, ProtoIo result, uint64_t now_ms)
 {
-	if (result == PROTO_IO_STALL) {
-		dfu_proto_session_explain_stall(s);
-		return;
-	}
 	/* gone during the request: it left */
-	if (result != PROTO_IO_OK) {
+	if (result != PROTO_IO_OK && result != PROTO_IO_STALL) {
 		s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_END;
 		dfu_proto_session_enter(s, STEP_DONE);
 		return;
 	}
+	if (!dfu_proto_session_request_ok(s, result))
+		return;
 	if (s->dfuse_quirks & DFU_PROTO_DFUSE_QUIRK_SILENT_AFTER_LEAVE) {
 		s->dfuse_phase = DFU_PROTO_DFUSE_PHASE_END;
 		dfu_proto_session_enter(s, STEP_DONE);

@@ -82,16 +82,13 @@ void
 dfu_proto_session_fail_device_status(DfuProtoSession *s, const char *what);
 
 void
-dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result);
-
-void
-dfu_proto_session_explain_stall(DfuProtoSession *s);
-
-void
 dfu_proto_session_fail_unexpected_state(DfuProtoSession *s,
 					const char *when,
 					const char *what,
 					const char *protocol);
+
+void
+dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result);
 
 bool
 dfu_proto_session_request_ok(DfuProtoSession *s, ProtoIo result);

@@ -263,14 +263,6 @@ dfu_proto_session_fail_transfer(DfuProtoSession *s, ProtoIo result)
 	}
 }
 
-/* the device refused the request of the current step: the status read that follows says why */
-void
-dfu_proto_session_explain_stall(DfuProtoSession *s)
-{
-	s->failed_step = s->step;
-	dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
-}
-
 /* the outcome of a request: a stall is explained by the status read that follows and any
  * other failure ends the session; returns true when the request completed */
 bool
@@ -278,10 +270,12 @@ dfu_proto_session_request_ok(DfuProtoSession *s, ProtoIo result)
 {
 	if (result == PROTO_IO_OK)
 		return true;
-	if (result == PROTO_IO_STALL)
-		dfu_proto_session_explain_stall(s);
-	else
+	if (result == PROTO_IO_STALL) {
+		s->failed_step = s->step;
+		dfu_proto_session_enter(s, STEP_STALL_GETSTATUS);
+	} else {
 		dfu_proto_session_fail_transfer(s, result);
+	}
 	return false;
 }
 
