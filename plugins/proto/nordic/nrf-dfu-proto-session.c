@@ -642,18 +642,38 @@ nrf_dfu_proto_session_on_notification(NrfDfuProtoSession *s, const NrfDfuProtoRe
 	nrf_dfu_proto_session_repeat(s);
 }
 
+/* a step whose request, when the device refuses it, ends the session; the others (a ping,
+ * the MTU get a UART bootloader lacks, a data object's CREATE and EXECUTE) read the refusal */
+static bool
+nrf_dfu_proto_step_fails_on_refusal(int step)
+{
+	switch (step) {
+	case ST_REQUEST:
+	case ST_PRN:
+	case ST_CMD_SELECT:
+	case ST_DATA_SELECT:
+	case ST_CMD_CREATE:
+	case ST_CMD_CRC:
+	case ST_DATA_CRC:
+	case ST_CMD_EXECUTE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 static void
 nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse *resp)
 {
 	bool ok = resp->result == NRF_DFU_PROTO_RESULT_SUCCESS;
 
 	s->timeouts = 0;
+	if (!ok && nrf_dfu_proto_step_fails_on_refusal(s->step)) {
+		nrf_dfu_proto_session_fail_result(s, resp);
+		return;
+	}
 	switch (s->step) {
 	case ST_REQUEST:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		s->phase = NRF_DFU_PROTO_PHASE_DONE;
 		return;
 	case ST_PING:
@@ -661,10 +681,6 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		nrf_dfu_proto_session_goto(s, ST_PRN);
 		return;
 	case ST_PRN:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		s->prn_count = 0;
 		/* a transport that sizes its packets itself has no MTU get (BLE's has not) */
 		if (s->packet_size != 0) {
@@ -713,20 +729,12 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 	}
 	case ST_CMD_SELECT:
 	case ST_DATA_SELECT:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		if (s->step == ST_CMD_SELECT)
 			nrf_dfu_proto_session_on_command_select(s, resp);
 		else
 			nrf_dfu_proto_session_on_data_select(s, resp);
 		return;
 	case ST_CMD_CREATE:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		s->object = NRF_DFU_PROTO_OBJECT_COMMAND;
 		s->stats.objects_created++;
 		s->prn_count = 0;
@@ -799,10 +807,6 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 		return;
 	case ST_CMD_CRC:
 	case ST_DATA_CRC:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		if (resp->crc.offset != s->offset || resp->crc.crc != s->crc) {
 			nrf_dfu_proto_session_restart(s, resp->crc.offset);
 			return;
@@ -812,10 +816,6 @@ nrf_dfu_proto_session_on_reply(NrfDfuProtoSession *s, const NrfDfuProtoResponse 
 								 : ST_DATA_EXECUTE);
 		return;
 	case ST_CMD_EXECUTE:
-		if (!ok) {
-			nrf_dfu_proto_session_fail_result(s, resp);
-			return;
-		}
 		s->stats.objects_executed++;
 		s->retries = 0;
 		s->phase = NRF_DFU_PROTO_PHASE_DATA;
@@ -1130,34 +1130,43 @@ nrf_dfu_proto_session_next(NrfDfuProtoSession *s, uint64_t now_ms, NrfDfuProtoAc
 	}
 }
 
-static NrfDfuProtoError
-nrf_dfu_proto_session_io_error(ProtoIo io)
+/* a transfer of the pending request failed while @doing it (sending, reading the reply to) */
+static void
+nrf_dfu_proto_session_fail_io(NrfDfuProtoSession *s, ProtoIo io, const char *doing)
 {
-	switch (io) {
-	case PROTO_IO_TIMEOUT:
-		return NRF_DFU_PROTO_ERROR_TIMEOUT;
-	case PROTO_IO_NO_DEVICE:
-		return NRF_DFU_PROTO_ERROR_NO_DEVICE;
-	default:
-		return NRF_DFU_PROTO_ERROR_IO;
+	NrfDfuProtoError error = NRF_DFU_PROTO_ERROR_IO;
+	const char *why = "transport error";
+
+	if (io == PROTO_IO_TIMEOUT) {
+		error = NRF_DFU_PROTO_ERROR_TIMEOUT;
+		why = "the device did not take it in time";
+	} else if (io == PROTO_IO_NO_DEVICE) {
+		error = NRF_DFU_PROTO_ERROR_NO_DEVICE;
+		why = "the device went away";
 	}
+	nrf_dfu_proto_session_fail(s,
+				   error,
+				   "%s %s failed: %s",
+				   doing,
+				   nrf_dfu_proto_op_to_string(s->pending_op),
+				   why);
+}
+
+/* the session has ended, or not begun: nothing it is fed changes it */
+static bool
+nrf_dfu_proto_session_is_idle(const NrfDfuProtoSession *s)
+{
+	return s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
+	       s->phase == NRF_DFU_PROTO_PHASE_IDLE;
 }
 
 void
 nrf_dfu_proto_session_feed_sent(NrfDfuProtoSession *s, ProtoIo io, uint64_t now_ms)
 {
-	if (s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
-	    s->phase == NRF_DFU_PROTO_PHASE_IDLE || !BUILT(s) || s->sent)
+	if (nrf_dfu_proto_session_is_idle(s) || !BUILT(s) || s->sent)
 		return;
 	if (io != PROTO_IO_OK) {
-		nrf_dfu_proto_session_fail(s,
-					   nrf_dfu_proto_session_io_error(io),
-					   "sending %s failed: %s",
-					   nrf_dfu_proto_op_to_string(s->pending_op),
-					   io == PROTO_IO_NO_DEVICE ? "the device went away"
-					   : io == PROTO_IO_TIMEOUT
-					       ? "the device did not take it in time"
-					       : "transport error");
+		nrf_dfu_proto_session_fail_io(s, io, "sending");
 		return;
 	}
 	s->sent = true;
@@ -1200,21 +1209,16 @@ nrf_dfu_proto_session_feed_received(NrfDfuProtoSession *s,
 	unsigned idx;
 
 	(void)now_ms;
-	if (s->phase == NRF_DFU_PROTO_PHASE_DONE || s->phase == NRF_DFU_PROTO_PHASE_FAILED ||
-	    s->phase == NRF_DFU_PROTO_PHASE_IDLE)
+	if (nrf_dfu_proto_session_is_idle(s))
 		return;
+	/* a read that timed out is silence, not a failed transfer */
 	if (io == PROTO_IO_TIMEOUT) {
 		if (s->sent)
 			nrf_dfu_proto_session_on_timeout(s);
 		return;
 	}
 	if (io != PROTO_IO_OK) {
-		nrf_dfu_proto_session_fail(s,
-					   nrf_dfu_proto_session_io_error(io),
-					   "reading the reply to %s failed: %s",
-					   nrf_dfu_proto_op_to_string(s->pending_op),
-					   io == PROTO_IO_NO_DEVICE ? "the device went away"
-								    : "transport error");
+		nrf_dfu_proto_session_fail_io(s, io, "reading the reply to");
 		return;
 	}
 	if (buf == NULL || len == 0)
@@ -1240,8 +1244,7 @@ nrf_dfu_proto_serial_feed(NrfDfuProtoSlipDecoder *rx,
 {
 	size_t pos = 0;
 
-	if (io != PROTO_IO_OK || s->phase == NRF_DFU_PROTO_PHASE_DONE ||
-	    s->phase == NRF_DFU_PROTO_PHASE_FAILED || s->phase == NRF_DFU_PROTO_PHASE_IDLE) {
+	if (io != PROTO_IO_OK || nrf_dfu_proto_session_is_idle(s)) {
 		nrf_dfu_proto_session_feed_received(s, io, NULL, 0, now_ms);
 		return;
 	}
