@@ -33,6 +33,21 @@ dfu_proto_parser_fail(DfuProtoParser *parser, DfuProtoError error, const char *f
 	return error;
 }
 
+/* the @what descriptor at @offset is shorter than its type's fields */
+static DfuProtoError
+dfu_proto_parser_fail_short(DfuProtoParser *parser,
+			    const char *what,
+			    size_t offset,
+			    unsigned length)
+{
+	return dfu_proto_parser_fail(parser,
+				     DFU_PROTO_ERROR_DESCRIPTOR,
+				     "%s descriptor at offset %zu too short: %u bytes",
+				     what,
+				     offset,
+				     length);
+}
+
 static uint16_t
 dfu_proto_read_le16(const uint8_t *buf)
 {
@@ -75,6 +90,7 @@ dfu_proto_parser_configuration(DfuProtoParser *parser,
 	DfuProtoInterface *current = NULL; /* DFU interface whose alts precede this point */
 
 	for (size_t pos = cfg[0]; pos < total;) {
+		const uint8_t *d; /* the descriptor, once its bLength is known to fit */
 		uint8_t length;
 		uint8_t type;
 
@@ -97,15 +113,13 @@ dfu_proto_parser_configuration(DfuProtoParser *parser,
 			    total - pos);
 		}
 
+		d = cfg + pos;
 		if (type == USB_DESCRIPTOR_TYPE_INTERFACE) {
-			const uint8_t *d = cfg + pos;
 			if (length < USB_INTERFACE_LENGTH) {
-				return dfu_proto_parser_fail(
-				    parser,
-				    DFU_PROTO_ERROR_DESCRIPTOR,
-				    "interface descriptor at offset %zu too short: %u bytes",
-				    base_offset + pos,
-				    length);
+				return dfu_proto_parser_fail_short(parser,
+								   "interface",
+								   base_offset + pos,
+								   length);
 			}
 			current = NULL;
 			if (d[5] == DFU_PROTO_INTERFACE_CLASS &&
@@ -135,14 +149,11 @@ dfu_proto_parser_configuration(DfuProtoParser *parser,
 			}
 		} else if (type == DFU_PROTO_DESCRIPTOR_TYPE_FUNCTIONAL && current != NULL) {
 			/* 0x21 is also the HID descriptor: only trusted inside a DFU interface */
-			const uint8_t *d = cfg + pos;
 			if (length < DFU_PROTO_FUNCTIONAL_LENGTH_DFU10) {
-				return dfu_proto_parser_fail(
-				    parser,
-				    DFU_PROTO_ERROR_DESCRIPTOR,
-				    "DFU functional descriptor at offset %zu too short: %u bytes",
-				    base_offset + pos,
-				    length);
+				return dfu_proto_parser_fail_short(parser,
+								   "DFU functional",
+								   base_offset + pos,
+								   length);
 			}
 			/* DFU 1.1 puts one after the last alt; some devices repeat it per alt */
 			if (!current->has_functional) {
