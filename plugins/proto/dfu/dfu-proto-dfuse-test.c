@@ -742,7 +742,7 @@ fake_finish_work(FakeDfuse *dev)
 }
 
 static ProtoIo
-fake_dfuse_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
+fake_dfuse_getstatus(FakeDfuse *dev)
 {
 	uint32_t poll_ms = 0;
 
@@ -795,12 +795,12 @@ fake_dfuse_getstatus(FakeDfuse *dev, uint8_t *buf, size_t *len)
 		dev->left = true;
 		return PROTO_IO_ERROR;
 	}
-	fake_status_reply(&dev->dfu, dev->status, poll_ms, buf, len);
+	fake_status_reply(&dev->dfu, dev->status, poll_ms);
 	return PROTO_IO_OK;
 }
 
 static ProtoIo
-fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
+fake_dnload(FakeDfuse *dev, const DfuProtoAction *a)
 {
 	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
 	    dev->dfu.state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
@@ -882,14 +882,14 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a, const uint8_t *image)
 			uint32_t off = (uint32_t)address - FAKE_BASE + i;
 			if (!dev->erased[off / FAKE_ERASE_UNIT] || dev->dfu.memory[off] != 0xFF)
 				dev->write_unerased = true;
-			dev->dfu.memory[off] = image[a->image_offset + i];
+			dev->dfu.memory[off] = dev->dfu.image[a->image_offset + i];
 		}
 	}
 	return PROTO_IO_OK;
 }
 
 static ProtoIo
-fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
+fake_upload(FakeDfuse *dev, const DfuProtoAction *a)
 {
 	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
 	    dev->dfu.state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE) {
@@ -898,8 +898,8 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 	}
 	if (a->value == 0) {
 		const uint8_t list[] = {0x00, 0x21, 0x41, 0x92};
-		memcpy(buf, list, sizeof(list));
-		*len = sizeof(list);
+		memcpy(dev->dfu.reply, list, sizeof(list));
+		dev->dfu.reply_len = sizeof(list);
 		dev->dfu.state = DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 		return PROTO_IO_OK;
 	}
@@ -913,8 +913,8 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 		size_t n = address >= end ? 0 : (size_t)(end - address);
 		if (n > a->length)
 			n = a->length;
-		memcpy(buf, dev->dfu.memory + (address - FAKE_BASE), n);
-		*len = n;
+		memcpy(dev->dfu.reply, dev->dfu.memory + (address - FAKE_BASE), n);
+		dev->dfu.reply_len = n;
 		dev->dfu.state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
 					       : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 	}
@@ -923,12 +923,7 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a, uint8_t *buf, size_t *len)
 
 /* DfuSe's answer to one control transfer */
 static ProtoIo
-fake_dfuse_control(FakeDevice *base,
-		   const DfuProtoAction *a,
-		   const uint8_t *image,
-		   uint8_t *upload,
-		   uint8_t *reply,
-		   size_t *reply_len)
+fake_dfuse_control(FakeDevice *base, const DfuProtoAction *a)
 {
 	FakeDfuse *dev = (FakeDfuse *)base;
 	ProtoIo result;
@@ -937,7 +932,7 @@ fake_dfuse_control(FakeDevice *base,
 		return PROTO_IO_NO_DEVICE;
 	switch (a->request) {
 	case DFU_PROTO_REQUEST_GETSTATUS:
-		return fake_dfuse_getstatus(dev, reply, reply_len);
+		return fake_dfuse_getstatus(dev);
 	case DFU_PROTO_REQUEST_CLRSTATUS:
 		dev->clrstatus++;
 		base->state = DFU_PROTO_STATE_DFU_IDLE;
@@ -949,11 +944,11 @@ fake_dfuse_control(FakeDevice *base,
 		base->state = DFU_PROTO_STATE_DFU_IDLE;
 		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DNLOAD:
-		return fake_dnload(dev, a, image);
+		return fake_dnload(dev, a);
 	case DFU_PROTO_REQUEST_UPLOAD:
-		result = fake_upload(dev, a, reply, reply_len);
+		result = fake_upload(dev, a);
 		if (result == PROTO_IO_OK && a->value >= 2)
-			memcpy(upload + a->image_offset, reply, *reply_len);
+			memcpy(base->upload + a->image_offset, base->reply, base->reply_len);
 		return result;
 	default:
 		return PROTO_IO_STALL;

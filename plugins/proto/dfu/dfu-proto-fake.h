@@ -26,13 +26,9 @@
 
 typedef struct FakeDevice FakeDevice;
 
-/* executes one control transfer, already counted and timed by fake_run() */
-typedef ProtoIo (*FakeControlFunc)(FakeDevice *dev,
-				   const DfuProtoAction *a,
-				   const uint8_t *image,
-				   uint8_t *upload,
-				   uint8_t *reply,
-				   size_t *reply_len);
+/* executes one control transfer, already counted and timed by fake_run(); what the device
+ * sends back goes to dev->reply */
+typedef ProtoIo (*FakeControlFunc)(FakeDevice *dev, const DfuProtoAction *a);
 /* writes the trace word of a control transfer before it runs */
 typedef void (*FakeTraceControlFunc)(FakeDevice *dev, const DfuProtoAction *a);
 
@@ -56,6 +52,12 @@ struct FakeDevice {
 	bool clrstatus_ignored; /* stays in dfuERROR whatever the host does */
 	bool manifest_fails;	/* reports errFIRMWARE at the end of manifestation */
 	bool forgets_download;	/* answers dfuIDLE instead of dfuDNLOAD-IDLE after a block */
+	/* the host's buffers during fake_run(): the image it downloads, where it uploads to */
+	const uint8_t *image;
+	uint8_t *upload;
+	/* the data stage of the transfer that runs */
+	uint8_t reply[4096];
+	size_t reply_len;
 	/* recorded */
 	uint64_t now_ms;
 	unsigned transfers;
@@ -95,23 +97,21 @@ static void __attribute__((format(printf, 2, 3))) fake_trace(FakeDevice *dev, co
 
 /* the six bytes of a GETSTATUS reply reporting @status and the device's state */
 static void
-fake_status_reply(const FakeDevice *dev,
-		  DfuProtoStatus status,
-		  uint32_t poll_ms,
-		  uint8_t *buf,
-		  size_t *len)
+fake_status_reply(FakeDevice *dev, DfuProtoStatus status, uint32_t poll_ms)
 {
+	uint8_t *buf = dev->reply;
+
 	buf[0] = (uint8_t)status;
 	buf[1] = (uint8_t)(poll_ms & 0xFF);
 	buf[2] = (uint8_t)((poll_ms >> 8) & 0xFF);
 	buf[3] = (uint8_t)((poll_ms >> 16) & 0xFF);
 	buf[4] = (uint8_t)dev->state;
 	buf[5] = 0;
-	*len = 6;
+	dev->reply_len = 6;
 }
 
 static ProtoIo
-fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
+fake_getstatus(FakeDevice *dev)
 {
 	uint32_t poll_ms = 0;
 	DfuProtoStatus status = DFU_PROTO_STATUS_OK;
@@ -158,22 +158,17 @@ fake_getstatus(FakeDevice *dev, uint8_t *buf, size_t *len)
 	default:
 		break;
 	}
-	fake_status_reply(dev, status, poll_ms, buf, len);
+	fake_status_reply(dev, status, poll_ms);
 	return PROTO_IO_OK;
 }
 
 /* the DFU 1.1 device's answer to one control transfer */
 static ProtoIo
-fake_control(FakeDevice *dev,
-	     const DfuProtoAction *a,
-	     const uint8_t *image,
-	     uint8_t *upload,
-	     uint8_t *reply,
-	     size_t *reply_len)
+fake_control(FakeDevice *dev, const DfuProtoAction *a)
 {
 	switch (a->request) {
 	case DFU_PROTO_REQUEST_GETSTATUS:
-		return fake_getstatus(dev, reply, reply_len);
+		return fake_getstatus(dev);
 	case DFU_PROTO_REQUEST_CLRSTATUS:
 		if (dev->state == DFU_PROTO_STATE_DFU_ERROR && !dev->clrstatus_ignored)
 			dev->state = DFU_PROTO_STATE_DFU_IDLE;
@@ -202,7 +197,9 @@ fake_control(FakeDevice *dev,
 		}
 		if (a->payload == DFU_PROTO_PAYLOAD_IMAGE &&
 		    a->image_offset + a->length <= FAKE_MEMORY_SIZE) {
-			memcpy(dev->memory + a->image_offset, image + a->image_offset, a->length);
+			memcpy(dev->memory + a->image_offset,
+			       dev->image + a->image_offset,
+			       a->length);
 			if (a->image_offset + a->length > dev->memory_len)
 				dev->memory_len = a->image_offset + a->length;
 		}
@@ -218,9 +215,9 @@ fake_control(FakeDevice *dev,
 		if (n > a->length)
 			n = a->length;
 		for (size_t i = 0; i < n; i++)
-			upload[a->image_offset + i] = (uint8_t)(dev->upload_pos + i);
+			dev->upload[a->image_offset + i] = (uint8_t)(dev->upload_pos + i);
 		dev->upload_pos += n;
-		*reply_len = n;
+		dev->reply_len = n;
 		dev->state = n < a->length ? DFU_PROTO_STATE_DFU_IDLE
 					   : DFU_PROTO_STATE_DFU_UPLOAD_IDLE;
 		return PROTO_IO_OK;
@@ -261,12 +258,13 @@ fake_init(FakeDevice *dev)
 static DfuProtoActionKind
 fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upload)
 {
+	dev->image = image;
+	dev->upload = upload;
 	for (unsigned step = 0; step < 10000000; step++) {
 		DfuProtoAction a;
 		ProtoIo result = PROTO_IO_OK;
-		uint8_t reply[4096];
-		size_t reply_len = 0;
 
+		dev->reply_len = 0;
 		dfu_proto_session_next(s, dev->now_ms, &a);
 		switch (a.kind) {
 		case DFU_PROTO_ACTION_DONE:
@@ -301,12 +299,12 @@ fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upl
 			if (dev->fail_at == dev->transfers)
 				result = dev->fail_result;
 			else
-				result = dev->control(dev, &a, image, upload, reply, &reply_len);
+				result = dev->control(dev, &a);
 			if (result != PROTO_IO_OK)
 				fake_trace(dev, "<%s>", proto_io_to_string(result));
 			break;
 		}
-		dfu_proto_session_feed(s, result, reply, reply_len, dev->now_ms);
+		dfu_proto_session_feed(s, result, dev->reply, dev->reply_len, dev->now_ms);
 	}
 	CHECK(!"session did not end");
 	return DFU_PROTO_ACTION_ERROR;
