@@ -992,9 +992,6 @@ static const DfuProtoFunctional functional_stm32 = {
     .dfu_version = DFU_PROTO_VERSION_DFUSE,
 };
 
-static uint8_t test_image[FAKE_SIZE];
-static uint8_t upload_buffer[FAKE_SIZE];
-
 static void
 test_session_download(void)
 {
@@ -1477,8 +1474,7 @@ test_session_commands(void)
 int
 main(void)
 {
-	for (size_t i = 0; i < sizeof(test_image); i++)
-		test_image[i] = (uint8_t)(i * 7 + 3);
+	test_image_fill();
 	test_layout_real_devices();
 	test_layout_hostile();
 	test_layout_queries();

@@ -24,6 +24,18 @@
 /* room for the DFU 1.1 tests' 65536 and more blocks and for the DfuSe model's 1 MiB */
 #define FAKE_MEMORY_SIZE (1024u * 1024u)
 
+/* the host's side: the image the tests download (test_image_fill()), the buffer they
+ * upload to */
+static uint8_t test_image[FAKE_MEMORY_SIZE];
+static uint8_t upload_buffer[FAKE_MEMORY_SIZE];
+
+static void
+test_image_fill(void)
+{
+	for (size_t i = 0; i < sizeof(test_image); i++)
+		test_image[i] = (uint8_t)(i * 7 + 3);
+}
+
 typedef struct FakeDevice FakeDevice;
 
 /* executes one control transfer, already counted and timed by fake_run(); what the device

@@ -373,16 +373,6 @@ static const DfuProtoFunctional functional_default = {
     .dfu_version = DFU_PROTO_VERSION_DFU11,
 };
 
-static uint8_t test_image[FAKE_MEMORY_SIZE];
-static uint8_t upload_buffer[FAKE_MEMORY_SIZE];
-
-static void
-test_image_fill(void)
-{
-	for (size_t i = 0; i < sizeof(test_image); i++)
-		test_image[i] = (uint8_t)(i * 7 + 3);
-}
-
 /* busy for two polls per block: WAIT exactly bwPollTimeout, then poll again */
 static void
 test_download_busy(void)
