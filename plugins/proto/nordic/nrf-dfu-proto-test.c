@@ -1065,6 +1065,36 @@ test_error_codes(void)
 	CHECK(f->a.error == NRF_DFU_PROTO_ERROR_TOO_LARGE && f->bl.creates_command == 0);
 }
 
+/* a refused PRN set, select, create, CRC get or execute ends the transfer there, with the
+ * request and the device's result named */
+static void
+test_refused_requests(void)
+{
+	Fixture *f = fixture_new();
+	const uint8_t ops[] = {NRF_DFU_PROTO_OP_PRN_SET,
+			       NRF_DFU_PROTO_OP_SELECT,
+			       NRF_DFU_PROTO_OP_CREATE,
+			       NRF_DFU_PROTO_OP_CRC_GET,
+			       NRF_DFU_PROTO_OP_EXECUTE};
+
+	for (size_t i = 0; i < sizeof(ops); i++) {
+		char want[128];
+		snprintf(
+		    want,
+		    sizeof(want),
+		    "%s failed: %s (0x04)",
+		    nrf_dfu_proto_op_to_string(ops[i]),
+		    nrf_dfu_proto_result_to_string(NRF_DFU_PROTO_RESULT_INSUFFICIENT_RESOURCES));
+		fake_bl_init(&f->bl, image, sizeof(image));
+		f->bl.error_op = ops[i];
+		f->bl.error_result = NRF_DFU_PROTO_RESULT_INSUFFICIENT_RESOURCES;
+		CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
+		CHECK(f->a.error == NRF_DFU_PROTO_ERROR_DEVICE);
+		CHECK_CONTAINS(f->a.message, want);
+		CHECK(f->bl.creates_data == 0 && !f->bl.activated);
+	}
+}
+
 static void
 test_requests(void)
 {
@@ -1164,6 +1194,7 @@ main(void)
 	test_timeout_names_what_came();
 	test_session_length_bound();
 	test_error_codes();
+	test_refused_requests();
 	test_requests();
 	test_io_errors();
 	return proto_test_result("nrf-dfu-proto-test");
