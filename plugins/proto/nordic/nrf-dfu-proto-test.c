@@ -1158,6 +1158,34 @@ test_io_errors(void)
 	nrf_dfu_proto_session_feed_received(&s, PROTO_IO_NO_DEVICE, NULL, 0, 20);
 	nrf_dfu_proto_session_next(&s, 20, &a);
 	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_NO_DEVICE);
+	CHECK_STR(a.message, "reading the reply to PING failed: the device went away");
+
+	/* a request not sent: the error and the words say why */
+	{
+		const ProtoIo ios[] = {PROTO_IO_TIMEOUT, PROTO_IO_NO_DEVICE, PROTO_IO_ERROR};
+		const NrfDfuProtoError errors[] = {NRF_DFU_PROTO_ERROR_TIMEOUT,
+						   NRF_DFU_PROTO_ERROR_NO_DEVICE,
+						   NRF_DFU_PROTO_ERROR_IO};
+		const char *messages[] = {"sending PING failed: the device did not take it in time",
+					  "sending PING failed: the device went away",
+					  "sending PING failed: transport error"};
+		for (size_t i = 0; i < sizeof(ios) / sizeof(ios[0]); i++) {
+			start(&s, 0, 0, true);
+			nrf_dfu_proto_session_next(&s, 0, &a);
+			nrf_dfu_proto_session_feed_sent(&s, ios[i], 10);
+			nrf_dfu_proto_session_next(&s, 10, &a);
+			CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == errors[i]);
+			CHECK_STR(a.message, messages[i]);
+		}
+	}
+	/* a reply not read for another reason than silence */
+	start(&s, 0, 0, true);
+	nrf_dfu_proto_session_next(&s, 0, &a);
+	nrf_dfu_proto_session_feed_sent(&s, PROTO_IO_OK, 10);
+	nrf_dfu_proto_session_feed_received(&s, PROTO_IO_ERROR, NULL, 0, 20);
+	nrf_dfu_proto_session_next(&s, 20, &a);
+	CHECK(a.kind == NRF_DFU_PROTO_ACTION_ERROR && a.error == NRF_DFU_PROTO_ERROR_IO);
+	CHECK_STR(a.message, "reading the reply to PING failed: transport error");
 }
 
 int
