@@ -631,7 +631,9 @@ test_download_misbehaving(void)
 	CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 	CHECK(fake_run(&dev, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
 	CHECK_STR(dev.trace, "GETSTATUS DNLOAD:0:10@0 GETSTATUS ERROR:wrong-state");
-	CHECK(strstr(dfu_proto_session_get_message(&s), "unexpected state dfuIDLE") != NULL);
+	CHECK_STR(dfu_proto_session_get_message(&s),
+		  "device reports the unexpected state dfuIDLE after download block 0 (offset 0 of "
+		  "10 bytes): its firmware does not follow the DFU protocol");
 
 	/* manifestation fails: cleared, reported */
 	fake_init(&dev);
