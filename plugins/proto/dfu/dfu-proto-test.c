@@ -227,15 +227,22 @@ test_descriptor_two_configurations(void)
 	CHECK(descs.interfaces[0].functional.transfer_size == 64);
 }
 
+/* parses @b; a failure leaves its message in @msg */
 static DfuProtoError
-parse_blob(const Blob *b)
+parse_blob_message(const Blob *b, char *msg, size_t msg_size)
 {
 	DfuProtoDescriptors descs;
-	char msg[160];
-	DfuProtoError error = dfu_proto_descriptors_parse(b->buf, b->len, &descs, msg, sizeof(msg));
+	DfuProtoError error = dfu_proto_descriptors_parse(b->buf, b->len, &descs, msg, msg_size);
 	if (error != DFU_PROTO_ERROR_NONE)
 		CHECK(msg[0] != '\0');
 	return error;
+}
+
+static DfuProtoError
+parse_blob(const Blob *b)
+{
+	char msg[160];
+	return parse_blob_message(b, msg, sizeof(msg));
 }
 
 static void
@@ -244,6 +251,7 @@ test_descriptor_hostile(void)
 	Blob good;
 	Blob b;
 	DfuProtoDescriptors descs;
+	char msg[160];
 
 	blob_spec_layout(&good);
 
@@ -262,11 +270,13 @@ test_descriptor_hostile(void)
 	/* functional descriptor too short to hold wTransferSize */
 	b = good;
 	b.buf[b.len - 9] = 3;
-	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	CHECK(parse_blob_message(&b, msg, sizeof(msg)) == DFU_PROTO_ERROR_DESCRIPTOR);
+	CHECK_STR(msg, "DFU functional descriptor at offset 63 too short: 3 bytes");
 	/* interface descriptor too short */
 	b = good;
 	b.buf[18 + 9] = 5;
-	CHECK(parse_blob(&b) == DFU_PROTO_ERROR_DESCRIPTOR);
+	CHECK(parse_blob_message(&b, msg, sizeof(msg)) == DFU_PROTO_ERROR_DESCRIPTOR);
+	CHECK_STR(msg, "interface descriptor at offset 27 too short: 5 bytes");
 	/* wTotalLength past the end, and below the header */
 	b = good;
 	b.buf[18 + 2] = 0xFF;
