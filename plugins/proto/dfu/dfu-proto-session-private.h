@@ -40,7 +40,7 @@ typedef enum {
 	/* failure paths */
 	STEP_STALL_GETSTATUS, /* a request stalled: read the status to say why */
 	STEP_FAIL_CLRSTATUS,  /* leave the device in dfuIDLE, then report the error */
-	/* DfuSe */
+	/* DfuSe: the last, for dfu_proto_step_is_dfuse() */
 	STEP_DFUSE_COMMAND,	    /* DNLOAD wValue 0 with s->command */
 	STEP_DFUSE_WRITE,	    /* DNLOAD wValue 2.. with image bytes */
 	STEP_DFUSE_GETSTATUS,	    /* executes the command or block, then polls it */
@@ -57,6 +57,13 @@ dfu_proto_state_is_busy(DfuProtoState state)
 {
 	return state == DFU_PROTO_STATE_DFU_DNBUSY || state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC ||
 	       state == DFU_PROTO_STATE_DFU_MANIFEST || state == DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
+}
+
+/* the steps from STEP_DFUSE_COMMAND on are dfu-proto-dfuse-session.c's */
+static inline bool
+dfu_proto_step_is_dfuse(unsigned step)
+{
+	return step >= STEP_DFUSE_COMMAND;
 }
 
 static inline bool

@@ -31,6 +31,10 @@ dfu_proto_session_poll_timeout(const DfuProtoSession *s)
 void
 dfu_proto_session_describe(const DfuProtoSession *s, unsigned step, char *buf, size_t size)
 {
+	if (dfu_proto_step_is_dfuse(step)) {
+		dfu_proto_session_dfuse_describe(s, step, buf, size);
+		return;
+	}
 	switch (step) {
 	case STEP_PREPARE_GETSTATUS:
 	case STEP_PREPARE_CLRSTATUS:
@@ -62,17 +66,6 @@ dfu_proto_session_describe(const DfuProtoSession *s, unsigned step, char *buf, s
 			 "upload block %u (offset %zu)",
 			 (unsigned)s->block_number,
 			 s->block_offset);
-		break;
-	case STEP_DFUSE_COMMAND:
-	case STEP_DFUSE_WRITE:
-	case STEP_DFUSE_GETSTATUS:
-	case STEP_DFUSE_LEAVE:
-	case STEP_DFUSE_LEAVE_GETSTATUS:
-	case STEP_DFUSE_UPLOAD_ABORT:
-	case STEP_DFUSE_UPLOAD:
-	case STEP_DFUSE_UPLOAD_REWIND:
-	case STEP_DFUSE_GET_COMMANDS:
-		dfu_proto_session_dfuse_describe(s, step, buf, size);
 		break;
 	default:
 		snprintf(buf, size, "the transfer");
