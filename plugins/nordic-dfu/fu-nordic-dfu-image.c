@@ -148,66 +148,38 @@ fu_nordic_dfu_image_parse_init_packet(FuNordicDfuImage *self, GBytes *dat, GErro
 	return TRUE;
 }
 
-/* the size fields of the init packet that describe the image's type */
-static gboolean
-fu_nordic_dfu_image_check_sizes(FuNordicDfuImage *self, gsize size, GError **error)
+/* the init packet's size field that describes an image of its type, and the size it declares;
+ * NULL for a type no bootloader knows */
+static const gchar *
+fu_nordic_dfu_image_size_field(FuNordicDfuImage *self, guint64 *declared)
 {
 	switch (self->fw_type) {
 	case FU_NORDIC_DFU_FW_TYPE_APPLICATION:
 	case FU_NORDIC_DFU_FW_TYPE_EXTERNAL_APPLICATION:
-		if (self->app_size != size) {
-			g_set_error(
-			    error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_FILE,
-			    "init packet field app_size is %u but the image is %" G_GSIZE_FORMAT
-			    " bytes: the package is corrupt",
-			    self->app_size,
-			    size);
-			return FALSE;
-		}
-		return TRUE;
+		*declared = self->app_size;
+		return "app_size";
 	case FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE:
-		if (self->sd_size != size) {
-			g_set_error(
-			    error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_FILE,
-			    "init packet field sd_size is %u but the image is %" G_GSIZE_FORMAT
-			    " bytes: the package is corrupt",
-			    self->sd_size,
-			    size);
-			return FALSE;
-		}
-		return TRUE;
+		*declared = self->sd_size;
+		return "sd_size";
 	case FU_NORDIC_DFU_FW_TYPE_BOOTLOADER:
-		if (self->bl_size != size) {
-			g_set_error(
-			    error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_FILE,
-			    "init packet field bl_size is %u but the image is %" G_GSIZE_FORMAT
-			    " bytes: the package is corrupt",
-			    self->bl_size,
-			    size);
-			return FALSE;
-		}
-		return TRUE;
+		*declared = self->bl_size;
+		return "bl_size";
 	case FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE_BOOTLOADER:
-		if ((guint64)self->sd_size + self->bl_size != size) {
-			g_set_error(
-			    error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_INVALID_FILE,
-			    "init packet fields sd_size %u + bl_size %u do not add up to the "
-			    "image's %" G_GSIZE_FORMAT " bytes: the package is corrupt",
-			    self->sd_size,
-			    self->bl_size,
-			    size);
-			return FALSE;
-		}
-		return TRUE;
+		*declared = (guint64)self->sd_size + self->bl_size;
+		return "sd_size + bl_size";
 	default:
+		*declared = 0;
+		return NULL;
+	}
+}
+
+static gboolean
+fu_nordic_dfu_image_check_sizes(FuNordicDfuImage *self, gsize size, GError **error)
+{
+	guint64 declared = 0;
+	const gchar *field = fu_nordic_dfu_image_size_field(self, &declared);
+
+	if (field == NULL) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_INVALID_FILE,
@@ -215,6 +187,28 @@ fu_nordic_dfu_image_check_sizes(FuNordicDfuImage *self, gsize size, GError **err
 			    (guint)self->fw_type);
 		return FALSE;
 	}
+	if (declared == size)
+		return TRUE;
+	if (self->fw_type == FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE_BOOTLOADER) {
+		g_set_error(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_INVALID_FILE,
+			    "init packet fields sd_size %u + bl_size %u do not add up to the "
+			    "image's %" G_GSIZE_FORMAT " bytes: the package is corrupt",
+			    self->sd_size,
+			    self->bl_size,
+			    size);
+		return FALSE;
+	}
+	g_set_error(error,
+		    FWUPD_ERROR,
+		    FWUPD_ERROR_INVALID_FILE,
+		    "init packet field %s is %" G_GUINT64_FORMAT
+		    " but the image is %" G_GSIZE_FORMAT " bytes: the package is corrupt",
+		    field,
+		    declared,
+		    size);
+	return FALSE;
 }
 
 gboolean
@@ -322,16 +316,14 @@ fu_nordic_dfu_image_check_device(FuNordicDfuImage *self,
 		return FALSE;
 	}
 	if (identity->has_hw && identity->rom_size != 0 && size > identity->rom_size) {
+		guint64 declared = 0;
+		const gchar *field = fu_nordic_dfu_image_size_field(self, &declared);
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_INVALID_FILE,
 			    "init packet field %s is %" G_GSIZE_FORMAT
 			    " bytes but the device has %u bytes of flash",
-			    self->fw_type == FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE_BOOTLOADER
-				? "sd_size + bl_size"
-			    : self->fw_type == FU_NORDIC_DFU_FW_TYPE_SOFTDEVICE ? "sd_size"
-			    : self->fw_type == FU_NORDIC_DFU_FW_TYPE_BOOTLOADER ? "bl_size"
-										: "app_size",
+			    field != NULL ? field : "app_size",
 			    size,
 			    identity->rom_size);
 		return FALSE;
