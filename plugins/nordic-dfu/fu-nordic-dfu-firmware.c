@@ -29,23 +29,38 @@ static const gchar *manifest_keys[] = {
     "application",
 };
 
-static const gchar *
-fu_nordic_dfu_firmware_json_string(JsonObject *obj,
-				   const gchar *key,
-				   const gchar *what,
-				   GError **error)
+/* the file of @archive that the manifest entry @entry_key names in its member @member */
+static GBytes *
+fu_nordic_dfu_firmware_entry_file(FuArchive *archive,
+				  JsonObject *entry,
+				  const gchar *entry_key,
+				  const gchar *member,
+				  const gchar **filename,
+				  GError **error)
 {
-	JsonNode *node = json_object_get_member(obj, key);
+	JsonNode *node = json_object_get_member(entry, member);
+	GBytes *blob;
+
 	if (node == NULL || json_node_get_value_type(node) != G_TYPE_STRING) {
 		g_set_error(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_INVALID_FILE,
 			    "manifest entry %s has no %s",
-			    what,
-			    key);
+			    entry_key,
+			    member);
 		return NULL;
 	}
-	return json_node_get_string(node);
+	*filename = json_node_get_string(node);
+	blob = fu_archive_lookup_by_fn(archive, *filename, error);
+	if (blob == NULL) {
+		g_prefix_error(error,
+			       "manifest entry %s names %s %s: ",
+			       entry_key,
+			       member,
+			       *filename);
+		return NULL;
+	}
+	return blob;
 }
 
 static gboolean
@@ -107,8 +122,8 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 
 	for (guint i = 0; i < G_N_ELEMENTS(manifest_keys); i++) {
 		const gchar *key = manifest_keys[i];
-		const gchar *bin_file;
-		const gchar *dat_file;
+		const gchar *bin_file = NULL;
+		const gchar *dat_file = NULL;
 		JsonNode *node = json_object_get_member(manifest, key);
 		g_autoptr(FuNordicDfuImage) image = NULL;
 		FuNordicDfuFwType fw_type;
@@ -125,34 +140,22 @@ fu_nordic_dfu_firmware_parse(FuFirmware *firmware,
 				    key);
 			return FALSE;
 		}
-		bin_file = fu_nordic_dfu_firmware_json_string(json_node_get_object(node),
-							      "bin_file",
-							      key,
-							      error);
-		if (bin_file == NULL)
+		bin = fu_nordic_dfu_firmware_entry_file(archive,
+							json_node_get_object(node),
+							key,
+							"bin_file",
+							&bin_file,
+							error);
+		if (bin == NULL)
 			return FALSE;
-		dat_file = fu_nordic_dfu_firmware_json_string(json_node_get_object(node),
-							      "dat_file",
-							      key,
-							      error);
-		if (dat_file == NULL)
+		dat = fu_nordic_dfu_firmware_entry_file(archive,
+							json_node_get_object(node),
+							key,
+							"dat_file",
+							&dat_file,
+							error);
+		if (dat == NULL)
 			return FALSE;
-		bin = fu_archive_lookup_by_fn(archive, bin_file, error);
-		if (bin == NULL) {
-			g_prefix_error(error,
-				       "manifest entry %s names bin_file %s: ",
-				       key,
-				       bin_file);
-			return FALSE;
-		}
-		dat = fu_archive_lookup_by_fn(archive, dat_file, error);
-		if (dat == NULL) {
-			g_prefix_error(error,
-				       "manifest entry %s names dat_file %s: ",
-				       key,
-				       dat_file);
-			return FALSE;
-		}
 
 		image = fu_nordic_dfu_image_new(key);
 		fu_firmware_set_idx(FU_FIRMWARE(image), idx++);
