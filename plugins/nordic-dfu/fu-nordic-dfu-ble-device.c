@@ -336,16 +336,6 @@ fu_nordic_dfu_ble_device_set_app_address(FuNordicDfuBleDevice *self, const gchar
 	self->app_address = g_strdup(app_address);
 }
 
-static void
-fu_nordic_dfu_ble_device_set_plugin(FuNordicDfuBleDevice *self, FuPlugin *plugin)
-{
-	if (self->plugin != NULL)
-		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
-	self->plugin = plugin;
-	if (plugin != NULL)
-		g_object_add_weak_pointer(G_OBJECT(plugin), (gpointer *)&self->plugin);
-}
-
 /* the link of a bootloader the plugin added itself dropped: fwupd's BlueZ backend removes only
  * the devices it added, so outside an update (the bootloader reset on its own, after the SDK's
  * inactivity timeout, or went out of range) the plugin removes it, or it would stay listed; in
@@ -405,7 +395,7 @@ fu_nordic_dfu_ble_device_add_unpaired(FuPlugin *plugin,
 			   proxy,
 			   NULL);
 	fu_nordic_dfu_ble_device_set_app_address(dev, app_address);
-	fu_nordic_dfu_ble_device_set_plugin(dev, plugin);
+	g_set_weak_pointer(&dev->plugin, plugin);
 	locker = fu_device_locker_new(FU_DEVICE(dev), error);
 	if (locker == NULL)
 		return FALSE;
@@ -847,8 +837,7 @@ fu_nordic_dfu_ble_device_finalize(GObject *object)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(object);
 	fu_nordic_dfu_ble_device_release(self);
-	if (self->plugin != NULL)
-		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	g_clear_weak_pointer(&self->plugin);
 	g_free(self->app_address);
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_device_parent_class)->finalize(object);
 }

@@ -56,8 +56,7 @@ typedef struct {
 static void
 fu_nordic_dfu_ble_runtime_follower_free(FuNordicDfuBleRuntimeFollower *helper)
 {
-	if (helper->plugin != NULL)
-		g_object_remove_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
+	g_clear_weak_pointer(&helper->plugin);
 	fu_nordic_dfu_ble_seek_clear(&helper->seek);
 	g_object_unref(helper->ctx);
 	g_object_unref(helper->object_manager);
@@ -127,10 +126,7 @@ fu_nordic_dfu_ble_runtime_follower_cb(gpointer user_data)
 void
 fu_nordic_dfu_ble_runtime_set_plugin(FuNordicDfuBleRuntime *self, FuPlugin *plugin)
 {
-	if (self->plugin != NULL)
-		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
-	self->plugin = plugin;
-	g_object_add_weak_pointer(G_OBJECT(plugin), (gpointer *)&self->plugin);
+	g_set_weak_pointer(&self->plugin, plugin);
 }
 
 static gboolean
@@ -274,8 +270,7 @@ fu_nordic_dfu_ble_runtime_detach(FuDevice *device, FuProgress *progress, GError 
 
 	/* fwupd runs its main loop while it waits for the replug: find the bootloader there */
 	helper = g_new0(FuNordicDfuBleRuntimeFollower, 1);
-	helper->plugin = self->plugin;
-	g_object_add_weak_pointer(G_OBJECT(helper->plugin), (gpointer *)&helper->plugin);
+	g_set_weak_pointer(&helper->plugin, self->plugin);
 	helper->ctx = g_object_ref(fu_device_get_context(device));
 	g_object_get(device, "object-manager", &helper->object_manager, NULL);
 	fu_nordic_dfu_ble_seek_init(&helper->seek, fu_device_get_physical_id(device));
@@ -356,8 +351,7 @@ static void
 fu_nordic_dfu_ble_runtime_finalize(GObject *object)
 {
 	FuNordicDfuBleRuntime *self = FU_NORDIC_DFU_BLE_RUNTIME(object);
-	if (self->plugin != NULL)
-		g_object_remove_weak_pointer(G_OBJECT(self->plugin), (gpointer *)&self->plugin);
+	g_clear_weak_pointer(&self->plugin);
 	G_OBJECT_CLASS(fu_nordic_dfu_ble_runtime_parent_class)->finalize(object);
 }
 
