@@ -55,6 +55,22 @@ fu_dfu_core_test_load(GBytes *blob, gboolean allow_raw, GError **error)
 	return fu_dfu_core_test_load_full(blob, allow_raw, FALSE, error);
 }
 
+/* @blob is refused as an invalid file, for a reason that names @reason */
+static void
+fu_dfu_core_test_assert_refused(GBytes *blob,
+				gboolean allow_raw,
+				gboolean allow_dfuse,
+				const gchar *reason)
+{
+	g_autoptr(FuFirmware) firmware = NULL;
+	g_autoptr(GError) error = NULL;
+
+	firmware = fu_dfu_core_test_load_full(blob, allow_raw, allow_dfuse, &error);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
+	g_assert_nonnull(g_strstr_len(error->message, -1, reason));
+	g_assert_null(firmware);
+}
+
 /* a DfuSe file with two targets, as fwupd writes it (UM0391: the size excludes the suffix) */
 static GBytes *
 fu_dfu_core_test_dfuse_file(void)
@@ -146,26 +162,16 @@ fu_dfu_core_firmware_dfuse_damaged_func(void)
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GBytes) damaged = NULL;
 	g_autoptr(GBytes) truncated = NULL;
-	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(FuFirmware) firmware_truncated = NULL;
-	g_autoptr(GError) error = NULL;
 
 	/* a flipped bit fails the CRC of a dfuse-pack file too */
 	fu_byte_array_append_bytes(buf, blob);
 	buf->data[500] ^= 0x10;
 	damaged = g_bytes_new(buf->data, buf->len);
-	firmware = fu_dfu_core_test_load_full(damaged, FALSE, TRUE, &error);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "CRC"));
-	g_assert_null(firmware);
-	g_clear_error(&error);
+	fu_dfu_core_test_assert_refused(damaged, FALSE, TRUE, "CRC");
 
 	/* a size matching neither reading */
 	truncated = g_bytes_new_from_bytes(blob, 0, g_bytes_get_size(blob) - 100);
-	firmware_truncated = fu_dfu_core_test_load_full(truncated, FALSE, TRUE, &error);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "truncated"));
-	g_assert_null(firmware_truncated);
+	fu_dfu_core_test_assert_refused(truncated, FALSE, TRUE, "truncated");
 }
 
 static void
@@ -193,13 +199,8 @@ fu_dfu_core_firmware_truncated_func(void)
 	g_autoptr(GBytes) image = fu_dfu_core_test_image(5000);
 	g_autoptr(GBytes) blob = fu_dfu_core_test_dfu_file(image, 0x1209, 0x000A);
 	g_autoptr(GBytes) truncated = g_bytes_new_from_bytes(blob, 0, 4096);
-	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(GError) error = NULL;
 
-	firmware = fu_dfu_core_test_load(truncated, FALSE, &error);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "truncated"));
-	g_assert_null(firmware);
+	fu_dfu_core_test_assert_refused(truncated, FALSE, FALSE, "truncated");
 }
 
 static void
@@ -226,16 +227,11 @@ fu_dfu_core_firmware_raw_func(void)
 {
 	gsize size = 0;
 	g_autoptr(GBytes) image = fu_dfu_core_test_image(3000);
-	g_autoptr(FuFirmware) firmware = NULL;
 	g_autoptr(FuFirmware) firmware_raw = NULL;
 	g_autoptr(GError) error = NULL;
 
 	/* no suffix: refused unless the device allows raw images */
-	firmware = fu_dfu_core_test_load(image, FALSE, &error);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "no DFU suffix"));
-	g_assert_null(firmware);
-	g_clear_error(&error);
+	fu_dfu_core_test_assert_refused(image, FALSE, FALSE, "no DFU suffix");
 	firmware_raw = fu_dfu_core_test_load(image, TRUE, &error);
 	g_assert_no_error(error);
 	g_assert_nonnull(firmware_raw);
@@ -249,13 +245,8 @@ fu_dfu_core_firmware_dfuse_func(void)
 {
 	const gchar *prefix = "DfuSe\x01\x00\x00\x00\x00\x01";
 	g_autoptr(GBytes) blob = g_bytes_new_static(prefix, 11);
-	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(GError) error = NULL;
 
-	firmware = fu_dfu_core_test_load(blob, TRUE, &error);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "DfuSe"));
-	g_assert_null(firmware);
+	fu_dfu_core_test_assert_refused(blob, TRUE, FALSE, "DfuSe");
 }
 
 static void
@@ -270,7 +261,6 @@ fu_dfu_core_firmware_ihex_func(void)
 	g_autoptr(GBytes) truncated = g_bytes_new_static(hex, 40);
 	g_autoptr(GBytes) payload = NULL;
 	g_autoptr(FuFirmware) firmware = NULL;
-	g_autoptr(FuFirmware) firmware_truncated = NULL;
 	g_autoptr(GError) error = NULL;
 
 	firmware = fu_dfu_core_test_load(blob, FALSE, &error);
@@ -282,12 +272,7 @@ fu_dfu_core_firmware_ihex_func(void)
 			sizeof(expected),
 			expected,
 			sizeof(expected));
-	g_clear_error(&error);
-
-	firmware_truncated = fu_dfu_core_test_load(truncated, FALSE, &error);
-	g_assert_nonnull(error);
-	g_assert_nonnull(g_strstr_len(error->message, -1, "Intel HEX"));
-	g_assert_null(firmware_truncated);
+	fu_dfu_core_test_assert_refused(truncated, FALSE, FALSE, "Intel HEX");
 }
 
 static void
@@ -298,13 +283,7 @@ fu_dfu_core_firmware_ihex_empty_extended_func(void)
 
 	for (guint i = 0; i < G_N_ELEMENTS(hexes); i++) {
 		g_autoptr(GBytes) blob = g_bytes_new_static(hexes[i], strlen(hexes[i]));
-		g_autoptr(FuFirmware) firmware = NULL;
-		g_autoptr(GError) error = NULL;
-
-		firmware = fu_dfu_core_test_load(blob, FALSE, &error);
-		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
-		g_assert_nonnull(g_strstr_len(error->message, -1, "has 0 data bytes, not 2"));
-		g_assert_null(firmware);
+		fu_dfu_core_test_assert_refused(blob, FALSE, FALSE, "has 0 data bytes, not 2");
 	}
 }
 
