@@ -238,6 +238,20 @@ fu_nordic_dfu_degenerate_func(void)
 	}
 }
 
+/* checks the first image of the test package @name against the device @id */
+static gboolean
+fu_nordic_dfu_test_check_package(const gchar *name, const FuNordicDfuIdentity *id, GError **error)
+{
+	g_autoptr(GError) error_parse = NULL;
+	g_autoptr(FuFirmware) firmware = fu_nordic_dfu_test_parse(name, &error_parse);
+
+	g_assert_no_error(error_parse);
+	return fu_nordic_dfu_image_check_device(
+	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(firmware), 0),
+	    id,
+	    error);
+}
+
 static void
 fu_nordic_dfu_device_checks_func(void)
 {
@@ -251,8 +265,6 @@ fu_nordic_dfu_device_checks_func(void)
 	};
 	g_autoptr(GError) error = NULL;
 	g_autoptr(FuFirmware) app = fu_nordic_dfu_test_parse("app.zip", &error);
-	g_autoptr(FuFirmware) hw53 = NULL;
-	g_autoptr(FuFirmware) sd = NULL;
 
 	g_assert_no_error(error);
 	image = fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(app), 0);
@@ -260,12 +272,7 @@ fu_nordic_dfu_device_checks_func(void)
 	g_assert_no_error(error);
 
 	/* hw_version */
-	hw53 = fu_nordic_dfu_test_parse("hw-53.zip", &error);
-	g_assert_no_error(error);
-	g_assert_false(fu_nordic_dfu_image_check_device(
-	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(hw53), 0),
-	    &id,
-	    &error));
+	g_assert_false(fu_nordic_dfu_test_check_package("hw-53.zip", &id, &error));
 	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INVALID_FILE);
 	g_assert_nonnull(strstr(error->message, "field hw_version"));
 	g_clear_error(&error);
@@ -292,12 +299,7 @@ fu_nordic_dfu_device_checks_func(void)
 	g_clear_error(&error);
 
 	/* sd_req 0x00: needs no SoftDevice */
-	sd = fu_nordic_dfu_test_parse("sd.zip", &error);
-	g_assert_no_error(error);
-	g_assert_true(fu_nordic_dfu_image_check_device(
-	    fu_nordic_dfu_test_image(FU_NORDIC_DFU_FIRMWARE(sd), 0),
-	    &id,
-	    &error));
+	g_assert_true(fu_nordic_dfu_test_check_package("sd.zip", &id, &error));
 	g_assert_no_error(error);
 }
 
