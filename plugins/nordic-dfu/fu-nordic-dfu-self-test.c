@@ -327,38 +327,34 @@ fu_nordic_dfu_ble_request_func(void)
 	const guint8 data[21] = {0xC0, 0xDB};
 	const guint8 select[] = {NRF_DFU_PROTO_OP_SELECT, NRF_DFU_PROTO_OBJECT_DATA};
 	const guint8 mtu_get[] = {NRF_DFU_PROTO_OP_MTU_GET};
-	g_autoptr(GError) error_long = NULL;
-	g_autoptr(GError) error_empty = NULL;
-	g_autoptr(GError) error_mtu = NULL;
-	g_autoptr(GError) error = NULL;
+	const struct {
+		NrfDfuProtoChannel channel;
+		const guint8 *buf;
+		gsize bufsz;
+		gboolean ok;
+	} cases[] = {
+	    {NRF_DFU_PROTO_CHANNEL_PACKET, data, 20, TRUE},
+	    {NRF_DFU_PROTO_CHANNEL_CONTROL, select, sizeof(select), TRUE},
+	    {NRF_DFU_PROTO_CHANNEL_PACKET, data, sizeof(data), FALSE},
+	    {NRF_DFU_PROTO_CHANNEL_CONTROL, select, 0, FALSE},
+	    {NRF_DFU_PROTO_CHANNEL_CONTROL, mtu_get, sizeof(mtu_get), FALSE},
+	};
 
-	g_assert_true(
-	    fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_PACKET, data, 20, 20, &error));
-	g_assert_no_error(error);
-	g_assert_true(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
-						      select,
-						      sizeof(select),
-						      20,
-						      &error));
-	g_assert_no_error(error);
-	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_PACKET,
-						       data,
-						       sizeof(data),
-						       20,
-						       &error_long));
-	g_assert_error(error_long, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
-	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
-						       select,
-						       0,
-						       20,
-						       &error_empty));
-	g_assert_error(error_empty, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
-	g_assert_false(fu_nordic_dfu_ble_check_request(NRF_DFU_PROTO_CHANNEL_CONTROL,
-						       mtu_get,
-						       sizeof(mtu_get),
-						       20,
-						       &error_mtu));
-	g_assert_error(error_mtu, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error = NULL;
+		gboolean ret = fu_nordic_dfu_ble_check_request(cases[i].channel,
+							       cases[i].buf,
+							       cases[i].bufsz,
+							       20,
+							       &error);
+		if (cases[i].ok) {
+			g_assert_no_error(error);
+			g_assert_true(ret);
+			continue;
+		}
+		g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_INTERNAL);
+		g_assert_false(ret);
+	}
 }
 
 /* a read of @fd through fwupd's FuIOChannel, as the UART and BLE devices read, that fails:
@@ -424,6 +420,19 @@ fu_nordic_dfu_read_gone_func(void)
 	    fu_nordic_dfu_read_error_is_gone(error_replayed, device, g_get_monotonic_time(), 5000));
 }
 
+/* the Acquire* reply with @fds and handle @idx names no descriptor: refused, with an error that
+ * says so */
+static void
+fu_nordic_dfu_test_ble_fd_refused(GUnixFDList *fds, gint32 idx, const gchar *message)
+{
+	g_autoptr(GError) error = NULL;
+	gint fd = fu_nordic_dfu_ble_fd_from_reply(fds, idx, "AcquireWrite", &error);
+
+	g_assert_cmpint(fd, ==, -1);
+	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
+	g_assert_nonnull(strstr(error->message, message));
+}
+
 /* an Acquire* reply whose handle names no descriptor (BlueZ sent no fd list, or a short one)
  * fails with an error, never without one */
 static void
@@ -434,25 +443,15 @@ fu_nordic_dfu_ble_fd_func(void)
 	g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
 	g_autoptr(GError) error = NULL;
 
-	fd = fu_nordic_dfu_ble_fd_from_reply(NULL, 0, "AcquireWrite", &error);
-	g_assert_cmpint(fd, ==, -1);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
-	g_assert_nonnull(strstr(error->message, "AcquireWrite: BlueZ returned handle 0 with 0"));
-	g_clear_error(&error);
+	fu_nordic_dfu_test_ble_fd_refused(NULL, 0, "AcquireWrite: BlueZ returned handle 0 with 0");
 
 	g_assert_cmpint(pipe(pipefd), ==, 0);
 	g_assert_cmpint(g_unix_fd_list_append(fds, pipefd[0], &error), ==, 0);
 	g_assert_no_error(error);
 	close(pipefd[0]);
 	close(pipefd[1]);
-	fd = fu_nordic_dfu_ble_fd_from_reply(fds, 1, "AcquireNotify", &error);
-	g_assert_cmpint(fd, ==, -1);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
-	g_clear_error(&error);
-	fd = fu_nordic_dfu_ble_fd_from_reply(fds, -1, "AcquireNotify", &error);
-	g_assert_cmpint(fd, ==, -1);
-	g_assert_error(error, FWUPD_ERROR, FWUPD_ERROR_NOT_SUPPORTED);
-	g_clear_error(&error);
+	fu_nordic_dfu_test_ble_fd_refused(fds, 1, "handle 1 with 1");
+	fu_nordic_dfu_test_ble_fd_refused(fds, -1, "handle -1 with 1");
 	fd = fu_nordic_dfu_ble_fd_from_reply(fds, 0, "AcquireNotify", &error);
 	g_assert_no_error(error);
 	g_assert_cmpint(fd, >=, 0);
