@@ -39,6 +39,7 @@
 struct _FuNordicDfuBleDevice {
 	FuBluezDevice parent_instance;
 	FuNordicDfuState state;
+	/* the address of the application this bootloader came from, when it differs from its own */
 	gchar *app_address;
 	gchar *control_point_path;
 	FuIOChannel *notify_io;

@@ -17,11 +17,6 @@ G_DECLARE_FINAL_TYPE(FuNordicDfuBleDevice,
 		     NORDIC_DFU_BLE_DEVICE,
 		     FuBluezDevice)
 
-/* the address of the application this bootloader came from, when it differs from its own */
-
-/* the plugin that adds an unpaired bootloader when it comes back after the last image and
- * removes this one when its link drops; set on a bootloader the plugin added itself */
-
 /* makes, sets up and adds the bootloader at @path, which BlueZ has connected but fwupd's BlueZ
  * backend does not offer as it is not paired (an unbonded bootloader at the application's
  * address + 1) */
