@@ -397,18 +397,9 @@ fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session)
 	dfu_proto_session_set_dfuse_quirks(session, dfuse_quirks);
 }
 
-/**
- * fu_dfu_core_base_check_started:
- * @session: a session
- * @rc: what starting its operation returned
- * @error: (nullable): optional return location for an error
- *
- * Turns an operation the session refused to start (the device cannot do it, or it is given
- * nothing to do) into an error with the session's message.
- *
- * Returns: %TRUE when @rc is %DFU_PROTO_ERROR_NONE
- **/
-gboolean
+/* an operation the session refused to start (the device cannot do it, or it is given nothing to
+ * do) is an error with the session's message */
+static gboolean
 fu_dfu_core_base_check_started(DfuProtoSession *session, DfuProtoError rc, GError **error)
 {
 	if (rc == DFU_PROTO_ERROR_NONE)
@@ -544,6 +535,7 @@ fu_dfu_core_base_show_progress(DfuProtoSession *session, FuProgress *progress)
  * fu_dfu_core_base_run:
  * @self: a device
  * @session: a session with an operation started
+ * @started: what starting the operation returned
  * @image: (nullable): for a download, the image the session asks blocks of
  * @upload_func: (nullable): for an upload, receives the bytes
  * @upload_data: data for @upload_func
@@ -551,13 +543,15 @@ fu_dfu_core_base_show_progress(DfuProtoSession *session, FuProgress *progress)
  * @error: (nullable): optional return location for an error
  *
  * Executes the session's actions until it is done: control transfers, the waits the device
- * asks for (and no others), USB resets.
+ * asks for (and no others), USB resets. An operation the session refused to start fails with
+ * the session's message.
  *
  * Returns: %TRUE when the session ended in DONE
  **/
 gboolean
 fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     DfuProtoSession *session,
+		     DfuProtoError started,
 		     GInputStream *image,
 		     FuDfuCoreUploadFunc upload_func,
 		     gpointer upload_data,
@@ -565,9 +559,12 @@ fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     GError **error)
 {
 	FuDfuCoreClock clock = {0};
-	g_autofree guint8 *buf = g_malloc0(G_MAXUINT16 + 1);
 	guint transfers_unshown = 0;
+	g_autofree guint8 *buf = NULL;
 
+	if (!fu_dfu_core_base_check_started(session, started, error))
+		return FALSE;
+	buf = g_malloc0(G_MAXUINT16 + 1);
 	while (TRUE) {
 		DfuProtoAction action = {0};
 		gsize actual_length = 0;

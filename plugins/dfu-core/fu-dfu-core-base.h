@@ -28,11 +28,9 @@ fu_dfu_core_base_get_functional(FuDfuCoreBase *self);
 void
 fu_dfu_core_base_session_init(FuDfuCoreBase *self, DfuProtoSession *session);
 gboolean
-fu_dfu_core_base_check_started(DfuProtoSession *session, DfuProtoError rc, GError **error);
-
-gboolean
 fu_dfu_core_base_run(FuDfuCoreBase *self,
 		     DfuProtoSession *session,
+		     DfuProtoError started,
 		     GInputStream *image,
 		     FuDfuCoreUploadFunc upload_func,
 		     gpointer upload_data,

@@ -200,12 +200,9 @@ fu_dfu_core_device_upload(FuDfuCoreDevice *self,
 	DfuProtoSession session;
 
 	fu_dfu_core_base_session_init(base, &session);
-	if (!fu_dfu_core_base_check_started(&session,
-					    dfu_proto_session_start_upload(&session, max_bytes, 0),
-					    error))
-		return FALSE;
 	return fu_dfu_core_base_run(base,
 				    &session,
+				    dfu_proto_session_start_upload(&session, max_bytes, 0),
 				    NULL,
 				    upload_func,
 				    upload_data,
@@ -419,12 +416,9 @@ fu_dfu_core_device_write_firmware(FuDevice *device,
 	self->download_incomplete = TRUE;
 	self->verified = FALSE;
 	fu_dfu_core_base_session_init(base, &session);
-	if (!fu_dfu_core_base_check_started(&session,
-					    dfu_proto_session_start_download(&session, size, 0),
-					    error))
-		return FALSE;
 	if (!fu_dfu_core_base_run(base,
 				  &session,
+				  dfu_proto_session_start_download(&session, size, 0),
 				  stream,
 				  NULL,
 				  NULL,

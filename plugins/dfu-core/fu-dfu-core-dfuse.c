@@ -403,18 +403,15 @@ fu_dfu_core_dfuse_upload(FuDfuCoreBase *self,
 	DfuProtoSession session;
 
 	fu_dfu_core_base_session_init(self, &session);
-	if (!fu_dfu_core_base_check_started(
-		&session,
-		dfu_proto_session_start_dfuse_upload(&session, layout, address, length, 0),
-		error))
-		return FALSE;
-	return fu_dfu_core_base_run(self,
-				    &session,
-				    NULL,
-				    upload_func,
-				    upload_data,
-				    progress,
-				    error);
+	return fu_dfu_core_base_run(
+	    self,
+	    &session,
+	    dfu_proto_session_start_dfuse_upload(&session, layout, address, length, 0),
+	    NULL,
+	    upload_func,
+	    upload_data,
+	    progress,
+	    error);
 }
 
 static gboolean
@@ -506,17 +503,19 @@ fu_dfu_core_dfuse_write(FuDfuCoreBase *self,
 	for (guint i = 0; i < jobs->len; i++) {
 		FuDfuCoreDfuseJob *job = g_ptr_array_index(jobs, i);
 		DfuProtoSession session;
+		DfuProtoError started;
 
 		if (!fu_dfu_core_dfuse_set_alt(self, job->target->alt_setting, error))
 			return FALSE;
 		fu_dfu_core_base_session_init(self, &session);
-		if (dfu_proto_session_start_dfuse_download(
-			&session,
-			&job->target->layout,
-			(const DfuProtoElement *)job->elements->data,
-			job->elements->len,
-			0,
-			flags) != DFU_PROTO_ERROR_NONE) {
+		started = dfu_proto_session_start_dfuse_download(
+		    &session,
+		    &job->target->layout,
+		    (const DfuProtoElement *)job->elements->data,
+		    job->elements->len,
+		    0,
+		    flags);
+		if (started != DFU_PROTO_ERROR_NONE) {
 			g_set_error_literal(error,
 					    FWUPD_ERROR,
 					    FWUPD_ERROR_INVALID_FILE,
@@ -525,6 +524,7 @@ fu_dfu_core_dfuse_write(FuDfuCoreBase *self,
 		}
 		if (!fu_dfu_core_base_run(self,
 					  &session,
+					  started,
 					  job->stream,
 					  NULL,
 					  NULL,
@@ -569,11 +569,14 @@ fu_dfu_core_dfuse_leave(FuDfuCoreBase *self, guint32 address, GError **error)
 	if (!fu_dfu_core_dfuse_set_alt(self, 0, error))
 		return FALSE;
 	fu_dfu_core_base_session_init(self, &session);
-	if (!fu_dfu_core_base_check_started(&session,
-					    dfu_proto_session_start_dfuse_leave(&session, address),
-					    error))
-		return FALSE;
-	return fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, NULL, error);
+	return fu_dfu_core_base_run(self,
+				    &session,
+				    dfu_proto_session_start_dfuse_leave(&session, address),
+				    NULL,
+				    NULL,
+				    NULL,
+				    NULL,
+				    error);
 }
 
 /**

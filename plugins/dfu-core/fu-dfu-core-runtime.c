@@ -24,11 +24,14 @@ fu_dfu_core_runtime_detach(FuDevice *device, FuProgress *progress, GError **erro
 	DfuProtoSession session;
 
 	fu_dfu_core_base_session_init(self, &session);
-	if (!fu_dfu_core_base_check_started(&session,
-					    dfu_proto_session_start_detach(&session),
-					    error))
-		return FALSE;
-	if (!fu_dfu_core_base_run(self, &session, NULL, NULL, NULL, progress, error)) {
+	if (!fu_dfu_core_base_run(self,
+				  &session,
+				  dfu_proto_session_start_detach(&session),
+				  NULL,
+				  NULL,
+				  NULL,
+				  progress,
+				  error)) {
 		g_prefix_error_literal(error, "failed to switch to DFU mode: ");
 		return FALSE;
 	}
