@@ -45,6 +45,20 @@ def check(cond, msg):
         raise Failure(msg)
 
 
+def cases_of(namespace):
+    """The cases a script defines as functions case_NAME (globals()), by NAME with - for _."""
+    return {name[len("case_"):].replace("_", "-"): fn for name, fn in namespace.items()
+            if name.startswith("case_")}
+
+
+def check_install_failed(install, needles):
+    """The install (the client's result of it) failed, and its error names every needle."""
+    check(install.get("rc") not in (None, 0), "install succeeded but should have failed")
+    err = install.get("stderr", "")
+    for needle in needles:
+        check(needle.lower() in err.lower(), "error does not mention %r:\n%s" % (needle, err))
+
+
 def run_case_cli(cases, call=lambda case, args: case(args.build), add_arguments=None,
                  fronts=None, needs_root=False):
     """The command line of every test script, `--build BUILD [OPTIONS] CASE`: runs one case
@@ -197,12 +211,14 @@ class Run:
               "flash beyond the image was changed")
 
     def check_failed(self, *needles):
-        inst = self.result.get("install", {})
-        check(inst.get("rc") not in (None, 0), "install succeeded but should have failed")
-        err = self.install_stderr()
-        for needle in needles:
-            check(needle.lower() in err.lower(),
-                  "error does not mention %r:\n%s" % (needle, err))
+        check_install_failed(self.result.get("install", {}), needles)
+
+    def check_writes_inside_image(self):
+        """Where the image starts at the flash's offset 0 (DFU 1.1, COBS): no write past it."""
+        size = len(self.read(self.image))
+        for w in self.events("write"):
+            check(w["address"] + w["length"] <= size, "write at 0x%x+%d is outside the %d-byte "
+                  "image" % (w["address"], w["length"], size))
 
     def check_untouched(self):
         check(self.flash() == self.read(self.flash_in), "flash was written")

@@ -127,6 +127,14 @@ def check_reply_error(run, what, chunk, *needles):
               "chunk %d named for chunk %d without the margin: %s" % (named, chunk, err))
 
 
+def check_reply_fault(build, name, extra, what, chunk, *needles):
+    """A fault in the replies to write chunks that ends the update: its error names the chunk
+    (check_reply_error), and no bye follows."""
+    run = cobs_run(build, name, extra=extra)
+    check_reply_error(run, what, chunk, *needles)
+    check_no_bye(run)
+
+
 def case_no_ack(build):
     # with one chunk queued a lost ACK is taken for the one before it: the ACKs carry no
     # sequence number, so the host sees the loss only when the last reply never comes
@@ -140,9 +148,8 @@ def case_no_ack(build):
 def case_no_ack_last(build):
     # the ACK of the last chunk: nothing is queued behind it
     chunks = (0x4000 + CHUNK - 1) // CHUNK
-    run = cobs_run(build, "no-ack-last", extra=["--cobs-no-ack", str(chunks + 1)])
-    check_reply_error(run, "no reply to", chunks, "no reply to write chunk")
-    check_no_bye(run)
+    check_reply_fault(build, "no-ack-last", ["--cobs-no-ack", str(chunks + 1)], "no reply to",
+                      chunks, "no reply to write chunk")
 
 
 def case_no_ack_always(build):
@@ -152,9 +159,7 @@ def case_no_ack_always(build):
 
 
 def case_wrong_ack(build):
-    run = cobs_run(build, "wrong-ack", extra=["--cobs-wrong-ack", "7"])
-    check_reply_error(run, "answered", 6, "15 00")
-    check_no_bye(run)
+    check_reply_fault(build, "wrong-ack", ["--cobs-wrong-ack", "7"], "answered", 6, "15 00")
 
 
 def case_late_ack_within(build):
@@ -165,15 +170,13 @@ def case_late_ack_within(build):
 
 
 def case_late_ack_beyond(build):
-    run = cobs_run(build, "late-ack-beyond", extra=["--cobs-late-ack", "20:3000"])
-    check_reply_error(run, "no reply to", 19, "no reply to write chunk")
-    check_no_bye(run)
+    check_reply_fault(build, "late-ack-beyond", ["--cobs-late-ack", "20:3000"], "no reply to", 19,
+                      "no reply to write chunk")
 
 
 def case_garbage(build):
-    run = cobs_run(build, "garbage", extra=["--cobs-garbage", "30"])
-    check_reply_error(run, "garbage in reply to", 29, "garbage in reply to write chunk")
-    check_no_bye(run)
+    check_reply_fault(build, "garbage", ["--cobs-garbage", "30"], "garbage in reply to", 29,
+                      "garbage in reply to write chunk")
 
 
 def case_disconnect(build):
@@ -379,17 +382,10 @@ def case_ack_pack(build):
 # hostile devices (docs/reliability.md, "Hostile devices"): each ends updated byte-exact or in
 # a clear error, within the harness's bound, with nothing written outside the image
 
-def check_writes_inside_image(run):
-    size = len(run.read(run.image))
-    for w in run.events("write"):
-        check(w["address"] + w["length"] <= size,
-              "write at 0x%x+%d is outside the %d-byte image" % (w["address"], w["length"], size))
-
-
 def hostile_run(build, name, extra, image_size=0x4000):
     run = cobs_run(build, name, image_size=image_size, extra=extra)
     check(run.summary, "the simulator wrote no summary")
-    check_writes_inside_image(run)
+    run.check_writes_inside_image()
     return run
 
 
@@ -406,10 +402,17 @@ def case_unsolicited_ack_power_on(build):
     check(run.summary["extra_replies"] == 1, "the device sent no ACK of its own")
 
 
-def case_unsolicited_ack(build):
-    run = hostile_run(build, "unsolicited-ack", ["--cobs-unsolicited-ack", "1"])
+def check_reply_too_many(build, name, extra, not_sent):
+    """One reply more than the messages sent (not_sent: the failure when the device did not
+    send it), found at bye."""
+    run = hostile_run(build, name, extra)
     run.check_failed(AFTER_BYE, "more replies than")
-    check(run.summary["extra_replies"] == 1, "the device sent no ACK of its own")
+    check(run.summary["extra_replies"] == 1, not_sent)
+
+
+def case_unsolicited_ack(build):
+    check_reply_too_many(build, "unsolicited-ack", ["--cobs-unsolicited-ack", "1"],
+                         "the device sent no ACK of its own")
 
 
 def case_unsolicited_ack_verify(build):
@@ -432,9 +435,8 @@ def case_unsolicited_ack_nak(build):
 
 
 def case_double_ack(build):
-    run = hostile_run(build, "double-ack", ["--cobs-double-ack", "10"])
-    run.check_failed(AFTER_BYE, "more replies than")
-    check(run.summary["extra_replies"] == 1, "the device did not answer twice")
+    check_reply_too_many(build, "double-ack", ["--cobs-double-ack", "10"],
+                         "the device did not answer twice")
 
 
 def case_double_ack_verify(build):
@@ -444,13 +446,17 @@ def case_double_ack_verify(build):
     check_no_bye(run)
 
 
-def case_ack_stream_power_on(build):
-    # ACKs from power-on, forever: more than an earlier update can have left, so nothing is
-    # sent, not even erase
-    run = hostile_run(build, "ack-stream-power-on", ["--cobs-ack-stream", "0"])
+def check_stream_from_power_on(build, name, extra):
+    """A device that sends from power-on, forever: more than an earlier update can have left,
+    so nothing is sent, not even erase."""
+    run = hostile_run(build, name, extra)
     run.check_failed("keeps sending")
     check(run.summary["messages"] == 0, "%d messages sent" % run.summary["messages"])
     run.check_untouched()
+
+
+def case_ack_stream_power_on(build):
+    check_stream_from_power_on(build, "ack-stream-power-on", ["--cobs-ack-stream", "0"])
 
 
 def check_failed_any(run, needles):
@@ -522,10 +528,7 @@ def case_verify_count_over_flash(build):
 
 
 def case_garbage_stream_power_on(build):
-    run = hostile_run(build, "garbage-stream-power-on", ["--cobs-garbage-stream", "0"])
-    run.check_failed("keeps sending")
-    check(run.summary["messages"] == 0, "%d messages sent" % run.summary["messages"])
-    run.check_untouched()
+    check_stream_from_power_on(build, "garbage-stream-power-on", ["--cobs-garbage-stream", "0"])
 
 
 def case_garbage_stream(build):

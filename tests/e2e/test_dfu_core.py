@@ -14,7 +14,7 @@ import os
 import sys
 import uuid
 
-from e2e_common import VERSION_NEW, VERSION_OLD, Run, bcd, check, run_case_cli
+from e2e_common import VERSION_NEW, VERSION_OLD, Run, bcd, cases_of, check, run_case_cli
 
 
 def case_update_runtime(build):
@@ -332,13 +332,5 @@ def case_dump(build):
     check(run.read(dump) == run.read(run.flash_in), "dump differs from the flash")
 
 
-CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
-         if name.startswith("case_")}
-
-
-def main():
-    return run_case_cli(CASES)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_case_cli(cases_of(globals())))

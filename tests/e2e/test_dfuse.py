@@ -16,8 +16,8 @@ import struct
 import subprocess
 import sys
 
-from e2e_common import (HERE, SAMPLE, VERSION_NEW, Run, bcd, check, dfuse_file, filler,
-                        run_case_cli)
+from e2e_common import (HERE, SAMPLE, VERSION_NEW, Run, bcd, cases_of, check, dfuse_file,
+                        filler, run_case_cli)
 
 LIBUSB_ERROR_PIPE = -9
 
@@ -141,14 +141,19 @@ def case_stm32f4_raw_dfu(build):
     check_only_touched_erased(run, F4_SECTORS, [(FLASH, image)])
 
 
-def case_stm32f4_ihex(build):
-    # Intel HEX carries its own address: 0x08008000, the third 16 KiB sector
-    run = Run(build, "stm32f4-ihex", profile="stm32f4-dfuse", mode="dfu")
+def ihex_run(build, name, base):
+    """The STM32F4 bootloader given 12 KiB of Intel HEX at that address."""
+    run = Run(build, name, profile="stm32f4-dfuse", mode="dfu")
     run.file = os.path.join(run.dir, "firmware.hex")
     subprocess.run(["/usr/bin/python3", SAMPLE, "--size", "0x3000", "--format", "hex",
-                    "--base", "0x08008000", "--out", run.file, "--raw-out", run.image],
+                    "--base", hex(base), "--out", run.file, "--raw-out", run.image],
                    check=True)
-    run.run()
+    return run.run()
+
+
+def case_stm32f4_ihex(build):
+    # Intel HEX carries its own address: 0x08008000, the third 16 KiB sector
+    run = ihex_run(build, "stm32f4-ihex", FLASH + 0x8000)
     check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
     image = run.read(run.image)
     check_flash_holds(run, [(FLASH + 0x8000, image)])
@@ -158,12 +163,7 @@ def case_stm32f4_ihex(build):
 def case_stm32f4_ihex_at_zero(build):
     # an Intel HEX file for address 0x0, where this layout has no memory: refused, not moved
     # to the first writable sector (0 is an address, not "none given")
-    run = Run(build, "stm32f4-ihex-at-zero", profile="stm32f4-dfuse", mode="dfu")
-    run.file = os.path.join(run.dir, "firmware.hex")
-    subprocess.run(["/usr/bin/python3", SAMPLE, "--size", "0x3000", "--format", "hex",
-                    "--base", "0x0", "--out", run.file, "--raw-out", run.image],
-                   check=True)
-    run.run()
+    run = ihex_run(build, "stm32f4-ihex-at-zero", 0)
     run.check_failed("0x00000000", "writable memory")
     check_nothing_written(run)
 
@@ -413,13 +413,5 @@ def case_stm32f1_runtime(build):
           % run.result["after"])
 
 
-CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
-         if name.startswith("case_")}
-
-
-def main():
-    return run_case_cli(CASES)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_case_cli(cases_of(globals())))

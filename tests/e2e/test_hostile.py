@@ -27,17 +27,9 @@ import sys
 import zipfile
 
 import test_nordic
-from e2e_common import Run, run_case_cli, check
+from e2e_common import Run, cases_of, check, run_case_cli
 
 DFUSE_FLASH = 0x08000000
-
-
-def check_writes_inside_image(run):
-    """DFU 1.1 model: write offsets are in the flash, the image starts at 0."""
-    size = len(run.read(run.image))
-    for w in run.events("write"):
-        check(w["address"] + w["length"] <= size,
-              "write at 0x%x+%d is outside the %d-byte image" % (w["address"], w["length"], size))
 
 
 def check_bounded(run):
@@ -54,20 +46,13 @@ def case_transfer_size_max(build):
     run.check_flashed()
     sizes = {r["wLength"] for r in run.requests("dnload") if r["wLength"] > 0}
     check(max(sizes) <= 4096, "DNLOAD blocks of %r bytes" % sorted(sizes))
-    check_writes_inside_image(run)
+    run.check_writes_inside_image()
 
 
 def case_dfuse_transfer_size_max(build):
     run = Run(build, "hostile-dfuse-transfer-size-max", profile="stm32f4-dfuse", mode="dfu",
               extra=["--transfer-size", "65535"], file_pid=0xDF11).run()
-    check_bounded(run)
-    image = run.read(run.image)
-    check(run.result["install"]["rc"] == 0, "install failed:\n%s" % run.install_stderr())
-    check(run.flash()[: len(image)] == image, "flash does not hold the image")
-    for w in run.events("write"):
-        check(DFUSE_FLASH <= w["address"] and
-              w["address"] + w["length"] <= DFUSE_FLASH + len(image),
-              "write at 0x%08x+%d is outside the image" % (w["address"], w["length"]))
+    check_dfuse_updated(run)
 
 
 def case_transfer_size_tiny(build):
@@ -81,34 +66,35 @@ def case_transfer_size_tiny(build):
     check(not run.requests("dnload"), "DNLOAD sent with a 1-byte transfer size")
 
 
-def case_short_status(build):
-    run = Run(build, "hostile-short-status", extra=["--fault", "short:getstatus:3"]).run()
+def check_reply_lie_caught(build, name, fault, needle):
+    """A reply that lies (usbsim-run --fault fault): the update fails naming it (needle), with
+    no write outside the image."""
+    run = Run(build, name, extra=["--fault", fault]).run()
     check_bounded(run)
-    run.check_failed("3-byte status reply instead of 6")
-    check_writes_inside_image(run)
+    run.check_failed(needle)
+    run.check_writes_inside_image()
+
+
+def case_short_status(build):
+    check_reply_lie_caught(build, "hostile-short-status", "short:getstatus:3",
+                           "3-byte status reply instead of 6")
 
 
 def case_corrupt_status(build):
-    run = Run(build, "hostile-corrupt-status", extra=["--fault", "corrupt:getstatus:3"]).run()
-    check_bounded(run)
-    run.check_failed("invalid status")
-    check_writes_inside_image(run)
+    check_reply_lie_caught(build, "hostile-corrupt-status", "corrupt:getstatus:3",
+                           "invalid status")
 
 
 def case_corrupt_upload(build):
     # the read-back lies: verification must catch it and say where
-    run = Run(build, "hostile-corrupt-upload", extra=["--fault", "corrupt:upload:2"]).run()
-    check_bounded(run)
-    run.check_failed("verification failed at 0x")
-    check_writes_inside_image(run)
+    check_reply_lie_caught(build, "hostile-corrupt-upload", "corrupt:upload:2",
+                           "verification failed at 0x")
 
 
 def case_short_upload(build):
     # the read-back stops early: fewer bytes than were written is not a verified image
-    run = Run(build, "hostile-short-upload", extra=["--fault", "short:upload:2"]).run()
-    check_bounded(run)
-    run.check_failed("did not keep the whole image")
-    check_writes_inside_image(run)
+    check_reply_lie_caught(build, "hostile-short-upload", "short:upload:2",
+                           "did not keep the whole image")
 
 
 def case_poll_timeout_max(build):
@@ -121,7 +107,7 @@ def case_poll_timeout_max(build):
               quirks="[USB\\VID_1209&PID_0011]\nDfuCoreBusyTimeout = 1000\n").run()
     check_bounded(run)
     run.check_flashed()
-    check_writes_inside_image(run)
+    run.check_writes_inside_image()
     polls = {r["poll_timeout_ms"] for r in run.requests("getstatus") if "poll_timeout_ms" in r}
     check(polls == {0xFFFFFF}, "the device reported %r" % sorted(polls))
 
@@ -197,9 +183,12 @@ def case_dfuse_poll_timeout_random(build):
     check(len(set(polls)) > 1, "the device reported %r" % sorted(set(polls)))
 
 
-def check_layout_refused(run, *needles):
-    """The device is listed, and install and dump both fail with the layout named, before
-    any request that erases, writes or reads."""
+def check_layout_refused(build, name, layout, *needles):
+    """With that memory layout the device is listed, and install and dump both fail with the
+    layout named, before any request that erases, writes or reads."""
+    run = Run(build, name, profile="stm32f4-dfuse", mode="dfu", image_size=0x1000,
+              file_vid=0x0483, file_pid=0xDF11, extra=["--flash-layout", layout])
+    run.run(dump=os.path.join(run.dir, "dump.bin"))
     check_bounded(run)
     check(run.result["before"], "the device is not listed")
     run.check_failed("invalid memory layout", "nothing is erased, written or read", *needles)
@@ -214,22 +203,15 @@ def check_layout_refused(run, *needles):
 
 def case_dfuse_layout_overlap(build):
     # the internal flash describes 0x0800c000-0x08010000 twice
-    layout = "@Internal Flash  /0x08000000/04*016Kg,01*064Kg/0x0800C000/04*016Kg"
-    run = Run(build, "hostile-dfuse-layout-overlap", profile="stm32f4-dfuse", mode="dfu",
-              image_size=0x1000, file_vid=0x0483, file_pid=0xDF11,
-              extra=["--flash-layout", layout])
-    run.run(dump=os.path.join(run.dir, "dump.bin"))
-    check_layout_refused(run, "overlap")
+    check_layout_refused(build, "hostile-dfuse-layout-overlap",
+                         "@Internal Flash  /0x08000000/04*016Kg,01*064Kg/0x0800C000/04*016Kg",
+                         "overlap")
 
 
 def case_dfuse_layout_wrap(build):
     # 16 KiB from 0xfffff000: past 4 GiB, where a 32-bit address wraps to 0
-    layout = "@Internal Flash  /0xFFFFF000/4*4Kg"
-    run = Run(build, "hostile-dfuse-layout-wrap", profile="stm32f4-dfuse", mode="dfu",
-              image_size=0x1000, file_vid=0x0483, file_pid=0xDF11,
-              extra=["--flash-layout", layout])
-    run.run(dump=os.path.join(run.dir, "dump.bin"))
-    check_layout_refused(run, "past the 32-bit address space")
+    check_layout_refused(build, "hostile-dfuse-layout-wrap", "@Internal Flash  /0xFFFFF000/4*4Kg",
+                         "past the 32-bit address space")
 
 
 def case_dfuse_dump_too_large(build):
@@ -331,13 +313,5 @@ def case_nordic_empty_manifest(build):
     check(not r.events("write") and not r.events("erase"), "the device was written to")
 
 
-CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
-         if name.startswith("case_")}
-
-
-def main():
-    return run_case_cli(CASES)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_case_cli(cases_of(globals())))

@@ -15,7 +15,7 @@ echoed ("fwupdtool: ...") for docs/reliability.md. No check is on elapsed time.
 import sys
 
 import test_nordic
-from e2e_common import check, run_case_cli
+from e2e_common import cases_of, check, run_case_cli
 
 PAGE = 4096
 IMAGE = 10000  # three objects: 4096, 4096, 1808
@@ -215,8 +215,7 @@ def case_trigger_garbage(build, front):
                                     if "not a version string" in line][0].strip())
 
 
-CASES = {name[len("case_"):].replace("_", "-"): fn for name, fn in globals().items()
-         if name.startswith("case_")}
+CASES = cases_of(globals())
 
 # the cases meson also runs on the UART front (--list), where they are about its framing; the
 # others run on the USB CDC front only
