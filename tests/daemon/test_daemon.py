@@ -126,6 +126,11 @@ class Setup:
         with open(self.flash_out, "rb") as f:
             return f.read()
 
+    def check_flashed(self):
+        offset = self.flash_offset
+        check(self.flash()[offset:offset + len(self.image)] == self.image,
+              "flash does not hold the image byte-exact")
+
 
 def make_cabinet(setup, spec):
     cab = os.path.join(setup.dir, "firmware.cab")
@@ -151,46 +156,79 @@ def pid_alive(pid):
         return False
 
 
-def run_case(build, name, record_emulation=None):
-    spec = DEVICES[name]
-    setup = Setup(build, name, spec, recording=bool(record_emulation))
-    cab = make_cabinet(setup, spec)
+def release_version(setup):
+    """The version of the release make_cabinet() wrote into the cabinet's metainfo."""
+    with open(os.path.join(setup.dir, "firmware.metainfo.xml"), encoding="utf-8") as f:
+        return re.search(r'<release version="([^"]+)"', f.read()).group(1)
+
+
+def run_client(build, setup, spec, client_args):
+    """daemon_client.py (client_args say what it does) under the simulator's harness, with the
+    daemon's state in the run's directory. Prints fwupdmgr's output as a user saw it, checks
+    that the daemon listed the device and that every process of the run is gone, and returns
+    the client's result and the daemon's log."""
     result_path = os.path.join(setup.dir, "daemon-result.json")
+    state = os.path.join(setup.dir, "daemon")
     cmd = setup.harness + ["--", "/usr/bin/python3", CLIENT, "--build", os.path.abspath(build),
-                           "--state", os.path.join(setup.dir, "daemon"),
-                           "--plugin", setup.plugin, "--cabinet", cab, "--result", result_path]
+                           "--state", state, "--plugin", setup.plugin,
+                           "--result", result_path] + client_args
     if setup.quirk_file:
         cmd += ["--quirk", setup.quirk_file]
     if spec["version_after"] is None:
         cmd += ["--wait-back", "0"]
-    if record_emulation:
-        cmd += ["--record-emulation", os.path.abspath(record_emulation)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    # fwupdmgr's progress and history, as a user saw them
     print(proc.stderr, end="")
     check(proc.returncode != 124, "the client hung and the harness killed it")
     check(os.path.exists(result_path), "the client wrote no result (status %d)" % proc.returncode)
     with open(result_path, encoding="utf-8") as f:
         result = json.load(f)
 
-    # the daemon, polkit and the bus are gone, whatever happened
-    left = [p for p in result.get("stopped", []) if pid_alive(p["pid"])]
+    # the daemon, polkit, the bus (and a remote's HTTP server) are gone, whatever happened
+    stopped = result.get("stopped", [])
+    left = [p for p in stopped if pid_alive(p["pid"])]
     check(not left, "processes left running: %r" % left)
-    daemon = [p for p in result.get("stopped", []) if p["cmd"].endswith("/fwupd")]
-    log = os.path.join(setup.dir, "daemon", "fwupd.log")
+    log = os.path.join(state, "fwupd.log")
     check(not result.get("error"), "%s\n%s" % (result.get("error"), tail(log)))
+    daemon = [p for p in stopped if p["cmd"].endswith("/fwupd")]
     check(daemon and daemon[0]["rc"] == 0, "the daemon did not stop cleanly: %r\n%s" %
           (daemon, tail(log)))
+    check(result.get("before"), "fwupdmgr get-devices showed no %s device\n%s" %
+          (setup.plugin, tail(log)))
+    return result, log
 
-    before = result.get("before", [])
-    check(before, "fwupdmgr get-devices showed no %s device\n%s" % (setup.plugin, tail(log)))
+
+def check_history(result, setup, version_new):
+    """The history's last entry of the plugin's device records success, from the version the
+    device had before to version_new; returns its release."""
+    history = [d for d in result.get("history", []) if d.get("Plugin") == setup.plugin]
+    check(history, "no history entry for a %s device: %r" % (setup.plugin,
+                                                             result.get("history")))
+    entry = history[-1]
+    check(entry.get("UpdateState") == UPDATE_STATE_SUCCESS,
+          "history records update state %r (%s)" % (entry.get("UpdateState"),
+                                                    entry.get("UpdateError")))
+    before = result["before"]
+    check(entry.get("Version") == before[0]["Version"], "history's old version %r, device had %r"
+          % (entry.get("Version"), before[0]["Version"]))
+    release = (entry.get("Releases") or [{}])[0]
+    check(release.get("Version") == version_new, "history's release version %r, the release's %s"
+          % (release.get("Version"), version_new))
+    return release
+
+
+def run_case(build, name, record_emulation=None):
+    spec = DEVICES[name]
+    setup = Setup(build, name, spec, recording=bool(record_emulation))
+    cab = make_cabinet(setup, spec)
+    client_args = ["--cabinet", cab]
+    if record_emulation:
+        client_args += ["--record-emulation", os.path.abspath(record_emulation)]
+    result, log = run_client(build, setup, spec, client_args)
+
     install = [s for s in result["steps"] if s["name"] == "install"][0]
     check(install["rc"] == 0, "fwupdmgr install failed (%d):\n%s\n%s" %
           (install["rc"], install["stdout"][-3000:], tail(log)))
-
-    offset = setup.flash_offset
-    check(setup.flash()[offset:offset + len(setup.image)] == setup.image,
-          "flash does not hold the image byte-exact")
+    setup.check_flashed()
 
     if spec["version_after"] is not None:
         after = result.get("after", [])
@@ -199,19 +237,7 @@ def run_case(build, name, record_emulation=None):
               ([d["Version"] for d in after], spec["version_after"]))
 
     # the history names the device, the old version, the release and success
-    history = [d for d in result.get("history", []) if d.get("Plugin") == setup.plugin]
-    check(history, "no history entry for a %s device: %r" % (setup.plugin,
-                                                             result.get("history")))
-    entry = history[-1]
-    check(entry.get("UpdateState") == UPDATE_STATE_SUCCESS,
-          "history records update state %r" % entry.get("UpdateState"))
-    check(entry.get("Version") == before[0]["Version"], "history's old version %r, device had %r"
-          % (entry.get("Version"), before[0]["Version"]))
-    release = (entry.get("Releases") or [{}])[0]
-    with open(os.path.join(setup.dir, "firmware.metainfo.xml"), encoding="utf-8") as f:
-        version_new = re.search(r'<release version="([^"]+)"', f.read()).group(1)
-    check(release.get("Version") == version_new, "history's release version %r, the cabinet's %s"
-          % (release.get("Version"), version_new))
+    release = check_history(result, setup, release_version(setup))
     check(release.get("AppstreamId", "").startswith("org.usbsim."),
           "history's release %r is not the cabinet's" % release.get("AppstreamId"))
 

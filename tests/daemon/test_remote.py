@@ -17,10 +17,8 @@ the history the daemon recorded, and that no process of the run (daemon, HTTP se
 bus) is left.
 """
 
-import json
 import os
 import re
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -30,10 +28,9 @@ sys.path.insert(0, HERE)
 
 from e2e_common import run_case_cli, check  # noqa: E402
 from remote_metadata import build_metadata, sign  # noqa: E402
-from test_daemon import (DEVICES, UPDATE_STATE_SUCCESS, Setup, make_cabinet,  # noqa: E402
-                         pid_alive, tail)
+from test_daemon import (DEVICES, Setup, check_history, make_cabinet,  # noqa: E402
+                         release_version, run_client, tail)
 
-CLIENT = os.path.join(HERE, "daemon_client.py")
 REMOTE_ID = "usbsim"
 
 # One device of each plugin, as test_daemon.py sets it up, and what changes when the release
@@ -103,8 +100,7 @@ def run_case(build, name):
     spec = CASES[name]
     setup = Setup(build, "remote-" + name, spec)
     cab = make_cabinet(setup, spec)
-    with open(os.path.join(setup.dir, "firmware.metainfo.xml"), encoding="utf-8") as f:
-        version_new = re.search(r'<release version="([^"]+)"', f.read()).group(1)
+    version_new = release_version(setup)
 
     # what LVFS would publish for this one cabinet
     served = os.path.join(setup.dir, "remote")
@@ -113,35 +109,10 @@ def run_case(build, name):
     cert = sign(metadata, keyring)
     print("remote: %s, signed with the throw-away certificate %s" % (metadata, cert))
 
-    result_path = os.path.join(setup.dir, "daemon-result.json")
+    result, log = run_client(build, setup, spec, ["--remote", served, "--trust", cert])
     state = os.path.join(setup.dir, "daemon")
-    cmd = setup.harness + ["--", "/usr/bin/python3", CLIENT, "--build", os.path.abspath(build),
-                           "--state", state, "--plugin", setup.plugin, "--remote", served,
-                           "--trust", cert, "--result", result_path]
-    if setup.quirk_file:
-        cmd += ["--quirk", setup.quirk_file]
-    if spec["version_after"] is None:
-        cmd += ["--wait-back", "0"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    # fwupdmgr's output, as a user saw it
-    print(proc.stderr, end="")
-    check(proc.returncode != 124, "the client hung and the harness killed it")
-    check(os.path.exists(result_path), "the client wrote no result (status %d)" % proc.returncode)
-    with open(result_path, encoding="utf-8") as f:
-        result = json.load(f)
 
-    # the daemon, the HTTP server, polkit and the bus are gone, whatever happened
-    stopped = result.get("stopped", [])
-    left = [p for p in stopped if pid_alive(p["pid"])]
-    check(not left, "processes left running: %r" % left)
-    log = os.path.join(state, "fwupd.log")
-    check(not result.get("error"), "%s\n%s" % (result.get("error"), tail(log)))
-    daemon = [p for p in stopped if p["cmd"].endswith("/fwupd")]
-    check(daemon and daemon[0]["rc"] == 0, "the daemon did not stop cleanly: %r\n%s" %
-          (daemon, tail(log)))
-
-    before = result.get("before", [])
-    check(before, "fwupdmgr get-devices showed no %s device\n%s" % (setup.plugin, tail(log)))
+    before = result["before"]
     check(before[0]["Version"] != version_new,
           "the device already shows %s before the update" % version_new)
 
@@ -174,9 +145,7 @@ def run_case(build, name):
           "fwupdmgr update did not say it installed the firmware:\n%s" %
           update["stdout"][-2000:])
 
-    offset = setup.flash_offset
-    check(setup.flash()[offset:offset + len(setup.image)] == setup.image,
-          "flash does not hold the image byte-exact")
+    setup.check_flashed()
 
     after = result.get("after", [])
     if spec["version_after"] is not None:
@@ -217,18 +186,7 @@ def run_case(build, name):
           result.get("offered_after_restart"))
 
     # the history names the device, the old version, the remote's release and success
-    history = [d for d in result.get("history", []) if d.get("Plugin") == setup.plugin]
-    check(history, "no history entry for a %s device: %r" % (setup.plugin,
-                                                             result.get("history")))
-    entry = history[-1]
-    check(entry.get("UpdateState") == UPDATE_STATE_SUCCESS,
-          "history records update state %r (%s)" % (entry.get("UpdateState"),
-                                                    entry.get("UpdateError")))
-    check(entry.get("Version") == before[0]["Version"], "history's old version %r, device had %r"
-          % (entry.get("Version"), before[0]["Version"]))
-    release = (entry.get("Releases") or [{}])[0]
-    check(release.get("Version") == version_new, "history's release version %r, the remote's %s"
-          % (release.get("Version"), version_new))
+    release = check_history(result, setup, version_new)
     check(release.get("RemoteId") == REMOTE_ID, "history's release came from remote %r, not %s"
           % (release.get("RemoteId"), REMOTE_ID))
     # trusted as an LVFS release is, with fwupd's default OnlyTrusted: the metadata by its
