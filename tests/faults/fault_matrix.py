@@ -349,25 +349,43 @@ def table(rows):
             message = message[:137] + "..."
         out.append("| %d %s | %s | `%s` | %s | %s | %s |" % (
             i, r["device"], r["fault"], r["option"], WHERE_LABEL[r["where"]], r["how"], message))
-    passed = sum(1 for r in rows if r["passed"])
     out.append("")
-    out.append("Cases tried: %d, passed: %d, failed: %d." % (len(rows), passed,
-                                                             len(rows) - passed))
+    out.append(totals([r["passed"] for r in rows]))
     return "\n".join(out)
 
 
-def main():
+def totals(passed):
+    """The last line of a sweep's report; passed: whether each case passed."""
+    return "Cases tried: %d, passed: %d, failed: %d." % (len(passed), sum(passed),
+                                                         len(passed) - sum(passed))
+
+
+def sweep_arguments(add_selection):
+    """The command line of a sweep: --build, the options add_selection(parser) adds to choose
+    the cases, --jobs and --time-scale; None without root, which fwupdtool needs (the run is
+    then skipped)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--build", required=True)
-    parser.add_argument("--device", action="append", choices=sorted(DEVICES))
-    parser.add_argument("--fault", action="append",
-                        help="a simulator option as the table names it, e.g. stall:dnload")
-    parser.add_argument("--where", action="append", choices=sorted(WHERE))
+    add_selection(parser)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--time-scale", default="0.02")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("SKIP: fwupdtool needs root")
+        return None
+    return args
+
+
+def selection_options(parser):
+    parser.add_argument("--device", action="append", choices=sorted(DEVICES))
+    parser.add_argument("--fault", action="append",
+                        help="a simulator option as the table names it, e.g. stall:dnload")
+    parser.add_argument("--where", action="append", choices=sorted(WHERE))
+
+
+def main():
+    args = sweep_arguments(selection_options)
+    if args is None:
         return 77
     global RUN_TAG
     RUN_TAG = "%08x" % zlib.crc32(" ".join(sys.argv[1:]).encode())

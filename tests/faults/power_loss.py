@@ -22,7 +22,6 @@ fwupdtool saw one, is clear.
 --quick runs one boundary and one point in between for each device.
 """
 
-import argparse
 import concurrent.futures
 import os
 import sys
@@ -32,7 +31,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 
 import test_nordic  # noqa: E402
 from e2e_common import Failure, Run  # noqa: E402
-from fault_matrix import NrfOutcome, Outcome, clear, error_line  # noqa: E402
+from fault_matrix import (NrfOutcome, Outcome, clear, error_line, sweep_arguments,  # noqa: E402
+                          totals)
 from test_nordic import NrfRun  # noqa: E402
 
 DFUSE_IMAGE = 0xA000  # sectors 0 and 1 whole, 8 KiB of sector 2
@@ -167,36 +167,34 @@ def how(run):
     return "error then retry updated"
 
 
-def quick(points, picks):
-    return [p for p in points if p[0] in picks]
+# each device: the run (as dfuse_run), the name of its clean run, the points of that run where
+# the power goes (label, number), the case at one point, and the labels --quick keeps
+SWEEPS = {
+    "stm32f4-dfuse": (dfuse_run, "power-loss-dfuse-baseline", dfuse_points, dfuse_case,
+                      {"sector 1: its erase command", "sector 1: middle block"}),
+    "nrf52840-dongle": (nrf_run, "power-loss-baseline", nrf_points, nrf_case,
+                        {"object 1: last write", "object 2: middle write"}),
+}
+
+
+def selection_options(parser):
+    parser.add_argument("--device", action="append", choices=list(SWEEPS))
+    parser.add_argument("--quick", action="store_true")
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--build", required=True)
-    parser.add_argument("--device", action="append", choices=["stm32f4-dfuse", "nrf52840-dongle"])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--time-scale", default="0.02")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("SKIP: fwupdtool needs root")
+    args = sweep_arguments(selection_options)
+    if args is None:
         return 77
     build = os.path.abspath(args.build)
-    devices = args.device or ["stm32f4-dfuse", "nrf52840-dongle"]
     cases = []
-    if "stm32f4-dfuse" in devices:
-        base = dfuse_run(build, "power-loss-dfuse-baseline", [], args.time_scale)
-        points = dfuse_points(base)
+    for device, (run, baseline, points_of, case, quick_labels) in SWEEPS.items():
+        if args.device and device not in args.device:
+            continue
+        points = points_of(run(build, baseline, [], args.time_scale))
         if args.quick:
-            points = quick(points, {"sector 1: its erase command", "sector 1: middle block"})
-        cases += [("stm32f4-dfuse", dfuse_case, p) for p in points]
-    if "nrf52840-dongle" in devices:
-        base = nrf_run(build, "power-loss-baseline", [], args.time_scale)
-        points = nrf_points(base)
-        if args.quick:
-            points = quick(points, {"object 1: last write", "object 2: middle write"})
-        cases += [("nrf52840-dongle", nrf_case, p) for p in points]
+            points = [p for p in points if p[0] in quick_labels]
+        cases += [(device, case, p) for p in points]
 
     def one(case):
         device, fn, (label, n) = case
@@ -212,9 +210,8 @@ def main():
     print("|---|---|---|---|")
     for device, label, option, ended, _ in rows:
         print("| %s | %s | `%s` | %s |" % (device, label, option, ended))
-    passed = sum(1 for r in rows if r[-1])
-    print("\nCases tried: %d, passed: %d, failed: %d." % (len(rows), passed, len(rows) - passed))
-    return 0 if rows and passed == len(rows) else 1
+    print("\n" + totals([r[-1] for r in rows]))
+    return 0 if rows and all(r[-1] for r in rows) else 1
 
 
 if __name__ == "__main__":
