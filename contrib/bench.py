@@ -108,6 +108,29 @@ def run_dir(work, name, size):
             os.path.join(d, "flash-out.bin"), os.path.join(d, "result.json"))
 
 
+def read_run(trace, result, flash_out, keep=lambda rec: True):
+    """What one run left: the trace's records that keep() takes and its summary, the client's
+    result and the flash; empty where the run wrote nothing."""
+    records, summary = [], {}
+    if os.path.exists(trace):
+        with open(trace, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("summary"):
+                    summary = rec
+                elif keep(rec):
+                    records.append(rec)
+    res = {}
+    if os.path.exists(result):
+        with open(result, encoding="utf-8") as f:
+            res = json.load(f)
+    flash = b""
+    if os.path.exists(flash_out):
+        with open(flash_out, "rb") as f:
+            flash = f.read()
+    return records, summary, res, flash
+
+
 def run_one_cobs(work, profile, size, time_scale, seed):
     d, image, bin_path, trace, flash_out, result = run_dir(
         work, "%s-cobs-%d" % (profile, size), size)
@@ -118,20 +141,8 @@ def run_one_cobs(work, profile, size, time_scale, seed):
               bin_path, "--result", result, "--timeout", "800"]
     env = dict(os.environ, FWUPD_TEST_STATE_DIR=os.path.join(d, "fwupd"))
     proc = subprocess.run(sim + ["--"] + client, env=env, capture_output=True, text=True)
-    messages, summary = [], {}
-    with open(trace, encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec.get("summary"):
-                summary = rec
-            elif rec.get("event") == "message":
-                messages.append(rec)
-    res = {}
-    if os.path.exists(result):
-        with open(result, encoding="utf-8") as f:
-            res = json.load(f)
-    with open(flash_out, "rb") as f:
-        flash = f.read()
+    messages, summary, res, flash = read_run(trace, result, flash_out,
+                                             lambda rec: rec.get("event") == "message")
     ok = proc.returncode == 0 and flash[:len(image)] == image
     # the update on the device's timeline: erase arriving to the last reply (bye)
     span_ms = (messages[-1]["done_ms"] - messages[0]["arrival_ms"]) if messages else 0.0
@@ -215,23 +226,7 @@ def run_one_nrf(work, profile, tool, size, time_scale):
         client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", "nordic_dfu",
                   "--install", package, "--result", result, "--timeout", "800"]
     proc = subprocess.run(sim + ["--"] + client, env=env, capture_output=True, text=True)
-    records, summary = [], {}
-    if os.path.exists(trace):
-        with open(trace, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("summary"):
-                    summary = rec
-                else:
-                    records.append(rec)
-    res = {}
-    if os.path.exists(result):
-        with open(result, encoding="utf-8") as f:
-            res = json.load(f)
-    flash = b""
-    if os.path.exists(flash_out):
-        with open(flash_out, "rb") as f:
-            flash = f.read()
+    records, summary, res, flash = read_run(trace, result, flash_out)
     start, end, reset_ms, idle_outside_ms = nrf_span(records, summary)
     ok = (proc.returncode == 0 and start is not None and
           flash[app_start:app_start + len(image)] == image and
@@ -295,20 +290,10 @@ def run_one(work, profile, tool, size, time_scale, seed):
         client = ["/usr/bin/python3", CLIENT, "--build", BUILD, "--plugin", plugin,
                   "--install", fw, "--result", result, "--timeout", "800"]
     proc = subprocess.run(sim + ["--"] + client, env=env, capture_output=True, text=True)
-    records, summary = [], {}
-    with open(trace, encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec.get("summary"):
-                summary = rec
-            elif "request" in rec and rec.get("bmRequestType") in (0x21, 0xA1):
-                records.append(rec)
-    res = {}
-    if os.path.exists(result):
-        with open(result, encoding="utf-8") as f:
-            res = json.load(f)
-    with open(flash_out, "rb") as f:
-        flash = f.read()
+    # the class requests of the DFU interface
+    records, summary, res, flash = read_run(
+        trace, result, flash_out,
+        lambda rec: "request" in rec and rec.get("bmRequestType") in (0x21, 0xA1))
     offset = address - model["flash_base"] if dfuse else 0
     ok = proc.returncode == 0 and flash[offset:offset + len(image)] == image
     if res.get("install") and res["install"].get("rc") != 0:
