@@ -402,17 +402,14 @@ def case_unsolicited_ack_power_on(build):
     check(run.summary["extra_replies"] == 1, "the device sent no ACK of its own")
 
 
-def check_reply_too_many(build, name, extra, not_sent):
-    """One reply more than the messages sent (not_sent: the failure when the device did not
-    send it), found at bye."""
-    run = hostile_run(build, name, extra)
-    run.check_failed(AFTER_BYE, "more replies than")
-    check(run.summary["extra_replies"] == 1, not_sent)
-
-
-def case_unsolicited_ack(build):
-    check_reply_too_many(build, "unsolicited-ack", ["--cobs-unsolicited-ack", "1"],
-                         "the device sent no ACK of its own")
+def reply_too_many(name, extra, not_sent):
+    """A case of one reply more than the messages sent (not_sent: the failure when the device
+    did not send it), found at bye."""
+    def run_case(build):
+        run = hostile_run(build, name, extra)
+        run.check_failed(AFTER_BYE, "more replies than")
+        check(run.summary["extra_replies"] == 1, not_sent)
+    return run_case
 
 
 def case_unsolicited_ack_verify(build):
@@ -432,11 +429,6 @@ def case_unsolicited_ack_nak(build):
                       ["--cobs-unsolicited-ack", "1:2", "--cobs-wrong-ack", str(chunks + 1)])
     run.check_failed(AFTER_BYE, "[15 00]")
     check(len(messages(run, "wrong-ack")) == 1, "the device did not refuse the last chunk")
-
-
-def case_double_ack(build):
-    check_reply_too_many(build, "double-ack", ["--cobs-double-ack", "10"],
-                         "the device did not answer twice")
 
 
 def case_double_ack_verify(build):
@@ -562,10 +554,12 @@ CASES = {
     "disconnect": case_disconnect,
     "too-large": case_too_large,
     "unsolicited-ack-power-on": case_unsolicited_ack_power_on,
-    "unsolicited-ack": case_unsolicited_ack,
+    "unsolicited-ack": reply_too_many("unsolicited-ack", ["--cobs-unsolicited-ack", "1"],
+                                      "the device sent no ACK of its own"),
     "unsolicited-ack-verify": case_unsolicited_ack_verify,
     "unsolicited-ack-nak": case_unsolicited_ack_nak,
-    "double-ack": case_double_ack,
+    "double-ack": reply_too_many("double-ack", ["--cobs-double-ack", "10"],
+                                 "the device did not answer twice"),
     "double-ack-verify": case_double_ack_verify,
     "ack-stream-power-on": case_ack_stream_power_on,
     "ack-stream": case_ack_stream,

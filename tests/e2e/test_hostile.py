@@ -66,35 +66,29 @@ def case_transfer_size_tiny(build):
     check(not run.requests("dnload"), "DNLOAD sent with a 1-byte transfer size")
 
 
-def check_reply_lie_caught(build, name, fault, needle):
-    """A reply that lies (usbsim-run --fault fault): the update fails naming it (needle), with
-    no write outside the image."""
-    run = Run(build, name, extra=["--fault", fault]).run()
-    check_bounded(run)
-    run.check_failed(needle)
-    run.check_writes_inside_image()
+def reply_lie_caught(name, fault, needle):
+    """A case of a reply that lies (usbsim-run --fault fault): the update fails naming it
+    (needle), with no write outside the image."""
+    def run_case(build):
+        run = Run(build, name, extra=["--fault", fault]).run()
+        check_bounded(run)
+        run.check_failed(needle)
+        run.check_writes_inside_image()
+    return run_case
 
 
-def case_short_status(build):
-    check_reply_lie_caught(build, "hostile-short-status", "short:getstatus:3",
-                           "3-byte status reply instead of 6")
-
-
-def case_corrupt_status(build):
-    check_reply_lie_caught(build, "hostile-corrupt-status", "corrupt:getstatus:3",
-                           "invalid status")
-
-
-def case_corrupt_upload(build):
+REPLY_LIES = {
+    "short-status": reply_lie_caught("hostile-short-status", "short:getstatus:3",
+                                     "3-byte status reply instead of 6"),
+    "corrupt-status": reply_lie_caught("hostile-corrupt-status", "corrupt:getstatus:3",
+                                       "invalid status"),
     # the read-back lies: verification must catch it and say where
-    check_reply_lie_caught(build, "hostile-corrupt-upload", "corrupt:upload:2",
-                           "verification failed at 0x")
-
-
-def case_short_upload(build):
+    "corrupt-upload": reply_lie_caught("hostile-corrupt-upload", "corrupt:upload:2",
+                                       "verification failed at 0x"),
     # the read-back stops early: fewer bytes than were written is not a verified image
-    check_reply_lie_caught(build, "hostile-short-upload", "short:upload:2",
-                           "did not keep the whole image")
+    "short-upload": reply_lie_caught("hostile-short-upload", "short:upload:2",
+                                     "did not keep the whole image"),
+}
 
 
 def case_poll_timeout_max(build):
@@ -314,4 +308,4 @@ def case_nordic_empty_manifest(build):
 
 
 if __name__ == "__main__":
-    sys.exit(run_case_cli(cases_of(globals())))
+    sys.exit(run_case_cli(dict(cases_of(globals()), **REPLY_LIES)))
