@@ -222,91 +222,125 @@ usbsim_summary_append_flash(GString *str,
 	g_string_append_c(str, '}');
 }
 
-static gchar *
-usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
-{
-	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
-	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
-	GString *str = g_string_new(NULL);
-	UsbsimLimits limits = {0};
-
-	usbsim_summary_append_requests(str, device);
-	g_string_append_printf(
-	    str,
-	    ",\"erases\":%u,\"mass_erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
-	    ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
-	    ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
-	    ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
-	    ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
-	    ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
-	    ",\"final_status\":%d,\"runtime_version\":%u,\"read_protected\":%s"
-	    ",\"elapsed_ms\":%.3f",
-	    stats->sectors_erased,
-	    stats->mass_erases,
-	    stats->bytes_programmed,
-	    stats->bytes_uploaded,
-	    stats->early_polls,
-	    stats->blocks_out_of_sequence,
-	    stats->leaves,
-	    stats->busy_us / 1000.0,
-	    dev_stats.bus_us / 1000.0,
-	    dev_stats.host_idle_us / 1000.0,
-	    stats->reenumerations,
-	    dev_stats.usb_resets,
-	    stats->faults_fired,
-	    dev_stats.gone ? "true" : "false",
-	    usbsim_dfuse_get_mode(dfuse) == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
-	    usbsim_dfuse_get_state(dfuse),
-	    usbsim_dfuse_get_status(dfuse),
-	    usbsim_dfuse_get_runtime_version(dfuse),
-	    usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false",
-	    usbsim_device_elapsed_ms(device));
-	usbsim_dfuse_get_limits(dfuse, &limits);
-	usbsim_summary_append_flash(str, device, usbsim_dfuse_get_flash_log(dfuse), &limits);
-	g_string_append(str, ",\"protocol\":\"dfuse\"}");
-	return g_string_free(str, FALSE);
-}
+/* what the summary of a DFU 1.1 or DfuSe run says of its model, in the JSON's order; the DfuSe
+ * model adds its mass erases and read protection */
+typedef struct {
+	const gchar *protocol;
+	gboolean is_dfuse;
+	guint erases; /* pages (DFU 1.1) or sectors (DfuSe) */
+	guint mass_erases;
+	guint64 bytes_programmed;
+	guint64 bytes_uploaded;
+	guint early_polls;
+	guint blocks_out_of_sequence;
+	guint manifestations; /* a DfuSe device's leaves */
+	gint64 busy_us;
+	guint reenumerations;
+	guint faults_fired;
+	UsbsimDfuMode mode;
+	UsbsimDfuState state;
+	UsbsimDfuStatus status;
+	guint16 runtime_version;
+	gboolean read_protected;
+	const UsbsimFlashLog *log;
+	UsbsimLimits limits;
+} UsbsimDfuSummary;
 
 static gchar *
-usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
+usbsim_summary_json_dfu_family(UsbsimDevice *device, const UsbsimDfuSummary *s)
 {
-	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
-	UsbsimLimits limits = {0};
 
 	usbsim_summary_append_requests(str, device);
+	g_string_append_printf(str, ",\"erases\":%u", s->erases);
+	if (s->is_dfuse)
+		g_string_append_printf(str, ",\"mass_erases\":%u", s->mass_erases);
 	g_string_append_printf(str,
-			       ",\"erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
+			       ",\"bytes_programmed\":%" G_GUINT64_FORMAT
 			       ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
 			       ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
 			       ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
 			       ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
 			       ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
-			       ",\"final_status\":%d,\"runtime_version\":%u,\"elapsed_ms\":%.3f",
-			       stats->pages_erased,
-			       stats->bytes_programmed,
-			       stats->bytes_uploaded,
-			       stats->early_polls,
-			       stats->blocks_out_of_sequence,
-			       stats->manifestations,
-			       stats->busy_us / 1000.0,
+			       ",\"final_status\":%d,\"runtime_version\":%u",
+			       s->bytes_programmed,
+			       s->bytes_uploaded,
+			       s->early_polls,
+			       s->blocks_out_of_sequence,
+			       s->manifestations,
+			       s->busy_us / 1000.0,
 			       dev_stats.bus_us / 1000.0,
 			       dev_stats.host_idle_us / 1000.0,
-			       stats->reenumerations,
+			       s->reenumerations,
 			       dev_stats.usb_resets,
-			       stats->faults_fired,
+			       s->faults_fired,
 			       dev_stats.gone ? "true" : "false",
-			       usbsim_dfu_get_mode(dfu) == USBSIM_DFU_MODE_RUNTIME ? "runtime"
-										   : "dfu",
-			       usbsim_dfu_get_state(dfu),
-			       usbsim_dfu_get_status(dfu),
-			       usbsim_dfu_get_runtime_version(dfu),
-			       usbsim_device_elapsed_ms(device));
-	usbsim_dfu_get_limits(dfu, &limits);
-	usbsim_summary_append_flash(str, device, usbsim_dfu_get_flash_log(dfu), &limits);
-	g_string_append(str, ",\"protocol\":\"dfu\"}");
+			       s->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
+			       s->state,
+			       s->status,
+			       s->runtime_version);
+	if (s->is_dfuse)
+		g_string_append_printf(str,
+				       ",\"read_protected\":%s",
+				       s->read_protected ? "true" : "false");
+	g_string_append_printf(str, ",\"elapsed_ms\":%.3f", usbsim_device_elapsed_ms(device));
+	usbsim_summary_append_flash(str, device, s->log, &s->limits);
+	g_string_append_printf(str, ",\"protocol\":\"%s\"}", s->protocol);
 	return g_string_free(str, FALSE);
+}
+
+static gchar *
+usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
+{
+	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
+	UsbsimDfuSummary s = {
+	    .protocol = "dfuse",
+	    .is_dfuse = TRUE,
+	    .erases = stats->sectors_erased,
+	    .mass_erases = stats->mass_erases,
+	    .bytes_programmed = stats->bytes_programmed,
+	    .bytes_uploaded = stats->bytes_uploaded,
+	    .early_polls = stats->early_polls,
+	    .blocks_out_of_sequence = stats->blocks_out_of_sequence,
+	    .manifestations = stats->leaves,
+	    .busy_us = stats->busy_us,
+	    .reenumerations = stats->reenumerations,
+	    .faults_fired = stats->faults_fired,
+	    .mode = usbsim_dfuse_get_mode(dfuse),
+	    .state = usbsim_dfuse_get_state(dfuse),
+	    .status = usbsim_dfuse_get_status(dfuse),
+	    .runtime_version = usbsim_dfuse_get_runtime_version(dfuse),
+	    .read_protected = usbsim_dfuse_get_read_protected(dfuse),
+	    .log = usbsim_dfuse_get_flash_log(dfuse),
+	};
+	usbsim_dfuse_get_limits(dfuse, &s.limits);
+	return usbsim_summary_json_dfu_family(device, &s);
+}
+
+static gchar *
+usbsim_summary_json_dfu(UsbsimDevice *device, UsbsimDfu *dfu)
+{
+	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
+	UsbsimDfuSummary s = {
+	    .protocol = "dfu",
+	    .erases = stats->pages_erased,
+	    .bytes_programmed = stats->bytes_programmed,
+	    .bytes_uploaded = stats->bytes_uploaded,
+	    .early_polls = stats->early_polls,
+	    .blocks_out_of_sequence = stats->blocks_out_of_sequence,
+	    .manifestations = stats->manifestations,
+	    .busy_us = stats->busy_us,
+	    .reenumerations = stats->reenumerations,
+	    .faults_fired = stats->faults_fired,
+	    .mode = usbsim_dfu_get_mode(dfu),
+	    .state = usbsim_dfu_get_state(dfu),
+	    .status = usbsim_dfu_get_status(dfu),
+	    .runtime_version = usbsim_dfu_get_runtime_version(dfu),
+	    .log = usbsim_dfu_get_flash_log(dfu),
+	};
+	usbsim_dfu_get_limits(dfu, &s.limits);
+	return usbsim_summary_json_dfu_family(device, &s);
 }
 
 static gchar *
@@ -546,7 +580,7 @@ usbsim_run(UsbsimModel *model,
 	if (model->cobs != NULL)
 		summary = usbsim_summary_json_cobs(device, model->cobs);
 	else
-		summary = model->dfu != NULL ? usbsim_summary_json(device, model->dfu)
+		summary = model->dfu != NULL ? usbsim_summary_json_dfu(device, model->dfu)
 					     : usbsim_summary_json_dfuse(device, model->dfuse);
 	usbsim_device_trace_line(device, summary);
 	if (flash_out != NULL) {
