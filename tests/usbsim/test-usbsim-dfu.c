@@ -25,7 +25,7 @@ make_dfu(const gchar *profile, UsbsimDfuMode mode, void (*tweak)(UsbsimDfuConfig
 	UsbsimDfuConfig config;
 	UsbsimDfu *dfu;
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find(profile));
-	config.initial_mode = mode;
+	config.common.initial_mode = mode;
 	if (tweak != NULL)
 		tweak(&config);
 	dfu = usbsim_dfu_new(&config);
@@ -106,14 +106,14 @@ test_descriptors(void)
 static void
 tweak_three_alts(UsbsimDfuConfig *config)
 {
-	config->alts = 3;
+	config->common.alts = 3;
 }
 
 static void
 tweak_three_alts_every(UsbsimDfuConfig *config)
 {
-	config->alts = 3;
-	config->func_desc_every_alt = TRUE;
+	config->common.alts = 3;
+	config->common.func_desc_every_alt = TRUE;
 }
 
 static void
@@ -336,7 +336,7 @@ test_reported_and_real_busy_times(void)
 static void
 tweak_poll_max(UsbsimDfuConfig *config)
 {
-	config->poll = USBSIM_POLL_MAX;
+	config->common.poll = USBSIM_POLL_MAX;
 }
 
 /* a hostile poll timeout: 0xFFFFFF in every reply, the block still programmed in its time */
@@ -417,7 +417,7 @@ test_obeying_host_limit(void)
 static void
 tweak_scale(UsbsimDfuConfig *config)
 {
-	config->time_scale = 0.02;
+	config->common.time_scale = 0.02;
 }
 
 static void
@@ -443,7 +443,7 @@ test_early_poll_time_scale(void)
 static void
 tweak_early_stall(UsbsimDfuConfig *config)
 {
-	config->early_poll_stalls = TRUE;
+	config->common.early_poll_stalls = TRUE;
 }
 
 static void
@@ -525,9 +525,9 @@ test_upload(void)
 	guint16 block = 0;
 
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	config.profile.flash_size = 4096;
-	config.flash_in = g_bytes_new(image->data, image->len);
+	config.common.flash_in = g_bytes_new(image->data, image->len);
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
 
@@ -631,7 +631,7 @@ tweak_faults(UsbsimDfuConfig *config)
 		g_autoptr(GError) error = NULL;
 		g_assert_true(usbsim_fault_parse(specs[i], &fault, &error));
 		g_assert_no_error(error);
-		g_array_append_val(config->faults, fault);
+		g_array_append_val(config->common.faults, fault);
 	}
 }
 
@@ -700,7 +700,7 @@ test_address_overflow(void)
 	g_autoptr(GByteArray) image = make_image(2048);
 
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	config.profile.flash_size = 1024;
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);

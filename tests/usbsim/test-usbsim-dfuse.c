@@ -24,7 +24,7 @@ make_dfuse(const gchar *profile, Tweak tweak)
 	UsbsimDfuseConfig config;
 	UsbsimDfuse *dfuse;
 	usbsim_dfuse_config_init(&config, usbsim_dfuse_profile_find(profile));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	if (tweak != NULL)
 		tweak(&config);
 	dfuse = usbsim_dfuse_new(&config);
@@ -397,19 +397,19 @@ test_reported_times(void)
 static void
 tweak_poll_max(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_MAX;
+	config->common.poll = USBSIM_POLL_MAX;
 }
 
 static void
 tweak_poll_alternate(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_ALTERNATE;
+	config->common.poll = USBSIM_POLL_ALTERNATE;
 }
 
 static void
 tweak_poll_random(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_RANDOM;
+	config->common.poll = USBSIM_POLL_RANDOM;
 }
 
 /* hostile poll timeouts: the figure lies, the work takes its real time all the same */
@@ -519,7 +519,7 @@ tweak_protected(UsbsimDfuseConfig *config)
 {
 	const guint8 image[16] = {1, 2, 3, 4};
 	config->read_protected = TRUE;
-	config->flash_in = g_bytes_new(image, sizeof(image));
+	config->common.flash_in = g_bytes_new(image, sizeof(image));
 }
 
 static void
@@ -621,7 +621,7 @@ test_gd32_silent_leave(void)
 static void
 tweak_runtime(UsbsimDfuseConfig *config)
 {
-	config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
+	config->common.initial_mode = USBSIM_DFU_MODE_RUNTIME;
 }
 
 static void

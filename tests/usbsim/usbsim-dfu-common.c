@@ -12,18 +12,49 @@
 #define USBSIM_DFU_SELF_DETACH_US 20000
 
 void
+usbsim_dfu_settings_init(UsbsimDfuSettings *settings,
+			 UsbsimDfuMode initial_mode,
+			 guint16 bcd_device)
+{
+	memset(settings, 0, sizeof(*settings));
+	settings->initial_mode = initial_mode;
+	settings->bcd_device = bcd_device;
+	settings->version_offset = 0x100;
+	settings->time_scale = 1.0;
+	settings->seed = 1;
+	settings->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
+}
+
+void
+usbsim_dfu_settings_clear(UsbsimDfuSettings *settings)
+{
+	g_clear_pointer(&settings->serial, g_free);
+	g_clear_pointer(&settings->flash_in, g_bytes_unref);
+	g_clear_pointer(&settings->faults, g_array_unref);
+}
+
+void
+usbsim_dfu_settings_keep(UsbsimDfuSettings *settings)
+{
+	settings->serial = g_strdup(settings->serial);
+	settings->flash_in = NULL;
+	settings->faults = NULL;
+}
+
+void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
-		     UsbsimDfuMode mode,
-		     const GArray *faults,
-		     guint32 seed)
+		     const UsbsimDfuSettings *settings)
 {
 	core->klass = klass;
-	core->mode = mode;
-	core->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-						      : USBSIM_DFU_STATE_DFU_IDLE;
-	core->faults = g_array_copy((GArray *)faults);
-	core->rand_poll = g_rand_new_with_seed(seed + 2);
+	core->mode = settings->initial_mode;
+	core->state = core->mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
+							    : USBSIM_DFU_STATE_DFU_IDLE;
+	core->faults = g_array_copy(settings->faults);
+	core->rand_poll = g_rand_new_with_seed(settings->seed + 2);
+	core->early_poll_stalls = settings->early_poll_stalls;
+	core->poll = settings->poll;
+	core->time_scale = settings->time_scale;
 	usbsim_flash_log_init(&core->log);
 }
 
@@ -158,16 +189,18 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 const UsbsimDfuIds *ids,
 			 guint16 bcd_device,
 			 GPtrArray *names,
-			 gboolean func_desc_every_alt,
+			 const UsbsimDfuSettings *settings,
 			 GByteArray *functional)
 {
-	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	gboolean runtime = core->mode == USBSIM_DFU_MODE_RUNTIME;
+	UsbsimDescription *desc =
+	    usbsim_description_new(ids->vid, runtime ? ids->runtime_pid : ids->dfu_pid, bcd_device);
+	UsbsimInterface *iface = usbsim_description_add_interface(desc);
 	UsbsimAltSetting *alt;
 
-	if (core->mode == USBSIM_DFU_MODE_RUNTIME) {
-		desc = usbsim_description_new(ids->vid, ids->runtime_pid, bcd_device);
-		iface = usbsim_description_add_interface(desc);
+	desc->serial = g_strdup(settings->serial);
+	desc->class_descriptor_request_stalls = settings->stall_functional_request;
+	if (runtime) {
 		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, g_ptr_array_index(names, 0));
 		if (core->app_has_dfu) {
 			iface = usbsim_description_add_interface(desc);
@@ -180,15 +213,13 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 		}
 		return desc;
 	}
-	desc = usbsim_description_new(ids->vid, ids->dfu_pid, bcd_device);
-	iface = usbsim_description_add_interface(desc);
 	for (guint i = 0; i < names->len; i++) {
 		alt =
 		    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, g_ptr_array_index(names, i));
-		if (func_desc_every_alt)
+		if (settings->func_desc_every_alt)
 			g_byte_array_append(alt->extra, functional->data, functional->len);
 	}
-	if (!func_desc_every_alt)
+	if (!settings->func_desc_every_alt)
 		g_byte_array_append(iface->trailer, functional->data, functional->len);
 	return desc;
 }

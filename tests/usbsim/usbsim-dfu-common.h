@@ -85,12 +85,17 @@ struct _UsbsimDfuCore {
 	UsbsimFlashLog log;
 };
 
+/* a model's copy of its configuration's settings: its own serial, no initial flash or faults
+ * (the core keeps a copy of those) */
+void
+usbsim_dfu_settings_keep(UsbsimDfuSettings *settings);
+
+/* the core in the initial mode, with the faults, seed, poll behaviour and time scale of
+ * @settings */
 void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
-		     UsbsimDfuMode mode,
-		     const GArray *faults,
-		     guint32 seed);
+		     const UsbsimDfuSettings *settings);
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
 
@@ -127,7 +132,7 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 const UsbsimDfuIds *ids,
 			 guint16 bcd_device,
 			 GPtrArray *names,
-			 gboolean func_desc_every_alt,
+			 const UsbsimDfuSettings *settings,
 			 GByteArray *functional);
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);

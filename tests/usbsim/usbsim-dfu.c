@@ -75,29 +75,22 @@ usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile)
 {
 	memset(config, 0, sizeof(*config));
 	config->profile = *profile;
-	config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
-	config->bcd_device = 0x0100;
-	config->serial = g_strdup("USBSIM0001");
+	usbsim_dfu_settings_init(&config->common, USBSIM_DFU_MODE_RUNTIME, 0x0100);
+	config->common.serial = g_strdup("USBSIM0001");
+	config->common.alts = 1;
 	config->manifest_tolerant = TRUE;
 	config->ending = USBSIM_DFU_ENDING_WAIT_RESET;
 	config->app_has_dfu = TRUE;
 	config->will_detach = FALSE;
 	config->can_upload = TRUE;
 	config->can_download = TRUE;
-	config->alts = 1;
-	config->version_offset = 0x100;
 	config->detach_timeout_ms = 1000;
-	config->time_scale = 1.0;
-	config->seed = 1;
-	config->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
 }
 
 void
 usbsim_dfu_config_clear(UsbsimDfuConfig *config)
 {
-	g_clear_pointer(&config->serial, g_free);
-	g_clear_pointer(&config->flash_in, g_bytes_unref);
-	g_clear_pointer(&config->faults, g_array_unref);
+	usbsim_dfu_settings_clear(&config->common);
 }
 
 static const gchar *usbsim_dfu_request_names[] =
@@ -267,37 +260,28 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	const UsbsimDfuProfile *profile = &config->profile;
 
 	self->config = *config;
-	self->config.serial = g_strdup(config->serial);
-	self->config.flash_in = NULL;
-	self->config.faults = NULL;
+	usbsim_dfu_settings_keep(&self->config.common);
 	self->flash = g_malloc(profile->flash_size);
 	memset(self->flash, 0xff, profile->flash_size);
-	if (config->flash_in != NULL) {
+	if (config->common.flash_in != NULL) {
 		gsize len = 0;
-		const guint8 *data = g_bytes_get_data(config->flash_in, &len);
+		const guint8 *data = g_bytes_get_data(config->common.flash_in, &len);
 		memcpy(self->flash, data, MIN(len, profile->flash_size));
 	}
 	self->page_erased = g_new0(gboolean, usbsim_dfu_page_count(self));
 	self->page_erase_us = g_new0(gdouble, usbsim_dfu_page_count(self));
 	self->pending_block = g_byte_array_new();
-	self->rand = g_rand_new_with_seed(config->seed);
+	self->rand = g_rand_new_with_seed(config->common.seed);
 
 	/* an application is present when the start of the flash holds anything */
 	for (guint i = 0; i < MIN(16u, profile->flash_size); i++) {
 		if (self->flash[i] != 0xff)
 			self->image_valid = TRUE;
 	}
-	usbsim_dfu_core_init(&self->core,
-			     &usbsim_dfu_core_class,
-			     config->initial_mode,
-			     config->faults,
-			     config->seed);
+	usbsim_dfu_core_init(&self->core, &usbsim_dfu_core_class, &config->common);
 	self->core.app_has_dfu = config->app_has_dfu;
 	self->core.will_detach = config->will_detach;
 	self->core.detach_timeout_ms = config->detach_timeout_ms;
-	self->core.early_poll_stalls = config->early_poll_stalls;
-	self->core.poll = config->poll;
-	self->core.time_scale = config->time_scale;
 	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
@@ -306,7 +290,7 @@ void
 usbsim_dfu_free(UsbsimDfu *self)
 {
 	usbsim_dfu_core_clear(&self->core);
-	g_free(self->config.serial);
+	usbsim_dfu_settings_clear(&self->config.common);
 	g_free(self->flash);
 	g_free(self->page_erased);
 	g_free(self->page_erase_us);
@@ -351,15 +335,15 @@ usbsim_dfu_get_runtime_version(UsbsimDfu *self)
 {
 	return usbsim_dfu_core_read_version(self->flash,
 					    self->config.profile.flash_size,
-					    self->config.version_offset,
-					    self->config.bcd_device);
+					    self->config.common.version_offset,
+					    self->config.common.bcd_device);
 }
 
 /* reported times shrink with the scale but a non-zero figure never reads as zero */
 static guint32
 usbsim_dfu_scale_report_ms(UsbsimDfu *self, gdouble ms)
 {
-	gdouble scaled = ms * self->config.time_scale;
+	gdouble scaled = ms * self->config.common.time_scale;
 	if (ms <= 0)
 		return 0;
 	return MAX(1, (guint32)ceil(scaled));
@@ -699,14 +683,14 @@ usbsim_dfu_describe(gpointer model)
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	guint16 bcd_device = self->config.bcd_device;
+	guint16 bcd_device = self->config.common.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		bcd_device = usbsim_dfu_get_runtime_version(self);
 		g_ptr_array_add(names, g_strdup("usbsim application"));
 		g_ptr_array_add(names, g_strdup("usbsim DFU runtime"));
 	} else {
-		for (guint i = 0; i < MAX(self->config.alts, 1u); i++) {
+		for (guint i = 0; i < MAX(self->config.common.alts, 1u); i++) {
 			g_ptr_array_add(names,
 					g_strdup_printf("usbsim flash %u KiB alt %u",
 							profile->flash_size / 1024,
@@ -718,12 +702,10 @@ usbsim_dfu_describe(gpointer model)
 					&profile->ids,
 					bcd_device,
 					names,
-					self->config.func_desc_every_alt,
+					&self->config.common,
 					functional);
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
-	desc->serial = g_strdup(self->config.serial);
-	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }
@@ -810,7 +792,7 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us + manifest_us;
 		obeying += usbsim_bus_cost_us(0) + status_us + manifest_us;
 	}
-	limits->physical_ms = physical * self->config.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
 }

@@ -137,11 +137,34 @@ typedef enum {
 guint32
 usbsim_poll_reported(UsbsimPoll poll, guint n, GRand *rand, guint32 poll_ms);
 
+/* what the configuration of every DFU model holds, the DfuSe model's too */
 typedef struct {
-	UsbsimDfuProfile profile; /* with the command line overrides applied */
 	UsbsimDfuMode initial_mode;
 	guint16 bcd_device; /* bootloader version and runtime version without an image one */
 	gchar *serial;
+	guint alts; /* DFU mode alt settings; for DfuSe the first N memories, 0 all of them */
+	gboolean func_desc_every_alt;
+	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
+	guint32 version_offset;		   /* DfuSe: from the start of the application */
+	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
+	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
+	gdouble time_scale;
+	guint32 seed;
+	GBytes *flash_in; /* initial contents of the (internal) flash, or NULL for erased */
+	GArray *faults;	  /* of UsbsimFault */
+} UsbsimDfuSettings;
+
+/* the defaults both models share: the version at 0x100, time scale 1.0, seed 1, no faults */
+void
+usbsim_dfu_settings_init(UsbsimDfuSettings *settings,
+			 UsbsimDfuMode initial_mode,
+			 guint16 bcd_device);
+void
+usbsim_dfu_settings_clear(UsbsimDfuSettings *settings);
+
+typedef struct {
+	UsbsimDfuProfile profile; /* with the command line overrides applied */
+	UsbsimDfuSettings common;
 	gboolean manifest_tolerant;
 	UsbsimDfuEnding ending; /* when not manifestation tolerant */
 	gboolean app_has_dfu;	/* the application has a DFU runtime interface */
@@ -150,17 +173,7 @@ typedef struct {
 	gboolean will_detach;
 	gboolean can_upload;
 	gboolean can_download;
-	guint alts;
-	gboolean func_desc_every_alt;
-	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
-	guint32 version_offset;
-	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
-	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
 	guint16 detach_timeout_ms;
-	gdouble time_scale;
-	guint32 seed;
-	GBytes *flash_in; /* initial contents, or NULL for erased */
-	GArray *faults;	  /* of UsbsimFault */
 } UsbsimDfuConfig;
 
 void

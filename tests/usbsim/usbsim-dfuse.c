@@ -205,20 +205,13 @@ usbsim_dfuse_config_init(UsbsimDfuseConfig *config, const UsbsimDfuseProfile *pr
 {
 	memset(config, 0, sizeof(*config));
 	config->profile = *profile;
-	config->initial_mode = profile->default_mode;
-	config->bcd_device = profile->bcd_bootloader;
-	config->version_offset = 0x100;
-	config->time_scale = 1.0;
-	config->seed = 1;
-	config->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
+	usbsim_dfu_settings_init(&config->common, profile->default_mode, profile->bcd_bootloader);
 }
 
 void
 usbsim_dfuse_config_clear(UsbsimDfuseConfig *config)
 {
-	g_clear_pointer(&config->serial, g_free);
-	g_clear_pointer(&config->flash_in, g_bytes_unref);
-	g_clear_pointer(&config->faults, g_array_unref);
+	usbsim_dfu_settings_clear(&config->common);
 }
 
 /* the flash must end on a sector boundary of the part's geometry, past the bootloader */
@@ -378,7 +371,7 @@ usbsim_dfuse_scale_report_ms(UsbsimDfuse *self, guint32 ms)
 {
 	if (ms == 0 || self->config.zero_poll_timeout)
 		return 0;
-	return MAX(1, (guint32)ceil(ms * self->config.time_scale));
+	return MAX(1, (guint32)ceil(ms * self->config.common.time_scale));
 }
 
 static UsbsimDfuseRegion *
@@ -507,18 +500,16 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 {
 	UsbsimDfuse *self = g_new0(UsbsimDfuse, 1);
 	const UsbsimDfuseProfile *profile = &config->profile;
-	g_autoptr(GRand) rand_erase = g_rand_new_with_seed(config->seed);
+	g_autoptr(GRand) rand_erase = g_rand_new_with_seed(config->common.seed);
 	UsbsimDfuseRegion *flash;
 	guint alts;
 
 	self->config = *config;
-	self->config.serial = config->serial != NULL ? g_strdup(config->serial) : NULL;
-	self->config.flash_in = NULL;
-	self->config.faults = NULL;
-	if (self->config.serial == NULL && profile->serial != NULL)
-		self->config.serial = g_strdup(profile->serial);
-	if (self->config.serial == NULL && profile->serial_8bit) {
-		self->config.serial =
+	usbsim_dfu_settings_keep(&self->config.common);
+	if (self->config.common.serial == NULL && profile->serial != NULL)
+		self->config.common.serial = g_strdup(profile->serial);
+	if (self->config.common.serial == NULL && profile->serial_8bit) {
+		self->config.common.serial =
 		    g_strdup_printf("3C%cJ", usbsim_dfuse_gd32_size_letter(profile->flash_size));
 	}
 
@@ -527,34 +518,28 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	g_ptr_array_add(self->regions, flash);
 	for (guint i = 0; i < USBSIM_DFUSE_MAX_ALTS && profile->extra_alts[i].layout != NULL; i++)
 		g_ptr_array_add(self->regions, usbsim_dfuse_extra_region(&profile->extra_alts[i]));
-	alts = config->alts > 0 ? MIN(config->alts, self->regions->len) : self->regions->len;
+	alts = config->common.alts > 0 ? MIN(config->common.alts, self->regions->len)
+				       : self->regions->len;
 	g_ptr_array_set_size(self->regions, alts);
 	for (guint i = 0; i < self->regions->len; i++)
 		usbsim_dfuse_draw_erase_times(self, usbsim_dfuse_region(self, i), rand_erase);
 	self->mass_erase_us = g_rand_double_range(rand_erase,
 						  profile->mass_erase_typ_ms * 1000.0,
 						  profile->mass_erase_max_ms * 1000.0);
-	self->rand = g_rand_new_with_seed(config->seed + 1);
+	self->rand = g_rand_new_with_seed(config->common.seed + 1);
 
-	if (config->flash_in != NULL) {
+	if (config->common.flash_in != NULL) {
 		gsize len = 0;
-		const guint8 *data = g_bytes_get_data(config->flash_in, &len);
+		const guint8 *data = g_bytes_get_data(config->common.flash_in, &len);
 		memcpy(flash->memory, data, MIN(len, flash->size));
 	}
 	self->op_data = g_byte_array_new();
 	self->read_protected = config->read_protected;
 	self->address_pointer = flash->base;
-	usbsim_dfu_core_init(&self->core,
-			     &usbsim_dfuse_core_class,
-			     config->initial_mode,
-			     config->faults,
-			     config->seed);
+	usbsim_dfu_core_init(&self->core, &usbsim_dfuse_core_class, &config->common);
 	self->core.app_has_dfu = profile->app_has_dfu;
 	self->core.will_detach = (profile->attributes & USBSIM_DFU_ATTR_WILL_DETACH) != 0;
 	self->core.detach_timeout_ms = profile->detach_timeout_ms;
-	self->core.early_poll_stalls = config->early_poll_stalls;
-	self->core.poll = config->poll;
-	self->core.time_scale = config->time_scale;
 	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
@@ -659,12 +644,13 @@ guint16
 usbsim_dfuse_get_runtime_version(UsbsimDfuse *self)
 {
 	UsbsimDfuseRegion *flash = usbsim_dfuse_region(self, 0);
-	guint64 offset = (guint64)self->config.profile.app_offset + self->config.version_offset;
+	guint64 offset =
+	    (guint64)self->config.profile.app_offset + self->config.common.version_offset;
 
 	return usbsim_dfu_core_read_version(flash->memory,
 					    flash->size,
 					    offset,
-					    self->config.bcd_device);
+					    self->config.common.bcd_device);
 }
 
 /* a device that comes back starts over on alt 0 at the start of the flash */
@@ -1206,7 +1192,7 @@ usbsim_dfuse_describe(gpointer model)
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	guint16 bcd_device = self->config.bcd_device;
+	guint16 bcd_device = self->config.common.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		bcd_device = usbsim_dfuse_get_runtime_version(self);
@@ -1223,7 +1209,7 @@ usbsim_dfuse_describe(gpointer model)
 					&profile->ids,
 					bcd_device,
 					names,
-					self->config.func_desc_every_alt,
+					&self->config.common,
 					functional);
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		desc->product = g_strdup(profile->app_product);
@@ -1235,8 +1221,6 @@ usbsim_dfuse_describe(gpointer model)
 		desc->serial_8bit = profile->serial_8bit;
 	}
 	desc->manufacturer = g_strdup(profile->manufacturer);
-	desc->serial = g_strdup(self->config.serial);
-	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }
@@ -1338,7 +1322,7 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us;
 		obeying += usbsim_bus_cost_us(0) + status_us;
 	}
-	limits->physical_ms = physical * self->config.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
 }

@@ -97,14 +97,7 @@ usbsim_dfuse_profiles(void);
 
 typedef struct {
 	UsbsimDfuseProfile profile; /* with the command line overrides applied */
-	UsbsimDfuMode initial_mode;
-	guint16 bcd_device; /* bootloader version, and the application's without one */
-	gchar *serial;
-	guint alts; /* 0: all the profile has */
-	gboolean func_desc_every_alt;
-	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
-	guint32 version_offset;		   /* from the start of the application */
-	gboolean early_poll_stalls;
+	UsbsimDfuSettings common;
 	/* a block's address steps by wTransferSize, as ST's USB device library does, instead of
 	 * by the request's own length, as AN2662 words it */
 	gboolean stride_transfer_size;
@@ -116,11 +109,6 @@ typedef struct {
 	guint stuck_busy_from; /* 1-based operation from which the device stays busy; 0 never */
 	gboolean read_protected;
 	gboolean no_product_string; /* DFU mode: iProduct 0, the device names itself nowhere */
-	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
-	gdouble time_scale;
-	guint32 seed;
-	GBytes *flash_in; /* initial contents of the internal flash, or NULL for erased */
-	GArray *faults;	  /* of UsbsimFault */
 } UsbsimDfuseConfig;
 
 void

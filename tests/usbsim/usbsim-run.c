@@ -699,90 +699,63 @@ usbsim_options_have_dfu_only(const UsbsimOptions *o)
 	return o->manifest_ending != NULL || o->app_dfu != NULL || o->manifest_status != NULL;
 }
 
-/* where the options both DFU models take land in a model's config */
-typedef struct {
-	UsbsimDfuIds *ids;
-	UsbsimDfuMode *initial_mode;
-	guint16 *bcd_device;
-	guint32 *flash_size; /* checked against the model's geometry by the caller */
-	guint16 *transfer_size;
-	guint *alts;
-	guint32 *version_offset;
-	guint32 *seed;
-	gboolean *early_poll_stalls;
-	UsbsimPoll *poll;
-	gboolean *func_desc_every_alt;
-	gboolean *stall_functional_request;
-	gdouble *time_scale;
-	gchar **serial;
-	GArray *faults; /* of UsbsimFault */
-} UsbsimDfuFields;
-
-/* the shared fields of a UsbsimDfuConfig or a UsbsimDfuseConfig: the same names in both */
-#define USBSIM_DFU_FIELDS(config)                                                                  \
-	{                                                                                          \
-		.ids = &(config)->profile.ids, .initial_mode = &(config)->initial_mode,            \
-		.bcd_device = &(config)->bcd_device, .flash_size = &(config)->profile.flash_size,  \
-		.transfer_size = &(config)->profile.transfer_size, .alts = &(config)->alts,        \
-		.version_offset = &(config)->version_offset, .seed = &(config)->seed,              \
-		.early_poll_stalls = &(config)->early_poll_stalls, .poll = &(config)->poll,        \
-		.func_desc_every_alt = &(config)->func_desc_every_alt,                             \
-		.stall_functional_request = &(config)->stall_functional_request,                   \
-		.time_scale = &(config)->time_scale, .serial = &(config)->serial,                  \
-		.faults = (config)->faults,                                                        \
-	}
-
 /* the options the DFU 1.1 and DfuSe models share, parsed the same way for both */
 static gboolean
-usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GError **error)
+usbsim_configure_dfu_common(
+    const UsbsimOptions *o,
+    UsbsimDfuSettings *settings,
+    UsbsimDfuIds *ids,
+    guint32 *flash_size, /* checked against the model's geometry by the caller */
+    guint16 *transfer_size,
+    GError **error)
 {
 	const UsbsimOption opts[] = {
 	    USBSIM_CHOICE_OPTION(o->mode,
 				 usbsim_mode_choices,
 				 "--mode must be runtime or dfu",
-				 f->initial_mode),
+				 &settings->initial_mode),
 	    /* over a profile's IDs */
-	    USBSIM_UINT_OPTION(o->vid, "vid", 0xffff, NULL, &f->ids->vid),
-	    USBSIM_UINT_OPTION(o->runtime_pid, "runtime-pid", 0xffff, NULL, &f->ids->runtime_pid),
-	    USBSIM_UINT_OPTION(o->dfu_pid, "dfu-pid", 0xffff, NULL, &f->ids->dfu_pid),
-	    USBSIM_UINT_OPTION(o->bcd_device, "bcd-device", 0xffff, NULL, f->bcd_device),
-	    USBSIM_UINT_OPTION(o->flash_size, "flash-size", 64 * 1024 * 1024, NULL, f->flash_size),
+	    USBSIM_UINT_OPTION(o->vid, "vid", 0xffff, NULL, &ids->vid),
+	    USBSIM_UINT_OPTION(o->runtime_pid, "runtime-pid", 0xffff, NULL, &ids->runtime_pid),
+	    USBSIM_UINT_OPTION(o->dfu_pid, "dfu-pid", 0xffff, NULL, &ids->dfu_pid),
+	    USBSIM_UINT_OPTION(o->bcd_device, "bcd-device", 0xffff, NULL, &settings->bcd_device),
+	    USBSIM_UINT_OPTION(o->flash_size, "flash-size", 64 * 1024 * 1024, NULL, flash_size),
 	    USBSIM_UINT_OPTION(o->transfer_size,
 			       "transfer-size",
 			       0xffff,
 			       "transfer size must not be zero",
-			       f->transfer_size),
-	    USBSIM_UINT_OPTION(o->alts, "alts", 255, "alts must be at least 1", f->alts),
+			       transfer_size),
+	    USBSIM_UINT_OPTION(o->alts, "alts", 255, "alts must be at least 1", &settings->alts),
 	    USBSIM_UINT_OPTION(o->version_offset,
 			       "version-offset",
 			       G_MAXUINT32,
 			       NULL,
-			       f->version_offset),
-	    USBSIM_UINT_OPTION(o->seed, "seed", G_MAXUINT32, NULL, f->seed),
+			       &settings->version_offset),
+	    USBSIM_UINT_OPTION(o->seed, "seed", G_MAXUINT32, NULL, &settings->seed),
 	    USBSIM_CHOICE_OPTION(o->hostile_poll_timeout,
 				 usbsim_poll_choices,
 				 "--hostile-poll-timeout must be max, alternate or random",
-				 f->poll),
+				 &settings->poll),
 	    USBSIM_CHOICE_OPTION(o->early_poll,
 				 usbsim_early_poll_choices,
 				 "--early-poll must be answer or stall",
-				 f->early_poll_stalls),
+				 &settings->early_poll_stalls),
 	};
 
-	*f->time_scale = o->time_scale;
-	*f->func_desc_every_alt = o->func_desc_every_alt;
-	*f->stall_functional_request = o->stall_functional_request;
+	settings->time_scale = o->time_scale;
+	settings->func_desc_every_alt = o->func_desc_every_alt;
+	settings->stall_functional_request = o->stall_functional_request;
 	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error))
 		return FALSE;
 	if (o->serial != NULL) {
-		g_free(*f->serial);
-		*f->serial = g_strdup(o->serial);
+		g_free(settings->serial);
+		settings->serial = g_strdup(o->serial);
 	}
 	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
 		UsbsimFault fault;
 		if (!usbsim_fault_parse(o->faults[i], &fault, error))
 			return FALSE;
-		g_array_append_val(f->faults, fault);
+		g_array_append_val(settings->faults, fault);
 	}
 	return TRUE;
 }
@@ -791,7 +764,6 @@ usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GE
 static gboolean
 usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
 {
-	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
 	/* --manifest-status is checked between the manifestation options and the attributes */
 	const UsbsimOption manifestation[] = {
 	    USBSIM_BOOL_OPTION(o->manifest_tolerant,
@@ -809,7 +781,12 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config->can_download),
 	};
 
-	if (!usbsim_configure_dfu_common(o, &fields, error))
+	if (!usbsim_configure_dfu_common(o,
+					 &config->common,
+					 &config->profile.ids,
+					 &config->profile.flash_size,
+					 &config->profile.transfer_size,
+					 error))
 		return FALSE;
 	if (o->flash_size != NULL &&
 	    (config->profile.flash_size == 0 ||
@@ -848,7 +825,6 @@ static gboolean
 usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
 {
 	UsbsimDfuseProfile *profile = &config->profile;
-	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
 	/* 'always' is busy from the first operation on; the DFU 1.1 attributes are bits of the
 	 * functional descriptor's bmAttributes */
 	const UsbsimOption opts[] = {
@@ -871,7 +847,12 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 				 &config->stride_transfer_size),
 	};
 
-	if (!usbsim_configure_dfu_common(o, &fields, error))
+	if (!usbsim_configure_dfu_common(o,
+					 &config->common,
+					 &profile->ids,
+					 &profile->flash_size,
+					 &profile->transfer_size,
+					 error))
 		return FALSE;
 	if (o->flash_size != NULL &&
 	    !usbsim_dfuse_check_flash_size(profile, profile->flash_size, error))
@@ -927,7 +908,7 @@ usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
 
 	usbsim_dfu_config_init(&config, profile);
 	if (usbsim_configure_dfu(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+	    usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
 		dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
 	return dfu;
@@ -945,7 +926,7 @@ usbsim_model_dfuse_new(const UsbsimDfuseProfile *profile,
 
 	usbsim_dfuse_config_init(&config, profile);
 	if (usbsim_configure_dfuse(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
+	    usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
 		dfuse = usbsim_dfuse_new(&config);
 	usbsim_dfuse_config_clear(&config);
 	return dfuse;
