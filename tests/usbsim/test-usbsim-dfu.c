@@ -513,6 +513,17 @@ test_invalid_requests(void)
 	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
+
+	/* nor is DNLOAD allowed in dfuUPLOAD-IDLE */
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
+	getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0);
+	request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0);
+	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_UPLOAD_IDLE);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
+	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_ERROR);
 }
 
 static void

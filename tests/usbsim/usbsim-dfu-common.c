@@ -291,12 +291,15 @@ usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
 	switch (core->state) {
 	case USBSIM_DFU_STATE_DFU_IDLE:
 	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
+	case USBSIM_DFU_STATE_UPLOAD_IDLE:
+		/* a download does not turn into an upload, nor the other way round */
+		if (request == USBSIM_DFU_REQUEST_DNLOAD &&
+		    core->state != USBSIM_DFU_STATE_UPLOAD_IDLE) {
 			klass->dnload(core, setup, data, len, reply);
 			return;
 		}
 		if (request == USBSIM_DFU_REQUEST_UPLOAD &&
-		    core->state == USBSIM_DFU_STATE_DFU_IDLE) {
+		    core->state != USBSIM_DFU_STATE_DNLOAD_IDLE) {
 			klass->upload(core, setup, reply);
 			return;
 		}
@@ -330,16 +333,6 @@ usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
 		if (!usbsim_dfu_core_answer_query(core, request, reply))
 			reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			klass->upload(core, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			core->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
 	default:
 		break;
 	}
