@@ -180,6 +180,7 @@ void
 usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile);
 void
 usbsim_dfu_config_clear(UsbsimDfuConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimDfuConfig, usbsim_dfu_config_clear)
 gboolean
 usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error);
 

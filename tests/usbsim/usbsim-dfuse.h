@@ -115,6 +115,7 @@ void
 usbsim_dfuse_config_init(UsbsimDfuseConfig *config, const UsbsimDfuseProfile *profile);
 void
 usbsim_dfuse_config_clear(UsbsimDfuseConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimDfuseConfig, usbsim_dfuse_config_clear)
 gboolean
 usbsim_dfuse_check_flash_size(const UsbsimDfuseProfile *profile, guint32 size, GError **error);
 

@@ -760,46 +760,65 @@ usbsim_configure_dfu_common(
 	return TRUE;
 }
 
-/* the DFU 1.1 model: the shared options and its own */
+/* the initial flash contents of --flash-in, none without it */
 static gboolean
-usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
+usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
 {
+	gchar *contents = NULL;
+	gsize len = 0;
+	if (flash_in == NULL)
+		return TRUE;
+	if (!g_file_get_contents(flash_in, &contents, &len, error))
+		return FALSE;
+	*bytes = g_bytes_new_take(contents, len);
+	return TRUE;
+}
+
+/* the DFU 1.1 model of a profile, as the command line configures it: the shared options and
+ * its own */
+static UsbsimDfu *
+usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
+		     const UsbsimOptions *o,
+		     const gchar *flash_in,
+		     GError **error)
+{
+	g_auto(UsbsimDfuConfig) config = {0};
 	/* --manifest-status is checked between the manifestation options and the attributes */
 	const UsbsimOption manifestation[] = {
 	    USBSIM_BOOL_OPTION(o->manifest_tolerant,
 			       "--manifest-tolerant",
-			       &config->manifest_tolerant),
+			       &config.manifest_tolerant),
 	    USBSIM_CHOICE_OPTION(o->manifest_ending,
 				 usbsim_ending_choices,
 				 "--manifest-ending must be wait-reset, reset or silent",
-				 &config->ending),
+				 &config.ending),
 	};
 	const UsbsimOption attributes[] = {
-	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config->app_has_dfu),
-	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config->will_detach),
-	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config->can_upload),
-	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config->can_download),
+	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config.app_has_dfu),
+	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config.will_detach),
+	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config.can_upload),
+	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config.can_download),
 	};
 
+	usbsim_dfu_config_init(&config, profile);
 	if (!usbsim_configure_dfu_common(o,
-					 &config->common,
-					 &config->profile.ids,
-					 &config->profile.flash_size,
-					 &config->profile.transfer_size,
+					 &config.common,
+					 &config.profile.ids,
+					 &config.profile.flash_size,
+					 &config.profile.transfer_size,
 					 error))
-		return FALSE;
-	if (o->flash_size != NULL &&
-	    (config->profile.flash_size == 0 ||
-	     config->profile.flash_size % config->profile.page_size != 0)) {
+		return NULL;
+	if (o->flash_size != NULL && (config.profile.flash_size == 0 ||
+				      config.profile.flash_size % config.profile.page_size != 0)) {
 		g_set_error(error,
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "flash size must be a non-zero multiple of the %u byte page",
-			    config->profile.page_size);
-		return FALSE;
+			    config.profile.page_size);
+		return NULL;
 	}
 	if (!usbsim_parse_options(manifestation, G_N_ELEMENTS(manifestation), error))
-		return FALSE;
+		return NULL;
 	if (o->manifest_status != NULL) {
 		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
 		while (status >= 0 &&
@@ -812,19 +831,26 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
 			    o->manifest_status);
-			return FALSE;
+			return NULL;
 		}
-		config->manifest_status = status;
+		config.manifest_status = status;
 	}
-	return usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error);
+	if (!usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error) ||
+	    !usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
+		return NULL;
+	return usbsim_dfu_new(&config);
 }
 
-/* the DfuSe model: the shared options, its own, and the DFU 1.1 attributes as the
- * functional descriptor's bits */
-static gboolean
-usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
+/* the DfuSe model of a part, as the command line configures it: the shared options, its own,
+ * and the DFU 1.1 attributes as the functional descriptor's bits */
+static UsbsimDfuse *
+usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
+		       const UsbsimOptions *o,
+		       const gchar *flash_in,
+		       GError **error)
 {
-	UsbsimDfuseProfile *profile = &config->profile;
+	g_auto(UsbsimDfuseConfig) config = {0};
+	UsbsimDfuseProfile *profile = &config.profile;
 	/* 'always' is busy from the first operation on; the DFU 1.1 attributes are bits of the
 	 * functional descriptor's bmAttributes */
 	const UsbsimOption opts[] = {
@@ -832,7 +858,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			       "stuck-busy",
 			       G_MAXUINT32,
 			       "--stuck-busy counts from 1, or is 'always'",
-			       &config->stuck_busy_from),
+			       &config.stuck_busy_from),
 	    USBSIM_BIT_OPTION(o->can_download, "--can-download", &profile->attributes, 0x01),
 	    USBSIM_BIT_OPTION(o->can_upload, "--can-upload", &profile->attributes, 0x02),
 	    USBSIM_BIT_OPTION(o->manifest_tolerant,
@@ -844,29 +870,33 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	    USBSIM_CHOICE_OPTION(o->block_stride,
 				 usbsim_stride_choices,
 				 "--block-stride must be wlength or transfer-size",
-				 &config->stride_transfer_size),
+				 &config.stride_transfer_size),
 	};
 
+	usbsim_dfuse_config_init(&config, part);
 	if (!usbsim_configure_dfu_common(o,
-					 &config->common,
+					 &config.common,
 					 &profile->ids,
 					 &profile->flash_size,
 					 &profile->transfer_size,
 					 error))
-		return FALSE;
+		return NULL;
 	if (o->flash_size != NULL &&
 	    !usbsim_dfuse_check_flash_size(profile, profile->flash_size, error))
-		return FALSE;
-	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
-	config->zero_poll_timeout = o->zero_poll_timeout;
-	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
-	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
-	config->read_protected = o->read_protected;
-	config->no_product_string = o->no_product_string;
+		return NULL;
+	config.bogus_set_address_timeout = o->bogus_set_address_timeout;
+	config.zero_poll_timeout = o->zero_poll_timeout;
+	config.short_mass_erase_timeout = o->short_mass_erase_timeout;
+	config.stall_early_poll_during_erase = o->stall_early_poll_during_erase;
+	config.read_protected = o->read_protected;
+	config.no_product_string = o->no_product_string;
 	/* the internal flash reports this string; its real geometry stays the profile's */
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
-	return usbsim_parse_options(opts, G_N_ELEMENTS(opts), error);
+	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error) ||
+	    !usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
+		return NULL;
+	return usbsim_dfuse_new(&config);
 }
 
 /* the testbed and the client's temporary files stay in the build tree */
@@ -881,55 +911,6 @@ usbsim_setup_tmpdir(void)
 	}
 	g_setenv("TMPDIR", tmpdir, TRUE);
 	return TRUE;
-}
-
-static gboolean
-usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
-{
-	gchar *contents = NULL;
-	gsize len = 0;
-	if (flash_in == NULL)
-		return TRUE;
-	if (!g_file_get_contents(flash_in, &contents, &len, error))
-		return FALSE;
-	*bytes = g_bytes_new_take(contents, len);
-	return TRUE;
-}
-
-/* the DFU 1.1 model of a profile, as the command line configures it */
-static UsbsimDfu *
-usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
-		     const UsbsimOptions *options,
-		     const gchar *flash_in,
-		     GError **error)
-{
-	UsbsimDfuConfig config;
-	UsbsimDfu *dfu = NULL;
-
-	usbsim_dfu_config_init(&config, profile);
-	if (usbsim_configure_dfu(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
-		dfu = usbsim_dfu_new(&config);
-	usbsim_dfu_config_clear(&config);
-	return dfu;
-}
-
-/* the DfuSe model of a profile, as the command line configures it */
-static UsbsimDfuse *
-usbsim_model_dfuse_new(const UsbsimDfuseProfile *profile,
-		       const UsbsimOptions *options,
-		       const gchar *flash_in,
-		       GError **error)
-{
-	UsbsimDfuseConfig config;
-	UsbsimDfuse *dfuse = NULL;
-
-	usbsim_dfuse_config_init(&config, profile);
-	if (usbsim_configure_dfuse(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
-		dfuse = usbsim_dfuse_new(&config);
-	usbsim_dfuse_config_clear(&config);
-	return dfuse;
 }
 
 /* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
