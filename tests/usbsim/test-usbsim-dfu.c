@@ -162,8 +162,8 @@ test_download_manifest_tolerant(void)
 
 	now_us = download(dfu, image, 1024, now_us);
 	g_assert_cmpint(stats->pages_erased, ==, 3);
-	g_assert_cmpint(stats->bytes_programmed, ==, 3000);
-	g_assert_cmpint(stats->early_polls, ==, 0);
+	g_assert_cmpint(stats->counts.bytes_programmed, ==, 3000);
+	g_assert_cmpint(stats->counts.early_polls, ==, 0);
 
 	/* zero-length download: manifestation, done at once for a tolerant device */
 	g_assert_cmpint(
@@ -220,7 +220,7 @@ test_download_manifest_wait_reset(void)
 	g_assert_cmpint(poll, ==, 10);
 	/* polled before the manifestation is over: still busy, recorded as early */
 	getstatus(dfu, now_us + 1000, USBSIM_DFU_STATE_MANIFEST, 0);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->early_polls, ==, 1);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.early_polls, ==, 1);
 	getstatus(dfu, now_us + 20000, USBSIM_DFU_STATE_MANIFEST_WAIT_RESET, 0);
 	/* anything but a status request is ignored while waiting for the reset */
 	g_assert_cmpint(
@@ -321,16 +321,16 @@ test_reported_and_real_busy_times(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 47);
 	/* erase 20..40 ms, 512 half-words at 52.5..70 us */
-	g_assert_cmpint(stats->busy_us, >=, 20000 + 26880);
-	g_assert_cmpint(stats->busy_us, <=, 40000 + 35840);
+	g_assert_cmpint(stats->counts.busy_us, >=, 20000 + 26880);
+	g_assert_cmpint(stats->counts.busy_us, <=, 40000 + 35840);
 	busy_until = usbsim_dfu_ops()->busy_until(dfu);
-	g_assert_cmpint(busy_until, ==, stats->busy_us);
+	g_assert_cmpint(busy_until, ==, stats->counts.busy_us);
 
 	/* GD32VF103: two page erases (100 ms each) and a 2 KiB block (104 ms) */
 	request_outcome(gd32, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0);
 	g_assert_cmpint(getstatus(gd32, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 304);
-	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, >=, 2 * 50000 + 512 * 37);
-	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, <=, 2 * 400000 + 512 * 105);
+	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->counts.busy_us, >=, 2 * 50000 + 512 * 37);
+	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->counts.busy_us, <=, 2 * 400000 + 512 * 105);
 }
 
 static void
@@ -350,7 +350,7 @@ test_hostile_poll_timeout(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
 	g_assert_cmpint(getstatus(dfu, 1000000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0), ==, 0xFFFFFF);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.bytes_programmed, ==, 1024);
 }
 
 /* usbsim_poll_sequence_us(): the status reads and waits of a host that obeys exactly */
@@ -431,12 +431,12 @@ test_early_poll_time_scale(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	/* 47 ms at scale 0.02 is 0.94 ms, reported as 1 ms */
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 1);
-	g_assert_cmpint(stats->busy_us, >=, (20000 + 26880) / 50);
-	g_assert_cmpint(stats->busy_us, <=, (40000 + 35840) / 50);
+	g_assert_cmpint(stats->counts.busy_us, >=, (20000 + 26880) / 50);
+	g_assert_cmpint(stats->counts.busy_us, <=, (40000 + 35840) / 50);
 	/* an early poll gets the remaining time */
 	poll = getstatus(dfu, 100, USBSIM_DFU_STATE_DNBUSY, 0);
 	g_assert_cmpint(poll, >=, 1);
-	g_assert_cmpint(stats->early_polls, ==, 1);
+	g_assert_cmpint(stats->counts.early_polls, ==, 1);
 	getstatus(dfu, 10000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 }
 
@@ -672,7 +672,7 @@ test_faults(void)
 			==,
 			USBSIM_OUTCOME_OK);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_VERIFY);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.bytes_programmed, ==, 1024);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
 	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0);
 	g_assert_cmpint(reply.data->len, ==, 3);
@@ -680,7 +680,7 @@ test_faults(void)
 	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_UNPLUGGED);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->faults_fired, ==, 5);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.faults_fired, ==, 5);
 }
 
 static void

@@ -296,7 +296,7 @@ test_permissions(void)
 	/* a block that runs past the end of the flash */
 	command(f1, USBSIM_DFUSE_CMD_SET_ADDRESS, F4_FLASH + 128 * 1024 - 512, &now, 0);
 	operation(f1, 2, block, sizeof(block), &now, USBSIM_DFU_STATUS_ERR_ADDRESS);
-	g_assert_cmpint(usbsim_dfuse_get_stats(f1)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfuse_get_stats(f1)->counts.bytes_programmed, ==, 1024);
 
 	/* the OTP alt is writable but not erasable */
 	usbsim_dfuse_ops()->set_alt(f4, 0, 2);
@@ -390,7 +390,7 @@ test_reported_times(void)
 			USBSIM_OUTCOME_OK);
 	g_assert_cmpint(getstatus(zero, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
 	g_assert_cmpint(getstatus(zero, now + 1000, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
-	g_assert_cmpint(usbsim_dfuse_get_stats(zero)->early_polls, ==, 1);
+	g_assert_cmpint(usbsim_dfuse_get_stats(zero)->counts.early_polls, ==, 1);
 	getstatus(zero, now + LONG_WAIT, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 }
 
@@ -468,7 +468,7 @@ test_short_mass_erase(void)
 	getstatus(dfuse, now, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->mass_erases, ==, 1);
 	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->sectors_erased, ==, 12);
-	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->busy_us, >=, 16000 * 1000);
+	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->counts.busy_us, >=, 16000 * 1000);
 }
 
 static void

@@ -44,9 +44,11 @@ usbsim_dfu_settings_keep(UsbsimDfuSettings *settings)
 void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
-		     const UsbsimDfuSettings *settings)
+		     const UsbsimDfuSettings *settings,
+		     UsbsimDfuCounts *counts)
 {
 	core->klass = klass;
+	core->counts = counts;
 	core->mode = settings->initial_mode;
 	core->state = core->mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
 							    : USBSIM_DFU_STATE_DFU_IDLE;
@@ -80,7 +82,7 @@ usbsim_dfu_core_enter_mode(UsbsimDfuCore *core, UsbsimDfuMode mode)
 						      : USBSIM_DFU_STATE_DFU_IDLE;
 	core->status = USBSIM_DFU_STATUS_OK;
 	core->self_detach_pending = FALSE;
-	(*core->reenumerations)++;
+	core->counts->reenumerations++;
 	if (core->klass->entered_mode != NULL)
 		core->klass->entered_mode(core);
 }
@@ -123,7 +125,7 @@ usbsim_dfu_core_stall_error(UsbsimDfuCore *core, UsbsimDfuStatus status, UsbsimR
 void
 usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply)
 {
-	(*core->early_polls)++;
+	core->counts->early_polls++;
 	reply->early = TRUE;
 }
 
@@ -355,7 +357,7 @@ usbsim_dfu_core_find_fault(UsbsimDfuCore *core, guint8 request)
 		const UsbsimFault *fault = &g_array_index(core->faults, UsbsimFault, i);
 		if (fault->request == USBSIM_DFU_REQUEST_ANY && fault->count == core->requests_any)
 			return fault;
-		if (fault->request == request && fault->count == core->requests[request])
+		if (fault->request == request && fault->count == core->counts->requests[request])
 			return fault;
 	}
 	return NULL;
@@ -398,7 +400,7 @@ usbsim_dfu_core_control(gpointer model,
 	}
 	reply->name = usbsim_dfu_request_to_string(setup->request);
 	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
-	core->requests[setup->request]++;
+	core->counts->requests[setup->request]++;
 	core->requests_any++;
 	if (core->leaving || core->power_lost) {
 		/* gone by itself, or without power: nothing answers any more */
@@ -418,7 +420,7 @@ usbsim_dfu_core_control(gpointer model,
 	data = g_memdup2(data_out, data_len);
 	fault = usbsim_dfu_core_find_fault(core, setup->request);
 	if (fault != NULL) {
-		(*core->faults_fired)++;
+		core->counts->faults_fired++;
 		switch (fault->kind) {
 		case USBSIM_FAULT_STALL:
 			reply->outcome = USBSIM_OUTCOME_STALL;
@@ -487,7 +489,7 @@ usbsim_dfu_core_usb_reset(gpointer model, gint64 now_us)
 {
 	UsbsimDfuCore *core = model;
 
-	(*core->usb_resets)++;
+	core->counts->usb_resets++;
 	usbsim_dfu_core_advance(core, now_us);
 	if (core->leaving)
 		return FALSE;

@@ -65,12 +65,7 @@ struct _UsbsimDfuCore {
 	gdouble time_scale;
 	GArray *faults; /* of UsbsimFault, owned */
 
-	/* the model's counters, in its own stats */
-	guint *requests;
-	guint *faults_fired;
-	guint *early_polls;
-	guint *reenumerations;
-	guint *usb_resets;
+	UsbsimDfuCounts *counts; /* in the model's own stats */
 
 	UsbsimDfuStatus pending_status; /* a status fault for the operation in progress */
 	gint64 busy_until_us;
@@ -91,23 +86,14 @@ void
 usbsim_dfu_settings_keep(UsbsimDfuSettings *settings);
 
 /* the core in the initial mode, with the faults, seed, poll behaviour and time scale of
- * @settings */
+ * @settings, counting into @counts */
 void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
-		     const UsbsimDfuSettings *settings);
+		     const UsbsimDfuSettings *settings,
+		     UsbsimDfuCounts *counts);
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
-
-/* points the core's counters into a model's stats, a UsbsimDfuStats or UsbsimDfuseStats */
-#define usbsim_dfu_core_bind_stats(core, stats)                                                    \
-	do {                                                                                       \
-		(core)->requests = (stats)->requests;                                              \
-		(core)->faults_fired = &(stats)->faults_fired;                                     \
-		(core)->early_polls = &(stats)->early_polls;                                       \
-		(core)->reenumerations = &(stats)->reenumerations;                                 \
-		(core)->usb_resets = &(stats)->usb_resets;                                         \
-	} while (0)
 
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us);

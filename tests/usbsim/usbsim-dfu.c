@@ -278,11 +278,13 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 		if (self->flash[i] != 0xff)
 			self->image_valid = TRUE;
 	}
-	usbsim_dfu_core_init(&self->core, &usbsim_dfu_core_class, &config->common);
+	usbsim_dfu_core_init(&self->core,
+			     &usbsim_dfu_core_class,
+			     &config->common,
+			     &self->stats.counts);
 	self->core.app_has_dfu = config->app_has_dfu;
 	self->core.will_detach = config->will_detach;
 	self->core.detach_timeout_ms = config->detach_timeout_ms;
-	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
@@ -384,7 +386,7 @@ usbsim_dfu_accept_block(UsbsimDfu *self,
 			UsbsimReply *reply)
 {
 	if (setup->value != self->dnload_next_block)
-		self->stats.blocks_out_of_sequence++;
+		self->stats.counts.blocks_out_of_sequence++;
 	self->dnload_next_block = setup->value + 1;
 	g_byte_array_set_size(self->pending_block, 0);
 	g_byte_array_append(self->pending_block, data, len);
@@ -461,7 +463,7 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 			       len);
 
 	self->dnload_offset += len;
-	self->stats.bytes_programmed += len;
+	self->stats.counts.bytes_programmed += len;
 	*busy_us = usbsim_dfu_core_scale_us(&self->core, busy);
 	*report_ms = report;
 	return USBSIM_DFU_STATUS_OK;
@@ -495,7 +497,7 @@ usbsim_dfu_getstatus_dnload_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply
 	/* programmed: the next GETSTATUS once the device is no longer busy ends the block */
 	self->block_done = TRUE;
 	self->core.busy_until_us = now_us + busy_us;
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	self->core.state = USBSIM_DFU_STATE_DNBUSY;
 	usbsim_dfu_core_answer_status(&self->core,
 				      usbsim_dfu_scale_report_ms(self, report_ms),
@@ -542,7 +544,7 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimRep
 	}
 	busy_us = usbsim_dfu_core_scale_us(&self->core, profile->manifest_ms * 1000.0);
 	self->core.busy_until_us = now_us + busy_us;
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	self->core.state = USBSIM_DFU_STATE_MANIFEST;
 	if (self->config.ending != USBSIM_DFU_ENDING_WAIT_RESET) {
 		self->manifest_reset_pending = TRUE;
@@ -565,7 +567,7 @@ usbsim_dfu_upload(UsbsimDfu *self, const UsbsimSetup *setup, UsbsimReply *reply)
 
 	g_byte_array_append(reply->data, self->flash + self->upload_offset, len);
 	self->upload_offset += len;
-	self->stats.bytes_uploaded += len;
+	self->stats.counts.bytes_uploaded += len;
 
 	/* a short frame ends the upload */
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
@@ -758,8 +760,8 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 	gdouble spec = 0;
 	gdouble obeying = 0;
 
-	if (self->stats.bytes_programmed > 0)
-		per_byte_us = self->program_us / self->stats.bytes_programmed;
+	if (self->stats.counts.bytes_programmed > 0)
+		per_byte_us = self->program_us / self->stats.counts.bytes_programmed;
 	for (guint i = 0; i < self->core.log.written->len; i++) {
 		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);
 		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {

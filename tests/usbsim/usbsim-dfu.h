@@ -184,9 +184,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimDfuConfig, usbsim_dfu_config_clear)
 gboolean
 usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error);
 
+/* what every DFU model counts, the DfuSe model too */
 typedef struct {
 	guint requests[USBSIM_DFU_REQUEST_LAST];
-	guint pages_erased;
 	guint64 bytes_programmed;
 	guint64 bytes_uploaded;
 	guint early_polls;
@@ -195,6 +195,11 @@ typedef struct {
 	guint reenumerations;
 	guint usb_resets;
 	guint faults_fired;
+} UsbsimDfuCounts;
+
+typedef struct {
+	UsbsimDfuCounts counts;
+	guint pages_erased;
 	guint manifestations;
 } UsbsimDfuStats;
 

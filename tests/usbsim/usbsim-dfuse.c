@@ -536,11 +536,13 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	self->op_data = g_byte_array_new();
 	self->read_protected = config->read_protected;
 	self->address_pointer = flash->base;
-	usbsim_dfu_core_init(&self->core, &usbsim_dfuse_core_class, &config->common);
+	usbsim_dfu_core_init(&self->core,
+			     &usbsim_dfuse_core_class,
+			     &config->common,
+			     &self->stats.counts);
 	self->core.app_has_dfu = profile->app_has_dfu;
 	self->core.will_detach = (profile->attributes & USBSIM_DFU_ATTR_WILL_DETACH) != 0;
 	self->core.detach_timeout_ms = profile->detach_timeout_ms;
-	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
@@ -884,7 +886,7 @@ usbsim_dfuse_exec_write(UsbsimDfuse *self, gdouble *real_us, guint32 *report_ms)
 					       profile->program_typ_ns,
 					       profile->program_max_ns) /
 			   1000.0;
-		self->stats.bytes_programmed += len;
+		self->stats.counts.bytes_programmed += len;
 		self->stats.program_us += *real_us;
 		usbsim_ranges_add(self->core.log.written, self->alt, address, len);
 	}
@@ -936,7 +938,7 @@ usbsim_dfuse_execute(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
 	self->op_result = result;
 	self->op_report_ms = usbsim_dfuse_scale_report_ms(self, report_ms);
 	busy_us = usbsim_dfu_core_scale_us(&self->core, real_us);
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	if (self->config.stuck_busy_from > 0 && self->operations >= self->config.stuck_busy_from)
 		self->core.busy_until_us = USBSIM_DFUSE_NEVER;
 	else
@@ -1061,7 +1063,7 @@ usbsim_dfuse_dnload(UsbsimDfuCore *core,
 		/* AN2662: the block size in this formula is the request's own length */
 		if (self->core.state == USBSIM_DFU_STATE_DNLOAD_IDLE &&
 		    self->op == USBSIM_DFUSE_OP_WRITE && setup->value != self->dnload_next_block)
-			self->stats.blocks_out_of_sequence++;
+			self->stats.counts.blocks_out_of_sequence++;
 		self->dnload_next_block = setup->value + 1;
 		self->op = USBSIM_DFUSE_OP_WRITE;
 		self->op_address =
@@ -1114,7 +1116,7 @@ usbsim_dfuse_upload(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *
 		return;
 	}
 	g_byte_array_append(reply->data, region->memory + (address - region->base), len);
-	self->stats.bytes_uploaded += len;
+	self->stats.counts.bytes_uploaded += len;
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
 					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
@@ -1275,8 +1277,8 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 	block_report_us = self->config.zero_poll_timeout ? 0 : profile->report_block_ms * 1000.0;
 	set_address_report_us =
 	    self->config.zero_poll_timeout ? 0 : usbsim_dfuse_set_address_report_ms(self) * 1000.0;
-	if (self->stats.bytes_programmed > 0)
-		per_byte_us = self->stats.program_us / self->stats.bytes_programmed;
+	if (self->stats.counts.bytes_programmed > 0)
+		per_byte_us = self->stats.program_us / self->stats.counts.bytes_programmed;
 
 	for (guint i = 0; i < self->core.log.written->len; i++) {
 		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);

@@ -132,18 +132,10 @@ gboolean
 usbsim_dfuse_parse_layout(const gchar *layout, GArray *sectors, gchar **name);
 
 typedef struct {
-	guint requests[USBSIM_DFU_REQUEST_LAST];
+	UsbsimDfuCounts counts;
 	guint sectors_erased;
 	guint mass_erases;
-	guint64 bytes_programmed;
-	guint64 bytes_uploaded;
-	guint early_polls;
-	guint blocks_out_of_sequence;
 	guint leaves;
-	gint64 busy_us;
-	guint reenumerations;
-	guint usb_resets;
-	guint faults_fired;
 	gdouble program_us; /* real program time at scale 1.0 */
 } UsbsimDfuseStats;
 

@@ -227,16 +227,10 @@ usbsim_summary_append_flash(GString *str,
 typedef struct {
 	const gchar *protocol;
 	gboolean is_dfuse;
+	const UsbsimDfuCounts *counts;
 	guint erases; /* pages (DFU 1.1) or sectors (DfuSe) */
 	guint mass_erases;
-	guint64 bytes_programmed;
-	guint64 bytes_uploaded;
-	guint early_polls;
-	guint blocks_out_of_sequence;
 	guint manifestations; /* a DfuSe device's leaves */
-	gint64 busy_us;
-	guint reenumerations;
-	guint faults_fired;
 	UsbsimDfuMode mode;
 	UsbsimDfuState state;
 	UsbsimDfuStatus status;
@@ -264,17 +258,17 @@ usbsim_summary_json_dfu_family(UsbsimDevice *device, const UsbsimDfuSummary *s)
 			       ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
 			       ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
 			       ",\"final_status\":%d,\"runtime_version\":%u",
-			       s->bytes_programmed,
-			       s->bytes_uploaded,
-			       s->early_polls,
-			       s->blocks_out_of_sequence,
+			       s->counts->bytes_programmed,
+			       s->counts->bytes_uploaded,
+			       s->counts->early_polls,
+			       s->counts->blocks_out_of_sequence,
 			       s->manifestations,
-			       s->busy_us / 1000.0,
+			       s->counts->busy_us / 1000.0,
 			       dev_stats.bus_us / 1000.0,
 			       dev_stats.host_idle_us / 1000.0,
-			       s->reenumerations,
+			       s->counts->reenumerations,
 			       dev_stats.usb_resets,
-			       s->faults_fired,
+			       s->counts->faults_fired,
 			       dev_stats.gone ? "true" : "false",
 			       s->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
 			       s->state,
@@ -297,16 +291,10 @@ usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
 	UsbsimDfuSummary s = {
 	    .protocol = "dfuse",
 	    .is_dfuse = TRUE,
+	    .counts = &stats->counts,
 	    .erases = stats->sectors_erased,
 	    .mass_erases = stats->mass_erases,
-	    .bytes_programmed = stats->bytes_programmed,
-	    .bytes_uploaded = stats->bytes_uploaded,
-	    .early_polls = stats->early_polls,
-	    .blocks_out_of_sequence = stats->blocks_out_of_sequence,
 	    .manifestations = stats->leaves,
-	    .busy_us = stats->busy_us,
-	    .reenumerations = stats->reenumerations,
-	    .faults_fired = stats->faults_fired,
 	    .mode = usbsim_dfuse_get_mode(dfuse),
 	    .state = usbsim_dfuse_get_state(dfuse),
 	    .status = usbsim_dfuse_get_status(dfuse),
@@ -324,15 +312,9 @@ usbsim_summary_json_dfu(UsbsimDevice *device, UsbsimDfu *dfu)
 	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
 	UsbsimDfuSummary s = {
 	    .protocol = "dfu",
+	    .counts = &stats->counts,
 	    .erases = stats->pages_erased,
-	    .bytes_programmed = stats->bytes_programmed,
-	    .bytes_uploaded = stats->bytes_uploaded,
-	    .early_polls = stats->early_polls,
-	    .blocks_out_of_sequence = stats->blocks_out_of_sequence,
 	    .manifestations = stats->manifestations,
-	    .busy_us = stats->busy_us,
-	    .reenumerations = stats->reenumerations,
-	    .faults_fired = stats->faults_fired,
 	    .mode = usbsim_dfu_get_mode(dfu),
 	    .state = usbsim_dfu_get_state(dfu),
 	    .status = usbsim_dfu_get_status(dfu),
