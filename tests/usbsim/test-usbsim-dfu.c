@@ -13,12 +13,6 @@
 #include "usbsim-dfu.h"
 #include "usbsim-model-test.h"
 
-typedef struct {
-	UsbsimDfu *dfu;
-	const UsbsimModelOps *ops;
-	gint64 now_us;
-} Fixture;
-
 static UsbsimDfu *
 make_dfu(const gchar *profile, UsbsimDfuMode mode, void (*tweak)(UsbsimDfuConfig *))
 {
