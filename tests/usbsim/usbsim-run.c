@@ -33,7 +33,6 @@ typedef struct {
 } UsbsimModel;
 
 static gboolean usbsim_verbose = FALSE;
-static UMockdevTestbed *usbsim_testbed_kept = NULL;
 
 static gboolean
 usbsim_parse_bool(const gchar *str, gboolean *value, const gchar *what, GError **error)
@@ -570,24 +569,12 @@ usbsim_run(UsbsimModel *model,
 					  : model->dfu != NULL
 					      ? usbsim_dfu_get_flash(model->dfu)
 					      : usbsim_dfuse_get_flash(model->dfuse);
-		if (!g_file_set_contents(flash_out,
-					 g_bytes_get_data(flash, NULL),
-					 g_bytes_get_size(flash),
-					 &error))
-			g_warning("cannot write flash dump: %s", error->message);
+		usbsim_harness_write_flash(flash_out, flash);
 	}
 	usbsim_device_unlock(device);
 	g_debug("%s", summary);
 	usbsim_device_remove(device);
-
-	/* let pending main loop work drop its references before the testbed goes */
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-
-	/* the testbed's own removal runs under the preload and aborts on the trapped paths:
-	 * it is kept until the process exits and its directory removed from outside */
-	usbsim_testbed_kept = g_steal_pointer(&testbed);
-	usbsim_harness_remove_tree(root_dir);
+	usbsim_harness_testbed_release(g_steal_pointer(&testbed));
 	return exit_status;
 }
 
@@ -742,20 +729,6 @@ usbsim_configure_dfu_common(
 	return TRUE;
 }
 
-/* the initial flash contents of --flash-in, none without it */
-static gboolean
-usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
-{
-	gchar *contents = NULL;
-	gsize len = 0;
-	if (flash_in == NULL)
-		return TRUE;
-	if (!g_file_get_contents(flash_in, &contents, &len, error))
-		return FALSE;
-	*bytes = g_bytes_new_take(contents, len);
-	return TRUE;
-}
-
 /* the DFU 1.1 model of a profile, as the command line configures it: the shared options and
  * its own */
 static UsbsimDfu *
@@ -818,7 +791,7 @@ usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
 		config.manifest_status = status;
 	}
 	if (!usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error) ||
-	    !usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
+	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
 		return NULL;
 	return usbsim_dfu_new(&config);
 }
@@ -876,23 +849,9 @@ usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
 	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error) ||
-	    !usbsim_read_flash_in(flash_in, &config.common.flash_in, error))
+	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
 		return NULL;
 	return usbsim_dfuse_new(&config);
-}
-
-/* the testbed and the client's temporary files stay in the build tree */
-static gboolean
-usbsim_setup_tmpdir(void)
-{
-	g_autofree gchar *tmpdir = g_strdup(
-	    g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR") : USBSIM_DEFAULT_TMPDIR);
-	if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
-		g_printerr("usbsim-run: cannot create %s: %s\n", tmpdir, g_strerror(errno));
-		return FALSE;
-	}
-	g_setenv("TMPDIR", tmpdir, TRUE);
-	return TRUE;
 }
 
 /* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
@@ -944,7 +903,7 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 	if (*error == NULL)
 		usbsim_cobs_options_apply(cobs_options, &config, error);
 	if (*error == NULL)
-		usbsim_read_flash_in(flash_in, &config.flash_in, error);
+		usbsim_harness_read_flash(flash_in, &config.flash_in, error);
 	if (*error == NULL)
 		cobs = usbsim_cobs_new(&config);
 	usbsim_cobs_config_clear(&config);
@@ -964,7 +923,7 @@ usbsim_run_model(UsbsimModel *model,
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
 	}
-	if (!usbsim_setup_tmpdir())
+	if (!usbsim_harness_setup_tmpdir())
 		return USBSIM_EXIT_SETUP;
 	return usbsim_run(model, client_argv, flash_out, trace, timeout_s);
 }
