@@ -68,6 +68,16 @@ usbsim_dfu_core_clear(UsbsimDfuCore *core)
 	usbsim_flash_log_clear(&core->log);
 }
 
+void
+usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report)
+{
+	report->counts = core->counts;
+	report->mode = core->mode;
+	report->state = core->state;
+	report->status = core->status;
+	report->log = &core->log;
+}
+
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us)
 {

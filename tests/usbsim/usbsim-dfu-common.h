@@ -95,6 +95,9 @@ usbsim_dfu_core_init(UsbsimDfuCore *core,
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
 
+/* what the core knows of a model's report: its counts, mode, state, status and flash log */
+void
+usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report);
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us);
 void

@@ -798,3 +798,13 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
 	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
 }
+
+void
+usbsim_dfu_get_report(UsbsimDfu *self, UsbsimDfuReport *report)
+{
+	usbsim_dfu_core_report(&self->core, report);
+	report->erases = self->stats.pages_erased;
+	report->manifestations = self->stats.manifestations;
+	report->runtime_version = usbsim_dfu_get_runtime_version(self);
+	usbsim_dfu_get_limits(self, &report->limits);
+}

@@ -203,6 +203,19 @@ typedef struct {
 	guint manifestations;
 } UsbsimDfuStats;
 
+/* what a DFU 1.1 or DfuSe model reports at the end of a run */
+typedef struct {
+	const UsbsimDfuCounts *counts;
+	guint erases;	      /* pages (DFU 1.1) or sectors (DfuSe) */
+	guint manifestations; /* a DfuSe device's leaves */
+	UsbsimDfuMode mode;
+	UsbsimDfuState state;
+	UsbsimDfuStatus status;
+	guint16 runtime_version;
+	const UsbsimFlashLog *log;
+	UsbsimLimits limits;
+} UsbsimDfuReport;
+
 typedef struct _UsbsimDfu UsbsimDfu;
 
 UsbsimDfu *
@@ -236,3 +249,5 @@ const UsbsimFlashLog *
 usbsim_dfu_get_flash_log(UsbsimDfu *self);
 void
 usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits);
+void
+usbsim_dfu_get_report(UsbsimDfu *self, UsbsimDfuReport *report);

@@ -1328,3 +1328,15 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
 	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
 }
+
+void
+usbsim_dfuse_get_report(UsbsimDfuse *self, UsbsimDfuReport *report)
+{
+	usbsim_dfu_core_report(&self->core, report);
+	/* a device that has left is counted where it goes */
+	report->mode = usbsim_dfuse_get_mode(self);
+	report->erases = self->stats.sectors_erased;
+	report->manifestations = self->stats.leaves;
+	report->runtime_version = usbsim_dfuse_get_runtime_version(self);
+	usbsim_dfuse_get_limits(self, &report->limits);
+}

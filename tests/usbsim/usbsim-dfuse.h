@@ -176,3 +176,5 @@ const UsbsimFlashLog *
 usbsim_dfuse_get_flash_log(UsbsimDfuse *self);
 void
 usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits);
+void
+usbsim_dfuse_get_report(UsbsimDfuse *self, UsbsimDfuReport *report);

@@ -221,34 +221,20 @@ usbsim_summary_append_flash(GString *str,
 	g_string_append_c(str, '}');
 }
 
-/* what the summary of a DFU 1.1 or DfuSe run says of its model, in the JSON's order; the DfuSe
- * model adds its mass erases and read protection */
-typedef struct {
-	const gchar *protocol;
-	gboolean is_dfuse;
-	const UsbsimDfuCounts *counts;
-	guint erases; /* pages (DFU 1.1) or sectors (DfuSe) */
-	guint mass_erases;
-	guint manifestations; /* a DfuSe device's leaves */
-	UsbsimDfuMode mode;
-	UsbsimDfuState state;
-	UsbsimDfuStatus status;
-	guint16 runtime_version;
-	gboolean read_protected;
-	const UsbsimFlashLog *log;
-	UsbsimLimits limits;
-} UsbsimDfuSummary;
-
+/* the summary of a DFU 1.1 or DfuSe run, from the model's report; a DfuSe model (@dfuse) adds
+ * its mass erases and read protection */
 static gchar *
-usbsim_summary_json_dfu_family(UsbsimDevice *device, const UsbsimDfuSummary *s)
+usbsim_summary_json_dfu(UsbsimDevice *device, const UsbsimDfuReport *report, UsbsimDfuse *dfuse)
 {
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
 
 	usbsim_summary_append_requests(str, device);
-	g_string_append_printf(str, ",\"erases\":%u", s->erases);
-	if (s->is_dfuse)
-		g_string_append_printf(str, ",\"mass_erases\":%u", s->mass_erases);
+	g_string_append_printf(str, ",\"erases\":%u", report->erases);
+	if (dfuse != NULL)
+		g_string_append_printf(str,
+				       ",\"mass_erases\":%u",
+				       usbsim_dfuse_get_stats(dfuse)->mass_erases);
 	g_string_append_printf(str,
 			       ",\"bytes_programmed\":%" G_GUINT64_FORMAT
 			       ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
@@ -257,71 +243,30 @@ usbsim_summary_json_dfu_family(UsbsimDevice *device, const UsbsimDfuSummary *s)
 			       ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
 			       ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
 			       ",\"final_status\":%d,\"runtime_version\":%u",
-			       s->counts->bytes_programmed,
-			       s->counts->bytes_uploaded,
-			       s->counts->early_polls,
-			       s->counts->blocks_out_of_sequence,
-			       s->manifestations,
-			       s->counts->busy_us / 1000.0,
+			       report->counts->bytes_programmed,
+			       report->counts->bytes_uploaded,
+			       report->counts->early_polls,
+			       report->counts->blocks_out_of_sequence,
+			       report->manifestations,
+			       report->counts->busy_us / 1000.0,
 			       dev_stats.bus_us / 1000.0,
 			       dev_stats.host_idle_us / 1000.0,
-			       s->counts->reenumerations,
+			       report->counts->reenumerations,
 			       dev_stats.usb_resets,
-			       s->counts->faults_fired,
+			       report->counts->faults_fired,
 			       dev_stats.gone ? "true" : "false",
-			       s->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
-			       s->state,
-			       s->status,
-			       s->runtime_version);
-	if (s->is_dfuse)
+			       report->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
+			       report->state,
+			       report->status,
+			       report->runtime_version);
+	if (dfuse != NULL)
 		g_string_append_printf(str,
 				       ",\"read_protected\":%s",
-				       s->read_protected ? "true" : "false");
+				       usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false");
 	g_string_append_printf(str, ",\"elapsed_ms\":%.3f", usbsim_device_elapsed_ms(device));
-	usbsim_summary_append_flash(str, device, s->log, &s->limits);
-	g_string_append_printf(str, ",\"protocol\":\"%s\"}", s->protocol);
+	usbsim_summary_append_flash(str, device, report->log, &report->limits);
+	g_string_append_printf(str, ",\"protocol\":\"%s\"}", dfuse != NULL ? "dfuse" : "dfu");
 	return g_string_free(str, FALSE);
-}
-
-static gchar *
-usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
-{
-	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
-	UsbsimDfuSummary s = {
-	    .protocol = "dfuse",
-	    .is_dfuse = TRUE,
-	    .counts = &stats->counts,
-	    .erases = stats->sectors_erased,
-	    .mass_erases = stats->mass_erases,
-	    .manifestations = stats->leaves,
-	    .mode = usbsim_dfuse_get_mode(dfuse),
-	    .state = usbsim_dfuse_get_state(dfuse),
-	    .status = usbsim_dfuse_get_status(dfuse),
-	    .runtime_version = usbsim_dfuse_get_runtime_version(dfuse),
-	    .read_protected = usbsim_dfuse_get_read_protected(dfuse),
-	    .log = usbsim_dfuse_get_flash_log(dfuse),
-	};
-	usbsim_dfuse_get_limits(dfuse, &s.limits);
-	return usbsim_summary_json_dfu_family(device, &s);
-}
-
-static gchar *
-usbsim_summary_json_dfu(UsbsimDevice *device, UsbsimDfu *dfu)
-{
-	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
-	UsbsimDfuSummary s = {
-	    .protocol = "dfu",
-	    .counts = &stats->counts,
-	    .erases = stats->pages_erased,
-	    .manifestations = stats->manifestations,
-	    .mode = usbsim_dfu_get_mode(dfu),
-	    .state = usbsim_dfu_get_state(dfu),
-	    .status = usbsim_dfu_get_status(dfu),
-	    .runtime_version = usbsim_dfu_get_runtime_version(dfu),
-	    .log = usbsim_dfu_get_flash_log(dfu),
-	};
-	usbsim_dfu_get_limits(dfu, &s.limits);
-	return usbsim_summary_json_dfu_family(device, &s);
 }
 
 static gchar *
@@ -558,11 +503,16 @@ usbsim_run(UsbsimModel *model,
 
 	/* the flash dump and the summary, then the testbed goes */
 	usbsim_device_lock(device);
-	if (model->cobs != NULL)
+	if (model->cobs != NULL) {
 		summary = usbsim_summary_json_cobs(device, model->cobs);
-	else
-		summary = model->dfu != NULL ? usbsim_summary_json_dfu(device, model->dfu)
-					     : usbsim_summary_json_dfuse(device, model->dfuse);
+	} else {
+		UsbsimDfuReport report = {0};
+		if (model->dfu != NULL)
+			usbsim_dfu_get_report(model->dfu, &report);
+		else
+			usbsim_dfuse_get_report(model->dfuse, &report);
+		summary = usbsim_summary_json_dfu(device, &report, model->dfuse);
+	}
 	usbsim_device_trace_line(device, summary);
 	if (flash_out != NULL) {
 		g_autoptr(GBytes) flash = model->cobs != NULL ? usbsim_cobs_get_flash(model->cobs)
