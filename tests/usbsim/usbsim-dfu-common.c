@@ -69,6 +69,14 @@ usbsim_dfu_core_clear(UsbsimDfuCore *core)
 }
 
 void
+usbsim_dfu_core_schedule_reenumeration(UsbsimDfuCore *core, gint64 delay_us, UsbsimDfuMode mode)
+{
+	core->reenumeration_pending = TRUE;
+	core->reenumeration_delay_us = MAX(1000, delay_us);
+	core->reenumeration_mode = mode;
+}
+
+void
 usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report)
 {
 	report->counts = core->counts;
@@ -521,9 +529,10 @@ usbsim_dfu_core_pending_reenumeration(gpointer model, gint64 *delay_us)
 		*delay_us = 1000;
 		return TRUE;
 	}
-	if (core->klass->pending_reenumeration != NULL &&
-	    core->klass->pending_reenumeration(core, delay_us))
+	if (core->reenumeration_pending) {
+		*delay_us = core->reenumeration_delay_us;
 		return TRUE;
+	}
 	if (!core->self_detach_pending)
 		return FALSE;
 	*delay_us = MAX(1000, usbsim_dfu_core_scale_us(core, USBSIM_DFU_SELF_DETACH_US));
@@ -542,8 +551,12 @@ usbsim_dfu_core_reenumerate(gpointer model, gint64 now_us)
 		usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_DFU);
 		return;
 	}
-	if (core->klass->reenumerate != NULL && core->klass->reenumerate(core))
+	if (core->reenumeration_pending) {
+		core->reenumeration_pending = FALSE;
+		core->leaving = FALSE;
+		usbsim_dfu_core_enter_mode(core, core->reenumeration_mode);
 		return;
+	}
 	if (core->self_detach_pending)
 		usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_DFU);
 }

@@ -2,9 +2,10 @@
  * What every DFU 1.1 device model shares (usbsim-dfu.c, and usbsim-dfuse.c that extends it):
  * the state and status of the DFU 1.1 state machine, GETSTATUS and GETSTATE replies, the
  * runtime mode, fault injection, the requests valid in every state, the functional
- * descriptor and the re-enumerations of detach and power loss. A model embeds a
- * UsbsimDfuCore as its first member and adds its own download, upload and manifestation
- * through the hooks of a UsbsimDfuCoreClass.
+ * descriptor, the re-enumerations of detach, power loss and the model's own, the settings and
+ * counts of both models and the report at the end of a run. A model embeds a UsbsimDfuCore as
+ * its first member and adds its own download, upload and manifestation through the hooks of a
+ * UsbsimDfuCoreClass.
  *
  * Copyright 2026 The fwupd-dfu-plugins authors
  *
@@ -40,10 +41,6 @@ typedef struct {
 	void (*getstatus_manifest_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
 	/* optional: transitions of the model's own as time passes */
 	void (*advance)(UsbsimDfuCore *core, gint64 now_us);
-	/* optional: a re-enumeration of the model's own, asked for before a detach's */
-	gboolean (*pending_reenumeration)(UsbsimDfuCore *core, gint64 *delay_us);
-	/* optional: the model re-enumerates by itself; TRUE when it did */
-	gboolean (*reenumerate)(UsbsimDfuCore *core);
 	/* optional: the device came back in a mode, after the core reset its state */
 	void (*entered_mode)(UsbsimDfuCore *core);
 	/* a USB reset in DFU mode; TRUE when the device comes back with other descriptors */
@@ -73,6 +70,11 @@ struct _UsbsimDfuCore {
 	gboolean self_detach_pending;
 	gboolean power_lost; /* off the bus, back in the bootloader with the memory as it is */
 	gboolean leaving;    /* gone on its own: answers nothing until it re-enumerates */
+	/* a re-enumeration the model asked for (usbsim_dfu_core_schedule_reenumeration()), which
+	 * comes before a detach's */
+	gboolean reenumeration_pending;
+	gint64 reenumeration_delay_us;
+	UsbsimDfuMode reenumeration_mode;
 
 	GRand *rand_poll; /* --hostile-poll-timeout random */
 	guint status_replies;
@@ -95,6 +97,9 @@ usbsim_dfu_core_init(UsbsimDfuCore *core,
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
 
+/* the model re-enumerates by itself, after @delay_us (at least 1 ms), in @mode */
+void
+usbsim_dfu_core_schedule_reenumeration(UsbsimDfuCore *core, gint64 delay_us, UsbsimDfuMode mode);
 /* what the core knows of a model's report: its counts, mode, state, status and flash log */
 void
 usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report);

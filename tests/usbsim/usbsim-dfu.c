@@ -235,9 +235,6 @@ struct _UsbsimDfu {
 
 	guint32 upload_offset;
 
-	gboolean manifest_reset_pending; /* resets itself into the application */
-	gint64 manifest_reset_delay_us;
-
 	GRand *rand;
 	UsbsimDfuStats stats;
 	gdouble *page_erase_us; /* real erase time of each page when last erased, scale 1.0 */
@@ -355,9 +352,8 @@ usbsim_dfu_scale_report_ms(UsbsimDfu *self, gdouble ms)
 static void
 usbsim_dfu_advance(UsbsimDfuCore *core, gint64 now_us)
 {
-	UsbsimDfu *self = (UsbsimDfu *)core;
 	if (core->state == USBSIM_DFU_STATE_MANIFEST && now_us >= core->busy_until_us &&
-	    !self->manifest_reset_pending)
+	    !core->reenumeration_pending)
 		core->state = USBSIM_DFU_STATE_MANIFEST_WAIT_RESET;
 }
 
@@ -547,8 +543,10 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimRep
 	self->stats.counts.busy_us += busy_us;
 	self->core.state = USBSIM_DFU_STATE_MANIFEST;
 	if (self->config.ending != USBSIM_DFU_ENDING_WAIT_RESET) {
-		self->manifest_reset_pending = TRUE;
-		self->manifest_reset_delay_us = MAX(1000, busy_us);
+		/* it resets itself into the application */
+		usbsim_dfu_core_schedule_reenumeration(&self->core,
+						       busy_us,
+						       USBSIM_DFU_MODE_RUNTIME);
 	}
 	if (self->config.ending == USBSIM_DFU_ENDING_SILENT) {
 		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
@@ -636,28 +634,6 @@ usbsim_dfu_usb_reset_dfu_mode(UsbsimDfuCore *core)
 	return FALSE;
 }
 
-/* a device that is not manifestation tolerant and resets itself into the application */
-static gboolean
-usbsim_dfu_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
-{
-	UsbsimDfu *self = (UsbsimDfu *)core;
-	if (!self->manifest_reset_pending)
-		return FALSE;
-	*delay_us = self->manifest_reset_delay_us;
-	return TRUE;
-}
-
-static gboolean
-usbsim_dfu_reenumerate(UsbsimDfuCore *core)
-{
-	UsbsimDfu *self = (UsbsimDfu *)core;
-	if (!self->manifest_reset_pending)
-		return FALSE;
-	self->manifest_reset_pending = FALSE;
-	usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_RUNTIME);
-	return TRUE;
-}
-
 static void
 usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 {
@@ -719,8 +695,6 @@ static const UsbsimDfuCoreClass usbsim_dfu_core_class = {
     .getstatus_busy = usbsim_dfu_getstatus_busy,
     .getstatus_manifest_sync = usbsim_dfu_getstatus_manifest_sync,
     .advance = usbsim_dfu_advance,
-    .pending_reenumeration = usbsim_dfu_pending_reenumeration,
-    .reenumerate = usbsim_dfu_reenumerate,
     .usb_reset_dfu_mode = usbsim_dfu_usb_reset_dfu_mode,
 };
 

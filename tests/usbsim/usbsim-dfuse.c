@@ -357,8 +357,6 @@ struct _UsbsimDfuse {
 	guint16 dnload_next_block;
 
 	/* leaving (core.leaving): the device answers nothing until it re-enumerates */
-	gint64 leave_delay_us;
-	UsbsimDfuMode mode_after_leave;
 
 	GRand *rand;
 	gdouble mass_erase_us;
@@ -561,7 +559,7 @@ UsbsimDfuMode
 usbsim_dfuse_get_mode(UsbsimDfuse *self)
 {
 	/* a device that has left is gone from the bootloader, whether or not the bus saw it */
-	return self->core.leaving ? self->mode_after_leave : self->core.mode;
+	return self->core.leaving ? self->core.reenumeration_mode : self->core.mode;
 }
 
 UsbsimDfuState
@@ -671,9 +669,11 @@ static void
 usbsim_dfuse_start_leaving(UsbsimDfuse *self, gint64 delay_us, gboolean to_app)
 {
 	self->core.leaving = TRUE;
-	self->leave_delay_us = MAX(1000, delay_us);
-	self->mode_after_leave = to_app && usbsim_dfuse_image_valid(self) ? USBSIM_DFU_MODE_RUNTIME
-									  : USBSIM_DFU_MODE_DFU;
+	usbsim_dfu_core_schedule_reenumeration(&self->core,
+					       delay_us,
+					       to_app && usbsim_dfuse_image_valid(self)
+						   ? USBSIM_DFU_MODE_RUNTIME
+						   : USBSIM_DFU_MODE_DFU);
 }
 
 static const UsbsimDfuseSector *
@@ -1147,28 +1147,6 @@ usbsim_dfuse_usb_reset_dfu_mode(UsbsimDfuCore *core)
 	return FALSE;
 }
 
-/* a leave: the device goes to the application, or comes back as the bootloader */
-static gboolean
-usbsim_dfuse_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
-{
-	UsbsimDfuse *self = (UsbsimDfuse *)core;
-	if (!core->leaving)
-		return FALSE;
-	*delay_us = self->leave_delay_us;
-	return TRUE;
-}
-
-static gboolean
-usbsim_dfuse_reenumerate(UsbsimDfuCore *core)
-{
-	UsbsimDfuse *self = (UsbsimDfuse *)core;
-	if (!core->leaving)
-		return FALSE;
-	core->leaving = FALSE;
-	usbsim_dfu_core_enter_mode(core, self->mode_after_leave);
-	return TRUE;
-}
-
 static void
 usbsim_dfuse_set_alt(gpointer model, guint8 interface, guint8 alt)
 {
@@ -1233,8 +1211,6 @@ static const UsbsimDfuCoreClass usbsim_dfuse_core_class = {
     .getstatus_sync = usbsim_dfuse_getstatus_sync,
     .getstatus_busy = usbsim_dfuse_getstatus_busy,
     .getstatus_manifest_sync = usbsim_dfuse_getstatus_manifest_sync,
-    .pending_reenumeration = usbsim_dfuse_pending_reenumeration,
-    .reenumerate = usbsim_dfuse_reenumerate,
     .entered_mode = usbsim_dfuse_entered_mode,
     .usb_reset_dfu_mode = usbsim_dfuse_usb_reset_dfu_mode,
 };
