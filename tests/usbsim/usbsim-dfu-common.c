@@ -41,6 +41,15 @@ usbsim_dfu_settings_keep(UsbsimDfuSettings *settings)
 	settings->faults = NULL;
 }
 
+/* @mode, idle: appIDLE or dfuIDLE */
+static void
+usbsim_dfu_core_set_mode(UsbsimDfuCore *core, UsbsimDfuMode mode)
+{
+	core->mode = mode;
+	core->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
+						      : USBSIM_DFU_STATE_DFU_IDLE;
+}
+
 void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
@@ -49,9 +58,7 @@ usbsim_dfu_core_init(UsbsimDfuCore *core,
 {
 	core->klass = klass;
 	core->counts = counts;
-	core->mode = settings->initial_mode;
-	core->state = core->mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-							    : USBSIM_DFU_STATE_DFU_IDLE;
+	usbsim_dfu_core_set_mode(core, settings->initial_mode);
 	core->faults = g_array_copy(settings->faults);
 	core->rand_poll = g_rand_new_with_seed(settings->seed + 2);
 	core->early_poll_stalls = settings->early_poll_stalls;
@@ -95,9 +102,7 @@ usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us)
 void
 usbsim_dfu_core_enter_mode(UsbsimDfuCore *core, UsbsimDfuMode mode)
 {
-	core->mode = mode;
-	core->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-						      : USBSIM_DFU_STATE_DFU_IDLE;
+	usbsim_dfu_core_set_mode(core, mode);
 	core->status = USBSIM_DFU_STATUS_OK;
 	core->self_detach_pending = FALSE;
 	core->counts->reenumerations++;
