@@ -29,9 +29,7 @@
 #include "fu-nordic-dfu-fuzz.h"
 
 typedef struct {
-	const guint8 *data;
-	gsize size;
-	gsize offset;
+	FuNordicDfuFuzzChunks notifications;
 	gsize chunk_size; /* data bytes a packet carries: the ATT MTU less its header */
 } FuzzLink;
 
@@ -62,18 +60,17 @@ fuzz_read(FuDevice *device,
 	  GError **error)
 {
 	FuzzLink *link = g_object_get_data(G_OBJECT(device), "fuzz-link");
+	const guint8 *notification;
 	gsize len;
 
-	if (link->offset >= link->size) {
+	/* a datagram is taken whole, whatever the receive buffer holds of it */
+	if (!fu_nordic_dfu_fuzz_next_chunk(&link->notifications, G_MAXSIZE, &notification, &len)) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no notification");
 		return FALSE;
 	}
-	len = link->data[link->offset++];
-	len = MIN(len, link->size - link->offset);
 	/* the device's receive buffer: a longer notification is cut by recv() */
 	*actual = MIN(len, MIN(bufsz, FU_NORDIC_DFU_BLE_NOTIFICATION_MAX));
-	memcpy(buf, link->data + link->offset, *actual); /* nocheck:blocked */
-	link->offset += len;
+	memcpy(buf, notification, *actual); /* nocheck:blocked */
 	if (*actual == 0) {
 		/* a zero-length datagram is what a closed socket reads as */
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND, "link lost");
@@ -104,8 +101,8 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	link.chunk_size = att_mtu - FU_NORDIC_DFU_BLE_ATT_HEADER;
 
 	device = fu_nordic_dfu_fuzz_device_new();
-	link.data = data + 3;
-	link.size = size - 3;
+	link.notifications.data = data + 3;
+	link.notifications.size = size - 3;
 	g_object_set_data(G_OBJECT(device), "fuzz-link", &link);
 	transport.device = device;
 	state.packet_size = link.chunk_size;

@@ -29,6 +29,32 @@ fu_nordic_dfu_fuzz_device_new(void)
 	return device;
 }
 
+/* what follows a target's header bytes: chunks of a length byte and that many bytes, the last
+ * one cut short where the input ends */
+typedef struct {
+	const guint8 *data;
+	gsize size;
+	gsize offset;
+} FuNordicDfuFuzzChunks;
+
+/* the next chunk, at most @max bytes of it (the rest of a longer one stays in the input);
+ * FALSE once the input has run out */
+static gboolean
+fu_nordic_dfu_fuzz_next_chunk(FuNordicDfuFuzzChunks *chunks,
+			      gsize max,
+			      const guint8 **chunk,
+			      gsize *len)
+{
+	if (chunks->offset >= chunks->size)
+		return FALSE;
+	*len = chunks->data[chunks->offset++];
+	*len = MIN(*len, chunks->size - chunks->offset);
+	*len = MIN(*len, max);
+	*chunk = chunks->data + chunks->offset;
+	chunks->offset += *len;
+	return TRUE;
+}
+
 /* the plugin's setup on @transport, then, if it succeeded and @image_size is not 0, the
  * transfer of an init packet and an image of fixed bytes with the PRN @prn, the session's
  * packets of state->packet_size (0 for what the device's MTU allows) */

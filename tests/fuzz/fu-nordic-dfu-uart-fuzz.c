@@ -25,9 +25,7 @@
 #include "fu-nordic-dfu-fuzz.h"
 
 typedef struct {
-	const guint8 *data;
-	gsize size;
-	gsize offset;
+	FuNordicDfuFuzzChunks reads;
 	guint writes;
 } FuzzPort;
 
@@ -67,19 +65,14 @@ fuzz_read(FuDevice *device,
 	  GError **error)
 {
 	FuzzPort *port = g_object_get_data(G_OBJECT(device), "fuzz-port");
-	gsize len;
+	const guint8 *bytes;
 
 	g_assert_cmpuint(timeout_ms, >, 0);
-	if (port->offset >= port->size) {
+	if (!fu_nordic_dfu_fuzz_next_chunk(&port->reads, bufsz, &bytes, actual)) {
 		g_set_error_literal(error, FWUPD_ERROR, FWUPD_ERROR_TIMED_OUT, "no reply");
 		return FALSE;
 	}
-	len = port->data[port->offset++];
-	len = MIN(len, port->size - port->offset);
-	len = MIN(len, bufsz);
-	memcpy(buf, port->data + port->offset, len); /* nocheck:blocked */
-	port->offset += len;
-	*actual = len;
+	memcpy(buf, bytes, *actual); /* nocheck:blocked */
 	return TRUE;
 }
 
@@ -99,8 +92,8 @@ LLVMFuzzerTestOneInput(const guint8 *data, gsize size)
 	device = fu_nordic_dfu_fuzz_device_new();
 	if (data[0] & 0x01)
 		fu_device_add_private_flag(device, FU_NORDIC_DFU_FLAG_NO_PING);
-	port.data = data + 1;
-	port.size = size - 1;
+	port.reads.data = data + 1;
+	port.reads.size = size - 1;
 	g_object_set_data(G_OBJECT(device), "fuzz-port", &port);
 	transport.device = device;
 

@@ -13,19 +13,13 @@
 #include "usbsim-dfu.h"
 #include "usbsim-model-test.h"
 
-typedef struct {
-	UsbsimDfu *dfu;
-	const UsbsimModelOps *ops;
-	gint64 now_us;
-} Fixture;
-
 static UsbsimDfu *
 make_dfu(const gchar *profile, UsbsimDfuMode mode, void (*tweak)(UsbsimDfuConfig *))
 {
 	UsbsimDfuConfig config;
 	UsbsimDfu *dfu;
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find(profile));
-	config.initial_mode = mode;
+	config.common.initial_mode = mode;
 	if (tweak != NULL)
 		tweak(&config);
 	dfu = usbsim_dfu_new(&config);
@@ -106,14 +100,14 @@ test_descriptors(void)
 static void
 tweak_three_alts(UsbsimDfuConfig *config)
 {
-	config->alts = 3;
+	config->common.alts = 3;
 }
 
 static void
 tweak_three_alts_every(UsbsimDfuConfig *config)
 {
-	config->alts = 3;
-	config->func_desc_every_alt = TRUE;
+	config->common.alts = 3;
+	config->common.func_desc_every_alt = TRUE;
 }
 
 static void
@@ -162,8 +156,8 @@ test_download_manifest_tolerant(void)
 
 	now_us = download(dfu, image, 1024, now_us);
 	g_assert_cmpint(stats->pages_erased, ==, 3);
-	g_assert_cmpint(stats->bytes_programmed, ==, 3000);
-	g_assert_cmpint(stats->early_polls, ==, 0);
+	g_assert_cmpint(stats->counts.bytes_programmed, ==, 3000);
+	g_assert_cmpint(stats->counts.early_polls, ==, 0);
 
 	/* zero-length download: manifestation, done at once for a tolerant device */
 	g_assert_cmpint(
@@ -220,7 +214,7 @@ test_download_manifest_wait_reset(void)
 	g_assert_cmpint(poll, ==, 10);
 	/* polled before the manifestation is over: still busy, recorded as early */
 	getstatus(dfu, now_us + 1000, USBSIM_DFU_STATE_MANIFEST, 0);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->early_polls, ==, 1);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.early_polls, ==, 1);
 	getstatus(dfu, now_us + 20000, USBSIM_DFU_STATE_MANIFEST_WAIT_RESET, 0);
 	/* anything but a status request is ignored while waiting for the reset */
 	g_assert_cmpint(
@@ -321,22 +315,22 @@ test_reported_and_real_busy_times(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 47);
 	/* erase 20..40 ms, 512 half-words at 52.5..70 us */
-	g_assert_cmpint(stats->busy_us, >=, 20000 + 26880);
-	g_assert_cmpint(stats->busy_us, <=, 40000 + 35840);
+	g_assert_cmpint(stats->counts.busy_us, >=, 20000 + 26880);
+	g_assert_cmpint(stats->counts.busy_us, <=, 40000 + 35840);
 	busy_until = usbsim_dfu_ops()->busy_until(dfu);
-	g_assert_cmpint(busy_until, ==, stats->busy_us);
+	g_assert_cmpint(busy_until, ==, stats->counts.busy_us);
 
 	/* GD32VF103: two page erases (100 ms each) and a 2 KiB block (104 ms) */
 	request_outcome(gd32, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 2048, 0);
 	g_assert_cmpint(getstatus(gd32, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 304);
-	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, >=, 2 * 50000 + 512 * 37);
-	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->busy_us, <=, 2 * 400000 + 512 * 105);
+	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->counts.busy_us, >=, 2 * 50000 + 512 * 37);
+	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->counts.busy_us, <=, 2 * 400000 + 512 * 105);
 }
 
 static void
 tweak_poll_max(UsbsimDfuConfig *config)
 {
-	config->poll = USBSIM_POLL_MAX;
+	config->common.poll = USBSIM_POLL_MAX;
 }
 
 /* a hostile poll timeout: 0xFFFFFF in every reply, the block still programmed in its time */
@@ -350,7 +344,7 @@ test_hostile_poll_timeout(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
 	g_assert_cmpint(getstatus(dfu, 1000000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0), ==, 0xFFFFFF);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.bytes_programmed, ==, 1024);
 }
 
 /* usbsim_poll_sequence_us(): the status reads and waits of a host that obeys exactly */
@@ -417,7 +411,7 @@ test_obeying_host_limit(void)
 static void
 tweak_scale(UsbsimDfuConfig *config)
 {
-	config->time_scale = 0.02;
+	config->common.time_scale = 0.02;
 }
 
 static void
@@ -431,19 +425,19 @@ test_early_poll_time_scale(void)
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	/* 47 ms at scale 0.02 is 0.94 ms, reported as 1 ms */
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 1);
-	g_assert_cmpint(stats->busy_us, >=, (20000 + 26880) / 50);
-	g_assert_cmpint(stats->busy_us, <=, (40000 + 35840) / 50);
+	g_assert_cmpint(stats->counts.busy_us, >=, (20000 + 26880) / 50);
+	g_assert_cmpint(stats->counts.busy_us, <=, (40000 + 35840) / 50);
 	/* an early poll gets the remaining time */
 	poll = getstatus(dfu, 100, USBSIM_DFU_STATE_DNBUSY, 0);
 	g_assert_cmpint(poll, >=, 1);
-	g_assert_cmpint(stats->early_polls, ==, 1);
+	g_assert_cmpint(stats->counts.early_polls, ==, 1);
 	getstatus(dfu, 10000, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 }
 
 static void
 tweak_early_stall(UsbsimDfuConfig *config)
 {
-	config->early_poll_stalls = TRUE;
+	config->common.early_poll_stalls = TRUE;
 }
 
 static void
@@ -513,6 +507,17 @@ test_invalid_requests(void)
 	g_assert_cmpint(request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 0, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
+
+	/* nor is DNLOAD allowed in dfuUPLOAD-IDLE */
+	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
+	getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0);
+	request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0);
+	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_UPLOAD_IDLE);
+	g_assert_cmpint(
+	    request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0),
+	    ==,
+	    USBSIM_OUTCOME_STALL);
+	g_assert_cmpint(usbsim_dfu_get_state(dfu), ==, USBSIM_DFU_STATE_ERROR);
 }
 
 static void
@@ -525,9 +530,9 @@ test_upload(void)
 	guint16 block = 0;
 
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	config.profile.flash_size = 4096;
-	config.flash_in = g_bytes_new(image->data, image->len);
+	config.common.flash_in = g_bytes_new(image->data, image->len);
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);
 
@@ -631,7 +636,7 @@ tweak_faults(UsbsimDfuConfig *config)
 		g_autoptr(GError) error = NULL;
 		g_assert_true(usbsim_fault_parse(specs[i], &fault, &error));
 		g_assert_no_error(error);
-		g_array_append_val(config->faults, fault);
+		g_array_append_val(config->common.faults, fault);
 	}
 }
 
@@ -661,7 +666,7 @@ test_faults(void)
 			==,
 			USBSIM_OUTCOME_OK);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_VERIFY);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.bytes_programmed, ==, 1024);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_CLRSTATUS, 0, NULL, 0, 0);
 	reply = request(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0);
 	g_assert_cmpint(reply.data->len, ==, 3);
@@ -669,7 +674,7 @@ test_faults(void)
 	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_UNPLUGGED);
-	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->faults_fired, ==, 5);
+	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->counts.faults_fired, ==, 5);
 }
 
 static void
@@ -700,7 +705,7 @@ test_address_overflow(void)
 	g_autoptr(GByteArray) image = make_image(2048);
 
 	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	config.profile.flash_size = 1024;
 	dfu = usbsim_dfu_new(&config);
 	usbsim_dfu_config_clear(&config);

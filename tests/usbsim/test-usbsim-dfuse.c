@@ -24,7 +24,7 @@ make_dfuse(const gchar *profile, Tweak tweak)
 	UsbsimDfuseConfig config;
 	UsbsimDfuse *dfuse;
 	usbsim_dfuse_config_init(&config, usbsim_dfuse_profile_find(profile));
-	config.initial_mode = USBSIM_DFU_MODE_DFU;
+	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
 	if (tweak != NULL)
 		tweak(&config);
 	dfuse = usbsim_dfuse_new(&config);
@@ -296,7 +296,7 @@ test_permissions(void)
 	/* a block that runs past the end of the flash */
 	command(f1, USBSIM_DFUSE_CMD_SET_ADDRESS, F4_FLASH + 128 * 1024 - 512, &now, 0);
 	operation(f1, 2, block, sizeof(block), &now, USBSIM_DFU_STATUS_ERR_ADDRESS);
-	g_assert_cmpint(usbsim_dfuse_get_stats(f1)->bytes_programmed, ==, 1024);
+	g_assert_cmpint(usbsim_dfuse_get_stats(f1)->counts.bytes_programmed, ==, 1024);
 
 	/* the OTP alt is writable but not erasable */
 	usbsim_dfuse_ops()->set_alt(f4, 0, 2);
@@ -390,26 +390,26 @@ test_reported_times(void)
 			USBSIM_OUTCOME_OK);
 	g_assert_cmpint(getstatus(zero, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
 	g_assert_cmpint(getstatus(zero, now + 1000, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0);
-	g_assert_cmpint(usbsim_dfuse_get_stats(zero)->early_polls, ==, 1);
+	g_assert_cmpint(usbsim_dfuse_get_stats(zero)->counts.early_polls, ==, 1);
 	getstatus(zero, now + LONG_WAIT, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 }
 
 static void
 tweak_poll_max(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_MAX;
+	config->common.poll = USBSIM_POLL_MAX;
 }
 
 static void
 tweak_poll_alternate(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_ALTERNATE;
+	config->common.poll = USBSIM_POLL_ALTERNATE;
 }
 
 static void
 tweak_poll_random(UsbsimDfuseConfig *config)
 {
-	config->poll = USBSIM_POLL_RANDOM;
+	config->common.poll = USBSIM_POLL_RANDOM;
 }
 
 /* hostile poll timeouts: the figure lies, the work takes its real time all the same */
@@ -468,7 +468,7 @@ test_short_mass_erase(void)
 	getstatus(dfuse, now, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->mass_erases, ==, 1);
 	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->sectors_erased, ==, 12);
-	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->busy_us, >=, 16000 * 1000);
+	g_assert_cmpint(usbsim_dfuse_get_stats(dfuse)->counts.busy_us, >=, 16000 * 1000);
 }
 
 static void
@@ -519,7 +519,7 @@ tweak_protected(UsbsimDfuseConfig *config)
 {
 	const guint8 image[16] = {1, 2, 3, 4};
 	config->read_protected = TRUE;
-	config->flash_in = g_bytes_new(image, sizeof(image));
+	config->common.flash_in = g_bytes_new(image, sizeof(image));
 }
 
 static void
@@ -621,7 +621,7 @@ test_gd32_silent_leave(void)
 static void
 tweak_runtime(UsbsimDfuseConfig *config)
 {
-	config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
+	config->common.initial_mode = USBSIM_DFU_MODE_RUNTIME;
 }
 
 static void

@@ -1442,6 +1442,14 @@ usbsim_cobs_parse_uint(const gchar *str, guint64 min, guint64 max, guint64 *valu
 					  NULL);
 }
 
+/* the refusal of an option's text */
+static gboolean
+usbsim_cobs_invalid(const gchar *what, const gchar *str, GError **error)
+{
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "invalid %s '%s'", what, str);
+	return FALSE;
+}
+
 /* a message index from index_min on, optionally followed by :VALUE */
 static gboolean
 usbsim_cobs_parse_index_min(const gchar *str,
@@ -1458,15 +1466,8 @@ usbsim_cobs_parse_index_min(const gchar *str,
 
 	if (!usbsim_cobs_parse_uint(parts[0], index_min, G_MAXUINT32, &tmp) ||
 	    (parts[1] == NULL && value_required) || (parts[1] != NULL && value == NULL) ||
-	    (parts[1] != NULL && !usbsim_cobs_parse_uint(parts[1], 0, value_max, value))) {
-		g_set_error(error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "invalid %s '%s'",
-			    what,
-			    str);
-		return FALSE;
-	}
+	    (parts[1] != NULL && !usbsim_cobs_parse_uint(parts[1], 0, value_max, value)))
+		return usbsim_cobs_invalid(what, str, error);
 	*index = tmp;
 	return TRUE;
 }
@@ -1491,102 +1492,133 @@ usbsim_cobs_parse_index(const gchar *str,
 					   error);
 }
 
+/* a number up to @max, when given */
+static gboolean
+usbsim_cobs_parse_number(const gchar *str,
+			 const gchar *what,
+			 guint64 max,
+			 guint32 *value,
+			 GError **error)
+{
+	guint64 tmp = 0;
+
+	if (str == NULL)
+		return TRUE;
+	if (!usbsim_cobs_parse_uint(str, 0, max, &tmp))
+		return usbsim_cobs_invalid(what, str, error);
+	*value = tmp;
+	return TRUE;
+}
+
+/* one of @names, when given: its index, the value of the enum (or gboolean) @value; a NULL
+ * name is no choice */
+static gboolean
+usbsim_cobs_parse_choice(const gchar *str,
+			 const gchar *const *names,
+			 guint n_names,
+			 const gchar *refused,
+			 gint *value,
+			 GError **error)
+{
+	if (str == NULL)
+		return TRUE;
+	for (guint i = 0; i < n_names; i++) {
+		if (names[i] != NULL && g_strcmp0(str, names[i]) == 0) {
+			*value = i;
+			return TRUE;
+		}
+	}
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, refused);
+	return FALSE;
+}
+
+/* a message index (1-based) on its own, when given */
+static gboolean
+usbsim_cobs_parse_message(const gchar *str, const gchar *what, guint *index, GError **error)
+{
+	return str == NULL || usbsim_cobs_parse_index(str, what, index, 0, NULL, FALSE, error);
+}
+
+/* a message index from 0 (power-on) on, when given: from then on, *@on */
+static gboolean
+usbsim_cobs_parse_from(const gchar *str,
+		       const gchar *what,
+		       guint *from,
+		       gboolean *on,
+		       GError **error)
+{
+	if (str == NULL)
+		return TRUE;
+	if (!usbsim_cobs_parse_index_min(str, what, 0, from, 0, NULL, FALSE, error))
+		return FALSE;
+	*on = TRUE;
+	return TRUE;
+}
+
+/* the choices are stored into enums and gbooleans as a gint */
+G_STATIC_ASSERT(sizeof(UsbsimCobsAfterBye) == sizeof(gint));
+G_STATIC_ASSERT(sizeof(UsbsimCobsAckMode) == sizeof(gint));
+G_STATIC_ASSERT(sizeof(UsbsimCobsVerifyReply) == sizeof(gint));
+
 gboolean
 usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			  UsbsimCobsConfig *config,
 			  GError **error)
 {
+	const gchar *const no_yes[] = {"no", "yes"};
+	const gchar *const ack_names[] = {
+	    [USBSIM_COBS_ACK_EACH] = "each",
+	    [USBSIM_COBS_ACK_PACK] = "pack",
+	};
+	const gchar *const verify_reply_names[] = {
+	    [USBSIM_COBS_VERIFY_REPLY_SHORT] = "short",
+	    [USBSIM_COBS_VERIFY_REPLY_LONG] = "long",
+	    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE] = "count-over-image",
+	    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH] = "count-over-flash",
+	};
+	guint32 pid = config->pid;
 	guint64 value = 0;
 
-	if (options->pid != NULL) {
-		if (!usbsim_cobs_parse_uint(options->pid, 0, 0xffff, &value)) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "invalid pid '%s'",
-				    options->pid);
-			return FALSE;
-		}
-		config->pid = value;
-	}
-	if (options->verify != NULL) {
-		if (g_strcmp0(options->verify, "yes") == 0) {
-			config->verify = TRUE;
-		} else if (g_strcmp0(options->verify, "no") == 0) {
-			config->verify = FALSE;
-		} else {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--cobs-verify must be yes or no");
-			return FALSE;
-		}
-	}
-	if (options->version_query != NULL) {
-		if (g_strcmp0(options->version_query, "yes") == 0) {
-			config->version_query = TRUE;
-		} else if (g_strcmp0(options->version_query, "no") == 0) {
-			config->version_query = FALSE;
-		} else {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--cobs-version-query must be yes or no");
-			return FALSE;
-		}
-	}
-	if (options->version_offset != NULL) {
-		if (!usbsim_cobs_parse_uint(options->version_offset, 0, G_MAXUINT32, &value)) {
-			g_set_error(error,
-				    G_IO_ERROR,
-				    G_IO_ERROR_INVALID_ARGUMENT,
-				    "invalid --cobs-version-offset '%s'",
-				    options->version_offset);
-			return FALSE;
-		}
-		config->version_offset = value;
-	}
-	if (options->after_bye != NULL) {
-		gboolean found = FALSE;
-		for (guint i = 0; i < G_N_ELEMENTS(usbsim_cobs_after_bye_names); i++) {
-			if (g_strcmp0(options->after_bye, usbsim_cobs_after_bye_names[i]) == 0) {
-				config->after_bye = i;
-				found = TRUE;
-			}
-		}
-		if (!found) {
-			g_set_error_literal(
-			    error,
-			    G_IO_ERROR,
-			    G_IO_ERROR_INVALID_ARGUMENT,
-			    "--cobs-after-bye must be stay, bootloader, app or gone");
-			return FALSE;
-		}
-	}
-	if (options->ack != NULL) {
-		if (g_strcmp0(options->ack, "each") == 0) {
-			config->ack_mode = USBSIM_COBS_ACK_EACH;
-		} else if (g_strcmp0(options->ack, "pack") == 0) {
-			config->ack_mode = USBSIM_COBS_ACK_PACK;
-		} else {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--cobs-ack must be each or pack");
-			return FALSE;
-		}
-	}
-	if (g_strcmp0(options->no_ack, "always") == 0) {
-		config->no_ack_always = TRUE;
-	} else if (options->no_ack != NULL && !usbsim_cobs_parse_index(options->no_ack,
-								       "--cobs-no-ack",
-								       &config->no_ack_message,
-								       0,
-								       NULL,
-								       FALSE,
-								       error)) {
+	if (!usbsim_cobs_parse_number(options->pid, "pid", 0xffff, &pid, error))
 		return FALSE;
-	}
+	config->pid = pid;
+	if (!usbsim_cobs_parse_choice(options->verify,
+				      no_yes,
+				      G_N_ELEMENTS(no_yes),
+				      "--cobs-verify must be yes or no",
+				      &config->verify,
+				      error) ||
+	    !usbsim_cobs_parse_choice(options->version_query,
+				      no_yes,
+				      G_N_ELEMENTS(no_yes),
+				      "--cobs-version-query must be yes or no",
+				      &config->version_query,
+				      error) ||
+	    !usbsim_cobs_parse_number(options->version_offset,
+				      "--cobs-version-offset",
+				      G_MAXUINT32,
+				      &config->version_offset,
+				      error) ||
+	    !usbsim_cobs_parse_choice(options->after_bye,
+				      usbsim_cobs_after_bye_names,
+				      G_N_ELEMENTS(usbsim_cobs_after_bye_names),
+				      "--cobs-after-bye must be stay, bootloader, app or gone",
+				      (gint *)&config->after_bye,
+				      error) ||
+	    !usbsim_cobs_parse_choice(options->ack,
+				      ack_names,
+				      G_N_ELEMENTS(ack_names),
+				      "--cobs-ack must be each or pack",
+				      (gint *)&config->ack_mode,
+				      error))
+		return FALSE;
+	if (g_strcmp0(options->no_ack, "always") == 0)
+		config->no_ack_always = TRUE;
+	else if (!usbsim_cobs_parse_message(options->no_ack,
+					    "--cobs-no-ack",
+					    &config->no_ack_message,
+					    error))
+		return FALSE;
 	if (options->wrong_ack != NULL) {
 		value = config->wrong_ack_byte;
 		if (!usbsim_cobs_parse_index(options->wrong_ack,
@@ -1610,29 +1642,18 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			return FALSE;
 		config->late_ack_ms = value;
 	}
-	if (options->garbage != NULL && !usbsim_cobs_parse_index(options->garbage,
-								 "--cobs-garbage",
-								 &config->garbage_message,
-								 0,
-								 NULL,
-								 FALSE,
-								 error))
-		return FALSE;
-	if (options->disconnect_after != NULL && !usbsim_cobs_parse_index(options->disconnect_after,
-									  "--cobs-disconnect-after",
-									  &config->disconnect_after,
-									  0,
-									  NULL,
-									  FALSE,
-									  error))
-		return FALSE;
-	if (options->corrupt_write != NULL && !usbsim_cobs_parse_index(options->corrupt_write,
-								       "--cobs-corrupt-write",
-								       &config->corrupt_chunk,
-								       0,
-								       NULL,
-								       FALSE,
-								       error))
+	if (!usbsim_cobs_parse_message(options->garbage,
+				       "--cobs-garbage",
+				       &config->garbage_message,
+				       error) ||
+	    !usbsim_cobs_parse_message(options->disconnect_after,
+				       "--cobs-disconnect-after",
+				       &config->disconnect_after,
+				       error) ||
+	    !usbsim_cobs_parse_message(options->corrupt_write,
+				       "--cobs-corrupt-write",
+				       &config->corrupt_chunk,
+				       error))
 		return FALSE;
 	if (options->unsolicited_ack != NULL) {
 		value = 1;
@@ -1648,62 +1669,29 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 		config->unsolicited_ack = TRUE;
 		config->unsolicited_ack_count = value;
 	}
-	if (options->double_ack != NULL && !usbsim_cobs_parse_index(options->double_ack,
-								    "--cobs-double-ack",
-								    &config->double_ack_message,
-								    0,
-								    NULL,
-								    FALSE,
-								    error))
+	if (!usbsim_cobs_parse_message(options->double_ack,
+				       "--cobs-double-ack",
+				       &config->double_ack_message,
+				       error) ||
+	    !usbsim_cobs_parse_from(options->ack_stream,
+				    "--cobs-ack-stream",
+				    &config->ack_stream_from,
+				    &config->ack_stream,
+				    error) ||
+	    !usbsim_cobs_parse_from(options->garbage_stream,
+				    "--cobs-garbage-stream",
+				    &config->garbage_stream_from,
+				    &config->garbage_stream,
+				    error))
 		return FALSE;
-	if (options->ack_stream != NULL) {
-		if (!usbsim_cobs_parse_index_min(options->ack_stream,
-						 "--cobs-ack-stream",
-						 0,
-						 &config->ack_stream_from,
-						 0,
-						 NULL,
-						 FALSE,
-						 error))
-			return FALSE;
-		config->ack_stream = TRUE;
-	}
-	if (options->garbage_stream != NULL) {
-		if (!usbsim_cobs_parse_index_min(options->garbage_stream,
-						 "--cobs-garbage-stream",
-						 0,
-						 &config->garbage_stream_from,
-						 0,
-						 NULL,
-						 FALSE,
-						 error))
-			return FALSE;
-		config->garbage_stream = TRUE;
-	}
 	config->split_replies = options->split_ack;
-	if (options->verify_reply != NULL) {
-		const gchar *names[] = {"short", "long", "count-over-image", "count-over-flash"};
-		const UsbsimCobsVerifyReply modes[] = {USBSIM_COBS_VERIFY_REPLY_SHORT,
-						       USBSIM_COBS_VERIFY_REPLY_LONG,
-						       USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE,
-						       USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH};
-		gboolean found = FALSE;
-		for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
-			if (g_strcmp0(options->verify_reply, names[i]) == 0) {
-				config->verify_reply = modes[i];
-				found = TRUE;
-			}
-		}
-		if (!found) {
-			g_set_error_literal(error,
-					    G_IO_ERROR,
-					    G_IO_ERROR_INVALID_ARGUMENT,
-					    "--cobs-verify-reply must be short, long, "
-					    "count-over-image or count-over-flash");
-			return FALSE;
-		}
-	}
-	return TRUE;
+	return usbsim_cobs_parse_choice(options->verify_reply,
+					verify_reply_names,
+					G_N_ELEMENTS(verify_reply_names),
+					"--cobs-verify-reply must be short, long, "
+					"count-over-image or count-over-flash",
+					(gint *)&config->verify_reply,
+					error);
 }
 
 void

@@ -12,18 +12,58 @@
 #define USBSIM_DFU_SELF_DETACH_US 20000
 
 void
-usbsim_dfu_core_init(UsbsimDfuCore *core,
-		     const UsbsimDfuCoreClass *klass,
-		     UsbsimDfuMode mode,
-		     const GArray *faults,
-		     guint32 seed)
+usbsim_dfu_settings_init(UsbsimDfuSettings *settings,
+			 UsbsimDfuMode initial_mode,
+			 guint16 bcd_device)
 {
-	core->klass = klass;
+	memset(settings, 0, sizeof(*settings));
+	settings->initial_mode = initial_mode;
+	settings->bcd_device = bcd_device;
+	settings->version_offset = 0x100;
+	settings->time_scale = 1.0;
+	settings->seed = 1;
+	settings->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
+}
+
+void
+usbsim_dfu_settings_clear(UsbsimDfuSettings *settings)
+{
+	g_clear_pointer(&settings->serial, g_free);
+	g_clear_pointer(&settings->flash_in, g_bytes_unref);
+	g_clear_pointer(&settings->faults, g_array_unref);
+}
+
+void
+usbsim_dfu_settings_keep(UsbsimDfuSettings *settings)
+{
+	settings->serial = g_strdup(settings->serial);
+	settings->flash_in = NULL;
+	settings->faults = NULL;
+}
+
+/* @mode, idle: appIDLE or dfuIDLE */
+static void
+usbsim_dfu_core_set_mode(UsbsimDfuCore *core, UsbsimDfuMode mode)
+{
 	core->mode = mode;
 	core->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
 						      : USBSIM_DFU_STATE_DFU_IDLE;
-	core->faults = g_array_copy((GArray *)faults);
-	core->rand_poll = g_rand_new_with_seed(seed + 2);
+}
+
+void
+usbsim_dfu_core_init(UsbsimDfuCore *core,
+		     const UsbsimDfuCoreClass *klass,
+		     const UsbsimDfuSettings *settings,
+		     UsbsimDfuCounts *counts)
+{
+	core->klass = klass;
+	core->counts = counts;
+	usbsim_dfu_core_set_mode(core, settings->initial_mode);
+	core->faults = g_array_copy(settings->faults);
+	core->rand_poll = g_rand_new_with_seed(settings->seed + 2);
+	core->early_poll_stalls = settings->early_poll_stalls;
+	core->poll = settings->poll;
+	core->time_scale = settings->time_scale;
 	usbsim_flash_log_init(&core->log);
 }
 
@@ -35,6 +75,24 @@ usbsim_dfu_core_clear(UsbsimDfuCore *core)
 	usbsim_flash_log_clear(&core->log);
 }
 
+void
+usbsim_dfu_core_schedule_reenumeration(UsbsimDfuCore *core, gint64 delay_us, UsbsimDfuMode mode)
+{
+	core->reenumeration_pending = TRUE;
+	core->reenumeration_delay_us = MAX(1000, delay_us);
+	core->reenumeration_mode = mode;
+}
+
+void
+usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report)
+{
+	report->counts = core->counts;
+	report->mode = core->mode;
+	report->state = core->state;
+	report->status = core->status;
+	report->log = &core->log;
+}
+
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us)
 {
@@ -44,12 +102,10 @@ usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us)
 void
 usbsim_dfu_core_enter_mode(UsbsimDfuCore *core, UsbsimDfuMode mode)
 {
-	core->mode = mode;
-	core->state = mode == USBSIM_DFU_MODE_RUNTIME ? USBSIM_DFU_STATE_APP_IDLE
-						      : USBSIM_DFU_STATE_DFU_IDLE;
+	usbsim_dfu_core_set_mode(core, mode);
 	core->status = USBSIM_DFU_STATUS_OK;
 	core->self_detach_pending = FALSE;
-	(*core->reenumerations)++;
+	core->counts->reenumerations++;
 	if (core->klass->entered_mode != NULL)
 		core->klass->entered_mode(core);
 }
@@ -92,7 +148,7 @@ usbsim_dfu_core_stall_error(UsbsimDfuCore *core, UsbsimDfuStatus status, UsbsimR
 void
 usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply)
 {
-	(*core->early_polls)++;
+	core->counts->early_polls++;
 	reply->early = TRUE;
 }
 
@@ -158,16 +214,18 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 const UsbsimDfuIds *ids,
 			 guint16 bcd_device,
 			 GPtrArray *names,
-			 gboolean func_desc_every_alt,
+			 const UsbsimDfuSettings *settings,
 			 GByteArray *functional)
 {
-	UsbsimDescription *desc;
-	UsbsimInterface *iface;
+	gboolean runtime = core->mode == USBSIM_DFU_MODE_RUNTIME;
+	UsbsimDescription *desc =
+	    usbsim_description_new(ids->vid, runtime ? ids->runtime_pid : ids->dfu_pid, bcd_device);
+	UsbsimInterface *iface = usbsim_description_add_interface(desc);
 	UsbsimAltSetting *alt;
 
-	if (core->mode == USBSIM_DFU_MODE_RUNTIME) {
-		desc = usbsim_description_new(ids->vid, ids->runtime_pid, bcd_device);
-		iface = usbsim_description_add_interface(desc);
+	desc->serial = g_strdup(settings->serial);
+	desc->class_descriptor_request_stalls = settings->stall_functional_request;
+	if (runtime) {
 		usbsim_interface_add_alt(iface, 0xff, 0x00, 0x00, g_ptr_array_index(names, 0));
 		if (core->app_has_dfu) {
 			iface = usbsim_description_add_interface(desc);
@@ -180,15 +238,13 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 		}
 		return desc;
 	}
-	desc = usbsim_description_new(ids->vid, ids->dfu_pid, bcd_device);
-	iface = usbsim_description_add_interface(desc);
 	for (guint i = 0; i < names->len; i++) {
 		alt =
 		    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, g_ptr_array_index(names, i));
-		if (func_desc_every_alt)
+		if (settings->func_desc_every_alt)
 			g_byte_array_append(alt->extra, functional->data, functional->len);
 	}
-	if (!func_desc_every_alt)
+	if (!settings->func_desc_every_alt)
 		g_byte_array_append(iface->trailer, functional->data, functional->len);
 	return desc;
 }
@@ -260,12 +316,15 @@ usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
 	switch (core->state) {
 	case USBSIM_DFU_STATE_DFU_IDLE:
 	case USBSIM_DFU_STATE_DNLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_DNLOAD) {
+	case USBSIM_DFU_STATE_UPLOAD_IDLE:
+		/* a download does not turn into an upload, nor the other way round */
+		if (request == USBSIM_DFU_REQUEST_DNLOAD &&
+		    core->state != USBSIM_DFU_STATE_UPLOAD_IDLE) {
 			klass->dnload(core, setup, data, len, reply);
 			return;
 		}
 		if (request == USBSIM_DFU_REQUEST_UPLOAD &&
-		    core->state == USBSIM_DFU_STATE_DFU_IDLE) {
+		    core->state != USBSIM_DFU_STATE_DNLOAD_IDLE) {
 			klass->upload(core, setup, reply);
 			return;
 		}
@@ -299,16 +358,6 @@ usbsim_dfu_core_request_dfu_mode(UsbsimDfuCore *core,
 		if (!usbsim_dfu_core_answer_query(core, request, reply))
 			reply->outcome = USBSIM_OUTCOME_STALL;
 		return;
-	case USBSIM_DFU_STATE_UPLOAD_IDLE:
-		if (request == USBSIM_DFU_REQUEST_UPLOAD) {
-			klass->upload(core, setup, reply);
-			return;
-		}
-		if (request == USBSIM_DFU_REQUEST_ABORT) {
-			core->state = USBSIM_DFU_STATE_DFU_IDLE;
-			return;
-		}
-		break;
 	default:
 		break;
 	}
@@ -331,7 +380,7 @@ usbsim_dfu_core_find_fault(UsbsimDfuCore *core, guint8 request)
 		const UsbsimFault *fault = &g_array_index(core->faults, UsbsimFault, i);
 		if (fault->request == USBSIM_DFU_REQUEST_ANY && fault->count == core->requests_any)
 			return fault;
-		if (fault->request == request && fault->count == core->requests[request])
+		if (fault->request == request && fault->count == core->counts->requests[request])
 			return fault;
 	}
 	return NULL;
@@ -374,7 +423,7 @@ usbsim_dfu_core_control(gpointer model,
 	}
 	reply->name = usbsim_dfu_request_to_string(setup->request);
 	reply->is_status_poll = setup->request == USBSIM_DFU_REQUEST_GETSTATUS;
-	core->requests[setup->request]++;
+	core->counts->requests[setup->request]++;
 	core->requests_any++;
 	if (core->leaving || core->power_lost) {
 		/* gone by itself, or without power: nothing answers any more */
@@ -394,7 +443,7 @@ usbsim_dfu_core_control(gpointer model,
 	data = g_memdup2(data_out, data_len);
 	fault = usbsim_dfu_core_find_fault(core, setup->request);
 	if (fault != NULL) {
-		(*core->faults_fired)++;
+		core->counts->faults_fired++;
 		switch (fault->kind) {
 		case USBSIM_FAULT_STALL:
 			reply->outcome = USBSIM_OUTCOME_STALL;
@@ -463,7 +512,7 @@ usbsim_dfu_core_usb_reset(gpointer model, gint64 now_us)
 {
 	UsbsimDfuCore *core = model;
 
-	(*core->usb_resets)++;
+	core->counts->usb_resets++;
 	usbsim_dfu_core_advance(core, now_us);
 	if (core->leaving)
 		return FALSE;
@@ -485,9 +534,10 @@ usbsim_dfu_core_pending_reenumeration(gpointer model, gint64 *delay_us)
 		*delay_us = 1000;
 		return TRUE;
 	}
-	if (core->klass->pending_reenumeration != NULL &&
-	    core->klass->pending_reenumeration(core, delay_us))
+	if (core->reenumeration_pending) {
+		*delay_us = core->reenumeration_delay_us;
 		return TRUE;
+	}
 	if (!core->self_detach_pending)
 		return FALSE;
 	*delay_us = MAX(1000, usbsim_dfu_core_scale_us(core, USBSIM_DFU_SELF_DETACH_US));
@@ -506,8 +556,12 @@ usbsim_dfu_core_reenumerate(gpointer model, gint64 now_us)
 		usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_DFU);
 		return;
 	}
-	if (core->klass->reenumerate != NULL && core->klass->reenumerate(core))
+	if (core->reenumeration_pending) {
+		core->reenumeration_pending = FALSE;
+		core->leaving = FALSE;
+		usbsim_dfu_core_enter_mode(core, core->reenumeration_mode);
 		return;
+	}
 	if (core->self_detach_pending)
 		usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_DFU);
 }

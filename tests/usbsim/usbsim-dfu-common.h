@@ -2,9 +2,10 @@
  * What every DFU 1.1 device model shares (usbsim-dfu.c, and usbsim-dfuse.c that extends it):
  * the state and status of the DFU 1.1 state machine, GETSTATUS and GETSTATE replies, the
  * runtime mode, fault injection, the requests valid in every state, the functional
- * descriptor and the re-enumerations of detach and power loss. A model embeds a
- * UsbsimDfuCore as its first member and adds its own download, upload and manifestation
- * through the hooks of a UsbsimDfuCoreClass.
+ * descriptor, the re-enumerations of detach, power loss and the model's own, the settings and
+ * counts of both models and the report at the end of a run. A model embeds a UsbsimDfuCore as
+ * its first member and adds its own download, upload and manifestation through the hooks of a
+ * UsbsimDfuCoreClass.
  *
  * Copyright 2026 The fwupd-dfu-plugins authors
  *
@@ -40,10 +41,6 @@ typedef struct {
 	void (*getstatus_manifest_sync)(UsbsimDfuCore *core, gint64 now_us, UsbsimReply *reply);
 	/* optional: transitions of the model's own as time passes */
 	void (*advance)(UsbsimDfuCore *core, gint64 now_us);
-	/* optional: a re-enumeration of the model's own, asked for before a detach's */
-	gboolean (*pending_reenumeration)(UsbsimDfuCore *core, gint64 *delay_us);
-	/* optional: the model re-enumerates by itself; TRUE when it did */
-	gboolean (*reenumerate)(UsbsimDfuCore *core);
 	/* optional: the device came back in a mode, after the core reset its state */
 	void (*entered_mode)(UsbsimDfuCore *core);
 	/* a USB reset in DFU mode; TRUE when the device comes back with other descriptors */
@@ -65,12 +62,7 @@ struct _UsbsimDfuCore {
 	gdouble time_scale;
 	GArray *faults; /* of UsbsimFault, owned */
 
-	/* the model's counters, in its own stats */
-	guint *requests;
-	guint *faults_fired;
-	guint *early_polls;
-	guint *reenumerations;
-	guint *usb_resets;
+	UsbsimDfuCounts *counts; /* in the model's own stats */
 
 	UsbsimDfuStatus pending_status; /* a status fault for the operation in progress */
 	gint64 busy_until_us;
@@ -78,6 +70,11 @@ struct _UsbsimDfuCore {
 	gboolean self_detach_pending;
 	gboolean power_lost; /* off the bus, back in the bootloader with the memory as it is */
 	gboolean leaving;    /* gone on its own: answers nothing until it re-enumerates */
+	/* a re-enumeration the model asked for (usbsim_dfu_core_schedule_reenumeration()), which
+	 * comes before a detach's */
+	gboolean reenumeration_pending;
+	gint64 reenumeration_delay_us;
+	UsbsimDfuMode reenumeration_mode;
 
 	GRand *rand_poll; /* --hostile-poll-timeout random */
 	guint status_replies;
@@ -85,25 +82,27 @@ struct _UsbsimDfuCore {
 	UsbsimFlashLog log;
 };
 
+/* a model's copy of its configuration's settings: its own serial, no initial flash or faults
+ * (the core keeps a copy of those) */
+void
+usbsim_dfu_settings_keep(UsbsimDfuSettings *settings);
+
+/* the core in the initial mode, with the faults, seed, poll behaviour and time scale of
+ * @settings, counting into @counts */
 void
 usbsim_dfu_core_init(UsbsimDfuCore *core,
 		     const UsbsimDfuCoreClass *klass,
-		     UsbsimDfuMode mode,
-		     const GArray *faults,
-		     guint32 seed);
+		     const UsbsimDfuSettings *settings,
+		     UsbsimDfuCounts *counts);
 void
 usbsim_dfu_core_clear(UsbsimDfuCore *core);
 
-/* points the core's counters into a model's stats, a UsbsimDfuStats or UsbsimDfuseStats */
-#define usbsim_dfu_core_bind_stats(core, stats)                                                    \
-	do {                                                                                       \
-		(core)->requests = (stats)->requests;                                              \
-		(core)->faults_fired = &(stats)->faults_fired;                                     \
-		(core)->early_polls = &(stats)->early_polls;                                       \
-		(core)->reenumerations = &(stats)->reenumerations;                                 \
-		(core)->usb_resets = &(stats)->usb_resets;                                         \
-	} while (0)
-
+/* the model re-enumerates by itself, after @delay_us (at least 1 ms), in @mode */
+void
+usbsim_dfu_core_schedule_reenumeration(UsbsimDfuCore *core, gint64 delay_us, UsbsimDfuMode mode);
+/* what the core knows of a model's report: its counts, mode, state, status and flash log */
+void
+usbsim_dfu_core_report(UsbsimDfuCore *core, UsbsimDfuReport *report);
 gint64
 usbsim_dfu_core_scale_us(UsbsimDfuCore *core, gdouble us);
 void
@@ -127,7 +126,7 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 const UsbsimDfuIds *ids,
 			 guint16 bcd_device,
 			 GPtrArray *names,
-			 gboolean func_desc_every_alt,
+			 const UsbsimDfuSettings *settings,
 			 GByteArray *functional);
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);

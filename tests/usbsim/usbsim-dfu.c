@@ -75,29 +75,22 @@ usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile)
 {
 	memset(config, 0, sizeof(*config));
 	config->profile = *profile;
-	config->initial_mode = USBSIM_DFU_MODE_RUNTIME;
-	config->bcd_device = 0x0100;
-	config->serial = g_strdup("USBSIM0001");
+	usbsim_dfu_settings_init(&config->common, USBSIM_DFU_MODE_RUNTIME, 0x0100);
+	config->common.serial = g_strdup("USBSIM0001");
+	config->common.alts = 1;
 	config->manifest_tolerant = TRUE;
 	config->ending = USBSIM_DFU_ENDING_WAIT_RESET;
 	config->app_has_dfu = TRUE;
 	config->will_detach = FALSE;
 	config->can_upload = TRUE;
 	config->can_download = TRUE;
-	config->alts = 1;
-	config->version_offset = 0x100;
 	config->detach_timeout_ms = 1000;
-	config->time_scale = 1.0;
-	config->seed = 1;
-	config->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
 }
 
 void
 usbsim_dfu_config_clear(UsbsimDfuConfig *config)
 {
-	g_clear_pointer(&config->serial, g_free);
-	g_clear_pointer(&config->flash_in, g_bytes_unref);
-	g_clear_pointer(&config->faults, g_array_unref);
+	usbsim_dfu_settings_clear(&config->common);
 }
 
 static const gchar *usbsim_dfu_request_names[] =
@@ -242,9 +235,6 @@ struct _UsbsimDfu {
 
 	guint32 upload_offset;
 
-	gboolean manifest_reset_pending; /* resets itself into the application */
-	gint64 manifest_reset_delay_us;
-
 	GRand *rand;
 	UsbsimDfuStats stats;
 	gdouble *page_erase_us; /* real erase time of each page when last erased, scale 1.0 */
@@ -267,20 +257,18 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	const UsbsimDfuProfile *profile = &config->profile;
 
 	self->config = *config;
-	self->config.serial = g_strdup(config->serial);
-	self->config.flash_in = NULL;
-	self->config.faults = NULL;
+	usbsim_dfu_settings_keep(&self->config.common);
 	self->flash = g_malloc(profile->flash_size);
 	memset(self->flash, 0xff, profile->flash_size);
-	if (config->flash_in != NULL) {
+	if (config->common.flash_in != NULL) {
 		gsize len = 0;
-		const guint8 *data = g_bytes_get_data(config->flash_in, &len);
+		const guint8 *data = g_bytes_get_data(config->common.flash_in, &len);
 		memcpy(self->flash, data, MIN(len, profile->flash_size));
 	}
 	self->page_erased = g_new0(gboolean, usbsim_dfu_page_count(self));
 	self->page_erase_us = g_new0(gdouble, usbsim_dfu_page_count(self));
 	self->pending_block = g_byte_array_new();
-	self->rand = g_rand_new_with_seed(config->seed);
+	self->rand = g_rand_new_with_seed(config->common.seed);
 
 	/* an application is present when the start of the flash holds anything */
 	for (guint i = 0; i < MIN(16u, profile->flash_size); i++) {
@@ -289,16 +277,11 @@ usbsim_dfu_new(const UsbsimDfuConfig *config)
 	}
 	usbsim_dfu_core_init(&self->core,
 			     &usbsim_dfu_core_class,
-			     config->initial_mode,
-			     config->faults,
-			     config->seed);
+			     &config->common,
+			     &self->stats.counts);
 	self->core.app_has_dfu = config->app_has_dfu;
 	self->core.will_detach = config->will_detach;
 	self->core.detach_timeout_ms = config->detach_timeout_ms;
-	self->core.early_poll_stalls = config->early_poll_stalls;
-	self->core.poll = config->poll;
-	self->core.time_scale = config->time_scale;
-	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
@@ -306,7 +289,7 @@ void
 usbsim_dfu_free(UsbsimDfu *self)
 {
 	usbsim_dfu_core_clear(&self->core);
-	g_free(self->config.serial);
+	usbsim_dfu_settings_clear(&self->config.common);
 	g_free(self->flash);
 	g_free(self->page_erased);
 	g_free(self->page_erase_us);
@@ -351,15 +334,15 @@ usbsim_dfu_get_runtime_version(UsbsimDfu *self)
 {
 	return usbsim_dfu_core_read_version(self->flash,
 					    self->config.profile.flash_size,
-					    self->config.version_offset,
-					    self->config.bcd_device);
+					    self->config.common.version_offset,
+					    self->config.common.bcd_device);
 }
 
 /* reported times shrink with the scale but a non-zero figure never reads as zero */
 static guint32
 usbsim_dfu_scale_report_ms(UsbsimDfu *self, gdouble ms)
 {
-	gdouble scaled = ms * self->config.time_scale;
+	gdouble scaled = ms * self->config.common.time_scale;
 	if (ms <= 0)
 		return 0;
 	return MAX(1, (guint32)ceil(scaled));
@@ -369,9 +352,8 @@ usbsim_dfu_scale_report_ms(UsbsimDfu *self, gdouble ms)
 static void
 usbsim_dfu_advance(UsbsimDfuCore *core, gint64 now_us)
 {
-	UsbsimDfu *self = (UsbsimDfu *)core;
 	if (core->state == USBSIM_DFU_STATE_MANIFEST && now_us >= core->busy_until_us &&
-	    !self->manifest_reset_pending)
+	    !core->reenumeration_pending)
 		core->state = USBSIM_DFU_STATE_MANIFEST_WAIT_RESET;
 }
 
@@ -400,7 +382,7 @@ usbsim_dfu_accept_block(UsbsimDfu *self,
 			UsbsimReply *reply)
 {
 	if (setup->value != self->dnload_next_block)
-		self->stats.blocks_out_of_sequence++;
+		self->stats.counts.blocks_out_of_sequence++;
 	self->dnload_next_block = setup->value + 1;
 	g_byte_array_set_size(self->pending_block, 0);
 	g_byte_array_append(self->pending_block, data, len);
@@ -477,7 +459,7 @@ usbsim_dfu_write_block(UsbsimDfu *self, gint64 *busy_us, gdouble *report_ms)
 			       len);
 
 	self->dnload_offset += len;
-	self->stats.bytes_programmed += len;
+	self->stats.counts.bytes_programmed += len;
 	*busy_us = usbsim_dfu_core_scale_us(&self->core, busy);
 	*report_ms = report;
 	return USBSIM_DFU_STATUS_OK;
@@ -511,7 +493,7 @@ usbsim_dfu_getstatus_dnload_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimReply
 	/* programmed: the next GETSTATUS once the device is no longer busy ends the block */
 	self->block_done = TRUE;
 	self->core.busy_until_us = now_us + busy_us;
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	self->core.state = USBSIM_DFU_STATE_DNBUSY;
 	usbsim_dfu_core_answer_status(&self->core,
 				      usbsim_dfu_scale_report_ms(self, report_ms),
@@ -558,11 +540,13 @@ usbsim_dfu_getstatus_manifest_sync(UsbsimDfuCore *core, gint64 now_us, UsbsimRep
 	}
 	busy_us = usbsim_dfu_core_scale_us(&self->core, profile->manifest_ms * 1000.0);
 	self->core.busy_until_us = now_us + busy_us;
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	self->core.state = USBSIM_DFU_STATE_MANIFEST;
 	if (self->config.ending != USBSIM_DFU_ENDING_WAIT_RESET) {
-		self->manifest_reset_pending = TRUE;
-		self->manifest_reset_delay_us = MAX(1000, busy_us);
+		/* it resets itself into the application */
+		usbsim_dfu_core_schedule_reenumeration(&self->core,
+						       busy_us,
+						       USBSIM_DFU_MODE_RUNTIME);
 	}
 	if (self->config.ending == USBSIM_DFU_ENDING_SILENT) {
 		reply->outcome = USBSIM_OUTCOME_TIMEOUT;
@@ -581,7 +565,7 @@ usbsim_dfu_upload(UsbsimDfu *self, const UsbsimSetup *setup, UsbsimReply *reply)
 
 	g_byte_array_append(reply->data, self->flash + self->upload_offset, len);
 	self->upload_offset += len;
-	self->stats.bytes_uploaded += len;
+	self->stats.counts.bytes_uploaded += len;
 
 	/* a short frame ends the upload */
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
@@ -650,28 +634,6 @@ usbsim_dfu_usb_reset_dfu_mode(UsbsimDfuCore *core)
 	return FALSE;
 }
 
-/* a device that is not manifestation tolerant and resets itself into the application */
-static gboolean
-usbsim_dfu_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
-{
-	UsbsimDfu *self = (UsbsimDfu *)core;
-	if (!self->manifest_reset_pending)
-		return FALSE;
-	*delay_us = self->manifest_reset_delay_us;
-	return TRUE;
-}
-
-static gboolean
-usbsim_dfu_reenumerate(UsbsimDfuCore *core)
-{
-	UsbsimDfu *self = (UsbsimDfu *)core;
-	if (!self->manifest_reset_pending)
-		return FALSE;
-	self->manifest_reset_pending = FALSE;
-	usbsim_dfu_core_enter_mode(core, USBSIM_DFU_MODE_RUNTIME);
-	return TRUE;
-}
-
 static void
 usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 {
@@ -699,14 +661,14 @@ usbsim_dfu_describe(gpointer model)
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	guint16 bcd_device = self->config.bcd_device;
+	guint16 bcd_device = self->config.common.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		bcd_device = usbsim_dfu_get_runtime_version(self);
 		g_ptr_array_add(names, g_strdup("usbsim application"));
 		g_ptr_array_add(names, g_strdup("usbsim DFU runtime"));
 	} else {
-		for (guint i = 0; i < MAX(self->config.alts, 1u); i++) {
+		for (guint i = 0; i < MAX(self->config.common.alts, 1u); i++) {
 			g_ptr_array_add(names,
 					g_strdup_printf("usbsim flash %u KiB alt %u",
 							profile->flash_size / 1024,
@@ -718,12 +680,10 @@ usbsim_dfu_describe(gpointer model)
 					&profile->ids,
 					bcd_device,
 					names,
-					self->config.func_desc_every_alt,
+					&self->config.common,
 					functional);
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
-	desc->serial = g_strdup(self->config.serial);
-	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }
@@ -735,8 +695,6 @@ static const UsbsimDfuCoreClass usbsim_dfu_core_class = {
     .getstatus_busy = usbsim_dfu_getstatus_busy,
     .getstatus_manifest_sync = usbsim_dfu_getstatus_manifest_sync,
     .advance = usbsim_dfu_advance,
-    .pending_reenumeration = usbsim_dfu_pending_reenumeration,
-    .reenumerate = usbsim_dfu_reenumerate,
     .usb_reset_dfu_mode = usbsim_dfu_usb_reset_dfu_mode,
 };
 
@@ -776,8 +734,8 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 	gdouble spec = 0;
 	gdouble obeying = 0;
 
-	if (self->stats.bytes_programmed > 0)
-		per_byte_us = self->program_us / self->stats.bytes_programmed;
+	if (self->stats.counts.bytes_programmed > 0)
+		per_byte_us = self->program_us / self->stats.counts.bytes_programmed;
 	for (guint i = 0; i < self->core.log.written->len; i++) {
 		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);
 		for (guint32 off = 0; off < range->size; off += profile->transfer_size) {
@@ -810,7 +768,17 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us + manifest_us;
 		obeying += usbsim_bus_cost_us(0) + status_us + manifest_us;
 	}
-	limits->physical_ms = physical * self->config.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
+}
+
+void
+usbsim_dfu_get_report(UsbsimDfu *self, UsbsimDfuReport *report)
+{
+	usbsim_dfu_core_report(&self->core, report);
+	report->erases = self->stats.pages_erased;
+	report->manifestations = self->stats.manifestations;
+	report->runtime_version = usbsim_dfu_get_runtime_version(self);
+	usbsim_dfu_get_limits(self, &report->limits);
 }

@@ -137,11 +137,34 @@ typedef enum {
 guint32
 usbsim_poll_reported(UsbsimPoll poll, guint n, GRand *rand, guint32 poll_ms);
 
+/* what the configuration of every DFU model holds, the DfuSe model's too */
 typedef struct {
-	UsbsimDfuProfile profile; /* with the command line overrides applied */
 	UsbsimDfuMode initial_mode;
 	guint16 bcd_device; /* bootloader version and runtime version without an image one */
 	gchar *serial;
+	guint alts; /* DFU mode alt settings; for DfuSe the first N memories, 0 all of them */
+	gboolean func_desc_every_alt;
+	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
+	guint32 version_offset;		   /* DfuSe: from the start of the application */
+	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
+	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
+	gdouble time_scale;
+	guint32 seed;
+	GBytes *flash_in; /* initial contents of the (internal) flash, or NULL for erased */
+	GArray *faults;	  /* of UsbsimFault */
+} UsbsimDfuSettings;
+
+/* the defaults both models share: the version at 0x100, time scale 1.0, seed 1, no faults */
+void
+usbsim_dfu_settings_init(UsbsimDfuSettings *settings,
+			 UsbsimDfuMode initial_mode,
+			 guint16 bcd_device);
+void
+usbsim_dfu_settings_clear(UsbsimDfuSettings *settings);
+
+typedef struct {
+	UsbsimDfuProfile profile; /* with the command line overrides applied */
+	UsbsimDfuSettings common;
 	gboolean manifest_tolerant;
 	UsbsimDfuEnding ending; /* when not manifestation tolerant */
 	gboolean app_has_dfu;	/* the application has a DFU runtime interface */
@@ -150,29 +173,20 @@ typedef struct {
 	gboolean will_detach;
 	gboolean can_upload;
 	gboolean can_download;
-	guint alts;
-	gboolean func_desc_every_alt;
-	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
-	guint32 version_offset;
-	gboolean early_poll_stalls; /* a status poll while busy stalls instead of answering */
-	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
 	guint16 detach_timeout_ms;
-	gdouble time_scale;
-	guint32 seed;
-	GBytes *flash_in; /* initial contents, or NULL for erased */
-	GArray *faults;	  /* of UsbsimFault */
 } UsbsimDfuConfig;
 
 void
 usbsim_dfu_config_init(UsbsimDfuConfig *config, const UsbsimDfuProfile *profile);
 void
 usbsim_dfu_config_clear(UsbsimDfuConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimDfuConfig, usbsim_dfu_config_clear)
 gboolean
 usbsim_fault_parse(const gchar *spec, UsbsimFault *fault, GError **error);
 
+/* what every DFU model counts, the DfuSe model too */
 typedef struct {
 	guint requests[USBSIM_DFU_REQUEST_LAST];
-	guint pages_erased;
 	guint64 bytes_programmed;
 	guint64 bytes_uploaded;
 	guint early_polls;
@@ -181,8 +195,26 @@ typedef struct {
 	guint reenumerations;
 	guint usb_resets;
 	guint faults_fired;
+} UsbsimDfuCounts;
+
+typedef struct {
+	UsbsimDfuCounts counts;
+	guint pages_erased;
 	guint manifestations;
 } UsbsimDfuStats;
+
+/* what a DFU 1.1 or DfuSe model reports at the end of a run */
+typedef struct {
+	const UsbsimDfuCounts *counts;
+	guint erases;	      /* pages (DFU 1.1) or sectors (DfuSe) */
+	guint manifestations; /* a DfuSe device's leaves */
+	UsbsimDfuMode mode;
+	UsbsimDfuState state;
+	UsbsimDfuStatus status;
+	guint16 runtime_version;
+	const UsbsimFlashLog *log;
+	UsbsimLimits limits;
+} UsbsimDfuReport;
 
 typedef struct _UsbsimDfu UsbsimDfu;
 
@@ -217,3 +249,5 @@ const UsbsimFlashLog *
 usbsim_dfu_get_flash_log(UsbsimDfu *self);
 void
 usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits);
+void
+usbsim_dfu_get_report(UsbsimDfu *self, UsbsimDfuReport *report);

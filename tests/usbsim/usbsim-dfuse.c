@@ -205,20 +205,13 @@ usbsim_dfuse_config_init(UsbsimDfuseConfig *config, const UsbsimDfuseProfile *pr
 {
 	memset(config, 0, sizeof(*config));
 	config->profile = *profile;
-	config->initial_mode = profile->default_mode;
-	config->bcd_device = profile->bcd_bootloader;
-	config->version_offset = 0x100;
-	config->time_scale = 1.0;
-	config->seed = 1;
-	config->faults = g_array_new(FALSE, TRUE, sizeof(UsbsimFault));
+	usbsim_dfu_settings_init(&config->common, profile->default_mode, profile->bcd_bootloader);
 }
 
 void
 usbsim_dfuse_config_clear(UsbsimDfuseConfig *config)
 {
-	g_clear_pointer(&config->serial, g_free);
-	g_clear_pointer(&config->flash_in, g_bytes_unref);
-	g_clear_pointer(&config->faults, g_array_unref);
+	usbsim_dfu_settings_clear(&config->common);
 }
 
 /* the flash must end on a sector boundary of the part's geometry, past the bootloader */
@@ -364,8 +357,6 @@ struct _UsbsimDfuse {
 	guint16 dnload_next_block;
 
 	/* leaving (core.leaving): the device answers nothing until it re-enumerates */
-	gint64 leave_delay_us;
-	UsbsimDfuMode mode_after_leave;
 
 	GRand *rand;
 	gdouble mass_erase_us;
@@ -378,7 +369,7 @@ usbsim_dfuse_scale_report_ms(UsbsimDfuse *self, guint32 ms)
 {
 	if (ms == 0 || self->config.zero_poll_timeout)
 		return 0;
-	return MAX(1, (guint32)ceil(ms * self->config.time_scale));
+	return MAX(1, (guint32)ceil(ms * self->config.common.time_scale));
 }
 
 static UsbsimDfuseRegion *
@@ -507,18 +498,16 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 {
 	UsbsimDfuse *self = g_new0(UsbsimDfuse, 1);
 	const UsbsimDfuseProfile *profile = &config->profile;
-	g_autoptr(GRand) rand_erase = g_rand_new_with_seed(config->seed);
+	g_autoptr(GRand) rand_erase = g_rand_new_with_seed(config->common.seed);
 	UsbsimDfuseRegion *flash;
 	guint alts;
 
 	self->config = *config;
-	self->config.serial = config->serial != NULL ? g_strdup(config->serial) : NULL;
-	self->config.flash_in = NULL;
-	self->config.faults = NULL;
-	if (self->config.serial == NULL && profile->serial != NULL)
-		self->config.serial = g_strdup(profile->serial);
-	if (self->config.serial == NULL && profile->serial_8bit) {
-		self->config.serial =
+	usbsim_dfu_settings_keep(&self->config.common);
+	if (self->config.common.serial == NULL && profile->serial != NULL)
+		self->config.common.serial = g_strdup(profile->serial);
+	if (self->config.common.serial == NULL && profile->serial_8bit) {
+		self->config.common.serial =
 		    g_strdup_printf("3C%cJ", usbsim_dfuse_gd32_size_letter(profile->flash_size));
 	}
 
@@ -527,18 +516,19 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	g_ptr_array_add(self->regions, flash);
 	for (guint i = 0; i < USBSIM_DFUSE_MAX_ALTS && profile->extra_alts[i].layout != NULL; i++)
 		g_ptr_array_add(self->regions, usbsim_dfuse_extra_region(&profile->extra_alts[i]));
-	alts = config->alts > 0 ? MIN(config->alts, self->regions->len) : self->regions->len;
+	alts = config->common.alts > 0 ? MIN(config->common.alts, self->regions->len)
+				       : self->regions->len;
 	g_ptr_array_set_size(self->regions, alts);
 	for (guint i = 0; i < self->regions->len; i++)
 		usbsim_dfuse_draw_erase_times(self, usbsim_dfuse_region(self, i), rand_erase);
 	self->mass_erase_us = g_rand_double_range(rand_erase,
 						  profile->mass_erase_typ_ms * 1000.0,
 						  profile->mass_erase_max_ms * 1000.0);
-	self->rand = g_rand_new_with_seed(config->seed + 1);
+	self->rand = g_rand_new_with_seed(config->common.seed + 1);
 
-	if (config->flash_in != NULL) {
+	if (config->common.flash_in != NULL) {
 		gsize len = 0;
-		const guint8 *data = g_bytes_get_data(config->flash_in, &len);
+		const guint8 *data = g_bytes_get_data(config->common.flash_in, &len);
 		memcpy(flash->memory, data, MIN(len, flash->size));
 	}
 	self->op_data = g_byte_array_new();
@@ -546,16 +536,11 @@ usbsim_dfuse_new(const UsbsimDfuseConfig *config)
 	self->address_pointer = flash->base;
 	usbsim_dfu_core_init(&self->core,
 			     &usbsim_dfuse_core_class,
-			     config->initial_mode,
-			     config->faults,
-			     config->seed);
+			     &config->common,
+			     &self->stats.counts);
 	self->core.app_has_dfu = profile->app_has_dfu;
 	self->core.will_detach = (profile->attributes & USBSIM_DFU_ATTR_WILL_DETACH) != 0;
 	self->core.detach_timeout_ms = profile->detach_timeout_ms;
-	self->core.early_poll_stalls = config->early_poll_stalls;
-	self->core.poll = config->poll;
-	self->core.time_scale = config->time_scale;
-	usbsim_dfu_core_bind_stats(&self->core, &self->stats);
 	return self;
 }
 
@@ -574,7 +559,7 @@ UsbsimDfuMode
 usbsim_dfuse_get_mode(UsbsimDfuse *self)
 {
 	/* a device that has left is gone from the bootloader, whether or not the bus saw it */
-	return self->core.leaving ? self->mode_after_leave : self->core.mode;
+	return self->core.leaving ? self->core.reenumeration_mode : self->core.mode;
 }
 
 UsbsimDfuState
@@ -659,12 +644,13 @@ guint16
 usbsim_dfuse_get_runtime_version(UsbsimDfuse *self)
 {
 	UsbsimDfuseRegion *flash = usbsim_dfuse_region(self, 0);
-	guint64 offset = (guint64)self->config.profile.app_offset + self->config.version_offset;
+	guint64 offset =
+	    (guint64)self->config.profile.app_offset + self->config.common.version_offset;
 
 	return usbsim_dfu_core_read_version(flash->memory,
 					    flash->size,
 					    offset,
-					    self->config.bcd_device);
+					    self->config.common.bcd_device);
 }
 
 /* a device that comes back starts over on alt 0 at the start of the flash */
@@ -683,9 +669,11 @@ static void
 usbsim_dfuse_start_leaving(UsbsimDfuse *self, gint64 delay_us, gboolean to_app)
 {
 	self->core.leaving = TRUE;
-	self->leave_delay_us = MAX(1000, delay_us);
-	self->mode_after_leave = to_app && usbsim_dfuse_image_valid(self) ? USBSIM_DFU_MODE_RUNTIME
-									  : USBSIM_DFU_MODE_DFU;
+	usbsim_dfu_core_schedule_reenumeration(&self->core,
+					       delay_us,
+					       to_app && usbsim_dfuse_image_valid(self)
+						   ? USBSIM_DFU_MODE_RUNTIME
+						   : USBSIM_DFU_MODE_DFU);
 }
 
 static const UsbsimDfuseSector *
@@ -898,7 +886,7 @@ usbsim_dfuse_exec_write(UsbsimDfuse *self, gdouble *real_us, guint32 *report_ms)
 					       profile->program_typ_ns,
 					       profile->program_max_ns) /
 			   1000.0;
-		self->stats.bytes_programmed += len;
+		self->stats.counts.bytes_programmed += len;
 		self->stats.program_us += *real_us;
 		usbsim_ranges_add(self->core.log.written, self->alt, address, len);
 	}
@@ -950,7 +938,7 @@ usbsim_dfuse_execute(UsbsimDfuse *self, gint64 now_us, UsbsimReply *reply)
 	self->op_result = result;
 	self->op_report_ms = usbsim_dfuse_scale_report_ms(self, report_ms);
 	busy_us = usbsim_dfu_core_scale_us(&self->core, real_us);
-	self->stats.busy_us += busy_us;
+	self->stats.counts.busy_us += busy_us;
 	if (self->config.stuck_busy_from > 0 && self->operations >= self->config.stuck_busy_from)
 		self->core.busy_until_us = USBSIM_DFUSE_NEVER;
 	else
@@ -1075,7 +1063,7 @@ usbsim_dfuse_dnload(UsbsimDfuCore *core,
 		/* AN2662: the block size in this formula is the request's own length */
 		if (self->core.state == USBSIM_DFU_STATE_DNLOAD_IDLE &&
 		    self->op == USBSIM_DFUSE_OP_WRITE && setup->value != self->dnload_next_block)
-			self->stats.blocks_out_of_sequence++;
+			self->stats.counts.blocks_out_of_sequence++;
 		self->dnload_next_block = setup->value + 1;
 		self->op = USBSIM_DFUSE_OP_WRITE;
 		self->op_address =
@@ -1128,7 +1116,7 @@ usbsim_dfuse_upload(UsbsimDfuCore *core, const UsbsimSetup *setup, UsbsimReply *
 		return;
 	}
 	g_byte_array_append(reply->data, region->memory + (address - region->base), len);
-	self->stats.bytes_uploaded += len;
+	self->stats.counts.bytes_uploaded += len;
 	self->core.state = len < setup->length ? USBSIM_DFU_STATE_DFU_IDLE
 					       : USBSIM_DFU_STATE_UPLOAD_IDLE;
 }
@@ -1159,28 +1147,6 @@ usbsim_dfuse_usb_reset_dfu_mode(UsbsimDfuCore *core)
 	return FALSE;
 }
 
-/* a leave: the device goes to the application, or comes back as the bootloader */
-static gboolean
-usbsim_dfuse_pending_reenumeration(UsbsimDfuCore *core, gint64 *delay_us)
-{
-	UsbsimDfuse *self = (UsbsimDfuse *)core;
-	if (!core->leaving)
-		return FALSE;
-	*delay_us = self->leave_delay_us;
-	return TRUE;
-}
-
-static gboolean
-usbsim_dfuse_reenumerate(UsbsimDfuCore *core)
-{
-	UsbsimDfuse *self = (UsbsimDfuse *)core;
-	if (!core->leaving)
-		return FALSE;
-	core->leaving = FALSE;
-	usbsim_dfu_core_enter_mode(core, self->mode_after_leave);
-	return TRUE;
-}
-
 static void
 usbsim_dfuse_set_alt(gpointer model, guint8 interface, guint8 alt)
 {
@@ -1206,7 +1172,7 @@ usbsim_dfuse_describe(gpointer model)
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
 	g_autoptr(GByteArray) functional = g_byte_array_new();
 	UsbsimDescription *desc;
-	guint16 bcd_device = self->config.bcd_device;
+	guint16 bcd_device = self->config.common.bcd_device;
 
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		bcd_device = usbsim_dfuse_get_runtime_version(self);
@@ -1223,7 +1189,7 @@ usbsim_dfuse_describe(gpointer model)
 					&profile->ids,
 					bcd_device,
 					names,
-					self->config.func_desc_every_alt,
+					&self->config.common,
 					functional);
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		desc->product = g_strdup(profile->app_product);
@@ -1235,8 +1201,6 @@ usbsim_dfuse_describe(gpointer model)
 		desc->serial_8bit = profile->serial_8bit;
 	}
 	desc->manufacturer = g_strdup(profile->manufacturer);
-	desc->serial = g_strdup(self->config.serial);
-	desc->class_descriptor_request_stalls = self->config.stall_functional_request;
 	usbsim_description_build(desc);
 	return desc;
 }
@@ -1247,8 +1211,6 @@ static const UsbsimDfuCoreClass usbsim_dfuse_core_class = {
     .getstatus_sync = usbsim_dfuse_getstatus_sync,
     .getstatus_busy = usbsim_dfuse_getstatus_busy,
     .getstatus_manifest_sync = usbsim_dfuse_getstatus_manifest_sync,
-    .pending_reenumeration = usbsim_dfuse_pending_reenumeration,
-    .reenumerate = usbsim_dfuse_reenumerate,
     .entered_mode = usbsim_dfuse_entered_mode,
     .usb_reset_dfu_mode = usbsim_dfuse_usb_reset_dfu_mode,
 };
@@ -1291,8 +1253,8 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 	block_report_us = self->config.zero_poll_timeout ? 0 : profile->report_block_ms * 1000.0;
 	set_address_report_us =
 	    self->config.zero_poll_timeout ? 0 : usbsim_dfuse_set_address_report_ms(self) * 1000.0;
-	if (self->stats.bytes_programmed > 0)
-		per_byte_us = self->stats.program_us / self->stats.bytes_programmed;
+	if (self->stats.counts.bytes_programmed > 0)
+		per_byte_us = self->stats.program_us / self->stats.counts.bytes_programmed;
 
 	for (guint i = 0; i < self->core.log.written->len; i++) {
 		UsbsimRange *range = &g_array_index(self->core.log.written, UsbsimRange, i);
@@ -1338,7 +1300,19 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us;
 		obeying += usbsim_bus_cost_us(0) + status_us;
 	}
-	limits->physical_ms = physical * self->config.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.time_scale / 1000.0;
+	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
+	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
+	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
+}
+
+void
+usbsim_dfuse_get_report(UsbsimDfuse *self, UsbsimDfuReport *report)
+{
+	usbsim_dfu_core_report(&self->core, report);
+	/* a device that has left is counted where it goes */
+	report->mode = usbsim_dfuse_get_mode(self);
+	report->erases = self->stats.sectors_erased;
+	report->manifestations = self->stats.leaves;
+	report->runtime_version = usbsim_dfuse_get_runtime_version(self);
+	usbsim_dfuse_get_limits(self, &report->limits);
 }

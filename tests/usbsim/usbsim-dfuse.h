@@ -97,14 +97,7 @@ usbsim_dfuse_profiles(void);
 
 typedef struct {
 	UsbsimDfuseProfile profile; /* with the command line overrides applied */
-	UsbsimDfuMode initial_mode;
-	guint16 bcd_device; /* bootloader version, and the application's without one */
-	gchar *serial;
-	guint alts; /* 0: all the profile has */
-	gboolean func_desc_every_alt;
-	gboolean stall_functional_request; /* a standalone GET_DESCRIPTOR 0x21 stalls (STM32C5) */
-	guint32 version_offset;		   /* from the start of the application */
-	gboolean early_poll_stalls;
+	UsbsimDfuSettings common;
 	/* a block's address steps by wTransferSize, as ST's USB device library does, instead of
 	 * by the request's own length, as AN2662 words it */
 	gboolean stride_transfer_size;
@@ -116,17 +109,13 @@ typedef struct {
 	guint stuck_busy_from; /* 1-based operation from which the device stays busy; 0 never */
 	gboolean read_protected;
 	gboolean no_product_string; /* DFU mode: iProduct 0, the device names itself nowhere */
-	UsbsimPoll poll;	    /* unscaled: a lie is not a time */
-	gdouble time_scale;
-	guint32 seed;
-	GBytes *flash_in; /* initial contents of the internal flash, or NULL for erased */
-	GArray *faults;	  /* of UsbsimFault */
 } UsbsimDfuseConfig;
 
 void
 usbsim_dfuse_config_init(UsbsimDfuseConfig *config, const UsbsimDfuseProfile *profile);
 void
 usbsim_dfuse_config_clear(UsbsimDfuseConfig *config);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimDfuseConfig, usbsim_dfuse_config_clear)
 gboolean
 usbsim_dfuse_check_flash_size(const UsbsimDfuseProfile *profile, guint32 size, GError **error);
 
@@ -143,18 +132,10 @@ gboolean
 usbsim_dfuse_parse_layout(const gchar *layout, GArray *sectors, gchar **name);
 
 typedef struct {
-	guint requests[USBSIM_DFU_REQUEST_LAST];
+	UsbsimDfuCounts counts;
 	guint sectors_erased;
 	guint mass_erases;
-	guint64 bytes_programmed;
-	guint64 bytes_uploaded;
-	guint early_polls;
-	guint blocks_out_of_sequence;
 	guint leaves;
-	gint64 busy_us;
-	guint reenumerations;
-	guint usb_resets;
-	guint faults_fired;
 	gdouble program_us; /* real program time at scale 1.0 */
 } UsbsimDfuseStats;
 
@@ -195,3 +176,5 @@ const UsbsimFlashLog *
 usbsim_dfuse_get_flash_log(UsbsimDfuse *self);
 void
 usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits);
+void
+usbsim_dfuse_get_report(UsbsimDfuse *self, UsbsimDfuReport *report);

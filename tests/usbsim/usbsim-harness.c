@@ -119,6 +119,61 @@ usbsim_harness_parse_uint(const gchar *str,
 	return TRUE;
 }
 
+gboolean
+usbsim_harness_setup_tmpdir(void)
+{
+	const gchar *tmpdir = g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR")
+								: USBSIM_DEFAULT_TMPDIR;
+	if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
+		g_printerr("%s: cannot create %s: %s\n",
+			   usbsim_harness_program,
+			   tmpdir,
+			   g_strerror(errno));
+		return FALSE;
+	}
+	g_setenv("TMPDIR", tmpdir, TRUE);
+	return TRUE;
+}
+
+gboolean
+usbsim_harness_read_flash(const gchar *path, GBytes **bytes, GError **error)
+{
+	gchar *contents = NULL;
+	gsize len = 0;
+	if (path == NULL)
+		return TRUE;
+	if (!g_file_get_contents(path, &contents, &len, error))
+		return FALSE;
+	*bytes = g_bytes_new_take(contents, len);
+	return TRUE;
+}
+
+void
+usbsim_harness_write_flash(const gchar *path, GBytes *flash)
+{
+	g_autoptr(GError) error = NULL;
+	if (!g_file_set_contents(path,
+				 g_bytes_get_data(flash, NULL),
+				 g_bytes_get_size(flash),
+				 &error))
+		g_warning("cannot write the flash dump: %s", error->message);
+}
+
+/* the testbed's own removal runs under the preload and aborts on the trapped paths: a process
+ * keeps its one testbed until it exits */
+static UMockdevTestbed *usbsim_harness_testbed_kept = NULL;
+
+void
+usbsim_harness_testbed_release(UMockdevTestbed *testbed)
+{
+	g_autofree gchar *root_dir = umockdev_testbed_get_root_dir(testbed);
+
+	while (g_main_context_iteration(NULL, FALSE))
+		;
+	usbsim_harness_testbed_kept = testbed;
+	usbsim_harness_remove_tree(root_dir);
+}
+
 static void
 usbsim_harness_child_watch_cb(GPid pid, gint status, gpointer user_data)
 {

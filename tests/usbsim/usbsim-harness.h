@@ -1,6 +1,7 @@
 /*
  * What the harness programs (usbsim-run, usbsim-nrf-run) share: running under umockdev's
- * preload, logging, cleaning up the testbed, and parsing numbers of the command line.
+ * preload, logging, the temporary directory, the --flash-in and --flash-out files, cleaning up
+ * the testbed, and parsing numbers of the command line.
  *
  * Copyright 2026 The fwupd-dfu-plugins authors
  *
@@ -9,7 +10,7 @@
 
 #pragma once
 
-#include <glib.h>
+#include <umockdev.h>
 
 /* exit status when the harness itself cannot start */
 #define USBSIM_EXIT_SETUP 125
@@ -49,6 +50,20 @@ usbsim_harness_parse_uint(const gchar *str,
 			  guint64 *value,
 			  const gchar *what,
 			  GError **error);
+/* points TMPDIR at $USBSIM_TMPDIR, else the build tree's directory, and creates it: the testbed
+ * and the client's temporary files stay in the build tree */
+gboolean
+usbsim_harness_setup_tmpdir(void);
+/* the initial memory of --flash-in FILE; none (and TRUE) without a @path */
+gboolean
+usbsim_harness_read_flash(const gchar *path, GBytes **bytes, GError **error);
+/* the memory dump of --flash-out FILE; a failure is warned about */
+void
+usbsim_harness_write_flash(const gchar *path, GBytes *flash);
+/* lets pending main loop work drop its references to the testbed, then keeps it until the
+ * process exits and removes its directory from outside the preload */
+void
+usbsim_harness_testbed_release(UMockdevTestbed *testbed);
 /* spawns @argv, quits @child->loop when it exits and kills it after @timeout_s seconds */
 gboolean
 usbsim_harness_child_spawn(UsbsimHarnessChild *child,

@@ -82,7 +82,6 @@ typedef struct {
 } UsbsimNrfRun;
 
 static gboolean usbsim_verbose = FALSE;
-static UMockdevTestbed *usbsim_testbed_kept = NULL;
 
 static void
 usbsim_nrf_chunk_free(UsbsimNrfChunk *chunk)
@@ -703,7 +702,6 @@ main(int argc, char **argv)
 	g_autofree gchar *trace = NULL;
 	g_autofree gchar *sd_fwid = NULL;
 	g_autofree gchar *ext_error = NULL;
-	g_autofree gchar *root_dir = NULL;
 	g_autofree gchar *summary = NULL;
 	g_autofree gchar *app_runs = NULL;
 	g_autofree gchar *extra = NULL;
@@ -1021,28 +1019,12 @@ main(int argc, char **argv)
 		config.refuse_execute = refuse_execute;
 		config.mute_execute = mute_execute;
 	}
-	if (flash_in != NULL) {
-		gchar *contents = NULL;
-		gsize len = 0;
-		if (!g_file_get_contents(flash_in, &contents, &len, &error)) {
-			g_printerr("usbsim-nrf-run: %s\n", error->message);
-			return USBSIM_EXIT_SETUP;
-		}
-		config.flash_in = g_bytes_new_take(contents, len);
+	if (!usbsim_harness_read_flash(flash_in, &config.flash_in, &error)) {
+		g_printerr("usbsim-nrf-run: %s\n", error->message);
+		return USBSIM_EXIT_SETUP;
 	}
-
-	/* the testbed and the client's temporary files stay in the build tree */
-	{
-		const gchar *tmpdir = g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR")
-									: USBSIM_DEFAULT_TMPDIR;
-		if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
-			g_printerr("usbsim-nrf-run: cannot create %s: %s\n",
-				   tmpdir,
-				   g_strerror(errno));
-			return USBSIM_EXIT_SETUP;
-		}
-		g_setenv("TMPDIR", tmpdir, TRUE);
-	}
+	if (!usbsim_harness_setup_tmpdir())
+		return USBSIM_EXIT_SETUP;
 
 	loop = g_main_loop_new(NULL, FALSE);
 	run.loop = loop;
@@ -1055,7 +1037,6 @@ main(int argc, char **argv)
 	run.model = model;
 	testbed = umockdev_testbed_new();
 	run.testbed = testbed;
-	root_dir = umockdev_testbed_get_root_dir(testbed);
 	g_queue_init(&run.rx);
 	g_queue_init(&run.tx);
 
@@ -1123,11 +1104,7 @@ main(int argc, char **argv)
 	usbsim_nrf_run_trace_line(&run, summary);
 	if (flash_out != NULL) {
 		g_autoptr(GBytes) flash = usbsim_nrf_get_flash(model);
-		if (!g_file_set_contents(flash_out,
-					 g_bytes_get_data(flash, NULL),
-					 g_bytes_get_size(flash),
-					 &error))
-			g_warning("cannot write the flash dump: %s", error->message);
+		usbsim_harness_write_flash(flash_out, flash);
 	}
 	if (device != NULL) {
 		usbsim_device_unlock(device);
@@ -1138,11 +1115,6 @@ main(int argc, char **argv)
 		fclose(run.trace);
 	g_queue_clear_full(&run.rx, (GDestroyNotify)usbsim_nrf_chunk_free);
 	g_queue_clear_full(&run.tx, (GDestroyNotify)usbsim_nrf_chunk_free);
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-
-	/* the testbed's own removal runs under the preload and aborts on the trapped paths */
-	usbsim_testbed_kept = g_steal_pointer(&testbed);
-	usbsim_harness_remove_tree(root_dir);
+	usbsim_harness_testbed_release(g_steal_pointer(&testbed));
 	return exit_status;
 }

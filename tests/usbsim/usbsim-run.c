@@ -33,7 +33,6 @@ typedef struct {
 } UsbsimModel;
 
 static gboolean usbsim_verbose = FALSE;
-static UMockdevTestbed *usbsim_testbed_kept = NULL;
 
 static gboolean
 usbsim_parse_bool(const gchar *str, gboolean *value, const gchar *what, GError **error)
@@ -222,90 +221,51 @@ usbsim_summary_append_flash(GString *str,
 	g_string_append_c(str, '}');
 }
 
+/* the summary of a DFU 1.1 or DfuSe run, from the model's report; a DfuSe model (@dfuse) adds
+ * its mass erases and read protection */
 static gchar *
-usbsim_summary_json_dfuse(UsbsimDevice *device, UsbsimDfuse *dfuse)
+usbsim_summary_json_dfu(UsbsimDevice *device, const UsbsimDfuReport *report, UsbsimDfuse *dfuse)
 {
-	const UsbsimDfuseStats *stats = usbsim_dfuse_get_stats(dfuse);
 	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
 	GString *str = g_string_new(NULL);
-	UsbsimLimits limits = {0};
 
 	usbsim_summary_append_requests(str, device);
-	g_string_append_printf(
-	    str,
-	    ",\"erases\":%u,\"mass_erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
-	    ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
-	    ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
-	    ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
-	    ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
-	    ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
-	    ",\"final_status\":%d,\"runtime_version\":%u,\"read_protected\":%s"
-	    ",\"elapsed_ms\":%.3f",
-	    stats->sectors_erased,
-	    stats->mass_erases,
-	    stats->bytes_programmed,
-	    stats->bytes_uploaded,
-	    stats->early_polls,
-	    stats->blocks_out_of_sequence,
-	    stats->leaves,
-	    stats->busy_us / 1000.0,
-	    dev_stats.bus_us / 1000.0,
-	    dev_stats.host_idle_us / 1000.0,
-	    stats->reenumerations,
-	    dev_stats.usb_resets,
-	    stats->faults_fired,
-	    dev_stats.gone ? "true" : "false",
-	    usbsim_dfuse_get_mode(dfuse) == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
-	    usbsim_dfuse_get_state(dfuse),
-	    usbsim_dfuse_get_status(dfuse),
-	    usbsim_dfuse_get_runtime_version(dfuse),
-	    usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false",
-	    usbsim_device_elapsed_ms(device));
-	usbsim_dfuse_get_limits(dfuse, &limits);
-	usbsim_summary_append_flash(str, device, usbsim_dfuse_get_flash_log(dfuse), &limits);
-	g_string_append(str, ",\"protocol\":\"dfuse\"}");
-	return g_string_free(str, FALSE);
-}
-
-static gchar *
-usbsim_summary_json(UsbsimDevice *device, UsbsimDfu *dfu)
-{
-	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
-	UsbsimDeviceStats dev_stats = usbsim_device_get_stats(device);
-	GString *str = g_string_new(NULL);
-	UsbsimLimits limits = {0};
-
-	usbsim_summary_append_requests(str, device);
+	g_string_append_printf(str, ",\"erases\":%u", report->erases);
+	if (dfuse != NULL)
+		g_string_append_printf(str,
+				       ",\"mass_erases\":%u",
+				       usbsim_dfuse_get_stats(dfuse)->mass_erases);
 	g_string_append_printf(str,
-			       ",\"erases\":%u,\"bytes_programmed\":%" G_GUINT64_FORMAT
+			       ",\"bytes_programmed\":%" G_GUINT64_FORMAT
 			       ",\"bytes_uploaded\":%" G_GUINT64_FORMAT ",\"early_polls\":%u"
 			       ",\"blocks_out_of_sequence\":%u,\"manifestations\":%u"
 			       ",\"device_busy_ms\":%.3f,\"bus_ms\":%.3f,\"host_idle_ms\":%.3f"
 			       ",\"reenumerations\":%u,\"usb_resets\":%u,\"faults_fired\":%u"
 			       ",\"unplugged\":%s,\"final_mode\":\"%s\",\"final_state\":%d"
-			       ",\"final_status\":%d,\"runtime_version\":%u,\"elapsed_ms\":%.3f",
-			       stats->pages_erased,
-			       stats->bytes_programmed,
-			       stats->bytes_uploaded,
-			       stats->early_polls,
-			       stats->blocks_out_of_sequence,
-			       stats->manifestations,
-			       stats->busy_us / 1000.0,
+			       ",\"final_status\":%d,\"runtime_version\":%u",
+			       report->counts->bytes_programmed,
+			       report->counts->bytes_uploaded,
+			       report->counts->early_polls,
+			       report->counts->blocks_out_of_sequence,
+			       report->manifestations,
+			       report->counts->busy_us / 1000.0,
 			       dev_stats.bus_us / 1000.0,
 			       dev_stats.host_idle_us / 1000.0,
-			       stats->reenumerations,
+			       report->counts->reenumerations,
 			       dev_stats.usb_resets,
-			       stats->faults_fired,
+			       report->counts->faults_fired,
 			       dev_stats.gone ? "true" : "false",
-			       usbsim_dfu_get_mode(dfu) == USBSIM_DFU_MODE_RUNTIME ? "runtime"
-										   : "dfu",
-			       usbsim_dfu_get_state(dfu),
-			       usbsim_dfu_get_status(dfu),
-			       usbsim_dfu_get_runtime_version(dfu),
-			       usbsim_device_elapsed_ms(device));
-	usbsim_dfu_get_limits(dfu, &limits);
-	usbsim_summary_append_flash(str, device, usbsim_dfu_get_flash_log(dfu), &limits);
-	g_string_append(str, ",\"protocol\":\"dfu\"}");
+			       report->mode == USBSIM_DFU_MODE_RUNTIME ? "runtime" : "dfu",
+			       report->state,
+			       report->status,
+			       report->runtime_version);
+	if (dfuse != NULL)
+		g_string_append_printf(str,
+				       ",\"read_protected\":%s",
+				       usbsim_dfuse_get_read_protected(dfuse) ? "true" : "false");
+	g_string_append_printf(str, ",\"elapsed_ms\":%.3f", usbsim_device_elapsed_ms(device));
+	usbsim_summary_append_flash(str, device, report->log, &report->limits);
+	g_string_append_printf(str, ",\"protocol\":\"%s\"}", dfuse != NULL ? "dfuse" : "dfu");
 	return g_string_free(str, FALSE);
 }
 
@@ -543,35 +503,28 @@ usbsim_run(UsbsimModel *model,
 
 	/* the flash dump and the summary, then the testbed goes */
 	usbsim_device_lock(device);
-	if (model->cobs != NULL)
+	if (model->cobs != NULL) {
 		summary = usbsim_summary_json_cobs(device, model->cobs);
-	else
-		summary = model->dfu != NULL ? usbsim_summary_json(device, model->dfu)
-					     : usbsim_summary_json_dfuse(device, model->dfuse);
+	} else {
+		UsbsimDfuReport report = {0};
+		if (model->dfu != NULL)
+			usbsim_dfu_get_report(model->dfu, &report);
+		else
+			usbsim_dfuse_get_report(model->dfuse, &report);
+		summary = usbsim_summary_json_dfu(device, &report, model->dfuse);
+	}
 	usbsim_device_trace_line(device, summary);
 	if (flash_out != NULL) {
 		g_autoptr(GBytes) flash = model->cobs != NULL ? usbsim_cobs_get_flash(model->cobs)
 					  : model->dfu != NULL
 					      ? usbsim_dfu_get_flash(model->dfu)
 					      : usbsim_dfuse_get_flash(model->dfuse);
-		if (!g_file_set_contents(flash_out,
-					 g_bytes_get_data(flash, NULL),
-					 g_bytes_get_size(flash),
-					 &error))
-			g_warning("cannot write flash dump: %s", error->message);
+		usbsim_harness_write_flash(flash_out, flash);
 	}
 	usbsim_device_unlock(device);
 	g_debug("%s", summary);
 	usbsim_device_remove(device);
-
-	/* let pending main loop work drop its references before the testbed goes */
-	while (g_main_context_iteration(NULL, FALSE))
-		;
-
-	/* the testbed's own removal runs under the preload and aborts on the trapped paths:
-	 * it is kept until the process exits and its directory removed from outside */
-	usbsim_testbed_kept = g_steal_pointer(&testbed);
-	usbsim_harness_remove_tree(root_dir);
+	usbsim_harness_testbed_release(g_steal_pointer(&testbed));
 	return exit_status;
 }
 
@@ -665,130 +618,112 @@ usbsim_options_have_dfu_only(const UsbsimOptions *o)
 	return o->manifest_ending != NULL || o->app_dfu != NULL || o->manifest_status != NULL;
 }
 
-/* where the options both DFU models take land in a model's config */
-typedef struct {
-	UsbsimDfuIds *ids;
-	UsbsimDfuMode *initial_mode;
-	guint16 *bcd_device;
-	guint32 *flash_size; /* checked against the model's geometry by the caller */
-	guint16 *transfer_size;
-	guint *alts;
-	guint32 *version_offset;
-	guint32 *seed;
-	gboolean *early_poll_stalls;
-	UsbsimPoll *poll;
-	gboolean *func_desc_every_alt;
-	gboolean *stall_functional_request;
-	gdouble *time_scale;
-	gchar **serial;
-	GArray *faults; /* of UsbsimFault */
-} UsbsimDfuFields;
-
-/* the shared fields of a UsbsimDfuConfig or a UsbsimDfuseConfig: the same names in both */
-#define USBSIM_DFU_FIELDS(config)                                                                  \
-	{                                                                                          \
-		.ids = &(config)->profile.ids, .initial_mode = &(config)->initial_mode,            \
-		.bcd_device = &(config)->bcd_device, .flash_size = &(config)->profile.flash_size,  \
-		.transfer_size = &(config)->profile.transfer_size, .alts = &(config)->alts,        \
-		.version_offset = &(config)->version_offset, .seed = &(config)->seed,              \
-		.early_poll_stalls = &(config)->early_poll_stalls, .poll = &(config)->poll,        \
-		.func_desc_every_alt = &(config)->func_desc_every_alt,                             \
-		.stall_functional_request = &(config)->stall_functional_request,                   \
-		.time_scale = &(config)->time_scale, .serial = &(config)->serial,                  \
-		.faults = (config)->faults,                                                        \
-	}
-
 /* the options the DFU 1.1 and DfuSe models share, parsed the same way for both */
 static gboolean
-usbsim_configure_dfu_common(const UsbsimOptions *o, const UsbsimDfuFields *f, GError **error)
+usbsim_configure_dfu_common(
+    const UsbsimOptions *o,
+    UsbsimDfuSettings *settings,
+    UsbsimDfuIds *ids,
+    guint32 *flash_size, /* checked against the model's geometry by the caller */
+    guint16 *transfer_size,
+    GError **error)
 {
 	const UsbsimOption opts[] = {
 	    USBSIM_CHOICE_OPTION(o->mode,
 				 usbsim_mode_choices,
 				 "--mode must be runtime or dfu",
-				 f->initial_mode),
+				 &settings->initial_mode),
 	    /* over a profile's IDs */
-	    USBSIM_UINT_OPTION(o->vid, "vid", 0xffff, NULL, &f->ids->vid),
-	    USBSIM_UINT_OPTION(o->runtime_pid, "runtime-pid", 0xffff, NULL, &f->ids->runtime_pid),
-	    USBSIM_UINT_OPTION(o->dfu_pid, "dfu-pid", 0xffff, NULL, &f->ids->dfu_pid),
-	    USBSIM_UINT_OPTION(o->bcd_device, "bcd-device", 0xffff, NULL, f->bcd_device),
-	    USBSIM_UINT_OPTION(o->flash_size, "flash-size", 64 * 1024 * 1024, NULL, f->flash_size),
+	    USBSIM_UINT_OPTION(o->vid, "vid", 0xffff, NULL, &ids->vid),
+	    USBSIM_UINT_OPTION(o->runtime_pid, "runtime-pid", 0xffff, NULL, &ids->runtime_pid),
+	    USBSIM_UINT_OPTION(o->dfu_pid, "dfu-pid", 0xffff, NULL, &ids->dfu_pid),
+	    USBSIM_UINT_OPTION(o->bcd_device, "bcd-device", 0xffff, NULL, &settings->bcd_device),
+	    USBSIM_UINT_OPTION(o->flash_size, "flash-size", 64 * 1024 * 1024, NULL, flash_size),
 	    USBSIM_UINT_OPTION(o->transfer_size,
 			       "transfer-size",
 			       0xffff,
 			       "transfer size must not be zero",
-			       f->transfer_size),
-	    USBSIM_UINT_OPTION(o->alts, "alts", 255, "alts must be at least 1", f->alts),
+			       transfer_size),
+	    USBSIM_UINT_OPTION(o->alts, "alts", 255, "alts must be at least 1", &settings->alts),
 	    USBSIM_UINT_OPTION(o->version_offset,
 			       "version-offset",
 			       G_MAXUINT32,
 			       NULL,
-			       f->version_offset),
-	    USBSIM_UINT_OPTION(o->seed, "seed", G_MAXUINT32, NULL, f->seed),
+			       &settings->version_offset),
+	    USBSIM_UINT_OPTION(o->seed, "seed", G_MAXUINT32, NULL, &settings->seed),
 	    USBSIM_CHOICE_OPTION(o->hostile_poll_timeout,
 				 usbsim_poll_choices,
 				 "--hostile-poll-timeout must be max, alternate or random",
-				 f->poll),
+				 &settings->poll),
 	    USBSIM_CHOICE_OPTION(o->early_poll,
 				 usbsim_early_poll_choices,
 				 "--early-poll must be answer or stall",
-				 f->early_poll_stalls),
+				 &settings->early_poll_stalls),
 	};
 
-	*f->time_scale = o->time_scale;
-	*f->func_desc_every_alt = o->func_desc_every_alt;
-	*f->stall_functional_request = o->stall_functional_request;
+	settings->time_scale = o->time_scale;
+	settings->func_desc_every_alt = o->func_desc_every_alt;
+	settings->stall_functional_request = o->stall_functional_request;
 	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error))
 		return FALSE;
 	if (o->serial != NULL) {
-		g_free(*f->serial);
-		*f->serial = g_strdup(o->serial);
+		g_free(settings->serial);
+		settings->serial = g_strdup(o->serial);
 	}
 	for (guint i = 0; o->faults != NULL && o->faults[i] != NULL; i++) {
 		UsbsimFault fault;
 		if (!usbsim_fault_parse(o->faults[i], &fault, error))
 			return FALSE;
-		g_array_append_val(f->faults, fault);
+		g_array_append_val(settings->faults, fault);
 	}
 	return TRUE;
 }
 
-/* the DFU 1.1 model: the shared options and its own */
-static gboolean
-usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **error)
+/* the DFU 1.1 model of a profile, as the command line configures it: the shared options and
+ * its own */
+static UsbsimDfu *
+usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
+		     const UsbsimOptions *o,
+		     const gchar *flash_in,
+		     GError **error)
 {
-	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
+	g_auto(UsbsimDfuConfig) config = {0};
 	/* --manifest-status is checked between the manifestation options and the attributes */
 	const UsbsimOption manifestation[] = {
 	    USBSIM_BOOL_OPTION(o->manifest_tolerant,
 			       "--manifest-tolerant",
-			       &config->manifest_tolerant),
+			       &config.manifest_tolerant),
 	    USBSIM_CHOICE_OPTION(o->manifest_ending,
 				 usbsim_ending_choices,
 				 "--manifest-ending must be wait-reset, reset or silent",
-				 &config->ending),
+				 &config.ending),
 	};
 	const UsbsimOption attributes[] = {
-	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config->app_has_dfu),
-	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config->will_detach),
-	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config->can_upload),
-	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config->can_download),
+	    USBSIM_BOOL_OPTION(o->app_dfu, "--app-dfu", &config.app_has_dfu),
+	    USBSIM_BOOL_OPTION(o->will_detach, "--will-detach", &config.will_detach),
+	    USBSIM_BOOL_OPTION(o->can_upload, "--can-upload", &config.can_upload),
+	    USBSIM_BOOL_OPTION(o->can_download, "--can-download", &config.can_download),
 	};
 
-	if (!usbsim_configure_dfu_common(o, &fields, error))
-		return FALSE;
-	if (o->flash_size != NULL &&
-	    (config->profile.flash_size == 0 ||
-	     config->profile.flash_size % config->profile.page_size != 0)) {
+	usbsim_dfu_config_init(&config, profile);
+	if (!usbsim_configure_dfu_common(o,
+					 &config.common,
+					 &config.profile.ids,
+					 &config.profile.flash_size,
+					 &config.profile.transfer_size,
+					 error))
+		return NULL;
+	if (o->flash_size != NULL && (config.profile.flash_size == 0 ||
+				      config.profile.flash_size % config.profile.page_size != 0)) {
 		g_set_error(error,
 			    G_IO_ERROR,
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "flash size must be a non-zero multiple of the %u byte page",
-			    config->profile.page_size);
-		return FALSE;
+			    config.profile.page_size);
+		return NULL;
 	}
 	if (!usbsim_parse_options(manifestation, G_N_ELEMENTS(manifestation), error))
-		return FALSE;
+		return NULL;
 	if (o->manifest_status != NULL) {
 		gint status = USBSIM_DFU_STATUS_ERR_STALLEDPKT;
 		while (status >= 0 &&
@@ -801,20 +736,26 @@ usbsim_configure_dfu(UsbsimDfuConfig *config, const UsbsimOptions *o, GError **e
 			    G_IO_ERROR_INVALID_ARGUMENT,
 			    "--manifest-status '%s' is not a DFU status (OK, errTARGET, ...)",
 			    o->manifest_status);
-			return FALSE;
+			return NULL;
 		}
-		config->manifest_status = status;
+		config.manifest_status = status;
 	}
-	return usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error);
+	if (!usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error) ||
+	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
+		return NULL;
+	return usbsim_dfu_new(&config);
 }
 
-/* the DfuSe model: the shared options, its own, and the DFU 1.1 attributes as the
- * functional descriptor's bits */
-static gboolean
-usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError **error)
+/* the DfuSe model of a part, as the command line configures it: the shared options, its own,
+ * and the DFU 1.1 attributes as the functional descriptor's bits */
+static UsbsimDfuse *
+usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
+		       const UsbsimOptions *o,
+		       const gchar *flash_in,
+		       GError **error)
 {
-	UsbsimDfuseProfile *profile = &config->profile;
-	UsbsimDfuFields fields = USBSIM_DFU_FIELDS(config);
+	g_auto(UsbsimDfuseConfig) config = {0};
+	UsbsimDfuseProfile *profile = &config.profile;
 	/* 'always' is busy from the first operation on; the DFU 1.1 attributes are bits of the
 	 * functional descriptor's bmAttributes */
 	const UsbsimOption opts[] = {
@@ -822,7 +763,7 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 			       "stuck-busy",
 			       G_MAXUINT32,
 			       "--stuck-busy counts from 1, or is 'always'",
-			       &config->stuck_busy_from),
+			       &config.stuck_busy_from),
 	    USBSIM_BIT_OPTION(o->can_download, "--can-download", &profile->attributes, 0x01),
 	    USBSIM_BIT_OPTION(o->can_upload, "--can-upload", &profile->attributes, 0x02),
 	    USBSIM_BIT_OPTION(o->manifest_tolerant,
@@ -834,87 +775,33 @@ usbsim_configure_dfuse(UsbsimDfuseConfig *config, const UsbsimOptions *o, GError
 	    USBSIM_CHOICE_OPTION(o->block_stride,
 				 usbsim_stride_choices,
 				 "--block-stride must be wlength or transfer-size",
-				 &config->stride_transfer_size),
+				 &config.stride_transfer_size),
 	};
 
-	if (!usbsim_configure_dfu_common(o, &fields, error))
-		return FALSE;
+	usbsim_dfuse_config_init(&config, part);
+	if (!usbsim_configure_dfu_common(o,
+					 &config.common,
+					 &profile->ids,
+					 &profile->flash_size,
+					 &profile->transfer_size,
+					 error))
+		return NULL;
 	if (o->flash_size != NULL &&
 	    !usbsim_dfuse_check_flash_size(profile, profile->flash_size, error))
-		return FALSE;
-	config->bogus_set_address_timeout = o->bogus_set_address_timeout;
-	config->zero_poll_timeout = o->zero_poll_timeout;
-	config->short_mass_erase_timeout = o->short_mass_erase_timeout;
-	config->stall_early_poll_during_erase = o->stall_early_poll_during_erase;
-	config->read_protected = o->read_protected;
-	config->no_product_string = o->no_product_string;
+		return NULL;
+	config.bogus_set_address_timeout = o->bogus_set_address_timeout;
+	config.zero_poll_timeout = o->zero_poll_timeout;
+	config.short_mass_erase_timeout = o->short_mass_erase_timeout;
+	config.stall_early_poll_during_erase = o->stall_early_poll_during_erase;
+	config.read_protected = o->read_protected;
+	config.no_product_string = o->no_product_string;
 	/* the internal flash reports this string; its real geometry stays the profile's */
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
-	return usbsim_parse_options(opts, G_N_ELEMENTS(opts), error);
-}
-
-/* the testbed and the client's temporary files stay in the build tree */
-static gboolean
-usbsim_setup_tmpdir(void)
-{
-	g_autofree gchar *tmpdir = g_strdup(
-	    g_getenv("USBSIM_TMPDIR") != NULL ? g_getenv("USBSIM_TMPDIR") : USBSIM_DEFAULT_TMPDIR);
-	if (g_mkdir_with_parents(tmpdir, 0755) != 0) {
-		g_printerr("usbsim-run: cannot create %s: %s\n", tmpdir, g_strerror(errno));
-		return FALSE;
-	}
-	g_setenv("TMPDIR", tmpdir, TRUE);
-	return TRUE;
-}
-
-static gboolean
-usbsim_read_flash_in(const gchar *flash_in, GBytes **bytes, GError **error)
-{
-	gchar *contents = NULL;
-	gsize len = 0;
-	if (flash_in == NULL)
-		return TRUE;
-	if (!g_file_get_contents(flash_in, &contents, &len, error))
-		return FALSE;
-	*bytes = g_bytes_new_take(contents, len);
-	return TRUE;
-}
-
-/* the DFU 1.1 model of a profile, as the command line configures it */
-static UsbsimDfu *
-usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
-		     const UsbsimOptions *options,
-		     const gchar *flash_in,
-		     GError **error)
-{
-	UsbsimDfuConfig config;
-	UsbsimDfu *dfu = NULL;
-
-	usbsim_dfu_config_init(&config, profile);
-	if (usbsim_configure_dfu(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
-		dfu = usbsim_dfu_new(&config);
-	usbsim_dfu_config_clear(&config);
-	return dfu;
-}
-
-/* the DfuSe model of a profile, as the command line configures it */
-static UsbsimDfuse *
-usbsim_model_dfuse_new(const UsbsimDfuseProfile *profile,
-		       const UsbsimOptions *options,
-		       const gchar *flash_in,
-		       GError **error)
-{
-	UsbsimDfuseConfig config;
-	UsbsimDfuse *dfuse = NULL;
-
-	usbsim_dfuse_config_init(&config, profile);
-	if (usbsim_configure_dfuse(&config, options, error) &&
-	    usbsim_read_flash_in(flash_in, &config.flash_in, error))
-		dfuse = usbsim_dfuse_new(&config);
-	usbsim_dfuse_config_clear(&config);
-	return dfuse;
+	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error) ||
+	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
+		return NULL;
+	return usbsim_dfuse_new(&config);
 }
 
 /* the stm32h7-cobs profile: only the options that mean something to a CDC ACM device */
@@ -966,7 +853,7 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 	if (*error == NULL)
 		usbsim_cobs_options_apply(cobs_options, &config, error);
 	if (*error == NULL)
-		usbsim_read_flash_in(flash_in, &config.flash_in, error);
+		usbsim_harness_read_flash(flash_in, &config.flash_in, error);
 	if (*error == NULL)
 		cobs = usbsim_cobs_new(&config);
 	usbsim_cobs_config_clear(&config);
@@ -986,7 +873,7 @@ usbsim_run_model(UsbsimModel *model,
 		g_printerr("usbsim-run: %s\n", error->message);
 		return USBSIM_EXIT_SETUP;
 	}
-	if (!usbsim_setup_tmpdir())
+	if (!usbsim_harness_setup_tmpdir())
 		return USBSIM_EXIT_SETUP;
 	return usbsim_run(model, client_argv, flash_out, trace, timeout_s);
 }
