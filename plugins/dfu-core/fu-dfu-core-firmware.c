@@ -351,8 +351,15 @@ fu_dfu_core_firmware_load(GInputStream *stream,
 	}
 	/* a DFU suffix present: its CRC and length must be right */
 	if (fu_dfu_core_firmware_has_suffix(stream, &error_suffix)) {
-		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, error)) {
-			g_prefix_error_literal(error, "invalid .dfu file (damaged or truncated): ");
+		g_autoptr(GError) error_parse = NULL;
+
+		/* libfwupdplugin reports a CRC mismatch as an internal error: it is the file's */
+		if (!fu_firmware_parse_stream(dfu, stream, 0x0, flags, &error_parse)) {
+			g_set_error(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_INVALID_FILE,
+				    "invalid .dfu file (damaged or truncated): %s",
+				    error_parse->message);
 			return NULL;
 		}
 		if (!fu_dfu_core_firmware_get_image_size(dfu, &imagesz, error))

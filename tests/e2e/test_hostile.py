@@ -66,6 +66,17 @@ def case_transfer_size_tiny(build):
     check(not run.requests("dnload"), "DNLOAD sent with a 1-byte transfer size")
 
 
+def case_download_not_supported(build):
+    # a functional descriptor without bitCanDnload: the device says it takes no download, so
+    # the update is refused before anything is sent, saying so, the flash untouched
+    run = Run(build, "hostile-download-not-supported", mode="dfu",
+              extra=["--can-download", "no"]).run()
+    check_bounded(run)
+    run.check_failed("does not support writing firmware", "bmAttributes 0x06")
+    run.check_untouched()
+    check(not run.requests("dnload"), "DNLOAD sent to a device that takes no download")
+
+
 def reply_lie_caught(name, fault, needle):
     """A case of a reply that lies (usbsim-run --fault fault): the update fails naming it
     (needle), with no write outside the image."""
