@@ -716,6 +716,25 @@ fake_error(FakeDfuse *dev, DfuProtoStatus status)
 	dev->work = FAKE_NONE;
 }
 
+/* DNLOAD and UPLOAD are taken in dfuIDLE and in their own idle state @own_idle only:
+ * anywhere else the device stalls and goes to dfuERROR (DFU 1.1 appendix A) */
+static bool
+fake_request_allowed(FakeDfuse *dev, DfuProtoState own_idle)
+{
+	if (dev->dfu.state == DFU_PROTO_STATE_DFU_IDLE || dev->dfu.state == own_idle)
+		return true;
+	fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
+	return false;
+}
+
+/* where the block of a DNLOAD or UPLOAD starts: AN2662, the multiplier is the request's
+ * wLength, from the address pointer */
+static uint64_t
+fake_block_address(const FakeDfuse *dev, const DfuProtoAction *a)
+{
+	return (uint64_t)(a->value - 2) * a->length + dev->pointer;
+}
+
 /* the work of a command or block: started by the first GETSTATUS after its DNLOAD */
 static void
 fake_finish_work(FakeDfuse *dev)
@@ -800,11 +819,6 @@ fake_dfuse_getstatus(FakeDfuse *dev)
 static ProtoIo
 fake_dnload(FakeDfuse *dev, const DfuProtoAction *a)
 {
-	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
-	    dev->dfu.state != DFU_PROTO_STATE_DFU_DNLOAD_IDLE) {
-		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
-		return PROTO_IO_STALL;
-	}
 	if (a->length == 0) {
 		dev->dfu.state = DFU_PROTO_STATE_DFU_MANIFEST_SYNC;
 		if (dev->silent_after_leave)
@@ -863,8 +877,7 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a)
 		return PROTO_IO_STALL;
 	}
 	{
-		/* AN2662: the multiplier is the request's wLength */
-		uint64_t address = (uint64_t)(a->value - 2) * a->length + dev->pointer;
+		uint64_t address = fake_block_address(dev, a);
 		fake_trace(&dev->dfu, "W%u:%u@%x", a->value, a->length, (unsigned)address);
 		dev->dfu.state = DFU_PROTO_STATE_DFU_DNLOAD_SYNC;
 		dev->work = FAKE_WRITE;
@@ -889,11 +902,6 @@ fake_dnload(FakeDfuse *dev, const DfuProtoAction *a)
 static ProtoIo
 fake_upload(FakeDfuse *dev, const DfuProtoAction *a)
 {
-	if (dev->dfu.state != DFU_PROTO_STATE_DFU_IDLE &&
-	    dev->dfu.state != DFU_PROTO_STATE_DFU_UPLOAD_IDLE) {
-		fake_error(dev, DFU_PROTO_STATUS_ERR_STALLEDPKT);
-		return PROTO_IO_STALL;
-	}
 	if (a->value == 0) {
 		const uint8_t list[] = {0x00, 0x21, 0x41, 0x92};
 		memcpy(dev->dfu.reply, list, sizeof(list));
@@ -906,7 +914,7 @@ fake_upload(FakeDfuse *dev, const DfuProtoAction *a)
 		return PROTO_IO_STALL;
 	}
 	{
-		uint64_t address = (uint64_t)(a->value - 2) * a->length + dev->pointer;
+		uint64_t address = fake_block_address(dev, a);
 		uint64_t end = FAKE_BASE + (uint64_t)dev->memory_size;
 		size_t n = address >= end ? 0 : (size_t)(end - address);
 		if (n > a->length)
@@ -942,8 +950,12 @@ fake_dfuse_control(FakeDevice *base, const DfuProtoAction *a)
 		base->state = DFU_PROTO_STATE_DFU_IDLE;
 		return PROTO_IO_OK;
 	case DFU_PROTO_REQUEST_DNLOAD:
+		if (!fake_request_allowed(dev, DFU_PROTO_STATE_DFU_DNLOAD_IDLE))
+			return PROTO_IO_STALL;
 		return fake_dnload(dev, a);
 	case DFU_PROTO_REQUEST_UPLOAD:
+		if (!fake_request_allowed(dev, DFU_PROTO_STATE_DFU_UPLOAD_IDLE))
+			return PROTO_IO_STALL;
 		result = fake_upload(dev, a);
 		if (result == PROTO_IO_OK && a->value >= 2)
 			memcpy(base->upload + a->image_offset, base->reply, base->reply_len);
