@@ -769,21 +769,20 @@ fake_dfuse_getstatus(FakeDfuse *dev)
 	if (dev->dfu.state == DFU_PROTO_STATE_DFU_DNLOAD_SYNC) {
 		/* this read starts the work and reports its poll timeout */
 		uint32_t work_ms = 0;
+		/* every command (erase, mass erase, read unprotect) reports the same */
+		poll_ms = dev->cmd_poll_ms;
 		switch (dev->work) {
 		case FAKE_SET_ADDRESS:
 			poll_ms = dev->set_poll_ms;
 			work_ms = dev->set_work_ms;
 			break;
 		case FAKE_ERASE:
-			poll_ms = dev->cmd_poll_ms;
 			work_ms = dev->erase_work_ms;
 			break;
 		case FAKE_MASS_ERASE:
-			poll_ms = dev->cmd_poll_ms;
 			work_ms = dev->mass_work_ms;
 			break;
 		case FAKE_UNPROTECT:
-			poll_ms = dev->cmd_poll_ms;
 			break;
 		default:
 			poll_ms = dev->write_poll_ms;
@@ -994,6 +993,32 @@ fake_dfuse_init(FakeDfuse *dev)
 		dev->dfu.memory[i] = (uint8_t)(i * 13);
 }
 
+/* a device whose 300 ms erase reports no poll timeout at all, and which stalls a status read
+ * that comes before the erase is done */
+static void
+fake_dfuse_init_stall_early(FakeDfuse *dev)
+{
+	fake_dfuse_init(dev);
+	dev->cmd_poll_ms = 0;
+	dev->busy_poll_zero = true;
+	dev->erase_work_ms = 300;
+	dev->stall_early = true;
+}
+
+/* a download of the @n elements @e of test_image to @dev by @s, both set up by the caller:
+ * the kind of the action it ended with */
+static DfuProtoActionKind
+fake_dfuse_download(FakeDfuse *dev,
+		    DfuProtoSession *s,
+		    const DfuProtoLayout *l,
+		    const DfuProtoElement *e,
+		    size_t n,
+		    unsigned flags)
+{
+	CHECK(dfu_proto_session_start_dfuse_download(s, l, e, n, 0, flags) == DFU_PROTO_ERROR_NONE);
+	return fake_run(&dev->dfu, s, test_image, NULL);
+}
+
 static const DfuProtoFunctional functional_stm32 = {
     .attributes =
 	DFU_PROTO_ATTR_CAN_DNLOAD | DFU_PROTO_ATTR_CAN_UPLOAD | DFU_PROTO_ATTR_WILL_DETACH,
@@ -1023,9 +1048,8 @@ test_session_download(void)
 	dev.write_poll_ms = 104;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_dfuse_quirks(&s, DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 2, 0, DFU_PROTO_DFUSE_FLAG_LEAVE) ==
-	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 2, DFU_PROTO_DFUSE_FLAG_LEAVE) ==
+	      DFU_PROTO_ACTION_DONE);
 	/* sectors 0..2 and the first 128 KiB one, in order, once */
 	CHECK(dev.erases == 4);
 	CHECK(dev.erase_order[0] == 0x08000000 && dev.erase_order[1] == 0x08004000);
@@ -1064,8 +1088,7 @@ test_session_download(void)
 	fake_dfuse_init(&dev);
 	dev.set_poll_ms = 104;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_DONE);
 	CHECK(strstr(dev.dfu.trace, "SET:8000000 S WAIT:104 S W2") != NULL);
 	CHECK(!dev.left && !dev.write_unerased);
 
@@ -1076,14 +1099,8 @@ test_session_download(void)
 	dev.mass_work_ms = 50;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_dfuse_quirks(&s, DFU_PROTO_DFUSE_QUIRK_SET_ADDRESS_POLL_BOGUS);
-	CHECK(dfu_proto_session_start_dfuse_download(&s,
-						     &l,
-						     one,
-						     1,
-						     0,
-						     DFU_PROTO_DFUSE_FLAG_MASS_ERASE) ==
-	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_dfuse_download(&dev, &s, &l, one, 1, DFU_PROTO_DFUSE_FLAG_MASS_ERASE) ==
+	      DFU_PROTO_ACTION_DONE);
 	CHECK(dev.mass_erases == 1 && dev.erases == 0 && !dev.write_unerased);
 	CHECK(strstr(dev.dfu.trace, "SET:8000000 S S WAIT:30 S WAIT:30 S W2:16@8000000") != NULL);
 }
@@ -1129,8 +1146,7 @@ test_session_misbehaving(void)
 	dev.busy_poll_zero = true;
 	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
 	CHECK(dev.dfu.now_ms < 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
 	CHECK(dev.dfu.waits == 0);
@@ -1141,9 +1157,7 @@ test_session_misbehaving(void)
 	dev.cmd_poll_ms = 100;
 	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e128, 1, 0, 0) ==
-	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e128, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dev.dfu.now_ms > 1000 + 16000 && dev.dfu.now_ms < 1000 + 16200);
 	/* the caller's budget replaces the derived one */
 	fake_dfuse_init(&dev);
@@ -1151,9 +1165,7 @@ test_session_misbehaving(void)
 	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_busy_budget(&s, 500);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e128, 1, 0, 0) ==
-	      DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e128, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dev.dfu.now_ms < 1000 + 700);
 
 	/* a poll timeout at the 24-bit maximum (4.6 h) on a device that stays busy: the one wait
@@ -1163,8 +1175,7 @@ test_session_misbehaving(void)
 	dev.cmd_poll_ms = 0xFFFFFF;
 	dev.dfu.busy_forever = true;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
 	CHECK(dev.dfu.waits == 1);
 	CHECK(dev.dfu.now_ms <= 1000 + DFU_PROTO_DFUSE_BUSY_FLOOR_MS + 10);
@@ -1178,8 +1189,7 @@ test_session_misbehaving(void)
 	dev.erase_work_ms = 300;
 	dev.write_work_ms = 5;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_DONE);
 	CHECK(memcmp(dev.dfu.memory, test_image, 2048) == 0);
 	/* erase, set address, one block: three waits of at most 2 s each */
 	CHECK(dev.dfu.waits == 3);
@@ -1200,26 +1210,16 @@ test_session_misbehaving(void)
 	CHECK(stats->ops[DFU_PROTO_BUSY_OP_MASS_ERASE].bound_ms == DFU_PROTO_BUSY_BUDGET_MS);
 
 	/* stalls when polled early: without the quirk the stall budget runs out */
-	fake_dfuse_init(&dev);
-	dev.cmd_poll_ms = 0;
-	dev.busy_poll_zero = true;
-	dev.erase_work_ms = 300;
-	dev.stall_early = true;
+	fake_dfuse_init_stall_early(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_STALL);
 	CHECK(dev.stalls == DFU_PROTO_BUSY_STALLS_MAX + 1);
 	/* with a minimum poll interval it waits and succeeds */
-	fake_dfuse_init(&dev);
-	dev.cmd_poll_ms = 0;
-	dev.busy_poll_zero = true;
-	dev.erase_work_ms = 300;
-	dev.stall_early = true;
+	fake_dfuse_init_stall_early(&dev);
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_min_poll_interval(&s, 100);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_DONE);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_DONE);
 	CHECK(dev.stalls <= 3);
 	CHECK(strncmp(dev.dfu.trace,
 		      "S ERASE:8000000 S WAIT:100 S <stall> WAIT:100",
@@ -1251,8 +1251,7 @@ test_session_whole_bound(void)
 	dev.cmd_poll_ms = 1000;
 	dfu_proto_session_init(&s, &functional_stm32);
 	dfu_proto_session_set_busy_budget(&s, 60000);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_BUSY_TOO_LONG);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "the device stayed busy") != NULL);
 	CHECK(strstr(dfu_proto_session_get_message(&s), "of 32 blocks of 2048 bytes") != NULL);
@@ -1275,8 +1274,7 @@ test_session_device_errors(void)
 	fake_dfuse_init(&dev);
 	dev.read_protected = true;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, e, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, e, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK_STR(dev.dfu.trace, "S ERASE:8000000 S CLRSTATUS ERROR:read-protected");
 	msg = dfu_proto_session_get_message(&s);
 	CHECK(strstr(msg, "read-protected") != NULL);
@@ -1287,8 +1285,7 @@ test_session_device_errors(void)
 	fake_dfuse_init(&dev);
 	dev.memory_size = 256 * 1024;
 	dfu_proto_session_init(&s, &functional_stm32);
-	CHECK(dfu_proto_session_start_dfuse_download(&s, &l, far, 1, 0, 0) == DFU_PROTO_ERROR_NONE);
-	CHECK(fake_run(&dev.dfu, &s, test_image, NULL) == DFU_PROTO_ACTION_ERROR);
+	CHECK(fake_dfuse_download(&dev, &s, &l, far, 1, 0) == DFU_PROTO_ACTION_ERROR);
 	CHECK(dfu_proto_session_get_error(&s) == DFU_PROTO_ERROR_ADDRESS);
 	msg = dfu_proto_session_get_message(&s);
 	CHECK(strstr(msg, "errTARGET") != NULL && strstr(msg, "0x08080000") != NULL);
