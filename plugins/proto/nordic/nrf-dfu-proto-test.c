@@ -576,27 +576,42 @@ test_serial_encode(void)
 	const uint8_t data[] = {0xC0, 0x11, 0xDB};
 	const uint8_t select_frame[] = {0x06, 0x01, 0xC0};
 	const uint8_t data_frame[] = {0x08, 0xDB, 0xDC, 0x11, 0xDB, 0xDD, 0xC0};
-	uint8_t out[16];
+	const uint8_t empty_write_frame[] = {0x08, 0xC0};
+	const struct {
+		NrfDfuProtoChannel channel;
+		const uint8_t *payload;
+		size_t payload_len;
+		size_t out_size;
+		const uint8_t *frame; /* NULL: refused, as it does not fit out_size */
+		size_t frame_len;
+	} cases[] = {
+	    {NRF_DFU_PROTO_CHANNEL_CONTROL,
+	     select,
+	     sizeof(select),
+	     16,
+	     select_frame,
+	     sizeof(select_frame)},
+	    {NRF_DFU_PROTO_CHANNEL_PACKET, data, sizeof(data), 16, data_frame, sizeof(data_frame)},
+	    {NRF_DFU_PROTO_CHANNEL_PACKET, data, sizeof(data), sizeof(data_frame) - 1, NULL, 0},
+	    {NRF_DFU_PROTO_CHANNEL_PACKET,
+	     data,
+	     0,
+	     2,
+	     empty_write_frame,
+	     sizeof(empty_write_frame)},
+	};
 
-	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_CONTROL,
-					  select,
-					  sizeof(select),
-					  out,
-					  sizeof(out)) == sizeof(select_frame));
-	CHECK(memcmp(out, select_frame, sizeof(select_frame)) == 0);
-	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET,
-					  data,
-					  sizeof(data),
-					  out,
-					  sizeof(out)) == sizeof(data_frame));
-	CHECK(memcmp(out, data_frame, sizeof(data_frame)) == 0);
-	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET,
-					  data,
-					  sizeof(data),
-					  out,
-					  sizeof(data_frame) - 1) == 0);
-	CHECK(nrf_dfu_proto_serial_encode(NRF_DFU_PROTO_CHANNEL_PACKET, data, 0, out, 2) == 2 &&
-	      out[0] == 0x08 && out[1] == 0xC0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint8_t out[16];
+		size_t len = nrf_dfu_proto_serial_encode(cases[i].channel,
+							 cases[i].payload,
+							 cases[i].payload_len,
+							 out,
+							 cases[i].out_size);
+		CHECK(len == cases[i].frame_len);
+		if (cases[i].frame != NULL && len == cases[i].frame_len)
+			CHECK(memcmp(out, cases[i].frame, len) == 0);
+	}
 }
 
 /* responses fed whole, as BLE's notifications are: the reply is taken, one longer than any
