@@ -303,23 +303,17 @@ nrf_dfu_proto_session_fail_result(NrfDfuProtoSession *s, const NrfDfuProtoRespon
 	NrfDfuProtoError error = resp->result == NRF_DFU_PROTO_RESULT_OP_NOT_SUPPORTED
 				     ? NRF_DFU_PROTO_ERROR_NOT_SUPPORTED
 				     : NRF_DFU_PROTO_ERROR_DEVICE;
-	if (resp->result == NRF_DFU_PROTO_RESULT_EXT_ERROR) {
-		nrf_dfu_proto_session_fail(
-		    s,
-		    error,
-		    "%s failed: %s (extended error 0x%02x): %s",
-		    nrf_dfu_proto_op_to_string(resp->request_op),
-		    nrf_dfu_proto_ext_error_to_string(resp->ext_error),
-		    resp->ext_error,
-		    nrf_dfu_proto_result_to_message(resp->result, resp->ext_error));
-		return;
-	}
+	/* an extended error names the code that says more than the result */
+	bool extended = resp->result == NRF_DFU_PROTO_RESULT_EXT_ERROR;
+
 	nrf_dfu_proto_session_fail(s,
 				   error,
-				   "%s failed: %s (0x%02x): %s",
+				   "%s failed: %s (%s0x%02x): %s",
 				   nrf_dfu_proto_op_to_string(resp->request_op),
-				   nrf_dfu_proto_result_to_string(resp->result),
-				   resp->result,
+				   extended ? nrf_dfu_proto_ext_error_to_string(resp->ext_error)
+					    : nrf_dfu_proto_result_to_string(resp->result),
+				   extended ? "extended error " : "",
+				   extended ? resp->ext_error : resp->result,
 				   nrf_dfu_proto_result_to_message(resp->result, resp->ext_error));
 }
 

@@ -1030,13 +1030,21 @@ test_error_codes(void)
 	}
 	/* every extended error */
 	for (uint8_t ext = 0x01; ext <= 0x0D; ext++) {
+		char want[128];
+
 		fake_bl_init(&f->bl, image, sizeof(image));
 		f->bl.error_op = 0x04;
 		f->bl.error_result = 0x0B;
 		f->bl.error_ext = ext;
 		CHECK(transfer(&f->s, &f->bl, 0, NULL, &f->a) == NRF_DFU_PROTO_ACTION_ERROR);
 		CHECK(f->a.error == NRF_DFU_PROTO_ERROR_DEVICE);
-		CHECK(strstr(f->a.message, nrf_dfu_proto_ext_error_to_string(ext)) != NULL);
+		snprintf(want,
+			 sizeof(want),
+			 "%s failed: %s (extended error 0x%02x): ",
+			 nrf_dfu_proto_op_to_string(0x04),
+			 nrf_dfu_proto_ext_error_to_string(ext),
+			 ext);
+		CHECK_CONTAINS(f->a.message, want);
 		CHECK(f->s.response.ext_error == ext);
 	}
 	/* a refused create */
@@ -1097,7 +1105,7 @@ test_refused_requests(void)
 		snprintf(
 		    want,
 		    sizeof(want),
-		    "%s failed: %s (0x04)",
+		    "%s failed: %s (0x04): ",
 		    nrf_dfu_proto_op_to_string(ops[i]),
 		    nrf_dfu_proto_result_to_string(NRF_DFU_PROTO_RESULT_INSUFFICIENT_RESOURCES));
 		fake_bl_init(&f->bl, image, sizeof(image));
