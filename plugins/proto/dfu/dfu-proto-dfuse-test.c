@@ -1325,21 +1325,16 @@ test_session_leave(void)
 		const uint8_t dnidle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_DNLOAD_IDLE, 0};
 		CHECK(dfu_proto_session_start_dfuse_leave(&s, 0x08004000) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, idle, 6, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD && a.length == 5 && a.value == 0);
 		CHECK(a.payload == DFU_PROTO_PAYLOAD_BYTES && a.bytes[0] == 0x21);
 		CHECK(a.bytes[1] == 0x00 && a.bytes[2] == 0x40 && a.bytes[4] == 0x08);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
-		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, dnidle, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, NULL, 0, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, dnidle, 6, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD && a.length == 0);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, NULL, 0, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_GETSTATUS);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, manifest, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, manifest, 6, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_DONE);
 	}
 

@@ -266,6 +266,20 @@ fake_init(FakeDevice *dev)
 	dev->now_ms = 1000;
 }
 
+/* a test driving the session by hand: the outcome @result (with @len bytes of @data read) of
+ * the action asked for, at @now_ms, and the next action into @a */
+static void
+fake_answer(DfuProtoSession *s,
+	    ProtoIo result,
+	    const uint8_t *data,
+	    size_t len,
+	    uint64_t now_ms,
+	    DfuProtoAction *a)
+{
+	dfu_proto_session_feed(s, result, data, len, now_ms);
+	dfu_proto_session_next(s, now_ms, a);
+}
+
 /* runs the session to its end against the device; returns the final action kind */
 static DfuProtoActionKind
 fake_run(FakeDevice *dev, DfuProtoSession *s, const uint8_t *image, uint8_t *upload)

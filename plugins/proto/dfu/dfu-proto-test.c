@@ -508,13 +508,10 @@ test_wait_counts_from_status(void)
 	dfu_proto_session_next(&s, 0, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN && a.request == DFU_PROTO_REQUEST_GETSTATUS);
 	CHECK(a.length == 6);
-	dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 1);
-	dfu_proto_session_next(&s, 1, &a);
+	fake_answer(&s, PROTO_IO_OK, idle, 6, 1, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT && a.request == DFU_PROTO_REQUEST_DNLOAD);
-	dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 2);
-	dfu_proto_session_next(&s, 2, &a);
-	dfu_proto_session_feed(&s, PROTO_IO_OK, busy, 6, 3);
-	dfu_proto_session_next(&s, 3, &a);
+	fake_answer(&s, PROTO_IO_OK, NULL, 0, 2, &a);
+	fake_answer(&s, PROTO_IO_OK, busy, 6, 3, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_WAIT && a.wait_ms == 100);
 	dfu_proto_session_next(&s, 43, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_WAIT && a.wait_ms == 60);
@@ -523,8 +520,7 @@ test_wait_counts_from_status(void)
 
 	/* feed with no pending transfer is ignored */
 	dfu_proto_session_init(&s, &functional_default);
-	dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
-	dfu_proto_session_next(&s, 0, &a);
+	fake_answer(&s, PROTO_IO_OK, NULL, 0, 0, &a);
 	CHECK(a.kind == DFU_PROTO_ACTION_DONE);
 }
 
@@ -686,18 +682,14 @@ test_download_transfer_faults(void)
 		const uint8_t idle[6] = {0, 0, 0, 0, DFU_PROTO_STATE_DFU_IDLE, 0};
 		const uint8_t err[6] = {15, 0, 0, 0, DFU_PROTO_STATE_DFU_ERROR, 0};
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, idle, 6, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_DNLOAD);
-		dfu_proto_session_feed(&s, PROTO_IO_STALL, NULL, 0, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_STALL, NULL, 0, 0, &a);
 		CHECK(a.request == DFU_PROTO_REQUEST_GETSTATUS);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, err, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, err, 6, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_OUT);
 		CHECK(a.request == DFU_PROTO_REQUEST_CLRSTATUS);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, NULL, 0, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, NULL, 0, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR);
 		CHECK(a.error == DFU_PROTO_ERROR_DEVICE_STATUS);
 		CHECK(strstr(a.message, "errSTALLEDPKT") != NULL);
@@ -743,14 +735,12 @@ test_download_transfer_faults(void)
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, garbage, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, garbage, 6, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_download(&s, 10, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, garbage, 3, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, garbage, 3, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 		CHECK(strstr(a.message, "3-byte") != NULL);
 	}
@@ -947,12 +937,10 @@ test_upload(void)
 		dfu_proto_session_init(&s, &functional_default);
 		CHECK(dfu_proto_session_start_upload(&s, 1000, 0) == DFU_PROTO_ERROR_NONE);
 		dfu_proto_session_next(&s, 0, &a);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, idle, 6, 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, idle, 6, 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_CONTROL_IN &&
 		      a.request == DFU_PROTO_REQUEST_UPLOAD);
-		dfu_proto_session_feed(&s, PROTO_IO_OK, big, sizeof(big), 0);
-		dfu_proto_session_next(&s, 0, &a);
+		fake_answer(&s, PROTO_IO_OK, big, sizeof(big), 0, &a);
 		CHECK(a.kind == DFU_PROTO_ACTION_ERROR && a.error == DFU_PROTO_ERROR_REPLY);
 	}
 
