@@ -529,7 +529,7 @@ usbsim_run(UsbsimModel *model,
 }
 
 /* the command line, as given: one parse, whichever model the profile picks; NULL (FALSE)
- * for an option not given */
+ * for an option not given; usbsim_option_specs says how each is parsed and who takes it */
 typedef struct {
 	gchar *mode;
 	gchar *vid;
@@ -538,6 +538,8 @@ typedef struct {
 	gchar *bcd_device;
 	gchar *serial;
 	gchar *flash_size;
+	gchar *flash_in;
+	gchar *flash_out;
 	gchar *transfer_size;
 	gchar *manifest_tolerant;
 	gchar *will_detach;
@@ -567,56 +569,305 @@ typedef struct {
 	gdouble time_scale;
 } UsbsimOptions;
 
+/* the models that take an option; a profile whose model does not take one refuses it */
+typedef enum {
+	USBSIM_FOR_EVERY_MODEL,
+	USBSIM_FOR_DFU_MODELS, /* DFU 1.1 and DfuSe */
+	USBSIM_FOR_DFU11,
+	USBSIM_FOR_DFUSE,
+} UsbsimOptionScope;
+
+/* an option of UsbsimOptions: how GOption parses it into which field, and who takes it */
+typedef struct {
+	const gchar *long_name;
+	GOptionArg arg;
+	gsize offset;
+	UsbsimOptionScope scope;
+	const gchar *description;
+	const gchar *arg_description;
+} UsbsimOptionSpec;
+
+/* in the order --help lists them */
+static const UsbsimOptionSpec usbsim_option_specs[] = {
+    {"mode",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, mode),
+     USBSIM_FOR_DFU_MODELS,
+     "Initial mode: runtime or dfu",
+     "MODE"},
+    {"vid",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, vid),
+     USBSIM_FOR_EVERY_MODEL,
+     "USB vendor ID",
+     "0xNNNN"},
+    {"runtime-pid",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, runtime_pid),
+     USBSIM_FOR_DFU_MODELS,
+     "Runtime product ID",
+     "0xNNNN"},
+    {"dfu-pid",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, dfu_pid),
+     USBSIM_FOR_DFU_MODELS,
+     "DFU mode product ID",
+     "0xNNNN"},
+    {"bcd-device",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, bcd_device),
+     USBSIM_FOR_EVERY_MODEL,
+     "Bootloader version",
+     "0xNNNN"},
+    {"serial",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, serial),
+     USBSIM_FOR_EVERY_MODEL,
+     "Serial number",
+     "STR"},
+    {"flash-size",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, flash_size),
+     USBSIM_FOR_EVERY_MODEL,
+     "Flash size",
+     "BYTES"},
+    {"flash-in",
+     G_OPTION_ARG_FILENAME,
+     G_STRUCT_OFFSET(UsbsimOptions, flash_in),
+     USBSIM_FOR_EVERY_MODEL,
+     "Initial flash contents",
+     "FILE"},
+    {"flash-out",
+     G_OPTION_ARG_FILENAME,
+     G_STRUCT_OFFSET(UsbsimOptions, flash_out),
+     USBSIM_FOR_EVERY_MODEL,
+     "Flash dump at the end",
+     "FILE"},
+    {"transfer-size",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, transfer_size),
+     USBSIM_FOR_DFU_MODELS,
+     "wTransferSize",
+     "N"},
+    {"manifest-tolerant",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, manifest_tolerant),
+     USBSIM_FOR_DFU_MODELS,
+     "yes or no",
+     "B"},
+    {"will-detach",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, will_detach),
+     USBSIM_FOR_DFU_MODELS,
+     "yes or no",
+     "B"},
+    {"can-upload",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, can_upload),
+     USBSIM_FOR_DFU_MODELS,
+     "yes or no",
+     "B"},
+    {"can-download",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, can_download),
+     USBSIM_FOR_DFU_MODELS,
+     "yes or no",
+     "B"},
+    {"alts",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, alts),
+     USBSIM_FOR_DFU_MODELS,
+     "DFU mode alt settings",
+     "N"},
+    {"func-desc-every-alt",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, func_desc_every_alt),
+     USBSIM_FOR_DFU_MODELS,
+     "Repeat the functional descriptor after every alt setting",
+     NULL},
+    {"stall-functional-descriptor-request",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, stall_functional_request),
+     USBSIM_FOR_DFU_MODELS,
+     "A standalone GET_DESCRIPTOR for the functional descriptor stalls (STM32C5)",
+     NULL},
+    {"version-offset",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, version_offset),
+     USBSIM_FOR_DFU_MODELS,
+     "Version offset",
+     "N"},
+    {"early-poll",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, early_poll),
+     USBSIM_FOR_DFU_MODELS,
+     "answer or stall",
+     "HOW"},
+    {"manifest-ending",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, manifest_ending),
+     USBSIM_FOR_DFU11,
+     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
+     "HOW"},
+    {"manifest-status",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, manifest_status),
+     USBSIM_FOR_DFU11,
+     "DFU 1.1: the status the image check at manifestation reports (OK)",
+     "STATUS"},
+    {"app-dfu",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, app_dfu),
+     USBSIM_FOR_DFU11,
+     "DFU 1.1: the application has a DFU runtime interface, yes or no",
+     "B"},
+    {"can-accelerate",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, can_accelerate),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: functional descriptor bit 7, yes or no",
+     "B"},
+    {"bogus-set-address-timeout",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, bogus_set_address_timeout),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: SET_ADDRESS reports 104 ms while it takes none",
+     NULL},
+    {"zero-poll-timeout",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, zero_poll_timeout),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: report a 0 ms poll timeout while really busy",
+     NULL},
+    {"short-mass-erase-timeout",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, short_mass_erase_timeout),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: a mass erase reports 100 ms",
+     NULL},
+    {"stall-early-poll-during-erase",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, stall_early_poll_during_erase),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: GETSTATUS before an erase is done stalls",
+     NULL},
+    {"stuck-busy",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, stuck_busy),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
+     "N|always"},
+    {"hostile-poll-timeout",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, hostile_poll_timeout),
+     USBSIM_FOR_DFU_MODELS,
+     "Every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
+     "max|alternate|random"},
+    {"flash-layout",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, flash_layout),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: the layout string the internal flash reports (its real geometry stays)",
+     "STR"},
+    {"block-stride",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, block_stride),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: block address step, wlength (AN2662) or transfer-size",
+     "HOW"},
+    {"read-protected",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, read_protected),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: flash read protection until a read unprotect",
+     NULL},
+    {"no-product-string",
+     G_OPTION_ARG_NONE,
+     G_STRUCT_OFFSET(UsbsimOptions, no_product_string),
+     USBSIM_FOR_DFUSE,
+     "DfuSe: no product string in DFU mode (iProduct 0)",
+     NULL},
+    {"seed",
+     G_OPTION_ARG_STRING,
+     G_STRUCT_OFFSET(UsbsimOptions, seed),
+     USBSIM_FOR_EVERY_MODEL,
+     "Seed of the busy time draws",
+     "N"},
+    {"time-scale",
+     G_OPTION_ARG_DOUBLE,
+     G_STRUCT_OFFSET(UsbsimOptions, time_scale),
+     USBSIM_FOR_EVERY_MODEL,
+     "Time scale",
+     "F"},
+    {"fault",
+     G_OPTION_ARG_STRING_ARRAY,
+     G_STRUCT_OFFSET(UsbsimOptions, faults),
+     USBSIM_FOR_DFU_MODELS,
+     "Fault",
+     "KIND:REQUEST:N"},
+};
+
+static gpointer
+usbsim_option_value(const UsbsimOptions *o, const UsbsimOptionSpec *spec)
+{
+	return (guint8 *)o + spec->offset;
+}
+
+/* the GOption entries of the table, with where each lands in @o */
+static void
+usbsim_options_add_entries(UsbsimOptions *o, GArray *entries)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_option_specs); i++) {
+		const UsbsimOptionSpec *spec = &usbsim_option_specs[i];
+		GOptionEntry entry = {spec->long_name,
+				      0,
+				      0,
+				      spec->arg,
+				      usbsim_option_value(o, spec),
+				      spec->description,
+				      spec->arg_description};
+		g_array_append_val(entries, entry);
+	}
+}
+
+/* a time scale always has a value: it is never "given" */
+static gboolean
+usbsim_option_given(const UsbsimOptions *o, const UsbsimOptionSpec *spec)
+{
+	gpointer value = usbsim_option_value(o, spec);
+	if (spec->arg == G_OPTION_ARG_NONE)
+		return *(gboolean *)value;
+	if (spec->arg == G_OPTION_ARG_DOUBLE)
+		return FALSE;
+	return *(gpointer *)value != NULL;
+}
+
+/* whether an option only the models of @scope take was given */
+static gboolean
+usbsim_options_have(const UsbsimOptions *o, UsbsimOptionScope scope)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_option_specs); i++) {
+		if (usbsim_option_specs[i].scope == scope &&
+		    usbsim_option_given(o, &usbsim_option_specs[i]))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 usbsim_options_clear(UsbsimOptions *o)
 {
-	gchar **strings[] = {&o->mode,
-			     &o->vid,
-			     &o->runtime_pid,
-			     &o->dfu_pid,
-			     &o->bcd_device,
-			     &o->serial,
-			     &o->flash_size,
-			     &o->transfer_size,
-			     &o->manifest_tolerant,
-			     &o->will_detach,
-			     &o->can_upload,
-			     &o->can_download,
-			     &o->can_accelerate,
-			     &o->alts,
-			     &o->version_offset,
-			     &o->early_poll,
-			     &o->seed,
-			     &o->stuck_busy,
-			     &o->block_stride,
-			     &o->hostile_poll_timeout,
-			     &o->flash_layout,
-			     &o->manifest_ending,
-			     &o->manifest_status,
-			     &o->app_dfu};
-	for (guint i = 0; i < G_N_ELEMENTS(strings); i++)
-		g_clear_pointer(strings[i], g_free);
-	g_clear_pointer(&o->faults, g_strfreev);
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_option_specs); i++) {
+		const UsbsimOptionSpec *spec = &usbsim_option_specs[i];
+		gpointer value = usbsim_option_value(o, spec);
+		if (spec->arg == G_OPTION_ARG_STRING || spec->arg == G_OPTION_ARG_FILENAME)
+			g_clear_pointer((gchar **)value, g_free);
+		else if (spec->arg == G_OPTION_ARG_STRING_ARRAY)
+			g_clear_pointer((gchar ***)value, g_strfreev);
+	}
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimOptions, usbsim_options_clear)
-
-/* the options only a DfuSe device takes (--hostile-poll-timeout applies to DFU 1.1 too) */
-static gboolean
-usbsim_options_have_dfuse(const UsbsimOptions *o)
-{
-	return o->can_accelerate != NULL || o->stuck_busy != NULL || o->block_stride != NULL ||
-	       o->flash_layout != NULL || o->bogus_set_address_timeout || o->zero_poll_timeout ||
-	       o->short_mass_erase_timeout || o->stall_early_poll_during_erase ||
-	       o->read_protected || o->no_product_string;
-}
-
-/* the options only a DFU 1.1 device takes */
-static gboolean
-usbsim_options_have_dfu_only(const UsbsimOptions *o)
-{
-	return o->manifest_ending != NULL || o->app_dfu != NULL || o->manifest_status != NULL;
-}
 
 /* the options the DFU 1.1 and DfuSe models share, parsed the same way for both */
 static gboolean
@@ -682,10 +933,7 @@ usbsim_configure_dfu_common(
 /* the DFU 1.1 model of a profile, as the command line configures it: the shared options and
  * its own */
 static UsbsimDfu *
-usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
-		     const UsbsimOptions *o,
-		     const gchar *flash_in,
-		     GError **error)
+usbsim_model_dfu_new(const UsbsimDfuProfile *profile, const UsbsimOptions *o, GError **error)
 {
 	g_auto(UsbsimDfuConfig) config = {0};
 	/* --manifest-status is checked between the manifestation options and the attributes */
@@ -741,7 +989,7 @@ usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
 		config.manifest_status = status;
 	}
 	if (!usbsim_parse_options(attributes, G_N_ELEMENTS(attributes), error) ||
-	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
+	    !usbsim_harness_read_flash(o->flash_in, &config.common.flash_in, error))
 		return NULL;
 	return usbsim_dfu_new(&config);
 }
@@ -749,10 +997,7 @@ usbsim_model_dfu_new(const UsbsimDfuProfile *profile,
 /* the DfuSe model of a part, as the command line configures it: the shared options, its own,
  * and the DFU 1.1 attributes as the functional descriptor's bits */
 static UsbsimDfuse *
-usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
-		       const UsbsimOptions *o,
-		       const gchar *flash_in,
-		       GError **error)
+usbsim_model_dfuse_new(const UsbsimDfuseProfile *part, const UsbsimOptions *o, GError **error)
 {
 	g_auto(UsbsimDfuseConfig) config = {0};
 	UsbsimDfuseProfile *profile = &config.profile;
@@ -799,7 +1044,7 @@ usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
 	if (o->flash_layout != NULL)
 		profile->flash_layout_reported = o->flash_layout;
 	if (!usbsim_parse_options(opts, G_N_ELEMENTS(opts), error) ||
-	    !usbsim_harness_read_flash(flash_in, &config.common.flash_in, error))
+	    !usbsim_harness_read_flash(o->flash_in, &config.common.flash_in, error))
 		return NULL;
 	return usbsim_dfuse_new(&config);
 }
@@ -808,7 +1053,6 @@ usbsim_model_dfuse_new(const UsbsimDfuseProfile *part,
 static UsbsimCobs *
 usbsim_model_cobs_new(const UsbsimOptions *options,
 		      const UsbsimCobsOptions *cobs_options,
-		      const gchar *flash_in,
 		      GError **error)
 {
 	UsbsimCobsConfig config;
@@ -826,12 +1070,8 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 
 	usbsim_cobs_config_init(&config);
 	config.time_scale = options->time_scale;
-	if (options->mode != NULL || options->runtime_pid != NULL || options->dfu_pid != NULL ||
-	    options->transfer_size != NULL || options->manifest_tolerant != NULL ||
-	    options->will_detach != NULL || options->can_upload != NULL ||
-	    options->can_download != NULL || options->alts != NULL ||
-	    options->version_offset != NULL || options->early_poll != NULL ||
-	    options->faults != NULL || options->func_desc_every_alt) {
+	if (usbsim_options_have(options, USBSIM_FOR_DFU_MODELS) ||
+	    usbsim_options_have(options, USBSIM_FOR_DFU11)) {
 		g_set_error_literal(error,
 				    G_IO_ERROR,
 				    G_IO_ERROR_INVALID_ARGUMENT,
@@ -853,7 +1093,7 @@ usbsim_model_cobs_new(const UsbsimOptions *options,
 	if (*error == NULL)
 		usbsim_cobs_options_apply(cobs_options, &config, error);
 	if (*error == NULL)
-		usbsim_harness_read_flash(flash_in, &config.flash_in, error);
+		usbsim_harness_read_flash(options->flash_in, &config.flash_in, error);
 	if (*error == NULL)
 		cobs = usbsim_cobs_new(&config);
 	usbsim_cobs_config_clear(&config);
@@ -884,8 +1124,6 @@ main(int argc, char **argv)
 	/* GOption replaces a string without freeing what was there: no allocated default */
 	g_auto(UsbsimOptions) o = {.time_scale = 1.0};
 	g_autofree gchar *profile_name = NULL;
-	g_autofree gchar *flash_in = NULL;
-	g_autofree gchar *flash_out = NULL;
 	g_autofree gchar *trace = NULL;
 	g_auto(GStrv) client_argv = NULL;
 	gboolean list_profiles = FALSE;
@@ -900,171 +1138,27 @@ main(int argc, char **argv)
 	g_autoptr(UsbsimDfuse) dfuse = NULL;
 	g_autoptr(UsbsimCobs) cobs = NULL;
 	UsbsimModel model = {NULL};
-	const GOptionEntry entries[] = {
+	const GOptionEntry head[] = {
 	    {"profile", 0, 0, G_OPTION_ARG_STRING, &profile_name, "Timing profile", "NAME"},
 	    USBSIM_HARNESS_LIST_PROFILES_ENTRIES(&list_profiles, &json),
-	    {"mode", 0, 0, G_OPTION_ARG_STRING, &o.mode, "Initial mode: runtime or dfu", "MODE"},
-	    {"vid", 0, 0, G_OPTION_ARG_STRING, &o.vid, "USB vendor ID", "0xNNNN"},
-	    {"runtime-pid",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.runtime_pid,
-	     "Runtime product ID",
-	     "0xNNNN"},
-	    {"dfu-pid", 0, 0, G_OPTION_ARG_STRING, &o.dfu_pid, "DFU mode product ID", "0xNNNN"},
-	    {"bcd-device",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.bcd_device,
-	     "Bootloader version",
-	     "0xNNNN"},
-	    {"serial", 0, 0, G_OPTION_ARG_STRING, &o.serial, "Serial number", "STR"},
-	    {"flash-size", 0, 0, G_OPTION_ARG_STRING, &o.flash_size, "Flash size", "BYTES"},
-	    {"flash-in", 0, 0, G_OPTION_ARG_FILENAME, &flash_in, "Initial flash contents", "FILE"},
-	    {"flash-out", 0, 0, G_OPTION_ARG_FILENAME, &flash_out, "Flash dump at the end", "FILE"},
-	    {"transfer-size", 0, 0, G_OPTION_ARG_STRING, &o.transfer_size, "wTransferSize", "N"},
-	    {"manifest-tolerant",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.manifest_tolerant,
-	     "yes or no",
-	     "B"},
-	    {"will-detach", 0, 0, G_OPTION_ARG_STRING, &o.will_detach, "yes or no", "B"},
-	    {"can-upload", 0, 0, G_OPTION_ARG_STRING, &o.can_upload, "yes or no", "B"},
-	    {"can-download", 0, 0, G_OPTION_ARG_STRING, &o.can_download, "yes or no", "B"},
-	    {"alts", 0, 0, G_OPTION_ARG_STRING, &o.alts, "DFU mode alt settings", "N"},
-	    {"func-desc-every-alt",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.func_desc_every_alt,
-	     "Repeat the functional descriptor after every alt setting",
-	     NULL},
-	    {"stall-functional-descriptor-request",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.stall_functional_request,
-	     "A standalone GET_DESCRIPTOR for the functional descriptor stalls (STM32C5)",
-	     NULL},
-	    {"version-offset", 0, 0, G_OPTION_ARG_STRING, &o.version_offset, "Version offset", "N"},
-	    {"early-poll", 0, 0, G_OPTION_ARG_STRING, &o.early_poll, "answer or stall", "HOW"},
-	    {"manifest-ending",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.manifest_ending,
-	     "DFU 1.1, not manifestation tolerant: wait-reset, reset or silent",
-	     "HOW"},
-	    {"manifest-status",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.manifest_status,
-	     "DFU 1.1: the status the image check at manifestation reports (OK)",
-	     "STATUS"},
-	    {"app-dfu",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.app_dfu,
-	     "DFU 1.1: the application has a DFU runtime interface, yes or no",
-	     "B"},
-	    {"can-accelerate",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.can_accelerate,
-	     "DfuSe: functional descriptor bit 7, yes or no",
-	     "B"},
-	    {"bogus-set-address-timeout",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.bogus_set_address_timeout,
-	     "DfuSe: SET_ADDRESS reports 104 ms while it takes none",
-	     NULL},
-	    {"zero-poll-timeout",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.zero_poll_timeout,
-	     "DfuSe: report a 0 ms poll timeout while really busy",
-	     NULL},
-	    {"short-mass-erase-timeout",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.short_mass_erase_timeout,
-	     "DfuSe: a mass erase reports 100 ms",
-	     NULL},
-	    {"stall-early-poll-during-erase",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.stall_early_poll_during_erase,
-	     "DfuSe: GETSTATUS before an erase is done stalls",
-	     NULL},
-	    {"stuck-busy",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.stuck_busy,
-	     "DfuSe: stay in dfuDNBUSY from the Nth operation on",
-	     "N|always"},
-	    {"hostile-poll-timeout",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.hostile_poll_timeout,
-	     "Every status reports 0xFFFFFF ms, 0 and 0xFFFFFF in turn, or a random figure",
-	     "max|alternate|random"},
-	    {"flash-layout",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.flash_layout,
-	     "DfuSe: the layout string the internal flash reports (its real geometry stays)",
-	     "STR"},
-	    {"block-stride",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &o.block_stride,
-	     "DfuSe: block address step, wlength (AN2662) or transfer-size",
-	     "HOW"},
-	    {"read-protected",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.read_protected,
-	     "DfuSe: flash read protection until a read unprotect",
-	     NULL},
-	    {"no-product-string",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &o.no_product_string,
-	     "DfuSe: no product string in DFU mode (iProduct 0)",
-	     NULL},
-	    {"seed", 0, 0, G_OPTION_ARG_STRING, &o.seed, "Seed of the busy time draws", "N"},
-	    {"time-scale", 0, 0, G_OPTION_ARG_DOUBLE, &o.time_scale, "Time scale", "F"},
-	    {"fault", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.faults, "Fault", "KIND:REQUEST:N"},
+	};
+	const GOptionEntry tail[] = {
 	    {"trace", 0, 0, G_OPTION_ARG_FILENAME, &trace, "JSON lines trace", "FILE"},
 	    {"timeout", 0, 0, G_OPTION_ARG_INT, &timeout_s, "Client timeout", "SECONDS"},
 	    {"verbose", 'v', 0, G_OPTION_ARG_NONE, &usbsim_verbose, "Log more", NULL},
 	    {G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &client_argv, NULL, NULL},
 	    {NULL}};
+	g_autoptr(GArray) entries = g_array_new(FALSE, FALSE, sizeof(GOptionEntry));
 
 	usbsim_harness_reexec_under_preload(argv);
 
 	/* a client's '-x' style arguments after "--" belong to the client */
 	context = g_option_context_new("-- CLIENT [ARGS...]");
 	g_option_context_set_summary(context, "Run a client against a simulated USB DFU device");
-	g_option_context_add_main_entries(context, entries, NULL);
+	g_array_append_vals(entries, head, G_N_ELEMENTS(head));
+	usbsim_options_add_entries(&o, entries);
+	g_array_append_vals(entries, tail, G_N_ELEMENTS(tail));
+	g_option_context_add_main_entries(context, (const GOptionEntry *)entries->data, NULL);
 	g_option_context_add_group(context, usbsim_cobs_option_group(&cobs_options));
 	if (!g_option_context_parse(context, &argc, &argv, &error)) {
 		g_printerr("usbsim-run: %s\n", error->message);
@@ -1092,16 +1186,16 @@ main(int argc, char **argv)
 	}
 	model.time_scale = o.time_scale;
 	if (g_strcmp0(profile_name, USBSIM_COBS_PROFILE_NAME) == 0) {
-		if (usbsim_options_have_dfuse(&o) || o.hostile_poll_timeout != NULL) {
+		if (usbsim_options_have(&o, USBSIM_FOR_DFUSE)) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
 		}
-		cobs = usbsim_model_cobs_new(&o, &cobs_options, flash_in, &error);
+		cobs = usbsim_model_cobs_new(&o, &cobs_options, &error);
 		usbsim_cobs_options_clear(&cobs_options);
 		model.ops = usbsim_cobs_ops();
 		model.cobs = cobs;
-		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
+		return usbsim_run_model(&model, client_argv, o.flash_out, trace, timeout_s, error);
 	}
 	if (usbsim_cobs_options_given(&cobs_options)) {
 		g_printerr(
@@ -1112,17 +1206,17 @@ main(int argc, char **argv)
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
 	if (dfuse_profile != NULL) {
-		if (usbsim_options_have_dfu_only(&o)) {
+		if (usbsim_options_have(&o, USBSIM_FOR_DFU11)) {
 			g_printerr("usbsim-run: --manifest-ending, --manifest-status and --app-dfu "
 				   "need a DFU 1.1 profile\n");
 			return USBSIM_EXIT_SETUP;
 		}
-		dfuse = usbsim_model_dfuse_new(dfuse_profile, &o, flash_in, &error);
+		dfuse = usbsim_model_dfuse_new(dfuse_profile, &o, &error);
 		model.ops = usbsim_dfuse_ops();
 		model.dfuse = dfuse;
-		return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
+		return usbsim_run_model(&model, client_argv, o.flash_out, trace, timeout_s, error);
 	}
-	if (usbsim_options_have_dfuse(&o)) {
+	if (usbsim_options_have(&o, USBSIM_FOR_DFUSE)) {
 		g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
 		return USBSIM_EXIT_SETUP;
 	}
@@ -1131,8 +1225,8 @@ main(int argc, char **argv)
 		g_printerr("usbsim-run: unknown profile '%s'\n", profile_name);
 		return USBSIM_EXIT_SETUP;
 	}
-	dfu = usbsim_model_dfu_new(profile, &o, flash_in, &error);
+	dfu = usbsim_model_dfu_new(profile, &o, &error);
 	model.ops = usbsim_dfu_ops();
 	model.dfu = dfu;
-	return usbsim_run_model(&model, client_argv, flash_out, trace, timeout_s, error);
+	return usbsim_run_model(&model, client_argv, o.flash_out, trace, timeout_s, error);
 }
