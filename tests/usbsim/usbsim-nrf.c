@@ -15,6 +15,9 @@
 
 #include <string.h>
 
+/* the CRC-32 (IEEE) the SDK's crc32_compute() gives, as tests/models' bootloader computes it */
+#include "nrf-dfu-fake-bootloader.h"
+
 /* request opcodes */
 #define NRF_OP_PROTOCOL_VERSION 0x00
 #define NRF_OP_CREATE		0x01
@@ -214,18 +217,6 @@ static gdouble
 usbsim_nrf_erase_us(UsbsimNrf *self, guint pages)
 {
 	return usbsim_nrf_scaled(self, (gdouble)pages * USBSIM_NRF_ERASE_PAGE_US);
-}
-
-guint32
-usbsim_nrf_crc32(guint32 crc, const guint8 *buf, gsize bufsz)
-{
-	crc = ~crc;
-	for (gsize i = 0; i < bufsz; i++) {
-		crc ^= buf[i];
-		for (guint k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0xEDB88320 & (0 - (crc & 1)));
-	}
-	return ~crc;
 }
 
 static GByteArray *
@@ -1202,7 +1193,7 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 				       datasz);
 				self->live.command_offset += datasz;
 				self->live.command_crc =
-				    usbsim_nrf_crc32(self->live.command_crc, data, datasz);
+				    fake_bl_crc32(self->live.command_crc, data, datasz);
 			}
 		} else if (self->current == NRF_OBJ_DATA && self->live.init_valid) {
 			guint32 in_object = self->image_offset - self->live.image_offset_last;
@@ -1222,7 +1213,7 @@ usbsim_nrf_request(UsbsimNrf *self, const guint8 *req, gsize len, gint64 now_us)
 							 self->image_offset +
 							     (guint32)(datasz / 2));
 				}
-				self->image_crc = usbsim_nrf_crc32(self->image_crc, stored, datasz);
+				self->image_crc = fake_bl_crc32(self->image_crc, stored, datasz);
 				usbsim_nrf_program(self,
 						   USBSIM_NRF_APP_START + self->image_offset,
 						   stored,

@@ -174,6 +174,3 @@ usbsim_nrf_describe_app_other_usb(void);
 /* the USB-UART bridge in front of the UART bootloader (a J-Link's CDC port) */
 UsbsimDescription *
 usbsim_nrf_describe_uart_bridge(void);
-/* the CRC-32 (IEEE) the SDK's crc32_compute() gives, continuing from crc */
-guint32
-usbsim_nrf_crc32(guint32 crc, const guint8 *buf, gsize bufsz);
