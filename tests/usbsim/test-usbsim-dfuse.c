@@ -16,20 +16,29 @@
 #define F4_FLASH  0x08000000u
 #define LONG_WAIT (60ll * 1000 * 1000) /* longer than any operation at scale 1.0 */
 
-typedef void (*Tweak)(UsbsimDfuseConfig *config);
+/* a profile's configuration in DFU mode, for a test to change before make_dfuse_from() */
+static void
+dfuse_config_init(UsbsimDfuseConfig *config, const gchar *profile)
+{
+	usbsim_dfuse_config_init(config, usbsim_dfuse_profile_find(profile));
+	config->common.initial_mode = USBSIM_DFU_MODE_DFU;
+}
+
+/* the model of @config, which is cleared */
+static UsbsimDfuse *
+make_dfuse_from(UsbsimDfuseConfig *config)
+{
+	UsbsimDfuse *dfuse = usbsim_dfuse_new(config);
+	usbsim_dfuse_config_clear(config);
+	return dfuse;
+}
 
 static UsbsimDfuse *
-make_dfuse(const gchar *profile, Tweak tweak)
+make_dfuse(const gchar *profile)
 {
 	UsbsimDfuseConfig config;
-	UsbsimDfuse *dfuse;
-	usbsim_dfuse_config_init(&config, usbsim_dfuse_profile_find(profile));
-	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
-	if (tweak != NULL)
-		tweak(&config);
-	dfuse = usbsim_dfuse_new(&config);
-	usbsim_dfuse_config_clear(&config);
-	return dfuse;
+	dfuse_config_init(&config, profile);
+	return make_dfuse_from(&config);
 }
 
 static UsbsimOutcome
@@ -103,9 +112,9 @@ flash_at(UsbsimDfuse *dfuse, GBytes **keep, guint32 offset)
 static void
 test_layouts(void)
 {
-	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse", NULL);
-	g_autoptr(UsbsimDfuse) gd32 = make_dfuse("gd32vf103-dfuse", NULL);
-	g_autoptr(UsbsimDfuse) f1 = make_dfuse("stm32f1-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse");
+	g_autoptr(UsbsimDfuse) gd32 = make_dfuse("gd32vf103-dfuse");
+	g_autoptr(UsbsimDfuse) f1 = make_dfuse("stm32f1-dfuse");
 	g_autoptr(GArray) sectors = g_array_new(FALSE, TRUE, sizeof(UsbsimDfuseSector));
 	g_autofree gchar *name = NULL;
 
@@ -138,18 +147,16 @@ test_layouts(void)
 }
 
 static void
-tweak_f4_512k(UsbsimDfuseConfig *config)
-{
-	config->profile.flash_size = 512 * 1024;
-}
-
-static void
 test_flash_size(void)
 {
-	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse", tweak_f4_512k);
+	g_autoptr(UsbsimDfuse) f4 = NULL;
+	UsbsimDfuseConfig config;
 	g_autoptr(GError) error = NULL;
 	const UsbsimDfuseProfile *gd32 = usbsim_dfuse_profile_find("gd32vf103-dfuse");
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.profile.flash_size = 512 * 1024;
+	f4 = make_dfuse_from(&config);
 	g_assert_cmpstr(usbsim_dfuse_get_layout(f4, 0),
 			==,
 			"@Internal Flash  /0x08000000/04*016Kg,01*064Kg,03*128Kg");
@@ -166,8 +173,8 @@ test_flash_size(void)
 static void
 test_descriptors(void)
 {
-	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse", NULL);
-	g_autoptr(UsbsimDfuse) gd32 = make_dfuse("gd32vf103-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse");
+	g_autoptr(UsbsimDfuse) gd32 = make_dfuse("gd32vf103-dfuse");
 	UsbsimDescription *desc = usbsim_dfuse_ops()->describe(f4);
 	UsbsimInterface *iface = usbsim_description_find_interface(desc, 0);
 	g_autoptr(GByteArray) serial = NULL;
@@ -196,7 +203,7 @@ test_descriptors(void)
 static void
 test_commands(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse");
 	g_autoptr(GByteArray) list = upload(dfuse, 0, 64, 0, USBSIM_OUTCOME_OK);
 	const guint8 expected[] = {0x00, 0x21, 0x41, 0x92};
 	gint64 now = 1000;
@@ -231,7 +238,7 @@ test_commands(void)
 static void
 test_block_addresses(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse");
 	g_autoptr(GBytes) keep = NULL;
 	g_autoptr(GByteArray) back = NULL;
 	guint8 block[256];
@@ -258,19 +265,17 @@ test_block_addresses(void)
 }
 
 static void
-tweak_stride(UsbsimDfuseConfig *config)
-{
-	config->stride_transfer_size = TRUE;
-}
-
-static void
 test_block_stride_transfer_size(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_stride);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
 	g_autoptr(GBytes) keep = NULL;
 	guint8 block[100];
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.stride_transfer_size = TRUE;
+	dfuse = make_dfuse_from(&config);
 	memset(block, 0x42, sizeof(block));
 	command(dfuse, USBSIM_DFUSE_CMD_ERASE, F4_FLASH, &now, 0);
 	operation(dfuse, 3, block, sizeof(block), &now, 0);
@@ -281,8 +286,8 @@ test_block_stride_transfer_size(void)
 static void
 test_permissions(void)
 {
-	g_autoptr(UsbsimDfuse) f1 = make_dfuse("stm32f1-dfuse", NULL);
-	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) f1 = make_dfuse("stm32f1-dfuse");
+	g_autoptr(UsbsimDfuse) f4 = make_dfuse("stm32f4-dfuse");
 	guint8 block[1024];
 	gint64 now = 0;
 
@@ -314,7 +319,7 @@ test_permissions(void)
 static void
 test_write_without_erase(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse");
 	g_autoptr(GBytes) keep = NULL;
 	g_autoptr(GPtrArray) events = NULL;
 	guint8 first[4] = {0xf0, 0xf0, 0xff, 0x00};
@@ -339,44 +344,21 @@ test_write_without_erase(void)
 }
 
 static void
-tweak_bogus(UsbsimDfuseConfig *config)
-{
-	config->bogus_set_address_timeout = TRUE;
-}
-
-static void
-tweak_zero(UsbsimDfuseConfig *config)
-{
-	config->zero_poll_timeout = TRUE;
-}
-
-static void
-tweak_short_mass_erase(UsbsimDfuseConfig *config)
-{
-	config->short_mass_erase_timeout = TRUE;
-}
-
-static void
-tweak_stall_early(UsbsimDfuseConfig *config)
-{
-	config->stall_early_poll_during_erase = TRUE;
-}
-
-static void
-tweak_stuck(UsbsimDfuseConfig *config)
-{
-	config->stuck_busy_from = 2;
-}
-
-static void
 test_reported_times(void)
 {
-	g_autoptr(UsbsimDfuse) plain = make_dfuse("stm32f4-dfuse", NULL);
-	g_autoptr(UsbsimDfuse) bogus = make_dfuse("stm32f4-dfuse", tweak_bogus);
-	g_autoptr(UsbsimDfuse) zero = make_dfuse("stm32f4-dfuse", tweak_zero);
+	g_autoptr(UsbsimDfuse) plain = make_dfuse("stm32f4-dfuse");
+	g_autoptr(UsbsimDfuse) bogus = NULL;
+	g_autoptr(UsbsimDfuse) zero = NULL;
+	UsbsimDfuseConfig config;
 	guint8 block[2048] = {0};
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.bogus_set_address_timeout = TRUE;
+	bogus = make_dfuse_from(&config);
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.zero_poll_timeout = TRUE;
+	zero = make_dfuse_from(&config);
 	g_assert_cmpint(command(plain, USBSIM_DFUSE_CMD_SET_ADDRESS, F4_FLASH, &now, 0), ==, 0);
 	g_assert_cmpint(command(bogus, USBSIM_DFUSE_CMD_SET_ADDRESS, F4_FLASH, &now, 0), ==, 104);
 	/* an erase reports its maximum, a block 104 ms */
@@ -394,36 +376,28 @@ test_reported_times(void)
 	getstatus(zero, now + LONG_WAIT, USBSIM_DFU_STATE_DNLOAD_IDLE, 0);
 }
 
-static void
-tweak_poll_max(UsbsimDfuseConfig *config)
-{
-	config->common.poll = USBSIM_POLL_MAX;
-}
-
-static void
-tweak_poll_alternate(UsbsimDfuseConfig *config)
-{
-	config->common.poll = USBSIM_POLL_ALTERNATE;
-}
-
-static void
-tweak_poll_random(UsbsimDfuseConfig *config)
-{
-	config->common.poll = USBSIM_POLL_RANDOM;
-}
-
 /* hostile poll timeouts: the figure lies, the work takes its real time all the same */
 static void
 test_hostile_poll_timeout(void)
 {
-	g_autoptr(UsbsimDfuse) max = make_dfuse("stm32f4-dfuse", tweak_poll_max);
-	g_autoptr(UsbsimDfuse) alternate = make_dfuse("stm32f4-dfuse", tweak_poll_alternate);
-	g_autoptr(UsbsimDfuse) random = make_dfuse("stm32f4-dfuse", tweak_poll_random);
+	g_autoptr(UsbsimDfuse) max = NULL;
+	g_autoptr(UsbsimDfuse) alternate = NULL;
+	g_autoptr(UsbsimDfuse) random = NULL;
+	UsbsimDfuseConfig config;
 	const guint8 erase[] = {0x41, 0x00, 0x00, 0x00, 0x08};
 	gboolean other = FALSE;
 	guint32 first;
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.common.poll = USBSIM_POLL_MAX;
+	max = make_dfuse_from(&config);
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.common.poll = USBSIM_POLL_ALTERNATE;
+	alternate = make_dfuse_from(&config);
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.common.poll = USBSIM_POLL_RANDOM;
+	random = make_dfuse_from(&config);
 	/* 0xFFFFFF on every reply, busy or idle, unscaled */
 	g_assert_cmpint(dnload(max, 0, erase, sizeof(erase), now), ==, USBSIM_OUTCOME_OK);
 	g_assert_cmpint(getstatus(max, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
@@ -455,10 +429,14 @@ test_hostile_poll_timeout(void)
 static void
 test_short_mass_erase(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_short_mass_erase);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
 	guint8 cmd = USBSIM_DFUSE_CMD_ERASE;
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.short_mass_erase_timeout = TRUE;
+	dfuse = make_dfuse_from(&config);
 	g_assert_cmpint(dnload(dfuse, 0, &cmd, 1, now), ==, USBSIM_OUTCOME_OK);
 	g_assert_cmpint(getstatus(dfuse, now, USBSIM_DFU_STATE_DNBUSY, 0), ==, 100);
 	/* believed, the 100 ms are far too short: the device is still busy */
@@ -474,11 +452,15 @@ test_short_mass_erase(void)
 static void
 test_stall_early_poll_during_erase(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_stall_early);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
 	UsbsimReply reply;
 	gint64 now = 0;
 	guint8 block[16] = {0};
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.stall_early_poll_during_erase = TRUE;
+	dfuse = make_dfuse_from(&config);
 	g_assert_cmpint(dnload(dfuse, 0, (const guint8 *)"\x41\x00\x00\x00\x08", 5, now),
 			==,
 			USBSIM_OUTCOME_OK);
@@ -500,9 +482,13 @@ test_stall_early_poll_during_erase(void)
 static void
 test_stuck_busy(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_stuck);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.stuck_busy_from = 2;
+	dfuse = make_dfuse_from(&config);
 	command(dfuse, USBSIM_DFUSE_CMD_SET_ADDRESS, F4_FLASH, &now, 0);
 	g_assert_cmpint(dnload(dfuse, 0, (const guint8 *)"\x41\x00\x00\x00\x08", 5, now),
 			==,
@@ -515,24 +501,22 @@ test_stuck_busy(void)
 }
 
 static void
-tweak_protected(UsbsimDfuseConfig *config)
-{
-	const guint8 image[16] = {1, 2, 3, 4};
-	config->read_protected = TRUE;
-	config->common.flash_in = g_bytes_new(image, sizeof(image));
-}
-
-static void
 test_read_protection(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", tweak_protected);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
 	g_autoptr(GByteArray) data = NULL;
 	g_autoptr(GBytes) keep = NULL;
+	const guint8 image[16] = {1, 2, 3, 4};
 	guint8 block[16] = {0};
 	guint8 cmd = USBSIM_DFUSE_CMD_READ_UNPROTECT;
 	gint64 delay_us = 0;
 	gint64 now = 0;
 
+	dfuse_config_init(&config, "stm32f4-dfuse");
+	config.read_protected = TRUE;
+	config.common.flash_in = g_bytes_new(image, sizeof(image));
+	dfuse = make_dfuse_from(&config);
 	command(dfuse, USBSIM_DFUSE_CMD_ERASE, F4_FLASH, &now, USBSIM_DFU_STATUS_ERR_VENDOR);
 	operation(dfuse, 2, block, sizeof(block), &now, USBSIM_DFU_STATUS_ERR_VENDOR);
 	{
@@ -559,7 +543,7 @@ test_read_protection(void)
 static void
 test_leave(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse");
 	const guint8 image[0x104] = {[0] = 0x00, [1] = 0x50, [0x100] = 0x34, [0x101] = 0x12};
 	gint64 now = 0;
 	UsbsimLimits limits = {0};
@@ -584,7 +568,7 @@ test_leave(void)
 static void
 test_leave_erased(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f4-dfuse");
 	gint64 delay_us = 0;
 
 	g_assert_cmpint(dnload(dfuse, 2, NULL, 0, 0), ==, USBSIM_OUTCOME_OK);
@@ -600,7 +584,7 @@ test_leave_erased(void)
 static void
 test_gd32_silent_leave(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("gd32vf103-dfuse", NULL);
+	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("gd32vf103-dfuse");
 	guint8 block[1024];
 	gint64 now = 0;
 
@@ -619,18 +603,17 @@ test_gd32_silent_leave(void)
 }
 
 static void
-tweak_runtime(UsbsimDfuseConfig *config)
-{
-	config->common.initial_mode = USBSIM_DFU_MODE_RUNTIME;
-}
-
-static void
 test_stm32f1_runtime(void)
 {
-	g_autoptr(UsbsimDfuse) dfuse = make_dfuse("stm32f1-dfuse", tweak_runtime);
-	UsbsimDescription *desc = usbsim_dfuse_ops()->describe(dfuse);
+	g_autoptr(UsbsimDfuse) dfuse = NULL;
+	UsbsimDfuseConfig config;
+	UsbsimDescription *desc;
 	gint64 delay_us = 0;
 
+	dfuse_config_init(&config, "stm32f1-dfuse");
+	config.common.initial_mode = USBSIM_DFU_MODE_RUNTIME;
+	dfuse = make_dfuse_from(&config);
+	desc = usbsim_dfuse_ops()->describe(dfuse);
 	g_assert_cmpint(desc->pid, ==, 0x0015);
 	g_assert_nonnull(usbsim_description_find_interface(desc, 1));
 	usbsim_description_free(desc);
