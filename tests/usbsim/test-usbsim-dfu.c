@@ -13,18 +13,29 @@
 #include "usbsim-dfu.h"
 #include "usbsim-model-test.h"
 
+/* a profile's configuration starting in @mode, for a test to change before make_dfu_from() */
+static void
+dfu_config_init(UsbsimDfuConfig *config, const gchar *profile, UsbsimDfuMode mode)
+{
+	usbsim_dfu_config_init(config, usbsim_dfu_profile_find(profile));
+	config->common.initial_mode = mode;
+}
+
+/* the model of @config, which is cleared */
 static UsbsimDfu *
-make_dfu(const gchar *profile, UsbsimDfuMode mode, void (*tweak)(UsbsimDfuConfig *))
+make_dfu_from(UsbsimDfuConfig *config)
+{
+	UsbsimDfu *dfu = usbsim_dfu_new(config);
+	usbsim_dfu_config_clear(config);
+	return dfu;
+}
+
+static UsbsimDfu *
+make_dfu(const gchar *profile, UsbsimDfuMode mode)
 {
 	UsbsimDfuConfig config;
-	UsbsimDfu *dfu;
-	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find(profile));
-	config.common.initial_mode = mode;
-	if (tweak != NULL)
-		tweak(&config);
-	dfu = usbsim_dfu_new(&config);
-	usbsim_dfu_config_clear(&config);
-	return dfu;
+	dfu_config_init(&config, profile, mode);
+	return make_dfu_from(&config);
 }
 
 static GByteArray *
@@ -74,7 +85,7 @@ download(UsbsimDfu *dfu, GByteArray *image, guint16 transfer_size, gint64 now_us
 static void
 test_descriptors(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME);
 	UsbsimDescription *desc = usbsim_dfu_ops()->describe(dfu);
 	UsbsimInterface *iface = usbsim_description_find_interface(desc, 1);
 	UsbsimAltSetting *alt;
@@ -98,28 +109,24 @@ test_descriptors(void)
 }
 
 static void
-tweak_three_alts(UsbsimDfuConfig *config)
-{
-	config->common.alts = 3;
-}
-
-static void
-tweak_three_alts_every(UsbsimDfuConfig *config)
-{
-	config->common.alts = 3;
-	config->common.func_desc_every_alt = TRUE;
-}
-
-static void
 test_functional_descriptor_placement(void)
 {
-	g_autoptr(UsbsimDfu) spec = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_three_alts);
-	g_autoptr(UsbsimDfu) every =
-	    make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_three_alts_every);
-	UsbsimDescription *desc = usbsim_dfu_ops()->describe(spec);
-	UsbsimInterface *iface = usbsim_description_find_interface(desc, 0);
+	g_autoptr(UsbsimDfu) spec = NULL;
+	g_autoptr(UsbsimDfu) every = NULL;
+	UsbsimDfuConfig config;
+	UsbsimDescription *desc;
+	UsbsimInterface *iface;
 	const guint8 *cfg;
 
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.common.alts = 3;
+	spec = make_dfu_from(&config);
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.common.alts = 3;
+	config.common.func_desc_every_alt = TRUE;
+	every = make_dfu_from(&config);
+	desc = usbsim_dfu_ops()->describe(spec);
+	iface = usbsim_description_find_interface(desc, 0);
 	g_assert_cmpint(iface->alts->len, ==, 3);
 	for (guint i = 0; i < 3; i++) {
 		UsbsimAltSetting *alt = g_ptr_array_index(iface->alts, i);
@@ -147,7 +154,7 @@ test_functional_descriptor_placement(void)
 static void
 test_download_manifest_tolerant(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	g_autoptr(GByteArray) image = make_image(3000);
 	g_autoptr(GBytes) flash = NULL;
 	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
@@ -196,19 +203,17 @@ download_and_end(UsbsimDfu *dfu, gsize size)
 }
 
 static void
-tweak_not_tolerant(UsbsimDfuConfig *config)
-{
-	config->manifest_tolerant = FALSE;
-}
-
-static void
 test_download_manifest_wait_reset(void)
 {
-	g_autoptr(UsbsimDfu) dfu =
-	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_not_tolerant);
-	gint64 now_us = download_and_end(dfu, 5000);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
+	gint64 now_us;
 	guint32 poll;
 
+	dfu_config_init(&config, "gd32vf103-dfu", USBSIM_DFU_MODE_DFU);
+	config.manifest_tolerant = FALSE;
+	dfu = make_dfu_from(&config);
+	now_us = download_and_end(dfu, 5000);
 	g_assert_cmpint(usbsim_dfu_get_stats(dfu)->pages_erased, ==, 5);
 	poll = getstatus(dfu, now_us, USBSIM_DFU_STATE_MANIFEST, 0);
 	g_assert_cmpint(poll, ==, 10);
@@ -226,22 +231,20 @@ test_download_manifest_wait_reset(void)
 }
 
 static void
-tweak_reset_into_app_without_dfu(UsbsimDfuConfig *config)
-{
-	config->manifest_tolerant = FALSE;
-	config->ending = USBSIM_DFU_ENDING_RESET;
-	config->app_has_dfu = FALSE;
-}
-
-static void
 test_download_manifest_reset(void)
 {
-	g_autoptr(UsbsimDfu) dfu =
-	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_reset_into_app_without_dfu);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
 	g_autoptr(UsbsimDescription) desc = NULL;
-	gint64 now_us = download_and_end(dfu, 2048);
+	gint64 now_us;
 	gint64 delay_us = 0;
 
+	dfu_config_init(&config, "gd32vf103-dfu", USBSIM_DFU_MODE_DFU);
+	config.manifest_tolerant = FALSE;
+	config.ending = USBSIM_DFU_ENDING_RESET;
+	config.app_has_dfu = FALSE;
+	dfu = make_dfu_from(&config);
+	now_us = download_and_end(dfu, 2048);
 	/* nothing happens before the manifestation's status is read */
 	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
 	getstatus(dfu, now_us, USBSIM_DFU_STATE_MANIFEST, 0);
@@ -262,21 +265,19 @@ test_download_manifest_reset(void)
 }
 
 static void
-tweak_refuse_image(UsbsimDfuConfig *config)
-{
-	config->manifest_tolerant = FALSE;
-	config->ending = USBSIM_DFU_ENDING_RESET;
-	config->manifest_status = USBSIM_DFU_STATUS_ERR_FIRMWARE;
-}
-
-static void
 test_download_manifest_refused(void)
 {
-	g_autoptr(UsbsimDfu) dfu =
-	    make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_refuse_image);
-	gint64 now_us = download_and_end(dfu, 2048);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
+	gint64 now_us;
 	gint64 delay_us = 0;
 
+	dfu_config_init(&config, "gd32vf103-dfu", USBSIM_DFU_MODE_DFU);
+	config.manifest_tolerant = FALSE;
+	config.ending = USBSIM_DFU_ENDING_RESET;
+	config.manifest_status = USBSIM_DFU_STATUS_ERR_FIRMWARE;
+	dfu = make_dfu_from(&config);
+	now_us = download_and_end(dfu, 2048);
 	/* the image check says why, the device stays in DFU mode and starts nothing */
 	getstatus(dfu, now_us, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_FIRMWARE);
 	g_assert_false(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
@@ -285,18 +286,17 @@ test_download_manifest_refused(void)
 }
 
 static void
-tweak_silent(UsbsimDfuConfig *config)
-{
-	config->manifest_tolerant = FALSE;
-	config->ending = USBSIM_DFU_ENDING_SILENT;
-}
-
-static void
 test_download_manifest_silent(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, tweak_silent);
-	gint64 now_us = download_and_end(dfu, 2048);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
+	gint64 now_us;
 
+	dfu_config_init(&config, "gd32vf103-dfu", USBSIM_DFU_MODE_DFU);
+	config.manifest_tolerant = FALSE;
+	config.ending = USBSIM_DFU_ENDING_SILENT;
+	dfu = make_dfu_from(&config);
+	now_us = download_and_end(dfu, 2048);
 	expect_silent_reenumeration(dfu, now_us);
 	g_assert_cmpint(usbsim_dfu_get_mode(dfu), ==, USBSIM_DFU_MODE_RUNTIME);
 	g_assert_cmpint(usbsim_dfu_get_runtime_version(dfu), ==, 0x1234);
@@ -305,8 +305,8 @@ test_download_manifest_silent(void)
 static void
 test_reported_and_real_busy_times(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
-	g_autoptr(UsbsimDfu) gd32 = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	g_autoptr(UsbsimDfu) gd32 = make_dfu("gd32vf103-dfu", USBSIM_DFU_MODE_DFU);
 	g_autoptr(GByteArray) image = make_image(2048);
 	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
 	gint64 busy_until;
@@ -327,19 +327,17 @@ test_reported_and_real_busy_times(void)
 	g_assert_cmpint(usbsim_dfu_get_stats(gd32)->counts.busy_us, <=, 2 * 400000 + 512 * 105);
 }
 
-static void
-tweak_poll_max(UsbsimDfuConfig *config)
-{
-	config->common.poll = USBSIM_POLL_MAX;
-}
-
 /* a hostile poll timeout: 0xFFFFFF in every reply, the block still programmed in its time */
 static void
 test_hostile_poll_timeout(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_poll_max);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
 	g_autoptr(GByteArray) image = make_image(1024);
 
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.common.poll = USBSIM_POLL_MAX;
+	dfu = make_dfu_from(&config);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DFU_IDLE, 0), ==, 0xFFFFFF);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 0xFFFFFF);
@@ -373,7 +371,7 @@ test_poll_sequence(void)
 static void
 test_obeying_host_limit(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	g_autoptr(GByteArray) image = make_image(1024);
 	gdouble status_us = usbsim_bus_cost_us(6);
 	gdouble now_us = 0;
@@ -409,19 +407,18 @@ test_obeying_host_limit(void)
 }
 
 static void
-tweak_scale(UsbsimDfuConfig *config)
-{
-	config->common.time_scale = 0.02;
-}
-
-static void
 test_early_poll_time_scale(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_scale);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
 	g_autoptr(GByteArray) image = make_image(1024);
-	const UsbsimDfuStats *stats = usbsim_dfu_get_stats(dfu);
+	const UsbsimDfuStats *stats;
 	guint32 poll;
 
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.common.time_scale = 0.02;
+	dfu = make_dfu_from(&config);
+	stats = usbsim_dfu_get_stats(dfu);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	/* 47 ms at scale 0.02 is 0.94 ms, reported as 1 ms */
 	g_assert_cmpint(getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0), ==, 1);
@@ -435,17 +432,15 @@ test_early_poll_time_scale(void)
 }
 
 static void
-tweak_early_stall(UsbsimDfuConfig *config)
-{
-	config->common.early_poll_stalls = TRUE;
-}
-
-static void
 test_early_poll_stalls(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_early_stall);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
 	g_autoptr(GByteArray) image = make_image(1024);
 
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.common.early_poll_stalls = TRUE;
+	dfu = make_dfu_from(&config);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0);
 	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 10),
@@ -458,7 +453,7 @@ test_early_poll_stalls(void)
 static void
 test_invalid_requests(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	g_autoptr(GByteArray) image = make_image(2048);
 	guint8 state = 0xff;
 	UsbsimReply reply;
@@ -529,12 +524,10 @@ test_upload(void)
 	g_autoptr(GByteArray) uploaded = g_byte_array_new();
 	guint16 block = 0;
 
-	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	config.profile.flash_size = 4096;
 	config.common.flash_in = g_bytes_new(image->data, image->len);
-	dfu = usbsim_dfu_new(&config);
-	usbsim_dfu_config_clear(&config);
+	dfu = make_dfu_from(&config);
 
 	for (;;) {
 		UsbsimReply reply =
@@ -553,25 +546,23 @@ test_upload(void)
 }
 
 static void
-tweak_no_upload(UsbsimDfuConfig *config)
-{
-	config->can_upload = FALSE;
-}
-
-static void
 test_upload_disabled(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_no_upload);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
+
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
+	config.can_upload = FALSE;
+	dfu = make_dfu_from(&config);
 	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_UPLOAD, 0, NULL, 1024, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_ERROR, USBSIM_DFU_STATUS_ERR_STALLEDPKT);
 }
-
 static void
 test_runtime_detach(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME);
 	gint64 delay_us = 0;
 
 	getstatus(dfu, 0, USBSIM_DFU_STATE_APP_IDLE, 0);
@@ -594,7 +585,7 @@ test_runtime_detach(void)
 static void
 test_runtime_detach_timeout(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
 	/* too late: back to appIDLE */
 	g_assert_false(usbsim_dfu_ops()->usb_reset(dfu, 2000000));
@@ -603,18 +594,15 @@ test_runtime_detach_timeout(void)
 }
 
 static void
-tweak_will_detach(UsbsimDfuConfig *config)
-{
-	config->will_detach = TRUE;
-}
-
-static void
 test_runtime_will_detach(void)
 {
-	g_autoptr(UsbsimDfu) dfu =
-	    make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, tweak_will_detach);
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
 	gint64 delay_us = 0;
 
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME);
+	config.will_detach = TRUE;
+	dfu = make_dfu_from(&config);
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DETACH, 1000, NULL, 0, 0);
 	g_assert_true(usbsim_dfu_ops()->pending_reenumeration(dfu, &delay_us));
 	g_assert_cmpint(delay_us, >, 0);
@@ -624,8 +612,15 @@ test_runtime_will_detach(void)
 }
 
 static void
-tweak_faults(UsbsimDfuConfig *config)
+test_faults(void)
 {
+	g_autoptr(UsbsimDfu) dfu = NULL;
+	UsbsimDfuConfig config;
+	g_autoptr(GByteArray) image = make_image(1024);
+	g_autoptr(GByteArray) second = make_image(2048);
+	UsbsimReply reply;
+
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	const gchar *specs[] = {"errVERIFY:dnload:2",
 				"stall:getstatus:1",
 				"timeout:getstate:1",
@@ -636,18 +631,9 @@ tweak_faults(UsbsimDfuConfig *config)
 		g_autoptr(GError) error = NULL;
 		g_assert_true(usbsim_fault_parse(specs[i], &fault, &error));
 		g_assert_no_error(error);
-		g_array_append_val(config->common.faults, fault);
+		g_array_append_val(config.common.faults, fault);
 	}
-}
-
-static void
-test_faults(void)
-{
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_DFU, tweak_faults);
-	g_autoptr(GByteArray) image = make_image(1024);
-	g_autoptr(GByteArray) second = make_image(2048);
-	UsbsimReply reply;
-
+	dfu = make_dfu_from(&config);
 	g_assert_cmpint(request_outcome(dfu, DFU_IN, USBSIM_DFU_REQUEST_GETSTATUS, 0, NULL, 6, 0),
 			==,
 			USBSIM_OUTCOME_STALL);
@@ -704,11 +690,9 @@ test_address_overflow(void)
 	g_autoptr(UsbsimDfu) dfu = NULL;
 	g_autoptr(GByteArray) image = make_image(2048);
 
-	usbsim_dfu_config_init(&config, usbsim_dfu_profile_find("stm32f1-dfu"));
-	config.common.initial_mode = USBSIM_DFU_MODE_DFU;
+	dfu_config_init(&config, "stm32f1-dfu", USBSIM_DFU_MODE_DFU);
 	config.profile.flash_size = 1024;
-	dfu = usbsim_dfu_new(&config);
-	usbsim_dfu_config_clear(&config);
+	dfu = make_dfu_from(&config);
 
 	request_outcome(dfu, DFU_OUT, USBSIM_DFU_REQUEST_DNLOAD, 0, image->data, 1024, 0);
 	getstatus(dfu, 0, USBSIM_DFU_STATE_DNBUSY, 0);
@@ -726,7 +710,7 @@ test_address_overflow(void)
 static void
 test_version_fallback(void)
 {
-	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME, NULL);
+	g_autoptr(UsbsimDfu) dfu = make_dfu("stm32f1-dfu", USBSIM_DFU_MODE_RUNTIME);
 	UsbsimDescription *desc = usbsim_dfu_ops()->describe(dfu);
 	/* erased flash: the runtime reports --bcd-device */
 	g_assert_cmpint(desc->bcd_device, ==, 0x0100);
