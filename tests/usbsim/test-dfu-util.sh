@@ -136,6 +136,18 @@ case_fault() {
 		"$("$PYTHON" "$HERE/usbsim-tool.py" count "$WORK/trace.json" "$request" "$outcome")" 1
 }
 
+# refused PROFILE MESSAGE OPTIONS...: the harness refuses an option the profile's model does
+# not take, before any client runs
+case_refused() {
+	profile=$1 message=$2
+	shift 2
+	step "usbsim-run --profile $profile $*: refused"
+	RC=0
+	"$USBSIM_RUN" --profile "$profile" "$@" -- true 2>"$WORK/refused.txt" || RC=$?
+	expect_eq "harness exit status" "$RC" 125
+	grep -q "$message" "$WORK/refused.txt" || fail "no '$message' in: $(cat "$WORK/refused.txt")"
+}
+
 case "${1:-}" in
 download)
 	case_download stm32f1-dfu 0x0011 yes 10000
@@ -160,6 +172,11 @@ endings)
 	case_ending 74 --manifest-tolerant no --manifest-ending reset --runtime-pid 0x0011
 	case_ending 74 --manifest-tolerant no --manifest-ending silent
 	case_ending 74 --manifest-tolerant no --manifest-ending reset --app-dfu no
+	case_refused stm32f4-dfuse "need a DFU 1.1 profile" --manifest-ending reset
+	case_refused stm32h7-cobs "do not apply" --app-dfu no
+	case_refused stm32h7-cobs "do not apply" --manifest-status OK
+	case_refused stm32h7-cobs "do not apply" --stall-functional-descriptor-request
+	case_refused stm32f1-dfu "need a DfuSe profile" --read-protected
 	;;
 faults)
 	case_fault stall:dnload:3 stall
