@@ -8,6 +8,7 @@
 
 #include "fu-cobs-common.h"
 #include "fu-proto-error.h"
+#include "fu-sdk-common.h"
 
 /*
  * What the device and the tests share: the image check, the quirk figures of the timing
@@ -53,17 +54,6 @@ fu_cobs_check_image_size(gsize size, guint64 size_max, GError **error)
 	return TRUE;
 }
 
-/* a quirk's number, within min and max */
-gboolean
-fu_cobs_parse_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)
-{
-	guint64 tmp = 0;
-	if (!fu_strtoull(value, &tmp, min, max, FU_INTEGER_BASE_AUTO, error))
-		return FALSE;
-	*out = (guint32)tmp;
-	return TRUE;
-}
-
 /* handled is FALSE for keys that are not timing figures */
 gboolean
 fu_cobs_config_set_quirk(CobsProtoConfig *config,
@@ -76,17 +66,17 @@ fu_cobs_config_set_quirk(CobsProtoConfig *config,
 
 	*handled = TRUE;
 	if (g_strcmp0(key, FU_COBS_QUIRK_SECTOR_SIZE) == 0)
-		return fu_cobs_parse_u32(value, 1, G_MAXUINT32, &config->sector_size, error);
+		return fu_sdk_parse_quirk_u32(value, 1, G_MAXUINT32, &config->sector_size, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_SECTOR_ERASE_TIME) == 0)
-		return fu_cobs_parse_u32(value, 0, 600000, &config->sector_erase_ms, error);
+		return fu_sdk_parse_quirk_u32(value, 0, 600000, &config->sector_erase_ms, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_WORD_SIZE) == 0)
-		return fu_cobs_parse_u32(value, 1, 4096, &config->word_size, error);
+		return fu_sdk_parse_quirk_u32(value, 1, 4096, &config->word_size, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_WORD_PROGRAM_TIME) == 0)
-		return fu_cobs_parse_u32(value, 0, 1000000, &config->word_program_us, error);
+		return fu_sdk_parse_quirk_u32(value, 0, 1000000, &config->word_program_us, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_REPLY_TIMEOUT) == 0)
-		return fu_cobs_parse_u32(value, 1, 600000, &config->reply_slack_ms, error);
+		return fu_sdk_parse_quirk_u32(value, 1, 600000, &config->reply_slack_ms, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_QUEUE_DEPTH) == 0) {
-		if (!fu_cobs_parse_u32(value, 0, COBS_PROTO_QUEUE_DEPTH_MAX, &tmp, error))
+		if (!fu_sdk_parse_quirk_u32(value, 0, COBS_PROTO_QUEUE_DEPTH_MAX, &tmp, error))
 			return FALSE;
 		config->queue_depth = (guint8)tmp;
 		return TRUE;

@@ -55,8 +55,6 @@ typedef struct {
 gboolean
 fu_cobs_check_image_size(gsize size, guint64 size_max, GError **error);
 gboolean
-fu_cobs_parse_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error);
-gboolean
 fu_cobs_config_set_quirk(CobsProtoConfig *config,
 			 const gchar *key,
 			 const gchar *value,

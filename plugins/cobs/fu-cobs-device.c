@@ -807,9 +807,9 @@ fu_cobs_device_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *val
 	if (g_strcmp0(key, FU_COBS_QUIRK_ENDPOINT_IN) == 0)
 		return fu_cobs_device_parse_u8(value, 0x01, &self->ep_in_quirk, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_RESET_TIMEOUT) == 0)
-		return fu_cobs_parse_u32(value, 1, 600000, &self->reset_timeout_ms, error);
+		return fu_sdk_parse_quirk_u32(value, 1, 600000, &self->reset_timeout_ms, error);
 	if (g_strcmp0(key, FU_COBS_QUIRK_RETURN_TIMEOUT) == 0)
-		return fu_cobs_parse_u32(value, 1, 600000, &self->return_timeout_ms, error);
+		return fu_sdk_parse_quirk_u32(value, 1, 600000, &self->return_timeout_ms, error);
 	if (!fu_cobs_config_set_quirk(&self->config, key, value, &handled, error))
 		return FALSE;
 	if (handled)

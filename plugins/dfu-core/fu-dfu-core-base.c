@@ -13,6 +13,7 @@
 #include "fu-dfu-core-base.h"
 #include "fu-dfu-core-firmware.h"
 #include "fu-proto-error.h"
+#include "fu-sdk-common.h"
 
 /*
  * What runtime and DFU mode share: finding the DFU interface and its functional descriptor,
@@ -290,37 +291,23 @@ fu_dfu_core_base_set_quirk_kv(FuDevice *device,
 {
 	FuDfuCoreBase *self = FU_DFU_CORE_BASE(device);
 	FuDfuCoreBasePrivate *priv = GET_PRIVATE(self);
-	guint64 tmp = 0;
 
-	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_TRANSFER_SIZE) == 0) {
-		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		priv->transfer_size_quirk = tmp;
-		return TRUE;
-	}
-	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT) == 0) {
-		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		priv->detach_timeout_quirk = tmp;
-		return TRUE;
-	}
-	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT) == 0) {
-		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT32, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		priv->busy_timeout_quirk = tmp;
-		return TRUE;
-	}
-	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL) == 0) {
-		if (!fu_strtoull(value,
-				 &tmp,
-				 0,
-				 DFU_PROTO_POLL_TIMEOUT_MAX_MS,
-				 FU_INTEGER_BASE_AUTO,
-				 error))
-			return FALSE;
-		priv->min_poll_interval = tmp;
-		return TRUE;
-	}
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_TRANSFER_SIZE) == 0)
+		return fu_sdk_parse_quirk_u16(value, 1, &priv->transfer_size_quirk, error);
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_DETACH_TIMEOUT) == 0)
+		return fu_sdk_parse_quirk_u16(value, 1, &priv->detach_timeout_quirk, error);
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_BUSY_TIMEOUT) == 0)
+		return fu_sdk_parse_quirk_u32(value,
+					      1,
+					      G_MAXUINT32,
+					      &priv->busy_timeout_quirk,
+					      error);
+	if (g_strcmp0(key, FU_DFU_CORE_QUIRK_MIN_POLL_INTERVAL) == 0)
+		return fu_sdk_parse_quirk_u32(value,
+					      0,
+					      DFU_PROTO_POLL_TIMEOUT_MAX_MS,
+					      &priv->min_poll_interval,
+					      error);
 	g_set_error_literal(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,

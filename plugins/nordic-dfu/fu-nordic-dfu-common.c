@@ -347,26 +347,16 @@ fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
 			   const gchar *value,
 			   GError **error)
 {
-	guint64 tmp = 0;
-
-	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_PRN) == 0) {
-		if (!fu_strtoull(value, &tmp, 0, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		state->prn = (guint16)tmp;
-		return TRUE;
-	}
-	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_HW_VERSION) == 0) {
-		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT32, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		state->identity.hw_version = (guint32)tmp;
-		return TRUE;
-	}
-	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_SD_ID) == 0) {
-		if (!fu_strtoull(value, &tmp, 1, G_MAXUINT16, FU_INTEGER_BASE_AUTO, error))
-			return FALSE;
-		state->identity.sd_id = (guint32)tmp;
-		return TRUE;
-	}
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_PRN) == 0)
+		return fu_sdk_parse_quirk_u16(value, 0, &state->prn, error);
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_HW_VERSION) == 0)
+		return fu_sdk_parse_quirk_u32(value,
+					      1,
+					      G_MAXUINT32,
+					      &state->identity.hw_version,
+					      error);
+	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_SD_ID) == 0)
+		return fu_sdk_parse_quirk_u32(value, 1, G_MAXUINT16, &state->identity.sd_id, error);
 	g_set_error_literal(error,
 			    FWUPD_ERROR,
 			    FWUPD_ERROR_NOT_SUPPORTED,

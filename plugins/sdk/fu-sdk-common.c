@@ -51,3 +51,25 @@ fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error)
 	fu_plugin_device_add(plugin, device);
 	return TRUE;
 }
+
+/* a quirk's number, within min and max */
+gboolean
+fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)
+{
+	guint64 tmp = 0;
+	if (!fu_strtoull(value, &tmp, min, max, FU_INTEGER_BASE_AUTO, error))
+		return FALSE;
+	*out = (guint32)tmp;
+	return TRUE;
+}
+
+/* a quirk's number for a 16-bit field, from min up */
+gboolean
+fu_sdk_parse_quirk_u16(const gchar *value, guint64 min, guint16 *out, GError **error)
+{
+	guint32 tmp = 0;
+	if (!fu_sdk_parse_quirk_u32(value, min, G_MAXUINT16, &tmp, error))
+		return FALSE;
+	*out = (guint16)tmp;
+	return TRUE;
+}
