@@ -8,6 +8,7 @@
 
 #include "fu-dfu-core-device.h"
 #include "fu-dfu-core-dfuse.h"
+#include "fu-sdk-common.h"
 
 /* A device in DFU mode (interface 0xFE/01/02): downloads, reads back, and returns to its
  * application with a USB reset once the new image is manifested. */
@@ -24,11 +25,8 @@ struct _FuDfuCoreDevice {
 	/* DfuSe: where the application starts, for leave */
 	guint32 dfuse_leave_address;
 	/* following the device into its new image while fwupd waits for the replug */
-	guint follow_id;
-	gint64 follow_start_us;
-	gint64 left_us;	      /* when the device left the bus, 0 while it has not */
+	FuSdkFollow follow;
 	guint back_within_ms; /* what fwupd's replug wait allowed before the follow */
-	gboolean gone;	      /* nothing came back: the update is done, the device is not here */
 	gboolean verified;    /* the last download was read back and compared */
 	gchar *ending;	      /* how the update ended, for the message */
 };
@@ -250,66 +248,21 @@ fu_dfu_core_device_verify(FuDfuCoreDevice *self,
  * and says the version was not read back.
  */
 
-/* between two looks at what fwupd's device list says of the device */
-#define FU_DFU_CORE_DEVICE_FOLLOW_POLL_MS 100
 /* from the end of the download, or the reset or leave, to the device leaving the bus: a
  * device that manifests by resetting is given the time of a control transfer */
 #define FU_DFU_CORE_DEVICE_LEAVE_MS FU_DFU_CORE_CONTROL_TIMEOUT_MS
 /* what fwupd's replug wait allows beyond the follow's own bounds */
 #define FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS 2000
 
+/* nothing of this plugin's came back: an application with no DFU interface that no quirk
+ * names, or none with USB, runs the image the device accepted */
 static void
-fu_dfu_core_device_follow_stop(FuDfuCoreDevice *self)
+fu_dfu_core_device_follow_gone_cb(FuSdkFollow *follow)
 {
-	if (self->follow_id == 0)
-		return;
-	g_source_remove(self->follow_id);
-	self->follow_id = 0;
-}
-
-static gboolean
-fu_dfu_core_device_follow_cb(gpointer user_data)
-{
-	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(user_data);
-	FuDevice *device = FU_DEVICE(self);
-	gint64 now_us = g_get_monotonic_time();
-
-	/* fwupd has what it waited for: a device of this plugin replaced this one */
-	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG)) {
-		self->follow_id = 0;
-		return G_SOURCE_REMOVE;
-	}
-
-	/* fwupd's device list marks the device it holds unconnected when it leaves the bus */
-	if (self->left_us == 0) {
-		if (fu_device_has_private_flag(device, FU_DEVICE_PRIVATE_FLAG_UNCONNECTED)) {
-			self->left_us = now_us;
-			g_info("the device left DFU mode; waiting %u ms for what it starts",
-			       self->back_within_ms);
-			return G_SOURCE_CONTINUE;
-		}
-		if (now_us - self->follow_start_us < (gint64)FU_DFU_CORE_DEVICE_LEAVE_MS * 1000)
-			return G_SOURCE_CONTINUE;
-		/* still here: fwupd reads it where it is */
-		g_info("the device did not leave the bus within %u ms",
-		       (guint)FU_DFU_CORE_DEVICE_LEAVE_MS);
-		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-		self->follow_id = 0;
-		return G_SOURCE_REMOVE;
-	}
-	if (now_us - self->left_us < (gint64)self->back_within_ms * 1000)
-		return G_SOURCE_CONTINUE;
-
-	/* nothing of this plugin's came back: an application with no DFU interface that no
-	 * quirk names, or none with USB, runs the image the device accepted */
 	g_info("nothing this plugin can talk to came back within %u ms of the device leaving "
 	       "DFU mode",
-	       self->back_within_ms);
-	self->gone = TRUE;
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
-	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-	self->follow_id = 0;
-	return G_SOURCE_REMOVE;
+	       follow->back_within_ms);
+	fu_device_add_flag(follow->device, FWUPD_DEVICE_FLAG_INSTALL_SKIP_VERSION_CHECK);
 }
 
 /* fwupd waits for the replug for the remove delay; the follow ends the wait before it does
@@ -319,23 +272,14 @@ fu_dfu_core_device_follow_reset(FuDfuCoreDevice *self, const gchar *ending)
 {
 	FuDevice *device = FU_DEVICE(self);
 
-	fu_dfu_core_device_follow_stop(self);
 	if (self->back_within_ms == 0)
 		self->back_within_ms = fu_device_get_remove_delay(device);
-	self->follow_start_us = g_get_monotonic_time();
-	self->left_us = 0;
-	self->gone = FALSE;
 	g_free(self->ending);
 	self->ending = g_strdup(ending);
 	fu_device_set_remove_delay(device,
 				   FU_DFU_CORE_DEVICE_LEAVE_MS + self->back_within_ms +
 				       FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS);
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-	self->follow_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
-					     FU_DFU_CORE_DEVICE_FOLLOW_POLL_MS,
-					     fu_dfu_core_device_follow_cb,
-					     g_object_ref(self),
-					     g_object_unref);
+	fu_sdk_follow_start(&self->follow, FU_DFU_CORE_DEVICE_LEAVE_MS, self->back_within_ms);
 }
 
 /* off the bus for good after the update: attach and reload have nothing to open */
@@ -343,7 +287,7 @@ static gboolean
 fu_dfu_core_device_open(FuDevice *device, GError **error)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
-	if (self->gone)
+	if (self->follow.gone)
 		return TRUE;
 	return FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->open(device, error);
 }
@@ -352,7 +296,7 @@ static gboolean
 fu_dfu_core_device_close(FuDevice *device, GError **error)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
-	if (self->gone)
+	if (self->follow.gone)
 		return TRUE;
 	return FU_DEVICE_CLASS(fu_dfu_core_device_parent_class)->close(device, error);
 }
@@ -368,7 +312,7 @@ fu_dfu_core_device_cleanup(FuDevice *device,
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(device);
 	g_autofree gchar *why = NULL;
 
-	if (!self->gone)
+	if (!self->follow.gone)
 		return TRUE;
 	why = g_strdup_printf("the device took the whole image%s, %s, and nothing this plugin "
 			      "can talk to came back within %u ms (an application with no DFU "
@@ -456,7 +400,7 @@ fu_dfu_core_device_attach(FuDevice *device, FuProgress *progress, GError **error
 	g_autoptr(GError) error_local = NULL;
 
 	/* already on its way back into the application, or gone into it */
-	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG) || self->gone)
+	if (fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG) || self->follow.gone)
 		return TRUE;
 
 	/* stay in DFU mode, where the same update can be run again: the bootloader would not
@@ -553,13 +497,17 @@ fu_dfu_core_device_init(FuDfuCoreDevice *self)
 	/* a device left in DFU mode (an update cut short) is still the runtime device for the
 	 * firmware published for it, so that the same update can complete it */
 	fu_device_add_private_flag(FU_DEVICE(self), FU_DEVICE_PRIVATE_FLAG_COUNTERPART_VISIBLE);
+	self->follow.device = FU_DEVICE(self);
+	self->follow.who = "the device";
+	self->follow.left = "the device left DFU mode";
+	self->follow.gone_func = fu_dfu_core_device_follow_gone_cb;
 }
 
 static void
 fu_dfu_core_device_finalize(GObject *object)
 {
 	FuDfuCoreDevice *self = FU_DFU_CORE_DEVICE(object);
-	fu_dfu_core_device_follow_stop(self);
+	fu_sdk_follow_stop(&self->follow);
 	g_free(self->ending);
 	g_free(self->dfuse_refused);
 	if (self->dfuse_targets != NULL)

@@ -9,6 +9,7 @@
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-device.h"
 #include "fu-nordic-dfu-usb-device.h"
+#include "fu-sdk-common.h"
 
 /*
  * The Secure DFU bootloader over USB CDC ACM (the nRF52840 Dongle's open bootloader,
@@ -34,10 +35,7 @@ struct _FuNordicDfuUsbDevice {
 	guint8 ep_in;
 	guint8 ep_out;
 	/* following the reset after the last image while fwupd waits for the replug */
-	guint follow_id;
-	gint64 follow_start_us;
-	gint64 left_us; /* when the bootloader left the bus, 0 while it has not */
-	gboolean gone;	/* nothing came back: the update is done, the device is not here */
+	FuSdkFollow follow;
 };
 
 static void
@@ -156,7 +154,7 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 	guint8 line_coding[7] = {0};
 
 	/* off the bus for good after the update: attach and reload have nothing to open */
-	if (self->gone)
+	if (self->follow.gone)
 		return TRUE;
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->open(device, error))
 		return FALSE;
@@ -199,52 +197,19 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 	return TRUE;
 }
 
-/* between two looks at what fwupd's device list says of the bootloader: well below the times
- * it is followed for, and long enough not to spin a core */
-#define FU_NORDIC_DFU_USB_FOLLOW_POLL_MS 100
 /* from the final execute's reply to leaving the bus: the settings page written (an erase,
  * 85 ms, and a few words), well within the reply timeout of a request; what fwupd's wait
  * allows for it beside the plugin's own follow */
 #define FU_NORDIC_DFU_USB_LEAVE_MS NRF_DFU_PROTO_TIMEOUT_REPLY_MS
 
-static gboolean
-fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
+/* nothing of this plugin's came back: an application without USB, or with USB of its own,
+ * runs the image the bootloader validated and activated */
+static void
+fu_nordic_dfu_usb_device_follow_gone_cb(FuSdkFollow *follow)
 {
-	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(user_data);
-	FuDevice *device = FU_DEVICE(self);
-	gint64 now_us = g_get_monotonic_time();
-	guint within_ms = fu_nordic_dfu_back_within_ms(&self->state);
+	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(follow->device);
 	g_autofree gchar *why = NULL;
 
-	/* fwupd has what it waited for: the bootloader or the runtime device replaced this one */
-	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG)) {
-		self->follow_id = 0;
-		return G_SOURCE_REMOVE;
-	}
-
-	/* fwupd's device list marks the device it holds unconnected when it leaves the bus */
-	if (self->left_us == 0) {
-		if (fu_device_has_private_flag(device, FU_DEVICE_PRIVATE_FLAG_UNCONNECTED)) {
-			self->left_us = now_us;
-			g_info("the bootloader reset into the new image; waiting %u ms for what it "
-			       "starts",
-			       within_ms);
-			return G_SOURCE_CONTINUE;
-		}
-		if (now_us - self->follow_start_us < (gint64)within_ms * 1000)
-			return G_SOURCE_CONTINUE;
-		/* it did not reset: still here, so the versions are read from it */
-		g_info("the bootloader did not leave the bus within %u ms of the last execute",
-		       within_ms);
-		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-		self->follow_id = 0;
-		return G_SOURCE_REMOVE;
-	}
-	if (now_us - self->left_us < (gint64)within_ms * 1000)
-		return G_SOURCE_CONTINUE;
-
-	/* nothing of this plugin's came back: an application without USB, or with USB of its
-	 * own, runs the image the bootloader validated and activated */
 	why =
 	    g_strdup_printf("the %s image was validated and activated by the bootloader, which "
 			    "then left the bus, and neither it nor an application with the DFU "
@@ -252,36 +217,22 @@ fu_nordic_dfu_usb_device_follow_cb(gpointer user_data)
 			    "has no USB, or none of this plugin's, so the update is done, but its "
 			    "version was not read back",
 			    fu_nordic_dfu_image_fw_type_to_string(self->state.last_type),
-			    within_ms);
-	fu_nordic_dfu_set_unverified(device, &self->state.unverified, why);
-	self->gone = TRUE;
-	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-	self->follow_id = 0;
-	return G_SOURCE_REMOVE;
+			    follow->back_within_ms);
+	fu_nordic_dfu_set_unverified(follow->device, &self->state.unverified, why);
 }
 
 /* after the last image: fwupd waits for the replug (the remove delay), and the plugin, which
- * knows what the bootloader does after that image, ends the wait when nothing will come */
+ * knows what the bootloader does after that image, ends the wait when nothing will come; the
+ * bootloader is given as long to leave the bus as what it starts to come back */
 static void
 fu_nordic_dfu_usb_device_follow_reset(FuNordicDfuUsbDevice *self)
 {
-	FuDevice *device = FU_DEVICE(self);
+	guint within_ms = fu_nordic_dfu_back_within_ms(&self->state);
 
-	if (self->follow_id != 0)
-		g_source_remove(self->follow_id);
-	self->follow_start_us = g_get_monotonic_time();
-	self->left_us = 0;
-	self->gone = FALSE;
-	fu_device_set_remove_delay(device,
-				   FU_NORDIC_DFU_USB_LEAVE_MS +
-				       fu_nordic_dfu_back_within_ms(&self->state) +
+	fu_device_set_remove_delay(FU_DEVICE(self),
+				   FU_NORDIC_DFU_USB_LEAVE_MS + within_ms +
 				       FU_NORDIC_DFU_FOLLOW_MARGIN_MS);
-	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
-	self->follow_id = g_timeout_add_full(G_PRIORITY_DEFAULT,
-					     FU_NORDIC_DFU_USB_FOLLOW_POLL_MS,
-					     fu_nordic_dfu_usb_device_follow_cb,
-					     g_object_ref(self),
-					     g_object_unref);
+	fu_sdk_follow_start(&self->follow, within_ms, within_ms);
 }
 
 static gboolean
@@ -321,7 +272,7 @@ static gboolean
 fu_nordic_dfu_usb_device_close(FuDevice *device, GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	if (self->gone)
+	if (self->follow.gone)
 		return TRUE;
 	return FU_DEVICE_CLASS(fu_nordic_dfu_usb_device_parent_class)->close(device, error);
 }
@@ -333,7 +284,7 @@ static gboolean
 fu_nordic_dfu_usb_device_reload(FuDevice *device, GError **error)
 {
 	FuNordicDfuUsbDevice *self = FU_NORDIC_DFU_USB_DEVICE(device);
-	if (self->gone)
+	if (self->follow.gone)
 		return fu_nordic_dfu_emit_unverified(device, &self->state.unverified, NULL, error);
 	return fu_nordic_dfu_reload(&self->state.transport, &self->state, error);
 }
@@ -378,6 +329,10 @@ fu_nordic_dfu_usb_device_init(FuNordicDfuUsbDevice *self)
 	self->state.transport.write = fu_nordic_dfu_usb_device_write_cb;
 	self->state.transport.read = fu_nordic_dfu_usb_device_read_cb;
 	fu_nordic_dfu_init_device(FU_DEVICE(self));
+	self->follow.device = FU_DEVICE(self);
+	self->follow.who = "the bootloader";
+	self->follow.left = "the bootloader reset into the new image";
+	self->follow.gone_func = fu_nordic_dfu_usb_device_follow_gone_cb;
 }
 
 static FuNordicDfuState *

@@ -73,3 +73,87 @@ fu_sdk_parse_quirk_u16(const gchar *value, guint64 min, guint16 *out, GError **e
 	*out = (guint16)tmp;
 	return TRUE;
 }
+
+/* between two looks at what fwupd's device list says of the device: well below the times it
+ * is followed for, and long enough not to spin a core */
+#define FU_SDK_FOLLOW_POLL_MS 100
+
+static gboolean
+fu_sdk_follow_cb(gpointer user_data)
+{
+	FuSdkFollow *follow = user_data;
+	FuDevice *device = follow->device;
+	gint64 now_us = g_get_monotonic_time();
+
+	/* fwupd has what it waited for: a device of the plugin replaced this one */
+	if (!fu_device_has_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG)) {
+		follow->id = 0;
+		return G_SOURCE_REMOVE;
+	}
+
+	/* fwupd's device list marks the device it holds unconnected when it leaves the bus */
+	if (follow->left_us == 0) {
+		if (fu_device_has_private_flag(device, FU_DEVICE_PRIVATE_FLAG_UNCONNECTED)) {
+			follow->left_us = now_us;
+			g_info("%s; waiting %u ms for what it starts",
+			       follow->left,
+			       follow->back_within_ms);
+			return G_SOURCE_CONTINUE;
+		}
+		if (now_us - follow->start_us < (gint64)follow->leave_within_ms * 1000)
+			return G_SOURCE_CONTINUE;
+		/* still here: fwupd reads it where it is */
+		g_info("%s did not leave the bus within %u ms",
+		       follow->who,
+		       follow->leave_within_ms);
+		fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+		follow->id = 0;
+		return G_SOURCE_REMOVE;
+	}
+	if (now_us - follow->left_us < (gint64)follow->back_within_ms * 1000)
+		return G_SOURCE_CONTINUE;
+
+	/* nothing of the plugin's came back, and the update is done all the same */
+	follow->gone_func(follow);
+	follow->gone = TRUE;
+	fu_device_remove_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	follow->id = 0;
+	return G_SOURCE_REMOVE;
+}
+
+/* the source keeps the device, which holds the follow, while it runs */
+static void
+fu_sdk_follow_unref_device(gpointer user_data)
+{
+	FuSdkFollow *follow = user_data;
+	g_object_unref(follow->device);
+}
+
+/* from now: fwupd waits for the replug (the device's remove delay, which the caller sets to
+ * cover both bounds), and the follow ends the wait when nothing will come */
+void
+fu_sdk_follow_start(FuSdkFollow *follow, guint leave_within_ms, guint back_within_ms)
+{
+	fu_sdk_follow_stop(follow);
+	follow->leave_within_ms = leave_within_ms;
+	follow->back_within_ms = back_within_ms;
+	follow->start_us = g_get_monotonic_time();
+	follow->left_us = 0;
+	follow->gone = FALSE;
+	fu_device_add_flag(follow->device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
+	g_object_ref(follow->device);
+	follow->id = g_timeout_add_full(G_PRIORITY_DEFAULT,
+					FU_SDK_FOLLOW_POLL_MS,
+					fu_sdk_follow_cb,
+					follow,
+					fu_sdk_follow_unref_device);
+}
+
+void
+fu_sdk_follow_stop(FuSdkFollow *follow)
+{
+	if (follow->id == 0)
+		return;
+	g_source_remove(follow->id);
+	follow->id = 0;
+}
