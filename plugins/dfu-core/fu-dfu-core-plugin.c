@@ -41,25 +41,30 @@ fu_dfu_core_plugin_constructed(GObject *obj)
  * the quirk names with no DFU interface at all is the application of a device whose
  * application has none, as it starts after an update.
  */
+static gboolean
+fu_dfu_core_plugin_is_dfu_interface(FuUsbInterface *intf)
+{
+	return fu_usb_interface_get_class(intf) == FU_USB_CLASS_APPLICATION_SPECIFIC &&
+	       fu_usb_interface_get_subclass(intf) == FU_DFU_CORE_INTERFACE_SUBCLASS &&
+	       (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_RUNTIME ||
+		fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_DFU);
+}
+
 static GType
 fu_dfu_core_plugin_guess_gtype(FuUsbDevice *usb_device, GError **error)
 {
-	g_autoptr(GPtrArray) intfs = NULL;
+	g_autoptr(FuUsbInterface) intf = NULL;
 
-	intfs = fu_usb_device_get_interfaces(usb_device, error);
-	if (intfs == NULL)
+	if (!fu_sdk_usb_device_find_interface(usb_device,
+					      fu_dfu_core_plugin_is_dfu_interface,
+					      &intf,
+					      error))
 		return G_TYPE_INVALID;
-	for (guint i = 0; i < intfs->len; i++) {
-		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
-		if (fu_usb_interface_get_class(intf) != FU_USB_CLASS_APPLICATION_SPECIFIC ||
-		    fu_usb_interface_get_subclass(intf) != FU_DFU_CORE_INTERFACE_SUBCLASS)
-			continue;
-		if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_RUNTIME)
-			return FU_TYPE_DFU_CORE_RUNTIME;
-		if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_DFU)
-			return FU_TYPE_DFU_CORE_DEVICE;
-	}
-	return FU_TYPE_DFU_CORE_APPLICATION;
+	if (intf == NULL)
+		return FU_TYPE_DFU_CORE_APPLICATION;
+	if (fu_usb_interface_get_protocol(intf) == FU_DFU_CORE_INTERFACE_PROTOCOL_RUNTIME)
+		return FU_TYPE_DFU_CORE_RUNTIME;
+	return FU_TYPE_DFU_CORE_DEVICE;
 }
 
 static gboolean

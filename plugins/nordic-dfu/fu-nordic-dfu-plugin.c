@@ -47,28 +47,34 @@ fu_nordic_dfu_plugin_constructed(GObject *obj)
 	fu_context_add_quirk_key(ctx, FU_NORDIC_DFU_QUIRK_SD_ID);
 }
 
+/* USB CDC 1.2 section 4.2 and 4.3: a communications interface of the ACM subclass */
+static gboolean
+fu_nordic_dfu_plugin_is_cdc_acm_interface(FuUsbInterface *intf)
+{
+	return fu_usb_interface_get_class(intf) == 0x02 &&
+	       fu_usb_interface_get_subclass(intf) == 0x02;
+}
+
 /* a USB device is the bootloader when it has a CDC ACM interface, the application when it
  * has the DFU trigger interface */
 static GType
 fu_nordic_dfu_plugin_guess_usb_gtype(FuUsbDevice *usb_device, GError **error)
 {
-	g_autoptr(GPtrArray) intfs = NULL;
+	/* in this order: a device with both interfaces is the application */
+	const struct {
+		FuSdkUsbInterfaceFunc is_intf;
+		GType gtype;
+	} kinds[] = {
+	    {fu_nordic_dfu_runtime_is_trigger_interface, FU_TYPE_NORDIC_DFU_RUNTIME},
+	    {fu_nordic_dfu_plugin_is_cdc_acm_interface, FU_TYPE_NORDIC_DFU_USB_DEVICE},
+	};
 
-	intfs = fu_usb_device_get_interfaces(usb_device, error);
-	if (intfs == NULL)
-		return G_TYPE_INVALID;
-	for (guint i = 0; i < intfs->len; i++) {
-		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
-		if (fu_usb_interface_get_class(intf) == FU_NORDIC_DFU_TRIGGER_CLASS &&
-		    fu_usb_interface_get_subclass(intf) == FU_NORDIC_DFU_TRIGGER_SUBCLASS &&
-		    fu_usb_interface_get_protocol(intf) == FU_NORDIC_DFU_TRIGGER_PROTOCOL)
-			return FU_TYPE_NORDIC_DFU_RUNTIME;
-	}
-	for (guint i = 0; i < intfs->len; i++) {
-		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
-		if (fu_usb_interface_get_class(intf) == 0x02 &&
-		    fu_usb_interface_get_subclass(intf) == 0x02)
-			return FU_TYPE_NORDIC_DFU_USB_DEVICE;
+	for (guint i = 0; i < G_N_ELEMENTS(kinds); i++) {
+		g_autoptr(FuUsbInterface) intf = NULL;
+		if (!fu_sdk_usb_device_find_interface(usb_device, kinds[i].is_intf, &intf, error))
+			return G_TYPE_INVALID;
+		if (intf != NULL)
+			return kinds[i].gtype;
 	}
 	g_set_error_literal(error,
 			    FWUPD_ERROR,

@@ -9,6 +9,7 @@
 #include "fu-nordic-dfu-common.h"
 #include "fu-nordic-dfu-runtime.h"
 #include "fu-nordic-dfu-struct.h"
+#include "fu-sdk-common.h"
 
 /*
  * An application built with the nRF5 SDK's USB DFU trigger library: a vendor interface
@@ -39,30 +40,35 @@ struct _FuNordicDfuRuntime {
 
 G_DEFINE_TYPE(FuNordicDfuRuntime, fu_nordic_dfu_runtime, FU_TYPE_USB_DEVICE)
 
+gboolean
+fu_nordic_dfu_runtime_is_trigger_interface(FuUsbInterface *intf)
+{
+	return fu_usb_interface_get_class(intf) == FU_NORDIC_DFU_TRIGGER_CLASS &&
+	       fu_usb_interface_get_subclass(intf) == FU_NORDIC_DFU_TRIGGER_SUBCLASS &&
+	       fu_usb_interface_get_protocol(intf) == FU_NORDIC_DFU_TRIGGER_PROTOCOL;
+}
+
 static gboolean
 fu_nordic_dfu_runtime_probe(FuDevice *device, GError **error)
 {
 	FuNordicDfuRuntime *self = FU_NORDIC_DFU_RUNTIME(device);
-	g_autoptr(GPtrArray) intfs = NULL;
+	g_autoptr(FuUsbInterface) intf = NULL;
 
-	intfs = fu_usb_device_get_interfaces(FU_USB_DEVICE(self), error);
-	if (intfs == NULL)
+	if (!fu_sdk_usb_device_find_interface(FU_USB_DEVICE(self),
+					      fu_nordic_dfu_runtime_is_trigger_interface,
+					      &intf,
+					      error))
 		return FALSE;
-	for (guint i = 0; i < intfs->len; i++) {
-		FuUsbInterface *intf = g_ptr_array_index(intfs, i);
-		if (fu_usb_interface_get_class(intf) == FU_NORDIC_DFU_TRIGGER_CLASS &&
-		    fu_usb_interface_get_subclass(intf) == FU_NORDIC_DFU_TRIGGER_SUBCLASS &&
-		    fu_usb_interface_get_protocol(intf) == FU_NORDIC_DFU_TRIGGER_PROTOCOL) {
-			self->intf = fu_usb_interface_get_number(intf);
-			fu_usb_device_add_interface(FU_USB_DEVICE(self), self->intf);
-			return TRUE;
-		}
+	if (intf == NULL) {
+		g_set_error_literal(error,
+				    FWUPD_ERROR,
+				    FWUPD_ERROR_NOT_SUPPORTED,
+				    "no nRF DFU trigger interface (0xFF/0x01/0x01)");
+		return FALSE;
 	}
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "no nRF DFU trigger interface (0xFF/0x01/0x01)");
-	return FALSE;
+	self->intf = fu_usb_interface_get_number(intf);
+	fu_usb_device_add_interface(FU_USB_DEVICE(self), self->intf);
+	return TRUE;
 }
 
 /* "App 1.2.3" or "1.2.3-rc1+meta": the last word that starts with a digit */

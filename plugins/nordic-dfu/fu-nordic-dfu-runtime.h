@@ -15,3 +15,6 @@
 
 #define FU_TYPE_NORDIC_DFU_RUNTIME (fu_nordic_dfu_runtime_get_type())
 G_DECLARE_FINAL_TYPE(FuNordicDfuRuntime, fu_nordic_dfu_runtime, FU, NORDIC_DFU_RUNTIME, FuUsbDevice)
+
+gboolean
+fu_nordic_dfu_runtime_is_trigger_interface(FuUsbInterface *intf);

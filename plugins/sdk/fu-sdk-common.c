@@ -157,3 +157,25 @@ fu_sdk_follow_stop(FuSdkFollow *follow)
 	g_source_remove(follow->id);
 	follow->id = 0;
 }
+
+/* the first of the device's interfaces that @func accepts, in the order of its descriptors;
+ * @intf is left NULL, with no error, when none does */
+gboolean
+fu_sdk_usb_device_find_interface(FuUsbDevice *usb_device,
+				 FuSdkUsbInterfaceFunc func,
+				 FuUsbInterface **intf,
+				 GError **error)
+{
+	g_autoptr(GPtrArray) intfs = fu_usb_device_get_interfaces(usb_device, error);
+
+	if (intfs == NULL)
+		return FALSE;
+	for (guint i = 0; i < intfs->len; i++) {
+		FuUsbInterface *intf_tmp = g_ptr_array_index(intfs, i);
+		if (func(intf_tmp)) {
+			*intf = g_object_ref(intf_tmp);
+			return TRUE;
+		}
+	}
+	return TRUE;
+}

@@ -47,3 +47,11 @@ void
 fu_sdk_follow_start(FuSdkFollow *follow, guint leave_within_ms, guint back_within_ms);
 void
 fu_sdk_follow_stop(FuSdkFollow *follow);
+
+/* whether an interface is the one a plugin looks for */
+typedef gboolean (*FuSdkUsbInterfaceFunc)(FuUsbInterface *intf);
+gboolean
+fu_sdk_usb_device_find_interface(FuUsbDevice *usb_device,
+				 FuSdkUsbInterfaceFunc func,
+				 FuUsbInterface **intf,
+				 GError **error);
