@@ -210,6 +210,40 @@ fu_nordic_dfu_variant_to_string(guint32 variant)
 	return g_strdup(str);
 }
 
+/* a class request to an interface, as the USB bootloader's CDC ACM and the application's DFU
+ * trigger take them: given the time of a Secure DFU request's reply, and named in the error */
+/* nocheck:name -- shared by device types of the plugin with no common parent class */
+gboolean
+fu_nordic_dfu_usb_class_request(FuUsbDevice *usb_device,
+				FuUsbDirection direction,
+				guint8 request,
+				guint16 value,
+				guint8 intf,
+				guint8 *buf,
+				gsize bufsz,
+				gsize *actual,
+				const gchar *name,
+				GError **error)
+{
+	if (!fu_usb_device_control_transfer(usb_device,
+					    direction,
+					    FU_USB_REQUEST_TYPE_CLASS,
+					    FU_USB_RECIPIENT_INTERFACE,
+					    request,
+					    value,
+					    intf,
+					    buf,
+					    bufsz,
+					    actual,
+					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
+					    NULL,
+					    error)) {
+		g_prefix_error(error, "%s: ", name);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* nocheck:name -- shared by device types of the plugin with no common parent class */
 static void
 fu_nordic_dfu_add_identity(FuDevice *device, FuNordicDfuState *state)

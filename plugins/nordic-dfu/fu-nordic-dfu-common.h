@@ -101,6 +101,17 @@ fu_nordic_dfu_read_error_is_gone(const GError *error,
 				 gint64 started_us,
 				 guint timeout_ms);
 gboolean
+fu_nordic_dfu_usb_class_request(FuUsbDevice *usb_device,
+				FuUsbDirection direction,
+				guint8 request,
+				guint16 value,
+				guint8 intf,
+				guint8 *buf,
+				gsize bufsz,
+				gsize *actual,
+				const gchar *name,
+				GError **error);
+gboolean
 fu_nordic_dfu_run_session(FuNordicDfuTransport *transport,
 			  NrfDfuProtoSession *session,
 			  FuProgress *progress,

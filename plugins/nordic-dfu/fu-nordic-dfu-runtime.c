@@ -111,22 +111,17 @@ fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 
 	if (!FU_DEVICE_CLASS(fu_nordic_dfu_runtime_parent_class)->setup(device, error))
 		return FALSE;
-	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
-					    FU_USB_DIRECTION_DEVICE_TO_HOST,
-					    FU_USB_REQUEST_TYPE_CLASS,
-					    FU_USB_RECIPIENT_INTERFACE,
-					    FU_NORDIC_DFU_TRIGGER_REQ_NORDIC_INFO,
-					    0x0,
-					    self->intf,
-					    info,
-					    sizeof(info),
-					    &actual,
-					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
-					    NULL,
-					    error)) {
-		g_prefix_error_literal(error, "NORDIC_INFO: ");
+	if (!fu_nordic_dfu_usb_class_request(FU_USB_DEVICE(self),
+					     FU_USB_DIRECTION_DEVICE_TO_HOST,
+					     FU_NORDIC_DFU_TRIGGER_REQ_NORDIC_INFO,
+					     0x0,
+					     self->intf,
+					     info,
+					     sizeof(info),
+					     &actual,
+					     "NORDIC_INFO",
+					     error))
 		return FALSE;
-	}
 	if (actual == sizeof(info)) {
 		g_autoptr(FuStructNordicDfuTriggerInfo) st =
 		    fu_struct_nordic_dfu_trigger_info_parse(info, sizeof(info), 0x0, error);
@@ -140,22 +135,17 @@ fu_nordic_dfu_runtime_setup(FuDevice *device, GError **error)
 		self->flash_size = fu_struct_nordic_dfu_trigger_info_get_flash_size(st);
 		self->flash_page_size = fu_struct_nordic_dfu_trigger_info_get_flash_page_size(st);
 	}
-	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
-					    FU_USB_DIRECTION_DEVICE_TO_HOST,
-					    FU_USB_REQUEST_TYPE_CLASS,
-					    FU_USB_RECIPIENT_INTERFACE,
-					    FU_NORDIC_DFU_TRIGGER_REQ_SEMVER,
-					    0x0,
-					    self->intf,
-					    semver,
-					    FU_NORDIC_DFU_TRIGGER_SEMVER_MAX,
-					    &actual,
-					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
-					    NULL,
-					    error)) {
-		g_prefix_error_literal(error, "SEMVER: ");
+	if (!fu_nordic_dfu_usb_class_request(FU_USB_DEVICE(self),
+					     FU_USB_DIRECTION_DEVICE_TO_HOST,
+					     FU_NORDIC_DFU_TRIGGER_REQ_SEMVER,
+					     0x0,
+					     self->intf,
+					     semver,
+					     FU_NORDIC_DFU_TRIGGER_SEMVER_MAX,
+					     &actual,
+					     "SEMVER",
+					     error))
 		return FALSE;
-	}
 	semver_junk = actual > 0 && !fu_nordic_dfu_runtime_semver_is_text(semver, actual);
 	g_free(self->semver);
 	self->semver = actual > 0 && !semver_junk ? fu_strsafe((const gchar *)semver, actual)
@@ -195,27 +185,22 @@ fu_nordic_dfu_runtime_detach(FuDevice *device, FuProgress *progress, GError **er
 	g_autoptr(GError) error_local = NULL;
 
 	/* the application may reset before the status stage completes */
-	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
-					    FU_USB_DIRECTION_HOST_TO_DEVICE,
-					    FU_USB_REQUEST_TYPE_CLASS,
-					    FU_USB_RECIPIENT_INTERFACE,
-					    FU_NORDIC_DFU_TRIGGER_REQ_DETACH,
-					    FU_NORDIC_DFU_TRIGGER_DETACH_TIMEOUT_MS,
-					    self->intf,
-					    NULL,
-					    0,
-					    NULL,
-					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
-					    NULL,
-					    &error_local)) {
+	if (!fu_nordic_dfu_usb_class_request(FU_USB_DEVICE(self),
+					     FU_USB_DIRECTION_HOST_TO_DEVICE,
+					     FU_NORDIC_DFU_TRIGGER_REQ_DETACH,
+					     FU_NORDIC_DFU_TRIGGER_DETACH_TIMEOUT_MS,
+					     self->intf,
+					     NULL,
+					     0,
+					     NULL,
+					     "DETACH",
+					     &error_local)) {
 		if (!g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND) &&
 		    !g_error_matches(error_local, FWUPD_ERROR, FWUPD_ERROR_READ)) {
-			g_propagate_prefixed_error(error,
-						   g_steal_pointer(&error_local),
-						   "DETACH: ");
+			g_propagate_error(error, g_steal_pointer(&error_local));
 			return FALSE;
 		}
-		g_debug("DETACH: %s", error_local->message);
+		g_debug("%s", error_local->message);
 	}
 	fu_device_add_flag(device, FWUPD_DEVICE_FLAG_WAIT_FOR_REPLUG);
 	return TRUE;

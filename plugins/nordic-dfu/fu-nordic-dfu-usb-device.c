@@ -162,39 +162,27 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 	line_coding[4] = 0; /* 1 stop bit */
 	line_coding[5] = 0; /* no parity */
 	line_coding[6] = 8; /* data bits */
-	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
-					    FU_USB_DIRECTION_HOST_TO_DEVICE,
-					    FU_USB_REQUEST_TYPE_CLASS,
-					    FU_USB_RECIPIENT_INTERFACE,
-					    FU_NORDIC_DFU_CDC_SET_LINE_CODING,
-					    0x0,
-					    self->comm_intf,
-					    line_coding,
-					    sizeof(line_coding),
-					    NULL,
-					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
-					    NULL,
-					    error)) {
-		g_prefix_error_literal(error, "SET_LINE_CODING: ");
+	if (!fu_nordic_dfu_usb_class_request(FU_USB_DEVICE(self),
+					     FU_USB_DIRECTION_HOST_TO_DEVICE,
+					     FU_NORDIC_DFU_CDC_SET_LINE_CODING,
+					     0x0,
+					     self->comm_intf,
+					     line_coding,
+					     sizeof(line_coding),
+					     NULL,
+					     "SET_LINE_CODING",
+					     error))
 		return FALSE;
-	}
-	if (!fu_usb_device_control_transfer(FU_USB_DEVICE(self),
-					    FU_USB_DIRECTION_HOST_TO_DEVICE,
-					    FU_USB_REQUEST_TYPE_CLASS,
-					    FU_USB_RECIPIENT_INTERFACE,
-					    FU_NORDIC_DFU_CDC_SET_CONTROL_LINE_STATE,
-					    FU_NORDIC_DFU_CDC_LINE_STATE_DTR,
-					    self->comm_intf,
-					    NULL,
-					    0,
-					    NULL,
-					    NRF_DFU_PROTO_TIMEOUT_REPLY_MS,
-					    NULL,
-					    error)) {
-		g_prefix_error_literal(error, "SET_CONTROL_LINE_STATE: ");
-		return FALSE;
-	}
-	return TRUE;
+	return fu_nordic_dfu_usb_class_request(FU_USB_DEVICE(self),
+					       FU_USB_DIRECTION_HOST_TO_DEVICE,
+					       FU_NORDIC_DFU_CDC_SET_CONTROL_LINE_STATE,
+					       FU_NORDIC_DFU_CDC_LINE_STATE_DTR,
+					       self->comm_intf,
+					       NULL,
+					       0,
+					       NULL,
+					       "SET_CONTROL_LINE_STATE",
+					       error);
 }
 
 /* from the final execute's reply to leaving the bus: the settings page written (an erase,
