@@ -814,11 +814,7 @@ fu_cobs_device_set_quirk_kv(FuDevice *device, const gchar *key, const gchar *val
 		return FALSE;
 	if (handled)
 		return TRUE;
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "quirk key not supported");
-	return FALSE;
+	return fu_sdk_quirk_key_unsupported(error);
 }
 
 static void

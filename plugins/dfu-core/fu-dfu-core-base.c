@@ -308,11 +308,7 @@ fu_dfu_core_base_set_quirk_kv(FuDevice *device,
 					      DFU_PROTO_POLL_TIMEOUT_MAX_MS,
 					      &priv->min_poll_interval,
 					      error);
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "quirk key not supported");
-	return FALSE;
+	return fu_sdk_quirk_key_unsupported(error);
 }
 
 static void

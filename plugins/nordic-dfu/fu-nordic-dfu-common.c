@@ -391,11 +391,7 @@ fu_nordic_dfu_set_quirk_kv(FuNordicDfuState *state,
 					      error);
 	if (g_strcmp0(key, FU_NORDIC_DFU_QUIRK_SD_ID) == 0)
 		return fu_sdk_parse_quirk_u32(value, 1, G_MAXUINT16, &state->identity.sd_id, error);
-	g_set_error_literal(error,
-			    FWUPD_ERROR,
-			    FWUPD_ERROR_NOT_SUPPORTED,
-			    "quirk key not supported");
-	return FALSE;
+	return fu_sdk_quirk_key_unsupported(error);
 }
 
 /* nocheck:name -- shared by device types of the plugin with no common parent class */

@@ -52,6 +52,17 @@ fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error)
 	return TRUE;
 }
 
+/* what a device's set_quirk_kv says of a key it does not take */
+gboolean
+fu_sdk_quirk_key_unsupported(GError **error)
+{
+	g_set_error_literal(error,
+			    FWUPD_ERROR,
+			    FWUPD_ERROR_NOT_SUPPORTED,
+			    "quirk key not supported");
+	return FALSE;
+}
+
 /* a quirk's number, within min and max */
 gboolean
 fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)

@@ -19,6 +19,8 @@ fu_sdk_plugin_device_new(FuPlugin *plugin, FuDevice *backend_device, GType gtype
 gboolean
 fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error);
 gboolean
+fu_sdk_quirk_key_unsupported(GError **error);
+gboolean
 fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error);
 gboolean
 fu_sdk_parse_quirk_u16(const gchar *value, guint64 min, guint16 *out, GError **error);
