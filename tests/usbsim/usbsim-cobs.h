@@ -224,3 +224,5 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			  GError **error);
 void
 usbsim_cobs_options_clear(UsbsimCobsOptions *options);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimCobsOptions, usbsim_cobs_options_clear)
