@@ -1278,158 +1278,6 @@ usbsim_cobs_append_summary(UsbsimCobs *self, GString *str)
 
 /* ---- command line ---- */
 
-GOptionGroup *
-usbsim_cobs_option_group(UsbsimCobsOptions *options)
-{
-	const GOptionEntry entries[] = {
-	    {"pid", 0, 0, G_OPTION_ARG_STRING, &options->pid, "USB product ID", "0xNNNN"},
-	    {"cobs-verify",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->verify,
-	     "The verification extension, yes or no (default no)",
-	     "B"},
-	    {"cobs-version-query",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->version_query,
-	     "The version query extension, yes or no (default no)",
-	     "B"},
-	    {"cobs-version-offset",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->version_offset,
-	     "Where the version query reads the image's u32 LE version (default 0x20)",
-	     "N"},
-	    {"cobs-after-bye",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->after_bye,
-	     "After answering bye: stay (default), reset into the bootloader again, into an "
-	     "application with other IDs (app), or into one without USB (gone)",
-	     "stay|bootloader|app|gone"},
-	    {"cobs-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->ack,
-	     "Replies each in an IN transfer of its own (default), or packed when several wait",
-	     "each|pack"},
-	    {"cobs-no-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->no_ack,
-	     "Never answer the Nth message, or any",
-	     "N|always"},
-	    {"cobs-wrong-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->wrong_ack,
-	     "Answer the Nth message with another byte (default 0x15)",
-	     "N[:0xBB]"},
-	    {"cobs-late-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->late_ack,
-	     "Answer the Nth message MS ms late (real time)",
-	     "N:MS"},
-	    {"cobs-garbage",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->garbage,
-	     "Answer the Nth message with a broken frame",
-	     "N"},
-	    {"cobs-disconnect-after",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->disconnect_after,
-	     "Leave the bus for good after N messages",
-	     "N"},
-	    {"cobs-corrupt-write",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->corrupt_write,
-	     "Store one byte of the Nth write chunk wrong",
-	     "N"},
-	    {"cobs-unsolicited-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->unsolicited_ack,
-	     "After answering the Nth message (0: at power-on), send COUNT ACKs (default 1) "
-	     "answering no message",
-	     "N[:COUNT]"},
-	    {"cobs-double-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->double_ack,
-	     "Answer the Nth message twice",
-	     "N"},
-	    {"cobs-ack-stream",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->ack_stream,
-	     "From the reply to the Nth message on (0: from power-on), an ACK in every IN "
-	     "transfer no reply is waiting for, forever",
-	     "N"},
-	    {"cobs-garbage-stream",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->garbage_stream,
-	     "From the reply to the Nth message on (0: from power-on), 64 random bytes without "
-	     "0x00 in every IN transfer no reply is waiting for, forever",
-	     "N"},
-	    {"cobs-split-ack",
-	     0,
-	     0,
-	     G_OPTION_ARG_NONE,
-	     &options->split_ack,
-	     "Send every byte of every reply in an IN transfer of its own",
-	     NULL},
-	    {"cobs-verify-reply",
-	     0,
-	     0,
-	     G_OPTION_ARG_STRING,
-	     &options->verify_reply,
-	     "Answer verify with 8 or 10 bytes instead of 9, or with a count a chunk beyond "
-	     "what was stored (its CRC over that much flash), or of 0xffffffff bytes",
-	     "short|long|count-over-image|count-over-flash"},
-	    {NULL}};
-	GOptionGroup *group = g_option_group_new("cobs",
-						 "stm32h7-cobs profile options:",
-						 "Show the stm32h7-cobs options",
-						 NULL,
-						 NULL);
-	g_option_group_add_entries(group, entries);
-	return group;
-}
-
-gboolean
-usbsim_cobs_options_given(const UsbsimCobsOptions *options)
-{
-	return options->pid != NULL || options->verify != NULL || options->no_ack != NULL ||
-	       options->version_query != NULL || options->version_offset != NULL ||
-	       options->after_bye != NULL || options->ack != NULL || options->wrong_ack != NULL ||
-	       options->late_ack != NULL || options->garbage != NULL ||
-	       options->disconnect_after != NULL || options->corrupt_write != NULL ||
-	       options->unsolicited_ack != NULL || options->double_ack != NULL ||
-	       options->ack_stream != NULL || options->garbage_stream != NULL ||
-	       options->split_ack || options->verify_reply != NULL;
-}
-
 static gboolean
 usbsim_cobs_parse_uint(const gchar *str, guint64 min, guint64 max, guint64 *value)
 {
@@ -1492,7 +1340,7 @@ usbsim_cobs_parse_index(const gchar *str,
 					   error);
 }
 
-/* a number up to @max, when given */
+/* a number up to @max */
 static gboolean
 usbsim_cobs_parse_number(const gchar *str,
 			 const gchar *what,
@@ -1502,56 +1350,212 @@ usbsim_cobs_parse_number(const gchar *str,
 {
 	guint64 tmp = 0;
 
-	if (str == NULL)
-		return TRUE;
 	if (!usbsim_cobs_parse_uint(str, 0, max, &tmp))
 		return usbsim_cobs_invalid(what, str, error);
 	*value = tmp;
 	return TRUE;
 }
 
-/* one of @names, when given: its index, the value of the enum (or gboolean) @value; a NULL
- * name is no choice */
+typedef struct UsbsimCobsOptionSpec UsbsimCobsOptionSpec;
+
+/* applies an option that was given to @config; @what is the name its errors use */
+typedef gboolean (*UsbsimCobsOptionApply)(const UsbsimCobsOptionSpec *spec,
+					  const UsbsimCobsOptionValue *value,
+					  const gchar *what,
+					  UsbsimCobsConfig *config,
+					  GError **error);
+
+/* an option of the stm32h7-cobs profile: its GOption entry (whose arg_data is its value in
+ * UsbsimCobsOptions), how it is applied, and what that takes: the field of UsbsimCobsConfig it
+ * lands in, the gboolean it turns on, the maximum of a number, the choices of a choice and the
+ * message refusing any other text, the name its errors use when not --LONG-NAME */
+struct UsbsimCobsOptionSpec {
+	GOptionEntry entry;
+	UsbsimCobsOptionApply apply;
+	gsize field;
+	gsize field_size;
+	gsize on;
+	guint64 max;
+	const gchar *const *choices;
+	guint n_choices;
+	const gchar *refused;
+	const gchar *what;
+};
+
+static gpointer
+usbsim_cobs_config_field(UsbsimCobsConfig *config, gsize offset)
+{
+	return (guint8 *)config + offset;
+}
+
+/* a number up to the maximum, into a guint16 or a guint32 */
 static gboolean
-usbsim_cobs_parse_choice(const gchar *str,
-			 const gchar *const *names,
-			 guint n_names,
-			 const gchar *refused,
-			 gint *value,
+usbsim_cobs_apply_number(const UsbsimCobsOptionSpec *spec,
+			 const UsbsimCobsOptionValue *value,
+			 const gchar *what,
+			 UsbsimCobsConfig *config,
 			 GError **error)
 {
-	if (str == NULL)
-		return TRUE;
-	for (guint i = 0; i < n_names; i++) {
-		if (names[i] != NULL && g_strcmp0(str, names[i]) == 0) {
-			*value = i;
+	gpointer field = usbsim_cobs_config_field(config, spec->field);
+	guint32 number = 0;
+
+	if (!usbsim_cobs_parse_number(value->text, what, spec->max, &number, error))
+		return FALSE;
+	if (spec->field_size == sizeof(guint16))
+		*(guint16 *)field = number;
+	else
+		*(guint32 *)field = number;
+	return TRUE;
+}
+
+/* one of the choices, its index stored into an enum or a gboolean; a NULL name is no choice */
+static gboolean
+usbsim_cobs_apply_choice(const UsbsimCobsOptionSpec *spec,
+			 const UsbsimCobsOptionValue *value,
+			 const gchar *what,
+			 UsbsimCobsConfig *config,
+			 GError **error)
+{
+	for (guint i = 0; i < spec->n_choices; i++) {
+		if (spec->choices[i] != NULL && g_strcmp0(value->text, spec->choices[i]) == 0) {
+			*(gint *)usbsim_cobs_config_field(config, spec->field) = i;
 			return TRUE;
 		}
 	}
-	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, refused);
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, spec->refused);
 	return FALSE;
 }
 
-/* a message index (1-based) on its own, when given */
+/* a message index (1-based) on its own */
 static gboolean
-usbsim_cobs_parse_message(const gchar *str, const gchar *what, guint *index, GError **error)
+usbsim_cobs_apply_message(const UsbsimCobsOptionSpec *spec,
+			  const UsbsimCobsOptionValue *value,
+			  const gchar *what,
+			  UsbsimCobsConfig *config,
+			  GError **error)
 {
-	return str == NULL || usbsim_cobs_parse_index(str, what, index, 0, NULL, FALSE, error);
+	return usbsim_cobs_parse_index(value->text,
+				       what,
+				       usbsim_cobs_config_field(config, spec->field),
+				       0,
+				       NULL,
+				       FALSE,
+				       error);
 }
 
-/* a message index from 0 (power-on) on, when given: from then on, *@on */
+/* a message index (1-based), or "always", which turns on the option's gboolean */
 static gboolean
-usbsim_cobs_parse_from(const gchar *str,
+usbsim_cobs_apply_message_or_always(const UsbsimCobsOptionSpec *spec,
+				    const UsbsimCobsOptionValue *value,
+				    const gchar *what,
+				    UsbsimCobsConfig *config,
+				    GError **error)
+{
+	if (g_strcmp0(value->text, "always") == 0) {
+		*(gboolean *)usbsim_cobs_config_field(config, spec->on) = TRUE;
+		return TRUE;
+	}
+	return usbsim_cobs_apply_message(spec, value, what, config, error);
+}
+
+/* a message index from 0 (power-on) on, from which the option's gboolean is on */
+static gboolean
+usbsim_cobs_apply_from(const UsbsimCobsOptionSpec *spec,
+		       const UsbsimCobsOptionValue *value,
 		       const gchar *what,
-		       guint *from,
-		       gboolean *on,
+		       UsbsimCobsConfig *config,
 		       GError **error)
 {
-	if (str == NULL)
-		return TRUE;
-	if (!usbsim_cobs_parse_index_min(str, what, 0, from, 0, NULL, FALSE, error))
+	if (!usbsim_cobs_parse_index_min(value->text,
+					 what,
+					 0,
+					 usbsim_cobs_config_field(config, spec->field),
+					 0,
+					 NULL,
+					 FALSE,
+					 error))
 		return FALSE;
-	*on = TRUE;
+	*(gboolean *)usbsim_cobs_config_field(config, spec->on) = TRUE;
+	return TRUE;
+}
+
+/* a flag given: its gboolean is on */
+static gboolean
+usbsim_cobs_apply_flag(const UsbsimCobsOptionSpec *spec,
+		       const UsbsimCobsOptionValue *value,
+		       const gchar *what,
+		       UsbsimCobsConfig *config,
+		       GError **error)
+{
+	*(gboolean *)usbsim_cobs_config_field(config, spec->field) = TRUE;
+	return TRUE;
+}
+
+/* N[:0xBB]: the byte defaults to the config's */
+static gboolean
+usbsim_cobs_apply_wrong_ack(const UsbsimCobsOptionSpec *spec,
+			    const UsbsimCobsOptionValue *value,
+			    const gchar *what,
+			    UsbsimCobsConfig *config,
+			    GError **error)
+{
+	guint64 byte = config->wrong_ack_byte;
+
+	if (!usbsim_cobs_parse_index(value->text,
+				     what,
+				     &config->wrong_ack_message,
+				     0xff,
+				     &byte,
+				     FALSE,
+				     error))
+		return FALSE;
+	config->wrong_ack_byte = byte;
+	return TRUE;
+}
+
+/* N:MS, the delay required */
+static gboolean
+usbsim_cobs_apply_late_ack(const UsbsimCobsOptionSpec *spec,
+			   const UsbsimCobsOptionValue *value,
+			   const gchar *what,
+			   UsbsimCobsConfig *config,
+			   GError **error)
+{
+	guint64 ms = 0;
+
+	if (!usbsim_cobs_parse_index(value->text,
+				     what,
+				     &config->late_ack_message,
+				     600000,
+				     &ms,
+				     TRUE,
+				     error))
+		return FALSE;
+	config->late_ack_ms = ms;
+	return TRUE;
+}
+
+/* N[:COUNT] from 0 (power-on) on, one ACK unless told */
+static gboolean
+usbsim_cobs_apply_unsolicited_ack(const UsbsimCobsOptionSpec *spec,
+				  const UsbsimCobsOptionValue *value,
+				  const gchar *what,
+				  UsbsimCobsConfig *config,
+				  GError **error)
+{
+	guint64 count = 1;
+
+	if (!usbsim_cobs_parse_index_min(value->text,
+					 what,
+					 0,
+					 &config->unsolicited_ack_after,
+					 64,
+					 &count,
+					 FALSE,
+					 error))
+		return FALSE;
+	config->unsolicited_ack = TRUE;
+	config->unsolicited_ack_count = count;
 	return TRUE;
 }
 
@@ -1560,158 +1564,260 @@ G_STATIC_ASSERT(sizeof(UsbsimCobsAfterBye) == sizeof(gint));
 G_STATIC_ASSERT(sizeof(UsbsimCobsAckMode) == sizeof(gint));
 G_STATIC_ASSERT(sizeof(UsbsimCobsVerifyReply) == sizeof(gint));
 
+static const gchar *const usbsim_cobs_no_yes[] = {"no", "yes"};
+static const gchar *const usbsim_cobs_ack_names[] = {
+    [USBSIM_COBS_ACK_EACH] = "each",
+    [USBSIM_COBS_ACK_PACK] = "pack",
+};
+static const gchar *const usbsim_cobs_verify_reply_names[] = {
+    [USBSIM_COBS_VERIFY_REPLY_SHORT] = "short",
+    [USBSIM_COBS_VERIFY_REPLY_LONG] = "long",
+    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE] = "count-over-image",
+    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH] = "count-over-flash",
+};
+
+#define USBSIM_COBS_FIELD(member) G_STRUCT_OFFSET(UsbsimCobsConfig, member)
+#define USBSIM_COBS_CHOICES(names)                                                                 \
+	.apply = usbsim_cobs_apply_choice, .choices = (names), .n_choices = G_N_ELEMENTS(names)
+
+/* in the order --help lists them, and applied in that order: the first wrong one says why */
+static const UsbsimCobsOptionSpec usbsim_cobs_option_specs[] = {
+    {.entry = {"pid", 0, 0, G_OPTION_ARG_STRING, NULL, "USB product ID", "0xNNNN"},
+     .apply = usbsim_cobs_apply_number,
+     .field = USBSIM_COBS_FIELD(pid),
+     .field_size = G_SIZEOF_MEMBER(UsbsimCobsConfig, pid),
+     .max = 0xffff,
+     .what = "pid"},
+    {.entry = {"cobs-verify",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "The verification extension, yes or no (default no)",
+	       "B"},
+     USBSIM_COBS_CHOICES(usbsim_cobs_no_yes),
+     .field = USBSIM_COBS_FIELD(verify),
+     .refused = "--cobs-verify must be yes or no"},
+    {.entry = {"cobs-version-query",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "The version query extension, yes or no (default no)",
+	       "B"},
+     USBSIM_COBS_CHOICES(usbsim_cobs_no_yes),
+     .field = USBSIM_COBS_FIELD(version_query),
+     .refused = "--cobs-version-query must be yes or no"},
+    {.entry = {"cobs-version-offset",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Where the version query reads the image's u32 LE version (default 0x20)",
+	       "N"},
+     .apply = usbsim_cobs_apply_number,
+     .field = USBSIM_COBS_FIELD(version_offset),
+     .field_size = G_SIZEOF_MEMBER(UsbsimCobsConfig, version_offset),
+     .max = G_MAXUINT32},
+    {.entry = {"cobs-after-bye",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "After answering bye: stay (default), reset into the bootloader again, into an "
+	       "application with other IDs (app), or into one without USB (gone)",
+	       "stay|bootloader|app|gone"},
+     USBSIM_COBS_CHOICES(usbsim_cobs_after_bye_names),
+     .field = USBSIM_COBS_FIELD(after_bye),
+     .refused = "--cobs-after-bye must be stay, bootloader, app or gone"},
+    {.entry = {"cobs-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Replies each in an IN transfer of its own (default), or packed when several wait",
+	       "each|pack"},
+     USBSIM_COBS_CHOICES(usbsim_cobs_ack_names),
+     .field = USBSIM_COBS_FIELD(ack_mode),
+     .refused = "--cobs-ack must be each or pack"},
+    {.entry = {"cobs-no-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Never answer the Nth message, or any",
+	       "N|always"},
+     .apply = usbsim_cobs_apply_message_or_always,
+     .field = USBSIM_COBS_FIELD(no_ack_message),
+     .on = USBSIM_COBS_FIELD(no_ack_always)},
+    {.entry = {"cobs-wrong-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Answer the Nth message with another byte (default 0x15)",
+	       "N[:0xBB]"},
+     .apply = usbsim_cobs_apply_wrong_ack},
+    {.entry = {"cobs-late-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Answer the Nth message MS ms late (real time)",
+	       "N:MS"},
+     .apply = usbsim_cobs_apply_late_ack},
+    {.entry = {"cobs-garbage",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Answer the Nth message with a broken frame",
+	       "N"},
+     .apply = usbsim_cobs_apply_message,
+     .field = USBSIM_COBS_FIELD(garbage_message)},
+    {.entry = {"cobs-disconnect-after",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Leave the bus for good after N messages",
+	       "N"},
+     .apply = usbsim_cobs_apply_message,
+     .field = USBSIM_COBS_FIELD(disconnect_after)},
+    {.entry = {"cobs-corrupt-write",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Store one byte of the Nth write chunk wrong",
+	       "N"},
+     .apply = usbsim_cobs_apply_message,
+     .field = USBSIM_COBS_FIELD(corrupt_chunk)},
+    {.entry = {"cobs-unsolicited-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "After answering the Nth message (0: at power-on), send COUNT ACKs (default 1) "
+	       "answering no message",
+	       "N[:COUNT]"},
+     .apply = usbsim_cobs_apply_unsolicited_ack},
+    {.entry =
+	 {"cobs-double-ack", 0, 0, G_OPTION_ARG_STRING, NULL, "Answer the Nth message twice", "N"},
+     .apply = usbsim_cobs_apply_message,
+     .field = USBSIM_COBS_FIELD(double_ack_message)},
+    {.entry = {"cobs-ack-stream",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "From the reply to the Nth message on (0: from power-on), an ACK in every IN "
+	       "transfer no reply is waiting for, forever",
+	       "N"},
+     .apply = usbsim_cobs_apply_from,
+     .field = USBSIM_COBS_FIELD(ack_stream_from),
+     .on = USBSIM_COBS_FIELD(ack_stream)},
+    {.entry = {"cobs-garbage-stream",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "From the reply to the Nth message on (0: from power-on), 64 random bytes without "
+	       "0x00 in every IN transfer no reply is waiting for, forever",
+	       "N"},
+     .apply = usbsim_cobs_apply_from,
+     .field = USBSIM_COBS_FIELD(garbage_stream_from),
+     .on = USBSIM_COBS_FIELD(garbage_stream)},
+    {.entry = {"cobs-split-ack",
+	       0,
+	       0,
+	       G_OPTION_ARG_NONE,
+	       NULL,
+	       "Send every byte of every reply in an IN transfer of its own",
+	       NULL},
+     .apply = usbsim_cobs_apply_flag,
+     .field = USBSIM_COBS_FIELD(split_replies)},
+    {.entry = {"cobs-verify-reply",
+	       0,
+	       0,
+	       G_OPTION_ARG_STRING,
+	       NULL,
+	       "Answer verify with 8 or 10 bytes instead of 9, or with a count a chunk beyond "
+	       "what was stored (its CRC over that much flash), or of 0xffffffff bytes",
+	       "short|long|count-over-image|count-over-flash"},
+     USBSIM_COBS_CHOICES(usbsim_cobs_verify_reply_names),
+     .field = USBSIM_COBS_FIELD(verify_reply),
+     .refused = "--cobs-verify-reply must be short, long, count-over-image or count-over-flash"},
+};
+
+GOptionGroup *
+usbsim_cobs_option_group(UsbsimCobsOptions *options)
+{
+	const guint n_specs = G_N_ELEMENTS(usbsim_cobs_option_specs);
+	g_autofree GOptionEntry *entries = g_new0(GOptionEntry, n_specs + 1);
+	GOptionGroup *group = g_option_group_new("cobs",
+						 "stm32h7-cobs profile options:",
+						 "Show the stm32h7-cobs options",
+						 NULL,
+						 NULL);
+
+	options->values = g_new0(UsbsimCobsOptionValue, n_specs);
+	for (guint i = 0; i < n_specs; i++) {
+		entries[i] = usbsim_cobs_option_specs[i].entry;
+		entries[i].arg_data = &options->values[i];
+	}
+	/* the group keeps a copy of the entries */
+	g_option_group_add_entries(group, entries);
+	return group;
+}
+
+static gboolean
+usbsim_cobs_option_given(const UsbsimCobsOptions *options, guint i)
+{
+	if (options->values == NULL)
+		return FALSE;
+	if (usbsim_cobs_option_specs[i].entry.arg == G_OPTION_ARG_NONE)
+		return options->values[i].set;
+	return options->values[i].text != NULL;
+}
+
+gboolean
+usbsim_cobs_options_given(const UsbsimCobsOptions *options)
+{
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_cobs_option_specs); i++) {
+		if (usbsim_cobs_option_given(options, i))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 gboolean
 usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			  UsbsimCobsConfig *config,
 			  GError **error)
 {
-	const gchar *const no_yes[] = {"no", "yes"};
-	const gchar *const ack_names[] = {
-	    [USBSIM_COBS_ACK_EACH] = "each",
-	    [USBSIM_COBS_ACK_PACK] = "pack",
-	};
-	const gchar *const verify_reply_names[] = {
-	    [USBSIM_COBS_VERIFY_REPLY_SHORT] = "short",
-	    [USBSIM_COBS_VERIFY_REPLY_LONG] = "long",
-	    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_IMAGE] = "count-over-image",
-	    [USBSIM_COBS_VERIFY_REPLY_COUNT_OVER_FLASH] = "count-over-flash",
-	};
-	guint32 pid = config->pid;
-	guint64 value = 0;
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_cobs_option_specs); i++) {
+		const UsbsimCobsOptionSpec *spec = &usbsim_cobs_option_specs[i];
+		g_autofree gchar *what = NULL;
 
-	if (!usbsim_cobs_parse_number(options->pid, "pid", 0xffff, &pid, error))
-		return FALSE;
-	config->pid = pid;
-	if (!usbsim_cobs_parse_choice(options->verify,
-				      no_yes,
-				      G_N_ELEMENTS(no_yes),
-				      "--cobs-verify must be yes or no",
-				      &config->verify,
-				      error) ||
-	    !usbsim_cobs_parse_choice(options->version_query,
-				      no_yes,
-				      G_N_ELEMENTS(no_yes),
-				      "--cobs-version-query must be yes or no",
-				      &config->version_query,
-				      error) ||
-	    !usbsim_cobs_parse_number(options->version_offset,
-				      "--cobs-version-offset",
-				      G_MAXUINT32,
-				      &config->version_offset,
-				      error) ||
-	    !usbsim_cobs_parse_choice(options->after_bye,
-				      usbsim_cobs_after_bye_names,
-				      G_N_ELEMENTS(usbsim_cobs_after_bye_names),
-				      "--cobs-after-bye must be stay, bootloader, app or gone",
-				      (gint *)&config->after_bye,
-				      error) ||
-	    !usbsim_cobs_parse_choice(options->ack,
-				      ack_names,
-				      G_N_ELEMENTS(ack_names),
-				      "--cobs-ack must be each or pack",
-				      (gint *)&config->ack_mode,
-				      error))
-		return FALSE;
-	if (g_strcmp0(options->no_ack, "always") == 0)
-		config->no_ack_always = TRUE;
-	else if (!usbsim_cobs_parse_message(options->no_ack,
-					    "--cobs-no-ack",
-					    &config->no_ack_message,
-					    error))
-		return FALSE;
-	if (options->wrong_ack != NULL) {
-		value = config->wrong_ack_byte;
-		if (!usbsim_cobs_parse_index(options->wrong_ack,
-					     "--cobs-wrong-ack",
-					     &config->wrong_ack_message,
-					     0xff,
-					     &value,
-					     FALSE,
-					     error))
+		if (!usbsim_cobs_option_given(options, i))
+			continue;
+		what = spec->what != NULL ? g_strdup(spec->what)
+					  : g_strdup_printf("--%s", spec->entry.long_name);
+		if (!spec->apply(spec, &options->values[i], what, config, error))
 			return FALSE;
-		config->wrong_ack_byte = value;
 	}
-	if (options->late_ack != NULL) {
-		if (!usbsim_cobs_parse_index(options->late_ack,
-					     "--cobs-late-ack",
-					     &config->late_ack_message,
-					     600000,
-					     &value,
-					     TRUE,
-					     error))
-			return FALSE;
-		config->late_ack_ms = value;
-	}
-	if (!usbsim_cobs_parse_message(options->garbage,
-				       "--cobs-garbage",
-				       &config->garbage_message,
-				       error) ||
-	    !usbsim_cobs_parse_message(options->disconnect_after,
-				       "--cobs-disconnect-after",
-				       &config->disconnect_after,
-				       error) ||
-	    !usbsim_cobs_parse_message(options->corrupt_write,
-				       "--cobs-corrupt-write",
-				       &config->corrupt_chunk,
-				       error))
-		return FALSE;
-	if (options->unsolicited_ack != NULL) {
-		value = 1;
-		if (!usbsim_cobs_parse_index_min(options->unsolicited_ack,
-						 "--cobs-unsolicited-ack",
-						 0,
-						 &config->unsolicited_ack_after,
-						 64,
-						 &value,
-						 FALSE,
-						 error))
-			return FALSE;
-		config->unsolicited_ack = TRUE;
-		config->unsolicited_ack_count = value;
-	}
-	if (!usbsim_cobs_parse_message(options->double_ack,
-				       "--cobs-double-ack",
-				       &config->double_ack_message,
-				       error) ||
-	    !usbsim_cobs_parse_from(options->ack_stream,
-				    "--cobs-ack-stream",
-				    &config->ack_stream_from,
-				    &config->ack_stream,
-				    error) ||
-	    !usbsim_cobs_parse_from(options->garbage_stream,
-				    "--cobs-garbage-stream",
-				    &config->garbage_stream_from,
-				    &config->garbage_stream,
-				    error))
-		return FALSE;
-	config->split_replies = options->split_ack;
-	return usbsim_cobs_parse_choice(options->verify_reply,
-					verify_reply_names,
-					G_N_ELEMENTS(verify_reply_names),
-					"--cobs-verify-reply must be short, long, "
-					"count-over-image or count-over-flash",
-					(gint *)&config->verify_reply,
-					error);
+	return TRUE;
 }
 
 void
 usbsim_cobs_options_clear(UsbsimCobsOptions *options)
 {
-	g_clear_pointer(&options->pid, g_free);
-	g_clear_pointer(&options->verify, g_free);
-	g_clear_pointer(&options->version_query, g_free);
-	g_clear_pointer(&options->version_offset, g_free);
-	g_clear_pointer(&options->after_bye, g_free);
-	g_clear_pointer(&options->ack, g_free);
-	g_clear_pointer(&options->no_ack, g_free);
-	g_clear_pointer(&options->wrong_ack, g_free);
-	g_clear_pointer(&options->late_ack, g_free);
-	g_clear_pointer(&options->garbage, g_free);
-	g_clear_pointer(&options->disconnect_after, g_free);
-	g_clear_pointer(&options->corrupt_write, g_free);
-	g_clear_pointer(&options->unsolicited_ack, g_free);
-	g_clear_pointer(&options->double_ack, g_free);
-	g_clear_pointer(&options->ack_stream, g_free);
-	g_clear_pointer(&options->garbage_stream, g_free);
-	g_clear_pointer(&options->verify_reply, g_free);
+	if (options->values == NULL)
+		return;
+	for (guint i = 0; i < G_N_ELEMENTS(usbsim_cobs_option_specs); i++) {
+		if (usbsim_cobs_option_specs[i].entry.arg == G_OPTION_ARG_STRING)
+			g_clear_pointer(&options->values[i].text, g_free);
+	}
+	g_clear_pointer(&options->values, g_free);
 }

@@ -201,26 +201,17 @@ usbsim_cobs_get_limits(UsbsimCobs *self, gdouble *physical_ms, gdouble *stop_and
 gdouble
 usbsim_bulk_cost_us(gsize bytes);
 
-/* the command line options of the stm32h7-cobs profile, as given; NULL when not given */
+/* a command line option of the stm32h7-cobs profile as given: its text (NULL when not given),
+ * or whether a flag was given */
+typedef union {
+	gchar *text;
+	gboolean set;
+} UsbsimCobsOptionValue;
+
+/* the stm32h7-cobs options as given, one value for each row of the option table in
+ * usbsim-cobs.c; made by usbsim_cobs_option_group() */
 typedef struct {
-	gchar *pid;
-	gchar *verify;
-	gchar *version_query;
-	gchar *version_offset;
-	gchar *after_bye;
-	gchar *ack;
-	gchar *no_ack;
-	gchar *wrong_ack;
-	gchar *late_ack;
-	gchar *garbage;
-	gchar *disconnect_after;
-	gchar *corrupt_write;
-	gchar *unsolicited_ack;
-	gchar *double_ack;
-	gchar *ack_stream;
-	gchar *garbage_stream;
-	gboolean split_ack;
-	gchar *verify_reply;
+	UsbsimCobsOptionValue *values;
 } UsbsimCobsOptions;
 
 GOptionGroup *
@@ -233,3 +224,5 @@ usbsim_cobs_options_apply(const UsbsimCobsOptions *options,
 			  GError **error);
 void
 usbsim_cobs_options_clear(UsbsimCobsOptions *options);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(UsbsimCobsOptions, usbsim_cobs_options_clear)

@@ -183,22 +183,18 @@ usbsim_dfu_core_request_any_state(UsbsimDfuCore *core, guint8 request, UsbsimRep
 }
 
 /* DFU 1.1 section 4.1.3: the functional descriptor */
-void
-usbsim_dfu_core_append_functional(GByteArray *buf,
-				  guint8 attributes,
-				  guint16 detach_timeout_ms,
-				  guint16 transfer_size,
-				  guint16 bcd_dfu)
+static void
+usbsim_dfu_core_append_functional(GByteArray *buf, const UsbsimDfuFunctional *functional)
 {
 	guint8 desc[9] = {sizeof(desc),
 			  USBSIM_DFU_DESCRIPTOR_FUNCTIONAL,
-			  attributes,
-			  detach_timeout_ms & 0xff,
-			  detach_timeout_ms >> 8,
-			  transfer_size & 0xff,
-			  transfer_size >> 8,
-			  bcd_dfu & 0xff,
-			  bcd_dfu >> 8};
+			  functional->attributes,
+			  functional->detach_timeout_ms & 0xff,
+			  functional->detach_timeout_ms >> 8,
+			  functional->transfer_size & 0xff,
+			  functional->transfer_size >> 8,
+			  functional->bcd_dfu & 0xff,
+			  functional->bcd_dfu >> 8};
 	g_byte_array_append(buf, desc, sizeof(desc));
 }
 
@@ -215,14 +211,16 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 guint16 bcd_device,
 			 GPtrArray *names,
 			 const UsbsimDfuSettings *settings,
-			 GByteArray *functional)
+			 const UsbsimDfuFunctional *functional)
 {
 	gboolean runtime = core->mode == USBSIM_DFU_MODE_RUNTIME;
+	g_autoptr(GByteArray) functional_desc = g_byte_array_new();
 	UsbsimDescription *desc =
 	    usbsim_description_new(ids->vid, runtime ? ids->runtime_pid : ids->dfu_pid, bcd_device);
 	UsbsimInterface *iface = usbsim_description_add_interface(desc);
 	UsbsimAltSetting *alt;
 
+	usbsim_dfu_core_append_functional(functional_desc, functional);
 	desc->serial = g_strdup(settings->serial);
 	desc->class_descriptor_request_stalls = settings->stall_functional_request;
 	if (runtime) {
@@ -234,7 +232,9 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 						       0x01,
 						       0x01,
 						       g_ptr_array_index(names, 1));
-			g_byte_array_append(alt->extra, functional->data, functional->len);
+			g_byte_array_append(alt->extra,
+					    functional_desc->data,
+					    functional_desc->len);
 		}
 		return desc;
 	}
@@ -242,11 +242,25 @@ usbsim_dfu_core_describe(UsbsimDfuCore *core,
 		alt =
 		    usbsim_interface_add_alt(iface, 0xfe, 0x01, 0x02, g_ptr_array_index(names, i));
 		if (settings->func_desc_every_alt)
-			g_byte_array_append(alt->extra, functional->data, functional->len);
+			g_byte_array_append(alt->extra,
+					    functional_desc->data,
+					    functional_desc->len);
 	}
 	if (!settings->func_desc_every_alt)
-		g_byte_array_append(iface->trailer, functional->data, functional->len);
+		g_byte_array_append(iface->trailer, functional_desc->data, functional_desc->len);
 	return desc;
+}
+
+void
+usbsim_dfu_core_set_limits(const UsbsimDfuSettings *settings,
+			   gdouble physical_us,
+			   gdouble spec_us,
+			   gdouble obeying_us,
+			   UsbsimLimits *limits)
+{
+	limits->physical_ms = physical_us * settings->time_scale / 1000.0;
+	limits->spec_ms = spec_us * settings->time_scale / 1000.0;
+	limits->obeying_ms = obeying_us * settings->time_scale / 1000.0;
 }
 
 /* the application's version is stored in its image; an erased word means none */

@@ -115,19 +115,29 @@ void
 usbsim_dfu_core_stall_error(UsbsimDfuCore *core, UsbsimDfuStatus status, UsbsimReply *reply);
 void
 usbsim_dfu_core_early_poll(UsbsimDfuCore *core, UsbsimReply *reply);
-void
-usbsim_dfu_core_append_functional(GByteArray *buf,
-				  guint8 attributes,
-				  guint16 detach_timeout_ms,
-				  guint16 transfer_size,
-				  guint16 bcd_dfu);
+
+/* the fields of the DFU functional descriptor (DFU 1.1 section 4.1.3) a model reports */
+typedef struct {
+	guint8 attributes;
+	guint16 detach_timeout_ms;
+	guint16 transfer_size;
+	guint16 bcd_dfu;
+} UsbsimDfuFunctional;
+
 UsbsimDescription *
 usbsim_dfu_core_describe(UsbsimDfuCore *core,
 			 const UsbsimDfuIds *ids,
 			 guint16 bcd_device,
 			 GPtrArray *names,
 			 const UsbsimDfuSettings *settings,
-			 GByteArray *functional);
+			 const UsbsimDfuFunctional *functional);
+/* the limits in ms of the run's time, from their sums in microseconds at scale 1.0 */
+void
+usbsim_dfu_core_set_limits(const UsbsimDfuSettings *settings,
+			   gdouble physical_us,
+			   gdouble spec_us,
+			   gdouble obeying_us,
+			   UsbsimLimits *limits);
 guint16
 usbsim_dfu_core_read_version(const guint8 *memory, guint64 size, guint64 offset, guint16 none);
 

@@ -634,8 +634,8 @@ usbsim_dfu_usb_reset_dfu_mode(UsbsimDfuCore *core)
 	return FALSE;
 }
 
-static void
-usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
+static guint8
+usbsim_dfu_get_attributes(UsbsimDfu *self)
 {
 	guint8 attributes = 0;
 
@@ -647,19 +647,21 @@ usbsim_dfu_append_functional(UsbsimDfu *self, GByteArray *buf)
 		attributes |= USBSIM_DFU_ATTR_MANIFEST_TOL;
 	if (self->config.will_detach)
 		attributes |= USBSIM_DFU_ATTR_WILL_DETACH;
-	usbsim_dfu_core_append_functional(buf,
-					  attributes,
-					  self->config.detach_timeout_ms,
-					  self->config.profile.transfer_size,
-					  0x0110 /* bcdDFUVersion 1.1 */);
+	return attributes;
 }
+
 static UsbsimDescription *
 usbsim_dfu_describe(gpointer model)
 {
 	UsbsimDfu *self = model;
 	const UsbsimDfuProfile *profile = &self->config.profile;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GByteArray) functional = g_byte_array_new();
+	const UsbsimDfuFunctional functional = {
+	    .attributes = usbsim_dfu_get_attributes(self),
+	    .detach_timeout_ms = self->config.detach_timeout_ms,
+	    .transfer_size = profile->transfer_size,
+	    .bcd_dfu = 0x0110, /* DFU 1.1 */
+	};
 	UsbsimDescription *desc;
 	guint16 bcd_device = self->config.common.bcd_device;
 
@@ -675,13 +677,12 @@ usbsim_dfu_describe(gpointer model)
 							i));
 		}
 	}
-	usbsim_dfu_append_functional(self, functional);
 	desc = usbsim_dfu_core_describe(&self->core,
 					&profile->ids,
 					bcd_device,
 					names,
 					&self->config.common,
-					functional);
+					&functional);
 	desc->manufacturer = g_strdup("usbsim");
 	desc->product = g_strdup(profile->product);
 	usbsim_description_build(desc);
@@ -768,9 +769,7 @@ usbsim_dfu_get_limits(UsbsimDfu *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us + manifest_us;
 		obeying += usbsim_bus_cost_us(0) + status_us + manifest_us;
 	}
-	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
+	usbsim_dfu_core_set_limits(&self->config.common, physical, spec, obeying, limits);
 }
 
 void

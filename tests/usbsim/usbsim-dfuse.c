@@ -1155,22 +1155,18 @@ usbsim_dfuse_set_alt(gpointer model, guint8 interface, guint8 alt)
 		self->alt = alt;
 }
 
-static void
-usbsim_dfuse_append_functional(UsbsimDfuse *self, GByteArray *buf)
-{
-	usbsim_dfu_core_append_functional(buf,
-					  self->config.profile.attributes,
-					  self->config.profile.detach_timeout_ms,
-					  self->config.profile.transfer_size,
-					  USBSIM_DFUSE_BCD_DFU);
-}
 static UsbsimDescription *
 usbsim_dfuse_describe(gpointer model)
 {
 	UsbsimDfuse *self = model;
 	const UsbsimDfuseProfile *profile = &self->config.profile;
 	g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
-	g_autoptr(GByteArray) functional = g_byte_array_new();
+	const UsbsimDfuFunctional functional = {
+	    .attributes = profile->attributes,
+	    .detach_timeout_ms = profile->detach_timeout_ms,
+	    .transfer_size = profile->transfer_size,
+	    .bcd_dfu = USBSIM_DFUSE_BCD_DFU,
+	};
 	UsbsimDescription *desc;
 	guint16 bcd_device = self->config.common.bcd_device;
 
@@ -1183,14 +1179,14 @@ usbsim_dfuse_describe(gpointer model)
 		for (guint i = 0; i < self->regions->len; i++)
 			g_ptr_array_add(names, g_strdup(usbsim_dfuse_get_layout(self, i)));
 	}
-	/* the STM32 bootloaders put it once, after the last alt, as DFU 1.1 section 4.2 says */
-	usbsim_dfuse_append_functional(self, functional);
+	/* the STM32 bootloaders put the functional descriptor once, after the last alt, as DFU
+	 * 1.1 section 4.2 says */
 	desc = usbsim_dfu_core_describe(&self->core,
 					&profile->ids,
 					bcd_device,
 					names,
 					&self->config.common,
-					functional);
+					&functional);
 	if (self->core.mode == USBSIM_DFU_MODE_RUNTIME) {
 		desc->product = g_strdup(profile->app_product);
 	} else {
@@ -1300,9 +1296,7 @@ usbsim_dfuse_get_limits(UsbsimDfuse *self, UsbsimLimits *limits)
 		spec += usbsim_bus_cost_us(0) + status_us;
 		obeying += usbsim_bus_cost_us(0) + status_us;
 	}
-	limits->physical_ms = physical * self->config.common.time_scale / 1000.0;
-	limits->spec_ms = spec * self->config.common.time_scale / 1000.0;
-	limits->obeying_ms = obeying * self->config.common.time_scale / 1000.0;
+	usbsim_dfu_core_set_limits(&self->config.common, physical, spec, obeying, limits);
 }
 
 void

@@ -1122,7 +1122,8 @@ main(int argc, char **argv)
 	const UsbsimDfuProfile *profile;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GOptionContext) context = NULL;
-	UsbsimCobsOptions cobs_options = {NULL};
+	/* its values are made with its option group, and freed on every way out */
+	g_auto(UsbsimCobsOptions) cobs_options = {NULL};
 	g_autoptr(UsbsimDfu) dfu = NULL;
 	g_autoptr(UsbsimDfuse) dfuse = NULL;
 	g_autoptr(UsbsimCobs) cobs = NULL;
@@ -1177,11 +1178,9 @@ main(int argc, char **argv)
 	if (g_strcmp0(profile_name, USBSIM_COBS_PROFILE_NAME) == 0) {
 		if (usbsim_options_have(&o, USBSIM_FOR_DFUSE)) {
 			g_printerr("usbsim-run: the DfuSe options need a DfuSe profile\n");
-			usbsim_cobs_options_clear(&cobs_options);
 			return USBSIM_EXIT_SETUP;
 		}
 		cobs = usbsim_model_cobs_new(&o, &cobs_options, &error);
-		usbsim_cobs_options_clear(&cobs_options);
 		model.ops = usbsim_cobs_ops();
 		model.cobs = cobs;
 		return usbsim_run_model(&model, client_argv, o.flash_out, trace, timeout_s, error);
@@ -1190,7 +1189,6 @@ main(int argc, char **argv)
 		g_printerr(
 		    "usbsim-run: the --cobs-* and --pid options need the " USBSIM_COBS_PROFILE_NAME
 		    " profile\n");
-		usbsim_cobs_options_clear(&cobs_options);
 		return USBSIM_EXIT_SETUP;
 	}
 	dfuse_profile = usbsim_dfuse_profile_find(profile_name);
