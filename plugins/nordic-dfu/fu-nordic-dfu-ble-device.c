@@ -246,19 +246,14 @@ fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
 				  GError **error)
 {
 	FuNordicDfuBleDevice *self = FU_NORDIC_DFU_BLE_DEVICE(device);
+	const gchar *path;
 	g_autoptr(GError) error_local = NULL;
 
 	if (!fu_nordic_dfu_ble_device_ensure_link(self, timeout_ms, error))
 		return FALSE;
 	if (!fu_nordic_dfu_ble_check_request(channel, buf, bufsz, self->chunk_size, error))
 		return FALSE;
-	if (channel == NRF_DFU_PROTO_CHANNEL_PACKET) {
-		if (self->packet_via_write_value)
-			return fu_nordic_dfu_ble_device_write_value(self->packet_path,
-								    buf,
-								    bufsz,
-								    timeout_ms,
-								    error);
+	if (channel == NRF_DFU_PROTO_CHANNEL_PACKET && !self->packet_via_write_value) {
 		if (!fu_io_channel_write_raw(self->packet_io,
 					     buf,
 					     bufsz,
@@ -275,11 +270,11 @@ fu_nordic_dfu_ble_device_write_cb(FuDevice *device,
 		}
 		return TRUE;
 	}
-	if (!fu_nordic_dfu_ble_device_write_value(self->control_point_path,
-						  buf,
-						  bufsz,
-						  timeout_ms,
-						  error)) {
+	/* the control point, or packets where BlueZ refused AcquireWrite */
+	path = channel == NRF_DFU_PROTO_CHANNEL_PACKET ? self->packet_path
+						       : self->control_point_path;
+	if (!fu_nordic_dfu_ble_device_write_value(path, buf, bufsz, timeout_ms, error)) {
+		/* a link gone under either characteristic is gone for both */
 		if (g_error_matches(*error, FWUPD_ERROR, FWUPD_ERROR_NOT_FOUND))
 			fu_nordic_dfu_ble_device_release(self);
 		return FALSE;

@@ -143,8 +143,9 @@ struct _Sim {
 	guint ppi; /* packets a connection event, each direction */
 	guint att_mtu;
 	guint controller_buffers;
-	guint drop_link_after;	/* packets, 0: never */
-	gint buttonless_result; /* -1: success */
+	guint drop_link_after;	   /* packets, 0: never */
+	gboolean no_acquire_write; /* AcquireWrite refused: packets come by WriteValue */
+	gint buttonless_result;	   /* -1: success */
 	gboolean buttonless_silent;
 	gboolean buttonless_stays; /* answers success to enter-bootloader but never resets */
 	gboolean bootloader_absent;
@@ -190,6 +191,7 @@ struct _Sim {
 	/* record */
 	guint packets;
 	guint packets_lost;
+	guint packets_write_value; /* of the packets, those written by WriteValue */
 	guint notifications;
 	guint link_drops;
 	guint connects;
@@ -1054,6 +1056,18 @@ sim_write_watch(Sim *sim)
 }
 
 /* one write without response from the host's socket onto the link */
+/* --drop-link-after: the link is lost once, after the packet of that number */
+static gboolean
+sim_drop_link_at_packet(Sim *sim)
+{
+	if (sim->drop_link_after == 0 || sim->drop_done || sim->packets < sim->drop_link_after)
+		return FALSE;
+	sim->drop_done = TRUE;
+	sim_link_down(sim, "link-loss");
+	sim->advertising = TRUE;
+	return TRUE;
+}
+
 static gboolean
 sim_read_packet(Sim *sim)
 {
@@ -1077,13 +1091,7 @@ sim_read_packet(Sim *sim)
 	g_byte_array_append(item->bytes, buf, n);
 	item->arrival_us = sim_link_slot(sim, sim_now(), &sim->up_event, &sim->up_used);
 	g_queue_push_tail(&sim->uplink, item);
-	if (sim->drop_link_after != 0 && !sim->drop_done && sim->packets >= sim->drop_link_after) {
-		sim->drop_done = TRUE;
-		sim_link_down(sim, "link-loss");
-		sim->advertising = TRUE;
-		return FALSE;
-	}
-	return TRUE;
+	return !sim_drop_link_at_packet(sim);
 }
 
 static gboolean
@@ -1422,8 +1430,12 @@ sim_char_write(Sim *sim, SimObject *chr, GVariant *params, GDBusMethodInvocation
 		item->kind = UP_PACKET;
 		g_byte_array_prepend(item->bytes, (const guint8 *)"\x08", 1);
 		sim->packets++;
+		sim->packets_write_value++;
 		g_dbus_method_invocation_return_value(invocation, NULL);
-		break;
+		g_queue_push_tail(&sim->uplink, item);
+		if (!sim_drop_link_at_packet(sim))
+			sim_pump_schedule(sim);
+		return;
 	case CHAR_BUTTONLESS:
 		item->kind = UP_BUTTONLESS;
 		/* a write request: the response comes in the next connection event */
@@ -1636,7 +1648,7 @@ sim_method_call(GDBusConnection *conn,
 	}
 	if (g_strcmp0(method, "AcquireWrite") == 0 || g_strcmp0(method, "AcquireNotify") == 0) {
 		gboolean write = g_strcmp0(method, "AcquireWrite") == 0;
-		if ((write && obj->kind != CHAR_PACKET) ||
+		if ((write && (obj->kind != CHAR_PACKET || sim->no_acquire_write)) ||
 		    (!write && obj->kind != CHAR_CONTROL_POINT)) {
 			g_dbus_method_invocation_return_dbus_error(invocation,
 								   "org.bluez.Error.NotSupported",
@@ -1664,7 +1676,7 @@ sim_write_summary(Sim *sim)
 
 	extra = g_strdup_printf(
 	    "\"ble\":{\"mode\":\"%s\",\"ci_ms\":%g,\"ppi\":%u,\"att_mtu\":%u,\"time_scale\":%g,"
-	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_lost\":%u,\"notifications\":%u,"
+	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_write_value\":%u,\"packets_lost\":%u,\"notifications\":%u,"
 	    "\"link_drops\":%u,\"connects\":%u,\"enter_bootloader\":%u,\"addresses\":[%s],"
 	    "\"app_adverts\":%u,\"connects_hung\":%u,"
 	    "\"data_bytes_executed\":%" G_GUINT64_FORMAT ",\"limit_ble_ms\":%.3f,"
@@ -1676,6 +1688,7 @@ sim_write_summary(Sim *sim)
 	    sim->time_scale,
 	    sim->controller_buffers,
 	    sim->packets,
+	    sim->packets_write_value,
 	    sim->packets_lost,
 	    sim->notifications,
 	    sim->link_drops,
@@ -1834,6 +1847,13 @@ main(int argc, char **argv)
 	     &drop_after,
 	     "Lose the link once at this packet",
 	     "N"},
+	    {"no-acquire-write",
+	     0,
+	     0,
+	     G_OPTION_ARG_NONE,
+	     &sim->no_acquire_write,
+	     "Refuse AcquireWrite, as a BlueZ without it does: packets come by WriteValue",
+	     NULL},
 	    {"buttonless-result",
 	     0,
 	     0,

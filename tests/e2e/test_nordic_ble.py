@@ -220,6 +220,23 @@ def case_drop_link(build, ts):
     check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
 
 
+def case_drop_link_write_value(build, ts):
+    """As drop-link-resume, on a BlueZ that refuses AcquireWrite, so that packets go by
+    WriteValue: the write that finds the link gone releases it, and the plugin connects again
+    and resumes."""
+    run = BleRun(build, "drop-link-write-value",
+                 ["--mode", "bootloader", "--drop-link-after", "20", "--no-acquire-write"], ts)
+    rc, log, dev = run.install(package(build, "app"))
+    s = expect_success(run, rc, log)
+    ble = s["ble"]
+    check(ble["packets"] > 0 and ble["packets_write_value"] == ble["packets"],
+          "packets not written by WriteValue: %d of %d" % (ble["packets_write_value"],
+                                                          ble["packets"]))
+    check(ble["link_drops"] >= 1 and ble["connects"] >= 1, "no drop and reconnection")
+    check(s["requests"].get("prn_set") == 2, "no new session: %s" % s["requests"])
+    check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
+
+
 def case_drop_link_late_services(build, ts):
     """As drop-link-resume, but BlueZ resolves the services 2 s (scaled) after the Connect
     returns, as it reads the GATT database once connected: the plugin waits for
@@ -584,6 +601,7 @@ CASES = {
     "buttonless-bonded": lambda b, t: case_buttonless(b, t, True),
     "drop-link-resume": case_drop_link,
     "drop-link-late-services": case_drop_link_late_services,
+    "drop-link-write-value": case_drop_link_write_value,
     "buttonless-refused": case_buttonless_refused,
     "buttonless-silent": case_buttonless_silent,
     "bootloader-absent": case_bootloader_absent,
