@@ -1676,7 +1676,8 @@ sim_write_summary(Sim *sim)
 
 	extra = g_strdup_printf(
 	    "\"ble\":{\"mode\":\"%s\",\"ci_ms\":%g,\"ppi\":%u,\"att_mtu\":%u,\"time_scale\":%g,"
-	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_write_value\":%u,\"packets_lost\":%u,\"notifications\":%u,"
+	    "\"controller_buffers\":%u,\"packets\":%u,\"packets_write_value\":%u,"
+	    "\"packets_lost\":%u,\"notifications\":%u,"
 	    "\"link_drops\":%u,\"connects\":%u,\"enter_bootloader\":%u,\"addresses\":[%s],"
 	    "\"app_adverts\":%u,\"connects_hung\":%u,"
 	    "\"data_bytes_executed\":%" G_GUINT64_FORMAT ",\"limit_ble_ms\":%.3f,"
