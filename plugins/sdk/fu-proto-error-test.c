@@ -82,11 +82,54 @@ fu_proto_error_set_func(void)
 	}
 }
 
+/* where the cores differ: each error of each core, and what the rest of a core's errors are */
+static void
+fu_proto_error_set_core_func(void)
+{
+	struct {
+		FuProtoCore core;
+		guint code;
+		FwupdError fwupd_code;
+	} cases[] = {
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_NOT_SUPPORTED, FWUPD_ERROR_NOT_SUPPORTED},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_READ_PROTECTED, FWUPD_ERROR_NOT_SUPPORTED},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_BUSY_TOO_LONG, FWUPD_ERROR_TIMED_OUT},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_ADDRESS, FWUPD_ERROR_INVALID_FILE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_LAYOUT, FWUPD_ERROR_INVALID_FILE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_DEVICE_STATUS, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_WRONG_STATE, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_STALL, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_REPLY, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_IO, FWUPD_ERROR_INTERNAL},
+	    {FU_PROTO_CORE_DFU, DFU_PROTO_ERROR_DESCRIPTOR, FWUPD_ERROR_INTERNAL},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_NOT_SUPPORTED, FWUPD_ERROR_NOT_SUPPORTED},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_TOO_LARGE, FWUPD_ERROR_INVALID_FILE},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_INVALID_ARGUMENT, FWUPD_ERROR_INTERNAL},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_DEVICE, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_REPLY, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_CRC, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_NRF, NRF_DFU_PROTO_ERROR_IO, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_INVALID_ARGUMENT, FWUPD_ERROR_INVALID_DATA},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_VERIFY, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_GARBAGE, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_NOT_ACK, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_IO, FWUPD_ERROR_WRITE},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_MALFORMED, FWUPD_ERROR_INTERNAL},
+	    {FU_PROTO_CORE_COBS, COBS_PROTO_ERROR_NO_SPACE, FWUPD_ERROR_INTERNAL},
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(GError) error_local = NULL;
+		gboolean ret = fu_proto_error_set(&error_local, cases[i].core, cases[i].code, "m");
+		fu_proto_error_assert(ret, error_local, cases[i].fwupd_code, "m");
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/proto-error/to-io", fu_proto_error_to_io_func);
 	g_test_add_func("/proto-error/set", fu_proto_error_set_func);
+	g_test_add_func("/proto-error/set-core", fu_proto_error_set_core_func);
 	return g_test_run();
 }

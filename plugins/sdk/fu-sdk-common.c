@@ -65,7 +65,7 @@ fu_sdk_quirk_key_unsupported(GError **error)
 
 /* a quirk's number, within min and max */
 gboolean
-fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error)
+fu_sdk_parse_quirk_u32(const gchar *value, guint32 min, guint32 max, guint32 *out, GError **error)
 {
 	guint64 tmp = 0;
 	if (!fu_strtoull(value, &tmp, min, max, FU_INTEGER_BASE_AUTO, error))
@@ -76,7 +76,7 @@ fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *ou
 
 /* a quirk's number for a 16-bit field, from min up */
 gboolean
-fu_sdk_parse_quirk_u16(const gchar *value, guint64 min, guint16 *out, GError **error)
+fu_sdk_parse_quirk_u16(const gchar *value, guint16 min, guint16 *out, GError **error)
 {
 	guint32 tmp = 0;
 	if (!fu_sdk_parse_quirk_u32(value, min, G_MAXUINT16, &tmp, error))

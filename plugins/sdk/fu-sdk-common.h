@@ -21,9 +21,9 @@ fu_sdk_plugin_device_add(FuPlugin *plugin, FuDevice *device, GError **error);
 gboolean
 fu_sdk_quirk_key_unsupported(GError **error);
 gboolean
-fu_sdk_parse_quirk_u32(const gchar *value, guint64 min, guint64 max, guint32 *out, GError **error);
+fu_sdk_parse_quirk_u32(const gchar *value, guint32 min, guint32 max, guint32 *out, GError **error);
 gboolean
-fu_sdk_parse_quirk_u16(const gchar *value, guint64 min, guint16 *out, GError **error);
+fu_sdk_parse_quirk_u16(const gchar *value, guint16 min, guint16 *out, GError **error);
 
 typedef struct FuSdkFollow FuSdkFollow;
 /* nothing of the plugin's came back: what the device does about it, before it is marked gone
