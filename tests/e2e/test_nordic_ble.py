@@ -229,9 +229,9 @@ def case_drop_link_write_value(build, ts):
     rc, log, dev = run.install(package(build, "app"))
     s = expect_success(run, rc, log)
     ble = s["ble"]
-    check(ble["packets"] > 0 and ble["packets_write_value"] == ble["packets"],
-          "packets not written by WriteValue: %d of %d" % (ble["packets_write_value"],
-                                                          ble["packets"]))
+    by_write_value = ble["packets_write_value"]
+    check(ble["packets"] > 0 and by_write_value == ble["packets"],
+          "packets not written by WriteValue: %d of %d" % (by_write_value, ble["packets"]))
     check(ble["link_drops"] >= 1 and ble["connects"] >= 1, "no drop and reconnection")
     check(s["requests"].get("prn_set") == 2, "no new session: %s" % s["requests"])
     check(s["objects_data"] == 3, "objects executed: %d" % s["objects_data"])
