@@ -330,7 +330,9 @@ usbsim_cdc_acm_control(guint8 *line_coding,
 		       UsbsimReply *reply)
 {
 	reply->outcome = USBSIM_OUTCOME_OK;
-	if ((setup->request_type & 0x60) != 0x20 || (setup->index & 0xff) != 0) {
+	/* a class request to the communications interface (0); one to the device or an endpoint
+	 * is no CDC request, and a device's USB stack stalls it */
+	if ((setup->request_type & 0x7f) != 0x21 || (setup->index & 0xff) != 0) {
 		reply->name = "other";
 		reply->outcome = USBSIM_OUTCOME_STALL;
 		return FALSE;
