@@ -54,16 +54,13 @@ fu_nordic_dfu_runtime_probe(FuDevice *device, GError **error)
 	FuNordicDfuRuntime *self = FU_NORDIC_DFU_RUNTIME(device);
 	g_autoptr(FuUsbInterface) intf = NULL;
 
-	if (!fu_sdk_usb_device_find_interface(FU_USB_DEVICE(self),
-					      fu_nordic_dfu_runtime_is_trigger_interface,
-					      &intf,
-					      error))
-		return FALSE;
+	intf = fu_usb_device_get_interface(FU_USB_DEVICE(self),
+					   FU_NORDIC_DFU_TRIGGER_CLASS,
+					   FU_NORDIC_DFU_TRIGGER_SUBCLASS,
+					   FU_NORDIC_DFU_TRIGGER_PROTOCOL,
+					   error);
 	if (intf == NULL) {
-		g_set_error_literal(error,
-				    FWUPD_ERROR,
-				    FWUPD_ERROR_NOT_SUPPORTED,
-				    "no nRF DFU trigger interface (0xFF/0x01/0x01)");
+		g_prefix_error_literal(error, "no nRF DFU trigger interface: ");
 		return FALSE;
 	}
 	self->intf = fu_usb_interface_get_number(intf);
