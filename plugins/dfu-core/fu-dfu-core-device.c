@@ -276,10 +276,10 @@ fu_dfu_core_device_follow_reset(FuDfuCoreDevice *self, const gchar *ending)
 		self->back_within_ms = fu_device_get_remove_delay(device);
 	g_free(self->ending);
 	self->ending = g_strdup(ending);
-	fu_device_set_remove_delay(device,
-				   FU_DFU_CORE_DEVICE_LEAVE_MS + self->back_within_ms +
-				       FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS);
-	fu_sdk_follow_start(&self->follow, FU_DFU_CORE_DEVICE_LEAVE_MS, self->back_within_ms);
+	fu_sdk_follow_start(&self->follow,
+			    FU_DFU_CORE_DEVICE_LEAVE_MS,
+			    self->back_within_ms,
+			    FU_DFU_CORE_DEVICE_FOLLOW_MARGIN_MS);
 }
 
 /* off the bus for good after the update: attach and reload have nothing to open */

@@ -186,8 +186,7 @@ fu_nordic_dfu_usb_device_open(FuDevice *device, GError **error)
 }
 
 /* from the final execute's reply to leaving the bus: the settings page written (an erase,
- * 85 ms, and a few words), well within the reply timeout of a request; what fwupd's wait
- * allows for it beside the plugin's own follow */
+ * 85 ms, and a few words), well within the reply timeout of a request */
 #define FU_NORDIC_DFU_USB_LEAVE_MS NRF_DFU_PROTO_TIMEOUT_REPLY_MS
 
 /* nothing of this plugin's came back: an application without USB, or with USB of its own,
@@ -210,17 +209,14 @@ fu_nordic_dfu_usb_device_follow_gone_cb(FuSdkFollow *follow)
 }
 
 /* after the last image: fwupd waits for the replug (the remove delay), and the plugin, which
- * knows what the bootloader does after that image, ends the wait when nothing will come; the
- * bootloader is given as long to leave the bus as what it starts to come back */
+ * knows what the bootloader does after that image, ends the wait when nothing will come */
 static void
 fu_nordic_dfu_usb_device_follow_reset(FuNordicDfuUsbDevice *self)
 {
-	guint within_ms = fu_nordic_dfu_back_within_ms(&self->state);
-
-	fu_device_set_remove_delay(FU_DEVICE(self),
-				   FU_NORDIC_DFU_USB_LEAVE_MS + within_ms +
-				       FU_NORDIC_DFU_FOLLOW_MARGIN_MS);
-	fu_sdk_follow_start(&self->follow, within_ms, within_ms);
+	fu_sdk_follow_start(&self->follow,
+			    FU_NORDIC_DFU_USB_LEAVE_MS,
+			    fu_nordic_dfu_back_within_ms(&self->state),
+			    FU_NORDIC_DFU_FOLLOW_MARGIN_MS);
 }
 
 static gboolean

@@ -140,12 +140,17 @@ fu_sdk_follow_unref_device(gpointer user_data)
 	g_object_unref(follow->device);
 }
 
-/* from now: fwupd waits for the replug (the device's remove delay, which the caller sets to
- * cover both bounds), and the follow ends the wait when nothing will come */
+/* from now: fwupd waits for the replug, and the follow ends the wait when nothing will come;
+ * fwupd's wait (the remove delay) is both bounds and @margin_ms more, so that the follow,
+ * which knows what it saw, always ends it first */
 void
-fu_sdk_follow_start(FuSdkFollow *follow, guint leave_within_ms, guint back_within_ms)
+fu_sdk_follow_start(FuSdkFollow *follow,
+		    guint leave_within_ms,
+		    guint back_within_ms,
+		    guint margin_ms)
 {
 	fu_sdk_follow_stop(follow);
+	fu_device_set_remove_delay(follow->device, leave_within_ms + back_within_ms + margin_ms);
 	follow->leave_within_ms = leave_within_ms;
 	follow->back_within_ms = back_within_ms;
 	follow->start_us = g_get_monotonic_time();

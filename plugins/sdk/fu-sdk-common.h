@@ -46,7 +46,10 @@ struct FuSdkFollow {
 };
 
 void
-fu_sdk_follow_start(FuSdkFollow *follow, guint leave_within_ms, guint back_within_ms);
+fu_sdk_follow_start(FuSdkFollow *follow,
+		    guint leave_within_ms,
+		    guint back_within_ms,
+		    guint margin_ms);
 void
 fu_sdk_follow_stop(FuSdkFollow *follow);
 
